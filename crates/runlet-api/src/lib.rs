@@ -1,0 +1,19 @@
+//! runlet's object model, as pure functions with no I/O.
+//!
+//! Everything the API server needs to know about a kind of object lives here: where it sits in
+//! the REST tree ([`resources`]), how it is defaulted ([`defaulting`]) and validated
+//! ([`validation`], reporting [`field::FieldError`]s with Kubernetes field paths), how it is shown
+//! as a Table ([`table`]), how it is selected ([`selector`]) and patched ([`patch`]), and how
+//! failures become `metav1.Status` bodies ([`status`]). Nothing here may panic on input: it is
+//! what stands between a hostile request body and the store.
+
+pub mod defaulting;
+pub mod field;
+pub mod meta;
+pub mod openapi;
+pub mod patch;
+pub mod resources;
+pub mod selector;
+pub mod status;
+pub mod table;
+pub mod validation;

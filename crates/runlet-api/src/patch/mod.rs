@@ -1,0 +1,57 @@
+//! The three patch types kubectl and the client libraries send: JSON merge (RFC 7386), JSON
+//! patch (RFC 6902) and Kubernetes' strategic merge patch.
+
+use crate::resources::ResourceInfo;
+use serde_json::Value;
+
+/// The patch type named by the request's `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchType {
+    /// `application/json-patch+json`
+    Json,
+    /// `application/merge-patch+json`
+    Merge,
+    /// `application/strategic-merge-patch+json`
+    Strategic,
+}
+
+impl PatchType {
+    pub fn from_content_type(ct: &str) -> Option<Self> {
+        match ct.split(';').next().unwrap_or("").trim() {
+            "application/json-patch+json" => Some(PatchType::Json),
+            "application/merge-patch+json" => Some(PatchType::Merge),
+            "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
+            _ => None,
+        }
+    }
+}
+
+/// A patch that cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    /// The patch body is not valid JSON of the right shape.
+    #[error("{0}")]
+    Malformed(String),
+    /// The patch does not apply to the object (a failed `test`, a missing path).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Applies `patch` of type `ty` to `original`, an object of `info`'s kind.
+pub fn apply(info: &ResourceInfo, ty: PatchType, original: &Value, patch: &Value) -> Result<Value, PatchError> {
+    let _ = info;
+    match ty {
+        PatchType::Merge | PatchType::Strategic => {
+            let mut out = original.clone();
+            json_patch::merge(&mut out, patch);
+            Ok(out)
+        }
+        PatchType::Json => {
+            let p: json_patch::Patch =
+                serde_json::from_value(patch.clone()).map_err(|e| PatchError::Malformed(e.to_string()))?;
+            let mut out = original.clone();
+            json_patch::patch(&mut out, &p).map_err(|e| PatchError::Conflict(e.to_string()))?;
+            Ok(out)
+        }
+    }
+}

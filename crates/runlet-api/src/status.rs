@@ -1,0 +1,240 @@
+//! `metav1.Status` bodies, worded exactly as the Kubernetes API server words them.
+//!
+//! kubectl prints `Error from server (<reason>): <message>` and the client libraries match on
+//! `reason` and `code`, so each constructor copies upstream's `k8s.io/apimachinery/pkg/api/errors`.
+
+use crate::field::{FieldError, aggregate_message};
+use crate::resources::ResourceInfo;
+use serde_json::{Value, json};
+
+/// One `Status.details.causes[]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause {
+    pub reason: String,
+    pub message: String,
+    pub field: String,
+}
+
+/// A failure `metav1.Status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub name: Option<String>,
+    pub group: Option<String>,
+    /// `details.kind`: the resource plural for most errors, the kind for `Invalid`.
+    pub kind: Option<String>,
+    pub causes: Vec<Cause>,
+    pub retry_after_seconds: Option<u32>,
+}
+
+impl Status {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Status {
+            code,
+            reason,
+            message: message.into(),
+            name: None,
+            group: None,
+            kind: None,
+            causes: Vec::new(),
+            retry_after_seconds: None,
+        }
+    }
+
+    fn about(mut self, info: &ResourceInfo, name: &str, kind: &str) -> Self {
+        self.name = Some(name.to_string());
+        self.group = Some(info.group.to_string());
+        self.kind = Some(kind.to_string());
+        self
+    }
+
+    /// 404 `jobs.batch "x" not found`.
+    pub fn not_found(info: &ResourceInfo, name: &str) -> Self {
+        Status::new(404, "NotFound", format!("{} {name:?} not found", info.qualified_plural()))
+            .about(info, name, info.plural)
+    }
+
+    /// 409 `jobs.batch "x" already exists`.
+    pub fn already_exists(info: &ResourceInfo, name: &str) -> Self {
+        Status::new(409, "AlreadyExists", format!("{} {name:?} already exists", info.qualified_plural()))
+            .about(info, name, info.plural)
+    }
+
+    /// 409 Conflict for a stale resourceVersion.
+    pub fn conflict_modified(info: &ResourceInfo, name: &str) -> Self {
+        Self::conflict(
+            info,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// 409 Conflict with a reason of the caller's.
+    pub fn conflict(info: &ResourceInfo, name: &str, why: &str) -> Self {
+        Status::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {} {name:?}: {why}", info.qualified_plural()),
+        )
+        .about(info, name, info.plural)
+    }
+
+    /// 422 `Job.batch "x" is invalid: ...` with one cause per field error.
+    pub fn invalid(info: &ResourceInfo, name: &str, errors: &[FieldError]) -> Self {
+        let mut s = Status::new(
+            422,
+            "Invalid",
+            format!("{} {name:?} is invalid: {}", info.qualified_kind(), aggregate_message(errors)),
+        )
+        .about(info, name, info.kind);
+        s.causes = errors
+            .iter()
+            .map(|e| Cause { reason: e.error_type.reason().to_string(), message: e.body(), field: e.field.clone() })
+            .collect();
+        s
+    }
+
+    /// 400 BadRequest.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Status::new(400, "BadRequest", message)
+    }
+
+    /// 401 Unauthorized.
+    pub fn unauthorized() -> Self {
+        Status::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// 403 Forbidden on a resource.
+    pub fn forbidden(info: &ResourceInfo, name: &str, why: &str) -> Self {
+        let subject = if name.is_empty() {
+            info.qualified_plural()
+        } else {
+            format!("{} {name:?}", info.qualified_plural())
+        };
+        Status::new(403, "Forbidden", format!("{subject} is forbidden: {why}")).about(info, name, info.plural)
+    }
+
+    /// 410 Expired for a compacted resourceVersion.
+    pub fn expired(message: impl Into<String>) -> Self {
+        Status::new(410, "Expired", message)
+    }
+
+    /// 405 MethodNotAllowed.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Status::new(405, "MethodNotAllowed", message)
+    }
+
+    /// 413 RequestEntityTooLarge.
+    pub fn too_large(limit: usize) -> Self {
+        Status::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+    }
+
+    /// 415 UnsupportedMediaType.
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Status::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
+    }
+
+    /// 404 for a path that names nothing we serve.
+    pub fn path_not_found() -> Self {
+        Status::new(404, "NotFound", "the server could not find the requested resource")
+    }
+
+    /// 406 NotAcceptable.
+    pub fn not_acceptable(message: impl Into<String>) -> Self {
+        Status::new(406, "NotAcceptable", message)
+    }
+
+    /// 500 InternalError.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Status::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+    }
+
+    /// 503 ServiceUnavailable.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Status::new(503, "ServiceUnavailable", message)
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        let mut details = serde_json::Map::new();
+        if let Some(name) = &self.name {
+            details.insert("name".into(), json!(name));
+        }
+        if let Some(group) = self.group.as_deref().filter(|g| !g.is_empty()) {
+            details.insert("group".into(), json!(group));
+        }
+        if let Some(kind) = &self.kind {
+            details.insert("kind".into(), json!(kind));
+        }
+        if !self.causes.is_empty() {
+            let causes: Vec<Value> = self
+                .causes
+                .iter()
+                .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                .collect();
+            details.insert("causes".into(), Value::Array(causes));
+        }
+        if let Some(secs) = self.retry_after_seconds {
+            details.insert("retryAfterSeconds".into(), json!(secs));
+        }
+        if !details.is_empty() {
+            body["details"] = Value::Object(details);
+        }
+        body
+    }
+}
+
+/// The `Status` a successful delete of a collection-less object returns for some kinds.
+pub fn success(details_name: &str, info: &ResourceInfo, uid: &str) -> Value {
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": details_name, "group": info.group, "kind": info.plural, "uid": uid},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::Path;
+    use crate::resources::find;
+
+    #[test]
+    fn not_found_matches_upstream_wording() {
+        let jobs = find("batch", "v1", "jobs").expect("jobs");
+        let s = Status::not_found(jobs, "x").to_json();
+        assert_eq!(s["message"], "jobs.batch \"x\" not found");
+        assert_eq!(s["reason"], "NotFound");
+        assert_eq!(s["code"], 404);
+        assert_eq!(s["details"]["kind"], "jobs");
+        assert_eq!(s["details"]["group"], "batch");
+    }
+
+    #[test]
+    fn invalid_lists_causes_with_field_paths() {
+        let jobs = find("batch", "v1", "jobs").expect("jobs");
+        let p = Path::new("spec").child("template").child("spec").child("restartPolicy");
+        let err = FieldError::required(&p, "valid values: \"OnFailure\", \"Never\"");
+        let s = Status::invalid(jobs, "pi", &[err]).to_json();
+        assert_eq!(
+            s["message"],
+            "Job.batch \"pi\" is invalid: spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
+        );
+        assert_eq!(s["details"]["causes"][0]["field"], "spec.template.spec.restartPolicy");
+        assert_eq!(s["details"]["causes"][0]["reason"], "FieldValueRequired");
+        assert_eq!(s["details"]["kind"], "Job");
+    }
+}
