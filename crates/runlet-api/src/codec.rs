@@ -1,0 +1,99 @@
+//! Decoding request objects into their Kubernetes types and back, which both checks the shape
+//! of every field and prunes fields Kubernetes does not know.
+//!
+//! The API server keeps objects as JSON values, but each one is first decoded into its
+//! k8s-openapi type: a string where an integer belongs is a 400, as upstream; unknown fields are
+//! reported (for `fieldValidation=Strict|Warn`) and dropped.
+
+use crate::resources::ResourceInfo;
+use k8s_openapi::api::{batch, coordination, core, events};
+use serde_json::Value;
+
+/// A decoded, normalized object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    pub object: Value,
+    /// Paths of fields that were not part of the schema (`spec.foo`), in order met.
+    pub unknown_fields: Vec<String>,
+}
+
+/// A body that does not decode into its kind's type.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{kind} in version \"{version}\" cannot be handled as a {kind}: {detail}")]
+pub struct DecodeError {
+    pub kind: String,
+    pub version: String,
+    pub detail: String,
+}
+
+fn roundtrip<T>(info: &ResourceInfo, value: Value) -> Result<Normalized, DecodeError>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let mut unknown_fields = Vec::new();
+    let typed: T = serde_ignored::deserialize(value, |path| {
+        let p = path.to_string();
+        // serde_ignored prints sequence indexes as `?.0`-like segments; keep them readable.
+        unknown_fields.push(p.replace("?.", ""));
+    })
+    .map_err(|e| DecodeError { kind: info.kind.to_string(), version: info.version.to_string(), detail: e.to_string() })?;
+    let object = serde_json::to_value(&typed)
+        .map_err(|e| DecodeError { kind: info.kind.to_string(), version: info.version.to_string(), detail: e.to_string() })?;
+    Ok(Normalized { object, unknown_fields })
+}
+
+/// Decodes `value` as an object of `info`'s kind. `apiVersion` and `kind` are set from `info`
+/// (the caller checks a mismatch first).
+pub fn normalize(info: &ResourceInfo, mut value: Value) -> Result<Normalized, DecodeError> {
+    let Some(map) = value.as_object_mut() else {
+        return Err(DecodeError {
+            kind: info.kind.to_string(),
+            version: info.version.to_string(),
+            detail: "the object must be a JSON object".to_string(),
+        });
+    };
+    map.insert("apiVersion".into(), Value::String(info.api_version()));
+    map.insert("kind".into(), Value::String(info.kind.to_string()));
+    match (info.group, info.kind) {
+        ("", "Namespace") => roundtrip::<core::v1::Namespace>(info, value),
+        ("", "Node") => roundtrip::<core::v1::Node>(info, value),
+        ("", "Pod") => roundtrip::<core::v1::Pod>(info, value),
+        ("", "Event") => roundtrip::<core::v1::Event>(info, value),
+        ("", "ConfigMap") => roundtrip::<core::v1::ConfigMap>(info, value),
+        ("", "Secret") => roundtrip::<core::v1::Secret>(info, value),
+        ("", "ServiceAccount") => roundtrip::<core::v1::ServiceAccount>(info, value),
+        ("", "PersistentVolumeClaim") => roundtrip::<core::v1::PersistentVolumeClaim>(info, value),
+        ("", "PersistentVolume") => roundtrip::<core::v1::PersistentVolume>(info, value),
+        ("", "Binding") => roundtrip::<core::v1::Binding>(info, value),
+        ("events.k8s.io", "Event") => roundtrip::<events::v1::Event>(info, value),
+        ("coordination.k8s.io", "Lease") => roundtrip::<coordination::v1::Lease>(info, value),
+        ("batch", "Job") => roundtrip::<batch::v1::Job>(info, value),
+        ("batch", "CronJob") => roundtrip::<batch::v1::CronJob>(info, value),
+        _ => Ok(Normalized { object: value, unknown_fields: Vec::new() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::find;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_are_reported_and_pruned() {
+        let jobs = find("batch", "v1", "jobs").expect("jobs");
+        let n = normalize(jobs, json!({"metadata": {"name": "x"}, "spec": {"foo": 1, "template": {}}}))
+            .expect("decodes");
+        assert_eq!(n.unknown_fields, vec!["spec.foo".to_string()]);
+        assert!(n.object["spec"].get("foo").is_none());
+        assert_eq!(n.object["apiVersion"], "batch/v1");
+    }
+
+    #[test]
+    fn wrong_types_are_decode_errors() {
+        let jobs = find("batch", "v1", "jobs").expect("jobs");
+        let err = normalize(jobs, json!({"spec": {"completions": "three", "template": {}}})).expect_err("bad type");
+        assert!(err.to_string().starts_with("Job in version \"v1\" cannot be handled as a Job"));
+        assert!(normalize(jobs, json!([1, 2])).is_err());
+    }
+}
