@@ -1,1 +1,108 @@
-pub fn placeholder() {}
+//! runlet's Kubernetes REST API.
+//!
+//! [`router`] builds the axum `Router` for the whole API (discovery, OpenAPI, every served
+//! resource); [`serve::serve_tls`] puts it on an HTTPS listener with client-certificate and
+//! bearer-token authentication. The same router can be called in-process (e.g. by a
+//! `kube::Client` over it) with authentication off.
+//!
+//! Invariants: every failure is a `metav1.Status` ([`error::ApiError`]); objects are never half
+//! written (each change is one store write conditioned on the revision it was computed from);
+//! a no-op update writes nothing.
+
+pub mod auth;
+pub mod discovery;
+pub mod error;
+pub mod gc;
+pub mod handlers;
+pub mod pki;
+mod protobuf;
+pub mod registry;
+pub mod serve;
+pub mod state;
+
+use auth::{PeerIdentity, User};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use error::ApiError;
+use runlet_api::resources;
+use runlet_api::status::Status;
+pub use state::AppState;
+
+/// Paths anyone may read.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/livez" | "/readyz" | "/version")
+}
+
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if !state.require_auth || is_public(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let from_cert = req.extensions().get::<PeerIdentity>().and_then(|p| p.0.clone());
+    let from_token = || -> Option<User> {
+        let header = req.headers().get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+        let token = header.strip_prefix("Bearer ")?.trim();
+        state.tokens.lookup(token).cloned()
+    };
+    match from_cert.or_else(from_token) {
+        Some(user) => {
+            req.extensions_mut().insert(user);
+            next.run(req).await
+        }
+        None => ApiError(Status::unauthorized()).into_response(),
+    }
+}
+
+/// The whole API as one router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/version", get(discovery::version))
+        .route("/healthz", get(discovery::health))
+        .route("/livez", get(discovery::health))
+        .route("/readyz", get(discovery::health))
+        .route("/api", get(discovery::api_versions))
+        .route("/apis", get(discovery::api_groups))
+        .route("/apis/{group}", get(discovery::api_group))
+        .route("/openapi/v3", get(discovery::openapi_v3_index))
+        .route("/openapi/v3/{*path}", get(discovery::openapi_v3_document))
+        .route("/openapi/v2", get(discovery::not_found))
+        .route("/api/{*rest}", axum::routing::any(handlers::handle))
+        .route("/apis/{group}/{version}", axum::routing::any(handlers::handle))
+        .route("/apis/{group}/{version}/{*rest}", axum::routing::any(handlers::handle))
+        .fallback(discovery::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state)
+}
+
+/// Creates the namespaces that always exist and resumes unfinished deletions.
+pub async fn bootstrap(state: &AppState) -> Result<(), ApiError> {
+    let namespaces = resources::find("", "v1", "namespaces").ok_or_else(|| ApiError(Status::internal("no namespaces")))?;
+    for ns in registry::SYSTEM_NAMESPACES {
+        if registry::get(state, namespaces, None, ns).await.is_ok() {
+            continue;
+        }
+        let obj = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let obj = runlet_api::codec::normalize(namespaces, obj).map_err(|e| ApiError(Status::internal(e.to_string())))?.object;
+        match registry::create(state, namespaces, None, obj, registry::WriteOptions::default()).await {
+            Ok(_) => {}
+            Err(e) if e.0.code == 409 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    gc::resume(state).await;
+    Ok(())
+}
+
+/// Compacts store history older than `retain`, forever (run as a task).
+pub async fn compaction_loop(state: AppState, retain: std::time::Duration) {
+    let mut previous = state.store.current_revision();
+    loop {
+        tokio::time::sleep(retain).await;
+        if let Err(e) = state.store.compact(previous).await {
+            tracing::warn!(error = %e, "compaction failed");
+        }
+        previous = state.store.current_revision();
+    }
+}

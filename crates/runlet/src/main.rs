@@ -1,1 +1,39 @@
-fn main() {}
+//! `runlet`: Kubernetes Jobs and CronJobs in one binary.
+//!
+//! Each subcommand lives in its own module under `cmd/`; this file is only the CLI surface.
+
+mod cmd;
+mod paths;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "runlet", version, about = "Kubernetes Jobs and CronJobs in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Kubernetes API (HTTPS) backed by the embedded store.
+    Server(cmd::server::ServerArgs),
+    /// Run the system kubectl against the local server's admin kubeconfig.
+    #[command(disable_help_flag = true)]
+    Kubectl(cmd::kubectl::KubectlArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Server(args) => cmd::server::run(args),
+        Command::Kubectl(args) => cmd::kubectl::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

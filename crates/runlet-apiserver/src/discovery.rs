@@ -1,0 +1,163 @@
+//! Discovery (`/api`, `/apis`, per group-version resource lists), `/version`, health and
+//! OpenAPI endpoints.
+//!
+//! Discovery is served in the legacy form (`APIGroupList`/`APIResourceList`, content type
+//! `application/json`); clients that ask for aggregated discovery first fall back to it, as
+//! client-go does when the response is not an `APIGroupDiscoveryList`.
+
+use crate::error::{ApiError, ApiResult};
+use crate::handlers::json_response;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use runlet_api::resources::{self, RESOURCES, ResourceInfo};
+use runlet_api::status::Status;
+use serde_json::{Value, json};
+
+/// The Kubernetes release whose API types runlet serves (k8s-openapi's `v1_33`).
+pub const KUBERNETES_MINOR: &str = "33";
+
+const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+
+pub async fn version() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "major": "1",
+            "minor": KUBERNETES_MINOR,
+            "gitVersion": format!("v1.{KUBERNETES_MINOR}.0+runlet-{}", env!("CARGO_PKG_VERSION")),
+            "gitCommit": "",
+            "gitTreeState": "clean",
+            "buildDate": "1970-01-01T00:00:00Z",
+            "goVersion": "go1.24.0",
+            "compiler": "gc",
+            "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
+        }),
+    )
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+pub async fn health() -> &'static str {
+    "ok"
+}
+
+pub async fn api_versions() -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+        }),
+    )
+}
+
+pub async fn api_groups() -> Response {
+    let groups: Vec<Value> = resources::group_versions()
+        .into_iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, v)| {
+            let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
+            json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+}
+
+/// `GET /apis/{group}`.
+pub async fn api_group(Path(group): Path<String>) -> Response {
+    let versions: Vec<Value> = resources::group_versions()
+        .into_iter()
+        .filter(|(g, _)| *g == group)
+        .map(|(g, v)| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+        .collect();
+    match versions.first() {
+        None => ApiError(Status::path_not_found()).into_response(),
+        Some(first) => json_response(
+            StatusCode::OK,
+            &json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions, "preferredVersion": first}),
+        ),
+    }
+}
+
+fn resource_entry(r: &ResourceInfo) -> Value {
+    let mut entry = json!({
+        "name": r.plural,
+        "singularName": r.singular,
+        "namespaced": r.namespaced,
+        "kind": r.kind,
+        "verbs": ALL_VERBS,
+    });
+    if !r.short_names.is_empty() {
+        entry["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        entry["categories"] = json!(r.categories);
+    }
+    entry
+}
+
+fn subresource_entry(r: &ResourceInfo, sub: &str) -> Value {
+    let (kind, verbs): (&str, &[&str]) = match sub {
+        "status" => (r.kind, &["get", "patch", "update"]),
+        "log" => (r.kind, &["get"]),
+        "binding" => ("Binding", &["create"]),
+        "finalize" => (r.kind, &["update"]),
+        _ => (r.kind, &["get"]),
+    };
+    json!({"name": format!("{}/{sub}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": verbs})
+}
+
+/// `GET /api/v1` or `/apis/{group}/{version}`.
+pub fn resource_list(path: &str) -> ApiResult<Response> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version) = match segs.as_slice() {
+        ["api", v] => ("", *v),
+        ["apis", g, v] => (*g, *v),
+        _ => return Err(ApiError(Status::path_not_found())),
+    };
+    let mut out = Vec::new();
+    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+        out.push(resource_entry(r));
+        for sub in r.subresources {
+            out.push(subresource_entry(r, sub));
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError(Status::path_not_found()));
+    }
+    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}),
+    ))
+}
+
+pub async fn openapi_v3_index() -> Response {
+    json_response(StatusCode::OK, &runlet_api::openapi::v3_index())
+}
+
+/// `GET /openapi/v3/{api/v1 | apis/g/v}`.
+pub async fn openapi_v3_document(Path(path): Path<String>) -> Response {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let doc = match segs.as_slice() {
+        ["api", v] => runlet_api::openapi::v3_document("", v),
+        ["apis", g, v] => runlet_api::openapi::v3_document(g, v),
+        _ => None,
+    };
+    match doc {
+        Some(d) => json_response(StatusCode::OK, &d),
+        None => ApiError(Status::path_not_found()).into_response(),
+    }
+}
+
+pub async fn not_found() -> Response {
+    ApiError(Status::path_not_found()).into_response()
+}

@@ -1,0 +1,245 @@
+//! `delete` and `deletecollection`, with preconditions, propagation policies, finalizers and
+//! graceful pod deletion.
+
+use super::read::list_objects;
+use super::{Query, Target, json_response};
+use crate::error::{ApiError, ApiResult};
+use crate::gc;
+use crate::registry;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use runlet_api::meta;
+use runlet_api::resources::ResourceInfo;
+use runlet_api::status::Status;
+use serde_json::{Value, json};
+
+/// What the client asked of a deletion (query parameters or a `DeleteOptions` body).
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub propagation: Option<String>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+    pub dry_run: bool,
+}
+
+impl DeleteOptions {
+    async fn from_request(query: &Query, headers: &HeaderMap, body: Body) -> ApiResult<Self> {
+        let bytes = super::read_body(body).await?;
+        let mut opts = DeleteOptions {
+            grace_period_seconds: query.int("gracePeriodSeconds")?,
+            propagation: query.get("propagationPolicy").map(str::to_string),
+            dry_run: query.dry_run(),
+            ..Default::default()
+        };
+        if query.get("orphanDependents") == Some("true") && opts.propagation.is_none() {
+            opts.propagation = Some("Orphan".into());
+        }
+        if !bytes.iter().all(u8::is_ascii_whitespace) {
+            let body = super::decode_body(headers, Body::from(bytes)).await?;
+            if let Some(g) = body.get("gracePeriodSeconds").and_then(Value::as_i64) {
+                opts.grace_period_seconds = Some(g);
+            }
+            if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
+                opts.propagation = Some(p.to_string());
+            } else if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+                opts.propagation = Some("Orphan".into());
+            }
+            if let Some(uid) = body["preconditions"]["uid"].as_str() {
+                opts.precondition_uid = Some(uid.to_string());
+            }
+            if let Some(rv) = body["preconditions"]["resourceVersion"].as_str() {
+                opts.precondition_rv = Some(rv.to_string());
+            }
+            if body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All")) {
+                opts.dry_run = true;
+            }
+        }
+        if let Some(p) = &opts.propagation {
+            if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
+                return Err(ApiError(Status::bad_request(format!(
+                    "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+                ))));
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// The propagation policy when the client names none: batch/v1 Jobs orphan (the legacy
+/// default of that group-version), everything else deletes dependents in the background.
+fn default_propagation(info: &ResourceInfo) -> &'static str {
+    match (info.group, info.kind) {
+        ("batch", "Job") => "Orphan",
+        _ => "Background",
+    }
+}
+
+/// `DELETE` on an object.
+pub async fn delete(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+    let opts = DeleteOptions::from_request(query, headers, body).await?;
+    let name = target.name.as_deref().unwrap_or_default();
+    let (code, obj) = delete_object(state, target.info, target.namespace.as_deref(), name, opts).await?;
+    Ok(json_response(code, &obj))
+}
+
+/// Deletes one object; 200 with the object either way (gone, or marked for deletion).
+pub async fn delete_object(
+    state: &AppState,
+    info: &'static ResourceInfo,
+    ns: Option<&str>,
+    name: &str,
+    opts: DeleteOptions,
+) -> ApiResult<(StatusCode, Value)> {
+    for _ in 0..10 {
+        let obj = registry::get(state, info, ns, name).await?;
+        if let Some(uid) = &opts.precondition_uid {
+            if Some(uid.as_str()) != meta::uid(&obj) {
+                return Err(ApiError(Status::conflict(
+                    info,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta::uid(&obj).unwrap_or("")
+                    ),
+                )));
+            }
+        }
+        if let Some(rv) = &opts.precondition_rv {
+            if Some(rv.as_str()) != meta::resource_version(&obj) {
+                return Err(ApiError(Status::conflict(
+                    info,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        meta::resource_version(&obj).unwrap_or("")
+                    ),
+                )));
+            }
+        }
+        let rv = meta::resource_version(&obj).map(registry::parse_rv).transpose()?.unwrap_or(0);
+        let policy = opts.propagation.clone().unwrap_or_else(|| default_propagation(info).to_string());
+
+        let mut new = obj.clone();
+        let mut finalizers = meta::finalizers(&obj);
+        let wanted = match policy.as_str() {
+            "Orphan" => Some(gc::ORPHAN),
+            "Foreground" => Some(gc::FOREGROUND),
+            _ => None,
+        };
+        if let Some(f) = wanted.filter(|_| can_own(info)) {
+            if !finalizers.iter().any(|x| x == f) {
+                finalizers.push(f.to_string());
+            }
+        }
+        let graceful_pod = info.kind == "Pod"
+            && new["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty())
+            && !matches!(new["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let grace = if graceful_pod {
+            opts.grace_period_seconds
+                .or_else(|| new["spec"]["terminationGracePeriodSeconds"].as_i64())
+                .unwrap_or(30)
+                .max(0)
+        } else {
+            0
+        };
+        let is_namespace = info.kind == "Namespace" && info.group.is_empty();
+        if finalizers.is_empty() && grace == 0 && !is_namespace {
+            if opts.dry_run {
+                return Ok((StatusCode::OK, obj));
+            }
+            match registry::remove(state, info, &obj, rv).await {
+                Ok(_) => {
+                    gc::after_delete(state, info, &obj);
+                    return Ok((StatusCode::OK, obj));
+                }
+                Err(runlet_store::StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(ApiError::from_store(e, info, name)),
+            }
+        }
+        // Mark for deletion; finalizers (and the node agent, for pods) finish the job.
+        if meta::is_deleting(&obj) && meta::finalizers(&obj) == finalizers {
+            return Ok((StatusCode::ACCEPTED, obj));
+        }
+        if !meta::is_deleting(&obj) {
+            let when = time::OffsetDateTime::from_unix_timestamp(state.now_unix() + grace)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            meta::set(&mut new, "deletionTimestamp", when);
+            meta::set(&mut new, "deletionGracePeriodSeconds", grace);
+        }
+        meta::set(&mut new, "finalizers", json!(finalizers));
+        if is_namespace {
+            new["status"]["phase"] = json!("Terminating");
+        }
+        let updated = match write_deletion_mark(state, info, &obj, new, opts.dry_run).await {
+            Ok(u) => u,
+            Err(e) if registry::is_conflict(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        if !opts.dry_run {
+            if is_namespace {
+                gc::finalize_namespace(state, name.to_string());
+            } else {
+                gc::process_finalizers(state, info, &updated);
+            }
+        }
+        return Ok((if is_namespace { StatusCode::OK } else { StatusCode::ACCEPTED }, updated));
+    }
+    Err(ApiError(Status::conflict_modified(info, name)))
+}
+
+/// Kinds that can own other objects (and so need propagation finalizers).
+fn can_own(info: &ResourceInfo) -> bool {
+    !matches!(info.kind, "Event" | "Lease")
+}
+
+/// Writes deletionTimestamp, the grace period and finalizers, which a normal update may not
+/// change, as one direct write conditioned on the object's revision.
+async fn write_deletion_mark(state: &AppState, info: &ResourceInfo, old: &Value, new: Value, dry_run: bool) -> ApiResult<Value> {
+    let name = meta::name(old).unwrap_or_default().to_string();
+    if dry_run {
+        return Ok(new);
+    }
+    let rv = meta::resource_version(old).map(registry::parse_rv).transpose()?.unwrap_or(0);
+    let key = info.key(meta::namespace(old), &name);
+    let kv = state
+        .store
+        .update(&key, registry::to_stored(&new), Some(rv))
+        .await
+        .map_err(|e| ApiError::from_store(e, info, &name))?;
+    let mut obj = new;
+    meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
+    Ok(obj)
+}
+
+/// `DELETE` on a collection: deletes every matching object.
+pub async fn delete_collection(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let opts = DeleteOptions::from_request(query, headers, body).await?;
+    let (items, rev, _) = list_objects(state, target, query).await?;
+    let mut deleted = Vec::new();
+    for obj in items {
+        let name = meta::name(&obj).unwrap_or_default().to_string();
+        match delete_object(state, target.info, meta::namespace(&obj), &name, opts.clone()).await {
+            Ok((_, o)) => deleted.push(o),
+            Err(e) if e.0.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let body = json!({
+        "kind": target.info.list_kind(),
+        "apiVersion": target.info.api_version(),
+        "metadata": {"resourceVersion": rev.to_string()},
+        "items": deleted,
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}

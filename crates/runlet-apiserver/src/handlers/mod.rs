@@ -1,0 +1,244 @@
+//! The resource REST tree: `/api/v1/...` and `/apis/{group}/{version}/...`.
+//!
+//! Paths are parsed here into a [`Target`] (resource, namespace, name, subresource) and the
+//! HTTP method picks the verb; each verb lives in its own module. Request bodies are decoded
+//! by [`decode_body`] (JSON, YAML or Kubernetes protobuf) with upstream's 3 MiB limit.
+
+pub mod delete;
+pub mod read;
+pub mod watch;
+pub mod write;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use runlet_api::resources::{self, ResourceInfo};
+use runlet_api::status::Status;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Upstream's limit on request bodies.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// What a resource path names.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub info: &'static ResourceInfo,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+}
+
+/// Query parameters (last value wins, as Go's `url.Values.Get` returns the first; callers of
+/// Kubernetes never repeat these).
+#[derive(Debug, Clone, Default)]
+pub struct Query(pub HashMap<String, String>);
+
+impl Query {
+    pub fn parse(raw: Option<&str>) -> Self {
+        let mut map = HashMap::new();
+        for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+        }
+        Query(map)
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true" | "1"))
+    }
+    pub fn dry_run(&self) -> bool {
+        self.get("dryRun") == Some("All")
+    }
+    pub fn int(&self, key: &str) -> ApiResult<Option<i64>> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError(Status::bad_request(format!("invalid value for {key}: {v:?}")))),
+        }
+    }
+}
+
+/// Parses `/api/v1/...` or `/apis/g/v/...` into a target; `Ok(None)` for a group-version root.
+pub fn parse_path(path: &str) -> ApiResult<Option<Target>> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return Err(ApiError(Status::path_not_found())),
+    };
+    if rest.is_empty() {
+        return Ok(None);
+    }
+    let find = |plural: &str| resources::find(group, version, plural).ok_or_else(|| ApiError(Status::path_not_found()));
+    let t = |info, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| Target {
+        info,
+        namespace: namespace.map(str::to_string),
+        name: name.map(str::to_string),
+        subresource: sub.map(str::to_string),
+    };
+    let target = match rest {
+        ["namespaces", ns, plural, tail @ ..] if !(group.is_empty() && tail.is_empty() && matches!(*plural, "status" | "finalize")) => {
+            let info = find(plural)?;
+            if !info.namespaced {
+                return Err(ApiError(Status::path_not_found()));
+            }
+            match tail {
+                [] => t(info, Some(ns), None, None),
+                [name] => t(info, Some(ns), Some(name), None),
+                [name, sub] if info.subresources.contains(sub) => t(info, Some(ns), Some(name), Some(sub)),
+                _ => return Err(ApiError(Status::path_not_found())),
+            }
+        }
+        [plural] => t(find(plural)?, None, None, None),
+        [plural, name] => t(find(plural)?, None, Some(name), None),
+        [plural, name, sub] => {
+            let info = find(plural)?;
+            if !info.subresources.contains(sub) {
+                return Err(ApiError(Status::path_not_found()));
+            }
+            t(info, None, Some(name), Some(sub))
+        }
+        _ => return Err(ApiError(Status::path_not_found())),
+    };
+    if target.name.is_some() && target.info.namespaced && target.namespace.is_none() {
+        return Err(ApiError(Status::path_not_found()));
+    }
+    Ok(Some(target))
+}
+
+/// Entry point for every resource request.
+pub async fn handle(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let query = Query::parse(uri.query());
+    let result = async {
+        let Some(target) = parse_path(uri.path())? else {
+            return crate::discovery::resource_list(uri.path());
+        };
+        dispatch(&state, &method, target, &query, &headers, body).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn dispatch(
+    state: &AppState,
+    method: &Method,
+    target: Target,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let sub = target.subresource.as_deref();
+    match (method.as_str(), target.name.is_some(), sub) {
+        ("GET", false, None) if query.flag("watch") => watch::watch(state, &target, query, headers).await,
+        ("GET", false, None) => read::list(state, &target, query, headers).await,
+        ("GET", true, None | Some("status")) if query.flag("watch") => watch::watch(state, &target, query, headers).await,
+        ("GET", true, None | Some("status")) => read::get(state, &target, headers).await,
+        ("GET", true, Some("log")) => read::log(state, &target).await,
+        ("POST", false, None) => write::create(state, &target, query, headers, body).await,
+        ("POST", true, Some("binding")) => write::bind(state, &target, query, headers, body).await,
+        ("PUT", true, None | Some("status") | Some("finalize")) => write::update(state, &target, query, headers, body).await,
+        ("PATCH", true, None | Some("status")) => write::patch(state, &target, query, headers, body).await,
+        ("DELETE", true, None) => delete::delete(state, &target, query, headers, body).await,
+        ("DELETE", false, None) => delete::delete_collection(state, &target, query, headers, body).await,
+        _ => Err(ApiError(Status::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method} {})",
+            target.info.qualified_plural()
+        )))),
+    }
+}
+
+/// Reads and decodes a request body as JSON, YAML or protobuf, by `Content-Type`.
+pub async fn decode_body(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
+    let bytes = read_body(body).await?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    match media {
+        "application/json" | "" | "*/*" => serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError(Status::bad_request(format!("error decoding JSON body: {e}")))),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| ApiError(Status::bad_request("the YAML body is not valid UTF-8")))?;
+            serde_saphyr::from_str::<Value>(text)
+                .map_err(|e| ApiError(Status::bad_request(format!("error decoding YAML body: {e}"))))
+        }
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(&bytes),
+        other => Err(ApiError(Status::unsupported_media_type(other))),
+    }
+}
+
+/// Reads a request body, refusing anything over [`MAX_BODY_BYTES`].
+pub async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError(Status::too_large(MAX_BODY_BYTES)))
+}
+
+/// A JSON response.
+pub fn json_response(code: StatusCode, body: &Value) -> Response {
+    json_response_with(code, body, &[])
+}
+
+/// A JSON response with `Warning` headers.
+pub fn json_response_with(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
+    let mut resp = (code, body.to_string()).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for w in warnings {
+        let text = format!("299 - {}", serde_json::Value::String(w.clone()));
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            h.append("Warning", v);
+        }
+    }
+    resp
+}
+
+/// Whether the client asked for a `meta.k8s.io/v1` Table.
+pub fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.split(',').next().is_some_and(|first| first.contains("as=Table")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(path: &str) -> Target {
+        parse_path(path).expect("parses").expect("a target")
+    }
+
+    #[test]
+    fn namespaced_paths_parse() {
+        let t = target("/apis/batch/v1/namespaces/default/jobs/pi/status");
+        assert_eq!(t.info.kind, "Job");
+        assert_eq!(t.namespace.as_deref(), Some("default"));
+        assert_eq!(t.name.as_deref(), Some("pi"));
+        assert_eq!(t.subresource.as_deref(), Some("status"));
+        let all = target("/api/v1/pods");
+        assert_eq!((all.info.kind, all.namespace, all.name), ("Pod", None, None));
+    }
+
+    #[test]
+    fn namespace_objects_are_not_namespaced_collections() {
+        let t = target("/api/v1/namespaces/default");
+        assert_eq!((t.info.kind, t.name.as_deref()), ("Namespace", Some("default")));
+        let s = target("/api/v1/namespaces/default/status");
+        assert_eq!((s.info.kind, s.subresource.as_deref()), ("Namespace", Some("status")));
+        let pods = target("/api/v1/namespaces/default/pods");
+        assert_eq!(pods.info.kind, "Pod");
+    }
+
+    #[test]
+    fn unknown_paths_are_404() {
+        assert!(parse_path("/apis/batch/v1/widgets").is_err());
+        assert!(parse_path("/apis/batch/v1/namespaces/x/jobs/a/b/c").is_err());
+        assert!(parse_path("/apis/batch/v1/jobs/a").is_err(), "a namespaced object needs its namespace");
+        assert!(parse_path("/apis/batch/v1").expect("root").is_none());
+    }
+}

@@ -1,0 +1,186 @@
+//! `get` and `list`, with Table output, selectors and `limit`/`continue` pagination.
+
+use super::{Query, Target, json_response, wants_table};
+use crate::error::{ApiError, ApiResult, store_status};
+use crate::registry::{self, from_stored};
+use crate::state::AppState;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use runlet_api::selector::{FieldSelector, LabelSelector};
+use runlet_api::status::Status;
+use runlet_api::{meta, table};
+use runlet_store::{ListOptions, Revision};
+use serde_json::{Value, json};
+
+/// `GET .../{name}` (and `/status`).
+pub async fn get(state: &AppState, target: &Target, headers: &HeaderMap) -> ApiResult<Response> {
+    let name = target.name.as_deref().unwrap_or_default();
+    let obj = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
+    if wants_table(headers) {
+        let mut t = table::to_table(target.info, std::slice::from_ref(&obj), state.now_unix());
+        t["metadata"] = json!({"resourceVersion": meta::resource_version(&obj).unwrap_or_default()});
+        return Ok(json_response(StatusCode::OK, &t));
+    }
+    Ok(json_response(StatusCode::OK, &obj))
+}
+
+/// `GET .../pods/{name}/log` until the node agent serves logs.
+pub async fn log(state: &AppState, target: &Target) -> ApiResult<Response> {
+    let name = target.name.as_deref().unwrap_or_default();
+    let pod = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
+    let node = pod["spec"]["nodeName"].as_str().unwrap_or("");
+    let why = if node.is_empty() {
+        format!("pod {name:?} is not scheduled to a node yet")
+    } else {
+        format!("no node agent serves logs for node {node:?}")
+    };
+    Err(ApiError(Status::bad_request(why)))
+}
+
+/// The continue token: where a paginated list stopped, and at which revision.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: Revision,
+    start: String,
+}
+
+fn encode_continue(rv: Revision, start: &str) -> String {
+    let json = serde_json::to_vec(&ContinueToken { rv, start: start.to_string() }).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ApiError(Status::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")))
+}
+
+/// Selectors of a list or watch request.
+pub struct Filter {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Filter {
+    pub fn from_query(target: &Target, query: &Query) -> ApiResult<Self> {
+        let labels = LabelSelector::parse(query.get("labelSelector").unwrap_or(""))
+            .map_err(|e| ApiError(Status::bad_request(format!("unable to parse requirement: {e}"))))?;
+        let mut field_text = query.get("fieldSelector").unwrap_or("").to_string();
+        // A named watch (`/jobs/x?watch=true`) is a field selector on the name.
+        if let Some(name) = &target.name {
+            if !field_text.is_empty() {
+                field_text.push(',');
+            }
+            field_text.push_str(&format!("metadata.name={name}"));
+        }
+        let fields = FieldSelector::parse(target.info, &field_text)
+            .map_err(|e| ApiError(Status::bad_request(e.to_string())))?;
+        Ok(Filter { labels, fields })
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.labels.matches(meta::labels(obj)) && self.fields.matches(obj)
+    }
+}
+
+/// The store prefix a request covers.
+pub fn prefix_of(target: &Target) -> String {
+    match (&target.namespace, target.info.namespaced) {
+        (Some(ns), true) => target.info.namespace_prefix(ns),
+        _ => target.info.key_prefix(),
+    }
+}
+
+/// Lists matching objects: returns items, the revision and the continue token.
+pub async fn list_objects(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+) -> ApiResult<(Vec<Value>, Revision, Option<String>)> {
+    let filter = Filter::from_query(target, query)?;
+    let limit = query.int("limit")?.filter(|l| *l > 0).map(|l| l as usize).unwrap_or(0);
+    let mut opts = ListOptions::default();
+    if let Some(token) = query.get("continue").filter(|t| !t.is_empty()) {
+        let c = decode_continue(token)?;
+        opts.revision = Some(c.rv);
+        opts.start_after = Some(c.start);
+    } else if let Some(rv) = query.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0") {
+        let rv = registry::parse_rv(rv)?;
+        if query.get("resourceVersionMatch") == Some("Exact") {
+            opts.revision = Some(rv);
+        } else if rv > state.store.current_revision() {
+            return Err(ApiError(store_status(runlet_store::StoreError::FutureRevision {
+                requested: rv,
+                current: state.store.current_revision(),
+            })));
+        }
+    }
+    let prefix = prefix_of(target);
+    let mut items = Vec::new();
+    let mut revision = None;
+    let mut next = None;
+    loop {
+        let page_opts = ListOptions { limit: if limit > 0 { limit.max(100) } else { 0 }, ..opts.clone() };
+        let page = state.store.list(&prefix, &page_opts).await.map_err(|e| match e {
+            runlet_store::StoreError::Compacted { .. } if query.get("continue").is_some() => ApiError(Status::expired(
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+            )),
+            other => ApiError(store_status(other)),
+        })?;
+        let rev = page.revision;
+        revision.get_or_insert(rev);
+        opts.revision = Some(rev);
+        let mut last_key = None;
+        for kv in &page.items {
+            last_key = Some(kv.key.clone());
+            let obj = from_stored(kv)?;
+            if filter.matches(&obj) {
+                items.push(obj);
+                if limit > 0 && items.len() == limit {
+                    // Stop here; more may follow.
+                    let more_in_page = page.items.last().map(|l| &l.key) != Some(&kv.key) || page.more;
+                    if more_in_page {
+                        next = Some(encode_continue(rev, &kv.key));
+                    }
+                    return Ok((items, rev, next));
+                }
+            }
+        }
+        match (page.more, last_key) {
+            (true, Some(k)) => opts.start_after = Some(k),
+            _ => break,
+        }
+    }
+    Ok((items, revision.unwrap_or_else(|| state.store.current_revision()), next))
+}
+
+/// `GET` on a collection.
+pub async fn list(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap) -> ApiResult<Response> {
+    let (items, rev, next) = list_objects(state, target, query).await?;
+    let mut list_meta = json!({"resourceVersion": rev.to_string()});
+    if let Some(c) = next {
+        list_meta["continue"] = json!(c);
+    }
+    if wants_table(headers) {
+        let mut t = table::to_table(target.info, &items, state.now_unix());
+        if query.get("includeObject") == Some("Object") {
+            if let Some(rows) = t["rows"].as_array_mut() {
+                for (row, obj) in rows.iter_mut().zip(items.iter()) {
+                    row["object"] = obj.clone();
+                }
+            }
+        }
+        t["metadata"] = list_meta;
+        return Ok(json_response(StatusCode::OK, &t));
+    }
+    let body = json!({
+        "kind": target.info.list_kind(),
+        "apiVersion": target.info.api_version(),
+        "metadata": list_meta,
+        "items": items,
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}

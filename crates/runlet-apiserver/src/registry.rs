@@ -1,0 +1,277 @@
+//! The generic object lifecycle every kind shares: create, update, delete with preconditions,
+//! finalizers and graceful deletion, on top of the store.
+//!
+//! Objects are stored as JSON without `metadata.resourceVersion`; the store's mod revision is
+//! put back on every read, so the two can never disagree. Kind-specific behaviour comes from
+//! `runlet_api` (defaulting, validation) and from small hooks here (status reset, generation).
+
+use crate::error::{ApiError, ApiResult, store_status};
+use crate::state::AppState;
+use bytes::Bytes;
+use runlet_api::field::{FieldError, Path};
+use runlet_api::resources::{self, ResourceInfo};
+use runlet_api::status::Status;
+use runlet_api::{defaulting, meta, validation};
+use runlet_store::{KeyValue, Revision, StoreError};
+use serde_json::{Value, json};
+
+/// Namespaces that always exist.
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Decodes a stored value and stamps its resourceVersion.
+pub fn from_stored(kv: &KeyValue) -> ApiResult<Value> {
+    let mut obj: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError(Status::internal(format!("stored object {} is corrupt: {e}", kv.key))))?;
+    meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
+    Ok(obj)
+}
+
+/// Serializes an object for the store, without its resourceVersion.
+pub fn to_stored(obj: &Value) -> Bytes {
+    let mut copy = obj.clone();
+    meta::remove(&mut copy, "resourceVersion");
+    Bytes::from(serde_json::to_vec(&copy).unwrap_or_default())
+}
+
+/// RFC 3339 at second precision, as Kubernetes writes `metav1.Time`.
+pub fn now_rfc3339(state: &AppState) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(state.now_unix()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// `generateName` suffix: 5 characters from upstream's alphabet.
+pub fn random_suffix() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// Parses a client-supplied resourceVersion.
+pub fn parse_rv(rv: &str) -> ApiResult<Revision> {
+    rv.parse::<Revision>()
+        .ok()
+        .filter(|r| *r >= 0)
+        .ok_or_else(|| ApiError(Status::bad_request(format!("invalid resource version: {rv}"))))
+}
+
+/// Fetches one object.
+pub async fn get(state: &AppState, info: &ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+    match state.store.get(&info.key(ns, name)).await.map_err(|e| ApiError::from_store(e, info, name))? {
+        Some(kv) => from_stored(&kv),
+        None => Err(ApiError(Status::not_found(info, name))),
+    }
+}
+
+/// Refuses new objects in a namespace that is missing or terminating.
+async fn check_namespace_open(state: &AppState, info: &ResourceInfo, ns: &str, name: &str) -> ApiResult<()> {
+    let namespaces = resources::find("", "v1", "namespaces").ok_or_else(|| ApiError(Status::internal("no namespaces")))?;
+    let kv = state
+        .store
+        .get(&namespaces.key(None, ns))
+        .await
+        .map_err(|e| ApiError(store_status(e)))?
+        .ok_or_else(|| ApiError(Status::not_found(namespaces, ns)))?;
+    let obj = from_stored(&kv)?;
+    if meta::is_deleting(&obj) {
+        return Err(ApiError(Status::forbidden(
+            info,
+            name,
+            &format!("unable to create new content in namespace {ns} because it is being terminated"),
+        )));
+    }
+    Ok(())
+}
+
+/// Options common to writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    /// A write by the server itself (binding, finalizers): update validation is skipped.
+    pub trusted: bool,
+}
+
+/// Creates `obj` (already decoded and normalized) in `ns`.
+pub async fn create(
+    state: &AppState,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    mut obj: Value,
+    opts: WriteOptions,
+) -> ApiResult<Value> {
+    // System-owned metadata is the server's to set.
+    let m = meta::metadata_mut(&mut obj);
+    for field in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields"] {
+        m.remove(field);
+    }
+    if info.namespaced {
+        if let Some(ns) = ns {
+            m.insert("namespace".into(), json!(ns));
+        }
+    } else {
+        m.remove("namespace");
+    }
+    let has_name = m.get("name").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    if !has_name {
+        if let Some(prefix) = m.get("generateName").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            let name = format!("{prefix}{}", random_suffix());
+            m.insert("name".into(), json!(name));
+        }
+    }
+    meta::set(&mut obj, "uid", uuid::Uuid::new_v4().to_string());
+    meta::set(&mut obj, "creationTimestamp", now_rfc3339(state));
+    if obj.get("spec").is_some() || matches!(info.kind, "Job" | "CronJob" | "Pod") {
+        meta::set(&mut obj, "generation", 1);
+    }
+    reset_status_on_create(info, &mut obj);
+    defaulting::apply_defaults(info, &mut obj);
+    defaulting::prepare_for_create(info, &mut obj);
+
+    let name = meta::name(&obj).unwrap_or_default().to_string();
+    let errors = validation::validate_create(info, &obj);
+    if !errors.is_empty() {
+        return Err(ApiError(Status::invalid(info, &name, &errors)));
+    }
+    if name.is_empty() {
+        // Validation reports this for kinds it knows; never store a nameless object.
+        let e = FieldError::required(&Path::new("metadata").child("name"), "name or generateName is required");
+        return Err(ApiError(Status::invalid(info, &name, &[e])));
+    }
+    if info.namespaced {
+        let ns = ns.or_else(|| meta::namespace(&obj)).unwrap_or("default").to_string();
+        check_namespace_open(state, info, &ns, &name).await?;
+    }
+    let key = info.key(meta::namespace(&obj), &name);
+    if opts.dry_run {
+        if state.store.get(&key).await.map_err(|e| ApiError(store_status(e)))?.is_some() {
+            return Err(ApiError(Status::already_exists(info, &name)));
+        }
+        return Ok(obj);
+    }
+    let kv = state.store.create(&key, to_stored(&obj)).await.map_err(|e| ApiError::from_store(e, info, &name))?;
+    meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
+    Ok(obj)
+}
+
+fn reset_status_on_create(info: &ResourceInfo, obj: &mut Value) {
+    if !info.has_status() {
+        return;
+    }
+    if let Some(map) = obj.as_object_mut() {
+        match info.kind {
+            // Nodes report their own status at registration; PVs and PVCs start from theirs.
+            "Node" | "PersistentVolume" | "PersistentVolumeClaim" => {}
+            _ => {
+                map.remove("status");
+            }
+        }
+    }
+}
+
+/// Which part of an object an update may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateTarget {
+    /// The main resource: everything but `status` (for kinds with a status subresource).
+    Main,
+    /// The `status` subresource: only `status`.
+    Status,
+}
+
+/// Replaces the stored object with `new`, given the `old` one it was computed from.
+/// `expected` is the precondition on the stored revision. A no-op changes nothing.
+pub async fn update(
+    state: &AppState,
+    info: &ResourceInfo,
+    old: &Value,
+    mut new: Value,
+    target: UpdateTarget,
+    opts: WriteOptions,
+) -> ApiResult<Value> {
+    let name = meta::name(old).unwrap_or_default().to_string();
+    let old_rv = meta::resource_version(old).map(parse_rv).transpose()?.unwrap_or(0);
+
+    // The server owns these; the client's copy is ignored.
+    let m = meta::metadata_mut(&mut new);
+    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+        match old.get("metadata").and_then(|om| om.get(field)) {
+            Some(v) => {
+                m.insert(field.into(), v.clone());
+            }
+            None => {
+                m.remove(field);
+            }
+        }
+    }
+    m.remove("managedFields");
+    m.insert("resourceVersion".into(), json!(old_rv.to_string()));
+
+    match target {
+        UpdateTarget::Main if info.has_status() => {
+            if let Some(map) = new.as_object_mut() {
+                match old.get("status") {
+                    Some(s) => map.insert("status".into(), s.clone()),
+                    None => map.remove("status"),
+                };
+            }
+        }
+        UpdateTarget::Status => {
+            let status = new.get("status").cloned();
+            new = old.clone();
+            if let Some(map) = new.as_object_mut() {
+                match status {
+                    Some(s) => map.insert("status".into(), s),
+                    None => map.remove("status"),
+                };
+            }
+        }
+        UpdateTarget::Main => {}
+    }
+    defaulting::apply_defaults(info, &mut new);
+
+    if target == UpdateTarget::Main && new.get("spec") != old.get("spec") {
+        meta::set(&mut new, "generation", meta::generation(old) + 1);
+    }
+    if new == *old {
+        return Ok(new);
+    }
+    let errors = match target {
+        _ if opts.trusted => Vec::new(),
+        UpdateTarget::Main => validation::validate_update(info, &new, old),
+        UpdateTarget::Status => validation::validate_status_update(info, &new, old),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError(Status::invalid(info, &name, &errors)));
+    }
+    let key = info.key(meta::namespace(old), &name);
+    if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() {
+        // The last finalizer is gone: the object goes away now.
+        if opts.dry_run {
+            return Ok(new);
+        }
+        let kv = state.store.delete(&key, Some(old_rv)).await.map_err(|e| ApiError::from_store(e, info, &name))?;
+        meta::set(&mut new, "resourceVersion", kv.mod_revision.to_string());
+        crate::gc::after_delete(state, info, &new);
+        return Ok(new);
+    }
+    if opts.dry_run {
+        return Ok(new);
+    }
+    let kv = state
+        .store
+        .update(&key, to_stored(&new), Some(old_rv))
+        .await
+        .map_err(|e| ApiError::from_store(e, info, &name))?;
+    meta::set(&mut new, "resourceVersion", kv.mod_revision.to_string());
+    Ok(new)
+}
+
+/// Whether a store error is a conflict worth retrying for an unconditional write.
+pub fn is_conflict(e: &ApiError) -> bool {
+    e.0.code == 409 && e.0.reason == "Conflict"
+}
+
+/// Removes the object from the store now.
+pub async fn remove(state: &AppState, info: &ResourceInfo, obj: &Value, expected: Revision) -> Result<KeyValue, StoreError> {
+    let key = info.key(meta::namespace(obj), meta::name(obj).unwrap_or_default());
+    state.store.delete(&key, Some(expected)).await
+}
