@@ -117,18 +117,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn with(
-        error_type: ErrorType,
-        path: &Path,
-        value: Option<Value>,
-        detail: impl Into<String>,
-    ) -> Self {
-        FieldError {
-            error_type,
-            field: path.to_string(),
-            bad_value: value,
-            detail: detail.into(),
-        }
+    fn with(error_type: ErrorType, path: &Path, value: Option<Value>, detail: impl Into<String>) -> Self {
+        FieldError { error_type, field: path.to_string(), bad_value: value, detail: detail.into() }
     }
     pub fn required(path: &Path, detail: impl Into<String>) -> Self {
         Self::with(ErrorType::Required, path, None, detail)
@@ -146,12 +136,7 @@ impl FieldError {
         Self::with(ErrorType::NotFound, path, Some(value.into()), "")
     }
     pub fn too_long(path: &Path, max: usize) -> Self {
-        Self::with(
-            ErrorType::TooLong,
-            path,
-            None,
-            format!("may not be more than {max} bytes"),
-        )
+        Self::with(ErrorType::TooLong, path, None, format!("may not be more than {max} bytes"))
     }
     pub fn too_many(path: &Path, actual: usize, max: usize) -> Self {
         Self::with(
@@ -178,10 +163,9 @@ impl FieldError {
     /// The part after `field: ` — upstream's `ErrorBody()`.
     pub fn body(&self) -> String {
         let mut s = match self.error_type {
-            ErrorType::Required
-            | ErrorType::Forbidden
-            | ErrorType::TooLong
-            | ErrorType::Internal => self.error_type.as_str().to_string(),
+            ErrorType::Required | ErrorType::Forbidden | ErrorType::TooLong | ErrorType::Internal => {
+                self.error_type.as_str().to_string()
+            }
             _ => match &self.bad_value {
                 Some(v) => format!("{}: {}", self.error_type.as_str(), render_value(v)),
                 None => self.error_type.as_str().to_string(),
@@ -237,10 +221,7 @@ mod tests {
 
     #[test]
     fn required_value_reads_like_upstream() {
-        let p = Path::new("spec")
-            .child("template")
-            .child("spec")
-            .child("restartPolicy");
+        let p = Path::new("spec").child("template").child("spec").child("restartPolicy");
         let e = FieldError::required(&p, "valid values: \"OnFailure\", \"Never\"");
         assert_eq!(
             e.to_string(),
@@ -256,10 +237,7 @@ mod tests {
             "spec.completions: Invalid value: -1: must be greater than or equal to 0"
         );
         let n = Path::new("metadata").child("name");
-        assert_eq!(
-            FieldError::invalid(&n, "A", "bad").to_string(),
-            "metadata.name: Invalid value: \"A\": bad"
-        );
+        assert_eq!(FieldError::invalid(&n, "A", "bad").to_string(), "metadata.name: Invalid value: \"A\": bad");
     }
 
     #[test]
@@ -267,13 +245,7 @@ mod tests {
         let p = Path::new("a");
         let one = vec![FieldError::required(&p, "")];
         assert_eq!(aggregate_message(&one), "a: Required value");
-        let two = vec![
-            FieldError::required(&p, ""),
-            FieldError::forbidden(&p.child("b"), "no"),
-        ];
-        assert_eq!(
-            aggregate_message(&two),
-            "[a: Required value, a.b: Forbidden: no]"
-        );
+        let two = vec![FieldError::required(&p, ""), FieldError::forbidden(&p.child("b"), "no")];
+        assert_eq!(aggregate_message(&two), "[a: Required value, a.b: Forbidden: no]");
     }
 }

@@ -62,11 +62,7 @@ impl ResourceInfo {
 
     /// The store key prefix of every object of this resource: `/{group or core}/{plural}/`.
     pub fn key_prefix(&self) -> String {
-        let group = if self.group.is_empty() {
-            "core"
-        } else {
-            self.group
-        };
+        let group = if self.group.is_empty() { "core" } else { self.group };
         format!("/{group}/{}/", self.plural)
     }
 
@@ -103,143 +99,29 @@ macro_rules! resource {
 
 /// Every resource runlet serves.
 pub static RESOURCES: &[ResourceInfo] = &[
-    resource!(
-        "",
-        "v1",
-        "Namespace",
-        "namespaces",
-        "namespace",
-        ["ns"],
-        [],
-        false,
-        ["status", "finalize"]
-    ),
-    resource!(
-        "",
-        "v1",
-        "Node",
-        "nodes",
-        "node",
-        ["no"],
-        [],
-        false,
-        ["status"]
-    ),
-    resource!(
-        "",
-        "v1",
-        "Pod",
-        "pods",
-        "pod",
-        ["po"],
-        ["all"],
-        true,
-        ["status", "binding", "log"]
-    ),
+    resource!("", "v1", "Namespace", "namespaces", "namespace", ["ns"], [], false, ["status", "finalize"]),
+    resource!("", "v1", "Node", "nodes", "node", ["no"], [], false, ["status"]),
+    resource!("", "v1", "Pod", "pods", "pod", ["po"], ["all"], true, ["status", "binding", "log"]),
     resource!("", "v1", "Event", "events", "event", ["ev"], [], true, []),
-    resource!(
-        "",
-        "v1",
-        "ConfigMap",
-        "configmaps",
-        "configmap",
-        ["cm"],
-        [],
-        true,
-        []
-    ),
+    resource!("", "v1", "ConfigMap", "configmaps", "configmap", ["cm"], [], true, []),
     resource!("", "v1", "Secret", "secrets", "secret", [], [], true, []),
-    resource!(
-        "",
-        "v1",
-        "ServiceAccount",
-        "serviceaccounts",
-        "serviceaccount",
-        ["sa"],
-        [],
-        true,
-        []
-    ),
-    resource!(
-        "",
-        "v1",
-        "PersistentVolumeClaim",
-        "persistentvolumeclaims",
-        "persistentvolumeclaim",
-        ["pvc"],
-        [],
-        true,
-        ["status"]
-    ),
-    resource!(
-        "",
-        "v1",
-        "PersistentVolume",
-        "persistentvolumes",
-        "persistentvolume",
-        ["pv"],
-        [],
-        false,
-        ["status"]
-    ),
-    resource!(
-        "events.k8s.io",
-        "v1",
-        "Event",
-        "events",
-        "event",
-        ["ev"],
-        [],
-        true,
-        []
-    ),
-    resource!(
-        "coordination.k8s.io",
-        "v1",
-        "Lease",
-        "leases",
-        "lease",
-        [],
-        [],
-        true,
-        []
-    ),
-    resource!(
-        "batch",
-        "v1",
-        "Job",
-        "jobs",
-        "job",
-        [],
-        ["all"],
-        true,
-        ["status"]
-    ),
-    resource!(
-        "batch",
-        "v1",
-        "CronJob",
-        "cronjobs",
-        "cronjob",
-        ["cj"],
-        ["all"],
-        true,
-        ["status"]
-    ),
+    resource!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", ["sa"], [], true, []),
+    resource!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", ["pvc"], [], true, ["status"]),
+    resource!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", ["pv"], [], false, ["status"]),
+    resource!("events.k8s.io", "v1", "Event", "events", "event", ["ev"], [], true, []),
+    resource!("coordination.k8s.io", "v1", "Lease", "leases", "lease", [], [], true, []),
+    resource!("batch", "v1", "Job", "jobs", "job", [], ["all"], true, ["status"]),
+    resource!("batch", "v1", "CronJob", "cronjobs", "cronjob", ["cj"], ["all"], true, ["status"]),
 ];
 
 /// The resource at `group/version/plural`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES
-        .iter()
-        .find(|r| r.group == group && r.version == version && r.plural == plural)
+    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// The resource of an `apiVersion`/`kind` pair.
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES
-        .iter()
-        .find(|r| r.api_version() == api_version && r.kind == kind)
+    RESOURCES.iter().find(|r| r.api_version() == api_version && r.kind == kind)
 }
 
 /// The group/versions served, in discovery order (core `v1` first).
@@ -269,10 +151,7 @@ mod tests {
     #[test]
     fn cluster_scoped_keys_have_no_namespace() {
         let ns = find("", "v1", "namespaces").expect("namespaces served");
-        assert_eq!(
-            ns.key(Some("ignored"), "default"),
-            "/core/namespaces/default"
-        );
+        assert_eq!(ns.key(Some("ignored"), "default"), "/core/namespaces/default");
         assert_eq!(by_kind("v1", "Namespace"), Some(ns));
     }
 

@@ -52,22 +52,14 @@ impl Status {
 
     /// 404 `jobs.batch "x" not found`.
     pub fn not_found(info: &ResourceInfo, name: &str) -> Self {
-        Status::new(
-            404,
-            "NotFound",
-            format!("{} {name:?} not found", info.qualified_plural()),
-        )
-        .about(info, name, info.plural)
+        Status::new(404, "NotFound", format!("{} {name:?} not found", info.qualified_plural()))
+            .about(info, name, info.plural)
     }
 
     /// 409 `jobs.batch "x" already exists`.
     pub fn already_exists(info: &ResourceInfo, name: &str) -> Self {
-        Status::new(
-            409,
-            "AlreadyExists",
-            format!("{} {name:?} already exists", info.qualified_plural()),
-        )
-        .about(info, name, info.plural)
+        Status::new(409, "AlreadyExists", format!("{} {name:?} already exists", info.qualified_plural()))
+            .about(info, name, info.plural)
     }
 
     /// 409 Conflict for a stale resourceVersion.
@@ -84,10 +76,7 @@ impl Status {
         Status::new(
             409,
             "Conflict",
-            format!(
-                "Operation cannot be fulfilled on {} {name:?}: {why}",
-                info.qualified_plural()
-            ),
+            format!("Operation cannot be fulfilled on {} {name:?}: {why}", info.qualified_plural()),
         )
         .about(info, name, info.plural)
     }
@@ -97,20 +86,12 @@ impl Status {
         let mut s = Status::new(
             422,
             "Invalid",
-            format!(
-                "{} {name:?} is invalid: {}",
-                info.qualified_kind(),
-                aggregate_message(errors)
-            ),
+            format!("{} {name:?} is invalid: {}", info.qualified_kind(), aggregate_message(errors)),
         )
         .about(info, name, info.kind);
         s.causes = errors
             .iter()
-            .map(|e| Cause {
-                reason: e.error_type.reason().to_string(),
-                message: e.body(),
-                field: e.field.clone(),
-            })
+            .map(|e| Cause { reason: e.error_type.reason().to_string(), message: e.body(), field: e.field.clone() })
             .collect();
         s
     }
@@ -132,11 +113,7 @@ impl Status {
         } else {
             format!("{} {name:?}", info.qualified_plural())
         };
-        Status::new(403, "Forbidden", format!("{subject} is forbidden: {why}")).about(
-            info,
-            name,
-            info.plural,
-        )
+        Status::new(403, "Forbidden", format!("{subject} is forbidden: {why}")).about(info, name, info.plural)
     }
 
     /// 410 Expired for a compacted resourceVersion.
@@ -151,31 +128,17 @@ impl Status {
 
     /// 413 RequestEntityTooLarge.
     pub fn too_large(limit: usize) -> Self {
-        Status::new(
-            413,
-            "RequestEntityTooLarge",
-            format!("Request entity too large: limit is {limit}"),
-        )
+        Status::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
     }
 
     /// 415 UnsupportedMediaType.
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Status::new(
-            415,
-            "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"
-            ),
-        )
+        Status::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
     }
 
     /// 404 for a path that names nothing we serve.
     pub fn path_not_found() -> Self {
-        Status::new(
-            404,
-            "NotFound",
-            "the server could not find the requested resource",
-        )
+        Status::new(404, "NotFound", "the server could not find the requested resource")
     }
 
     /// 406 NotAcceptable.
@@ -185,11 +148,7 @@ impl Status {
 
     /// 500 InternalError.
     pub fn internal(message: impl Into<String>) -> Self {
-        Status::new(
-            500,
-            "InternalError",
-            format!("Internal error occurred: {}", message.into()),
-        )
+        Status::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
     }
 
     /// 503 ServiceUnavailable.
@@ -267,20 +226,14 @@ mod tests {
     #[test]
     fn invalid_lists_causes_with_field_paths() {
         let jobs = find("batch", "v1", "jobs").expect("jobs");
-        let p = Path::new("spec")
-            .child("template")
-            .child("spec")
-            .child("restartPolicy");
+        let p = Path::new("spec").child("template").child("spec").child("restartPolicy");
         let err = FieldError::required(&p, "valid values: \"OnFailure\", \"Never\"");
         let s = Status::invalid(jobs, "pi", &[err]).to_json();
         assert_eq!(
             s["message"],
             "Job.batch \"pi\" is invalid: spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
         );
-        assert_eq!(
-            s["details"]["causes"][0]["field"],
-            "spec.template.spec.restartPolicy"
-        );
+        assert_eq!(s["details"]["causes"][0]["field"], "spec.template.spec.restartPolicy");
         assert_eq!(s["details"]["causes"][0]["reason"], "FieldValueRequired");
         assert_eq!(s["details"]["kind"], "Job");
     }

@@ -38,12 +38,7 @@ pub enum PatchError {
 }
 
 /// Applies `patch` of type `ty` to `original`, an object of `info`'s kind.
-pub fn apply(
-    info: &ResourceInfo,
-    ty: PatchType,
-    original: &Value,
-    patch: &Value,
-) -> Result<Value, PatchError> {
+pub fn apply(info: &ResourceInfo, ty: PatchType, original: &Value, patch: &Value) -> Result<Value, PatchError> {
     let _ = info;
     match ty {
         PatchType::Merge | PatchType::Strategic => {
@@ -52,8 +47,8 @@ pub fn apply(
             Ok(out)
         }
         PatchType::Json => {
-            let p: json_patch::Patch = serde_json::from_value(patch.clone())
-                .map_err(|e| PatchError::Malformed(e.to_string()))?;
+            let p: json_patch::Patch =
+                serde_json::from_value(patch.clone()).map_err(|e| PatchError::Malformed(e.to_string()))?;
             let mut out = original.clone();
             json_patch::patch(&mut out, &p).map_err(|e| PatchError::Conflict(e.to_string()))?;
             Ok(out)
