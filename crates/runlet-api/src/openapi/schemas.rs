@@ -60,10 +60,13 @@ fn to_openapi3(value: &mut Value) {
                 if let Some(name) = r.strip_prefix(DEFINITIONS_PREFIX) {
                     *r = format!("{COMPONENTS_PREFIX}{name}");
                 }
-                if map.len() > 1 {
-                    if let Some(r) = map.remove("$ref") {
-                        map.insert("allOf".to_string(), json!([{ "$ref": r }]));
-                    }
+                let with_siblings = if map.len() > 1 {
+                    map.remove("$ref")
+                } else {
+                    None
+                };
+                if let Some(r) = with_siblings {
+                    map.insert("allOf".to_string(), json!([{ "$ref": r }]));
                 }
             }
             for v in map.values_mut() {
@@ -135,6 +138,26 @@ fn add_extensions(schemas: &mut BTreeMap<String, Value>) {
     }
 }
 
+/// The `oneOf` upstream's OpenAPI v3 gives the two int-or-string types
+/// (kube-openapi `OpenAPIV3OneOfTypes`), which k8s-openapi leaves as a bare extension.
+fn add_one_of(schemas: &mut BTreeMap<String, Value>) {
+    let types = [
+        (
+            "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+            ["integer", "string"],
+        ),
+        (
+            "io.k8s.apimachinery.pkg.api.resource.Quantity",
+            ["string", "number"],
+        ),
+    ];
+    for (name, [a, b]) in types {
+        if let Some(obj) = schemas.get_mut(name).and_then(Value::as_object_mut) {
+            obj.insert("oneOf".to_string(), json!([{ "type": a }, { "type": b }]));
+        }
+    }
+}
+
 /// Every schema the group-version's kinds need, keyed by upstream's schema names, sorted.
 pub(super) fn components(
     group: &str,
@@ -190,5 +213,6 @@ pub(super) fn components(
         );
     }
     add_extensions(&mut schemas);
+    add_one_of(&mut schemas);
     schemas.into_iter().collect()
 }

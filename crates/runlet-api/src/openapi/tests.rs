@@ -148,3 +148,12 @@ fn unknown_group_version_has_no_document() {
     assert!(v3_document("apps", "v1").is_none());
     assert!(v3_document_json("batch", "v2").is_none());
 }
+
+#[test]
+fn int_or_string_gets_upstreams_one_of() {
+    let d = doc("batch", "v1");
+    assert_eq!(
+        schema(&d, "io.k8s.apimachinery.pkg.util.intstr.IntOrString")["oneOf"],
+        json!([{"type": "integer"}, {"type": "string"}])
+    );
+}

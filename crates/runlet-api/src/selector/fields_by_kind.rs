@@ -101,7 +101,7 @@ impl FieldKind {
     }
 
     /// The kind's field label conversion: the label matched on, or upstream's error.
-    pub(crate) fn convert_label<'a>(self, label: &'a str) -> Result<&'a str, SelectorError> {
+    pub(crate) fn convert_label(self, label: &str) -> Result<&str, SelectorError> {
         match self {
             FieldKind::Pod if label == "spec.host" => Ok("spec.nodeName"),
             FieldKind::Pod => allow(label, POD_FIELDS),
