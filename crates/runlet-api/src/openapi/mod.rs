@@ -1,0 +1,132 @@
+//! OpenAPI v3 documents for the served group-versions, built from k8s-openapi's schemas, so
+//! that `kubectl explain` and client-side validation in `kubectl apply` work.
+//!
+//! Each document mirrors the API server's `/openapi/v3/apis/<group>/<version>`: the schemas of
+//! every served kind and everything they reference ([`schemas`]), and the REST operations
+//! ([`paths`]). Documents are built once, on first use, and served from memory; the index
+//! carries a hash of each document so clients cache them by URL, as upstream's does.
+
+mod extensions;
+mod paths;
+mod schemas;
+
+use crate::resources::{RESOURCES, ResourceInfo, group_versions};
+use serde_json::{Map, Value, json};
+use std::sync::LazyLock;
+
+/// One built group-version document.
+struct Document {
+    /// `api/v1` or `apis/batch/v1`.
+    path: String,
+    value: Value,
+    json: String,
+    hash: String,
+}
+
+/// The index path of a group-version: `api/v1` or `apis/batch/v1`.
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// 64-bit FNV-1a, printed as upper-case hex: stable across runs and builds, unlike std's hasher.
+fn stable_hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016X}")
+}
+
+fn build(group: &str, version: &str) -> Document {
+    let resources: Vec<&ResourceInfo> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
+    let components = schemas::components(group, version, &resources);
+    let mut paths = Map::new();
+    for info in &resources {
+        let kind_schema = components
+            .iter()
+            .find(|(_, s)| {
+                s.pointer("/x-kubernetes-group-version-kind/0/kind")
+                    .and_then(Value::as_str)
+                    == Some(info.kind)
+            })
+            .map(|(name, _)| name.clone());
+        if let Some(kind_schema) = kind_schema {
+            paths::add_resource(&mut paths, info, &kind_schema);
+        }
+    }
+    let value = json!({
+        "openapi": "3.0.0",
+        "info": { "title": "Kubernetes", "version": "v1.33.0" },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "BearerToken": {
+                    "type": "apiKey",
+                    "description": "Bearer Token authentication",
+                    "name": "authorization",
+                    "in": "header",
+                },
+            },
+        },
+        "security": [{ "BearerToken": [] }],
+    });
+    let json = value.to_string();
+    let hash = stable_hash(json.as_bytes());
+    Document {
+        path: gv_path(group, version),
+        value,
+        json,
+        hash,
+    }
+}
+
+static DOCUMENTS: LazyLock<Vec<Document>> = LazyLock::new(|| {
+    group_versions()
+        .into_iter()
+        .map(|(g, v)| build(g, v))
+        .collect()
+});
+
+fn find(group: &str, version: &str) -> Option<&'static Document> {
+    let path = gv_path(group, version);
+    DOCUMENTS.iter().find(|d| d.path == path)
+}
+
+/// `GET /openapi/v3`: the index of group-version documents.
+pub fn v3_index() -> Value {
+    let paths: Map<String, Value> = DOCUMENTS
+        .iter()
+        .map(|d| {
+            let url = format!("/openapi/v3/{}?hash={}", d.path, d.hash);
+            (d.path.clone(), json!({ "serverRelativeURL": url }))
+        })
+        .collect();
+    json!({ "paths": paths })
+}
+
+/// `GET /openapi/v3/{api/v1 | apis/group/version}`: one group-version document.
+pub fn v3_document(group: &str, version: &str) -> Option<Value> {
+    find(group, version).map(|d| d.value.clone())
+}
+
+/// The same document already serialized, to serve without re-encoding.
+pub fn v3_document_json(group: &str, version: &str) -> Option<&'static str> {
+    find(group, version).map(|d| d.json.as_str())
+}
+
+/// The hash the index advertises for a document (`?hash=`), for `ETag`/caching headers.
+pub fn v3_document_hash(group: &str, version: &str) -> Option<&'static str> {
+    find(group, version).map(|d| d.hash.as_str())
+}
+
+#[cfg(test)]
+mod tests;
