@@ -43,10 +43,10 @@ pub(super) fn prepare_namespace(root: &mut Map<String, Value>) {
         if !finalizers.is_array() {
             *finalizers = json!([]);
         }
-        if let Some(list) = finalizers.as_array_mut() {
-            if !list.iter().any(|f| f.as_str() == Some("kubernetes")) {
-                list.push(Value::from("kubernetes"));
-            }
+        if let Some(list) = finalizers.as_array_mut()
+            && !list.iter().any(|f| f.as_str() == Some("kubernetes"))
+        {
+            list.push(Value::from("kubernetes"));
         }
     }
 }
@@ -98,10 +98,10 @@ pub(super) fn default_node(root: &mut Map<String, Value>) {
     let Some(status) = child(root, "status") else {
         return;
     };
-    if status.get("allocatable").is_none_or(Value::is_null) {
-        if let Some(capacity) = status.get("capacity").filter(|c| c.is_object()).cloned() {
-            status.insert("allocatable".into(), capacity);
-        }
+    if status.get("allocatable").is_none_or(Value::is_null)
+        && let Some(capacity) = status.get("capacity").filter(|c| c.is_object()).cloned()
+    {
+        status.insert("allocatable".into(), capacity);
     }
 }
 

@@ -122,9 +122,9 @@ fn each_item<'a>(
 
 /// Writes Go's rendering of a template's zero `metadata.creationTimestamp` (`null`).
 fn template_metadata(template: &mut Map<String, Value>) {
-    if let Some(meta) = ensure_child(template, "metadata") {
-        if !meta.contains_key("creationTimestamp") {
-            meta.insert("creationTimestamp".into(), Value::Null);
-        }
+    if let Some(meta) = ensure_child(template, "metadata")
+        && !meta.contains_key("creationTimestamp")
+    {
+        meta.insert("creationTimestamp".into(), Value::Null);
     }
 }

@@ -112,10 +112,9 @@ fn host_network_ports(c: &mut Map<String, Value>) {
         if p.get("hostPort")
             .and_then(Value::as_i64)
             .is_none_or(|v| v == 0)
+            && let Some(cp) = p.get("containerPort").cloned()
         {
-            if let Some(cp) = p.get("containerPort").cloned() {
-                p.insert("hostPort".into(), cp);
-            }
+            p.insert("hostPort".into(), cp);
         }
     }
 }
@@ -285,10 +284,8 @@ pub(super) fn image_tag_is_latest(image: &str) -> bool {
         Some((n, d)) => (n, Some(d)),
         None => (image, None),
     };
-    if let Some(d) = digest {
-        if !valid_digest(d) {
-            return false;
-        }
+    if digest.is_some_and(|d| !valid_digest(d)) {
+        return false;
     }
     let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
     let (name, tag) = match name_and_tag

@@ -46,10 +46,10 @@ pub(super) fn row(node: &Value, now: i64) -> Row {
                 if !role.is_empty() {
                     roles.insert(role.to_string());
                 }
-            } else if k == ROLE_LABEL {
-                if let Some(v) = v.as_str().filter(|v| !v.is_empty()) {
-                    roles.insert(v.to_string());
-                }
+            } else if k == ROLE_LABEL
+                && let Some(v) = v.as_str().filter(|v| !v.is_empty())
+            {
+                roles.insert(v.to_string());
             }
         }
     }
