@@ -128,3 +128,41 @@ fn template_metadata(template: &mut Map<String, Value>) {
         meta.insert("creationTimestamp".into(), Value::Null);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::RESOURCES;
+    use serde_json::json;
+
+    #[test]
+    fn defaulting_is_idempotent_for_every_kind() {
+        // Upstream re-runs defaulting on every decode, so a second pass must change nothing.
+        let sample = json!({"metadata": {"name": "x", "uid": "u"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                     "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "Never"}},
+                     "jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}},
+            "stringData": {"k": "v"}, "status": {"capacity": {"cpu": "1"}}});
+        for info in RESOURCES {
+            let mut once = sample.clone();
+            apply_defaults(info, &mut once);
+            prepare_for_create(info, &mut once);
+            let mut twice = once.clone();
+            apply_defaults(info, &mut twice);
+            assert_eq!(once, twice, "{}", info.kind);
+        }
+    }
+
+    #[test]
+    fn non_objects_are_left_alone() {
+        for info in RESOURCES {
+            let mut v = json!([1, 2]);
+            apply_defaults(info, &mut v);
+            prepare_for_create(info, &mut v);
+            assert_eq!(v, json!([1, 2]));
+            let mut malformed = json!({"spec": 5, "metadata": "x", "status": []});
+            apply_defaults(info, &mut malformed);
+            prepare_for_create(info, &mut malformed);
+        }
+    }
+}
