@@ -1,6 +1,8 @@
 //! The three patch types kubectl and the client libraries send: JSON merge (RFC 7386), JSON
 //! patch (RFC 6902) and Kubernetes' strategic merge patch.
 
+pub mod strategic;
+
 use crate::resources::ResourceInfo;
 use serde_json::Value;
 
@@ -39,9 +41,9 @@ pub enum PatchError {
 
 /// Applies `patch` of type `ty` to `original`, an object of `info`'s kind.
 pub fn apply(info: &ResourceInfo, ty: PatchType, original: &Value, patch: &Value) -> Result<Value, PatchError> {
-    let _ = info;
     match ty {
-        PatchType::Merge | PatchType::Strategic => {
+        PatchType::Strategic => strategic::apply(info, original, patch),
+        PatchType::Merge => {
             let mut out = original.clone();
             json_patch::merge(&mut out, patch);
             Ok(out)
