@@ -342,6 +342,358 @@ mod tests {
         apply_with_schema(&MERGE_ITEM, &original, &patch)
     }
 
+    /// Applies `patch` to `original` under upstream's test schema and expects `expected`.
+    #[track_caller]
+    fn check(original: Value, patch: Value, expected: Value) {
+        let got = smp(original.clone(), patch.clone()).expect("patch applies");
+        assert_eq!(got, expected, "original {original}\npatch {patch}");
+    }
+
+    /// Applies `patch` and expects an error whose message contains `needle`.
+    #[track_caller]
+    fn check_err(original: Value, patch: Value, needle: &str) -> PatchError {
+        let err = smp(original, patch.clone()).expect_err("patch refused");
+        assert!(err.to_string().contains(needle), "patch {patch}: {err}");
+        err
+    }
+
+    // Cases below are upstream's, from `strategicpatch/patch_test.go` (named by its
+    // descriptions), with their YAML written as JSON.
+
+    #[test]
+    fn maps_merge_and_null_deletes_a_key() {
+        // "add field and delete field from map", "delete field from nested map"
+        check(json!({"name": 1, "value": 1}), json!({"value": null, "other": "a"}), json!({"name": 1, "other": "a"}));
+        check(
+            json!({"simpleMap": {"key1": 1, "key2": 1}}),
+            json!({"simpleMap": {"key2": null}}),
+            json!({"simpleMap": {"key1": 1}}),
+        );
+        // A null for a key the original lacks is dropped, also inside a new value.
+        check(json!({}), json!({"gone": null, "simpleMap": {"a": "x", "b": null}}), json!({"simpleMap": {"a": "x"}}));
+    }
+
+    #[test]
+    fn patch_directives_in_a_map_delete_or_replace_it() {
+        // "delete map from nested map", "delete all keys from map", "add key and delete all keys from map"
+        check(json!({"simpleMap": {"key1": 1, "key2": 1}}), json!({"simpleMap": {"$patch": "delete"}}), json!({"simpleMap": {}}));
+        check(json!({"name": 1, "value": 1}), json!({"$patch": "replace"}), json!({}));
+        check(json!({"name": 1, "value": 1}), json!({"other": "a", "$patch": "replace"}), json!({"other": "a"}));
+    }
+
+    #[test]
+    fn replace_strategy_field_is_replaced_whole() {
+        check(
+            json!({"replacingItem": {"a": 1, "b": {"c": 2}}}),
+            json!({"replacingItem": {"b": {"d": 3}}}),
+            json!({"replacingItem": {"b": {"d": 3}}}),
+        );
+    }
+
+    #[test]
+    fn merging_list_of_maps_merges_by_merge_key() {
+        // "merge lists of maps" (three-way), "add field to map in merging list",
+        // "delete field from map in merging list"
+        check(
+            json!({"mergingList": [{"name": 1, "other": "a"}, {"name": 2, "value": 2, "other": "b"}]}),
+            json!({
+                "$setElementOrder/mergingList": [{"name": 4}, {"name": 1}, {"name": 2}, {"name": 3}],
+                "mergingList": [{"name": 4, "value": 4}, {"name": 3, "value": 3}]
+            }),
+            json!({"mergingList": [
+                {"name": 4, "value": 4}, {"name": 1, "other": "a"},
+                {"name": 2, "value": 2, "other": "b"}, {"name": 3, "value": 3}
+            ]}),
+        );
+        check(
+            json!({"mergingList": [{"name": 1, "value": 1}, {"name": 2, "value": 2}]}),
+            json!({"mergingList": [{"name": 1, "value": null, "other": "x"}]}),
+            json!({"mergingList": [{"name": 1, "other": "x"}, {"name": 2, "value": 2}]}),
+        );
+    }
+
+    #[test]
+    fn merging_list_keeps_the_patch_order() {
+        // "preserve the order from the patch in a merging list" (1 and 2)
+        check(
+            json!({"mergingList": [{"name": 1}, {"name": 2, "value": "b"}, {"name": 3}]}),
+            json!({"mergingList": [{"name": 3, "value": "c"}, {"name": 1, "value": "a"}, {"name": 2, "other": "x"}]}),
+            json!({"mergingList": [
+                {"name": 3, "value": "c"}, {"name": 1, "value": "a"}, {"name": 2, "value": "b", "other": "x"}
+            ]}),
+        );
+        check(
+            json!({"mergingList": [{"name": 1}, {"name": 2, "value": "b"}, {"name": 3}]}),
+            json!({"mergingList": [{"name": 3, "value": "c"}, {"name": 1, "value": "a"}]}),
+            json!({"mergingList": [{"name": 2, "value": "b"}, {"name": 3, "value": "c"}, {"name": 1, "value": "a"}]}),
+        );
+    }
+
+    #[test]
+    fn patch_delete_element_removes_every_match() {
+        // "delete all duplicate entries in a merging list", "delete missing map from merging list"
+        check(
+            json!({"mergingList": [{"name": 1}, {"name": 1}, {"name": 2, "value": "a"}, {"name": 3}, {"name": 3}]}),
+            json!({"mergingList": [{"name": 1, "$patch": "delete"}, {"name": 3, "$patch": "delete"}]}),
+            json!({"mergingList": [{"name": 2, "value": "a"}]}),
+        );
+        check(
+            json!({"mergingList": [{"name": 1}]}),
+            json!({"mergingList": [{"name": 9, "$patch": "delete"}]}),
+            json!({"mergingList": [{"name": 1}]}),
+        );
+    }
+
+    #[test]
+    fn patch_replace_element_replaces_the_list() {
+        // "delete all items from merging list", "delete all maps from merging list"
+        check(json!({"mergingList": [{"name": 1}, {"name": 2}]}), json!({"mergingList": [{"$patch": "replace"}]}), json!({"mergingList": []}));
+        check(
+            json!({"mergingList": [{"name": 1}, {"name": 2}]}),
+            json!({"mergingList": [{"name": 3, "value": 3}, {"$patch": "replace"}]}),
+            json!({"mergingList": [{"name": 3, "value": 3}]}),
+        );
+    }
+
+    #[test]
+    fn directive_in_a_value_the_original_lacks_is_dropped() {
+        // "nested patch merge with empty list" (two-way result)
+        check(
+            json!({"name": "hi"}),
+            json!({"mergingList": [{"name": "hello"}, {"$patch": "delete", "name": "doesntexist"}]}),
+            json!({"name": "hi", "mergingList": [{"name": "hello"}]}),
+        );
+        check(json!({}), json!({"simpleMap": {"$patch": "replace", "a": "b"}}), json!({}));
+    }
+
+    #[test]
+    fn primitive_merging_list_is_a_union_in_patch_order() {
+        // "unique scalars when merging lists", "preserve the order from the patch in a merging int list"
+        check(json!({"mergingIntList": [1, 2]}), json!({"mergingIntList": [2, 3]}), json!({"mergingIntList": [1, 2, 3]}));
+        check(json!({"mergingIntList": [1, 2, 3]}), json!({"mergingIntList": [3, 1, 2]}), json!({"mergingIntList": [3, 1, 2]}));
+        check(json!({"mergingIntList": [1, 2, 3]}), json!({"mergingIntList": [3, 1]}), json!({"mergingIntList": [2, 3, 1]}));
+    }
+
+    #[test]
+    fn non_merging_lists_are_replaced() {
+        // "replace list of scalars", "replace non merging list nested in merging list"
+        check(json!({"nonMergingIntList": [1, 2]}), json!({"nonMergingIntList": [2, 3]}), json!({"nonMergingIntList": [2, 3]}));
+        check(
+            json!({"mergingList": [{"name": 1, "nonMergingList": [{"name": 1}, {"name": 2, "value": 2}]}, {"name": 2}]}),
+            json!({"mergingList": [{"name": 1, "nonMergingList": [{"name": 1, "value": 1}]}]}),
+            json!({"mergingList": [{"name": 1, "nonMergingList": [{"name": 1, "value": 1}]}, {"name": 2}]}),
+        );
+    }
+
+    #[test]
+    fn delete_from_primitive_list_removes_items() {
+        // the "$deleteFromPrimitiveList ..." cases of customStrategicMergePatchRawTestCases
+        check(json!({"mergingIntList": [1, 2, 3]}), json!({"$deleteFromPrimitiveList/mergingIntList": [2]}), json!({"mergingIntList": [1, 3]}));
+        check(json!({"nonMergingIntList": [1, 2, 3]}), json!({"$deleteFromPrimitiveList/nonMergingIntList": [2]}), json!({"nonMergingIntList": [1, 3]}));
+        check(json!({"mergingIntList": [1, 2]}), json!({"$deleteFromPrimitiveList/mergingIntList": [3]}), json!({"mergingIntList": [1, 2]}));
+        check(json!({"foo": ["bar"]}), json!({"$deleteFromPrimitiveList/mergingIntList": [3]}), json!({"foo": ["bar"]}));
+        // "add and delete items in lists of scalars"
+        check(
+            json!({"mergingIntList": [1, 2, 3]}),
+            json!({
+                "$setElementOrder/mergingIntList": [1, 2, 4],
+                "$deleteFromPrimitiveList/mergingIntList": [3],
+                "mergingIntList": [4]
+            }),
+            json!({"mergingIntList": [1, 2, 4]}),
+        );
+        check_err(json!({}), json!({"$deleteFromPrimitiveListmergingIntList": [1]}), "invalid patch format of primitive list");
+    }
+
+    #[test]
+    fn set_element_order_orders_the_merged_list() {
+        // "set elements order in a list with server-only items" (2 and 3, three-way)
+        check(
+            json!({"mergingList": [{"name": 1, "other": "a"}, {"name": 2, "value": 2}, {"name": 9}, {"name": 3, "value": 3}, {"name": 4, "value": 4}]}),
+            json!({"$setElementOrder/mergingList": [{"name": 2}, {"name": 1}, {"name": 4}, {"name": 3}]}),
+            json!({"mergingList": [
+                {"name": 2, "value": 2}, {"name": 1, "other": "a"}, {"name": 9}, {"name": 4, "value": 4}, {"name": 3, "value": 3}
+            ]}),
+        );
+        check(
+            json!({"mergingIntList": [1, 2, 7, 9, 8, 3, 4]}),
+            json!({"$setElementOrder/mergingIntList": [2, 1, 4, 3]}),
+            json!({"mergingIntList": [2, 1, 7, 9, 8, 4, 3]}),
+        );
+        // "$setElementOrder contains item that is not present in the list to be merged"
+        check(
+            json!({"mergingList": [{"name": 1}, {"name": 3}]}),
+            json!({
+                "$setElementOrder/mergingList": [{"name": 3}, {"name": 2}, {"name": 1}],
+                "mergingList": [{"name": 3, "value": 3}, {"name": 1, "value": 1}]
+            }),
+            json!({"mergingList": [{"name": 3, "value": 3}, {"name": 1, "value": 1}]}),
+        );
+    }
+
+    #[test]
+    fn set_element_order_with_delete_and_add_matches_upstream_order() {
+        // "add map and delete map from merging list" (three-way): upstream orders against a live
+        // list its own deletion and append have edited in place.
+        check(
+            json!({"mergingList": [{"name": 1}, {"name": 2, "other": "b"}, {"name": 4, "other": "c"}]}),
+            json!({
+                "$setElementOrder/mergingList": [{"name": 2}, {"name": 3}],
+                "mergingList": [{"name": 3}, {"name": 1, "$patch": "delete"}]
+            }),
+            json!({"mergingList": [{"name": 2, "other": "b"}, {"name": 4, "other": "c"}, {"name": 3}]}),
+        );
+        check(
+            json!({"mergingList": [{"name": 1, "other": "a"}, {"name": 4, "other": "c"}]}),
+            json!({
+                "$setElementOrder/mergingList": [{"name": 2}, {"name": 3}],
+                "mergingList": [{"name": 2}, {"name": 3}, {"name": 1, "$patch": "delete"}]
+            }),
+            json!({"mergingList": [{"name": 4, "other": "c"}, {"name": 2}, {"name": 3}]}),
+        );
+    }
+
+    #[test]
+    fn set_element_order_disagreeing_with_the_patch_is_refused() {
+        // "should check if order in $setElementOrder and patch list match"
+        check_err(
+            json!({"mergingList": [{"name": 1}, {"name": 3}, {"name": 2}]}),
+            json!({
+                "$setElementOrder/mergingList": [{"name": 1}, {"name": 2}, {"name": 3}],
+                "mergingList": [{"name": 3, "value": 3}, {"name": 1, "value": 1}]
+            }),
+            "doesn't match",
+        );
+        check_err(
+            json!({"mergingIntList": [1, 3, 2]}),
+            json!({"$setElementOrder/mergingIntList": [1, 2, 3], "mergingIntList": [3, 1]}),
+            "doesn't match",
+        );
+        check_err(json!({}), json!({"$setElementOrder/mergingList": "x"}), "expected a []interface {}, but received a string");
+        check_err(json!({}), json!({"$setElementOrderX": []}), "invalid patch format of setElementOrder list");
+    }
+
+    #[test]
+    fn missing_merge_key_is_refused() {
+        // "missing merge key should error out"
+        check_err(json!({"mergingList": [{"name": 1, "value": "a"}]}), json!({"mergingList": [{"value": "b"}]}), "does not contain declared merge key");
+        check_err(json!({"mergingList": [{"name": 1}]}), json!({"mergingList": [{"$patch": "delete"}]}), "does not contain declared merge key: name");
+    }
+
+    #[test]
+    fn retain_keys_clears_fields_not_listed() {
+        // "retainKeys map should clear defaulted field", "retainKeys list of maps clears a field"
+        check(
+            json!({"retainKeysMap": {"name": "foo", "value": "bar", "other": "a"}}),
+            json!({"retainKeysMap": {"$retainKeys": ["name", "value"], "value": "baz"}}),
+            json!({"retainKeysMap": {"name": "foo", "value": "baz"}}),
+        );
+        check(
+            json!({"retainKeysMergingList": [{"name": "bar"}, {"name": "foo", "value": "a", "other": "b"}]}),
+            json!({"retainKeysMergingList": [{"name": "foo", "$retainKeys": ["name", "value"]}]}),
+            json!({"retainKeysMergingList": [{"name": "bar"}, {"name": "foo", "value": "a"}]}),
+        );
+        // "retainKeys map can delete a field when no retainKeys directive present"
+        check(
+            json!({"retainKeysMap": {"name": "foo", "value": "a"}}),
+            json!({"retainKeysMap": {"value": null}}),
+            json!({"retainKeysMap": {"name": "foo"}}),
+        );
+    }
+
+    #[test]
+    fn retain_keys_that_omit_a_patched_field_are_refused() {
+        check_err(
+            json!({"retainKeysMap": {"name": "foo"}}),
+            json!({"retainKeysMap": {"$retainKeys": ["name"], "value": "x"}}),
+            "invalid patch format of retainKeys",
+        );
+        check_err(json!({"retainKeysMap": {}}), json!({"retainKeysMap": {"$retainKeys": "name"}}), "invalid patch format of retainKeys");
+    }
+
+    #[test]
+    fn patch_merge_and_unknown_directives_are_refused() {
+        // Upstream accepts only `replace` and `delete` in a map, and refuses `merge` in a list.
+        check_err(json!({"simpleMap": {}}), json!({"simpleMap": {"$patch": "merge"}}), "unknown patch type: merge");
+        check_err(json!({}), json!({"$patch": "explode"}), "unknown patch type: explode in map");
+        check_err(json!({"mergingList": [{"name": 1}]}), json!({"mergingList": [{"$patch": "merge"}]}), "merging lists cannot yet be specified");
+        let err = check_err(json!({"mergingList": [{"name": 1}]}), json!({"mergingList": [{"name": 1, "$patch": 7}]}), "unknown patch type: 7");
+        assert!(matches!(err, PatchError::Malformed(_)));
+    }
+
+    #[test]
+    fn malformed_bodies_and_lists_are_errors_not_panics() {
+        check_err(json!({}), json!([{"op": "add"}]), "cannot unmarshal array into Go value of type map");
+        check_err(json!({}), json!("x"), "cannot unmarshal string");
+        check_err(json!({"mergingList": [[1]]}), json!({"mergingList": [[2]]}), "lists of lists are not supported");
+        check_err(json!({"mergingIntList": [1]}), json!({"mergingIntList": ["a"]}), "list element types are not identical");
+        check_err(json!({"mergingIntList": [1]}), json!({"mergingIntList": [null]}), "list element types are not identical");
+        check_err(json!({"mergingIntList": []}), json!({"mergingIntList": [null]}), "must not be null");
+        check_err(json!({"nonMergingList": [{"a": 1}]}), json!({"$setElementOrder/nonMergingList": [{"a": 1}]}), "without a merge key");
+        check_err(json!({"mergingList": [{"name": 1}]}), json!({"mergingList": [1]}), "list element types are not identical");
+        // A null patch changes nothing, as `json.Unmarshal` of `null` into a map does.
+        check(json!({"a": 1}), Value::Null, json!({"a": 1}));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut deep = json!(1);
+        for _ in 0..MAX_DEPTH + 5 {
+            deep = json!({"simpleMap": deep});
+        }
+        check_err(json!({}), deep.clone(), "levels deep");
+        check_err(deep, json!({}), "levels deep");
+        let mut ok = json!(1);
+        for _ in 0..MAX_DEPTH - 2 {
+            ok = json!({"mergingList": [{"name": 1, "value": ok}]});
+        }
+        let _ = smp(json!({}), ok);
+    }
+
+    /// A small deterministic generator of hostile patches: directive keys, wrong types, nulls.
+    fn hostile(seed: &mut u64, depth: u32) -> Value {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let pick = (*seed >> 33) % 12;
+        const KEYS: &[&str] = &[
+            "name", "value", "mergingList", "nonMergingList", "mergingIntList", "simpleMap", "replacingItem",
+            "retainKeysMap", "retainKeysMergingList", "$patch", "$retainKeys", "$setElementOrder/mergingList",
+            "$setElementOrder/mergingIntList", "$deleteFromPrimitiveList/mergingIntList", "$setElementOrder",
+        ];
+        const WORDS: &[&str] = &["delete", "replace", "merge", "name", "value", "x"];
+        if depth == 0 || pick < 4 {
+            return match pick % 4 {
+                0 => Value::Null,
+                1 => json!(*seed % 3),
+                2 => json!(WORDS[(*seed % WORDS.len() as u64) as usize]),
+                _ => json!(true),
+            };
+        }
+        if pick < 8 {
+            let n = *seed % 4;
+            return Value::Array((0..n).map(|_| hostile(seed, depth - 1)).collect());
+        }
+        let n = *seed % 5;
+        let mut m = Map::new();
+        for _ in 0..n {
+            let k = KEYS[(*seed % KEYS.len() as u64) as usize].to_string();
+            m.insert(k, hostile(seed, depth - 1));
+        }
+        Value::Object(m)
+    }
+
+    #[test]
+    fn hostile_patches_never_panic() {
+        let mut seed = 42u64;
+        let mut applied = 0;
+        for _ in 0..20_000 {
+            let original = hostile(&mut seed, 4);
+            let patch = hostile(&mut seed, 4);
+            if smp(original, patch).is_ok() {
+                applied += 1;
+            }
+        }
+        assert!(applied > 0);
+    }
     #[test]
     fn upstream_corpus_tmp() {
         let Ok(text) = std::fs::read_to_string("/tmp/smp/cases.json") else { return };

@@ -247,3 +247,295 @@ pub(crate) mod test_schema {
         ],
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::{self, PatchError, PatchType};
+    use crate::resources::find;
+    use serde_json::{Value, json};
+
+    fn info(group: &str, plural: &str) -> &'static ResourceInfo {
+        find(group, "v1", plural).expect("served resource")
+    }
+
+    /// Applies a strategic merge patch through [`patch::apply`], as the API server does.
+    #[track_caller]
+    fn smp(group: &str, plural: &str, original: &Value, body: Value) -> Value {
+        patch::apply(info(group, plural), PatchType::Strategic, original, &body).expect("patch applies")
+    }
+
+    fn job() -> Value {
+        json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "pi", "namespace": "default", "labels": {"app": "pi", "tier": "batch"},
+                         "finalizers": ["batch.kubernetes.io/job-tracking"]},
+            "spec": {
+                "parallelism": 1,
+                "completions": 1,
+                "template": {
+                    "metadata": {"labels": {"app": "pi"}},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {"name": "main", "image": "perl:5.34",
+                             "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                             "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+                            {"name": "sidecar", "image": "busybox:1.36"}
+                        ],
+                        "volumes": [{"name": "data", "emptyDir": {}}],
+                        "tolerations": [{"key": "a", "operator": "Exists"}]
+                    }
+                }
+            },
+            "status": {"conditions": [{"type": "Suspended", "status": "False"}]}
+        })
+    }
+
+    fn containers(v: &Value) -> &Value {
+        &v["spec"]["template"]["spec"]["containers"]
+    }
+
+    #[test]
+    fn job_container_image_is_patched_by_name() {
+        let out = smp(
+            "batch",
+            "jobs",
+            &job(),
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox:1.37"}]}}}}),
+        );
+        assert_eq!(containers(&out)[1], json!({"name": "sidecar", "image": "busybox:1.37"}));
+        assert_eq!(containers(&out)[0]["image"], "perl:5.34");
+        assert_eq!(containers(&out).as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn job_env_var_is_added_and_changed_by_name() {
+        let out = smp(
+            "batch",
+            "jobs",
+            &job(),
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "main", "env": [{"name": "C", "value": "3"}, {"name": "A", "value": "one"}]}
+            ]}}}}),
+        );
+        // Patch elements first in the patch's order, then the server-only one (upstream order).
+        assert_eq!(
+            containers(&out)[0]["env"],
+            json!([{"name": "C", "value": "3"}, {"name": "A", "value": "one"}, {"name": "B", "value": "2"}])
+        );
+    }
+
+    #[test]
+    fn job_container_is_deleted_with_patch_delete() {
+        let out = smp(
+            "batch",
+            "jobs",
+            &job(),
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "$patch": "delete"}]}}}}),
+        );
+        assert_eq!(containers(&out).as_array().map(Vec::len), Some(1));
+        assert_eq!(containers(&out)[0]["name"], "main");
+    }
+
+    #[test]
+    fn job_containers_are_reordered_by_set_element_order() {
+        // What `kubectl apply` sends after swapping two containers in the manifest.
+        let out = smp(
+            "batch",
+            "jobs",
+            &job(),
+            json!({"spec": {"template": {"spec": {
+                "$setElementOrder/containers": [{"name": "sidecar"}, {"name": "main"}]
+            }}}}),
+        );
+        assert_eq!(containers(&out)[0]["name"], "sidecar");
+        assert_eq!(containers(&out)[1]["name"], "main");
+        assert_eq!(containers(&out)[1]["env"][1]["name"], "B");
+    }
+
+    #[test]
+    fn volume_source_is_switched_with_retain_keys() {
+        // kubectl's patch when a volume changes from emptyDir to configMap.
+        let out = smp(
+            "batch",
+            "jobs",
+            &job(),
+            json!({"spec": {"template": {"spec": {"volumes": [
+                {"name": "data", "$retainKeys": ["configMap", "name"], "configMap": {"name": "cm"}}
+            ]}}}}),
+        );
+        assert_eq!(out["spec"]["template"]["spec"]["volumes"], json!([{"name": "data", "configMap": {"name": "cm"}}]));
+    }
+
+    #[test]
+    fn label_is_deleted_with_null() {
+        let out = smp("batch", "jobs", &job(), json!({"metadata": {"labels": {"tier": null, "new": "x"}}}));
+        assert_eq!(out["metadata"]["labels"], json!({"app": "pi", "new": "x"}));
+    }
+
+    #[test]
+    fn python_client_dict_body_sets_parallelism() {
+        // kubernetes.client.BatchV1Api().patch_namespaced_job(name, ns, {"spec": {"parallelism": 3}})
+        let out = smp("batch", "jobs", &job(), json!({"spec": {"parallelism": 3}}));
+        let mut expected = job();
+        expected["spec"]["parallelism"] = json!(3);
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn untagged_lists_are_replaced() {
+        // Tolerations carry no patchStrategy upstream: the patch's list wins.
+        let out = smp(
+            "batch",
+            "jobs",
+            &job(),
+            json!({"spec": {"template": {"spec": {"tolerations": [{"key": "b", "operator": "Exists"}]}}}}),
+        );
+        assert_eq!(out["spec"]["template"]["spec"]["tolerations"], json!([{"key": "b", "operator": "Exists"}]));
+    }
+
+    #[test]
+    fn finalizers_union_and_delete_from_primitive_list() {
+        // As upstream, an element new to the live list goes before the server-only ones.
+        let out = smp("batch", "jobs", &job(), json!({"metadata": {"finalizers": ["example.com/x"]}}));
+        assert_eq!(out["metadata"]["finalizers"], json!(["example.com/x", "batch.kubernetes.io/job-tracking"]));
+        let out = smp(
+            "batch",
+            "jobs",
+            &out,
+            json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["batch.kubernetes.io/job-tracking"]}}),
+        );
+        assert_eq!(out["metadata"]["finalizers"], json!(["example.com/x"]));
+    }
+
+    #[test]
+    fn job_status_conditions_merge_by_type() {
+        let out = smp(
+            "batch",
+            "jobs",
+            &job(),
+            json!({"status": {"conditions": [{"type": "Complete", "status": "True"}]}}),
+        );
+        assert_eq!(out["status"]["conditions"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn cronjob_nested_env_merges_by_name() {
+        let original = json!({
+            "metadata": {"name": "c"},
+            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                "containers": [{"name": "main", "image": "a", "env": [{"name": "X", "value": "1"}]}]
+            }}}}}
+        });
+        let out = smp(
+            "batch",
+            "cronjobs",
+            &original,
+            json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+                "containers": [{"name": "main", "env": [{"name": "Y", "value": "2"}]}]
+            }}}}}}),
+        );
+        let env = &out["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(env, &json!([{"name": "Y", "value": "2"}, {"name": "X", "value": "1"}]));
+    }
+
+    #[test]
+    fn owner_references_merge_by_uid() {
+        let original = json!({"metadata": {"name": "p", "ownerReferences": [
+            {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "u1"}
+        ]}});
+        let out = smp(
+            "",
+            "pods",
+            &original,
+            json!({"metadata": {"ownerReferences": [{"uid": "u1", "blockOwnerDeletion": true}]}}),
+        );
+        assert_eq!(out["metadata"]["ownerReferences"][0]["blockOwnerDeletion"], true);
+        assert_eq!(out["metadata"]["ownerReferences"][0]["name"], "j");
+    }
+
+    #[test]
+    fn pod_status_conditions_merge_and_container_statuses_replace() {
+        let original = json!({"status": {
+            "conditions": [{"type": "Ready", "status": "False"}, {"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [{"name": "a", "ready": false}, {"name": "b", "ready": false}]
+        }});
+        let out = smp(
+            "",
+            "pods",
+            &original,
+            json!({"status": {
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [{"name": "a", "ready": true}]
+            }}),
+        );
+        assert_eq!(
+            out["status"]["conditions"],
+            json!([{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}])
+        );
+        assert_eq!(out["status"]["containerStatuses"], json!([{"name": "a", "ready": true}]));
+    }
+
+    #[test]
+    fn node_addresses_merge_by_type_and_taints_replace() {
+        let original = json!({
+            "spec": {"taints": [{"key": "a", "effect": "NoSchedule"}], "podCIDRs": ["10.0.0.0/24"]},
+            "status": {"addresses": [{"type": "Hostname", "address": "n1"}]}
+        });
+        let out = smp(
+            "",
+            "nodes",
+            &original,
+            json!({
+                "spec": {"taints": [{"key": "b", "effect": "NoExecute"}], "podCIDRs": ["fd00::/64"]},
+                "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.2"}]}
+            }),
+        );
+        assert_eq!(out["spec"]["taints"], json!([{"key": "b", "effect": "NoExecute"}]));
+        assert_eq!(out["spec"]["podCIDRs"], json!(["fd00::/64", "10.0.0.0/24"]));
+        assert_eq!(out["status"]["addresses"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn service_account_secrets_merge_by_name() {
+        let original = json!({"metadata": {"name": "default"}, "secrets": [{"name": "t1"}]});
+        let out = smp("", "serviceaccounts", &original, json!({"secrets": [{"name": "t2"}]}));
+        // Upstream puts the new element first ("nested patch merge with empty list").
+        assert_eq!(out["secrets"], json!([{"name": "t2"}, {"name": "t1"}]));
+    }
+
+    #[test]
+    fn configmap_data_merges_as_a_map() {
+        let original = json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
+        let out = smp("", "configmaps", &original, json!({"data": {"b": null, "c": "3"}}));
+        assert_eq!(out["data"], json!({"a": "1", "c": "3"}));
+    }
+
+    #[test]
+    fn every_served_kind_has_a_schema_with_metadata() {
+        for r in crate::resources::RESOURCES {
+            let (meta_schema, _) = Schema::lookup(Some(for_kind(r)), "metadata");
+            let (_, owners) = Schema::lookup(meta_schema, "ownerReferences");
+            assert_eq!(owners.merge_key, Some("uid"), "{}", r.kind);
+        }
+        assert!(std::ptr::eq(for_kind(info("batch", "jobs")), &JOB));
+        assert!(std::ptr::eq(for_kind(info("", "configmaps")), &METADATA_ONLY));
+    }
+
+    #[test]
+    fn hostile_strategic_patch_of_a_job_is_an_error() {
+        let bad = [
+            json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}),
+            json!({"spec": {"template": {"spec": {"containers": ["main"]}}}}),
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "main", "$patch": "upsert"}]}}}}),
+            json!({"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "x"}], "containers": [{"name": "main"}]}}}}),
+            json!(["not", "a", "map"]),
+        ];
+        for body in bad {
+            let r = patch::apply(info("batch", "jobs"), PatchType::Strategic, &job(), &body);
+            assert!(matches!(r, Err(PatchError::Malformed(_))), "{body}: {r:?}");
+        }
+    }
+}
