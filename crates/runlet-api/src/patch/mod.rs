@@ -40,7 +40,12 @@ pub enum PatchError {
 }
 
 /// Applies `patch` of type `ty` to `original`, an object of `info`'s kind.
-pub fn apply(info: &ResourceInfo, ty: PatchType, original: &Value, patch: &Value) -> Result<Value, PatchError> {
+pub fn apply(
+    info: &ResourceInfo,
+    ty: PatchType,
+    original: &Value,
+    patch: &Value,
+) -> Result<Value, PatchError> {
     match ty {
         PatchType::Strategic => strategic::apply(info, original, patch),
         PatchType::Merge => {
@@ -49,8 +54,8 @@ pub fn apply(info: &ResourceInfo, ty: PatchType, original: &Value, patch: &Value
             Ok(out)
         }
         PatchType::Json => {
-            let p: json_patch::Patch =
-                serde_json::from_value(patch.clone()).map_err(|e| PatchError::Malformed(e.to_string()))?;
+            let p: json_patch::Patch = serde_json::from_value(patch.clone())
+                .map_err(|e| PatchError::Malformed(e.to_string()))?;
             let mut out = original.clone();
             json_patch::patch(&mut out, &p).map_err(|e| PatchError::Conflict(e.to_string()))?;
             Ok(out)

@@ -8,8 +8,8 @@
 //! lookups hash instead of scanning.
 
 use super::{
-    DELETE_DIRECTIVE, DIRECTIVE_MARKER, MERGE_DIRECTIVE, REPLACE_DIRECTIVE, Schema, bad_arg_type, bad_patch_type,
-    go_type, merge_map, no_merge_key,
+    DELETE_DIRECTIVE, DIRECTIVE_MARKER, MERGE_DIRECTIVE, REPLACE_DIRECTIVE, Schema, bad_arg_type,
+    bad_patch_type, go_type, merge_map, no_merge_key,
 };
 use crate::patch::PatchError;
 use serde_json::{Map, Value};
@@ -23,8 +23,10 @@ const LIST: &str = "[]interface {}";
 fn canon(v: &Value) -> String {
     match v {
         Value::Object(m) => {
-            let mut entries: Vec<String> =
-                m.iter().map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canon(v))).collect();
+            let mut entries: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canon(v)))
+                .collect();
             entries.sort();
             format!("{{{}}}", entries.join(","))
         }
@@ -37,7 +39,10 @@ fn canon(v: &Value) -> String {
 /// list of primitives, the element itself.
 fn identity(item: &Value, merge_key: Option<&str>) -> String {
     match merge_key {
-        Some(k) => item.as_object().and_then(|m| m.get(k)).map_or_else(|| "null".to_string(), canon),
+        Some(k) => item
+            .as_object()
+            .and_then(|m| m.get(k))
+            .map_or_else(|| "null".to_string(), canon),
         None => canon(item),
     }
 }
@@ -48,8 +53,16 @@ fn element_type(slices: &[&[Value]]) -> Result<&'static str, PatchError> {
     for v in slices.iter().flat_map(|s| s.iter()) {
         let t = go_type(v);
         match found {
-            None if t == LIST => return Err(PatchError::Conflict("lists of lists are not supported".into())),
-            None if v.is_null() => return Err(PatchError::Malformed("list elements must not be null".into())),
+            None if t == LIST => {
+                return Err(PatchError::Conflict(
+                    "lists of lists are not supported".into(),
+                ));
+            }
+            None if v.is_null() => {
+                return Err(PatchError::Malformed(
+                    "list elements must not be null".into(),
+                ));
+            }
             None => found = Some(t),
             Some(prev) if prev != t => {
                 let all: Vec<Value> = slices.iter().map(|s| Value::Array(s.to_vec())).collect();
@@ -79,12 +92,18 @@ pub(super) fn merge_slice(
     if element_type(&[&original, &patch])? != MAP {
         if is_delete_list {
             let doomed: HashSet<String> = patch.iter().map(canon).collect();
-            return Ok(original.into_iter().filter(|v| !doomed.contains(&canon(v))).collect());
+            return Ok(original
+                .into_iter()
+                .filter(|v| !doomed.contains(&canon(v)))
+                .collect());
         }
         let server_order = original.clone();
         let mut seen = HashSet::new();
-        let merged: Vec<Value> =
-            original.into_iter().chain(patch.iter().cloned()).filter(|v| seen.insert(canon(v))).collect();
+        let merged: Vec<Value> = original
+            .into_iter()
+            .chain(patch.iter().cloned())
+            .filter(|v| seen.insert(canon(v)))
+            .collect();
         let (patch_items, server_only) = partition_primitives(merged, &patch);
         return normalize_element_order(patch_items, server_only, &patch, &server_order, None);
     }
@@ -99,7 +118,13 @@ pub(super) fn merge_slice(
     let server_order = original.clone();
     let merged = merge_by_key(original, &patch, merge_key, schema)?;
     let (patch_items, server_only) = partition_maps(merged, &patch, merge_key)?;
-    normalize_element_order(patch_items, server_only, &patch, &server_order, Some(merge_key))
+    normalize_element_order(
+        patch_items,
+        server_only,
+        &patch,
+        &server_order,
+        Some(merge_key),
+    )
 }
 
 /// `mergeSliceWithSpecialElements`: applies the `$patch` elements of a list of maps. Returns the
@@ -130,7 +155,9 @@ fn split_special_elements(
             },
             Some(REPLACE_DIRECTIVE) => replace = true,
             Some(MERGE_DIRECTIVE) => {
-                return Err(PatchError::Malformed("merging lists cannot yet be specified in the patch".into()));
+                return Err(PatchError::Malformed(
+                    "merging lists cannot yet be specified in the patch".into(),
+                ));
             }
             _ => return Err(bad_patch_type(directive, m)),
         }
@@ -140,7 +167,11 @@ fn split_special_elements(
     }
     let kept = original
         .into_iter()
-        .filter(|o| !o.as_object().and_then(|o| o.get(merge_key)).is_some_and(|k| doomed.contains(&canon(k))))
+        .filter(|o| {
+            !o.as_object()
+                .and_then(|o| o.get(merge_key))
+                .is_some_and(|k| doomed.contains(&canon(k)))
+        })
         .collect();
     Ok((kept, rest))
 }
@@ -170,7 +201,9 @@ fn merge_by_key(
         match index.get(&key).and_then(|&i| original.get_mut(i)) {
             Some(slot) => {
                 let Value::Object(o) = std::mem::take(slot) else {
-                    return Err(PatchError::Malformed(format!("value for key {key} is not a map")));
+                    return Err(PatchError::Malformed(format!(
+                        "value for key {key} is not a map"
+                    )));
                 };
                 *slot = Value::Object(merge_map(o, p.clone(), schema)?);
             }
@@ -191,11 +224,17 @@ fn partition_primitives(list: Vec<Value>, by: &[Value]) -> (Vec<Value>, Vec<Valu
 
 /// `partitionMapsByPresentInList`: the elements of `list` whose merge-key value some element of
 /// `by` has, and the rest.
-fn partition_maps(list: Vec<Value>, by: &[Value], merge_key: &str) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
+fn partition_maps(
+    list: Vec<Value>,
+    by: &[Value],
+    merge_key: &str,
+) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
     let mut present = HashSet::new();
     for (i, b) in by.iter().enumerate() {
         let Value::Object(m) = b else {
-            return Err(PatchError::Malformed(format!("value for key {i} is not a map")));
+            return Err(PatchError::Malformed(format!(
+                "value for key {i} is not a map"
+            )));
         };
         if let Some(k) = m.get(merge_key) {
             present.insert(canon(k));
@@ -210,7 +249,11 @@ fn partition_maps(list: Vec<Value>, by: &[Value], merge_key: &str) -> Result<(Ve
             },
             other => return Err(bad_arg_type(MAP, other)),
         };
-        if present.contains(&key) { inside.push(v) } else { outside.push(v) }
+        if present.contains(&key) {
+            inside.push(v)
+        } else {
+            outside.push(v)
+        }
     }
     Ok((inside, outside))
 }
@@ -238,7 +281,10 @@ fn positions(order: &[Value], merge_key: Option<&str>) -> HashMap<String, usize>
 
 /// Whether `v` is a map whose `$patch` is `delete`.
 fn is_delete_element(v: &Value) -> bool {
-    v.as_object().and_then(|m| m.get(DIRECTIVE_MARKER)).and_then(Value::as_str) == Some(DELETE_DIRECTIVE)
+    v.as_object()
+        .and_then(|m| m.get(DIRECTIVE_MARKER))
+        .and_then(Value::as_str)
+        == Some(DELETE_DIRECTIVE)
 }
 
 /// `normalizeSliceOrder`: sorts `to_sort` stably by position in `order`; `$patch: delete`
@@ -253,19 +299,30 @@ fn normalize_slice_order(
         Some(k) => {
             validate_merge_key(&to_sort, k)?;
             validate_merge_key(order, k)?;
-            to_sort.into_iter().partition::<Vec<_>, _>(|v| !is_delete_element(v))
+            to_sort
+                .into_iter()
+                .partition::<Vec<_>, _>(|v| !is_delete_element(v))
         }
         None => (to_sort, Vec::new()),
     };
     let pos = positions(order, merge_key);
-    to_sort.sort_by_key(|v| pos.get(&identity(v, merge_key)).copied().unwrap_or(usize::MAX));
+    to_sort.sort_by_key(|v| {
+        pos.get(&identity(v, merge_key))
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
     to_sort.extend(deletes);
     Ok(to_sort)
 }
 
 /// `mergeSortedSlice`: interleaves the server-only elements `left` into the patch elements
 /// `right`, an element of `left` going first when both are in the live list and it was earlier.
-fn merge_sorted(left: Vec<Value>, right: Vec<Value>, server_order: &[Value], merge_key: Option<&str>) -> Vec<Value> {
+fn merge_sorted(
+    left: Vec<Value>,
+    right: Vec<Value>,
+    server_order: &[Value],
+    merge_key: Option<&str>,
+) -> Vec<Value> {
     let pos = positions(server_order, merge_key);
     let at = |v: &Value| pos.get(&identity(v, merge_key)).copied();
     let mut out = Vec::with_capacity(left.len() + right.len());
@@ -295,7 +352,12 @@ fn normalize_element_order(
 ) -> Result<Vec<Value>, PatchError> {
     let patch_items = normalize_slice_order(patch_items, patch_order, merge_key)?;
     let server_only = normalize_slice_order(server_only, server_order, merge_key)?;
-    Ok(merge_sorted(server_only, patch_items, server_order, merge_key))
+    Ok(merge_sorted(
+        server_only,
+        patch_items,
+        server_order,
+        merge_key,
+    ))
 }
 
 /// `validatePatchWithSetOrderList`: the patch's elements appear in the `$setElementOrder` list,
@@ -319,7 +381,9 @@ pub(super) fn validate_patch_with_set_order(
     };
     let (mut pi, mut si) = (0, 0);
     while let (Some(p), Some(o)) = (non_delete.get(pi), order.get(si)) {
-        if p.as_object().is_some_and(|m| m.contains_key(DIRECTIVE_MARKER)) {
+        if p.as_object()
+            .is_some_and(|m| m.contains_key(DIRECTIVE_MARKER))
+        {
             pi += 1;
             continue;
         }
@@ -339,7 +403,11 @@ pub(super) fn validate_patch_with_set_order(
 }
 
 /// `mergeKeyValueEqual`.
-fn merge_key_value_equal(left: &Value, right: &Value, merge_key: Option<&str>) -> Result<bool, PatchError> {
+fn merge_key_value_equal(
+    left: &Value,
+    right: &Value,
+    merge_key: Option<&str>,
+) -> Result<bool, PatchError> {
     let Some(k) = merge_key else {
         return Ok(left == right);
     };
@@ -374,7 +442,11 @@ pub(super) fn order_by_set_element_order(
         }
     };
     let kind = element_type(kind_lists)?;
-    let key = if kind == MAP { Some(merge_key.unwrap_or("")) } else { None };
+    let key = if kind == MAP {
+        Some(merge_key.unwrap_or(""))
+    } else {
+        None
+    };
     normalize_element_order(patch_items, server_only, order, live_order, key)
 }
 
@@ -385,7 +457,11 @@ pub(super) fn order_by_set_element_order(
 /// left, and appending a new element writes it into the spare capacity when there is some. The
 /// resulting interleaving of server-only elements is what upstream's own tests expect, so it is
 /// reproduced here, with the capacity a Go decoder leaves (appends double it).
-pub(super) fn aliased_live_order(original: &[Value], patch: &[Value], merge_key: Option<&str>) -> Vec<Value> {
+pub(super) fn aliased_live_order(
+    original: &[Value],
+    patch: &[Value],
+    merge_key: Option<&str>,
+) -> Vec<Value> {
     let Some(merge_key) = merge_key else {
         return original.to_vec();
     };
@@ -402,15 +478,16 @@ pub(super) fn aliased_live_order(original: &[Value], patch: &[Value], merge_key:
         match p.get(DIRECTIVE_MARKER).and_then(Value::as_str) {
             Some(DELETE_DIRECTIVE) => {
                 let Some(doomed) = key_of(p) else { continue };
-                while let Some(i) = backing.iter().take(len).position(|o| key_of(o).as_ref() == Some(&doomed)) {
-                    // `append(s[:i], s[i+1:]...)`: later elements move left; the last slot of
-                    // the old length keeps its value.
-                    for j in i..len.saturating_sub(1) {
-                        if let Some(next) = backing.get(j + 1).cloned() {
-                            if let Some(slot) = backing.get_mut(j) {
-                                *slot = next;
-                            }
-                        }
+                while let Some(i) = backing
+                    .iter()
+                    .take(len)
+                    .position(|o| key_of(o).as_ref() == Some(&doomed))
+                {
+                    // `append(s[:i], s[i+1:]...)`: later elements move left. Go leaves a stale
+                    // copy in the freed slot; the deleted element sits there instead here, which
+                    // orders nothing differently since it is not in the merged list.
+                    if let Some(tail) = backing.get_mut(i..len) {
+                        tail.rotate_left(1);
                     }
                     len -= 1;
                 }

@@ -57,14 +57,26 @@ pub struct PatchMeta {
 }
 
 impl PatchMeta {
-    const NONE: PatchMeta = PatchMeta { strategy: Strategy::Default, merge_key: None };
+    const NONE: PatchMeta = PatchMeta {
+        strategy: Strategy::Default,
+        merge_key: None,
+    };
 }
 
 impl Schema {
     /// The metadata of field `key` and the schema of its value; an unknown field has neither.
-    pub fn lookup(schema: Option<&'static Schema>, key: &str) -> (Option<&'static Schema>, PatchMeta) {
+    pub fn lookup(
+        schema: Option<&'static Schema>,
+        key: &str,
+    ) -> (Option<&'static Schema>, PatchMeta) {
         match schema.and_then(|s| s.fields.iter().find(|f| f.name == key)) {
-            Some(f) => (f.schema, PatchMeta { strategy: f.strategy, merge_key: f.merge_key }),
+            Some(f) => (
+                f.schema,
+                PatchMeta {
+                    strategy: f.strategy,
+                    merge_key: f.merge_key,
+                },
+            ),
             None => (None, PatchMeta::NONE),
         }
     }
@@ -77,32 +89,66 @@ impl Schema {
 
 /// A field with no strategy of its own that leads to tagged fields.
 const fn nested(name: &'static str, schema: &'static Schema) -> Field {
-    Field { name, strategy: Strategy::Default, merge_key: None, retain_keys: false, schema: Some(schema) }
+    Field {
+        name,
+        strategy: Strategy::Default,
+        merge_key: None,
+        retain_keys: false,
+        schema: Some(schema),
+    }
 }
 
 /// `patchStrategy:"merge" patchMergeKey:"<key>"` on a list of objects.
 const fn merge_by(name: &'static str, key: &'static str, schema: Option<&'static Schema>) -> Field {
-    Field { name, strategy: Strategy::Merge, merge_key: Some(key), retain_keys: false, schema }
+    Field {
+        name,
+        strategy: Strategy::Merge,
+        merge_key: Some(key),
+        retain_keys: false,
+        schema,
+    }
 }
 
 /// `patchStrategy:"merge,retainKeys" patchMergeKey:"<key>"` on a list of objects.
-const fn merge_retain_by(name: &'static str, key: &'static str, schema: Option<&'static Schema>) -> Field {
-    Field { name, strategy: Strategy::Merge, merge_key: Some(key), retain_keys: true, schema }
+const fn merge_retain_by(
+    name: &'static str,
+    key: &'static str,
+    schema: Option<&'static Schema>,
+) -> Field {
+    Field {
+        name,
+        strategy: Strategy::Merge,
+        merge_key: Some(key),
+        retain_keys: true,
+        schema,
+    }
 }
 
 /// `patchStrategy:"merge"` on a list of primitives: a set union.
 const fn merge_primitives(name: &'static str) -> Field {
-    Field { name, strategy: Strategy::Merge, merge_key: None, retain_keys: false, schema: None }
+    Field {
+        name,
+        strategy: Strategy::Merge,
+        merge_key: None,
+        retain_keys: false,
+        schema: None,
+    }
 }
 
 /// metav1.ObjectMeta.
 static OBJECT_META: Schema = Schema {
     name: "ObjectMeta",
-    fields: &[merge_by("ownerReferences", "uid", None), merge_primitives("finalizers")],
+    fields: &[
+        merge_by("ownerReferences", "uid", None),
+        merge_primitives("finalizers"),
+    ],
 };
 
 /// A kind whose only tagged fields are in its metadata (ConfigMap, Secret, Event, Lease, PV).
-static METADATA_ONLY: Schema = Schema { name: "Object", fields: &[nested("metadata", &OBJECT_META)] };
+static METADATA_ONLY: Schema = Schema {
+    name: "Object",
+    fields: &[nested("metadata", &OBJECT_META)],
+};
 
 /// core/v1 Container, and EphemeralContainer (whose EphemeralContainerCommon has the same tags).
 static CONTAINER: Schema = Schema {
@@ -116,13 +162,21 @@ static CONTAINER: Schema = Schema {
 };
 
 /// PersistentVolumeClaimTemplate, reached through a Volume's `ephemeral` source.
-static PVC_TEMPLATE: Schema = Schema { name: "PersistentVolumeClaimTemplate", fields: &[nested("metadata", &OBJECT_META)] };
+static PVC_TEMPLATE: Schema = Schema {
+    name: "PersistentVolumeClaimTemplate",
+    fields: &[nested("metadata", &OBJECT_META)],
+};
 
-static EPHEMERAL_VOLUME_SOURCE: Schema =
-    Schema { name: "EphemeralVolumeSource", fields: &[nested("volumeClaimTemplate", &PVC_TEMPLATE)] };
+static EPHEMERAL_VOLUME_SOURCE: Schema = Schema {
+    name: "EphemeralVolumeSource",
+    fields: &[nested("volumeClaimTemplate", &PVC_TEMPLATE)],
+};
 
 /// core/v1 Volume (with its inlined VolumeSource).
-static VOLUME: Schema = Schema { name: "Volume", fields: &[nested("ephemeral", &EPHEMERAL_VOLUME_SOURCE)] };
+static VOLUME: Schema = Schema {
+    name: "Volume",
+    fields: &[nested("ephemeral", &EPHEMERAL_VOLUME_SOURCE)],
+};
 
 static POD_SPEC: Schema = Schema {
     name: "PodSpec",
@@ -151,53 +205,104 @@ static POD_STATUS: Schema = Schema {
 
 static POD: Schema = Schema {
     name: "Pod",
-    fields: &[nested("metadata", &OBJECT_META), nested("spec", &POD_SPEC), nested("status", &POD_STATUS)],
+    fields: &[
+        nested("metadata", &OBJECT_META),
+        nested("spec", &POD_SPEC),
+        nested("status", &POD_STATUS),
+    ],
 };
 
-static POD_TEMPLATE_SPEC: Schema =
-    Schema { name: "PodTemplateSpec", fields: &[nested("metadata", &OBJECT_META), nested("spec", &POD_SPEC)] };
+static POD_TEMPLATE_SPEC: Schema = Schema {
+    name: "PodTemplateSpec",
+    fields: &[nested("metadata", &OBJECT_META), nested("spec", &POD_SPEC)],
+};
 
 /// batch/v1 JobSpec. `podFailurePolicy.rules` and `successPolicy.rules` are atomic lists.
-static JOB_SPEC: Schema = Schema { name: "JobSpec", fields: &[nested("template", &POD_TEMPLATE_SPEC)] };
+static JOB_SPEC: Schema = Schema {
+    name: "JobSpec",
+    fields: &[nested("template", &POD_TEMPLATE_SPEC)],
+};
 
 /// Status of Jobs, Namespaces and PersistentVolumeClaims: conditions merge by `type`.
-static CONDITIONS_STATUS: Schema = Schema { name: "Status", fields: &[merge_by("conditions", "type", None)] };
+static CONDITIONS_STATUS: Schema = Schema {
+    name: "Status",
+    fields: &[merge_by("conditions", "type", None)],
+};
 
 static JOB: Schema = Schema {
     name: "Job",
-    fields: &[nested("metadata", &OBJECT_META), nested("spec", &JOB_SPEC), nested("status", &CONDITIONS_STATUS)],
+    fields: &[
+        nested("metadata", &OBJECT_META),
+        nested("spec", &JOB_SPEC),
+        nested("status", &CONDITIONS_STATUS),
+    ],
 };
 
-static JOB_TEMPLATE_SPEC: Schema =
-    Schema { name: "JobTemplateSpec", fields: &[nested("metadata", &OBJECT_META), nested("spec", &JOB_SPEC)] };
+static JOB_TEMPLATE_SPEC: Schema = Schema {
+    name: "JobTemplateSpec",
+    fields: &[nested("metadata", &OBJECT_META), nested("spec", &JOB_SPEC)],
+};
 
-static CRON_JOB_SPEC: Schema = Schema { name: "CronJobSpec", fields: &[nested("jobTemplate", &JOB_TEMPLATE_SPEC)] };
+static CRON_JOB_SPEC: Schema = Schema {
+    name: "CronJobSpec",
+    fields: &[nested("jobTemplate", &JOB_TEMPLATE_SPEC)],
+};
 
-static CRON_JOB: Schema =
-    Schema { name: "CronJob", fields: &[nested("metadata", &OBJECT_META), nested("spec", &CRON_JOB_SPEC)] };
+static CRON_JOB: Schema = Schema {
+    name: "CronJob",
+    fields: &[
+        nested("metadata", &OBJECT_META),
+        nested("spec", &CRON_JOB_SPEC),
+    ],
+};
 
 /// core/v1 NodeSpec: `podCIDRs` is a merging list of strings; `taints` is atomic.
-static NODE_SPEC: Schema = Schema { name: "NodeSpec", fields: &[merge_primitives("podCIDRs")] };
+static NODE_SPEC: Schema = Schema {
+    name: "NodeSpec",
+    fields: &[merge_primitives("podCIDRs")],
+};
 
-static NODE_STATUS: Schema =
-    Schema { name: "NodeStatus", fields: &[merge_by("conditions", "type", None), merge_by("addresses", "type", None)] };
+static NODE_STATUS: Schema = Schema {
+    name: "NodeStatus",
+    fields: &[
+        merge_by("conditions", "type", None),
+        merge_by("addresses", "type", None),
+    ],
+};
 
 static NODE: Schema = Schema {
     name: "Node",
-    fields: &[nested("metadata", &OBJECT_META), nested("spec", &NODE_SPEC), nested("status", &NODE_STATUS)],
+    fields: &[
+        nested("metadata", &OBJECT_META),
+        nested("spec", &NODE_SPEC),
+        nested("status", &NODE_STATUS),
+    ],
 };
 
-static NAMESPACE: Schema =
-    Schema { name: "Namespace", fields: &[nested("metadata", &OBJECT_META), nested("status", &CONDITIONS_STATUS)] };
+static NAMESPACE: Schema = Schema {
+    name: "Namespace",
+    fields: &[
+        nested("metadata", &OBJECT_META),
+        nested("status", &CONDITIONS_STATUS),
+    ],
+};
 
 static PERSISTENT_VOLUME_CLAIM: Schema = Schema {
     name: "PersistentVolumeClaim",
-    fields: &[nested("metadata", &OBJECT_META), nested("status", &CONDITIONS_STATUS)],
+    fields: &[
+        nested("metadata", &OBJECT_META),
+        nested("status", &CONDITIONS_STATUS),
+    ],
 };
 
 /// core/v1 ServiceAccount: `secrets` merge by name; `imagePullSecrets` is untagged here.
-static SERVICE_ACCOUNT: Schema =
-    Schema { name: "ServiceAccount", fields: &[nested("metadata", &OBJECT_META), merge_by("secrets", "name", None)] };
+static SERVICE_ACCOUNT: Schema = Schema {
+    name: "ServiceAccount",
+    fields: &[
+        nested("metadata", &OBJECT_META),
+        merge_by("secrets", "name", None),
+    ],
+};
 
 /// The schema of `info`'s kind. Kinds without tagged fields of their own get the one that knows
 /// only `metadata`.
@@ -226,7 +331,13 @@ pub(crate) mod test_schema {
             nested("nonMergingList", &MERGE_ITEM),
             merge_primitives("mergingIntList"),
             merge_by("mergeItemPtr", "name", Some(&MERGE_ITEM)),
-            Field { name: "replacingItem", strategy: Strategy::Replace, merge_key: None, retain_keys: false, schema: None },
+            Field {
+                name: "replacingItem",
+                strategy: Strategy::Replace,
+                merge_key: None,
+                retain_keys: false,
+                schema: None,
+            },
             Field {
                 name: "retainKeysMap",
                 strategy: Strategy::Default,
@@ -262,7 +373,8 @@ mod tests {
     /// Applies a strategic merge patch through [`patch::apply`], as the API server does.
     #[track_caller]
     fn smp(group: &str, plural: &str, original: &Value, body: Value) -> Value {
-        patch::apply(info(group, plural), PatchType::Strategic, original, &body).expect("patch applies")
+        patch::apply(info(group, plural), PatchType::Strategic, original, &body)
+            .expect("patch applies")
     }
 
     fn job() -> Value {
@@ -305,7 +417,10 @@ mod tests {
             &job(),
             json!({"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox:1.37"}]}}}}),
         );
-        assert_eq!(containers(&out)[1], json!({"name": "sidecar", "image": "busybox:1.37"}));
+        assert_eq!(
+            containers(&out)[1],
+            json!({"name": "sidecar", "image": "busybox:1.37"})
+        );
         assert_eq!(containers(&out)[0]["image"], "perl:5.34");
         assert_eq!(containers(&out).as_array().map(Vec::len), Some(2));
     }
@@ -366,12 +481,20 @@ mod tests {
                 {"name": "data", "$retainKeys": ["configMap", "name"], "configMap": {"name": "cm"}}
             ]}}}}),
         );
-        assert_eq!(out["spec"]["template"]["spec"]["volumes"], json!([{"name": "data", "configMap": {"name": "cm"}}]));
+        assert_eq!(
+            out["spec"]["template"]["spec"]["volumes"],
+            json!([{"name": "data", "configMap": {"name": "cm"}}])
+        );
     }
 
     #[test]
     fn label_is_deleted_with_null() {
-        let out = smp("batch", "jobs", &job(), json!({"metadata": {"labels": {"tier": null, "new": "x"}}}));
+        let out = smp(
+            "batch",
+            "jobs",
+            &job(),
+            json!({"metadata": {"labels": {"tier": null, "new": "x"}}}),
+        );
         assert_eq!(out["metadata"]["labels"], json!({"app": "pi", "new": "x"}));
     }
 
@@ -393,14 +516,25 @@ mod tests {
             &job(),
             json!({"spec": {"template": {"spec": {"tolerations": [{"key": "b", "operator": "Exists"}]}}}}),
         );
-        assert_eq!(out["spec"]["template"]["spec"]["tolerations"], json!([{"key": "b", "operator": "Exists"}]));
+        assert_eq!(
+            out["spec"]["template"]["spec"]["tolerations"],
+            json!([{"key": "b", "operator": "Exists"}])
+        );
     }
 
     #[test]
     fn finalizers_union_and_delete_from_primitive_list() {
         // As upstream, an element new to the live list goes before the server-only ones.
-        let out = smp("batch", "jobs", &job(), json!({"metadata": {"finalizers": ["example.com/x"]}}));
-        assert_eq!(out["metadata"]["finalizers"], json!(["example.com/x", "batch.kubernetes.io/job-tracking"]));
+        let out = smp(
+            "batch",
+            "jobs",
+            &job(),
+            json!({"metadata": {"finalizers": ["example.com/x"]}}),
+        );
+        assert_eq!(
+            out["metadata"]["finalizers"],
+            json!(["example.com/x", "batch.kubernetes.io/job-tracking"])
+        );
         let out = smp(
             "batch",
             "jobs",
@@ -418,7 +552,10 @@ mod tests {
             &job(),
             json!({"status": {"conditions": [{"type": "Complete", "status": "True"}]}}),
         );
-        assert_eq!(out["status"]["conditions"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            out["status"]["conditions"].as_array().map(Vec::len),
+            Some(2)
+        );
     }
 
     #[test]
@@ -438,7 +575,10 @@ mod tests {
             }}}}}}),
         );
         let env = &out["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"];
-        assert_eq!(env, &json!([{"name": "Y", "value": "2"}, {"name": "X", "value": "1"}]));
+        assert_eq!(
+            env,
+            &json!([{"name": "Y", "value": "2"}, {"name": "X", "value": "1"}])
+        );
     }
 
     #[test]
@@ -452,7 +592,10 @@ mod tests {
             &original,
             json!({"metadata": {"ownerReferences": [{"uid": "u1", "blockOwnerDeletion": true}]}}),
         );
-        assert_eq!(out["metadata"]["ownerReferences"][0]["blockOwnerDeletion"], true);
+        assert_eq!(
+            out["metadata"]["ownerReferences"][0]["blockOwnerDeletion"],
+            true
+        );
         assert_eq!(out["metadata"]["ownerReferences"][0]["name"], "j");
     }
 
@@ -475,7 +618,10 @@ mod tests {
             out["status"]["conditions"],
             json!([{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}])
         );
-        assert_eq!(out["status"]["containerStatuses"], json!([{"name": "a", "ready": true}]));
+        assert_eq!(
+            out["status"]["containerStatuses"],
+            json!([{"name": "a", "ready": true}])
+        );
     }
 
     #[test]
@@ -493,7 +639,10 @@ mod tests {
                 "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.2"}]}
             }),
         );
-        assert_eq!(out["spec"]["taints"], json!([{"key": "b", "effect": "NoExecute"}]));
+        assert_eq!(
+            out["spec"]["taints"],
+            json!([{"key": "b", "effect": "NoExecute"}])
+        );
         assert_eq!(out["spec"]["podCIDRs"], json!(["fd00::/64", "10.0.0.0/24"]));
         assert_eq!(out["status"]["addresses"].as_array().map(Vec::len), Some(2));
     }
@@ -501,7 +650,12 @@ mod tests {
     #[test]
     fn service_account_secrets_merge_by_name() {
         let original = json!({"metadata": {"name": "default"}, "secrets": [{"name": "t1"}]});
-        let out = smp("", "serviceaccounts", &original, json!({"secrets": [{"name": "t2"}]}));
+        let out = smp(
+            "",
+            "serviceaccounts",
+            &original,
+            json!({"secrets": [{"name": "t2"}]}),
+        );
         // Upstream puts the new element first ("nested patch merge with empty list").
         assert_eq!(out["secrets"], json!([{"name": "t2"}, {"name": "t1"}]));
     }
@@ -509,7 +663,12 @@ mod tests {
     #[test]
     fn configmap_data_merges_as_a_map() {
         let original = json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
-        let out = smp("", "configmaps", &original, json!({"data": {"b": null, "c": "3"}}));
+        let out = smp(
+            "",
+            "configmaps",
+            &original,
+            json!({"data": {"b": null, "c": "3"}}),
+        );
         assert_eq!(out["data"], json!({"a": "1", "c": "3"}));
     }
 
@@ -521,7 +680,10 @@ mod tests {
             assert_eq!(owners.merge_key, Some("uid"), "{}", r.kind);
         }
         assert!(std::ptr::eq(for_kind(info("batch", "jobs")), &JOB));
-        assert!(std::ptr::eq(for_kind(info("", "configmaps")), &METADATA_ONLY));
+        assert!(std::ptr::eq(
+            for_kind(info("", "configmaps")),
+            &METADATA_ONLY
+        ));
     }
 
     #[test]
