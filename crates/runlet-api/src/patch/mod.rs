@@ -34,7 +34,8 @@ pub enum PatchError {
     /// The patch body is not valid JSON of the right shape.
     #[error("{0}")]
     Malformed(String),
-    /// The patch does not apply to the object (a failed `test`, a missing path).
+    /// The patch does not apply to the object (a failed `test`, a missing path; for a strategic
+    /// merge patch, lists of lists, which upstream answers with 422).
     #[error("{0}")]
     Conflict(String),
 }

@@ -319,10 +319,34 @@ pub fn for_kind(info: &ResourceInfo) -> &'static Schema {
     }
 }
 
-/// upstream's test type `mergeItem` (`strategicpatch/patch_test.go`), to run its cases.
+/// upstream's test type `mergeItem` (`strategicpatch/patch_test.go`), to run its cases, and
+/// helpers applying patches under it.
 #[cfg(test)]
-pub(crate) mod test_schema {
+pub(crate) mod test_support {
     use super::*;
+    use crate::patch::PatchError;
+    use crate::patch::strategic::apply_with_schema;
+    use serde_json::Value;
+
+    /// Applies `patch` to `original` under [`MERGE_ITEM`].
+    pub(crate) fn smp(original: Value, patch: Value) -> Result<Value, PatchError> {
+        apply_with_schema(&MERGE_ITEM, &original, &patch)
+    }
+
+    /// Applies `patch` to `original` under upstream's test schema and expects `expected`.
+    #[track_caller]
+    pub(crate) fn check(original: Value, patch: Value, expected: Value) {
+        let got = smp(original.clone(), patch.clone()).expect("patch applies");
+        assert_eq!(got, expected, "original {original}\npatch {patch}");
+    }
+
+    /// Applies `patch` and expects an error whose message contains `needle`.
+    #[track_caller]
+    pub(crate) fn check_err(original: Value, patch: Value, needle: &str) -> PatchError {
+        let err = smp(original, patch.clone()).expect_err("patch refused");
+        assert!(err.to_string().contains(needle), "patch {patch}: {err}");
+        err
+    }
 
     pub(crate) static MERGE_ITEM: Schema = Schema {
         name: "struct",
