@@ -1,6 +1,8 @@
 //! The three patch types kubectl and the client libraries send: JSON merge (RFC 7386), JSON
 //! patch (RFC 6902) and Kubernetes' strategic merge patch.
 
+pub mod strategic;
+
 use crate::resources::ResourceInfo;
 use serde_json::Value;
 
@@ -32,7 +34,8 @@ pub enum PatchError {
     /// The patch body is not valid JSON of the right shape.
     #[error("{0}")]
     Malformed(String),
-    /// The patch does not apply to the object (a failed `test`, a missing path).
+    /// The patch does not apply to the object (a failed `test`, a missing path; for a strategic
+    /// merge patch, lists of lists, which upstream answers with 422).
     #[error("{0}")]
     Conflict(String),
 }
@@ -44,9 +47,9 @@ pub fn apply(
     original: &Value,
     patch: &Value,
 ) -> Result<Value, PatchError> {
-    let _ = info;
     match ty {
-        PatchType::Merge | PatchType::Strategic => {
+        PatchType::Strategic => strategic::apply(info, original, patch),
+        PatchType::Merge => {
             let mut out = original.clone();
             json_patch::merge(&mut out, patch);
             Ok(out)
