@@ -1,0 +1,39 @@
+//! Field lists for Events: core `v1` Event and `events.k8s.io/v1` Event, with what they refer
+//! to.
+//!
+//! Each entry names a `k8s-openapi` struct and all of its fields; see
+//! [`messages!`](crate::protobuf::convert) for how it becomes a conversion.
+
+use crate::protobuf::convert::messages;
+use k8s_openapi::api::core::v1 as core_v1;
+use k8s_openapi::api::events::v1 as events_v1;
+use k8s_pb::api::core::v1 as core_v1_pb;
+use k8s_pb::api::events::v1 as events_v1_pb;
+
+messages! { events_v1 => events_v1_pb;
+    Event {
+        action, deprecated_count, deprecated_first_timestamp, deprecated_last_timestamp,
+        deprecated_source, event_time, metadata, note, reason, regarding, related,
+        reporting_controller, reporting_instance, series, type_ = r#type,
+    }
+    EventSeries {
+        count, last_observed_time,
+    }
+}
+
+messages! { core_v1 => core_v1_pb;
+    Event {
+        action, count, event_time, first_timestamp, involved_object, last_timestamp, message,
+        metadata, reason, related, reporting_component, reporting_instance, series, source,
+        type_ = r#type,
+    }
+    ObjectReference {
+        api_version, field_path, kind, name, namespace, resource_version, uid,
+    }
+    EventSeries {
+        count, last_observed_time,
+    }
+    EventSource {
+        component, host,
+    }
+}

@@ -1,0 +1,85 @@
+//! Field lists for `core/v1` PersistentVolumeClaim and PersistentVolume, with the persistent
+//! volume sources.
+//!
+//! Each entry names a `k8s-openapi` struct and all of its fields; see
+//! [`messages!`](crate::protobuf::convert) for how it becomes a conversion.
+
+use crate::protobuf::convert::messages;
+use k8s_openapi::api::core::v1 as core_v1;
+use k8s_pb::api::core::v1 as core_v1_pb;
+
+messages! { core_v1 => core_v1_pb;
+    PersistentVolume {
+        metadata, spec, status,
+    }
+    PersistentVolumeSpec {
+        access_modes, capacity, claim_ref, mount_options, node_affinity,
+        persistent_volume_reclaim_policy, storage_class_name, volume_attributes_class_name,
+        volume_mode,
+        ..persistent_volume_source {
+            aws_elastic_block_store, azure_disk, azure_file, cephfs, cinder, csi, fc, flex_volume,
+            flocker, gce_persistent_disk, glusterfs, host_path, iscsi, local, nfs,
+            photon_persistent_disk, portworx_volume, quobyte, rbd, scale_io, storageos,
+            vsphere_volume,
+        }
+    }
+    PersistentVolumeStatus {
+        last_phase_transition_time, message, phase, reason,
+    }
+    AzureFilePersistentVolumeSource {
+        read_only, secret_name, secret_namespace, share_name,
+    }
+    CephFSPersistentVolumeSource = CephFsPersistentVolumeSource {
+        monitors, path, read_only, secret_file, secret_ref, user,
+    }
+    CinderPersistentVolumeSource {
+        fs_type, read_only, secret_ref, volume_id,
+    }
+    CSIPersistentVolumeSource {
+        controller_expand_secret_ref, controller_publish_secret_ref, driver, fs_type,
+        node_expand_secret_ref, node_publish_secret_ref, node_stage_secret_ref, read_only,
+        volume_attributes, volume_handle,
+    }
+    FlexPersistentVolumeSource {
+        driver, fs_type, options, read_only, secret_ref,
+    }
+    GlusterfsPersistentVolumeSource {
+        endpoints, endpoints_namespace, path, read_only,
+    }
+    ISCSIPersistentVolumeSource = IscsiPersistentVolumeSource {
+        chap_auth_discovery, chap_auth_session, fs_type, initiator_name, iqn, iscsi_interface, lun,
+        portals, read_only, secret_ref, target_portal,
+    }
+    LocalVolumeSource {
+        fs_type, path,
+    }
+    VolumeNodeAffinity {
+        required,
+    }
+    RBDPersistentVolumeSource = RbdPersistentVolumeSource {
+        fs_type, image, keyring, monitors, pool, read_only, secret_ref, user,
+    }
+    ScaleIOPersistentVolumeSource = ScaleIoPersistentVolumeSource {
+        fs_type, gateway, protection_domain, read_only, secret_ref, ssl_enabled, storage_mode,
+        storage_pool, system, volume_name,
+    }
+    StorageOSPersistentVolumeSource = StorageOsPersistentVolumeSource {
+        fs_type, read_only, secret_ref, volume_name, volume_namespace,
+    }
+    SecretReference {
+        name, namespace,
+    }
+    PersistentVolumeClaim {
+        metadata, spec, status,
+    }
+    PersistentVolumeClaimStatus {
+        access_modes, allocated_resource_statuses, allocated_resources, capacity, conditions,
+        current_volume_attributes_class_name, modify_volume_status, phase,
+    }
+    PersistentVolumeClaimCondition {
+        last_probe_time, last_transition_time, message, reason, status, type_ = r#type,
+    }
+    ModifyVolumeStatus {
+        status, target_volume_attributes_class_name,
+    }
+}
