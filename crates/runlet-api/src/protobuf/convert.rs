@@ -237,45 +237,99 @@ impl Convert<FieldsV1> for k8s_pb::apimachinery::pkg::apis::meta::v1::FieldsV1 {
     }
 }
 
+/// A scalar whose Go zero value JSON leaves out.
+pub(crate) trait IsZero {
+    /// Whether this is Go's zero value of the type.
+    fn is_zero(&self) -> bool;
+}
+
+impl IsZero for String {
+    fn is_zero(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl IsZero for bool {
+    fn is_zero(&self) -> bool {
+        !*self
+    }
+}
+
+impl IsZero for i32 {
+    fn is_zero(&self) -> bool {
+        *self == 0
+    }
+}
+
+impl IsZero for i64 {
+    fn is_zero(&self) -> bool {
+        *self == 0
+    }
+}
+
+impl IsZero for f64 {
+    fn is_zero(&self) -> bool {
+        *self == 0.0
+    }
+}
+
+/// Drops the Go zero value of a non-pointer field tagged `omitempty`.
+///
+/// Go's generated marshallers write non-pointer scalars whatever their value (kubectl sends
+/// `namespace: ""`, `generation: 0`, `stdin: false`), while its JSON encoder leaves them out
+/// when zero; pointer fields are written only when set, so a zero there is meant (`backoffLimit:
+/// 0`). Which fields are which is a fact of the Go types, so the field lists mark them.
+pub(crate) fn omitempty<S: IsZero>(value: Option<S>) -> Option<S> {
+    value.filter(|v| !v.is_zero())
+}
+
 /// Implements [`Convert`] for each listed message, from `$pb::PbName` into `$api::Name`, field
 /// by field.
 ///
 /// An entry is `Name { fields.. }`, or `Name = PbName { .. }` where prost spelt the type name
 /// differently (`HTTPGetAction` is `HttpGetAction`). A field is `name`, or `name = pb_name`
-/// where the field names differ (Rust keywords: `type_` is `r#type`). Go structs embedded
+/// where the field names differ (Rust keywords: `type_` is `r#type`); either may end in
+/// `as omitempty` for a non-pointer Go scalar tagged `omitempty` (see [`omitempty`]). Go
+/// structs embedded
 /// with `json:",inline"` are flattened in JSON but stay a nested message in protobuf; their
 /// fields are listed as `..embedded { fields.. }`.
 macro_rules! messages {
     ($api:ident => $pb:ident; $(
         $name:ident $(= $pbname:ident)? {
-            $($field:ident $(= $pbfield:ident)?),* $(,)?
-            $(..$emb:ident { $($efield:ident),* $(,)? })*
+            $($field:ident $(= $pbfield:ident)? $(as $conv:ident)?),* $(,)?
+            $(..$emb:ident { $($efield:ident $(as $econv:ident)?),* $(,)? })*
         }
     )*) => {
         $(messages! {
             @one $api::$name, $pb::[$($pbname)? $name],
-            [$($field $(= $pbfield)?),*], [$($emb [$($efield),*])*]
+            [$($field $(= $pbfield)? $(as $conv)?),*],
+            [$($emb [$($efield $(as $econv)?),*])*]
         })*
     };
     (
         @one $api:ident::$name:ident, $pb:ident::[$pbname:ident $($_unused:ident)?],
-        [$($field:ident $(= $pbfield:ident)?),*], [$($emb:ident [$($efield:ident),*])*]
+        [$($field:ident $(= $pbfield:ident)? $(as $conv:ident)?),*],
+        [$($emb:ident [$($efield:ident $(as $econv:ident)?),*])*]
     ) => {
         impl $crate::protobuf::convert::Convert<$api::$name> for $pb::$pbname {
             fn convert(self) -> Result<$api::$name, $crate::protobuf::ProtobufError> {
                 let pb = self;
                 $(let $emb = pb.$emb.unwrap_or_default();)*
                 Ok($api::$name {
-                    $($field: $crate::protobuf::convert::Shape::shape(
-                        messages!(@field pb $field $($pbfield)?),
-                    )?,)*
-                    $($($efield: $crate::protobuf::convert::Shape::shape($emb.$efield)?,)*)*
+                    $($field: $crate::protobuf::convert::Shape::shape(messages!(
+                        @conv [$($conv)?] messages!(@field pb $field $($pbfield)?)
+                    ))?,)*
+                    $($($efield: $crate::protobuf::convert::Shape::shape(
+                        messages!(@conv [$($econv)?] $emb.$efield),
+                    )?,)*)*
                 })
             }
         }
     };
     (@field $pb:ident $field:ident) => { $pb.$field };
     (@field $pb:ident $field:ident $renamed:ident) => { $pb.$renamed };
+    (@conv [] $value:expr) => { $value };
+    (@conv [$conv:ident] $value:expr) => { $crate::protobuf::convert::$conv($value) };
 }
 
 pub(crate) use messages;

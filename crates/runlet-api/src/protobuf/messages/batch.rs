@@ -22,11 +22,12 @@ messages! { batch_v1 => batch_v1_pb;
         ttl_seconds_after_finished,
     }
     JobStatus {
-        active, completed_indexes, completion_time, conditions, failed, failed_indexes, ready,
-        start_time, succeeded, terminating, uncounted_terminated_pods,
+        active as omitempty, completed_indexes as omitempty, completion_time, conditions,
+        failed as omitempty, failed_indexes, ready, start_time, succeeded as omitempty,
+        terminating, uncounted_terminated_pods,
     }
     CronJobSpec {
-        concurrency_policy, failed_jobs_history_limit, job_template, schedule,
+        concurrency_policy as omitempty, failed_jobs_history_limit, job_template, schedule,
         starting_deadline_seconds, successful_jobs_history_limit, suspend, time_zone,
     }
     CronJobStatus {
@@ -39,7 +40,8 @@ messages! { batch_v1 => batch_v1_pb;
         rules,
     }
     JobCondition {
-        last_probe_time, last_transition_time, message, reason, status, type_ = r#type,
+        last_probe_time, last_transition_time, message as omitempty, reason as omitempty, status,
+        type_ = r#type,
     }
     UncountedTerminatedPods {
         failed, succeeded,

@@ -15,7 +15,7 @@ messages! { core_v1 => core_v1_pb;
         binary_data, data, immutable, metadata,
     }
     Secret {
-        data, immutable, metadata, string_data, type_ = r#type,
+        data, immutable, metadata, string_data, type_ = r#type as omitempty,
     }
     ServiceAccount {
         automount_service_account_token, image_pull_secrets, metadata, secrets,
@@ -24,10 +24,10 @@ messages! { core_v1 => core_v1_pb;
         finalizers,
     }
     NamespaceStatus {
-        conditions, phase,
+        conditions, phase as omitempty,
     }
     NamespaceCondition {
-        last_transition_time, message, reason, status, type_ = r#type,
+        last_transition_time, message as omitempty, reason as omitempty, status, type_ = r#type,
     }
     PodTemplateSpec {
         metadata, spec,

@@ -11,11 +11,13 @@ use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta_v1_pb;
 messages! { meta_v1 => meta_v1_pb;
     ObjectMeta {
         annotations, creation_timestamp, deletion_grace_period_seconds, deletion_timestamp,
-        finalizers, generate_name, generation, labels, managed_fields, name, namespace,
-        owner_references, resource_version, self_link, uid,
+        finalizers, generate_name as omitempty, generation as omitempty, labels, managed_fields,
+        name as omitempty, namespace as omitempty, owner_references, resource_version as omitempty,
+        self_link as omitempty, uid as omitempty,
     }
     ManagedFieldsEntry {
-        api_version, fields_type, fields_v1, manager, operation, subresource, time,
+        api_version as omitempty, fields_type as omitempty, fields_v1, manager as omitempty,
+        operation as omitempty, subresource as omitempty, time,
     }
     OwnerReference {
         api_version, block_owner_deletion, controller, kind, name, uid,

@@ -12,27 +12,28 @@ messages! { core_v1 => core_v1_pb;
         metadata, spec, status,
     }
     NodeSpec {
-        config_source, external_id, pod_cidr, pod_cidrs = pod_cid_rs, provider_id, taints,
-        unschedulable,
+        config_source, external_id as omitempty, pod_cidr as omitempty, pod_cidrs = pod_cid_rs,
+        provider_id as omitempty, taints, unschedulable as omitempty,
     }
     NodeStatus {
         addresses, allocatable, capacity, conditions, config, daemon_endpoints, features, images,
-        node_info, phase, runtime_handlers, volumes_attached, volumes_in_use,
+        node_info, phase as omitempty, runtime_handlers, volumes_attached, volumes_in_use,
     }
     NodeConfigSource {
         config_map,
     }
     Taint {
-        effect, key, time_added, value,
+        effect, key, time_added, value as omitempty,
     }
     NodeAddress {
         address, type_ = r#type,
     }
     NodeCondition {
-        last_heartbeat_time, last_transition_time, message, reason, status, type_ = r#type,
+        last_heartbeat_time, last_transition_time, message as omitempty, reason as omitempty,
+        status, type_ = r#type,
     }
     NodeConfigStatus {
-        active, assigned, error, last_known_good,
+        active, assigned, error as omitempty, last_known_good,
     }
     NodeDaemonEndpoints {
         kubelet_endpoint,
@@ -41,7 +42,7 @@ messages! { core_v1 => core_v1_pb;
         supplemental_groups_policy,
     }
     ContainerImage {
-        names, size_bytes,
+        names, size_bytes as omitempty,
     }
     NodeSystemInfo {
         architecture, boot_id, container_runtime_version, kernel_version, kube_proxy_version,
@@ -54,7 +55,7 @@ messages! { core_v1 => core_v1_pb;
         device_path, name,
     }
     ConfigMapNodeConfigSource {
-        kubelet_config_key, name, namespace, resource_version, uid,
+        kubelet_config_key, name, namespace, resource_version as omitempty, uid as omitempty,
     }
     DaemonEndpoint {
         port,

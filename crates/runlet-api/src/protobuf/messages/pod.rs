@@ -13,38 +13,46 @@ messages! { core_v1 => core_v1_pb;
     }
     PodSpec {
         active_deadline_seconds, affinity, automount_service_account_token, containers, dns_config,
-        dns_policy, enable_service_links, ephemeral_containers, host_aliases, host_ipc,
-        host_network, host_pid, host_users, hostname, image_pull_secrets, init_containers,
-        node_name, node_selector, os, overhead, preemption_policy, priority, priority_class_name,
-        readiness_gates, resource_claims, resources, restart_policy, runtime_class_name,
-        scheduler_name, scheduling_gates, security_context, service_account, service_account_name,
-        set_hostname_as_fqdn, share_process_namespace, subdomain, termination_grace_period_seconds,
+        dns_policy as omitempty, enable_service_links, ephemeral_containers, host_aliases,
+        host_ipc as omitempty, host_network as omitempty, host_pid as omitempty, host_users,
+        hostname as omitempty, image_pull_secrets, init_containers, node_name as omitempty,
+        node_selector, os, overhead, preemption_policy, priority, priority_class_name as omitempty,
+        readiness_gates, resource_claims, resources, restart_policy as omitempty,
+        runtime_class_name, scheduler_name as omitempty, scheduling_gates, security_context,
+        service_account as omitempty, service_account_name as omitempty, set_hostname_as_fqdn,
+        share_process_namespace, subdomain as omitempty, termination_grace_period_seconds,
         tolerations, topology_spread_constraints, volumes,
     }
     PodStatus {
-        conditions, container_statuses, ephemeral_container_statuses, host_ip, host_ips,
-        init_container_statuses, message, nominated_node_name, observed_generation, phase, pod_ip,
-        pod_ips, qos_class, reason, resize, resource_claim_statuses, start_time,
+        conditions, container_statuses, ephemeral_container_statuses, host_ip as omitempty,
+        host_ips, init_container_statuses, message as omitempty, nominated_node_name as omitempty,
+        observed_generation as omitempty, phase as omitempty, pod_ip as omitempty, pod_ips,
+        qos_class as omitempty, reason as omitempty, resize as omitempty, resource_claim_statuses,
+        start_time,
     }
     Affinity {
         node_affinity, pod_affinity, pod_anti_affinity,
     }
     Container {
-        args, command, env, env_from, image, image_pull_policy, lifecycle, liveness_probe, name,
-        ports, readiness_probe, resize_policy, resources, restart_policy, security_context,
-        startup_probe, stdin, stdin_once, termination_message_path, termination_message_policy,
-        tty, volume_devices, volume_mounts, working_dir,
+        args, command, env, env_from, image as omitempty, image_pull_policy as omitempty,
+        lifecycle, liveness_probe, name, ports, readiness_probe, resize_policy, resources,
+        restart_policy, security_context, startup_probe, stdin as omitempty,
+        stdin_once as omitempty, termination_message_path as omitempty,
+        termination_message_policy as omitempty, tty as omitempty, volume_devices, volume_mounts,
+        working_dir as omitempty,
     }
     PodDNSConfig = PodDnsConfig {
         nameservers, options, searches,
     }
     EphemeralContainer {
-        target_container_name,
+        target_container_name as omitempty,
         ..ephemeral_container_common {
-            args, command, env, env_from, image, image_pull_policy, lifecycle, liveness_probe,
-            name, ports, readiness_probe, resize_policy, resources, restart_policy,
-            security_context, startup_probe, stdin, stdin_once, termination_message_path,
-            termination_message_policy, tty, volume_devices, volume_mounts, working_dir,
+            args, command, env, env_from, image as omitempty, image_pull_policy as omitempty,
+            lifecycle, liveness_probe, name, ports, readiness_probe, resize_policy, resources,
+            restart_policy, security_context, startup_probe, stdin as omitempty,
+            stdin_once as omitempty, termination_message_path as omitempty,
+            termination_message_policy as omitempty, tty as omitempty, volume_devices,
+            volume_mounts, working_dir as omitempty,
         }
     }
     HostAlias {
@@ -71,19 +79,21 @@ messages! { core_v1 => core_v1_pb;
         supplemental_groups, supplemental_groups_policy, sysctls, windows_options,
     }
     Toleration {
-        effect, key, operator, toleration_seconds, value,
+        effect as omitempty, key as omitempty, operator as omitempty, toleration_seconds,
+        value as omitempty,
     }
     TopologySpreadConstraint {
         label_selector, match_label_keys, max_skew, min_domains, node_affinity_policy,
         node_taints_policy, topology_key, when_unsatisfiable,
     }
     PodCondition {
-        last_probe_time, last_transition_time, message, observed_generation, reason, status,
-        type_ = r#type,
+        last_probe_time, last_transition_time, message as omitempty,
+        observed_generation as omitempty, reason as omitempty, status, type_ = r#type,
     }
     ContainerStatus {
-        allocated_resources, allocated_resources_status, container_id, image, image_id, last_state,
-        name, ready, resources, restart_count, started, state, stop_signal, user, volume_mounts,
+        allocated_resources, allocated_resources_status, container_id as omitempty, image,
+        image_id, last_state, name, ready, resources, restart_count, started, state, stop_signal,
+        user, volume_mounts,
     }
     HostIP = HostIp {
         ip,
@@ -107,21 +117,25 @@ messages! { core_v1 => core_v1_pb;
         required_during_scheduling_ignored_during_execution,
     }
     EnvVar {
-        name, value, value_from,
+        name, value as omitempty, value_from,
     }
     EnvFromSource {
-        config_map_ref, prefix, secret_ref,
+        config_map_ref, prefix as omitempty, secret_ref,
     }
     Lifecycle {
         post_start, pre_stop, stop_signal,
     }
     Probe {
-        failure_threshold, initial_delay_seconds, period_seconds, success_threshold,
-        termination_grace_period_seconds, timeout_seconds,
-        ..handler { exec, grpc, http_get, tcp_socket }
+        failure_threshold as omitempty, initial_delay_seconds as omitempty,
+        period_seconds as omitempty, success_threshold as omitempty,
+        termination_grace_period_seconds, timeout_seconds as omitempty,
+        ..handler {
+            exec, grpc, http_get, tcp_socket,
+        }
     }
     ContainerPort {
-        container_port, host_ip, host_port, name, protocol,
+        container_port, host_ip as omitempty, host_port as omitempty, name as omitempty,
+        protocol as omitempty,
     }
     ContainerResizePolicy {
         resource_name, restart_policy,
@@ -135,20 +149,20 @@ messages! { core_v1 => core_v1_pb;
         device_path, name,
     }
     VolumeMount {
-        mount_path, mount_propagation, name, read_only, recursive_read_only, sub_path,
-        sub_path_expr,
+        mount_path, mount_propagation, name, read_only as omitempty, recursive_read_only,
+        sub_path as omitempty, sub_path_expr as omitempty,
     }
     PodDNSConfigOption = PodDnsConfigOption {
-        name, value,
+        name as omitempty, value,
     }
     ResourceClaim {
-        name, request,
+        name, request as omitempty,
     }
     AppArmorProfile {
         localhost_profile, type_ = r#type,
     }
     SELinuxOptions = SeLinuxOptions {
-        level, role, type_ = r#type, user,
+        level as omitempty, role as omitempty, type_ = r#type as omitempty, user as omitempty,
     }
     SeccompProfile {
         localhost_profile, type_ = r#type,
@@ -169,7 +183,7 @@ messages! { core_v1 => core_v1_pb;
         linux,
     }
     VolumeMountStatus {
-        mount_path, name, read_only, recursive_read_only,
+        mount_path, name, read_only as omitempty, recursive_read_only,
     }
     PreferredSchedulingTerm {
         preference, weight,
@@ -189,11 +203,11 @@ messages! { core_v1 => core_v1_pb;
     }
     ConfigMapEnvSource {
         optional,
-        ..local_object_reference { name }
+        ..local_object_reference { name as omitempty }
     }
     SecretEnvSource {
         optional,
-        ..local_object_reference { name }
+        ..local_object_reference { name as omitempty }
     }
     LifecycleHandler {
         exec, http_get, sleep, tcp_socket,
@@ -205,25 +219,26 @@ messages! { core_v1 => core_v1_pb;
         port, service,
     }
     HTTPGetAction = HttpGetAction {
-        host, http_headers, path, port, scheme,
+        host as omitempty, http_headers, path as omitempty, port, scheme as omitempty,
     }
     TCPSocketAction = TcpSocketAction {
-        host, port,
+        host as omitempty, port,
     }
     Capabilities {
         add, drop,
     }
     ResourceHealth {
-        health, resource_id,
+        health as omitempty, resource_id,
     }
     ContainerStateRunning {
         started_at,
     }
     ContainerStateTerminated {
-        container_id, exit_code, finished_at, message, reason, signal, started_at,
+        container_id as omitempty, exit_code, finished_at, message as omitempty,
+        reason as omitempty, signal as omitempty, started_at,
     }
     ContainerStateWaiting {
-        message, reason,
+        message as omitempty, reason as omitempty,
     }
     LinuxContainerUser {
         gid, supplemental_groups, uid,
@@ -233,11 +248,11 @@ messages! { core_v1 => core_v1_pb;
     }
     ConfigMapKeySelector {
         key, optional,
-        ..local_object_reference { name }
+        ..local_object_reference { name as omitempty }
     }
     SecretKeySelector {
         key, optional,
-        ..local_object_reference { name }
+        ..local_object_reference { name as omitempty }
     }
     SleepAction {
         seconds,

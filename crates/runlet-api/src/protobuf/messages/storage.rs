@@ -14,8 +14,8 @@ messages! { core_v1 => core_v1_pb;
     }
     PersistentVolumeSpec {
         access_modes, capacity, claim_ref, mount_options, node_affinity,
-        persistent_volume_reclaim_policy, storage_class_name, volume_attributes_class_name,
-        volume_mode,
+        persistent_volume_reclaim_policy as omitempty, storage_class_name as omitempty,
+        volume_attributes_class_name, volume_mode,
         ..persistent_volume_source {
             aws_elastic_block_store, azure_disk, azure_file, cephfs, cinder, csi, fc, flex_volume,
             flocker, gce_persistent_disk, glusterfs, host_path, iscsi, local, nfs,
@@ -24,31 +24,33 @@ messages! { core_v1 => core_v1_pb;
         }
     }
     PersistentVolumeStatus {
-        last_phase_transition_time, message, phase, reason,
+        last_phase_transition_time, message as omitempty, phase as omitempty, reason as omitempty,
     }
     AzureFilePersistentVolumeSource {
-        read_only, secret_name, secret_namespace, share_name,
+        read_only as omitempty, secret_name, secret_namespace, share_name,
     }
     CephFSPersistentVolumeSource = CephFsPersistentVolumeSource {
-        monitors, path, read_only, secret_file, secret_ref, user,
+        monitors, path as omitempty, read_only as omitempty, secret_file as omitempty, secret_ref,
+        user as omitempty,
     }
     CinderPersistentVolumeSource {
-        fs_type, read_only, secret_ref, volume_id,
+        fs_type as omitempty, read_only as omitempty, secret_ref, volume_id,
     }
     CSIPersistentVolumeSource {
-        controller_expand_secret_ref, controller_publish_secret_ref, driver, fs_type,
-        node_expand_secret_ref, node_publish_secret_ref, node_stage_secret_ref, read_only,
-        volume_attributes, volume_handle,
+        controller_expand_secret_ref, controller_publish_secret_ref, driver, fs_type as omitempty,
+        node_expand_secret_ref, node_publish_secret_ref, node_stage_secret_ref,
+        read_only as omitempty, volume_attributes, volume_handle,
     }
     FlexPersistentVolumeSource {
-        driver, fs_type, options, read_only, secret_ref,
+        driver, fs_type as omitempty, options, read_only as omitempty, secret_ref,
     }
     GlusterfsPersistentVolumeSource {
-        endpoints, endpoints_namespace, path, read_only,
+        endpoints, endpoints_namespace, path, read_only as omitempty,
     }
     ISCSIPersistentVolumeSource = IscsiPersistentVolumeSource {
-        chap_auth_discovery, chap_auth_session, fs_type, initiator_name, iqn, iscsi_interface, lun,
-        portals, read_only, secret_ref, target_portal,
+        chap_auth_discovery as omitempty, chap_auth_session as omitempty, fs_type as omitempty,
+        initiator_name, iqn, iscsi_interface as omitempty, lun, portals, read_only as omitempty,
+        secret_ref, target_portal,
     }
     LocalVolumeSource {
         fs_type, path,
@@ -57,29 +59,33 @@ messages! { core_v1 => core_v1_pb;
         required,
     }
     RBDPersistentVolumeSource = RbdPersistentVolumeSource {
-        fs_type, image, keyring, monitors, pool, read_only, secret_ref, user,
+        fs_type as omitempty, image, keyring as omitempty, monitors, pool as omitempty,
+        read_only as omitempty, secret_ref, user as omitempty,
     }
     ScaleIOPersistentVolumeSource = ScaleIoPersistentVolumeSource {
-        fs_type, gateway, protection_domain, read_only, secret_ref, ssl_enabled, storage_mode,
-        storage_pool, system, volume_name,
+        fs_type as omitempty, gateway, protection_domain as omitempty, read_only as omitempty,
+        secret_ref, ssl_enabled as omitempty, storage_mode as omitempty, storage_pool as omitempty,
+        system, volume_name as omitempty,
     }
     StorageOSPersistentVolumeSource = StorageOsPersistentVolumeSource {
-        fs_type, read_only, secret_ref, volume_name, volume_namespace,
+        fs_type as omitempty, read_only as omitempty, secret_ref, volume_name as omitempty,
+        volume_namespace as omitempty,
     }
     SecretReference {
-        name, namespace,
+        name as omitempty, namespace as omitempty,
     }
     PersistentVolumeClaim {
         metadata, spec, status,
     }
     PersistentVolumeClaimStatus {
         access_modes, allocated_resource_statuses, allocated_resources, capacity, conditions,
-        current_volume_attributes_class_name, modify_volume_status, phase,
+        current_volume_attributes_class_name, modify_volume_status, phase as omitempty,
     }
     PersistentVolumeClaimCondition {
-        last_probe_time, last_transition_time, message, reason, status, type_ = r#type,
+        last_probe_time, last_transition_time, message as omitempty, reason as omitempty, status,
+        type_ = r#type,
     }
     ModifyVolumeStatus {
-        status, target_volume_attributes_class_name,
+        status, target_volume_attributes_class_name as omitempty,
     }
 }

@@ -19,23 +19,24 @@ messages! { core_v1 => core_v1_pb;
         }
     }
     AWSElasticBlockStoreVolumeSource = AwsElasticBlockStoreVolumeSource {
-        fs_type, partition, read_only, volume_id,
+        fs_type as omitempty, partition as omitempty, read_only as omitempty, volume_id,
     }
     AzureDiskVolumeSource {
         caching_mode, disk_name, disk_uri, fs_type, kind, read_only,
     }
     AzureFileVolumeSource {
-        read_only, secret_name, share_name,
+        read_only as omitempty, secret_name, share_name,
     }
     CephFSVolumeSource = CephFsVolumeSource {
-        monitors, path, read_only, secret_file, secret_ref, user,
+        monitors, path as omitempty, read_only as omitempty, secret_file as omitempty, secret_ref,
+        user as omitempty,
     }
     CinderVolumeSource {
-        fs_type, read_only, secret_ref, volume_id,
+        fs_type as omitempty, read_only as omitempty, secret_ref, volume_id,
     }
     ConfigMapVolumeSource {
         default_mode, items, optional,
-        ..local_object_reference { name }
+        ..local_object_reference { name as omitempty }
     }
     CSIVolumeSource {
         driver, fs_type, node_publish_secret_ref, read_only, volume_attributes,
@@ -44,72 +45,78 @@ messages! { core_v1 => core_v1_pb;
         default_mode, items,
     }
     EmptyDirVolumeSource {
-        medium, size_limit,
+        medium as omitempty, size_limit,
     }
     EphemeralVolumeSource {
         volume_claim_template,
     }
     FCVolumeSource = FcVolumeSource {
-        fs_type, lun, read_only, target_wwns = target_ww_ns, wwids,
+        fs_type as omitempty, lun, read_only as omitempty, target_wwns = target_ww_ns, wwids,
     }
     FlexVolumeSource {
-        driver, fs_type, options, read_only, secret_ref,
+        driver, fs_type as omitempty, options, read_only as omitempty, secret_ref,
     }
     FlockerVolumeSource {
-        dataset_name, dataset_uuid,
+        dataset_name as omitempty, dataset_uuid as omitempty,
     }
     GCEPersistentDiskVolumeSource = GcePersistentDiskVolumeSource {
-        fs_type, partition, pd_name, read_only,
+        fs_type as omitempty, partition as omitempty, pd_name, read_only as omitempty,
     }
     GitRepoVolumeSource {
-        directory, repository, revision,
+        directory as omitempty, repository, revision as omitempty,
     }
     GlusterfsVolumeSource {
-        endpoints, path, read_only,
+        endpoints, path, read_only as omitempty,
     }
     HostPathVolumeSource {
         path, type_ = r#type,
     }
     ImageVolumeSource {
-        pull_policy, reference,
+        pull_policy as omitempty, reference as omitempty,
     }
     ISCSIVolumeSource = IscsiVolumeSource {
-        chap_auth_discovery, chap_auth_session, fs_type, initiator_name, iqn, iscsi_interface, lun,
-        portals, read_only, secret_ref, target_portal,
+        chap_auth_discovery as omitempty, chap_auth_session as omitempty, fs_type as omitempty,
+        initiator_name, iqn, iscsi_interface as omitempty, lun, portals, read_only as omitempty,
+        secret_ref, target_portal,
     }
     NFSVolumeSource = NfsVolumeSource {
-        path, read_only, server,
+        path, read_only as omitempty, server,
     }
     PersistentVolumeClaimVolumeSource {
-        claim_name, read_only,
+        claim_name, read_only as omitempty,
     }
     PhotonPersistentDiskVolumeSource {
-        fs_type, pd_id,
+        fs_type as omitempty, pd_id,
     }
     PortworxVolumeSource {
-        fs_type, read_only, volume_id,
+        fs_type as omitempty, read_only as omitempty, volume_id,
     }
     ProjectedVolumeSource {
         default_mode, sources,
     }
     QuobyteVolumeSource {
-        group, read_only, registry, tenant, user, volume,
+        group as omitempty, read_only as omitempty, registry, tenant as omitempty,
+        user as omitempty, volume,
     }
     RBDVolumeSource = RbdVolumeSource {
-        fs_type, image, keyring, monitors, pool, read_only, secret_ref, user,
+        fs_type as omitempty, image, keyring as omitempty, monitors, pool as omitempty,
+        read_only as omitempty, secret_ref, user as omitempty,
     }
     ScaleIOVolumeSource = ScaleIoVolumeSource {
-        fs_type, gateway, protection_domain, read_only, secret_ref, ssl_enabled, storage_mode,
-        storage_pool, system, volume_name,
+        fs_type as omitempty, gateway, protection_domain as omitempty, read_only as omitempty,
+        secret_ref, ssl_enabled as omitempty, storage_mode as omitempty, storage_pool as omitempty,
+        system, volume_name as omitempty,
     }
     SecretVolumeSource {
-        default_mode, items, optional, secret_name,
+        default_mode, items, optional, secret_name as omitempty,
     }
     StorageOSVolumeSource = StorageOsVolumeSource {
-        fs_type, read_only, secret_ref, volume_name, volume_namespace,
+        fs_type as omitempty, read_only as omitempty, secret_ref, volume_name as omitempty,
+        volume_namespace as omitempty,
     }
     VsphereVirtualDiskVolumeSource {
-        fs_type, storage_policy_id, storage_policy_name, volume_path,
+        fs_type as omitempty, storage_policy_id as omitempty, storage_policy_name as omitempty,
+        volume_path,
     }
     LocalObjectReference {
         name,
@@ -127,31 +134,31 @@ messages! { core_v1 => core_v1_pb;
         cluster_trust_bundle, config_map, downward_api, secret, service_account_token,
     }
     ObjectFieldSelector {
-        api_version, field_path,
+        api_version as omitempty, field_path,
     }
     ResourceFieldSelector {
-        container_name, divisor, resource,
+        container_name as omitempty, divisor, resource,
     }
     PersistentVolumeClaimSpec {
         access_modes, data_source, data_source_ref, resources, selector, storage_class_name,
-        volume_attributes_class_name, volume_mode, volume_name,
+        volume_attributes_class_name, volume_mode, volume_name as omitempty,
     }
     ClusterTrustBundleProjection {
         label_selector, name, optional, path, signer_name,
     }
     ConfigMapProjection {
         items, optional,
-        ..local_object_reference { name }
+        ..local_object_reference { name as omitempty }
     }
     DownwardAPIProjection {
         items,
     }
     SecretProjection {
         items, optional,
-        ..local_object_reference { name }
+        ..local_object_reference { name as omitempty }
     }
     ServiceAccountTokenProjection {
-        audience, expiration_seconds, path,
+        audience as omitempty, expiration_seconds, path,
     }
     TypedLocalObjectReference {
         api_group, kind, name,
