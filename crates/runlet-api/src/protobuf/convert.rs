@@ -343,7 +343,7 @@ mod tests {
         let list: Option<Vec<String>> = Shape::shape(Vec::<String>::new()).expect("converts");
         assert_eq!(list, None);
         let map: Option<BTreeMap<String, String>> =
-            Shape::shape(BTreeMap::new()).expect("converts");
+            Shape::shape(BTreeMap::<String, String>::new()).expect("converts");
         assert_eq!(map, None);
         let required: Vec<String> = Shape::shape(Vec::<String>::new()).expect("converts");
         assert!(required.is_empty());

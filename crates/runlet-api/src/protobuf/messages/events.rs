@@ -5,10 +5,10 @@
 //! [`messages!`](crate::protobuf::convert) for how it becomes a conversion.
 
 use crate::protobuf::convert::messages;
-use k8s_openapi::api::events::v1 as events_v1;
-use k8s_pb::api::events::v1 as events_v1_pb;
 use k8s_openapi::api::core::v1 as core_v1;
+use k8s_openapi::api::events::v1 as events_v1;
 use k8s_pb::api::core::v1 as core_v1_pb;
+use k8s_pb::api::events::v1 as events_v1_pb;
 
 messages! { events_v1 => events_v1_pb;
     Event {
