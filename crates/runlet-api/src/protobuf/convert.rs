@@ -358,6 +358,19 @@ mod tests {
     }
 
     #[test]
+    fn omitempty_drops_only_go_zero_values() {
+        assert_eq!(omitempty(Some(String::new())), None);
+        assert_eq!(omitempty(Some(false)), None);
+        assert_eq!(omitempty(Some(0_i32)), None);
+        assert_eq!(omitempty(Some(0_i64)), None);
+        assert_eq!(omitempty(Some(0.0_f64)), None);
+        assert_eq!(omitempty(Some("x".to_owned())), Some("x".to_owned()));
+        assert_eq!(omitempty(Some(true)), Some(true));
+        assert_eq!(omitempty(Some(-1_i32)), Some(-1));
+        assert_eq!(omitempty(None::<i64>), None);
+    }
+
+    #[test]
     fn zero_time_is_left_out_like_json_null() {
         // Go writes a zero non-pointer metav1.Time as an empty message (time_proto.go Size()).
         let empty = k8s_pb::apimachinery::pkg::apis::meta::v1::Time::default();
