@@ -1,4 +1,5 @@
-//! Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`).
+//! Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`), as kubectl's
+//! typed generators send them; answered in JSON.
 
 use crate::error::{ApiError, ApiResult};
 use runlet_api::status::Status;
@@ -6,6 +7,5 @@ use serde_json::Value;
 
 /// Decodes a protobuf body into the object's JSON form.
 pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
-    let _ = bytes;
-    Err(ApiError(Status::unsupported_media_type("application/vnd.kubernetes.protobuf")))
+    runlet_api::protobuf::decode(bytes).map_err(|e| ApiError(Status::bad_request(e.to_string())))
 }
