@@ -1,0 +1,9 @@
+//! Whole-system tests: each starts the real `runlet` binary on a loopback port with its own
+//! data directory and drives it with genuine kubectl, the official Python client, or kube-rs.
+//! One test binary for the crate (see STYLE.md rule 10).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod crash;
+mod harness;
+mod kubectl;
+mod python;

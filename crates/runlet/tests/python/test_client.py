@@ -1,0 +1,137 @@
+"""The official Python kubernetes client against a running runlet server.
+
+Run by the Rust integration test `python::official_python_client_suite`, which starts the
+server and sets KUBECONFIG. Every wait is bounded.
+"""
+
+import threading
+import unittest
+
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+NS = "py-tests"
+
+
+def job_body(name, restart_policy="Never"):
+    container = client.V1Container(name="main", image="busybox", command=["sh", "-c", "echo hi"])
+    spec = client.V1PodSpec(containers=[container])
+    if restart_policy:
+        spec.restart_policy = restart_policy
+    return client.V1Job(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=spec), backoff_limit=2),
+    )
+
+
+class ClientTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        config.load_kube_config()
+        cls.core = client.CoreV1Api()
+        cls.batch = client.BatchV1Api()
+        try:
+            cls.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
+        except ApiException as e:
+            if e.status != 409:
+                raise
+
+    def test_namespaces_crud_and_lists_never_null(self):
+        names = [n.metadata.name for n in self.core.list_namespace().items]
+        self.assertIn("default", names)
+        self.assertIn(NS, names)
+        empty = self.core.list_namespaced_config_map(NS, label_selector="nothing=here")
+        self.assertEqual(empty.items, [])
+
+    def test_configmap_crud(self):
+        cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="cfg", labels={"app": "x"}), data={"a": "1"})
+        created = self.core.create_namespaced_config_map(NS, cm)
+        self.assertEqual(created.data, {"a": "1"})
+        created.data["b"] = "2"
+        replaced = self.core.replace_namespaced_config_map("cfg", NS, created)
+        self.assertNotEqual(replaced.metadata.resource_version, created.metadata.resource_version)
+        patched = self.core.patch_namespaced_config_map("cfg", NS, {"data": {"c": "3"}})
+        self.assertEqual(patched.data, {"a": "1", "b": "2", "c": "3"})
+        selected = self.core.list_namespaced_config_map(NS, label_selector="app=x")
+        self.assertEqual([c.metadata.name for c in selected.items], ["cfg"])
+        self.core.delete_namespaced_config_map("cfg", NS)
+        with self.assertRaises(ApiException) as ctx:
+            self.core.read_namespaced_config_map("cfg", NS)
+        self.assertEqual(ctx.exception.status, 404)
+
+    def test_stale_update_is_a_conflict(self):
+        cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="conflict"), data={"a": "1"})
+        first = self.core.create_namespaced_config_map(NS, cm)
+        self.core.patch_namespaced_config_map("conflict", NS, {"data": {"a": "2"}})
+        with self.assertRaises(ApiException) as ctx:
+            self.core.replace_namespaced_config_map("conflict", NS, first)
+        self.assertEqual(ctx.exception.status, 409)
+
+    def test_secret_roundtrip(self):
+        s = client.V1Secret(metadata=client.V1ObjectMeta(name="creds"), string_data={"password": "hunter2"})
+        self.core.create_namespaced_secret(NS, s)
+        got = self.core.read_namespaced_secret("creds", NS)
+        self.assertEqual(got.data["password"], "aHVudGVyMg==")
+        self.assertEqual(got.type, "Opaque")
+
+    def test_job_crud_and_defaults(self):
+        created = self.batch.create_namespaced_job(NS, job_body("pyjob"))
+        self.assertEqual(created.spec.completions, 1)
+        self.assertEqual(created.spec.parallelism, 1)
+        self.assertEqual(created.spec.completion_mode, "NonIndexed")
+        self.assertEqual(created.spec.backoff_limit, 2)
+        patched = self.batch.patch_namespaced_job("pyjob", NS, {"spec": {"parallelism": 2}})
+        self.assertEqual(patched.spec.parallelism, 2)
+        jobs = self.batch.list_namespaced_job(NS)
+        self.assertIn("pyjob", [j.metadata.name for j in jobs.items])
+        self.batch.delete_namespaced_job("pyjob", NS, propagation_policy="Background")
+        with self.assertRaises(ApiException) as ctx:
+            self.batch.read_namespaced_job("pyjob", NS)
+        self.assertEqual(ctx.exception.status, 404)
+
+    def test_invalid_job_is_422_with_field_cause(self):
+        with self.assertRaises(ApiException) as ctx:
+            self.batch.create_namespaced_job(NS, job_body("nopolicy", restart_policy=None))
+        self.assertEqual(ctx.exception.status, 422)
+        self.assertIn("spec.template.spec.restartPolicy", ctx.exception.body)
+
+    def test_duplicate_create_is_409(self):
+        self.batch.create_namespaced_job(NS, job_body("dup"))
+        with self.assertRaises(ApiException) as ctx:
+            self.batch.create_namespaced_job(NS, job_body("dup"))
+        self.assertEqual(ctx.exception.status, 409)
+        self.assertIn("AlreadyExists", ctx.exception.body)
+
+    def test_watch_resumes_from_resource_version(self):
+        start = self.core.list_namespaced_config_map(NS).metadata.resource_version
+        for i in range(3):
+            self.core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"w{i}")))
+        seen = []
+        w = watch.Watch()
+        for event in w.stream(self.core.list_namespaced_config_map, NS, resource_version=start, timeout_seconds=10):
+            seen.append((event["type"], event["object"].metadata.name))
+            if len(seen) == 3:
+                w.stop()
+        self.assertEqual(seen, [("ADDED", "w0"), ("ADDED", "w1"), ("ADDED", "w2")])
+
+    def test_watch_delivers_live_events(self):
+        start = self.core.list_namespaced_config_map(NS).metadata.resource_version
+        seen = []
+        w = watch.Watch()
+
+        def mutate():
+            self.core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="live")))
+            self.core.patch_namespaced_config_map("live", NS, {"data": {"x": "y"}})
+            self.core.delete_namespaced_config_map("live", NS)
+
+        threading.Timer(0.5, mutate).start()
+        for event in w.stream(self.core.list_namespaced_config_map, NS, resource_version=start, timeout_seconds=15):
+            if event["object"].metadata.name == "live":
+                seen.append(event["type"])
+            if len(seen) == 3:
+                w.stop()
+        self.assertEqual(seen, ["ADDED", "MODIFIED", "DELETED"])
+
+
+if __name__ == "__main__":
+    unittest.main()
