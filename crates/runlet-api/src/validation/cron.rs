@@ -33,9 +33,21 @@ struct Bounds {
     names: &'static [(&'static str, u64)],
 }
 
-const MINUTES: Bounds = Bounds { min: 0, max: 59, names: &[] };
-const HOURS: Bounds = Bounds { min: 0, max: 23, names: &[] };
-const DOM: Bounds = Bounds { min: 1, max: 31, names: &[] };
+const MINUTES: Bounds = Bounds {
+    min: 0,
+    max: 59,
+    names: &[],
+};
+const HOURS: Bounds = Bounds {
+    min: 0,
+    max: 23,
+    names: &[],
+};
+const DOM: Bounds = Bounds {
+    min: 1,
+    max: 31,
+    names: &[],
+};
 const MONTHS: Bounds = Bounds {
     min: 1,
     max: 12,
@@ -57,7 +69,15 @@ const MONTHS: Bounds = Bounds {
 const DOW: Bounds = Bounds {
     min: 0,
     max: 6,
-    names: &[("sun", 0), ("mon", 1), ("tue", 2), ("wed", 3), ("thu", 4), ("fri", 5), ("sat", 6)],
+    names: &[
+        ("sun", 0),
+        ("mon", 1),
+        ("tue", 2),
+        ("wed", 3),
+        ("thu", 4),
+        ("fri", 5),
+        ("sat", 6),
+    ],
 };
 
 /// A parsed five-field schedule, as bit sets (bit 63 marks a `*`).
@@ -92,10 +112,15 @@ pub fn parse_standard(spec: &str) -> Result<Schedule, CronError> {
         let eq = spec.find('=').unwrap_or(0);
         let Some(space) = spec.find(' ') else {
             // robfig slices spec[eq+1:-1] and panics; Kubernetes recovers and reports this.
-            return Err(invalid("invalid schedule format: runtime error: slice bounds out of range [:-1]"));
+            return Err(invalid(
+                "invalid schedule format: runtime error: slice bounds out of range [:-1]",
+            ));
         };
         let name = spec.get(eq + 1..space).unwrap_or("");
-        location = Some(load_location(name).map_err(|e| invalid(format!("provided bad location {name}: {e}")))?);
+        location = Some(
+            load_location(name)
+                .map_err(|e| invalid(format!("provided bad location {name}: {e}")))?,
+        );
         spec = spec.get(space..).unwrap_or("").trim();
     }
     if spec.starts_with('@') {
@@ -103,7 +128,11 @@ pub fn parse_standard(spec: &str) -> Result<Schedule, CronError> {
     }
     let fields: Vec<&str> = spec.split_whitespace().collect();
     if fields.len() != 5 {
-        return Err(invalid(format!("expected exactly 5 fields, found {}: [{}]", fields.len(), fields.join(" "))));
+        return Err(invalid(format!(
+            "expected exactly 5 fields, found {}: [{}]",
+            fields.len(),
+            fields.join(" ")
+        )));
     }
     let f = |i: usize| fields.get(i).copied().unwrap_or("");
     Ok(Schedule::Spec(SpecSchedule {
@@ -168,16 +197,26 @@ fn get_range(expr: &str, r: &Bounds) -> Result<u64, CronError> {
         _ => return Err(invalid(format!("too many slashes: {expr}"))),
     };
     if start < r.min {
-        return Err(invalid(format!("beginning of range ({start}) below minimum ({}): {expr}", r.min)));
+        return Err(invalid(format!(
+            "beginning of range ({start}) below minimum ({}): {expr}",
+            r.min
+        )));
     }
     if end > r.max {
-        return Err(invalid(format!("end of range ({end}) above maximum ({}): {expr}", r.max)));
+        return Err(invalid(format!(
+            "end of range ({end}) above maximum ({}): {expr}",
+            r.max
+        )));
     }
     if start > end {
-        return Err(invalid(format!("beginning of range ({start}) beyond end of range ({end}): {expr}")));
+        return Err(invalid(format!(
+            "beginning of range ({start}) beyond end of range ({end}): {expr}"
+        )));
     }
     if step == 0 {
-        return Err(invalid(format!("step of range should be a positive number: {expr}")));
+        return Err(invalid(format!(
+            "step of range should be a positive number: {expr}"
+        )));
     }
     Ok(get_bits(start, end, step) | extra)
 }
@@ -196,7 +235,8 @@ fn atoi(s: &str) -> Result<i64, String> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("strconv.Atoi: parsing {s:?}: invalid syntax"));
     }
-    s.parse::<i64>().map_err(|_| format!("strconv.Atoi: parsing {s:?}: value out of range"))
+    s.parse::<i64>()
+        .map_err(|_| format!("strconv.Atoi: parsing {s:?}: value out of range"))
 }
 
 fn must_parse_int(expr: &str) -> Result<u64, CronError> {
@@ -220,7 +260,14 @@ fn all(r: &Bounds) -> u64 {
 
 fn parse_descriptor(descriptor: &str, location: Option<Tz>) -> Result<Schedule, CronError> {
     let spec = |minute, hour, dom, month, dow| {
-        Ok(Schedule::Spec(SpecSchedule { minute, hour, dom, month, dow, location }))
+        Ok(Schedule::Spec(SpecSchedule {
+            minute,
+            hour,
+            dom,
+            month,
+            dow,
+            location,
+        }))
     };
     match descriptor {
         "@yearly" | "@annually" => return spec(1, 1, 1 << 1, 1 << 1, all(&DOW)),
@@ -233,7 +280,11 @@ fn parse_descriptor(descriptor: &str, location: Option<Tz>) -> Result<Schedule, 
     if let Some(d) = descriptor.strip_prefix("@every ") {
         let nanos = parse_go_duration(d)
             .map_err(|e| invalid(format!("failed to parse duration {descriptor}: {e}")))?;
-        let secs = if nanos < 1_000_000_000 { 1 } else { (nanos / 1_000_000_000) as u64 };
+        let secs = if nanos < 1_000_000_000 {
+            1
+        } else {
+            (nanos / 1_000_000_000) as u64
+        };
         return Ok(Schedule::Every(std::time::Duration::from_secs(secs)));
     }
     Err(invalid(format!("unrecognized descriptor: {descriptor}")))
@@ -276,7 +327,10 @@ pub fn parse_go_duration(orig: &str) -> Result<i128, String> {
         if int_part.is_empty() && frac_part.is_empty() {
             return Err(bad());
         }
-        let unit_len = s.bytes().take_while(|b| *b != b'.' && !b.is_ascii_digit()).count();
+        let unit_len = s
+            .bytes()
+            .take_while(|b| *b != b'.' && !b.is_ascii_digit())
+            .count();
         if unit_len == 0 {
             return Err(format!("time: missing unit in duration {}", quote(orig)));
         }
@@ -289,14 +343,30 @@ pub fn parse_go_duration(orig: &str) -> Result<i128, String> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            _ => return Err(format!("time: unknown unit {} in duration {}", quote(unit), quote(orig))),
+            _ => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    quote(unit),
+                    quote(orig)
+                ));
+            }
         };
-        let int_val: i128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| bad())? };
+        let int_val: i128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| bad())?
+        };
         let mut v = int_val.checked_mul(scale).ok_or_else(bad)?;
         if !frac_part.is_empty() {
             let digits = frac_part.len().min(30) as u32;
-            let f: i128 = frac_part.get(..digits as usize).unwrap_or("0").parse().map_err(|_| bad())?;
-            v = v.checked_add(f.saturating_mul(scale) / 10i128.pow(digits)).ok_or_else(bad)?;
+            let f: i128 = frac_part
+                .get(..digits as usize)
+                .unwrap_or("0")
+                .parse()
+                .map_err(|_| bad())?;
+            v = v
+                .checked_add(f.saturating_mul(scale) / 10i128.pow(digits))
+                .ok_or_else(bad)?;
         }
         total = total.checked_add(v).ok_or_else(bad)?;
         if total > i128::from(i64::MAX) {
@@ -309,7 +379,11 @@ pub fn parse_go_duration(orig: &str) -> Result<i128, String> {
 fn day_matches(s: &SpecSchedule, date: NaiveDate) -> bool {
     let dom_match = (1u64 << date.day()) & s.dom != 0;
     let dow_match = (1u64 << date.weekday().num_days_from_sunday()) & s.dow != 0;
-    if s.dom & STAR_BIT != 0 || s.dow & STAR_BIT != 0 { dom_match && dow_match } else { dom_match || dow_match }
+    if s.dom & STAR_BIT != 0 || s.dow & STAR_BIT != 0 {
+        dom_match && dow_match
+    } else {
+        dom_match || dow_match
+    }
 }
 
 impl Schedule {
@@ -343,7 +417,11 @@ fn next_in_zone<Z: TimeZone>(s: &SpecSchedule, after: &DateTime<Z>) -> Option<Da
     // months/days/hours that cannot match, so this ends well within the five-year bound.
     while t.year() <= year_limit {
         if (1u64 << t.month()) & s.month == 0 {
-            let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
+            let (y, m) = if t.month() == 12 {
+                (t.year() + 1, 1)
+            } else {
+                (t.year(), t.month() + 1)
+            };
             t = NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)?;
             continue;
         }
@@ -384,28 +462,55 @@ mod tests {
     }
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).expect("test time")
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .expect("test time")
     }
 
     #[test]
     fn standard_specs_and_descriptors_parse() {
-        for s in ["*/1 * * * *", "0 0 * * ?", "5,10-20/5 1-3 1 jan-Mar mon-FRI", "@hourly", "@every 1h30m", "@yearly"] {
+        for s in [
+            "*/1 * * * *",
+            "0 0 * * ?",
+            "5,10-20/5 1-3 1 jan-Mar mon-FRI",
+            "@hourly",
+            "@every 1h30m",
+            "@yearly",
+        ] {
             assert!(parse_standard(s).is_ok(), "{s}");
         }
     }
 
     #[test]
     fn wrong_field_count_reads_like_robfig() {
-        assert_eq!(err("* * * *"), "expected exactly 5 fields, found 4: [* * * *]");
-        assert_eq!(err("0 0 0 * * *"), "expected exactly 5 fields, found 6: [0 0 0 * * *]");
+        assert_eq!(
+            err("* * * *"),
+            "expected exactly 5 fields, found 4: [* * * *]"
+        );
+        assert_eq!(
+            err("0 0 0 * * *"),
+            "expected exactly 5 fields, found 6: [0 0 0 * * *]"
+        );
     }
 
     #[test]
     fn range_errors_read_like_robfig() {
-        assert_eq!(err("60 * * * *"), "end of range (60) above maximum (59): 60");
-        assert_eq!(err("* * 0 * *"), "beginning of range (0) below minimum (1): 0");
-        assert_eq!(err("5-1 * * * *"), "beginning of range (5) beyond end of range (1): 5-1");
-        assert_eq!(err("*/0 * * * *"), "step of range should be a positive number: */0");
+        assert_eq!(
+            err("60 * * * *"),
+            "end of range (60) above maximum (59): 60"
+        );
+        assert_eq!(
+            err("* * 0 * *"),
+            "beginning of range (0) below minimum (1): 0"
+        );
+        assert_eq!(
+            err("5-1 * * * *"),
+            "beginning of range (5) beyond end of range (1): 5-1"
+        );
+        assert_eq!(
+            err("*/0 * * * *"),
+            "step of range should be a positive number: */0"
+        );
         assert_eq!(
             err("x * * * *"),
             "failed to parse int from x: strconv.Atoi: parsing \"x\": invalid syntax"
@@ -427,30 +532,48 @@ mod tests {
     #[test]
     fn tz_prefix_loads_zone_or_fails_like_upstream() {
         assert!(parse_standard("TZ=Europe/Berlin 0 * * * *").is_ok());
-        assert_eq!(err("TZ=Mars/Base 0 * * * *"), "provided bad location Mars/Base: unknown time zone Mars/Base");
-        assert_eq!(err("TZ=UTC"), "invalid schedule format: runtime error: slice bounds out of range [:-1]");
+        assert_eq!(
+            err("TZ=Mars/Base 0 * * * *"),
+            "provided bad location Mars/Base: unknown time zone Mars/Base"
+        );
+        assert_eq!(
+            err("TZ=UTC"),
+            "invalid schedule format: runtime error: slice bounds out of range [:-1]"
+        );
     }
 
     #[test]
     fn next_run_of_every_minute_is_the_next_minute() {
         let s = parse_standard("* * * * *").expect("valid");
-        assert_eq!(s.next_after(&at("2024-01-01T10:00:30Z")), Some(at("2024-01-01T10:01:00Z")));
+        assert_eq!(
+            s.next_after(&at("2024-01-01T10:00:30Z")),
+            Some(at("2024-01-01T10:01:00Z"))
+        );
     }
 
     #[test]
     fn next_run_skips_to_matching_day_and_hour() {
         let s = parse_standard("30 6 * * mon").expect("valid");
         // 2024-01-03 is a Wednesday; next Monday is the 8th.
-        assert_eq!(s.next_after(&at("2024-01-03T12:00:00Z")), Some(at("2024-01-08T06:30:00Z")));
+        assert_eq!(
+            s.next_after(&at("2024-01-03T12:00:00Z")),
+            Some(at("2024-01-08T06:30:00Z"))
+        );
         let y = parse_standard("@yearly").expect("valid");
-        assert_eq!(y.next_after(&at("2024-03-01T00:00:00Z")), Some(at("2025-01-01T00:00:00Z")));
+        assert_eq!(
+            y.next_after(&at("2024-03-01T00:00:00Z")),
+            Some(at("2025-01-01T00:00:00Z"))
+        );
     }
 
     #[test]
     fn dom_and_dow_are_ored_when_both_restricted() {
         let s = parse_standard("0 0 13 * fri").expect("valid");
         // From 2024-01-01 (Monday): Friday the 5th comes before the 13th.
-        assert_eq!(s.next_after(&at("2024-01-01T00:00:00Z")), Some(at("2024-01-05T00:00:00Z")));
+        assert_eq!(
+            s.next_after(&at("2024-01-01T00:00:00Z")),
+            Some(at("2024-01-05T00:00:00Z"))
+        );
     }
 
     #[test]
@@ -463,12 +586,18 @@ mod tests {
     fn schedule_zone_is_honoured() {
         let s = parse_standard("TZ=America/New_York 0 9 * * *").expect("valid");
         // 09:00 in New York in January is 14:00 UTC.
-        assert_eq!(s.next_after(&at("2024-01-10T00:00:00Z")), Some(at("2024-01-10T14:00:00Z")));
+        assert_eq!(
+            s.next_after(&at("2024-01-10T00:00:00Z")),
+            Some(at("2024-01-10T14:00:00Z"))
+        );
     }
 
     #[test]
     fn every_adds_the_delay() {
         let s = parse_standard("@every 90s").expect("valid");
-        assert_eq!(s.next_after(&at("2024-01-01T00:00:00Z")), Some(at("2024-01-01T00:01:30Z")));
+        assert_eq!(
+            s.next_after(&at("2024-01-01T00:00:00Z")),
+            Some(at("2024-01-01T00:01:30Z"))
+        );
     }
 }

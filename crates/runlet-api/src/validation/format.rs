@@ -9,7 +9,8 @@
 use crate::field::{ErrorList, FieldError, Path};
 
 pub const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-pub const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+pub const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
@@ -17,11 +18,11 @@ const QUALIFIED_NAME_ERR: &str = "must consist of alphanumeric characters, '-', 
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const CONFIG_MAP_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
-const CONFIG_MAP_KEY_ERR: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+const CONFIG_MAP_KEY_ERR: &str =
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 const ENV_VAR_NAME_FMT: &str = "[-._a-zA-Z][-._a-zA-Z0-9]*";
 const ENV_VAR_NAME_ERR: &str = "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit";
-const RELAXED_ENV_VAR_NAME_ERR: &str =
-    "a valid environment variable name must consist only of printable ASCII characters other than '='";
+const RELAXED_ENV_VAR_NAME_ERR: &str = "a valid environment variable name must consist only of printable ASCII characters other than '='";
 const HTTP_PATH_FMT: &str = "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+";
 const HTTP_HEADER_NAME_FMT: &str = "[-A-Za-z0-9]+";
 
@@ -69,7 +70,9 @@ fn matches_dns1123_label(v: &str) -> bool {
     let b = v.as_bytes();
     match (b.first(), b.last()) {
         (Some(&f), Some(&l)) => {
-            is_lower_alnum(f) && is_lower_alnum(l) && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
+            is_lower_alnum(f)
+                && is_lower_alnum(l)
+                && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
         }
         _ => false,
     }
@@ -86,7 +89,8 @@ fn matches_qualified_name_part(v: &str) -> bool {
         (Some(&f), Some(&l)) => {
             f.is_ascii_alphanumeric()
                 && l.is_ascii_alphanumeric()
-                && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
+                && b.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
         }
         _ => false,
     }
@@ -102,7 +106,11 @@ pub fn is_dns1123_label(value: &str) -> Vec<String> {
         if matches_dns1123_subdomain(value) {
             errs.push("must not contain dots".to_string());
         } else {
-            errs.push(regex_error(DNS1123_LABEL_ERR, DNS1123_LABEL_FMT, &["my-name", "123-abc"]));
+            errs.push(regex_error(
+                DNS1123_LABEL_ERR,
+                DNS1123_LABEL_FMT,
+                &["my-name", "123-abc"],
+            ));
         }
     }
     errs
@@ -115,7 +123,11 @@ pub fn is_dns1123_subdomain(value: &str) -> Vec<String> {
         errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
     }
     if !matches_dns1123_subdomain(value) {
-        errs.push(regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, &["example.com"]));
+        errs.push(regex_error(
+            DNS1123_SUBDOMAIN_ERR,
+            DNS1123_SUBDOMAIN_FMT,
+            &["example.com"],
+        ));
     }
     errs
 }
@@ -152,7 +164,11 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
     if !matches_qualified_name_part(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                QUALIFIED_NAME_ERR,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -165,7 +181,11 @@ pub fn is_valid_label_value(value: &str) -> Vec<String> {
         errs.push(max_len_error(LABEL_VALUE_MAX_LENGTH));
     }
     if !value.is_empty() && !matches_qualified_name_part(value) {
-        errs.push(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
+        errs.push(regex_error(
+            LABEL_VALUE_ERR,
+            LABEL_VALUE_FMT,
+            &["MyValue", "my_value", "12345"],
+        ));
     }
     errs
 }
@@ -189,9 +209,15 @@ pub fn is_config_map_key(value: &str) -> Vec<String> {
         errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
     }
     let ok = !value.is_empty()
-        && value.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_');
+        && value
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_');
     if !ok {
-        errs.push(regex_error(CONFIG_MAP_KEY_ERR, CONFIG_MAP_KEY_FMT, &["key.name", "KEY_NAME", "key-name"]));
+        errs.push(regex_error(
+            CONFIG_MAP_KEY_ERR,
+            CONFIG_MAP_KEY_FMT,
+            &["key.name", "KEY_NAME", "key-name"],
+        ));
     }
     errs.extend(has_chdir_prefix(value));
     errs
@@ -204,12 +230,17 @@ pub fn is_env_var_name(value: &str) -> Vec<String> {
     let ok = match b.first() {
         Some(&f) => {
             (f.is_ascii_alphabetic() || f == b'-' || f == b'.' || f == b'_')
-                && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_')
+                && b.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_')
         }
         None => false,
     };
     if !ok {
-        errs.push(regex_error(ENV_VAR_NAME_ERR, ENV_VAR_NAME_FMT, &["my.env-name", "MY_ENV.NAME", "MyEnvName1"]));
+        errs.push(regex_error(
+            ENV_VAR_NAME_ERR,
+            ENV_VAR_NAME_FMT,
+            &["my.env-name", "MY_ENV.NAME", "MyEnvName1"],
+        ));
     }
     errs.extend(has_chdir_prefix(value));
     errs
@@ -222,7 +253,10 @@ pub fn is_relaxed_env_var_name(value: &str) -> Vec<String> {
     if value.is_empty() {
         errs.push("environment variable name must be non-empty".to_string());
     }
-    if value.chars().any(|c| !c.is_ascii() || c.is_ascii_control() || c == '=') {
+    if value
+        .chars()
+        .any(|c| !c.is_ascii() || c.is_ascii_control() || c == '=')
+    {
         errs.push(RELAXED_ENV_VAR_NAME_ERR.to_string());
     }
     errs
@@ -230,7 +264,11 @@ pub fn is_relaxed_env_var_name(value: &str) -> Vec<String> {
 
 /// Upstream's `IsValidPortNum`.
 pub fn is_valid_port_num(port: i64) -> Vec<String> {
-    if (1..=65535).contains(&port) { Vec::new() } else { vec![inclusive_range_error(1, 65535)] }
+    if (1..=65535).contains(&port) {
+        Vec::new()
+    } else {
+        vec![inclusive_range_error(1, 65535)]
+    }
 }
 
 /// Upstream's `IsValidPortName`.
@@ -239,8 +277,14 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
     if port.len() > 15 {
         errs.push(max_len_error(15));
     }
-    if port.is_empty() || !port.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
+    if port.is_empty()
+        || !port
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    {
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
     }
     if !port.bytes().any(|c| c.is_ascii_lowercase()) {
         errs.push("must contain at least one letter (a-z)".to_string());
@@ -256,7 +300,11 @@ pub fn is_valid_port_name(port: &str) -> Vec<String> {
 
 /// Upstream's `IsHTTPHeaderName`.
 pub fn is_http_header_name(value: &str) -> Vec<String> {
-    if !value.is_empty() && value.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-')
+    {
         Vec::new()
     } else {
         vec![regex_error(
@@ -275,19 +323,33 @@ pub fn is_domain_prefixed_path(path: &Path, value: &str) -> ErrorList {
         return errs;
     }
     let Some((host, rest)) = value.split_once('/') else {
-        errs.push(FieldError::invalid(path, value, "must be a domain-prefixed path (such as \"acme.io/foo\")"));
+        errs.push(FieldError::invalid(
+            path,
+            value,
+            "must be a domain-prefixed path (such as \"acme.io/foo\")",
+        ));
         return errs;
     };
     if host.is_empty() || rest.is_empty() {
-        errs.push(FieldError::invalid(path, value, "must be a domain-prefixed path (such as \"acme.io/foo\")"));
+        errs.push(FieldError::invalid(
+            path,
+            value,
+            "must be a domain-prefixed path (such as \"acme.io/foo\")",
+        ));
         return errs;
     }
     for msg in is_dns1123_subdomain(host) {
         errs.push(FieldError::invalid(path, host, msg));
     }
-    let ok = rest.bytes().all(|c| c.is_ascii_alphanumeric() || b"/-._~%!$&'()*+,;=:".contains(&c));
+    let ok = rest
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || b"/-._~%!$&'()*+,;=:".contains(&c));
     if !ok {
-        errs.push(FieldError::invalid(path, rest, regex_error("Invalid path", HTTP_PATH_FMT, &[])));
+        errs.push(FieldError::invalid(
+            path,
+            rest,
+            regex_error("Invalid path", HTTP_PATH_FMT, &[]),
+        ));
     }
     errs
 }
@@ -311,17 +373,27 @@ fn mask_trailing_dash(name: &str) -> String {
 
 /// `NameIsDNSSubdomain`: most kinds.
 pub fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
-    if prefix { is_dns1123_subdomain(&mask_trailing_dash(name)) } else { is_dns1123_subdomain(name) }
+    if prefix {
+        is_dns1123_subdomain(&mask_trailing_dash(name))
+    } else {
+        is_dns1123_subdomain(name)
+    }
 }
 
 /// `NameIsDNSLabel`: namespaces.
 pub fn name_is_dns_label(name: &str, prefix: bool) -> Vec<String> {
-    if prefix { is_dns1123_label(&mask_trailing_dash(name)) } else { is_dns1123_label(name) }
+    if prefix {
+        is_dns1123_label(&mask_trailing_dash(name))
+    } else {
+        is_dns1123_label(name)
+    }
 }
 
 /// Invalid errors at `path` for each message of `msgs`.
 pub fn invalid_each(path: &Path, value: &str, msgs: Vec<String>) -> ErrorList {
-    msgs.into_iter().map(|m| FieldError::invalid(path, value, m)).collect()
+    msgs.into_iter()
+        .map(|m| FieldError::invalid(path, value, m))
+        .collect()
 }
 
 #[cfg(test)]
@@ -336,12 +408,18 @@ mod tests {
             vec!["a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".to_string()]
         );
         assert!(is_dns1123_subdomain("a.b-c.d").is_empty());
-        assert_eq!(is_dns1123_subdomain(&"a".repeat(254))[0], "must be no more than 253 characters");
+        assert_eq!(
+            is_dns1123_subdomain(&"a".repeat(254))[0],
+            "must be no more than 253 characters"
+        );
     }
 
     #[test]
     fn label_with_dots_says_no_dots() {
-        assert_eq!(is_dns1123_label("a.b"), vec!["must not contain dots".to_string()]);
+        assert_eq!(
+            is_dns1123_label("a.b"),
+            vec!["must not contain dots".to_string()]
+        );
         assert!(is_dns1123_label("my-name").is_empty());
         assert_eq!(is_dns1123_label("-a").len(), 1);
     }
@@ -349,7 +427,10 @@ mod tests {
     #[test]
     fn qualified_name_reports_prefix_and_name_parts() {
         assert!(is_qualified_name("example.com/My_name.1").is_empty());
-        assert_eq!(is_qualified_name("/a"), vec!["prefix part must be non-empty".to_string()]);
+        assert_eq!(
+            is_qualified_name("/a"),
+            vec!["prefix part must be non-empty".to_string()]
+        );
         let errs = is_qualified_name("a/b/c");
         assert!(errs[0].starts_with("a qualified name must consist of alphanumeric characters"));
         assert_eq!(is_qualified_name("x/")[0], "name part must be non-empty");
@@ -358,7 +439,10 @@ mod tests {
     #[test]
     fn label_values_allow_empty_and_cap_at_63() {
         assert!(is_valid_label_value("").is_empty());
-        assert_eq!(is_valid_label_value(&"a".repeat(64)), vec!["must be no more than 63 characters".to_string()]);
+        assert_eq!(
+            is_valid_label_value(&"a".repeat(64)),
+            vec!["must be no more than 63 characters".to_string()]
+        );
         assert_eq!(is_valid_label_value("-x").len(), 1);
     }
 

@@ -8,7 +8,10 @@
 use super::cron;
 use super::format::{self, NameFn};
 use super::labelselector::{has_invalid_label_value, selector_matches, validate_label_selector};
-use super::metadata::{FIELD_IMMUTABLE, validate_immutable, validate_nonnegative, validate_object_meta, validate_object_meta_update};
+use super::metadata::{
+    FIELD_IMMUTABLE, validate_immutable, validate_nonnegative, validate_object_meta,
+    validate_object_meta_update,
+};
 use super::pod::validate_pod_template_spec;
 use super::{at, invalid_omit, json_i64, json_str, non_null};
 use crate::field::{ErrorList, FieldError, Path};
@@ -54,7 +57,13 @@ fn is_indexed(spec: &Value) -> bool {
 
 /// Validates a new Job (`jobStrategy.Validate`).
 pub fn validate_job_create(job: &Value) -> ErrorList {
-    validate_job(job, JobOpts { require_prefixed_labels: true, ..JobOpts::default() })
+    validate_job(
+        job,
+        JobOpts {
+            require_prefixed_labels: true,
+            ..JobOpts::default()
+        },
+    )
 }
 
 /// Validates a Job update (`jobStrategy.ValidateUpdate`: `ValidateJob` + `ValidateJobUpdate`).
@@ -65,18 +74,27 @@ pub fn validate_job_update(new: &Value, old: &Value) -> ErrorList {
     let opts = JobOpts {
         require_prefixed_labels: has(JOB_NAME) && has(CONTROLLER_UID),
         allow_invalid_label_value_in_selector: has_invalid_label_value(old_spec.get("selector")),
-        allow_mutable_scheduling_directives: old_spec.get("suspend").and_then(Value::as_bool) == Some(true)
+        allow_mutable_scheduling_directives: old_spec.get("suspend").and_then(Value::as_bool)
+            == Some(true)
             && at(old, &["status", "startTime"]).is_none(),
     };
     let mut errs = validate_job(new, opts);
     errs.extend(validate_object_meta_update(new, old, &meta_path()));
-    errs.extend(validate_job_spec_update(spec_of(new), old_spec, &Path::new("spec"), opts));
+    errs.extend(validate_job_spec_update(
+        spec_of(new),
+        old_spec,
+        &Path::new("spec"),
+        opts,
+    ));
     errs
 }
 
 fn validate_job(job: &Value, opts: JobOpts) -> ErrorList {
     let mut errs = validate_object_meta(job, true, format::name_is_dns_subdomain, &meta_path());
-    errs.extend(validate_generated_selector(job, opts.require_prefixed_labels));
+    errs.extend(validate_generated_selector(
+        job,
+        opts.require_prefixed_labels,
+    ));
     let spec = spec_of(job);
     errs.extend(validate_job_spec(spec, &Path::new("spec"), opts));
     let completions = json_i64(spec, "completions").unwrap_or(0);
@@ -100,7 +118,11 @@ fn validate_has_label(labels: Option<&Value>, path: &Path, key: &str, expected: 
     match labels.and_then(|l| l.get(key)) {
         None => vec![FieldError::required(&lp, format!("must be '{expected}'"))],
         Some(v) if v.as_str() != Some(expected) => {
-            vec![FieldError::invalid(&lp, labels.cloned().unwrap_or(Value::Null), format!("must be '{expected}'"))]
+            vec![FieldError::invalid(
+                &lp,
+                labels.cloned().unwrap_or(Value::Null),
+                format!("must be '{expected}'"),
+            )]
         }
         Some(_) => Vec::new(),
     }
@@ -122,7 +144,12 @@ fn validate_generated_selector(job: &Value, prefixed: bool) -> ErrorList {
     }
     let tpath = Path::new("spec").child("template").child("metadata");
     let labels = at(spec, &["template", "metadata", "labels"]);
-    errs.extend(validate_has_label(labels, &tpath, LEGACY_CONTROLLER_UID, uid));
+    errs.extend(validate_has_label(
+        labels,
+        &tpath,
+        LEGACY_CONTROLLER_UID,
+        uid,
+    ));
     errs.extend(validate_has_label(labels, &tpath, LEGACY_JOB_NAME, name));
     let mut expected = Map::new();
     if prefixed {
@@ -134,7 +161,11 @@ fn validate_generated_selector(job: &Value, prefixed: bool) -> ErrorList {
     expected.insert(LEGACY_CONTROLLER_UID.into(), uid.into());
     expected.insert(LEGACY_JOB_NAME.into(), name.into());
     if selector_matches(Some(selector), Some(&Value::Object(expected))) == Some(false) {
-        errs.push(FieldError::invalid(&Path::new("spec").child("selector"), selector.clone(), "`selector` not auto-generated"));
+        errs.push(FieldError::invalid(
+            &Path::new("spec").child("selector"),
+            selector.clone(),
+            "`selector` not auto-generated",
+        ));
     }
     errs
 }
@@ -145,7 +176,11 @@ fn validate_job_spec(spec: &Value, path: &Path, opts: JobOpts) -> ErrorList {
     let selector = non_null(spec.get("selector"));
     match selector {
         None => errs.push(FieldError::required(&path.child("selector"), "")),
-        Some(s) => errs.extend(validate_label_selector(s, opts.allow_invalid_label_value_in_selector, &path.child("selector"))),
+        Some(s) => errs.extend(validate_label_selector(
+            s,
+            opts.allow_invalid_label_value_in_selector,
+            &path.child("selector"),
+        )),
     }
     let labels = at(spec, &["template", "metadata", "labels"]);
     if selector_matches(selector, labels) == Some(false) {
@@ -161,7 +196,14 @@ fn validate_job_spec(spec: &Value, path: &Path, opts: JobOpts) -> ErrorList {
 /// Upstream's private `validateJobSpec`, shared by Jobs and CronJob job templates.
 fn validate_job_spec_common(spec: &Value, path: &Path) -> ErrorList {
     let mut errs = ErrorList::new();
-    for f in ["parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished", "backoffLimitPerIndex"] {
+    for f in [
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+        "ttlSecondsAfterFinished",
+        "backoffLimitPerIndex",
+    ] {
         if let Some(v) = json_i64(spec, f) {
             errs.extend(validate_nonnegative(v, &path.child(f)));
         }
@@ -173,23 +215,39 @@ fn validate_job_spec_common(spec: &Value, path: &Path) -> ErrorList {
     if let Some(m) = mfi {
         errs.extend(validate_nonnegative(m, &path.child("maxFailedIndexes")));
         if blpi.is_none() {
-            errs.push(FieldError::required(&path.child("backoffLimitPerIndex"), "when maxFailedIndexes is specified"));
+            errs.push(FieldError::required(
+                &path.child("backoffLimitPerIndex"),
+                "when maxFailedIndexes is specified",
+            ));
         }
     }
     if let Some(mb) = spec.get("managedBy").and_then(Value::as_str) {
-        errs.extend(format::is_domain_prefixed_path(&path.child("managedBy"), mb));
+        errs.extend(format::is_domain_prefixed_path(
+            &path.child("managedBy"),
+            mb,
+        ));
         if mb.len() > MAX_MANAGED_BY_LENGTH {
-            errs.push(FieldError::too_long(&path.child("managedBy"), MAX_MANAGED_BY_LENGTH));
+            errs.push(FieldError::too_long(
+                &path.child("managedBy"),
+                MAX_MANAGED_BY_LENGTH,
+            ));
         }
     }
     let mode = spec.get("completionMode").and_then(Value::as_str);
     if let Some(mode) = mode {
         if mode != "NonIndexed" && mode != "Indexed" {
-            errs.push(FieldError::not_supported(&path.child("completionMode"), mode, &["NonIndexed", "Indexed"]));
+            errs.push(FieldError::not_supported(
+                &path.child("completionMode"),
+                mode,
+                &["NonIndexed", "Indexed"],
+            ));
         }
         if mode == "Indexed" {
             if completions.is_none() {
-                errs.push(FieldError::required(&path.child("completions"), "when completion mode is Indexed"));
+                errs.push(FieldError::required(
+                    &path.child("completions"),
+                    "when completion mode is Indexed",
+                ));
             }
             if let Some(p) = parallelism.filter(|p| *p > MAX_PARALLELISM_FOR_INDEXED_JOB) {
                 errs.push(FieldError::invalid(
@@ -200,7 +258,11 @@ fn validate_job_spec_common(spec: &Value, path: &Path) -> ErrorList {
             }
             if let (Some(c), Some(m)) = (completions, mfi) {
                 if m > c {
-                    errs.push(FieldError::invalid(&path.child("maxFailedIndexes"), m, "must be less than or equal to completions"));
+                    errs.push(FieldError::invalid(
+                        &path.child("maxFailedIndexes"),
+                        m,
+                        "must be less than or equal to completions",
+                    ));
                 }
             }
             if let Some(m) = mfi.filter(|m| *m > MAX_FAILED_INDEXES_FOR_INDEXED_JOB) {
@@ -214,17 +276,21 @@ fn validate_job_spec_common(spec: &Value, path: &Path) -> ErrorList {
                 if mfi.is_none() {
                     errs.push(FieldError::required(
                         &path.child("maxFailedIndexes"),
-                        format!("must be specified when completions is above {COMPLETIONS_SOFT_LIMIT}"),
+                        format!(
+                            "must be specified when completions is above {COMPLETIONS_SOFT_LIMIT}"
+                        ),
                     ));
                 }
-                if let Some(p) = parallelism.filter(|p| *p > PARALLELISM_LIMIT_FOR_HIGH_COMPLETIONS) {
+                if let Some(p) = parallelism.filter(|p| *p > PARALLELISM_LIMIT_FOR_HIGH_COMPLETIONS)
+                {
                     errs.push(FieldError::invalid(
                         &path.child("parallelism"),
                         p,
                         format!("must be less than or equal to {PARALLELISM_LIMIT_FOR_HIGH_COMPLETIONS} when completions are above {COMPLETIONS_SOFT_LIMIT} and used with backoff limit per index"),
                     ));
                 }
-                if let Some(m) = mfi.filter(|m| *m > MAX_FAILED_INDEXES_LIMIT_FOR_HIGH_COMPLETIONS) {
+                if let Some(m) = mfi.filter(|m| *m > MAX_FAILED_INDEXES_LIMIT_FOR_HIGH_COMPLETIONS)
+                {
                     errs.push(FieldError::invalid(
                         &path.child("maxFailedIndexes"),
                         m,
@@ -236,21 +302,41 @@ fn validate_job_spec_common(spec: &Value, path: &Path) -> ErrorList {
     }
     if mode.is_none() || mode == Some("NonIndexed") {
         if let Some(b) = blpi {
-            errs.push(FieldError::invalid(&path.child("backoffLimitPerIndex"), b, "requires indexed completion mode"));
+            errs.push(FieldError::invalid(
+                &path.child("backoffLimitPerIndex"),
+                b,
+                "requires indexed completion mode",
+            ));
         }
         if let Some(m) = mfi {
-            errs.push(FieldError::invalid(&path.child("maxFailedIndexes"), m, "requires indexed completion mode"));
+            errs.push(FieldError::invalid(
+                &path.child("maxFailedIndexes"),
+                m,
+                "requires indexed completion mode",
+            ));
         }
     }
     let pfp = non_null(spec.get("podFailurePolicy"));
     if let Some(pfp) = pfp {
-        errs.extend(validate_pod_failure_policy(spec, pfp, &path.child("podFailurePolicy")));
+        errs.extend(validate_pod_failure_policy(
+            spec,
+            pfp,
+            &path.child("podFailurePolicy"),
+        ));
     }
     if let Some(sp) = non_null(spec.get("successPolicy")) {
         if !is_indexed(spec) {
-            errs.push(FieldError::invalid(&path.child("successPolicy"), sp.clone(), "requires indexed completion mode"));
+            errs.push(FieldError::invalid(
+                &path.child("successPolicy"),
+                sp.clone(),
+                "requires indexed completion mode",
+            ));
         } else {
-            errs.extend(validate_success_policy(sp, completions, &path.child("successPolicy")));
+            errs.extend(validate_success_policy(
+                sp,
+                completions,
+                &path.child("successPolicy"),
+            ));
         }
     }
     if let Some(prp) = spec.get("podReplacementPolicy").and_then(Value::as_str) {
@@ -260,26 +346,50 @@ fn validate_job_spec_common(spec: &Value, path: &Path) -> ErrorList {
                 errs.push(FieldError::not_supported(&p, prp, &["Failed"]));
             }
         } else if prp != "Failed" && prp != "TerminatingOrFailed" {
-            errs.push(FieldError::not_supported(&p, prp, &["Failed", "TerminatingOrFailed"]));
+            errs.push(FieldError::not_supported(
+                &p,
+                prp,
+                &["Failed", "TerminatingOrFailed"],
+            ));
         }
     }
     let template = spec.get("template").unwrap_or(&Value::Null);
-    errs.extend(validate_pod_template_spec(template, &path.child("template")));
+    errs.extend(validate_pod_template_spec(
+        template,
+        &path.child("template"),
+    ));
     let rp_path = path.child("template").child("spec").child("restartPolicy");
-    match at(template, &["spec", "restartPolicy"]).and_then(Value::as_str).unwrap_or("") {
-        "Always" | "" => errs.push(FieldError::required(&rp_path, "valid values: \"OnFailure\", \"Never\"")),
+    match at(template, &["spec", "restartPolicy"])
+        .and_then(Value::as_str)
+        .unwrap_or("")
+    {
+        "Always" | "" => errs.push(FieldError::required(
+            &rp_path,
+            "valid values: \"OnFailure\", \"Never\"",
+        )),
         rp @ ("OnFailure" | "Never") => {
             if pfp.is_some() && rp != "Never" {
-                errs.push(FieldError::invalid(&rp_path, rp, "only \"Never\" is supported when podFailurePolicy is specified"));
+                errs.push(FieldError::invalid(
+                    &rp_path,
+                    rp,
+                    "only \"Never\" is supported when podFailurePolicy is specified",
+                ));
             }
         }
-        rp => errs.push(FieldError::not_supported(&rp_path, rp, &["OnFailure", "Never"])),
+        rp => errs.push(FieldError::not_supported(
+            &rp_path,
+            rp,
+            &["OnFailure", "Never"],
+        )),
     }
     errs
 }
 
 fn arr<'a>(v: &'a Value, k: &str) -> &'a [Value] {
-    v.get(k).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn validate_pod_failure_policy(spec: &Value, pfp: &Value, path: &Path) -> ErrorList {
@@ -287,24 +397,42 @@ fn validate_pod_failure_policy(spec: &Value, pfp: &Value, path: &Path) -> ErrorL
     let rules = arr(pfp, "rules");
     let rules_path = path.child("rules");
     if rules.len() > MAX_POD_FAILURE_POLICY_RULES {
-        errs.push(FieldError::too_many(&rules_path, rules.len(), MAX_POD_FAILURE_POLICY_RULES));
+        errs.push(FieldError::too_many(
+            &rules_path,
+            rules.len(),
+            MAX_POD_FAILURE_POLICY_RULES,
+        ));
     }
     let tspec = at(spec, &["template", "spec"]).unwrap_or(&Value::Null);
-    let names: Vec<&str> =
-        arr(tspec, "containers").iter().chain(arr(tspec, "initContainers")).map(|c| json_str(c, "name")).collect();
+    let names: Vec<&str> = arr(tspec, "containers")
+        .iter()
+        .chain(arr(tspec, "initContainers"))
+        .map(|c| json_str(c, "name"))
+        .collect();
     let bad_action = |a: &str| !["Count", "FailIndex", "FailJob", "Ignore"].contains(&a);
     for (i, rule) in rules.iter().enumerate() {
         let rp = rules_path.index(i);
         let action = json_str(rule, "action");
         let action_path = rp.child("action");
         if action.is_empty() {
-            errs.push(FieldError::required(&action_path, "valid values: [\"Count\" \"FailIndex\" \"FailJob\" \"Ignore\"]"));
+            errs.push(FieldError::required(
+                &action_path,
+                "valid values: [\"Count\" \"FailIndex\" \"FailJob\" \"Ignore\"]",
+            ));
         } else if action == "FailIndex" {
             if json_i64(spec, "backoffLimitPerIndex").is_none() {
-                errs.push(FieldError::invalid(&action_path, action, "requires the backoffLimitPerIndex to be set"));
+                errs.push(FieldError::invalid(
+                    &action_path,
+                    action,
+                    "requires the backoffLimitPerIndex to be set",
+                ));
             }
         } else if bad_action(action) {
-            errs.push(FieldError::not_supported(&action_path, action, &["Count", "FailIndex", "FailJob", "Ignore"]));
+            errs.push(FieldError::not_supported(
+                &action_path,
+                action,
+                &["Count", "FailIndex", "FailJob", "Ignore"],
+            ));
         }
         let on_exit = non_null(rule.get("onExitCodes"));
         let on_conds = arr(rule, "onPodConditions");
@@ -314,24 +442,45 @@ fn validate_pod_failure_policy(spec: &Value, pfp: &Value, path: &Path) -> ErrorL
         if !on_conds.is_empty() {
             let cp = rp.child("onPodConditions");
             if on_conds.len() > MAX_ON_POD_CONDITIONS_PATTERNS {
-                errs.push(FieldError::too_many(&cp, on_conds.len(), MAX_ON_POD_CONDITIONS_PATTERNS));
+                errs.push(FieldError::too_many(
+                    &cp,
+                    on_conds.len(),
+                    MAX_ON_POD_CONDITIONS_PATTERNS,
+                ));
             }
             for (j, pat) in on_conds.iter().enumerate() {
                 let pp = cp.index(j);
                 let t = json_str(pat, "type");
-                errs.extend(format::invalid_each(&pp.child("type"), t, format::is_qualified_name(t)));
+                errs.extend(format::invalid_each(
+                    &pp.child("type"),
+                    t,
+                    format::is_qualified_name(t),
+                ));
                 match json_str(pat, "status") {
-                    "" => errs.push(FieldError::required(&pp.child("status"), "valid values: [\"False\" \"True\" \"Unknown\"]")),
+                    "" => errs.push(FieldError::required(
+                        &pp.child("status"),
+                        "valid values: [\"False\" \"True\" \"Unknown\"]",
+                    )),
                     "True" | "False" | "Unknown" => {}
-                    s => errs.push(FieldError::not_supported(&pp.child("status"), s, &["False", "True", "Unknown"])),
+                    s => errs.push(FieldError::not_supported(
+                        &pp.child("status"),
+                        s,
+                        &["False", "True", "Unknown"],
+                    )),
                 }
             }
         }
         if on_exit.is_some() && !on_conds.is_empty() {
-            errs.push(invalid_omit(&rp, "specifying both OnExitCodes and OnPodConditions is not supported"));
+            errs.push(invalid_omit(
+                &rp,
+                "specifying both OnExitCodes and OnPodConditions is not supported",
+            ));
         }
         if on_exit.is_none() && on_conds.is_empty() {
-            errs.push(invalid_omit(&rp, "specifying one of OnExitCodes and OnPodConditions is required"));
+            errs.push(invalid_omit(
+                &rp,
+                "specifying one of OnExitCodes and OnPodConditions is required",
+            ));
         }
     }
     errs
@@ -342,7 +491,10 @@ fn validate_on_exit_codes(oe: &Value, path: &Path, names: &[&str]) -> ErrorList 
     let op = json_str(oe, "operator");
     let op_path = path.child("operator");
     match op {
-        "" => errs.push(FieldError::required(&op_path, "valid values: [\"In\" \"NotIn\"]")),
+        "" => errs.push(FieldError::required(
+            &op_path,
+            "valid values: [\"In\" \"NotIn\"]",
+        )),
         "In" | "NotIn" => {}
         other => errs.push(FieldError::not_supported(&op_path, other, &["In", "NotIn"])),
     }
@@ -358,15 +510,27 @@ fn validate_on_exit_codes(oe: &Value, path: &Path, names: &[&str]) -> ErrorList 
     let values: Vec<i64> = arr(oe, "values").iter().filter_map(Value::as_i64).collect();
     let vp = path.child("values");
     if values.is_empty() {
-        errs.push(FieldError::invalid(&vp, json!([]), "at least one value is required"));
+        errs.push(FieldError::invalid(
+            &vp,
+            json!([]),
+            "at least one value is required",
+        ));
     } else if values.len() > MAX_ON_EXIT_CODES_VALUES {
-        errs.push(FieldError::too_many(&vp, values.len(), MAX_ON_EXIT_CODES_VALUES));
+        errs.push(FieldError::too_many(
+            &vp,
+            values.len(),
+            MAX_ON_EXIT_CODES_VALUES,
+        ));
     }
     let mut ordered = true;
     let mut seen = std::collections::BTreeSet::new();
     for (j, v) in values.iter().enumerate() {
         if op == "In" && *v == 0 {
-            errs.push(FieldError::invalid(&vp.index(j), *v, "must not be 0 for the In operator"));
+            errs.push(FieldError::invalid(
+                &vp.index(j),
+                *v,
+                "must not be 0 for the In operator",
+            ));
         }
         if !seen.insert(*v) {
             errs.push(FieldError::duplicate(&vp.index(j), *v));
@@ -376,7 +540,11 @@ fn validate_on_exit_codes(oe: &Value, path: &Path, names: &[&str]) -> ErrorList 
         }
     }
     if !ordered {
-        errs.push(FieldError::invalid(&vp, Value::from(values.clone()), "must be ordered"));
+        errs.push(FieldError::invalid(
+            &vp,
+            Value::from(values.clone()),
+            "must be ordered",
+        ));
     }
     errs
 }
@@ -386,10 +554,17 @@ fn validate_success_policy(sp: &Value, completions: Option<i64>, path: &Path) ->
     let rules = arr(sp, "rules");
     let rules_path = path.child("rules");
     if rules.is_empty() {
-        errs.push(FieldError::required(&rules_path, "at least one rules must be specified when the successPolicy is specified"));
+        errs.push(FieldError::required(
+            &rules_path,
+            "at least one rules must be specified when the successPolicy is specified",
+        ));
     }
     if rules.len() > MAX_SUCCESS_POLICY_RULES {
-        errs.push(FieldError::too_many(&rules_path, rules.len(), MAX_SUCCESS_POLICY_RULES));
+        errs.push(FieldError::too_many(
+            &rules_path,
+            rules.len(),
+            MAX_SUCCESS_POLICY_RULES,
+        ));
     }
     let completions = completions.unwrap_or(0);
     for (i, rule) in rules.iter().enumerate() {
@@ -397,7 +572,10 @@ fn validate_success_policy(sp: &Value, completions: Option<i64>, path: &Path) ->
         let count = json_i64(rule, "succeededCount");
         let indexes = rule.get("succeededIndexes").and_then(Value::as_str);
         if count.is_none() && indexes.is_none() {
-            errs.push(FieldError::required(&rp, "at least one of succeededCount or succeededIndexes must be specified"));
+            errs.push(FieldError::required(
+                &rp,
+                "at least one of succeededCount or succeededIndexes must be specified",
+            ));
         }
         let mut total = 0;
         if let Some(ix) = indexes {
@@ -407,7 +585,11 @@ fn validate_success_policy(sp: &Value, completions: Option<i64>, path: &Path) ->
             }
             match validate_indexes_format(ix, completions) {
                 Ok(t) => total = t,
-                Err(e) => errs.push(FieldError::invalid(&ip, ix, format!("error parsing succeededIndexes: {e}"))),
+                Err(e) => errs.push(FieldError::invalid(
+                    &ip,
+                    ix,
+                    format!("error parsing succeededIndexes: {e}"),
+                )),
             }
         }
         if let Some(c) = count {
@@ -468,12 +650,14 @@ fn parse_index_interval(s: &str, completions: i64) -> Result<(i64, i64), String>
         ));
     }
     let first = limits.first().copied().unwrap_or("");
-    let x = go_atoi(first).ok_or_else(|| format!("cannot convert string to integer for index: {first:?}"))?;
+    let x = go_atoi(first)
+        .ok_or_else(|| format!("cannot convert string to integer for index: {first:?}"))?;
     if x >= completions {
         return Err(format!("too large index: {first:?}"));
     }
     if let Some(second) = limits.get(1) {
-        let y = go_atoi(second).ok_or_else(|| format!("cannot convert string to integer for index: {second:?}"))?;
+        let y = go_atoi(second)
+            .ok_or_else(|| format!("cannot convert string to integer for index: {second:?}"))?;
         if y >= completions {
             return Err(format!("too large index: {second:?}"));
         }
@@ -491,20 +675,38 @@ fn validate_job_spec_update(new: &Value, old: &Value, path: &Path, opts: JobOpts
     // completions: immutable unless Indexed, then only in tandem with parallelism
     let cp = path.child("completions");
     if !is_indexed(new) {
-        errs.extend(validate_immutable(new.get("completions"), old.get("completions"), &cp));
+        errs.extend(validate_immutable(
+            new.get("completions"),
+            old.get("completions"),
+            &cp,
+        ));
     } else {
         let nc = json_i64(new, "completions");
         if nc != json_i64(old, "completions") {
             if let Some(c) = nc {
                 if Some(c) != json_i64(new, "parallelism") {
-                    errs.push(FieldError::invalid(&cp, c, "can only be modified in tandem with spec.parallelism"));
+                    errs.push(FieldError::invalid(
+                        &cp,
+                        c,
+                        "can only be modified in tandem with spec.parallelism",
+                    ));
                 }
             }
         }
     }
-    errs.extend(validate_immutable(new.get("selector"), old.get("selector"), &path.child("selector")));
+    errs.extend(validate_immutable(
+        new.get("selector"),
+        old.get("selector"),
+        &path.child("selector"),
+    ));
     errs.extend(validate_pod_template_update(new, old, path, opts));
-    for f in ["completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy", "successPolicy"] {
+    for f in [
+        "completionMode",
+        "podFailurePolicy",
+        "backoffLimitPerIndex",
+        "managedBy",
+        "successPolicy",
+    ] {
         errs.extend(validate_immutable(new.get(f), old.get(f), &path.child(f)));
     }
     errs
@@ -514,8 +716,12 @@ fn validate_job_spec_update(new: &Value, old: &Value, path: &Path, opts: JobOpts
 /// scheduling directives (node affinity, node selector, tolerations, labels, annotations,
 /// scheduling gates).
 fn validate_pod_template_update(new: &Value, old: &Value, path: &Path, opts: JobOpts) -> ErrorList {
-    let template = non_null(new.get("template")).cloned().unwrap_or(Value::Null);
-    let mut old_template = non_null(old.get("template")).cloned().unwrap_or(Value::Null);
+    let template = non_null(new.get("template"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut old_template = non_null(old.get("template"))
+        .cloned()
+        .unwrap_or(Value::Null);
     if opts.allow_mutable_scheduling_directives {
         let set = |t: &mut Value, keys: &[&str], v: Option<&Value>| {
             let mut cur = t;
@@ -531,7 +737,9 @@ fn validate_pod_template_update(new: &Value, old: &Value, path: &Path, opts: Job
                     };
                     return;
                 }
-                cur = m.entry((*k).to_string()).or_insert_with(|| Value::Object(Map::new()));
+                cur = m
+                    .entry((*k).to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
             }
         };
         let new_aff = at(&template, &["spec", "affinity"]).cloned();
@@ -542,8 +750,14 @@ fn validate_pod_template_update(new: &Value, old: &Value, path: &Path, opts: Job
                 if let Some(m) = oa.as_object_mut() {
                     m.remove("nodeAffinity");
                 }
-                let empty = oa.as_object().is_none_or(|m| m.values().all(Value::is_null));
-                set(&mut old_template, &["spec", "affinity"], if empty { None } else { Some(&oa) });
+                let empty = oa
+                    .as_object()
+                    .is_none_or(|m| m.values().all(Value::is_null));
+                set(
+                    &mut old_template,
+                    &["spec", "affinity"],
+                    if empty { None } else { Some(&oa) },
+                );
             }
             (Some(na), None) => {
                 let v = match non_null(na.get("nodeAffinity")) {
@@ -553,7 +767,11 @@ fn validate_pod_template_update(new: &Value, old: &Value, path: &Path, opts: Job
                 set(&mut old_template, &["spec", "affinity"], Some(&v));
             }
             (Some(na), Some(_)) => {
-                set(&mut old_template, &["spec", "affinity", "nodeAffinity"], na.get("nodeAffinity"));
+                set(
+                    &mut old_template,
+                    &["spec", "affinity", "nodeAffinity"],
+                    na.get("nodeAffinity"),
+                );
             }
             (None, None) => {}
         }
@@ -570,7 +788,11 @@ fn validate_pod_template_update(new: &Value, old: &Value, path: &Path, opts: Job
     if strip_empty(&template) == strip_empty(&old_template) {
         Vec::new()
     } else {
-        vec![FieldError::invalid(&path.child("template"), template, FIELD_IMMUTABLE)]
+        vec![FieldError::invalid(
+            &path.child("template"),
+            template,
+            FIELD_IMMUTABLE,
+        )]
     }
 }
 
@@ -582,7 +804,9 @@ fn strip_empty(v: &Value) -> Value {
             let mut out = Map::new();
             for (k, v) in m {
                 let s = strip_empty(v);
-                let empty = s.is_null() || s.as_object().is_some_and(Map::is_empty) || s.as_array().is_some_and(Vec::is_empty);
+                let empty = s.is_null()
+                    || s.as_object().is_some_and(Map::is_empty)
+                    || s.as_array().is_some_and(Vec::is_empty);
                 if !empty {
                     out.insert(k.clone(), s);
                 }
@@ -620,7 +844,8 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
     let finished_changed = is_finished(old) != is_finished(new);
     let complete_changed = condition_true(old, "Complete") != condition_true(new, "Complete");
     let failed_changed = condition_true(old, "Failed") != condition_true(new, "Failed");
-    let failure_target_changed = condition_true(old, "FailureTarget") != condition_true(new, "FailureTarget");
+    let failure_target_changed =
+        condition_true(old, "FailureTarget") != condition_true(new, "FailureTarget");
     let completed_changed = json_str(ns, "completedIndexes") != json_str(os, "completedIndexes");
     let failed_ix_changed = changed("failedIndexes");
     let indexed = is_indexed(spec);
@@ -655,10 +880,16 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
     }
     let cond = sp.child("conditions");
     if (complete_changed || failed_changed) && complete && failed {
-        errs.push(invalid_omit(&cond, "cannot set Complete=True and Failed=true conditions"));
+        errs.push(invalid_omit(
+            &cond,
+            "cannot set Complete=True and Failed=true conditions",
+        ));
     }
     if (complete_changed || failure_target_changed) && complete && failure_target {
-        errs.push(invalid_omit(&cond, "cannot set Complete=True and FailureTarget=true conditions"));
+        errs.push(invalid_omit(
+            &cond,
+            "cannot set Complete=True and FailureTarget=true conditions",
+        ));
     }
     let completion_time = non_null(ns.get("completionTime"));
     let start_time = non_null(ns.get("startTime"));
@@ -670,31 +901,58 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
         ));
     }
     if (complete_changed || changed("completionTime")) && completion_time.is_none() && complete {
-        errs.push(FieldError::required(&sp.child("completionTime"), "completionTime is required for Complete jobs"));
+        errs.push(FieldError::required(
+            &sp.child("completionTime"),
+            "completionTime is required for Complete jobs",
+        ));
     }
     if changed("startTime") || changed("completionTime") {
-        if let (Some(s), Some(c)) = (start_time.and_then(Value::as_str), completion_time.and_then(Value::as_str)) {
+        if let (Some(s), Some(c)) = (
+            start_time.and_then(Value::as_str),
+            completion_time.and_then(Value::as_str),
+        ) {
             if c < s {
-                errs.push(FieldError::invalid(&sp.child("completionTime"), c, "must be equal to or after `startTime`"));
+                errs.push(FieldError::invalid(
+                    &sp.child("completionTime"),
+                    c,
+                    "must be equal to or after `startTime`",
+                ));
             }
         }
     }
     if (failed_changed || failed_ix_changed) && failed && !failure_target {
-        errs.push(invalid_omit(&cond, "cannot set Failed=True condition without the FailureTarget=true condition"));
+        errs.push(invalid_omit(
+            &cond,
+            "cannot set Failed=True condition without the FailureTarget=true condition",
+        ));
     }
     if complete_changed && complete && !sc_met {
-        errs.push(invalid_omit(&cond, "cannot set Complete=True condition without the SuccessCriteriaMet=true condition"));
+        errs.push(invalid_omit(
+            &cond,
+            "cannot set Complete=True condition without the SuccessCriteriaMet=true condition",
+        ));
     }
     if (finished_changed || changed("active")) && i(ns, "active") > 0 && finished {
-        errs.push(FieldError::invalid(&sp.child("active"), i(ns, "active"), "active>0 is invalid for finished job"));
+        errs.push(FieldError::invalid(
+            &sp.child("active"),
+            i(ns, "active"),
+            "active>0 is invalid for finished job",
+        ));
     }
     if (finished_changed || changed("startTime")) && start_time.is_none() && finished {
-        errs.push(FieldError::required(&sp.child("startTime"), "startTime is required for finished job"));
+        errs.push(FieldError::required(
+            &sp.child("startTime"),
+            "startTime is required for finished job",
+        ));
     }
     if (finished_changed || changed("uncountedTerminatedPods")) && finished {
         if let Some(u) = non_null(ns.get("uncountedTerminatedPods")) {
             if !arr(u, "succeeded").is_empty() || !arr(u, "failed").is_empty() {
-                errs.push(FieldError::invalid(&sp.child("uncountedTerminatedPods"), u.clone(), "must be empty for finished job"));
+                errs.push(FieldError::invalid(
+                    &sp.child("uncountedTerminatedPods"),
+                    u.clone(),
+                    "must be empty for finished job",
+                ));
             }
         }
     }
@@ -704,14 +962,26 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
     if completed_changed {
         if let Some(c) = completions {
             if let Err(e) = validate_indexes_format(completed_ix, c) {
-                errs.push(FieldError::invalid(&sp.child("completedIndexes"), completed_ix, format!("error parsing completedIndexes: {e}")));
+                errs.push(FieldError::invalid(
+                    &sp.child("completedIndexes"),
+                    completed_ix,
+                    format!("error parsing completedIndexes: {e}"),
+                ));
             }
         }
     }
     if failed_ix_changed {
-        if let (Some(c), Some(_), Some(f)) = (completions, json_i64(spec, "backoffLimitPerIndex"), failed_ix) {
+        if let (Some(c), Some(_), Some(f)) = (
+            completions,
+            json_i64(spec, "backoffLimitPerIndex"),
+            failed_ix,
+        ) {
             if let Err(e) = validate_indexes_format(f, c) {
-                errs.push(FieldError::invalid(&sp.child("failedIndexes"), f, format!("error parsing failedIndexes: {e}")));
+                errs.push(FieldError::invalid(
+                    &sp.child("failedIndexes"),
+                    f,
+                    format!("error parsing failedIndexes: {e}"),
+                ));
             }
         }
     }
@@ -724,70 +994,125 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
     }
     if failed_ix_changed && json_i64(spec, "backoffLimitPerIndex").is_none() {
         if let Some(f) = failed_ix {
-            errs.push(FieldError::invalid(&sp.child("failedIndexes"), f, "cannot set non-null failedIndexes when backoffLimitPerIndex is null"));
+            errs.push(FieldError::invalid(
+                &sp.child("failedIndexes"),
+                f,
+                "cannot set non-null failedIndexes when backoffLimitPerIndex is null",
+            ));
         }
     }
     if (failed_ix_changed || completed_changed) && !completed_ix.is_empty() {
         if let (Some(c), Some(f)) = (completions, failed_ix.filter(|f| !f.is_empty())) {
             if let Some(ix) = first_overlap(completed_ix, f, c) {
-                errs.push(FieldError::invalid(&sp.child("failedIndexes"), f, format!("failedIndexes and completedIndexes overlap at index: {ix}")));
+                errs.push(FieldError::invalid(
+                    &sp.child("failedIndexes"),
+                    f,
+                    format!("failedIndexes and completedIndexes overlap at index: {ix}"),
+                ));
             }
         }
     }
-    if (finished_changed || changed("terminating")) && finished && json_i64(ns, "terminating").unwrap_or(0) > 0 {
-        errs.push(FieldError::invalid(&sp.child("terminating"), i(ns, "terminating"), "terminating>0 is invalid for finished job"));
+    if (finished_changed || changed("terminating"))
+        && finished
+        && json_i64(ns, "terminating").unwrap_or(0) > 0
+    {
+        errs.push(FieldError::invalid(
+            &sp.child("terminating"),
+            i(ns, "terminating"),
+            "terminating>0 is invalid for finished job",
+        ));
     }
     if changed("ready") || changed("active") {
         if let Some(r) = json_i64(ns, "ready") {
             if r > i(ns, "active") {
-                errs.push(FieldError::invalid(&sp.child("ready"), r, "cannot set more ready pods than active"));
+                errs.push(FieldError::invalid(
+                    &sp.child("ready"),
+                    r,
+                    "cannot set more ready pods than active",
+                ));
             }
         }
     }
     if sc_met && failed {
-        errs.push(invalid_omit(&cond, "cannot set SuccessCriteriaMet=True and Failed=true conditions"));
+        errs.push(invalid_omit(
+            &cond,
+            "cannot set SuccessCriteriaMet=True and Failed=true conditions",
+        ));
     }
     if sc_met && failure_target {
-        errs.push(invalid_omit(&cond, "cannot set SuccessCriteriaMet=True and FailureTarget=true conditions"));
+        errs.push(invalid_omit(
+            &cond,
+            "cannot set SuccessCriteriaMet=True and FailureTarget=true conditions",
+        ));
     }
     if non_null(spec.get("successPolicy")).is_some() && !sc_met && complete {
-        errs.push(invalid_omit(&cond, "cannot set Complete=True for Job with SuccessPolicy unless SuccessCriteriaMet=True"));
+        errs.push(invalid_omit(
+            &cond,
+            "cannot set Complete=True for Job with SuccessPolicy unless SuccessCriteriaMet=True",
+        ));
     }
     // transitions
     for ty in ["Failed", "Complete", "FailureTarget"] {
         if condition_true(old, ty) && !condition_true(new, ty) {
-            errs.push(invalid_omit(&cond, format!("cannot disable the terminal {ty}=True condition")));
+            errs.push(invalid_omit(
+                &cond,
+                format!("cannot disable the terminal {ty}=True condition"),
+            ));
         }
     }
     if i(ns, "failed") < i(os, "failed") {
-        errs.push(FieldError::invalid(&sp.child("failed"), i(ns, "failed"), "cannot decrease the failed counter"));
+        errs.push(FieldError::invalid(
+            &sp.child("failed"),
+            i(ns, "failed"),
+            "cannot decrease the failed counter",
+        ));
     }
-    let may_decrease_succeeded = indexed && json_i64(spec, "completions") == json_i64(spec, "parallelism");
+    let may_decrease_succeeded =
+        indexed && json_i64(spec, "completions") == json_i64(spec, "parallelism");
     if !may_decrease_succeeded && i(ns, "succeeded") < i(os, "succeeded") {
-        errs.push(FieldError::invalid(&sp.child("succeeded"), i(ns, "succeeded"), "cannot decrease the succeeded counter"));
+        errs.push(FieldError::invalid(
+            &sp.child("succeeded"),
+            i(ns, "succeeded"),
+            "cannot decrease the succeeded counter",
+        ));
     }
     if let (Some(n), Some(o)) = (completion_time, non_null(os.get("completionTime"))) {
         if n != o {
-            errs.push(FieldError::invalid(&sp.child("completionTime"), n.clone(), FIELD_IMMUTABLE));
+            errs.push(FieldError::invalid(
+                &sp.child("completionTime"),
+                n.clone(),
+                FIELD_IMMUTABLE,
+            ));
         }
     }
     if let Some(o) = non_null(os.get("startTime")) {
         if Some(o) != start_time && spec.get("suspend").and_then(Value::as_bool) != Some(true) {
-            errs.push(FieldError::required(&sp.child("startTime"), "startTime cannot be removed for unsuspended job"));
+            errs.push(FieldError::required(
+                &sp.child("startTime"),
+                "startTime cannot be removed for unsuspended job",
+            ));
         }
     }
     if condition_true(old, "SuccessCriteriaMet") && !sc_met {
-        errs.push(invalid_omit(&cond, "cannot disable the SuccessCriteriaMet=True condition"));
+        errs.push(invalid_omit(
+            &cond,
+            "cannot disable the SuccessCriteriaMet=True condition",
+        ));
     }
     if condition_true(old, "Complete") && !condition_true(old, "SuccessCriteriaMet") && sc_met {
-        errs.push(invalid_omit(&cond, "cannot set SuccessCriteriaMet=True for Job already has Complete=true conditions"));
+        errs.push(invalid_omit(
+            &cond,
+            "cannot set SuccessCriteriaMet=True for Job already has Complete=true conditions",
+        ));
     }
     errs
 }
 
 fn first_overlap(completed: &str, failed: &str, completions: i64) -> Option<i64> {
     let parse = |s: &str| -> Vec<(i64, i64)> {
-        s.split(',').filter_map(|iv| parse_index_interval(iv, completions).ok()).collect()
+        s.split(',')
+            .filter_map(|iv| parse_index_interval(iv, completions).ok())
+            .collect()
     };
     let c = parse(completed);
     let f = parse(failed);
@@ -805,11 +1130,20 @@ fn first_overlap(completed: &str, failed: &str, completions: i64) -> Option<i64>
 
 /// Validates a new CronJob (`ValidateCronJobCreate`).
 pub fn validate_cronjob_create(cj: &Value) -> ErrorList {
-    let mut errs = validate_object_meta(cj, true, format::name_is_dns_subdomain as NameFn, &meta_path());
+    let mut errs = validate_object_meta(
+        cj,
+        true,
+        format::name_is_dns_subdomain as NameFn,
+        &meta_path(),
+    );
     errs.extend(validate_cronjob_spec(spec_of(cj), None, &Path::new("spec")));
     let name = crate::meta::str_field(cj, "name").unwrap_or("");
     if name.len() > MAX_CRONJOB_NAME_LENGTH {
-        errs.push(FieldError::invalid(&meta_path().child("name"), name, format::max_len_error(MAX_CRONJOB_NAME_LENGTH)));
+        errs.push(FieldError::invalid(
+            &meta_path().child("name"),
+            name,
+            format::max_len_error(MAX_CRONJOB_NAME_LENGTH),
+        ));
     }
     errs
 }
@@ -818,7 +1152,11 @@ pub fn validate_cronjob_create(cj: &Value) -> ErrorList {
 /// CronJobs stay editable).
 pub fn validate_cronjob_update(new: &Value, old: &Value) -> ErrorList {
     let mut errs = validate_object_meta_update(new, old, &meta_path());
-    errs.extend(validate_cronjob_spec(spec_of(new), Some(spec_of(old)), &Path::new("spec")));
+    errs.extend(validate_cronjob_spec(
+        spec_of(new),
+        Some(spec_of(old)),
+        &Path::new("spec"),
+    ));
     errs
 }
 
@@ -830,10 +1168,18 @@ fn validate_cronjob_spec(spec: &Value, old: Option<&Value>, path: &Path) -> Erro
         errs.push(FieldError::required(&path.child("schedule"), ""));
     } else {
         let allow_tz = old.is_some_and(|o| json_str(o, "schedule").contains("TZ"));
-        errs.extend(validate_schedule_format(schedule, allow_tz, time_zone, &path.child("schedule")));
+        errs.extend(validate_schedule_format(
+            schedule,
+            allow_tz,
+            time_zone,
+            &path.child("schedule"),
+        ));
     }
     if let Some(v) = json_i64(spec, "startingDeadlineSeconds") {
-        errs.extend(validate_nonnegative(v, &path.child("startingDeadlineSeconds")));
+        errs.extend(validate_nonnegative(
+            v,
+            &path.child("startingDeadlineSeconds"),
+        ));
     }
     let tz_changed = old.is_none_or(|o| o.get("timeZone").and_then(Value::as_str) != time_zone);
     if tz_changed {
@@ -843,9 +1189,16 @@ fn validate_cronjob_spec(spec: &Value, old: Option<&Value>, path: &Path) -> Erro
     match json_str(spec, "concurrencyPolicy") {
         "Allow" | "Forbid" | "Replace" => {}
         "" => errs.push(FieldError::required(&cp, "")),
-        other => errs.push(FieldError::not_supported(&cp, other, &["Allow", "Forbid", "Replace"])),
+        other => errs.push(FieldError::not_supported(
+            &cp,
+            other,
+            &["Allow", "Forbid", "Replace"],
+        )),
     }
-    errs.extend(validate_job_template_spec(spec.get("jobTemplate").unwrap_or(&Value::Null), &path.child("jobTemplate")));
+    errs.extend(validate_job_template_spec(
+        spec.get("jobTemplate").unwrap_or(&Value::Null),
+        &path.child("jobTemplate"),
+    ));
     for f in ["successfulJobsHistoryLimit", "failedJobsHistoryLimit"] {
         if let Some(v) = json_i64(spec, f) {
             errs.extend(validate_nonnegative(v, &path.child(f)));
@@ -859,24 +1212,45 @@ fn validate_job_template_spec(tmpl: &Value, path: &Path) -> ErrorList {
     let spec = tmpl.get("spec").unwrap_or(&Value::Null);
     let mut errs = validate_job_spec_common(spec, &path.child("spec"));
     if let Some(sel) = non_null(spec.get("selector")) {
-        errs.push(FieldError::invalid(&path.child("spec").child("selector"), sel.clone(), "`selector` will be auto-generated"));
+        errs.push(FieldError::invalid(
+            &path.child("spec").child("selector"),
+            sel.clone(),
+            "`selector` will be auto-generated",
+        ));
     }
     if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
-        errs.push(FieldError::not_supported(&path.child("spec").child("manualSelector"), true, &["nil", "false"]));
+        errs.push(FieldError::not_supported(
+            &path.child("spec").child("manualSelector"),
+            true,
+            &["nil", "false"],
+        ));
     }
     errs
 }
 
-fn validate_schedule_format(schedule: &str, allow_tz: bool, time_zone: Option<&str>, path: &Path) -> ErrorList {
+fn validate_schedule_format(
+    schedule: &str,
+    allow_tz: bool,
+    time_zone: Option<&str>,
+    path: &Path,
+) -> ErrorList {
     let mut errs = ErrorList::new();
     if let Err(e) = cron::parse_standard(schedule) {
         errs.push(FieldError::invalid(path, schedule, e.to_string()));
     }
     if schedule.contains("TZ") {
         if allow_tz && time_zone.is_some() {
-            errs.push(FieldError::invalid(path, schedule, "cannot use both timeZone field and TZ or CRON_TZ in schedule"));
+            errs.push(FieldError::invalid(
+                path,
+                schedule,
+                "cannot use both timeZone field and TZ or CRON_TZ in schedule",
+            ));
         } else if !allow_tz {
-            errs.push(FieldError::invalid(path, schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"));
+            errs.push(FieldError::invalid(
+                path,
+                schedule,
+                "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+            ));
         }
     }
     errs
@@ -884,7 +1258,9 @@ fn validate_schedule_format(schedule: &str, allow_tz: bool, time_zone: Option<&s
 
 fn valid_tz_part(part: &str) -> bool {
     (1..=14).contains(&part.len())
-        && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
         && part != "."
         && part != ".."
         && !part.starts_with('-')
@@ -894,15 +1270,27 @@ fn validate_time_zone(tz: Option<&str>, path: &Path) -> ErrorList {
     let mut errs = ErrorList::new();
     let Some(tz) = tz else { return errs };
     if tz.is_empty() {
-        errs.push(FieldError::invalid(path, tz, "timeZone must be nil or non-empty string"));
+        errs.push(FieldError::invalid(
+            path,
+            tz,
+            "timeZone must be nil or non-empty string",
+        ));
         return errs;
     }
     if !tz.split('/').all(valid_tz_part) {
-        errs.push(FieldError::invalid(path, tz, format!("unknown time zone {tz}")));
+        errs.push(FieldError::invalid(
+            path,
+            tz,
+            format!("unknown time zone {tz}"),
+        ));
         return errs;
     }
     if tz.eq_ignore_ascii_case("Local") {
-        errs.push(FieldError::invalid(path, tz, "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"));
+        errs.push(FieldError::invalid(
+            path,
+            tz,
+            "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
+        ));
     }
     if let Err(e) = cron::load_location(tz) {
         errs.push(FieldError::invalid(path, tz, e));

@@ -11,14 +11,25 @@ use serde_json::Value;
 
 /// `ValidateLabelSelector`; `allow_invalid_label_value` mirrors upstream's
 /// `AllowInvalidLabelValueInSelector` (kept for objects stored before the check existed).
-pub fn validate_label_selector(sel: &Value, allow_invalid_label_value: bool, path: &Path) -> ErrorList {
+pub fn validate_label_selector(
+    sel: &Value,
+    allow_invalid_label_value: bool,
+    path: &Path,
+) -> ErrorList {
     let mut errs = validate_labels(sel.get("matchLabels"), &path.child("matchLabels"));
-    let exprs = sel.get("matchExpressions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let exprs = sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for (i, e) in exprs.iter().enumerate() {
         let p = path.child("matchExpressions").index(i);
         let op = e.get("operator").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> =
-            e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         match op {
             "In" | "NotIn" => {
                 if values.is_empty() {
@@ -36,12 +47,23 @@ pub fn validate_label_selector(sel: &Value, allow_invalid_label_value: bool, pat
                     ));
                 }
             }
-            _ => errs.push(FieldError::invalid(&p.child("operator"), op, "not a valid selector operator")),
+            _ => errs.push(FieldError::invalid(
+                &p.child("operator"),
+                op,
+                "not a valid selector operator",
+            )),
         }
-        errs.extend(validate_label_name(e.get("key").and_then(Value::as_str).unwrap_or(""), &p.child("key")));
+        errs.extend(validate_label_name(
+            e.get("key").and_then(Value::as_str).unwrap_or(""),
+            &p.child("key"),
+        ));
         if !allow_invalid_label_value {
             for (vi, v) in values.iter().enumerate() {
-                errs.extend(invalid_each(&p.child("values").index(vi), v, format::is_valid_label_value(v)));
+                errs.extend(invalid_each(
+                    &p.child("values").index(vi),
+                    v,
+                    format::is_valid_label_value(v),
+                ));
             }
         }
     }
@@ -55,7 +77,12 @@ pub fn has_invalid_label_value(sel: Option<&Value>) -> bool {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .flat_map(|e| e.get("values").and_then(Value::as_array).cloned().unwrap_or_default())
+        .flat_map(|e| {
+            e.get("values")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
         .any(|v| !format::is_valid_label_value(v.as_str().unwrap_or("")).is_empty())
 }
 
@@ -71,7 +98,9 @@ pub fn selector_matches(sel: Option<&Value>, labels: Option<&Value>) -> Option<b
     if let Some(ml) = sel.get("matchLabels").and_then(Value::as_object) {
         for (k, v) in ml {
             let v = v.as_str().unwrap_or("");
-            if !format::is_qualified_name(k).is_empty() || !format::is_valid_label_value(v).is_empty() {
+            if !format::is_qualified_name(k).is_empty()
+                || !format::is_valid_label_value(v).is_empty()
+            {
                 return None;
             }
             if label(k) != Some(v) {
@@ -79,14 +108,25 @@ pub fn selector_matches(sel: Option<&Value>, labels: Option<&Value>) -> Option<b
             }
         }
     }
-    for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let key = e.get("key").and_then(Value::as_str).unwrap_or("");
         if !format::is_qualified_name(key).is_empty() {
             return None;
         }
-        let values: Vec<&str> =
-            e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-        if values.iter().any(|v| !format::is_valid_label_value(v).is_empty()) {
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if values
+            .iter()
+            .any(|v| !format::is_valid_label_value(v).is_empty())
+        {
             return None;
         }
         let matched = match e.get("operator").and_then(Value::as_str).unwrap_or("") {
@@ -108,7 +148,10 @@ mod tests {
 
     #[test]
     fn missing_selector_matches_nothing_and_empty_matches_everything() {
-        assert_eq!(selector_matches(None, Some(&json!({"a": "b"}))), Some(false));
+        assert_eq!(
+            selector_matches(None, Some(&json!({"a": "b"}))),
+            Some(false)
+        );
         assert_eq!(selector_matches(Some(&json!({})), None), Some(true));
     }
 
@@ -118,8 +161,14 @@ mod tests {
             {"key": "tier", "operator": "In", "values": ["a", "b"]},
             {"key": "gone", "operator": "DoesNotExist"}
         ]});
-        assert_eq!(selector_matches(Some(&sel), Some(&json!({"app": "x", "tier": "b"}))), Some(true));
-        assert_eq!(selector_matches(Some(&sel), Some(&json!({"app": "x", "tier": "c"}))), Some(false));
+        assert_eq!(
+            selector_matches(Some(&sel), Some(&json!({"app": "x", "tier": "b"}))),
+            Some(true)
+        );
+        assert_eq!(
+            selector_matches(Some(&sel), Some(&json!({"app": "x", "tier": "c"}))),
+            Some(false)
+        );
         let bad = json!({"matchExpressions": [{"key": "k", "operator": "Foo"}]});
         assert_eq!(selector_matches(Some(&bad), None), None);
     }

@@ -37,7 +37,12 @@ pub fn validate_create(info: &ResourceInfo, obj: &Value) -> ErrorList {
         ("coordination.k8s.io", "Lease") => core::validate_lease(obj),
         ("", "PersistentVolumeClaim") => core::validate_pvc(obj),
         ("", "PersistentVolume") => core::validate_pv(obj),
-        _ => metadata::validate_object_meta(obj, info.namespaced, format::name_is_dns_subdomain, &meta_path()),
+        _ => metadata::validate_object_meta(
+            obj,
+            info.namespaced,
+            format::name_is_dns_subdomain,
+            &meta_path(),
+        ),
     }
 }
 

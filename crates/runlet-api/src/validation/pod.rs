@@ -15,7 +15,10 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn arr<'a>(v: &'a Value, k: &str) -> &'a [Value] {
-    v.get(k).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn obj<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
@@ -26,7 +29,10 @@ fn obj<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
 pub fn validate_pod_template_spec(tmpl: &Value, path: &Path) -> ErrorList {
     let meta = tmpl.get("metadata").unwrap_or(&Value::Null);
     let mut errs = validate_labels(meta.get("labels"), &path.child("labels"));
-    errs.extend(validate_annotations(meta.get("annotations"), &path.child("annotations")));
+    errs.extend(validate_annotations(
+        meta.get("annotations"),
+        &path.child("annotations"),
+    ));
     let spec = tmpl.get("spec").unwrap_or(&Value::Null);
     errs.extend(validate_pod_spec(spec, &path.child("spec")));
     if !arr(spec, "ephemeralContainers").is_empty() {
@@ -43,12 +49,20 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
     let mut errs = ErrorList::new();
     let grace = json_i64(spec, "terminationGracePeriodSeconds");
     if grace.is_none() {
-        errs.push(FieldError::required(&path.child("terminationGracePeriodSeconds"), ""));
+        errs.push(FieldError::required(
+            &path.child("terminationGracePeriodSeconds"),
+            "",
+        ));
     }
     let (volumes, verrs) = validate_volumes(arr(spec, "volumes"), &path.child("volumes"));
     errs.extend(verrs);
     let restart_policy = json_str(spec, "restartPolicy");
-    errs.extend(validate_containers(arr(spec, "containers"), &volumes, grace, &path.child("containers")));
+    errs.extend(validate_containers(
+        arr(spec, "containers"),
+        &volumes,
+        grace,
+        &path.child("containers"),
+    ));
     errs.extend(validate_init_containers(
         arr(spec, "initContainers"),
         arr(spec, "containers"),
@@ -76,12 +90,23 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
             &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
         )),
     }
-    errs.extend(validate_labels(spec.get("nodeSelector"), &path.child("nodeSelector")));
+    errs.extend(validate_labels(
+        spec.get("nodeSelector"),
+        &path.child("nodeSelector"),
+    ));
     errs.extend(validate_pod_security_context(spec, path));
-    errs.extend(validate_dns_config(spec, dns_policy, &path.child("dnsConfig")));
+    errs.extend(validate_dns_config(
+        spec,
+        dns_policy,
+        &path.child("dnsConfig"),
+    ));
     for (i, g) in arr(spec, "readinessGates").iter().enumerate() {
         let t = json_str(g, "conditionType");
-        errs.extend(invalid_each(&path.child("readinessGates").index(i).child("conditionType"), t, format::is_qualified_name(t)));
+        errs.extend(invalid_each(
+            &path.child("readinessGates").index(i).child("conditionType"),
+            t,
+            format::is_qualified_name(t),
+        ));
     }
     let mut seen = BTreeSet::new();
     for (i, g) in arr(spec, "schedulingGates").iter().enumerate() {
@@ -92,7 +117,13 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
             errs.push(FieldError::duplicate(&p, n));
         }
     }
-    for (field, name_fn) in [("serviceAccountName", format::name_is_dns_subdomain as format::NameFn), ("nodeName", format::name_is_dns_subdomain)] {
+    for (field, name_fn) in [
+        (
+            "serviceAccountName",
+            format::name_is_dns_subdomain as format::NameFn,
+        ),
+        ("nodeName", format::name_is_dns_subdomain),
+    ] {
         let v = json_str(spec, field);
         if !v.is_empty() {
             errs.extend(invalid_each(&path.child(field), v, name_fn(v, false)));
@@ -110,16 +141,31 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
     for field in ["hostname", "subdomain"] {
         let v = json_str(spec, field);
         if !v.is_empty() {
-            errs.extend(invalid_each(&path.child(field), v, format::is_dns1123_label(v)));
+            errs.extend(invalid_each(
+                &path.child(field),
+                v,
+                format::is_dns1123_label(v),
+            ));
         }
     }
-    errs.extend(validate_tolerations(arr(spec, "tolerations"), &path.child("tolerations")));
+    errs.extend(validate_tolerations(
+        arr(spec, "tolerations"),
+        &path.child("tolerations"),
+    ));
     let pcn = json_str(spec, "priorityClassName");
     if !pcn.is_empty() {
-        errs.extend(invalid_each(&path.child("priorityClassName"), pcn, format::name_is_dns_subdomain(pcn, false)));
+        errs.extend(invalid_each(
+            &path.child("priorityClassName"),
+            pcn,
+            format::name_is_dns_subdomain(pcn, false),
+        ));
     }
     if let Some(rcn) = spec.get("runtimeClassName").and_then(Value::as_str) {
-        errs.extend(invalid_each(&path.child("runtimeClassName"), rcn, format::name_is_dns_subdomain(rcn, false)));
+        errs.extend(invalid_each(
+            &path.child("runtimeClassName"),
+            rcn,
+            format::name_is_dns_subdomain(rcn, false),
+        ));
     }
     if let Some(pp) = spec.get("preemptionPolicy").and_then(Value::as_str) {
         match pp {
@@ -137,7 +183,11 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
         if name.is_empty() {
             errs.push(FieldError::required(&path.child("os").child("name"), ""));
         } else if name != "linux" && name != "windows" {
-            errs.push(FieldError::not_supported(&path.child("os").child("name"), name, &["linux", "windows"]));
+            errs.push(FieldError::not_supported(
+                &path.child("os").child("name"),
+                name,
+                &["linux", "windows"],
+            ));
         }
     }
     errs
@@ -150,7 +200,11 @@ fn validate_pod_security_context(spec: &Value, path: &Path) -> ErrorList {
         for f in ["runAsUser", "runAsGroup", "fsGroup"] {
             if let Some(v) = json_i64(sc, f) {
                 if !(0..=i64::from(i32::MAX)).contains(&v) {
-                    errs.push(FieldError::invalid(&p.child(f), v, format::inclusive_range_error(0, i64::from(i32::MAX))));
+                    errs.push(FieldError::invalid(
+                        &p.child(f),
+                        v,
+                        format::inclusive_range_error(0, i64::from(i32::MAX)),
+                    ));
                 }
             }
         }
@@ -169,7 +223,12 @@ fn validate_host_network_deps(spec: &Value, path: &Path) -> ErrorList {
             let cp = json_i64(port, "containerPort").unwrap_or(0);
             if hp != 0 && hp != cp {
                 errs.push(FieldError::invalid(
-                    &path.child("containers").index(i).child("ports").index(j).child("hostPort"),
+                    &path
+                        .child("containers")
+                        .index(i)
+                        .child("ports")
+                        .index(j)
+                        .child("hostPort"),
                     hp,
                     "must match `containerPort` when `hostNetwork` is true",
                 ));
@@ -184,7 +243,10 @@ fn validate_dns_config(spec: &Value, dns_policy: &str, path: &Path) -> ErrorList
     let cfg = obj(spec, "dnsConfig");
     if dns_policy == "None" {
         let Some(cfg) = cfg else {
-            errs.push(FieldError::required(path, "must provide `dnsConfig` when `dnsPolicy` is None"));
+            errs.push(FieldError::required(
+                path,
+                "must provide `dnsConfig` when `dnsPolicy` is None",
+            ));
             return errs;
         };
         if arr(cfg, "nameservers").is_empty() {
@@ -198,11 +260,18 @@ fn validate_dns_config(spec: &Value, dns_policy: &str, path: &Path) -> ErrorList
     if let Some(cfg) = cfg {
         let ns = arr(cfg, "nameservers");
         if ns.len() > 3 {
-            errs.push(FieldError::invalid(&path.child("nameservers"), Value::from(ns.to_vec()), "must not have more than 3 nameservers"));
+            errs.push(FieldError::invalid(
+                &path.child("nameservers"),
+                Value::from(ns.to_vec()),
+                "must not have more than 3 nameservers",
+            ));
         }
         for (i, o) in arr(cfg, "options").iter().enumerate() {
             if json_str(o, "name").is_empty() {
-                errs.push(FieldError::required(&path.child("options").index(i), "must not be empty"));
+                errs.push(FieldError::required(
+                    &path.child("options").index(i),
+                    "must not be empty",
+                ));
             }
         }
     }
@@ -229,24 +298,45 @@ fn validate_tolerations(tols: &[Value], path: &Path) -> ErrorList {
             ));
         }
         if non_null(t.get("tolerationSeconds")).is_some() && effect != "NoExecute" {
-            errs.push(FieldError::invalid(&p.child("effect"), effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"));
+            errs.push(FieldError::invalid(
+                &p.child("effect"),
+                effect,
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            ));
         }
         match op {
             "Equal" | "" => {
                 let msgs = format::is_valid_label_value(value);
                 if !msgs.is_empty() {
-                    errs.push(FieldError::invalid(&p.child("operator"), value, msgs.join(";")));
+                    errs.push(FieldError::invalid(
+                        &p.child("operator"),
+                        value,
+                        msgs.join(";"),
+                    ));
                 }
             }
             "Exists" => {
                 if !value.is_empty() {
-                    errs.push(FieldError::invalid(&p.child("operator"), t.clone(), "value must be empty when `operator` is 'Exists'"));
+                    errs.push(FieldError::invalid(
+                        &p.child("operator"),
+                        t.clone(),
+                        "value must be empty when `operator` is 'Exists'",
+                    ));
                 }
             }
-            other => errs.push(FieldError::not_supported(&p.child("operator"), other, &["Equal", "Exists"])),
+            other => errs.push(FieldError::not_supported(
+                &p.child("operator"),
+                other,
+                &["Equal", "Exists"],
+            )),
         }
-        if !effect.is_empty() && !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) {
-            errs.push(FieldError::not_supported(&p.child("effect"), effect, &["NoSchedule", "PreferNoSchedule", "NoExecute"]));
+        if !effect.is_empty() && !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect)
+        {
+            errs.push(FieldError::not_supported(
+                &p.child("effect"),
+                effect,
+                &["NoSchedule", "PreferNoSchedule", "NoExecute"],
+            ));
         }
     }
     errs
@@ -299,7 +389,11 @@ pub fn validate_volumes(vols: &[Value], path: &Path) -> (VolumeMap, ErrorList) {
         if name.is_empty() {
             el.push(FieldError::required(&p.child("name"), ""));
         } else {
-            el.extend(invalid_each(&p.child("name"), name, format::is_dns1123_label(name)));
+            el.extend(invalid_each(
+                &p.child("name"),
+                name,
+                format::is_dns1123_label(name),
+            ));
         }
         if names.contains_key(name) {
             el.push(FieldError::duplicate(&p.child("name"), name));
@@ -325,7 +419,10 @@ fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
     for key in VOLUME_SOURCES {
         let Some(src) = obj(v, key) else { continue };
         if first.is_some() {
-            errs.push(FieldError::forbidden(&path.child(key), "may not specify more than 1 volume type"));
+            errs.push(FieldError::forbidden(
+                &path.child(key),
+                "may not specify more than 1 volume type",
+            ));
             continue;
         }
         first = Some(key);
@@ -340,12 +437,20 @@ fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
                 }
             }
             "secret" | "configMap" => {
-                let name_key = if *key == "secret" { "secretName" } else { "name" };
+                let name_key = if *key == "secret" {
+                    "secretName"
+                } else {
+                    "name"
+                };
                 if json_str(src, name_key).is_empty() {
                     errs.push(FieldError::required(&p.child(name_key), ""));
                 }
                 if let Some(m) = file_mode_ok(src, "defaultMode") {
-                    errs.push(FieldError::invalid(&p.child("defaultMode"), m, FILE_MODE_MSG));
+                    errs.push(FieldError::invalid(
+                        &p.child("defaultMode"),
+                        m,
+                        FILE_MODE_MSG,
+                    ));
                 }
                 for (i, item) in arr(src, "items").iter().enumerate() {
                     errs.extend(validate_key_to_path(item, &p.child("items").index(i)));
@@ -357,9 +462,16 @@ fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
                 }
             }
             "emptyDir" => {
-                if let Some(q) = src.get("sizeLimit").and_then(Value::as_str).and_then(Quantity::parse) {
+                if let Some(q) = src
+                    .get("sizeLimit")
+                    .and_then(Value::as_str)
+                    .and_then(Quantity::parse)
+                {
                     if q.is_negative() {
-                        errs.push(FieldError::forbidden(&p.child("sizeLimit"), "SizeLimit field must be a valid resource quantity"));
+                        errs.push(FieldError::forbidden(
+                            &p.child("sizeLimit"),
+                            "SizeLimit field must be a valid resource quantity",
+                        ));
                     }
                 }
             }
@@ -413,7 +525,12 @@ fn validate_local_non_reserved_path(p: &str, path: &Path) -> ErrorList {
     errs
 }
 
-fn validate_containers(ctrs: &[Value], vols: &VolumeMap, grace: Option<i64>, path: &Path) -> ErrorList {
+fn validate_containers(
+    ctrs: &[Value],
+    vols: &VolumeMap,
+    grace: Option<i64>,
+    path: &Path,
+) -> ErrorList {
     let mut errs = ErrorList::new();
     if ctrs.is_empty() {
         errs.push(FieldError::required(path, ""));
@@ -432,14 +549,23 @@ fn validate_containers(ctrs: &[Value], vols: &VolumeMap, grace: Option<i64>, pat
         }
         errs.extend(validate_probes(c, grace, &p));
         if non_null(c.get("restartPolicy")).is_some() {
-            errs.push(FieldError::forbidden(&p.child("restartPolicy"), "may not be set for non-init containers"));
+            errs.push(FieldError::forbidden(
+                &p.child("restartPolicy"),
+                "may not be set for non-init containers",
+            ));
         }
     }
     errs.extend(check_host_port_conflicts(ctrs, path));
     errs
 }
 
-fn validate_init_containers(ctrs: &[Value], regular: &[Value], vols: &VolumeMap, grace: Option<i64>, path: &Path) -> ErrorList {
+fn validate_init_containers(
+    ctrs: &[Value],
+    regular: &[Value],
+    vols: &VolumeMap,
+    grace: Option<i64>,
+    path: &Path,
+) -> ErrorList {
     let mut errs = ErrorList::new();
     let mut names: BTreeSet<&str> = regular.iter().map(|c| json_str(c, "name")).collect();
     for (i, c) in ctrs.iter().enumerate() {
@@ -450,7 +576,11 @@ fn validate_init_containers(ctrs: &[Value], regular: &[Value], vols: &VolumeMap,
             if rp == "Always" {
                 restart_always = true;
             } else {
-                errs.push(FieldError::not_supported(&p.child("restartPolicy"), rp, &["Always"]));
+                errs.push(FieldError::not_supported(
+                    &p.child("restartPolicy"),
+                    rp,
+                    &["Always"],
+                ));
             }
         }
         let name = json_str(c, "name");
@@ -466,9 +596,17 @@ fn validate_init_containers(ctrs: &[Value], regular: &[Value], vols: &VolumeMap,
             }
             errs.extend(validate_probes(c, grace, &p));
         } else {
-            for f in ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"] {
+            for f in [
+                "lifecycle",
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+            ] {
                 if obj(c, f).is_some() {
-                    errs.push(FieldError::forbidden(&p.child(f), "may not be set for init containers without restartPolicy=Always"));
+                    errs.push(FieldError::forbidden(
+                        &p.child(f),
+                        "may not be set for init containers without restartPolicy=Always",
+                    ));
                 }
             }
         }
@@ -482,14 +620,21 @@ fn validate_container_common(c: &Value, vols: &VolumeMap, path: &Path) -> ErrorL
     if name.is_empty() {
         errs.push(FieldError::required(&path.child("name"), ""));
     } else {
-        errs.extend(invalid_each(&path.child("name"), name, format::is_dns1123_label(name)));
+        errs.extend(invalid_each(
+            &path.child("name"),
+            name,
+            format::is_dns1123_label(name),
+        ));
     }
     if json_str(c, "image").is_empty() {
         errs.push(FieldError::required(&path.child("image"), ""));
     }
     match json_str(c, "terminationMessagePolicy") {
         "File" | "FallbackToLogsOnError" => {}
-        "" => errs.push(FieldError::required(&path.child("terminationMessagePolicy"), "")),
+        "" => errs.push(FieldError::required(
+            &path.child("terminationMessagePolicy"),
+            "",
+        )),
         other => errs.push(FieldError::not_supported(
             &path.child("terminationMessagePolicy"),
             other,
@@ -499,11 +644,19 @@ fn validate_container_common(c: &Value, vols: &VolumeMap, path: &Path) -> ErrorL
     errs.extend(validate_ports(arr(c, "ports"), &path.child("ports")));
     errs.extend(validate_env(arr(c, "env"), &path.child("env")));
     errs.extend(validate_env_from(arr(c, "envFrom"), &path.child("envFrom")));
-    errs.extend(validate_volume_mounts(arr(c, "volumeMounts"), vols, &path.child("volumeMounts")));
+    errs.extend(validate_volume_mounts(
+        arr(c, "volumeMounts"),
+        vols,
+        &path.child("volumeMounts"),
+    ));
     match json_str(c, "imagePullPolicy") {
         "Always" | "IfNotPresent" | "Never" => {}
         "" => errs.push(FieldError::required(&path.child("imagePullPolicy"), "")),
-        other => errs.push(FieldError::not_supported(&path.child("imagePullPolicy"), other, &["Always", "IfNotPresent", "Never"])),
+        other => errs.push(FieldError::not_supported(
+            &path.child("imagePullPolicy"),
+            other,
+            &["Always", "IfNotPresent", "Never"],
+        )),
     }
     if let Some(r) = obj(c, "resources") {
         errs.extend(validate_resource_requirements(r, &path.child("resources")));
@@ -513,7 +666,11 @@ fn validate_container_common(c: &Value, vols: &VolumeMap, path: &Path) -> ErrorL
         for f in ["runAsUser", "runAsGroup"] {
             if let Some(v) = json_i64(sc, f) {
                 if !(0..=i64::from(i32::MAX)).contains(&v) {
-                    errs.push(FieldError::invalid(&p.child(f), v, format::inclusive_range_error(0, i64::from(i32::MAX))));
+                    errs.push(FieldError::invalid(
+                        &p.child(f),
+                        v,
+                        format::inclusive_range_error(0, i64::from(i32::MAX)),
+                    ));
                 }
             }
         }
@@ -552,7 +709,11 @@ fn validate_ports(ports: &[Value], path: &Path) -> ErrorList {
         match json_str(port, "protocol") {
             "" => errs.push(FieldError::required(&p.child("protocol"), "")),
             "TCP" | "UDP" | "SCTP" => {}
-            other => errs.push(FieldError::not_supported(&p.child("protocol"), other, &["SCTP", "TCP", "UDP"])),
+            other => errs.push(FieldError::not_supported(
+                &p.child("protocol"),
+                other,
+                &["SCTP", "TCP", "UDP"],
+            )),
         }
     }
     errs
@@ -567,9 +728,17 @@ fn check_host_port_conflicts(ctrs: &[Value], path: &Path) -> ErrorList {
             if hp == 0 {
                 continue;
             }
-            let key = format!("{}/{}/{}", json_str(port, "protocol"), json_str(port, "hostIP"), hp);
+            let key = format!(
+                "{}/{}/{}",
+                json_str(port, "protocol"),
+                json_str(port, "hostIP"),
+                hp
+            );
             if seen.contains(&key) {
-                errs.push(FieldError::duplicate(&path.index(ci).child("ports").index(pi).child("hostPort"), key));
+                errs.push(FieldError::duplicate(
+                    &path.index(ci).child("ports").index(pi).child("hostPort"),
+                    key,
+                ));
             } else {
                 seen.insert(key);
             }
@@ -623,7 +792,11 @@ fn validate_env(vars: &[Value], path: &Path) -> ErrorList {
         if name.is_empty() {
             errs.push(FieldError::required(&p.child("name"), ""));
         } else {
-            errs.extend(invalid_each(&p.child("name"), name, format::is_relaxed_env_var_name(name)));
+            errs.extend(invalid_each(
+                &p.child("name"),
+                name,
+                format::is_relaxed_env_var_name(name),
+            ));
         }
         errs.extend(validate_env_value_from(ev, &p.child("valueFrom")));
     }
@@ -632,7 +805,9 @@ fn validate_env(vars: &[Value], path: &Path) -> ErrorList {
 
 fn validate_env_value_from(ev: &Value, path: &Path) -> ErrorList {
     let mut errs = ErrorList::new();
-    let Some(from) = obj(ev, "valueFrom") else { return errs };
+    let Some(from) = obj(ev, "valueFrom") else {
+        return errs;
+    };
     let mut n = 0;
     if let Some(fr) = obj(from, "fieldRef") {
         n += 1;
@@ -644,8 +819,15 @@ fn validate_env_value_from(ev: &Value, path: &Path) -> ErrorList {
         let r = json_str(rr, "resource");
         if r.is_empty() {
             errs.push(FieldError::required(&p.child("resource"), ""));
-        } else if !RESOURCE_FIELD_PATHS.contains(&r) && !r.starts_with("requests.hugepages-") && !r.starts_with("limits.hugepages-") {
-            errs.push(FieldError::not_supported(&p.child("resource"), r, RESOURCE_FIELD_PATHS));
+        } else if !RESOURCE_FIELD_PATHS.contains(&r)
+            && !r.starts_with("requests.hugepages-")
+            && !r.starts_with("limits.hugepages-")
+        {
+            errs.push(FieldError::not_supported(
+                &p.child("resource"),
+                r,
+                RESOURCE_FIELD_PATHS,
+            ));
         }
     }
     for key in ["configMapKeyRef", "secretKeyRef"] {
@@ -653,21 +835,37 @@ fn validate_env_value_from(ev: &Value, path: &Path) -> ErrorList {
             n += 1;
             let p = path.child(key);
             let name = json_str(kr, "name");
-            errs.extend(invalid_each(&p.child("name"), name, format::name_is_dns_subdomain(name, false)));
+            errs.extend(invalid_each(
+                &p.child("name"),
+                name,
+                format::name_is_dns_subdomain(name, false),
+            ));
             let k = json_str(kr, "key");
             if k.is_empty() {
                 errs.push(FieldError::required(&p.child("key"), ""));
             } else {
-                errs.extend(invalid_each(&p.child("key"), k, format::is_config_map_key(k)));
+                errs.extend(invalid_each(
+                    &p.child("key"),
+                    k,
+                    format::is_config_map_key(k),
+                ));
             }
         }
     }
     if n == 0 {
         errs.push(FieldError::invalid(path, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
     } else if !json_str(ev, "value").is_empty() {
-        errs.push(FieldError::invalid(path, "", "may not be specified when `value` is not empty"));
+        errs.push(FieldError::invalid(
+            path,
+            "",
+            "may not be specified when `value` is not empty",
+        ));
     } else if n > 1 {
-        errs.push(FieldError::invalid(path, "", "may not have more than one field specified at a time"));
+        errs.push(FieldError::invalid(
+            path,
+            "",
+            "may not have more than one field specified at a time",
+        ));
     }
     errs
 }
@@ -687,7 +885,10 @@ fn validate_object_field_selector(fs: &Value, path: &Path) -> ErrorList {
     let (base, subscript) = match fp.split_once('[') {
         Some((b, rest)) if rest.ends_with(']') => {
             let inner = rest.trim_end_matches(']');
-            let inner = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')).unwrap_or(inner);
+            let inner = inner
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+                .unwrap_or(inner);
             (b, Some(inner))
         }
         _ => (fp, None),
@@ -701,20 +902,38 @@ fn validate_object_field_selector(fs: &Value, path: &Path) -> ErrorList {
         return errs;
     }
     if !DOWNWARD_API_LABELS.contains(&base) {
-        errs.push(FieldError::invalid(&path.child("fieldPath"), fp, format!("error converting fieldPath: field label not supported: {fp}")));
+        errs.push(FieldError::invalid(
+            &path.child("fieldPath"),
+            fp,
+            format!("error converting fieldPath: field label not supported: {fp}"),
+        ));
         return errs;
     }
     match subscript {
         Some(sub) => match base {
-            "metadata.annotations" => errs.extend(invalid_each(path, &sub.to_lowercase(), format::is_qualified_name(&sub.to_lowercase()))),
-            "metadata.labels" => errs.extend(invalid_each(path, sub, format::is_qualified_name(sub))),
-            _ => errs.push(FieldError::invalid(path, base, "does not support subscript")),
+            "metadata.annotations" => errs.extend(invalid_each(
+                path,
+                &sub.to_lowercase(),
+                format::is_qualified_name(&sub.to_lowercase()),
+            )),
+            "metadata.labels" => {
+                errs.extend(invalid_each(path, sub, format::is_qualified_name(sub)))
+            }
+            _ => errs.push(FieldError::invalid(
+                path,
+                base,
+                "does not support subscript",
+            )),
         },
         None => {
             if !ENV_FIELD_PATHS.contains(&base) {
                 let mut sorted = ENV_FIELD_PATHS.to_vec();
                 sorted.sort_unstable();
-                errs.push(FieldError::not_supported(&path.child("fieldPath"), base, &sorted));
+                errs.push(FieldError::not_supported(
+                    &path.child("fieldPath"),
+                    base,
+                    &sorted,
+                ));
             }
         }
     }
@@ -727,7 +946,11 @@ fn validate_env_from(vars: &[Value], path: &Path) -> ErrorList {
         let p = path.index(i);
         let prefix = json_str(ev, "prefix");
         if !prefix.is_empty() {
-            errs.extend(invalid_each(&p.child("prefix"), prefix, format::is_relaxed_env_var_name(prefix)));
+            errs.extend(invalid_each(
+                &p.child("prefix"),
+                prefix,
+                format::is_relaxed_env_var_name(prefix),
+            ));
         }
         let mut n = 0;
         for key in ["configMapRef", "secretRef"] {
@@ -737,14 +960,26 @@ fn validate_env_from(vars: &[Value], path: &Path) -> ErrorList {
                 if name.is_empty() {
                     errs.push(FieldError::required(&p.child(key).child("name"), ""));
                 } else {
-                    errs.extend(invalid_each(&p.child(key).child("name"), name, format::name_is_dns_subdomain(name, true)));
+                    errs.extend(invalid_each(
+                        &p.child(key).child("name"),
+                        name,
+                        format::name_is_dns_subdomain(name, true),
+                    ));
                 }
             }
         }
         if n == 0 {
-            errs.push(FieldError::invalid(path, "", "must specify one of: `configMapRef` or `secretRef`"));
+            errs.push(FieldError::invalid(
+                path,
+                "",
+                "must specify one of: `configMapRef` or `secretRef`",
+            ));
         } else if n > 1 {
-            errs.push(FieldError::invalid(path, "", "may not have more than one field specified at a time"));
+            errs.push(FieldError::invalid(
+                path,
+                "",
+                "may not have more than one field specified at a time",
+            ));
         }
     }
     errs
@@ -767,7 +1002,11 @@ fn validate_volume_mounts(mounts: &[Value], vols: &VolumeMap, path: &Path) -> Er
             errs.push(FieldError::required(&p.child("mountPath"), ""));
         }
         if !points.insert(mp) {
-            errs.push(FieldError::invalid(&p.child("mountPath"), mp, "must be unique"));
+            errs.push(FieldError::invalid(
+                &p.child("mountPath"),
+                mp,
+                "must be unique",
+            ));
         }
         let sub = json_str(m, "subPath");
         if !sub.is_empty() {
@@ -776,9 +1015,16 @@ fn validate_volume_mounts(mounts: &[Value], vols: &VolumeMap, path: &Path) -> Er
         let expr = json_str(m, "subPathExpr");
         if !expr.is_empty() {
             if !sub.is_empty() {
-                errs.push(FieldError::invalid(&p.child("subPathExpr"), expr, "subPathExpr and subPath are mutually exclusive"));
+                errs.push(FieldError::invalid(
+                    &p.child("subPathExpr"),
+                    expr,
+                    "subPathExpr and subPath are mutually exclusive",
+                ));
             }
-            errs.extend(validate_local_descending_path(expr, &path.child("subPathExpr")));
+            errs.extend(validate_local_descending_path(
+                expr,
+                &path.child("subPathExpr"),
+            ));
         }
     }
     errs
@@ -790,21 +1036,42 @@ fn validate_probes(c: &Value, grace: Option<i64>, path: &Path) -> ErrorList {
         let Some(probe) = obj(c, f) else { continue };
         let p = path.child(f);
         errs.extend(validate_handler(probe, false, grace, &p));
-        for (k, default) in [("initialDelaySeconds", 0), ("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1), ("failureThreshold", 3)] {
-            errs.extend(validate_nonnegative(json_i64(probe, k).unwrap_or(default), &p.child(k)));
+        for (k, default) in [
+            ("initialDelaySeconds", 0),
+            ("timeoutSeconds", 1),
+            ("periodSeconds", 10),
+            ("successThreshold", 1),
+            ("failureThreshold", 3),
+        ] {
+            errs.extend(validate_nonnegative(
+                json_i64(probe, k).unwrap_or(default),
+                &p.child(k),
+            ));
         }
         if let Some(t) = json_i64(probe, "terminationGracePeriodSeconds") {
             if t <= 0 {
-                errs.push(FieldError::invalid(&p.child("terminationGracePeriodSeconds"), t, "must be greater than 0"));
+                errs.push(FieldError::invalid(
+                    &p.child("terminationGracePeriodSeconds"),
+                    t,
+                    "must be greater than 0",
+                ));
             }
         }
         let st = json_i64(probe, "successThreshold").unwrap_or(1);
         if f != "readinessProbe" && st != 1 {
-            errs.push(FieldError::invalid(&p.child("successThreshold"), st, "must be 1"));
+            errs.push(FieldError::invalid(
+                &p.child("successThreshold"),
+                st,
+                "must be 1",
+            ));
         }
         if f == "readinessProbe" {
             if let Some(t) = non_null(probe.get("terminationGracePeriodSeconds")) {
-                errs.push(FieldError::invalid(&p.child("terminationGracePeriodSeconds"), t.clone(), "must not be set for readinessProbes"));
+                errs.push(FieldError::invalid(
+                    &p.child("terminationGracePeriodSeconds"),
+                    t.clone(),
+                    "must not be set for readinessProbes",
+                ));
             }
         }
     }
@@ -826,21 +1093,34 @@ fn validate_port_num_or_name(port: Option<&Value>, path: &Path) -> ErrorList {
         Some(Value::String(s)) => invalid_each(path, s, format::is_valid_port_name(s)),
         Some(v) => {
             let n = v.as_i64().unwrap_or(0);
-            format::is_valid_port_num(n).into_iter().map(|m| FieldError::invalid(path, n, m)).collect()
+            format::is_valid_port_num(n)
+                .into_iter()
+                .map(|m| FieldError::invalid(path, n, m))
+                .collect()
         }
-        None => format::is_valid_port_num(0).into_iter().map(|m| FieldError::invalid(path, 0, m)).collect(),
+        None => format::is_valid_port_num(0)
+            .into_iter()
+            .map(|m| FieldError::invalid(path, 0, m))
+            .collect(),
     }
 }
 
 fn validate_handler(h: &Value, lifecycle: bool, grace: Option<i64>, path: &Path) -> ErrorList {
     let mut errs = ErrorList::new();
-    let kinds: &[&str] = if lifecycle { &["exec", "httpGet", "tcpSocket", "sleep"] } else { &["exec", "httpGet", "tcpSocket", "grpc"] };
+    let kinds: &[&str] = if lifecycle {
+        &["exec", "httpGet", "tcpSocket", "sleep"]
+    } else {
+        &["exec", "httpGet", "tcpSocket", "grpc"]
+    };
     let mut n = 0;
     for k in kinds {
         let Some(a) = obj(h, k) else { continue };
         let p = path.child(k);
         if n > 0 {
-            errs.push(FieldError::forbidden(&p, "may not specify more than 1 handler type"));
+            errs.push(FieldError::forbidden(
+                &p,
+                "may not specify more than 1 handler type",
+            ));
             continue;
         }
         n += 1;
@@ -857,14 +1137,24 @@ fn validate_handler(h: &Value, lifecycle: bool, grace: Option<i64>, path: &Path)
                 errs.extend(validate_port_num_or_name(a.get("port"), &p.child("port")));
                 let scheme = a.get("scheme").and_then(Value::as_str).unwrap_or("HTTP");
                 if scheme != "HTTP" && scheme != "HTTPS" {
-                    errs.push(FieldError::not_supported(&p.child("scheme"), scheme, &["HTTP", "HTTPS"]));
+                    errs.push(FieldError::not_supported(
+                        &p.child("scheme"),
+                        scheme,
+                        &["HTTP", "HTTPS"],
+                    ));
                 }
                 for hdr in arr(a, "httpHeaders") {
                     let name = json_str(hdr, "name");
-                    errs.extend(invalid_each(&p.child("httpHeaders"), name, format::is_http_header_name(name)));
+                    errs.extend(invalid_each(
+                        &p.child("httpHeaders"),
+                        name,
+                        format::is_http_header_name(name),
+                    ));
                 }
             }
-            "tcpSocket" | "grpc" => errs.extend(validate_port_num_or_name(a.get("port"), &p.child("port"))),
+            "tcpSocket" | "grpc" => {
+                errs.extend(validate_port_num_or_name(a.get("port"), &p.child("port")))
+            }
             "sleep" => {
                 let secs = json_i64(a, "seconds").unwrap_or(0);
                 if let Some(g) = grace {
@@ -924,7 +1214,18 @@ fn overcommit_allowed(name: &str) -> bool {
 
 fn is_integer_resource(name: &str) -> bool {
     !is_native(name) && !name.starts_with("requests.")
-        || ["pods", "services", "replicationcontrollers", "resourcequotas", "secrets", "configmaps", "persistentvolumeclaims", "services.nodeports", "services.loadbalancers"].contains(&name)
+        || [
+            "pods",
+            "services",
+            "replicationcontrollers",
+            "resourcequotas",
+            "secrets",
+            "configmaps",
+            "persistentvolumeclaims",
+            "services.nodeports",
+            "services.loadbalancers",
+        ]
+        .contains(&name)
 }
 
 fn validate_container_resource_name(name: &str, path: &Path) -> ErrorList {
@@ -934,13 +1235,26 @@ fn validate_container_resource_name(name: &str, path: &Path) -> ErrorList {
     }
     if !name.contains('/') {
         if !STANDARD_RESOURCES.contains(&name) && !is_hugepages(name) {
-            errs.push(FieldError::invalid(path, name, "must be a standard resource type or fully qualified"));
+            errs.push(FieldError::invalid(
+                path,
+                name,
+                "must be a standard resource type or fully qualified",
+            ));
         }
         if !STANDARD_CONTAINER_RESOURCES.contains(&name) && !is_hugepages(name) {
-            errs.push(FieldError::invalid(path, name, "must be a standard resource for containers"));
+            errs.push(FieldError::invalid(
+                path,
+                name,
+                "must be a standard resource for containers",
+            ));
         }
-    } else if !is_native(name) && !format::is_qualified_name(&format!("requests.{name}")).is_empty() {
-        errs.push(FieldError::invalid(path, name, "doesn't follow extended resource name standard"));
+    } else if !is_native(name) && !format::is_qualified_name(&format!("requests.{name}")).is_empty()
+    {
+        errs.push(FieldError::invalid(
+            path,
+            name,
+            "doesn't follow extended resource name standard",
+        ));
     }
     errs
 }
@@ -971,7 +1285,10 @@ pub fn validate_resource_requirements(r: &Value, path: &Path) -> ErrorList {
     let req_path = path.child("requests");
     let empty = serde_json::Map::new();
     let limits = r.get("limits").and_then(Value::as_object).unwrap_or(&empty);
-    let requests = r.get("requests").and_then(Value::as_object).unwrap_or(&empty);
+    let requests = r
+        .get("requests")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let mut cpu_mem = false;
     let mut huge = false;
     for (name, q) in limits {
@@ -990,19 +1307,33 @@ pub fn validate_resource_requirements(r: &Value, path: &Path) -> ErrorList {
             let lim_raw = lim.as_str().unwrap_or("");
             if let (Some(rq), Some(lq)) = (Quantity::parse(raw), Quantity::parse(lim_raw)) {
                 if rq != lq && !overcommit_allowed(name) {
-                    errs.push(FieldError::invalid(&req_path, raw, format!("must be equal to {name} limit of {lim_raw}")));
+                    errs.push(FieldError::invalid(
+                        &req_path,
+                        raw,
+                        format!("must be equal to {name} limit of {lim_raw}"),
+                    ));
                 } else if rq > lq {
-                    errs.push(FieldError::invalid(&req_path, raw, format!("must be less than or equal to {name} limit of {lim_raw}")));
+                    errs.push(FieldError::invalid(
+                        &req_path,
+                        raw,
+                        format!("must be less than or equal to {name} limit of {lim_raw}"),
+                    ));
                 }
             }
         } else if !overcommit_allowed(name) {
-            errs.push(FieldError::required(&lim_path, "Limit must be set for non overcommitable resources"));
+            errs.push(FieldError::required(
+                &lim_path,
+                "Limit must be set for non overcommitable resources",
+            ));
         }
         huge |= is_hugepages(name);
         cpu_mem |= name == "cpu" || name == "memory";
     }
     if !cpu_mem && huge {
-        errs.push(FieldError::forbidden(path, "HugePages require cpu or memory"));
+        errs.push(FieldError::forbidden(
+            path,
+            "HugePages require cpu or memory",
+        ));
     }
     errs
 }
@@ -1012,7 +1343,11 @@ fn validate_containers_only_for_pod(ctrs: &[Value], path: &Path) -> ErrorList {
     for (i, c) in ctrs.iter().enumerate() {
         let image = json_str(c, "image");
         if image.trim() != image {
-            errs.push(FieldError::invalid(&path.index(i).child("image"), image, "must not have leading or trailing whitespace"));
+            errs.push(FieldError::invalid(
+                &path.index(i).child("image"),
+                image,
+                "must not have leading or trailing whitespace",
+            ));
         }
     }
     errs
@@ -1020,7 +1355,12 @@ fn validate_containers_only_for_pod(ctrs: &[Value], path: &Path) -> ErrorList {
 
 fn validate_pod_metadata_and_spec(pod: &Value) -> ErrorList {
     let spec_path = Path::new("spec");
-    let mut errs = metadata::validate_object_meta(pod, true, format::name_is_dns_subdomain, &Path::new("metadata"));
+    let mut errs = metadata::validate_object_meta(
+        pod,
+        true,
+        format::name_is_dns_subdomain,
+        &Path::new("metadata"),
+    );
     let spec = pod.get("spec").unwrap_or(&Value::Null);
     errs.extend(validate_pod_spec(spec, &spec_path));
     if json_str(spec, "serviceAccountName").is_empty() {
@@ -1029,7 +1369,13 @@ fn validate_pod_metadata_and_spec(pod: &Value) -> ErrorList {
                 for (si, src) in arr(proj, "sources").iter().enumerate() {
                     if obj(src, "serviceAccountToken").is_some() {
                         errs.push(FieldError::forbidden(
-                            &spec_path.child("volumes").index(vi).child("projected").child("sources").index(si).child("serviceAccountToken"),
+                            &spec_path
+                                .child("volumes")
+                                .index(vi)
+                                .child("projected")
+                                .child("sources")
+                                .index(si)
+                                .child("serviceAccountToken"),
                             "must not be specified when serviceAccountName is not set",
                         ));
                     }
@@ -1037,8 +1383,14 @@ fn validate_pod_metadata_and_spec(pod: &Value) -> ErrorList {
             }
         }
     }
-    errs.extend(validate_containers_only_for_pod(arr(spec, "containers"), &spec_path.child("containers")));
-    errs.extend(validate_containers_only_for_pod(arr(spec, "initContainers"), &spec_path.child("initContainers")));
+    errs.extend(validate_containers_only_for_pod(
+        arr(spec, "containers"),
+        &spec_path.child("containers"),
+    ));
+    errs.extend(validate_containers_only_for_pod(
+        arr(spec, "initContainers"),
+        &spec_path.child("initContainers"),
+    ));
     errs
 }
 
@@ -1048,10 +1400,16 @@ pub fn validate_pod_create(pod: &Value) -> ErrorList {
     let spec = pod.get("spec").unwrap_or(&Value::Null);
     let spec_path = Path::new("spec");
     if !arr(spec, "ephemeralContainers").is_empty() {
-        errs.push(FieldError::forbidden(&spec_path.child("ephemeralContainers"), "cannot be set on create"));
+        errs.push(FieldError::forbidden(
+            &spec_path.child("ephemeralContainers"),
+            "cannot be set on create",
+        ));
     }
     if !json_str(spec, "nodeName").is_empty() && !arr(spec, "schedulingGates").is_empty() {
-        errs.push(FieldError::forbidden(&spec_path.child("nodeName"), "cannot be set until all schedulingGates have been cleared"));
+        errs.push(FieldError::forbidden(
+            &spec_path.child("nodeName"),
+            "cannot be set until all schedulingGates have been cleared",
+        ));
     }
     errs
 }
@@ -1061,7 +1419,10 @@ const UPDATABLE_POD_SPEC_FIELDS: &str = "`spec.containers[*].image`,`spec.initCo
 fn validate_container_updates(new: &[Value], old: &[Value], path: &Path) -> (ErrorList, bool) {
     let mut errs = ErrorList::new();
     if new.len() != old.len() {
-        errs.push(FieldError::forbidden(path, "pod updates may not add or remove containers"));
+        errs.push(FieldError::forbidden(
+            path,
+            "pod updates may not add or remove containers",
+        ));
         return (errs, true);
     }
     for (i, c) in new.iter().enumerate() {
@@ -1070,7 +1431,11 @@ fn validate_container_updates(new: &[Value], old: &[Value], path: &Path) -> (Err
             errs.push(FieldError::required(&path.index(i).child("image"), ""));
         }
         if image.trim() != image {
-            errs.push(FieldError::invalid(&path.index(i).child("image"), image, "must not have leading or trailing whitespace"));
+            errs.push(FieldError::invalid(
+                &path.index(i).child("image"),
+                image,
+                "must not have leading or trailing whitespace",
+            ));
         }
     }
     (errs, false)
@@ -1086,7 +1451,8 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> ErrorList {
     let ns = new.get("spec").unwrap_or(&Value::Null);
     let os = old.get("spec").unwrap_or(&Value::Null);
     for key in ["containers", "initContainers"] {
-        let (e, stop) = validate_container_updates(arr(ns, key), arr(os, key), &spec_path.child(key));
+        let (e, stop) =
+            validate_container_updates(arr(ns, key), arr(os, key), &spec_path.child(key));
         errs.extend(e);
         if stop {
             return errs;
@@ -1104,7 +1470,11 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> ErrorList {
             return errs;
         }
         (Some(n), Some(o)) if o < n => {
-            errs.push(FieldError::invalid(&spec_path.child("activeDeadlineSeconds"), n, "must be less than or equal to previous value"));
+            errs.push(FieldError::invalid(
+                &spec_path.child("activeDeadlineSeconds"),
+                n,
+                "must be less than or equal to previous value",
+            ));
             return errs;
         }
         (None, Some(_)) => errs.push(FieldError::invalid(
@@ -1116,7 +1486,10 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> ErrorList {
     }
     let old_tols = arr(os, "tolerations");
     for (i, t) in old_tols.iter().enumerate() {
-        if !arr(ns, "tolerations").iter().any(|n| toleration_equal_ignoring_seconds(n, t)) {
+        if !arr(ns, "tolerations")
+            .iter()
+            .any(|n| toleration_equal_ignoring_seconds(n, t))
+        {
             errs.push(FieldError::forbidden(
                 &spec_path.child("tolerations").index(i),
                 "existing toleration can not be modified except its tolerationSeconds",
@@ -1125,7 +1498,12 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> ErrorList {
     }
     for g in arr(ns, "schedulingGates") {
         if !arr(os, "schedulingGates").contains(g) {
-            errs.push(FieldError::forbidden(&spec_path.child("schedulingGates"), "only deletion is allowed, but found new scheduling gate '".to_string() + json_str(g, "name") + "'"));
+            errs.push(FieldError::forbidden(
+                &spec_path.child("schedulingGates"),
+                "only deletion is allowed, but found new scheduling gate '".to_string()
+                    + json_str(g, "name")
+                    + "'",
+            ));
         }
     }
     if ns == os {
@@ -1154,8 +1532,13 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> ErrorList {
             };
         }
         let old_grace = json_i64(os, "terminationGracePeriodSeconds");
-        if old_grace.is_some_and(|g| g < 0) && json_i64(ns, "terminationGracePeriodSeconds") == Some(1) {
-            m.insert("terminationGracePeriodSeconds".to_string(), Value::from(old_grace));
+        if old_grace.is_some_and(|g| g < 0)
+            && json_i64(ns, "terminationGracePeriodSeconds") == Some(1)
+        {
+            m.insert(
+                "terminationGracePeriodSeconds".to_string(),
+                Value::from(old_grace),
+            );
         }
     }
     let old_map = os.as_object().cloned().unwrap_or_default();
@@ -1168,17 +1551,25 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> ErrorList {
     changed.sort();
     changed.dedup();
     if !changed.is_empty() {
-        let diff: Vec<String> = changed.iter().map(|k| format!("  spec.{k}: changed")).collect();
+        let diff: Vec<String> = changed
+            .iter()
+            .map(|k| format!("  spec.{k}: changed"))
+            .collect();
         errs.push(FieldError::forbidden(
             &spec_path,
-            format!("pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n{}", diff.join("\n")),
+            format!(
+                "pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n{}",
+                diff.join("\n")
+            ),
         ));
     }
     errs
 }
 
 fn toleration_equal_ignoring_seconds(a: &Value, b: &Value) -> bool {
-    ["key", "operator", "value", "effect"].iter().all(|k| json_str(a, k) == json_str(b, k))
+    ["key", "operator", "value", "effect"]
+        .iter()
+        .all(|k| json_str(a, k) == json_str(b, k))
 }
 
 /// `ValidatePodStatusUpdate` (the cheap parts): metadata, node name, QoS class, and no
@@ -1189,30 +1580,49 @@ pub fn validate_pod_status_update(new: &Value, old: &Value) -> ErrorList {
     let ns = new.get("status").unwrap_or(&Value::Null);
     let os = old.get("status").unwrap_or(&Value::Null);
     if super::at(new, &["spec", "nodeName"]) != super::at(old, &["spec", "nodeName"]) {
-        errs.push(FieldError::forbidden(&status_path.child("nodeName"), "may not be changed directly"));
+        errs.push(FieldError::forbidden(
+            &status_path.child("nodeName"),
+            "may not be changed directly",
+        ));
     }
     let nominated = json_str(ns, "nominatedNodeName");
     if nominated != json_str(os, "nominatedNodeName") && !nominated.is_empty() {
-        errs.extend(invalid_each(&status_path.child("nominatedNodeName"), nominated, format::name_is_dns_subdomain(nominated, false)));
+        errs.extend(invalid_each(
+            &status_path.child("nominatedNodeName"),
+            nominated,
+            format::name_is_dns_subdomain(nominated, false),
+        ));
     }
     if let Some(g) = json_i64(ns, "observedGeneration") {
         if g < 0 {
-            errs.push(FieldError::invalid(&status_path.child("observedGeneration"), g, "must be a non-negative integer"));
+            errs.push(FieldError::invalid(
+                &status_path.child("observedGeneration"),
+                g,
+                "must be a non-negative integer",
+            ));
         }
     }
-    errs.extend(metadata::validate_immutable(ns.get("qosClass"), os.get("qosClass"), &status_path.child("qosClass")));
-    let restart = super::at(old, &["spec", "restartPolicy"]).and_then(Value::as_str).unwrap_or("");
+    errs.extend(metadata::validate_immutable(
+        ns.get("qosClass"),
+        os.get("qosClass"),
+        &status_path.child("qosClass"),
+    ));
+    let restart = super::at(old, &["spec", "restartPolicy"])
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if restart != "Always" {
         for key in ["containerStatuses", "initContainerStatuses"] {
             for (i, o) in arr(os, key).iter().enumerate() {
-                let Some(term) = super::at(o, &["state", "terminated"]) else { continue };
+                let Some(term) = super::at(o, &["state", "terminated"]) else {
+                    continue;
+                };
                 if json_i64(term, "exitCode").unwrap_or(0) != 0 && restart == "OnFailure" {
                     continue;
                 }
                 let name = json_str(o, "name");
-                let revived = arr(ns, key)
-                    .iter()
-                    .any(|n| json_str(n, "name") == name && super::at(n, &["state", "terminated"]).is_none());
+                let revived = arr(ns, key).iter().any(|n| {
+                    json_str(n, "name") == name && super::at(n, &["state", "terminated"]).is_none()
+                });
                 if revived && !(key == "initContainerStatuses" && is_restartable_init(old, name)) {
                     errs.push(FieldError::forbidden(
                         &status_path.child(key).index(i).child("state"),
@@ -1261,7 +1671,10 @@ mod tests {
 
     #[test]
     fn containers_are_required() {
-        assert_eq!(msgs(&validate_pod_spec(&spec_with(json!([])), &p())), vec!["spec.template.spec.containers: Required value"]);
+        assert_eq!(
+            msgs(&validate_pod_spec(&spec_with(json!([])), &p())),
+            vec!["spec.template.spec.containers: Required value"]
+        );
     }
 
     #[test]
@@ -1302,7 +1715,9 @@ mod tests {
         spec["restartPolicy"] = json!("Sometimes");
         assert_eq!(
             msgs(&validate_pod_spec(&spec, &p())),
-            vec!["spec.template.spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""]
+            vec![
+                "spec.template.spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""
+            ]
         );
     }
 
@@ -1315,7 +1730,9 @@ mod tests {
         spec["initContainers"] = json!([init]);
         assert_eq!(
             msgs(&validate_pod_spec(&spec, &p())),
-            vec!["spec.template.spec.initContainers[0].restartPolicy: Unsupported value: \"OnFailure\": supported values: \"Always\""]
+            vec![
+                "spec.template.spec.initContainers[0].restartPolicy: Unsupported value: \"OnFailure\": supported values: \"Always\""
+            ]
         );
     }
 
@@ -1325,7 +1742,9 @@ mod tests {
         c["env"] = json!([{"name": "A", "valueFrom": {}}]);
         assert_eq!(
             msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
-            vec!["spec.template.spec.containers[0].env[0].valueFrom: Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"]
+            vec![
+                "spec.template.spec.containers[0].env[0].valueFrom: Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"
+            ]
         );
     }
 
@@ -1335,7 +1754,9 @@ mod tests {
         c["env"] = json!([{"name": "A=B", "value": "x"}]);
         assert_eq!(
             msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
-            vec!["spec.template.spec.containers[0].env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='"]
+            vec![
+                "spec.template.spec.containers[0].env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='"
+            ]
         );
     }
 
@@ -1374,7 +1795,9 @@ mod tests {
         c["resources"] = json!({"limits": {"cpu": "500m"}, "requests": {"cpu": "1"}});
         assert_eq!(
             msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
-            vec!["spec.template.spec.containers[0].resources.requests: Invalid value: \"1\": must be less than or equal to cpu limit of 500m"]
+            vec![
+                "spec.template.spec.containers[0].resources.requests: Invalid value: \"1\": must be less than or equal to cpu limit of 500m"
+            ]
         );
     }
 
@@ -1384,7 +1807,9 @@ mod tests {
         c["resources"] = json!({"requests": {"memory": "-1Mi"}});
         assert_eq!(
             msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
-            vec!["spec.template.spec.containers[0].resources.requests[memory]: Invalid value: \"-1Mi\": must be greater than or equal to 0"]
+            vec![
+                "spec.template.spec.containers[0].resources.requests[memory]: Invalid value: \"-1Mi\": must be greater than or equal to 0"
+            ]
         );
     }
 
@@ -1407,7 +1832,10 @@ mod tests {
         let spec = json!({"containers": [container()], "restartPolicy": "Never"});
         assert_eq!(
             msgs(&validate_pod_spec(&spec, &p())),
-            vec!["spec.template.spec.terminationGracePeriodSeconds: Required value", "spec.template.spec.dnsPolicy: Required value"]
+            vec![
+                "spec.template.spec.terminationGracePeriodSeconds: Required value",
+                "spec.template.spec.dnsPolicy: Required value"
+            ]
         );
     }
 
@@ -1417,7 +1845,9 @@ mod tests {
         spec["activeDeadlineSeconds"] = json!(0);
         assert_eq!(
             msgs(&validate_pod_spec(&spec, &p())),
-            vec!["spec.template.spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive"]
+            vec![
+                "spec.template.spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive"
+            ]
         );
     }
 
@@ -1443,6 +1873,9 @@ mod tests {
         let old = pod(spec_with(json!([container()])));
         let mut new = old.clone();
         new["spec"]["nodeName"] = json!("n1");
-        assert_eq!(msgs(&validate_pod_status_update(&new, &old)), vec!["status.nodeName: Forbidden: may not be changed directly"]);
+        assert_eq!(
+            msgs(&validate_pod_status_update(&new, &old)),
+            vec!["status.nodeName: Forbidden: may not be changed directly"]
+        );
     }
 }

@@ -20,7 +20,10 @@ impl Quantity {
             b'+' => (false, s.get(1..)?),
             _ => (false, s),
         };
-        let num_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        let num_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
         let (num, suffix) = rest.split_at(num_len);
         if num.is_empty() || num.matches('.').count() > 1 || num == "." {
             return None;
@@ -49,14 +52,26 @@ impl Quantity {
                 if !(-9..=18).contains(&exp) {
                     return None;
                 }
-                if exp >= 0 { (10i128.pow(exp as u32), 1) } else { (1, 10i128.pow((-exp) as u32)) }
+                if exp >= 0 {
+                    (10i128.pow(exp as u32), 1)
+                } else {
+                    (1, 10i128.pow((-exp) as u32))
+                }
             }
             _ => return None,
         };
         let frac_part = frac_part.get(..frac_part.len().min(18))?;
         let frac_scale = 10i128.pow(frac_part.len() as u32);
-        let int_v: i128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
-        let frac_v: i128 = if frac_part.is_empty() { 0 } else { frac_part.parse().ok()? };
+        let int_v: i128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().ok()?
+        };
+        let frac_v: i128 = if frac_part.is_empty() {
+            0
+        } else {
+            frac_part.parse().ok()?
+        };
         let whole = int_v.checked_mul(frac_scale)?.checked_add(frac_v)?; // value * frac_scale
         let nanos = whole.checked_mul(1_000_000_000)?.checked_mul(mult)? / div / frac_scale;
         Some(Quantity(if neg { -nanos } else { nanos }))

@@ -92,7 +92,12 @@ fn seed_job_without_restart_policy_is_rejected_like_upstream() {
 fn restart_policy_always_is_required_error() {
     let mut j = job();
     j["spec"]["template"]["spec"]["restartPolicy"] = json!("Always");
-    assert_eq!(create(&j), vec!["spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""]);
+    assert_eq!(
+        create(&j),
+        vec![
+            "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
+        ]
+    );
 }
 
 #[test]
@@ -130,7 +135,10 @@ fn indexed_without_completions() {
     let mut j = job();
     j["spec"]["completionMode"] = json!("Indexed");
     j["spec"].as_object_mut().map(|m| m.remove("completions"));
-    assert_eq!(create(&j), vec!["spec.completions: Required value: when completion mode is Indexed"]);
+    assert_eq!(
+        create(&j),
+        vec!["spec.completions: Required value: when completion mode is Indexed"]
+    );
 }
 
 #[test]
@@ -139,7 +147,9 @@ fn unknown_completion_mode_is_not_supported() {
     j["spec"]["completionMode"] = json!("Sometimes");
     assert_eq!(
         create(&j),
-        vec!["spec.completionMode: Unsupported value: \"Sometimes\": supported values: \"NonIndexed\", \"Indexed\""]
+        vec![
+            "spec.completionMode: Unsupported value: \"Sometimes\": supported values: \"NonIndexed\", \"Indexed\""
+        ]
     );
 }
 
@@ -193,14 +203,21 @@ fn missing_prefixed_label_is_required_on_create() {
     j["spec"]["template"]["metadata"]["labels"]
         .as_object_mut()
         .map(|m| m.remove("batch.kubernetes.io/job-name"));
-    assert_eq!(create(&j), vec!["spec.template.metadata.labels[batch.kubernetes.io/job-name]: Required value: must be 'pi'"]);
+    assert_eq!(
+        create(&j),
+        vec![
+            "spec.template.metadata.labels[batch.kubernetes.io/job-name]: Required value: must be 'pi'"
+        ]
+    );
 }
 
 #[test]
 fn job_name_longer_than_63_fails_on_template_labels() {
     let name = "a".repeat(64);
     let errs = create(&job_named(&name));
-    let want = format!("spec.template.labels: Invalid value: \"{name}\": must be no more than 63 characters");
+    let want = format!(
+        "spec.template.labels: Invalid value: \"{name}\": must be no more than 63 characters"
+    );
     assert_eq!(errs, vec![want.clone(), want]);
 }
 
@@ -245,7 +262,9 @@ fn pod_failure_policy_rule_needs_exactly_one_requirement() {
     let j = with_pod_failure_policy(json!([{"action": "FailJob"}]));
     assert_eq!(
         create(&j),
-        vec!["spec.podFailurePolicy.rules[0]: Invalid value: specifying one of OnExitCodes and OnPodConditions is required"]
+        vec![
+            "spec.podFailurePolicy.rules[0]: Invalid value: specifying one of OnExitCodes and OnPodConditions is required"
+        ]
     );
 }
 
@@ -283,7 +302,9 @@ fn pod_failure_policy_action_required_and_fail_index_needs_backoff_limit_per_ind
 
 #[test]
 fn pod_failure_policy_requires_never_and_failed_replacement() {
-    let mut j = with_pod_failure_policy(json!([{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]));
+    let mut j = with_pod_failure_policy(
+        json!([{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]),
+    );
     j["spec"]["podReplacementPolicy"] = json!("TerminatingOrFailed");
     j["spec"]["template"]["spec"]["restartPolicy"] = json!("OnFailure");
     assert_eq!(
@@ -303,7 +324,8 @@ fn success_policy_requires_indexed_and_valid_rules() {
     assert!(create(&j)[0].ends_with(": requires indexed completion mode"));
     j["spec"]["completionMode"] = json!("Indexed");
     j["spec"]["completions"] = json!(3);
-    j["spec"]["successPolicy"] = json!({"rules": [{"succeededIndexes": "0-1,1", "succeededCount": 5}]});
+    j["spec"]["successPolicy"] =
+        json!({"rules": [{"succeededIndexes": "0-1,1", "succeededCount": 5}]});
     assert_eq!(
         create(&j),
         vec![
@@ -320,7 +342,9 @@ fn managed_by_must_be_domain_prefixed_path() {
     j["spec"]["managedBy"] = json!("kueue");
     assert_eq!(
         create(&j),
-        vec!["spec.managedBy: Invalid value: \"kueue\": must be a domain-prefixed path (such as \"acme.io/foo\")"]
+        vec![
+            "spec.managedBy: Invalid value: \"kueue\": must be a domain-prefixed path (such as \"acme.io/foo\")"
+        ]
     );
 }
 
@@ -342,7 +366,10 @@ fn suspended_unstarted_job_may_change_node_selector() {
     let mut new = old.clone();
     new["spec"]["template"]["spec"]["nodeSelector"] = json!({"disk": "ssd"});
     new["spec"]["template"]["metadata"]["annotations"] = json!({"a": "b"});
-    assert_eq!(msgs(&validate_update(jobs(), &new, &old)), Vec::<String>::new());
+    assert_eq!(
+        msgs(&validate_update(jobs(), &new, &old)),
+        Vec::<String>::new()
+    );
     let mut started = old.clone();
     started["status"] = json!({"startTime": "2024-01-01T00:00:00Z"});
     let errs = msgs(&validate_update(jobs(), &new, &started));
@@ -355,7 +382,10 @@ fn completions_immutable_for_non_indexed_and_tandem_for_indexed() {
     let old = job();
     let mut new = old.clone();
     new["spec"]["completions"] = json!(2);
-    assert_eq!(msgs(&validate_update(jobs(), &new, &old)), vec!["spec.completions: Invalid value: 2: field is immutable"]);
+    assert_eq!(
+        msgs(&validate_update(jobs(), &new, &old)),
+        vec!["spec.completions: Invalid value: 2: field is immutable"]
+    );
 
     let mut old = job();
     old["spec"]["completionMode"] = json!("Indexed");
@@ -363,10 +393,15 @@ fn completions_immutable_for_non_indexed_and_tandem_for_indexed() {
     new["spec"]["completions"] = json!(3);
     assert_eq!(
         msgs(&validate_update(jobs(), &new, &old)),
-        vec!["spec.completions: Invalid value: 3: can only be modified in tandem with spec.parallelism"]
+        vec![
+            "spec.completions: Invalid value: 3: can only be modified in tandem with spec.parallelism"
+        ]
     );
     new["spec"]["parallelism"] = json!(3);
-    assert_eq!(msgs(&validate_update(jobs(), &new, &old)), Vec::<String>::new());
+    assert_eq!(
+        msgs(&validate_update(jobs(), &new, &old)),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -376,8 +411,14 @@ fn selector_and_completion_mode_are_immutable() {
     new["spec"]["selector"]["matchLabels"]["job-name"] = json!("pi");
     new["spec"]["completionMode"] = json!("Indexed");
     let errs = msgs(&validate_update(jobs(), &new, &old));
-    assert!(errs.iter().any(|e| e.starts_with("spec.selector: Invalid value: {") && e.ends_with("field is immutable")));
-    assert!(errs.contains(&"spec.completionMode: Invalid value: \"Indexed\": field is immutable".to_string()));
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("spec.selector: Invalid value: {")
+                && e.ends_with("field is immutable"))
+    );
+    assert!(errs.contains(
+        &"spec.completionMode: Invalid value: \"Indexed\": field is immutable".to_string()
+    ));
 }
 
 #[test]
@@ -424,7 +465,10 @@ fn status_complete_requires_success_criteria_met_and_completion_time() {
         {"type": "Complete", "status": "True"}
     ]);
     new["status"]["completionTime"] = json!("2024-01-01T00:01:00Z");
-    assert_eq!(msgs(&validate_status_update(jobs(), &new, &old)), Vec::<String>::new());
+    assert_eq!(
+        msgs(&validate_status_update(jobs(), &new, &old)),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -488,7 +532,9 @@ fn invalid_cron_schedule() {
     cj["spec"]["schedule"] = json!("* * * *");
     assert_eq!(
         create_cj(&cj),
-        vec!["spec.schedule: Invalid value: \"* * * *\": expected exactly 5 fields, found 4: [* * * *]"]
+        vec![
+            "spec.schedule: Invalid value: \"* * * *\": expected exactly 5 fields, found 4: [* * * *]"
+        ]
     );
     cj["spec"]["schedule"] = json!("");
     assert_eq!(create_cj(&cj), vec!["spec.schedule: Required value"]);
@@ -500,7 +546,9 @@ fn tz_prefix_in_schedule_is_rejected() {
     cj["spec"]["schedule"] = json!("TZ=UTC 0 * * * *");
     assert_eq!(
         create_cj(&cj),
-        vec!["spec.schedule: Invalid value: \"TZ=UTC 0 * * * *\": cannot use TZ or CRON_TZ in schedule, use timeZone field instead"]
+        vec![
+            "spec.schedule: Invalid value: \"TZ=UTC 0 * * * *\": cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+        ]
     );
 }
 
@@ -509,11 +557,16 @@ fn tz_prefix_kept_on_update_but_not_with_time_zone() {
     let mut old = cronjob();
     old["spec"]["schedule"] = json!("CRON_TZ=UTC 0 * * * *");
     let mut new = old.clone();
-    assert_eq!(msgs(&validate_update(cronjobs(), &new, &old)), Vec::<String>::new());
+    assert_eq!(
+        msgs(&validate_update(cronjobs(), &new, &old)),
+        Vec::<String>::new()
+    );
     new["spec"]["timeZone"] = json!("Europe/Paris");
     assert_eq!(
         msgs(&validate_update(cronjobs(), &new, &old)),
-        vec!["spec.schedule: Invalid value: \"CRON_TZ=UTC 0 * * * *\": cannot use both timeZone field and TZ or CRON_TZ in schedule"]
+        vec![
+            "spec.schedule: Invalid value: \"CRON_TZ=UTC 0 * * * *\": cannot use both timeZone field and TZ or CRON_TZ in schedule"
+        ]
     );
 }
 
@@ -521,14 +574,22 @@ fn tz_prefix_kept_on_update_but_not_with_time_zone() {
 fn bad_time_zone() {
     let mut cj = cronjob();
     cj["spec"]["timeZone"] = json!("Mars/Olympus");
-    assert_eq!(create_cj(&cj), vec!["spec.timeZone: Invalid value: \"Mars/Olympus\": unknown time zone Mars/Olympus"]);
+    assert_eq!(
+        create_cj(&cj),
+        vec!["spec.timeZone: Invalid value: \"Mars/Olympus\": unknown time zone Mars/Olympus"]
+    );
     cj["spec"]["timeZone"] = json!("Local");
     assert_eq!(
         create_cj(&cj),
-        vec!["spec.timeZone: Invalid value: \"Local\": timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"]
+        vec![
+            "spec.timeZone: Invalid value: \"Local\": timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
+        ]
     );
     cj["spec"]["timeZone"] = json!("");
-    assert_eq!(create_cj(&cj), vec!["spec.timeZone: Invalid value: \"\": timeZone must be nil or non-empty string"]);
+    assert_eq!(
+        create_cj(&cj),
+        vec!["spec.timeZone: Invalid value: \"\": timeZone must be nil or non-empty string"]
+    );
     cj["spec"]["timeZone"] = json!("America/New_York");
     assert_eq!(create_cj(&cj), Vec::<String>::new());
 }
@@ -539,9 +600,14 @@ fn cronjob_name_longer_than_52_is_rejected_on_create_only() {
     let cj = cronjob_named(&name);
     assert_eq!(
         create_cj(&cj),
-        vec![format!("metadata.name: Invalid value: \"{name}\": must be no more than 52 characters")]
+        vec![format!(
+            "metadata.name: Invalid value: \"{name}\": must be no more than 52 characters"
+        )]
     );
-    assert_eq!(msgs(&validate_update(cronjobs(), &cj, &cj)), Vec::<String>::new());
+    assert_eq!(
+        msgs(&validate_update(cronjobs(), &cj, &cj)),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -580,6 +646,8 @@ fn job_template_restart_policy_rule_applies_to_cronjobs() {
     cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = json!("Always");
     assert_eq!(
         create_cj(&cj),
-        vec!["spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""]
+        vec![
+            "spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
+        ]
     );
 }
