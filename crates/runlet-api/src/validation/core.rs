@@ -462,14 +462,14 @@ pub fn validate_events_event_create(ev: &Value) -> ErrorList {
             "needs to be unset",
         ));
     }
-    if let Some(src) = non_null(ev.get("deprecatedSource")) {
-        if !json_str(src, "component").is_empty() || !json_str(src, "host").is_empty() {
-            errs.push(FieldError::invalid(
-                &Path::new("source"),
-                "",
-                "needs to be unset",
-            ));
-        }
+    if let Some(src) = non_null(ev.get("deprecatedSource"))
+        && (!json_str(src, "component").is_empty() || !json_str(src, "host").is_empty())
+    {
+        errs.push(FieldError::invalid(
+            &Path::new("source"),
+            "",
+            "needs to be unset",
+        ));
     }
     errs
 }
@@ -509,23 +509,23 @@ fn validate_lease_spec(lease: &Value) -> ErrorList {
     let mut errs = ErrorList::new();
     let spec = lease.get("spec").unwrap_or(&Value::Null);
     let p = Path::new("spec");
-    if let Some(d) = json_i64(spec, "leaseDurationSeconds") {
-        if d <= 0 {
-            errs.push(FieldError::invalid(
-                &p.child("leaseDurationSeconds"),
-                d,
-                "must be greater than 0",
-            ));
-        }
+    if let Some(d) = json_i64(spec, "leaseDurationSeconds")
+        && d <= 0
+    {
+        errs.push(FieldError::invalid(
+            &p.child("leaseDurationSeconds"),
+            d,
+            "must be greater than 0",
+        ));
     }
-    if let Some(t) = json_i64(spec, "leaseTransitions") {
-        if t < 0 {
-            errs.push(FieldError::invalid(
-                &p.child("leaseTransitions"),
-                t,
-                "must be greater than or equal to 0",
-            ));
-        }
+    if let Some(t) = json_i64(spec, "leaseTransitions")
+        && t < 0
+    {
+        errs.push(FieldError::invalid(
+            &p.child("leaseTransitions"),
+            t,
+            "must be greater than or equal to 0",
+        ));
     }
     errs
 }
@@ -595,14 +595,15 @@ pub fn validate_pvc(pvc: &Value) -> ErrorList {
             )),
         },
     }
-    if let Some(vm) = spec.get("volumeMode").and_then(Value::as_str) {
-        if vm != "Block" && vm != "Filesystem" {
-            errs.push(FieldError::not_supported(
-                &p.child("volumeMode"),
-                vm,
-                &["Block", "Filesystem"],
-            ));
-        }
+    if let Some(vm) = spec.get("volumeMode").and_then(Value::as_str)
+        && vm != "Block"
+        && vm != "Filesystem"
+    {
+        errs.push(FieldError::not_supported(
+            &p.child("volumeMode"),
+            vm,
+            &["Block", "Filesystem"],
+        ));
     }
     if let Some(sc) = spec
         .get("storageClassName")
@@ -634,13 +635,13 @@ pub fn validate_pvc_update(new: &Value, old: &Value) -> ErrorList {
         s
     };
     let (mut ns, os) = (strip(new), strip(old));
-    if json_str(&os, "volumeName").is_empty() {
-        if let Some(m) = ns.as_object_mut() {
-            match os.get("volumeName") {
-                Some(v) => m.insert("volumeName".to_string(), v.clone()),
-                None => m.remove("volumeName"),
-            };
-        }
+    if json_str(&os, "volumeName").is_empty()
+        && let Some(m) = ns.as_object_mut()
+    {
+        match os.get("volumeName") {
+            Some(v) => m.insert("volumeName".to_string(), v.clone()),
+            None => m.remove("volumeName"),
+        };
     }
     if ns != os {
         errs.push(FieldError::forbidden(
@@ -693,14 +694,13 @@ fn validate_pv_spec(pv: &Value) -> ErrorList {
     if let Some(rp) = spec
         .get("persistentVolumeReclaimPolicy")
         .and_then(Value::as_str)
+        && !["Delete", "Recycle", "Retain"].contains(&rp)
     {
-        if !["Delete", "Recycle", "Retain"].contains(&rp) {
-            errs.push(FieldError::not_supported(
-                &p.child("persistentVolumeReclaimPolicy"),
-                rp,
-                &["Delete", "Recycle", "Retain"],
-            ));
-        }
+        errs.push(FieldError::not_supported(
+            &p.child("persistentVolumeReclaimPolicy"),
+            rp,
+            &["Delete", "Recycle", "Retain"],
+        ));
     }
     let mut n = 0;
     for key in PV_SOURCES {

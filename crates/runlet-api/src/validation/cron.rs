@@ -439,10 +439,10 @@ fn next_in_zone<Z: TimeZone>(s: &SpecSchedule, after: &DateTime<Z>) -> Option<Da
         }
         // A wall-clock time skipped by a DST change does not exist; an ambiguous one runs at
         // its first occurrence.
-        if let Some(dt) = zone.from_local_datetime(&t).earliest() {
-            if dt > *after {
-                return Some(dt);
-            }
+        if let Some(dt) = zone.from_local_datetime(&t).earliest()
+            && dt > *after
+        {
+            return Some(dt);
         }
         t += Duration::minutes(1);
     }

@@ -256,14 +256,14 @@ fn validate_job_spec_common(spec: &Value, path: &Path) -> ErrorList {
                     format!("must be less than or equal to {MAX_PARALLELISM_FOR_INDEXED_JOB} when completion mode is Indexed"),
                 ));
             }
-            if let (Some(c), Some(m)) = (completions, mfi) {
-                if m > c {
-                    errs.push(FieldError::invalid(
-                        &path.child("maxFailedIndexes"),
-                        m,
-                        "must be less than or equal to completions",
-                    ));
-                }
+            if let (Some(c), Some(m)) = (completions, mfi)
+                && m > c
+            {
+                errs.push(FieldError::invalid(
+                    &path.child("maxFailedIndexes"),
+                    m,
+                    "must be less than or equal to completions",
+                ));
             }
             if let Some(m) = mfi.filter(|m| *m > MAX_FAILED_INDEXES_FOR_INDEXED_JOB) {
                 errs.push(FieldError::invalid(
@@ -498,14 +498,14 @@ fn validate_on_exit_codes(oe: &Value, path: &Path, names: &[&str]) -> ErrorList 
         "In" | "NotIn" => {}
         other => errs.push(FieldError::not_supported(&op_path, other, &["In", "NotIn"])),
     }
-    if let Some(cn) = oe.get("containerName").and_then(Value::as_str) {
-        if !names.contains(&cn) {
-            errs.push(FieldError::invalid(
-                &path.child("containerName"),
-                cn,
-                "must be one of the container or initContainer names in the pod template",
-            ));
-        }
+    if let Some(cn) = oe.get("containerName").and_then(Value::as_str)
+        && !names.contains(&cn)
+    {
+        errs.push(FieldError::invalid(
+            &path.child("containerName"),
+            cn,
+            "must be one of the container or initContainer names in the pod template",
+        ));
     }
     let values: Vec<i64> = arr(oe, "values").iter().filter_map(Value::as_i64).collect();
     let vp = path.child("values");
@@ -623,10 +623,10 @@ fn validate_indexes_format(s: &str, completions: i64) -> Result<i64, String> {
     let mut total = 0i64;
     for interval in s.split(',') {
         let (x, y) = parse_index_interval(interval, completions)?;
-        if let Some(l) = last {
-            if l >= x {
-                return Err(format!("non-increasing order, previous: {l}, current: {x}"));
-            }
+        if let Some(l) = last
+            && l >= x
+        {
+            return Err(format!("non-increasing order, previous: {l}, current: {x}"));
         }
         total += y - x + 1;
         last = Some(y);
@@ -682,16 +682,15 @@ fn validate_job_spec_update(new: &Value, old: &Value, path: &Path, opts: JobOpts
         ));
     } else {
         let nc = json_i64(new, "completions");
-        if nc != json_i64(old, "completions") {
-            if let Some(c) = nc {
-                if Some(c) != json_i64(new, "parallelism") {
-                    errs.push(FieldError::invalid(
-                        &cp,
-                        c,
-                        "can only be modified in tandem with spec.parallelism",
-                    ));
-                }
-            }
+        if nc != json_i64(old, "completions")
+            && let Some(c) = nc
+            && Some(c) != json_i64(new, "parallelism")
+        {
+            errs.push(FieldError::invalid(
+                &cp,
+                c,
+                "can only be modified in tandem with spec.parallelism",
+            ));
         }
     }
     errs.extend(validate_immutable(
@@ -906,19 +905,18 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
             "completionTime is required for Complete jobs",
         ));
     }
-    if changed("startTime") || changed("completionTime") {
-        if let (Some(s), Some(c)) = (
+    if (changed("startTime") || changed("completionTime"))
+        && let (Some(s), Some(c)) = (
             start_time.and_then(Value::as_str),
             completion_time.and_then(Value::as_str),
-        ) {
-            if c < s {
-                errs.push(FieldError::invalid(
-                    &sp.child("completionTime"),
-                    c,
-                    "must be equal to or after `startTime`",
-                ));
-            }
-        }
+        )
+        && c < s
+    {
+        errs.push(FieldError::invalid(
+            &sp.child("completionTime"),
+            c,
+            "must be equal to or after `startTime`",
+        ));
     }
     if (failed_changed || failed_ix_changed) && failed && !failure_target {
         errs.push(invalid_omit(
@@ -945,45 +943,43 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
             "startTime is required for finished job",
         ));
     }
-    if (finished_changed || changed("uncountedTerminatedPods")) && finished {
-        if let Some(u) = non_null(ns.get("uncountedTerminatedPods")) {
-            if !arr(u, "succeeded").is_empty() || !arr(u, "failed").is_empty() {
-                errs.push(FieldError::invalid(
-                    &sp.child("uncountedTerminatedPods"),
-                    u.clone(),
-                    "must be empty for finished job",
-                ));
-            }
-        }
+    if (finished_changed || changed("uncountedTerminatedPods"))
+        && finished
+        && let Some(u) = non_null(ns.get("uncountedTerminatedPods"))
+        && (!arr(u, "succeeded").is_empty() || !arr(u, "failed").is_empty())
+    {
+        errs.push(FieldError::invalid(
+            &sp.child("uncountedTerminatedPods"),
+            u.clone(),
+            "must be empty for finished job",
+        ));
     }
     let completions = json_i64(spec, "completions");
     let completed_ix = json_str(ns, "completedIndexes");
     let failed_ix = ns.get("failedIndexes").and_then(Value::as_str);
-    if completed_changed {
-        if let Some(c) = completions {
-            if let Err(e) = validate_indexes_format(completed_ix, c) {
-                errs.push(FieldError::invalid(
-                    &sp.child("completedIndexes"),
-                    completed_ix,
-                    format!("error parsing completedIndexes: {e}"),
-                ));
-            }
-        }
+    if completed_changed
+        && let Some(c) = completions
+        && let Err(e) = validate_indexes_format(completed_ix, c)
+    {
+        errs.push(FieldError::invalid(
+            &sp.child("completedIndexes"),
+            completed_ix,
+            format!("error parsing completedIndexes: {e}"),
+        ));
     }
-    if failed_ix_changed {
-        if let (Some(c), Some(_), Some(f)) = (
+    if failed_ix_changed
+        && let (Some(c), Some(_), Some(f)) = (
             completions,
             json_i64(spec, "backoffLimitPerIndex"),
             failed_ix,
-        ) {
-            if let Err(e) = validate_indexes_format(f, c) {
-                errs.push(FieldError::invalid(
-                    &sp.child("failedIndexes"),
-                    f,
-                    format!("error parsing failedIndexes: {e}"),
-                ));
-            }
-        }
+        )
+        && let Err(e) = validate_indexes_format(f, c)
+    {
+        errs.push(FieldError::invalid(
+            &sp.child("failedIndexes"),
+            f,
+            format!("error parsing failedIndexes: {e}"),
+        ));
     }
     if completed_changed && !completed_ix.is_empty() && !indexed {
         errs.push(FieldError::invalid(
@@ -992,25 +988,26 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
             "cannot set non-empty completedIndexes when non-indexed completion mode",
         ));
     }
-    if failed_ix_changed && json_i64(spec, "backoffLimitPerIndex").is_none() {
-        if let Some(f) = failed_ix {
-            errs.push(FieldError::invalid(
-                &sp.child("failedIndexes"),
-                f,
-                "cannot set non-null failedIndexes when backoffLimitPerIndex is null",
-            ));
-        }
+    if failed_ix_changed
+        && json_i64(spec, "backoffLimitPerIndex").is_none()
+        && let Some(f) = failed_ix
+    {
+        errs.push(FieldError::invalid(
+            &sp.child("failedIndexes"),
+            f,
+            "cannot set non-null failedIndexes when backoffLimitPerIndex is null",
+        ));
     }
-    if (failed_ix_changed || completed_changed) && !completed_ix.is_empty() {
-        if let (Some(c), Some(f)) = (completions, failed_ix.filter(|f| !f.is_empty())) {
-            if let Some(ix) = first_overlap(completed_ix, f, c) {
-                errs.push(FieldError::invalid(
-                    &sp.child("failedIndexes"),
-                    f,
-                    format!("failedIndexes and completedIndexes overlap at index: {ix}"),
-                ));
-            }
-        }
+    if (failed_ix_changed || completed_changed)
+        && !completed_ix.is_empty()
+        && let (Some(c), Some(f)) = (completions, failed_ix.filter(|f| !f.is_empty()))
+        && let Some(ix) = first_overlap(completed_ix, f, c)
+    {
+        errs.push(FieldError::invalid(
+            &sp.child("failedIndexes"),
+            f,
+            format!("failedIndexes and completedIndexes overlap at index: {ix}"),
+        ));
     }
     if (finished_changed || changed("terminating"))
         && finished
@@ -1022,16 +1019,15 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
             "terminating>0 is invalid for finished job",
         ));
     }
-    if changed("ready") || changed("active") {
-        if let Some(r) = json_i64(ns, "ready") {
-            if r > i(ns, "active") {
-                errs.push(FieldError::invalid(
-                    &sp.child("ready"),
-                    r,
-                    "cannot set more ready pods than active",
-                ));
-            }
-        }
+    if (changed("ready") || changed("active"))
+        && let Some(r) = json_i64(ns, "ready")
+        && r > i(ns, "active")
+    {
+        errs.push(FieldError::invalid(
+            &sp.child("ready"),
+            r,
+            "cannot set more ready pods than active",
+        ));
     }
     if sc_met && failed {
         errs.push(invalid_omit(
@@ -1076,22 +1072,23 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
             "cannot decrease the succeeded counter",
         ));
     }
-    if let (Some(n), Some(o)) = (completion_time, non_null(os.get("completionTime"))) {
-        if n != o {
-            errs.push(FieldError::invalid(
-                &sp.child("completionTime"),
-                n.clone(),
-                FIELD_IMMUTABLE,
-            ));
-        }
+    if let (Some(n), Some(o)) = (completion_time, non_null(os.get("completionTime")))
+        && n != o
+    {
+        errs.push(FieldError::invalid(
+            &sp.child("completionTime"),
+            n.clone(),
+            FIELD_IMMUTABLE,
+        ));
     }
-    if let Some(o) = non_null(os.get("startTime")) {
-        if Some(o) != start_time && spec.get("suspend").and_then(Value::as_bool) != Some(true) {
-            errs.push(FieldError::required(
-                &sp.child("startTime"),
-                "startTime cannot be removed for unsuspended job",
-            ));
-        }
+    if let Some(o) = non_null(os.get("startTime"))
+        && Some(o) != start_time
+        && spec.get("suspend").and_then(Value::as_bool) != Some(true)
+    {
+        errs.push(FieldError::required(
+            &sp.child("startTime"),
+            "startTime cannot be removed for unsuspended job",
+        ));
     }
     if condition_true(old, "SuccessCriteriaMet") && !sc_met {
         errs.push(invalid_omit(

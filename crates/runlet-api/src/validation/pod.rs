@@ -129,14 +129,14 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
             errs.extend(invalid_each(&path.child(field), v, name_fn(v, false)));
         }
     }
-    if let Some(ads) = json_i64(spec, "activeDeadlineSeconds") {
-        if !(1..=i64::from(i32::MAX)).contains(&ads) {
-            errs.push(FieldError::invalid(
-                &path.child("activeDeadlineSeconds"),
-                ads,
-                format::inclusive_range_error(1, i64::from(i32::MAX)),
-            ));
-        }
+    if let Some(ads) = json_i64(spec, "activeDeadlineSeconds")
+        && !(1..=i64::from(i32::MAX)).contains(&ads)
+    {
+        errs.push(FieldError::invalid(
+            &path.child("activeDeadlineSeconds"),
+            ads,
+            format::inclusive_range_error(1, i64::from(i32::MAX)),
+        ));
     }
     for field in ["hostname", "subdomain"] {
         let v = json_str(spec, field);
@@ -198,14 +198,14 @@ fn validate_pod_security_context(spec: &Value, path: &Path) -> ErrorList {
     if let Some(sc) = obj(spec, "securityContext") {
         let p = path.child("securityContext");
         for f in ["runAsUser", "runAsGroup", "fsGroup"] {
-            if let Some(v) = json_i64(sc, f) {
-                if !(0..=i64::from(i32::MAX)).contains(&v) {
-                    errs.push(FieldError::invalid(
-                        &p.child(f),
-                        v,
-                        format::inclusive_range_error(0, i64::from(i32::MAX)),
-                    ));
-                }
+            if let Some(v) = json_i64(sc, f)
+                && !(0..=i64::from(i32::MAX)).contains(&v)
+            {
+                errs.push(FieldError::invalid(
+                    &p.child(f),
+                    v,
+                    format::inclusive_range_error(0, i64::from(i32::MAX)),
+                ));
             }
         }
     }
@@ -456,23 +456,20 @@ fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
                     errs.extend(validate_key_to_path(item, &p.child("items").index(i)));
                 }
             }
-            "persistentVolumeClaim" => {
-                if json_str(src, "claimName").is_empty() {
-                    errs.push(FieldError::required(&p.child("claimName"), ""));
-                }
+            "persistentVolumeClaim" if json_str(src, "claimName").is_empty() => {
+                errs.push(FieldError::required(&p.child("claimName"), ""));
             }
             "emptyDir" => {
                 if let Some(q) = src
                     .get("sizeLimit")
                     .and_then(Value::as_str)
                     .and_then(Quantity::parse)
+                    && q.is_negative()
                 {
-                    if q.is_negative() {
-                        errs.push(FieldError::forbidden(
-                            &p.child("sizeLimit"),
-                            "SizeLimit field must be a valid resource quantity",
-                        ));
-                    }
+                    errs.push(FieldError::forbidden(
+                        &p.child("sizeLimit"),
+                        "SizeLimit field must be a valid resource quantity",
+                    ));
                 }
             }
             _ => {}
@@ -664,14 +661,14 @@ fn validate_container_common(c: &Value, vols: &VolumeMap, path: &Path) -> ErrorL
     if let Some(sc) = obj(c, "securityContext") {
         let p = path.child("securityContext");
         for f in ["runAsUser", "runAsGroup"] {
-            if let Some(v) = json_i64(sc, f) {
-                if !(0..=i64::from(i32::MAX)).contains(&v) {
-                    errs.push(FieldError::invalid(
-                        &p.child(f),
-                        v,
-                        format::inclusive_range_error(0, i64::from(i32::MAX)),
-                    ));
-                }
+            if let Some(v) = json_i64(sc, f)
+                && !(0..=i64::from(i32::MAX)).contains(&v)
+            {
+                errs.push(FieldError::invalid(
+                    &p.child(f),
+                    v,
+                    format::inclusive_range_error(0, i64::from(i32::MAX)),
+                ));
             }
         }
     }
@@ -1048,14 +1045,14 @@ fn validate_probes(c: &Value, grace: Option<i64>, path: &Path) -> ErrorList {
                 &p.child(k),
             ));
         }
-        if let Some(t) = json_i64(probe, "terminationGracePeriodSeconds") {
-            if t <= 0 {
-                errs.push(FieldError::invalid(
-                    &p.child("terminationGracePeriodSeconds"),
-                    t,
-                    "must be greater than 0",
-                ));
-            }
+        if let Some(t) = json_i64(probe, "terminationGracePeriodSeconds")
+            && t <= 0
+        {
+            errs.push(FieldError::invalid(
+                &p.child("terminationGracePeriodSeconds"),
+                t,
+                "must be greater than 0",
+            ));
         }
         let st = json_i64(probe, "successThreshold").unwrap_or(1);
         if f != "readinessProbe" && st != 1 {
@@ -1065,14 +1062,14 @@ fn validate_probes(c: &Value, grace: Option<i64>, path: &Path) -> ErrorList {
                 "must be 1",
             ));
         }
-        if f == "readinessProbe" {
-            if let Some(t) = non_null(probe.get("terminationGracePeriodSeconds")) {
-                errs.push(FieldError::invalid(
-                    &p.child("terminationGracePeriodSeconds"),
-                    t.clone(),
-                    "must not be set for readinessProbes",
-                ));
-            }
+        if f == "readinessProbe"
+            && let Some(t) = non_null(probe.get("terminationGracePeriodSeconds"))
+        {
+            errs.push(FieldError::invalid(
+                &p.child("terminationGracePeriodSeconds"),
+                t.clone(),
+                "must not be set for readinessProbes",
+            ));
         }
     }
     errs
@@ -1125,10 +1122,8 @@ fn validate_handler(h: &Value, lifecycle: bool, grace: Option<i64>, path: &Path)
         }
         n += 1;
         match *k {
-            "exec" => {
-                if arr(a, "command").is_empty() {
-                    errs.push(FieldError::required(&p.child("command"), ""));
-                }
+            "exec" if arr(a, "command").is_empty() => {
+                errs.push(FieldError::required(&p.child("command"), ""));
             }
             "httpGet" => {
                 if json_str(a, "path").is_empty() {
@@ -1157,14 +1152,16 @@ fn validate_handler(h: &Value, lifecycle: bool, grace: Option<i64>, path: &Path)
             }
             "sleep" => {
                 let secs = json_i64(a, "seconds").unwrap_or(0);
-                if let Some(g) = grace {
-                    if secs < 0 || secs > g {
-                        errs.push(FieldError::invalid(
-                            &p,
-                            secs,
-                            format!("must be non-negative and less than terminationGracePeriodSeconds ({g})"),
-                        ));
-                    }
+                if let Some(g) = grace
+                    && (secs < 0 || secs > g)
+                {
+                    errs.push(FieldError::invalid(
+                        &p,
+                        secs,
+                        format!(
+                            "must be non-negative and less than terminationGracePeriodSeconds ({g})"
+                        ),
+                    ));
                 }
             }
             _ => {}
@@ -1593,14 +1590,14 @@ pub fn validate_pod_status_update(new: &Value, old: &Value) -> ErrorList {
             format::name_is_dns_subdomain(nominated, false),
         ));
     }
-    if let Some(g) = json_i64(ns, "observedGeneration") {
-        if g < 0 {
-            errs.push(FieldError::invalid(
-                &status_path.child("observedGeneration"),
-                g,
-                "must be a non-negative integer",
-            ));
-        }
+    if let Some(g) = json_i64(ns, "observedGeneration")
+        && g < 0
+    {
+        errs.push(FieldError::invalid(
+            &status_path.child("observedGeneration"),
+            g,
+            "must be a non-negative integer",
+        ));
     }
     errs.extend(metadata::validate_immutable(
         ns.get("qosClass"),
