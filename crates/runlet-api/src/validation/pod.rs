@@ -1,0 +1,1080 @@
+//! Pod and pod-template validation: the part of upstream's `pkg/apis/core/validation` that Jobs
+//! depend on (`ValidatePodTemplateSpec`, `ValidatePodSpec`, containers, volumes, env, resources,
+//! probes) and `ValidatePodCreate`/`ValidatePodUpdate`/`ValidatePodStatusUpdate`.
+//!
+//! Works on JSON so it serves both Pods and the templates embedded in Jobs and CronJobs. Rarely
+//! used corners (affinity terms, topology spread, security-context details, most volume plugin
+//! internals) are not checked beyond their shape.
+
+use super::format::{self, invalid_each};
+use super::metadata::{self, validate_annotations, validate_labels, validate_nonnegative};
+use super::{json_i64, json_str, non_null};
+use crate::field::{ErrorList, FieldError, Path};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use volumes::validate_local_descending_path;
+
+pub(super) fn arr<'a>(v: &'a Value, k: &str) -> &'a [Value] {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+pub(super) fn obj<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
+    non_null(v.get(k))
+}
+
+/// `ValidatePodTemplateSpec`: template labels and annotations, then the pod spec.
+pub fn validate_pod_template_spec(tmpl: &Value, path: &Path) -> ErrorList {
+    let meta = tmpl.get("metadata").unwrap_or(&Value::Null);
+    let mut errs = validate_labels(meta.get("labels"), &path.child("labels"));
+    errs.extend(validate_annotations(
+        meta.get("annotations"),
+        &path.child("annotations"),
+    ));
+    let spec = tmpl.get("spec").unwrap_or(&Value::Null);
+    errs.extend(validate_pod_spec(spec, &path.child("spec")));
+    if !arr(spec, "ephemeralContainers").is_empty() {
+        errs.push(FieldError::forbidden(
+            &path.child("spec").child("ephemeralContainers"),
+            "ephemeral containers not allowed in pod template",
+        ));
+    }
+    errs
+}
+
+/// `ValidatePodSpec`.
+pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let grace = json_i64(spec, "terminationGracePeriodSeconds");
+    if grace.is_none() {
+        errs.push(FieldError::required(
+            &path.child("terminationGracePeriodSeconds"),
+            "",
+        ));
+    }
+    let (volumes, verrs) = validate_volumes(arr(spec, "volumes"), &path.child("volumes"));
+    errs.extend(verrs);
+    let restart_policy = json_str(spec, "restartPolicy");
+    errs.extend(validate_containers(
+        arr(spec, "containers"),
+        &volumes,
+        grace,
+        &path.child("containers"),
+    ));
+    errs.extend(validate_init_containers(
+        arr(spec, "initContainers"),
+        arr(spec, "containers"),
+        &volumes,
+        grace,
+        &path.child("initContainers"),
+    ));
+    errs.extend(validate_host_network_deps(spec, path));
+    match restart_policy {
+        "Always" | "OnFailure" | "Never" => {}
+        "" => errs.push(FieldError::required(&path.child("restartPolicy"), "")),
+        other => errs.push(FieldError::not_supported(
+            &path.child("restartPolicy"),
+            other,
+            &["Always", "OnFailure", "Never"],
+        )),
+    }
+    let dns_policy = json_str(spec, "dnsPolicy");
+    match dns_policy {
+        "ClusterFirstWithHostNet" | "ClusterFirst" | "Default" | "None" => {}
+        "" => errs.push(FieldError::required(&path.child("dnsPolicy"), "")),
+        other => errs.push(FieldError::not_supported(
+            &path.child("dnsPolicy"),
+            other,
+            &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
+        )),
+    }
+    errs.extend(validate_labels(
+        spec.get("nodeSelector"),
+        &path.child("nodeSelector"),
+    ));
+    errs.extend(validate_pod_security_context(spec, path));
+    errs.extend(validate_dns_config(
+        spec,
+        dns_policy,
+        &path.child("dnsConfig"),
+    ));
+    for (i, g) in arr(spec, "readinessGates").iter().enumerate() {
+        let t = json_str(g, "conditionType");
+        errs.extend(invalid_each(
+            &path.child("readinessGates").index(i).child("conditionType"),
+            t,
+            format::is_qualified_name(t),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, g) in arr(spec, "schedulingGates").iter().enumerate() {
+        let n = json_str(g, "name");
+        let p = path.child("schedulingGates").index(i);
+        errs.extend(invalid_each(&p, n, format::is_qualified_name(n)));
+        if !seen.insert(n) {
+            errs.push(FieldError::duplicate(&p, n));
+        }
+    }
+    for (field, name_fn) in [
+        (
+            "serviceAccountName",
+            format::name_is_dns_subdomain as format::NameFn,
+        ),
+        ("nodeName", format::name_is_dns_subdomain),
+    ] {
+        let v = json_str(spec, field);
+        if !v.is_empty() {
+            errs.extend(invalid_each(&path.child(field), v, name_fn(v, false)));
+        }
+    }
+    if let Some(ads) = json_i64(spec, "activeDeadlineSeconds")
+        && !(1..=i64::from(i32::MAX)).contains(&ads)
+    {
+        errs.push(FieldError::invalid(
+            &path.child("activeDeadlineSeconds"),
+            ads,
+            format::inclusive_range_error(1, i64::from(i32::MAX)),
+        ));
+    }
+    for field in ["hostname", "subdomain"] {
+        let v = json_str(spec, field);
+        if !v.is_empty() {
+            errs.extend(invalid_each(
+                &path.child(field),
+                v,
+                format::is_dns1123_label(v),
+            ));
+        }
+    }
+    errs.extend(validate_tolerations(
+        arr(spec, "tolerations"),
+        &path.child("tolerations"),
+    ));
+    let pcn = json_str(spec, "priorityClassName");
+    if !pcn.is_empty() {
+        errs.extend(invalid_each(
+            &path.child("priorityClassName"),
+            pcn,
+            format::name_is_dns_subdomain(pcn, false),
+        ));
+    }
+    if let Some(rcn) = spec.get("runtimeClassName").and_then(Value::as_str) {
+        errs.extend(invalid_each(
+            &path.child("runtimeClassName"),
+            rcn,
+            format::name_is_dns_subdomain(rcn, false),
+        ));
+    }
+    if let Some(pp) = spec.get("preemptionPolicy").and_then(Value::as_str) {
+        match pp {
+            "PreemptLowerPriority" | "Never" => {}
+            "" => errs.push(FieldError::required(&path.child("preemptionPolicy"), "")),
+            other => errs.push(FieldError::not_supported(
+                &path.child("preemptionPolicy"),
+                other,
+                &["PreemptLowerPriority", "Never"],
+            )),
+        }
+    }
+    if let Some(os) = obj(spec, "os") {
+        let name = json_str(os, "name");
+        if name.is_empty() {
+            errs.push(FieldError::required(&path.child("os").child("name"), ""));
+        } else if name != "linux" && name != "windows" {
+            errs.push(FieldError::not_supported(
+                &path.child("os").child("name"),
+                name,
+                &["linux", "windows"],
+            ));
+        }
+    }
+    errs
+}
+
+fn validate_pod_security_context(spec: &Value, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if let Some(sc) = obj(spec, "securityContext") {
+        let p = path.child("securityContext");
+        for f in ["runAsUser", "runAsGroup", "fsGroup"] {
+            if let Some(v) = json_i64(sc, f)
+                && !(0..=i64::from(i32::MAX)).contains(&v)
+            {
+                errs.push(FieldError::invalid(
+                    &p.child(f),
+                    v,
+                    format::inclusive_range_error(0, i64::from(i32::MAX)),
+                ));
+            }
+        }
+    }
+    errs
+}
+
+fn validate_host_network_deps(spec: &Value, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if spec.get("hostNetwork").and_then(Value::as_bool) != Some(true) {
+        return errs;
+    }
+    for (i, c) in arr(spec, "containers").iter().enumerate() {
+        for (j, port) in arr(c, "ports").iter().enumerate() {
+            let hp = json_i64(port, "hostPort").unwrap_or(0);
+            let cp = json_i64(port, "containerPort").unwrap_or(0);
+            if hp != 0 && hp != cp {
+                errs.push(FieldError::invalid(
+                    &path
+                        .child("containers")
+                        .index(i)
+                        .child("ports")
+                        .index(j)
+                        .child("hostPort"),
+                    hp,
+                    "must match `containerPort` when `hostNetwork` is true",
+                ));
+            }
+        }
+    }
+    errs
+}
+
+fn validate_dns_config(spec: &Value, dns_policy: &str, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let cfg = obj(spec, "dnsConfig");
+    if dns_policy == "None" {
+        let Some(cfg) = cfg else {
+            errs.push(FieldError::required(
+                path,
+                "must provide `dnsConfig` when `dnsPolicy` is None",
+            ));
+            return errs;
+        };
+        if arr(cfg, "nameservers").is_empty() {
+            errs.push(FieldError::required(
+                &path.child("nameservers"),
+                "must provide at least one DNS nameserver when `dnsPolicy` is None",
+            ));
+            return errs;
+        }
+    }
+    if let Some(cfg) = cfg {
+        let ns = arr(cfg, "nameservers");
+        if ns.len() > 3 {
+            errs.push(FieldError::invalid(
+                &path.child("nameservers"),
+                Value::from(ns.to_vec()),
+                "must not have more than 3 nameservers",
+            ));
+        }
+        for (i, o) in arr(cfg, "options").iter().enumerate() {
+            if json_str(o, "name").is_empty() {
+                errs.push(FieldError::required(
+                    &path.child("options").index(i),
+                    "must not be empty",
+                ));
+            }
+        }
+    }
+    errs
+}
+
+/// `ValidateTolerations`.
+fn validate_tolerations(tols: &[Value], path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    for (i, t) in tols.iter().enumerate() {
+        let p = path.index(i);
+        let key = json_str(t, "key");
+        let op = json_str(t, "operator");
+        let value = json_str(t, "value");
+        let effect = json_str(t, "effect");
+        if !key.is_empty() {
+            errs.extend(metadata::validate_label_name(key, &p.child("key")));
+        }
+        if key.is_empty() && op != "Exists" {
+            errs.push(FieldError::invalid(
+                &p.child("operator"),
+                op,
+                "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+            ));
+        }
+        if non_null(t.get("tolerationSeconds")).is_some() && effect != "NoExecute" {
+            errs.push(FieldError::invalid(
+                &p.child("effect"),
+                effect,
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            ));
+        }
+        match op {
+            "Equal" | "" => {
+                let msgs = format::is_valid_label_value(value);
+                if !msgs.is_empty() {
+                    errs.push(FieldError::invalid(
+                        &p.child("operator"),
+                        value,
+                        msgs.join(";"),
+                    ));
+                }
+            }
+            "Exists" => {
+                if !value.is_empty() {
+                    errs.push(FieldError::invalid(
+                        &p.child("operator"),
+                        t.clone(),
+                        "value must be empty when `operator` is 'Exists'",
+                    ));
+                }
+            }
+            other => errs.push(FieldError::not_supported(
+                &p.child("operator"),
+                other,
+                &["Equal", "Exists"],
+            )),
+        }
+        if !effect.is_empty() && !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect)
+        {
+            errs.push(FieldError::not_supported(
+                &p.child("effect"),
+                effect,
+                &["NoSchedule", "PreferNoSchedule", "NoExecute"],
+            ));
+        }
+    }
+    errs
+}
+
+fn validate_containers(
+    ctrs: &[Value],
+    vols: &VolumeMap,
+    grace: Option<i64>,
+    path: &Path,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if ctrs.is_empty() {
+        errs.push(FieldError::required(path, ""));
+        return errs;
+    }
+    let mut names = BTreeSet::new();
+    for (i, c) in ctrs.iter().enumerate() {
+        let p = path.index(i);
+        errs.extend(validate_container_common(c, vols, &p));
+        let name = json_str(c, "name");
+        if !names.insert(name) {
+            errs.push(FieldError::duplicate(&p.child("name"), name));
+        }
+        if let Some(l) = obj(c, "lifecycle") {
+            errs.extend(validate_lifecycle(l, grace, &p.child("lifecycle")));
+        }
+        errs.extend(validate_probes(c, grace, &p));
+        if non_null(c.get("restartPolicy")).is_some() {
+            errs.push(FieldError::forbidden(
+                &p.child("restartPolicy"),
+                "may not be set for non-init containers",
+            ));
+        }
+    }
+    errs.extend(check_host_port_conflicts(ctrs, path));
+    errs
+}
+
+fn validate_init_containers(
+    ctrs: &[Value],
+    regular: &[Value],
+    vols: &VolumeMap,
+    grace: Option<i64>,
+    path: &Path,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let mut names: BTreeSet<&str> = regular.iter().map(|c| json_str(c, "name")).collect();
+    for (i, c) in ctrs.iter().enumerate() {
+        let p = path.index(i);
+        errs.extend(validate_container_common(c, vols, &p));
+        let mut restart_always = false;
+        if let Some(rp) = c.get("restartPolicy").and_then(Value::as_str) {
+            if rp == "Always" {
+                restart_always = true;
+            } else {
+                errs.push(FieldError::not_supported(
+                    &p.child("restartPolicy"),
+                    rp,
+                    &["Always"],
+                ));
+            }
+        }
+        let name = json_str(c, "name");
+        if names.contains(name) {
+            errs.push(FieldError::duplicate(&p.child("name"), name));
+        } else if !name.is_empty() {
+            names.insert(name);
+        }
+        errs.extend(check_host_port_conflicts(std::slice::from_ref(c), path));
+        if restart_always {
+            if let Some(l) = obj(c, "lifecycle") {
+                errs.extend(validate_lifecycle(l, grace, &p.child("lifecycle")));
+            }
+            errs.extend(validate_probes(c, grace, &p));
+        } else {
+            for f in [
+                "lifecycle",
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+            ] {
+                if obj(c, f).is_some() {
+                    errs.push(FieldError::forbidden(
+                        &p.child(f),
+                        "may not be set for init containers without restartPolicy=Always",
+                    ));
+                }
+            }
+        }
+    }
+    errs
+}
+
+fn validate_container_common(c: &Value, vols: &VolumeMap, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let name = json_str(c, "name");
+    if name.is_empty() {
+        errs.push(FieldError::required(&path.child("name"), ""));
+    } else {
+        errs.extend(invalid_each(
+            &path.child("name"),
+            name,
+            format::is_dns1123_label(name),
+        ));
+    }
+    if json_str(c, "image").is_empty() {
+        errs.push(FieldError::required(&path.child("image"), ""));
+    }
+    match json_str(c, "terminationMessagePolicy") {
+        "File" | "FallbackToLogsOnError" => {}
+        "" => errs.push(FieldError::required(
+            &path.child("terminationMessagePolicy"),
+            "",
+        )),
+        other => errs.push(FieldError::not_supported(
+            &path.child("terminationMessagePolicy"),
+            other,
+            &["File", "FallbackToLogsOnError"],
+        )),
+    }
+    errs.extend(validate_ports(arr(c, "ports"), &path.child("ports")));
+    errs.extend(validate_env(arr(c, "env"), &path.child("env")));
+    errs.extend(validate_env_from(arr(c, "envFrom"), &path.child("envFrom")));
+    errs.extend(validate_volume_mounts(
+        arr(c, "volumeMounts"),
+        vols,
+        &path.child("volumeMounts"),
+    ));
+    match json_str(c, "imagePullPolicy") {
+        "Always" | "IfNotPresent" | "Never" => {}
+        "" => errs.push(FieldError::required(&path.child("imagePullPolicy"), "")),
+        other => errs.push(FieldError::not_supported(
+            &path.child("imagePullPolicy"),
+            other,
+            &["Always", "IfNotPresent", "Never"],
+        )),
+    }
+    if let Some(r) = obj(c, "resources") {
+        errs.extend(validate_resource_requirements(r, &path.child("resources")));
+    }
+    if let Some(sc) = obj(c, "securityContext") {
+        let p = path.child("securityContext");
+        for f in ["runAsUser", "runAsGroup"] {
+            if let Some(v) = json_i64(sc, f)
+                && !(0..=i64::from(i32::MAX)).contains(&v)
+            {
+                errs.push(FieldError::invalid(
+                    &p.child(f),
+                    v,
+                    format::inclusive_range_error(0, i64::from(i32::MAX)),
+                ));
+            }
+        }
+    }
+    errs
+}
+
+fn validate_ports(ports: &[Value], path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let mut names = BTreeSet::new();
+    for (i, port) in ports.iter().enumerate() {
+        let p = path.index(i);
+        let name = json_str(port, "name");
+        if !name.is_empty() {
+            let msgs = format::is_valid_port_name(name);
+            if !msgs.is_empty() {
+                errs.extend(invalid_each(&p.child("name"), name, msgs));
+            } else if !names.insert(name) {
+                errs.push(FieldError::duplicate(&p.child("name"), name));
+            }
+        }
+        let cp = json_i64(port, "containerPort").unwrap_or(0);
+        if cp == 0 {
+            errs.push(FieldError::required(&p.child("containerPort"), ""));
+        } else {
+            for m in format::is_valid_port_num(cp) {
+                errs.push(FieldError::invalid(&p.child("containerPort"), cp, m));
+            }
+        }
+        let hp = json_i64(port, "hostPort").unwrap_or(0);
+        if hp != 0 {
+            for m in format::is_valid_port_num(hp) {
+                errs.push(FieldError::invalid(&p.child("hostPort"), hp, m));
+            }
+        }
+        match json_str(port, "protocol") {
+            "" => errs.push(FieldError::required(&p.child("protocol"), "")),
+            "TCP" | "UDP" | "SCTP" => {}
+            other => errs.push(FieldError::not_supported(
+                &p.child("protocol"),
+                other,
+                &["SCTP", "TCP", "UDP"],
+            )),
+        }
+    }
+    errs
+}
+
+fn check_host_port_conflicts(ctrs: &[Value], path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let mut seen = BTreeSet::new();
+    for (ci, c) in ctrs.iter().enumerate() {
+        for (pi, port) in arr(c, "ports").iter().enumerate() {
+            let hp = json_i64(port, "hostPort").unwrap_or(0);
+            if hp == 0 {
+                continue;
+            }
+            let key = format!(
+                "{}/{}/{}",
+                json_str(port, "protocol"),
+                json_str(port, "hostIP"),
+                hp
+            );
+            if seen.contains(&key) {
+                errs.push(FieldError::duplicate(
+                    &path.index(ci).child("ports").index(pi).child("hostPort"),
+                    key,
+                ));
+            } else {
+                seen.insert(key);
+            }
+        }
+    }
+    errs
+}
+
+const ENV_FIELD_PATHS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "spec.nodeName",
+    "spec.serviceAccountName",
+    "status.hostIP",
+    "status.hostIPs",
+    "status.podIP",
+    "status.podIPs",
+];
+const DOWNWARD_API_LABELS: &[&str] = &[
+    "metadata.annotations",
+    "metadata.labels",
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.serviceAccountName",
+    "spec.schedulerName",
+    "status.phase",
+    "status.hostIP",
+    "status.hostIPs",
+    "status.podIP",
+    "status.podIPs",
+];
+const RESOURCE_FIELD_PATHS: &[&str] = &[
+    "limits.cpu",
+    "limits.ephemeral-storage",
+    "limits.memory",
+    "requests.cpu",
+    "requests.ephemeral-storage",
+    "requests.memory",
+];
+
+/// `ValidateEnv` with relaxed names (the 1.33 default).
+fn validate_env(vars: &[Value], path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    for (i, ev) in vars.iter().enumerate() {
+        let p = path.index(i);
+        let name = json_str(ev, "name");
+        if name.is_empty() {
+            errs.push(FieldError::required(&p.child("name"), ""));
+        } else {
+            errs.extend(invalid_each(
+                &p.child("name"),
+                name,
+                format::is_relaxed_env_var_name(name),
+            ));
+        }
+        errs.extend(validate_env_value_from(ev, &p.child("valueFrom")));
+    }
+    errs
+}
+
+fn validate_env_value_from(ev: &Value, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let Some(from) = obj(ev, "valueFrom") else {
+        return errs;
+    };
+    let mut n = 0;
+    if let Some(fr) = obj(from, "fieldRef") {
+        n += 1;
+        errs.extend(validate_object_field_selector(fr, &path.child("fieldRef")));
+    }
+    if let Some(rr) = obj(from, "resourceFieldRef") {
+        n += 1;
+        let p = path.child("resourceFieldRef");
+        let r = json_str(rr, "resource");
+        if r.is_empty() {
+            errs.push(FieldError::required(&p.child("resource"), ""));
+        } else if !RESOURCE_FIELD_PATHS.contains(&r)
+            && !r.starts_with("requests.hugepages-")
+            && !r.starts_with("limits.hugepages-")
+        {
+            errs.push(FieldError::not_supported(
+                &p.child("resource"),
+                r,
+                RESOURCE_FIELD_PATHS,
+            ));
+        }
+    }
+    for key in ["configMapKeyRef", "secretKeyRef"] {
+        if let Some(kr) = obj(from, key) {
+            n += 1;
+            let p = path.child(key);
+            let name = json_str(kr, "name");
+            errs.extend(invalid_each(
+                &p.child("name"),
+                name,
+                format::name_is_dns_subdomain(name, false),
+            ));
+            let k = json_str(kr, "key");
+            if k.is_empty() {
+                errs.push(FieldError::required(&p.child("key"), ""));
+            } else {
+                errs.extend(invalid_each(
+                    &p.child("key"),
+                    k,
+                    format::is_config_map_key(k),
+                ));
+            }
+        }
+    }
+    if n == 0 {
+        errs.push(FieldError::invalid(path, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
+    } else if !json_str(ev, "value").is_empty() {
+        errs.push(FieldError::invalid(
+            path,
+            "",
+            "may not be specified when `value` is not empty",
+        ));
+    } else if n > 1 {
+        errs.push(FieldError::invalid(
+            path,
+            "",
+            "may not have more than one field specified at a time",
+        ));
+    }
+    errs
+}
+
+fn validate_object_field_selector(fs: &Value, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let api_version = json_str(fs, "apiVersion");
+    if api_version.is_empty() {
+        errs.push(FieldError::required(&path.child("apiVersion"), ""));
+        return errs;
+    }
+    let fp = json_str(fs, "fieldPath");
+    if fp.is_empty() {
+        errs.push(FieldError::required(&path.child("fieldPath"), ""));
+        return errs;
+    }
+    let (base, subscript) = match fp.split_once('[') {
+        Some((b, rest)) if rest.ends_with(']') => {
+            let inner = rest.trim_end_matches(']');
+            let inner = inner
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+                .unwrap_or(inner);
+            (b, Some(inner))
+        }
+        _ => (fp, None),
+    };
+    if api_version != "v1" {
+        errs.push(FieldError::invalid(
+            &path.child("fieldPath"),
+            fp,
+            format!("error converting fieldPath: unsupported pod version: {api_version}"),
+        ));
+        return errs;
+    }
+    if !DOWNWARD_API_LABELS.contains(&base) {
+        errs.push(FieldError::invalid(
+            &path.child("fieldPath"),
+            fp,
+            format!("error converting fieldPath: field label not supported: {fp}"),
+        ));
+        return errs;
+    }
+    match subscript {
+        Some(sub) => match base {
+            "metadata.annotations" => errs.extend(invalid_each(
+                path,
+                &sub.to_lowercase(),
+                format::is_qualified_name(&sub.to_lowercase()),
+            )),
+            "metadata.labels" => {
+                errs.extend(invalid_each(path, sub, format::is_qualified_name(sub)))
+            }
+            _ => errs.push(FieldError::invalid(
+                path,
+                base,
+                "does not support subscript",
+            )),
+        },
+        None => {
+            if !ENV_FIELD_PATHS.contains(&base) {
+                let mut sorted = ENV_FIELD_PATHS.to_vec();
+                sorted.sort_unstable();
+                errs.push(FieldError::not_supported(
+                    &path.child("fieldPath"),
+                    base,
+                    &sorted,
+                ));
+            }
+        }
+    }
+    errs
+}
+
+fn validate_env_from(vars: &[Value], path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    for (i, ev) in vars.iter().enumerate() {
+        let p = path.index(i);
+        let prefix = json_str(ev, "prefix");
+        if !prefix.is_empty() {
+            errs.extend(invalid_each(
+                &p.child("prefix"),
+                prefix,
+                format::is_relaxed_env_var_name(prefix),
+            ));
+        }
+        let mut n = 0;
+        for key in ["configMapRef", "secretRef"] {
+            if let Some(r) = obj(ev, key) {
+                n += 1;
+                let name = json_str(r, "name");
+                if name.is_empty() {
+                    errs.push(FieldError::required(&p.child(key).child("name"), ""));
+                } else {
+                    errs.extend(invalid_each(
+                        &p.child(key).child("name"),
+                        name,
+                        format::name_is_dns_subdomain(name, true),
+                    ));
+                }
+            }
+        }
+        if n == 0 {
+            errs.push(FieldError::invalid(
+                path,
+                "",
+                "must specify one of: `configMapRef` or `secretRef`",
+            ));
+        } else if n > 1 {
+            errs.push(FieldError::invalid(
+                path,
+                "",
+                "may not have more than one field specified at a time",
+            ));
+        }
+    }
+    errs
+}
+
+fn validate_volume_mounts(mounts: &[Value], vols: &VolumeMap, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let mut points = BTreeSet::new();
+    for (i, m) in mounts.iter().enumerate() {
+        let p = path.index(i);
+        let name = json_str(m, "name");
+        if name.is_empty() {
+            errs.push(FieldError::required(&p.child("name"), ""));
+        }
+        if !vols.contains_key(name) {
+            errs.push(FieldError::not_found(&p.child("name"), name));
+        }
+        let mp = json_str(m, "mountPath");
+        if mp.is_empty() {
+            errs.push(FieldError::required(&p.child("mountPath"), ""));
+        }
+        if !points.insert(mp) {
+            errs.push(FieldError::invalid(
+                &p.child("mountPath"),
+                mp,
+                "must be unique",
+            ));
+        }
+        let sub = json_str(m, "subPath");
+        if !sub.is_empty() {
+            errs.extend(validate_local_descending_path(sub, &path.child("subPath")));
+        }
+        let expr = json_str(m, "subPathExpr");
+        if !expr.is_empty() {
+            if !sub.is_empty() {
+                errs.push(FieldError::invalid(
+                    &p.child("subPathExpr"),
+                    expr,
+                    "subPathExpr and subPath are mutually exclusive",
+                ));
+            }
+            errs.extend(validate_local_descending_path(
+                expr,
+                &path.child("subPathExpr"),
+            ));
+        }
+    }
+    errs
+}
+
+fn validate_probes(c: &Value, grace: Option<i64>, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    for f in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        let Some(probe) = obj(c, f) else { continue };
+        let p = path.child(f);
+        errs.extend(validate_handler(probe, false, grace, &p));
+        for (k, default) in [
+            ("initialDelaySeconds", 0),
+            ("timeoutSeconds", 1),
+            ("periodSeconds", 10),
+            ("successThreshold", 1),
+            ("failureThreshold", 3),
+        ] {
+            errs.extend(validate_nonnegative(
+                json_i64(probe, k).unwrap_or(default),
+                &p.child(k),
+            ));
+        }
+        if let Some(t) = json_i64(probe, "terminationGracePeriodSeconds")
+            && t <= 0
+        {
+            errs.push(FieldError::invalid(
+                &p.child("terminationGracePeriodSeconds"),
+                t,
+                "must be greater than 0",
+            ));
+        }
+        let st = json_i64(probe, "successThreshold").unwrap_or(1);
+        if f != "readinessProbe" && st != 1 {
+            errs.push(FieldError::invalid(
+                &p.child("successThreshold"),
+                st,
+                "must be 1",
+            ));
+        }
+        if f == "readinessProbe"
+            && let Some(t) = non_null(probe.get("terminationGracePeriodSeconds"))
+        {
+            errs.push(FieldError::invalid(
+                &p.child("terminationGracePeriodSeconds"),
+                t.clone(),
+                "must not be set for readinessProbes",
+            ));
+        }
+    }
+    errs
+}
+
+fn validate_lifecycle(l: &Value, grace: Option<i64>, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    for f in ["postStart", "preStop"] {
+        if let Some(h) = obj(l, f) {
+            errs.extend(validate_handler(h, true, grace, &path.child(f)));
+        }
+    }
+    errs
+}
+
+fn validate_port_num_or_name(port: Option<&Value>, path: &Path) -> ErrorList {
+    match port {
+        Some(Value::String(s)) => invalid_each(path, s, format::is_valid_port_name(s)),
+        Some(v) => {
+            let n = v.as_i64().unwrap_or(0);
+            format::is_valid_port_num(n)
+                .into_iter()
+                .map(|m| FieldError::invalid(path, n, m))
+                .collect()
+        }
+        None => format::is_valid_port_num(0)
+            .into_iter()
+            .map(|m| FieldError::invalid(path, 0, m))
+            .collect(),
+    }
+}
+
+fn validate_handler(h: &Value, lifecycle: bool, grace: Option<i64>, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let kinds: &[&str] = if lifecycle {
+        &["exec", "httpGet", "tcpSocket", "sleep"]
+    } else {
+        &["exec", "httpGet", "tcpSocket", "grpc"]
+    };
+    let mut n = 0;
+    for k in kinds {
+        let Some(a) = obj(h, k) else { continue };
+        let p = path.child(k);
+        if n > 0 {
+            errs.push(FieldError::forbidden(
+                &p,
+                "may not specify more than 1 handler type",
+            ));
+            continue;
+        }
+        n += 1;
+        match *k {
+            "exec" if arr(a, "command").is_empty() => {
+                errs.push(FieldError::required(&p.child("command"), ""));
+            }
+            "httpGet" => {
+                if json_str(a, "path").is_empty() {
+                    errs.push(FieldError::required(&p.child("path"), ""));
+                }
+                errs.extend(validate_port_num_or_name(a.get("port"), &p.child("port")));
+                let scheme = a.get("scheme").and_then(Value::as_str).unwrap_or("HTTP");
+                if scheme != "HTTP" && scheme != "HTTPS" {
+                    errs.push(FieldError::not_supported(
+                        &p.child("scheme"),
+                        scheme,
+                        &["HTTP", "HTTPS"],
+                    ));
+                }
+                for hdr in arr(a, "httpHeaders") {
+                    let name = json_str(hdr, "name");
+                    errs.extend(invalid_each(
+                        &p.child("httpHeaders"),
+                        name,
+                        format::is_http_header_name(name),
+                    ));
+                }
+            }
+            "tcpSocket" | "grpc" => {
+                errs.extend(validate_port_num_or_name(a.get("port"), &p.child("port")))
+            }
+            "sleep" => {
+                let secs = json_i64(a, "seconds").unwrap_or(0);
+                if let Some(g) = grace
+                    && (secs < 0 || secs > g)
+                {
+                    errs.push(FieldError::invalid(
+                        &p,
+                        secs,
+                        format!(
+                            "must be non-negative and less than terminationGracePeriodSeconds ({g})"
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if n == 0 {
+        errs.push(FieldError::required(path, "must specify a handler type"));
+    }
+    errs
+}
+
+fn validate_containers_only_for_pod(ctrs: &[Value], path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    for (i, c) in ctrs.iter().enumerate() {
+        let image = json_str(c, "image");
+        if image.trim() != image {
+            errs.push(FieldError::invalid(
+                &path.index(i).child("image"),
+                image,
+                "must not have leading or trailing whitespace",
+            ));
+        }
+    }
+    errs
+}
+
+pub(super) fn validate_pod_metadata_and_spec(pod: &Value) -> ErrorList {
+    let spec_path = Path::new("spec");
+    let mut errs = metadata::validate_object_meta(
+        pod,
+        true,
+        format::name_is_dns_subdomain,
+        &Path::new("metadata"),
+    );
+    let spec = pod.get("spec").unwrap_or(&Value::Null);
+    errs.extend(validate_pod_spec(spec, &spec_path));
+    if json_str(spec, "serviceAccountName").is_empty() {
+        for (vi, vol) in arr(spec, "volumes").iter().enumerate() {
+            if let Some(proj) = obj(vol, "projected") {
+                for (si, src) in arr(proj, "sources").iter().enumerate() {
+                    if obj(src, "serviceAccountToken").is_some() {
+                        errs.push(FieldError::forbidden(
+                            &spec_path
+                                .child("volumes")
+                                .index(vi)
+                                .child("projected")
+                                .child("sources")
+                                .index(si)
+                                .child("serviceAccountToken"),
+                            "must not be specified when serviceAccountName is not set",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    errs.extend(validate_containers_only_for_pod(
+        arr(spec, "containers"),
+        &spec_path.child("containers"),
+    ));
+    errs.extend(validate_containers_only_for_pod(
+        arr(spec, "initContainers"),
+        &spec_path.child("initContainers"),
+    ));
+    errs
+}
+
+/// `ValidatePodCreate`.
+pub fn validate_pod_create(pod: &Value) -> ErrorList {
+    let mut errs = validate_pod_metadata_and_spec(pod);
+    let spec = pod.get("spec").unwrap_or(&Value::Null);
+    let spec_path = Path::new("spec");
+    if !arr(spec, "ephemeralContainers").is_empty() {
+        errs.push(FieldError::forbidden(
+            &spec_path.child("ephemeralContainers"),
+            "cannot be set on create",
+        ));
+    }
+    if !json_str(spec, "nodeName").is_empty() && !arr(spec, "schedulingGates").is_empty() {
+        errs.push(FieldError::forbidden(
+            &spec_path.child("nodeName"),
+            "cannot be set until all schedulingGates have been cleared",
+        ));
+    }
+    errs
+}
+
+mod resources;
+#[cfg(test)]
+mod tests;
+mod update;
+mod volumes;
+
+pub use resources::validate_resource_requirements;
+pub use update::{validate_pod_status_update, validate_pod_update};
+pub use volumes::{VolumeMap, validate_volumes};

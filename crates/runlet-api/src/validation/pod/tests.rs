@@ -1,0 +1,240 @@
+//! Pod and pod-template validation tests; expected strings are upstream's.
+
+use super::*;
+use crate::field::ErrorList;
+use serde_json::json;
+
+fn container() -> Value {
+    json!({"name": "c", "image": "busybox", "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent"})
+}
+
+fn spec_with(containers: Value) -> Value {
+    json!({"containers": containers, "restartPolicy": "Never", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30})
+}
+
+fn msgs(errs: &ErrorList) -> Vec<String> {
+    errs.iter().map(|e| e.to_string()).collect()
+}
+
+fn p() -> Path {
+    Path::new("spec").child("template").child("spec")
+}
+
+#[test]
+fn defaulted_spec_is_valid() {
+    assert!(validate_pod_spec(&spec_with(json!([container()])), &p()).is_empty());
+}
+
+#[test]
+fn containers_are_required() {
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec_with(json!([])), &p())),
+        vec!["spec.template.spec.containers: Required value"]
+    );
+}
+
+#[test]
+fn missing_image_is_required() {
+    let mut c = container();
+    c.as_object_mut().map(|m| m.remove("image"));
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
+        vec!["spec.template.spec.containers[0].image: Required value"]
+    );
+}
+
+#[test]
+fn duplicate_container_names_across_init_and_regular() {
+    let mut spec = spec_with(json!([container(), container()]));
+    spec["initContainers"] = json!([container()]);
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec, &p())),
+        vec![
+            "spec.template.spec.containers[1].name: Duplicate value: \"c\"",
+            "spec.template.spec.initContainers[0].name: Duplicate value: \"c\"",
+        ]
+    );
+}
+
+#[test]
+fn container_name_must_be_dns_label() {
+    let mut c = container();
+    c["name"] = json!("My_C");
+    let errs = validate_pod_spec(&spec_with(json!([c])), &p());
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].to_string().starts_with(
+        "spec.template.spec.containers[0].name: Invalid value: \"My_C\": a lowercase RFC 1123 label"
+    ));
+}
+
+#[test]
+fn unknown_restart_policy_is_not_supported() {
+    let mut spec = spec_with(json!([container()]));
+    spec["restartPolicy"] = json!("Sometimes");
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec, &p())),
+        vec![
+            "spec.template.spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""
+        ]
+    );
+}
+
+#[test]
+fn sidecar_restart_policy_must_be_always() {
+    let mut spec = spec_with(json!([container()]));
+    let mut init = container();
+    init["name"] = json!("init");
+    init["restartPolicy"] = json!("OnFailure");
+    spec["initContainers"] = json!([init]);
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec, &p())),
+        vec![
+            "spec.template.spec.initContainers[0].restartPolicy: Unsupported value: \"OnFailure\": supported values: \"Always\""
+        ]
+    );
+}
+
+#[test]
+fn env_value_from_needs_exactly_one_source() {
+    let mut c = container();
+    c["env"] = json!([{"name": "A", "valueFrom": {}}]);
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
+        vec![
+            "spec.template.spec.containers[0].env[0].valueFrom: Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"
+        ]
+    );
+}
+
+#[test]
+fn env_name_with_equals_is_invalid() {
+    let mut c = container();
+    c["env"] = json!([{"name": "A=B", "value": "x"}]);
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
+        vec![
+            "spec.template.spec.containers[0].env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='"
+        ]
+    );
+}
+
+#[test]
+fn volume_mount_must_name_a_volume() {
+    let mut c = container();
+    c["volumeMounts"] = json!([{"name": "data", "mountPath": "/data"}]);
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
+        vec!["spec.template.spec.containers[0].volumeMounts[0].name: Not found: \"data\""]
+    );
+}
+
+#[test]
+fn volume_needs_exactly_one_source_and_unique_name() {
+    let mut spec = spec_with(json!([container()]));
+    spec["volumes"] = json!([
+        {"name": "a", "emptyDir": {}, "hostPath": {"path": "/x"}},
+        {"name": "b"},
+        {"name": "c", "emptyDir": {}},
+        {"name": "c", "emptyDir": {}}
+    ]);
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec, &p())),
+        vec![
+            "spec.template.spec.volumes[0].hostPath: Forbidden: may not specify more than 1 volume type",
+            "spec.template.spec.volumes[1]: Required value: must specify a volume type",
+            "spec.template.spec.volumes[3].name: Duplicate value: \"c\"",
+        ]
+    );
+}
+
+#[test]
+fn request_above_limit_is_invalid() {
+    let mut c = container();
+    c["resources"] = json!({"limits": {"cpu": "500m"}, "requests": {"cpu": "1"}});
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
+        vec![
+            "spec.template.spec.containers[0].resources.requests: Invalid value: \"1\": must be less than or equal to cpu limit of 500m"
+        ]
+    );
+}
+
+#[test]
+fn negative_quantity_is_invalid() {
+    let mut c = container();
+    c["resources"] = json!({"requests": {"memory": "-1Mi"}});
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
+        vec![
+            "spec.template.spec.containers[0].resources.requests[memory]: Invalid value: \"-1Mi\": must be greater than or equal to 0"
+        ]
+    );
+}
+
+#[test]
+fn port_needs_container_port_and_protocol() {
+    let mut c = container();
+    c["ports"] = json!([{"containerPort": 70000, "protocol": "TCP"}, {"protocol": ""}]);
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec_with(json!([c])), &p())),
+        vec![
+            "spec.template.spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+            "spec.template.spec.containers[0].ports[1].containerPort: Required value",
+            "spec.template.spec.containers[0].ports[1].protocol: Required value",
+        ]
+    );
+}
+
+#[test]
+fn missing_grace_period_and_dns_policy_are_required() {
+    let spec = json!({"containers": [container()], "restartPolicy": "Never"});
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec, &p())),
+        vec![
+            "spec.template.spec.terminationGracePeriodSeconds: Required value",
+            "spec.template.spec.dnsPolicy: Required value"
+        ]
+    );
+}
+
+#[test]
+fn active_deadline_must_be_positive() {
+    let mut spec = spec_with(json!([container()]));
+    spec["activeDeadlineSeconds"] = json!(0);
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec, &p())),
+        vec![
+            "spec.template.spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 2147483647, inclusive"
+        ]
+    );
+}
+
+fn pod(spec: Value) -> Value {
+    json!({"metadata": {"name": "p", "namespace": "default", "uid": "u", "resourceVersion": "1"}, "spec": spec})
+}
+
+#[test]
+fn pod_update_may_change_image_but_not_restart_policy() {
+    let old = pod(spec_with(json!([container()])));
+    let mut new = old.clone();
+    new["spec"]["containers"][0]["image"] = json!("alpine");
+    assert!(validate_pod_update(&new, &old).is_empty());
+    new["spec"]["restartPolicy"] = json!("OnFailure");
+    let errs = msgs(&validate_pod_update(&new, &old));
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].starts_with(
+        "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"
+    ));
+    assert!(errs[0].ends_with("spec.restartPolicy: changed"));
+}
+
+#[test]
+fn pod_status_update_may_not_change_node_name() {
+    let old = pod(spec_with(json!([container()])));
+    let mut new = old.clone();
+    new["spec"]["nodeName"] = json!("n1");
+    assert_eq!(
+        msgs(&validate_pod_status_update(&new, &old)),
+        vec!["status.nodeName: Forbidden: may not be changed directly"]
+    );
+}

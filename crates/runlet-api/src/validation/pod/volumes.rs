@@ -1,0 +1,190 @@
+//! Pod volumes: names, exactly one source, and the local-path rules of key projections
+//! (upstream's `ValidateVolumes` and `validateVolumeSource`, common sources only).
+
+use super::super::format::{self, invalid_each};
+use super::super::quantity::Quantity;
+use super::super::{json_i64, json_str};
+use super::{arr, obj};
+use crate::field::{ErrorList, FieldError, Path};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const VOLUME_SOURCES: &[&str] = &[
+    "emptyDir",
+    "hostPath",
+    "gitRepo",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "flocker",
+    "persistentVolumeClaim",
+    "rbd",
+    "cinder",
+    "cephfs",
+    "quobyte",
+    "downwardAPI",
+    "fc",
+    "flexVolume",
+    "configMap",
+    "azureFile",
+    "vsphereVolume",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "azureDisk",
+    "storageos",
+    "projected",
+    "scaleIO",
+    "csi",
+    "ephemeral",
+    "image",
+];
+
+/// Volume name → its source key (`emptyDir`, `persistentVolumeClaim`...).
+pub type VolumeMap = BTreeMap<String, String>;
+
+/// `ValidateVolumes`: names are unique DNS labels, each volume has exactly one source.
+pub fn validate_volumes(vols: &[Value], path: &Path) -> (VolumeMap, ErrorList) {
+    let mut errs = ErrorList::new();
+    let mut names = VolumeMap::new();
+    for (i, v) in vols.iter().enumerate() {
+        let p = path.index(i);
+        let name = json_str(v, "name");
+        let (source, mut el) = validate_volume_source(v, &p);
+        if name.is_empty() {
+            el.push(FieldError::required(&p.child("name"), ""));
+        } else {
+            el.extend(invalid_each(
+                &p.child("name"),
+                name,
+                format::is_dns1123_label(name),
+            ));
+        }
+        if names.contains_key(name) {
+            el.push(FieldError::duplicate(&p.child("name"), name));
+        }
+        if el.is_empty() {
+            names.insert(name.to_string(), source);
+        } else {
+            errs.extend(el);
+        }
+    }
+    (names, errs)
+}
+
+fn file_mode_ok(v: &Value, key: &str) -> Option<i64> {
+    json_i64(v, key).filter(|m| !(0..=0o777).contains(m))
+}
+
+const FILE_MODE_MSG: &str = "must be a number between 0 and 0777 (octal), both inclusive";
+
+fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
+    let mut errs = ErrorList::new();
+    let mut first: Option<&str> = None;
+    for key in VOLUME_SOURCES {
+        let Some(src) = obj(v, key) else { continue };
+        if first.is_some() {
+            errs.push(FieldError::forbidden(
+                &path.child(key),
+                "may not specify more than 1 volume type",
+            ));
+            continue;
+        }
+        first = Some(key);
+        let p = path.child(key);
+        match *key {
+            "hostPath" => {
+                let hp = json_str(src, "path");
+                if hp.is_empty() {
+                    errs.push(FieldError::required(&p.child("path"), ""));
+                } else {
+                    errs.extend(validate_path_no_backsteps(hp, &p.child("path")));
+                }
+            }
+            "secret" | "configMap" => {
+                let name_key = if *key == "secret" {
+                    "secretName"
+                } else {
+                    "name"
+                };
+                if json_str(src, name_key).is_empty() {
+                    errs.push(FieldError::required(&p.child(name_key), ""));
+                }
+                if let Some(m) = file_mode_ok(src, "defaultMode") {
+                    errs.push(FieldError::invalid(
+                        &p.child("defaultMode"),
+                        m,
+                        FILE_MODE_MSG,
+                    ));
+                }
+                for (i, item) in arr(src, "items").iter().enumerate() {
+                    errs.extend(validate_key_to_path(item, &p.child("items").index(i)));
+                }
+            }
+            "persistentVolumeClaim" if json_str(src, "claimName").is_empty() => {
+                errs.push(FieldError::required(&p.child("claimName"), ""));
+            }
+            "emptyDir" => {
+                if let Some(q) = src
+                    .get("sizeLimit")
+                    .and_then(Value::as_str)
+                    .and_then(Quantity::parse)
+                    && q.is_negative()
+                {
+                    errs.push(FieldError::forbidden(
+                        &p.child("sizeLimit"),
+                        "SizeLimit field must be a valid resource quantity",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if first.is_none() {
+        errs.push(FieldError::required(path, "must specify a volume type"));
+    }
+    (first.unwrap_or("").to_string(), errs)
+}
+
+fn validate_key_to_path(kp: &Value, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if json_str(kp, "key").is_empty() {
+        errs.push(FieldError::required(&path.child("key"), ""));
+    }
+    let p = json_str(kp, "path");
+    if p.is_empty() {
+        errs.push(FieldError::required(&path.child("path"), ""));
+    }
+    errs.extend(validate_local_non_reserved_path(p, &path.child("path")));
+    if let Some(m) = file_mode_ok(kp, "mode") {
+        errs.push(FieldError::invalid(&path.child("mode"), m, FILE_MODE_MSG));
+    }
+    errs
+}
+
+pub(super) fn validate_path_no_backsteps(p: &str, path: &Path) -> ErrorList {
+    if p.split('/').any(|part| part == "..") {
+        vec![FieldError::invalid(path, p, "must not contain '..'")]
+    } else {
+        Vec::new()
+    }
+}
+
+pub(super) fn validate_local_descending_path(p: &str, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if p.starts_with('/') {
+        errs.push(FieldError::invalid(path, p, "must be a relative path"));
+    }
+    errs.extend(validate_path_no_backsteps(p, path));
+    errs
+}
+
+fn validate_local_non_reserved_path(p: &str, path: &Path) -> ErrorList {
+    let mut errs = validate_local_descending_path(p, path);
+    if p.starts_with("..") && !p.starts_with("../") {
+        errs.push(FieldError::invalid(path, p, "must not start with '..'"));
+    }
+    errs
+}
