@@ -36,10 +36,20 @@ where
         // serde_ignored prints sequence indexes as `?.0`-like segments; keep them readable.
         unknown_fields.push(p.replace("?.", ""));
     })
-    .map_err(|e| DecodeError { kind: info.kind.to_string(), version: info.version.to_string(), detail: e.to_string() })?;
-    let object = serde_json::to_value(&typed)
-        .map_err(|e| DecodeError { kind: info.kind.to_string(), version: info.version.to_string(), detail: e.to_string() })?;
-    Ok(Normalized { object, unknown_fields })
+    .map_err(|e| DecodeError {
+        kind: info.kind.to_string(),
+        version: info.version.to_string(),
+        detail: e.to_string(),
+    })?;
+    let object = serde_json::to_value(&typed).map_err(|e| DecodeError {
+        kind: info.kind.to_string(),
+        version: info.version.to_string(),
+        detail: e.to_string(),
+    })?;
+    Ok(Normalized {
+        object,
+        unknown_fields,
+    })
 }
 
 /// Decodes `value` as an object of `info`'s kind. `apiVersion` and `kind` are set from `info`
@@ -69,7 +79,10 @@ pub fn normalize(info: &ResourceInfo, mut value: Value) -> Result<Normalized, De
         ("coordination.k8s.io", "Lease") => roundtrip::<coordination::v1::Lease>(info, value),
         ("batch", "Job") => roundtrip::<batch::v1::Job>(info, value),
         ("batch", "CronJob") => roundtrip::<batch::v1::CronJob>(info, value),
-        _ => Ok(Normalized { object: value, unknown_fields: Vec::new() }),
+        _ => Ok(Normalized {
+            object: value,
+            unknown_fields: Vec::new(),
+        }),
     }
 }
 
@@ -82,8 +95,11 @@ mod tests {
     #[test]
     fn unknown_fields_are_reported_and_pruned() {
         let jobs = find("batch", "v1", "jobs").expect("jobs");
-        let n = normalize(jobs, json!({"metadata": {"name": "x"}, "spec": {"foo": 1, "template": {}}}))
-            .expect("decodes");
+        let n = normalize(
+            jobs,
+            json!({"metadata": {"name": "x"}, "spec": {"foo": 1, "template": {}}}),
+        )
+        .expect("decodes");
         assert_eq!(n.unknown_fields, vec!["spec.foo".to_string()]);
         assert!(n.object["spec"].get("foo").is_none());
         assert_eq!(n.object["apiVersion"], "batch/v1");
@@ -92,8 +108,15 @@ mod tests {
     #[test]
     fn wrong_types_are_decode_errors() {
         let jobs = find("batch", "v1", "jobs").expect("jobs");
-        let err = normalize(jobs, json!({"spec": {"completions": "three", "template": {}}})).expect_err("bad type");
-        assert!(err.to_string().starts_with("Job in version \"v1\" cannot be handled as a Job"));
+        let err = normalize(
+            jobs,
+            json!({"spec": {"completions": "three", "template": {}}}),
+        )
+        .expect_err("bad type");
+        assert!(
+            err.to_string()
+                .starts_with("Job in version \"v1\" cannot be handled as a Job")
+        );
         assert!(normalize(jobs, json!([1, 2])).is_err());
     }
 }

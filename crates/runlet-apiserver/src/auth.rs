@@ -29,7 +29,10 @@ pub struct TokenFile {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenFileError {
     #[error("reading {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} line {line}: expected at least token,user,uid")]
     Malformed { path: String, line: usize },
 }
@@ -40,7 +43,12 @@ impl TokenFile {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TokenFile::default()),
-            Err(source) => return Err(TokenFileError::Io { path: path.display().to_string(), source }),
+            Err(source) => {
+                return Err(TokenFileError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
         };
         Self::parse(&text, &path.display().to_string())
     }
@@ -55,13 +63,28 @@ impl TokenFile {
             }
             let fields = split_csv(line);
             if fields.len() < 3 || fields[0].is_empty() || fields[1].is_empty() {
-                return Err(TokenFileError::Malformed { path: path.to_string(), line: i + 1 });
+                return Err(TokenFileError::Malformed {
+                    path: path.to_string(),
+                    line: i + 1,
+                });
             }
             let groups = fields
                 .get(3)
-                .map(|g| g.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect())
+                .map(|g| {
+                    g.split(',')
+                        .map(str::trim)
+                        .filter(|g| !g.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default();
-            tokens.insert(fields[0].clone(), User { name: fields[1].clone(), groups });
+            tokens.insert(
+                fields[0].clone(),
+                User {
+                    name: fields[1].clone(),
+                    groups,
+                },
+            );
         }
         Ok(TokenFile { tokens })
     }
@@ -95,8 +118,16 @@ fn split_csv(line: &str) -> Vec<String> {
 pub fn user_from_certificate(der: &[u8]) -> Option<User> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let subject = cert.subject();
-    let name = subject.iter_common_name().next()?.as_str().ok()?.to_string();
-    let groups = subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_string)).collect();
+    let name = subject
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
+    let groups = subject
+        .iter_organization()
+        .filter_map(|o| o.as_str().ok().map(str::to_string))
+        .collect();
     Some(User { name, groups })
 }
 
@@ -106,8 +137,18 @@ mod tests {
 
     #[test]
     fn token_file_reads_quoted_groups() {
-        let f = TokenFile::parse("secret,alice,1001,\"devs,ops\"\n# comment\nt2,bob,1002\n", "tokens.csv").expect("parses");
-        assert_eq!(f.lookup("secret"), Some(&User { name: "alice".into(), groups: vec!["devs".into(), "ops".into()] }));
+        let f = TokenFile::parse(
+            "secret,alice,1001,\"devs,ops\"\n# comment\nt2,bob,1002\n",
+            "tokens.csv",
+        )
+        .expect("parses");
+        assert_eq!(
+            f.lookup("secret"),
+            Some(&User {
+                name: "alice".into(),
+                groups: vec!["devs".into(), "ops".into()]
+            })
+        );
         assert_eq!(f.lookup("t2").map(|u| u.name.as_str()), Some("bob"));
         assert_eq!(f.lookup("nope"), None);
     }
@@ -115,6 +156,9 @@ mod tests {
     #[test]
     fn malformed_token_line_names_the_line() {
         let err = TokenFile::parse("ok,u,1\nbad\n", "tokens.csv").expect_err("malformed");
-        assert_eq!(err.to_string(), "tokens.csv line 2: expected at least token,user,uid");
+        assert_eq!(
+            err.to_string(),
+            "tokens.csv line 2: expected at least token,user,uid"
+        );
     }
 }

@@ -17,7 +17,16 @@ use serde_json::{Value, json};
 /// The Kubernetes release whose API types runlet serves (k8s-openapi's `v1_33`).
 pub const KUBERNETES_MINOR: &str = "33";
 
-const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 pub async fn version() -> Response {
     json_response(
@@ -68,7 +77,10 @@ pub async fn api_groups() -> Response {
             json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
         })
         .collect();
-    json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+    )
 }
 
 /// `GET /apis/{group}`.
@@ -79,7 +91,7 @@ pub async fn api_group(Path(group): Path<String>) -> Response {
         .map(|(g, v)| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
         .collect();
     match versions.first() {
-        None => ApiError(Status::path_not_found()).into_response(),
+        None => ApiError::new(Status::path_not_found()).into_response(),
         Some(first) => json_response(
             StatusCode::OK,
             &json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions, "preferredVersion": first}),
@@ -121,19 +133,26 @@ pub fn resource_list(path: &str) -> ApiResult<Response> {
     let (group, version) = match segs.as_slice() {
         ["api", v] => ("", *v),
         ["apis", g, v] => (*g, *v),
-        _ => return Err(ApiError(Status::path_not_found())),
+        _ => return Err(ApiError::new(Status::path_not_found())),
     };
     let mut out = Vec::new();
-    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         out.push(resource_entry(r));
         for sub in r.subresources {
             out.push(subresource_entry(r, sub));
         }
     }
     if out.is_empty() {
-        return Err(ApiError(Status::path_not_found()));
+        return Err(ApiError::new(Status::path_not_found()));
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Ok(json_response(
         StatusCode::OK,
         &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}),
@@ -154,10 +173,10 @@ pub async fn openapi_v3_document(Path(path): Path<String>) -> Response {
     };
     match doc {
         Some(d) => json_response(StatusCode::OK, &d),
-        None => ApiError(Status::path_not_found()).into_response(),
+        None => ApiError::new(Status::path_not_found()).into_response(),
     }
 }
 
 pub async fn not_found() -> Response {
-    ApiError(Status::path_not_found()).into_response()
+    ApiError::new(Status::path_not_found()).into_response()
 }

@@ -8,18 +8,22 @@ use runlet_store::StoreError;
 
 /// A failed request; the wrapped Status says why in Kubernetes' words.
 #[derive(Debug, Clone)]
-pub struct ApiError(pub Status);
+pub struct ApiError(pub Box<Status>);
 
 impl From<Status> for ApiError {
     fn from(s: Status) -> Self {
-        ApiError(s)
+        ApiError::new(s)
     }
 }
 
 impl ApiError {
+    pub fn new(s: Status) -> Self {
+        ApiError(Box::new(s))
+    }
+
     /// Maps a store error about the object `name` of `info`.
     pub fn from_store(e: StoreError, info: &ResourceInfo, name: &str) -> Self {
-        ApiError(match e {
+        ApiError::new(match e {
             StoreError::NotFound => Status::not_found(info, name),
             StoreError::AlreadyExists => Status::already_exists(info, name),
             StoreError::Conflict { .. } => Status::conflict_modified(info, name),
@@ -31,9 +35,12 @@ impl ApiError {
 /// The Status of a store error that is not about one object.
 pub fn store_status(e: StoreError) -> Status {
     match e {
-        StoreError::Compacted { requested, compacted } => {
-            Status::expired(format!("too old resource version: {requested} ({compacted})"))
-        }
+        StoreError::Compacted {
+            requested,
+            compacted,
+        } => Status::expired(format!(
+            "too old resource version: {requested} ({compacted})"
+        )),
         StoreError::FutureRevision { requested, current } => {
             let mut s = Status::new_timeout(format!(
                 "Too large resource version: {requested}, current: {current}"
@@ -71,7 +78,10 @@ impl IntoResponse for ApiError {
         }
         let body = self.0.to_json().to_string();
         let mut resp = (code, body).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         resp
     }
 }

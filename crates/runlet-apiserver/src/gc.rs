@@ -22,16 +22,24 @@ pub const FOREGROUND: &str = "foregroundDeletion";
 const WAIT_LIMIT: Duration = Duration::from_secs(600);
 
 /// Every object in `ns` (or everywhere, when `None`) that lists `uid` as an owner.
-async fn dependents(state: &AppState, ns: Option<&str>, uid: &str) -> Vec<(&'static ResourceInfo, Value)> {
+async fn dependents(
+    state: &AppState,
+    ns: Option<&str>,
+    uid: &str,
+) -> Vec<(&'static ResourceInfo, Value)> {
     let mut out = Vec::new();
     for info in RESOURCES {
         let prefix = match (info.namespaced, ns) {
             (true, Some(ns)) => info.namespace_prefix(ns),
             _ => info.key_prefix(),
         };
-        let Ok(list) = state.store.list(&prefix, &ListOptions::default()).await else { continue };
+        let Ok(list) = state.store.list(&prefix, &ListOptions::default()).await else {
+            continue;
+        };
         for kv in list.items {
-            let Ok(obj) = registry::from_stored(&kv) else { continue };
+            let Ok(obj) = registry::from_stored(&kv) else {
+                continue;
+            };
             let owned = obj["metadata"]["ownerReferences"]
                 .as_array()
                 .is_some_and(|refs| refs.iter().any(|r| r["uid"].as_str() == Some(uid)));
@@ -45,8 +53,14 @@ async fn dependents(state: &AppState, ns: Option<&str>, uid: &str) -> Vec<(&'sta
 
 /// Called after `obj` left the store: deletes its dependents in the background.
 pub fn after_delete(state: &AppState, info: &ResourceInfo, obj: &Value) {
-    let Some(uid) = meta::uid(obj).map(str::to_string) else { return };
-    let ns = if info.namespaced { meta::namespace(obj).map(str::to_string) } else { None };
+    let Some(uid) = meta::uid(obj).map(str::to_string) else {
+        return;
+    };
+    let ns = if info.namespaced {
+        meta::namespace(obj).map(str::to_string)
+    } else {
+        None
+    };
     let state = state.clone();
     tokio::spawn(async move {
         delete_dependents(&state, ns.as_deref(), &uid).await;
@@ -58,11 +72,21 @@ async fn delete_dependents(state: &AppState, ns: Option<&str>, uid: &str) -> usi
     let n = deps.len();
     for (info, dep) in deps {
         let name = meta::name(&dep).unwrap_or_default().to_string();
-        let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
-        if let Err(e) = Box::pin(delete_object(state, info, meta::namespace(&dep), &name, opts)).await {
-            if e.0.code != 404 {
-                tracing::warn!(dependent = %name, error = %e.0.message, "deleting dependent failed");
-            }
+        let opts = DeleteOptions {
+            propagation: Some("Background".into()),
+            ..Default::default()
+        };
+        if let Err(e) = Box::pin(delete_object(
+            state,
+            info,
+            meta::namespace(&dep),
+            &name,
+            opts,
+        ))
+        .await
+            && e.0.code != 404
+        {
+            tracing::warn!(dependent = %name, error = %e.0.message, "deleting dependent failed");
         }
     }
     n
@@ -71,7 +95,9 @@ async fn delete_dependents(state: &AppState, ns: Option<&str>, uid: &str) -> usi
 /// Starts the work an object's deletion finalizers ask for.
 pub fn process_finalizers(state: &AppState, info: &'static ResourceInfo, obj: &Value) {
     let finalizers = meta::finalizers(obj);
-    let Some(uid) = meta::uid(obj).map(str::to_string) else { return };
+    let Some(uid) = meta::uid(obj).map(str::to_string) else {
+        return;
+    };
     let name = meta::name(obj).unwrap_or_default().to_string();
     let ns = meta::namespace(obj).map(str::to_string);
     let state = state.clone();
@@ -82,8 +108,23 @@ pub fn process_finalizers(state: &AppState, info: &'static ResourceInfo, obj: &V
                 let mut new = dep.clone();
                 if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
                     refs.retain(|r| r["uid"].as_str() != Some(uid.as_str()));
+                    if refs.is_empty() {
+                        meta::remove(&mut new, "ownerReferences");
+                    }
                 }
-                if let Err(e) = registry::update(&state, dep_info, &dep, new, UpdateTarget::Main, WriteOptions { dry_run: false, trusted: true }).await {
+                if let Err(e) = registry::update(
+                    &state,
+                    dep_info,
+                    &dep,
+                    new,
+                    UpdateTarget::Main,
+                    WriteOptions {
+                        dry_run: false,
+                        trusted: true,
+                    },
+                )
+                .await
+                {
                     tracing::warn!(error = %e.0.message, "orphaning dependent failed");
                 }
             }
@@ -93,7 +134,9 @@ pub fn process_finalizers(state: &AppState, info: &'static ResourceInfo, obj: &V
         tokio::spawn(async move {
             let scope = if info.namespaced { ns.as_deref() } else { None };
             let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
-            while delete_dependents(&state, scope, &uid).await > 0 && tokio::time::Instant::now() < deadline {
+            while delete_dependents(&state, scope, &uid).await > 0
+                && tokio::time::Instant::now() < deadline
+            {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             remove_finalizer(&state, info, ns.as_deref(), &name, FOREGROUND).await;
@@ -102,14 +145,34 @@ pub fn process_finalizers(state: &AppState, info: &'static ResourceInfo, obj: &V
 }
 
 /// Removes `finalizer` from the object, retrying on conflicts.
-pub async fn remove_finalizer(state: &AppState, info: &ResourceInfo, ns: Option<&str>, name: &str, finalizer: &str) {
+pub async fn remove_finalizer(
+    state: &AppState,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    name: &str,
+    finalizer: &str,
+) {
     for _ in 0..20 {
-        let Ok(obj) = registry::get(state, info, ns, name).await else { return };
+        let Ok(obj) = registry::get(state, info, ns, name).await else {
+            return;
+        };
         let mut new = obj.clone();
         if let Some(list) = new["metadata"]["finalizers"].as_array_mut() {
             list.retain(|f| f.as_str() != Some(finalizer));
         }
-        match registry::update(state, info, &obj, new, UpdateTarget::Main, WriteOptions { dry_run: false, trusted: true }).await {
+        match registry::update(
+            state,
+            info,
+            &obj,
+            new,
+            UpdateTarget::Main,
+            WriteOptions {
+                dry_run: false,
+                trusted: true,
+            },
+        )
+        .await
+        {
             Ok(_) => return,
             Err(e) if registry::is_conflict(&e) => continue,
             Err(e) => {
@@ -128,17 +191,26 @@ pub fn finalize_namespace(state: &AppState, ns: String) {
         loop {
             let mut remaining = 0;
             for info in RESOURCES.iter().filter(|r| r.namespaced) {
-                let Ok(list) = state.store.list(&info.namespace_prefix(&ns), &ListOptions::default()).await else {
+                let Ok(list) = state
+                    .store
+                    .list(&info.namespace_prefix(&ns), &ListOptions::default())
+                    .await
+                else {
                     continue;
                 };
                 for kv in list.items {
                     remaining += 1;
-                    let Ok(obj) = registry::from_stored(&kv) else { continue };
+                    let Ok(obj) = registry::from_stored(&kv) else {
+                        continue;
+                    };
                     if meta::is_deleting(&obj) {
                         continue;
                     }
                     let name = meta::name(&obj).unwrap_or_default().to_string();
-                    let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
+                    let opts = DeleteOptions {
+                        propagation: Some("Background".into()),
+                        ..Default::default()
+                    };
                     let _ = delete_object(&state, info, Some(&ns), &name, opts).await;
                 }
             }
@@ -147,13 +219,14 @@ pub fn finalize_namespace(state: &AppState, ns: String) {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let Some(namespaces) = runlet_api::resources::find("", "v1", "namespaces") else { return };
-        if let Ok(obj) = registry::get(&state, namespaces, None, &ns).await {
-            if let Some(rv) = meta::resource_version(&obj).and_then(|r| r.parse().ok()) {
-                if let Err(e) = registry::remove(&state, namespaces, &obj, rv).await {
-                    tracing::warn!(namespace = %ns, error = %e, "removing namespace failed");
-                }
-            }
+        let Some(namespaces) = runlet_api::resources::find("", "v1", "namespaces") else {
+            return;
+        };
+        if let Ok(obj) = registry::get(&state, namespaces, None, &ns).await
+            && let Some(rv) = meta::resource_version(&obj).and_then(|r| r.parse().ok())
+            && let Err(e) = registry::remove(&state, namespaces, &obj, rv).await
+        {
+            tracing::warn!(namespace = %ns, error = %e, "removing namespace failed");
         }
     });
 }
@@ -161,9 +234,17 @@ pub fn finalize_namespace(state: &AppState, ns: String) {
 /// After a restart: picks up deletions that were in progress.
 pub async fn resume(state: &AppState) {
     for info in RESOURCES {
-        let Ok(list) = state.store.list(&info.key_prefix(), &ListOptions::default()).await else { continue };
+        let Ok(list) = state
+            .store
+            .list(&info.key_prefix(), &ListOptions::default())
+            .await
+        else {
+            continue;
+        };
         for kv in list.items {
-            let Ok(obj) = registry::from_stored(&kv) else { continue };
+            let Ok(obj) = registry::from_stored(&kv) else {
+                continue;
+            };
             if !meta::is_deleting(&obj) {
                 continue;
             }

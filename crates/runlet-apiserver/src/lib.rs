@@ -40,9 +40,16 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     if !state.require_auth || is_public(req.uri().path()) {
         return next.run(req).await;
     }
-    let from_cert = req.extensions().get::<PeerIdentity>().and_then(|p| p.0.clone());
+    let from_cert = req
+        .extensions()
+        .get::<PeerIdentity>()
+        .and_then(|p| p.0.clone());
     let from_token = || -> Option<User> {
-        let header = req.headers().get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+        let header = req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
         let token = header.strip_prefix("Bearer ")?.trim();
         state.tokens.lookup(token).cloned()
     };
@@ -51,7 +58,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
             req.extensions_mut().insert(user);
             next.run(req).await
         }
-        None => ApiError(Status::unauthorized()).into_response(),
+        None => ApiError::new(Status::unauthorized()).into_response(),
     }
 }
 
@@ -69,8 +76,14 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi/v3/{*path}", get(discovery::openapi_v3_document))
         .route("/openapi/v2", get(discovery::not_found))
         .route("/api/{*rest}", axum::routing::any(handlers::handle))
-        .route("/apis/{group}/{version}", axum::routing::any(handlers::handle))
-        .route("/apis/{group}/{version}/{*rest}", axum::routing::any(handlers::handle))
+        .route(
+            "/apis/{group}/{version}",
+            axum::routing::any(handlers::handle),
+        )
+        .route(
+            "/apis/{group}/{version}/{*rest}",
+            axum::routing::any(handlers::handle),
+        )
         .fallback(discovery::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)
@@ -78,14 +91,26 @@ pub fn router(state: AppState) -> Router {
 
 /// Creates the namespaces that always exist and resumes unfinished deletions.
 pub async fn bootstrap(state: &AppState) -> Result<(), ApiError> {
-    let namespaces = resources::find("", "v1", "namespaces").ok_or_else(|| ApiError(Status::internal("no namespaces")))?;
+    let namespaces = resources::find("", "v1", "namespaces")
+        .ok_or_else(|| ApiError::new(Status::internal("no namespaces")))?;
     for ns in registry::SYSTEM_NAMESPACES {
         if registry::get(state, namespaces, None, ns).await.is_ok() {
             continue;
         }
-        let obj = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-        let obj = runlet_api::codec::normalize(namespaces, obj).map_err(|e| ApiError(Status::internal(e.to_string())))?.object;
-        match registry::create(state, namespaces, None, obj, registry::WriteOptions::default()).await {
+        let obj =
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let obj = runlet_api::codec::normalize(namespaces, obj)
+            .map_err(|e| ApiError::new(Status::internal(e.to_string())))?
+            .object;
+        match registry::create(
+            state,
+            namespaces,
+            None,
+            obj,
+            registry::WriteOptions::default(),
+        )
+        .await
+        {
             Ok(_) => {}
             Err(e) if e.0.code == 409 => {}
             Err(e) => return Err(e),

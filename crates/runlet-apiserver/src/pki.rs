@@ -5,8 +5,8 @@
 //! certificate is re-issued when the requested SANs change.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
     #[error("reading or writing {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("generating certificates: {0}")]
     Generate(#[from] rcgen::Error),
 }
@@ -33,12 +36,18 @@ fn read(path: &Path) -> Result<Option<String>, PkiError> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PkiError::Io { path: path.to_path_buf(), source }),
+        Err(source) => Err(PkiError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
 fn write(path: &Path, contents: &str, private: bool) -> Result<(), PkiError> {
-    let io = |source| PkiError::Io { path: path.to_path_buf(), source };
+    let io = |source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     std::fs::write(path, contents).map_err(io)?;
     if private {
         use std::os::unix::fs::PermissionsExt;
@@ -57,7 +66,10 @@ fn leaf(common_name: &str, organization: Option<&str>) -> CertificateParams {
     params.distinguished_name = dn;
     params.not_before = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
     params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(3650);
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     params
 }
 
@@ -65,7 +77,10 @@ fn leaf(common_name: &str, organization: Option<&str>) -> CertificateParams {
 /// certificate's names (DNS names or IP addresses).
 pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Pki, PkiError> {
     let tls = dir.join("tls");
-    std::fs::create_dir_all(&tls).map_err(|source| PkiError::Io { path: tls.clone(), source })?;
+    std::fs::create_dir_all(&tls).map_err(|source| PkiError::Io {
+        path: tls.clone(),
+        source,
+    })?;
     let paths = |name: &str| tls.join(name);
 
     let (ca_cert_pem, ca_key_pem) = match (read(&paths("ca.crt"))?, read(&paths("ca.key"))?) {
@@ -74,7 +89,11 @@ pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Pki, PkiError> {
             let key = KeyPair::generate()?;
             let mut params = leaf("runlet-ca", None);
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+            params.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::CrlSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
             let cert = params.self_signed(&key)?;
             write(&paths("ca.crt"), &cert.pem(), false)?;
             write(&paths("ca.key"), &key.serialize_pem(), true)?;
@@ -85,7 +104,11 @@ pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Pki, PkiError> {
     let issuer = Issuer::from_ca_cert_pem(&ca_cert_pem, &ca_key)?;
 
     let sans_record = sans.join(",");
-    let server = match (read(&paths("server.crt"))?, read(&paths("server.key"))?, read(&paths("server.sans"))?) {
+    let server = match (
+        read(&paths("server.crt"))?,
+        read(&paths("server.key"))?,
+        read(&paths("server.sans"))?,
+    ) {
         (Some(c), Some(k), Some(s)) if s == sans_record => (c, k),
         _ => {
             let key = KeyPair::generate()?;
@@ -172,9 +195,19 @@ mod tests {
         let second = load_or_create(dir.path(), &sans).expect("reload");
         assert_eq!(first.ca_cert_pem, second.ca_cert_pem);
         assert_eq!(first.server_cert_pem, second.server_cert_pem);
-        let more = vec!["localhost".to_string(), "127.0.0.1".to_string(), "runlet.example".to_string()];
+        let more = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "runlet.example".to_string(),
+        ];
         let third = load_or_create(dir.path(), &more).expect("reissue");
-        assert_eq!(first.ca_cert_pem, third.ca_cert_pem, "the CA survives a SAN change");
-        assert_ne!(first.server_cert_pem, third.server_cert_pem, "the serving cert is re-issued");
+        assert_eq!(
+            first.ca_cert_pem, third.ca_cert_pem,
+            "the CA survives a SAN change"
+        );
+        assert_ne!(
+            first.server_cert_pem, third.server_cert_pem,
+            "the serving cert is re-issued"
+        );
     }
 }

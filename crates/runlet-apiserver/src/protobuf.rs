@@ -7,5 +7,6 @@ use serde_json::Value;
 
 /// Decodes a protobuf body into the object's JSON form.
 pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
-    runlet_api::protobuf::decode(bytes).map_err(|e| ApiError(Status::bad_request(e.to_string())))
+    runlet_api::protobuf::decode(bytes)
+        .map_err(|e| ApiError::new(Status::bad_request(e.to_string())))
 }

@@ -16,12 +16,17 @@ use runlet_store::{KeyValue, Revision, StoreError};
 use serde_json::{Value, json};
 
 /// Namespaces that always exist.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Decodes a stored value and stamps its resourceVersion.
 pub fn from_stored(kv: &KeyValue) -> ApiResult<Value> {
-    let mut obj: Value = serde_json::from_slice(&kv.value)
-        .map_err(|e| ApiError(Status::internal(format!("stored object {} is corrupt: {e}", kv.key))))?;
+    let mut obj: Value = serde_json::from_slice(&kv.value).map_err(|e| {
+        ApiError::new(Status::internal(format!(
+            "stored object {} is corrupt: {e}",
+            kv.key
+        )))
+    })?;
     meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
     Ok(obj)
 }
@@ -35,8 +40,10 @@ pub fn to_stored(obj: &Value) -> Bytes {
 
 /// RFC 3339 at second precision, as Kubernetes writes `metav1.Time`.
 pub fn now_rfc3339(state: &AppState) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(state.now_unix()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    let t = time::OffsetDateTime::from_unix_timestamp(state.now_unix())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// `generateName` suffix: 5 characters from upstream's alphabet.
@@ -44,7 +51,9 @@ pub fn random_suffix() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Parses a client-supplied resourceVersion.
@@ -52,32 +61,54 @@ pub fn parse_rv(rv: &str) -> ApiResult<Revision> {
     rv.parse::<Revision>()
         .ok()
         .filter(|r| *r >= 0)
-        .ok_or_else(|| ApiError(Status::bad_request(format!("invalid resource version: {rv}"))))
+        .ok_or_else(|| {
+            ApiError::new(Status::bad_request(format!(
+                "invalid resource version: {rv}"
+            )))
+        })
 }
 
 /// Fetches one object.
-pub async fn get(state: &AppState, info: &ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<Value> {
-    match state.store.get(&info.key(ns, name)).await.map_err(|e| ApiError::from_store(e, info, name))? {
+pub async fn get(
+    state: &AppState,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    name: &str,
+) -> ApiResult<Value> {
+    match state
+        .store
+        .get(&info.key(ns, name))
+        .await
+        .map_err(|e| ApiError::from_store(e, info, name))?
+    {
         Some(kv) => from_stored(&kv),
-        None => Err(ApiError(Status::not_found(info, name))),
+        None => Err(ApiError::new(Status::not_found(info, name))),
     }
 }
 
 /// Refuses new objects in a namespace that is missing or terminating.
-async fn check_namespace_open(state: &AppState, info: &ResourceInfo, ns: &str, name: &str) -> ApiResult<()> {
-    let namespaces = resources::find("", "v1", "namespaces").ok_or_else(|| ApiError(Status::internal("no namespaces")))?;
+async fn check_namespace_open(
+    state: &AppState,
+    info: &ResourceInfo,
+    ns: &str,
+    name: &str,
+) -> ApiResult<()> {
+    let namespaces = resources::find("", "v1", "namespaces")
+        .ok_or_else(|| ApiError::new(Status::internal("no namespaces")))?;
     let kv = state
         .store
         .get(&namespaces.key(None, ns))
         .await
-        .map_err(|e| ApiError(store_status(e)))?
-        .ok_or_else(|| ApiError(Status::not_found(namespaces, ns)))?;
+        .map_err(|e| ApiError::new(store_status(e)))?
+        .ok_or_else(|| ApiError::new(Status::not_found(namespaces, ns)))?;
     let obj = from_stored(&kv)?;
     if meta::is_deleting(&obj) {
-        return Err(ApiError(Status::forbidden(
+        return Err(ApiError::new(Status::forbidden(
             info,
             name,
-            &format!("unable to create new content in namespace {ns} because it is being terminated"),
+            &format!(
+                "unable to create new content in namespace {ns} because it is being terminated"
+            ),
         )));
     }
     Ok(())
@@ -101,7 +132,16 @@ pub async fn create(
 ) -> ApiResult<Value> {
     // System-owned metadata is the server's to set.
     let m = meta::metadata_mut(&mut obj);
-    for field in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields"] {
+    for field in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "selfLink",
+        "managedFields",
+    ] {
         m.remove(field);
     }
     if info.namespaced {
@@ -111,12 +151,18 @@ pub async fn create(
     } else {
         m.remove("namespace");
     }
-    let has_name = m.get("name").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-    if !has_name {
-        if let Some(prefix) = m.get("generateName").and_then(Value::as_str).filter(|s| !s.is_empty()) {
-            let name = format!("{prefix}{}", random_suffix());
-            m.insert("name".into(), json!(name));
-        }
+    let has_name = m
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty());
+    if !has_name
+        && let Some(prefix) = m
+            .get("generateName")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    {
+        let name = format!("{prefix}{}", random_suffix());
+        m.insert("name".into(), json!(name));
     }
     meta::set(&mut obj, "uid", uuid::Uuid::new_v4().to_string());
     meta::set(&mut obj, "creationTimestamp", now_rfc3339(state));
@@ -130,25 +176,41 @@ pub async fn create(
     let name = meta::name(&obj).unwrap_or_default().to_string();
     let errors = validation::validate_create(info, &obj);
     if !errors.is_empty() {
-        return Err(ApiError(Status::invalid(info, &name, &errors)));
+        return Err(ApiError::new(Status::invalid(info, &name, &errors)));
     }
     if name.is_empty() {
         // Validation reports this for kinds it knows; never store a nameless object.
-        let e = FieldError::required(&Path::new("metadata").child("name"), "name or generateName is required");
-        return Err(ApiError(Status::invalid(info, &name, &[e])));
+        let e = FieldError::required(
+            &Path::new("metadata").child("name"),
+            "name or generateName is required",
+        );
+        return Err(ApiError::new(Status::invalid(info, &name, &[e])));
     }
     if info.namespaced {
-        let ns = ns.or_else(|| meta::namespace(&obj)).unwrap_or("default").to_string();
+        let ns = ns
+            .or_else(|| meta::namespace(&obj))
+            .unwrap_or("default")
+            .to_string();
         check_namespace_open(state, info, &ns, &name).await?;
     }
     let key = info.key(meta::namespace(&obj), &name);
     if opts.dry_run {
-        if state.store.get(&key).await.map_err(|e| ApiError(store_status(e)))?.is_some() {
-            return Err(ApiError(Status::already_exists(info, &name)));
+        if state
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| ApiError::new(store_status(e)))?
+            .is_some()
+        {
+            return Err(ApiError::new(Status::already_exists(info, &name)));
         }
         return Ok(obj);
     }
-    let kv = state.store.create(&key, to_stored(&obj)).await.map_err(|e| ApiError::from_store(e, info, &name))?;
+    let kv = state
+        .store
+        .create(&key, to_stored(&obj))
+        .await
+        .map_err(|e| ApiError::from_store(e, info, &name))?;
     meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
     Ok(obj)
 }
@@ -188,11 +250,22 @@ pub async fn update(
     opts: WriteOptions,
 ) -> ApiResult<Value> {
     let name = meta::name(old).unwrap_or_default().to_string();
-    let old_rv = meta::resource_version(old).map(parse_rv).transpose()?.unwrap_or(0);
+    let old_rv = meta::resource_version(old)
+        .map(parse_rv)
+        .transpose()?
+        .unwrap_or(0);
 
     // The server owns these; the client's copy is ignored.
     let m = meta::metadata_mut(&mut new);
-    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "namespace",
+        "name",
+    ] {
         match old.get("metadata").and_then(|om| om.get(field)) {
             Some(v) => {
                 m.insert(field.into(), v.clone());
@@ -240,7 +313,7 @@ pub async fn update(
         UpdateTarget::Status => validation::validate_status_update(info, &new, old),
     };
     if !errors.is_empty() {
-        return Err(ApiError(Status::invalid(info, &name, &errors)));
+        return Err(ApiError::new(Status::invalid(info, &name, &errors)));
     }
     let key = info.key(meta::namespace(old), &name);
     if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() {
@@ -248,7 +321,11 @@ pub async fn update(
         if opts.dry_run {
             return Ok(new);
         }
-        let kv = state.store.delete(&key, Some(old_rv)).await.map_err(|e| ApiError::from_store(e, info, &name))?;
+        let kv = state
+            .store
+            .delete(&key, Some(old_rv))
+            .await
+            .map_err(|e| ApiError::from_store(e, info, &name))?;
         meta::set(&mut new, "resourceVersion", kv.mod_revision.to_string());
         crate::gc::after_delete(state, info, &new);
         return Ok(new);
@@ -271,7 +348,12 @@ pub fn is_conflict(e: &ApiError) -> bool {
 }
 
 /// Removes the object from the store now.
-pub async fn remove(state: &AppState, info: &ResourceInfo, obj: &Value, expected: Revision) -> Result<KeyValue, StoreError> {
+pub async fn remove(
+    state: &AppState,
+    info: &ResourceInfo,
+    obj: &Value,
+    expected: Revision,
+) -> Result<KeyValue, StoreError> {
     let key = info.key(meta::namespace(obj), meta::name(obj).unwrap_or_default());
     state.store.delete(&key, Some(expected)).await
 }

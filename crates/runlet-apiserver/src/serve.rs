@@ -32,8 +32,10 @@ pub enum TlsError {
 /// The server's TLS configuration from its PKI.
 pub fn tls_config(pki: &Pki) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs = rustls_pemfile::certs(&mut pki.server_cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
-    let key = rustls_pemfile::private_key(&mut pki.server_key_pem.as_bytes())?.ok_or(TlsError::NoKey)?;
+    let certs = rustls_pemfile::certs(&mut pki.server_cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()?;
+    let key =
+        rustls_pemfile::private_key(&mut pki.server_key_pem.as_bytes())?.ok_or(TlsError::NoKey)?;
     let mut roots = RootCertStore::empty();
     for ca in rustls_pemfile::certs(&mut pki.ca_cert_pem.as_bytes()) {
         roots.add(ca?)?;
@@ -74,23 +76,34 @@ pub async fn serve_tls(
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
             let identity = PeerIdentity(
-                tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|c| user_from_certificate(c)),
+                tls.get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| user_from_certificate(c)),
             );
-            let svc = tower::ServiceExt::map_request(app, move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(identity.clone());
-                req
-            });
+            let svc = tower::ServiceExt::map_request(
+                app,
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(identity.clone());
+                    req
+                },
+            );
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc)).await {
+            if let Err(e) = builder
+                .serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc))
+                .await
+            {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

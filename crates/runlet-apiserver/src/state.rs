@@ -39,8 +39,18 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, tokens: TokenFile, clock: Arc<dyn Clock>, require_auth: bool) -> Self {
-        AppState(Arc::new(Inner { store, tokens, clock, require_auth }))
+    pub fn new(
+        store: Arc<dyn Store>,
+        tokens: TokenFile,
+        clock: Arc<dyn Clock>,
+        require_auth: bool,
+    ) -> Self {
+        AppState(Arc::new(Inner {
+            store,
+            tokens,
+            clock,
+            require_auth,
+        }))
     }
 
     pub fn now_unix(&self) -> i64 {

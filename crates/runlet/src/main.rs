@@ -8,7 +8,11 @@ mod paths;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "runlet", version, about = "Kubernetes Jobs and CronJobs in one binary")]
+#[command(
+    name = "runlet",
+    version,
+    about = "Kubernetes Jobs and CronJobs in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -53,16 +53,20 @@ impl DeleteOptions {
             if let Some(rv) = body["preconditions"]["resourceVersion"].as_str() {
                 opts.precondition_rv = Some(rv.to_string());
             }
-            if body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All")) {
+            if body
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|v| v == "All"))
+            {
                 opts.dry_run = true;
             }
         }
-        if let Some(p) = &opts.propagation {
-            if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
-                return Err(ApiError(Status::bad_request(format!(
-                    "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
-                ))));
-            }
+        if let Some(p) = &opts.propagation
+            && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
+        {
+            return Err(ApiError::new(Status::bad_request(format!(
+                "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+            ))));
         }
         Ok(opts)
     }
@@ -78,10 +82,17 @@ fn default_propagation(info: &ResourceInfo) -> &'static str {
 }
 
 /// `DELETE` on an object.
-pub async fn delete(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+pub async fn delete(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let opts = DeleteOptions::from_request(query, headers, body).await?;
     let name = target.name.as_deref().unwrap_or_default();
-    let (code, obj) = delete_object(state, target.info, target.namespace.as_deref(), name, opts).await?;
+    let (code, obj) =
+        delete_object(state, target.info, target.namespace.as_deref(), name, opts).await?;
     Ok(json_response(code, &obj))
 }
 
@@ -95,32 +106,38 @@ pub async fn delete_object(
 ) -> ApiResult<(StatusCode, Value)> {
     for _ in 0..10 {
         let obj = registry::get(state, info, ns, name).await?;
-        if let Some(uid) = &opts.precondition_uid {
-            if Some(uid.as_str()) != meta::uid(&obj) {
-                return Err(ApiError(Status::conflict(
-                    info,
-                    name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        meta::uid(&obj).unwrap_or("")
-                    ),
-                )));
-            }
+        if let Some(uid) = &opts.precondition_uid
+            && Some(uid.as_str()) != meta::uid(&obj)
+        {
+            return Err(ApiError::new(Status::conflict(
+                info,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta::uid(&obj).unwrap_or("")
+                ),
+            )));
         }
-        if let Some(rv) = &opts.precondition_rv {
-            if Some(rv.as_str()) != meta::resource_version(&obj) {
-                return Err(ApiError(Status::conflict(
-                    info,
-                    name,
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                        meta::resource_version(&obj).unwrap_or("")
-                    ),
-                )));
-            }
+        if let Some(rv) = &opts.precondition_rv
+            && Some(rv.as_str()) != meta::resource_version(&obj)
+        {
+            return Err(ApiError::new(Status::conflict(
+                info,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    meta::resource_version(&obj).unwrap_or("")
+                ),
+            )));
         }
-        let rv = meta::resource_version(&obj).map(registry::parse_rv).transpose()?.unwrap_or(0);
-        let policy = opts.propagation.clone().unwrap_or_else(|| default_propagation(info).to_string());
+        let rv = meta::resource_version(&obj)
+            .map(registry::parse_rv)
+            .transpose()?
+            .unwrap_or(0);
+        let policy = opts
+            .propagation
+            .clone()
+            .unwrap_or_else(|| default_propagation(info).to_string());
 
         let mut new = obj.clone();
         let mut finalizers = meta::finalizers(&obj);
@@ -129,14 +146,19 @@ pub async fn delete_object(
             "Foreground" => Some(gc::FOREGROUND),
             _ => None,
         };
-        if let Some(f) = wanted.filter(|_| can_own(info)) {
-            if !finalizers.iter().any(|x| x == f) {
-                finalizers.push(f.to_string());
-            }
+        if let Some(f) = wanted.filter(|_| can_own(info))
+            && !finalizers.iter().any(|x| x == f)
+        {
+            finalizers.push(f.to_string());
         }
         let graceful_pod = info.kind == "Pod"
-            && new["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty())
-            && !matches!(new["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+            && new["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+            && !matches!(
+                new["status"]["phase"].as_str(),
+                Some("Succeeded" | "Failed")
+            );
         let grace = if graceful_pod {
             opts.grace_period_seconds
                 .or_else(|| new["spec"]["terminationGracePeriodSeconds"].as_i64())
@@ -187,9 +209,16 @@ pub async fn delete_object(
                 gc::process_finalizers(state, info, &updated);
             }
         }
-        return Ok((if is_namespace { StatusCode::OK } else { StatusCode::ACCEPTED }, updated));
+        return Ok((
+            if is_namespace {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            },
+            updated,
+        ));
     }
-    Err(ApiError(Status::conflict_modified(info, name)))
+    Err(ApiError::new(Status::conflict_modified(info, name)))
 }
 
 /// Kinds that can own other objects (and so need propagation finalizers).
@@ -199,12 +228,21 @@ fn can_own(info: &ResourceInfo) -> bool {
 
 /// Writes deletionTimestamp, the grace period and finalizers, which a normal update may not
 /// change, as one direct write conditioned on the object's revision.
-async fn write_deletion_mark(state: &AppState, info: &ResourceInfo, old: &Value, new: Value, dry_run: bool) -> ApiResult<Value> {
+async fn write_deletion_mark(
+    state: &AppState,
+    info: &ResourceInfo,
+    old: &Value,
+    new: Value,
+    dry_run: bool,
+) -> ApiResult<Value> {
     let name = meta::name(old).unwrap_or_default().to_string();
     if dry_run {
         return Ok(new);
     }
-    let rv = meta::resource_version(old).map(registry::parse_rv).transpose()?.unwrap_or(0);
+    let rv = meta::resource_version(old)
+        .map(registry::parse_rv)
+        .transpose()?
+        .unwrap_or(0);
     let key = info.key(meta::namespace(old), &name);
     let kv = state
         .store
@@ -229,7 +267,15 @@ pub async fn delete_collection(
     let mut deleted = Vec::new();
     for obj in items {
         let name = meta::name(&obj).unwrap_or_default().to_string();
-        match delete_object(state, target.info, meta::namespace(&obj), &name, opts.clone()).await {
+        match delete_object(
+            state,
+            target.info,
+            meta::namespace(&obj),
+            &name,
+            opts.clone(),
+        )
+        .await
+        {
             Ok((_, o)) => deleted.push(o),
             Err(e) if e.0.code == 404 => {}
             Err(e) => return Err(e),

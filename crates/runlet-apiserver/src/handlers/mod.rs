@@ -57,10 +57,11 @@ impl Query {
     pub fn int(&self, key: &str) -> ApiResult<Option<i64>> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError(Status::bad_request(format!("invalid value for {key}: {v:?}")))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                ApiError::new(Status::bad_request(format!(
+                    "invalid value for {key}: {v:?}"
+                )))
+            }),
         }
     }
 }
@@ -71,12 +72,15 @@ pub fn parse_path(path: &str) -> ApiResult<Option<Target>> {
     let (group, version, rest) = match segs.as_slice() {
         ["api", version, rest @ ..] => ("", *version, rest),
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
-        _ => return Err(ApiError(Status::path_not_found())),
+        _ => return Err(ApiError::new(Status::path_not_found())),
     };
     if rest.is_empty() {
         return Ok(None);
     }
-    let find = |plural: &str| resources::find(group, version, plural).ok_or_else(|| ApiError(Status::path_not_found()));
+    let find = |plural: &str| {
+        resources::find(group, version, plural)
+            .ok_or_else(|| ApiError::new(Status::path_not_found()))
+    };
     let t = |info, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| Target {
         info,
         namespace: namespace.map(str::to_string),
@@ -84,16 +88,22 @@ pub fn parse_path(path: &str) -> ApiResult<Option<Target>> {
         subresource: sub.map(str::to_string),
     };
     let target = match rest {
-        ["namespaces", ns, plural, tail @ ..] if !(group.is_empty() && tail.is_empty() && matches!(*plural, "status" | "finalize")) => {
+        ["namespaces", ns, plural, tail @ ..]
+            if !(group.is_empty()
+                && tail.is_empty()
+                && matches!(*plural, "status" | "finalize")) =>
+        {
             let info = find(plural)?;
             if !info.namespaced {
-                return Err(ApiError(Status::path_not_found()));
+                return Err(ApiError::new(Status::path_not_found()));
             }
             match tail {
                 [] => t(info, Some(ns), None, None),
                 [name] => t(info, Some(ns), Some(name), None),
-                [name, sub] if info.subresources.contains(sub) => t(info, Some(ns), Some(name), Some(sub)),
-                _ => return Err(ApiError(Status::path_not_found())),
+                [name, sub] if info.subresources.contains(sub) => {
+                    t(info, Some(ns), Some(name), Some(sub))
+                }
+                _ => return Err(ApiError::new(Status::path_not_found())),
             }
         }
         [plural] => t(find(plural)?, None, None, None),
@@ -101,20 +111,26 @@ pub fn parse_path(path: &str) -> ApiResult<Option<Target>> {
         [plural, name, sub] => {
             let info = find(plural)?;
             if !info.subresources.contains(sub) {
-                return Err(ApiError(Status::path_not_found()));
+                return Err(ApiError::new(Status::path_not_found()));
             }
             t(info, None, Some(name), Some(sub))
         }
-        _ => return Err(ApiError(Status::path_not_found())),
+        _ => return Err(ApiError::new(Status::path_not_found())),
     };
     if target.name.is_some() && target.info.namespaced && target.namespace.is_none() {
-        return Err(ApiError(Status::path_not_found()));
+        return Err(ApiError::new(Status::path_not_found()));
     }
     Ok(Some(target))
 }
 
 /// Entry point for every resource request.
-pub async fn handle(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub async fn handle(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let query = Query::parse(uri.query());
     let result = async {
         let Some(target) = parse_path(uri.path())? else {
@@ -136,18 +152,28 @@ async fn dispatch(
 ) -> ApiResult<Response> {
     let sub = target.subresource.as_deref();
     match (method.as_str(), target.name.is_some(), sub) {
-        ("GET", false, None) if query.flag("watch") => watch::watch(state, &target, query, headers).await,
+        ("GET", false, None) if query.flag("watch") => {
+            watch::watch(state, &target, query, headers).await
+        }
         ("GET", false, None) => read::list(state, &target, query, headers).await,
-        ("GET", true, None | Some("status")) if query.flag("watch") => watch::watch(state, &target, query, headers).await,
+        ("GET", true, None | Some("status")) if query.flag("watch") => {
+            watch::watch(state, &target, query, headers).await
+        }
         ("GET", true, None | Some("status")) => read::get(state, &target, headers).await,
         ("GET", true, Some("log")) => read::log(state, &target).await,
         ("POST", false, None) => write::create(state, &target, query, headers, body).await,
         ("POST", true, Some("binding")) => write::bind(state, &target, query, headers, body).await,
-        ("PUT", true, None | Some("status") | Some("finalize")) => write::update(state, &target, query, headers, body).await,
-        ("PATCH", true, None | Some("status")) => write::patch(state, &target, query, headers, body).await,
+        ("PUT", true, None | Some("status") | Some("finalize")) => {
+            write::update(state, &target, query, headers, body).await
+        }
+        ("PATCH", true, None | Some("status")) => {
+            write::patch(state, &target, query, headers, body).await
+        }
         ("DELETE", true, None) => delete::delete(state, &target, query, headers, body).await,
-        ("DELETE", false, None) => delete::delete_collection(state, &target, query, headers, body).await,
-        _ => Err(ApiError(Status::method_not_allowed(format!(
+        ("DELETE", false, None) => {
+            delete::delete_collection(state, &target, query, headers, body).await
+        }
+        _ => Err(ApiError::new(Status::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({method} {})",
             target.info.qualified_plural()
         )))),
@@ -157,25 +183,37 @@ async fn dispatch(
 /// Reads and decodes a request body as JSON, YAML or protobuf, by `Content-Type`.
 pub async fn decode_body(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
     let bytes = read_body(body).await?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
     let media = content_type.split(';').next().unwrap_or("").trim();
     match media {
-        "application/json" | "" | "*/*" => serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError(Status::bad_request(format!("error decoding JSON body: {e}")))),
+        "application/json" | "" | "*/*" => serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::new(Status::bad_request(format!(
+                "error decoding JSON body: {e}"
+            )))
+        }),
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|_| ApiError(Status::bad_request("the YAML body is not valid UTF-8")))?;
-            serde_saphyr::from_str::<Value>(text)
-                .map_err(|e| ApiError(Status::bad_request(format!("error decoding YAML body: {e}"))))
+            let text = std::str::from_utf8(&bytes).map_err(|_| {
+                ApiError::new(Status::bad_request("the YAML body is not valid UTF-8"))
+            })?;
+            serde_saphyr::from_str::<Value>(text).map_err(|e| {
+                ApiError::new(Status::bad_request(format!(
+                    "error decoding YAML body: {e}"
+                )))
+            })
         }
         "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(&bytes),
-        other => Err(ApiError(Status::unsupported_media_type(other))),
+        other => Err(ApiError::new(Status::unsupported_media_type(other))),
     }
 }
 
 /// Reads a request body, refusing anything over [`MAX_BODY_BYTES`].
 pub async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError(Status::too_large(MAX_BODY_BYTES)))
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::new(Status::too_large(MAX_BODY_BYTES)))
 }
 
 /// A JSON response.
@@ -187,7 +225,10 @@ pub fn json_response(code: StatusCode, body: &Value) -> Response {
 pub fn json_response_with(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
     let mut resp = (code, body.to_string()).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for w in warnings {
         let text = format!("299 - {}", serde_json::Value::String(w.clone()));
         if let Ok(v) = HeaderValue::from_str(&text) {
@@ -202,7 +243,11 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.split(',').next().is_some_and(|first| first.contains("as=Table")))
+        .is_some_and(|a| {
+            a.split(',')
+                .next()
+                .is_some_and(|first| first.contains("as=Table"))
+        })
 }
 
 #[cfg(test)]
@@ -221,15 +266,24 @@ mod tests {
         assert_eq!(t.name.as_deref(), Some("pi"));
         assert_eq!(t.subresource.as_deref(), Some("status"));
         let all = target("/api/v1/pods");
-        assert_eq!((all.info.kind, all.namespace, all.name), ("Pod", None, None));
+        assert_eq!(
+            (all.info.kind, all.namespace, all.name),
+            ("Pod", None, None)
+        );
     }
 
     #[test]
     fn namespace_objects_are_not_namespaced_collections() {
         let t = target("/api/v1/namespaces/default");
-        assert_eq!((t.info.kind, t.name.as_deref()), ("Namespace", Some("default")));
+        assert_eq!(
+            (t.info.kind, t.name.as_deref()),
+            ("Namespace", Some("default"))
+        );
         let s = target("/api/v1/namespaces/default/status");
-        assert_eq!((s.info.kind, s.subresource.as_deref()), ("Namespace", Some("status")));
+        assert_eq!(
+            (s.info.kind, s.subresource.as_deref()),
+            ("Namespace", Some("status"))
+        );
         let pods = target("/api/v1/namespaces/default/pods");
         assert_eq!(pods.info.kind, "Pod");
     }
@@ -238,7 +292,10 @@ mod tests {
     fn unknown_paths_are_404() {
         assert!(parse_path("/apis/batch/v1/widgets").is_err());
         assert!(parse_path("/apis/batch/v1/namespaces/x/jobs/a/b/c").is_err());
-        assert!(parse_path("/apis/batch/v1/jobs/a").is_err(), "a namespaced object needs its namespace");
+        assert!(
+            parse_path("/apis/batch/v1/jobs/a").is_err(),
+            "a namespaced object needs its namespace"
+        );
         assert!(parse_path("/apis/batch/v1").expect("root").is_none());
     }
 }

@@ -19,7 +19,8 @@ pub async fn get(state: &AppState, target: &Target, headers: &HeaderMap) -> ApiR
     let obj = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
     if wants_table(headers) {
         let mut t = table::to_table(target.info, std::slice::from_ref(&obj), state.now_unix());
-        t["metadata"] = json!({"resourceVersion": meta::resource_version(&obj).unwrap_or_default()});
+        t["metadata"] =
+            json!({"resourceVersion": meta::resource_version(&obj).unwrap_or_default()});
         return Ok(json_response(StatusCode::OK, &t));
     }
     Ok(json_response(StatusCode::OK, &obj))
@@ -35,7 +36,7 @@ pub async fn log(state: &AppState, target: &Target) -> ApiResult<Response> {
     } else {
         format!("no node agent serves logs for node {node:?}")
     };
-    Err(ApiError(Status::bad_request(why)))
+    Err(ApiError::new(Status::bad_request(why)))
 }
 
 /// The continue token: where a paginated list stopped, and at which revision.
@@ -46,7 +47,11 @@ struct ContinueToken {
 }
 
 fn encode_continue(rv: Revision, start: &str) -> String {
-    let json = serde_json::to_vec(&ContinueToken { rv, start: start.to_string() }).unwrap_or_default();
+    let json = serde_json::to_vec(&ContinueToken {
+        rv,
+        start: start.to_string(),
+    })
+    .unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
@@ -55,7 +60,7 @@ fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
         .decode(token)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| ApiError(Status::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")))
+        .ok_or_else(|| ApiError::new(Status::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")))
 }
 
 /// Selectors of a list or watch request.
@@ -66,8 +71,12 @@ pub struct Filter {
 
 impl Filter {
     pub fn from_query(target: &Target, query: &Query) -> ApiResult<Self> {
-        let labels = LabelSelector::parse(query.get("labelSelector").unwrap_or(""))
-            .map_err(|e| ApiError(Status::bad_request(format!("unable to parse requirement: {e}"))))?;
+        let labels =
+            LabelSelector::parse(query.get("labelSelector").unwrap_or("")).map_err(|e| {
+                ApiError::new(Status::bad_request(format!(
+                    "unable to parse requirement: {e}"
+                )))
+            })?;
         let mut field_text = query.get("fieldSelector").unwrap_or("").to_string();
         // A named watch (`/jobs/x?watch=true`) is a field selector on the name.
         if let Some(name) = &target.name {
@@ -77,7 +86,7 @@ impl Filter {
             field_text.push_str(&format!("metadata.name={name}"));
         }
         let fields = FieldSelector::parse(target.info, &field_text)
-            .map_err(|e| ApiError(Status::bad_request(e.to_string())))?;
+            .map_err(|e| ApiError::new(Status::bad_request(e.to_string())))?;
         Ok(Filter { labels, fields })
     }
 
@@ -101,21 +110,30 @@ pub async fn list_objects(
     query: &Query,
 ) -> ApiResult<(Vec<Value>, Revision, Option<String>)> {
     let filter = Filter::from_query(target, query)?;
-    let limit = query.int("limit")?.filter(|l| *l > 0).map(|l| l as usize).unwrap_or(0);
+    let limit = query
+        .int("limit")?
+        .filter(|l| *l > 0)
+        .map(|l| l as usize)
+        .unwrap_or(0);
     let mut opts = ListOptions::default();
     if let Some(token) = query.get("continue").filter(|t| !t.is_empty()) {
         let c = decode_continue(token)?;
         opts.revision = Some(c.rv);
         opts.start_after = Some(c.start);
-    } else if let Some(rv) = query.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0") {
+    } else if let Some(rv) = query
+        .get("resourceVersion")
+        .filter(|r| !r.is_empty() && *r != "0")
+    {
         let rv = registry::parse_rv(rv)?;
         if query.get("resourceVersionMatch") == Some("Exact") {
             opts.revision = Some(rv);
         } else if rv > state.store.current_revision() {
-            return Err(ApiError(store_status(runlet_store::StoreError::FutureRevision {
-                requested: rv,
-                current: state.store.current_revision(),
-            })));
+            return Err(ApiError::new(store_status(
+                runlet_store::StoreError::FutureRevision {
+                    requested: rv,
+                    current: state.store.current_revision(),
+                },
+            )));
         }
     }
     let prefix = prefix_of(target);
@@ -123,12 +141,15 @@ pub async fn list_objects(
     let mut revision = None;
     let mut next = None;
     loop {
-        let page_opts = ListOptions { limit: if limit > 0 { limit.max(100) } else { 0 }, ..opts.clone() };
+        let page_opts = ListOptions {
+            limit: if limit > 0 { limit.max(100) } else { 0 },
+            ..opts.clone()
+        };
         let page = state.store.list(&prefix, &page_opts).await.map_err(|e| match e {
-            runlet_store::StoreError::Compacted { .. } if query.get("continue").is_some() => ApiError(Status::expired(
+            runlet_store::StoreError::Compacted { .. } if query.get("continue").is_some() => ApiError::new(Status::expired(
                 "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
             )),
-            other => ApiError(store_status(other)),
+            other => ApiError::new(store_status(other)),
         })?;
         let rev = page.revision;
         revision.get_or_insert(rev);
@@ -141,7 +162,8 @@ pub async fn list_objects(
                 items.push(obj);
                 if limit > 0 && items.len() == limit {
                     // Stop here; more may follow.
-                    let more_in_page = page.items.last().map(|l| &l.key) != Some(&kv.key) || page.more;
+                    let more_in_page =
+                        page.items.last().map(|l| &l.key) != Some(&kv.key) || page.more;
                     if more_in_page {
                         next = Some(encode_continue(rev, &kv.key));
                     }
@@ -154,11 +176,20 @@ pub async fn list_objects(
             _ => break,
         }
     }
-    Ok((items, revision.unwrap_or_else(|| state.store.current_revision()), next))
+    Ok((
+        items,
+        revision.unwrap_or_else(|| state.store.current_revision()),
+        next,
+    ))
 }
 
 /// `GET` on a collection.
-pub async fn list(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn list(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let (items, rev, next) = list_objects(state, target, query).await?;
     let mut list_meta = json!({"resourceVersion": rev.to_string()});
     if let Some(c) = next {
@@ -166,11 +197,11 @@ pub async fn list(state: &AppState, target: &Target, query: &Query, headers: &He
     }
     if wants_table(headers) {
         let mut t = table::to_table(target.info, &items, state.now_unix());
-        if query.get("includeObject") == Some("Object") {
-            if let Some(rows) = t["rows"].as_array_mut() {
-                for (row, obj) in rows.iter_mut().zip(items.iter()) {
-                    row["object"] = obj.clone();
-                }
+        if query.get("includeObject") == Some("Object")
+            && let Some(rows) = t["rows"].as_array_mut()
+        {
+            for (row, obj) in rows.iter_mut().zip(items.iter()) {
+                row["object"] = obj.clone();
             }
         }
         t["metadata"] = list_meta;

@@ -32,7 +32,12 @@ fn line(kind: &str, object: &Value) -> bytes::Bytes {
 }
 
 fn decode_event_value(value: &bytes::Bytes, key: &str, revision: Revision) -> Option<Value> {
-    registry::from_stored(&KeyValue { key: key.to_string(), value: value.clone(), mod_revision: revision }).ok()
+    registry::from_stored(&KeyValue {
+        key: key.to_string(),
+        value: value.clone(),
+        mod_revision: revision,
+    })
+    .ok()
 }
 
 /// The watch event type to send for a store event, if any, given the selectors.
@@ -58,7 +63,12 @@ fn classify(e: &Event, filter: &Filter) -> Option<(&'static str, Value)> {
 }
 
 /// Serves a watch.
-pub async fn watch(state: &AppState, target: &Target, query: &Query, _headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn watch(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    _headers: &HeaderMap,
+) -> ApiResult<Response> {
     let filter = Filter::from_query(target, query)?;
     let rv = query.get("resourceVersion").unwrap_or("");
     let send_initial = query.get("sendInitialEvents") == Some("true") || rv.is_empty() || rv == "0";
@@ -106,7 +116,10 @@ pub async fn watch(state: &AppState, target: &Target, query: &Query, _headers: &
             if initial_end {
                 m["annotations"] = json!({"k8s.io/initial-events-end": "true"});
             }
-            line("BOOKMARK", &json!({"kind": info.kind, "apiVersion": info.api_version(), "metadata": m}))
+            line(
+                "BOOKMARK",
+                &json!({"kind": info.kind, "apiVersion": info.api_version(), "metadata": m}),
+            )
         };
         if explicit_initial && bookmarks && tx.send(Ok(bookmark(from, true))).await.is_err() {
             return;
@@ -132,11 +145,10 @@ pub async fn watch(state: &AppState, target: &Target, query: &Query, _headers: &
                     }
                     Some(Ok(event)) => {
                         last_rv = event.revision;
-                        if let Some((kind, obj)) = classify(&event, &filter) {
-                            if tx.send(Ok(line(kind, &obj))).await.is_err() {
+                        if let Some((kind, obj)) = classify(&event, &filter)
+                            && tx.send(Ok(line(kind, &obj))).await.is_err() {
                                 return;
                             }
-                        }
                     }
                 }
             }
@@ -144,11 +156,18 @@ pub async fn watch(state: &AppState, target: &Target, query: &Query, _headers: &
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     let mut resp = (StatusCode::OK, body).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(resp)
 }
 
 /// The name of an object for logging.
 pub fn describe(obj: &Value) -> String {
-    format!("{}/{}", meta::namespace(obj).unwrap_or(""), meta::name(obj).unwrap_or(""))
+    format!(
+        "{}/{}",
+        meta::namespace(obj).unwrap_or(""),
+        meta::name(obj).unwrap_or("")
+    )
 }

@@ -27,7 +27,7 @@ fn field_validation(query: &Query) -> ApiResult<FieldValidation> {
         "Strict" => Ok(FieldValidation::Strict),
         "Warn" | "" => Ok(FieldValidation::Warn),
         "Ignore" => Ok(FieldValidation::Ignore),
-        other => Err(ApiError(Status::bad_request(format!(
+        other => Err(ApiError::new(Status::bad_request(format!(
             "fieldValidation parameter unsupported: {other:?}. Supported values: \"Ignore\", \"Warn\", \"Strict\""
         )))),
     }
@@ -38,50 +38,70 @@ fn field_validation(query: &Query) -> ApiResult<FieldValidation> {
 fn admit_body(info: &ResourceInfo, body: Value, query: &Query) -> ApiResult<(Value, Vec<String>)> {
     let mode = field_validation(query)?;
     if !body.is_object() {
-        return Err(ApiError(Status::bad_request("the request body must be a JSON or YAML object")));
+        return Err(ApiError::new(Status::bad_request(
+            "the request body must be a JSON or YAML object",
+        )));
     }
-    if let Some(av) = body.get("apiVersion").and_then(Value::as_str).filter(|s| !s.is_empty()) {
-        if av != info.api_version() {
-            return Err(ApiError(Status::bad_request(format!(
-                "the API version in the data ({av}) does not match the expected API version ({})",
-                info.api_version()
-            ))));
-        }
+    if let Some(av) = body
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        && av != info.api_version()
+    {
+        return Err(ApiError::new(Status::bad_request(format!(
+            "the API version in the data ({av}) does not match the expected API version ({})",
+            info.api_version()
+        ))));
     }
-    if let Some(kind) = body.get("kind").and_then(Value::as_str).filter(|s| !s.is_empty()) {
-        if kind != info.kind {
-            return Err(ApiError(Status::bad_request(format!(
-                "the kind in the data ({kind}) does not match the expected kind ({})",
-                info.kind
-            ))));
-        }
+    if let Some(kind) = body
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        && kind != info.kind
+    {
+        return Err(ApiError::new(Status::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({})",
+            info.kind
+        ))));
     }
-    let normalized = codec::normalize(info, body).map_err(|e| ApiError(Status::bad_request(e.to_string())))?;
-    let unknown: Vec<String> = normalized.unknown_fields.iter().map(|f| format!("unknown field {f:?}")).collect();
+    let normalized = codec::normalize(info, body)
+        .map_err(|e| ApiError::new(Status::bad_request(e.to_string())))?;
+    let unknown: Vec<String> = normalized
+        .unknown_fields
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect();
     match mode {
-        FieldValidation::Strict if !unknown.is_empty() => {
-            Err(ApiError(Status::bad_request(format!("strict decoding error: {}", unknown.join(", ")))))
-        }
+        FieldValidation::Strict if !unknown.is_empty() => Err(ApiError::new(Status::bad_request(
+            format!("strict decoding error: {}", unknown.join(", ")),
+        ))),
         FieldValidation::Warn => Ok((normalized.object, unknown)),
         _ => Ok((normalized.object, Vec::new())),
     }
 }
 
 fn check_namespace_matches(target: &Target, obj: &Value) -> ApiResult<()> {
-    if let (Some(url_ns), Some(body_ns)) = (target.namespace.as_deref(), meta::namespace(obj)) {
-        if target.info.namespaced && url_ns != body_ns {
-            return Err(ApiError(Status::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            )));
-        }
+    if let (Some(url_ns), Some(body_ns)) = (target.namespace.as_deref(), meta::namespace(obj))
+        && target.info.namespaced
+        && url_ns != body_ns
+    {
+        return Err(ApiError::new(Status::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )));
     }
     Ok(())
 }
 
 /// `POST` to a collection.
-pub async fn create(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+pub async fn create(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     if target.info.namespaced && target.namespace.is_none() {
-        return Err(ApiError(Status::path_not_found()));
+        return Err(ApiError::new(Status::path_not_found()));
     }
     let body = decode_body(headers, body).await?;
     let (obj, warnings) = admit_body(target.info, body, query)?;
@@ -91,7 +111,10 @@ pub async fn create(state: &AppState, target: &Target, query: &Query, headers: &
         target.info,
         target.namespace.as_deref(),
         obj,
-        WriteOptions { dry_run: query.dry_run(), trusted: false },
+        WriteOptions {
+            dry_run: query.dry_run(),
+            trusted: false,
+        },
     )
     .await?;
     Ok(json_response_with(StatusCode::CREATED, &created, &warnings))
@@ -105,28 +128,46 @@ fn update_target(target: &Target) -> UpdateTarget {
 }
 
 /// `PUT` on an object or its status.
-pub async fn update(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+pub async fn update(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
     let body = decode_body(headers, body).await?;
     let (new, warnings) = admit_body(target.info, body, query)?;
     check_namespace_matches(target, &new)?;
-    if let Some(body_name) = meta::name(&new) {
-        if body_name != name {
-            return Err(ApiError(Status::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            ))));
-        }
+    if let Some(body_name) = meta::name(&new)
+        && body_name != name
+    {
+        return Err(ApiError::new(Status::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        ))));
     }
-    let opts = WriteOptions { dry_run: query.dry_run(), trusted: false };
+    let opts = WriteOptions {
+        dry_run: query.dry_run(),
+        trusted: false,
+    };
     let requested_rv = meta::resource_version(&new).map(str::to_string);
     loop {
         let old = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
-        if let Some(rv) = &requested_rv {
-            if Some(rv.as_str()) != meta::resource_version(&old) {
-                return Err(ApiError(Status::conflict_modified(target.info, name)));
-            }
+        if let Some(rv) = &requested_rv
+            && Some(rv.as_str()) != meta::resource_version(&old)
+        {
+            return Err(ApiError::new(Status::conflict_modified(target.info, name)));
         }
-        match registry::update(state, target.info, &old, new.clone(), update_target(target), opts).await {
+        match registry::update(
+            state,
+            target.info,
+            &old,
+            new.clone(),
+            update_target(target),
+            opts,
+        )
+        .await
+        {
             Ok(updated) => return Ok(json_response_with(StatusCode::OK, &updated, &warnings)),
             Err(e) if requested_rv.is_none() && registry::is_conflict(&e) => continue,
             Err(e) => return Err(e),
@@ -135,31 +176,46 @@ pub async fn update(state: &AppState, target: &Target, query: &Query, headers: &
 }
 
 /// `PATCH` on an object or its status.
-pub async fn patch(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+pub async fn patch(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let Some(patch_type) = PatchType::from_content_type(content_type) else {
-        return Err(ApiError(Status::unsupported_media_type(content_type)));
+        return Err(ApiError::new(Status::unsupported_media_type(content_type)));
     };
     let bytes = super::read_body(body).await?;
     let patch_body: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError(Status::bad_request(format!("error decoding patch: {e}"))))?;
-    let opts = WriteOptions { dry_run: query.dry_run(), trusted: false };
+        .map_err(|e| ApiError::new(Status::bad_request(format!("error decoding patch: {e}"))))?;
+    let opts = WriteOptions {
+        dry_run: query.dry_run(),
+        trusted: false,
+    };
     for _ in 0..10 {
         let old = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
-        let patched = patch::apply(target.info, patch_type, &old, &patch_body).map_err(|e| match e {
-            patch::PatchError::Malformed(m) => ApiError(Status::bad_request(m)),
-            patch::PatchError::Conflict(m) => {
-                let mut s = Status::invalid(target.info, name, &[]);
-                s.message = format!("the server rejected our request due to an error in our request: {m}");
-                s.causes.clear();
-                ApiError(s)
-            }
-        })?;
+        let patched =
+            patch::apply(target.info, patch_type, &old, &patch_body).map_err(|e| match e {
+                patch::PatchError::Malformed(m) => ApiError::new(Status::bad_request(m)),
+                patch::PatchError::Conflict(m) => {
+                    let mut s = Status::invalid(target.info, name, &[]);
+                    s.message = format!(
+                        "the server rejected our request due to an error in our request: {m}"
+                    );
+                    s.causes.clear();
+                    ApiError::new(s)
+                }
+            })?;
         let (new, warnings) = admit_body(target.info, patched, query)?;
         let requested_rv = meta::resource_version(&new).map(str::to_string);
         if requested_rv.as_deref() != meta::resource_version(&old) {
-            return Err(ApiError(Status::conflict_modified(target.info, name)));
+            return Err(ApiError::new(Status::conflict_modified(target.info, name)));
         }
         match registry::update(state, target.info, &old, new, update_target(target), opts).await {
             Ok(updated) => return Ok(json_response_with(StatusCode::OK, &updated, &warnings)),
@@ -167,50 +223,99 @@ pub async fn patch(state: &AppState, target: &Target, query: &Query, headers: &H
             Err(e) => return Err(e),
         }
     }
-    Err(ApiError(Status::conflict_modified(target.info, name)))
+    Err(ApiError::new(Status::conflict_modified(target.info, name)))
 }
 
 fn patch_sets_no_rv(patch: &Value) -> bool {
-    patch.get("metadata").and_then(|m| m.get("resourceVersion")).is_none()
+    patch
+        .get("metadata")
+        .and_then(|m| m.get("resourceVersion"))
+        .is_none()
 }
 
 /// `POST pods/{name}/binding`: assigns a pod to a node, as the scheduler does.
-pub async fn bind(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+pub async fn bind(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
     let body = decode_body(headers, body).await?;
-    let binding_info = ResourceInfo { kind: "Binding", plural: "bindings", singular: "binding", ..target.info.clone() };
-    let binding = codec::normalize(&binding_info, body).map_err(|e| ApiError(Status::bad_request(e.to_string())))?.object;
+    let binding_info = ResourceInfo {
+        kind: "Binding",
+        plural: "bindings",
+        singular: "binding",
+        ..target.info.clone()
+    };
+    let binding = codec::normalize(&binding_info, body)
+        .map_err(|e| ApiError::new(Status::bad_request(e.to_string())))?
+        .object;
     let node = binding["target"]["name"].as_str().unwrap_or("").to_string();
     if node.is_empty() {
-        let e = runlet_api::field::FieldError::required(&runlet_api::field::Path::new("target").child("name"), "");
-        return Err(ApiError(Status::invalid(&binding_info, name, &[e])));
+        let e = runlet_api::field::FieldError::required(
+            &runlet_api::field::Path::new("target").child("name"),
+            "",
+        );
+        return Err(ApiError::new(Status::invalid(&binding_info, name, &[e])));
     }
-    let pods = resources::find("", "v1", "pods").ok_or_else(|| ApiError(Status::internal("no pods")))?;
+    let pods = resources::find("", "v1", "pods")
+        .ok_or_else(|| ApiError::new(Status::internal("no pods")))?;
     loop {
         let old = registry::get(state, pods, target.namespace.as_deref(), name).await?;
         if let Some(current) = old["spec"]["nodeName"].as_str().filter(|s| !s.is_empty()) {
-            return Err(ApiError(Status::conflict(
+            return Err(ApiError::new(Status::conflict(
                 pods,
                 name,
                 &format!("pod {name} is already assigned to node {current:?}"),
             )));
         }
         if meta::is_deleting(&old) {
-            return Err(ApiError(Status::conflict(pods, name, "pod is being deleted")));
+            return Err(ApiError::new(Status::conflict(
+                pods,
+                name,
+                "pod is being deleted",
+            )));
         }
         let mut new = old.clone();
         new["spec"]["nodeName"] = json!(node);
-        let mut conditions = new["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        let mut conditions = new["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         conditions.retain(|c| c["type"] != "PodScheduled");
         conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": registry::now_rfc3339(state)}));
         new["status"]["conditions"] = Value::Array(conditions);
-        let mut step = registry::update(state, pods, &old, new.clone(), UpdateTarget::Main, WriteOptions { dry_run: query.dry_run(), trusted: true }).await;
+        let mut step = registry::update(
+            state,
+            pods,
+            &old,
+            new.clone(),
+            UpdateTarget::Main,
+            WriteOptions {
+                dry_run: query.dry_run(),
+                trusted: true,
+            },
+        )
+        .await;
         if step.is_ok() {
             // The spec change went through; the condition rides on the status subresource.
             if let Ok(updated) = &step {
                 let mut with_status = updated.clone();
                 with_status["status"] = new["status"].clone();
-                step = registry::update(state, pods, updated, with_status, UpdateTarget::Status, WriteOptions { dry_run: query.dry_run(), trusted: true }).await;
+                step = registry::update(
+                    state,
+                    pods,
+                    updated,
+                    with_status,
+                    UpdateTarget::Status,
+                    WriteOptions {
+                        dry_run: query.dry_run(),
+                        trusted: true,
+                    },
+                )
+                .await;
             }
         }
         match step {

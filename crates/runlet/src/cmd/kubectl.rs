@@ -26,12 +26,20 @@ pub fn run(args: KubectlArgs) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
-    let status = match std::process::Command::new("kubectl").args(&args.args).env("KUBECONFIG", &kubeconfig).status() {
+    let status = match std::process::Command::new("kubectl")
+        .args(&args.args)
+        .env("KUBECONFIG", &kubeconfig)
+        .status()
+    {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("kubectl is not installed (not found on PATH); install it, or use runlet's own commands")
+            bail!(
+                "kubectl is not installed (not found on PATH); install it, or use runlet's own commands"
+            )
         }
         Err(e) => return Err(e).context("running kubectl"),
     };
-    Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
 }

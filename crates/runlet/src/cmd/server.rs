@@ -29,17 +29,24 @@ pub struct ServerArgs {
 }
 
 fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUNLET_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("RUNLET_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(serve_until_signal(args))?;
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(ExitCode::SUCCESS)
@@ -47,7 +54,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
     let dir = args.data_dir.unwrap_or_else(crate::paths::default_data_dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
 
     let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
     if let Some(h) = hostname() {
@@ -61,27 +69,52 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
             sans.push(s);
         }
     }
-    let pki = pki::load_or_create(&dir, &sans).with_context(|| format!("preparing certificates in {}", dir.join("tls").display()))?;
+    let pki = pki::load_or_create(&dir, &sans)
+        .with_context(|| format!("preparing certificates in {}", dir.join("tls").display()))?;
     let tls = serve::tls_config(&pki).context("configuring TLS")?;
 
-    let store = SqliteStore::open(dir.join("state.db")).with_context(|| format!("opening {}", dir.join("state.db").display()))?;
+    let store = SqliteStore::open(dir.join("state.db"))
+        .with_context(|| format!("opening {}", dir.join("state.db").display()))?;
     let tokens_path = dir.join("tokens.csv");
-    let tokens = TokenFile::load(&tokens_path).with_context(|| format!("loading {}", tokens_path.display()))?;
+    let tokens = TokenFile::load(&tokens_path)
+        .with_context(|| format!("loading {}", tokens_path.display()))?;
     let state = AppState::new(Arc::new(store), tokens, Arc::new(SystemClock), true);
-    runlet_apiserver::bootstrap(&state).await.map_err(|e| anyhow::anyhow!(e.0.message)).context("bootstrapping")?;
-    tokio::spawn(runlet_apiserver::compaction_loop(state.clone(), Duration::from_secs(args.history_seconds.max(1))));
+    runlet_apiserver::bootstrap(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.0.message))
+        .context("bootstrapping")?;
+    tokio::spawn(runlet_apiserver::compaction_loop(
+        state.clone(),
+        Duration::from_secs(args.history_seconds.max(1)),
+    ));
 
-    let listener = tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("listening on {}", args.bind))?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("listening on {}", args.bind))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    let host = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
+    let host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        local.ip().to_string()
+    };
     let url = format!("https://{host}:{}", local.port());
     let kubeconfig = dir.join("kubeconfig");
-    pki::write_kubeconfig(&kubeconfig, &url, &pki).with_context(|| format!("writing {}", kubeconfig.display()))?;
+    pki::write_kubeconfig(&kubeconfig, &url, &pki)
+        .with_context(|| format!("writing {}", kubeconfig.display()))?;
     eprintln!("runlet server listening on {url}");
     eprintln!("admin kubeconfig: {}", kubeconfig.display());
-    eprintln!("try: KUBECONFIG={} kubectl get namespaces", kubeconfig.display());
+    eprintln!(
+        "try: KUBECONFIG={} kubectl get namespaces",
+        kubeconfig.display()
+    );
 
-    serve::serve_tls(listener, tls, runlet_apiserver::router(state), shutdown_signal()).await;
+    serve::serve_tls(
+        listener,
+        tls,
+        runlet_apiserver::router(state),
+        shutdown_signal(),
+    )
+    .await;
     eprintln!("runlet server stopped");
     Ok(())
 }

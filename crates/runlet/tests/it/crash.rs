@@ -41,12 +41,19 @@ async fn no_acknowledged_write_is_lost_on_kill_9() {
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while acked.lock().unwrap().len() < target {
-        assert!(tokio::time::Instant::now() < deadline, "writers too slow: {}", acked.lock().unwrap().len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "writers too slow: {}",
+            acked.lock().unwrap().len()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     server.kill9();
     for w in writers {
-        tokio::time::timeout(Duration::from_secs(60), w).await.expect("writers stop once the server is gone").unwrap();
+        tokio::time::timeout(Duration::from_secs(60), w)
+            .await
+            .expect("writers stop once the server is gone")
+            .unwrap();
     }
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 1000);
@@ -60,15 +67,27 @@ async fn no_acknowledged_write_is_lost_on_kill_9() {
         .unwrap()
         .items
         .into_iter()
-        .map(|cm| (cm.metadata.name.unwrap(), cm.metadata.resource_version.unwrap().parse().unwrap()))
+        .map(|cm| {
+            (
+                cm.metadata.name.unwrap(),
+                cm.metadata.resource_version.unwrap().parse().unwrap(),
+            )
+        })
         .collect();
     for (name, rv) in &acked {
-        assert_eq!(present.get(name), Some(rv), "acknowledged {name} at revision {rv} survived the crash");
+        assert_eq!(
+            present.get(name),
+            Some(rv),
+            "acknowledged {name} at revision {rv} survived the crash"
+        );
     }
     let max_acked = acked.values().max().copied().unwrap();
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some("after-restart".into());
     let created = api.create(&PostParams::default(), &cm).await.unwrap();
     let rv: u64 = created.metadata.resource_version.unwrap().parse().unwrap();
-    assert!(rv > max_acked, "new revision {rv} continues above {max_acked}");
+    assert!(
+        rv > max_acked,
+        "new revision {rv} continues above {max_acked}"
+    );
 }

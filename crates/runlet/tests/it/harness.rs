@@ -49,10 +49,10 @@ impl Server {
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("runlet server listening on ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(url.to_string());
-                    }
+                if let Some(url) = line.strip_prefix("runlet server listening on ")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(url.to_string());
                 }
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
             }
@@ -62,14 +62,19 @@ impl Server {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("server did not start within 60s; log:\n{}", log.lock().unwrap());
+                panic!(
+                    "server did not start within 60s; log:\n{}",
+                    log.lock().unwrap()
+                );
             }
         };
-        Server { child: Some(child), url, data_dir: dir.to_path_buf(), _tmp: None, log }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
+        Server {
+            child: Some(child),
+            url,
+            data_dir: dir.to_path_buf(),
+            _tmp: None,
+            log,
+        }
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
@@ -90,8 +95,12 @@ impl Server {
 
     /// SIGTERM, then wait (bounded) for a clean exit; returns whether it exited cleanly.
     pub fn terminate(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return false };
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
@@ -135,14 +144,21 @@ impl Server {
     /// kubectl with a YAML/JSON document on stdin that must succeed.
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> String {
         let out = self.kubectl_with(args, Some(input), &[]);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// A kube-rs client for this server.
     pub async fn client(&self) -> kube::Client {
-        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("read kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("config");
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("read kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("config");
         kube::Client::try_from(config).expect("client")
     }
 }
@@ -155,7 +171,13 @@ impl Drop for Server {
 
 /// Runs a command with a deadline, killing it if it overruns.
 pub fn run_bounded(mut cmd: Command, stdin: Option<&str>, limit: Duration) -> Output {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     if let Some(input) = stdin {
         use std::io::Write;
@@ -173,17 +195,20 @@ pub fn run_bounded(mut cmd: Command, stdin: Option<&str>, limit: Duration) -> Ou
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            let status = child.wait().expect("wait");
+            let _ = child.wait();
             let err = err_reader.join().unwrap_or_default();
-            panic!("command {cmd:?} overran {limit:?}; stderr: {}", String::from_utf8_lossy(&err));
-            #[allow(unreachable_code)]
-            {
-                break status;
-            }
+            panic!(
+                "command {cmd:?} overran {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&err)
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Output { status, stdout: out_reader.join().unwrap_or_default(), stderr: err_reader.join().unwrap_or_default() }
+    Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
 }
 
 fn read_all(mut r: impl std::io::Read) -> Vec<u8> {

@@ -33,16 +33,39 @@ fn kubectl_version_reports_no_skew_and_lists_resources() {
     assert!(out.status.success());
     let v = json(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(v["serverVersion"]["minor"], "33");
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("WARNING"), "no version skew warning");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("WARNING"),
+        "no version skew warning"
+    );
 
     let resources = s.kubectl_ok(&["api-resources", "--no-headers"]);
-    for expected in ["jobs", "cronjobs", "pods", "namespaces", "events", "leases", "configmaps", "secrets", "nodes"] {
-        assert!(resources.lines().any(|l| l.starts_with(expected)), "{expected} missing from:\n{resources}");
+    for expected in [
+        "jobs",
+        "cronjobs",
+        "pods",
+        "namespaces",
+        "events",
+        "leases",
+        "configmaps",
+        "secrets",
+        "nodes",
+    ] {
+        assert!(
+            resources.lines().any(|l| l.starts_with(expected)),
+            "{expected} missing from:\n{resources}"
+        );
     }
-    assert!(resources.lines().any(|l| l.starts_with("cronjobs") && l.contains(" cj ")));
+    assert!(
+        resources
+            .lines()
+            .any(|l| l.starts_with("cronjobs") && l.contains(" cj "))
+    );
     let namespaces = s.kubectl_ok(&["get", "ns", "-o", "name"]);
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        assert!(namespaces.contains(&format!("namespace/{ns}")), "{ns} exists from the start");
+        assert!(
+            namespaces.contains(&format!("namespace/{ns}")),
+            "{ns} exists from the start"
+        );
     }
 }
 
@@ -57,15 +80,24 @@ fn kubectl_explain_reads_openapi_v3() {
 #[test]
 fn apply_then_get_in_every_output_format() {
     let s = Server::start();
-    assert_eq!(s.kubectl_stdin(&["apply", "-f", "-"], PI_JOB).trim(), "job.batch/pi created");
-    assert_eq!(s.kubectl_stdin(&["apply", "-f", "-"], PI_JOB).trim(), "job.batch/pi unchanged");
+    assert_eq!(
+        s.kubectl_stdin(&["apply", "-f", "-"], PI_JOB).trim(),
+        "job.batch/pi created"
+    );
+    assert_eq!(
+        s.kubectl_stdin(&["apply", "-f", "-"], PI_JOB).trim(),
+        "job.batch/pi unchanged"
+    );
 
     let table = s.kubectl_ok(&["get", "jobs"]);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]);
     assert!(table.lines().nth(1).unwrap().starts_with("pi "));
     let wide = s.kubectl_ok(&["get", "jobs", "-o", "wide"]);
-    assert!(wide.lines().next().unwrap().contains("CONTAINERS   IMAGES"), "{wide}");
+    assert!(
+        wide.lines().next().unwrap().contains("CONTAINERS   IMAGES"),
+        "{wide}"
+    );
     assert!(wide.contains("perl:5.34.0"));
 
     let job = json(&s.kubectl_ok(&["get", "job", "pi", "-o", "json"]));
@@ -76,24 +108,52 @@ fn apply_then_get_in_every_output_format() {
     assert_eq!(job["spec"]["completionMode"], "NonIndexed");
     assert_eq!(job["spec"]["suspend"], false);
     let uid = job["metadata"]["uid"].as_str().unwrap();
-    assert_eq!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], uid);
-    assert_eq!(job["spec"]["template"]["metadata"]["labels"]["job-name"], "pi");
+    assert_eq!(
+        job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["job-name"],
+        "pi"
+    );
     let c = &job["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
     assert_eq!(c["imagePullPolicy"], "IfNotPresent");
-    assert_eq!(job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"], 30);
+    assert_eq!(
+        job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
+        30
+    );
 
     let yaml = s.kubectl_ok(&["get", "job", "pi", "-o", "yaml"]);
     assert!(yaml.contains("kind: Job") && yaml.contains("backoffLimit: 4"));
-    let jp = s.kubectl_ok(&["get", "job", "pi", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+    let jp = s.kubectl_ok(&[
+        "get",
+        "job",
+        "pi",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
     assert_eq!(jp, "perl:5.34.0");
-    assert_eq!(s.kubectl_ok(&["get", "jobs", "-o", "name"]).trim(), "job.batch/pi");
+    assert_eq!(
+        s.kubectl_ok(&["get", "jobs", "-o", "name"]).trim(),
+        "job.batch/pi"
+    );
     let all = s.kubectl_ok(&["get", "all"]);
     assert!(all.contains("job.batch/pi"), "get all includes jobs: {all}");
 
     let described = s.kubectl_ok(&["describe", "job", "pi"]);
-    for field in ["Name:", "Namespace:", "Selector:", "Parallelism:", "Completions:", "Pod Template:"] {
-        assert!(described.contains(field), "describe shows {field}: {described}");
+    for field in [
+        "Name:",
+        "Namespace:",
+        "Selector:",
+        "Parallelism:",
+        "Completions:",
+        "Pod Template:",
+    ] {
+        assert!(
+            described.contains(field),
+            "describe shows {field}: {described}"
+        );
     }
 }
 
@@ -101,10 +161,30 @@ fn apply_then_get_in_every_output_format() {
 fn patches_of_all_three_types_labels_and_annotations() {
     let s = Server::start();
     s.kubectl_stdin(&["apply", "-f", "-"], PI_JOB);
-    let rv0 = s.kubectl_ok(&["get", "job", "pi", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    let rv0 = s.kubectl_ok(&[
+        "get",
+        "job",
+        "pi",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     s.kubectl_ok(&["patch", "job", "pi", "-p", r#"{"spec":{"parallelism":3}}"#]);
-    s.kubectl_ok(&["patch", "job", "pi", "--type=merge", "-p", r#"{"metadata":{"labels":{"team":"data"}}}"#]);
-    s.kubectl_ok(&["patch", "job", "pi", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/backoffLimit","value":2}]"#]);
+    s.kubectl_ok(&[
+        "patch",
+        "job",
+        "pi",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"team":"data"}}}"#,
+    ]);
+    s.kubectl_ok(&[
+        "patch",
+        "job",
+        "pi",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/backoffLimit","value":2}]"#,
+    ]);
     s.kubectl_ok(&["label", "job", "pi", "tier=batch"]);
     s.kubectl_ok(&["annotate", "job", "pi", "note=hello"]);
     let job = json(&s.kubectl_ok(&["get", "job", "pi", "-o", "json"]));
@@ -113,12 +193,34 @@ fn patches_of_all_three_types_labels_and_annotations() {
     assert_eq!(job["metadata"]["labels"]["team"], "data");
     assert_eq!(job["metadata"]["labels"]["tier"], "batch");
     assert_eq!(job["metadata"]["annotations"]["note"], "hello");
-    assert_eq!(job["metadata"]["generation"], 3, "two spec changes bumped the generation twice");
+    assert_eq!(
+        job["metadata"]["generation"], 3,
+        "two spec changes bumped the generation twice"
+    );
 
     // A no-op patch does not bump resourceVersion.
-    let rv1 = s.kubectl_ok(&["get", "job", "pi", "-o", "jsonpath={.metadata.resourceVersion}"]);
-    s.kubectl_ok(&["patch", "job", "pi", "--type=merge", "-p", r#"{"spec":{"parallelism":3}}"#]);
-    let rv2 = s.kubectl_ok(&["get", "job", "pi", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    let rv1 = s.kubectl_ok(&[
+        "get",
+        "job",
+        "pi",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
+    s.kubectl_ok(&[
+        "patch",
+        "job",
+        "pi",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"parallelism":3}}"#,
+    ]);
+    let rv2 = s.kubectl_ok(&[
+        "get",
+        "job",
+        "pi",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     assert_ne!(rv0, rv1);
     assert_eq!(rv1, rv2);
 
@@ -134,12 +236,24 @@ fn patches_of_all_three_types_labels_and_annotations() {
 fn immutable_template_and_invalid_input_get_field_errors() {
     let s = Server::start();
     s.kubectl_stdin(&["apply", "-f", "-"], PI_JOB);
-    let out = s.kubectl(&["patch", "job", "pi", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"perl:5.36"}]"#]);
+    let out = s.kubectl(&[
+        "patch",
+        "job",
+        "pi",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"perl:5.36"}]"#,
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("spec.template") && err.contains("field is immutable"), "{err}");
+    assert!(
+        err.contains("spec.template") && err.contains("field is immutable"),
+        "{err}"
+    );
 
-    let bad = PI_JOB.replace("      restartPolicy: Never\n", "").replace("name: pi\nspec", "name: pi2\nspec");
+    let bad = PI_JOB
+        .replace("      restartPolicy: Never\n", "")
+        .replace("name: pi\nspec", "name: pi2\nspec");
     let out = s.kubectl_with(&["create", "-f", "-"], Some(&bad), &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -152,45 +266,149 @@ fn immutable_template_and_invalid_input_get_field_errors() {
         String::from_utf8_lossy(&missing.stderr).trim(),
         r#"Error from server (NotFound): jobs.batch "nope" not found"#
     );
-    assert_eq!(s.kubectl(&["get", "jobs", "-o", "name"]).stdout, b"job.batch/pi\n", "nothing half-written");
+    assert_eq!(
+        s.kubectl(&["get", "jobs", "-o", "name"]).stdout,
+        b"job.batch/pi\n",
+        "nothing half-written"
+    );
 }
 
 #[test]
 fn kubectl_edit_through_an_editor_script() {
     let s = Server::start();
-    s.kubectl_ok(&["create", "configmap", "settings", "--from-literal=mode=slow"]);
-    let out = s.kubectl_with(&["edit", "configmap", "settings"], None, &[("KUBE_EDITOR", "sed -i s/slow/fast/")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(s.kubectl_ok(&["get", "cm", "settings", "-o", "jsonpath={.data.mode}"]), "fast");
+    s.kubectl_ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=mode=slow",
+    ]);
+    let out = s.kubectl_with(
+        &["edit", "configmap", "settings"],
+        None,
+        &[("KUBE_EDITOR", "sed -i s/slow/fast/")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        s.kubectl_ok(&["get", "cm", "settings", "-o", "jsonpath={.data.mode}"]),
+        "fast"
+    );
 }
 
 #[test]
 fn generators_send_protobuf_and_it_is_understood() {
     let s = Server::start();
-    assert_eq!(s.kubectl_ok(&["create", "namespace", "team-a"]).trim(), "namespace/team-a created");
-    s.kubectl_ok(&["create", "configmap", "c1", "-n", "team-a", "--from-literal=k=v"]);
-    s.kubectl_ok(&["create", "secret", "generic", "s1", "-n", "team-a", "--from-literal=password=hunter2"]);
-    s.kubectl_ok(&["create", "job", "hello", "-n", "team-a", "--image=busybox", "--", "echo", "hi"]);
-    s.kubectl_ok(&["create", "cronjob", "nightly", "-n", "team-a", "--image=busybox", "--schedule=0 3 * * *", "--", "date"]);
-    s.kubectl_ok(&["create", "job", "manual", "-n", "team-a", "--from=cronjob/nightly"]);
+    assert_eq!(
+        s.kubectl_ok(&["create", "namespace", "team-a"]).trim(),
+        "namespace/team-a created"
+    );
+    s.kubectl_ok(&[
+        "create",
+        "configmap",
+        "c1",
+        "-n",
+        "team-a",
+        "--from-literal=k=v",
+    ]);
+    s.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s1",
+        "-n",
+        "team-a",
+        "--from-literal=password=hunter2",
+    ]);
+    s.kubectl_ok(&[
+        "create",
+        "job",
+        "hello",
+        "-n",
+        "team-a",
+        "--image=busybox",
+        "--",
+        "echo",
+        "hi",
+    ]);
+    s.kubectl_ok(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "-n",
+        "team-a",
+        "--image=busybox",
+        "--schedule=0 3 * * *",
+        "--",
+        "date",
+    ]);
+    s.kubectl_ok(&[
+        "create",
+        "job",
+        "manual",
+        "-n",
+        "team-a",
+        "--from=cronjob/nightly",
+    ]);
     let manual = json(&s.kubectl_ok(&["get", "job", "manual", "-n", "team-a", "-o", "json"]));
-    assert_eq!(manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
+    assert_eq!(
+        manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
     assert_eq!(manual["metadata"]["ownerReferences"][0]["kind"], "CronJob");
-    assert_eq!(s.kubectl_ok(&["get", "secret", "s1", "-n", "team-a", "-o", "jsonpath={.data.password}"]), "aHVudGVyMg==");
+    assert_eq!(
+        s.kubectl_ok(&[
+            "get",
+            "secret",
+            "s1",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.data.password}"
+        ]),
+        "aHVudGVyMg=="
+    );
     let hello = json(&s.kubectl_ok(&["get", "job", "hello", "-n", "team-a", "-o", "json"]));
-    assert_eq!(hello["spec"]["template"]["spec"]["containers"][0]["command"][1], "hi");
+    assert_eq!(
+        hello["spec"]["template"]["spec"]["containers"][0]["command"][1],
+        "hi"
+    );
     let cj = s.kubectl_ok(&["get", "cj", "-n", "team-a"]);
-    assert!(cj.lines().next().unwrap().starts_with("NAME      SCHEDULE      TIMEZONE   SUSPEND   ACTIVE"), "{cj}");
+    let header: Vec<&str> = cj.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"
+        ],
+        "{cj}"
+    );
 }
 
 #[test]
 fn dry_run_server_persists_nothing() {
     let s = Server::start();
-    let out = s.kubectl_with(&["create", "-f", "-", "--dry-run=server", "-o", "json"], Some(PI_JOB), &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s.kubectl_with(
+        &["create", "-f", "-", "--dry-run=server", "-o", "json"],
+        Some(PI_JOB),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let job = json(&String::from_utf8_lossy(&out.stdout));
-    assert_eq!(job["spec"]["backoffLimit"], 4, "the dry-run answer is defaulted");
-    assert!(s.kubectl_ok(&["get", "jobs", "-o", "name"]).trim().is_empty());
+    assert_eq!(
+        job["spec"]["backoffLimit"], 4,
+        "the dry-run answer is defaulted"
+    );
+    assert!(
+        s.kubectl_ok(&["get", "jobs", "-o", "name"])
+            .trim()
+            .is_empty()
+    );
 }
 
 fn owned_pod(name: &str, owner: &Value) -> String {
@@ -205,18 +423,33 @@ fn owned_pod(name: &str, owner: &Value) -> String {
 #[test]
 fn delete_with_each_cascade_policy() {
     let s = Server::start();
-    for (policy, job) in [("orphan", "j-orphan"), ("background", "j-background"), ("foreground", "j-foreground")] {
-        s.kubectl_stdin(&["apply", "-f", "-"], &PI_JOB.replace("name: pi\nspec", &format!("name: {job}\nspec")));
+    for (policy, job) in [
+        ("orphan", "j-orphan"),
+        ("background", "j-background"),
+        ("foreground", "j-foreground"),
+    ] {
+        s.kubectl_stdin(
+            &["apply", "-f", "-"],
+            &PI_JOB.replace("name: pi\nspec", &format!("name: {job}\nspec")),
+        );
         let owner = json(&s.kubectl_ok(&["get", "job", job, "-o", "json"]));
         let pod = format!("{job}-pod");
         s.kubectl_stdin(&["create", "-f", "-"], &owned_pod(&pod, &owner));
         let out = s.kubectl_ok(&["delete", "job", job, &format!("--cascade={policy}")]);
         assert_eq!(out.trim(), format!("job.batch \"{job}\" deleted"));
-        s.kubectl_ok(&["wait", "--for=delete", &format!("job/{job}"), "--timeout=30s"]);
+        s.kubectl_ok(&[
+            "wait",
+            "--for=delete",
+            &format!("job/{job}"),
+            "--timeout=30s",
+        ]);
         match policy {
             "orphan" => {
                 let p = json(&s.kubectl_ok(&["get", "pod", &pod, "-o", "json"]));
-                assert!(p["metadata"].get("ownerReferences").is_none(), "orphaned pod lost its owner: {p}");
+                assert!(
+                    p["metadata"].get("ownerReferences").is_none(),
+                    "orphaned pod lost its owner: {p}"
+                );
             }
             _ => wait_until(Duration::from_secs(30), "dependent pod deleted", || {
                 !s.kubectl(&["get", "pod", &pod]).status.success()
@@ -230,14 +463,21 @@ fn get_watch_sees_changes_until_its_timeout() {
     let s = Server::start();
     s.kubectl_ok(&["create", "cm", "before", "--from-literal=a=1"]);
     let mut cmd = Command::new("timeout");
-    cmd.args(["6", "kubectl", "get", "configmaps", "-w", "-o", "name"]).env("KUBECONFIG", s.kubeconfig());
+    cmd.args(["6", "kubectl", "get", "configmaps", "-w", "-o", "name"])
+        .env("KUBECONFIG", s.kubeconfig());
     let watcher = std::thread::spawn(move || run_bounded(cmd, None, Duration::from_secs(30)));
     std::thread::sleep(Duration::from_secs(2));
     s.kubectl_ok(&["create", "cm", "during", "--from-literal=a=1"]);
     let out = watcher.join().unwrap();
     let seen = String::from_utf8_lossy(&out.stdout);
-    assert!(seen.contains("configmap/before"), "initial state listed: {seen}");
-    assert!(seen.contains("configmap/during"), "the new object arrives through the watch: {seen}");
+    assert!(
+        seen.contains("configmap/before"),
+        "initial state listed: {seen}"
+    );
+    assert!(
+        seen.contains("configmap/during"),
+        "the new object arrives through the watch: {seen}"
+    );
 }
 
 #[test]
@@ -248,8 +488,19 @@ fn namespace_deletion_empties_then_removes_it() {
     s.kubectl_stdin(&["apply", "-n", "scratch", "-f", "-"], PI_JOB);
     s.kubectl_ok(&["delete", "ns", "scratch", "--wait=false"]);
     s.kubectl_ok(&["wait", "--for=delete", "ns/scratch", "--timeout=30s"]);
-    assert!(s.kubectl_ok(&["get", "cm", "-n", "scratch", "-o", "name"]).trim().is_empty());
-    let out = s.kubectl(&["create", "cm", "late", "-n", "scratch", "--from-literal=a=1"]);
+    assert!(
+        s.kubectl_ok(&["get", "cm", "-n", "scratch", "-o", "name"])
+            .trim()
+            .is_empty()
+    );
+    let out = s.kubectl(&[
+        "create",
+        "cm",
+        "late",
+        "-n",
+        "scratch",
+        "--from-literal=a=1",
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains(r#"namespaces "scratch" not found"#));
 }
 
@@ -259,41 +510,75 @@ fn unauthenticated_requests_are_refused_but_health_is_public() {
     let ca = s.data_dir.join("tls/ca.crt");
     let curl = |path: &str, extra: &[&str]| {
         let mut cmd = Command::new("curl");
-        cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"]).arg(&ca).args(extra).arg(format!("{}{path}", s.url));
-        String::from_utf8_lossy(&run_bounded(cmd, None, Duration::from_secs(30)).stdout).into_owned()
+        cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&ca)
+            .args(extra)
+            .arg(format!("{}{path}", s.url));
+        String::from_utf8_lossy(&run_bounded(cmd, None, Duration::from_secs(30)).stdout)
+            .into_owned()
     };
     assert_eq!(curl("/healthz", &[]), "200");
     assert_eq!(curl("/version", &[]), "200");
     assert_eq!(curl("/api/v1/namespaces", &[]), "401");
     std::fs::write(s.data_dir.join("tokens.csv"), "").unwrap();
-    assert_eq!(curl("/api/v1/namespaces", &["-H", "Authorization: Bearer wrong"]), "401");
+    assert_eq!(
+        curl("/api/v1/namespaces", &["-H", "Authorization: Bearer wrong"]),
+        "401"
+    );
 }
 
 #[test]
 fn bearer_tokens_from_the_token_file_authenticate() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tokens.csv"), "s3cret,alice,1001,\"devs\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("tokens.csv"),
+        "s3cret,alice,1001,\"devs\"\n",
+    )
+    .unwrap();
     let s = Server::start_in(dir.path());
     let ca = s.data_dir.join("tls/ca.crt");
     let mut cmd = Command::new("kubectl");
-    cmd.args(["get", "ns", "default", "-o", "name", "--server", &s.url, "--token", "s3cret", "--certificate-authority"])
-        .arg(&ca)
-        .env("KUBECONFIG", "/dev/null");
+    cmd.args([
+        "get",
+        "ns",
+        "default",
+        "-o",
+        "name",
+        "--server",
+        &s.url,
+        "--token",
+        "s3cret",
+        "--certificate-authority",
+    ])
+    .arg(&ca)
+    .env("KUBECONFIG", "/dev/null");
     let out = run_bounded(cmd, None, Duration::from_secs(60));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "namespace/default", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "namespace/default",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn runlet_kubectl_uses_the_admin_kubeconfig() {
     let s = Server::start();
     let mut cmd = Command::new(crate::harness::BIN);
-    cmd.args(["kubectl", "--data-dir"]).arg(&s.data_dir).args(["get", "ns", "default", "-o", "name"]);
+    cmd.args(["kubectl", "--data-dir"])
+        .arg(&s.data_dir)
+        .args(["get", "ns", "default", "-o", "name"]);
     let out = run_bounded(cmd, None, Duration::from_secs(60));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "namespace/default");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "namespace/default"
+    );
 
     let empty = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(crate::harness::BIN);
-    cmd.args(["kubectl", "--data-dir"]).arg(empty.path()).args(["get", "ns"]);
+    cmd.args(["kubectl", "--data-dir"])
+        .arg(empty.path())
+        .args(["get", "ns"]);
     let out = run_bounded(cmd, None, Duration::from_secs(60));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("start a server first"));
@@ -302,5 +587,9 @@ fn runlet_kubectl_uses_the_admin_kubeconfig() {
 #[test]
 fn server_stops_cleanly_on_sigterm() {
     let mut s = Server::start();
-    assert!(s.terminate(), "exit status 0 after SIGTERM; log:\n{}", s.log());
+    assert!(
+        s.terminate(),
+        "exit status 0 after SIGTERM; log:\n{}",
+        s.log()
+    );
 }
