@@ -7,6 +7,7 @@
 //! failures become `metav1.Status` bodies ([`status`]). Nothing here may panic on input: it is
 //! what stands between a hostile request body and the store.
 
+pub mod clock;
 pub mod codec;
 pub mod defaulting;
 pub mod field;

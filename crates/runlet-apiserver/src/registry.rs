@@ -40,10 +40,7 @@ pub fn to_stored(obj: &Value) -> Bytes {
 
 /// RFC 3339 at second precision, as Kubernetes writes `metav1.Time`.
 pub fn now_rfc3339(state: &AppState) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(state.now_unix())
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    runlet_api::clock::rfc3339(state.now_unix())
 }
 
 /// `generateName` suffix: 5 characters from upstream's alphabet.

@@ -4,20 +4,7 @@ use crate::auth::TokenFile;
 use runlet_store::Store;
 use std::sync::Arc;
 
-/// A source of the current time, so tests can run the server on a fake clock.
-pub trait Clock: Send + Sync + 'static {
-    /// Seconds since the Unix epoch.
-    fn now_unix(&self) -> i64;
-}
-
-/// The wall clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_unix(&self) -> i64 {
-        time::OffsetDateTime::now_utc().unix_timestamp()
-    }
-}
+pub use runlet_api::clock::{Clock, SystemClock};
 
 /// Everything a request handler needs.
 #[derive(Clone)]
