@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Serve the Kubernetes API (HTTPS) backed by the embedded store.
     Server(cmd::server::ServerArgs),
+    /// Measure throughput and latency against an in-run baseline.
+    Bench(cmd::bench::BenchArgs),
     /// Run the system kubectl against the local server's admin kubeconfig.
     #[command(disable_help_flag = true)]
     Kubectl(cmd::kubectl::KubectlArgs),
@@ -32,6 +34,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Server(args) => cmd::server::run(args),
         Command::Kubectl(args) => cmd::kubectl::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(code) => code,
