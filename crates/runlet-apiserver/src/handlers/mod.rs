@@ -209,12 +209,35 @@ pub async fn decode_body(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
     }
 }
 
-/// Reads a request body, refusing anything over [`MAX_BODY_BYTES`].
+/// Reads a request body, refusing anything over [`MAX_BODY_BYTES`]. An oversized body is
+/// still drained (up to [`DRAIN_LIMIT`]) so the client finishes sending and reads the 413.
 pub async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::new(Status::too_large(MAX_BODY_BYTES)))
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(Status::bad_request(format!(
+                "reading the request body: {e}"
+            )))
+        })?;
+        seen += chunk.len();
+        if seen > DRAIN_LIMIT {
+            break;
+        }
+        if seen <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(ApiError::new(Status::too_large(MAX_BODY_BYTES)));
+    }
+    Ok(buf.freeze())
 }
+
+/// How much of an oversized body is read and discarded before answering 413.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// A JSON response.
 pub fn json_response(code: StatusCode, body: &Value) -> Response {

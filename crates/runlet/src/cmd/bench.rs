@@ -50,7 +50,10 @@ struct ApiBenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     match args.what {
         BenchWhat::Api(a) => runtime.block_on(bench_api(a))?,
     }
@@ -59,7 +62,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
 fn in_process(dir: &Path) -> anyhow::Result<(AppState, kube::Client)> {
     let store = SqliteStore::open(dir.join("state.db")).context("opening the store")?;
-    let state = AppState::new(Arc::new(store), TokenFile::default(), Arc::new(SystemClock), false);
+    let state = AppState::new(
+        Arc::new(store),
+        TokenFile::default(),
+        Arc::new(SystemClock),
+        false,
+    );
     let client = kube::Client::new(runlet_apiserver::router(state.clone()), "default");
     Ok((state, client))
 }
@@ -120,24 +128,34 @@ where
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map(|kib| kib / 1024.0)
         .unwrap_or(0.0)
 }
 
 async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir().context("temp dir")?;
-    println!("runlet bench api: {} writes, {} concurrent clients, {} pods listed", a.writes, a.concurrency, a.pods);
+    println!(
+        "runlet bench api: {} writes, {} concurrent clients, {} pods listed",
+        a.writes, a.concurrency, a.pods
+    );
 
     // Baseline: durable creates straight into the store.
-    let store = Arc::new(SqliteStore::open(tmp.path().join("baseline.db")).context("opening the baseline store")?);
+    let store = Arc::new(
+        SqliteStore::open(tmp.path().join("baseline.db")).context("opening the baseline store")?,
+    );
     let body = bytes::Bytes::from(serde_json::to_vec(&configmap("x".into()))?);
     let s = store.clone();
     let baseline = throughput(a.writes, a.concurrency, move |i| {
         let s = s.clone();
         let body = body.clone();
         async move {
-            s.create(&format!("/core/configmaps/default/b{i}"), body).await?;
+            s.create(&format!("/core/configmaps/default/b{i}"), body)
+                .await?;
             Ok(())
         }
     })
@@ -147,13 +165,16 @@ async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
     // In-process API.
     let dir = tmp.path().join("inproc");
     let (state, client) = in_process(&dir)?;
-    runlet_apiserver::bootstrap(&state).await.map_err(|e| anyhow::anyhow!(e.0.message.clone()))?;
+    runlet_apiserver::bootstrap(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.0.message.clone()))?;
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
     let api = cms.clone();
     let inproc_cm = throughput(a.writes, a.concurrency, move |i| {
         let api = api.clone();
         async move {
-            api.create(&PostParams::default(), &configmap(format!("c{i}"))).await?;
+            api.create(&PostParams::default(), &configmap(format!("c{i}")))
+                .await?;
             Ok(())
         }
     })
@@ -163,7 +184,8 @@ async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
     let inproc_pod = throughput(a.pods, a.concurrency, move |i| {
         let api = api.clone();
         async move {
-            api.create(&PostParams::default(), &pod(format!("p{i}"))).await?;
+            api.create(&PostParams::default(), &pod(format!("p{i}")))
+                .await?;
             Ok(())
         }
     })
@@ -172,7 +194,10 @@ async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
     // Table list of every pod, best of three.
     let mut list_times = Vec::new();
     for _ in 0..3 {
-        let req = http_get("/api/v1/namespaces/default/pods", "application/json;as=Table;v=v1;g=meta.k8s.io")?;
+        let req = http_get(
+            "/api/v1/namespaces/default/pods",
+            "application/json;as=Table;v=v1;g=meta.k8s.io",
+        )?;
         let start = Instant::now();
         let text = client.request_text(req).await?;
         list_times.push(start.elapsed());
@@ -185,15 +210,25 @@ async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
     let list_json = start.elapsed();
 
     // Watch latency: create one at a time, time until the watcher sees it.
-    let rv = cms.list_metadata(&kube::api::ListParams::default().limit(1)).await?.metadata.resource_version.unwrap_or_default();
+    let rv = cms
+        .list_metadata(&kube::api::ListParams::default().limit(1))
+        .await?
+        .metadata
+        .resource_version
+        .unwrap_or_default();
     let mut stream = cms.watch(&WatchParams::default(), &rv).await?.boxed();
     let mut latencies = Vec::with_capacity(a.watch_events);
     for i in 0..a.watch_events {
         let start = Instant::now();
-        cms.create(&PostParams::default(), &configmap(format!("w{i}"))).await?;
+        cms.create(&PostParams::default(), &configmap(format!("w{i}")))
+            .await?;
         loop {
             match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
-                Ok(Some(Ok(WatchEvent::Added(cm)))) if cm.metadata.name.as_deref() == Some(&format!("w{i}")) => break,
+                Ok(Some(Ok(WatchEvent::Added(cm))))
+                    if cm.metadata.name.as_deref() == Some(&format!("w{i}")) =>
+                {
+                    break;
+                }
                 Ok(Some(Ok(_))) => continue,
                 other => anyhow::bail!("watch ended early: {other:?}"),
             }
@@ -201,30 +236,52 @@ async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
         latencies.push(start.elapsed());
     }
     latencies.sort();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
 
     // Over HTTPS on loopback.
     let https_dir = tmp.path().join("https");
     let (https_state, _) = in_process(&https_dir)?;
-    runlet_apiserver::bootstrap(&https_state).await.map_err(|e| anyhow::anyhow!(e.0.message.clone()))?;
-    let https_state = AppState::new(https_state.store.clone(), TokenFile::default(), Arc::new(SystemClock), true);
+    runlet_apiserver::bootstrap(&https_state)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.0.message.clone()))?;
+    let https_state = AppState::new(
+        https_state.store.clone(),
+        TokenFile::default(),
+        Arc::new(SystemClock),
+        true,
+    );
     let pki = pki::load_or_create(&https_dir, &["localhost".into(), "127.0.0.1".into()])?;
     let tls = serve::tls_config(&pki)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("https://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve_tls(listener, tls, runlet_apiserver::router(https_state), async {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(serve::serve_tls(
+        listener,
+        tls,
+        runlet_apiserver::router(https_state),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     let kubeconfig = https_dir.join("kubeconfig");
     pki::write_kubeconfig(&kubeconfig, &url, &pki)?;
-    let config = kube::Config::from_custom_kubeconfig(kube::config::Kubeconfig::read_from(&kubeconfig)?, &Default::default()).await?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig)?,
+        &Default::default(),
+    )
+    .await?;
     let https_client = kube::Client::try_from(config)?;
     let api: Api<ConfigMap> = Api::default_namespaced(https_client);
     let https_cm = throughput(a.writes, a.concurrency, move |i| {
         let api = api.clone();
         async move {
-            api.create(&PostParams::default(), &configmap(format!("h{i}"))).await?;
+            api.create(&PostParams::default(), &configmap(format!("h{i}")))
+                .await?;
             Ok(())
         }
     })
@@ -236,15 +293,35 @@ async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
     println!("| measurement | figure | vs baseline |");
     println!("|---|---|---|");
     println!("| baseline: durable store creates | {baseline:.0} writes/s | 1.00 |");
-    println!("| in-process API: configmap creates | {inproc_cm:.0} writes/s | {:.2} |", inproc_cm / baseline);
-    println!("| in-process API: pod creates | {inproc_pod:.0} writes/s | {:.2} |", inproc_pod / baseline);
-    println!("| HTTPS API: configmap creates | {https_cm:.0} writes/s | {:.2} |", https_cm / baseline);
-    println!("| list {} pods as a Table (best of 3) | {:.0} ms | plain JSON list: {:.0} ms |", a.pods, list_best.as_secs_f64() * 1e3, list_json.as_secs_f64() * 1e3);
-    println!("| watch delivery latency (create → event), p50 / p99 | {:.2} ms / {:.2} ms | |", pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3);
+    println!(
+        "| in-process API: configmap creates | {inproc_cm:.0} writes/s | {:.2} |",
+        inproc_cm / baseline
+    );
+    println!(
+        "| in-process API: pod creates | {inproc_pod:.0} writes/s | {:.2} |",
+        inproc_pod / baseline
+    );
+    println!(
+        "| HTTPS API: configmap creates | {https_cm:.0} writes/s | {:.2} |",
+        https_cm / baseline
+    );
+    println!(
+        "| list {} pods as a Table (best of 3) | {:.0} ms | plain JSON list: {:.0} ms |",
+        a.pods,
+        list_best.as_secs_f64() * 1e3,
+        list_json.as_secs_f64() * 1e3
+    );
+    println!(
+        "| watch delivery latency (create → event), p50 / p99 | {:.2} ms / {:.2} ms | |",
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3
+    );
     println!("| peak RSS | {:.0} MiB | |", peak_rss_mib());
     Ok(())
 }
 
 fn http_get(path: &str, accept: &str) -> anyhow::Result<http::Request<Vec<u8>>> {
-    Ok(http::Request::get(path).header("Accept", accept).body(Vec::new())?)
+    Ok(http::Request::get(path)
+        .header("Accept", accept)
+        .body(Vec::new())?)
 }

@@ -1,0 +1,323 @@
+//! Bad input gets a clear Kubernetes Status and changes nothing: oversized and malformed
+//! bodies, bad selectors, bad patches, unknown fields under `fieldValidation=Strict`, stale
+//! revisions, and watches from compacted history.
+
+use crate::harness::{Server, run_bounded, wait_until};
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+/// `curl` with the admin client certificate; returns (HTTP code, body).
+fn curl(
+    s: &Server,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Option<&[u8]>,
+) -> (u16, String) {
+    let tls = s.data_dir.join("tls");
+    let body_file = s.data_dir.join("curl-body");
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code}",
+        "-X",
+        method,
+        "--cacert",
+    ])
+    .arg(tls.join("ca.crt"))
+    .arg("--cert")
+    .arg(tls.join("admin.crt"))
+    .arg("--key")
+    .arg(tls.join("admin.key"))
+    .args(["-H", &format!("Content-Type: {content_type}")]);
+    if let Some(b) = body {
+        std::fs::write(&body_file, b).unwrap();
+        cmd.arg("--data-binary")
+            .arg(format!("@{}", body_file.display()));
+    }
+    cmd.arg(format!("{}{path}", s.url));
+    let out = run_bounded(cmd, None, Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+fn status(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("a Status body ({e}): {body}"))
+}
+
+const CMS: &str = "/api/v1/namespaces/default/configmaps";
+
+#[test]
+fn malformed_and_oversized_bodies_are_4xx_statuses_and_store_nothing() {
+    let s = Server::start();
+    let (code, body) = curl(
+        &s,
+        "POST",
+        CMS,
+        "application/json",
+        Some(b"{\"metadata\": {\"name\": "),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(status(&body)["reason"], "BadRequest");
+
+    let (code, body) = curl(
+        &s,
+        "POST",
+        CMS,
+        "application/yaml",
+        Some(b"metadata: [unclosed"),
+    );
+    assert_eq!(code, 400, "{body}");
+
+    let (code, body) = curl(
+        &s,
+        "POST",
+        CMS,
+        "application/vnd.kubernetes.protobuf",
+        Some(b"k8s\0\xff\xff\xff"),
+    );
+    assert_eq!(code, 400, "{body}");
+
+    let (code, body) = curl(&s, "POST", CMS, "application/json", Some(b"[1, 2, 3]"));
+    assert_eq!(code, 400, "{body}");
+
+    let (code, body) = curl(
+        &s,
+        "POST",
+        CMS,
+        "application/json",
+        Some(br#"{"metadata":{"name":"x"},"data":{"a":5}}"#),
+    );
+    assert_eq!(code, 400, "a number where a string belongs: {body}");
+
+    let mut huge = br#"{"metadata":{"name":"huge"},"data":{"a":""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 4 * 1024 * 1024));
+    huge.extend(br#""}}"#);
+    let (code, body) = curl(&s, "POST", CMS, "application/json", Some(&huge));
+    assert_eq!(code, 413, "{body}");
+    assert_eq!(status(&body)["reason"], "RequestEntityTooLarge");
+
+    let (code, body) = curl(&s, "POST", CMS, "text/plain", Some(b"hello"));
+    assert_eq!(code, 415, "{body}");
+
+    let (_, list) = curl(&s, "GET", CMS, "application/json", None);
+    assert_eq!(
+        status(&list)["items"],
+        serde_json::json!([]),
+        "nothing was stored"
+    );
+    assert!(
+        s.kubectl(&["get", "ns"]).status.success(),
+        "the server is still serving"
+    );
+}
+
+#[test]
+fn bad_selectors_and_patches_are_rejected_with_a_reason() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "cm", "c", "--from-literal=a=1"]);
+    let (code, body) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?labelSelector=a%20in%20(b"),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = curl(
+        &s,
+        "GET",
+        "/api/v1/pods?fieldSelector=spec.bogus%3Dx",
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        status(&body)["message"]
+            .as_str()
+            .unwrap()
+            .contains("field label not supported"),
+        "{body}"
+    );
+
+    let (code, body) = curl(
+        &s,
+        "PATCH",
+        &format!("{CMS}/c"),
+        "application/json-patch+json",
+        Some(br#"[{"op":"test","path":"/data/a","value":"2"}]"#),
+    );
+    assert_eq!(code, 422, "a failed test op: {body}");
+    let (code, body) = curl(
+        &s,
+        "PATCH",
+        &format!("{CMS}/c"),
+        "application/strategic-merge-patch+json",
+        Some(br#"{"data":{"$patch":"explode"}}"#),
+    );
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = curl(
+        &s,
+        "PATCH",
+        &format!("{CMS}/c"),
+        "application/merge-patch+json",
+        Some(b"not json"),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        s.kubectl_ok(&["get", "cm", "c", "-o", "jsonpath={.data.a}"]),
+        "1",
+        "unchanged"
+    );
+
+    let (code, body) = curl(
+        &s,
+        "PUT",
+        &format!("{CMS}/c"),
+        "application/json",
+        Some(br#"{"metadata":{"name":"c","resourceVersion":"1"},"data":{"a":"2"}}"#),
+    );
+    assert_eq!(code, 409, "stale resourceVersion: {body}");
+    assert_eq!(status(&body)["reason"], "Conflict");
+}
+
+#[test]
+fn strict_field_validation_names_unknown_fields() {
+    let s = Server::start();
+    let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: strict\ndata:\n  a: \"1\"\nbogus: true\n";
+    let out = s.kubectl_with(&["create", "-f", "-", "--validate=strict"], Some(doc), &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown field") && err.contains("bogus"),
+        "{err}"
+    );
+    let (code, body) = curl(
+        &s,
+        "POST",
+        &format!("{CMS}?fieldValidation=Strict"),
+        "application/json",
+        Some(br#"{"metadata":{"name":"s"},"bogus":1}"#),
+    );
+    assert_eq!(code, 400);
+    assert_eq!(
+        status(&body)["message"],
+        r#"strict decoding error: unknown field "bogus""#
+    );
+    let (code, _) = curl(
+        &s,
+        "POST",
+        &format!("{CMS}?fieldValidation=Ignore"),
+        "application/json",
+        Some(br#"{"metadata":{"name":"s"},"bogus":1}"#),
+    );
+    assert_eq!(code, 201, "Ignore drops the field and creates");
+}
+
+#[test]
+fn chunked_lists_page_through_everything() {
+    let s = Server::start();
+    for i in 0..7 {
+        s.kubectl_ok(&["create", "cm", &format!("c{i}"), "--from-literal=a=1"]);
+    }
+    let names = s.kubectl_ok(&["get", "cm", "--chunk-size=2", "-o", "name"]);
+    assert_eq!(names.lines().count(), 7, "{names}");
+    let (_, page) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?limit=3"),
+        "application/json",
+        None,
+    );
+    let page = status(&page);
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    let token = page["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token");
+    let (_, rest) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?limit=10&continue={token}"),
+        "application/json",
+        None,
+    );
+    let rest = status(&rest);
+    assert_eq!(rest["items"].as_array().unwrap().len(), 4);
+    assert!(rest["metadata"].get("continue").is_none());
+}
+
+#[test]
+fn watch_with_initial_events_ends_them_with_a_bookmark() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "cm", "one", "--from-literal=a=1"]);
+    let (code, body) = curl(
+        &s,
+        "GET",
+        &format!(
+            "{CMS}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"
+        ),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 200);
+    let events: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "one");
+    let bookmark = events
+        .iter()
+        .find(|e| e["type"] == "BOOKMARK")
+        .expect("a bookmark");
+    assert_eq!(
+        bookmark["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+}
+
+#[test]
+fn watch_from_compacted_revision_is_410_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    // Short history so compaction happens within the test.
+    let s = Server::start_in_with(dir.path(), &["--history-seconds", "1"]);
+    s.kubectl_ok(&["create", "cm", "old", "--from-literal=a=1"]);
+    wait_until(
+        Duration::from_secs(30),
+        "revision 1 to be compacted",
+        || {
+            s.kubectl_ok(&[
+                "create",
+                "cm",
+                &format!("tick-{}", rand_suffix()),
+                "--from-literal=a=1",
+            ]);
+            let (_, body) = curl(
+                &s,
+                "GET",
+                &format!("{CMS}?watch=1&resourceVersion=1&timeoutSeconds=1"),
+                "application/json",
+                None,
+            );
+            body.contains("\"ERROR\"") && body.contains("410") && body.contains("Expired")
+        },
+    );
+    let (code, body) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?resourceVersion=1&resourceVersionMatch=Exact"),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 410, "{body}");
+}
+
+fn rand_suffix() -> u32 {
+    use rand::Rng;
+    rand::rng().random()
+}
