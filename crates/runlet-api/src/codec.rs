@@ -120,3 +120,101 @@ mod tests {
         assert!(normalize(jobs, json!([1, 2])).is_err());
     }
 }
+
+/// Paths of object keys that appear more than once in a JSON document (`metadata.name`), for
+/// `fieldValidation=Strict|Warn`. Malformed JSON yields no paths (the parser reports it).
+pub fn duplicate_fields(json: &[u8]) -> Vec<String> {
+    use serde::de::Deserializer as _;
+    let mut found = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let _ = de.deserialize_any(DupVisitor {
+        path: String::new(),
+        found: &mut found,
+    });
+    found
+}
+
+struct DupVisitor<'a> {
+    path: String,
+    found: &'a mut Vec<String>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for DupVisitor<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for DupVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while seq
+            .next_element_seed(DupVisitor {
+                path: format!("{}[{i}]", self.path),
+                found: &mut *self.found,
+            })?
+            .is_some()
+        {
+            i += 1;
+        }
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            if !seen.insert(key) {
+                self.found.push(path.clone());
+            }
+            map.next_value_seed(DupVisitor {
+                path,
+                found: &mut *self.found,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::duplicate_fields;
+
+    #[test]
+    fn duplicate_keys_are_found_at_any_depth() {
+        let body =
+            br#"{"metadata":{"name":"a","name":"b"},"data":{"x":"1"},"items":[{"k":1,"k":2}]}"#;
+        assert_eq!(
+            duplicate_fields(body),
+            vec!["metadata.name".to_string(), "items[0].k".to_string()]
+        );
+        assert!(duplicate_fields(br#"{"a":1}"#).is_empty());
+        assert!(duplicate_fields(b"{broken").is_empty());
+    }
+}

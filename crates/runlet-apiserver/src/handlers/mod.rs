@@ -180,22 +180,44 @@ async fn dispatch(
     }
 }
 
+/// A decoded request body.
+pub struct Decoded {
+    pub value: Value,
+    /// Keys that appeared twice (JSON bodies), for `fieldValidation`.
+    pub duplicates: Vec<String>,
+}
+
 /// Reads and decodes a request body as JSON, YAML or protobuf, by `Content-Type`.
 pub async fn decode_body(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
+    Ok(decode_body_checked(headers, body).await?.value)
+}
+
+/// Like [`decode_body`], also reporting duplicate keys.
+pub async fn decode_body_checked(headers: &HeaderMap, body: Body) -> ApiResult<Decoded> {
     let bytes = read_body(body).await?;
+    let value = decode_bytes(headers, &bytes)?;
+    let duplicates = if value.is_object() && bytes.first() == Some(&b'{') {
+        runlet_api::codec::duplicate_fields(&bytes)
+    } else {
+        Vec::new()
+    };
+    Ok(Decoded { value, duplicates })
+}
+
+fn decode_bytes(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     let media = content_type.split(';').next().unwrap_or("").trim();
     match media {
-        "application/json" | "" | "*/*" => serde_json::from_slice(&bytes).map_err(|e| {
+        "application/json" | "" | "*/*" => serde_json::from_slice(bytes).map_err(|e| {
             ApiError::new(Status::bad_request(format!(
                 "error decoding JSON body: {e}"
             )))
         }),
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let text = std::str::from_utf8(&bytes).map_err(|_| {
+            let text = std::str::from_utf8(bytes).map_err(|_| {
                 ApiError::new(Status::bad_request("the YAML body is not valid UTF-8"))
             })?;
             serde_saphyr::from_str::<Value>(text).map_err(|e| {
@@ -204,7 +226,7 @@ pub async fn decode_body(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
                 )))
             })
         }
-        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(&bytes),
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(bytes),
         other => Err(ApiError::new(Status::unsupported_media_type(other))),
     }
 }

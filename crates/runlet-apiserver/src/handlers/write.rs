@@ -1,6 +1,6 @@
 //! `create`, `update`, `patch` and the pods `binding` subresource.
 
-use super::{Query, Target, decode_body, json_response_with};
+use super::{Decoded, Query, Target, decode_body, decode_body_checked, json_response_with};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::{self, UpdateTarget, WriteOptions};
 use crate::state::AppState;
@@ -36,6 +36,22 @@ fn field_validation(query: &Query) -> ApiResult<FieldValidation> {
 /// Checks the body's apiVersion/kind against the URL's resource and decodes it into the
 /// kind's type. Returns the normalized object and the warnings to send.
 fn admit_body(info: &ResourceInfo, body: Value, query: &Query) -> ApiResult<(Value, Vec<String>)> {
+    admit_decoded(
+        info,
+        Decoded {
+            value: body,
+            duplicates: Vec::new(),
+        },
+        query,
+    )
+}
+
+fn admit_decoded(
+    info: &ResourceInfo,
+    decoded: Decoded,
+    query: &Query,
+) -> ApiResult<(Value, Vec<String>)> {
+    let body = decoded.value;
     let mode = field_validation(query)?;
     if !body.is_object() {
         return Err(ApiError::new(Status::bad_request(
@@ -103,8 +119,8 @@ pub async fn create(
     if target.info.namespaced && target.namespace.is_none() {
         return Err(ApiError::new(Status::path_not_found()));
     }
-    let body = decode_body(headers, body).await?;
-    let (obj, warnings) = admit_body(target.info, body, query)?;
+    let body = decode_body_checked(headers, body).await?;
+    let (obj, warnings) = admit_decoded(target.info, body, query)?;
     check_namespace_matches(target, &obj)?;
     let created = registry::create(
         state,
@@ -136,8 +152,8 @@ pub async fn update(
     body: Body,
 ) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
-    let body = decode_body(headers, body).await?;
-    let (new, warnings) = admit_body(target.info, body, query)?;
+    let body = decode_body_checked(headers, body).await?;
+    let (new, warnings) = admit_decoded(target.info, body, query)?;
     check_namespace_matches(target, &new)?;
     if let Some(body_name) = meta::name(&new)
         && body_name != name

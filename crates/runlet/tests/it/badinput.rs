@@ -217,6 +217,18 @@ fn strict_field_validation_names_unknown_fields() {
         Some(br#"{"metadata":{"name":"s"},"bogus":1}"#),
     );
     assert_eq!(code, 201, "Ignore drops the field and creates");
+    let (code, body) = curl(
+        &s,
+        "POST",
+        &format!("{CMS}?fieldValidation=Strict"),
+        "application/json",
+        Some(br#"{"metadata":{"name":"d","name":"e"}}"#),
+    );
+    assert_eq!(code, 400);
+    assert_eq!(
+        status(&body)["message"],
+        r#"strict decoding error: duplicate field "metadata.name""#
+    );
 }
 
 #[test]

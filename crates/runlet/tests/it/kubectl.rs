@@ -593,3 +593,39 @@ fn server_stops_cleanly_on_sigterm() {
         s.log()
     );
 }
+
+#[test]
+fn status_subresource_and_main_resource_each_ignore_the_other_half() {
+    let s = Server::start();
+    s.kubectl_stdin(&["apply", "-f", "-"], PI_JOB);
+    s.kubectl_ok(&[
+        "patch",
+        "job",
+        "pi",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"active":5}}"#,
+    ]);
+    let job = json(&s.kubectl_ok(&["get", "job", "pi", "-o", "json"]));
+    assert!(
+        job["status"].get("active").is_none(),
+        "the main resource ignores status: {}",
+        job["status"]
+    );
+    s.kubectl_ok(&[
+        "patch",
+        "job",
+        "pi",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"active":1},"spec":{"parallelism":7}}"#,
+    ]);
+    let job = json(&s.kubectl_ok(&["get", "job", "pi", "-o", "json"]));
+    assert_eq!(job["status"]["active"], 1);
+    assert_eq!(
+        job["spec"]["parallelism"], 1,
+        "the status subresource ignores spec"
+    );
+    assert_eq!(job["metadata"]["generation"], 1);
+}
