@@ -82,10 +82,16 @@ fn admit_decoded(
     }
     let normalized = codec::normalize(info, body)
         .map_err(|e| ApiError::new(Status::bad_request(e.to_string())))?;
-    let unknown: Vec<String> = normalized
-        .unknown_fields
+    let unknown: Vec<String> = decoded
+        .duplicates
         .iter()
-        .map(|f| format!("unknown field {f:?}"))
+        .map(|f| format!("duplicate field {f:?}"))
+        .chain(
+            normalized
+                .unknown_fields
+                .iter()
+                .map(|f| format!("unknown field {f:?}")),
+        )
         .collect();
     match mode {
         FieldValidation::Strict if !unknown.is_empty() => Err(ApiError::new(Status::bad_request(
