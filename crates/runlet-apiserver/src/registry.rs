@@ -163,7 +163,7 @@ pub async fn create(
     }
     meta::set(&mut obj, "uid", uuid::Uuid::new_v4().to_string());
     meta::set(&mut obj, "creationTimestamp", now_rfc3339(state));
-    if obj.get("spec").is_some() || matches!(info.kind, "Job" | "CronJob" | "Pod") {
+    if tracks_generation(info) {
         meta::set(&mut obj, "generation", 1);
     }
     reset_status_on_create(info, &mut obj);
@@ -210,6 +210,12 @@ pub async fn create(
         .map_err(|e| ApiError::from_store(e, info, &name))?;
     meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
     Ok(obj)
+}
+
+/// Kinds whose registry strategy maintains `metadata.generation` (1 on create, bumped on spec
+/// changes): Jobs and CronJobs. (Pods do only behind a 1.33 alpha feature gate.)
+fn tracks_generation(info: &ResourceInfo) -> bool {
+    matches!((info.group, info.kind), ("batch", "Job" | "CronJob"))
 }
 
 fn reset_status_on_create(info: &ResourceInfo, obj: &mut Value) {
@@ -298,7 +304,8 @@ pub async fn update(
     }
     defaulting::apply_defaults(info, &mut new);
 
-    if target == UpdateTarget::Main && new.get("spec") != old.get("spec") {
+    if target == UpdateTarget::Main && tracks_generation(info) && new.get("spec") != old.get("spec")
+    {
         meta::set(&mut new, "generation", meta::generation(old) + 1);
     }
     if new == *old {

@@ -14,7 +14,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use runlet_api::meta;
 use runlet_store::{Event, EventKind, KeyValue, Revision};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -161,13 +160,4 @@ pub async fn watch(
         HeaderValue::from_static("application/json"),
     );
     Ok(resp)
-}
-
-/// The name of an object for logging.
-pub fn describe(obj: &Value) -> String {
-    format!(
-        "{}/{}",
-        meta::namespace(obj).unwrap_or(""),
-        meta::name(obj).unwrap_or("")
-    )
 }
