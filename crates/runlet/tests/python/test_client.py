@@ -102,6 +102,29 @@ class ClientTests(unittest.TestCase):
         self.assertEqual(ctx.exception.status, 409)
         self.assertIn("AlreadyExists", ctx.exception.body)
 
+    def test_delete_collection_by_label(self):
+        for i, team in enumerate(["a", "a", "b"]):
+            meta = client.V1ObjectMeta(name=f"dc{i}", labels={"team": team})
+            self.core.create_namespaced_config_map(NS, client.V1ConfigMap(metadata=meta))
+        self.core.delete_collection_namespaced_config_map(NS, label_selector="team=a")
+        left = self.core.list_namespaced_config_map(NS, label_selector="team").items
+        self.assertEqual([c.metadata.name for c in left], ["dc2"])
+
+    def test_events_by_involved_object(self):
+        ref = client.V1ObjectReference(kind="Job", name="ev-job", namespace=NS, uid="u-1")
+        ev = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(name="ev-job.1"),
+            involved_object=ref,
+            reason="SuccessfulCreate",
+            message="Created pod: ev-job-abcde",
+            type="Normal",
+        )
+        self.core.create_namespaced_event(NS, ev)
+        found = self.core.list_namespaced_event(NS, field_selector="involvedObject.name=ev-job,involvedObject.kind=Job")
+        self.assertEqual([e.reason for e in found.items], ["SuccessfulCreate"])
+        none = self.core.list_namespaced_event(NS, field_selector="involvedObject.name=other")
+        self.assertEqual(none.items, [])
+
     def test_watch_resumes_from_resource_version(self):
         start = self.core.list_namespaced_config_map(NS).metadata.resource_version
         for i in range(3):
