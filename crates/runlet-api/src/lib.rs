@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub mod codec;
+pub mod convert;
 pub mod defaulting;
 pub mod field;
 pub mod meta;

@@ -60,14 +60,23 @@ impl ResourceInfo {
         self.subresources.contains(&"status")
     }
 
+    /// The group whose storage holds this resource: events.k8s.io Events are stored as core
+    /// Events (upstream serves one resource through both APIs; see `convert`).
+    fn storage_group(&self) -> &'static str {
+        match (self.group, self.kind) {
+            ("events.k8s.io", "Event") | ("", _) => "core",
+            (group, _) => group,
+        }
+    }
+
+    /// Whether this resource is another API version's view of a resource stored elsewhere.
+    pub fn is_alias(&self) -> bool {
+        !self.group.is_empty() && self.storage_group() != self.group
+    }
+
     /// The store key prefix of every object of this resource: `/{group or core}/{plural}/`.
     pub fn key_prefix(&self) -> String {
-        let group = if self.group.is_empty() {
-            "core"
-        } else {
-            self.group
-        };
-        format!("/{group}/{}/", self.plural)
+        format!("/{}/{}/", self.storage_group(), self.plural)
     }
 
     /// The store key prefix of this resource within one namespace.
@@ -264,6 +273,16 @@ mod tests {
         assert!(jobs.categories.contains(&"all"));
         assert_eq!(jobs.qualified_plural(), "jobs.batch");
         assert_eq!(jobs.key(Some("default"), "pi"), "/batch/jobs/default/pi");
+    }
+
+    #[test]
+    fn events_k8s_io_events_share_core_storage() {
+        let new = find("events.k8s.io", "v1", "events").expect("served");
+        let core = find("", "v1", "events").expect("served");
+        assert_eq!(new.key(Some("ns"), "e"), core.key(Some("ns"), "e"));
+        assert!(new.is_alias());
+        assert!(!core.is_alias());
+        assert!(!find("batch", "v1", "jobs").expect("jobs").is_alias());
     }
 
     #[test]

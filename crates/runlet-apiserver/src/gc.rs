@@ -28,7 +28,7 @@ async fn dependents(
     uid: &str,
 ) -> Vec<(&'static ResourceInfo, Value)> {
     let mut out = Vec::new();
-    for info in RESOURCES {
+    for info in RESOURCES.iter().filter(|r| !r.is_alias()) {
         let prefix = match (info.namespaced, ns) {
             (true, Some(ns)) => info.namespace_prefix(ns),
             _ => info.key_prefix(),
@@ -190,7 +190,7 @@ pub fn finalize_namespace(state: &AppState, ns: String) {
         let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
         loop {
             let mut remaining = 0;
-            for info in RESOURCES.iter().filter(|r| r.namespaced) {
+            for info in RESOURCES.iter().filter(|r| r.namespaced && !r.is_alias()) {
                 let Ok(list) = state
                     .store
                     .list(&info.namespace_prefix(&ns), &ListOptions::default())
@@ -233,7 +233,7 @@ pub fn finalize_namespace(state: &AppState, ns: String) {
 
 /// After a restart: picks up deletions that were in progress.
 pub async fn resume(state: &AppState) {
-    for info in RESOURCES {
+    for info in RESOURCES.iter().filter(|r| !r.is_alias()) {
         let Ok(list) = state
             .store
             .list(&info.key_prefix(), &ListOptions::default())

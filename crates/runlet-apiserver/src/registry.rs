@@ -31,9 +31,17 @@ pub fn from_stored(kv: &KeyValue) -> ApiResult<Value> {
     Ok(obj)
 }
 
-/// Serializes an object for the store, without its resourceVersion.
+/// Decodes a stored value as `info`'s API version serves it.
+pub fn from_stored_as(info: &ResourceInfo, kv: &KeyValue) -> ApiResult<Value> {
+    Ok(runlet_api::convert::to_served_version(
+        info,
+        from_stored(kv)?,
+    ))
+}
+
+/// Serializes an object for the store (in its storage version), without its resourceVersion.
 pub fn to_stored(obj: &Value) -> Bytes {
-    let mut copy = obj.clone();
+    let mut copy = runlet_api::convert::to_storage_version(obj);
     meta::remove(&mut copy, "resourceVersion");
     Bytes::from(serde_json::to_vec(&copy).unwrap_or_default())
 }
@@ -78,7 +86,7 @@ pub async fn get(
         .await
         .map_err(|e| ApiError::from_store(e, info, name))?
     {
-        Some(kv) => from_stored(&kv),
+        Some(kv) => from_stored_as(info, &kv),
         None => Err(ApiError::new(Status::not_found(info, name))),
     }
 }

@@ -2,7 +2,7 @@
 
 use super::{Query, Target, json_response, wants_table};
 use crate::error::{ApiError, ApiResult, store_status};
-use crate::registry::{self, from_stored};
+use crate::registry::{self, from_stored_as};
 use crate::state::AppState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -157,7 +157,7 @@ pub async fn list_objects(
         let mut last_key = None;
         for kv in &page.items {
             last_key = Some(kv.key.clone());
-            let obj = from_stored(kv)?;
+            let obj = from_stored_as(target.info, kv)?;
             if filter.matches(&obj) {
                 items.push(obj);
                 if limit > 0 && items.len() == limit {

@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use runlet_api::resources::ResourceInfo;
 use runlet_store::{Event, EventKind, KeyValue, Revision};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -30,23 +31,31 @@ fn line(kind: &str, object: &Value) -> bytes::Bytes {
     bytes::Bytes::from(s)
 }
 
-fn decode_event_value(value: &bytes::Bytes, key: &str, revision: Revision) -> Option<Value> {
-    registry::from_stored(&KeyValue {
-        key: key.to_string(),
-        value: value.clone(),
-        mod_revision: revision,
-    })
+fn decode_event_value(
+    info: &ResourceInfo,
+    value: &bytes::Bytes,
+    key: &str,
+    revision: Revision,
+) -> Option<Value> {
+    registry::from_stored_as(
+        info,
+        &KeyValue {
+            key: key.to_string(),
+            value: value.clone(),
+            mod_revision: revision,
+        },
+    )
     .ok()
 }
 
 /// The watch event type to send for a store event, if any, given the selectors.
-fn classify(e: &Event, filter: &Filter) -> Option<(&'static str, Value)> {
-    let obj = decode_event_value(&e.value, &e.key, e.revision)?;
+fn classify(info: &ResourceInfo, e: &Event, filter: &Filter) -> Option<(&'static str, Value)> {
+    let obj = decode_event_value(info, &e.value, &e.key, e.revision)?;
     let now = filter.matches(&obj);
     let before = || {
         e.prev_value
             .as_ref()
-            .and_then(|p| decode_event_value(p, &e.key, e.revision))
+            .and_then(|p| decode_event_value(info, p, &e.key, e.revision))
             .map(|p| filter.matches(&p))
     };
     match e.kind {
@@ -144,7 +153,7 @@ pub async fn watch(
                     }
                     Some(Ok(event)) => {
                         last_rv = event.revision;
-                        if let Some((kind, obj)) = classify(&event, &filter)
+                        if let Some((kind, obj)) = classify(info, &event, &filter)
                             && tx.send(Ok(line(kind, &obj))).await.is_err() {
                                 return;
                             }

@@ -4,6 +4,7 @@ Run by the Rust integration test `python::official_python_client_suite`, which s
 server and sets KUBECONFIG. Every wait is bounded.
 """
 
+import datetime
 import threading
 import unittest
 
@@ -124,6 +125,27 @@ class ClientTests(unittest.TestCase):
         self.assertEqual([e.reason for e in found.items], ["SuccessfulCreate"])
         none = self.core.list_namespaced_event(NS, field_selector="involvedObject.name=other")
         self.assertEqual(none.items, [])
+
+    def test_events_k8s_io_and_core_events_are_one_resource(self):
+        events_api = client.EventsV1Api()
+        ev = client.EventsV1Event(
+            metadata=client.V1ObjectMeta(name="new-style"),
+            event_time=datetime.datetime.now(datetime.timezone.utc),
+            reporting_controller="runlet.dev/test",
+            reporting_instance="test-1",
+            action="Create",
+            reason="Created",
+            note="made through events.k8s.io",
+            type="Normal",
+            regarding=client.V1ObjectReference(kind="Job", name="ev2", namespace=NS),
+        )
+        events_api.create_namespaced_event(NS, ev)
+        core = self.core.read_namespaced_event("new-style", NS)
+        self.assertEqual(core.message, "made through events.k8s.io")
+        self.assertEqual(core.involved_object.name, "ev2")
+        self.assertEqual(core.reporting_component, "runlet.dev/test")
+        back = events_api.read_namespaced_event("new-style", NS)
+        self.assertEqual(back.note, "made through events.k8s.io")
 
     def test_watch_resumes_from_resource_version(self):
         start = self.core.list_namespaced_config_map(NS).metadata.resource_version
