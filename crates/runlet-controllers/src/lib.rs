@@ -1,2 +1,15 @@
 //! runlet's controllers. Each is an API client (`kube`), never touching the store directly, so
 //! it runs in-process inside `runlet server` or against any Kubernetes API server.
+//!
+//! - [`gc`]: the garbage collector (ownerReference graph; Background, Foreground and Orphan
+//!   propagation; dangling dependents).
+//! - [`ttl`]: the TTL-after-finished controller (deletes finished Jobs after
+//!   `ttlSecondsAfterFinished`).
+//! - [`leader`]: leader election through a `coordination.k8s.io/v1` Lease, so only one server
+//!   runs the controllers.
+//! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
+
+pub mod clockqueue;
+pub mod gc;
+pub mod leader;
+pub mod ttl;
