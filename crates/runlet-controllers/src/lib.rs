@@ -13,3 +13,21 @@ pub mod clockqueue;
 pub mod gc;
 pub mod leader;
 pub mod ttl;
+
+use runlet_api::clock::Clock;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Runs every controller of this crate until `shutdown`; all their tasks have stopped when
+/// this returns. `runlet server` calls it under [`leader::run_with_leader_election`].
+pub async fn run_controllers(client: kube::Client, clock: Arc<dyn Clock>, shutdown: CancellationToken) {
+    tokio::join!(
+        gc::run(
+            client.clone(),
+            clock.clone(),
+            gc::Config::default(),
+            shutdown.clone()
+        ),
+        ttl::run(client, clock, 2, shutdown),
+    );
+}
