@@ -290,7 +290,7 @@ mod tests {
             sleep_on_clock(clock.as_ref(), Duration::from_secs(2), &cancel),
         )
         .await;
-        assert_eq!(done.unwrap(), true);
+        assert!(done.unwrap());
         mover.await.unwrap();
     }
 }

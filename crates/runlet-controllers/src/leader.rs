@@ -88,10 +88,7 @@ impl Record {
         Record {
             holder_identity: s.holder_identity.clone().unwrap_or_default(),
             lease_duration_seconds: s.lease_duration_seconds.unwrap_or(0),
-            acquire_time_millis: s
-                .acquire_time
-                .as_ref()
-                .map_or(0, |t| t.0.as_millisecond()),
+            acquire_time_millis: s.acquire_time.as_ref().map_or(0, |t| t.0.as_millisecond()),
             renew_time_millis: s.renew_time.as_ref().map_or(0, |t| t.0.as_millisecond()),
             leader_transitions: s.lease_transitions.unwrap_or(0),
         }
@@ -99,8 +96,7 @@ impl Record {
 
     fn to_spec(&self, old: Option<&LeaseSpec>) -> LeaseSpec {
         let mut spec = old.cloned().unwrap_or_default();
-        spec.holder_identity =
-            Some(self.holder_identity.clone()).filter(|h| !h.is_empty());
+        spec.holder_identity = Some(self.holder_identity.clone()).filter(|h| !h.is_empty());
         spec.lease_duration_seconds = Some(self.lease_duration_seconds);
         spec.acquire_time = micro_time(self.acquire_time_millis);
         spec.renew_time = micro_time(self.renew_time_millis);
@@ -384,7 +380,14 @@ mod tests {
 
     async fn lease(api: &TestApi) -> Record {
         let leases: Api<Lease> = Api::namespaced(api.client.clone(), "kube-system");
-        Record::from_spec(leases.get("runlet-controllers").await.unwrap().spec.as_ref())
+        Record::from_spec(
+            leases
+                .get("runlet-controllers")
+                .await
+                .unwrap()
+                .spec
+                .as_ref(),
+        )
     }
 
     #[tokio::test]
@@ -432,9 +435,15 @@ mod tests {
         );
         // a stops renewing; the lease is valid strictly before 15 s after b saw the renewal.
         api.clock.advance_millis(14_999);
-        assert!(!b.try_acquire_or_renew().await.unwrap(), "still valid 1 ms early");
+        assert!(
+            !b.try_acquire_or_renew().await.unwrap(),
+            "still valid 1 ms early"
+        );
         api.clock.advance_millis(1);
-        assert!(b.try_acquire_or_renew().await.unwrap(), "expired: b takes over");
+        assert!(
+            b.try_acquire_or_renew().await.unwrap(),
+            "expired: b takes over"
+        );
         let rec = lease(&api).await;
         assert_eq!(rec.holder_identity, "b");
         assert_eq!(rec.leader_transitions, 1);
@@ -453,7 +462,10 @@ mod tests {
         assert!(!b.try_acquire_or_renew().await.unwrap());
         a.release().await.unwrap();
         let rec = lease(&api).await;
-        assert_eq!((rec.holder_identity.as_str(), rec.lease_duration_seconds), ("", 1));
+        assert_eq!(
+            (rec.holder_identity.as_str(), rec.lease_duration_seconds),
+            ("", 1)
+        );
         assert!(
             b.try_acquire_or_renew().await.unwrap(),
             "an empty holder can be taken at once"
@@ -573,6 +585,10 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(sa.load(Ordering::SeqCst), 1, "not restarted while the intruder holds it");
+        assert_eq!(
+            sa.load(Ordering::SeqCst),
+            1,
+            "not restarted while the intruder holds it"
+        );
     }
 }

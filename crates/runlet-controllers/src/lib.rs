@@ -20,7 +20,11 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs every controller of this crate until `shutdown`; all their tasks have stopped when
 /// this returns. `runlet server` calls it under [`leader::run_with_leader_election`].
-pub async fn run_controllers(client: kube::Client, clock: Arc<dyn Clock>, shutdown: CancellationToken) {
+pub async fn run_controllers(
+    client: kube::Client,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) {
     tokio::join!(
         gc::run(
             client.clone(),

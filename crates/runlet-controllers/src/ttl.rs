@@ -10,11 +10,11 @@
 use crate::clockqueue::WorkQueue;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
+use kube::Client;
 use kube::api::{Api, DeleteParams, Preconditions, PropagationPolicy};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
-use kube::Client;
 use runlet_api::clock::Clock;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,7 +91,9 @@ pub fn expire_at_millis(job: &Job) -> Result<Option<i64>, Error> {
         .map(|t| t.0.as_millisecond())
         .filter(|ms| *ms != 0)
         .ok_or_else(|| Error::NoFinishTime(job_name(job)))?;
-    Ok(Some(finish.saturating_add(i64::from(ttl).saturating_mul(1000))))
+    Ok(Some(
+        finish.saturating_add(i64::from(ttl).saturating_mul(1000)),
+    ))
 }
 
 /// `processTTL`: `Ok(())` when the TTL has expired, else what to do instead.
@@ -114,8 +116,10 @@ pub async fn reconcile(job: Arc<Job>, ctx: &Context) -> Result<Action, Error> {
         return Ok(action);
     }
     // The cached Job may be stale: re-read it and check again before deleting.
-    let (Some(ns), Some(name)) = (job.metadata.namespace.as_deref(), job.metadata.name.as_deref())
-    else {
+    let (Some(ns), Some(name)) = (
+        job.metadata.namespace.as_deref(),
+        job.metadata.name.as_deref(),
+    ) else {
         return Ok(Action::AwaitChange);
     };
     let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
@@ -153,7 +157,12 @@ pub fn error_policy(job: &Job, error: &Error) -> Action {
 type Key = ObjectRef<Job>;
 
 /// Runs the controller until `shutdown`; its tasks have stopped when this returns.
-pub async fn run(client: Client, clock: Arc<dyn Clock>, workers: usize, shutdown: CancellationToken) {
+pub async fn run(
+    client: Client,
+    clock: Arc<dyn Clock>,
+    workers: usize,
+    shutdown: CancellationToken,
+) {
     let queue = Arc::new(WorkQueue::<Key>::new(clock.clone()));
     let (store, writer) = reflector::store::<Job>();
     let ctx = Arc::new(Context {
@@ -299,10 +308,7 @@ mod tests {
         );
         assert!(!deleting(&api, "done").await);
         api.clock.advance_millis(1);
-        assert_eq!(
-            reconcile(job, &ctx).await.unwrap(),
-            Action::AwaitChange
-        );
+        assert_eq!(reconcile(job, &ctx).await.unwrap(), Action::AwaitChange);
         let jobs: Api<Job> = Api::default_namespaced(api.client.clone());
         let j = jobs.get("done").await.unwrap();
         assert!(j.metadata.deletion_timestamp.is_some());

@@ -285,6 +285,7 @@ impl Graph {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn id(kind: &str, name: &str, uid: &str) -> ObjectId {
@@ -378,12 +379,22 @@ mod tests {
         j.finalizers = vec![FOREGROUND.into()];
         g.upsert(1, j);
         g.upsert(0, obs("Pod", "p1", vec![owned_by("j1", true)]));
-        g.upsert(2, obs("ConfigMap", "c1", vec![OwnerRef {
-            uid: "p1".into(),
-            ..owned_by("p1", false)
-        }]));
+        g.upsert(
+            2,
+            obs(
+                "ConfigMap",
+                "c1",
+                vec![OwnerRef {
+                    uid: "p1".into(),
+                    ..owned_by("p1", false)
+                }],
+            ),
+        );
         let w = g.remove("p1");
-        assert_eq!(w.attempt_to_delete, vec!["c1".to_string(), "j1".to_string()]);
+        assert_eq!(
+            w.attempt_to_delete,
+            vec!["c1".to_string(), "j1".to_string()]
+        );
         assert!(g.node("j1").unwrap().dependents.is_empty());
     }
 

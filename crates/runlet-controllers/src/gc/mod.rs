@@ -148,7 +148,12 @@ impl Shared {
 
 /// Runs the garbage collector until `shutdown` fires; every task it starts has stopped when
 /// this returns.
-pub async fn run(client: Client, clock: Arc<dyn Clock>, config: Config, shutdown: CancellationToken) {
+pub async fn run(
+    client: Client,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    shutdown: CancellationToken,
+) {
     let monitored: Vec<Monitored> = RESOURCES
         .iter()
         .map(|info| Monitored {
@@ -235,7 +240,12 @@ async fn build_graph(
     }
 }
 
-fn apply(graph: &mut Graph, event: GraphEvent, listed: &mut HashSet<usize>, shared: &Shared) -> Work {
+fn apply(
+    graph: &mut Graph,
+    event: GraphEvent,
+    listed: &mut HashSet<usize>,
+    shared: &Shared,
+) -> Work {
     match event {
         GraphEvent::Upsert(idx, obj) => graph.upsert(idx, obj),
         GraphEvent::Delete(uid) => graph.remove(&uid),
@@ -249,7 +259,8 @@ fn apply(graph: &mut Graph, event: GraphEvent, listed: &mut HashSet<usize>, shar
                 work.attempt_to_orphan.extend(w.attempt_to_orphan);
             }
             for uid in graph.missing_after_relist(idx, &seen) {
-                work.attempt_to_delete.extend(graph.remove(&uid).attempt_to_delete);
+                work.attempt_to_delete
+                    .extend(graph.remove(&uid).attempt_to_delete);
             }
             work
         }

@@ -249,17 +249,29 @@ async fn dangling_dependents_are_deleted_after_a_restart() {
     delete(&api, "owner", PropagationPolicy::Background).await;
     create(&api, "owner", vec![], &[]).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(exists(&api, "dep").await, "the API server leaves propagation to the collector");
+    assert!(
+        exists(&api, "dep").await,
+        "the API server leaves propagation to the collector"
+    );
 
     let gc = Gc::start(&api);
     eventually("dangling dependent deleted", || gone(&api, "dep")).await;
-    eventually("dangling reference dropped from a dependent with a live owner", || async {
-        let h = cms(&api).get("half").await.unwrap();
-        h.metadata.owner_references.map(|r| r.len()) == Some(1)
-    })
+    eventually(
+        "dangling reference dropped from a dependent with a live owner",
+        || async {
+            let h = cms(&api).get("half").await.unwrap();
+            h.metadata.owner_references.map(|r| r.len()) == Some(1)
+        },
+    )
     .await;
-    assert!(exists(&api, "kept").await, "a dependent with a live owner stays");
-    assert!(exists(&api, "owner").await, "the new object of the same name stays");
+    assert!(
+        exists(&api, "kept").await,
+        "a dependent with a live owner stays"
+    );
+    assert!(
+        exists(&api, "owner").await,
+        "the new object of the same name stays"
+    );
     gc.stop().await;
 }
 

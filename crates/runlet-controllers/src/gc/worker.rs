@@ -4,9 +4,9 @@
 
 use super::graph::{FOREGROUND, ORPHAN, ObjectId};
 use super::{Error, GraphEvent, Shared};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::core::ApiResource;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -61,12 +61,11 @@ fn api_for(
     kind: &str,
     namespace: Option<&str>,
 ) -> Result<Option<Api<DynamicObject>>, Error> {
-    let info = runlet_api::resources::by_kind(api_version, kind).ok_or_else(|| {
-        Error::UnknownKind {
+    let info =
+        runlet_api::resources::by_kind(api_version, kind).ok_or_else(|| Error::UnknownKind {
             api_version: api_version.to_string(),
             kind: kind.to_string(),
-        }
-    })?;
+        })?;
     let ar = ApiResource {
         group: info.group.to_string(),
         version: info.version.to_string(),
@@ -198,8 +197,11 @@ async fn attempt_to_delete(shared: &Shared, uid: &str) -> Result<Next, Error> {
         let drop: Vec<String> = dangling.into_iter().chain(waiting).collect();
         update_metadata(shared, &node.id, |o| {
             let refs = o.metadata.owner_references.clone().unwrap_or_default();
-            let kept: Vec<OwnerReference> =
-                refs.iter().filter(|r| !drop.contains(&r.uid)).cloned().collect();
+            let kept: Vec<OwnerReference> = refs
+                .iter()
+                .filter(|r| !drop.contains(&r.uid))
+                .cloned()
+                .collect();
             (kept.len() != refs.len()).then(|| json!({"ownerReferences": refs_value(kept)}))
         })
         .await?;
@@ -289,8 +291,11 @@ async fn attempt_to_orphan(shared: &Shared, uid: &str) -> Result<Next, Error> {
     for dep in &dependents {
         update_metadata(shared, dep, |o| {
             let refs = o.metadata.owner_references.clone().unwrap_or_default();
-            let kept: Vec<OwnerReference> =
-                refs.iter().filter(|r| r.uid != owner.uid).cloned().collect();
+            let kept: Vec<OwnerReference> = refs
+                .iter()
+                .filter(|r| r.uid != owner.uid)
+                .cloned()
+                .collect();
             (kept.len() != refs.len()).then(|| json!({"ownerReferences": refs_value(kept)}))
         })
         .await?;
@@ -312,9 +317,8 @@ async fn remove_finalizer(shared: &Shared, id: &ObjectId, finalizer: &str) -> Re
     update_metadata(shared, id, |o| {
         let list = o.metadata.finalizers.clone().unwrap_or_default();
         let kept: Vec<String> = list.iter().filter(|f| *f != finalizer).cloned().collect();
-        (kept.len() != list.len()).then(|| {
-            json!({"finalizers": if kept.is_empty() { Value::Null } else { json!(kept) }})
-        })
+        (kept.len() != list.len())
+            .then(|| json!({"finalizers": if kept.is_empty() { Value::Null } else { json!(kept) }}))
     })
     .await
 }

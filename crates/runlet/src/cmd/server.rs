@@ -4,15 +4,15 @@ use anyhow::Context;
 use clap::Args;
 use runlet_apiserver::auth::TokenFile;
 use runlet_apiserver::state::{Clock, SystemClock};
-use runlet_controllers::leader;
-use tokio_util::sync::CancellationToken;
 use runlet_apiserver::{AppState, pki, serve};
+use runlet_controllers::leader;
 use runlet_store::sqlite::SqliteStore;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Args)]
 pub struct ServerArgs {
@@ -120,7 +120,7 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
     let identity = format!(
         "{}_{}",
         hostname().unwrap_or_else(|| "runlet".into()),
-        args.bind
+        local
     );
     let stop_controllers = CancellationToken::new();
     let run_clock = clock.clone();
