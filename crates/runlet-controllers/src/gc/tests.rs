@@ -325,3 +325,90 @@ async fn a_job_deleted_without_a_policy_orphans_its_pods() {
     assert_eq!(p.metadata.owner_references, None);
     gc.stop().await;
 }
+
+#[tokio::test]
+async fn foreground_job_deletion_waits_for_a_running_pod_to_finish_terminating() {
+    // A running pod is deleted gracefully (the node agent finishes it with grace 0); upstream
+    // keeps the foreground owner until the blocking pod is really gone.
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::Pod;
+    let api = TestApi::start().await;
+    let gc = Gc::start(&api);
+    let jobs: Api<Job> = Api::default_namespaced(api.client.clone());
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "j"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox"}]}}}
+    }))
+    .unwrap();
+    let job = jobs.create(&PostParams::default(), &job).await.unwrap();
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "j-run", "ownerReferences": [{
+            "apiVersion": "batch/v1", "kind": "Job", "name": "j",
+            "uid": job.metadata.uid, "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"nodeName": "n1", "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let dp = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Foreground),
+        ..DeleteParams::default()
+    };
+    jobs.delete("j", &dp).await.unwrap();
+    eventually("pod terminating", || async {
+        pods.get("j-run")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        jobs.get_opt("j").await.unwrap().is_some(),
+        "the job waits for its terminating pod"
+    );
+    // The node agent finishes the pod.
+    pods.delete("j-run", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    eventually("job deleted", || async {
+        jobs.get_opt("j").await.unwrap().is_none()
+    })
+    .await;
+    gc.stop().await;
+}
+
+#[tokio::test]
+async fn adding_a_reference_to_a_missing_owner_gets_the_object_collected() {
+    // Upstream: a new ownerReference to an owner that is not in the graph creates a virtual
+    // node; when the lookup finds no such owner, the dependent is deleted.
+    let api = TestApi::start().await;
+    let gc = Gc::start(&api);
+    create(&api, "lonely", vec![], &[]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ghost = OwnerReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: "ghost".into(),
+        uid: "00000000-0000-0000-0000-000000000001".into(),
+        block_owner_deletion: None,
+        controller: None,
+    };
+    cms(&api)
+        .patch(
+            "lonely",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"ownerReferences": [ghost]}})),
+        )
+        .await
+        .unwrap();
+    eventually("object with a dangling reference deleted", || {
+        gone(&api, "lonely")
+    })
+    .await;
+    gc.stop().await;
+}
