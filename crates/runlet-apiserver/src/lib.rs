@@ -89,7 +89,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Creates the namespaces that always exist and resumes unfinished deletions.
+/// Creates the namespaces that always exist and resumes unfinished namespace deletions.
 pub async fn bootstrap(state: &AppState) -> Result<(), ApiError> {
     let namespaces = resources::find("", "v1", "namespaces")
         .ok_or_else(|| ApiError::new(Status::internal("no namespaces")))?;

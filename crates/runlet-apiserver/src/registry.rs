@@ -339,7 +339,6 @@ pub async fn update(
             .await
             .map_err(|e| ApiError::from_store(e, info, &name))?;
         meta::set(&mut new, "resourceVersion", kv.mod_revision.to_string());
-        crate::gc::after_delete(state, info, &new);
         return Ok(new);
     }
     if opts.dry_run {

@@ -1,2 +1,37 @@
 //! runlet's controllers. Each is an API client (`kube`), never touching the store directly, so
 //! it runs in-process inside `runlet server` or against any Kubernetes API server.
+//!
+//! - [`gc`]: the garbage collector (ownerReference graph; Background, Foreground and Orphan
+//!   propagation; dangling dependents).
+//! - [`ttl`]: the TTL-after-finished controller (deletes finished Jobs after
+//!   `ttlSecondsAfterFinished`).
+//! - [`leader`]: leader election through a `coordination.k8s.io/v1` Lease, so only one server
+//!   runs the controllers.
+//! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
+
+pub mod clockqueue;
+pub mod gc;
+pub mod leader;
+pub mod ttl;
+
+use runlet_api::clock::Clock;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Runs every controller of this crate until `shutdown`; all their tasks have stopped when
+/// this returns. `runlet server` calls it under [`leader::run_with_leader_election`].
+pub async fn run_controllers(
+    client: kube::Client,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) {
+    tokio::join!(
+        gc::run(
+            client.clone(),
+            clock.clone(),
+            gc::Config::default(),
+            shutdown.clone()
+        ),
+        ttl::run(client, clock, 2, shutdown),
+    );
+}

@@ -173,10 +173,7 @@ pub async fn delete_object(
                 return Ok((StatusCode::OK, obj));
             }
             match registry::remove(state, info, &obj, rv).await {
-                Ok(_) => {
-                    gc::after_delete(state, info, &obj);
-                    return Ok((StatusCode::OK, obj));
-                }
+                Ok(_) => return Ok((StatusCode::OK, obj)),
                 Err(runlet_store::StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(ApiError::from_store(e, info, name)),
             }
@@ -202,12 +199,9 @@ pub async fn delete_object(
             Err(e) if registry::is_conflict(&e) => continue,
             Err(e) => return Err(e),
         };
-        if !opts.dry_run {
-            if is_namespace {
-                gc::finalize_namespace(state, name.to_string());
-            } else {
-                gc::process_finalizers(state, info, &updated);
-            }
+        // The garbage collector (runlet-controllers) acts on the propagation finalizers.
+        if !opts.dry_run && is_namespace {
+            gc::finalize_namespace(state, name.to_string());
         }
         return Ok((
             if is_namespace {

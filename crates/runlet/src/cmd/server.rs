@@ -3,14 +3,16 @@
 use anyhow::Context;
 use clap::Args;
 use runlet_apiserver::auth::TokenFile;
-use runlet_apiserver::state::SystemClock;
+use runlet_apiserver::state::{Clock, SystemClock};
 use runlet_apiserver::{AppState, pki, serve};
+use runlet_controllers::leader;
 use runlet_store::sqlite::SqliteStore;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Args)]
 pub struct ServerArgs {
@@ -78,7 +80,9 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
     let tokens_path = dir.join("tokens.csv");
     let tokens = TokenFile::load(&tokens_path)
         .with_context(|| format!("loading {}", tokens_path.display()))?;
-    let state = AppState::new(Arc::new(store), tokens, Arc::new(SystemClock), true);
+    let store: Arc<dyn runlet_store::Store> = Arc::new(store);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = AppState::new(store.clone(), tokens, clock.clone(), true);
     runlet_apiserver::bootstrap(&state)
         .await
         .map_err(|e| anyhow::anyhow!(e.0.message))
@@ -108,6 +112,29 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         kubeconfig.display()
     );
 
+    // The controllers reach the API in-process, unauthenticated, over the same store.
+    let internal = AppState::new(store, TokenFile::default(), clock.clone(), false);
+    let client = kube::Client::new(runlet_apiserver::router(internal), "default");
+    // Stable across restarts of this server (so a restart after a crash takes its lease back
+    // at once) and distinct between servers on one host (they cannot share an address).
+    let identity = format!(
+        "{}_{}",
+        hostname().unwrap_or_else(|| "runlet".into()),
+        local
+    );
+    let stop_controllers = CancellationToken::new();
+    let run_clock = clock.clone();
+    let run_client = client.clone();
+    let controllers = tokio::spawn(leader::run_with_leader_election(
+        client,
+        leader::Config::new(identity),
+        clock,
+        move |token| {
+            runlet_controllers::run_controllers(run_client.clone(), run_clock.clone(), token)
+        },
+        stop_controllers.clone(),
+    ));
+
     serve::serve_tls(
         listener,
         tls,
@@ -115,6 +142,13 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await;
+    stop_controllers.cancel();
+    if tokio::time::timeout(Duration::from_secs(20), controllers)
+        .await
+        .is_err()
+    {
+        eprintln!("controllers did not stop in time");
+    }
     eprintln!("runlet server stopped");
     Ok(())
 }
