@@ -406,7 +406,7 @@ pub async fn watch_jobs(ctx: Arc<Context>) {
                 for (_, j) in listed {
                     ctx.on_job_upsert(j);
                 }
-                let _ = ctx.jobs_synced.send(true);
+                ctx.jobs_synced.send_replace(true);
             }
             Err(e) => tracing::warn!(error = %e, "job watch failed"),
         }
@@ -442,7 +442,7 @@ pub async fn watch_pods(ctx: Arc<Context>) {
                 for (_, p) in listed {
                     ctx.apply_pod(p);
                 }
-                let _ = ctx.pods_synced.send(true);
+                ctx.pods_synced.send_replace(true);
             }
             Err(e) => tracing::warn!(error = %e, "pod watch failed"),
         }

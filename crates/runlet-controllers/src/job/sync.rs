@@ -386,6 +386,7 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
         requeue_after: None,
     };
     let mut active = ctx.active_pods.len() as i32;
+    tracing::debug!(job = %key, satisfied, active, pods = ctx.pods.len(), "syncing job");
 
     let new_succeeded: Vec<Arc<Pod>> = valid_pods(&ctx, Some(&ctx.uncounted_succeeded), |p| {
         pods::phase(p) == "Succeeded"
@@ -549,6 +550,12 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
                     c.recorder
                         .event(&ctx.job, EventType::Normal, "Suspended", "Job suspended");
                 }
+                // startTime may only change while suspended (status validation), so it is
+                // cleared now and set afresh when the Job resumes: activeDeadlineSeconds counts
+                // from the resume.
+                if status_mut(&mut ctx.job).start_time.take().is_some() {
+                    suspend_cond_changed = true;
+                }
             } else {
                 let changed =
                     ensure_condition(conds, "Suspended", "False", "JobResumed", "Job resumed", now);
@@ -556,8 +563,7 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
                     suspend_cond_changed = true;
                     c.recorder
                         .event(&ctx.job, EventType::Normal, "Resumed", "Job resumed");
-                    // The active deadline counts from the resume, as upstream.
-                    status_mut(&mut ctx.job).start_time = time(now);
+                    // startTime was cleared while suspended and set to now above.
                 }
             }
             if status_mut(&mut ctx.job)
