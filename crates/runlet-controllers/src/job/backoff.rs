@@ -22,7 +22,11 @@ pub struct BackoffRecord {
 impl BackoffRecord {
     /// Time left before a new pod may be created.
     pub fn remaining_millis(&self, now: i64) -> i64 {
-        remaining_for_failures(now, self.failures_after_last_success, self.last_failure_millis)
+        remaining_for_failures(
+            now,
+            self.failures_after_last_success,
+            self.last_failure_millis,
+        )
     }
 }
 
@@ -70,9 +74,15 @@ impl BackoffStore {
             .lock()
             .map(|r| r.get(key).copied().unwrap_or_default())
             .unwrap_or_default();
-        let mut failed_times: Vec<i64> = failed.iter().map(|p| pods::finished_time_millis(p)).collect();
+        let mut failed_times: Vec<i64> = failed
+            .iter()
+            .map(|p| pods::finished_time_millis(p))
+            .collect();
         failed_times.sort_unstable();
-        let last_success = succeeded.iter().map(|p| pods::finished_time_millis(p)).max();
+        let last_success = succeeded
+            .iter()
+            .map(|p| pods::finished_time_millis(p))
+            .max();
         match last_success {
             None => {
                 let Some(last) = failed_times.last() else {
@@ -109,6 +119,7 @@ impl BackoffStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -11,8 +11,8 @@
 //! per object, so a Job that created thousands of pods still gets its `Completed` event.
 
 use futures::future::join_all;
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use runlet_api::clock::Clock;
@@ -110,7 +110,7 @@ struct Bucket {
 }
 
 enum Write {
-    Create(Event),
+    Create(Box<Event>),
     Bump {
         namespace: String,
         name: String,
@@ -198,7 +198,7 @@ async fn write_loop(client: kube::Client, clock: Arc<dyn Clock>, mut rx: mpsc::R
                             first_millis: p.at_millis,
                         },
                     );
-                    writes.push(Write::Create(Event {
+                    writes.push(Write::Create(Box::new(Event {
                         metadata: ObjectMeta {
                             name: Some(name),
                             namespace: Some(namespace),
@@ -218,7 +218,7 @@ async fn write_loop(client: kube::Client, clock: Arc<dyn Clock>, mut rx: mpsc::R
                         reporting_component: Some(COMPONENT.into()),
                         reporting_instance: Some(String::new()),
                         ..Default::default()
-                    }));
+                    })));
                 }
             }
         }

@@ -122,6 +122,7 @@ impl FinalizerExpectations {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

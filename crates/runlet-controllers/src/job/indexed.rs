@@ -221,13 +221,12 @@ pub fn index_failure_count(pod: &Pod) -> i32 {
 
 /// Counted plus ignored failures of the pod's index.
 pub fn index_absolute_failure_count(pod: &Pod) -> i32 {
-    index_failure_count(pod).saturating_add(annotation_i32(
-        pod,
-        INDEX_IGNORED_FAILURE_COUNT_ANNOTATION,
-    ))
+    index_failure_count(pod)
+        .saturating_add(annotation_i32(pod, INDEX_IGNORED_FAILURE_COUNT_ANNOTATION))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -183,15 +183,6 @@ impl Cache {
             .unwrap_or_default()
     }
 
-    /// Pods without a controller in `ns`.
-    pub fn orphan_pods(&self, ns: &str) -> Vec<Arc<Pod>> {
-        self.pods
-            .read()
-            .ok()
-            .and_then(|p| p.orphans.get(ns).map(|m| m.values().cloned().collect()))
-            .unwrap_or_default()
-    }
-
     pub fn pod(&self, key: &str) -> Option<Arc<Pod>> {
         self.pods.read().ok()?.by_key.get(key).cloned()
     }

@@ -78,7 +78,11 @@ pub(super) fn active_pods_for_removal(
 
 /// Deletes pods for scale-down or suspend after removing their finalizer, so they do not count
 /// as failed. Returns (ready deleted, deleted, error).
-async fn delete_job_pods(c: &Context, ctx: &SyncCtx, to_delete: &[Arc<Pod>]) -> (i32, i32, Option<Error>) {
+async fn delete_job_pods(
+    c: &Context,
+    ctx: &SyncCtx,
+    to_delete: &[Arc<Pod>],
+) -> (i32, i32, Option<Error>) {
     let api = pods_api(c, &ctx.job);
     let results = join_all(to_delete.iter().map(|p| {
         let api = api.clone();
@@ -240,7 +244,9 @@ pub(super) async fn manage_job(c: &Context, ctx: &mut SyncCtx) -> (i32, Option<E
         let comps = i64::from(completions(&ctx.job).unwrap_or(0));
         let mut non_pending = ctx
             .succeeded_indexes
-            .with_ordered_indexes(indexed::indexes_of(ctx.active_pods.iter().map(|p| p.as_ref())));
+            .with_ordered_indexes(indexed::indexes_of(
+                ctx.active_pods.iter().map(|p| p.as_ref()),
+            ));
         if sync::only_replace_failed(&ctx.job) {
             let terminating_ix = indexed::indexes_of(
                 ctx.pods
@@ -283,7 +289,8 @@ pub(super) async fn manage_job(c: &Context, ctx: &mut SyncCtx) -> (i32, Option<E
         return (active, None);
     }
 
-    c.expectations.expect_creations(&ctx.key, i64::from(diff), now);
+    c.expectations
+        .expect_creations(&ctx.key, i64::from(diff), now);
     active += diff;
     let base = pods::base_template(&ctx.job, is_indexed(&ctx.job));
     let blpi = has_backoff_limit_per_index(&ctx.job);
@@ -314,12 +321,7 @@ pub(super) async fn manage_job(c: &Context, ctx: &mut SyncCtx) -> (i32, Option<E
         let n = batch.min(remaining.len());
         let (now_batch, rest) = remaining.split_at(n);
         remaining = rest;
-        let results = join_all(
-            now_batch
-                .iter()
-                .map(|p| api.create(&pp, p)),
-        )
-        .await;
+        let results = join_all(now_batch.iter().map(|p| api.create(&pp, p))).await;
         let mut batch_failed = false;
         for r in results {
             match r {
@@ -335,10 +337,7 @@ pub(super) async fn manage_job(c: &Context, ctx: &mut SyncCtx) -> (i32, Option<E
                         && s.details
                             .as_ref()
                             .map(|d| &d.causes)
-                            .is_some_and(|c| {
-                                c.iter()
-                                    .any(|c| c.reason == "NamespaceTerminating")
-                            })
+                            .is_some_and(|c| c.iter().any(|c| c.reason == "NamespaceTerminating"))
                     {
                         continue;
                     }

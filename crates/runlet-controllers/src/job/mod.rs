@@ -22,8 +22,8 @@ mod expectations;
 pub mod indexed;
 mod informer;
 mod manage;
-pub mod policy;
 mod pods;
+pub mod policy;
 pub mod queue;
 mod sync;
 mod tracking;
@@ -306,7 +306,11 @@ async fn sync_orphan_pod(ctx: &Context, key: &str) -> Result<(), Error> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     match api
-        .patch(pods::name(&pod), &PatchParams::default(), &remove_finalizer_patch())
+        .patch(
+            pods::name(&pod),
+            &PatchParams::default(),
+            &remove_finalizer_patch(),
+        )
         .await
     {
         Ok(_) => Ok(()),

@@ -92,7 +92,13 @@ fn finish_time_from_containers(p: &Pod) -> Option<i64> {
     let statuses = p.status.as_ref()?.container_statuses.as_ref()?;
     let mut latest: Option<i64> = None;
     for cs in statuses {
-        let t = cs.state.as_ref()?.terminated.as_ref()?.finished_at.as_ref()?;
+        let t = cs
+            .state
+            .as_ref()?
+            .terminated
+            .as_ref()?
+            .finished_at
+            .as_ref()?;
         let t = millis(t);
         if t == 0 {
             return None;
@@ -278,6 +284,7 @@ pub fn new_pod(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -288,31 +295,41 @@ mod tests {
 
     #[test]
     fn active_terminating_and_ready() {
-        let running = pod(json!({"metadata": {"name": "a"}, "status": {"phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True"}]}}));
+        let running = pod(
+            json!({"metadata": {"name": "a"}, "status": {"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}]}}),
+        );
         assert!(is_active(&running) && is_ready(&running) && !is_terminating(&running));
-        let deleting = pod(json!({"metadata": {"name": "b", "deletionTimestamp": "2026-01-01T00:00:00Z"},
-            "status": {"phase": "Running"}}));
+        let deleting = pod(
+            json!({"metadata": {"name": "b", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"phase": "Running"}}),
+        );
         assert!(!is_active(&deleting) && is_terminating(&deleting));
-        let done = pod(json!({"metadata": {"name": "c", "deletionTimestamp": "2026-01-01T00:00:00Z"},
-            "status": {"phase": "Succeeded"}}));
+        let done = pod(
+            json!({"metadata": {"name": "c", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"phase": "Succeeded"}}),
+        );
         assert!(!is_active(&done) && !is_terminating(&done));
     }
 
     #[test]
     fn unscheduled_pending_pods_are_deleted_first() {
         let pending = pod(json!({"metadata": {"name": "a"}, "status": {"phase": "Pending"}}));
-        let running = pod(json!({"metadata": {"name": "b"}, "spec": {"containers": [], "nodeName": "n"},
-            "status": {"phase": "Running"}}));
+        let running = pod(
+            json!({"metadata": {"name": "b"}, "spec": {"containers": [], "nodeName": "n"},
+            "status": {"phase": "Running"}}),
+        );
         assert_eq!(deletion_order(&pending, &running), Ordering::Less);
     }
 
     #[test]
     fn finished_time_prefers_container_finish() {
-        let p = pod(json!({"metadata": {"name": "a", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        let p = pod(
+            json!({"metadata": {"name": "a", "creationTimestamp": "2026-01-01T00:00:00Z"},
             "status": {"phase": "Failed", "containerStatuses": [{"name": "c", "image": "i", "imageID": "",
               "ready": false, "restartCount": 0,
-              "state": {"terminated": {"exitCode": 1, "finishedAt": "2026-01-01T00:00:07Z"}}}]}}));
+              "state": {"terminated": {"exitCode": 1, "finishedAt": "2026-01-01T00:00:07Z"}}}]}}),
+        );
         assert_eq!(finished_time_millis(&p), 1_767_225_607_000);
     }
 }

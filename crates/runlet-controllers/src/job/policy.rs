@@ -67,9 +67,14 @@ pub fn match_pod_failure_policy(policy: Option<&PodFailurePolicy>, pod: &Pod) ->
             }
         } else if let Some(patterns) = &rule.on_pod_conditions {
             let cond = status.conditions.iter().flatten().find(|c| {
-                patterns
-                    .iter()
-                    .any(|p| p.type_ == c.type_ && p.status == c.status)
+                patterns.iter().any(|p| {
+                    p.type_ == c.type_
+                        && (if p.status.is_empty() {
+                            "True"
+                        } else {
+                            p.status.as_str()
+                        }) == c.status
+                })
             });
             match cond {
                 Some(c) => (
@@ -185,7 +190,11 @@ pub fn match_success_policy(
     None
 }
 
-fn match_succeeded_indexes_rule(rule: &Intervals, succeeded: &Intervals, count: Option<i64>) -> bool {
+fn match_succeeded_indexes_rule(
+    rule: &Intervals,
+    succeeded: &Intervals,
+    count: Option<i64>,
+) -> bool {
     let (mut contains, mut s, mut r) = (0i64, 0usize, 0usize);
     while let (Some(ri), Some(si)) = (rule.0.get(r), succeeded.0.get(s)) {
         let overlap = ri.last.min(si.last) - ri.first.max(si.first) + 1;
@@ -205,6 +214,7 @@ fn match_succeeded_indexes_rule(rule: &Intervals, succeeded: &Intervals, count: 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -230,12 +240,16 @@ mod tests {
 
     #[test]
     fn fail_job_on_exit_code_has_upstream_message() {
-        let p = policy(json!([{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]));
+        let p = policy(
+            json!([{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]),
+        );
         let m = match_pod_failure_policy(Some(&p), &pod(exited(42)));
         assert_eq!(m.action, Some(FailureAction::FailJob));
         assert_eq!(
             m.fail_job_message.as_deref(),
-            Some("Container main for pod ns/p failed with exit code 42 matching FailJob rule at index 0")
+            Some(
+                "Container main for pod ns/p failed with exit code 42 matching FailJob rule at index 0"
+            )
         );
         let m = match_pod_failure_policy(Some(&p), &pod(exited(1)));
         assert_eq!(m, PolicyMatch::none());
@@ -243,7 +257,9 @@ mod tests {
 
     #[test]
     fn ignore_on_pod_condition_does_not_count() {
-        let p = policy(json!([{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]));
+        let p = policy(
+            json!([{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]),
+        );
         let s = json!({"phase": "Failed", "conditions": [{"type": "DisruptionTarget", "status": "True"}]});
         let m = match_pod_failure_policy(Some(&p), &pod(s));
         assert!(!m.count_failed);
@@ -252,8 +268,13 @@ mod tests {
 
     #[test]
     fn not_in_never_matches_exit_code_zero() {
-        let p = policy(json!([{"action": "Count", "onExitCodes": {"operator": "NotIn", "values": [1]}}]));
-        assert_eq!(match_pod_failure_policy(Some(&p), &pod(exited(0))).action, None);
+        let p = policy(
+            json!([{"action": "Count", "onExitCodes": {"operator": "NotIn", "values": [1]}}]),
+        );
+        assert_eq!(
+            match_pod_failure_policy(Some(&p), &pod(exited(0))).action,
+            None
+        );
         assert_eq!(
             match_pod_failure_policy(Some(&p), &pod(exited(3))).action,
             Some(FailureAction::Count)

@@ -229,6 +229,7 @@ impl WorkQueue {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use runlet_api::clock::FakeClock;

@@ -352,7 +352,9 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
     let mut job: Job = (*shared).clone();
     let now = c.clock.now_millis();
     let status = status_mut(&mut job);
-    let uncounted = status.uncounted_terminated_pods.get_or_insert_with(Default::default);
+    let uncounted = status
+        .uncounted_terminated_pods
+        .get_or_insert_with(Default::default);
     let uncounted_succeeded: HashSet<String> =
         uncounted.succeeded.iter().flatten().cloned().collect();
     let uncounted_failed: HashSet<String> = uncounted.failed.iter().flatten().cloned().collect();
@@ -361,7 +363,11 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
     let satisfied = c.expectations.satisfied(key, now);
     let uid = job.metadata.uid.clone().unwrap_or_default();
     let pods: Vec<Arc<Pod>> = c.cache.live_pods(&uid);
-    let active_pods: Vec<Arc<Pod>> = pods.iter().filter(|p| pods::is_active(p)).cloned().collect();
+    let active_pods: Vec<Arc<Pod>> = pods
+        .iter()
+        .filter(|p| pods::is_active(p))
+        .cloned()
+        .collect();
     let ready = active_pods.iter().filter(|p| pods::is_ready(p)).count() as i32;
     let terminating = pods.iter().filter(|p| pods::is_terminating(p)).count() as i32;
 
@@ -431,7 +437,12 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
                 now,
             ));
         } else if let Some(msg) = fail_job_message(&ctx.job, &ctx.pods) {
-            ctx.finished = Some(new_condition("FailureTarget", "PodFailurePolicy", &msg, now));
+            ctx.finished = Some(new_condition(
+                "FailureTarget",
+                "PodFailurePolicy",
+                &msg,
+                now,
+            ));
         }
     }
     if ctx.finished.is_none() {
@@ -501,7 +512,12 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
                 &ctx.succeeded_indexes,
             )
         {
-            ctx.finished = Some(new_condition("SuccessCriteriaMet", "SuccessPolicy", &msg, now));
+            ctx.finished = Some(new_condition(
+                "SuccessCriteriaMet",
+                "SuccessPolicy",
+                &msg,
+                now,
+            ));
         }
     }
 
@@ -509,7 +525,8 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
     let mut manage_err: Option<Error> = None;
     if ctx.finished.is_some() {
         let active_pods = ctx.active_pods.clone();
-        let (deleted_ready, deleted, err) = super::manage::delete_active_pods(c, &ctx, &active_pods).await;
+        let (deleted_ready, deleted, err) =
+            super::manage::delete_active_pods(c, &ctx, &active_pods).await;
         if deleted != active || !satisfied {
             // Not finished yet: pods may remain, or the cache may still miss some.
             ctx.finished = None;
@@ -543,8 +560,14 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
                 .conditions
                 .get_or_insert_with(Vec::new);
             if is_suspended {
-                let changed =
-                    ensure_condition(conds, "Suspended", "True", "JobSuspended", "Job suspended", now);
+                let changed = ensure_condition(
+                    conds,
+                    "Suspended",
+                    "True",
+                    "JobSuspended",
+                    "Job suspended",
+                    now,
+                );
                 if changed {
                     suspend_cond_changed = true;
                     c.recorder
@@ -557,8 +580,14 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
                     suspend_cond_changed = true;
                 }
             } else {
-                let changed =
-                    ensure_condition(conds, "Suspended", "False", "JobResumed", "Job resumed", now);
+                let changed = ensure_condition(
+                    conds,
+                    "Suspended",
+                    "False",
+                    "JobResumed",
+                    "Job resumed",
+                    now,
+                );
                 if changed {
                     suspend_cond_changed = true;
                     c.recorder

@@ -92,7 +92,11 @@ async fn update_status(c: &Context, job: &Job) -> Result<Job, Error> {
 }
 
 /// Removes the tracking finalizer from `to_remove` concurrently; returns per-pod success.
-async fn remove_finalizers(c: &Context, key: &str, to_remove: &[Arc<Pod>]) -> (Vec<bool>, Option<Error>) {
+async fn remove_finalizers(
+    c: &Context,
+    key: &str,
+    to_remove: &[Arc<Pod>],
+) -> (Vec<bool>, Option<Error>) {
     c.finalizer_expectations
         .expect_removed(key, to_remove.iter().map(|p| pods::uid(p).to_string()));
     let results = join_all(to_remove.iter().map(|p| {
@@ -101,8 +105,12 @@ async fn remove_finalizers(c: &Context, key: &str, to_remove: &[Arc<Pod>]) -> (V
             p.metadata.namespace.as_deref().unwrap_or("default"),
         );
         async move {
-            api.patch(pods::name(p), &PatchParams::default(), &remove_finalizer_patch())
-                .await
+            api.patch(
+                pods::name(p),
+                &PatchParams::default(),
+                &remove_finalizer_patch(),
+            )
+            .await
         }
     }))
     .await;
@@ -202,11 +210,10 @@ pub(super) async fn track_job_status_and_remove_finalizers(
         } else if (consider_failed || finished_is_failure)
             && !ctx.uncounted_failed.contains(uid)
             && (!indexed_job || indexed::valid_index(pod, comps).is_some())
+            && super::policy::match_pod_failure_policy(pfp.as_ref(), pod).count_failed
         {
-            if super::policy::match_pod_failure_policy(pfp.as_ref(), pod).count_failed {
-                needs_flush = true;
-                add_failed.push(uid.to_string());
-            }
+            needs_flush = true;
+            add_failed.push(uid.to_string());
         }
         if new_succeeded_indexes.len()
             + prev_unc_s
@@ -225,7 +232,9 @@ pub(super) async fn track_job_status_and_remove_finalizers(
             .uncounted_terminated_pods
             .get_or_insert_with(Default::default);
         if !add_succeeded.is_empty() {
-            u.succeeded.get_or_insert_with(Vec::new).extend(add_succeeded);
+            u.succeeded
+                .get_or_insert_with(Vec::new)
+                .extend(add_succeeded);
         }
         if !add_failed.is_empty() {
             u.failed.get_or_insert_with(Vec::new).extend(add_failed);

@@ -94,7 +94,10 @@ impl Env {
             "spec": spec
         }))
         .unwrap();
-        self.jobs.create(&PostParams::default(), &job).await.unwrap()
+        self.jobs
+            .create(&PostParams::default(), &job)
+            .await
+            .unwrap()
     }
 
     pub async fn job(&self, name: &str) -> Job {
@@ -167,7 +170,11 @@ impl Env {
 
     /// Writes a terminal status for a pod: a container exited with `exit_code`.
     pub async fn finish_pod(&self, name: &str, exit_code: i32) {
-        let phase = if exit_code == 0 { "Succeeded" } else { "Failed" };
+        let phase = if exit_code == 0 {
+            "Succeeded"
+        } else {
+            "Failed"
+        };
         let now = runlet_api::clock::rfc3339(self.now_secs());
         self.patch_status(
             name,
@@ -217,12 +224,19 @@ impl Env {
     }
 
     pub async fn delete_pod(&self, name: &str) {
-        self.pods.delete(name, &DeleteParams::default()).await.unwrap();
+        self.pods
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
     }
 
     pub async fn set_spec(&self, job: &str, spec: Value) {
         self.jobs
-            .patch(job, &PatchParams::default(), &Patch::Merge(json!({ "spec": spec })))
+            .patch(
+                job,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
             .await
             .unwrap();
     }
