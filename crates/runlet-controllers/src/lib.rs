@@ -1,6 +1,7 @@
 //! runlet's controllers. Each is an API client (`kube`), never touching the store directly, so
 //! it runs in-process inside `runlet server` or against any Kubernetes API server.
 //!
+//! - [`job`]: the Job controller (upstream `pkg/controller/job` semantics).
 //! - [`gc`]: the garbage collector (ownerReference graph; Background, Foreground and Orphan
 //!   propagation; dangling dependents).
 //! - [`ttl`]: the TTL-after-finished controller (deletes finished Jobs after
@@ -11,6 +12,7 @@
 
 pub mod clockqueue;
 pub mod gc;
+pub mod job;
 pub mod leader;
 pub mod ttl;
 
@@ -25,13 +27,18 @@ pub async fn run_controllers(
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) {
-    tokio::join!(
+    let job_shutdown = shutdown.clone();
+    let (_, _, job) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
             gc::Config::default(),
             shutdown.clone()
         ),
-        ttl::run(client, clock, 2, shutdown),
+        ttl::run(client.clone(), clock.clone(), 2, shutdown),
+        job::run(client, clock, job_shutdown.cancelled_owned()),
     );
+    if let Err(e) = job {
+        tracing::error!(error = %e, "job controller stopped with an error");
+    }
 }
