@@ -1,0 +1,1 @@
+//! Pod worker tests with the fake OS.
