@@ -249,7 +249,7 @@ mod tests {
         let tail = open(store.clone(), path.clone(), o(|o| o.tail_lines = Some(3)), 0).unwrap();
         assert_eq!(collect(tail).await, "two\nthree\n");
         let now = parse_timestamp("2026-01-01T00:00:25Z").unwrap();
-        let since = open(store.clone(), path.clone(), o(|o| o.since_seconds = Some(15)), now).unwrap();
+        let since = open(store.clone(), path.clone(), o(|o| o.since_seconds = Some(14)), now).unwrap();
         assert_eq!(collect(since).await, "three\n");
         let ts = open(
             store.clone(),
@@ -266,7 +266,7 @@ mod tests {
             "2026-01-01T00:00:20.000000000Z three\n"
         );
         let limited = open(store, path, o(|o| o.limit_bytes = Some(5)), 0).unwrap();
-        assert_eq!(collect(limited).await, "one\ntw");
+        assert_eq!(collect(limited).await, "one\nt");
     }
 
     #[tokio::test]

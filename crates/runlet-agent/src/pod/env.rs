@@ -7,7 +7,6 @@
 //! are not `optional` are errors the pod shows as `CreateContainerConfigError`.
 
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
-use runlet_api::validation::quantity::Quantity;
 use std::collections::HashMap;
 
 /// Why an environment cannot be built.
@@ -151,7 +150,7 @@ fn format_map(m: Option<&std::collections::BTreeMap<String, String>>) -> String 
 }
 
 fn quantity_nanos(q: &str) -> Option<i128> {
-    Quantity::parse(q).map(Quantity::as_nanos)
+    super::quantity::nanos(q)
 }
 
 /// The value of a `resourceFieldRef` (`limits.cpu`, `requests.memory`...) rounded up to the

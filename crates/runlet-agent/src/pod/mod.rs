@@ -12,6 +12,7 @@
 //! [`Clock`]: runlet_api::clock::Clock
 
 pub mod env;
+pub mod quantity;
 pub mod state;
 pub mod status;
 pub mod volumes;
@@ -22,7 +23,6 @@ use crate::runtime::{ContainerConfig, Exited, RuntimeError};
 use env::EnvSources;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use runlet_api::validation::quantity::Quantity;
 use serde_json::{Value, json};
 use state::{Kind, Slot, State, Terminated};
 use std::collections::HashMap;
@@ -96,7 +96,7 @@ fn restart_policy(pod: &Pod) -> &str {
 }
 
 fn quantity_ceil(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>, unit_nanos: i128) -> Option<u64> {
-    let n = Quantity::parse(&q?.0)?.as_nanos();
+    let n = quantity::nanos(&q?.0)?;
     (n > 0).then(|| u64::try_from((n + unit_nanos - 1) / unit_nanos).unwrap_or(u64::MAX))
 }
 
@@ -526,7 +526,12 @@ impl Worker {
         }
         let argv = env::command_line(&container, &full_env);
         let (uid, gid) = self.run_as(&container);
-        let attempt = self.slots.get(i).map(|s| s.restart_count.max(0) as u32).unwrap_or(0);
+        // The attempt's number is the restart count it will show (its log file name).
+        let attempt = self
+            .slots
+            .get(i)
+            .map(|s| (s.restart_count + i32::from(s.attempts > 0)).max(0) as u32)
+            .unwrap_or(0);
         let id = format!("{}-{}-{}", self.uid, container.name, attempt);
         let mut mounts = match self.volumes.as_ref().map(|v| volumes::container_mounts(&container, v)) {
             Some(Ok(m)) => m,
