@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Serve the Kubernetes API (HTTPS) backed by the embedded store.
     Server(cmd::server::ServerArgs),
+    /// Run a node agent that joins a server: `runlet agent --server URL --token TOKEN`.
+    Agent(cmd::agent::AgentArgs),
     /// Run the system kubectl against the local server's admin kubeconfig.
     #[command(disable_help_flag = true)]
     Kubectl(cmd::kubectl::KubectlArgs),
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server(args) => cmd::server::run(args),
+        Command::Agent(args) => cmd::agent::run(args),
         Command::Kubectl(args) => cmd::kubectl::run(args),
     };
     match result {

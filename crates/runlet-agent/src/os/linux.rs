@@ -55,6 +55,8 @@ struct ChildSetup {
 impl ChildSetup {
     /// Runs in the child: raw system calls only, no allocation.
     fn apply(&self) -> std::io::Result<()> {
+        // Containers die with the agent (even on `kill -9`) instead of running on unsupervised.
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
         for f in &self.cgroup_procs {
             rustix::io::write(f, b"0")?;
         }
@@ -143,7 +145,7 @@ impl Os for LinuxOs {
             .process_group(0)
             .kill_on_drop(false);
         // SAFETY: `ChildSetup::apply` runs in the forked child before exec and only makes
-        // async-signal-safe raw system calls (write, unshare, mount, setgroups, setgid, setuid,
+        // async-signal-safe raw system calls (prctl, write, unshare, mount, setgroups, setgid, setuid,
         // chdir) on data prepared before the fork; it neither allocates nor takes locks.
         unsafe {
             cmd.pre_exec(move || setup.apply());
