@@ -37,8 +37,12 @@ impl EventSink {
                     _ = cancel.cancelled() => return,
                     ev = rx.recv() => match ev { Some(e) => e, None => return },
                 };
-                let ns = ev["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
-                let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), &ns);
+                let ns = ev["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_string();
+                let api: Api<k8s_openapi::api::core::v1::Event> =
+                    Api::namespaced(client.clone(), &ns);
                 let parsed = serde_json::from_value(ev);
                 match parsed {
                     Ok(e) => {
@@ -62,7 +66,14 @@ impl EventSink {
     }
 
     /// Records an event about `pod` (`field_path` like `spec.containers{c}`).
-    pub fn pod(&self, pod: &Pod, warning: bool, reason: &str, message: &str, field_path: Option<&str>) {
+    pub fn pod(
+        &self,
+        pod: &Pod,
+        warning: bool,
+        reason: &str,
+        message: &str,
+        field_path: Option<&str>,
+    ) {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let now = runlet_api::clock::rfc3339(self.clock.now_unix());

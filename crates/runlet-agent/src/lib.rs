@@ -126,8 +126,14 @@ impl AgentHandle {
         container: &str,
         opts: LogOptions,
     ) -> Result<LogStream, LogError> {
-        self.logs
-            .open(namespace, pod, uid, container, opts, self.clock.now_millis())
+        self.logs.open(
+            namespace,
+            pod,
+            uid,
+            container,
+            opts,
+            self.clock.now_millis(),
+        )
     }
 }
 
@@ -360,7 +366,11 @@ impl Manager {
             }
             return;
         }
-        let started_before = p.status.as_ref().and_then(|s| s.start_time.as_ref()).is_some();
+        let started_before = p
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref())
+            .is_some();
         if started_before {
             // Started by an earlier run of this agent, whose processes are gone.
             self.finished.insert(uid.clone());
@@ -375,7 +385,10 @@ impl Manager {
                         "reason": "NodeAgentRestarted",
                         "message": "the node agent restarted and the pod's processes were lost",
                     }});
-                    if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                    if let Err(e) = api
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                    {
                         tracing::warn!(pod = %name, error = %e, "marking a lost pod failed");
                     }
                 }
@@ -387,7 +400,8 @@ impl Manager {
         let worker = pod::Worker::new(self.ctx.clone(), rx);
         let token = cancel.clone();
         let uid2 = uid.clone();
-        self.running.spawn(async move { (uid2, worker.run(token).await) });
+        self.running
+            .spawn(async move { (uid2, worker.run(token).await) });
         self.workers.insert(uid, WorkerEntry { tx, cancel });
     }
 }

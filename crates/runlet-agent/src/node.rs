@@ -33,7 +33,10 @@ pub struct HostInfo {
 }
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_default().trim().to_string()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// `/proc/meminfo` field in bytes.
@@ -59,7 +62,11 @@ impl HostInfo {
             .map_or_else(|| "127.0.0.1".to_string(), |a| a.ip().to_string());
         HostInfo {
             ip,
-            hostname: if hostname.is_empty() { "localhost".into() } else { hostname },
+            hostname: if hostname.is_empty() {
+                "localhost".into()
+            } else {
+                hostname
+            },
             cpu_millis: cpus * 1000,
             memory_bytes: meminfo("MemTotal"),
         }
@@ -102,13 +109,19 @@ fn pressures(data_dir: &Path) -> (bool, bool, bool) {
     (memory, disk, pid)
 }
 
-fn condition(kind: &str, ok_is_true: bool, pressure: bool, now: &str, reason_ok: &str, msg_ok: &str, reason_bad: &str, msg_bad: &str) -> Value {
-    let bad = pressure;
-    let status = if bad != ok_is_true { "True" } else { "False" };
-    let (reason, message) = if bad { (reason_bad, msg_bad) } else { (reason_ok, msg_ok) };
+/// One node condition; `(reason, message)` pairs for the healthy and the unhealthy case.
+fn condition(
+    kind: &str,
+    status: bool,
+    healthy: bool,
+    now: &str,
+    ok: (&str, &str),
+    bad: (&str, &str),
+) -> Value {
+    let (reason, message) = if healthy { ok } else { bad };
     json!({
         "type": kind,
-        "status": status,
+        "status": if status { "True" } else { "False" },
         "reason": reason,
         "message": message,
         "lastHeartbeatTime": now,
@@ -117,14 +130,60 @@ fn condition(kind: &str, ok_is_true: bool, pressure: bool, now: &str, reason_ok:
 }
 
 /// The node status the agent reports.
-pub fn node_status(config: &AgentConfig, host: &HostInfo, runtime: &str, now_unix: i64, previous: Option<&Value>) -> Value {
+pub fn node_status(
+    config: &AgentConfig,
+    host: &HostInfo,
+    runtime: &str,
+    now_unix: i64,
+    previous: Option<&Value>,
+) -> Value {
     let now = rfc3339(now_unix);
     let (mem, disk, pid) = pressures(&config.data_dir);
     let mut conditions = vec![
-        condition("MemoryPressure", false, mem, &now, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
-        condition("DiskPressure", false, disk, &now, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", "KubeletHasDiskPressure", "kubelet has disk pressure"),
-        condition("PIDPressure", false, pid, &now, "KubeletHasSufficientPID", "kubelet has sufficient PID available", "KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
-        condition("Ready", true, false, &now, "KubeletReady", "kubelet is posting ready status", "KubeletNotReady", ""),
+        condition(
+            "MemoryPressure",
+            mem,
+            !mem,
+            &now,
+            (
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
+            (
+                "KubeletHasInsufficientMemory",
+                "kubelet has insufficient memory available",
+            ),
+        ),
+        condition(
+            "DiskPressure",
+            disk,
+            !disk,
+            &now,
+            ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+        ),
+        condition(
+            "PIDPressure",
+            pid,
+            !pid,
+            &now,
+            (
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+            ),
+            (
+                "KubeletHasInsufficientPID",
+                "kubelet has insufficient PID available",
+            ),
+        ),
+        condition(
+            "Ready",
+            true,
+            true,
+            &now,
+            ("KubeletReady", "kubelet is posting ready status"),
+            ("KubeletNotReady", ""),
+        ),
     ];
     // Keep transition times of conditions whose status did not change.
     if let Some(prev) = previous.and_then(|p| p["conditions"].as_array()) {
@@ -172,10 +231,19 @@ pub fn node_status(config: &AgentConfig, host: &HostInfo, runtime: &str, now_uni
 }
 
 /// Creates or updates the Node object and its status.
-pub async fn register(client: &kube::Client, config: &AgentConfig, host: &HostInfo, runtime: &str, clock: &dyn Clock) -> Result<Node, NodeError> {
+pub async fn register(
+    client: &kube::Client,
+    config: &AgentConfig,
+    host: &HostInfo,
+    runtime: &str,
+    clock: &dyn Clock,
+) -> Result<Node, NodeError> {
     let api: Api<Node> = Api::all(client.clone());
     let name = &config.node_name;
-    let err = |source| NodeError::Register { node: name.clone(), source };
+    let err = |source| NodeError::Register {
+        node: name.clone(),
+        source,
+    };
     let existing = api.get_opt(name).await.map_err(err)?;
     if existing.is_none() {
         let node = json!({
@@ -194,22 +262,37 @@ pub async fn register(client: &kube::Client, config: &AgentConfig, host: &HostIn
             },
             "spec": {},
         });
-        let node: Node = serde_json::from_value(node).map_err(|e| err(kube::Error::SerdeError(e)))?;
+        let node: Node =
+            serde_json::from_value(node).map_err(|e| err(kube::Error::SerdeError(e)))?;
         match api.create(&PostParams::default(), &node).await {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 409 => {}
             Err(e) => return Err(err(e)),
         }
     }
-    let previous = existing.as_ref().and_then(|n| serde_json::to_value(&n.status).ok());
+    let previous = existing
+        .as_ref()
+        .and_then(|n| serde_json::to_value(&n.status).ok());
     let status = node_status(config, host, runtime, clock.now_unix(), previous.as_ref());
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
-        .await
-        .map_err(err)
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .map_err(err)
 }
 
 /// Renews the node's Lease and status until `cancel` fires.
-pub async fn heartbeat(client: kube::Client, config: Arc<AgentConfig>, host: HostInfo, runtime: &'static str, clock: Arc<dyn Clock>, node_uid: String, cancel: CancellationToken) {
+pub async fn heartbeat(
+    client: kube::Client,
+    config: Arc<AgentConfig>,
+    host: HostInfo,
+    runtime: &'static str,
+    clock: Arc<dyn Clock>,
+    node_uid: String,
+    cancel: CancellationToken,
+) {
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
     let nodes: Api<Node> = Api::all(client.clone());
     let name = config.node_name.clone();
@@ -231,7 +314,10 @@ pub async fn heartbeat(client: kube::Client, config: Arc<AgentConfig>, host: Hos
                 "renewTime": renew,
             },
         });
-        match leases.patch(&name, &PatchParams::default(), &Patch::Merge(&lease)).await {
+        match leases
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&lease))
+            .await
+        {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 404 => {
                 if let Ok(l) = serde_json::from_value::<Lease>(lease.clone())
@@ -244,9 +330,21 @@ pub async fn heartbeat(client: kube::Client, config: Arc<AgentConfig>, host: Hos
         }
         if now_ms - last_status >= config.status_interval.as_millis() as i64 {
             last_status = now_ms;
-            let previous = nodes.get_opt(&name).await.ok().flatten().and_then(|n| serde_json::to_value(&n.status).ok());
+            let previous = nodes
+                .get_opt(&name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|n| serde_json::to_value(&n.status).ok());
             let status = node_status(&config, &host, runtime, clock.now_unix(), previous.as_ref());
-            if let Err(e) = nodes.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": status}))).await {
+            if let Err(e) = nodes
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": status})),
+                )
+                .await
+            {
                 tracing::warn!(error = %e, "updating node status");
             }
         }
@@ -265,6 +363,7 @@ pub fn micro_time(millis: i64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -282,8 +381,16 @@ mod tests {
         assert_eq!(s["capacity"]["cpu"], "2");
         assert_eq!(s["capacity"]["memory"], "4194304Ki");
         assert_eq!(s["allocatable"]["pods"], "110");
-        let types: Vec<&str> = s["conditions"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
-        assert_eq!(types, vec!["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]);
+        let types: Vec<&str> = s["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            vec!["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
+        );
         assert_eq!(s["conditions"][3]["status"], "True");
         assert_eq!(s["conditions"][3]["reason"], "KubeletReady");
         assert_eq!(s["addresses"][0]["address"], "192.0.2.7");

@@ -130,9 +130,10 @@ pub fn open(
         let start = lines.len().saturating_sub(n);
         lines.drain(..start);
     }
-    let since_millis = opts
-        .since_time_millis
-        .or_else(|| opts.since_seconds.map(|s| now_millis - s.saturating_mul(1000)));
+    let since_millis = opts.since_time_millis.or_else(|| {
+        opts.since_seconds
+            .map(|s| now_millis - s.saturating_mul(1000))
+    });
     let mut renderer = Renderer {
         since_millis,
         timestamps: opts.timestamps,
@@ -141,9 +142,7 @@ pub fn open(
     };
     let mut first = Vec::new();
     renderer.render(&lines, &mut first);
-    let first = futures::stream::iter(
-        (!first.is_empty()).then(|| Ok(Bytes::from(first))),
-    );
+    let first = futures::stream::iter((!first.is_empty()).then(|| Ok(Bytes::from(first))));
     if !opts.follow || renderer.exhausted() {
         return Ok(Box::pin(first));
     }
@@ -206,6 +205,7 @@ impl Follow {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use futures::StreamExt;
@@ -246,10 +246,22 @@ mod tests {
             f(&mut o);
             o
         };
-        let tail = open(store.clone(), path.clone(), o(|o| o.tail_lines = Some(3)), 0).unwrap();
+        let tail = open(
+            store.clone(),
+            path.clone(),
+            o(|o| o.tail_lines = Some(3)),
+            0,
+        )
+        .unwrap();
         assert_eq!(collect(tail).await, "two\nthree\n");
         let now = parse_timestamp("2026-01-01T00:00:25Z").unwrap();
-        let since = open(store.clone(), path.clone(), o(|o| o.since_seconds = Some(14)), now).unwrap();
+        let since = open(
+            store.clone(),
+            path.clone(),
+            o(|o| o.since_seconds = Some(14)),
+            now,
+        )
+        .unwrap();
         assert_eq!(collect(since).await, "three\n");
         let ts = open(
             store.clone(),
@@ -261,10 +273,7 @@ mod tests {
             0,
         )
         .unwrap();
-        assert_eq!(
-            collect(ts).await,
-            "2026-01-01T00:00:20.000000000Z three\n"
-        );
+        assert_eq!(collect(ts).await, "2026-01-01T00:00:20.000000000Z three\n");
         let limited = open(store, path, o(|o| o.limit_bytes = Some(5)), 0).unwrap();
         assert_eq!(collect(limited).await, "one\nt");
     }
@@ -283,8 +292,12 @@ mod tests {
         assert_eq!(&first[..], b"one\ntwo\nthree\n");
         {
             use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-            f.write_all(b"2026-01-01T00:00:30.000000000Z stdout F four\n").unwrap();
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            f.write_all(b"2026-01-01T00:00:30.000000000Z stdout F four\n")
+                .unwrap();
         }
         let next = tokio::time::timeout(Duration::from_secs(5), s.next())
             .await
@@ -293,7 +306,9 @@ mod tests {
             .unwrap();
         assert_eq!(&next[..], b"four\n");
         store.set_live(&path, false);
-        let end = tokio::time::timeout(Duration::from_secs(5), s.next()).await.unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .unwrap();
         assert!(end.is_none(), "the stream ends once the writer is done");
     }
 }

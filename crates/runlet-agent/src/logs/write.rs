@@ -139,6 +139,7 @@ pub fn tail_content(path: &Path, max_lines: usize, max_bytes: usize) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use runlet_api::clock::FakeClock;
@@ -169,7 +170,10 @@ mod tests {
                 "2026-01-01T00:00:00.000000000Z stdout F world",
             ]
         );
-        assert!(!store.is_live(&path), "the file is closed once both streams end");
+        assert!(
+            !store.is_live(&path),
+            "the file is closed once both streams end"
+        );
     }
 
     #[test]
@@ -193,7 +197,9 @@ mod tests {
         let path = dir.path().join("0.log");
         let mut text = String::new();
         for i in 0..100 {
-            text.push_str(&format!("2026-01-01T00:00:00.000000000Z stdout F line {i}\n"));
+            text.push_str(&format!(
+                "2026-01-01T00:00:00.000000000Z stdout F line {i}\n"
+            ));
         }
         std::fs::write(&path, text).unwrap();
         let tail = tail_content(&path, 80, 2048);

@@ -16,8 +16,13 @@ const CPU_PERIOD_US: u64 = 100_000;
 /// Which cgroup hierarchy is used.
 #[derive(Debug)]
 pub enum Cgroups {
-    V2 { root: PathBuf },
-    V1 { memory: PathBuf, cpu: Option<PathBuf> },
+    V2 {
+        root: PathBuf,
+    },
+    V1 {
+        memory: PathBuf,
+        cpu: Option<PathBuf>,
+    },
     Unavailable(String),
 }
 
@@ -50,7 +55,8 @@ impl Cgroups {
     }
 
     fn detect_at(v2: &Path, v1: &Path) -> Cgroups {
-        let controllers = std::fs::read_to_string(v2.join("cgroup.controllers")).unwrap_or_default();
+        let controllers =
+            std::fs::read_to_string(v2.join("cgroup.controllers")).unwrap_or_default();
         if controllers.split_whitespace().any(|c| c == "memory") {
             let root = v2.join("runlet");
             let setup = || -> Result<(), OsError> {
@@ -165,12 +171,16 @@ fn oom_kill_count(text: &str) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn oom_kill_counter_is_read_from_both_formats() {
-        assert_eq!(oom_kill_count("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 1);
+        assert_eq!(
+            oom_kill_count("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"),
+            1
+        );
         assert_eq!(
             oom_kill_count("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
             2
@@ -208,7 +218,13 @@ mod tests {
             .unwrap();
         let cg = dir.path().join("runlet/pod-c-0");
         assert_eq!(procs, vec![cg.join("cgroup.procs")]);
-        assert_eq!(std::fs::read_to_string(cg.join("memory.max")).unwrap(), "67108864");
-        assert_eq!(std::fs::read_to_string(cg.join("cpu.max")).unwrap(), "50000 100000");
+        assert_eq!(
+            std::fs::read_to_string(cg.join("memory.max")).unwrap(),
+            "67108864"
+        );
+        assert_eq!(
+            std::fs::read_to_string(cg.join("cpu.max")).unwrap(),
+            "50000 100000"
+        );
     }
 }

@@ -56,10 +56,15 @@ impl FakeOs {
 
 impl Os for FakeOs {
     fn spawn(&self, spec: SpawnSpec) -> Result<Spawned, OsError> {
-        let p = self.script.lock().unwrap().pop_front().unwrap_or(FakeProcess {
-            exit_code: Some(0),
-            ..Default::default()
-        });
+        let p = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(FakeProcess {
+                exit_code: Some(0),
+                ..Default::default()
+            });
         let program = spec.argv.first().cloned().unwrap_or_default();
         self.spawned.lock().unwrap().push(spec);
         if let Some(errno) = p.spawn_errno {
@@ -75,7 +80,10 @@ impl Os for FakeOs {
                 let _ = tx.send(ExitInfo { code, signal: None });
             }
             None => {
-                self.running.lock().unwrap().insert(pid, (tx, p.ignore_term));
+                self.running
+                    .lock()
+                    .unwrap()
+                    .insert(pid, (tx, p.ignore_term));
             }
         }
         Ok(Spawned {
@@ -119,7 +127,9 @@ impl Os for FakeOs {
 
     fn create_cgroup(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError> {
         self.cgroups.lock().unwrap().push((id.to_string(), limits));
-        Ok(Some(vec![PathBuf::from(format!("/fake/{id}/cgroup.procs"))]))
+        Ok(Some(vec![PathBuf::from(format!(
+            "/fake/{id}/cgroup.procs"
+        ))]))
     }
 
     fn cgroup_oom_killed(&self, id: &str) -> bool {

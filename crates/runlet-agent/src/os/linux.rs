@@ -5,7 +5,10 @@
 //! drop to the container's user and change directory. Everything it uses is prepared before the
 //! fork (C strings, open files) so the child only makes raw system calls, which is what POSIX
 //! allows between `fork` and `exec` in a multi-threaded process.
-#![allow(unsafe_code, reason = "fork/exec hooks for namespaces, cgroups and users (see SAFETY)")]
+#![allow(
+    unsafe_code,
+    reason = "fork/exec hooks for namespaces, cgroups and users (see SAFETY)"
+)]
 
 use super::cgroup::Cgroups;
 use super::{ExitInfo, Limits, Os, OsError, Signal, SpawnSpec, Spawned};
@@ -151,7 +154,9 @@ impl Os for LinuxOs {
             cmd.pre_exec(move || setup.apply());
         }
         let mut child = cmd.spawn().map_err(|source| {
-            if wants_namespace && source.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) {
+            if wants_namespace
+                && source.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
+            {
                 OsError::MountNamespace(source)
             } else {
                 spawn_err(source)

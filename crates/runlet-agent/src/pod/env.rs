@@ -107,7 +107,12 @@ pub fn field_ref(pod: &Pod, path: &str, host_ip: &str, pod_ip: &str) -> Result<S
         Some(key.to_string())
     };
     if let Some(k) = map_key("metadata.labels") {
-        return Ok(md.labels.as_ref().and_then(|l| l.get(&k)).cloned().unwrap_or_default());
+        return Ok(md
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(&k))
+            .cloned()
+            .unwrap_or_default());
     }
     if let Some(k) = map_key("metadata.annotations") {
         return Ok(md
@@ -179,16 +184,26 @@ pub fn resource_ref(
     let map = match which {
         "limits" => res.and_then(|r| r.limits.as_ref()),
         "requests" => res.and_then(|r| r.requests.as_ref()),
-        _ => return Err(EnvError::Unsupported(format!("unsupported resource {resource:?}"))),
+        _ => {
+            return Err(EnvError::Unsupported(format!(
+                "unsupported resource {resource:?}"
+            )));
+        }
     };
-    let set = map.and_then(|m| m.get(name)).and_then(|q| quantity_nanos(&q.0));
+    let set = map
+        .and_then(|m| m.get(name))
+        .and_then(|q| quantity_nanos(&q.0));
     let value = match (set, which, name) {
         (Some(v), _, _) => v,
         (None, "limits", "cpu") => i128::from(sources.node_cpu_millis) * 1_000_000,
         (None, "limits", "memory") => i128::from(sources.node_memory_bytes) * 1_000_000_000,
         (None, "requests", "cpu" | "memory") => 0,
         (None, _, "ephemeral-storage") => 0,
-        _ => return Err(EnvError::Unsupported(format!("unsupported resource {resource:?}"))),
+        _ => {
+            return Err(EnvError::Unsupported(format!(
+                "unsupported resource {resource:?}"
+            )));
+        }
     };
     let divisor = divisor
         .and_then(quantity_nanos)
@@ -280,12 +295,17 @@ pub fn build_env(
                         });
                     }
                     Some(cm) => {
-                        let v = cm.data.as_ref().and_then(|d| d.get(&r.key)).cloned().or_else(|| {
-                            cm.binary_data
-                                .as_ref()
-                                .and_then(|d| d.get(&r.key))
-                                .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-                        });
+                        let v = cm
+                            .data
+                            .as_ref()
+                            .and_then(|d| d.get(&r.key))
+                            .cloned()
+                            .or_else(|| {
+                                cm.binary_data
+                                    .as_ref()
+                                    .and_then(|d| d.get(&r.key))
+                                    .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                            });
                         match v {
                             Some(v) => v,
                             None if optional => continue,
@@ -384,6 +404,7 @@ pub fn referenced(container: &Container) -> (Vec<String>, Vec<String>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -450,8 +471,15 @@ mod tests {
         assert_eq!(get("APP"), Some("x"));
         assert_eq!(get("NODE"), Some("n1"));
         assert_eq!(get("MEM"), Some("64"));
-        assert_eq!(get("CPU"), Some("2"), "an unset CPU limit is the node's, rounded up");
-        assert_eq!(command_line(c, &env), vec!["echo", "hello world $(MISSING)"]);
+        assert_eq!(
+            get("CPU"),
+            Some("2"),
+            "an unset CPU limit is the node's, rounded up"
+        );
+        assert_eq!(
+            command_line(c, &env),
+            vec!["echo", "hello world $(MISSING)"]
+        );
     }
 
     #[test]
@@ -489,7 +517,10 @@ mod tests {
                 ("MODE".to_string(), "fast".to_string()),
             ]
         );
-        assert_eq!(referenced(c), (vec!["cm".into()], vec!["nope".into(), "s".into()]));
+        assert_eq!(
+            referenced(c),
+            (vec!["cm".into()], vec!["nope".into(), "s".into()])
+        );
         secrets.clear();
         let sources = EnvSources {
             config_maps: &cms,

@@ -46,9 +46,13 @@ enum Stage {
     Init(usize),
     Main,
     /// Main containers are done; sidecars are being stopped.
-    StopSidecars { deadline_ms: i64 },
+    StopSidecars {
+        deadline_ms: i64,
+    },
     /// Deletion or deadline: everything is being stopped.
-    Killing { deadline_ms: i64 },
+    Killing {
+        deadline_ms: i64,
+    },
     Done,
 }
 
@@ -95,7 +99,10 @@ fn restart_policy(pod: &Pod) -> &str {
         .unwrap_or("Always")
 }
 
-fn quantity_ceil(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>, unit_nanos: i128) -> Option<u64> {
+fn quantity_ceil(
+    q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    unit_nanos: i128,
+) -> Option<u64> {
     let n = quantity::nanos(&q?.0)?;
     (n > 0).then(|| u64::try_from((n + unit_nanos - 1) / unit_nanos).unwrap_or(u64::MAX))
 }
@@ -116,14 +123,23 @@ impl Worker {
                 };
                 slots.push(Slot::new(c.clone(), kind, "PodInitializing"));
             }
-            let main_reason = if slots.is_empty() { "ContainerCreating" } else { "PodInitializing" };
+            let main_reason = if slots.is_empty() {
+                "ContainerCreating"
+            } else {
+                "PodInitializing"
+            };
             for c in &spec.containers {
                 slots.push(Slot::new(c.clone(), Kind::Main, main_reason));
             }
         }
         if let Some(first) = slots.first_mut() {
             first.state = State::Waiting {
-                reason: if first.kind == Kind::Main { "ContainerCreating" } else { "PodInitializing" }.into(),
+                reason: if first.kind == Kind::Main {
+                    "ContainerCreating"
+                } else {
+                    "PodInitializing"
+                }
+                .into(),
                 message: None,
             };
         }
@@ -222,7 +238,9 @@ impl Worker {
         let now = self.now_ms();
         let mut due: Vec<i64> = self.slots.iter().filter_map(|s| s.start_at).collect();
         match self.stage {
-            Stage::Killing { deadline_ms } | Stage::StopSidecars { deadline_ms } => due.push(deadline_ms),
+            Stage::Killing { deadline_ms } | Stage::StopSidecars { deadline_ms } => {
+                due.push(deadline_ms)
+            }
             _ => {}
         }
         let tick = self.ctx.config.tick;
@@ -254,10 +272,10 @@ impl Worker {
                 Err(e) => {
                     let msg = format!("MountVolume.SetUp failed: {e}");
                     tracing::info!(pod = %self.name, namespace = %self.ns, error = %e, "volume setup failed");
-                    self.ctx.events.pod(&self.pod, true, "FailedMount", &msg, None);
-                    if let Err(o) = self.write_status().await {
-                        return Err(o);
-                    }
+                    self.ctx
+                        .events
+                        .pod(&self.pod, true, "FailedMount", &msg, None);
+                    self.write_status().await?;
                     // Wait for the pod to change (deleted?) or a while, then retry.
                     tokio::select! {
                         changed = self.rx.changed() => {
@@ -324,7 +342,12 @@ impl Worker {
             .metadata
             .deletion_grace_period_seconds
             .filter(|_| self.pod.metadata.deletion_timestamp.is_some())
-            .or_else(|| self.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+            .or_else(|| {
+                self.pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+            })
             .unwrap_or(30)
             .max(0);
         secs * 1000
@@ -342,7 +365,11 @@ impl Worker {
         }
         let mains_first: Vec<usize> = (0..self.slots.len())
             .filter(|i| self.slots.get(*i).is_some_and(|s| s.kind == Kind::Main))
-            .chain((0..self.slots.len()).rev().filter(|i| self.slots.get(*i).is_some_and(|s| s.kind != Kind::Main)))
+            .chain(
+                (0..self.slots.len())
+                    .rev()
+                    .filter(|i| self.slots.get(*i).is_some_and(|s| s.kind != Kind::Main)),
+            )
             .collect();
         for i in mains_first {
             if let Some(s) = self.slots.get(i)
@@ -355,7 +382,14 @@ impl Worker {
                     &format!("Stopping container {}", s.name()),
                     Some(&field_path(s)),
                 );
-                self.ctx.runtime.signal(pid, if grace_ms == 0 { Signal::Kill } else { Signal::Term });
+                self.ctx.runtime.signal(
+                    pid,
+                    if grace_ms == 0 {
+                        Signal::Kill
+                    } else {
+                        Signal::Term
+                    },
+                );
             }
         }
         self.stage = Stage::Killing {
@@ -384,15 +418,32 @@ impl Worker {
                 let grace = self.grace_ms();
                 self.begin_kill(grace);
             } else if let (Some(limit), Some(start)) = (
-                self.pod.spec.as_ref().and_then(|s| s.active_deadline_seconds),
+                self.pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.active_deadline_seconds),
                 self.start_time,
             ) && now >= (start + limit) * 1000
             {
                 self.failed = true;
                 self.reason = Some("DeadlineExceeded".into());
-                self.message = Some("Pod was active on the node longer than the specified deadline".into());
-                self.ctx.events.pod(&self.pod, true, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline", None);
-                let grace = self.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30).max(0) * 1000;
+                self.message =
+                    Some("Pod was active on the node longer than the specified deadline".into());
+                self.ctx.events.pod(
+                    &self.pod,
+                    true,
+                    "DeadlineExceeded",
+                    "Pod was active on the node longer than the specified deadline",
+                    None,
+                );
+                let grace = self
+                    .pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+                    .unwrap_or(30)
+                    .max(0)
+                    * 1000;
                 self.begin_kill(grace);
             }
         }
@@ -436,7 +487,11 @@ impl Worker {
                     if self.stage != Stage::Main {
                         continue;
                     }
-                    let mains_done = self.slots.iter().filter(|s| s.kind == Kind::Main).all(Slot::is_final);
+                    let mains_done = self
+                        .slots
+                        .iter()
+                        .filter(|s| s.kind == Kind::Main)
+                        .all(Slot::is_final);
                     if mains_done {
                         for s in &mut self.slots {
                             s.start_at = None;
@@ -450,7 +505,9 @@ impl Worker {
                                 self.ctx.runtime.signal(pid, Signal::Term);
                             }
                         }
-                        self.stage = Stage::StopSidecars { deadline_ms: now + grace };
+                        self.stage = Stage::StopSidecars {
+                            deadline_ms: now + grace,
+                        };
                         continue;
                     }
                     return;
@@ -480,7 +537,11 @@ impl Worker {
     /// Starts every container whose start time has come.
     fn start_due(&mut self, now: i64) {
         for i in 0..self.slots.len() {
-            let due = self.slots.get(i).and_then(|s| s.start_at).is_some_and(|t| t <= now);
+            let due = self
+                .slots
+                .get(i)
+                .and_then(|s| s.start_at)
+                .is_some_and(|t| t <= now);
             let allowed = match (self.stage, self.slots.get(i).map(|s| s.kind)) {
                 (Stage::Init(n), Some(Kind::Init | Kind::Sidecar)) => i <= n,
                 (Stage::Main, Some(_)) => true,
@@ -497,7 +558,9 @@ impl Worker {
 
     /// Starts one attempt of container `i`.
     fn start(&mut self, i: usize, now_ms: i64) {
-        let Some(slot) = self.slots.get(i) else { return };
+        let Some(slot) = self.slots.get(i) else {
+            return;
+        };
         let container = slot.container.clone();
         let built = {
             let sources = self.sources();
@@ -507,10 +570,22 @@ impl Worker {
             Ok(e) => e,
             Err(e) => {
                 let msg = e.to_string();
-                self.ctx.events.pod(&self.pod, true, "Failed", &format!("Error: {msg}"), Some(&field_path_of(&container.name, self.slots.get(i).map(|s| s.kind))));
+                self.ctx.events.pod(
+                    &self.pod,
+                    true,
+                    "Failed",
+                    &format!("Error: {msg}"),
+                    Some(&field_path_of(
+                        &container.name,
+                        self.slots.get(i).map(|s| s.kind),
+                    )),
+                );
                 let tick = self.ctx.config.tick.as_millis() as i64;
                 if let Some(s) = self.slots.get_mut(i) {
-                    s.state = State::Waiting { reason: "CreateContainerConfigError".into(), message: Some(msg) };
+                    s.state = State::Waiting {
+                        reason: "CreateContainerConfigError".into(),
+                        message: Some(msg),
+                    };
                     s.start_at = Some(now_ms + tick);
                 }
                 return;
@@ -533,28 +608,60 @@ impl Worker {
             .map(|s| (s.restart_count + i32::from(s.attempts > 0)).max(0) as u32)
             .unwrap_or(0);
         let id = format!("{}-{}-{}", self.uid, container.name, attempt);
-        let mut mounts = match self.volumes.as_ref().map(|v| volumes::container_mounts(&container, v)) {
+        let mut mounts = match self
+            .volumes
+            .as_ref()
+            .map(|v| volumes::container_mounts(&container, v))
+        {
             Some(Ok(m)) => m,
             Some(Err(e)) => {
-                self.fail_start(i, now_ms, 128, "StartError", format!("mounting volumes: {e}"), &id);
+                self.fail_start(
+                    i,
+                    now_ms,
+                    128,
+                    "StartError",
+                    format!("mounting volumes: {e}"),
+                    &id,
+                );
                 return;
             }
             None => Vec::new(),
         };
         // The termination message file, where a mount namespace is made anyway or the pod
         // asked for a path of its own.
-        let term_path = container.termination_message_path.clone().unwrap_or_else(|| "/dev/termination-log".into());
-        let term_host = self.sandbox.join("termination").join(format!("{}-{attempt}", container.name));
+        let term_path = container
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| "/dev/termination-log".into());
+        let term_host = self
+            .sandbox
+            .join("termination")
+            .join(format!("{}-{attempt}", container.name));
         if !mounts.is_empty() || term_path != "/dev/termination-log" {
             let target = PathBuf::from(&term_path);
-            let ok = term_host.parent().map(std::fs::create_dir_all).transpose().is_ok()
+            let ok = term_host
+                .parent()
+                .map(std::fs::create_dir_all)
+                .transpose()
+                .is_ok()
                 && std::fs::write(&term_host, b"").is_ok()
                 && (target.exists()
-                    || target.parent().map(std::fs::create_dir_all).transpose().is_ok()
+                    || target
+                        .parent()
+                        .map(std::fs::create_dir_all)
+                        .transpose()
+                        .is_ok()
                         && std::fs::write(&target, b"").is_ok());
             if ok && target.is_absolute() {
-                let _ = std::fs::set_permissions(&term_host, std::os::unix::fs::PermissionsExt::from_mode(0o666));
-                mounts.push(crate::os::BindMount { source: term_host.clone(), target, read_only: false });
+                let _ = std::fs::set_permissions(
+                    &term_host,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
+                );
+                mounts.push(crate::os::BindMount {
+                    source: term_host.clone(),
+                    target,
+                    read_only: false,
+                });
             }
         }
         let cwd = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
@@ -572,7 +679,10 @@ impl Worker {
             memory_bytes: quantity_ceil(limits.and_then(|l| l.get("memory")), 1_000_000_000),
             cpu_millis: quantity_ceil(limits.and_then(|l| l.get("cpu")), 1_000_000),
         };
-        let log_path = self.ctx.logs.attempt_file(&self.ns, &self.name, &self.uid, &container.name, attempt);
+        let log_path =
+            self.ctx
+                .logs
+                .attempt_file(&self.ns, &self.name, &self.uid, &container.name, attempt);
         let config = ContainerConfig {
             id: id.clone(),
             argv,
@@ -592,18 +702,35 @@ impl Worker {
                         s.restart_count += 1;
                     }
                     s.attempts += 1;
-                    s.state = State::Running { started_at: now_s, pid: started.pid };
+                    s.state = State::Running {
+                        started_at: now_s,
+                        pid: started.pid,
+                    };
                     s.start_at = None;
                     s.killed = false;
                     s.container_id = Some(id);
                 }
-                self.ctx.events.pod(&self.pod, false, "Started", &format!("Started container {}", container.name), Some(&field_path_of(&container.name, self.slots.get(i).map(|s| s.kind))));
+                self.ctx.events.pod(
+                    &self.pod,
+                    false,
+                    "Started",
+                    &format!("Started container {}", container.name),
+                    Some(&field_path_of(
+                        &container.name,
+                        self.slots.get(i).map(|s| s.kind),
+                    )),
+                );
                 let exited = started.exited;
-                self.exits.spawn(async move { (i, attempt, now_s, exited.await) });
+                self.exits
+                    .spawn(async move { (i, attempt, now_s, exited.await) });
             }
             Err(RuntimeError::MountNamespace(e)) => {
-                let msg = format!("the process runtime cannot make a private mount namespace for this pod's volumes here ({e}); the pod cannot run without them");
-                self.ctx.events.pod(&self.pod, true, "FailedMount", &msg, None);
+                let msg = format!(
+                    "the process runtime cannot make a private mount namespace for this pod's volumes here ({e}); the pod cannot run without them"
+                );
+                self.ctx
+                    .events
+                    .pod(&self.pod, true, "FailedMount", &msg, None);
                 self.failed = true;
                 self.reason = Some("MountNamespaceUnavailable".into());
                 self.message = Some(msg.clone());
@@ -612,7 +739,16 @@ impl Worker {
             }
             Err(RuntimeError::Start(e)) => {
                 let msg = e.to_string();
-                self.ctx.events.pod(&self.pod, true, "Failed", &format!("Error: {msg}"), Some(&field_path_of(&container.name, self.slots.get(i).map(|s| s.kind))));
+                self.ctx.events.pod(
+                    &self.pod,
+                    true,
+                    "Failed",
+                    &format!("Error: {msg}"),
+                    Some(&field_path_of(
+                        &container.name,
+                        self.slots.get(i).map(|s| s.kind),
+                    )),
+                );
                 self.fail_start(i, now_ms, 128, "StartError", msg, &id);
             }
         }
@@ -620,7 +756,15 @@ impl Worker {
 
     /// Records an attempt that could not start as a terminated one (as containerd reports
     /// `StartError` with exit code 128) and applies the restart policy.
-    fn fail_start(&mut self, i: usize, now_ms: i64, code: i32, reason: &str, message: String, id: &str) {
+    fn fail_start(
+        &mut self,
+        i: usize,
+        now_ms: i64,
+        code: i32,
+        reason: &str,
+        message: String,
+        id: &str,
+    ) {
         let now_s = now_ms.div_euclid(1000);
         if let Some(s) = self.slots.get_mut(i) {
             if s.attempts > 0 {
@@ -648,16 +792,29 @@ impl Worker {
         if !self.ctx.runtime.os().is_root() {
             return (None, None);
         }
-        let pod_sc = self.pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
+        let pod_sc = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.security_context.as_ref());
         let sc = c.security_context.as_ref();
-        let uid = sc.and_then(|s| s.run_as_user).or_else(|| pod_sc.and_then(|s| s.run_as_user));
-        let gid = sc.and_then(|s| s.run_as_group).or_else(|| pod_sc.and_then(|s| s.run_as_group));
-        (uid.and_then(|u| u32::try_from(u).ok()), gid.and_then(|g| u32::try_from(g).ok()))
+        let uid = sc
+            .and_then(|s| s.run_as_user)
+            .or_else(|| pod_sc.and_then(|s| s.run_as_user));
+        let gid = sc
+            .and_then(|s| s.run_as_group)
+            .or_else(|| pod_sc.and_then(|s| s.run_as_group));
+        (
+            uid.and_then(|u| u32::try_from(u).ok()),
+            gid.and_then(|g| u32::try_from(g).ok()),
+        )
     }
 
     fn on_exit(&mut self, i: usize, attempt: u32, started_s: i64, exited: Exited) {
         let now_ms = self.now_ms();
-        let Some(slot) = self.slots.get(i) else { return };
+        let Some(slot) = self.slots.get(i) else {
+            return;
+        };
         let container = slot.container.clone();
         let id = slot.container_id.clone().unwrap_or_default();
         let reason = if exited.oom_killed {
@@ -667,7 +824,10 @@ impl Worker {
         } else {
             "Error"
         };
-        let term_host = self.sandbox.join("termination").join(format!("{}-{attempt}", container.name));
+        let term_host = self
+            .sandbox
+            .join("termination")
+            .join(format!("{}-{attempt}", container.name));
         let mut message = std::fs::read(&term_host)
             .ok()
             .map(|mut b| {
@@ -679,8 +839,19 @@ impl Worker {
             && exited.code != 0
             && container.termination_message_policy.as_deref() == Some("FallbackToLogsOnError")
         {
-            let log = self.ctx.logs.attempt_file(&self.ns, &self.name, &self.uid, &container.name, attempt);
-            message = Some(crate::logs::write::tail_content(&log, FALLBACK_LINES, FALLBACK_BYTES)).filter(|m| !m.is_empty());
+            let log = self.ctx.logs.attempt_file(
+                &self.ns,
+                &self.name,
+                &self.uid,
+                &container.name,
+                attempt,
+            );
+            message = Some(crate::logs::write::tail_content(
+                &log,
+                FALLBACK_LINES,
+                FALLBACK_BYTES,
+            ))
+            .filter(|m| !m.is_empty());
         }
         let t = Terminated {
             exit_code: exited.code,
@@ -703,7 +874,9 @@ impl Worker {
             return;
         }
         let policy = restart_policy(&self.pod).to_string();
-        let Some(kind) = self.slots.get(i).map(|s| s.kind) else { return };
+        let Some(kind) = self.slots.get(i).map(|s| s.kind) else {
+            return;
+        };
         let restart = match kind {
             Kind::Sidecar => true,
             Kind::Init => code != 0 && policy != "Never",
@@ -726,10 +899,18 @@ impl Worker {
                         delay / 1000,
                         s.name()
                     );
-                    s.state = State::Waiting { reason: "CrashLoopBackOff".into(), message: Some(msg) };
-                    let text = format!("Back-off restarting failed container {} in pod {pod_desc}", s.container.name);
+                    s.state = State::Waiting {
+                        reason: "CrashLoopBackOff".into(),
+                        message: Some(msg),
+                    };
+                    let text = format!(
+                        "Back-off restarting failed container {} in pod {pod_desc}",
+                        s.container.name
+                    );
                     let fp = field_path(s);
-                    self.ctx.events.pod(&self.pod, true, "BackOff", &text, Some(&fp));
+                    self.ctx
+                        .events
+                        .pod(&self.pod, true, "BackOff", &text, Some(&fp));
                 }
             }
         } else if kind == Kind::Init && code != 0 {
@@ -746,7 +927,11 @@ impl Worker {
             if self.failed {
                 return "Failed";
             }
-            return if mains.iter().all(|s| s.succeeded()) { "Succeeded" } else { "Failed" };
+            return if mains.iter().all(|s| s.succeeded()) {
+                "Succeeded"
+            } else {
+                "Failed"
+            };
         }
         if matches!(self.stage, Stage::Init(_)) {
             return "Pending";
@@ -783,7 +968,11 @@ impl Worker {
             return Ok(());
         }
         let patch = json!({"metadata": {"uid": self.uid}, "status": status});
-        match self.api().patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match self
+            .api()
+            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             Ok(_) => {
                 self.last_written = Some(status);
                 Ok(())
@@ -835,7 +1024,9 @@ pub async fn finish_deletion(client: &kube::Client, ns: &str, name: &str, uid: &
     match api.delete(name, &params).await {
         Ok(_) => {}
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-        Err(e) => tracing::warn!(pod = %name, namespace = %ns, error = %e, "finishing a pod's deletion"),
+        Err(e) => {
+            tracing::warn!(pod = %name, namespace = %ns, error = %e, "finishing a pod's deletion")
+        }
     }
 }
 

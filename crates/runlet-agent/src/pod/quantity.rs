@@ -51,14 +51,23 @@ pub fn nanos(s: &str) -> Option<i128> {
     };
     let frac_part = frac_part.get(..frac_part.len().min(18))?;
     let scale = 10i128.pow(frac_part.len() as u32);
-    let int_v: i128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
-    let frac_v: i128 = if frac_part.is_empty() { 0 } else { frac_part.parse().ok()? };
+    let int_v: i128 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.parse().ok()?
+    };
+    let frac_v: i128 = if frac_part.is_empty() {
+        0
+    } else {
+        frac_part.parse().ok()?
+    };
     let whole = int_v.checked_mul(scale)?.checked_add(frac_v)?;
     let n = whole.checked_mul(1_000_000_000)?.checked_mul(mult)? / div / scale;
     Some(if neg { -n } else { n })
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

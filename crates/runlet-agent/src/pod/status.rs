@@ -33,14 +33,24 @@ impl Conditions {
         let mut c = Conditions::default();
         for cond in conditions {
             if let (Some(t), Some(s)) = (cond["type"].as_str(), cond["status"].as_str()) {
-                let when = cond["lastTransitionTime"].as_str().unwrap_or("").to_string();
+                let when = cond["lastTransitionTime"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
                 c.seen.insert(t.to_string(), (s.to_string(), when));
             }
         }
         c
     }
 
-    fn make(&mut self, kind: &str, ok: bool, reason: Option<&str>, message: Option<String>, now: &str) -> Value {
+    fn make(
+        &mut self,
+        kind: &str,
+        ok: bool,
+        reason: Option<&str>,
+        message: Option<String>,
+        now: &str,
+    ) -> Value {
         let status = if ok { "True" } else { "False" };
         let entry = self
             .seen
@@ -91,7 +101,9 @@ fn container_status(slot: &Slot, runtime: &str) -> Value {
             }
             json!({"waiting": w})
         }
-        State::Running { started_at, .. } => json!({"running": {"startedAt": rfc3339(*started_at)}}),
+        State::Running { started_at, .. } => {
+            json!({"running": {"startedAt": rfc3339(*started_at)}})
+        }
         State::Terminated(t) => json!({"terminated": terminated_json(t)}),
     };
     let running = slot.is_running();
@@ -119,7 +131,13 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
     let terminal = matches!(view.phase, "Succeeded" | "Failed");
 
     let mut conds = Vec::new();
-    conds.push(conditions.make("PodReadyToStartContainers", view.sandbox_ready && !terminal, None, None, &now));
+    conds.push(conditions.make(
+        "PodReadyToStartContainers",
+        view.sandbox_ready && !terminal,
+        None,
+        None,
+        &now,
+    ));
     let incomplete: Vec<&str> = inits
         .iter()
         .filter(|s| match s.kind {
@@ -136,7 +154,10 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
             "Initialized",
             false,
             Some("ContainersNotInitialized"),
-            Some(format!("containers with incomplete status: [{}]", incomplete.join(" "))),
+            Some(format!(
+                "containers with incomplete status: [{}]",
+                incomplete.join(" ")
+            )),
             &now,
         ));
     }
@@ -157,7 +178,10 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
                 kind,
                 false,
                 Some("ContainersNotReady"),
-                Some(format!("containers with unready status: [{}]", unready.join(" "))),
+                Some(format!(
+                    "containers with unready status: [{}]",
+                    unready.join(" ")
+                )),
                 &now,
             )
         };
@@ -176,22 +200,39 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
     if let Some(t) = view.start_time {
         status.insert("startTime".into(), json!(rfc3339(t)));
     }
-    status.insert("reason".into(), view.reason.map_or(Value::Null, |r| json!(r)));
-    status.insert("message".into(), view.message.map_or(Value::Null, |m| json!(m)));
+    status.insert(
+        "reason".into(),
+        view.reason.map_or(Value::Null, |r| json!(r)),
+    );
+    status.insert(
+        "message".into(),
+        view.message.map_or(Value::Null, |m| json!(m)),
+    );
     if !inits.is_empty() {
         status.insert(
             "initContainerStatuses".into(),
-            Value::Array(inits.iter().map(|s| container_status(s, view.runtime)).collect()),
+            Value::Array(
+                inits
+                    .iter()
+                    .map(|s| container_status(s, view.runtime))
+                    .collect(),
+            ),
         );
     }
     status.insert(
         "containerStatuses".into(),
-        Value::Array(mains.iter().map(|s| container_status(s, view.runtime)).collect()),
+        Value::Array(
+            mains
+                .iter()
+                .map(|s| container_status(s, view.runtime))
+                .collect(),
+        ),
     );
     Value::Object(status)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::Container;
@@ -221,7 +262,10 @@ mod tests {
             finished_at: 11,
             container_id: "x".into(),
         });
-        let slots = vec![slot("init", Kind::Init, done.clone()), slot("main", Kind::Main, done)];
+        let slots = vec![
+            slot("init", Kind::Init, done.clone()),
+            slot("main", Kind::Main, done),
+        ];
         let view = View {
             phase: "Succeeded",
             reason: None,
@@ -249,8 +293,14 @@ mod tests {
         assert_eq!(cond("Ready")["reason"], "PodCompleted");
         assert_eq!(cond("Initialized")["status"], "True");
         assert_eq!(cond("PodReadyToStartContainers")["status"], "False");
-        assert_eq!(s["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
-        assert_eq!(s["containerStatuses"][0]["state"]["terminated"]["finishedAt"], "1970-01-01T00:00:11Z");
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["terminated"]["reason"],
+            "Completed"
+        );
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["terminated"]["finishedAt"],
+            "1970-01-01T00:00:11Z"
+        );
         assert_eq!(s["initContainerStatuses"][0]["name"], "init");
         assert_eq!(s["startTime"], "1970-01-01T00:00:09Z");
         assert_eq!(s["reason"], Value::Null, "a stale reason is cleared");

@@ -165,7 +165,12 @@ fn downward_files(
         } else {
             String::new()
         };
-        write_file(dir, &item.path, value.as_bytes(), item.mode.unwrap_or(default_mode))?;
+        write_file(
+            dir,
+            &item.path,
+            value.as_bytes(),
+            item.mode.unwrap_or(default_mode),
+        )?;
     }
     Ok(())
 }
@@ -253,7 +258,12 @@ pub fn prepare(
                     &name,
                 )?,
                 None if optional => {}
-                None => return Err(VolumeError::NotFound { kind: "secret", name }),
+                None => {
+                    return Err(VolumeError::NotFound {
+                        kind: "secret",
+                        name,
+                    });
+                }
             }
         } else if let Some(d) = &v.downward_api {
             downward_files(
@@ -309,7 +319,13 @@ pub fn prepare(
                     }
                 }
                 if let Some(d) = &src.downward_api {
-                    downward_files(&dir, pod, d.items.as_deref().unwrap_or_default(), mode, sources)?;
+                    downward_files(
+                        &dir,
+                        pod,
+                        d.items.as_deref().unwrap_or_default(),
+                        mode,
+                        sources,
+                    )?;
                 }
             }
         } else {
@@ -389,6 +405,7 @@ pub fn container_mounts(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::os::fake::FakeOs;
@@ -410,7 +427,8 @@ mod tests {
         }))
         .unwrap();
         let cm: ConfigMap =
-            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}})).unwrap();
+            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}}))
+                .unwrap();
         let s: Secret =
             serde_json::from_value(json!({"metadata": {"name": "s"}, "data": {"pw": "eA=="}}))
                 .unwrap();
@@ -425,7 +443,10 @@ mod tests {
         let vols = prepare(&os, dir.path(), &pod, &sources).unwrap();
         let cfg = dir.path().join("volumes/cfg/sub/file");
         assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "v");
-        assert_eq!(std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(
             std::fs::read_to_string(dir.path().join("volumes/sec/pw")).unwrap(),
             "x"
@@ -434,12 +455,18 @@ mod tests {
             std::fs::read_to_string(dir.path().join("volumes/info/labels")).unwrap(),
             "a=\"b\""
         );
-        assert_eq!(*os.tmpfs.lock().unwrap(), vec![dir.path().join("volumes/scratch")]);
+        assert_eq!(
+            *os.tmpfs.lock().unwrap(),
+            vec![dir.path().join("volumes/scratch")]
+        );
         let c = &pod.spec.as_ref().unwrap().containers[0];
         let mounts = container_mounts(c, &vols).unwrap();
         assert_eq!(mounts.len(), 1);
         assert!(mounts[0].read_only);
-        assert!(dir.path().join("mnt/cfg").is_dir(), "the mount point is created");
+        assert!(
+            dir.path().join("mnt/cfg").is_dir(),
+            "the mount point is created"
+        );
     }
 
     #[test]
@@ -465,6 +492,9 @@ mod tests {
     fn volume_paths_cannot_escape() {
         assert!(safe_join(Path::new("/v"), "../etc/passwd").is_err());
         assert!(safe_join(Path::new("/v"), "/etc").is_err());
-        assert_eq!(safe_join(Path::new("/v"), "a/b").unwrap(), Path::new("/v/a/b"));
+        assert_eq!(
+            safe_join(Path::new("/v"), "a/b").unwrap(),
+            Path::new("/v/a/b")
+        );
     }
 }

@@ -108,6 +108,7 @@ impl Runtime for ProcessRuntime {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::os::fake::{FakeOs, FakeProcess};
@@ -147,9 +148,16 @@ mod tests {
             std::fs::read_to_string(&log_path).unwrap(),
             "1970-01-01T00:00:00.000000000Z stdout F hi\n"
         );
-        assert_eq!(*os.signals.lock().unwrap(), vec![(started.pid, Signal::Kill)]);
+        assert_eq!(
+            *os.signals.lock().unwrap(),
+            vec![(started.pid, Signal::Kill)]
+        );
         let spawned = os.spawned.lock().unwrap();
-        assert_eq!(spawned[0].cgroup_procs.len(), 1, "the attempt joins its cgroup");
+        assert_eq!(
+            spawned[0].cgroup_procs.len(),
+            1,
+            "the attempt joins its cgroup"
+        );
     }
 
     #[tokio::test]

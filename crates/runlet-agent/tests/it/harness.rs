@@ -88,7 +88,10 @@ impl Env {
             "spec": spec,
         }))
         .unwrap();
-        self.pods.create(&PostParams::default(), &pod).await.unwrap()
+        self.pods
+            .create(&PostParams::default(), &pod)
+            .await
+            .unwrap()
     }
 
     /// Waits (bounded) until the pod satisfies `f`.
@@ -169,7 +172,12 @@ pub fn process_with(marker: &str) -> bool {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
         .any(|e| {
             std::fs::read(e.path().join("cmdline"))
                 .map(|c| String::from_utf8_lossy(&c).contains(marker))

@@ -20,30 +20,58 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
     // Upstream: the first restart is immediate, the next waits 10 s (CrashLoopBackOff).
     let p = env
         .wait_pod("flaky", "backing off", |p| {
-            p.status.is_some() && cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+            p.status.is_some()
+                && cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
         })
         .await;
     let cs = cstatus(&p, false)[0].clone();
     assert_eq!(cs["restartCount"], 1);
     assert_eq!(cs["lastState"]["terminated"]["exitCode"], 3);
     assert_eq!(
-        cs["state"]["waiting"]["message"].as_str().unwrap().split(" restarting").next(),
+        cs["state"]["waiting"]["message"]
+            .as_str()
+            .unwrap()
+            .split(" restarting")
+            .next(),
         Some("back-off 10s")
     );
-    assert_eq!(crate::harness::phase_of(&p), "Running", "a restarting pod is Running");
+    assert_eq!(
+        crate::harness::phase_of(&p),
+        "Running",
+        "a restarting pod is Running"
+    );
     let current = env.logs("flaky", &LogParams::default()).await;
-    let previous = env.logs("flaky", &LogParams { previous: true, ..Default::default() }).await;
+    let previous = env
+        .logs(
+            "flaky",
+            &LogParams {
+                previous: true,
+                ..Default::default()
+            },
+        )
+        .await;
     assert!(current.starts_with("attempt-") && previous.starts_with("attempt-"));
-    assert_ne!(current, previous, "--previous reads the attempt before the last");
+    assert_ne!(
+        current, previous,
+        "--previous reads the attempt before the last"
+    );
 
     // Nothing happens until the clock passes the backoff.
     env.api.clock.advance_millis(10_001);
     let p = env
-        .wait_pod("flaky", "the third attempt", |p| p.status.is_some() && cstatus(p, false)[0]["restartCount"] == 2)
+        .wait_pod("flaky", "the third attempt", |p| {
+            p.status.is_some() && cstatus(p, false)[0]["restartCount"] == 2
+        })
         .await;
     assert_eq!(cstatus(&p, false)[0]["restartCount"], 2);
-    env.pods.delete("flaky", &DeleteParams::default()).await.unwrap();
-    wait_until("the pod is gone", || async { env.pods.get_opt("flaky").await.unwrap().is_none() }).await;
+    env.pods
+        .delete("flaky", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_until("the pod is gone", || async {
+        env.pods.get_opt("flaky").await.unwrap().is_none()
+    })
+    .await;
     env.stop().await;
 }
 
@@ -59,18 +87,31 @@ async fn graceful_deletion_sends_sigterm_then_sigkill_after_the_grace_period() {
     .await;
     env.wait_phase("stubborn", "Running").await;
     wait_until("the container printed", || async {
-        env.logs("stubborn", &LogParams::default()).await.contains("up")
+        env.logs("stubborn", &LogParams::default())
+            .await
+            .contains("up")
     })
     .await;
-    env.pods.delete("stubborn", &DeleteParams::default()).await.unwrap();
+    env.pods
+        .delete("stubborn", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_until("SIGTERM reached the container", || async {
-        env.logs("stubborn", &LogParams::default()).await.contains("got-term")
+        env.logs("stubborn", &LogParams::default())
+            .await
+            .contains("got-term")
     })
     .await;
-    assert!(env.pods.get_opt("stubborn").await.unwrap().is_some(), "still within its grace period");
+    assert!(
+        env.pods.get_opt("stubborn").await.unwrap().is_some(),
+        "still within its grace period"
+    );
     assert!(process_with(&marker), "the container ignores SIGTERM");
     env.api.clock.advance_millis(30_001);
-    wait_until("the pod is deleted", || async { env.pods.get_opt("stubborn").await.unwrap().is_none() }).await;
+    wait_until("the pod is deleted", || async {
+        env.pods.get_opt("stubborn").await.unwrap().is_none()
+    })
+    .await;
     wait_until("no process is left", || async { !process_with(&marker) }).await;
     env.stop().await;
 }
@@ -89,7 +130,10 @@ async fn active_deadline_fails_the_pod_with_deadline_exceeded() {
     let p = env.wait_phase("slow", "Failed").await;
     let s = serde_json::to_value(p.status.unwrap()).unwrap();
     assert_eq!(s["reason"], "DeadlineExceeded");
-    assert_eq!(s["message"], "Pod was active on the node longer than the specified deadline");
+    assert_eq!(
+        s["message"],
+        "Pod was active on the node longer than the specified deadline"
+    );
     env.stop().await;
 }
 

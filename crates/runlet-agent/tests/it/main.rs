@@ -2,5 +2,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod harness;
-mod pods;
 mod lifecycle;
+mod pods;

@@ -26,22 +26,50 @@ async fn pod_runs_to_succeeded_with_cri_logs_and_exit_code_zero() {
     let status = serde_json::to_value(done.status.as_ref().unwrap()).unwrap();
     assert!(status["startTime"].is_string());
     assert!(status["hostIP"].is_string());
-    let ready = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
-    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("PodCompleted")));
+    let ready = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("PodCompleted"))
+    );
 
     // The file is in the CRI format: timestamp, stream, tag, content.
     let uid = pod.metadata.uid.unwrap();
-    let file = env.dir.path().join(format!("agent/logs/default_hello_{uid}/c/0.log"));
+    let file = env
+        .dir
+        .path()
+        .join(format!("agent/logs/default_hello_{uid}/c/0.log"));
     let text = std::fs::read_to_string(&file).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines.contains(&"2026-01-01T00:00:00.000000000Z stdout F hello"), "{text}");
-    assert!(lines.contains(&"2026-01-01T00:00:00.000000000Z stderr F oops"), "{text}");
+    assert!(
+        lines.contains(&"2026-01-01T00:00:00.000000000Z stdout F hello"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"2026-01-01T00:00:00.000000000Z stderr F oops"),
+        "{text}"
+    );
 
     let logs = env.logs("hello", &LogParams::default()).await;
-    assert!(logs == "hello\noops\n" || logs == "oops\nhello\n", "{logs:?}");
+    assert!(
+        logs == "hello\noops\n" || logs == "oops\nhello\n",
+        "{logs:?}"
+    );
     let ts = env
-        .logs("hello", &LogParams { timestamps: true, tail_lines: Some(1), ..Default::default() })
+        .logs(
+            "hello",
+            &LogParams {
+                timestamps: true,
+                tail_lines: Some(1),
+                ..Default::default()
+            },
+        )
         .await;
     assert!(ts.starts_with("2026-01-01T00:00:00.000000000Z "), "{ts:?}");
     env.stop().await;
@@ -60,8 +88,15 @@ async fn exit_one_fails_the_pod_with_reason_error() {
     let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
     assert_eq!(t["exitCode"], 1);
     assert_eq!(t["reason"], "Error");
-    assert_eq!(t["message"], "bad news\n", "FallbackToLogsOnError uses the log tail");
-    assert_eq!(cstatus(&done, false)[0]["restartCount"], 0, "Never does not restart");
+    assert_eq!(
+        t["message"], "bad news\n",
+        "FallbackToLogsOnError uses the log tail"
+    );
+    assert_eq!(
+        cstatus(&done, false)[0]["restartCount"],
+        0,
+        "Never does not restart"
+    );
     env.stop().await;
 }
 
@@ -75,7 +110,10 @@ async fn a_missing_command_is_a_start_error() {
     .await;
     let done = env.wait_phase("nocmd", "Failed").await;
     let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
-    assert_eq!((t["exitCode"].as_i64(), t["reason"].as_str()), (Some(128), Some("StartError")));
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(128), Some("StartError"))
+    );
     env.stop().await;
 }
 
@@ -85,26 +123,39 @@ async fn secret_and_config_map_key_refs_become_env() {
     let secrets: Api<Secret> = Api::default_namespaced(env.api.client.clone());
     let cms: Api<ConfigMap> = Api::default_namespaced(env.api.client.clone());
     secrets
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "db"}, "stringData": {"password": "hunter2"}})).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "db"}, "stringData": {"password": "hunter2"}}),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap();
-    cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "cfg"}, "data": {"mode": "fast"}})).unwrap())
-        .await
-        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "cfg"}, "data": {"mode": "fast"}}))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
     env.create(
         "envs",
         json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
-            "command": sh("echo $PASSWORD $MODE $POD_NAME $(GREETING)"),
-            "env": [
-                {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
-                {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "mode"}}},
-                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "GREETING", "value": "hi-$(MODE)"},
-            ]}]}),
+        "command": sh("echo $PASSWORD $MODE $POD_NAME $(GREETING)"),
+        "env": [
+            {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+            {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "mode"}}},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "GREETING", "value": "hi-$(MODE)"},
+        ]}]}),
     )
     .await;
     env.wait_phase("envs", "Succeeded").await;
-    assert_eq!(env.logs("envs", &LogParams::default()).await, "hunter2 fast envs hi-fast\n");
+    assert_eq!(
+        env.logs("envs", &LogParams::default()).await,
+        "hunter2 fast envs hi-fast\n"
+    );
     env.stop().await;
 }
 
@@ -119,11 +170,16 @@ async fn a_missing_secret_waits_with_create_container_config_error() {
     .await;
     let p = env
         .wait_pod("nosecret", "CreateContainerConfigError", |p| {
-            p.status.as_ref().is_some_and(|_| cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CreateContainerConfigError")
+            p.status.as_ref().is_some_and(|_| {
+                cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+            })
         })
         .await;
     assert_eq!(phase_of(&p), "Pending");
-    assert_eq!(cstatus(&p, false)[0]["state"]["waiting"]["message"], "secret \"absent\" not found");
+    assert_eq!(
+        cstatus(&p, false)[0]["state"]["waiting"]["message"],
+        "secret \"absent\" not found"
+    );
     env.stop().await;
 }
 
@@ -169,17 +225,38 @@ async fn sidecar_is_stopped_after_the_main_container() {
     let done = env.wait_phase("sidecar", "Succeeded").await;
     let helper = cstatus(&done, true)[0].clone();
     assert!(helper["state"]["terminated"].is_object(), "{helper}");
-    let helper_log = env.logs("sidecar", &LogParams { container: Some("helper".into()), ..Default::default() }).await;
+    let helper_log = env
+        .logs(
+            "sidecar",
+            &LogParams {
+                container: Some("helper".into()),
+                ..Default::default()
+            },
+        )
+        .await;
     // (sh may also report its `sleep` child as "Terminated".)
-    assert!(helper_log.starts_with("helper-up\n") && helper_log.contains("helper-stopping\n"), "{helper_log:?}");
-    let main_log = env.logs("sidecar", &LogParams { container: Some("main".into()), ..Default::default() }).await;
+    assert!(
+        helper_log.starts_with("helper-up\n") && helper_log.contains("helper-stopping\n"),
+        "{helper_log:?}"
+    );
+    let main_log = env
+        .logs(
+            "sidecar",
+            &LogParams {
+                container: Some("main".into()),
+                ..Default::default()
+            },
+        )
+        .await;
     assert_eq!(main_log, "main-done\n");
     env.stop().await;
 }
 
 #[tokio::test]
 async fn memory_limit_kill_is_reported_as_oom_killed() {
-    let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default().contains("memory");
+    let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .unwrap_or_default()
+        .contains("memory");
     let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
     let root = std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -199,6 +276,10 @@ async fn memory_limit_kill_is_reported_as_oom_killed() {
     .await;
     let done = env.wait_phase("oom", "Failed").await;
     let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
-    assert_eq!((t["exitCode"].as_i64(), t["reason"].as_str()), (Some(137), Some("OOMKilled")), "{t}");
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(137), Some("OOMKilled")),
+        "{t}"
+    );
     env.stop().await;
 }

@@ -46,7 +46,12 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
     let ephemeral = names("ephemeralContainers");
     let container = match query.get("container").filter(|c| !c.is_empty()) {
         Some(c) => {
-            if !containers.iter().chain(&init).chain(&ephemeral).any(|n| n == c) {
+            if !containers
+                .iter()
+                .chain(&init)
+                .chain(&ephemeral)
+                .any(|n| n == c)
+            {
                 return Err(ApiError::new(Status::bad_request(format!(
                     "container {c} is not valid for pod {name}"
                 ))));
@@ -82,7 +87,11 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
     };
     let tail_lines = query.int("tailLines")?;
     if let Some(t) = tail_lines.filter(|t| *t < 0) {
-        return Err(invalid("tailLines", t, "must be greater than or equal to 0"));
+        return Err(invalid(
+            "tailLines",
+            t,
+            "must be greater than or equal to 0",
+        ));
     }
     let limit_bytes = query.int("limitBytes")?;
     if let Some(l) = limit_bytes.filter(|l| *l < 1) {

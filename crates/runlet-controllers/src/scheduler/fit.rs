@@ -72,17 +72,29 @@ pub fn quantity_nanos(s: &str) -> Option<i128> {
     };
     let frac_part = frac_part.get(..frac_part.len().min(18))?;
     let scale = 10i128.pow(frac_part.len() as u32);
-    let int_v: i128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
-    let frac_v: i128 = if frac_part.is_empty() { 0 } else { frac_part.parse().ok()? };
+    let int_v: i128 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.parse().ok()?
+    };
+    let frac_v: i128 = if frac_part.is_empty() {
+        0
+    } else {
+        frac_part.parse().ok()?
+    };
     let whole = int_v.checked_mul(scale)?.checked_add(frac_v)?;
     Some(whole.checked_mul(1_000_000_000)?.checked_mul(mult)? / div / scale)
 }
 
-fn from_map(map: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>) -> Resources {
+fn from_map(
+    map: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+) -> Resources {
     let get = |k: &str, unit: i128| -> i64 {
         map.and_then(|m| m.get(k))
             .and_then(|q| quantity_nanos(&q.0))
-            .map_or(0, |n| i64::try_from((n + unit - 1) / unit).unwrap_or(i64::MAX))
+            .map_or(0, |n| {
+                i64::try_from((n + unit - 1) / unit).unwrap_or(i64::MAX)
+            })
     };
     Resources {
         cpu_millis: get("cpu", 1_000_000),
@@ -99,7 +111,10 @@ fn container_requests(c: &Container) -> Resources {
 /// sidecars started before it), plus overhead, plus one pod slot.
 pub fn pod_requests(pod: &Pod) -> Resources {
     let Some(spec) = &pod.spec else {
-        return Resources { pods: 1, ..Default::default() };
+        return Resources {
+            pods: 1,
+            ..Default::default()
+        };
     };
     let mut main = Resources::default();
     for c in &spec.containers {
@@ -131,8 +146,13 @@ pub fn allocatable(node: &Node) -> Resources {
     let pods = map
         .and_then(|m| m.get("pods"))
         .and_then(|q| quantity_nanos(&q.0))
-        .map_or(110, |n| i64::try_from(n / 1_000_000_000).unwrap_or(i64::MAX));
-    Resources { pods, ..from_map(map) }
+        .map_or(110, |n| {
+            i64::try_from(n / 1_000_000_000).unwrap_or(i64::MAX)
+        });
+    Resources {
+        pods,
+        ..from_map(map)
+    }
 }
 
 /// Whether the node reports `Ready=True`.
@@ -145,13 +165,18 @@ pub fn is_ready(node: &Node) -> bool {
 
 fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
     tolerations.iter().any(|t| {
-        let effect_ok = t.effect.as_deref().is_none_or(|e| e.is_empty() || e == taint.effect);
-        let key_ok = t.key.as_deref().is_none_or(|k| k.is_empty()) || t.key.as_deref() == Some(taint.key.as_str());
+        let effect_ok = t
+            .effect
+            .as_deref()
+            .is_none_or(|e| e.is_empty() || e == taint.effect);
+        let key_ok = t.key.as_deref().is_none_or(|k| k.is_empty())
+            || t.key.as_deref() == Some(taint.key.as_str());
         let value_ok = match t.operator.as_deref() {
             Some("Exists") => true,
             _ => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
         };
-        let wildcard = t.key.as_deref().is_none_or(|k| k.is_empty()) && t.operator.as_deref() == Some("Exists");
+        let wildcard = t.key.as_deref().is_none_or(|k| k.is_empty())
+            && t.operator.as_deref() == Some("Exists");
         effect_ok && (wildcard || (key_ok && value_ok))
     })
 }
@@ -159,7 +184,9 @@ fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
 /// Why a node does not fit, in upstream's words; `None` when it fits.
 pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option<String> {
     let spec = pod.spec.as_ref();
-    let tolerations = spec.and_then(|s| s.tolerations.as_deref()).unwrap_or_default();
+    let tolerations = spec
+        .and_then(|s| s.tolerations.as_deref())
+        .unwrap_or_default();
     let mut taints: Vec<Taint> = node
         .spec
         .as_ref()
@@ -182,7 +209,10 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
             return Some("node(s) were unschedulable".into());
         }
     }
-    for t in taints.iter().filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute") {
+    for t in taints
+        .iter()
+        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+    {
         if !tolerates(tolerations, t) {
             return Some(format!(
                 "node(s) had untolerated taint {{{}: {}}}",
@@ -231,6 +261,7 @@ pub fn fit_error(total: usize, reasons: &[String]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -268,28 +299,62 @@ mod tests {
 
     #[test]
     fn misfits_name_the_reason_as_upstream() {
-        let p = pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "2"}}}]}));
+        let p =
+            pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "2"}}}]}));
         let req = pod_requests(&p);
-        assert_eq!(misfit(&p, &node("1", true), Resources::default(), req).as_deref(), Some("Insufficient cpu"));
-        assert_eq!(misfit(&p, &node("4", true), Resources::default(), req), None);
+        assert_eq!(
+            misfit(&p, &node("1", true), Resources::default(), req).as_deref(),
+            Some("Insufficient cpu")
+        );
+        assert_eq!(
+            misfit(&p, &node("4", true), Resources::default(), req),
+            None
+        );
         assert_eq!(
             misfit(&p, &node("4", false), Resources::default(), req).as_deref(),
             Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }")
         );
-        let full = Resources { pods: 2, ..Default::default() };
-        assert_eq!(misfit(&p, &node("4", true), full, req).as_deref(), Some("Too many pods"));
+        let full = Resources {
+            pods: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            misfit(&p, &node("4", true), full, req).as_deref(),
+            Some("Too many pods")
+        );
         let sel = pod(json!({"nodeSelector": {"disk": "hdd"}, "containers": []}));
         assert_eq!(
-            misfit(&sel, &node("4", true), Resources::default(), pod_requests(&sel)).as_deref(),
+            misfit(
+                &sel,
+                &node("4", true),
+                Resources::default(),
+                pod_requests(&sel)
+            )
+            .as_deref(),
             Some("node(s) didn't match Pod's node affinity/selector")
         );
         let tolerant = pod(json!({"tolerations": [{"operator": "Exists"}], "containers": []}));
-        assert_eq!(misfit(&tolerant, &node("4", false), Resources::default(), pod_requests(&tolerant)), None);
+        assert_eq!(
+            misfit(
+                &tolerant,
+                &node("4", false),
+                Resources::default(),
+                pod_requests(&tolerant)
+            ),
+            None
+        );
     }
 
     #[test]
     fn fit_error_counts_reasons() {
-        let msg = fit_error(3, &["Insufficient cpu".into(), "Too many pods".into(), "Insufficient cpu".into()]);
+        let msg = fit_error(
+            3,
+            &[
+                "Insufficient cpu".into(),
+                "Too many pods".into(),
+                "Insufficient cpu".into(),
+            ],
+        );
         assert_eq!(
             msg,
             "0/3 nodes are available: 2 Insufficient cpu, 1 Too many pods. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."

@@ -69,7 +69,10 @@ pub struct Scheduler {
 fn pending(p: &Pod, scheduler: &str) -> bool {
     let spec = p.spec.as_ref();
     spec.is_some_and(|s| s.node_name.as_deref().unwrap_or("").is_empty())
-        && spec.and_then(|s| s.scheduler_name.as_deref()).unwrap_or(DEFAULT_SCHEDULER) == scheduler
+        && spec
+            .and_then(|s| s.scheduler_name.as_deref())
+            .unwrap_or(DEFAULT_SCHEDULER)
+            == scheduler
         && p.metadata.deletion_timestamp.is_none()
         && !terminal(p)
 }
@@ -105,12 +108,18 @@ impl Scheduler {
         let (pods, pod_writer) = reflector::store::<Pod>();
         let node_stream = reflector::reflector(
             node_writer,
-            watcher(Api::<Node>::all(self.client.clone()), watcher::Config::default()),
+            watcher(
+                Api::<Node>::all(self.client.clone()),
+                watcher::Config::default(),
+            ),
         )
         .default_backoff();
         let pod_stream = reflector::reflector(
             pod_writer,
-            watcher(Api::<Pod>::all(self.client.clone()), watcher::Config::default()),
+            watcher(
+                Api::<Pod>::all(self.client.clone()),
+                watcher::Config::default(),
+            ),
         )
         .default_backoff();
         let mut node_stream = std::pin::pin!(node_stream);
@@ -198,7 +207,8 @@ impl Scheduler {
         }
         // Assumed pods still unbound in the store count where we put them.
         self.assumed.retain(|uid, _| still_pending.contains(uid));
-        self.unschedulable.retain(|uid, _| still_pending.contains(uid));
+        self.unschedulable
+            .retain(|uid, _| still_pending.contains(uid));
         for (node, r) in self.assumed.values() {
             let e = used.entry(node.clone()).or_default();
             e.cpu_millis += r.cpu_millis;
@@ -276,7 +286,10 @@ impl Scheduler {
                                 &d.uid,
                                 false,
                                 "Scheduled",
-                                &format!("Successfully assigned {}/{} to {}", d.namespace, d.name, d.node),
+                                &format!(
+                                    "Successfully assigned {}/{} to {}",
+                                    d.namespace, d.name, d.node
+                                ),
                                 &now,
                             )
                             .await;
@@ -315,14 +328,19 @@ async fn bind(client: &kube::Client, d: &Decision) -> Result<(), Error> {
         "metadata": {"name": d.name, "namespace": d.namespace, "uid": d.uid},
         "target": {"apiVersion": "v1", "kind": "Node", "name": d.node},
     });
-    api.create_subresource::<serde_json::Value, serde_json::Value>("binding", &d.name, &PostParams::default(), &body)
-        .await
-        .map(|_| ())
-        .map_err(|source| Error::Bind {
-            pod: format!("{}/{}", d.namespace, d.name),
-            node: d.node.clone(),
-            source,
-        })
+    api.create_subresource::<serde_json::Value, serde_json::Value>(
+        "binding",
+        &d.name,
+        &PostParams::default(),
+        &body,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|source| Error::Bind {
+        pod: format!("{}/{}", d.namespace, d.name),
+        node: d.node.clone(),
+        source,
+    })
 }
 
 /// The `FailedScheduling` event and the `PodScheduled=False` condition.
@@ -341,7 +359,10 @@ async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now: &s
         "lastProbeTime": null,
         "lastTransitionTime": now,
     }]}});
-    if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+    if let Err(e) = api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
         tracing::debug!(pod = %name, error = %e, "scheduler: writing PodScheduled");
     }
 }

@@ -14,7 +14,10 @@ async fn node(api: &TestApi, name: &str, cpu: &str, ready: bool) {
         "capacity": {"cpu": cpu, "memory": "4Gi", "pods": "110"},
         "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }, "reason": "KubeletReady"}],
     }});
-    nodes.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    nodes
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
 }
 
 async fn pod(api: &TestApi, name: &str, cpu: &str, scheduler: Option<&str>) {
@@ -35,7 +38,10 @@ fn start(api: &TestApi) -> (CancellationToken, tokio::task::JoinHandle<()>) {
 
 async fn stop(cancel: CancellationToken, task: tokio::task::JoinHandle<()>) {
     cancel.cancel();
-    tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
@@ -44,7 +50,10 @@ async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -78,7 +87,10 @@ async fn binds_a_pending_pod_to_a_ready_node_with_room() {
     let bound = wait_for("the binding", async || node_name(&api, "p").await).await;
     assert_eq!(bound, "big", "only the big ready node has room for 2 CPUs");
     let ev = wait_for("the Scheduled event", async || {
-        events_of(&api, "p").await.into_iter().find(|e| e["reason"] == "Scheduled")
+        events_of(&api, "p")
+            .await
+            .into_iter()
+            .find(|e| e["reason"] == "Scheduled")
     })
     .await;
     assert_eq!(ev["message"], "Successfully assigned default/p to big");
@@ -93,7 +105,10 @@ async fn reports_failed_scheduling_when_no_node_fits_and_binds_when_one_appears(
     pod(&api, "greedy", "2", None).await;
     let (cancel, task) = start(&api);
     let ev = wait_for("the FailedScheduling event", async || {
-        events_of(&api, "greedy").await.into_iter().find(|e| e["reason"] == "FailedScheduling")
+        events_of(&api, "greedy")
+            .await
+            .into_iter()
+            .find(|e| e["reason"] == "FailedScheduling")
     })
     .await;
     assert_eq!(ev["type"], "Warning");
@@ -104,7 +119,14 @@ async fn reports_failed_scheduling_when_no_node_fits_and_binds_when_one_appears(
     let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
     let p = serde_json::to_value(pods.get("greedy").await.unwrap()).unwrap();
     let cond = &p["status"]["conditions"][0];
-    assert_eq!((cond["type"].as_str(), cond["status"].as_str(), cond["reason"].as_str()), (Some("PodScheduled"), Some("False"), Some("Unschedulable")));
+    assert_eq!(
+        (
+            cond["type"].as_str(),
+            cond["status"].as_str(),
+            cond["reason"].as_str()
+        ),
+        (Some("PodScheduled"), Some("False"), Some("Unschedulable"))
+    );
     assert_eq!(p["status"]["phase"], "Pending");
 
     // A node with room arrives: the pod is retried and bound.
@@ -134,7 +156,10 @@ async fn capacity_is_not_overcommitted_within_one_pass() {
         for i in 0..3 {
             let name = format!("p{i}");
             if node_name(&api, &name).await.is_none() {
-                return events_of(&api, &name).await.into_iter().find(|e| e["reason"] == "FailedScheduling");
+                return events_of(&api, &name)
+                    .await
+                    .into_iter()
+                    .find(|e| e["reason"] == "FailedScheduling");
             }
         }
         None

@@ -4,7 +4,6 @@ use anyhow::Context;
 use clap::Args;
 use runlet_agent::{Agent, AgentConfig};
 use runlet_apiserver::auth::{PeerIdentity, TokenFile, User};
-use tokio_util::sync::CancellationToken;
 use runlet_apiserver::state::SystemClock;
 use runlet_apiserver::{AppState, pki, serve};
 use runlet_store::sqlite::SqliteStore;
@@ -13,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Args)]
 pub struct ServerArgs {
