@@ -67,7 +67,20 @@ impl Os for FakeOs {
             });
         let program = spec.argv.first().cloned().unwrap_or_default();
         self.spawned.lock().unwrap().push(spec);
+        let namespaced = !self
+            .spawned
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .mounts
+            .is_empty();
         if let Some(errno) = p.spawn_errno {
+            if namespaced && errno == 1 {
+                return Err(OsError::MountNamespace(std::io::Error::from_raw_os_error(
+                    errno,
+                )));
+            }
             return Err(OsError::Spawn {
                 program,
                 source: std::io::Error::from_raw_os_error(errno),
