@@ -33,9 +33,15 @@ impl Server {
 
     /// Starts a server on an existing data directory (the caller keeps it alive).
     pub fn start_in(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// Starts a server on `dir` with extra flags.
+    pub fn start_with(dir: &Path, flags: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(flags)
             .env("RUNLET_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
