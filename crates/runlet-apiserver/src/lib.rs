@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod error;
 pub mod gc;
 pub mod handlers;
+pub mod logs;
 pub mod pki;
 mod protobuf;
 pub mod registry;

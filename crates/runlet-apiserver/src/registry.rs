@@ -328,7 +328,14 @@ pub async fn update(
         return Err(ApiError::new(Status::invalid(info, &name, &errors)));
     }
     let key = info.key(meta::namespace(old), &name);
-    if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() {
+    // Upstream `shouldDeleteDuringUpdate`: only an object whose graceful deletion is over
+    // (grace period 0) goes away when its last finalizer is removed; a pod still within its
+    // grace period keeps taking status updates until its node agent deletes it.
+    let grace_over = old["metadata"]["deletionGracePeriodSeconds"]
+        .as_i64()
+        .unwrap_or(0)
+        == 0;
+    if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && grace_over {
         // The last finalizer is gone: the object goes away now.
         if opts.dry_run {
             return Ok(new);

@@ -1,8 +1,10 @@
 //! Shared server state handed to every handler.
 
 use crate::auth::TokenFile;
+use crate::logs::LogSource;
 use runlet_store::Store;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 pub use runlet_api::clock::{Clock, SystemClock};
 
@@ -16,6 +18,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Whether requests must be authenticated (false for the in-process client).
     pub require_auth: bool,
+    /// Container log sources by node name (see [`crate::logs`]).
+    pub log_sources: RwLock<HashMap<String, Arc<dyn LogSource>>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -37,7 +41,20 @@ impl AppState {
             tokens,
             clock,
             require_auth,
+            log_sources: RwLock::default(),
         }))
+    }
+
+    /// Serves logs of pods on `node` from `source` (replacing an earlier one).
+    pub fn register_log_source(&self, node: &str, source: Arc<dyn LogSource>) {
+        if let Ok(mut map) = self.log_sources.write() {
+            map.insert(node.to_string(), source);
+        }
+    }
+
+    /// The log source of `node`, if any.
+    pub fn log_source(&self, node: &str) -> Option<Arc<dyn LogSource>> {
+        self.log_sources.read().ok()?.get(node).cloned()
     }
 
     pub fn now_unix(&self) -> i64 {

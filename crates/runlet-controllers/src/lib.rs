@@ -8,12 +8,14 @@
 //!   `ttlSecondsAfterFinished`).
 //! - [`leader`]: leader election through a `coordination.k8s.io/v1` Lease, so only one server
 //!   runs the controllers.
+//! - [`scheduler`]: binds pending pods to Ready nodes with room.
 //! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
 
 pub mod clockqueue;
 pub mod gc;
 pub mod job;
 pub mod leader;
+pub mod scheduler;
 pub mod ttl;
 
 use runlet_api::clock::Clock;
@@ -28,7 +30,7 @@ pub async fn run_controllers(
     shutdown: CancellationToken,
 ) {
     let job_shutdown = shutdown.clone();
-    let (_, _, job) = tokio::join!(
+    let (_, _, job, _) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
@@ -36,7 +38,12 @@ pub async fn run_controllers(
             shutdown.clone()
         ),
         ttl::run(client.clone(), clock.clone(), 2, shutdown),
-        job::run(client, clock, job_shutdown.cancelled_owned()),
+        job::run(
+            client.clone(),
+            clock.clone(),
+            job_shutdown.clone().cancelled_owned()
+        ),
+        scheduler::run(client, clock, job_shutdown),
     );
     if let Err(e) = job {
         tracing::error!(error = %e, "job controller stopped with an error");

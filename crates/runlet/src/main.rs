@@ -24,6 +24,8 @@ enum Command {
     Server(cmd::server::ServerArgs),
     /// Measure throughput and latency against an in-run baseline.
     Bench(cmd::bench::BenchArgs),
+    /// Run a node agent that joins a server: `runlet agent --server URL --token TOKEN`.
+    Agent(cmd::agent::AgentArgs),
     /// Run the system kubectl against the local server's admin kubeconfig.
     #[command(disable_help_flag = true)]
     Kubectl(cmd::kubectl::KubectlArgs),
@@ -33,6 +35,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server(args) => cmd::server::run(args),
+        Command::Agent(args) => cmd::agent::run(args),
         Command::Kubectl(args) => cmd::kubectl::run(args),
         Command::Bench(args) => cmd::bench::run(args),
     };

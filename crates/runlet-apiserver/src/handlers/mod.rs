@@ -160,7 +160,7 @@ async fn dispatch(
             watch::watch(state, &target, query, headers).await
         }
         ("GET", true, None | Some("status")) => read::get(state, &target, headers).await,
-        ("GET", true, Some("log")) => read::log(state, &target).await,
+        ("GET", true, Some("log")) => read::log(state, &target, query).await,
         ("POST", false, None) => write::create(state, &target, query, headers, body).await,
         ("POST", true, Some("binding")) => write::bind(state, &target, query, headers, body).await,
         ("PUT", true, None | Some("status") | Some("finalize")) => {

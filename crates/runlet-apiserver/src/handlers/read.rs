@@ -26,17 +26,137 @@ pub async fn get(state: &AppState, target: &Target, headers: &HeaderMap) -> ApiR
     Ok(json_response(StatusCode::OK, &obj))
 }
 
-/// `GET .../pods/{name}/log` until the node agent serves logs.
-pub async fn log(state: &AppState, target: &Target) -> ApiResult<Response> {
+/// `GET .../pods/{name}/log`: picks the container as upstream's `LogLocation` does, validates
+/// the options as `ValidatePodLogOptions`, and streams from the log source of the pod's node.
+pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
     let pod = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
-    let node = pod["spec"]["nodeName"].as_str().unwrap_or("");
-    let why = if node.is_empty() {
-        format!("pod {name:?} is not scheduled to a node yet")
-    } else {
-        format!("no node agent serves logs for node {node:?}")
+    let names = |key: &str| -> Vec<String> {
+        pod["spec"][key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    Err(ApiError::new(Status::bad_request(why)))
+    let containers = names("containers");
+    let init = names("initContainers");
+    let ephemeral = names("ephemeralContainers");
+    let container = match query.get("container").filter(|c| !c.is_empty()) {
+        Some(c) => {
+            if !containers
+                .iter()
+                .chain(&init)
+                .chain(&ephemeral)
+                .any(|n| n == c)
+            {
+                return Err(ApiError::new(Status::bad_request(format!(
+                    "container {c} is not valid for pod {name}"
+                ))));
+            }
+            c.to_string()
+        }
+        None => match containers.as_slice() {
+            [only] => only.clone(),
+            [] => {
+                return Err(ApiError::new(Status::bad_request(format!(
+                    "a container name must be specified for pod {name}"
+                ))));
+            }
+            many => {
+                let mut msg = format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    many.join(" ")
+                );
+                if !init.is_empty() {
+                    msg.push_str(&format!(
+                        " or one of the init containers: [{}]",
+                        init.join(" ")
+                    ));
+                }
+                return Err(ApiError::new(Status::bad_request(msg)));
+            }
+        },
+    };
+    let invalid = |field: &str, value: i64, why: &str| {
+        ApiError::new(Status::bad_request(format!(
+            "{field}: Invalid value: {value}: {why}"
+        )))
+    };
+    let tail_lines = query.int("tailLines")?;
+    if let Some(t) = tail_lines.filter(|t| *t < 0) {
+        return Err(invalid(
+            "tailLines",
+            t,
+            "must be greater than or equal to 0",
+        ));
+    }
+    let limit_bytes = query.int("limitBytes")?;
+    if let Some(l) = limit_bytes.filter(|l| *l < 1) {
+        return Err(invalid("limitBytes", l, "must be greater than 0"));
+    }
+    let since_seconds = query.int("sinceSeconds")?;
+    if let Some(s) = since_seconds.filter(|s| *s < 1) {
+        return Err(invalid("sinceSeconds", s, "must be greater than 0"));
+    }
+    let since_time_millis = match query.get("sinceTime").filter(|t| !t.is_empty()) {
+        Some(t) => Some(
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                .map_err(|_| {
+                    ApiError::new(Status::bad_request(format!(
+                        "invalid value for sinceTime: {t:?}"
+                    )))
+                })?,
+        ),
+        None => None,
+    };
+    if since_seconds.is_some() && since_time_millis.is_some() {
+        return Err(ApiError::new(Status::bad_request(
+            "at most one of `sinceTime` or `sinceSeconds` may be specified",
+        )));
+    }
+    let node = pod["spec"]["nodeName"].as_str().unwrap_or("");
+    if node.is_empty() {
+        return Err(ApiError::new(Status::bad_request(format!(
+            "pod {name:?} is not scheduled to a node yet"
+        ))));
+    }
+    let Some(source) = state.log_source(node) else {
+        return Err(ApiError::new(Status::bad_request(format!(
+            "no node agent serves logs for node {node:?}"
+        ))));
+    };
+    let req = crate::logs::LogRequest {
+        namespace: target.namespace.clone().unwrap_or_default(),
+        pod: name.to_string(),
+        uid: meta::uid(&pod).unwrap_or_default().to_string(),
+        container,
+        follow: query.flag("follow"),
+        previous: query.flag("previous"),
+        tail_lines,
+        since_seconds,
+        since_time_millis,
+        timestamps: query.flag("timestamps"),
+        limit_bytes,
+    };
+    let body = source.logs(req).await.map_err(|e| match e {
+        crate::logs::LogSourceError::NotFound(m) => {
+            let mut status = Status::not_found(target.info, name);
+            status.message = m;
+            ApiError::new(status)
+        }
+        crate::logs::LogSourceError::BadRequest(m) => ApiError::new(Status::bad_request(m)),
+        crate::logs::LogSourceError::Internal(m) => ApiError::new(Status::internal(m)),
+    })?;
+    let mut resp = Response::new(axum::body::Body::from_stream(body));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain"),
+    );
+    Ok(resp)
 }
 
 /// The continue token: where a paginated list stopped, and at which revision.

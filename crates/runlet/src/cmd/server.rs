@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use clap::Args;
-use runlet_apiserver::auth::TokenFile;
+use runlet_agent::{Agent, AgentConfig};
+use runlet_apiserver::auth::{PeerIdentity, TokenFile, User};
 use runlet_apiserver::state::{Clock, SystemClock};
 use runlet_apiserver::{AppState, pki, serve};
 use runlet_controllers::leader;
@@ -28,6 +29,12 @@ pub struct ServerArgs {
     /// How long store history is kept for watches to resume from.
     #[arg(long, env = "RUNLET_HISTORY_SECONDS", default_value_t = 300)]
     history_seconds: u64,
+    /// Do not run the embedded node agent (pods then need `runlet agent` on some machine).
+    #[arg(long, env = "RUNLET_DISABLE_AGENT")]
+    disable_agent: bool,
+    /// The embedded agent's node name (default: the host name).
+    #[arg(long, env = "RUNLET_NODE_NAME")]
+    node_name: Option<String>,
 }
 
 fn hostname() -> Option<String> {
@@ -78,11 +85,18 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
     let store = SqliteStore::open(dir.join("state.db"))
         .with_context(|| format!("opening {}", dir.join("state.db").display()))?;
     let tokens_path = dir.join("tokens.csv");
-    let tokens = TokenFile::load(&tokens_path)
+    let mut tokens = TokenFile::load(&tokens_path)
         .with_context(|| format!("loading {}", tokens_path.display()))?;
-    let store: Arc<dyn runlet_store::Store> = Arc::new(store);
+    let join_token = join_token(&dir)?;
+    tokens.insert(
+        &join_token,
+        User {
+            name: "system:runlet-agent".into(),
+            groups: vec!["system:nodes".into(), "system:authenticated".into()],
+        },
+    );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = AppState::new(store.clone(), tokens, clock.clone(), true);
+    let state = AppState::new(Arc::new(store), tokens, clock.clone(), true);
     runlet_apiserver::bootstrap(&state)
         .await
         .map_err(|e| anyhow::anyhow!(e.0.message))
@@ -112,9 +126,10 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         kubeconfig.display()
     );
 
-    // The controllers reach the API in-process, unauthenticated, over the same store.
-    let internal = AppState::new(store, TokenFile::default(), clock.clone(), false);
-    let client = kube::Client::new(runlet_apiserver::router(internal), "default");
+    // Components inside the server reach the API in-process, as a trusted user.
+    let client = in_process_client(&state);
+    let cancel = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
     // Stable across restarts of this server (so a restart after a crash takes its lease back
     // at once) and distinct between servers on one host (they cannot share an address).
     let identity = format!(
@@ -122,18 +137,35 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         hostname().unwrap_or_else(|| "runlet".into()),
         local
     );
-    let stop_controllers = CancellationToken::new();
-    let run_clock = clock.clone();
-    let run_client = client.clone();
-    let controllers = tokio::spawn(leader::run_with_leader_election(
-        client,
+    let (run_client, run_clock) = (client.clone(), clock.clone());
+    tasks.spawn(leader::run_with_leader_election(
+        client.clone(),
         leader::Config::new(identity),
-        clock,
+        clock.clone(),
         move |token| {
             runlet_controllers::run_controllers(run_client.clone(), run_clock.clone(), token)
         },
-        stop_controllers.clone(),
+        cancel.child_token(),
     ));
+    if !args.disable_agent {
+        let name = args
+            .node_name
+            .clone()
+            .unwrap_or_else(super::agent::default_node_name);
+        let agent = Agent::new(
+            client.clone(),
+            clock.clone(),
+            AgentConfig::new(&name, dir.join("agent")),
+        );
+        state.register_log_source(&name, Arc::new(super::agent::AgentLogs(agent.handle())));
+        let token = cancel.child_token();
+        tasks.spawn(async move {
+            if let Err(e) = agent.run(token).await {
+                tracing::error!(error = %e, "the embedded node agent stopped");
+            }
+        });
+        eprintln!("embedded node agent: node {name}");
+    }
 
     serve::serve_tls(
         listener,
@@ -142,18 +174,59 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await;
-    stop_controllers.cancel();
-    if tokio::time::timeout(Duration::from_secs(20), controllers)
-        .await
-        .is_err()
-    {
-        eprintln!("controllers did not stop in time");
+    cancel.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(30), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if stopped.is_err() {
+        eprintln!("some components did not stop in time");
     }
     eprintln!("runlet server stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// The agents' join token: `DIR/token`, created (mode 0600) on first start.
+fn join_token(dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = dir.join("token");
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let token: String = (0..32)
+        .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
+        .collect();
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(f, "{token}").with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
+}
+
+/// A `kube::Client` calling the router directly, authenticated as an administrator.
+fn in_process_client(state: &AppState) -> kube::Client {
+    let identity = PeerIdentity(Some(User {
+        name: "system:runlet".into(),
+        groups: vec!["system:masters".into(), "system:authenticated".into()],
+    }));
+    let service = tower::ServiceBuilder::new()
+        .map_request(move |mut req: http::Request<kube::client::Body>| {
+            req.extensions_mut().insert(identity.clone());
+            req
+        })
+        .service(runlet_apiserver::router(state.clone()));
+    kube::Client::new(service, "default")
+}
+
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

@@ -36,6 +36,11 @@ impl Server {
         Server::start_in_with(dir, &[])
     }
 
+    /// Starts a server on `dir` with extra flags.
+    pub fn start_with(dir: &Path, flags: &[&str]) -> Server {
+        Server::start_in_with(dir, flags)
+    }
+
     /// Starts a server on an existing data directory with extra flags.
     pub fn start_in_with(dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)

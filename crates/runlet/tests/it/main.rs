@@ -3,6 +3,7 @@
 //! One test binary for the crate (see STYLE.md rule 10).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent;
 mod badinput;
 mod crash;
 mod harness;

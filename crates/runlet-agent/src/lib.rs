@@ -1,0 +1,407 @@
+//! runlet's node agent: the kubelet for batch work.
+//!
+//! [`Agent::run`] registers the Node, heartbeats its Lease, watches the pods bound to it
+//! (`spec.nodeName=<node>`) and runs each in a [`pod::Worker`] through a [`runtime::Runtime`]
+//! (the host-process runtime by default), writing pod status as the kubelet does and keeping
+//! each container attempt's output in a CRI log file. [`AgentHandle::read_logs`] serves those
+//! files for `GET pods/{name}/log`.
+//!
+//! Invariants: the agent is a pure API client (a `kube::Client`); every task it starts is owned
+//! by [`Agent::run`] and stopped when its cancellation token fires, and the processes of pods it
+//! still runs are killed then; time is read from a [`Clock`].
+
+pub mod events;
+pub mod logs;
+pub mod node;
+pub mod os;
+pub mod pod;
+pub mod runtime;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::watcher;
+use logs::{LogError, LogOptions, LogStore, LogStream};
+use node::HostInfo;
+use runlet_api::clock::Clock;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// A failure that stops the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The Node could not be registered.
+    #[error(transparent)]
+    Node(#[from] node::NodeError),
+    /// The agent's directories could not be made.
+    #[error("preparing {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The agent's settings (durations as upstream's kubelet defaults).
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub node_name: String,
+    /// Pod sandboxes (`pods/`) and logs (`logs/`) live here.
+    pub data_dir: PathBuf,
+    /// How often a pod worker looks at the clock when nothing else happens.
+    pub tick: Duration,
+    /// Crash-loop backoff: first delay and cap (upstream 10 s and 5 min).
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Lease renewal period and duration (upstream 10 s and 40 s).
+    pub heartbeat: Duration,
+    pub lease_duration: Duration,
+    /// How often the node status is rewritten (upstream reports every 5 min or on change; 1 min here).
+    pub status_interval: Duration,
+    pub max_pods: u32,
+}
+
+impl AgentConfig {
+    pub fn new(node_name: &str, data_dir: PathBuf) -> Self {
+        AgentConfig {
+            node_name: node_name.to_string(),
+            data_dir,
+            tick: Duration::from_secs(1),
+            backoff_initial: Duration::from_secs(10),
+            backoff_max: Duration::from_secs(300),
+            heartbeat: Duration::from_secs(10),
+            lease_duration: Duration::from_secs(40),
+            status_interval: Duration::from_secs(60),
+            max_pods: 110,
+        }
+    }
+}
+
+/// What every pod worker shares.
+pub struct Ctx {
+    pub client: kube::Client,
+    pub runtime: Arc<dyn runtime::Runtime>,
+    pub clock: Arc<dyn Clock>,
+    pub config: AgentConfig,
+    pub logs: LogStore,
+    pub events: events::EventSink,
+    pub host: HostInfo,
+}
+
+/// The node agent.
+pub struct Agent {
+    client: kube::Client,
+    clock: Arc<dyn Clock>,
+    config: AgentConfig,
+    runtime: Arc<dyn runtime::Runtime>,
+    logs: LogStore,
+    host: HostInfo,
+}
+
+/// Reads the agent's logs; cheap to clone, usable while the agent runs.
+#[derive(Clone)]
+pub struct AgentHandle {
+    logs: LogStore,
+    clock: Arc<dyn Clock>,
+    node: String,
+}
+
+impl AgentHandle {
+    /// The node this agent runs.
+    pub fn node_name(&self) -> &str {
+        &self.node
+    }
+
+    /// Streams the log of `container` in pod `namespace/pod` (with that `uid`).
+    pub fn read_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        uid: &str,
+        container: &str,
+        opts: LogOptions,
+    ) -> Result<LogStream, LogError> {
+        self.logs.open(
+            namespace,
+            pod,
+            uid,
+            container,
+            opts,
+            self.clock.now_millis(),
+        )
+    }
+}
+
+impl Agent {
+    /// An agent running containers as host processes on this machine.
+    pub fn new(client: kube::Client, clock: Arc<dyn Clock>, config: AgentConfig) -> Agent {
+        let os: Arc<dyn os::Os> = Arc::new(os::linux::LinuxOs::new());
+        Self::with_os(client, clock, config, os)
+    }
+
+    /// An agent over a given OS seam (tests use a fake).
+    pub fn with_os(
+        client: kube::Client,
+        clock: Arc<dyn Clock>,
+        config: AgentConfig,
+        os: Arc<dyn os::Os>,
+    ) -> Agent {
+        let logs = LogStore::new(config.data_dir.join("logs"));
+        let runtime = Arc::new(runtime::process::ProcessRuntime::new(
+            os,
+            logs.clone(),
+            clock.clone(),
+        ));
+        Agent {
+            client,
+            clock,
+            config,
+            runtime,
+            logs,
+            host: HostInfo::detect(),
+        }
+    }
+
+    /// Overrides what was detected about the host (IP, CPUs, memory).
+    pub fn set_host(&mut self, host: HostInfo) {
+        self.host = host;
+    }
+
+    pub fn handle(&self) -> AgentHandle {
+        AgentHandle {
+            logs: self.logs.clone(),
+            clock: self.clock.clone(),
+            node: self.config.node_name.clone(),
+        }
+    }
+
+    /// Runs until `cancel` fires: registers the node, heartbeats, runs bound pods. On return
+    /// every process it started has been killed.
+    pub async fn run(self, cancel: CancellationToken) -> Result<(), AgentError> {
+        for dir in ["pods", "logs"] {
+            let p = self.config.data_dir.join(dir);
+            std::fs::create_dir_all(&p).map_err(|source| AgentError::DataDir {
+                path: p.display().to_string(),
+                source,
+            })?;
+        }
+        let node = node::register(
+            &self.client,
+            &self.config,
+            &self.host,
+            self.runtime.name(),
+            self.clock.as_ref(),
+        )
+        .await?;
+        tracing::info!(node = %self.config.node_name, ip = %self.host.ip, "node registered");
+        let mut tasks = JoinSet::new();
+        let (events, events_task) = events::EventSink::start(
+            self.client.clone(),
+            self.clock.clone(),
+            "kubelet",
+            &self.config.node_name,
+            cancel.child_token(),
+        );
+        tasks.spawn(async move {
+            let _ = events_task.await;
+        });
+        tasks.spawn(node::heartbeat(
+            self.client.clone(),
+            Arc::new(self.config.clone()),
+            self.host.clone(),
+            self.runtime.name(),
+            self.clock.clone(),
+            node.metadata.uid.clone().unwrap_or_default(),
+            cancel.child_token(),
+        ));
+        let ctx = Arc::new(Ctx {
+            client: self.client.clone(),
+            runtime: self.runtime.clone(),
+            clock: self.clock.clone(),
+            config: self.config.clone(),
+            logs: self.logs.clone(),
+            events,
+            host: self.host.clone(),
+        });
+        let mut manager = Manager {
+            ctx,
+            workers: HashMap::new(),
+            finished: HashSet::new(),
+            running: JoinSet::new(),
+            helpers: JoinSet::new(),
+            relisted: None,
+        };
+        manager.run(&cancel).await;
+        cancel.cancel();
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+struct WorkerEntry {
+    tx: watch::Sender<Pod>,
+    cancel: CancellationToken,
+}
+
+/// Watches the node's pods and keeps one worker per running pod.
+struct Manager {
+    ctx: Arc<Ctx>,
+    workers: HashMap<String, WorkerEntry>,
+    /// Pods this agent ran to the end (ignored unless they are being deleted).
+    finished: HashSet<String>,
+    running: JoinSet<(String, pod::Outcome)>,
+    /// Short API calls (finishing deletions, marking lost pods).
+    helpers: JoinSet<()>,
+    /// Pods seen during a relist, to find the ones that went away meanwhile.
+    relisted: Option<HashSet<String>>,
+}
+
+fn is_terminal(p: &Pod) -> bool {
+    matches!(
+        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+impl Manager {
+    async fn run(&mut self, cancel: &CancellationToken) {
+        let api: Api<Pod> = Api::all(self.ctx.client.clone());
+        let selector = format!("spec.nodeName={}", self.ctx.config.node_name);
+        let stream = watcher(api, watcher::Config::default().fields(&selector));
+        let mut stream = std::pin::pin!(kube::runtime::WatchStreamExt::default_backoff(stream));
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                ev = stream.next() => match ev {
+                    Some(Ok(ev)) => self.on_event(ev),
+                    Some(Err(e)) => tracing::warn!(error = %e, "watching pods"),
+                    None => break,
+                },
+                Some(done) = self.running.join_next(), if !self.running.is_empty() => {
+                    if let Ok((uid, outcome)) = done {
+                        self.workers.remove(&uid);
+                        if outcome == pod::Outcome::Finished {
+                            self.finished.insert(uid);
+                        }
+                    }
+                }
+                Some(_) = self.helpers.join_next(), if !self.helpers.is_empty() => {}
+            }
+        }
+        for w in self.workers.values() {
+            w.cancel.cancel();
+        }
+        while self.running.join_next().await.is_some() {}
+        self.helpers.abort_all();
+        while self.helpers.join_next().await.is_some() {}
+    }
+
+    fn on_event(&mut self, ev: watcher::Event<Pod>) {
+        match ev {
+            watcher::Event::Init => self.relisted = Some(HashSet::new()),
+            watcher::Event::InitApply(p) => {
+                if let (Some(seen), Some(uid)) = (self.relisted.as_mut(), p.metadata.uid.clone()) {
+                    seen.insert(uid);
+                }
+                self.on_apply(p);
+            }
+            watcher::Event::InitDone => {
+                if let Some(seen) = self.relisted.take() {
+                    let gone: Vec<String> = self
+                        .workers
+                        .keys()
+                        .filter(|u| !seen.contains(*u))
+                        .cloned()
+                        .collect();
+                    for uid in gone {
+                        self.forget(&uid);
+                    }
+                    self.finished.retain(|u| seen.contains(u));
+                }
+            }
+            watcher::Event::Apply(p) => self.on_apply(p),
+            watcher::Event::Delete(p) => {
+                let uid = p.metadata.uid.clone().unwrap_or_default();
+                self.forget(&uid);
+                self.ctx.logs.remove_pod(
+                    p.metadata.namespace.as_deref().unwrap_or_default(),
+                    p.metadata.name.as_deref().unwrap_or_default(),
+                    &uid,
+                );
+            }
+        }
+    }
+
+    /// The pod is gone from the API: its processes are killed at once.
+    fn forget(&mut self, uid: &str) {
+        if let Some(w) = self.workers.remove(uid) {
+            w.cancel.cancel();
+        }
+        self.finished.remove(uid);
+    }
+
+    fn on_apply(&mut self, p: Pod) {
+        let Some(uid) = p.metadata.uid.clone() else {
+            return;
+        };
+        if let Some(w) = self.workers.get(&uid) {
+            w.tx.send_replace(p);
+            return;
+        }
+        let deleting = p.metadata.deletion_timestamp.is_some();
+        let ns = p.metadata.namespace.clone().unwrap_or_default();
+        let name = p.metadata.name.clone().unwrap_or_default();
+        if self.finished.contains(&uid) || is_terminal(&p) {
+            self.finished.insert(uid.clone());
+            if deleting {
+                let client = self.ctx.client.clone();
+                self.helpers.spawn(async move {
+                    pod::finish_deletion(&client, &ns, &name, &uid).await;
+                });
+            }
+            return;
+        }
+        let started_before = p
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref())
+            .is_some();
+        if started_before {
+            // Started by an earlier run of this agent, whose processes are gone.
+            self.finished.insert(uid.clone());
+            let client = self.ctx.client.clone();
+            self.helpers.spawn(async move {
+                if deleting {
+                    pod::finish_deletion(&client, &ns, &name, &uid).await;
+                } else {
+                    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+                    let patch = json!({"status": {
+                        "phase": "Failed",
+                        "reason": "NodeAgentRestarted",
+                        "message": "the node agent restarted and the pod's processes were lost",
+                    }});
+                    if let Err(e) = api
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                    {
+                        tracing::warn!(pod = %name, error = %e, "marking a lost pod failed");
+                    }
+                }
+            });
+            return;
+        }
+        let (tx, rx) = watch::channel(p);
+        let cancel = CancellationToken::new();
+        let worker = pod::Worker::new(self.ctx.clone(), rx);
+        let token = cancel.clone();
+        let uid2 = uid.clone();
+        self.running
+            .spawn(async move { (uid2, worker.run(token).await) });
+        self.workers.insert(uid, WorkerEntry { tx, cancel });
+    }
+}

@@ -1,0 +1,178 @@
+//! Container logs: written in the CRI log format, one file per container attempt, and read back
+//! for `GET pods/{name}/log` with upstream's options.
+//!
+//! Layout (as the kubelet's `/var/log/pods`): `<root>/<namespace>_<pod>_<uid>/<container>/<N>.log`
+//! where `N` is the attempt (the container's restartCount when it started). Each line is
+//! `<RFC3339 timestamp with 9 fraction digits> <stdout|stderr> <F|P> <content>`; `P` marks a
+//! partial line cut at [`MAX_LINE`] bytes, `F` a full one whose newline is not stored.
+
+pub mod read;
+pub mod write;
+
+pub use read::{LogOptions, LogStream};
+pub use write::copy_to_cri;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Longest line content written as one CRI entry (containerd's default buffer).
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// A failure to serve logs.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// No such pod on this node, or no such container in it.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be answered as asked (e.g. no previous attempt).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Where logs live and which files are still being written.
+#[derive(Debug, Clone)]
+pub struct LogStore {
+    root: PathBuf,
+    live: Arc<Mutex<HashSet<PathBuf>>>,
+}
+
+impl LogStore {
+    pub fn new(root: PathBuf) -> Self {
+        LogStore {
+            root,
+            live: Arc::default(),
+        }
+    }
+
+    /// The directory of one pod's logs.
+    pub fn pod_dir(&self, namespace: &str, pod: &str, uid: &str) -> PathBuf {
+        self.root.join(format!("{namespace}_{pod}_{uid}"))
+    }
+
+    /// The file of one container attempt.
+    pub fn attempt_file(
+        &self,
+        namespace: &str,
+        pod: &str,
+        uid: &str,
+        container: &str,
+        attempt: u32,
+    ) -> PathBuf {
+        self.pod_dir(namespace, pod, uid)
+            .join(container)
+            .join(format!("{attempt}.log"))
+    }
+
+    /// The attempts of a container that have a log file, oldest first.
+    pub fn attempts(&self, namespace: &str, pod: &str, uid: &str, container: &str) -> Vec<u32> {
+        let dir = self.pod_dir(namespace, pod, uid).join(container);
+        let mut out: Vec<u32> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse().ok())
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    pub(crate) fn set_live(&self, path: &Path, live: bool) {
+        if let Ok(mut set) = self.live.lock() {
+            if live {
+                set.insert(path.to_path_buf());
+            } else {
+                set.remove(path);
+            }
+        }
+    }
+
+    pub(crate) fn is_live(&self, path: &Path) -> bool {
+        self.live.lock().map(|s| s.contains(path)).unwrap_or(false)
+    }
+
+    /// Removes a pod's logs (when the pod is gone).
+    pub fn remove_pod(&self, namespace: &str, pod: &str, uid: &str) {
+        let _ = std::fs::remove_dir_all(self.pod_dir(namespace, pod, uid));
+    }
+
+    /// Streams a container's log: the newest attempt, or the one before it with `previous`.
+    pub fn open(
+        &self,
+        namespace: &str,
+        pod: &str,
+        uid: &str,
+        container: &str,
+        opts: LogOptions,
+        now_millis: i64,
+    ) -> Result<LogStream, LogError> {
+        let attempts = self.attempts(namespace, pod, uid, container);
+        let attempt = if opts.previous {
+            attempts.iter().rev().nth(1).copied().ok_or_else(|| {
+                LogError::BadRequest(format!(
+                    "previous terminated container {container:?} in pod {pod:?} not found"
+                ))
+            })?
+        } else {
+            attempts.last().copied().ok_or_else(|| {
+                LogError::BadRequest(format!(
+                    "container {container:?} in pod {pod:?} is waiting to start: ContainerCreating"
+                ))
+            })?
+        };
+        let path = self.attempt_file(namespace, pod, uid, container, attempt);
+        read::open(self.clone(), path, opts, now_millis)
+    }
+}
+
+/// Formats a time in milliseconds as the CRI log timestamp (9 fraction digits, UTC).
+pub fn cri_timestamp(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
+    let nanos = millis.rem_euclid(1000) * 1_000_000;
+    let base = runlet_api::clock::rfc3339(secs);
+    // `rfc3339` ends with `Z` at second precision.
+    let stem = base.strip_suffix('Z').unwrap_or(&base);
+    format!("{stem}.{nanos:09}Z")
+}
+
+/// Parses a CRI timestamp back to milliseconds since the epoch.
+pub fn parse_timestamp(ts: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_nine_fraction_digits_and_round_trip() {
+        let ts = cri_timestamp(1_767_225_600_123);
+        assert_eq!(ts, "2026-01-01T00:00:00.123000000Z");
+        assert_eq!(parse_timestamp(&ts), Some(1_767_225_600_123));
+    }
+
+    #[test]
+    fn previous_needs_an_earlier_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path().to_path_buf());
+        let f = store.attempt_file("default", "p", "u", "c", 0);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(&f, "").unwrap();
+        let prev = LogOptions {
+            previous: true,
+            ..Default::default()
+        };
+        let err = store.open("default", "p", "u", "c", prev, 0).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "previous terminated container \"c\" in pod \"p\" not found"
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! Writing a container's stdout and stderr into one CRI-format log file.
+
+use super::{LogStore, MAX_LINE, cri_timestamp};
+use runlet_api::clock::Clock;
+use std::io::Write;
+use std::path::Path;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// One output stream's undelivered partial line.
+struct Pending {
+    name: &'static str,
+    buf: Vec<u8>,
+}
+
+impl Pending {
+    /// Appends `data`, emitting every complete line (and cut partial lines) into `out`.
+    fn feed(&mut self, data: &[u8], ts: &str, out: &mut Vec<u8>) {
+        for &b in data {
+            if b == b'\n' {
+                entry(out, ts, self.name, b'F', &self.buf);
+                self.buf.clear();
+            } else {
+                self.buf.push(b);
+                if self.buf.len() >= MAX_LINE {
+                    entry(out, ts, self.name, b'P', &self.buf);
+                    self.buf.clear();
+                }
+            }
+        }
+    }
+
+    /// At the end of the stream, what is left is a full line without its newline.
+    fn finish(&mut self, ts: &str, out: &mut Vec<u8>) {
+        if !self.buf.is_empty() {
+            entry(out, ts, self.name, b'F', &self.buf);
+            self.buf.clear();
+        }
+    }
+}
+
+fn entry(out: &mut Vec<u8>, ts: &str, stream: &str, tag: u8, content: &[u8]) {
+    out.extend_from_slice(ts.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(stream.as_bytes());
+    out.push(b' ');
+    out.push(tag);
+    out.push(b' ');
+    out.extend_from_slice(content);
+    out.push(b'\n');
+}
+
+/// Copies both streams into `path` until both end; the file is marked live meanwhile so
+/// followers keep waiting for more.
+pub async fn copy_to_cri(
+    mut stdout: Box<dyn AsyncRead + Send + Unpin>,
+    mut stderr: Box<dyn AsyncRead + Send + Unpin>,
+    path: &Path,
+    store: &LogStore,
+    clock: &dyn Clock,
+) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    store.set_live(path, true);
+    let result = async {
+        let mut out_p = Pending {
+            name: "stdout",
+            buf: Vec::new(),
+        };
+        let mut err_p = Pending {
+            name: "stderr",
+            buf: Vec::new(),
+        };
+        let mut out_buf = vec![0u8; 64 * 1024];
+        let mut err_buf = vec![0u8; 64 * 1024];
+        let (mut out_open, mut err_open) = (true, true);
+        let mut encoded = Vec::new();
+        while out_open || err_open {
+            encoded.clear();
+            tokio::select! {
+                r = stdout.read(&mut out_buf), if out_open => {
+                    let ts = cri_timestamp(clock.now_millis());
+                    match r {
+                        Ok(0) | Err(_) => { out_open = false; out_p.finish(&ts, &mut encoded); }
+                        Ok(n) => out_p.feed(out_buf.get(..n).unwrap_or_default(), &ts, &mut encoded),
+                    }
+                }
+                r = stderr.read(&mut err_buf), if err_open => {
+                    let ts = cri_timestamp(clock.now_millis());
+                    match r {
+                        Ok(0) | Err(_) => { err_open = false; err_p.finish(&ts, &mut encoded); }
+                        Ok(n) => err_p.feed(err_buf.get(..n).unwrap_or_default(), &ts, &mut encoded),
+                    }
+                }
+            }
+            if !encoded.is_empty() {
+                file.write_all(&encoded)?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.set_live(path, false);
+    result
+}
+
+/// The last `max_lines` lines (at most `max_bytes`) of a log file's content, for
+/// `terminationMessagePolicy: FallbackToLogsOnError` (upstream: 80 lines, 2048 bytes).
+pub fn tail_content(path: &Path, max_lines: usize, max_bytes: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let mut content = Vec::new();
+    for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        if let Some(parsed) = super::read::parse_line(line) {
+            content.extend_from_slice(parsed.content);
+            if parsed.full {
+                content.push(b'\n');
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&content);
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(max_lines);
+    let mut out = lines.get(start..).unwrap_or_default().join("\n");
+    if text.ends_with('\n') && !out.is_empty() {
+        out.push('\n');
+    }
+    if out.len() > max_bytes {
+        let mut cut = out.len() - max_bytes;
+        while !out.is_char_boundary(cut) {
+            cut += 1;
+        }
+        out = out.get(cut..).unwrap_or_default().to_string();
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use runlet_api::clock::FakeClock;
+
+    #[tokio::test]
+    async fn lines_are_written_in_cri_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path().to_path_buf());
+        let path = dir.path().join("c/0.log");
+        let clock = FakeClock::at(1_767_225_600);
+        copy_to_cri(
+            Box::new(std::io::Cursor::new(b"hello\nworld".to_vec())),
+            Box::new(std::io::Cursor::new(b"oops\n".to_vec())),
+            &path,
+            &store,
+            &clock,
+        )
+        .await
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            vec![
+                "2026-01-01T00:00:00.000000000Z stderr F oops",
+                "2026-01-01T00:00:00.000000000Z stdout F hello",
+                "2026-01-01T00:00:00.000000000Z stdout F world",
+            ]
+        );
+        assert!(
+            !store.is_live(&path),
+            "the file is closed once both streams end"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut_into_partial_entries() {
+        let mut p = Pending {
+            name: "stdout",
+            buf: Vec::new(),
+        };
+        let mut out = Vec::new();
+        let long = vec![b'x'; MAX_LINE + 3];
+        p.feed(&long, "T", &mut out);
+        p.feed(b"\n", "T", &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let tags: Vec<&str> = text.lines().map(|l| &l[9..10]).collect();
+        assert_eq!(tags, vec!["P", "F"]);
+    }
+
+    #[test]
+    fn fallback_message_is_the_tail_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.log");
+        let mut text = String::new();
+        for i in 0..100 {
+            text.push_str(&format!(
+                "2026-01-01T00:00:00.000000000Z stdout F line {i}\n"
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
+        let tail = tail_content(&path, 80, 2048);
+        assert!(tail.starts_with("line 20\n"), "{tail}");
+        assert!(tail.ends_with("line 99\n"));
+        assert_eq!(tail_content(&path, 2, 8), "line 99\n");
+    }
+}

@@ -1,0 +1,404 @@
+//! The agent's Node and its heartbeat.
+//!
+//! At start the agent creates (or takes over) its `Node` with capacity and allocatable from the
+//! host's CPUs and memory, `nodeInfo`, addresses and the four conditions the kubelet reports
+//! (Ready, MemoryPressure, DiskPressure, PIDPressure, thresholds as upstream's hard eviction
+//! defaults). It renews a `Lease` in `kube-node-lease` every `heartbeat` and rewrites the node
+//! status every `status_interval` (or when a condition changes), as the kubelet does.
+
+use crate::AgentConfig;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use runlet_api::clock::{Clock, rfc3339};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// A failure to register the node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("registering node {node}: {source}")]
+    Register { node: String, source: kube::Error },
+}
+
+/// What the agent knows about its host.
+#[derive(Debug, Clone)]
+pub struct HostInfo {
+    pub ip: String,
+    pub hostname: String,
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// `/proc/meminfo` field in bytes.
+fn meminfo(field: &str) -> i64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix(field)?.strip_prefix(':')?;
+            rest.split_whitespace().next()?.parse::<i64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+impl HostInfo {
+    /// Reads the host: CPUs, memory, hostname, first non-loopback address of the hostname.
+    pub fn detect() -> HostInfo {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+        let hostname = read("/proc/sys/kernel/hostname");
+        let ip = std::net::ToSocketAddrs::to_socket_addrs(&(hostname.as_str(), 0))
+            .ok()
+            .and_then(|mut addrs| addrs.find(|a| a.is_ipv4() && !a.ip().is_loopback()))
+            .map_or_else(|| "127.0.0.1".to_string(), |a| a.ip().to_string());
+        HostInfo {
+            ip,
+            hostname: if hostname.is_empty() {
+                "localhost".into()
+            } else {
+                hostname
+            },
+            cpu_millis: cpus * 1000,
+            memory_bytes: meminfo("MemTotal"),
+        }
+    }
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+fn os_image() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| "Linux".into())
+}
+
+/// The pressure conditions, from upstream's default hard eviction thresholds:
+/// memory.available < 100Mi, nodefs.available < 10%, pid.available < 10% (approximated).
+fn pressures(data_dir: &Path) -> (bool, bool, bool) {
+    let memory = meminfo("MemAvailable") < 100 * 1024 * 1024;
+    let disk = rustix::fs::statvfs(data_dir)
+        .map(|s| s.f_blocks > 0 && s.f_bavail.saturating_mul(10) < s.f_blocks)
+        .unwrap_or(false);
+    let pid_max: u64 = read("/proc/sys/kernel/pid_max").parse().unwrap_or(0);
+    let threads: u64 = read("/proc/loadavg")
+        .split_whitespace()
+        .nth(3)
+        .and_then(|s| s.split('/').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let pid = pid_max > 0 && threads.saturating_mul(10) > pid_max.saturating_mul(9);
+    (memory, disk, pid)
+}
+
+/// One node condition; `(reason, message)` pairs for the healthy and the unhealthy case.
+fn condition(
+    kind: &str,
+    status: bool,
+    healthy: bool,
+    now: &str,
+    ok: (&str, &str),
+    bad: (&str, &str),
+) -> Value {
+    let (reason, message) = if healthy { ok } else { bad };
+    json!({
+        "type": kind,
+        "status": if status { "True" } else { "False" },
+        "reason": reason,
+        "message": message,
+        "lastHeartbeatTime": now,
+        "lastTransitionTime": now,
+    })
+}
+
+/// The node status the agent reports.
+pub fn node_status(
+    config: &AgentConfig,
+    host: &HostInfo,
+    runtime: &str,
+    now_unix: i64,
+    previous: Option<&Value>,
+) -> Value {
+    let now = rfc3339(now_unix);
+    let (mem, disk, pid) = pressures(&config.data_dir);
+    let mut conditions = vec![
+        condition(
+            "MemoryPressure",
+            mem,
+            !mem,
+            &now,
+            (
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
+            (
+                "KubeletHasInsufficientMemory",
+                "kubelet has insufficient memory available",
+            ),
+        ),
+        condition(
+            "DiskPressure",
+            disk,
+            !disk,
+            &now,
+            ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+        ),
+        condition(
+            "PIDPressure",
+            pid,
+            !pid,
+            &now,
+            (
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+            ),
+            (
+                "KubeletHasInsufficientPID",
+                "kubelet has insufficient PID available",
+            ),
+        ),
+        condition(
+            "Ready",
+            true,
+            true,
+            &now,
+            ("KubeletReady", "kubelet is posting ready status"),
+            ("KubeletNotReady", ""),
+        ),
+    ];
+    // Keep transition times of conditions whose status did not change.
+    if let Some(prev) = previous.and_then(|p| p["conditions"].as_array()) {
+        for c in &mut conditions {
+            if let Some(old) = prev.iter().find(|o| o["type"] == c["type"])
+                && old["status"] == c["status"]
+                && let Some(t) = old["lastTransitionTime"].as_str()
+            {
+                c["lastTransitionTime"] = json!(t);
+            }
+        }
+    }
+    let machine_id = read("/etc/machine-id");
+    let resources = json!({
+        "cpu": format!("{}", host.cpu_millis / 1000),
+        "memory": format!("{}Ki", host.memory_bytes / 1024),
+        "pods": config.max_pods.to_string(),
+        "ephemeral-storage": rustix::fs::statvfs(&config.data_dir)
+            .map(|s| format!("{}Ki", s.f_blocks.saturating_mul(s.f_frsize) / 1024))
+            .unwrap_or_else(|_| "0".into()),
+    });
+    let uname = rustix::system::uname();
+    json!({
+        "capacity": resources,
+        "allocatable": resources,
+        "conditions": conditions,
+        "addresses": [
+            {"type": "InternalIP", "address": host.ip},
+            {"type": "Hostname", "address": host.hostname},
+        ],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "nodeInfo": {
+            "machineID": machine_id,
+            "systemUUID": machine_id,
+            "bootID": read("/proc/sys/kernel/random/boot_id"),
+            "kernelVersion": uname.release().to_string_lossy(),
+            "osImage": os_image(),
+            "containerRuntimeVersion": format!("{runtime}://runlet-{}", env!("CARGO_PKG_VERSION")),
+            "kubeletVersion": format!("v1.33.0+runlet-{}", env!("CARGO_PKG_VERSION")),
+            "kubeProxyVersion": "",
+            "operatingSystem": "linux",
+            "architecture": go_arch(),
+        },
+    })
+}
+
+/// Creates or updates the Node object and its status.
+pub async fn register(
+    client: &kube::Client,
+    config: &AgentConfig,
+    host: &HostInfo,
+    runtime: &str,
+    clock: &dyn Clock,
+) -> Result<Node, NodeError> {
+    let api: Api<Node> = Api::all(client.clone());
+    let name = &config.node_name;
+    let err = |source| NodeError::Register {
+        node: name.clone(),
+        source,
+    };
+    let existing = api.get_opt(name).await.map_err(err)?;
+    if existing.is_none() {
+        let node = json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "labels": {
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": go_arch(),
+                    "beta.kubernetes.io/os": "linux",
+                    "beta.kubernetes.io/arch": go_arch(),
+                    "node.runlet.dev/runtime": runtime,
+                },
+            },
+            "spec": {},
+        });
+        let node: Node =
+            serde_json::from_value(node).map_err(|e| err(kube::Error::SerdeError(e)))?;
+        match api.create(&PostParams::default(), &node).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(err(e)),
+        }
+    }
+    let previous = existing
+        .as_ref()
+        .and_then(|n| serde_json::to_value(&n.status).ok());
+    let status = node_status(config, host, runtime, clock.now_unix(), previous.as_ref());
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .map_err(err)
+}
+
+/// Renews the node's Lease and status until `cancel` fires.
+pub async fn heartbeat(
+    client: kube::Client,
+    config: Arc<AgentConfig>,
+    host: HostInfo,
+    runtime: &'static str,
+    clock: Arc<dyn Clock>,
+    node_uid: String,
+    cancel: CancellationToken,
+) {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let nodes: Api<Node> = Api::all(client.clone());
+    let name = config.node_name.clone();
+    let mut last_status = clock.now_millis();
+    loop {
+        let now_ms = clock.now_millis();
+        let renew = micro_time(now_ms);
+        let lease = json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": name,
+                "namespace": "kube-node-lease",
+                "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node_uid}],
+            },
+            "spec": {
+                "holderIdentity": name,
+                "leaseDurationSeconds": config.lease_duration.as_secs(),
+                "renewTime": renew,
+            },
+        });
+        match leases
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&lease))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                if let Ok(l) = serde_json::from_value::<Lease>(lease.clone())
+                    && let Err(e) = leases.create(&PostParams::default(), &l).await
+                {
+                    tracing::warn!(error = %e, "creating the node lease");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing the node lease"),
+        }
+        if now_ms - last_status >= config.status_interval.as_millis() as i64 {
+            last_status = now_ms;
+            let previous = nodes
+                .get_opt(&name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|n| serde_json::to_value(&n.status).ok());
+            let status = node_status(&config, &host, runtime, clock.now_unix(), previous.as_ref());
+            if let Err(e) = nodes
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": status})),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "updating node status");
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(config.heartbeat) => {}
+        }
+    }
+}
+
+/// `metav1.MicroTime`: RFC 3339 with 6 fraction digits.
+pub fn micro_time(millis: i64) -> String {
+    let base = rfc3339(millis.div_euclid(1000));
+    let stem = base.strip_suffix('Z').unwrap_or(&base);
+    format!("{stem}.{:06}Z", millis.rem_euclid(1000) * 1000)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_status_reports_capacity_and_the_four_conditions() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = AgentConfig::new("n1", dir.path().to_path_buf());
+        let host = HostInfo {
+            ip: "192.0.2.7".into(),
+            hostname: "h".into(),
+            cpu_millis: 2000,
+            memory_bytes: 4 << 30,
+        };
+        let s = node_status(&config, &host, "process", 0, None);
+        assert_eq!(s["capacity"]["cpu"], "2");
+        assert_eq!(s["capacity"]["memory"], "4194304Ki");
+        assert_eq!(s["allocatable"]["pods"], "110");
+        let types: Vec<&str> = s["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            vec!["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
+        );
+        assert_eq!(s["conditions"][3]["status"], "True");
+        assert_eq!(s["conditions"][3]["reason"], "KubeletReady");
+        assert_eq!(s["addresses"][0]["address"], "192.0.2.7");
+        assert_eq!(s["nodeInfo"]["operatingSystem"], "linux");
+    }
+
+    #[test]
+    fn micro_time_has_six_fraction_digits() {
+        assert_eq!(micro_time(1_500), "1970-01-01T00:00:01.500000Z");
+    }
+}

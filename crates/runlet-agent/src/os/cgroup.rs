@@ -1,0 +1,230 @@
+//! Container cgroups: memory and CPU limits, and OOM-kill detection.
+//!
+//! cgroup v2 (the unified hierarchy with the `memory` controller) is preferred; on hosts that
+//! still mount the v1 `memory`/`cpu` hierarchies those are used. Each container attempt gets
+//! `runlet/<id>` in every hierarchy it needs; the child joins by writing `0` to `cgroup.procs`
+//! before it runs the program. Where neither is usable (not root, read-only, absent) limits are
+//! skipped and the reason is logged once.
+
+use super::{Limits, OsError};
+use std::path::{Path, PathBuf};
+
+const V2_ROOT: &str = "/sys/fs/cgroup";
+const V1_ROOT: &str = "/sys/fs/cgroup";
+const CPU_PERIOD_US: u64 = 100_000;
+
+/// Which cgroup hierarchy is used.
+#[derive(Debug)]
+pub enum Cgroups {
+    V2 {
+        root: PathBuf,
+    },
+    V1 {
+        memory: PathBuf,
+        cpu: Option<PathBuf>,
+    },
+    Unavailable(String),
+}
+
+fn write(path: &Path, value: &str) -> Result<(), OsError> {
+    std::fs::write(path, value).map_err(|source| OsError::Cgroup {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn mkdir(path: &Path) -> Result<(), OsError> {
+    std::fs::create_dir_all(path).map_err(|source| OsError::Cgroup {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+impl Cgroups {
+    /// Finds a usable hierarchy under `/sys/fs/cgroup`.
+    pub fn detect(root: bool) -> Cgroups {
+        let found = if !root {
+            Cgroups::Unavailable("the agent is not running as root".into())
+        } else {
+            Self::detect_at(Path::new(V2_ROOT), Path::new(V1_ROOT))
+        };
+        if let Cgroups::Unavailable(why) = &found {
+            tracing::warn!(reason = %why, "resource limits will not be enforced");
+        }
+        found
+    }
+
+    fn detect_at(v2: &Path, v1: &Path) -> Cgroups {
+        let controllers =
+            std::fs::read_to_string(v2.join("cgroup.controllers")).unwrap_or_default();
+        if controllers.split_whitespace().any(|c| c == "memory") {
+            let root = v2.join("runlet");
+            let setup = || -> Result<(), OsError> {
+                let _ = write(&v2.join("cgroup.subtree_control"), "+memory +cpu");
+                mkdir(&root)?;
+                let _ = write(&root.join("cgroup.subtree_control"), "+cpu");
+                write(&root.join("cgroup.subtree_control"), "+memory")
+            };
+            return match setup() {
+                Ok(()) => Cgroups::V2 { root },
+                Err(e) => Cgroups::Unavailable(format!("cgroup v2 is not writable: {e}")),
+            };
+        }
+        let memory = v1.join("memory");
+        if memory.join("memory.limit_in_bytes").exists() {
+            let memory = memory.join("runlet");
+            if let Err(e) = mkdir(&memory) {
+                return Cgroups::Unavailable(format!("cgroup v1 is not writable: {e}"));
+            }
+            let cpu = v1.join("cpu");
+            let cpu = (cpu.join("cpu.cfs_quota_us").exists() && mkdir(&cpu.join("runlet")).is_ok())
+                .then(|| cpu.join("runlet"));
+            return Cgroups::V1 { memory, cpu };
+        }
+        Cgroups::Unavailable("no cgroup hierarchy with the memory controller is mounted".into())
+    }
+
+    /// Creates the cgroup(s) for `id` with `limits`; `None` when there is nothing to enforce or
+    /// no usable hierarchy.
+    pub fn create(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError> {
+        if limits.memory_bytes.is_none() && limits.cpu_millis.is_none() {
+            return Ok(None);
+        }
+        match self {
+            Cgroups::Unavailable(_) => Ok(None),
+            Cgroups::V2 { root } => {
+                let dir = root.join(id);
+                mkdir(&dir)?;
+                if let Some(m) = limits.memory_bytes {
+                    write(&dir.join("memory.max"), &m.to_string())?;
+                    let _ = write(&dir.join("memory.swap.max"), "0");
+                }
+                if let Some(c) = limits.cpu_millis {
+                    let quota = (c * CPU_PERIOD_US / 1000).max(1000);
+                    let _ = write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"));
+                }
+                Ok(Some(vec![dir.join("cgroup.procs")]))
+            }
+            Cgroups::V1 { memory, cpu } => {
+                let mut procs = Vec::new();
+                let dir = memory.join(id);
+                mkdir(&dir)?;
+                if let Some(m) = limits.memory_bytes {
+                    write(&dir.join("memory.limit_in_bytes"), &m.to_string())?;
+                    let _ = write(&dir.join("memory.memsw.limit_in_bytes"), &m.to_string());
+                }
+                procs.push(dir.join("cgroup.procs"));
+                if let (Some(cpu), Some(c)) = (cpu, limits.cpu_millis) {
+                    let dir = cpu.join(id);
+                    mkdir(&dir)?;
+                    let quota = (c * CPU_PERIOD_US / 1000).max(1000);
+                    write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                    write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                    procs.push(dir.join("cgroup.procs"));
+                }
+                Ok(Some(procs))
+            }
+        }
+    }
+
+    /// Whether the kernel's OOM killer killed a process of cgroup `id`.
+    pub fn oom_killed(&self, id: &str) -> bool {
+        let file = match self {
+            Cgroups::V2 { root } => root.join(id).join("memory.events"),
+            Cgroups::V1 { memory, .. } => memory.join(id).join("memory.oom_control"),
+            Cgroups::Unavailable(_) => return false,
+        };
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        oom_kill_count(&text) > 0
+    }
+
+    /// Removes `id`'s cgroups (best effort: they are empty once the processes are reaped).
+    pub fn remove(&self, id: &str) {
+        let dirs = match self {
+            Cgroups::V2 { root } => vec![root.join(id)],
+            Cgroups::V1 { memory, cpu } => {
+                let mut d = vec![memory.join(id)];
+                if let Some(c) = cpu {
+                    d.push(c.join(id));
+                }
+                d
+            }
+            Cgroups::Unavailable(_) => vec![],
+        };
+        for d in dirs {
+            if d.exists()
+                && let Err(e) = std::fs::remove_dir(&d)
+            {
+                tracing::debug!(cgroup = %d.display(), error = %e, "removing cgroup");
+            }
+        }
+    }
+}
+
+/// The `oom_kill N` counter of `memory.events` (v2) or `memory.oom_control` (v1).
+fn oom_kill_count(text: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("oom_kill "))
+        .filter_map(|n| n.trim().parse().ok())
+        .next()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oom_kill_counter_is_read_from_both_formats() {
+        assert_eq!(
+            oom_kill_count("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"),
+            1
+        );
+        assert_eq!(
+            oom_kill_count("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+            2
+        );
+        assert_eq!(oom_kill_count(""), 0);
+    }
+
+    #[test]
+    fn no_hierarchy_means_limits_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cgroups::detect_at(dir.path(), dir.path());
+        assert!(matches!(c, Cgroups::Unavailable(_)));
+        let limits = Limits {
+            memory_bytes: Some(1 << 20),
+            cpu_millis: None,
+        };
+        assert_eq!(c.create("x", limits).unwrap(), None);
+    }
+
+    #[test]
+    fn v2_limits_are_written_in_kernel_units() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cgroup.controllers"), "cpu memory pids").unwrap();
+        let c = Cgroups::detect_at(dir.path(), dir.path());
+        assert!(matches!(c, Cgroups::V2 { .. }), "{c:?}");
+        let procs = c
+            .create(
+                "pod-c-0",
+                Limits {
+                    memory_bytes: Some(64 << 20),
+                    cpu_millis: Some(500),
+                },
+            )
+            .unwrap()
+            .unwrap();
+        let cg = dir.path().join("runlet/pod-c-0");
+        assert_eq!(procs, vec![cg.join("cgroup.procs")]);
+        assert_eq!(
+            std::fs::read_to_string(cg.join("memory.max")).unwrap(),
+            "67108864"
+        );
+        assert_eq!(
+            std::fs::read_to_string(cg.join("cpu.max")).unwrap(),
+            "50000 100000"
+        );
+    }
+}

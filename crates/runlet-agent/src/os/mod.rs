@@ -1,0 +1,123 @@
+//! The seam between the agent and the operating system: spawning a container's process
+//! (process group, user, mount namespace, cgroup), signalling its group, cgroups, tmpfs mounts.
+//!
+//! Everything that needs a system call the workspace cannot make safely lives behind [`Os`], so
+//! the pod logic above it is unit-tested with [`fake::FakeOs`] without root, and the real
+//! [`linux::LinuxOs`] is exercised end to end by the integration tests. `unsafe` is allowed in
+//! [`linux`] only.
+
+pub mod cgroup;
+#[cfg(test)]
+pub mod fake;
+pub mod linux;
+
+use futures::future::BoxFuture;
+use std::path::PathBuf;
+use tokio::io::AsyncRead;
+
+/// A failed system operation.
+#[derive(Debug, thiserror::Error)]
+pub enum OsError {
+    /// The program could not be started (not found, not executable, namespace refused...).
+    #[error("starting {program:?}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    /// A private mount namespace could not be made (the host does not permit it).
+    #[error("creating a private mount namespace: {0}")]
+    MountNamespace(std::io::Error),
+    /// A signal could not be delivered.
+    #[error("signalling process group {pgid}: {source}")]
+    Signal { pgid: u32, source: std::io::Error },
+    /// A mount or unmount failed.
+    #[error("mounting {path}: {source}")]
+    Mount {
+        path: String,
+        source: std::io::Error,
+    },
+    /// A cgroup could not be created or written.
+    #[error("cgroup {path}: {source}")]
+    Cgroup {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// A volume bound into a container's private mount namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    pub source: PathBuf,
+    pub target: PathBuf,
+    pub read_only: bool,
+}
+
+/// Everything needed to start one container process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpawnSpec {
+    /// Program and arguments; `argv[0]` is looked up in the `PATH` of `env`.
+    pub argv: Vec<String>,
+    /// The complete environment (nothing is inherited from the agent).
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Bind mounts; when non-empty the process gets a private mount namespace.
+    pub mounts: Vec<BindMount>,
+    /// `cgroup.procs` files the process joins before it runs the program.
+    pub cgroup_procs: Vec<PathBuf>,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// The exit code, or 128 + the signal number when a signal ended it (as container runtimes
+    /// report it).
+    pub code: i32,
+    /// The signal that ended it, if any.
+    pub signal: Option<i32>,
+}
+
+/// A started process: its id (also its process group id), its output pipes and its end.
+pub struct Spawned {
+    pub pid: u32,
+    pub stdout: Box<dyn AsyncRead + Send + Unpin>,
+    pub stderr: Box<dyn AsyncRead + Send + Unpin>,
+    pub exit: BoxFuture<'static, ExitInfo>,
+}
+
+/// Signals the agent sends to a container's process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Term,
+    Kill,
+}
+
+/// Resource limits for a container's cgroup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    /// CPU limit in millicores.
+    pub cpu_millis: Option<u64>,
+}
+
+/// The operating system as the agent uses it.
+pub trait Os: Send + Sync + 'static {
+    /// Starts a process in its own process group.
+    fn spawn(&self, spec: SpawnSpec) -> Result<Spawned, OsError>;
+    /// Sends `signal` to the whole process group `pgid`; a group that is gone is not an error.
+    fn signal_group(&self, pgid: u32, signal: Signal) -> Result<(), OsError>;
+    /// Mounts a fresh tmpfs at `target` (emptyDir with `medium: Memory`).
+    fn mount_tmpfs(&self, target: &std::path::Path) -> Result<(), OsError>;
+    /// Unmounts `target` (lazily).
+    fn unmount(&self, target: &std::path::Path) -> Result<(), OsError>;
+    /// Creates a cgroup for one container attempt, returning the `cgroup.procs` files to join;
+    /// `Ok(None)` when this host gives the agent no usable cgroups (the reason is logged once).
+    fn create_cgroup(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError>;
+    /// Whether the kernel OOM-killed a process of that cgroup.
+    fn cgroup_oom_killed(&self, id: &str) -> bool;
+    /// Removes the cgroup (after its processes are gone).
+    fn remove_cgroup(&self, id: &str);
+    /// Whether the agent runs as root (needed for runAsUser, mounts and cgroups).
+    fn is_root(&self) -> bool;
+}

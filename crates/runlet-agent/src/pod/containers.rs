@@ -1,0 +1,407 @@
+//! Starting container attempts and applying the restart policy when they end: the
+//! environment, command line, user, mounts, termination-message file and limits of an attempt,
+//! how its end is recorded (reason, exit code, message), and crash-loop backoff.
+
+use super::quantity;
+use super::state::{Kind, State, Terminated};
+use super::{
+    FALLBACK_BYTES, FALLBACK_LINES, MAX_TERMINATION_MESSAGE, Stage, Worker, env, field_path,
+    field_path_of, restart_policy, volumes,
+};
+use crate::os::Limits;
+use crate::runtime::{ContainerConfig, Exited, RuntimeError};
+use std::path::PathBuf;
+
+fn quantity_ceil(
+    q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    unit_nanos: i128,
+) -> Option<u64> {
+    let n = quantity::nanos(&q?.0)?;
+    (n > 0).then(|| u64::try_from((n + unit_nanos - 1) / unit_nanos).unwrap_or(u64::MAX))
+}
+
+/// The environment every container starts from (a container image would supply these).
+fn base_env(pod_name: &str, uid: Option<u32>) -> Vec<(String, String)> {
+    let path = std::env::var("PATH")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let home = match uid {
+        None | Some(0) => "/root",
+        Some(_) => "/",
+    };
+    vec![
+        ("PATH".into(), path),
+        ("HOSTNAME".into(), pod_name.to_string()),
+        ("HOME".into(), home.into()),
+    ]
+}
+
+impl Worker {
+    /// Starts one attempt of container `i`.
+    pub(super) fn start(&mut self, i: usize, now_ms: i64) {
+        let Some(slot) = self.slots.get(i) else {
+            return;
+        };
+        let container = slot.container.clone();
+        let built = {
+            let sources = self.sources();
+            env::build_env(&self.pod, &container, &sources)
+        };
+        let pod_env = match built {
+            Ok(e) => e,
+            Err(e) => {
+                let msg = e.to_string();
+                self.ctx.events.pod(
+                    &self.pod,
+                    true,
+                    "Failed",
+                    &format!("Error: {msg}"),
+                    Some(&field_path_of(
+                        &container.name,
+                        self.slots.get(i).map(|s| s.kind),
+                    )),
+                );
+                let tick = self.ctx.config.tick.as_millis() as i64;
+                if let Some(s) = self.slots.get_mut(i) {
+                    s.state = State::Waiting {
+                        reason: "CreateContainerConfigError".into(),
+                        message: Some(msg),
+                    };
+                    s.start_at = Some(now_ms + tick);
+                }
+                return;
+            }
+        };
+        let mut full_env = base_env(&self.name, self.run_as(&container).0);
+        for (k, v) in pod_env {
+            if let Some(slot) = full_env.iter_mut().find(|(n, _)| *n == k) {
+                slot.1 = v;
+            } else {
+                full_env.push((k, v));
+            }
+        }
+        let argv = env::command_line(&container, &full_env);
+        let (uid, gid) = self.run_as(&container);
+        // The attempt's number is the restart count it will show (its log file name).
+        let attempt = self
+            .slots
+            .get(i)
+            .map(|s| (s.restart_count + i32::from(s.attempts > 0)).max(0) as u32)
+            .unwrap_or(0);
+        let id = format!("{}-{}-{}", self.uid, container.name, attempt);
+        let mut mounts = match self
+            .volumes
+            .as_ref()
+            .map(|v| volumes::container_mounts(&container, v))
+        {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                self.fail_start(
+                    i,
+                    now_ms,
+                    128,
+                    "StartError",
+                    format!("mounting volumes: {e}"),
+                    &id,
+                );
+                return;
+            }
+            None => Vec::new(),
+        };
+        // The termination message file, where a mount namespace is made anyway or the pod
+        // asked for a path of its own.
+        let term_path = container
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| "/dev/termination-log".into());
+        let term_host = self
+            .sandbox
+            .join("termination")
+            .join(format!("{}-{attempt}", container.name));
+        if !mounts.is_empty() || term_path != "/dev/termination-log" {
+            let target = PathBuf::from(&term_path);
+            let ok = term_host
+                .parent()
+                .map(std::fs::create_dir_all)
+                .transpose()
+                .is_ok()
+                && std::fs::write(&term_host, b"").is_ok()
+                && (target.exists()
+                    || target
+                        .parent()
+                        .map(std::fs::create_dir_all)
+                        .transpose()
+                        .is_ok()
+                        && std::fs::write(&target, b"").is_ok());
+            if ok && target.is_absolute() {
+                let _ = std::fs::set_permissions(
+                    &term_host,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
+                );
+                mounts.push(crate::os::BindMount {
+                    source: term_host.clone(),
+                    target,
+                    read_only: false,
+                });
+            }
+        }
+        let cwd = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
+            Some(d) => {
+                let p = PathBuf::from(d);
+                if !p.exists() && mounts.iter().all(|m| !p.starts_with(&m.target)) {
+                    let _ = std::fs::create_dir_all(&p);
+                }
+                p
+            }
+            None => self.sandbox.join("work"),
+        };
+        let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
+        let limits = Limits {
+            memory_bytes: quantity_ceil(limits.and_then(|l| l.get("memory")), 1_000_000_000),
+            cpu_millis: quantity_ceil(limits.and_then(|l| l.get("cpu")), 1_000_000),
+        };
+        let log_path =
+            self.ctx
+                .logs
+                .attempt_file(&self.ns, &self.name, &self.uid, &container.name, attempt);
+        let config = ContainerConfig {
+            id: id.clone(),
+            argv,
+            env: full_env,
+            cwd,
+            uid,
+            gid,
+            mounts,
+            limits,
+            log_path,
+        };
+        match self.ctx.runtime.start(config) {
+            Ok(started) => {
+                let now_s = now_ms.div_euclid(1000);
+                if let Some(s) = self.slots.get_mut(i) {
+                    if s.attempts > 0 {
+                        s.restart_count += 1;
+                    }
+                    s.attempts += 1;
+                    s.state = State::Running {
+                        started_at: now_s,
+                        pid: started.pid,
+                    };
+                    s.start_at = None;
+                    s.killed = false;
+                    s.container_id = Some(id);
+                }
+                self.ctx.events.pod(
+                    &self.pod,
+                    false,
+                    "Started",
+                    &format!("Started container {}", container.name),
+                    Some(&field_path_of(
+                        &container.name,
+                        self.slots.get(i).map(|s| s.kind),
+                    )),
+                );
+                let exited = started.exited;
+                self.exits
+                    .spawn(async move { (i, attempt, now_s, exited.await) });
+            }
+            Err(RuntimeError::MountNamespace(e)) => {
+                let msg = format!(
+                    "the process runtime cannot make a private mount namespace for this pod's volumes here ({e}); the pod cannot run without them"
+                );
+                self.ctx
+                    .events
+                    .pod(&self.pod, true, "FailedMount", &msg, None);
+                self.failed = true;
+                self.reason = Some("MountNamespaceUnavailable".into());
+                self.message = Some(msg.clone());
+                self.fail_start(i, now_ms, 128, "StartError", msg, &id);
+                self.begin_kill(0);
+            }
+            Err(RuntimeError::Start(e)) => {
+                let msg = e.to_string();
+                self.ctx.events.pod(
+                    &self.pod,
+                    true,
+                    "Failed",
+                    &format!("Error: {msg}"),
+                    Some(&field_path_of(
+                        &container.name,
+                        self.slots.get(i).map(|s| s.kind),
+                    )),
+                );
+                self.fail_start(i, now_ms, 128, "StartError", msg, &id);
+            }
+        }
+    }
+
+    /// Records an attempt that could not start as a terminated one (as containerd reports
+    /// `StartError` with exit code 128) and applies the restart policy.
+    pub(super) fn fail_start(
+        &mut self,
+        i: usize,
+        now_ms: i64,
+        code: i32,
+        reason: &str,
+        message: String,
+        id: &str,
+    ) {
+        let now_s = now_ms.div_euclid(1000);
+        if let Some(s) = self.slots.get_mut(i) {
+            if s.attempts > 0 {
+                s.restart_count += 1;
+            }
+            s.attempts += 1;
+            s.start_at = None;
+            s.container_id = Some(id.to_string());
+            let t = Terminated {
+                exit_code: code,
+                signal: None,
+                reason: reason.into(),
+                message: Some(message),
+                started_at: now_s,
+                finished_at: now_s,
+                container_id: format!("{}://{id}", self.ctx.runtime.name()),
+            };
+            s.state = State::Terminated(t);
+        }
+        self.after_exit(i, now_ms, code);
+    }
+
+    /// `runAsUser`/`runAsGroup` of the container, else of the pod; only honoured as root.
+    pub(super) fn run_as(
+        &self,
+        c: &k8s_openapi::api::core::v1::Container,
+    ) -> (Option<u32>, Option<u32>) {
+        if !self.ctx.runtime.os().is_root() {
+            return (None, None);
+        }
+        let pod_sc = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.security_context.as_ref());
+        let sc = c.security_context.as_ref();
+        let uid = sc
+            .and_then(|s| s.run_as_user)
+            .or_else(|| pod_sc.and_then(|s| s.run_as_user));
+        let gid = sc
+            .and_then(|s| s.run_as_group)
+            .or_else(|| pod_sc.and_then(|s| s.run_as_group));
+        (
+            uid.and_then(|u| u32::try_from(u).ok()),
+            gid.and_then(|g| u32::try_from(g).ok()),
+        )
+    }
+
+    pub(super) fn on_exit(&mut self, i: usize, attempt: u32, started_s: i64, exited: Exited) {
+        let now_ms = self.now_ms();
+        let Some(slot) = self.slots.get(i) else {
+            return;
+        };
+        let container = slot.container.clone();
+        let id = slot.container_id.clone().unwrap_or_default();
+        let reason = if exited.oom_killed {
+            "OOMKilled"
+        } else if exited.code == 0 {
+            "Completed"
+        } else {
+            "Error"
+        };
+        let term_host = self
+            .sandbox
+            .join("termination")
+            .join(format!("{}-{attempt}", container.name));
+        let mut message = std::fs::read(&term_host)
+            .ok()
+            .map(|mut b| {
+                b.truncate(MAX_TERMINATION_MESSAGE);
+                String::from_utf8_lossy(&b).into_owned()
+            })
+            .filter(|m| !m.is_empty());
+        if message.is_none()
+            && exited.code != 0
+            && container.termination_message_policy.as_deref() == Some("FallbackToLogsOnError")
+        {
+            let log = self.ctx.logs.attempt_file(
+                &self.ns,
+                &self.name,
+                &self.uid,
+                &container.name,
+                attempt,
+            );
+            message = Some(crate::logs::write::tail_content(
+                &log,
+                FALLBACK_LINES,
+                FALLBACK_BYTES,
+            ))
+            .filter(|m| !m.is_empty());
+        }
+        let t = Terminated {
+            exit_code: exited.code,
+            signal: exited.signal,
+            reason: reason.into(),
+            message,
+            started_at: started_s,
+            finished_at: now_ms.div_euclid(1000),
+            container_id: format!("{}://{id}", self.ctx.runtime.name()),
+        };
+        if let Some(s) = self.slots.get_mut(i) {
+            s.state = State::Terminated(t);
+        }
+        self.after_exit(i, now_ms, exited.code);
+    }
+
+    /// Applies the restart policy to container `i` that just ended with `code`.
+    pub(super) fn after_exit(&mut self, i: usize, now_ms: i64, code: i32) {
+        if self.terminating() || matches!(self.stage, Stage::StopSidecars { .. }) {
+            return;
+        }
+        let policy = restart_policy(&self.pod).to_string();
+        let Some(kind) = self.slots.get(i).map(|s| s.kind) else {
+            return;
+        };
+        let restart = match kind {
+            Kind::Sidecar => true,
+            Kind::Init => code != 0 && policy != "Never",
+            Kind::Main => policy == "Always" || (policy == "OnFailure" && code != 0),
+        };
+        if restart {
+            let initial = self.ctx.config.backoff_initial.as_millis() as i64;
+            let max = self.ctx.config.backoff_max.as_millis() as i64;
+            let pod_desc = format!("{}_{}({})", self.name, self.ns, self.uid);
+            if let Some(s) = self.slots.get_mut(i) {
+                let last = match &s.state {
+                    State::Terminated(t) => Some(t.clone()),
+                    _ => None,
+                };
+                let delay = s.schedule_restart(now_ms, initial, max);
+                s.last = last;
+                if delay > 0 {
+                    let msg = format!(
+                        "back-off {}s restarting failed container={} pod={pod_desc}",
+                        delay / 1000,
+                        s.name()
+                    );
+                    s.state = State::Waiting {
+                        reason: "CrashLoopBackOff".into(),
+                        message: Some(msg),
+                    };
+                    let text = format!(
+                        "Back-off restarting failed container {} in pod {pod_desc}",
+                        s.container.name
+                    );
+                    let fp = field_path(s);
+                    self.ctx
+                        .events
+                        .pod(&self.pod, true, "BackOff", &text, Some(&fp));
+                }
+            }
+        } else if kind == Kind::Init && code != 0 {
+            // A failed init container with restartPolicy Never fails the pod.
+            self.failed = true;
+            self.begin_kill(self.grace_ms());
+        }
+    }
+}

@@ -1,0 +1,674 @@
+//! The pod worker: one task per pod bound to this node, running it as the kubelet does.
+//!
+//! Stages: set up the sandbox (volumes) → init containers in order (sidecars, i.e. init
+//! containers with `restartPolicy: Always`, are started and left running) → main containers
+//! together, restarted per the pod's `restartPolicy` with crash-loop backoff → sidecars stopped
+//! once every main container is done → final status. Deletion (a `deletionTimestamp`) or
+//! `activeDeadlineSeconds` switch to killing: SIGTERM to every container's process group, SIGKILL
+//! when the grace period is over. Durations are measured on the agent's [`Clock`]; the worker
+//! wakes at least every `tick` to look at it. Status is written after each batch of changes, so
+//! a pod that ends at once costs one or two writes.
+//!
+//! [`Clock`]: runlet_api::clock::Clock
+
+mod containers;
+pub mod env;
+pub mod quantity;
+pub mod state;
+pub mod status;
+pub mod volumes;
+
+use crate::Ctx;
+use crate::os::Signal;
+use crate::runtime::Exited;
+use env::EnvSources;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::{Value, json};
+use state::{Kind, Slot, State};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use volumes::PodVolumes;
+
+/// Upstream's cap on a termination message, and the log tail used as a fallback.
+const MAX_TERMINATION_MESSAGE: usize = 4096;
+const FALLBACK_LINES: usize = 80;
+const FALLBACK_BYTES: usize = 2048;
+
+/// What the worker is doing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stage {
+    /// Running init container `n` (or starting sidecar `n`).
+    Init(usize),
+    Main,
+    /// Main containers are done; sidecars are being stopped.
+    StopSidecars {
+        deadline_ms: i64,
+    },
+    /// Deletion or deadline: everything is being stopped.
+    Killing {
+        deadline_ms: i64,
+    },
+    Done,
+}
+
+/// How the worker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The pod reached a terminal phase (and its deletion was finished if asked for).
+    Finished,
+    /// The agent is shutting down; processes were killed, nothing written.
+    Cancelled,
+    /// The pod disappeared from the API.
+    Gone,
+}
+
+/// A running pod.
+pub struct Worker {
+    ctx: Arc<Ctx>,
+    pod: Pod,
+    rx: watch::Receiver<Pod>,
+    ns: String,
+    name: String,
+    uid: String,
+    slots: Vec<Slot>,
+    stage: Stage,
+    exits: JoinSet<(usize, u32, i64, Exited)>,
+    start_time: Option<i64>,
+    volumes: Option<PodVolumes>,
+    sandbox: PathBuf,
+    /// Pod-level failure reason/message (DeadlineExceeded, mount namespace...).
+    reason: Option<String>,
+    message: Option<String>,
+    /// The pod fails whatever its containers did.
+    failed: bool,
+    conditions: status::Conditions,
+    last_written: Option<Value>,
+    config_maps: HashMap<String, ConfigMap>,
+    secrets: HashMap<String, Secret>,
+}
+
+fn restart_policy(pod: &Pod) -> &str {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("Always")
+}
+
+impl Worker {
+    pub fn new(ctx: Arc<Ctx>, rx: watch::Receiver<Pod>) -> Worker {
+        let pod = rx.borrow().clone();
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let mut slots = Vec::new();
+        if let Some(spec) = &pod.spec {
+            for c in spec.init_containers.iter().flatten() {
+                let kind = if c.restart_policy.as_deref() == Some("Always") {
+                    Kind::Sidecar
+                } else {
+                    Kind::Init
+                };
+                slots.push(Slot::new(c.clone(), kind, "PodInitializing"));
+            }
+            let main_reason = if slots.is_empty() {
+                "ContainerCreating"
+            } else {
+                "PodInitializing"
+            };
+            for c in &spec.containers {
+                slots.push(Slot::new(c.clone(), Kind::Main, main_reason));
+            }
+        }
+        if let Some(first) = slots.first_mut() {
+            first.state = State::Waiting {
+                reason: if first.kind == Kind::Main {
+                    "ContainerCreating"
+                } else {
+                    "PodInitializing"
+                }
+                .into(),
+                message: None,
+            };
+        }
+        let existing = serde_json::to_value(&pod.status)
+            .ok()
+            .and_then(|s| s["conditions"].as_array().cloned())
+            .unwrap_or_default();
+        let sandbox = ctx.config.data_dir.join("pods").join(&uid);
+        Worker {
+            conditions: status::Conditions::from_existing(&existing),
+            ctx,
+            pod,
+            rx,
+            ns,
+            name,
+            uid,
+            slots,
+            stage: Stage::Init(0),
+            exits: JoinSet::new(),
+            start_time: None,
+            volumes: None,
+            sandbox,
+            reason: None,
+            message: None,
+            failed: false,
+            last_written: None,
+            config_maps: HashMap::new(),
+            secrets: HashMap::new(),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.ctx.clock.now_millis()
+    }
+
+    fn api(&self) -> Api<Pod> {
+        Api::namespaced(self.ctx.client.clone(), &self.ns)
+    }
+
+    /// Runs the pod to its end.
+    pub async fn run(mut self, cancel: CancellationToken) -> Outcome {
+        self.start_time = Some(self.ctx.clock.now_unix());
+        let outcome = self.run_inner(&cancel).await;
+        if outcome == Outcome::Cancelled || outcome == Outcome::Gone {
+            self.kill_all(Signal::Kill);
+            // Reap what was killed; bounded by the kill.
+            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                while self.exits.join_next().await.is_some() {}
+            })
+            .await;
+        }
+        self.cleanup_sandbox();
+        outcome
+    }
+
+    async fn run_inner(&mut self, cancel: &CancellationToken) -> Outcome {
+        if let Err(outcome) = self.setup().await {
+            return outcome;
+        }
+        loop {
+            self.step();
+            // Collect exits that are already in before writing, to coalesce.
+            while let Some(Some(done)) = futures::FutureExt::now_or_never(self.exits.join_next()) {
+                if let Ok((idx, attempt, started, exited)) = done {
+                    self.on_exit(idx, attempt, started, exited);
+                }
+                self.step();
+            }
+            if self.stage == Stage::Done {
+                return self.finish().await;
+            }
+            if let Err(outcome) = self.write_status().await {
+                return outcome;
+            }
+            let wake = self.next_wake();
+            tokio::select! {
+                _ = cancel.cancelled() => return Outcome::Cancelled,
+                Some(done) = self.exits.join_next(), if !self.exits.is_empty() => {
+                    if let Ok((idx, attempt, started, exited)) = done {
+                        self.on_exit(idx, attempt, started, exited);
+                    }
+                }
+                changed = self.rx.changed() => {
+                    if changed.is_err() {
+                        return Outcome::Gone;
+                    }
+                    self.pod = self.rx.borrow_and_update().clone();
+                }
+                _ = tokio::time::sleep(wake) => {}
+            }
+        }
+    }
+
+    /// How long to sleep: until the next restart or kill deadline is due, at most one tick.
+    fn next_wake(&self) -> Duration {
+        let now = self.now_ms();
+        let mut due: Vec<i64> = self.slots.iter().filter_map(|s| s.start_at).collect();
+        match self.stage {
+            Stage::Killing { deadline_ms } | Stage::StopSidecars { deadline_ms } => {
+                due.push(deadline_ms)
+            }
+            _ => {}
+        }
+        let tick = self.ctx.config.tick;
+        match due.into_iter().min() {
+            Some(t) if t > now => Duration::from_millis((t - now) as u64).min(tick),
+            Some(_) => Duration::from_millis(1),
+            None => tick,
+        }
+    }
+
+    /// Fetches what the pod references and makes its volumes.
+    async fn setup(&mut self) -> Result<(), Outcome> {
+        let _ = std::fs::create_dir_all(self.sandbox.join("work"));
+        let _ = std::fs::set_permissions(
+            self.sandbox.join("work"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        );
+        self.fetch_refs().await;
+        loop {
+            let result = {
+                let sources = self.sources();
+                volumes::prepare(self.ctx.runtime.os(), &self.sandbox, &self.pod, &sources)
+            };
+            match result {
+                Ok(v) => {
+                    self.volumes = Some(v);
+                    return Ok(());
+                }
+                Err(e) => {
+                    let msg = format!("MountVolume.SetUp failed: {e}");
+                    tracing::info!(pod = %self.name, namespace = %self.ns, error = %e, "volume setup failed");
+                    self.ctx
+                        .events
+                        .pod(&self.pod, true, "FailedMount", &msg, None);
+                    self.write_status().await?;
+                    // Wait for the pod to change (deleted?) or a while, then retry.
+                    tokio::select! {
+                        changed = self.rx.changed() => {
+                            if changed.is_err() {
+                                return Err(Outcome::Gone);
+                            }
+                            self.pod = self.rx.borrow_and_update().clone();
+                            if self.pod.metadata.deletion_timestamp.is_some() {
+                                self.stage = Stage::Done;
+                                self.failed = true;
+                                return Ok(());
+                            }
+                        }
+                        _ = tokio::time::sleep(self.ctx.config.tick) => {}
+                    }
+                    self.fetch_refs().await;
+                }
+            }
+        }
+    }
+
+    /// Loads the ConfigMaps and Secrets the pod's env and volumes name.
+    async fn fetch_refs(&mut self) {
+        let (mut cms, mut secrets) = volumes::referenced(&self.pod);
+        for s in &self.slots {
+            let (c, sec) = env::referenced(&s.container);
+            cms.extend(c);
+            secrets.extend(sec);
+        }
+        cms.sort();
+        cms.dedup();
+        secrets.sort();
+        secrets.dedup();
+        let cm_api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        let secret_api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        self.config_maps.clear();
+        self.secrets.clear();
+        for name in cms {
+            if let Ok(Some(cm)) = cm_api.get_opt(&name).await {
+                self.config_maps.insert(name, cm);
+            }
+        }
+        for name in secrets {
+            if let Ok(Some(s)) = secret_api.get_opt(&name).await {
+                self.secrets.insert(name, s);
+            }
+        }
+    }
+
+    fn sources(&self) -> EnvSources<'_> {
+        EnvSources {
+            host_ip: &self.ctx.host.ip,
+            pod_ip: &self.ctx.host.ip,
+            node_cpu_millis: self.ctx.host.cpu_millis,
+            node_memory_bytes: self.ctx.host.memory_bytes,
+            config_maps: &self.config_maps,
+            secrets: &self.secrets,
+        }
+    }
+
+    fn grace_ms(&self) -> i64 {
+        let secs = self
+            .pod
+            .metadata
+            .deletion_grace_period_seconds
+            .filter(|_| self.pod.metadata.deletion_timestamp.is_some())
+            .or_else(|| {
+                self.pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+            })
+            .unwrap_or(30)
+            .max(0);
+        secs * 1000
+    }
+
+    fn terminating(&self) -> bool {
+        matches!(self.stage, Stage::Killing { .. } | Stage::Done)
+    }
+
+    /// Starts stopping everything: SIGTERM now, SIGKILL at the end of the grace period.
+    fn begin_kill(&mut self, grace_ms: i64) {
+        let now = self.now_ms();
+        for s in &mut self.slots {
+            s.start_at = None;
+        }
+        let mains_first: Vec<usize> = (0..self.slots.len())
+            .filter(|i| self.slots.get(*i).is_some_and(|s| s.kind == Kind::Main))
+            .chain(
+                (0..self.slots.len())
+                    .rev()
+                    .filter(|i| self.slots.get(*i).is_some_and(|s| s.kind != Kind::Main)),
+            )
+            .collect();
+        for i in mains_first {
+            if let Some(s) = self.slots.get(i)
+                && let Some(pid) = s.running_pid()
+            {
+                self.ctx.events.pod(
+                    &self.pod,
+                    false,
+                    "Killing",
+                    &format!("Stopping container {}", s.name()),
+                    Some(&field_path(s)),
+                );
+                self.ctx.runtime.signal(
+                    pid,
+                    if grace_ms == 0 {
+                        Signal::Kill
+                    } else {
+                        Signal::Term
+                    },
+                );
+            }
+        }
+        self.stage = Stage::Killing {
+            deadline_ms: now + grace_ms,
+        };
+    }
+
+    fn kill_all(&mut self, sig: Signal) {
+        for s in &mut self.slots {
+            if let Some(pid) = s.running_pid() {
+                self.ctx.runtime.signal(pid, sig);
+                s.killed = sig == Signal::Kill;
+            }
+        }
+    }
+
+    fn all_stopped(&self) -> bool {
+        self.slots.iter().all(|s| !s.is_running()) && self.exits.is_empty()
+    }
+
+    /// Decides and starts what is due.
+    fn step(&mut self) {
+        let now = self.now_ms();
+        if !self.terminating() {
+            if self.pod.metadata.deletion_timestamp.is_some() {
+                let grace = self.grace_ms();
+                self.begin_kill(grace);
+            } else if let (Some(limit), Some(start)) = (
+                self.pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.active_deadline_seconds),
+                self.start_time,
+            ) && now >= (start + limit) * 1000
+            {
+                self.failed = true;
+                self.reason = Some("DeadlineExceeded".into());
+                self.message =
+                    Some("Pod was active on the node longer than the specified deadline".into());
+                self.ctx.events.pod(
+                    &self.pod,
+                    true,
+                    "DeadlineExceeded",
+                    "Pod was active on the node longer than the specified deadline",
+                    None,
+                );
+                let grace = self
+                    .pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+                    .unwrap_or(30)
+                    .max(0)
+                    * 1000;
+                self.begin_kill(grace);
+            }
+        }
+        loop {
+            match self.stage {
+                Stage::Init(i) => {
+                    if self.slots.get(i).is_none_or(|s| s.kind == Kind::Main) {
+                        self.stage = Stage::Main;
+                        for s in self.slots.iter_mut().filter(|s| s.kind == Kind::Main) {
+                            s.start_at = Some(now);
+                            s.state = State::Waiting {
+                                reason: "ContainerCreating".into(),
+                                message: None,
+                            };
+                        }
+                        continue;
+                    }
+                    if let Some(s) = self.slots.get_mut(i)
+                        && s.attempts == 0
+                        && s.start_at.is_none()
+                        && matches!(s.state, State::Waiting { .. })
+                    {
+                        s.start_at = Some(now);
+                    }
+                    self.start_due(now);
+                    if self.stage != Stage::Init(i) {
+                        continue;
+                    }
+                    let advance = self.slots.get(i).is_some_and(|s| match s.kind {
+                        Kind::Sidecar => s.is_running(),
+                        _ => s.succeeded(),
+                    });
+                    if advance {
+                        self.stage = Stage::Init(i + 1);
+                        continue;
+                    }
+                    return;
+                }
+                Stage::Main => {
+                    self.start_due(now);
+                    if self.stage != Stage::Main {
+                        continue;
+                    }
+                    let mains_done = self
+                        .slots
+                        .iter()
+                        .filter(|s| s.kind == Kind::Main)
+                        .all(Slot::is_final);
+                    if mains_done {
+                        for s in &mut self.slots {
+                            s.start_at = None;
+                        }
+                        let grace = self.grace_ms();
+                        for i in (0..self.slots.len()).rev() {
+                            if let Some(s) = self.slots.get(i)
+                                && s.kind == Kind::Sidecar
+                                && let Some(pid) = s.running_pid()
+                            {
+                                self.ctx.runtime.signal(pid, Signal::Term);
+                            }
+                        }
+                        self.stage = Stage::StopSidecars {
+                            deadline_ms: now + grace,
+                        };
+                        continue;
+                    }
+                    return;
+                }
+                Stage::StopSidecars { deadline_ms } | Stage::Killing { deadline_ms } => {
+                    if self.all_stopped() {
+                        self.stage = Stage::Done;
+                        return;
+                    }
+                    if now >= deadline_ms {
+                        for s in &mut self.slots {
+                            if let Some(pid) = s.running_pid()
+                                && !s.killed
+                            {
+                                self.ctx.runtime.signal(pid, Signal::Kill);
+                                s.killed = true;
+                            }
+                        }
+                    }
+                    return;
+                }
+                Stage::Done => return,
+            }
+        }
+    }
+
+    /// Starts every container whose start time has come.
+    fn start_due(&mut self, now: i64) {
+        for i in 0..self.slots.len() {
+            let due = self
+                .slots
+                .get(i)
+                .and_then(|s| s.start_at)
+                .is_some_and(|t| t <= now);
+            let allowed = match (self.stage, self.slots.get(i).map(|s| s.kind)) {
+                (Stage::Init(n), Some(Kind::Init | Kind::Sidecar)) => i <= n,
+                (Stage::Main, Some(_)) => true,
+                _ => false,
+            };
+            if due && allowed {
+                self.start(i, now);
+                if self.stage == Stage::Done || self.terminating() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The phase while the pod runs (upstream `getPhase`).
+    fn phase(&self) -> &'static str {
+        let mains: Vec<&Slot> = self.slots.iter().filter(|s| s.kind == Kind::Main).collect();
+        if self.stage == Stage::Done {
+            if self.failed {
+                return "Failed";
+            }
+            return if mains.iter().all(|s| s.succeeded()) {
+                "Succeeded"
+            } else {
+                "Failed"
+            };
+        }
+        if matches!(self.stage, Stage::Init(_)) {
+            return "Pending";
+        }
+        if mains.iter().any(|s| s.attempts > 0) {
+            "Running"
+        } else {
+            "Pending"
+        }
+    }
+
+    fn render(&mut self) -> Value {
+        let phase = self.phase();
+        let init_done = !matches!(self.stage, Stage::Init(_));
+        let view = status::View {
+            phase,
+            reason: self.reason.as_deref(),
+            message: self.message.as_deref(),
+            slots: &self.slots,
+            host_ip: &self.ctx.host.ip,
+            start_time: self.start_time,
+            sandbox_ready: self.volumes.is_some(),
+            init_done,
+            terminating: self.terminating(),
+            runtime: self.ctx.runtime.name(),
+        };
+        status::render(&view, &mut self.conditions, self.ctx.clock.now_unix())
+    }
+
+    /// Writes the status if it changed; `Err(Gone)` when the pod no longer exists.
+    async fn write_status(&mut self) -> Result<(), Outcome> {
+        let status = self.render();
+        if self.last_written.as_ref() == Some(&status) {
+            return Ok(());
+        }
+        let patch = json!({"metadata": {"uid": self.uid}, "status": status});
+        match self
+            .api()
+            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {
+                self.last_written = Some(status);
+                Ok(())
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => Err(Outcome::Gone),
+            Err(e) => {
+                tracing::warn!(pod = %self.name, namespace = %self.ns, error = %e, "writing pod status");
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the final status and, if the pod is being deleted, finishes the deletion.
+    async fn finish(&mut self) -> Outcome {
+        if let Err(o) = self.write_status().await {
+            return o;
+        }
+        let deleting = self.pod.metadata.deletion_timestamp.is_some()
+            || self.rx.borrow().metadata.deletion_timestamp.is_some();
+        if deleting {
+            finish_deletion(&self.ctx.client, &self.ns, &self.name, &self.uid).await;
+        }
+        Outcome::Finished
+    }
+
+    fn cleanup_sandbox(&mut self) {
+        if let Some(v) = self.volumes.take() {
+            for t in v.tmpfs {
+                if let Err(e) = self.ctx.runtime.os().unmount(&t) {
+                    tracing::warn!(path = %t.display(), error = %e, "unmounting an emptyDir");
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.sandbox);
+    }
+}
+
+/// Deletes a pod whose containers are all gone (`gracePeriodSeconds=0`, uid precondition).
+pub async fn finish_deletion(client: &kube::Client, ns: &str, name: &str, uid: &str) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        preconditions: Some(Preconditions {
+            uid: Some(uid.to_string()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    match api.delete(name, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+        Err(e) => {
+            tracing::warn!(pod = %name, namespace = %ns, error = %e, "finishing a pod's deletion")
+        }
+    }
+}
+
+fn field_path(s: &Slot) -> String {
+    field_path_of(s.name(), Some(s.kind))
+}
+
+fn field_path_of(name: &str, kind: Option<Kind>) -> String {
+    match kind {
+        Some(Kind::Main) | None => format!("spec.containers{{{name}}}"),
+        _ => format!("spec.initContainers{{{name}}}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

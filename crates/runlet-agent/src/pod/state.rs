@@ -1,0 +1,156 @@
+//! One container's life inside a pod worker: its state, restart count, last termination and
+//! crash-loop backoff, as the kubelet tracks them.
+
+use k8s_openapi::api::core::v1::Container;
+
+/// Which list a container comes from and how it behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular init container: runs to completion before the next.
+    Init,
+    /// An init container with `restartPolicy: Always`: starts before the main containers, runs
+    /// beside them, is stopped after them.
+    Sidecar,
+    Main,
+}
+
+/// How an attempt ended, as `containerStatuses[].state.terminated` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terminated {
+    pub exit_code: i32,
+    pub signal: Option<i32>,
+    pub reason: String,
+    pub message: Option<String>,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub container_id: String,
+}
+
+/// The container's current state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        started_at: i64,
+        pid: u32,
+    },
+    Terminated(Terminated),
+}
+
+/// Upstream's per-container backoff (`flowcontrol.Backoff`, 10 s doubling to 5 min, forgotten
+/// after twice the maximum without a failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub delay_ms: i64,
+    pub last_update_ms: i64,
+}
+
+/// One container of the pod.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub container: Container,
+    pub kind: Kind,
+    pub state: State,
+    pub restart_count: i32,
+    pub last: Option<Terminated>,
+    /// Attempts started so far (the next attempt's log file number is `restart_count`).
+    pub attempts: u32,
+    /// When the container may be (re)started, in clock milliseconds; `None`: not to be started.
+    pub start_at: Option<i64>,
+    pub backoff: Option<Backoff>,
+    pub container_id: Option<String>,
+    /// SIGKILL was already sent to the running attempt.
+    pub killed: bool,
+}
+
+impl Slot {
+    pub fn new(container: Container, kind: Kind, waiting_reason: &str) -> Slot {
+        Slot {
+            container,
+            kind,
+            state: State::Waiting {
+                reason: waiting_reason.to_string(),
+                message: None,
+            },
+            restart_count: 0,
+            last: None,
+            attempts: 0,
+            start_at: None,
+            backoff: None,
+            container_id: None,
+            killed: false,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.container.name
+    }
+
+    pub fn running_pid(&self) -> Option<u32> {
+        match self.state {
+            State::Running { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, State::Running { .. })
+    }
+
+    /// Terminated and not going to run again.
+    pub fn is_final(&self) -> bool {
+        matches!(self.state, State::Terminated(_)) && self.start_at.is_none()
+    }
+
+    pub fn succeeded(&self) -> bool {
+        matches!(&self.state, State::Terminated(t) if t.exit_code == 0)
+    }
+
+    /// Schedules a restart after a failure that finished at `finished_ms`, per upstream's
+    /// `doBackOff`: the first restart is immediate, then 10 s, 20 s, ... up to `max_ms`.
+    pub fn schedule_restart(&mut self, finished_ms: i64, initial_ms: i64, max_ms: i64) -> i64 {
+        let delay = match self.backoff {
+            Some(b) if finished_ms - b.last_update_ms <= 2 * max_ms => {
+                self.backoff = Some(Backoff {
+                    delay_ms: (b.delay_ms * 2).min(max_ms),
+                    last_update_ms: finished_ms,
+                });
+                b.delay_ms
+            }
+            _ => {
+                self.backoff = Some(Backoff {
+                    delay_ms: initial_ms,
+                    last_update_ms: finished_ms,
+                });
+                0
+            }
+        };
+        self.start_at = Some(finished_ms + delay);
+        delay
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_loop_backoff_doubles_from_ten_seconds_to_five_minutes() {
+        // pkg/kubelet/kuberuntime: initial 10s, max 300s; the first restart is immediate.
+        let mut s = Slot::new(Container::default(), Kind::Main, "ContainerCreating");
+        let mut t = 0;
+        let mut delays = vec![];
+        for _ in 0..8 {
+            let d = s.schedule_restart(t, 10_000, 300_000);
+            delays.push(d / 1000);
+            t += d + 1;
+        }
+        assert_eq!(delays, vec![0, 10, 20, 40, 80, 160, 300, 300]);
+        // Ten quiet minutes later the backoff is forgotten.
+        assert_eq!(s.schedule_restart(t + 700_000, 10_000, 300_000), 0);
+    }
+}

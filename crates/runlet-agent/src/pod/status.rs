@@ -1,0 +1,319 @@
+//! The pod status the agent writes, shaped as the kubelet writes it (`pkg/kubelet/status`,
+//! `kubelet_pods.go` `generateAPIPodStatus`): phase, the five conditions with transition times,
+//! init and main container statuses, IPs and start time.
+
+use super::state::{Kind, Slot, State, Terminated};
+use runlet_api::clock::rfc3339;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+/// Everything the status is computed from.
+pub struct View<'a> {
+    pub phase: &'a str,
+    pub reason: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub slots: &'a [Slot],
+    pub host_ip: &'a str,
+    pub start_time: Option<i64>,
+    pub sandbox_ready: bool,
+    pub init_done: bool,
+    pub terminating: bool,
+    pub runtime: &'a str,
+}
+
+/// Remembers when each condition last changed.
+#[derive(Debug, Default)]
+pub struct Conditions {
+    seen: HashMap<String, (String, String)>,
+}
+
+impl Conditions {
+    /// Starts from the conditions already on the pod (e.g. `PodScheduled` from the binding).
+    pub fn from_existing(conditions: &[Value]) -> Self {
+        let mut c = Conditions::default();
+        for cond in conditions {
+            if let (Some(t), Some(s)) = (cond["type"].as_str(), cond["status"].as_str()) {
+                let when = cond["lastTransitionTime"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                c.seen.insert(t.to_string(), (s.to_string(), when));
+            }
+        }
+        c
+    }
+
+    fn make(
+        &mut self,
+        kind: &str,
+        ok: bool,
+        reason: Option<&str>,
+        message: Option<String>,
+        now: &str,
+    ) -> Value {
+        let status = if ok { "True" } else { "False" };
+        let entry = self
+            .seen
+            .entry(kind.to_string())
+            .or_insert_with(|| (status.to_string(), now.to_string()));
+        if entry.0 != status || entry.1.is_empty() {
+            *entry = (status.to_string(), now.to_string());
+        }
+        let mut c = json!({
+            "type": kind,
+            "status": status,
+            "lastProbeTime": null,
+            "lastTransitionTime": entry.1,
+        });
+        if let Some(r) = reason {
+            c["reason"] = json!(r);
+        }
+        if let Some(m) = message {
+            c["message"] = json!(m);
+        }
+        c
+    }
+}
+
+fn terminated_json(t: &Terminated) -> Value {
+    let mut v = json!({
+        "exitCode": t.exit_code,
+        "reason": t.reason,
+        "startedAt": rfc3339(t.started_at),
+        "finishedAt": rfc3339(t.finished_at),
+        "containerID": t.container_id,
+    });
+    if let Some(s) = t.signal {
+        v["signal"] = json!(s);
+    }
+    if let Some(m) = &t.message {
+        v["message"] = json!(m);
+    }
+    v
+}
+
+fn container_status(slot: &Slot, runtime: &str) -> Value {
+    let state = match &slot.state {
+        State::Waiting { reason, message } => {
+            let mut w = json!({"reason": reason});
+            if let Some(m) = message {
+                w["message"] = json!(m);
+            }
+            json!({"waiting": w})
+        }
+        State::Running { started_at, .. } => {
+            json!({"running": {"startedAt": rfc3339(*started_at)}})
+        }
+        State::Terminated(t) => json!({"terminated": terminated_json(t)}),
+    };
+    let running = slot.is_running();
+    let mut v = json!({
+        "name": slot.name(),
+        "image": slot.container.image.clone().unwrap_or_default(),
+        "imageID": "",
+        "ready": running && slot.kind != Kind::Init,
+        "started": running,
+        "restartCount": slot.restart_count,
+        "state": state,
+        "lastState": slot.last.as_ref().map(|t| json!({"terminated": terminated_json(t)})).unwrap_or_else(|| json!({})),
+    });
+    if let Some(id) = &slot.container_id {
+        v["containerID"] = json!(format!("{runtime}://{id}"));
+    }
+    v
+}
+
+/// The `status` object.
+pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Value {
+    let now = rfc3339(now_unix);
+    let mains: Vec<&Slot> = view.slots.iter().filter(|s| s.kind == Kind::Main).collect();
+    let inits: Vec<&Slot> = view.slots.iter().filter(|s| s.kind != Kind::Main).collect();
+    let terminal = matches!(view.phase, "Succeeded" | "Failed");
+
+    let mut conds = Vec::new();
+    conds.push(conditions.make(
+        "PodReadyToStartContainers",
+        view.sandbox_ready && !terminal,
+        None,
+        None,
+        &now,
+    ));
+    let incomplete: Vec<&str> = inits
+        .iter()
+        .filter(|s| match s.kind {
+            Kind::Sidecar => !s.is_running() && !view.init_done,
+            _ => !s.succeeded(),
+        })
+        .map(|s| s.name())
+        .collect();
+    if view.init_done || incomplete.is_empty() {
+        let reason = (view.phase == "Succeeded" && !inits.is_empty()).then_some("PodCompleted");
+        conds.push(conditions.make("Initialized", true, reason, None, &now));
+    } else {
+        conds.push(conditions.make(
+            "Initialized",
+            false,
+            Some("ContainersNotInitialized"),
+            Some(format!(
+                "containers with incomplete status: [{}]",
+                incomplete.join(" ")
+            )),
+            &now,
+        ));
+    }
+    let unready: Vec<&str> = view
+        .slots
+        .iter()
+        .filter(|s| s.kind != Kind::Init && !s.is_running())
+        .map(|s| s.name())
+        .collect();
+    let ready = unready.is_empty() && !view.terminating && !terminal;
+    for kind in ["Ready", "ContainersReady"] {
+        let c = if ready {
+            conditions.make(kind, true, None, None, &now)
+        } else if view.phase == "Succeeded" {
+            conditions.make(kind, false, Some("PodCompleted"), None, &now)
+        } else {
+            conditions.make(
+                kind,
+                false,
+                Some("ContainersNotReady"),
+                Some(format!(
+                    "containers with unready status: [{}]",
+                    unready.join(" ")
+                )),
+                &now,
+            )
+        };
+        conds.push(c);
+    }
+    conds.push(conditions.make("PodScheduled", true, None, None, &now));
+
+    let mut status = Map::new();
+    status.insert("phase".into(), json!(view.phase));
+    status.insert("conditions".into(), Value::Array(conds));
+    status.insert("hostIP".into(), json!(view.host_ip));
+    status.insert("hostIPs".into(), json!([{"ip": view.host_ip}]));
+    // The process runtime shares the host's network.
+    status.insert("podIP".into(), json!(view.host_ip));
+    status.insert("podIPs".into(), json!([{"ip": view.host_ip}]));
+    if let Some(t) = view.start_time {
+        status.insert("startTime".into(), json!(rfc3339(t)));
+    }
+    status.insert(
+        "reason".into(),
+        view.reason.map_or(Value::Null, |r| json!(r)),
+    );
+    status.insert(
+        "message".into(),
+        view.message.map_or(Value::Null, |m| json!(m)),
+    );
+    if !inits.is_empty() {
+        status.insert(
+            "initContainerStatuses".into(),
+            Value::Array(
+                inits
+                    .iter()
+                    .map(|s| container_status(s, view.runtime))
+                    .collect(),
+            ),
+        );
+    }
+    status.insert(
+        "containerStatuses".into(),
+        Value::Array(
+            mains
+                .iter()
+                .map(|s| container_status(s, view.runtime))
+                .collect(),
+        ),
+    );
+    Value::Object(status)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Container;
+
+    fn slot(name: &str, kind: Kind, state: State) -> Slot {
+        let mut s = Slot::new(
+            Container {
+                name: name.into(),
+                image: Some("busybox".into()),
+                ..Default::default()
+            },
+            kind,
+            "",
+        );
+        s.state = state;
+        s
+    }
+
+    #[test]
+    fn a_completed_pod_reads_like_the_kubelets() {
+        let done = State::Terminated(Terminated {
+            exit_code: 0,
+            signal: None,
+            reason: "Completed".into(),
+            message: None,
+            started_at: 10,
+            finished_at: 11,
+            container_id: "x".into(),
+        });
+        let slots = vec![
+            slot("init", Kind::Init, done.clone()),
+            slot("main", Kind::Main, done),
+        ];
+        let view = View {
+            phase: "Succeeded",
+            reason: None,
+            message: None,
+            slots: &slots,
+            host_ip: "192.0.2.1",
+            start_time: Some(9),
+            sandbox_ready: true,
+            init_done: true,
+            terminating: false,
+            runtime: "process",
+        };
+        let mut conds = Conditions::default();
+        let s = render(&view, &mut conds, 12);
+        let cond = |t: &str| {
+            s["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["type"] == t)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(cond("Ready")["status"], "False");
+        assert_eq!(cond("Ready")["reason"], "PodCompleted");
+        assert_eq!(cond("Initialized")["status"], "True");
+        assert_eq!(cond("PodReadyToStartContainers")["status"], "False");
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["terminated"]["reason"],
+            "Completed"
+        );
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["terminated"]["finishedAt"],
+            "1970-01-01T00:00:11Z"
+        );
+        assert_eq!(s["initContainerStatuses"][0]["name"], "init");
+        assert_eq!(s["startTime"], "1970-01-01T00:00:09Z");
+        assert_eq!(s["reason"], Value::Null, "a stale reason is cleared");
+    }
+
+    #[test]
+    fn transition_times_move_only_when_the_status_changes() {
+        let mut conds = Conditions::default();
+        let a = conds.make("Ready", false, None, None, "t1");
+        let b = conds.make("Ready", false, None, None, "t2");
+        let c = conds.make("Ready", true, None, None, "t3");
+        assert_eq!(a["lastTransitionTime"], "t1");
+        assert_eq!(b["lastTransitionTime"], "t1");
+        assert_eq!(c["lastTransitionTime"], "t3");
+    }
+}

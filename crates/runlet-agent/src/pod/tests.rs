@@ -1,0 +1,258 @@
+//! Pod worker behaviour with the fake OS: which processes start, in which order, which signals
+//! they get, and what status results, against the in-process API server and a fake clock.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::os::Signal;
+use crate::os::fake::{FakeOs, FakeProcess};
+use crate::{Agent, AgentConfig};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, PostParams};
+use runlet_test::TestApi;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+struct Env {
+    api: TestApi,
+    os: Arc<FakeOs>,
+    pods: Api<Pod>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let api = TestApi::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let os = Arc::new(FakeOs::new());
+        let mut config = AgentConfig::new("n", dir.path().to_path_buf());
+        config.tick = Duration::from_millis(10);
+        let agent = Agent::with_os(api.client.clone(), api.clock.clone(), config, os.clone());
+        let cancel = CancellationToken::new();
+        let token = cancel.clone();
+        let task = tokio::spawn(async move { agent.run(token).await.unwrap() });
+        let pods = Api::default_namespaced(api.client.clone());
+        Env {
+            api,
+            os,
+            pods,
+            cancel,
+            task,
+            _dir: dir,
+        }
+    }
+
+    async fn create(&self, name: &str, mut spec: serde_json::Value) {
+        spec["nodeName"] = json!("n");
+        let p: Pod =
+            serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap();
+        self.pods.create(&PostParams::default(), &p).await.unwrap();
+    }
+
+    async fn wait<T>(&self, what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn status(&self, name: &str) -> Option<serde_json::Value> {
+        let p = self.pods.get_opt(name).await.unwrap()?;
+        serde_json::to_value(p.status?).ok()
+    }
+
+    async fn phase(&self, name: &str, phase: &str) -> serde_json::Value {
+        self.wait(phase, async || {
+            self.status(name).await.filter(|s| s["phase"] == phase)
+        })
+        .await
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn c(name: &str) -> serde_json::Value {
+    json!({"name": name, "image": "busybox", "command": [name]})
+}
+
+#[tokio::test]
+async fn never_does_not_restart_a_failed_container() {
+    let env = Env::start().await;
+    env.os.push(FakeProcess {
+        exit_code: Some(1),
+        ..Default::default()
+    });
+    env.create(
+        "p",
+        json!({"restartPolicy": "Never", "containers": [c("main")]}),
+    )
+    .await;
+    let s = env.phase("p", "Failed").await;
+    assert_eq!(
+        s["containerStatuses"][0]["state"]["terminated"]["reason"],
+        "Error"
+    );
+    assert_eq!(env.os.spawn_count(), 1);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn sidecars_start_before_main_containers_and_are_stopped_after_them() {
+    // Upstream (KEP-753): restartable init containers start in order before the main
+    // containers and are terminated after every main container has exited.
+    let env = Env::start().await;
+    env.os.push(FakeProcess {
+        exit_code: None,
+        ..Default::default()
+    }); // the sidecar runs on
+    env.os.push(FakeProcess {
+        exit_code: Some(0),
+        ..Default::default()
+    }); // init
+    env.os.push(FakeProcess {
+        exit_code: Some(0),
+        ..Default::default()
+    }); // main
+    let mut side = c("side");
+    side["restartPolicy"] = json!("Always");
+    env.create("p", json!({"restartPolicy": "Never", "initContainers": [side, c("init")], "containers": [c("main")]})).await;
+    let s = env.phase("p", "Succeeded").await;
+    let order: Vec<String> = env
+        .os
+        .spawned
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.argv[0].clone())
+        .collect();
+    assert_eq!(order, vec!["side", "init", "main"]);
+    let signals = env.os.signals.lock().unwrap().clone();
+    assert!(
+        signals.contains(&(1000, Signal::Term)),
+        "the sidecar got SIGTERM: {signals:?}"
+    );
+    assert_eq!(
+        s["initContainerStatuses"][0]["state"]["terminated"]["exitCode"],
+        143
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn deletion_sends_sigterm_then_sigkill_when_the_grace_period_ends() {
+    let env = Env::start().await;
+    env.os.push(FakeProcess {
+        exit_code: None,
+        ignore_term: true,
+        ..Default::default()
+    });
+    env.create("p", json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 20, "containers": [c("main")]})).await;
+    env.phase("p", "Running").await;
+    env.pods
+        .delete("p", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.wait("SIGTERM", async || {
+        env.os
+            .signals
+            .lock()
+            .unwrap()
+            .contains(&(1000, Signal::Term))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !env.os
+            .signals
+            .lock()
+            .unwrap()
+            .contains(&(1000, Signal::Kill)),
+        "no SIGKILL within the grace period"
+    );
+    env.api.clock.advance_millis(20_000);
+    env.wait("deletion", async || {
+        env.pods.get_opt("p").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert!(
+        env.os
+            .signals
+            .lock()
+            .unwrap()
+            .contains(&(1000, Signal::Kill))
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn refused_mount_namespace_fails_the_pod_with_a_clear_reason() {
+    let env = Env::start().await;
+    env.os.push(FakeProcess {
+        spawn_errno: Some(1),
+        ..Default::default()
+    });
+    let mut main = c("main");
+    main["volumeMounts"] =
+        json!([{"name": "v", "mountPath": env._dir.path().join("m").to_str().unwrap()}]);
+    env.create("p", json!({"restartPolicy": "OnFailure", "containers": [main], "volumes": [{"name": "v", "emptyDir": {}}]})).await;
+    let s = env.phase("p", "Failed").await;
+    assert_eq!(s["reason"], "MountNamespaceUnavailable");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("private mount namespace")
+    );
+    assert_eq!(
+        env.os.spawn_count(),
+        1,
+        "the pod never runs without its volumes"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_pod_that_ends_at_once_costs_at_most_two_status_writes() {
+    let env = Env::start().await;
+    let before = env.api.state.store.current_revision();
+    env.create(
+        "p",
+        json!({"restartPolicy": "Never", "containers": [c("main")]}),
+    )
+    .await;
+    env.phase("p", "Succeeded").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let key = runlet_api::resources::find("", "v1", "pods")
+        .unwrap()
+        .key(Some("default"), "p");
+    let mut w = env.api.state.store.watch(&key, before).unwrap();
+    let mut writes = 0;
+    while let Ok(Some(Ok(ev))) =
+        tokio::time::timeout(Duration::from_millis(100), futures::StreamExt::next(&mut w)).await
+    {
+        if ev.key == key {
+            writes += 1;
+        }
+    }
+    assert!(
+        (2..=3).contains(&writes),
+        "create + at most two status writes, saw {writes}"
+    );
+    env.stop().await;
+}

@@ -1,0 +1,67 @@
+//! Container runtimes: how a container attempt becomes something running, and how it ends.
+//!
+//! The pod logic above speaks only [`Runtime`]: start an attempt from a fully resolved
+//! [`ContainerConfig`] (argv, env, mounts, limits, log file), signal it, learn how it ended.
+//! [`process::ProcessRuntime`] (the default) runs the command directly on the host; an `oci`
+//! runtime (runc) can come later behind the same trait.
+
+pub mod process;
+
+use crate::os::{BindMount, Limits, OsError, Signal};
+use futures::future::BoxFuture;
+use std::path::PathBuf;
+
+/// A failure to start a container attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The host does not let the agent make a private mount namespace for the volumes.
+    #[error("{0}")]
+    MountNamespace(OsError),
+    /// The process could not be started (not found, not executable, cgroup refused...).
+    #[error("{0}")]
+    Start(OsError),
+}
+
+/// Everything needed to run one container attempt, already resolved.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerConfig {
+    /// Unique per attempt: `<pod uid>-<container>-<attempt>` (also the cgroup name).
+    pub id: String,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub mounts: Vec<BindMount>,
+    pub limits: Limits,
+    /// The CRI log file of this attempt.
+    pub log_path: PathBuf,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exited {
+    pub code: i32,
+    pub signal: Option<i32>,
+    /// The kernel killed it for exceeding its memory limit.
+    pub oom_killed: bool,
+}
+
+/// A running attempt: its process (group) id and its end, which resolves once the process is
+/// reaped and its output is in the log file.
+pub struct Started {
+    pub pid: u32,
+    pub exited: BoxFuture<'static, Exited>,
+}
+
+/// A way to run containers.
+pub trait Runtime: Send + Sync + 'static {
+    /// The name shown in `nodeInfo.containerRuntimeVersion` and container IDs (`process://...`).
+    fn name(&self) -> &'static str;
+    /// Starts an attempt.
+    fn start(&self, config: ContainerConfig) -> Result<Started, RuntimeError>;
+    /// Signals a running attempt (its whole process group).
+    fn signal(&self, pid: u32, signal: Signal);
+    /// The OS seam, for volume setup (tmpfs) and cleanup.
+    fn os(&self) -> &dyn crate::os::Os;
+}

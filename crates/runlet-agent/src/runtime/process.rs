@@ -1,0 +1,193 @@
+//! The `process` runtime: each container attempt is a host process in its own process group.
+//!
+//! The image is recorded, not pulled. The attempt joins a cgroup with its limits when the host
+//! allows one, gets a private mount namespace when it has volumes, and its stdout/stderr go to
+//! its CRI log file. When the main process ends, the rest of its process group is killed, as a
+//! container's processes die with its PID namespace.
+
+use super::{ContainerConfig, Exited, Runtime, RuntimeError, Started};
+use crate::logs::{LogStore, copy_to_cri};
+use crate::os::{Os, OsError, Signal, SpawnSpec};
+use runlet_api::clock::Clock;
+use std::sync::Arc;
+
+/// Runs containers as host processes.
+pub struct ProcessRuntime {
+    os: Arc<dyn Os>,
+    logs: LogStore,
+    clock: Arc<dyn Clock>,
+}
+
+impl ProcessRuntime {
+    pub fn new(os: Arc<dyn Os>, logs: LogStore, clock: Arc<dyn Clock>) -> Self {
+        ProcessRuntime { os, logs, clock }
+    }
+}
+
+impl Runtime for ProcessRuntime {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn start(&self, config: ContainerConfig) -> Result<Started, RuntimeError> {
+        let cgroup = self
+            .os
+            .create_cgroup(&config.id, config.limits)
+            .map_err(RuntimeError::Start)?;
+        let has_cgroup = cgroup.is_some();
+        let spec = SpawnSpec {
+            argv: config.argv,
+            env: config.env,
+            cwd: config.cwd,
+            uid: config.uid,
+            gid: config.gid,
+            mounts: config.mounts,
+            cgroup_procs: cgroup.unwrap_or_default(),
+        };
+        let spawned = match self.os.spawn(spec) {
+            Ok(s) => s,
+            Err(e) => {
+                if has_cgroup {
+                    self.os.remove_cgroup(&config.id);
+                }
+                return Err(match e {
+                    OsError::MountNamespace(_) => RuntimeError::MountNamespace(e),
+                    other => RuntimeError::Start(other),
+                });
+            }
+        };
+        let pid = spawned.pid;
+        let os = self.os.clone();
+        let logs = self.logs.clone();
+        let clock = self.clock.clone();
+        let id = config.id;
+        let log_path = config.log_path;
+        let exited = Box::pin(async move {
+            let exit = spawned.exit;
+            let wait = async {
+                let e = exit.await;
+                // The container's other processes go with it.
+                if let Err(err) = os.signal_group(pid, Signal::Kill) {
+                    tracing::debug!(pid, error = %err, "killing the rest of a process group");
+                }
+                e
+            };
+            let copy = copy_to_cri(
+                spawned.stdout,
+                spawned.stderr,
+                &log_path,
+                &logs,
+                clock.as_ref(),
+            );
+            let (e, copied) = futures::join!(wait, copy);
+            if let Err(err) = copied {
+                tracing::warn!(log = %log_path.display(), error = %err, "writing container log");
+            }
+            let oom_killed = has_cgroup && e.signal == Some(9) && os.cgroup_oom_killed(&id);
+            if has_cgroup {
+                os.remove_cgroup(&id);
+            }
+            Exited {
+                code: e.code,
+                signal: e.signal,
+                oom_killed,
+            }
+        });
+        Ok(Started { pid, exited })
+    }
+
+    fn signal(&self, pid: u32, signal: Signal) {
+        if let Err(e) = self.os.signal_group(pid, signal) {
+            tracing::warn!(pid, error = %e, "signalling a container");
+        }
+    }
+
+    fn os(&self) -> &dyn Os {
+        self.os.as_ref()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::os::fake::{FakeOs, FakeProcess};
+    use runlet_api::clock::FakeClock;
+
+    #[tokio::test]
+    async fn output_reaches_the_log_and_the_group_is_killed_after_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let os = Arc::new(FakeOs::new());
+        os.push(FakeProcess {
+            stdout: b"hi\n".to_vec(),
+            exit_code: Some(3),
+            ..Default::default()
+        });
+        let rt = ProcessRuntime::new(
+            os.clone(),
+            LogStore::new(dir.path().to_path_buf()),
+            Arc::new(FakeClock::at(0)),
+        );
+        let log_path = dir.path().join("c/0.log");
+        let started = rt
+            .start(ContainerConfig {
+                id: "u-c-0".into(),
+                argv: vec!["sh".into()],
+                log_path: log_path.clone(),
+                limits: crate::os::Limits {
+                    memory_bytes: Some(1 << 20),
+                    cpu_millis: None,
+                },
+                ..Default::default()
+            })
+            .unwrap();
+        let exited = started.exited.await;
+        assert_eq!(exited.code, 3);
+        assert!(!exited.oom_killed);
+        assert_eq!(
+            std::fs::read_to_string(&log_path).unwrap(),
+            "1970-01-01T00:00:00.000000000Z stdout F hi\n"
+        );
+        assert_eq!(
+            *os.signals.lock().unwrap(),
+            vec![(started.pid, Signal::Kill)]
+        );
+        let spawned = os.spawned.lock().unwrap();
+        assert_eq!(
+            spawned[0].cgroup_procs.len(),
+            1,
+            "the attempt joins its cgroup"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_memory_kill_is_reported_as_oom() {
+        let dir = tempfile::tempdir().unwrap();
+        let os = Arc::new(FakeOs::new());
+        os.push(FakeProcess {
+            exit_code: None,
+            ..Default::default()
+        });
+        os.oom.lock().unwrap().push("u-c-0".into());
+        let rt = ProcessRuntime::new(
+            os.clone(),
+            LogStore::new(dir.path().to_path_buf()),
+            Arc::new(FakeClock::at(0)),
+        );
+        let started = rt
+            .start(ContainerConfig {
+                id: "u-c-0".into(),
+                argv: vec!["sh".into()],
+                log_path: dir.path().join("0.log"),
+                limits: crate::os::Limits {
+                    memory_bytes: Some(1 << 20),
+                    cpu_millis: None,
+                },
+                ..Default::default()
+            })
+            .unwrap();
+        rt.signal(started.pid, Signal::Kill);
+        let exited = started.exited.await;
+        assert_eq!((exited.code, exited.oom_killed), (137, true));
+    }
+}

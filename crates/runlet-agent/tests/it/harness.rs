@@ -1,0 +1,186 @@
+//! An API server, an agent on node `node-1` with a short tick, and bounded waits.
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, PostParams};
+use runlet_agent::logs::LogOptions;
+use runlet_agent::{Agent, AgentConfig, AgentHandle};
+use runlet_apiserver::logs::{LogBody, LogRequest, LogSource, LogSourceError};
+use runlet_test::TestApi;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub const NODE: &str = "node-1";
+
+/// The embedded agent's logs as the API server's log source.
+pub struct AgentLogs(pub AgentHandle);
+
+impl LogSource for AgentLogs {
+    fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<LogBody, LogSourceError>> {
+        let opts = LogOptions {
+            follow: req.follow,
+            previous: req.previous,
+            tail_lines: req.tail_lines,
+            since_seconds: req.since_seconds,
+            since_time_millis: req.since_time_millis,
+            timestamps: req.timestamps,
+            limit_bytes: req.limit_bytes,
+        };
+        let r = self
+            .0
+            .read_logs(&req.namespace, &req.pod, &req.uid, &req.container, opts)
+            .map_err(|e| match e {
+                runlet_agent::logs::LogError::NotFound(m) => LogSourceError::NotFound(m),
+                runlet_agent::logs::LogError::BadRequest(m) => LogSourceError::BadRequest(m),
+                other => LogSourceError::Internal(other.to_string()),
+            });
+        async move { r }.boxed()
+    }
+}
+
+pub struct Env {
+    pub api: TestApi,
+    pub pods: Api<Pod>,
+    pub dir: tempfile::TempDir,
+    cancel: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let api = TestApi::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = AgentConfig::new(NODE, dir.path().join("agent"));
+        config.tick = Duration::from_millis(20);
+        let agent = Agent::new(api.client.clone(), api.clock.clone(), config);
+        api.state
+            .register_log_source(NODE, Arc::new(AgentLogs(agent.handle())));
+        let cancel = CancellationToken::new();
+        let token = cancel.clone();
+        let task = tokio::spawn(async move {
+            agent.run(token).await.unwrap();
+        });
+        let pods = Api::default_namespaced(api.client.clone());
+        let env = Env {
+            api,
+            pods,
+            dir,
+            cancel,
+            task: Some(task),
+        };
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(env.api.client.clone());
+        wait_until("the node registers", || async {
+            nodes.get_opt(NODE).await.unwrap().is_some()
+        })
+        .await;
+        env
+    }
+
+    /// Creates a pod bound to the node from a JSON spec.
+    pub async fn create(&self, name: &str, spec: serde_json::Value) -> Pod {
+        let mut spec = spec;
+        spec["nodeName"] = serde_json::json!(NODE);
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name},
+            "spec": spec,
+        }))
+        .unwrap();
+        self.pods
+            .create(&PostParams::default(), &pod)
+            .await
+            .unwrap()
+    }
+
+    /// Waits (bounded) until the pod satisfies `f`.
+    pub async fn wait_pod(&self, name: &str, what: &str, f: impl Fn(&Pod) -> bool) -> Pod {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(p) = self.pods.get_opt(name).await.unwrap()
+                && f(&p)
+            {
+                return p;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let p = self.pods.get_opt(name).await.unwrap();
+                panic!(
+                    "timed out waiting for pod {name}: {what}; last: {}",
+                    serde_json::to_string_pretty(&p.map(|p| p.status)).unwrap()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn wait_phase(&self, name: &str, phase: &str) -> Pod {
+        self.wait_pod(name, phase, |p| phase_of(p) == phase).await
+    }
+
+    pub async fn logs(&self, name: &str, params: &kube::api::LogParams) -> String {
+        self.pods.logs(name, params).await.unwrap()
+    }
+
+    /// Stops the agent; every process it started is gone afterwards.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(20), t)
+                .await
+                .expect("the agent stops")
+                .unwrap();
+        }
+    }
+}
+
+pub fn phase_of(p: &Pod) -> &str {
+    p.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
+}
+
+/// The first container status of `p` as JSON.
+pub fn cstatus(p: &Pod, init: bool) -> serde_json::Value {
+    let s = serde_json::to_value(p.status.as_ref().unwrap()).unwrap();
+    let key = if init {
+        "initContainerStatuses"
+    } else {
+        "containerStatuses"
+    };
+    s[key].clone()
+}
+
+pub async fn wait_until<F, Fut>(what: &str, f: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !f().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether any process has `marker` in its command line.
+pub fn process_with(marker: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .unwrap_or(false)
+        })
+}

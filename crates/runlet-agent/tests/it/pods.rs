@@ -1,0 +1,285 @@
+//! Pods running to completion: phases, exit codes, logs, env, init containers and volumes.
+
+use crate::harness::{Env, cstatus, phase_of};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, LogParams, PostParams};
+use serde_json::json;
+
+fn sh(script: &str) -> serde_json::Value {
+    json!(["sh", "-c", script])
+}
+
+#[tokio::test]
+async fn pod_runs_to_succeeded_with_cri_logs_and_exit_code_zero() {
+    let env = Env::start().await;
+    let pod = env
+        .create(
+            "hello",
+            json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": sh("echo hello; echo oops >&2")}]}),
+        )
+        .await;
+    let done = env.wait_phase("hello", "Succeeded").await;
+    let cs = cstatus(&done, false);
+    assert_eq!(cs[0]["state"]["terminated"]["exitCode"], 0);
+    assert_eq!(cs[0]["state"]["terminated"]["reason"], "Completed");
+    assert_eq!(cs[0]["image"], "busybox");
+    let status = serde_json::to_value(done.status.as_ref().unwrap()).unwrap();
+    assert!(status["startTime"].is_string());
+    assert!(status["hostIP"].is_string());
+    let ready = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("PodCompleted"))
+    );
+
+    // The file is in the CRI format: timestamp, stream, tag, content.
+    let uid = pod.metadata.uid.unwrap();
+    let file = env
+        .dir
+        .path()
+        .join(format!("agent/logs/default_hello_{uid}/c/0.log"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines.contains(&"2026-01-01T00:00:00.000000000Z stdout F hello"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"2026-01-01T00:00:00.000000000Z stderr F oops"),
+        "{text}"
+    );
+
+    let logs = env.logs("hello", &LogParams::default()).await;
+    assert!(
+        logs == "hello\noops\n" || logs == "oops\nhello\n",
+        "{logs:?}"
+    );
+    let ts = env
+        .logs(
+            "hello",
+            &LogParams {
+                timestamps: true,
+                tail_lines: Some(1),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(ts.starts_with("2026-01-01T00:00:00.000000000Z "), "{ts:?}");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn exit_one_fails_the_pod_with_reason_error() {
+    let env = Env::start().await;
+    env.create(
+        "fail",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh("echo bad news; exit 1"), "terminationMessagePolicy": "FallbackToLogsOnError"}]}),
+    )
+    .await;
+    let done = env.wait_phase("fail", "Failed").await;
+    let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
+    assert_eq!(t["exitCode"], 1);
+    assert_eq!(t["reason"], "Error");
+    assert_eq!(
+        t["message"], "bad news\n",
+        "FallbackToLogsOnError uses the log tail"
+    );
+    assert_eq!(
+        cstatus(&done, false)[0]["restartCount"],
+        0,
+        "Never does not restart"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_command_is_a_start_error() {
+    let env = Env::start().await;
+    env.create(
+        "nocmd",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": ["/nonexistent/runlet-test-binary"]}]}),
+    )
+    .await;
+    let done = env.wait_phase("nocmd", "Failed").await;
+    let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(128), Some("StartError"))
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn secret_and_config_map_key_refs_become_env() {
+    let env = Env::start().await;
+    let secrets: Api<Secret> = Api::default_namespaced(env.api.client.clone());
+    let cms: Api<ConfigMap> = Api::default_namespaced(env.api.client.clone());
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "db"}, "stringData": {"password": "hunter2"}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "cfg"}, "data": {"mode": "fast"}}))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    env.create(
+        "envs",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+        "command": sh("echo $PASSWORD $MODE $POD_NAME $(GREETING)"),
+        "env": [
+            {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+            {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "mode"}}},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "GREETING", "value": "hi-$(MODE)"},
+        ]}]}),
+    )
+    .await;
+    env.wait_phase("envs", "Succeeded").await;
+    assert_eq!(
+        env.logs("envs", &LogParams::default()).await,
+        "hunter2 fast envs hi-fast\n"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_secret_waits_with_create_container_config_error() {
+    let env = Env::start().await;
+    env.create(
+        "nosecret",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": sh("true"),
+            "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k"}}}]}]}),
+    )
+    .await;
+    let p = env
+        .wait_pod("nosecret", "CreateContainerConfigError", |p| {
+            p.status.as_ref().is_some_and(|_| {
+                cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+            })
+        })
+        .await;
+    assert_eq!(phase_of(&p), "Pending");
+    assert_eq!(
+        cstatus(&p, false)[0]["state"]["waiting"]["message"],
+        "secret \"absent\" not found"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn init_containers_run_in_order_and_share_an_empty_dir() {
+    let env = Env::start().await;
+    let mnt = env.dir.path().join("mnt/data");
+    let mnt = mnt.to_str().unwrap();
+    env.create(
+        "init",
+        json!({"restartPolicy": "Never",
+            "initContainers": [
+                {"name": "first", "image": "busybox", "command": sh("echo one > \"$DIR/order\""), "env": [{"name": "DIR", "value": mnt}], "volumeMounts": [{"name": "shared", "mountPath": mnt}]},
+                {"name": "second", "image": "busybox", "command": sh("echo two >> \"$DIR/order\""), "env": [{"name": "DIR", "value": mnt}], "volumeMounts": [{"name": "shared", "mountPath": mnt}]},
+            ],
+            "containers": [{"name": "main", "image": "busybox", "command": sh("cat \"$DIR/order\""), "env": [{"name": "DIR", "value": mnt}], "volumeMounts": [{"name": "shared", "mountPath": mnt}]}],
+            "volumes": [{"name": "shared", "emptyDir": {}}]}),
+    )
+    .await;
+    let done = env.wait_phase("init", "Succeeded").await;
+    assert_eq!(env.logs("init", &LogParams::default()).await, "one\ntwo\n");
+    let inits = cstatus(&done, true);
+    assert_eq!(inits[0]["state"]["terminated"]["reason"], "Completed");
+    assert_eq!(inits[1]["state"]["terminated"]["reason"], "Completed");
+    assert!(
+        std::fs::read_dir(mnt).unwrap().next().is_none(),
+        "the volume was mounted in the pod's namespace only; the host mount point stays empty"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn sidecar_is_stopped_after_the_main_container() {
+    let env = Env::start().await;
+    env.create(
+        "sidecar",
+        json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 5,
+            "initContainers": [{"name": "helper", "image": "busybox", "restartPolicy": "Always",
+                "command": sh("trap 'echo helper-stopping; exit 0' TERM; echo helper-up; while true; do sleep 0.05; done")}],
+            "containers": [{"name": "main", "image": "busybox", "command": sh("sleep 0.2; echo main-done")}]}),
+    )
+    .await;
+    let done = env.wait_phase("sidecar", "Succeeded").await;
+    let helper = cstatus(&done, true)[0].clone();
+    assert!(helper["state"]["terminated"].is_object(), "{helper}");
+    let helper_log = env
+        .logs(
+            "sidecar",
+            &LogParams {
+                container: Some("helper".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    // (sh may also report its `sleep` child as "Terminated".)
+    assert!(
+        helper_log.starts_with("helper-up\n") && helper_log.contains("helper-stopping\n"),
+        "{helper_log:?}"
+    );
+    let main_log = env
+        .logs(
+            "sidecar",
+            &LogParams {
+                container: Some("main".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(main_log, "main-done\n");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn memory_limit_kill_is_reported_as_oom_killed() {
+    let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .unwrap_or_default()
+        .contains("memory");
+    let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if !(root && (v1 || v2)) {
+        eprintln!("skipped: no usable memory cgroup here (root: {root}, v1: {v1}, v2: {v2})");
+        return;
+    }
+    let env = Env::start().await;
+    env.create(
+        "oom",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh("x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"),
+            "resources": {"limits": {"memory": "32Mi"}}}]}),
+    )
+    .await;
+    let done = env.wait_phase("oom", "Failed").await;
+    let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(137), Some("OOMKilled")),
+        "{t}"
+    );
+    env.stop().await;
+}

@@ -1,0 +1,411 @@
+//! The first scheduler: binds each pending pod that names our `schedulerName` to a Ready node
+//! with room for its requests, through the `pods/binding` subresource (event `Scheduled`), or
+//! leaves it Pending with a `FailedScheduling` event and a `PodScheduled=False/Unschedulable`
+//! condition saying why, as kube-scheduler does.
+//!
+//! Shape: two reflectors (nodes, pods) feed one loop. After each burst of events the loop runs
+//! a scheduling pass over the pending pods in creation order, counting what every node already
+//! runs plus what this scheduler just bound but has not yet seen come back (its "assumed" pods,
+//! as upstream's cache assumes), then sends the bindings concurrently. Pods found unschedulable
+//! are only looked at again when capacity may have changed (a node changed, a pod ended or went
+//! away), so a large backlog costs one pass per change, not one per pod event. Placement picks
+//! the feasible node with the most free CPU (upstream's LeastAllocated in spirit). A fuller
+//! scheduler (affinity, spreading, preemption) comes with multi-node work.
+
+pub mod fit;
+
+use fit::{Resources, fit_error, misfit, pod_requests};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use runlet_api::clock::{Clock, rfc3339};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The scheduler name pods get by default.
+pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
+
+/// How long events are gathered before a pass.
+const BATCH: Duration = Duration::from_millis(5);
+/// Bindings in flight at once.
+const CONCURRENT_BINDS: usize = 64;
+
+/// A failure of one scheduling step (logged; the pod is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The binding was refused.
+    #[error("binding pod {pod} to node {node}: {source}")]
+    Bind {
+        pod: String,
+        node: String,
+        source: kube::Error,
+    },
+}
+
+/// One binding decided in a pass.
+struct Decision {
+    namespace: String,
+    name: String,
+    uid: String,
+    node: String,
+}
+
+/// The scheduler's state between passes.
+pub struct Scheduler {
+    client: kube::Client,
+    clock: Arc<dyn Clock>,
+    name: String,
+    /// Bound by us, not yet seen bound in the pod store: uid → (node, requests).
+    assumed: HashMap<String, (String, Resources)>,
+    /// Pods found unschedulable, with the message last reported.
+    unschedulable: HashMap<String, String>,
+}
+
+fn pending(p: &Pod, scheduler: &str) -> bool {
+    let spec = p.spec.as_ref();
+    spec.is_some_and(|s| s.node_name.as_deref().unwrap_or("").is_empty())
+        && spec
+            .and_then(|s| s.scheduler_name.as_deref())
+            .unwrap_or(DEFAULT_SCHEDULER)
+            == scheduler
+        && p.metadata.deletion_timestamp.is_none()
+        && !terminal(p)
+}
+
+fn terminal(p: &Pod) -> bool {
+    matches!(
+        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+fn node_of(p: &Pod) -> Option<&str> {
+    p.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .filter(|n| !n.is_empty())
+}
+
+impl Scheduler {
+    pub fn new(client: kube::Client, clock: Arc<dyn Clock>) -> Self {
+        Scheduler {
+            client,
+            clock,
+            name: DEFAULT_SCHEDULER.to_string(),
+            assumed: HashMap::new(),
+            unschedulable: HashMap::new(),
+        }
+    }
+
+    /// Schedules until `cancel` fires.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let (nodes, node_writer) = reflector::store::<Node>();
+        let (pods, pod_writer) = reflector::store::<Pod>();
+        let node_stream = reflector::reflector(
+            node_writer,
+            watcher(
+                Api::<Node>::all(self.client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff();
+        let pod_stream = reflector::reflector(
+            pod_writer,
+            watcher(
+                Api::<Pod>::all(self.client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff();
+        let mut node_stream = std::pin::pin!(node_stream);
+        let mut pod_stream = std::pin::pin!(pod_stream);
+        let mut dirty = false;
+        let mut retry = false;
+        let mut nodes_ready = false;
+        let mut pods_ready = false;
+        loop {
+            let ready = nodes_ready && pods_ready;
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                ev = node_stream.next() => match ev {
+                    Some(Ok(ev)) => {
+                        if matches!(ev, watcher::Event::InitDone) {
+                            nodes_ready = true;
+                        }
+                        dirty = true;
+                        retry = true;
+                    }
+                    Some(Err(e)) => tracing::warn!(error = %e, "scheduler: watching nodes"),
+                    None => return,
+                },
+                ev = pod_stream.next() => match ev {
+                    Some(Ok(ev)) => match ev {
+                        watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
+                            if pending(&p, &self.name) {
+                                dirty = true;
+                            } else if terminal(&p) && node_of(&p).is_some() {
+                                dirty = true;
+                                retry = true;
+                            }
+                        }
+                        watcher::Event::Delete(p) => {
+                            if let Some(uid) = &p.metadata.uid {
+                                self.unschedulable.remove(uid);
+                            }
+                            dirty = true;
+                            retry = true;
+                        }
+                        watcher::Event::InitDone => {
+                            pods_ready = true;
+                            dirty = true;
+                            retry = true;
+                        }
+                        watcher::Event::Init => {}
+                    },
+                    Some(Err(e)) => tracing::warn!(error = %e, "scheduler: watching pods"),
+                    None => return,
+                },
+                _ = tokio::time::sleep(BATCH), if dirty && ready => {
+                    dirty = false;
+                    let again = std::mem::take(&mut retry);
+                    self.pass(&nodes, &pods, again).await;
+                }
+            }
+        }
+    }
+
+    /// One scheduling pass over the pending pods.
+    async fn pass(&mut self, nodes: &Store<Node>, pods: &Store<Pod>, retry: bool) {
+        let nodes = nodes.state();
+        let pods = pods.state();
+        let mut used: HashMap<String, Resources> = HashMap::new();
+        let mut still_pending = std::collections::HashSet::new();
+        let mut queue = Vec::new();
+        for p in &pods {
+            let uid = p.metadata.uid.clone().unwrap_or_default();
+            if let Some(n) = node_of(p) {
+                if !terminal(p) {
+                    let e = used.entry(n.to_string()).or_default();
+                    let r = pod_requests(p);
+                    e.cpu_millis += r.cpu_millis;
+                    e.memory += r.memory;
+                    e.pods += r.pods;
+                }
+            } else if pending(p, &self.name) {
+                still_pending.insert(uid.clone());
+                if !self.assumed.contains_key(&uid)
+                    && (retry || !self.unschedulable.contains_key(&uid))
+                {
+                    queue.push(p.clone());
+                }
+            }
+        }
+        // Assumed pods still unbound in the store count where we put them.
+        self.assumed.retain(|uid, _| still_pending.contains(uid));
+        self.unschedulable
+            .retain(|uid, _| still_pending.contains(uid));
+        for (node, r) in self.assumed.values() {
+            let e = used.entry(node.clone()).or_default();
+            e.cpu_millis += r.cpu_millis;
+            e.memory += r.memory;
+            e.pods += r.pods;
+        }
+        queue.sort_by(|a, b| {
+            let key = |p: &Pod| {
+                (
+                    p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                    p.metadata.namespace.clone(),
+                    p.metadata.name.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        let mut decisions = Vec::new();
+        let mut failures = Vec::new();
+        for p in queue {
+            let req = pod_requests(&p);
+            let mut reasons = Vec::new();
+            let mut best: Option<(&Node, i64)> = None;
+            for n in &nodes {
+                let name = n.metadata.name.clone().unwrap_or_default();
+                let u = used.get(&name).copied().unwrap_or_default();
+                match misfit(&p, n, u, req) {
+                    Some(r) => reasons.push(r),
+                    None => {
+                        let free = fit::allocatable(n).cpu_millis - u.cpu_millis - req.cpu_millis;
+                        if best.is_none_or(|(_, f)| free > f) {
+                            best = Some((n, free));
+                        }
+                    }
+                }
+            }
+            let uid = p.metadata.uid.clone().unwrap_or_default();
+            match best {
+                Some((n, _)) => {
+                    let node = n.metadata.name.clone().unwrap_or_default();
+                    let e = used.entry(node.clone()).or_default();
+                    e.cpu_millis += req.cpu_millis;
+                    e.memory += req.memory;
+                    e.pods += req.pods;
+                    self.assumed.insert(uid.clone(), (node.clone(), req));
+                    self.unschedulable.remove(&uid);
+                    decisions.push(Decision {
+                        namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                        name: p.metadata.name.clone().unwrap_or_default(),
+                        uid,
+                        node,
+                    });
+                }
+                None => {
+                    let msg = fit_error(nodes.len(), &reasons);
+                    if self.unschedulable.get(&uid) != Some(&msg) {
+                        self.unschedulable.insert(uid, msg.clone());
+                        failures.push((p, msg));
+                    }
+                }
+            }
+        }
+        let client = self.client.clone();
+        let now = rfc3339(self.clock.now_unix());
+        let failed_binds: Vec<String> = futures::stream::iter(decisions)
+            .map(|d| {
+                let client = client.clone();
+                let now = now.clone();
+                async move {
+                    match bind(&client, &d).await {
+                        Ok(()) => {
+                            record(
+                                &client,
+                                &d.namespace,
+                                &d.name,
+                                &d.uid,
+                                false,
+                                "Scheduled",
+                                &format!(
+                                    "Successfully assigned {}/{} to {}",
+                                    d.namespace, d.name, d.node
+                                ),
+                                &now,
+                            )
+                            .await;
+                            None
+                        }
+                        Err(e) => {
+                            tracing::info!(error = %e, "scheduler: binding failed");
+                            Some(d.uid)
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(CONCURRENT_BINDS)
+            .filter_map(|x| async move { x })
+            .collect()
+            .await;
+        for uid in failed_binds {
+            self.assumed.remove(&uid);
+        }
+        futures::stream::iter(failures)
+            .for_each_concurrent(CONCURRENT_BINDS, |(p, msg)| {
+                let client = client.clone();
+                let now = now.clone();
+                async move { report_unschedulable(&client, &p, &msg, &now).await }
+            })
+            .await;
+    }
+}
+
+/// `POST pods/{name}/binding`.
+async fn bind(client: &kube::Client, d: &Decision) -> Result<(), Error> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &d.namespace);
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": d.name, "namespace": d.namespace, "uid": d.uid},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": d.node},
+    });
+    api.create_subresource::<serde_json::Value, serde_json::Value>(
+        "binding",
+        &d.name,
+        &PostParams::default(),
+        &body,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|source| Error::Bind {
+        pod: format!("{}/{}", d.namespace, d.name),
+        node: d.node.clone(),
+        source,
+    })
+}
+
+/// The `FailedScheduling` event and the `PodScheduled=False` condition.
+async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now: &str) {
+    let ns = p.metadata.namespace.clone().unwrap_or_default();
+    let name = p.metadata.name.clone().unwrap_or_default();
+    let uid = p.metadata.uid.clone().unwrap_or_default();
+    tracing::debug!(pod = %name, namespace = %ns, reason = %msg, "unschedulable");
+    record(client, &ns, &name, &uid, true, "FailedScheduling", msg, now).await;
+    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let patch = json!({"status": {"conditions": [{
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": msg,
+        "lastProbeTime": null,
+        "lastTransitionTime": now,
+    }]}});
+    if let Err(e) = api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        tracing::debug!(pod = %name, error = %e, "scheduler: writing PodScheduled");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    uid: &str,
+    warning: bool,
+    reason: &str,
+    message: &str,
+    now: &str,
+) {
+    let suffix: u64 = rand::random();
+    let ev = json!({
+        "metadata": {"name": format!("{name}.{suffix:016x}"), "namespace": ns},
+        "involvedObject": {"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name, "uid": uid},
+        "reason": reason,
+        "message": message,
+        "type": if warning { "Warning" } else { "Normal" },
+        "source": {"component": DEFAULT_SCHEDULER},
+        "reportingComponent": DEFAULT_SCHEDULER,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    });
+    let api: Api<Event> = Api::namespaced(client.clone(), ns);
+    match serde_json::from_value::<Event>(ev) {
+        Ok(e) => {
+            if let Err(err) = api.create(&PostParams::default(), &e).await {
+                tracing::debug!(error = %err, "scheduler: writing an event");
+            }
+        }
+        Err(err) => tracing::debug!(error = %err, "scheduler: encoding an event"),
+    }
+}
+
+/// Runs the scheduler until `cancel` fires.
+pub async fn run(client: kube::Client, clock: Arc<dyn Clock>, cancel: CancellationToken) {
+    Scheduler::new(client, clock).run(cancel).await
+}
+
+#[cfg(test)]
+mod tests;

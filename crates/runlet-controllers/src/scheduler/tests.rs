@@ -1,0 +1,182 @@
+//! The scheduler against the in-process API server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use runlet_test::TestApi;
+use serde_json::Value;
+
+async fn node(api: &TestApi, name: &str, cpu: &str, ready: bool) {
+    let nodes: Api<Node> = Api::all(api.client.clone());
+    let n: Node = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    nodes.create(&PostParams::default(), &n).await.unwrap();
+    let status = json!({"status": {
+        "allocatable": {"cpu": cpu, "memory": "4Gi", "pods": "110"},
+        "capacity": {"cpu": cpu, "memory": "4Gi", "pods": "110"},
+        "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }, "reason": "KubeletReady"}],
+    }});
+    nodes
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
+async fn pod(api: &TestApi, name: &str, cpu: &str, scheduler: Option<&str>) {
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let mut spec = json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": cpu}}}]});
+    if let Some(s) = scheduler {
+        spec["schedulerName"] = json!(s);
+    }
+    let p: Pod = serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap();
+    pods.create(&PostParams::default(), &p).await.unwrap();
+}
+
+fn start(api: &TestApi) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(run(api.client.clone(), api.clock.clone(), cancel.clone()));
+    (cancel, task)
+}
+
+async fn stop(cancel: CancellationToken, task: tokio::task::JoinHandle<()>) {
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn events_of(api: &TestApi, pod: &str) -> Vec<Value> {
+    let events: Api<Event> = Api::default_namespaced(api.client.clone());
+    events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(pod))
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect()
+}
+
+async fn node_name(api: &TestApi, pod: &str) -> Option<String> {
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    pods.get(pod).await.unwrap().spec.unwrap().node_name
+}
+
+#[tokio::test]
+async fn binds_a_pending_pod_to_a_ready_node_with_room() {
+    let api = TestApi::start().await;
+    node(&api, "not-ready", "8", false).await;
+    node(&api, "small", "1", true).await;
+    node(&api, "big", "4", true).await;
+    pod(&api, "p", "2", None).await;
+    let (cancel, task) = start(&api);
+    let bound = wait_for("the binding", async || node_name(&api, "p").await).await;
+    assert_eq!(bound, "big", "only the big ready node has room for 2 CPUs");
+    let ev = wait_for("the Scheduled event", async || {
+        events_of(&api, "p")
+            .await
+            .into_iter()
+            .find(|e| e["reason"] == "Scheduled")
+    })
+    .await;
+    assert_eq!(ev["message"], "Successfully assigned default/p to big");
+    assert_eq!(ev["source"]["component"], "default-scheduler");
+    stop(cancel, task).await;
+}
+
+#[tokio::test]
+async fn reports_failed_scheduling_when_no_node_fits_and_binds_when_one_appears() {
+    let api = TestApi::start().await;
+    node(&api, "small", "1", true).await;
+    pod(&api, "greedy", "2", None).await;
+    let (cancel, task) = start(&api);
+    let ev = wait_for("the FailedScheduling event", async || {
+        events_of(&api, "greedy")
+            .await
+            .into_iter()
+            .find(|e| e["reason"] == "FailedScheduling")
+    })
+    .await;
+    assert_eq!(ev["type"], "Warning");
+    assert_eq!(
+        ev["message"],
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+    );
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let p = serde_json::to_value(pods.get("greedy").await.unwrap()).unwrap();
+    let cond = &p["status"]["conditions"][0];
+    assert_eq!(
+        (
+            cond["type"].as_str(),
+            cond["status"].as_str(),
+            cond["reason"].as_str()
+        ),
+        (Some("PodScheduled"), Some("False"), Some("Unschedulable"))
+    );
+    assert_eq!(p["status"]["phase"], "Pending");
+
+    // A node with room arrives: the pod is retried and bound.
+    node(&api, "big", "4", true).await;
+    let bound = wait_for("the binding", async || node_name(&api, "greedy").await).await;
+    assert_eq!(bound, "big");
+    stop(cancel, task).await;
+}
+
+#[tokio::test]
+async fn capacity_is_not_overcommitted_within_one_pass() {
+    let api = TestApi::start().await;
+    node(&api, "n", "2", true).await;
+    for i in 0..3 {
+        pod(&api, &format!("p{i}"), "1", None).await;
+    }
+    let (cancel, task) = start(&api);
+    wait_for("two bindings", async || {
+        let mut bound = 0;
+        for i in 0..3 {
+            bound += usize::from(node_name(&api, &format!("p{i}")).await.is_some());
+        }
+        (bound == 2).then_some(())
+    })
+    .await;
+    wait_for("the third pod's FailedScheduling", async || {
+        for i in 0..3 {
+            let name = format!("p{i}");
+            if node_name(&api, &name).await.is_none() {
+                return events_of(&api, &name)
+                    .await
+                    .into_iter()
+                    .find(|e| e["reason"] == "FailedScheduling");
+            }
+        }
+        None
+    })
+    .await;
+    stop(cancel, task).await;
+}
+
+#[tokio::test]
+async fn pods_for_other_schedulers_are_left_alone() {
+    let api = TestApi::start().await;
+    node(&api, "n", "4", true).await;
+    pod(&api, "mine", "1", None).await;
+    pod(&api, "theirs", "1", Some("other-scheduler")).await;
+    let (cancel, task) = start(&api);
+    wait_for("mine is bound", async || node_name(&api, "mine").await).await;
+    assert_eq!(node_name(&api, "theirs").await, None);
+    assert!(events_of(&api, "theirs").await.is_empty());
+    stop(cancel, task).await;
+}

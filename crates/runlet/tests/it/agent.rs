@@ -1,0 +1,137 @@
+//! The embedded node agent and scheduler with genuine kubectl, and a second agent joining with
+//! the server's token.
+
+use crate::harness::{BIN, Server, run_bounded, wait_until};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: hello
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: [\"sh\", \"-c\", \"echo hello from $(POD_NAME)\"]
+    env:
+    - name: POD_NAME
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    resources: {requests: {cpu: 10m, memory: 1Mi}}
+";
+
+const CRASHER: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: crasher
+spec:
+  restartPolicy: OnFailure
+  containers:
+  - name: c
+    image: busybox
+    command: [\"sh\", \"-c\", \"echo attempt; exit 1\"]
+";
+
+#[test]
+fn a_pod_is_scheduled_run_and_its_logs_served_to_kubectl() {
+    let s = Server::start();
+    s.kubectl_stdin(&["apply", "-f", "-"], POD);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Succeeded",
+        "pod/hello",
+        "--timeout=60s",
+    ]);
+    assert_eq!(s.kubectl_ok(&["logs", "hello"]), "hello from hello\n");
+    let table = s.kubectl_ok(&["get", "pod", "hello"]);
+    assert!(table.contains("Completed"), "{table}");
+    let describe = s.kubectl_ok(&["describe", "pod", "hello"]);
+    assert!(
+        describe.contains("Successfully assigned default/hello to"),
+        "{describe}"
+    );
+    assert!(describe.contains("Started container c"), "{describe}");
+    let nodes = s.kubectl_ok(&["get", "nodes"]);
+    assert!(nodes.contains("Ready"), "{nodes}");
+
+    s.kubectl_stdin(&["apply", "-f", "-"], CRASHER);
+    wait_until(Duration::from_secs(60), "CrashLoopBackOff", || {
+        s.kubectl_ok(&["get", "pod", "crasher"])
+            .contains("CrashLoopBackOff")
+    });
+    assert_eq!(
+        s.kubectl_ok(&["logs", "crasher", "--previous"]),
+        "attempt\n"
+    );
+    s.kubectl_ok(&["delete", "pod", "crasher", "--timeout=60s"]);
+}
+
+#[test]
+fn disable_agent_leaves_pods_pending_and_a_joining_agent_runs_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Server::start_with(tmp.path(), &["--disable-agent"]);
+    s.kubectl_stdin(&["apply", "-f", "-"], POD);
+    wait_until(Duration::from_secs(30), "FailedScheduling", || {
+        s.kubectl_ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "reason=FailedScheduling",
+        ])
+        .contains("no nodes available to schedule pods")
+    });
+    let token = std::fs::read_to_string(s.data_dir.join("token")).unwrap();
+    let agent_dir = tmp.path().join("joined");
+    let mut agent = Command::new(BIN)
+        .args([
+            "agent",
+            "--server",
+            &s.url,
+            "--token",
+            token.trim(),
+            "--name",
+            "joined",
+            "--data-dir",
+        ])
+        .arg(&agent_dir)
+        .env("RUNLET_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(
+        Duration::from_secs(60),
+        "the pod succeeds on the joined node",
+        || {
+            s.kubectl_ok(&[
+                "get",
+                "pod",
+                "hello",
+                "-o",
+                "jsonpath={.spec.nodeName}/{.status.phase}",
+            ]) == "joined/Succeeded"
+        },
+    );
+    // A bad token is refused.
+    let mut bad = Command::new(BIN);
+    bad.args([
+        "agent",
+        "--server",
+        &s.url,
+        "--token",
+        "wrong",
+        "--name",
+        "x",
+        "--data-dir",
+    ])
+    .arg(tmp.path().join("bad"));
+    let out = run_bounded(bad, None, Duration::from_secs(30));
+    assert!(!out.status.success(), "a wrong token is refused");
+    let _ = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status();
+    let _ = agent.wait();
+    assert!(s.terminate(), "the server stops cleanly");
+}
