@@ -214,6 +214,24 @@ pub fn next_schedule_time(
     Ok(r.most_recent.filter(|t| *t <= now).map(|t| (t, r.missed)))
 }
 
+/// The latest scheduled time that was not started and is now past `startingDeadlineSeconds`,
+/// if the CronJob has a deadline and such a time exists.
+///
+/// Upstream means to warn `MissSchedule` for it, but never can: it looks for due times only
+/// inside the deadline window (kubernetes/kubernetes#101148, #111223), so a missed run leaves no
+/// trace. runlet reports it, so a run skipped by the deadline is visible in `kubectl describe`.
+pub fn missed_past_deadline(
+    cj: &CronJob,
+    now: DateTime<Utc>,
+    schedule: &Schedule,
+) -> Option<DateTime<Utc>> {
+    let sds = cj.spec.as_ref()?.starting_deadline_seconds?;
+    let t = most_recent_schedule_time(cj, now, schedule, false)
+        .ok()?
+        .most_recent?;
+    (t + TimeDelta::seconds(sds) < now).then_some(t)
+}
+
 /// Upstream `nextScheduleTimeDuration`, as an instant: when the controller should look at the
 /// CronJob again. Upstream pads this by 100 ms against clock skew between its timer and its
 /// clock; runlet's timer reads the same clock it schedules by, so it wakes exactly on time.

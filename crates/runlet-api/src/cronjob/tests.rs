@@ -238,3 +238,30 @@ fn impossible_schedule_is_invalid() {
         "invalid schedule: 0 0 30 2 * : time difference between two schedules is less than 1 second"
     );
 }
+
+#[test]
+fn a_slot_missed_past_the_deadline_is_reported() {
+    let mut cj = cronjob("* * * * *");
+    if let Some(s) = cj.spec.as_mut() {
+        s.starting_deadline_seconds = Some(10);
+    }
+    let s = schedule(&cj).expect("schedule");
+    // 00:01:00 was due; at 00:01:30 it is 20 s past its 10 s deadline.
+    assert_eq!(
+        missed_past_deadline(&cj, at("2026-01-01T00:01:30Z"), &s),
+        Some(at("2026-01-01T00:01:00Z"))
+    );
+    assert_eq!(
+        next_schedule_time(&cj, at("2026-01-01T00:01:30Z"), &s),
+        Ok(None)
+    );
+    // Within the deadline it is simply due.
+    assert_eq!(
+        missed_past_deadline(&cj, at("2026-01-01T00:01:05Z"), &s),
+        None
+    );
+    assert_eq!(
+        next_schedule_time(&cj, at("2026-01-01T00:01:05Z"), &s),
+        Ok(Some((at("2026-01-01T00:01:00Z"), Missed::None)))
+    );
+}

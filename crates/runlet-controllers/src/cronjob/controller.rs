@@ -47,6 +47,7 @@ impl CronJobController {
                 recorder: Recorder::new(client.clone(), clock.clone()),
                 client,
                 clock,
+                reported_misses: Mutex::default(),
             },
             queue: Mutex::new(DelayQueue::default()),
             failures: Mutex::new(HashMap::new()),
@@ -173,9 +174,12 @@ impl CronJobController {
     /// reconcile resumes from `status.lastScheduleTime`.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let client = self.ctx.client.clone();
-        let cronjobs = watcher(Api::<CronJob>::all(client.clone()), watcher::Config::default())
-            .default_backoff()
-            .touched_objects();
+        let cronjobs = watcher(
+            Api::<CronJob>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .touched_objects();
         let jobs = watcher(Api::<Job>::all(client), watcher::Config::default())
             .default_backoff()
             .touched_objects();

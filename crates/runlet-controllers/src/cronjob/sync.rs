@@ -18,8 +18,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use runlet_api::clock::Clock;
 use runlet_api::cronjob::{self as cj_util, Missed};
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 /// What to do with a CronJob after a reconcile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// Events about CronJobs.
     pub recorder: Recorder,
+    /// The last missed time reported per CronJob uid.
+    pub reported_misses: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 /// The Job's controller ownerReference, if it has one.
@@ -145,7 +147,33 @@ struct Outcome {
     error: Option<Error>,
 }
 
+/// Upstream's `MissSchedule` message: the time in UTC, Go's RFC 1123 with numeric zone.
+fn miss_message(scheduled: DateTime<Utc>) -> String {
+    format!(
+        "Missed scheduled time to start a job: {}",
+        scheduled.format("%a, %d %b %Y %H:%M:%S %z")
+    )
+}
+
 impl Context {
+    /// Whether `slot` is a missed time not yet reported for this CronJob (each missed time is
+    /// reported once per controller, not at every reconcile that notices it).
+    fn first_report_of_miss(&self, cj: &CronJob, slot: DateTime<Utc>) -> bool {
+        let uid = cj.metadata.uid.clone().unwrap_or_default();
+        let mut reported = self
+            .reported_misses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reported.get(&uid) == Some(&slot) {
+            return false;
+        }
+        if reported.len() >= 4096 {
+            reported.clear();
+        }
+        reported.insert(uid, slot);
+        true
+    }
+
     fn now(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(self.clock.now_millis()).unwrap_or_default()
     }
@@ -173,10 +201,7 @@ impl Context {
             .ctx(|| format!("list jobs in {}", key.namespace))?
             .items
             .into_iter()
-            .filter(|j| {
-                controller_of(j)
-                    .is_some_and(|r| r.kind == "CronJob" && r.name == key.name)
-            })
+            .filter(|j| controller_of(j).is_some_and(|r| r.kind == "CronJob" && r.name == key.name))
             .collect();
 
         let mut copy = cj.clone();
@@ -225,7 +250,9 @@ impl Context {
         let mut update = false;
         for (limit, mut list) in [(succ_limit, successful), (failed_limit, failed)] {
             let Some(limit) = limit else { continue };
-            let excess = list.len().saturating_sub(usize::try_from(limit).unwrap_or(0));
+            let excess = list
+                .len()
+                .saturating_sub(usize::try_from(limit).unwrap_or(0));
             if excess == 0 {
                 continue;
             }
@@ -249,14 +276,16 @@ impl Context {
             Err(kube::Error::Api(s)) if s.is_not_found() => {}
             Err(e) => {
                 let msg = format!("Deleted job: {}", api_message(&e));
-                self.event(cj, EventType::Warning, "FailedDelete", msg).await;
+                self.event(cj, EventType::Warning, "FailedDelete", msg)
+                    .await;
                 tracing::warn!(job = name(job), error = %e, "error deleting job from cronjob");
                 return false;
             }
         }
         delete_from_active_list(cj, uid(job));
         let msg = format!("Deleted job {}", name(job));
-        self.event(cj, EventType::Normal, "SuccessfulDelete", msg).await;
+        self.event(cj, EventType::Normal, "SuccessfulDelete", msg)
+            .await;
         true
     }
 
@@ -288,14 +317,16 @@ impl Context {
                         "Saw a job that the controller did not create or forgot: {}",
                         name(j)
                     );
-                    self.event(cj, EventType::Warning, "UnexpectedJob", msg).await;
+                    self.event(cj, EventType::Warning, "UnexpectedJob", msg)
+                        .await;
                 }
                 None => {}
                 Some(condition) => {
                     if found {
                         delete_from_active_list(cj, uid(j));
                         let msg = format!("Saw completed job: {}, condition: {condition}", name(j));
-                        self.event(cj, EventType::Normal, "SawCompletedJob", msg).await;
+                        self.event(cj, EventType::Normal, "SawCompletedJob", msg)
+                            .await;
                         update_status = true;
                     }
                     if condition == "Complete" {
@@ -326,7 +357,10 @@ impl Context {
             .cloned()
             .collect();
         for r in missing {
-            let msg = format!("Active job went missing: {}", r.name.as_deref().unwrap_or(""));
+            let msg = format!(
+                "Active job went missing: {}",
+                r.name.as_deref().unwrap_or("")
+            );
             self.event(cj, EventType::Normal, "MissingJob", msg).await;
             let status = status_mut(cj);
             if let Some(list) = status.active.as_mut() {
@@ -353,7 +387,8 @@ impl Context {
                 "CRON_TZ or TZ used in schedule {:?} is not officially supported, see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details",
                 cj.spec.as_ref().map(|s| s.schedule.as_str()).unwrap_or("")
             );
-            self.event(cj, EventType::Warning, "UnsupportedSchedule", msg).await;
+            self.event(cj, EventType::Warning, "UnsupportedSchedule", msg)
+                .await;
         }
         let sched = match cj_util::schedule(cj) {
             Ok(s) => s,
@@ -367,13 +402,21 @@ impl Context {
             Ok(Some((t, missed))) => {
                 if missed == Missed::Many {
                     let msg = "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew".to_string();
-                    self.event(cj, EventType::Warning, "TooManyMissedTimes", msg).await;
+                    self.event(cj, EventType::Warning, "TooManyMissedTimes", msg)
+                        .await;
                     tracing::info!(cronjob = ?cj.metadata.name, "too many missed times");
                 }
                 t
             }
             Ok(None) => {
-                // Nothing due: woken early (a Job changed, or a restart).
+                // Nothing due: woken early (a Job changed, or a restart), or the due time is
+                // past the starting deadline, which runlet reports where upstream cannot.
+                if let Some(missed) = cj_util::missed_past_deadline(cj, now, &sched)
+                    && self.first_report_of_miss(cj, missed)
+                {
+                    self.event(cj, EventType::Warning, "MissSchedule", miss_message(missed))
+                        .await;
+                }
                 return done(cj_util::next_wake(cj, now, &sched), update_status);
             }
             Err(e) => {
@@ -388,11 +431,15 @@ impl Context {
         if let Some(sds) = deadline
             && scheduled + TimeDelta::seconds(sds) < now
         {
-            let msg = format!(
-                "Missed scheduled time to start a job: {}",
-                scheduled.format("%a, %d %b %Y %H:%M:%S %z")
-            );
-            self.event(cj, EventType::Warning, "MissSchedule", msg).await;
+            if self.first_report_of_miss(cj, scheduled) {
+                self.event(
+                    cj,
+                    EventType::Warning,
+                    "MissSchedule",
+                    miss_message(scheduled),
+                )
+                .await;
+            }
             return done(next(cj), update_status);
         }
 
@@ -415,7 +462,8 @@ impl Context {
             .unwrap_or_default();
         if policy == "Forbid" && !active(cj).is_empty() {
             let msg = "Not starting job because prior execution is running and concurrency policy is Forbid".to_string();
-            self.event(cj, EventType::Normal, "JobAlreadyActive", msg).await;
+            self.event(cj, EventType::Normal, "JobAlreadyActive", msg)
+                .await;
             return done(next(cj), update_status);
         }
         let jobs_api: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
@@ -429,7 +477,10 @@ impl Context {
                     Err(e) => {
                         let msg = format!("Get job: {}", api_message(&e));
                         self.event(cj, EventType::Warning, "FailedGet", msg).await;
-                        return failed(Error::api(format!("get job {rns}/{rname}"), e), update_status);
+                        return failed(
+                            Error::api(format!("get job {rns}/{rname}"), e),
+                            update_status,
+                        );
                     }
                 };
                 if !self.delete_job(cj, &job).await {
@@ -449,7 +500,8 @@ impl Context {
         let created = match jobs_api.create(&PostParams::default(), &request).await {
             Ok(job) => {
                 let msg = format!("Created job {}", name(&job));
-                self.event(cj, EventType::Normal, "SuccessfulCreate", msg).await;
+                self.event(cj, EventType::Normal, "SuccessfulCreate", msg)
+                    .await;
                 job
             }
             Err(kube::Error::Api(s)) if s.is_already_exists() => {
@@ -463,8 +515,8 @@ impl Context {
                         );
                     }
                 };
-                let ours = controller_of(&job)
-                    .is_some_and(|r| Some(&r.uid) == cj.metadata.uid.as_ref());
+                let ours =
+                    controller_of(&job).is_some_and(|r| Some(&r.uid) == cj.metadata.uid.as_ref());
                 if !ours || in_active_list(cj, uid(&job)) {
                     // Another actor's Job, or already recorded. (Upstream stops requeueing
                     // here; runlet keeps the schedule going.)
@@ -478,7 +530,8 @@ impl Context {
                     if s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating")));
                 if !terminating {
                     let msg = format!("Error creating job: {}", api_message(&e));
-                    self.event(cj, EventType::Warning, "FailedCreate", msg).await;
+                    self.event(cj, EventType::Warning, "FailedCreate", msg)
+                        .await;
                 }
                 return failed(
                     Error::api(format!("create job {namespace}/{job_name}"), e),
