@@ -127,7 +127,6 @@ impl Recorder {
                 host: None,
             }),
             reporting_component: Some(COMPONENT.into()),
-            reporting_instance: Some(String::new()),
             event_time: None::<MicroTime>,
             ..Event::default()
         };

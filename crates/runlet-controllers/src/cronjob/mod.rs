@@ -9,7 +9,10 @@
 //! `suspend`, and the history limits (oldest finished Jobs deleted with background
 //! propagation); after downtime only the most recent missed time runs, and more than 100 missed
 //! times warn `TooManyMissedTimes`; it keeps `status.active`, `lastScheduleTime` and
-//! `lastSuccessfulTime` through the status subresource and records upstream's events. The pure
+//! `lastSuccessfulTime` through the status subresource and records upstream's events. One
+//! deliberate difference: a run skipped because it is past `startingDeadlineSeconds` is reported
+//! as `MissSchedule` (upstream's code means to, but its deadline window hides the missed time,
+//! kubernetes/kubernetes#111223), once per missed time. The pure
 //! parts (schedule math, the Job built from a CronJob) are in [`runlet_api::cronjob`].
 //!
 //! # Waking on time, under a real or a fake clock
