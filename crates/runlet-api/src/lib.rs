@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod codec;
 pub mod convert;
+pub mod cronjob;
 pub mod defaulting;
 pub mod field;
 pub mod meta;

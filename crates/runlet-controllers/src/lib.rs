@@ -2,6 +2,7 @@
 //! it runs in-process inside `runlet server` or against any Kubernetes API server.
 //!
 //! - [`job`]: the Job controller (upstream `pkg/controller/job` semantics).
+//! - [`cronjob`]: the CronJob controller (upstream `pkg/controller/cronjob`).
 //! - [`gc`]: the garbage collector (ownerReference graph; Background, Foreground and Orphan
 //!   propagation; dangling dependents).
 //! - [`ttl`]: the TTL-after-finished controller (deletes finished Jobs after
@@ -12,6 +13,7 @@
 //! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
 
 pub mod clockqueue;
+pub mod cronjob;
 pub mod gc;
 pub mod job;
 pub mod leader;
@@ -30,7 +32,7 @@ pub async fn run_controllers(
     shutdown: CancellationToken,
 ) {
     let job_shutdown = shutdown.clone();
-    let (_, _, job, _) = tokio::join!(
+    let (_, _, job, _, cronjob) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
@@ -43,9 +45,13 @@ pub async fn run_controllers(
             clock.clone(),
             job_shutdown.clone().cancelled_owned()
         ),
-        scheduler::run(client, clock, job_shutdown),
+        scheduler::run(client.clone(), clock.clone(), job_shutdown.clone()),
+        cronjob::run(client, clock, job_shutdown.cancelled_owned()),
     );
     if let Err(e) = job {
         tracing::error!(error = %e, "job controller stopped with an error");
+    }
+    if let Err(e) = cronjob {
+        tracing::error!(error = %e, "cronjob controller stopped with an error");
     }
 }

@@ -9,7 +9,7 @@
 //! Parsing never panics: the input that makes robfig's parser panic (`TZ=` without a following
 //! space) yields the error upstream's panic recovery produces.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 use std::str::FromStr;
 
@@ -394,7 +394,8 @@ impl Schedule {
         match self {
             Schedule::Every(d) => {
                 let delay = Duration::from_std(*d).ok()?;
-                let truncated = after.clone().with_nanosecond(0)?;
+                let truncated = DateTime::from_timestamp(after.timestamp(), 0)?
+                    .with_timezone(&after.timezone());
                 truncated.checked_add_signed(delay)
             }
             Schedule::Spec(s) => match s.location {
@@ -408,45 +409,135 @@ impl Schedule {
     }
 }
 
+/// Go's `time.Date(y, m, d, h, min, sec, 0, zone)`: the month and day may overflow and are
+/// normalised (month 13 is January of the next year, day 32 of January is February 1st), and a
+/// wall time that a DST change skips or repeats is resolved exactly as Go does: the offset in
+/// force at the wall time read as UTC is tried first, and replaced by the offset in force at the
+/// resulting instant when that instant lies outside its period. For a gap this yields the
+/// instant `wall - offset_after`, for a repeat it depends on the zone's side of UTC — which is
+/// why this follows Go rather than picking `earliest()`.
+fn go_date<Z: TimeZone>(
+    zone: &Z,
+    year: i32,
+    month: i32,
+    day: i64,
+    hour: u32,
+    min: u32,
+    sec: u32,
+) -> Option<DateTime<Z>> {
+    let year = year.checked_add((month - 1).div_euclid(12))?;
+    let month = u32::try_from((month - 1).rem_euclid(12) + 1).ok()?;
+    let date =
+        NaiveDate::from_ymd_opt(year, month, 1)?.checked_add_signed(Duration::days(day - 1))?;
+    let unix = date.and_hms_opt(hour, min, sec)?.and_utc().timestamp();
+    let offset_at = |t: i64| -> Option<i64> {
+        let utc = DateTime::from_timestamp(t, 0)?.naive_utc();
+        Some(i64::from(
+            zone.offset_from_utc_datetime(&utc).fix().local_minus_utc(),
+        ))
+    };
+    let mut offset = offset_at(unix)?;
+    if offset != 0 {
+        // Go checks whether `unix - offset` lies inside the zone period it looked up; a period
+        // with the same offset gives the same answer, so comparing offsets is equivalent.
+        let other = offset_at(unix - offset)?;
+        if other != offset {
+            offset = other;
+        }
+    }
+    Some(DateTime::from_timestamp(unix - offset, 0)?.with_timezone(zone))
+}
+
+/// Go's `t.AddDate(0, months, days)`: the same wall clock, `months`/`days` later, through
+/// [`go_date`].
+fn add_date<Z: TimeZone>(t: &DateTime<Z>, months: i32, days: i64) -> Option<DateTime<Z>> {
+    let month = i32::try_from(t.month()).ok()?.checked_add(months)?;
+    go_date(
+        &t.timezone(),
+        t.year(),
+        month,
+        i64::from(t.day()) + days,
+        t.hour(),
+        t.minute(),
+        t.second(),
+    )
+}
+
+/// robfig/cron v3 `SpecSchedule.Next`, step for step, so DST changes behave as in upstream's
+/// CronJob controller: hours advance as absolute hours, so a wall time skipped by a spring-forward
+/// change does not run that day, and a wall time repeated by a fall-back change runs at both of
+/// its instants (e.g. `30 1 * * *` in America/New_York runs at 01:30 EDT and 01:30 EST).
 fn next_in_zone<Z: TimeZone>(s: &SpecSchedule, after: &DateTime<Z>) -> Option<DateTime<Z>> {
     let zone = after.timezone();
-    let local = after.naive_local();
-    let mut t: NaiveDateTime = local.with_second(0)?.with_nanosecond(0)? + Duration::minutes(1);
-    let year_limit = local.year() + 5;
-    // Each step either accepts t or moves it forward by at least a minute, skipping whole
-    // months/days/hours that cannot match, so this ends well within the five-year bound.
-    while t.year() <= year_limit {
-        if (1u64 << t.month()) & s.month == 0 {
-            let (y, m) = if t.month() == 12 {
-                (t.year() + 1, 1)
-            } else {
-                (t.year(), t.month() + 1)
-            };
-            t = NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)?;
-            continue;
+    let hours = |h: i64| Duration::hours(h);
+    // Start at the earliest possible time (the upcoming second).
+    // (Through the instant: chrono's `with_nanosecond` fails on a wall time a DST change repeats.)
+    let mut t =
+        DateTime::from_timestamp(after.timestamp().checked_add(1)?, 0)?.with_timezone(&zone);
+    let mut added = false;
+    let year_limit = t.year() + 5;
+    'wrap: loop {
+        if t.year() > year_limit {
+            return None;
         }
-        if !day_matches(s, t.date()) {
-            t = t.date().succ_opt()?.and_hms_opt(0, 0, 0)?;
-            continue;
+        while (1u64 << t.month()) & s.month == 0 {
+            if !added {
+                added = true;
+                t = go_date(&zone, t.year(), i32::try_from(t.month()).ok()?, 1, 0, 0, 0)?;
+            }
+            t = add_date(&t, 1, 0)?;
+            if t.month() == 1 {
+                continue 'wrap;
+            }
         }
-        if (1u64 << t.hour()) & s.hour == 0 {
-            t = t.with_minute(0)? + Duration::hours(1);
-            continue;
+        while !day_matches(s, t.date_naive()) {
+            if !added {
+                added = true;
+                let month = i32::try_from(t.month()).ok()?;
+                t = go_date(&zone, t.year(), month, i64::from(t.day()), 0, 0, 0)?;
+            }
+            t = add_date(&t, 0, 1)?;
+            // Midnight may not exist on a DST day: step back (or on) to the day's first hour.
+            let h = i64::from(t.hour());
+            if h != 0 {
+                t = t.checked_add_signed(if h > 12 { hours(24 - h) } else { hours(-h) })?;
+            }
+            if t.day() == 1 {
+                continue 'wrap;
+            }
         }
-        if (1u64 << t.minute()) & s.minute == 0 {
-            t += Duration::minutes(1);
-            continue;
+        while (1u64 << t.hour()) & s.hour == 0 {
+            if !added {
+                added = true;
+                let month = i32::try_from(t.month()).ok()?;
+                t = go_date(&zone, t.year(), month, i64::from(t.day()), t.hour(), 0, 0)?;
+            }
+            t = t.checked_add_signed(hours(1))?;
+            if t.hour() == 0 {
+                continue 'wrap;
+            }
         }
-        // A wall-clock time skipped by a DST change does not exist; an ambiguous one runs at
-        // its first occurrence.
-        if let Some(dt) = zone.from_local_datetime(&t).earliest()
-            && dt > *after
-        {
-            return Some(dt);
+        while (1u64 << t.minute()) & s.minute == 0 {
+            if !added {
+                added = true;
+                let unix = t.timestamp();
+                t = DateTime::from_timestamp(unix - unix.rem_euclid(60), 0)?.with_timezone(&zone);
+            }
+            t = t.checked_add_signed(Duration::minutes(1))?;
+            if t.minute() == 0 {
+                continue 'wrap;
+            }
         }
-        t += Duration::minutes(1);
+        // ParseStandard schedules fire at second 0 only.
+        while t.second() != 0 {
+            added = true;
+            t = t.checked_add_signed(Duration::seconds(1))?;
+            if t.second() == 0 {
+                continue 'wrap;
+            }
+        }
+        return Some(t);
     }
-    None
 }
 
 #[cfg(test)]
@@ -598,6 +689,69 @@ mod tests {
         assert_eq!(
             s.next_after(&at("2024-01-01T00:00:00Z")),
             Some(at("2024-01-01T00:01:30Z"))
+        );
+    }
+
+    fn next_utc(spec: &str, after: &str) -> Option<DateTime<Utc>> {
+        parse_standard(spec).expect("valid").next_after(&at(after))
+    }
+
+    #[test]
+    fn spring_forward_skips_the_missing_wall_time_like_robfig() {
+        // 2026-03-08 02:00 EST jumps to 03:00 EDT: robfig advances hours as absolute hours, so
+        // 02:30 does not run that day; the next run is 02:30 EDT on the 9th.
+        let spec = "TZ=America/New_York 30 2 * * *";
+        assert_eq!(
+            next_utc(spec, "2026-03-07T07:30:00Z"),
+            Some(at("2026-03-09T06:30:00Z"))
+        );
+        // An hourly schedule just continues: 01:00 EST is followed by 03:00 EDT.
+        assert_eq!(
+            next_utc("TZ=America/New_York 0 * * * *", "2026-03-08T06:00:00Z"),
+            Some(at("2026-03-08T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn fall_back_runs_the_repeated_wall_time_twice_like_robfig() {
+        // 2026-11-01 02:00 EDT falls back to 01:00 EST: 01:30 happens twice and robfig runs both.
+        let spec = "TZ=America/New_York 30 1 * * *";
+        assert_eq!(
+            next_utc(spec, "2026-10-31T12:00:00Z"),
+            Some(at("2026-11-01T05:30:00Z"))
+        );
+        assert_eq!(
+            next_utc(spec, "2026-11-01T05:30:00Z"),
+            Some(at("2026-11-01T06:30:00Z"))
+        );
+        assert_eq!(
+            next_utc(spec, "2026-11-01T06:30:00Z"),
+            Some(at("2026-11-02T06:30:00Z"))
+        );
+        // East of UTC as well: Berlin repeats 02:00-03:00 on 2026-10-25.
+        let berlin = "TZ=Europe/Berlin 30 2 * * *";
+        assert_eq!(
+            next_utc(berlin, "2026-10-24T12:00:00Z"),
+            Some(at("2026-10-25T00:30:00Z"))
+        );
+        assert_eq!(
+            next_utc(berlin, "2026-10-25T00:30:00Z"),
+            Some(at("2026-10-25T01:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn missing_midnight_is_handled_like_robfig() {
+        // America/Havana springs forward at midnight (2026-03-08 00:00 CST -> 01:00 CDT). robfig's
+        // day loop lands on 23:00 the day before, notices and moves on to 01:00, so a job at
+        // 01:00 on the 8th runs; a daily midnight job simply has no midnight that day.
+        assert_eq!(
+            next_utc("TZ=America/Havana 0 1 8 3 *", "2026-03-07T12:00:00Z"),
+            Some(at("2026-03-08T05:00:00Z"))
+        );
+        assert_eq!(
+            next_utc("TZ=America/Havana 0 0 * * *", "2026-03-07T12:00:00Z"),
+            Some(at("2026-03-09T04:00:00Z"))
         );
     }
 }
