@@ -4,6 +4,7 @@
 
 mod cmd;
 mod paths;
+mod stack;
 
 use clap::{Parser, Subcommand};
 

@@ -411,10 +411,9 @@ fn dry_run_server_persists_nothing() {
     );
 }
 
-fn owned_pod(name: &str, owner: &Value) -> String {
+fn dependent_configmap(name: &str, owner: &Value) -> String {
     format!(
-        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","ownerReferences":[{{"apiVersion":"batch/v1","kind":"Job","name":"{}","uid":"{}","controller":true,"blockOwnerDeletion":true}}]}},
-        "spec":{{"restartPolicy":"Never","containers":[{{"name":"c","image":"busybox"}}]}}}}"#,
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}","ownerReferences":[{{"apiVersion":"v1","kind":"ConfigMap","name":"{}","uid":"{}","blockOwnerDeletion":true}}]}},"data":{{"a":"1"}}}}"#,
         owner["metadata"]["name"].as_str().unwrap(),
         owner["metadata"]["uid"].as_str().unwrap()
     )
@@ -423,36 +422,33 @@ fn owned_pod(name: &str, owner: &Value) -> String {
 #[test]
 fn delete_with_each_cascade_policy() {
     let s = Server::start();
-    for (policy, job) in [
-        ("orphan", "j-orphan"),
-        ("background", "j-background"),
-        ("foreground", "j-foreground"),
-    ] {
+    for policy in ["orphan", "background", "foreground"] {
+        let owner = format!("owner-{policy}");
+        s.kubectl_ok(&["create", "cm", &owner, "--from-literal=a=1"]);
+        let owner_obj = json(&s.kubectl_ok(&["get", "cm", &owner, "-o", "json"]));
+        let dependent = format!("{owner}-dependent");
         s.kubectl_stdin(
-            &["apply", "-f", "-"],
-            &PI_JOB.replace("name: pi\nspec", &format!("name: {job}\nspec")),
+            &["create", "-f", "-"],
+            &dependent_configmap(&dependent, &owner_obj),
         );
-        let owner = json(&s.kubectl_ok(&["get", "job", job, "-o", "json"]));
-        let pod = format!("{job}-pod");
-        s.kubectl_stdin(&["create", "-f", "-"], &owned_pod(&pod, &owner));
-        let out = s.kubectl_ok(&["delete", "job", job, &format!("--cascade={policy}")]);
-        assert_eq!(out.trim(), format!("job.batch \"{job}\" deleted"));
+        let out = s.kubectl_ok(&["delete", "cm", &owner, &format!("--cascade={policy}")]);
+        assert_eq!(out.trim(), format!("configmap \"{owner}\" deleted"));
         s.kubectl_ok(&[
             "wait",
             "--for=delete",
-            &format!("job/{job}"),
+            &format!("cm/{owner}"),
             "--timeout=30s",
         ]);
         match policy {
             "orphan" => {
-                let p = json(&s.kubectl_ok(&["get", "pod", &pod, "-o", "json"]));
+                let d = json(&s.kubectl_ok(&["get", "cm", &dependent, "-o", "json"]));
                 assert!(
-                    p["metadata"].get("ownerReferences").is_none(),
-                    "orphaned pod lost its owner: {p}"
+                    d["metadata"].get("ownerReferences").is_none(),
+                    "orphaned dependent lost its owner: {d}"
                 );
             }
-            _ => wait_until(Duration::from_secs(30), "dependent pod deleted", || {
-                !s.kubectl(&["get", "pod", &pod]).status.success()
+            _ => wait_until(Duration::from_secs(30), "dependent deleted", || {
+                !s.kubectl(&["get", "cm", &dependent]).status.success()
             }),
         }
     }
@@ -597,35 +593,54 @@ fn server_stops_cleanly_on_sigterm() {
 #[test]
 fn status_subresource_and_main_resource_each_ignore_the_other_half() {
     let s = Server::start();
-    s.kubectl_stdin(&["apply", "-f", "-"], PI_JOB);
+    s.kubectl_ok(&[
+        "create",
+        "cronjob",
+        "quiet",
+        "--image=busybox",
+        "--schedule=0 0 1 1 *",
+        "--",
+        "true",
+    ]);
     s.kubectl_ok(&[
         "patch",
-        "job",
-        "pi",
+        "cj",
+        "quiet",
         "--type=merge",
         "-p",
-        r#"{"status":{"active":5}}"#,
+        r#"{"spec":{"suspend":true}}"#,
     ]);
-    let job = json(&s.kubectl_ok(&["get", "job", "pi", "-o", "json"]));
+    s.kubectl_ok(&[
+        "patch",
+        "cj",
+        "quiet",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"lastScheduleTime":"2026-01-01T00:00:00Z"}}"#,
+    ]);
+    let cj = json(&s.kubectl_ok(&["get", "cj", "quiet", "-o", "json"]));
     assert!(
-        job["status"].get("active").is_none(),
+        cj["status"].get("lastScheduleTime").is_none(),
         "the main resource ignores status: {}",
-        job["status"]
+        cj["status"]
     );
     s.kubectl_ok(&[
         "patch",
-        "job",
-        "pi",
+        "cj",
+        "quiet",
         "--subresource=status",
         "--type=merge",
         "-p",
-        r#"{"status":{"active":1},"spec":{"parallelism":7}}"#,
+        r#"{"status":{"lastScheduleTime":"2026-01-01T00:00:00Z"},"spec":{"schedule":"* * * * *"}}"#,
     ]);
-    let job = json(&s.kubectl_ok(&["get", "job", "pi", "-o", "json"]));
-    assert_eq!(job["status"]["active"], 1);
+    let cj = json(&s.kubectl_ok(&["get", "cj", "quiet", "-o", "json"]));
+    assert_eq!(cj["status"]["lastScheduleTime"], "2026-01-01T00:00:00Z");
     assert_eq!(
-        job["spec"]["parallelism"], 1,
+        cj["spec"]["schedule"], "0 0 1 1 *",
         "the status subresource ignores spec"
     );
-    assert_eq!(job["metadata"]["generation"], 1);
+    assert_eq!(
+        cj["metadata"]["generation"], 2,
+        "only the suspend patch changed the spec"
+    );
 }

@@ -1,0 +1,172 @@
+//! The whole runlet system in one process: store, API server state, controllers under leader
+//! election, and the embedded node agent. `runlet server` puts an HTTPS listener in front of
+//! it; `runlet run` talks to it in-process.
+
+use anyhow::Context;
+use runlet_agent::{Agent, AgentConfig};
+use runlet_apiserver::AppState;
+use runlet_apiserver::auth::{PeerIdentity, TokenFile, User};
+use runlet_apiserver::state::{Clock, SystemClock};
+use runlet_controllers::leader;
+use runlet_store::sqlite::SqliteStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How to start the stack.
+pub struct StackOptions {
+    pub data_dir: PathBuf,
+    /// How long store history is kept for watches to resume from.
+    pub history: Duration,
+    /// The embedded agent's node name; `None` runs no agent.
+    pub agent_node: Option<String>,
+    /// This instance's identity in leader election.
+    pub identity: String,
+    /// Bearer tokens accepted over HTTPS.
+    pub tokens: TokenFile,
+}
+
+/// A running stack.
+pub struct Stack {
+    pub state: AppState,
+    /// An administrator's client that calls the router in-process.
+    pub client: kube::Client,
+    cancel: CancellationToken,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Stack {
+    /// Opens the store under `opts.data_dir` and starts every component.
+    pub async fn start(opts: StackOptions) -> anyhow::Result<Stack> {
+        std::fs::create_dir_all(&opts.data_dir)
+            .with_context(|| format!("creating data directory {}", opts.data_dir.display()))?;
+        let db = opts.data_dir.join("state.db");
+        let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let state = AppState::new(Arc::new(store), opts.tokens, clock.clone(), true);
+        runlet_apiserver::bootstrap(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.0.message.clone()))
+            .context("bootstrapping")?;
+
+        let cancel = CancellationToken::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        let compaction = runlet_apiserver::compaction_loop(state.clone(), opts.history);
+        let token = cancel.child_token();
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = compaction => {}
+                _ = token.cancelled() => {}
+            }
+        });
+
+        let client = in_process_client(&state);
+        let (run_client, run_clock) = (client.clone(), clock.clone());
+        tasks.spawn(leader::run_with_leader_election(
+            client.clone(),
+            leader::Config::new(opts.identity),
+            clock.clone(),
+            move |token| {
+                runlet_controllers::run_controllers(run_client.clone(), run_clock.clone(), token)
+            },
+            cancel.child_token(),
+        ));
+        if let Some(name) = opts.agent_node {
+            let agent = Agent::new(
+                client.clone(),
+                clock.clone(),
+                AgentConfig::new(&name, opts.data_dir.join("agent")),
+            );
+            state.register_log_source(
+                &name,
+                Arc::new(crate::cmd::agent::AgentLogs(agent.handle())),
+            );
+            let token = cancel.child_token();
+            tasks.spawn(async move {
+                if let Err(e) = agent.run(token).await {
+                    tracing::error!(error = %e, "the embedded node agent stopped");
+                }
+            });
+        }
+        Ok(Stack {
+            state,
+            client,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Stops every component, waiting (bounded) for them to finish; the agent kills the
+    /// processes it started.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(30), async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if stopped.is_err() {
+            eprintln!("some components did not stop in time");
+        }
+    }
+}
+
+/// A `kube::Client` calling the router directly, authenticated as an administrator.
+pub fn in_process_client(state: &AppState) -> kube::Client {
+    let identity = PeerIdentity(Some(User {
+        name: "system:runlet".into(),
+        groups: vec!["system:masters".into(), "system:authenticated".into()],
+    }));
+    let service = tower::ServiceBuilder::new()
+        .map_request(move |mut req: http::Request<kube::client::Body>| {
+            req.extensions_mut().insert(identity.clone());
+            req
+        })
+        .service(runlet_apiserver::router(state.clone()));
+    kube::Client::new(service, "default")
+}
+
+/// The host name, for node names and identities.
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The agents' join token: `DIR/token`, created (mode 0600) on first start.
+pub fn join_token(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("token");
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let token: String = (0..32)
+        .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
+        .collect();
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(f, "{token}").with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
+}
+
+/// Installs the stderr log subscriber, filtered by `RUNLET_LOG` (default `default`).
+pub fn init_tracing(default: &str) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUNLET_LOG")
+                .unwrap_or_else(|_| default.into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+}
