@@ -21,6 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the Jobs (and CronJobs, once) in a file to completion, with progress and logs.
+    Run(cmd::run::RunArgs),
     /// Serve the Kubernetes API (HTTPS) backed by the embedded store.
     Server(cmd::server::ServerArgs),
     /// Measure throughput and latency against an in-run baseline.
@@ -35,6 +37,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => cmd::run::run(args),
         Command::Server(args) => cmd::server::run(args),
         Command::Agent(args) => cmd::agent::run(args),
         Command::Kubectl(args) => cmd::kubectl::run(args),

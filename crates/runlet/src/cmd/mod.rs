@@ -3,4 +3,5 @@
 pub mod agent;
 pub mod bench;
 pub mod kubectl;
+pub mod run;
 pub mod server;

@@ -9,3 +9,4 @@ mod crash;
 mod harness;
 mod kubectl;
 mod python;
+mod run;

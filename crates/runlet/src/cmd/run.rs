@@ -1,0 +1,522 @@
+//! `runlet run -f FILE`: run Jobs to completion in one command.
+//!
+//! Starts the whole system in-process on a temporary data directory (or `--data-dir`), or
+//! talks to a running server (`--kubeconfig`), creates every document of FILE, and for each Job
+//! shows live progress, streams its pods' logs prefixed with the pod name, and prints a
+//! summary. A CronJob in FILE is created and run once now (as `kubectl create job --from`).
+//! Exit status: 0 when every Job completed, 1 when one failed, 2 on bad input, 130 on Ctrl-C
+//! (after the Jobs' pods were terminated gracefully).
+
+use crate::stack::{Stack, StackOptions};
+use anyhow::Context;
+use clap::Args;
+use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{
+    Api, DeleteParams, ListParams, LogParams, PostParams, PropagationPolicy, WatchEvent,
+    WatchParams,
+};
+use runlet_api::resources;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The file to run: Jobs, CronJobs, ConfigMaps, Secrets, PVCs (YAML or JSON, several
+    /// documents allowed; `-` reads standard input).
+    #[arg(short = 'f', long = "filename")]
+    file: PathBuf,
+    /// Keep the embedded server's state here instead of a temporary directory.
+    #[arg(long, env = "RUNLET_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Submit to a running server through this kubeconfig instead of starting one.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Namespace for documents that name none.
+    #[arg(short, long, default_value = "default")]
+    namespace: String,
+    /// Do not stream the pods' logs.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Why `runlet run` stops early.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    /// The file or an object in it is invalid: exit status 2.
+    #[error("{0}")]
+    BadInput(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    crate::stack::init_tracing("warn");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let code = runtime.block_on(run_async(args));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    code
+}
+
+async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let docs = match read_documents(&args.file) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (client, stack, _tmp) = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let config =
+                kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+            (kube::Client::try_from(config)?, None, None)
+        }
+        None => {
+            let (dir, tmp) = match &args.data_dir {
+                Some(d) => (d.clone(), None),
+                None => {
+                    let t = tempfile::Builder::new()
+                        .prefix("runlet-run-")
+                        .tempdir()
+                        .context("creating a temporary data directory")?;
+                    (t.path().to_path_buf(), Some(t))
+                }
+            };
+            let stack = Stack::start(StackOptions {
+                data_dir: dir,
+                history: Duration::from_secs(300),
+                agent_node: Some(super::agent::default_node_name()),
+                identity: format!("runlet-run-{}", std::process::id()),
+                tokens: Default::default(),
+            })
+            .await?;
+            (stack.client.clone(), Some(stack), tmp)
+        }
+    };
+    let outcome = run_documents(&client, docs, &args).await;
+    if let Some(stack) = stack {
+        stack.stop().await;
+    }
+    match outcome {
+        Ok(code) => Ok(code),
+        Err(RunError::BadInput(msg)) => {
+            eprintln!("error: {msg}");
+            Ok(ExitCode::from(2))
+        }
+        Err(RunError::Other(e)) => Err(e),
+    }
+}
+
+/// Every non-empty document of the file.
+fn read_documents(file: &PathBuf) -> Result<Vec<Value>, String> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| format!("reading standard input: {e}"))?
+    } else {
+        std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?
+    };
+    let docs: Vec<Value> = serde_saphyr::from_multiple::<Value>(&text)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
+    if docs.is_empty() {
+        return Err(format!("{}: no objects to run", file.display()));
+    }
+    for (i, d) in docs.iter().enumerate() {
+        if !d.is_object() {
+            return Err(format!(
+                "{}: document {} is not an object",
+                file.display(),
+                i + 1
+            ));
+        }
+    }
+    Ok(docs)
+}
+
+/// A Job being followed.
+struct Followed {
+    namespace: String,
+    name: String,
+}
+
+async fn run_documents(
+    client: &kube::Client,
+    docs: Vec<Value>,
+    args: &RunArgs,
+) -> Result<ExitCode, RunError> {
+    let mut jobs = Vec::new();
+    for doc in docs {
+        let api_version = doc["apiVersion"].as_str().unwrap_or_default().to_string();
+        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+        let Some(info) = resources::by_kind(&api_version, &kind) else {
+            return Err(RunError::BadInput(format!(
+                "no resource {kind:?} in {api_version:?} is served"
+            )));
+        };
+        let ns = doc["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(&args.namespace)
+            .to_string();
+        let created = create(client, info, &ns, &doc).await?;
+        let name = created["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        eprintln!("{}/{name} created", qualified(info));
+        match (info.group, info.kind) {
+            ("batch", "Job") => jobs.push(Followed {
+                namespace: ns,
+                name,
+            }),
+            ("batch", "CronJob") => {
+                let cronjob: CronJob =
+                    serde_json::from_value(created).context("reading the created CronJob")?;
+                let job_name = format!("{name}-run-{}", rand_suffix());
+                let job = runlet_api::cronjob::job_from_cronjob(&cronjob, &job_name, true, None);
+                Api::<Job>::namespaced(client.clone(), &ns)
+                    .create(&PostParams::default(), &job)
+                    .await
+                    .map_err(|e| api_error(e, "creating the CronJob's Job"))?;
+                eprintln!("job.batch/{job_name} created from cronjob.batch/{name}");
+                jobs.push(Followed {
+                    namespace: ns,
+                    name: job_name,
+                });
+            }
+            _ => {}
+        }
+    }
+    if jobs.is_empty() {
+        eprintln!("no Jobs or CronJobs to run");
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let multi =
+        MultiProgress::with_draw_target(if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+    let started = Instant::now();
+    let follows = jobs
+        .iter()
+        .map(|j| follow_job(client, j, &multi, args.quiet));
+    let results = tokio::select! {
+        r = futures::future::join_all(follows) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: terminating the Jobs' pods");
+            terminate(client, &jobs).await;
+            return Ok(ExitCode::from(130));
+        }
+    };
+    let mut failed = false;
+    for (job, result) in jobs.iter().zip(results) {
+        let outcome = result?;
+        failed |= !outcome.complete;
+        println!(
+            "job.batch/{}: {} in {:.1}s — {} succeeded, {} failed{}",
+            job.name,
+            if outcome.complete {
+                "Complete"
+            } else {
+                "Failed"
+            },
+            outcome.duration.as_secs_f64(),
+            outcome.succeeded,
+            outcome.failed,
+            outcome
+                .reason
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    }
+    tracing::debug!(elapsed = ?started.elapsed(), "all jobs finished");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn qualified(info: &resources::ResourceInfo) -> String {
+    if info.group.is_empty() {
+        info.singular.to_string()
+    } else {
+        format!("{}.{}", info.singular, info.group)
+    }
+}
+
+fn rand_suffix() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Turns an API failure into the error to show; invalid objects are bad input.
+fn api_error(e: kube::Error, what: &str) -> RunError {
+    match e {
+        kube::Error::Api(status) if matches!(status.code, 400 | 404 | 409 | 422) => {
+            RunError::BadInput(status.message)
+        }
+        other => RunError::Other(anyhow::Error::new(other).context(what.to_string())),
+    }
+}
+
+async fn create(
+    client: &kube::Client,
+    info: &resources::ResourceInfo,
+    ns: &str,
+    doc: &Value,
+) -> Result<Value, RunError> {
+    let base = if info.group.is_empty() {
+        format!("/api/{}", info.version)
+    } else {
+        format!("/apis/{}/{}", info.group, info.version)
+    };
+    let path = if info.namespaced {
+        format!("{base}/namespaces/{ns}/{}", info.plural)
+    } else {
+        format!("{base}/{}", info.plural)
+    };
+    let body = serde_json::to_vec(doc).context("encoding a document")?;
+    let req = http::Request::post(&path)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .context("building a request")?;
+    client
+        .request::<Value>(req)
+        .await
+        .map_err(|e| api_error(e, "creating an object"))
+}
+
+struct Outcome {
+    complete: bool,
+    succeeded: i32,
+    failed: i32,
+    reason: Option<String>,
+    duration: Duration,
+}
+
+fn condition(job: &Job, kind: &str) -> Option<(String, String)> {
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind && c.status == "True")
+        .map(|c| {
+            (
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
+}
+
+/// Follows one Job to its end: progress bar, pod logs, outcome.
+async fn follow_job(
+    client: &kube::Client,
+    job: &Followed,
+    multi: &MultiProgress,
+    quiet: bool,
+) -> Result<Outcome, RunError> {
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &job.namespace);
+    let started = Instant::now();
+    let bar = multi.add(ProgressBar::new(1));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:.bold} [{bar:30.green/red}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(job.name.clone());
+    let log_tasks: Arc<Mutex<tokio::task::JoinSet<()>>> = Arc::default();
+    let streamed: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+    let selector = format!("batch.kubernetes.io/job-name={}", job.name);
+
+    let fields = format!("metadata.name={}", job.name);
+    let mut rv = "0".to_string();
+    let mut pod_rv = "0".to_string();
+    let finished: Job = 'outer: loop {
+        let current = jobs
+            .get(&job.name)
+            .await
+            .map_err(|e| api_error(e, "reading the Job"))?;
+        if let Some(done) = observe(&current, &bar) {
+            break 'outer done;
+        }
+        let mut job_events = jobs
+            .watch(&WatchParams::default().fields(&fields).timeout(60), &rv)
+            .await
+            .map_err(|e| api_error(e, "watching the Job"))?
+            .boxed();
+        let mut pod_events = pods
+            .watch(
+                &WatchParams::default().labels(&selector).timeout(60),
+                &pod_rv,
+            )
+            .await
+            .map_err(|e| api_error(e, "watching the Job's pods"))?
+            .boxed();
+        loop {
+            tokio::select! {
+                ev = job_events.try_next() => match ev {
+                    Ok(Some(WatchEvent::Added(j) | WatchEvent::Modified(j))) => {
+                        rv = j.metadata.resource_version.clone().unwrap_or_default();
+                        if let Some(done) = observe(&j, &bar) {
+                            break 'outer done;
+                        }
+                    }
+                    Ok(Some(WatchEvent::Deleted(_))) => {
+                        return Err(RunError::Other(anyhow::anyhow!("job {} was deleted before it finished", job.name)));
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => continue 'outer,
+                },
+                ev = pod_events.try_next() => match ev {
+                    Ok(Some(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
+                        pod_rv = p.metadata.resource_version.clone().unwrap_or_default();
+                        if !quiet {
+                            start_logs(&pods, &p, multi, &log_tasks, &streamed);
+                        }
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => continue 'outer,
+                },
+            }
+        }
+    };
+    // Pods that finished between the last event and the end still have logs to show.
+    if !quiet {
+        if let Ok(list) = pods.list(&ListParams::default().labels(&selector)).await {
+            for p in &list.items {
+                start_logs(&pods, p, multi, &log_tasks, &streamed);
+            }
+        }
+        let tasks = std::mem::take(&mut *log_tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let _ = tokio::time::timeout(Duration::from_secs(10), tasks.join_all()).await;
+    }
+    bar.finish();
+    let status = finished.status.clone().unwrap_or_default();
+    let failed_condition = condition(&finished, "Failed");
+    Ok(Outcome {
+        complete: condition(&finished, "Complete").is_some(),
+        succeeded: status.succeeded.unwrap_or(0),
+        failed: status.failed.unwrap_or(0),
+        reason: failed_condition.map(|(reason, message)| format!("{reason}: {message}")),
+        duration: started.elapsed(),
+    })
+}
+
+/// Updates the bar from the Job's status; returns the Job once it has finished.
+fn observe(job: &Job, bar: &ProgressBar) -> Option<Job> {
+    let spec = job.spec.clone().unwrap_or_default();
+    let status = job.status.clone().unwrap_or_default();
+    bar.set_length(spec.completions.unwrap_or(1).max(0) as u64);
+    bar.set_position(status.succeeded.unwrap_or(0).max(0) as u64);
+    bar.set_message(format!(
+        "active {}, failed {}",
+        status.active.unwrap_or(0),
+        status.failed.unwrap_or(0)
+    ));
+    (condition(job, "Complete").is_some() || condition(job, "Failed").is_some())
+        .then(|| job.clone())
+}
+
+/// Streams each started container's log once, prefixed with the pod name.
+fn start_logs(
+    pods: &Api<Pod>,
+    pod: &Pod,
+    multi: &MultiProgress,
+    tasks: &Arc<Mutex<tokio::task::JoinSet<()>>>,
+    streamed: &Arc<Mutex<HashSet<(String, String)>>>,
+) {
+    let Some(name) = pod.metadata.name.clone() else {
+        return;
+    };
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.clone())
+        .unwrap_or_default();
+    for cs in statuses {
+        let started = cs
+            .state
+            .as_ref()
+            .is_some_and(|s| s.running.is_some() || s.terminated.is_some());
+        if !started {
+            continue;
+        }
+        let key = (name.clone(), cs.name.clone());
+        if !streamed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key)
+        {
+            continue;
+        }
+        let (pods, multi, pod_name, container) =
+            (pods.clone(), multi.clone(), name.clone(), cs.name.clone());
+        let several = pod.spec.as_ref().is_some_and(|s| s.containers.len() > 1);
+        tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spawn(async move {
+                let params = LogParams {
+                    follow: true,
+                    container: Some(container.clone()),
+                    ..Default::default()
+                };
+                let Ok(stream) = pods.log_stream(&pod_name, &params).await else {
+                    return;
+                };
+                let prefix = if several {
+                    format!("[{pod_name}/{container}]")
+                } else {
+                    format!("[{pod_name}]")
+                };
+                let mut lines = stream.lines();
+                while let Some(Ok(line)) = lines.next().await {
+                    let text = format!("{prefix} {line}");
+                    if multi.is_hidden() {
+                        println!("{text}");
+                    } else {
+                        let _ = multi.println(text);
+                    }
+                }
+            });
+    }
+}
+
+/// Deletes the Jobs with foreground propagation (pods get SIGTERM and their grace period)
+/// and waits, bounded, until they are gone.
+async fn terminate(client: &kube::Client, jobs: &[Followed]) {
+    for job in jobs {
+        let api: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Foreground),
+            ..Default::default()
+        };
+        let _ = api.delete(&job.name, &params).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for job in jobs {
+        let api: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
+        while Instant::now() < deadline && api.get_opt(&job.name).await.ok().flatten().is_some() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `runlet run -f FILE`: the one-command path, with its exit codes and output.
+
+use crate::harness::{BIN, run_bounded};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn runlet_run(file: &str) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "-f", file]).env("RUNLET_LOG", "error");
+    run_bounded(cmd, None, Duration::from_secs(120))
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn run_completes_the_example_job_and_prints_its_logs() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/pi.yaml");
+    let out = runlet_run(file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("3.14159265358979323846"),
+        "the pod's log is streamed: {stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("[pi-") && l.contains("3.14159")),
+        "lines carry the pod name: {stdout}"
+    );
+    assert!(stdout.contains("job.batch/pi: Complete"), "{stdout}");
+    assert!(stdout.contains("1 succeeded, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn run_exits_1_when_a_job_fails_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "fail.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: flaky\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sh\", \"-c\", \"echo giving up; exit 3\"]\n",
+    );
+    let out = runlet_run(&file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("[flaky-") && stdout.contains("giving up"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("job.batch/flaky: Failed"), "{stdout}");
+    assert!(stdout.contains("BackoffLimitExceeded"), "{stdout}");
+}
+
+#[test]
+fn run_exits_2_on_bad_input_with_the_field_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let invalid = write(
+        &dir,
+        "invalid.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: bad\nspec:\n  completions: -1\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n",
+    );
+    let out = runlet_run(&invalid);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("spec.completions: Invalid value: -1: must be greater than or equal to 0"),
+        "{stderr}"
+    );
+
+    let garbage = write(&dir, "garbage.yaml", "kind: [unclosed\n");
+    assert_eq!(runlet_run(&garbage).status.code(), Some(2));
+    let missing = runlet_run("/nonexistent/job.yaml");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/job.yaml"));
+}
+
+#[test]
+fn run_runs_a_cronjob_once_and_parallel_jobs_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "mixed.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  greeting: hello\n---\n\
+apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\nspec:\n  schedule: \"0 3 * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: OnFailure\n          containers:\n          - name: c\n            image: busybox\n            command: [\"sh\", \"-c\", \"echo nightly run\"]\n---\n\
+apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: fanout\nspec:\n  completions: 4\n  parallelism: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sh\", \"-c\", \"echo $GREETING from $HOSTNAME\"]\n        env:\n        - name: GREETING\n          valueFrom:\n            configMapKeyRef: {name: settings, key: greeting}\n",
+    );
+    let out = runlet_run(&file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("nightly run"), "{stdout}");
+    assert_eq!(
+        stdout.matches("hello from").count(),
+        4,
+        "four completions, env from the ConfigMap: {stdout}"
+    );
+    assert!(
+        stdout.contains("job.batch/fanout: Complete") && stdout.contains("4 succeeded, 0 failed"),
+        "{stdout}"
+    );
+}
