@@ -77,6 +77,11 @@ impl Quantity {
         Some(Quantity(if neg { -nanos } else { nanos }))
     }
 
+    /// The value in nano-units (10^-9 of the base unit: bytes, cores).
+    pub fn as_nanos(self) -> i128 {
+        self.0
+    }
+
     pub fn is_negative(self) -> bool {
         self.0 < 0
     }

@@ -34,56 +34,7 @@ impl Resources {
 
 /// A quantity in nano-units (upstream's syntax); `None` when it does not parse.
 pub fn quantity_nanos(s: &str) -> Option<i128> {
-    let s = s.trim();
-    let num_len = s
-        .bytes()
-        .take_while(|b| b.is_ascii_digit() || *b == b'.')
-        .count();
-    let (num, suffix) = s.split_at(num_len);
-    let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
-    if num.is_empty() || frac_part.contains('.') {
-        return None;
-    }
-    let (mult, div): (i128, i128) = match suffix {
-        "" => (1, 1),
-        "n" => (1, 1_000_000_000),
-        "u" => (1, 1_000_000),
-        "m" => (1, 1_000),
-        "k" => (1_000, 1),
-        "M" => (1_000_000, 1),
-        "G" => (1_000_000_000, 1),
-        "T" => (1_000_000_000_000, 1),
-        "P" => (1_000_000_000_000_000, 1),
-        "E" => (1_000_000_000_000_000_000, 1),
-        "Ki" => (1 << 10, 1),
-        "Mi" => (1 << 20, 1),
-        "Gi" => (1 << 30, 1),
-        "Ti" => (1 << 40, 1),
-        "Pi" => (1 << 50, 1),
-        "Ei" => (1 << 60, 1),
-        e if e.starts_with(['e', 'E']) => {
-            let exp: i32 = e.get(1..)?.parse().ok()?;
-            if !(0..=18).contains(&exp) {
-                return None;
-            }
-            (10i128.pow(exp as u32), 1)
-        }
-        _ => return None,
-    };
-    let frac_part = frac_part.get(..frac_part.len().min(18))?;
-    let scale = 10i128.pow(frac_part.len() as u32);
-    let int_v: i128 = if int_part.is_empty() {
-        0
-    } else {
-        int_part.parse().ok()?
-    };
-    let frac_v: i128 = if frac_part.is_empty() {
-        0
-    } else {
-        frac_part.parse().ok()?
-    };
-    let whole = int_v.checked_mul(scale)?.checked_add(frac_v)?;
-    Some(whole.checked_mul(1_000_000_000)?.checked_mul(mult)? / div / scale)
+    runlet_api::validation::quantity::Quantity::parse(s).map(|q| q.as_nanos())
 }
 
 fn from_map(
