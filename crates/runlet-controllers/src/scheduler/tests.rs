@@ -117,7 +117,15 @@ async fn reports_failed_scheduling_when_no_node_fits_and_binds_when_one_appears(
         "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
     );
     let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
-    let p = serde_json::to_value(pods.get("greedy").await.unwrap()).unwrap();
+    // The event and the status write are separate requests: wait for the condition too.
+    let p = wait_for("the PodScheduled=False condition", async || {
+        let p = serde_json::to_value(pods.get("greedy").await.unwrap()).unwrap();
+        p["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+            .then_some(p)
+    })
+    .await;
     let cond = &p["status"]["conditions"][0];
     assert_eq!(
         (
