@@ -176,7 +176,7 @@ fn invalid_message(s: &Status) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::core::response::{StatusCause, StatusDetails};
+    use kube::core::response::StatusDetails;
 
     fn status(code: u16, reason: &str, message: &str) -> Box<Status> {
         Box::new(Status {
@@ -200,23 +200,17 @@ mod tests {
     #[test]
     fn invalid_lists_every_field_path_like_kubectl() {
         let mut s = status(422, "Invalid", "whatever");
-        s.details = Some(StatusDetails {
-            kind: "Job".into(),
-            name: "bad".into(),
-            causes: vec![
-                StatusCause {
-                    field: "spec.completions".into(),
-                    message: "Invalid value: -1: must be greater than or equal to 0".into(),
-                    ..Default::default()
-                },
-                StatusCause {
-                    field: "spec.parallelism".into(),
-                    message: "Invalid value: -2: must be greater than or equal to 0".into(),
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        });
+        s.details = Some(
+            serde_json::from_value::<StatusDetails>(serde_json::json!({
+                "kind": "Job",
+                "name": "bad",
+                "causes": [
+                    {"field": "spec.completions", "message": "Invalid value: -1: must be greater than or equal to 0"},
+                    {"field": "spec.parallelism", "message": "Invalid value: -2: must be greater than or equal to 0"}
+                ]
+            }))
+            .expect("details"),
+        );
         assert_eq!(
             CliError::Api(s).to_string(),
             "The Job \"bad\" is invalid: \n* spec.completions: Invalid value: -1: must be greater than or equal to 0\n* spec.parallelism: Invalid value: -2: must be greater than or equal to 0"

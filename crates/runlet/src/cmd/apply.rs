@@ -184,12 +184,12 @@ fn with_last_applied(doc: &Value, namespace: Option<&str>) -> Result<Value, CliE
     if let Some(ns) = namespace {
         applied["metadata"]["namespace"] = json!(ns);
     }
-    if let Some(a) = applied["metadata"]["annotations"].as_object_mut() {
+    if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut)
+        && let Some(Value::Object(a)) = meta.get_mut("annotations")
+    {
         a.remove(LAST_APPLIED);
         if a.is_empty() {
-            if let Some(meta) = applied["metadata"].as_object_mut() {
-                meta.remove("annotations");
-            }
+            meta.remove("annotations");
         }
     }
     let record = serde_json::to_string(&applied).map_err(|e| CliError::Other(e.to_string()))?;

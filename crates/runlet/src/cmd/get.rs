@@ -309,6 +309,16 @@ mod tests {
     use super::*;
     use crate::cli::fixtures;
 
+    /// Snapshots hide uids (the wide SELECTOR column shows them).
+    fn settings() -> insta::Settings {
+        let mut s = insta::Settings::clone_current();
+        s.add_filter(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "[uid]",
+        );
+        s
+    }
+
     fn table(kind: &str, objects: &[Value]) -> Value {
         let info = resource::resolve(kind).expect("known kind");
         runlet_api::table::to_table(info, objects, fixtures::NOW)
@@ -331,7 +341,8 @@ mod tests {
             with_namespace: true,
             no_headers: false,
         };
-        insta::assert_snapshot!("get_jobs_wide_all", output::render_table(&t, &opts));
+        let text = output::render_table(&t, &opts);
+        settings().bind(|| insta::assert_snapshot!("get_jobs_wide_all", text));
     }
 
     #[test]

@@ -23,25 +23,25 @@ fn settings() -> insta::Settings {
 
 #[test]
 fn describe_completed_job_matches_kubectl_layout() {
-    let job: k8s_openapi::api::batch::v1::Job =
+    let j: k8s_openapi::api::batch::v1::Job =
         serde_json::from_value(fixtures::completed_job()).expect("job");
     let events: Vec<Event> = fixtures::job_events()
         .into_iter()
         .map(|e| serde_json::from_value(e).expect("event"))
         .collect();
-    let text = job(&job, Some(&events), &clock());
+    let text = job(&j, Some(&events), &clock());
     settings().bind(|| insta::assert_snapshot!("describe_job_completed", text));
 }
 
 #[test]
 fn describe_indexed_job_shows_indexes_ready_and_repeated_events() {
-    let job: k8s_openapi::api::batch::v1::Job =
+    let j: k8s_openapi::api::batch::v1::Job =
         serde_json::from_value(fixtures::running_indexed_job()).expect("job");
     let events: Vec<Event> = fixtures::repeated_events()
         .into_iter()
         .map(|e| serde_json::from_value(e).expect("event"))
         .collect();
-    let text = job(&job, Some(&events), &clock());
+    let text = job(&j, Some(&events), &clock());
     settings().bind(|| insta::assert_snapshot!("describe_job_indexed", text));
 }
 
