@@ -138,7 +138,9 @@ pub fn pod(pod: &Pod, events_list: Option<&[Event]>, clock: &Clock) -> String {
     w.finish()
 }
 
-/// The value of a `fieldRef` variable, for the paths the downward API supports.
+/// The value of a `fieldRef` variable as kubectl's `EnvValueRetriever` shows it: only the
+/// paths the Pod's field-label conversion knows resolve; labels, annotations and others print
+/// empty, as they do in kubectl.
 fn resolve_field(pod: &Pod, e: &EnvVar) -> String {
     let Some(path) = e
         .value_from
@@ -151,29 +153,16 @@ fn resolve_field(pod: &Pod, e: &EnvVar) -> String {
     let meta = &pod.metadata;
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();
-    let from_map = |map: Option<&std::collections::BTreeMap<String, String>>, prefix: &str| {
-        let key = path
-            .strip_prefix(prefix)
-            .and_then(|k| k.strip_suffix("']"))
-            .unwrap_or("");
-        map.and_then(|m| m.get(key)).cloned().unwrap_or_default()
-    };
     match path {
         "metadata.name" => meta.name.clone().unwrap_or_default(),
         "metadata.namespace" => meta.namespace.clone().unwrap_or_default(),
-        "metadata.uid" => meta.uid.clone().unwrap_or_default(),
         "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
         "spec.serviceAccountName" => spec
             .and_then(|s| s.service_account_name.clone())
             .unwrap_or_default(),
-        "status.hostIP" => status.and_then(|s| s.host_ip.clone()).unwrap_or_default(),
+        "spec.restartPolicy" => spec.and_then(|s| s.restart_policy.clone()).unwrap_or_default(),
+        "status.phase" => status.and_then(|s| s.phase.clone()).unwrap_or_default(),
         "status.podIP" => status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
-        p if p.starts_with("metadata.labels['") => {
-            from_map(meta.labels.as_ref(), "metadata.labels['")
-        }
-        p if p.starts_with("metadata.annotations['") => {
-            from_map(meta.annotations.as_ref(), "metadata.annotations['")
-        }
         _ => String::new(),
     }
 }
