@@ -220,10 +220,7 @@ mod tests {
     #[test]
     fn refused_connection_names_the_address_and_how_to_start_a_server() {
         let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let e = CliError::from_kube(
-            kube::Error::Service(Box::new(io)),
-            "127.0.0.1:6443",
-        );
+        let e = CliError::from_kube(kube::Error::Service(Box::new(io)), "127.0.0.1:6443");
         let text = e.to_string();
         assert!(text.contains("127.0.0.1:6443 was refused"), "{text}");
         assert!(text.contains("runlet server"), "{text}");

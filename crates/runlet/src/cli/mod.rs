@@ -146,7 +146,8 @@ impl Ctx {
 
     /// DELETEs `path` with a `DeleteOptions` body.
     pub async fn delete(&self, path: &str, options: &Value) -> Result<Value, CliError> {
-        self.write("DELETE", path, "application/json", options).await
+        self.write("DELETE", path, "application/json", options)
+            .await
     }
 
     async fn send(&self, req: Request<Vec<u8>>) -> Result<Value, CliError> {
@@ -190,9 +191,7 @@ pub fn with_query(path: &str, params: &[(&str, String)]) -> String {
 }
 
 /// The kubeconfig to use and the path it came from (for messages).
-fn load_kubeconfig(
-    args: &ClientArgs,
-) -> Result<(kube::config::Kubeconfig, PathBuf), CliError> {
+fn load_kubeconfig(args: &ClientArgs) -> Result<(kube::config::Kubeconfig, PathBuf), CliError> {
     let read = |path: PathBuf| {
         kube::config::Kubeconfig::read_from(&path)
             .map(|k| (k, path.clone()))

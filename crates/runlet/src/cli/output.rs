@@ -229,12 +229,15 @@ mod tests {
 
     #[test]
     fn json_is_indented_by_four_spaces() {
-        assert_eq!(to_json(&json!({"a": [1]})), "{\n    \"a\": [\n        1\n    ]\n}\n");
+        assert_eq!(
+            to_json(&json!({"a": [1]})),
+            "{\n    \"a\": [\n        1\n    ]\n}\n"
+        );
     }
 
     #[test]
     fn list_items_get_their_kind_first() {
-        let info = super::super::resource::resolve("jobs").ok().expect("jobs");
+        let info = super::super::resource::resolve("jobs").expect("jobs");
         let item = with_type(info, json!({"metadata": {"name": "x"}}));
         let keys: Vec<&String> = item.as_object().expect("object").keys().collect();
         assert_eq!(keys, ["apiVersion", "kind", "metadata"]);

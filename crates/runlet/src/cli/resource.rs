@@ -165,13 +165,13 @@ mod tests {
 
     #[test]
     fn paths_follow_the_rest_tree() {
-        let jobs = resolve("jobs").ok().expect("jobs");
+        let jobs = resolve("jobs").expect("jobs");
         assert_eq!(
             object_path(jobs, "default", "pi"),
             "/apis/batch/v1/namespaces/default/jobs/pi"
         );
         assert_eq!(collection_path(jobs, None), "/apis/batch/v1/jobs");
-        let nodes = resolve("nodes").ok().expect("nodes");
+        let nodes = resolve("nodes").expect("nodes");
         assert_eq!(collection_path(nodes, Some("default")), "/api/v1/nodes");
         assert_eq!(ref_name(jobs, "pi"), "job.batch/pi");
         assert_eq!(ref_name(nodes, "n1"), "node/n1");

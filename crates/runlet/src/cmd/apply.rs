@@ -86,7 +86,10 @@ fn read_path(path: &Path) -> Result<Vec<(String, Value)>, CliError> {
         return Ok(out);
     }
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::Usage(format!("the path \"{}\" cannot be read: {e}", path.display()))
+        CliError::Usage(format!(
+            "the path \"{}\" cannot be read: {e}",
+            path.display()
+        ))
     })?;
     parse_documents(&path.display().to_string(), &text)
 }
@@ -206,9 +209,7 @@ fn with_last_applied(doc: &Value, namespace: Option<&str>) -> Result<Value, CliE
 fn covers(current: Option<&Value>, wanted: &Value) -> bool {
     match (current, wanted) {
         (None, w) => w.is_null(),
-        (Some(Value::Object(c)), Value::Object(w)) => {
-            w.iter().all(|(k, wv)| covers(c.get(k), wv))
-        }
+        (Some(Value::Object(c)), Value::Object(w)) => w.iter().all(|(k, wv)| covers(c.get(k), wv)),
         (Some(Value::Array(c)), Value::Array(w)) => {
             c.len() == w.len() && c.iter().zip(w).all(|(cv, wv)| covers(Some(cv), wv))
         }

@@ -96,7 +96,10 @@ async fn delete(args: DeleteArgs) -> Result<ExitCode, CliError> {
         let path = resource::object_path(refs.info, &ns, name);
         match ctx.delete(&path, &options).await {
             Ok(_) => {
-                println!("{} \"{name}\" deleted", resource::singular_qualified(refs.info));
+                println!(
+                    "{} \"{name}\" deleted",
+                    resource::singular_qualified(refs.info)
+                );
                 deleted.push(name.clone());
             }
             Err(e) if e.is_not_found() && args.ignore_not_found => {}

@@ -47,7 +47,10 @@ async fn describe_all(args: DescribeArgs) -> Result<ExitCode, CliError> {
     } else {
         let mut out = Vec::new();
         for name in &refs.names {
-            out.push(ctx.get(&resource::object_path(refs.info, &ns, name)).await?);
+            out.push(
+                ctx.get(&resource::object_path(refs.info, &ns, name))
+                    .await?,
+            );
         }
         out
     };
@@ -75,11 +78,21 @@ fn render(
 ) -> Result<String, CliError> {
     let bad = |e: serde_json::Error| CliError::Other(format!("decoding the {kind}: {e}"));
     Ok(match kind {
-        "Job" => describe::job(&serde_json::from_value(obj.clone()).map_err(bad)?, events, clock),
-        "CronJob" => {
-            describe::cronjob(&serde_json::from_value(obj.clone()).map_err(bad)?, events, clock)
-        }
-        _ => describe::pod(&serde_json::from_value(obj.clone()).map_err(bad)?, events, clock),
+        "Job" => describe::job(
+            &serde_json::from_value(obj.clone()).map_err(bad)?,
+            events,
+            clock,
+        ),
+        "CronJob" => describe::cronjob(
+            &serde_json::from_value(obj.clone()).map_err(bad)?,
+            events,
+            clock,
+        ),
+        _ => describe::pod(
+            &serde_json::from_value(obj.clone()).map_err(bad)?,
+            events,
+            clock,
+        ),
     })
 }
 
@@ -89,7 +102,10 @@ pub async fn events_about(ctx: &Ctx, obj: &Value, kind: &str) -> Result<Vec<Even
     let meta = &obj["metadata"];
     let ns = meta["namespace"].as_str().unwrap_or(&ctx.namespace);
     let mut fields = vec![
-        format!("involvedObject.name={}", meta["name"].as_str().unwrap_or("")),
+        format!(
+            "involvedObject.name={}",
+            meta["name"].as_str().unwrap_or("")
+        ),
         format!("involvedObject.namespace={ns}"),
     ];
     if let Some(uid) = meta["uid"].as_str() {

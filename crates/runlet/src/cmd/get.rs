@@ -87,7 +87,17 @@ async fn get(args: GetArgs) -> Result<ExitCode, CliError> {
     }
     let _ = std::io::stdout().flush();
     if args.watch {
-        watch(&ctx, &refs, namespace.as_deref(), &args, rv, &mut tw, &opts, rows > 0).await?;
+        watch(
+            &ctx,
+            &refs,
+            namespace.as_deref(),
+            &args,
+            rv,
+            &mut tw,
+            &opts,
+            rows > 0,
+        )
+        .await?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -159,10 +169,7 @@ async fn fetch(
                 .as_str()
                 .unwrap_or("")
                 .to_string();
-            cont = v["metadata"]["continue"]
-                .as_str()
-                .unwrap_or("")
-                .to_string();
+            cont = v["metadata"]["continue"].as_str().unwrap_or("").to_string();
             if cont.is_empty() {
                 break;
             }
@@ -176,7 +183,12 @@ async fn fetch(
     Ok((out, rv))
 }
 
-fn print_objects(refs: &Refs, objects: &Value, format: Format, named: bool) -> Result<(), CliError> {
+fn print_objects(
+    refs: &Refs,
+    objects: &Value,
+    format: Format,
+    named: bool,
+) -> Result<(), CliError> {
     let items: Vec<Value> = objects["items"]
         .as_array()
         .cloned()
@@ -243,7 +255,11 @@ async fn watch(
             ],
         );
         let req = cli::request("GET", &path, table.then_some(TABLE_ACCEPT), None)?;
-        let stream = ctx.client.request_stream(req).await.map_err(|e| ctx.err(e))?;
+        let stream = ctx
+            .client
+            .request_stream(req)
+            .await
+            .map_err(|e| ctx.err(e))?;
         let mut lines = stream.lines();
         while let Some(line) = lines.next().await {
             let line = line.map_err(|e| CliError::Other(format!("reading the watch: {e}")))?;

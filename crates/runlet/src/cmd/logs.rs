@@ -100,7 +100,11 @@ fn log_path(ns: &str, pod: &str, container: &str, args: &LogsArgs, follow: bool)
 /// Streams one container's log to stdout, each line prefixed by `prefix` (may be empty).
 async fn stream_log(ctx: &Ctx, path: &str, prefix: &str) -> Result<(), CliError> {
     let req = cli::request("GET", path, None, None)?;
-    let stream = ctx.client.request_stream(req).await.map_err(|e| ctx.err(e))?;
+    let stream = ctx
+        .client
+        .request_stream(req)
+        .await
+        .map_err(|e| ctx.err(e))?;
     let mut lines = stream.lines();
     while let Some(line) = lines.next().await {
         let line = line.map_err(|e| CliError::Other(format!("reading the log: {e}")))?;
@@ -116,7 +120,9 @@ async fn pod_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, Cl
     let container = match &args.container {
         Some(c) => c.clone(),
         None => {
-            let pod = ctx.get(&format!("/api/v1/namespaces/{ns}/pods/{name}")).await?;
+            let pod = ctx
+                .get(&format!("/api/v1/namespaces/{ns}/pods/{name}"))
+                .await?;
             default_container(&pod)
         }
     };
@@ -200,8 +206,14 @@ fn started(pod: &Pod, container: &str) -> bool {
         .flatten()
         .any(|cs| {
             cs.name == container
-                && (cs.state.as_ref().is_some_and(|s| s.running.is_some() || s.terminated.is_some())
-                    || cs.last_state.as_ref().is_some_and(|s| s.terminated.is_some()))
+                && (cs
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+                    || cs
+                        .last_state
+                        .as_ref()
+                        .is_some_and(|s| s.terminated.is_some()))
         })
 }
 
@@ -222,7 +234,10 @@ async fn job_pods(ctx: &Ctx, job: &Job) -> Result<Vec<Pod>, CliError> {
     pods.sort_by(|a, b| {
         let key = |p: &Pod| {
             (
-                p.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()),
+                p.metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0.as_second()),
                 p.metadata.name.clone(),
             )
         };
@@ -254,7 +269,10 @@ async fn job_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, Cl
         for (i, pod) in pods.iter().enumerate() {
             for s in sources(pod, args.container.as_deref(), i, color) {
                 if !started(pod, &s.container) {
-                    eprintln!("pod/{}: container {} has not started yet", s.pod, s.container);
+                    eprintln!(
+                        "pod/{}: container {} has not started yet",
+                        s.pod, s.container
+                    );
                     continue;
                 }
                 let p = log_path(&ctx.namespace, &s.pod, &s.container, args, false);
@@ -294,7 +312,11 @@ async fn follow_job(
                 continue;
             }
             let key = (s.pod.clone(), s.container.clone());
-            if !streamed.lock().unwrap_or_else(|e| e.into_inner()).insert(key) {
+            if !streamed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key)
+            {
                 continue;
             }
             let (ctx, path) = (
@@ -360,7 +382,8 @@ mod tests {
         let only = sources(&p, Some("main"), 0, false);
         assert_eq!(only.len(), 1);
         assert_eq!(only[0].prefix, "[render-2-abcde #2] ");
-        let plain = pod(json!({"metadata": {"name": "pi-x"}, "spec": {"containers": [{"name": "c"}]}}));
+        let plain =
+            pod(json!({"metadata": {"name": "pi-x"}, "spec": {"containers": [{"name": "c"}]}}));
         assert_eq!(sources(&plain, None, 0, false)[0].prefix, "[pi-x] ");
     }
 

@@ -52,7 +52,9 @@ async fn rerun(args: RerunArgs) -> Result<ExitCode, CliError> {
     let refs = resource::parse_refs(&args.args)?;
     resource::expect_kind(&refs, &["Job"], "rerun")?;
     let [name] = refs.names.as_slice() else {
-        return Err(CliError::Usage("name exactly one Job to rerun, e.g. job/pi".into()));
+        return Err(CliError::Usage(
+            "name exactly one Job to rerun, e.g. job/pi".into(),
+        ));
     };
     let ctx = Ctx::connect(&args.client, false).await?;
     let old = ctx
@@ -149,13 +151,20 @@ mod tests {
     fn rerun_drops_what_the_server_derived_and_names_the_original() {
         let fresh = rerun_job(&fixtures::completed_job());
         assert_eq!(fresh["metadata"]["generateName"], "hello-job-rerun-");
-        assert_eq!(fresh["metadata"]["annotations"][RERUN_OF_ANNOTATION], "hello-job");
+        assert_eq!(
+            fresh["metadata"]["annotations"][RERUN_OF_ANNOTATION],
+            "hello-job"
+        );
         assert!(fresh["metadata"].get("labels").is_none(), "{fresh}");
         assert!(fresh["metadata"].get("ownerReferences").is_none());
         assert!(fresh.get("status").is_none());
         assert!(fresh["spec"].get("selector").is_none());
         assert!(fresh["spec"].get("suspend").is_none());
-        assert!(fresh["spec"]["template"]["metadata"].get("labels").is_none());
+        assert!(
+            fresh["spec"]["template"]["metadata"]
+                .get("labels")
+                .is_none()
+        );
         assert_eq!(
             fresh["spec"]["template"]["spec"]["containers"][0]["image"],
             "busybox:1.36"

@@ -37,7 +37,11 @@ pub async fn set(args: SuspendArgs, suspend: bool) -> Result<ExitCode, CliError>
         if current["spec"]["suspend"].as_bool().unwrap_or(false) == suspend {
             println!(
                 "{shown} {}",
-                if suspend { "already suspended" } else { "is not suspended" }
+                if suspend {
+                    "already suspended"
+                } else {
+                    "is not suspended"
+                }
             );
             continue;
         }

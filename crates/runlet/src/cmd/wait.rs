@@ -67,14 +67,20 @@ fn parse_for(text: &str) -> Result<Want, CliError> {
 
 /// The status of condition `type_` (case-insensitive), if the object has it.
 fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
-    obj["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(type_)))
+    obj["status"]["conditions"].as_array()?.iter().find(|c| {
+        c["type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case(type_))
+    })
 }
 
 /// Whether `want` holds for `obj` (`None`: the object is gone); an error when it never will.
-fn check(info: &ResourceInfo, name: &str, want: &Want, obj: Option<&Value>) -> Result<bool, CliError> {
+fn check(
+    info: &ResourceInfo,
+    name: &str,
+    want: &Want,
+    obj: Option<&Value>,
+) -> Result<bool, CliError> {
     match (want, obj) {
         (Want::Deleted, None) => Ok(true),
         (Want::Deleted, Some(_)) => Ok(false),
@@ -92,13 +98,15 @@ fn check(info: &ResourceInfo, name: &str, want: &Want, obj: Option<&Value>) -> R
             // A finished Job's conditions never change again.
             if info.kind == "Job" && status.eq_ignore_ascii_case("true") {
                 let finished = |t: &str| {
-                    condition(obj, t).filter(|c| c["status"] == "True").map(|c| {
-                        format!(
-                            "{}: {}",
-                            c["reason"].as_str().unwrap_or(""),
-                            c["message"].as_str().unwrap_or("")
-                        )
-                    })
+                    condition(obj, t)
+                        .filter(|c| c["status"] == "True")
+                        .map(|c| {
+                            format!(
+                                "{}: {}",
+                                c["reason"].as_str().unwrap_or(""),
+                                c["message"].as_str().unwrap_or("")
+                            )
+                        })
                 };
                 let other = if type_.eq_ignore_ascii_case("complete") {
                     finished("Failed").map(|why| ("failed", why, "complete"))
@@ -122,7 +130,9 @@ fn check(info: &ResourceInfo, name: &str, want: &Want, obj: Option<&Value>) -> R
 async fn wait(args: WaitArgs) -> Result<ExitCode, CliError> {
     let refs = resource::parse_refs(&args.args)?;
     let [name] = refs.names.as_slice() else {
-        return Err(CliError::Usage("name exactly one object to wait for, e.g. job/pi".into()));
+        return Err(CliError::Usage(
+            "name exactly one object to wait for, e.g. job/pi".into(),
+        ));
     };
     let want = parse_for(&args.for_)?;
     let timeout = cli::parse_duration(&args.timeout).map_err(CliError::Usage)?;
@@ -180,7 +190,11 @@ pub async fn until(
                 ],
             );
             let req = cli::request("GET", &watch_path, None, None)?;
-            let stream = ctx.client.request_stream(req).await.map_err(|e| ctx.err(e))?;
+            let stream = ctx
+                .client
+                .request_stream(req)
+                .await
+                .map_err(|e| ctx.err(e))?;
             let mut lines = stream.lines();
             while let Some(Ok(line)) = lines.next().await {
                 let Ok(event) = serde_json::from_str::<Value>(&line) else {
@@ -188,15 +202,11 @@ pub async fn until(
                 };
                 let obj = &event["object"];
                 match event["type"].as_str().unwrap_or("") {
-                    "ADDED" | "MODIFIED" if obj["metadata"]["uid"] == uid => {
-                        if done(Some(obj))? {
-                            return Ok(());
-                        }
+                    "ADDED" | "MODIFIED" if obj["metadata"]["uid"] == uid && done(Some(obj))? => {
+                        return Ok(());
                     }
-                    "DELETED" if obj["metadata"]["uid"] == uid => {
-                        if done(None)? {
-                            return Ok(());
-                        }
+                    "DELETED" if obj["metadata"]["uid"] == uid && done(None)? => {
+                        return Ok(());
                     }
                     "ERROR" => break,
                     _ => {}
@@ -253,7 +263,9 @@ mod tests {
             {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}
         ]}});
         let want = parse_for("condition=complete").expect("parses");
-        let err = check(jobs(), "pi", &want, Some(&job)).err().map(|e| e.to_string());
+        let err = check(jobs(), "pi", &want, Some(&job))
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some(
@@ -264,7 +276,10 @@ mod tests {
 
     #[test]
     fn a_deleted_object_satisfies_delete_and_fails_conditions() {
-        assert!(matches!(check(jobs(), "pi", &Want::Deleted, None), Ok(true)));
+        assert!(matches!(
+            check(jobs(), "pi", &Want::Deleted, None),
+            Ok(true)
+        ));
         let want = parse_for("condition=complete").expect("parses");
         assert!(check(jobs(), "pi", &want, None).is_err());
     }

@@ -121,7 +121,13 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
         "configmap/settings configured\n"
     );
     assert_eq!(
-        s.kubectl_ok(&["get", "configmap", "settings", "-o", "jsonpath={.data.extra}"]),
+        s.kubectl_ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-o",
+            "jsonpath={.data.extra}"
+        ]),
         "x"
     );
 
@@ -129,7 +135,12 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
     assert_eq!(
         ok(
             &s,
-            &["wait", "job/hello", "--for=condition=complete", "--timeout=90s"]
+            &[
+                "wait",
+                "job/hello",
+                "--for=condition=complete",
+                "--timeout=90s"
+            ]
         ),
         "job.batch/hello condition met\n"
     );
@@ -164,9 +175,18 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
         serde_json::from_str(&ok(&s, &["get", "job/hello", "-o", "json"])).unwrap();
     assert_eq!(json["kind"], "Job");
     assert_eq!(json["status"]["succeeded"], 2);
-    let list: serde_json::Value =
-        serde_json::from_str(&ok(&s, &["get", "pods", "-o", "json", "-l", "batch.kubernetes.io/job-name=hello"]))
-            .unwrap();
+    let list: serde_json::Value = serde_json::from_str(&ok(
+        &s,
+        &[
+            "get",
+            "pods",
+            "-o",
+            "json",
+            "-l",
+            "batch.kubernetes.io/job-name=hello",
+        ],
+    ))
+    .unwrap();
     assert_eq!(list["kind"], "List");
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(list["items"][0]["kind"], "Pod");
@@ -188,8 +208,16 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
     }
     assert!(d.contains("job-controller  Created pod: hello-0-"), "{d}");
     let pods = ok(&s, &["get", "pods", "-o", "name"]);
-    let pod = pods.lines().next().unwrap().trim_start_matches("pod/").to_string();
-    for args in [&["describe", "job", "hello"][..], &["describe", "pod", &pod][..]] {
+    let pod = pods
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("pod/")
+        .to_string();
+    for args in [
+        &["describe", "job", "hello"][..],
+        &["describe", "pod", &pod][..],
+    ] {
         let mine = ok(&s, args);
         let theirs = s.kubectl_ok(args);
         assert_eq!(
@@ -239,7 +267,9 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
         "job.batch \"hello\" deleted\n"
     );
     wait_until(Duration::from_secs(30), "the Job's pods deleted", || {
-        s.kubectl_ok(&["get", "pods", "-o", "name"]).trim().is_empty()
+        s.kubectl_ok(&["get", "pods", "-o", "name"])
+            .trim()
+            .is_empty()
     });
     let gone = runlet(&s, &["get", "job", "hello"]);
     assert_eq!(gone.status.code(), Some(1));
@@ -321,22 +351,45 @@ fn cli_trigger_rerun_suspend_resume_and_cascades() {
         "manual"
     );
     assert_eq!(obj["metadata"]["ownerReferences"][0]["kind"], "CronJob");
-    ok(&s, &["wait", &format!("job/{job}"), "--for=condition=complete", "--timeout=90s"]);
+    ok(
+        &s,
+        &[
+            "wait",
+            &format!("job/{job}"),
+            "--for=condition=complete",
+            "--timeout=90s",
+        ],
+    );
     assert!(ok(&s, &["logs", &format!("job/{job}")]).contains("] nightly run"));
 
     // rerun: a fresh Job from the template, named after the original.
     let rerun = ok(&s, &["rerun", &format!("job/{job}"), "-o", "name"]);
     let again = rerun.trim().trim_start_matches("job.batch/").to_string();
     assert!(again.starts_with(&format!("{job}-rerun-")), "{again}");
-    ok(&s, &["wait", &format!("job/{again}"), "--for=condition=complete", "--timeout=90s"]);
+    ok(
+        &s,
+        &[
+            "wait",
+            &format!("job/{again}"),
+            "--for=condition=complete",
+            "--timeout=90s",
+        ],
+    );
     let obj: serde_json::Value =
         serde_json::from_str(&s.kubectl_ok(&["get", "job", &again, "-o", "json"])).unwrap();
-    assert_eq!(obj["metadata"]["annotations"]["runlet.dev/rerun-of"], job.as_str());
+    assert_eq!(
+        obj["metadata"]["annotations"]["runlet.dev/rerun-of"],
+        job.as_str()
+    );
     assert_ne!(
         obj["spec"]["selector"],
-        serde_json::from_str::<serde_json::Value>(
-            &s.kubectl_ok(&["get", "job", &job, "-o", "jsonpath={.spec.selector}"])
-        )
+        serde_json::from_str::<serde_json::Value>(&s.kubectl_ok(&[
+            "get",
+            "job",
+            &job,
+            "-o",
+            "jsonpath={.spec.selector}"
+        ]))
         .unwrap(),
         "the server generated a new selector"
     );
@@ -347,7 +400,13 @@ fn cli_trigger_rerun_suspend_resume_and_cascades() {
         "cronjob.batch/nightly suspended\n"
     );
     assert_eq!(
-        s.kubectl_ok(&["get", "cronjob", "nightly", "-o", "jsonpath={.spec.suspend}"]),
+        s.kubectl_ok(&[
+            "get",
+            "cronjob",
+            "nightly",
+            "-o",
+            "jsonpath={.spec.suspend}"
+        ]),
         "true"
     );
     assert_eq!(
@@ -370,9 +429,20 @@ fn cli_trigger_rerun_suspend_resume_and_cascades() {
         s.kubectl_ok(&["get", "pods", "-l", "batch.kubernetes.io/job-name=slow"])
             .contains("Running")
     });
-    assert_eq!(ok(&s, &["suspend", "job/slow"]), "job.batch/slow suspended\n");
     assert_eq!(
-        ok(&s, &["wait", "job/slow", "--for=condition=suspended", "--timeout=60s"]),
+        ok(&s, &["suspend", "job/slow"]),
+        "job.batch/slow suspended\n"
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "wait",
+                "job/slow",
+                "--for=condition=suspended",
+                "--timeout=60s"
+            ]
+        ),
         "job.batch/slow condition met\n"
     );
     assert_eq!(ok(&s, &["resume", "job/slow"]), "job.batch/slow resumed\n");
@@ -386,13 +456,29 @@ fn cli_trigger_rerun_suspend_resume_and_cascades() {
         ok(&s, &["delete", "job/slow", "--cascade=orphan"]),
         "job.batch \"slow\" deleted\n"
     );
-    let left = s.kubectl_ok(&["get", "pods", "-l", "batch.kubernetes.io/job-name=slow", "-o", "name"]);
+    let left = s.kubectl_ok(&[
+        "get",
+        "pods",
+        "-l",
+        "batch.kubernetes.io/job-name=slow",
+        "-o",
+        "name",
+    ]);
     assert!(!left.trim().is_empty(), "orphaned pod kept");
-    s.kubectl_ok(&["delete", "pods", "-l", "batch.kubernetes.io/job-name=slow", "--wait=false"]);
+    s.kubectl_ok(&[
+        "delete",
+        "pods",
+        "-l",
+        "batch.kubernetes.io/job-name=slow",
+        "--wait=false",
+    ]);
 
     // delete --cascade=foreground deletes the Jobs first and returns when the CronJob is gone.
     assert_eq!(
-        ok(&s, &["delete", "cronjob", "nightly", "--cascade=foreground"]),
+        ok(
+            &s,
+            &["delete", "cronjob", "nightly", "--cascade=foreground"]
+        ),
         "cronjob.batch \"nightly\" deleted\n"
     );
     wait_until(Duration::from_secs(30), "the CronJob's Job deleted", || {
@@ -403,14 +489,31 @@ fn cli_trigger_rerun_suspend_resume_and_cascades() {
 
     // waiting for a failed Job to complete gives up at once with the reason.
     runlet_with(&s, &["apply", "-f", "-"], Some(FAILING));
-    let out = runlet(&s, &["wait", "job/failing", "--for=condition=complete", "--timeout=90s"]);
+    let out = runlet(
+        &s,
+        &[
+            "wait",
+            "job/failing",
+            "--for=condition=complete",
+            "--timeout=90s",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains("job.batch/failing failed (BackoffLimitExceeded") && err.contains("will never complete"),
+        err.contains("job.batch/failing failed (BackoffLimitExceeded")
+            && err.contains("will never complete"),
         "{err}"
     );
-    let out = runlet(&s, &["wait", "job/failing", "--for=condition=suspended", "--timeout=1s"]);
+    let out = runlet(
+        &s,
+        &[
+            "wait",
+            "job/failing",
+            "--for=condition=suspended",
+            "--timeout=1s",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
@@ -466,10 +569,17 @@ spec:
         2,
         "two pods' prefixes: {follow}"
     );
-    wait_until(Duration::from_secs(60), "the watch to show the Job complete", || {
-        let text = seen.lock().unwrap().clone();
-        text.starts_with("NAME") && text.lines().any(|l| l.starts_with("steps") && l.contains("Complete"))
-    });
+    wait_until(
+        Duration::from_secs(60),
+        "the watch to show the Job complete",
+        || {
+            let text = seen.lock().unwrap().clone();
+            text.starts_with("NAME")
+                && text
+                    .lines()
+                    .any(|l| l.starts_with("steps") && l.contains("Complete"))
+        },
+    );
     let text = seen.lock().unwrap().clone();
     assert_eq!(text.matches("NAME").count(), 1, "one header: {text}");
     let _ = watch.kill();
@@ -518,7 +628,10 @@ current-context: x
     let err = text(&out.stderr);
     if !err.contains("/var/lib/runlet") {
         assert!(
-            err.contains(&format!("{}/.local/share/runlet/kubeconfig", dir.path().display())),
+            err.contains(&format!(
+                "{}/.local/share/runlet/kubeconfig",
+                dir.path().display()
+            )),
             "{err}"
         );
     }

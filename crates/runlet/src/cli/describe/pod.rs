@@ -22,13 +22,21 @@ pub fn pod(pod: &Pod, events_list: Option<&[Event]>, clock: &Clock) -> String {
     if let Some(p) = spec.priority {
         w.write(0, &format!("Priority:\t{p}\n"));
     }
-    if let Some(pc) = spec.priority_class_name.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(pc) = spec
+        .priority_class_name
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         w.write(0, &format!("Priority Class Name:\t{pc}\n"));
     }
     if let Some(rc) = spec.runtime_class_name.as_deref().filter(|s| !s.is_empty()) {
         w.write(0, &format!("Runtime Class Name:\t{rc}\n"));
     }
-    if let Some(sa) = spec.service_account_name.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(sa) = spec
+        .service_account_name
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         w.write(0, &format!("Service Account:\t{sa}\n"));
     }
     match spec.node_name.as_deref().filter(|n| !n.is_empty()) {
@@ -51,7 +59,10 @@ pub fn pod(pod: &Pod, events_list: Option<&[Event]>, clock: &Clock) -> String {
         Some(t) if phase != "Failed" && phase != "Succeeded" => {
             w.write(
                 0,
-                &format!("Status:\tTerminating (lasts {})\n", clock.since(Some(secs(t)))),
+                &format!(
+                    "Status:\tTerminating (lasts {})\n",
+                    clock.since(Some(secs(t)))
+                ),
             );
             w.write(
                 0,
@@ -98,7 +109,10 @@ pub fn pod(pod: &Pod, events_list: Option<&[Event]>, clock: &Clock) -> String {
             &mut w,
             "Init Containers",
             init,
-            status.init_container_statuses.as_deref().unwrap_or_default(),
+            status
+                .init_container_statuses
+                .as_deref()
+                .unwrap_or_default(),
             &resolve,
             "",
             clock,
@@ -160,7 +174,9 @@ fn resolve_field(pod: &Pod, e: &EnvVar) -> String {
         "spec.serviceAccountName" => spec
             .and_then(|s| s.service_account_name.clone())
             .unwrap_or_default(),
-        "spec.restartPolicy" => spec.and_then(|s| s.restart_policy.clone()).unwrap_or_default(),
+        "spec.restartPolicy" => spec
+            .and_then(|s| s.restart_policy.clone())
+            .unwrap_or_default(),
         "status.phase" => status.and_then(|s| s.phase.clone()).unwrap_or_default(),
         "status.podIP" => status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
         _ => String::new(),

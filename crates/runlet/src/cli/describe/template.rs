@@ -4,8 +4,7 @@
 
 use super::{Clock, Writer, annotations, labels, labels_multiline, secs};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStatus, EnvVar, PodTemplateSpec, Probe, Toleration,
-    Volume,
+    Container, ContainerState, ContainerStatus, EnvVar, PodTemplateSpec, Probe, Toleration, Volume,
 };
 use std::collections::BTreeMap;
 
@@ -21,7 +20,11 @@ pub(super) fn pod_template(w: &mut Writer, template: &PodTemplateSpec, clock: &C
         annotations(w, "  Annotations", meta.annotations.as_ref());
     }
     let spec = template.spec.clone().unwrap_or_default();
-    if let Some(sa) = spec.service_account_name.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(sa) = spec
+        .service_account_name
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         w.write(1, &format!("Service Account:\t{sa}\n"));
     }
     let none = |_: &EnvVar| String::new();
@@ -30,11 +33,19 @@ pub(super) fn pod_template(w: &mut Writer, template: &PodTemplateSpec, clock: &C
     }
     containers(w, "Containers", &spec.containers, &[], &none, "  ", clock);
     volumes(w, spec.volumes.as_deref().unwrap_or_default(), "  ");
-    if let Some(pc) = spec.priority_class_name.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(pc) = spec
+        .priority_class_name
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
         w.write(1, &format!("Priority Class Name:\t{pc}\n"));
     }
     labels(w, "  Node-Selectors", spec.node_selector.as_ref());
-    tolerations(w, "  Tolerations", spec.tolerations.as_deref().unwrap_or_default());
+    tolerations(
+        w,
+        "  Tolerations",
+        spec.tolerations.as_deref().unwrap_or_default(),
+    );
 }
 
 /// `describeContainers`.
@@ -56,10 +67,16 @@ pub(super) fn containers(
         if let Some(s) = status {
             w.write(
                 2,
-                &format!("Container ID:\t{}\n", s.container_id.as_deref().unwrap_or("")),
+                &format!(
+                    "Container ID:\t{}\n",
+                    s.container_id.as_deref().unwrap_or("")
+                ),
             );
         }
-        w.write(2, &format!("Image:\t{}\n", c.image.as_deref().unwrap_or("")));
+        w.write(
+            2,
+            &format!("Image:\t{}\n", c.image.as_deref().unwrap_or("")),
+        );
         if let Some(s) = status {
             w.write(2, &format!("Image ID:\t{}\n", s.image_id));
         }
@@ -92,14 +109,16 @@ pub(super) fn containers(
         if host_list.len() > 1 {
             w.write(2, &format!("Host Ports:\t{}\n", host_list.join(", ")));
         } else {
-            w.write(2, &format!("Host Port:\t{}\n", or_none(&host_list.join(", "))));
+            w.write(
+                2,
+                &format!("Host Port:\t{}\n", or_none(&host_list.join(", "))),
+            );
         }
         command_lines(w, "Command", c.command.as_deref().unwrap_or_default());
         command_lines(w, "Args", c.args.as_deref().unwrap_or_default());
         if let Some(s) = status {
             state(w, "State", s.state.as_ref(), clock);
-            if s
-                .last_state
+            if s.last_state
                 .as_ref()
                 .is_some_and(|l| l.terminated.is_some())
             {
@@ -314,7 +333,14 @@ fn mounts(w: &mut Writer, c: &Container) {
     w.write(2, &format!("Mounts:{none}\n"));
     list.sort_by(|a, b| a.mount_path.cmp(&b.mount_path));
     for m in list {
-        let mut flags = vec![if m.read_only.unwrap_or(false) { "ro" } else { "rw" }.to_string()];
+        let mut flags = vec![
+            if m.read_only.unwrap_or(false) {
+                "ro"
+            } else {
+                "rw"
+            }
+            .to_string(),
+        ];
         if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
             flags.push(format!("path={sub:?}"));
         }

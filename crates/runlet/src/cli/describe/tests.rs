@@ -86,7 +86,10 @@ fn long_annotations_print_on_their_own_lines() {
     );
     annotations(&mut w, "Annotations", Some(&a));
     let text = w.finish();
-    assert!(text.starts_with("Annotations:  long:\n              "), "{text}");
+    assert!(
+        text.starts_with("Annotations:  long:\n              "),
+        "{text}"
+    );
     assert!(text.contains(&format!("{}...", "x".repeat(138))), "{text}");
     assert!(text.contains("short: v"), "{text}");
     assert!(!text.contains("last-applied"), "{text}");
