@@ -533,14 +533,7 @@ fn cli_get_watch_and_logs_follow_see_later_changes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let seen = Arc::new(Mutex::new(String::new()));
-    let sink = seen.clone();
-    let stdout = watch.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&format!("{line}\n"));
-        }
-    });
+    let seen = collect_stdout(&mut watch);
     let job = "apiVersion: batch/v1
 kind: Job
 metadata:
@@ -663,4 +656,55 @@ fn cli_completion_scripts_for_bash_zsh_and_fish() {
             assert!(script.contains(sub), "{shell} completes {sub}");
         }
     }
+}
+
+/// Lines a child process prints, collected as they arrive.
+fn collect_stdout(child: &mut std::process::Child) -> Arc<Mutex<String>> {
+    let seen = Arc::new(Mutex::new(String::new()));
+    let sink = seen.clone();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    seen
+}
+
+#[test]
+fn kubectl_get_watch_prints_the_servers_table_rows() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "cm", "before", "--from-literal=a=1"]);
+    let mut watch = Command::new("kubectl")
+        .args(["get", "configmaps", "-w"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = collect_stdout(&mut watch);
+    wait_until(Duration::from_secs(30), "the initial list", || {
+        seen.lock().unwrap().contains("before")
+    });
+    s.kubectl_ok(&[
+        "create",
+        "cm",
+        "during",
+        "--from-literal=a=1",
+        "--from-literal=b=2",
+    ]);
+    // Only a Table row carries the DATA column: a plain object would print NAME and AGE.
+    wait_until(
+        Duration::from_secs(30),
+        "the watched row with its DATA column",
+        || {
+            seen.lock()
+                .unwrap()
+                .lines()
+                .any(|l| l.split_whitespace().take(2).eq(["during", "2"]))
+        },
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
 }
