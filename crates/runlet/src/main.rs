@@ -86,3 +86,13 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_has_no_conflicting_flags() {
+        Cli::command().debug_assert();
+    }
+}
