@@ -30,7 +30,7 @@ pub enum Format {
 }
 
 /// How to print a Table.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct TableOptions {
     /// Show `priority > 0` columns.
     pub wide: bool,
@@ -38,6 +38,8 @@ pub struct TableOptions {
     pub with_namespace: bool,
     /// Leave out the header line.
     pub no_headers: bool,
+    /// Prefix names with their type (`job.batch/pi`), as when several types are listed.
+    pub with_kind: Option<String>,
 }
 
 /// The text of one cell, as Go's `fmt.Fprint` prints it; strings stop at the first newline.
@@ -62,6 +64,9 @@ pub fn write_table(tw: &mut TabWriter, table: &Value, opts: &TableOptions, heade
         .cloned()
         .unwrap_or_default();
     let rows = table["rows"].as_array().cloned().unwrap_or_default();
+    let name_column = columns
+        .iter()
+        .position(|c| c["format"] == "name" && c["type"] == "string");
     let shown: Vec<bool> = columns
         .iter()
         .map(|c| opts.wide || c["priority"].as_i64().unwrap_or(0) == 0)
@@ -90,9 +95,15 @@ pub fn write_table(tw: &mut TabWriter, table: &Value, opts: &TableOptions, heade
             );
         }
         let values = row["cells"].as_array().map_or(&[][..], Vec::as_slice);
-        for (value, show) in values.iter().zip(&shown) {
-            if *show {
-                cells.push(cell_text(value));
+        for (i, (value, show)) in values.iter().zip(&shown).enumerate() {
+            if !*show {
+                continue;
+            }
+            match &opts.with_kind {
+                Some(kind) if Some(i) == name_column => {
+                    cells.push(format!("{kind}/{}", cell_text(value)))
+                }
+                _ => cells.push(cell_text(value)),
             }
         }
         tw.write(&cells.join("\t"));

@@ -33,6 +33,34 @@ pub fn resolve(name: &str) -> Result<&'static ResourceInfo, CliError> {
         })
 }
 
+/// Several types at once, as `kubectl get` takes them: comma-separated names, and categories
+/// (`all`) standing for every resource in them.
+pub fn resolve_many(spec: &str) -> Result<Vec<&'static ResourceInfo>, CliError> {
+    let mut out: Vec<&'static ResourceInfo> = Vec::new();
+    for part in spec.split(',').filter(|p| !p.is_empty()) {
+        let category: Vec<&'static ResourceInfo> = RESOURCES
+            .iter()
+            .filter(|r| !r.is_alias() && r.categories.contains(&part))
+            .collect();
+        let found = if category.is_empty() {
+            vec![resolve(part)?]
+        } else {
+            category
+        };
+        for r in found {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(CliError::Usage(
+            "you must specify the type of resource, e.g. `jobs`".into(),
+        ));
+    }
+    Ok(out)
+}
+
 /// `job.batch`, or `pod` for the core group: the prefix of `-o name` and of messages.
 pub fn singular_qualified(info: &ResourceInfo) -> String {
     if info.group.is_empty() {
@@ -148,6 +176,21 @@ mod tests {
             err.as_deref(),
             Some("error: the server doesn't have a resource type \"widgets\"")
         );
+    }
+
+    #[test]
+    fn lists_and_categories_expand_like_kubectl() {
+        let kinds = |s: &str| -> Vec<&str> {
+            resolve_many(s)
+                .expect("resolves")
+                .into_iter()
+                .map(|r| r.kind)
+                .collect()
+        };
+        assert_eq!(kinds("jobs,po,jobs"), ["Job", "Pod"]);
+        let all = kinds("all");
+        assert!(all.contains(&"Job") && all.contains(&"CronJob") && all.contains(&"Pod"));
+        assert!(!all.contains(&"ConfigMap"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::cli::tabwriter::TabWriter;
 use crate::cli::{self, CliError, ClientArgs, Ctx, TABLE_ACCEPT, with_query};
 use clap::Args;
 use futures::{AsyncBufReadExt, StreamExt};
+use runlet_api::resources::ResourceInfo;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::process::ExitCode;
@@ -48,6 +49,12 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn get(args: GetArgs) -> Result<ExitCode, CliError> {
+    if let Some(first) = args.args.first().filter(|f| !f.contains('/')) {
+        let infos = resource::resolve_many(first)?;
+        if infos.len() > 1 {
+            return get_many(&args, infos).await;
+        }
+    }
     let refs = resource::parse_refs(&args.args)?;
     if args.all_namespaces && !refs.names.is_empty() {
         return Err(CliError::Usage(
@@ -66,6 +73,7 @@ async fn get(args: GetArgs) -> Result<ExitCode, CliError> {
         wide: args.output == Format::Wide,
         with_namespace: args.all_namespaces && refs.info.namespaced,
         no_headers: args.no_headers,
+        with_kind: None,
     };
     let mut tw = TabWriter::for_tables();
     let (objects, rv) = fetch(&ctx, &refs, namespace.as_deref(), &args, table).await?;
@@ -78,12 +86,7 @@ async fn get(args: GetArgs) -> Result<ExitCode, CliError> {
         objects["items"].as_array().map_or(0, Vec::len)
     };
     if rows == 0 && refs.names.is_empty() {
-        match namespace.as_deref() {
-            Some(ns) if refs.info.namespaced => {
-                eprintln!("No resources found in {ns} namespace.")
-            }
-            _ => eprintln!("No resources found"),
-        }
+        no_resources(namespace.as_deref(), refs.info.namespaced);
     }
     let _ = std::io::stdout().flush();
     if args.watch {
@@ -98,6 +101,74 @@ async fn get(args: GetArgs) -> Result<ExitCode, CliError> {
             rows > 0,
         )
         .await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// kubectl's note on stderr when a list is empty.
+fn no_resources(namespace: Option<&str>, namespaced: bool) {
+    match namespace {
+        Some(ns) if namespaced => eprintln!("No resources found in {ns} namespace."),
+        _ => eprintln!("No resources found"),
+    }
+}
+
+/// `get jobs,pods` or `get all`: one table per type, names prefixed by their type and a blank
+/// line between tables, as kubectl prints them; one `List` for `-o json|yaml`.
+async fn get_many(args: &GetArgs, infos: Vec<&'static ResourceInfo>) -> Result<ExitCode, CliError> {
+    if args.args.len() > 1 {
+        return Err(CliError::Usage(
+            "name objects of one type at a time (TYPE NAME... or TYPE/NAME...)".into(),
+        ));
+    }
+    if args.watch {
+        return Err(CliError::Usage(
+            "watch is only supported on a single resource type".into(),
+        ));
+    }
+    let ctx = Ctx::connect(&args.client, false).await?;
+    let namespace = (!args.all_namespaces).then(|| ctx.namespace.clone());
+    let table = matches!(args.output, Format::Table | Format::Wide);
+    let (mut total, mut printed, mut items) = (0, false, Vec::new());
+    for info in infos {
+        let refs = Refs {
+            info,
+            names: Vec::new(),
+        };
+        let (objects, _) = fetch(&ctx, &refs, namespace.as_deref(), args, table).await?;
+        if table {
+            let opts = TableOptions {
+                wide: args.output == Format::Wide,
+                with_namespace: args.all_namespaces && info.namespaced,
+                no_headers: args.no_headers,
+                with_kind: Some(resource::singular_qualified(info)),
+            };
+            let mut tw = TabWriter::for_tables();
+            let rows = output::write_table(&mut tw, &objects, &opts, true);
+            if rows > 0 {
+                if printed && !args.no_headers {
+                    println!();
+                }
+                print!("{}", tw.flush());
+                printed = true;
+            }
+            total += rows;
+        } else if args.output == Format::Name {
+            print_objects(&refs, &objects, Format::Name, false)?;
+            total += objects["items"].as_array().map_or(0, Vec::len);
+        } else {
+            let list = objects["items"].as_array().cloned().unwrap_or_default();
+            total += list.len();
+            items.extend(list.into_iter().map(|i| output::with_type(info, i)));
+        }
+    }
+    match args.output {
+        Format::Json => print!("{}", output::to_json(&output::as_list(items))),
+        Format::Yaml => print!("{}", output::to_yaml(&output::as_list(items))?),
+        _ => {}
+    }
+    if total == 0 {
+        no_resources(namespace.as_deref(), true);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -356,6 +427,7 @@ mod tests {
             wide: true,
             with_namespace: true,
             no_headers: false,
+            with_kind: None,
         };
         let text = output::render_table(&t, &opts);
         settings().bind(|| insta::assert_snapshot!("get_jobs_wide_all", text));
@@ -380,6 +452,18 @@ mod tests {
             "get_events",
             output::render_table(&t, &TableOptions::default())
         );
+    }
+
+    #[test]
+    fn several_types_prefix_names_with_their_type() {
+        let t = table("jobs", &fixtures::jobs());
+        let opts = TableOptions {
+            with_kind: Some("job.batch".into()),
+            ..TableOptions::default()
+        };
+        let text = output::render_table(&t, &opts);
+        assert!(text.contains("\njob.batch/hello-job "), "{text}");
+        assert!(text.starts_with("NAME "), "{text}");
     }
 
     #[test]

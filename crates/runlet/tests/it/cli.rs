@@ -154,6 +154,8 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
         &["get", "job", "hello"][..],
         &["get", "nodes"][..],
         &["get", "cronjobs", "-A"][..],
+        &["get", "jobs,pods"][..],
+        &["get", "all"][..],
     ] {
         let mine = ok(&s, args);
         let theirs = s.kubectl_ok(args);
