@@ -1,12 +1,14 @@
 //! `runlet`: Kubernetes Jobs and CronJobs in one binary.
 //!
 //! Each subcommand lives in its own module under `cmd/`; this file is only the CLI surface.
+//! The kubectl-like commands share their client, output and errors in `cli/`.
 
+mod cli;
 mod cmd;
 mod paths;
 mod stack;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +31,28 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Run a node agent that joins a server: `runlet agent --server URL --token TOKEN`.
     Agent(cmd::agent::AgentArgs),
+    /// Create or update the objects in files (`-f FILE|DIR|-`).
+    Apply(cmd::apply::ApplyArgs),
+    /// List objects with the server's columns: jobs, cronjobs, pods, nodes, events.
+    Get(cmd::get::GetArgs),
+    /// Show a job, cronjob or pod in detail, with its events.
+    Describe(cmd::describe::DescribeArgs),
+    /// Print (or follow) the logs of a pod, or of every pod of a job.
+    Logs(cmd::logs::LogsArgs),
+    /// Delete jobs or cronjobs (`--cascade=background|foreground|orphan`).
+    Delete(cmd::delete::DeleteArgs),
+    /// Wait for a job to complete or fail (`--for=condition=complete`).
+    Wait(cmd::wait::WaitArgs),
+    /// Suspend a job (its pods stop) or a cronjob (no new runs).
+    Suspend(cmd::suspend::SuspendArgs),
+    /// Resume a suspended job or cronjob.
+    Resume(cmd::resume::ResumeArgs),
+    /// Run a job again as a fresh job from its template.
+    Rerun(cmd::rerun::RerunArgs),
+    /// Run a cronjob now (`trigger cronjob/NAME`).
+    Trigger(cmd::trigger::TriggerArgs),
+    /// Print a shell completion script: bash, zsh or fish.
+    Completion(cmd::completion::CompletionArgs),
     /// Run the system kubectl against the local server's admin kubeconfig.
     #[command(disable_help_flag = true)]
     Kubectl(cmd::kubectl::KubectlArgs),
@@ -42,6 +66,17 @@ fn main() -> std::process::ExitCode {
         Command::Agent(args) => cmd::agent::run(args),
         Command::Kubectl(args) => cmd::kubectl::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Apply(args) => cmd::apply::run(args),
+        Command::Get(args) => cmd::get::run(args),
+        Command::Describe(args) => cmd::describe::run(args),
+        Command::Logs(args) => cmd::logs::run(args),
+        Command::Delete(args) => cmd::delete::run(args),
+        Command::Wait(args) => cmd::wait::run(args),
+        Command::Suspend(args) => cmd::suspend::run(args),
+        Command::Resume(args) => cmd::resume::run(args),
+        Command::Rerun(args) => cmd::rerun::run(args),
+        Command::Trigger(args) => cmd::trigger::run(args),
+        Command::Completion(args) => cmd::completion::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,
@@ -49,5 +84,15 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_has_no_conflicting_flags() {
+        Cli::command().debug_assert();
     }
 }

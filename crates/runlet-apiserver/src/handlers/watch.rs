@@ -4,9 +4,12 @@
 //! first as ADDED events, then changes after the list's revision. With selectors, an object
 //! that starts or stops matching appears as ADDED or DELETED, as upstream's cacher does.
 //! A compacted revision yields one ERROR event carrying a 410 `Expired` Status.
+//! A client asking for a Table (`kubectl get -w`, `runlet get -w`) gets each object as a
+//! one-row Table; as upstream's watch encoder does, only the first carries the column
+//! definitions.
 
 use super::read::{Filter, list_objects, prefix_of};
-use super::{Query, Target};
+use super::{Query, Target, wants_table};
 use crate::error::{ApiResult, store_status};
 use crate::registry;
 use crate::state::AppState;
@@ -15,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use runlet_api::resources::ResourceInfo;
+use runlet_api::table;
 use runlet_store::{Event, EventKind, KeyValue, Revision};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -75,8 +79,9 @@ pub async fn watch(
     state: &AppState,
     target: &Target,
     query: &Query,
-    _headers: &HeaderMap,
+    headers: &HeaderMap,
 ) -> ApiResult<Response> {
+    let tables = wants_table(headers).then(|| state.clone());
     let filter = Filter::from_query(target, query)?;
     let rv = query.get("resourceVersion").unwrap_or("");
     let send_initial = query.get("sendInitialEvents") == Some("true") || rv.is_empty() || rv == "0";
@@ -105,6 +110,19 @@ pub async fn watch(
     let info = target.info;
     let explicit_initial = query.get("sendInitialEvents") == Some("true");
     tokio::spawn(async move {
+        let mut first_table = true;
+        let mut encode = |obj: &Value| -> Value {
+            let Some(state) = &tables else {
+                return obj.clone();
+            };
+            let mut t = table::to_table(info, std::slice::from_ref(obj), state.now_unix());
+            if !std::mem::take(&mut first_table)
+                && let Some(m) = t.as_object_mut()
+            {
+                m.remove("columnDefinitions");
+            }
+            t
+        };
         let mut stream = match stream {
             Ok(s) => s,
             Err(e) => {
@@ -114,7 +132,7 @@ pub async fn watch(
             }
         };
         for obj in &initial {
-            if tx.send(Ok(line("ADDED", obj))).await.is_err() {
+            if tx.send(Ok(line("ADDED", &encode(obj)))).await.is_err() {
                 return;
             }
         }
@@ -154,7 +172,7 @@ pub async fn watch(
                     Some(Ok(event)) => {
                         last_rv = event.revision;
                         if let Some((kind, obj)) = classify(info, &event, &filter)
-                            && tx.send(Ok(line(kind, &obj))).await.is_err() {
+                            && tx.send(Ok(line(kind, &encode(&obj)))).await.is_err() {
                                 return;
                             }
                     }
