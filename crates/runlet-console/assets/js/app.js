@@ -199,9 +199,11 @@ export function route() {
     const active = (r.path[0] || 'overview') === id;
     if (active) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
-  const main = $('#main');
-  main.innerHTML = '';
+  // A fresh <main> per page: listeners a page put on it must not outlive the page.
+  const old = $('#main');
+  const main = old.cloneNode(false);
   main.className = '';
+  old.replaceWith(main);
   const page = pageFor(r.path);
   if (!page) {
     main.innerHTML = html`<h1>Not found</h1><p>No page at <code>${location.hash}</code>. <a href="#/overview">Overview</a></p>`.s;
