@@ -188,21 +188,27 @@ metadata:
   namespace: default
 spec:
   completionMode: Indexed
-  completions: 6
-  parallelism: 3
+  completions: 12
+  parallelism: 4
   template:
     spec:
       restartPolicy: Never
       containers:
       - name: work
         image: busybox
-        command: ["sh", "-c", "echo working on index $JOB_COMPLETION_INDEX; sleep 0.5"]
+        command: ["sh", "-c", "echo working on index $JOB_COMPLETION_INDEX; sleep 1"]
 `);
   await go('#/jobs/default/indexed?tab=pods');
   const grid = page.locator('[data-index-grid]');
   await grid.waitFor();
-  assert.equal(await grid.locator('.cell').count(), 6);
-  await page.waitForFunction(() => document.querySelectorAll('[data-index-grid] .cell.succeeded').length === 6, null, { timeout: 90000 });
+  assert.equal(await grid.locator('.cell').count(), 12);
+  // Mid-run: some indexes done while others still run or wait.
+  await page.waitForFunction(() => {
+    const n = (c) => document.querySelectorAll(`[data-index-grid] .cell.${c}`).length;
+    return n('succeeded') >= 1 && n('running') >= 1 && n('succeeded') < 12;
+  }, null, { timeout: 90000, polling: 50 });
+  await shot(page, 'indexed-grid-running');
+  await page.waitForFunction(() => document.querySelectorAll('[data-index-grid] .cell.succeeded').length === 12, null, { timeout: 90000 });
   await shot(page, 'indexed-grid');
   await grid.locator('.cell[data-index="4"]').click();
   await waitText(page.locator('pre.log'), 'working on index 4');

@@ -5,6 +5,7 @@
 
 mod agent;
 mod badinput;
+mod console;
 mod crash;
 mod harness;
 mod kubectl;

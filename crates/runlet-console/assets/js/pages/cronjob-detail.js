@@ -13,6 +13,15 @@ import { yamlTab } from './yaml-tab.js';
 const TABS = [['runs', 'Runs'], ['skipped', 'Skipped runs'], ['events', 'Events'], ['yaml', 'YAML']];
 const SKIP_REASONS = ['MissSchedule', 'JobAlreadyActive', 'TooManyMissedTimes', 'UnparseableSchedule', 'InvalidSchedule', 'UnknownTimeZone', 'UnsupportedSchedule'];
 
+/** A time as the clock on the wall in the CronJob's zone reads it. */
+function inZone(t, zone) {
+  try {
+    return new Date(t).toLocaleString(undefined, { timeZone: zone || 'UTC', weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
+  } catch {
+    return t;
+  }
+}
+
 export function render({ main, route, onCleanup }) {
   const [, ns, name] = route.path;
   let tab = route.params.get('tab') || 'runs';
@@ -42,7 +51,7 @@ export function render({ main, route, onCleanup }) {
     const policy = { Allow: 'Allow — runs may overlap', Forbid: 'Forbid — skip a run while the previous one is active', Replace: 'Replace — stop the running Job and start the new one' }[cj.spec.concurrencyPolicy || 'Allow'];
     $('.schedule', main).innerHTML = html`<h2>Schedule</h2>
       <p class="big"><code>${cj.spec.schedule}</code> — ${info?.valid ? info.description : html`<span class="bad-text">${info?.error || ''}</span>`} <span class="muted">(${cj.spec.timeZone || 'UTC'})</span></p>
-      ${cj.spec.suspend ? html`<p class="badge pause">Suspended: no new runs are scheduled</p>` : html`<h3>Next runs</h3><ol class="next-list">${(info?.next || []).map((t) => html`<li><time datetime="${t}">${new Date(t).toLocaleString()}</time> — ${countdown(t)} <span class="muted small">${t}</span></li>`)}</ol>`}
+      ${cj.spec.suspend ? html`<p class="badge pause">Suspended: no new runs are scheduled</p>` : html`<h3>Next runs</h3><ol class="next-list">${(info?.next || []).map((t) => html`<li><time datetime="${t}">${inZone(t, cj.spec.timeZone)}</time> — ${countdown(t)}</li>`)}</ol>`}
       <dl class="kv"><div><dt>Concurrency</dt><dd>${policy}</dd></div>
         ${cj.spec.startingDeadlineSeconds !== undefined ? html`<div><dt>Starting deadline</dt><dd>${cj.spec.startingDeadlineSeconds}s</dd></div>` : ''}
         <div><dt>History kept</dt><dd>${cj.spec.successfulJobsHistoryLimit ?? 3} successful, ${cj.spec.failedJobsHistoryLimit ?? 1} failed</dd></div></dl>`.s;
