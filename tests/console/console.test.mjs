@@ -151,7 +151,7 @@ test('deletes a Job with the chosen propagation', async () => {
   await page.locator('dialog').getByRole('button', { name: 'Delete' }).click();
   await page.waitForURL(/#\/jobs\?ns=default$/);
   await page.getByRole('link', { name: 'hello', exact: true }).waitFor();
-  await page.getByRole('link', { name: rerunName }).waitFor({ state: 'detached', timeout: 60000 });
+  await page.getByRole('link', { name: rerunName, exact: true }).waitFor({ state: 'detached', timeout: 60000 });
 });
 
 test('creates a CronJob, shows its next runs and runs it now', async () => {
@@ -216,8 +216,30 @@ spec:
 });
 
 test('pods, nodes and events pages render live data', async () => {
+  await server.kubectl(['apply', '-f', '-'], `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: fails
+  namespace: default
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: busybox
+        command: ["sh", "-c", "echo about to fail >&2; exit 3"]
+`);
+  await go('#/overview?ns=default');
+  await waitText(page.locator('.failing'), 'BackoffLimitExceeded', 90000);
+  await waitText(page.locator('.next-runs'), 'tick');
+  await shot(page, 'overview-busy');
   await go('#/pods?ns=default');
   await waitText(page.locator('table.pods'), 'indexed-');
+  const failed = page.locator('table.pods tr', { hasText: 'fails-' });
+  await waitText(failed, /Error|Failed/);
+  assert.match(await failed.locator('td').nth(6).innerText(), /^3/);
   await shot(page, 'pods');
   await go('#/nodes');
   await waitText(page.locator('table.nodes'), 'Ready');

@@ -360,6 +360,7 @@ function indexGrid(job, pods) {
     if (done.has(i)) st = 'succeeded';
     else if (failed.has(i)) st = 'failed';
     else if (p?.status?.phase === 'Running') st = 'running';
+    else if (p?.status?.phase === 'Succeeded') st = 'succeeded';
     else if (p?.status?.phase === 'Failed') st = 'failed';
     else if (p) st = 'pending';
     counts[st]++;
