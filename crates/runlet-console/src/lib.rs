@@ -82,7 +82,9 @@ mod tests {
         let (status, headers, body) = get_path("/console/").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
-            headers.get(http::header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
             Some(&b"text/html; charset=utf-8"[..])
         );
         let html = String::from_utf8(body).expect("utf-8");
@@ -90,17 +92,16 @@ mod tests {
         let (status, headers, _) = get_path("/console/js/app.js").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
-            headers.get(http::header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
             Some(&b"text/javascript; charset=utf-8"[..])
         );
     }
 
     #[tokio::test]
     async fn unknown_asset_is_not_found_and_paths_cannot_escape() {
-        assert_eq!(
-            get_path("/console/nope.js").await.0,
-            StatusCode::NOT_FOUND
-        );
+        assert_eq!(get_path("/console/nope.js").await.0, StatusCode::NOT_FOUND);
         assert_eq!(
             get_path("/console/../Cargo.toml").await.0,
             StatusCode::NOT_FOUND

@@ -223,7 +223,9 @@ fn describe_time(m: &str, h: &str) -> String {
         minutes
     } else if let Some(n) = step(h) {
         format!("{minutes} of every {n} hours")
-    } else if let Some((a, b)) = h.split_once('-').and_then(|(a, b)| Some((number(a)?, number(b)?)))
+    } else if let Some((a, b)) = h
+        .split_once('-')
+        .and_then(|(a, b)| Some((number(a)?, number(b)?)))
     {
         format!("{minutes}, between {a:02}:00 and {b:02}:59")
     } else {
@@ -316,9 +318,18 @@ mod tests {
 
     #[test]
     fn unknown_time_zone_is_rejected() {
-        let i = info("* * * * *", Some("Mars/Olympus"), 5, at("2024-03-01T12:00:00Z"));
+        let i = info(
+            "* * * * *",
+            Some("Mars/Olympus"),
+            5,
+            at("2024-03-01T12:00:00Z"),
+        );
         assert!(!i.valid);
-        assert!(i.error.as_deref().is_some_and(|e| e.contains("invalid timeZone")));
+        assert!(
+            i.error
+                .as_deref()
+                .is_some_and(|e| e.contains("invalid timeZone"))
+        );
     }
 
     #[test]
@@ -326,14 +337,21 @@ mod tests {
         // 30 February: upstream's InvalidSchedule.
         let i = info("0 0 30 2 *", None, 5, at("2024-03-01T12:00:00Z"));
         assert!(!i.valid);
-        assert!(i.error.as_deref().is_some_and(|e| e.starts_with("invalid schedule")));
+        assert!(
+            i.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("invalid schedule"))
+        );
     }
 
     #[test]
     fn count_is_bounded() {
         let i = info("* * * * *", None, 1000, at("2024-03-01T12:00:00Z"));
         assert_eq!(i.next.len(), 20);
-        assert_eq!(i.next.first().map(String::as_str), Some("2024-03-01T12:01:00Z"));
+        assert_eq!(
+            i.next.first().map(String::as_str),
+            Some("2024-03-01T12:01:00Z")
+        );
     }
 
     #[test]
@@ -349,6 +367,9 @@ mod tests {
         );
         assert_eq!(describe("@hourly"), "every hour, at minute 0");
         assert_eq!(describe("@every 1h30m"), "every 1h30m");
-        assert_eq!(describe("*/10 9-17 * * *"), "every 10 minutes, between 09:00 and 17:59");
+        assert_eq!(
+            describe("*/10 9-17 * * *"),
+            "every 10 minutes, between 09:00 and 17:59"
+        );
     }
 }
