@@ -97,6 +97,20 @@ test('shows server validation errors inline at the field', async () => {
   const rpField = page.locator('.field', { has: page.getByLabel('Restart policy') });
   await waitText(rpField.locator('.field-error'), /Unsupported value|Required value/);
   await shot(page, 'validation-restart-policy');
+  // Form → YAML → Form: the same object both ways, errors follow into the YAML view.
+  await page.getByRole('button', { name: 'YAML', exact: true }).click();
+  const ta = page.locator('.yaml-mode textarea');
+  const yamlText = await ta.inputValue();
+  assert.match(yamlText, /name: invalid-one/);
+  assert.doesNotMatch(yamlText, /restartPolicy/);
+  await waitText(page.locator('.yaml-mode .yaml-errors'), /restartPolicy/);
+  await ta.fill(yamlText.replace(/^(\s+)completions: 1$/m, '$1completions: 3').replace(/^(\s+)containers:$/m, '$1restartPolicy: OnFailure\n$1containers:'));
+  await waitText(page.locator('.validity'), 'Valid');
+  await shot(page, 'create-job-yaml');
+  await page.getByRole('button', { name: 'Form', exact: true }).click();
+  assert.equal(await page.getByLabel('Restart policy').inputValue(), 'OnFailure');
+  await page.getByRole('button', { name: '2. Run policy' }).click();
+  assert.equal(await page.getByLabel('Completions').inputValue(), '3');
   // Nothing was created by the dry runs.
   const out = await server.kubectl(['get', 'jobs', '-o', 'name']);
   assert.ok(!out.includes('invalid-one'), out);
