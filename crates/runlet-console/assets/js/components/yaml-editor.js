@@ -44,6 +44,13 @@ class RlYamlEditor extends HTMLElement {
     this.renderGutter();
     this.list.innerHTML = this.errors.map((e) => `<li class="field-error">${e.line ? `<button type="button" class="link" data-line="${e.line}">line ${e.line}</button>: ` : ''}${esc(e.message)}</li>`).join('');
     for (const b of this.list.querySelectorAll('button[data-line]')) b.addEventListener('click', () => this.goto(Number(b.dataset.line)));
+    // Bring the first pinned line into view.
+    const first = this.errors.find((e) => e.line)?.line;
+    if (first) {
+      const lh = parseFloat(getComputedStyle(this.ta).lineHeight) || 18;
+      this.ta.scrollTop = Math.max(0, (first - 4) * lh);
+      this.gutter.scrollTop = this.ta.scrollTop;
+    }
   }
   goto(line) {
     const lines = this.ta.value.split('\n');
