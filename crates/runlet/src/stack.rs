@@ -136,8 +136,13 @@ pub fn hostname() -> Option<String> {
 
 /// The agents' join token: `DIR/token`, created (mode 0600) on first start.
 pub fn join_token(dir: &Path) -> anyhow::Result<String> {
-    let path = dir.join("token");
-    match std::fs::read_to_string(&path) {
+    secret_file(&dir.join("token"))
+}
+
+/// Reads a random token kept in `path`, creating it (mode 0600, 32 hex digits) when missing.
+pub fn secret_file(path: &Path) -> anyhow::Result<String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    match std::fs::read_to_string(path) {
         Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -154,7 +159,7 @@ pub fn join_token(dir: &Path) -> anyhow::Result<String> {
         .truncate(true)
         .write(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
     writeln!(f, "{token}").with_context(|| format!("writing {}", path.display()))?;
     Ok(token)

@@ -68,6 +68,14 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
     let mut tokens = TokenFile::load(&tokens_path)
         .with_context(|| format!("loading {}", tokens_path.display()))?;
     let join_token = join_token(&dir)?;
+    let console_token = console_token(&dir)?;
+    tokens.insert(
+        &console_token,
+        User {
+            name: "runlet-console-admin".into(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+        },
+    );
     tokens.insert(
         &join_token,
         User {
@@ -117,18 +125,29 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         "try: KUBECONFIG={} kubectl get namespaces",
         kubeconfig.display()
     );
+    eprintln!(
+        "web console: {url}{} (sign in with the token in {})",
+        runlet_console::PATH,
+        dir.join("console-token").display()
+    );
     eprintln!("runlet server listening on {url}");
 
-    serve::serve_tls(
-        listener,
-        tls,
-        runlet_apiserver::router(stack.state.clone()),
-        shutdown_signal(),
-    )
-    .await;
+    // The console's routes are merged after the API router's authentication layer: they serve
+    // only static assets and a credential-free schedule computation; the page calls the API
+    // with the bearer token the user signs in with.
+    let app = runlet_apiserver::router(stack.state.clone())
+        .merge(runlet_console::router(stack.state.clock.clone()));
+    serve::serve_tls(listener, tls, app, shutdown_signal()).await;
     stack.stop().await;
     eprintln!("runlet server stopped");
     Ok(())
+}
+
+/// The console's admin token: `DIR/console-token`, created (mode 0600) at first start. It is a
+/// bearer token of user `runlet-console-admin` in group `system:masters`, accepted by the API
+/// like any token from `tokens.csv`.
+fn console_token(dir: &std::path::Path) -> anyhow::Result<String> {
+    crate::stack::secret_file(&dir.join("console-token"))
 }
 
 pub async fn shutdown_signal() {

@@ -5,7 +5,11 @@
 
 mod agent;
 mod badinput;
+<<<<<<< HEAD
 mod cli;
+=======
+mod console;
+>>>>>>> console
 mod crash;
 mod harness;
 mod kubectl;
