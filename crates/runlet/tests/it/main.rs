@@ -5,11 +5,8 @@
 
 mod agent;
 mod badinput;
-<<<<<<< HEAD
 mod cli;
-=======
 mod console;
->>>>>>> console
 mod crash;
 mod harness;
 mod kubectl;
