@@ -6,7 +6,11 @@
 mod agent;
 mod badinput;
 mod crash;
+mod e2e_cron;
+mod e2e_jobs;
+mod examples;
 mod harness;
 mod kubectl;
 mod python;
 mod run;
+mod scenarios;
