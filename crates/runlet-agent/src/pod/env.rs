@@ -470,6 +470,7 @@ mod tests {
             node_memory_bytes: 1 << 30,
             config_maps: &empty_cm,
             secrets: &empty_s,
+            ..Default::default()
         };
         let env = build_env(&p, c, &sources).unwrap();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
