@@ -68,6 +68,7 @@ struct ApiBenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    crate::stack::init_tracing("warn");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -461,20 +462,26 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         let start = Instant::now();
         jobs.create(&PostParams::default(), &bench_job(a.completions, parallelism)?)
             .await?;
-        // uid → when the pod was first seen bound; `None` once its start was counted.
-        let mut bound: std::collections::HashMap<String, Option<Instant>> = Default::default();
-        let mut latencies = Vec::with_capacity(a.completions);
+        // uid → when the watch first saw the pod created, bound, started, finished, released.
+        let mut seen: std::collections::HashMap<String, [Option<Instant>; STAGES]> =
+            Default::default();
         let limit = Duration::from_secs(600);
         let outcome = loop {
             tokio::select! {
                 ev = pod_events.next() => match ev {
                     Some(Ok(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
-                        let uid = p.metadata.uid.clone().unwrap_or_default();
-                        let on_node = p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
-                        if on_node {
-                            let mark = bound.entry(uid).or_insert_with(|| Some(Instant::now()));
-                            if container_started(&p) && let Some(t) = mark.take() {
-                                latencies.push(t.elapsed());
+                        let marks = seen.entry(p.metadata.uid.clone().unwrap_or_default()).or_default();
+                        for (mark, reached) in marks.iter_mut().zip(stages_reached(&p, false)) {
+                            if reached && mark.is_none() {
+                                *mark = Some(Instant::now());
+                            }
+                        }
+                    }
+                    Some(Ok(WatchEvent::Deleted(p))) => {
+                        let marks = seen.entry(p.metadata.uid.clone().unwrap_or_default()).or_default();
+                        for (mark, reached) in marks.iter_mut().zip(stages_reached(&p, true)) {
+                            if reached && mark.is_none() {
+                                *mark = Some(Instant::now());
                             }
                         }
                     }
@@ -498,11 +505,23 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
             }
         };
         let wall = start.elapsed();
-        Ok((outcome, wall, latencies))
+        Ok((outcome, wall, seen))
     }
     .await;
     stack.stop().await;
-    let ((outcome, job), wall, mut latencies) = result?;
+    let ((outcome, job), wall, seen) = result?;
+    // Per stage, the time from the previous stage, over the pods that reached both.
+    let mut per_stage: Vec<Vec<Duration>> = vec![Vec::new(); STAGES];
+    for marks in seen.values() {
+        for i in 1..STAGES {
+            if let (Some(Some(a)), Some(Some(b))) = (marks.get(i - 1), marks.get(i)) {
+                if let Some(v) = per_stage.get_mut(i) {
+                    v.push(b.saturating_duration_since(*a));
+                }
+            }
+        }
+    }
+    let mut latencies = per_stage.get(2).cloned().unwrap_or_default();
     let succeeded = job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0);
     anyhow::ensure!(
         outcome == "Complete",
@@ -538,7 +557,49 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         latencies.len()
     );
     println!("| peak RSS | {:.0} MiB | | |", peak_rss_mib());
+    println!();
+    println!("median time per pod stage, as a watch sees it:");
+    for (i, name) in STAGE_NAMES.iter().enumerate().skip(1) {
+        let mut v = per_stage.get(i).cloned().unwrap_or_default();
+        v.sort();
+        let median = v.get(v.len() / 2).copied().unwrap_or_default();
+        println!(
+            "  {} → {name}: {:.1} ms",
+            STAGE_NAMES.get(i - 1).copied().unwrap_or_default(),
+            median.as_secs_f64() * 1e3
+        );
+    }
     Ok(())
+}
+
+const STAGES: usize = 5;
+const STAGE_NAMES: [&str; STAGES] = ["created", "bound", "started", "finished", "released"];
+
+/// Which stages a pod has reached: created, bound to a node, a container started, a
+/// terminal phase, released by the Job controller (tracking finalizer gone, or deleted).
+fn stages_reached(p: &Pod, deleted: bool) -> [bool; STAGES] {
+    let bound = p
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty());
+    let finished = matches!(
+        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    );
+    let tracked = p
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == "batch.kubernetes.io/job-tracking");
+    [
+        true,
+        bound,
+        container_started(p),
+        finished,
+        deleted || (finished && !tracked),
+    ]
 }
 
 fn http_get(path: &str, accept: &str) -> anyhow::Result<http::Request<Vec<u8>>> {
