@@ -55,10 +55,7 @@ pub enum LocalPathError {
     Terminating(String),
     /// An API call failed.
     #[error("{what}: {source}")]
-    Api {
-        what: String,
-        source: kube::Error,
-    },
+    Api { what: String, source: kube::Error },
     /// The directory could not be made.
     #[error("{path}: {source}")]
     Io {
@@ -265,7 +262,11 @@ async fn provision(
         "capacity": {"storage": storage},
     }});
     claims
-        .patch_status(&claim, &PatchParams::default(), &Patch::Merge(&claim_status))
+        .patch_status(
+            &claim,
+            &PatchParams::default(),
+            &Patch::Merge(&claim_status),
+        )
         .await
         .map_err(api_err(format!("binding persistentvolumeclaim {claim}")))?;
     Ok(created)
@@ -461,7 +462,10 @@ mod tests {
             .await
             .unwrap();
         let spec = pv.spec.clone().unwrap();
-        assert_eq!(spec.persistent_volume_reclaim_policy.as_deref(), Some("Delete"));
+        assert_eq!(
+            spec.persistent_volume_reclaim_policy.as_deref(),
+            Some("Delete")
+        );
         assert_eq!(spec.claim_ref.unwrap().uid, Some(uid.clone()));
         assert_eq!(affinity_nodes(&pv), Some(vec!["n1".to_string()]));
         assert_eq!(pv.status.unwrap().phase.as_deref(), Some("Bound"));

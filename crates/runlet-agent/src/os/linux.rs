@@ -62,7 +62,11 @@ fn executable(p: &Path) -> bool {
 
 /// Finds `program` as `execvp` would, in the container's `PATH` (or the default one), relative
 /// names against `cwd`.
-fn resolve_program(program: &str, env: &[(String, String)], cwd: &Path) -> std::io::Result<PathBuf> {
+fn resolve_program(
+    program: &str,
+    env: &[(String, String)],
+    cwd: &Path,
+) -> std::io::Result<PathBuf> {
     let errno = |e: rustix::io::Errno| std::io::Error::from_raw_os_error(e.raw_os_error());
     let not_found = || errno(rustix::io::Errno::NOENT);
     if program.contains('/') {
@@ -364,14 +368,23 @@ mod tests {
         std::fs::write(&plain, "").unwrap();
         std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
-        let env = vec![("PATH".to_string(), format!("/nonexistent:{}", bin.display()))];
+        let env = vec![(
+            "PATH".to_string(),
+            format!("/nonexistent:{}", bin.display()),
+        )];
         assert_eq!(resolve_program("tool", &env, dir.path()).unwrap(), tool);
         assert_eq!(resolve_program("bin/tool", &[], dir.path()).unwrap(), tool);
         let missing = resolve_program("nope", &env, dir.path()).unwrap_err();
         assert_eq!(missing.raw_os_error(), Some(2), "ENOENT as exec reports it");
-        assert!(resolve_program("plain", &env, dir.path()).is_err(), "not executable");
+        assert!(
+            resolve_program("plain", &env, dir.path()).is_err(),
+            "not executable"
+        );
         assert_eq!(
-            resolve_program("sh", &[], dir.path()).unwrap().file_name().unwrap(),
+            resolve_program("sh", &[], dir.path())
+                .unwrap()
+                .file_name()
+                .unwrap(),
             "sh",
             "the default PATH"
         );

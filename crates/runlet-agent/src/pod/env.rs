@@ -48,8 +48,7 @@ static NO_CONFIG_MAPS: std::sync::LazyLock<HashMap<String, ConfigMap>> =
 static NO_SECRETS: std::sync::LazyLock<HashMap<String, Secret>> =
     std::sync::LazyLock::new(HashMap::new);
 type Claims = HashMap<String, Result<std::path::PathBuf, String>>;
-static NO_CLAIMS: std::sync::LazyLock<Claims> =
-    std::sync::LazyLock::new(HashMap::new);
+static NO_CLAIMS: std::sync::LazyLock<Claims> = std::sync::LazyLock::new(HashMap::new);
 
 impl Default for EnvSources<'_> {
     fn default() -> Self {

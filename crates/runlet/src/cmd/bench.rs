@@ -367,7 +367,10 @@ fn fork_exec_floor(n: usize, parallelism: usize) -> anyhow::Result<Duration> {
     Ok(start.elapsed())
 }
 
-fn bench_job(completions: usize, parallelism: usize) -> anyhow::Result<k8s_openapi::api::batch::v1::Job> {
+fn bench_job(
+    completions: usize,
+    parallelism: usize,
+) -> anyhow::Result<k8s_openapi::api::batch::v1::Job> {
     let job = serde_json::json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -514,10 +517,10 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
     let mut per_stage: Vec<Vec<Duration>> = vec![Vec::new(); STAGES];
     for marks in seen.values() {
         for i in 1..STAGES {
-            if let (Some(Some(a)), Some(Some(b))) = (marks.get(i - 1), marks.get(i)) {
-                if let Some(v) = per_stage.get_mut(i) {
-                    v.push(b.saturating_duration_since(*a));
-                }
+            if let (Some(Some(a)), Some(Some(b))) = (marks.get(i - 1), marks.get(i))
+                && let Some(v) = per_stage.get_mut(i)
+            {
+                v.push(b.saturating_duration_since(*a));
             }
         }
     }

@@ -16,15 +16,33 @@ pub fn cronjob_on_the_real_clock(s: &Server) {
         "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: every-minute\nspec:\n  schedule: \"*/1 * * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - name: tick\n            image: busybox\n            command: [\"sh\", \"-c\", \"echo tick\"]\n",
     );
     let table = ns.k(&["get", "cronjobs"]);
-    let header: Vec<&str> = table.lines().next().unwrap_or_default().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
     assert_eq!(
         header,
-        ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"],
+        [
+            "NAME",
+            "SCHEDULE",
+            "TIMEZONE",
+            "SUSPEND",
+            "ACTIVE",
+            "LAST SCHEDULE",
+            "AGE"
+        ],
         "{table}"
     );
     let row = table.lines().nth(1).unwrap_or_default();
     assert!(
-        row.starts_with("every-minute") && row.contains("*/1 * * * *") && row.contains("<none>") && row.contains("False"),
+        row.starts_with("every-minute")
+            && row.contains("*/1 * * * *")
+            && row.contains("<none>")
+            && row.contains("False"),
         "{table}"
     );
 
@@ -40,7 +58,10 @@ pub fn cronjob_on_the_real_clock(s: &Server) {
         !scheduled.is_empty()
     });
     let minutes = scheduled.strip_prefix("every-minute-").unwrap_or_default();
-    assert!(minutes.parse::<u64>().is_ok(), "named after the scheduled minute: {scheduled}");
+    assert!(
+        minutes.parse::<u64>().is_ok(),
+        "named after the scheduled minute: {scheduled}"
+    );
     ns.wait_job(&scheduled, "complete", 60);
     assert_eq!(ns.k(&["logs", &format!("job/{scheduled}")]), "tick\n");
     ns.wait_for(Duration::from_secs(30), "LAST SCHEDULE to be shown", || {
@@ -90,7 +111,9 @@ fn run_interrupted_terminates_pods_gracefully_and_exits_130() {
     struct Kill(u32);
     impl Drop for Kill {
         fn drop(&mut self) {
-            let _ = Command::new("kill").args(["-KILL", &self.0.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
         }
     }
     let guard = Kill(child.id());
@@ -102,7 +125,8 @@ fn run_interrupted_terminates_pods_gracefully_and_exits_130() {
         }
     });
     let stderr = child.stderr.take().unwrap();
-    let err_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let err_reader =
+        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -121,7 +145,10 @@ fn run_interrupted_terminates_pods_gracefully_and_exits_130() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "runlet run did not exit after SIGINT");
+        assert!(
+            Instant::now() < deadline,
+            "runlet run did not exit after SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     drop(guard);

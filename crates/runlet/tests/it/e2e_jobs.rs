@@ -27,7 +27,12 @@ fn condition(job: &Value, kind: &str) -> Option<Value> {
 /// lists the controller's events (upstream: `SuccessfulCreate`, `Completed`).
 fn simple(s: &Server) {
     let ns = Ns::new(s, "simple");
-    ns.create(&job("hello", "echo 'Hello from runlet'; echo second line", json!({}), json!({})));
+    ns.create(&job(
+        "hello",
+        "echo 'Hello from runlet'; echo second line",
+        json!({}),
+        json!({}),
+    ));
     ns.wait_job("hello", "complete", 60);
     assert_eq!(
         ns.k(&["logs", "job/hello"]),
@@ -40,7 +45,9 @@ fn simple(s: &Server) {
     // Events are written asynchronously after the status: wait for both.
     ns.wait_for(T, "the Completed event in describe", || {
         let d = ns.k(&["describe", "job", "hello"]);
-        d.contains("SuccessfulCreate") && d.contains("Created pod: hello-") && d.contains("Completed")
+        d.contains("SuccessfulCreate")
+            && d.contains("Created pod: hello-")
+            && d.contains("Completed")
     });
     let describe = ns.k(&["describe", "job", "hello"]);
     assert!(
@@ -109,12 +116,18 @@ fn active_deadline(s: &Server) {
     ));
     ns.wait_job("slow", "failed", 30);
     let j = ns.json("job", "slow");
-    assert_eq!(condition(&j, "Failed").unwrap()["reason"], "DeadlineExceeded");
+    assert_eq!(
+        condition(&j, "Failed").unwrap()["reason"],
+        "DeadlineExceeded"
+    );
     ns.wait_for(T, "the pods terminated", || {
         pods_of(&ns, "slow").iter().all(|p| {
             p["metadata"]["deletionTimestamp"].is_string()
                 || matches!(p["status"]["phase"].as_str(), Some("Failed" | "Succeeded"))
-        }) && ns.json("job", "slow")["status"]["active"].as_i64().unwrap_or(0) == 0
+        }) && ns.json("job", "slow")["status"]["active"]
+            .as_i64()
+            .unwrap_or(0)
+            == 0
     });
 }
 
@@ -132,16 +145,38 @@ fn suspend_resume(s: &Server) {
         condition(&ns.json("job", "later"), "Suspended").is_some()
     });
     std::thread::sleep(Duration::from_millis(500));
-    assert!(pods_of(&ns, "later").is_empty(), "a suspended Job starts no pods");
-    ns.k(&["patch", "job", "later", "--type=merge", "-p", r#"{"spec":{"suspend":false}}"#]);
+    assert!(
+        pods_of(&ns, "later").is_empty(),
+        "a suspended Job starts no pods"
+    );
+    ns.k(&[
+        "patch",
+        "job",
+        "later",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ]);
     ns.wait_job("later", "complete", 60);
     assert_eq!(ns.json("job", "later")["status"]["succeeded"], 2);
 
-    ns.create(&job("running", "sleep 60", json!({"parallelism": 2, "completions": 2}), json!({})));
+    ns.create(&job(
+        "running",
+        "sleep 60",
+        json!({"parallelism": 2, "completions": 2}),
+        json!({}),
+    ));
     ns.wait_for(T, "two active pods", || {
         ns.json("job", "running")["status"]["active"] == 2
     });
-    ns.k(&["patch", "job", "running", "--type=merge", "-p", r#"{"spec":{"suspend":true}}"#]);
+    ns.k(&[
+        "patch",
+        "job",
+        "running",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ]);
     ns.wait_for(T, "the running pods to be terminated", || {
         let j = ns.json("job", "running");
         condition(&j, "Suspended").is_some()
@@ -156,7 +191,12 @@ fn suspend_resume(s: &Server) {
 fn delete_cascade(s: &Server) {
     let ns = Ns::new(s, "cascade");
     for name in ["bg", "orphaned"] {
-        ns.create(&job(name, "sleep 60", json!({"parallelism": 2, "completions": 2}), json!({})));
+        ns.create(&job(
+            name,
+            "sleep 60",
+            json!({"parallelism": 2, "completions": 2}),
+            json!({}),
+        ));
     }
     for name in ["bg", "orphaned"] {
         ns.wait_for(T, "two running pods", || {
@@ -165,25 +205,43 @@ fn delete_cascade(s: &Server) {
         });
     }
     ns.k(&["delete", "job", "bg"]);
-    ns.wait_for(T, "the background cascade", || pods_of(&ns, "bg").is_empty());
+    ns.wait_for(T, "the background cascade", || {
+        pods_of(&ns, "bg").is_empty()
+    });
 
     ns.k(&["delete", "job", "orphaned", "--cascade=orphan"]);
     ns.wait_for(T, "the orphaned pods to lose their owner", || {
         let pods = pods_of(&ns, "orphaned");
-        pods.len() == 2 && pods.iter().all(|p| p["metadata"]["ownerReferences"].is_null())
+        pods.len() == 2
+            && pods
+                .iter()
+                .all(|p| p["metadata"]["ownerReferences"].is_null())
     });
     let pods = pods_of(&ns, "orphaned");
     assert!(pods.iter().all(|p| p["status"]["phase"] == "Running"));
-    ns.k(&["delete", "pods", "-l", "job-name=orphaned", "--grace-period=1"]);
+    ns.k(&[
+        "delete",
+        "pods",
+        "-l",
+        "job-name=orphaned",
+        "--grace-period=1",
+    ]);
 }
 
 /// `ttlSecondsAfterFinished`: the finished Job and its pods are deleted.
 fn ttl_cleanup(s: &Server) {
     let ns = Ns::new(s, "ttl");
-    ns.create(&job("shortlived", "echo bye", json!({"ttlSecondsAfterFinished": 1}), json!({})));
-    ns.wait_for(T, "the TTL controller to delete the Job and its pods", || {
-        !ns.try_k(&["get", "job", "shortlived"]).0 && pods_of(&ns, "shortlived").is_empty()
-    });
+    ns.create(&job(
+        "shortlived",
+        "echo bye",
+        json!({"ttlSecondsAfterFinished": 1}),
+        json!({}),
+    ));
+    ns.wait_for(
+        T,
+        "the TTL controller to delete the Job and its pods",
+        || !ns.try_k(&["get", "job", "shortlived"]).0 && pods_of(&ns, "shortlived").is_empty(),
+    );
     // Logs readable after the Job's deletion need the Job's execution records, which runlet
     // does not keep yet (ARCHITECTURE.md "Logs and exit codes outlive pods"): that half is
     // skipped until they exist.
@@ -192,8 +250,19 @@ fn ttl_cleanup(s: &Server) {
 /// Env from a Secret (`secretKeyRef`) and a ConfigMap (`configMapKeyRef`).
 fn env_refs(s: &Server) {
     let ns = Ns::new(s, "envrefs");
-    ns.k(&["create", "secret", "generic", "creds", "--from-literal=user=admin"]);
-    ns.k(&["create", "configmap", "settings", "--from-literal=color=blue"]);
+    ns.k(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=user=admin",
+    ]);
+    ns.k(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=color=blue",
+    ]);
     ns.create(&job(
         "env",
         "echo \"user=$DB_USER color=$COLOR\"",
@@ -226,7 +295,10 @@ fn empty_dir_with_init(s: &Server) {
         }),
     ));
     ns.wait_job("handoff", "complete", 60);
-    assert_eq!(ns.k(&["logs", "job/handoff", "-c", "main"]), "prepared-by-init\n");
+    assert_eq!(
+        ns.k(&["logs", "job/handoff", "-c", "main"]),
+        "prepared-by-init\n"
+    );
 }
 
 /// A sidecar (init container with `restartPolicy: Always`) runs beside the main container
@@ -291,7 +363,11 @@ fn oom_killed(s: &Server) {
     ns.wait_job("hungry", "failed", 60);
     let pod = &pods_of(&ns, "hungry")[0];
     let t = &pod["status"]["containerStatuses"][0]["state"]["terminated"];
-    assert_eq!((t["reason"].as_str(), t["exitCode"].as_i64()), (Some("OOMKilled"), Some(137)), "{pod}");
+    assert_eq!(
+        (t["reason"].as_str(), t["exitCode"].as_i64()),
+        (Some("OOMKilled"), Some(137)),
+        "{pod}"
+    );
     let get = ns.k(&["get", "pods", "-l", "job-name=hungry"]);
     assert!(get.contains("OOMKilled"), "{get}");
 }

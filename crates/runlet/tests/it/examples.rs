@@ -12,7 +12,10 @@ const EXPECTED: &[(&str, &str)] = &[
     ("data-processor.yaml", "10 succeeded, 0 failed"),
     ("indexed.yaml", "shard 4 squared is 16"),
     ("image-processor.yaml", "100 succeeded, 0 failed"),
-    ("database-backup.yaml", "Backup completed successfully: /backup/backup-"),
+    (
+        "database-backup.yaml",
+        "Backup completed successfully: /backup/backup-",
+    ),
     ("cronjob.yaml", "backup done"),
 ];
 

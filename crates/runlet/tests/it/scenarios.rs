@@ -91,7 +91,10 @@ impl<'a> Ns<'a> {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("[{}] timed out after {limit:?} waiting for {what}", self.name);
+        panic!(
+            "[{}] timed out after {limit:?} waiting for {what}",
+            self.name
+        );
     }
 }
 
