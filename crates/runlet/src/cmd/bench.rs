@@ -462,6 +462,14 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
             .watch(&WatchParams::default().fields("metadata.name=bench").timeout(3600), "0")
             .await?
             .boxed();
+        let revision = || async {
+            let list = pods
+                .list_metadata(&kube::api::ListParams::default().limit(1))
+                .await?;
+            let rv = list.metadata.resource_version.unwrap_or_default();
+            Ok::<u64, anyhow::Error>(rv.parse().unwrap_or(0))
+        };
+        let first_revision = revision().await?;
         let start = Instant::now();
         jobs.create(&PostParams::default(), &bench_job(a.completions, parallelism)?)
             .await?;
@@ -508,11 +516,12 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
             }
         };
         let wall = start.elapsed();
-        Ok((outcome, wall, seen))
+        let writes = revision().await?.saturating_sub(first_revision);
+        Ok((outcome, wall, seen, writes))
     }
     .await;
     stack.stop().await;
-    let ((outcome, job), wall, seen) = result?;
+    let ((outcome, job), wall, seen, writes) = result?;
     // Per stage, the time from the previous stage, over the pods that reached both.
     let mut per_stage: Vec<Vec<Duration>> = vec![Vec::new(); STAGES];
     for marks in seen.values() {
@@ -560,6 +569,10 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         latencies.len()
     );
     println!("| peak RSS | {:.0} MiB | | |", peak_rss_mib());
+    println!(
+        "| durable writes (all objects, events included) | {writes} | {:.1} per pod | |",
+        writes as f64 / n
+    );
     println!();
     println!("median time per pod stage, as a watch sees it:");
     for (i, name) in STAGE_NAMES.iter().enumerate().skip(1) {
