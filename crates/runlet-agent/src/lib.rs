@@ -4,13 +4,15 @@
 //! (`spec.nodeName=<node>`) and runs each in a [`pod::Worker`] through a [`runtime::Runtime`]
 //! (the host-process runtime by default), writing pod status as the kubelet does and keeping
 //! each container attempt's output in a CRI log file. [`AgentHandle::read_logs`] serves those
-//! files for `GET pods/{name}/log`.
+//! files for `GET pods/{name}/log`. [`localpath`] provisions PersistentVolumeClaims as
+//! directories on this node and reclaims them when their claims are deleted.
 //!
 //! Invariants: the agent is a pure API client (a `kube::Client`); every task it starts is owned
 //! by [`Agent::run`] and stopped when its cancellation token fires, and the processes of pods it
 //! still runs are killed then; time is read from a [`Clock`].
 
 pub mod events;
+pub mod localpath;
 pub mod logs;
 pub mod node;
 pub mod os;
@@ -217,6 +219,12 @@ impl Agent {
             self.runtime.name(),
             self.clock.clone(),
             node.metadata.uid.clone().unwrap_or_default(),
+            cancel.child_token(),
+        ));
+        tasks.spawn(localpath::run_reclaimer(
+            self.client.clone(),
+            self.config.node_name.clone(),
+            localpath::root(&self.config.data_dir),
             cancel.child_token(),
         ));
         let ctx = Arc::new(Ctx {

@@ -38,12 +38,17 @@ pub struct EnvSources<'a> {
     pub node_memory_bytes: i64,
     pub config_maps: &'a HashMap<String, ConfigMap>,
     pub secrets: &'a HashMap<String, Secret>,
+    /// Host directories of the pod's PersistentVolumeClaims by claim name, or why the claim
+    /// cannot be mounted.
+    pub claims: &'a HashMap<String, Result<std::path::PathBuf, String>>,
 }
 
 static NO_CONFIG_MAPS: std::sync::LazyLock<HashMap<String, ConfigMap>> =
     std::sync::LazyLock::new(HashMap::new);
 static NO_SECRETS: std::sync::LazyLock<HashMap<String, Secret>> =
     std::sync::LazyLock::new(HashMap::new);
+type Claims = HashMap<String, Result<std::path::PathBuf, String>>;
+static NO_CLAIMS: std::sync::LazyLock<Claims> = std::sync::LazyLock::new(HashMap::new);
 
 impl Default for EnvSources<'_> {
     fn default() -> Self {
@@ -54,6 +59,7 @@ impl Default for EnvSources<'_> {
             node_memory_bytes: 0,
             config_maps: &NO_CONFIG_MAPS,
             secrets: &NO_SECRETS,
+            claims: &NO_CLAIMS,
         }
     }
 }
@@ -463,6 +469,7 @@ mod tests {
             node_memory_bytes: 1 << 30,
             config_maps: &empty_cm,
             secrets: &empty_s,
+            ..Default::default()
         };
         let env = build_env(&p, c, &sources).unwrap();
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());

@@ -91,6 +91,7 @@ pub struct Worker {
     last_written: Option<Value>,
     config_maps: HashMap<String, ConfigMap>,
     secrets: HashMap<String, Secret>,
+    claims: HashMap<String, Result<PathBuf, String>>,
 }
 
 fn restart_policy(pod: &Pod) -> &str {
@@ -161,6 +162,7 @@ impl Worker {
             last_written: None,
             config_maps: HashMap::new(),
             secrets: HashMap::new(),
+            claims: HashMap::new(),
         }
     }
 
@@ -316,6 +318,28 @@ impl Worker {
                 self.secrets.insert(name, s);
             }
         }
+        self.claims.clear();
+        let claims: Vec<String> = self
+            .pod
+            .spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .map(|c| c.claim_name.clone())
+            .collect();
+        let root = crate::localpath::root(&self.ctx.config.data_dir);
+        for claim in claims {
+            let path = crate::localpath::claim_path(
+                &self.ctx.client,
+                &self.ctx.config.node_name,
+                &root,
+                &self.ns,
+                &claim,
+            )
+            .await
+            .map_err(|e| e.to_string());
+            self.claims.insert(claim, path);
+        }
     }
 
     fn sources(&self) -> EnvSources<'_> {
@@ -326,6 +350,7 @@ impl Worker {
             node_memory_bytes: self.ctx.host.memory_bytes,
             config_maps: &self.config_maps,
             secrets: &self.secrets,
+            claims: &self.claims,
         }
     }
 

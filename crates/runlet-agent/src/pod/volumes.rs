@@ -5,7 +5,8 @@
 //! secret, downwardAPI and projected files with their modes, hostPath as the host path itself.
 //! Containers see them at their `mountPath` through bind mounts in a private mount namespace.
 //! Updates of a ConfigMap or Secret after the pod started are not propagated (batch pods rarely
-//! need it); persistentVolumeClaim is not supported yet.
+//! need it). A persistentVolumeClaim is the directory of its bound volume on this node, found
+//! (and provisioned on first use) by [`crate::localpath`] before `prepare` runs.
 
 use super::env::{EnvSources, field_ref, resource_ref};
 use crate::os::{BindMount, Os};
@@ -31,6 +32,8 @@ pub enum VolumeError {
     Unsupported(String),
     #[error("hostPath type check failed: {path} is not a {want}")]
     HostPathType { path: String, want: String },
+    #[error("persistentvolumeclaim {claim:?}: {why}")]
+    Claim { claim: String, why: String },
     #[error("invalid path {0:?}")]
     BadPath(String),
     #[error("{path}: {source}")]
@@ -215,6 +218,25 @@ pub fn prepare(
                 }
                 _ => {}
             }
+            out.paths.insert(v.name.clone(), path);
+            continue;
+        }
+        if let Some(pvc) = &v.persistent_volume_claim {
+            let path = match sources.claims.get(&pvc.claim_name) {
+                Some(Ok(path)) => path.clone(),
+                Some(Err(why)) => {
+                    return Err(VolumeError::Claim {
+                        claim: pvc.claim_name.clone(),
+                        why: why.clone(),
+                    });
+                }
+                None => {
+                    return Err(VolumeError::Claim {
+                        claim: pvc.claim_name.clone(),
+                        why: "not resolved".into(),
+                    });
+                }
+            };
             out.paths.insert(v.name.clone(), path);
             continue;
         }

@@ -5,6 +5,12 @@
 //! (the baseline: no HTTP, no validation), through the API in-process (a `kube::Client` over
 //! the router) and over HTTPS on loopback, all with the same concurrency; then the time to list
 //! 10,000 pods as a Table, and watch delivery latency.
+//!
+//! `runlet bench jobs` runs `--completions` `true` processes `--parallelism` at a time through
+//! a plain fork/exec loop (the physical floor, as `xargs -P` would), then one Job of the same
+//! size through the whole embedded system (API, controllers, scheduler, agent, process
+//! runtime), and compares the wall times. Pod start latency is measured from the moment a
+//! watch sees the pod bound to the moment it sees its container started.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -31,6 +37,18 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// Durable write throughput, Table listing and watch latency of the API server.
     Api(ApiBenchArgs),
+    /// A Job of `true` pods through the whole system against a fork/exec loop.
+    Jobs(JobsBenchArgs),
+}
+
+#[derive(Args)]
+struct JobsBenchArgs {
+    /// Pods that must succeed (the Job's `completions`, and processes in the baseline).
+    #[arg(long, default_value_t = 10_000)]
+    completions: usize,
+    /// Pods (and baseline processes) running at once.
+    #[arg(long, default_value_t = 100)]
+    parallelism: usize,
 }
 
 #[derive(Args)]
@@ -50,13 +68,16 @@ struct ApiBenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    crate::stack::init_tracing("warn");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     match args.what {
         BenchWhat::Api(a) => runtime.block_on(bench_api(a))?,
+        BenchWhat::Jobs(a) => runtime.block_on(bench_jobs(a))?,
     }
+    runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -318,6 +339,283 @@ async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
     );
     println!("| peak RSS | {:.0} MiB | |", peak_rss_mib());
     Ok(())
+}
+
+/// The floor: `n` runs of `true`, `parallelism` at a time, each a plain fork/exec/wait.
+fn fork_exec_floor(n: usize, parallelism: usize) -> anyhow::Result<Duration> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..parallelism.max(1))
+        .map(|_| {
+            let next = next.clone();
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                    let status = std::process::Command::new("true")
+                        .stdin(std::process::Stdio::null())
+                        .status()
+                        .context("running true")?;
+                    anyhow::ensure!(status.success(), "true failed: {status}");
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join()
+            .map_err(|_| anyhow::anyhow!("a baseline worker panicked"))??;
+    }
+    Ok(start.elapsed())
+}
+
+fn bench_job(
+    completions: usize,
+    parallelism: usize,
+) -> anyhow::Result<k8s_openapi::api::batch::v1::Job> {
+    let job = serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "bench"},
+        "spec": {
+            "completions": completions,
+            "parallelism": parallelism,
+            "backoffLimit": 0,
+            "template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "c", "image": "busybox", "command": ["true"]}],
+            }},
+        },
+    });
+    serde_json::from_value(job).context("building the bench Job")
+}
+
+fn job_finished(job: &k8s_openapi::api::batch::v1::Job) -> Option<&str> {
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+        .map(|c| c.type_.as_str())
+}
+
+fn container_started(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.state
+                    .as_ref()
+                    .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+            })
+        })
+}
+
+async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::Node;
+    println!(
+        "runlet bench jobs: {} completions, parallelism {}",
+        a.completions, a.parallelism
+    );
+    let parallelism = a.parallelism.max(1);
+    let floor = tokio::task::spawn_blocking(move || fork_exec_floor(a.completions, parallelism))
+        .await
+        .context("the baseline panicked")??;
+
+    let tmp = tempfile::tempdir().context("temp dir")?;
+    let node = "bench-node".to_string();
+    let stack = crate::stack::Stack::start(crate::stack::StackOptions {
+        data_dir: tmp.path().to_path_buf(),
+        history: Duration::from_secs(300),
+        agent_node: Some(node.clone()),
+        identity: format!("runlet-bench-{}", std::process::id()),
+        tokens: Default::default(),
+    })
+    .await?;
+    let result = async {
+        let client = stack.client.clone();
+        // The node must be Ready before the clock starts.
+        let nodes: Api<Node> = Api::all(client.clone());
+        let ready_by = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = nodes.get_opt(&node).await?.is_some_and(|n| {
+                n.status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            });
+            if ready {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < ready_by, "the node never became Ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let pods: Api<Pod> = Api::default_namespaced(client.clone());
+        let jobs: Api<Job> = Api::default_namespaced(client.clone());
+        let mut pod_events = pods
+            .watch(&WatchParams::default().labels("job-name=bench").timeout(3600), "0")
+            .await?
+            .boxed();
+        let mut job_events = jobs
+            .watch(&WatchParams::default().fields("metadata.name=bench").timeout(3600), "0")
+            .await?
+            .boxed();
+        let revision = || async {
+            let list = pods
+                .list_metadata(&kube::api::ListParams::default().limit(1))
+                .await?;
+            let rv = list.metadata.resource_version.unwrap_or_default();
+            Ok::<u64, anyhow::Error>(rv.parse().unwrap_or(0))
+        };
+        let first_revision = revision().await?;
+        let start = Instant::now();
+        jobs.create(&PostParams::default(), &bench_job(a.completions, parallelism)?)
+            .await?;
+        // uid → when the watch first saw the pod created, bound, started, finished, released.
+        let mut seen: std::collections::HashMap<String, [Option<Instant>; STAGES]> =
+            Default::default();
+        let limit = Duration::from_secs(600);
+        let outcome = loop {
+            tokio::select! {
+                ev = pod_events.next() => match ev {
+                    Some(Ok(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
+                        let marks = seen.entry(p.metadata.uid.clone().unwrap_or_default()).or_default();
+                        for (mark, reached) in marks.iter_mut().zip(stages_reached(&p, false)) {
+                            if reached && mark.is_none() {
+                                *mark = Some(Instant::now());
+                            }
+                        }
+                    }
+                    Some(Ok(WatchEvent::Deleted(p))) => {
+                        let marks = seen.entry(p.metadata.uid.clone().unwrap_or_default()).or_default();
+                        for (mark, reached) in marks.iter_mut().zip(stages_reached(&p, true)) {
+                            if reached && mark.is_none() {
+                                *mark = Some(Instant::now());
+                            }
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => anyhow::bail!("watching pods: {e}"),
+                    None => anyhow::bail!("the pod watch ended"),
+                },
+                ev = job_events.next() => match ev {
+                    Some(Ok(WatchEvent::Added(j) | WatchEvent::Modified(j))) => {
+                        if let Some(done) = job_finished(&j) {
+                            break (done.to_string(), j);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => anyhow::bail!("watching the Job: {e}"),
+                    None => anyhow::bail!("the Job watch ended"),
+                },
+                _ = tokio::time::sleep(limit.saturating_sub(start.elapsed())) => {
+                    anyhow::bail!("the Job did not finish within {limit:?}");
+                }
+            }
+        };
+        let wall = start.elapsed();
+        let writes = revision().await?.saturating_sub(first_revision);
+        Ok((outcome, wall, seen, writes))
+    }
+    .await;
+    stack.stop().await;
+    let ((outcome, job), wall, seen, writes) = result?;
+    // Per stage, the time from the previous stage, over the pods that reached both.
+    let mut per_stage: Vec<Vec<Duration>> = vec![Vec::new(); STAGES];
+    for marks in seen.values() {
+        for i in 1..STAGES {
+            if let (Some(Some(a)), Some(Some(b))) = (marks.get(i - 1), marks.get(i))
+                && let Some(v) = per_stage.get_mut(i)
+            {
+                v.push(b.saturating_duration_since(*a));
+            }
+        }
+    }
+    let mut latencies = per_stage.get(2).cloned().unwrap_or_default();
+    let succeeded = job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0);
+    anyhow::ensure!(
+        outcome == "Complete",
+        "the bench Job ended {outcome} with {succeeded} succeeded"
+    );
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    let n = a.completions as f64;
+    println!();
+    println!("| measurement | wall time | pods/s | vs floor |");
+    println!("|---|---|---|---|");
+    println!(
+        "| floor: fork/exec `true`, {parallelism} at a time | {:.2} s | {:.0} | 1.00 |",
+        floor.as_secs_f64(),
+        n / floor.as_secs_f64()
+    );
+    println!(
+        "| Job: {} completions, parallelism {parallelism} | {:.2} s | {:.0} | {:.2} |",
+        a.completions,
+        wall.as_secs_f64(),
+        n / wall.as_secs_f64(),
+        wall.as_secs_f64() / floor.as_secs_f64()
+    );
+    println!(
+        "| pod start latency (bound → started), p50 / p99 | {:.1} ms / {:.1} ms | {} pods | |",
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        latencies.len()
+    );
+    println!("| peak RSS | {:.0} MiB | | |", peak_rss_mib());
+    println!(
+        "| durable writes (all objects, events included) | {writes} | {:.1} per pod | |",
+        writes as f64 / n
+    );
+    println!();
+    println!("median time per pod stage, as a watch sees it:");
+    for (i, name) in STAGE_NAMES.iter().enumerate().skip(1) {
+        let mut v = per_stage.get(i).cloned().unwrap_or_default();
+        v.sort();
+        let median = v.get(v.len() / 2).copied().unwrap_or_default();
+        println!(
+            "  {} → {name}: {:.1} ms",
+            STAGE_NAMES.get(i - 1).copied().unwrap_or_default(),
+            median.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
+const STAGES: usize = 5;
+const STAGE_NAMES: [&str; STAGES] = ["created", "bound", "started", "finished", "released"];
+
+/// Which stages a pod has reached: created, bound to a node, a container started, a
+/// terminal phase, released by the Job controller (tracking finalizer gone, or deleted).
+fn stages_reached(p: &Pod, deleted: bool) -> [bool; STAGES] {
+    let bound = p
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty());
+    let finished = matches!(
+        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    );
+    let tracked = p
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == "batch.kubernetes.io/job-tracking");
+    [
+        true,
+        bound,
+        container_started(p),
+        finished,
+        deleted || (finished && !tracked),
+    ]
 }
 
 fn http_get(path: &str, accept: &str) -> anyhow::Result<http::Request<Vec<u8>>> {
