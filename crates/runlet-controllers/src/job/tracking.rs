@@ -70,7 +70,7 @@ fn clean_uncounted(status: &mut JobStatus, with_finalizer: &HashSet<String>) -> 
     updated
 }
 
-async fn update_status(c: &Context, job: &Job) -> Result<Job, Error> {
+pub(super) async fn update_status(c: &Context, job: &Job) -> Result<Job, Error> {
     let api: Api<Job> = Api::namespaced(
         c.client.clone(),
         job.metadata.namespace.as_deref().unwrap_or("default"),

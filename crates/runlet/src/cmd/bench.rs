@@ -4,7 +4,8 @@
 //! `runlet bench api` measures durable creates (configmaps and pods) straight into the store
 //! (the baseline: no HTTP, no validation), through the API in-process (a `kube::Client` over
 //! the router) and over HTTPS on loopback, all with the same concurrency; then the time to list
-//! 10,000 pods as a Table, and watch delivery latency.
+//! 10,000 pods as a Table, and watch delivery latency. `runlet bench jobs-controller`
+//! ([`super::bench_jobs`]) measures the Job controller.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -31,6 +32,8 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// Durable write throughput, Table listing and watch latency of the API server.
     Api(ApiBenchArgs),
+    /// Pods per second the Job controller creates and completes (fake pod driver).
+    JobsController(super::bench_jobs::JobsBenchArgs),
 }
 
 #[derive(Args)]
@@ -56,6 +59,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .context("starting the runtime")?;
     match args.what {
         BenchWhat::Api(a) => runtime.block_on(bench_api(a))?,
+        BenchWhat::JobsController(a) => runtime.block_on(super::bench_jobs::bench_jobs(a))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -79,7 +83,7 @@ fn configmap(name: String) -> ConfigMap {
     cm
 }
 
-fn pod(name: String) -> Pod {
+pub(super) fn pod(name: String) -> Pod {
     let mut p = Pod::default();
     p.metadata.name = Some(name);
     p.metadata.labels = Some([("app".to_string(), "bench".to_string())].into());
@@ -97,7 +101,7 @@ fn pod(name: String) -> Pod {
 }
 
 /// Runs `n` operations with `concurrency` workers; returns operations per second.
-async fn throughput<F, Fut>(n: usize, concurrency: usize, op: F) -> anyhow::Result<f64>
+pub(super) async fn throughput<F, Fut>(n: usize, concurrency: usize, op: F) -> anyhow::Result<f64>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -125,7 +129,7 @@ where
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
-fn peak_rss_mib() -> f64 {
+pub(super) fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod bench;
+pub mod bench_jobs;
 pub mod kubectl;
 pub mod run;
 pub mod server;
