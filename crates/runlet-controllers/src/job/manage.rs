@@ -341,17 +341,16 @@ pub(super) async fn create_pods(
         let n = batch.min(remaining.len());
         let (now_batch, rest) = remaining.split_at(n);
         remaining = rest;
-        let results = join_all(now_batch.iter().map(|p| api.create(&pp, p))).await;
+        let results = super::join_spawned(now_batch.iter().map(|p| {
+            let (api, pp, p) = (api.clone(), pp.clone(), p.clone());
+            async move { api.create(&pp, &p).await }
+        }))
+        .await;
         let mut batch_failed = false;
         for r in results {
-            match r {
-                Ok(p) => c.recorder.event(
-                    job,
-                    EventType::Normal,
-                    "SuccessfulCreate",
-                    format!("Created pod: {}", pods::name(&p)),
-                ),
-                Err(e) => {
+            let r = match r {
+                Ok(Ok(p)) => Ok(p),
+                Ok(Err(e)) => {
                     // A terminating namespace makes every creation fail; nothing to retry.
                     if let kube::Error::Api(s) = &e
                         && s.details
@@ -361,6 +360,18 @@ pub(super) async fn create_pods(
                     {
                         continue;
                     }
+                    Err(e.to_string())
+                }
+                Err(panicked) => Err(panicked),
+            };
+            match r {
+                Ok(p) => c.recorder.event(
+                    job,
+                    EventType::Normal,
+                    "SuccessfulCreate",
+                    format!("Created pod: {}", pods::name(&p)),
+                ),
+                Err(e) => {
                     c.expectations.creation_observed(key);
                     not_created += 1;
                     batch_failed = true;
@@ -370,7 +381,7 @@ pub(super) async fn create_pods(
                         "FailedCreate",
                         format!("Error creating: {e}"),
                     );
-                    errors.push(e.to_string());
+                    errors.push(e);
                 }
             }
         }
@@ -383,8 +394,10 @@ pub(super) async fn create_pods(
             }
             break;
         }
-        c.slow_start.succeeded(key, n);
         batch = batch.saturating_mul(2);
+        // The next sync may start with the batch this one would have sent next.
+        c.slow_start
+            .succeeded(key, batch.min(c.config.max_pod_create_delete_per_sync));
     }
     (not_created, first_error(job, errors))
 }

@@ -274,6 +274,31 @@ pub(crate) fn remove_finalizer_patch() -> Patch<serde_json::Value> {
     }))
 }
 
+/// Runs each future as its own task and returns their outputs in order (a panicked task as its
+/// message). In-process API calls run their handler in the calling task, so a batch awaited
+/// with `join_all` would decode, validate and encode every request on one core; spawned, the
+/// batch spreads over all of them. Dropping the returned future aborts the tasks.
+pub(crate) async fn join_spawned<F>(futs: impl IntoIterator<Item = F>) -> Vec<Result<F::Output, String>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    struct AbortAll<T>(Vec<tokio::task::JoinHandle<T>>);
+    impl<T> Drop for AbortAll<T> {
+        fn drop(&mut self) {
+            for h in &self.0 {
+                h.abort();
+            }
+        }
+    }
+    let mut handles = AbortAll(futs.into_iter().map(tokio::spawn).collect());
+    let mut out = Vec::with_capacity(handles.0.len());
+    for h in handles.0.iter_mut() {
+        out.push(h.await.map_err(|e| e.to_string()));
+    }
+    out
+}
+
 pub(crate) fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }

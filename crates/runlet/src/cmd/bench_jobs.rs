@@ -110,9 +110,34 @@ async fn fake_pod_driver(pods: Api<Pod>, stop: CancellationToken) {
     inflight.shutdown().await;
 }
 
-/// Runs the Job controller on a fresh store until an Indexed Job of `a.completions` completes;
-/// returns pods per second.
-async fn controller_run(dir: &Path, a: &JobsBenchArgs) -> anyhow::Result<f64> {
+/// CPU time this process has used (user + system), from `/proc/self/stat`; zero elsewhere.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which is in parentheses and may hold spaces).
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let user: u64 = f.get(11)?.parse().ok()?;
+            let system: u64 = f.get(12)?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on every Linux platform runlet builds for.
+    Duration::from_millis(ticks * 10)
+}
+
+/// What one controller run measured.
+struct RunFigures {
+    pods_per_sec: f64,
+    /// CPU time used per pod, all threads (API server, store, controller, driver).
+    cpu_per_pod: Duration,
+    /// Average busy cores during the run.
+    cores: f64,
+}
+
+/// Runs the Job controller on a fresh store until an Indexed Job of `a.completions` completes.
+async fn controller_run(dir: &Path, a: &JobsBenchArgs) -> anyhow::Result<RunFigures> {
     let (_state, client) = api_on(dir).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let config = Config {
@@ -136,6 +161,7 @@ async fn controller_run(dir: &Path, a: &JobsBenchArgs) -> anyhow::Result<f64> {
         }
     }))?;
     let start = Instant::now();
+    let cpu_start = cpu_time();
     jobs.create(&PostParams::default(), &job).await?;
     let done = tokio::time::timeout(Duration::from_secs(a.timeout_secs), async {
         let mut stream = watcher::watcher(
@@ -157,6 +183,7 @@ async fn controller_run(dir: &Path, a: &JobsBenchArgs) -> anyhow::Result<f64> {
     })
     .await;
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_time().saturating_sub(cpu_start);
     stop.cancel();
     let _ = driver.await;
     let _ = ctl.await;
@@ -167,7 +194,12 @@ async fn controller_run(dir: &Path, a: &JobsBenchArgs) -> anyhow::Result<f64> {
         "the job finished with {succeeded} of {} completions succeeded",
         a.completions
     );
-    Ok(f64::from(a.completions) / elapsed)
+    let pods = u32::try_from(a.completions.max(1)).unwrap_or(1);
+    Ok(RunFigures {
+        pods_per_sec: f64::from(a.completions) / elapsed,
+        cpu_per_pod: cpu / pods,
+        cores: cpu.as_secs_f64() / elapsed,
+    })
 }
 
 pub async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
@@ -212,7 +244,8 @@ pub async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
     })
     .await?;
 
-    let job_rate = controller_run(&tmp.path().join("job"), &a).await?;
+    let run = controller_run(&tmp.path().join("job"), &a).await?;
+    let job_rate = run.pods_per_sec;
 
     println!();
     println!("| measurement | pods/s | vs store baseline |");
@@ -225,6 +258,11 @@ pub async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
     println!(
         "| Job controller: pods created and completed | {job_rate:.0} | {:.2} |",
         job_rate / store_rate
+    );
+    println!(
+        "| Job controller run: CPU per pod, cores busy | {:.0} µs, {:.2} | |",
+        run.cpu_per_pod.as_secs_f64() * 1e6,
+        run.cores
     );
     println!("| peak RSS | {:.0} MiB | |", super::bench::peak_rss_mib());
     Ok(())
