@@ -58,12 +58,10 @@ pub fn api_resource() -> ApiResource {
 /// The record a pod should have now, if any: `None` while a Job's pod still runs, or for pods
 /// no Job controls. `deleted` is true for the pod's last state before it went away.
 pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
-    let owner = pod
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true) && r.kind == "Job" && r.api_version == "batch/v1")?;
+    let owner =
+        pod.metadata.owner_references.iter().flatten().find(|r| {
+            r.controller == Some(true) && r.kind == "Job" && r.api_version == "batch/v1"
+        })?;
     let status = pod.status.clone().unwrap_or_default();
     let phase = status.phase.clone().unwrap_or_default();
     let finished = matches!(phase.as_str(), "Succeeded" | "Failed");
@@ -227,7 +225,8 @@ async fn write(client: &kube::Client, rec: &Value) -> Result<(), Error> {
     let ns = rec["metadata"]["namespace"].as_str().unwrap_or("default");
     let name = rec["metadata"]["name"].as_str().unwrap_or_default();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &api_resource());
-    let obj: DynamicObject = serde_json::from_value(rec.clone()).map_err(kube::Error::SerdeError)?;
+    let obj: DynamicObject =
+        serde_json::from_value(rec.clone()).map_err(kube::Error::SerdeError)?;
     match api.create(&PostParams::default(), &obj).await {
         Ok(_) => return Ok(()),
         // The namespace is gone (or going): nothing to keep.

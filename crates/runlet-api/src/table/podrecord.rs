@@ -10,7 +10,11 @@ pub(super) const COLUMNS: &[Column] = &[
     Column::string("Index", "The pod's completion index (Indexed Jobs)."),
     Column::string("Node", "The node the pod ran on."),
     Column::string("Phase", "The pod's last phase."),
-    Column::typed("Exit Code", "integer", "The exit code of the pod's first container to fail, else of its first container."),
+    Column::typed(
+        "Exit Code",
+        "integer",
+        "The exit code of the pod's first container to fail, else of its first container.",
+    ),
     Column::string("Reason", "Why the pod ended."),
     Column::string("Duration", "From the pod's start to its end."),
     Column::AGE,
@@ -51,8 +55,17 @@ mod tests {
             "startTime": "2023-11-14T22:13:20Z", "finishTime": "2023-11-14T22:14:30Z"});
         assert_eq!(
             row(&rec, 1_700_000_100).cells,
-            vec![json!("pi-0-abcde"), json!("pi"), json!("0"), json!("n1"), json!("Failed"),
-                json!(3), json!("Error"), json!("70s"), json!("100s")]
+            vec![
+                json!("pi-0-abcde"),
+                json!("pi"),
+                json!("0"),
+                json!("n1"),
+                json!("Failed"),
+                json!(3),
+                json!("Error"),
+                json!("70s"),
+                json!("100s")
+            ]
         );
     }
 }

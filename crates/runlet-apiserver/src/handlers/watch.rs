@@ -65,7 +65,10 @@ fn raw_line(kind: &str, stored: &[u8], revision: Revision) -> Option<bytes::Byte
 /// `{"apiVersion":"<plain>","kind":"<plain>","metadata":{` (plain: no quote or backslash).
 fn metadata_body_offset(stored: &[u8]) -> Option<usize> {
     fn plain_string_end(b: &[u8], from: usize) -> Option<usize> {
-        let rel = b.get(from..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+        let rel = b
+            .get(from..)?
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')?;
         (b.get(from + rel) == Some(&b'"')).then_some(from + rel)
     }
     let mut i = 0;
@@ -248,8 +251,8 @@ mod tests {
 
     fn decoded_line(kind: &str, stored: &[u8], revision: Revision) -> Value {
         let info = runlet_api::resources::find("", "v1", "pods").unwrap();
-        let obj =
-            decode_event_value(info, &bytes::Bytes::copy_from_slice(stored), "k", revision).unwrap();
+        let obj = decode_event_value(info, &bytes::Bytes::copy_from_slice(stored), "k", revision)
+            .unwrap();
         serde_json::from_slice(&line(kind, &obj)).unwrap()
     }
 

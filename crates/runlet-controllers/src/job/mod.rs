@@ -14,7 +14,11 @@
 //!
 //! Deviations from upstream, each for throughput: there is no 1 s `syncJobBatchPeriod`
 //! (adds collapse while a key is queued, which gives the same batching without idling); a Job's
-//! own status write is put back into the cache so the next sync does not conflict.
+//! own status write is put back into the cache so the next sync does not conflict; a sync
+//! creates its new pods concurrently with writing the status and removing finalizers (the
+//! status counts them as active; failed creations are corrected right after); the slow-start
+//! batch size carries over between syncs of a Job while creations succeed; and every batch of
+//! API calls runs as separate tasks ([`join_spawned`]) so in-process requests use every core.
 
 mod backoff;
 mod events;
@@ -278,7 +282,9 @@ pub(crate) fn remove_finalizer_patch() -> Patch<serde_json::Value> {
 /// message). In-process API calls run their handler in the calling task, so a batch awaited
 /// with `join_all` would decode, validate and encode every request on one core; spawned, the
 /// batch spreads over all of them. Dropping the returned future aborts the tasks.
-pub(crate) async fn join_spawned<F>(futs: impl IntoIterator<Item = F>) -> Vec<Result<F::Output, String>>
+pub(crate) async fn join_spawned<F>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<Result<F::Output, String>>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

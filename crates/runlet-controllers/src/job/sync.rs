@@ -626,15 +626,22 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
     // the planned pods as active; creations that fail are corrected right after.
     let to_create = std::mem::take(&mut ctx.pending_creates);
     let (created, tracked) = if to_create.is_empty() {
-        let tracked =
-            super::tracking::track_job_status_and_remove_finalizers(c, &mut ctx, needs_status_update)
-                .await;
+        let tracked = super::tracking::track_job_status_and_remove_finalizers(
+            c,
+            &mut ctx,
+            needs_status_update,
+        )
+        .await;
         ((0, None), tracked)
     } else {
         let job = ctx.job.clone();
         tokio::join!(
             super::manage::create_pods(c, &job, key, to_create),
-            super::tracking::track_job_status_and_remove_finalizers(c, &mut ctx, needs_status_update)
+            super::tracking::track_job_status_and_remove_finalizers(
+                c,
+                &mut ctx,
+                needs_status_update
+            )
         )
     };
     let (not_created, create_err) = created;

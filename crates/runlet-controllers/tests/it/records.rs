@@ -68,14 +68,18 @@ async fn pod_records_outlive_pods_and_go_with_their_job() {
         .await;
     env.wait_job("ok", "complete", |j| has_cond(j, "Complete"))
         .await;
-    env.wait_job("bad", "failed", |j| has_cond(j, "Failed")).await;
+    env.wait_job("bad", "failed", |j| has_cond(j, "Failed"))
+        .await;
 
     let api: Api<DynamicObject> =
         Api::namespaced_with(env.api.client.clone(), "default", &records::api_resource());
     let ok = wait_records(&api, "ok", 2).await;
     for (i, r) in ok.iter().enumerate() {
         let name = r.metadata.name.clone().unwrap();
-        assert!(name.starts_with(&format!("ok-{i}-")), "named after the pod: {name}");
+        assert!(
+            name.starts_with(&format!("ok-{i}-")),
+            "named after the pod: {name}"
+        );
         assert_eq!(r.data["podName"], name.as_str());
         assert_eq!(r.data["jobName"], "ok");
         assert_eq!(r.data["completionIndex"], i as i64);
@@ -113,7 +117,11 @@ async fn pod_records_outlive_pods_and_go_with_their_job() {
     })
     .await
     .unwrap();
-    assert_eq!(records_of(&api, "ok").await.len(), 2, "records outlive pods");
+    assert_eq!(
+        records_of(&api, "ok").await.len(),
+        2,
+        "records outlive pods"
+    );
     assert_eq!(records_of(&api, "bad").await[0].data["exitCode"], 3);
 
     // Deleting the Job deletes its records (garbage collector, background propagation).
@@ -122,7 +130,11 @@ async fn pod_records_outlive_pods_and_go_with_their_job() {
         .await
         .unwrap();
     wait_records(&api, "ok", 0).await;
-    assert_eq!(records_of(&api, "bad").await.len(), 1, "other Jobs keep theirs");
+    assert_eq!(
+        records_of(&api, "bad").await.len(),
+        1,
+        "other Jobs keep theirs"
+    );
 
     driver.abort();
     stop.cancel();

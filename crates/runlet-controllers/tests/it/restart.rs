@@ -163,7 +163,14 @@ async fn max_active_in_history(api: &TestApi) -> usize {
         .unwrap()
         .items
         .iter()
-        .map(|p| p.metadata.resource_version.clone().unwrap().parse().unwrap())
+        .map(|p| {
+            p.metadata
+                .resource_version
+                .clone()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .max()
         .unwrap();
     let mut stream = pods
@@ -180,7 +187,13 @@ async fn max_active_in_history(api: &TestApi) -> usize {
             WatchEvent::Bookmark(_) => continue,
             WatchEvent::Error(e) => panic!("watch error: {e:?}"),
         };
-        let rv: i64 = p.metadata.resource_version.clone().unwrap().parse().unwrap();
+        let rv: i64 = p
+            .metadata
+            .resource_version
+            .clone()
+            .unwrap()
+            .parse()
+            .unwrap();
         let is_active = !deleted
             && p.metadata.deletion_timestamp.is_none()
             && !matches!(phase(&p), "Succeeded" | "Failed");
@@ -232,11 +245,19 @@ fn job_counts_exactly_and_stays_within_parallelism_across_a_server_kill() {
         let j = wait_job(&jobs, "complete", |j| status_of(j).2).await;
         let (succeeded, failed, _) = status_of(&j);
         assert_eq!(succeeded, COMPLETIONS, "every index succeeded exactly once");
-        let expected_failed = (0..i64::from(COMPLETIONS)).filter(|i| fails_first(*i)).count();
-        assert_eq!(failed as usize, expected_failed, "every failed pod counted once");
+        let expected_failed = (0..i64::from(COMPLETIONS))
+            .filter(|i| fails_first(*i))
+            .count();
+        assert_eq!(
+            failed as usize, expected_failed,
+            "every failed pod counted once"
+        );
         let st = j.status.unwrap();
         assert_eq!(st.completed_indexes.as_deref(), Some("0-499"));
-        assert_eq!(st.uncounted_terminated_pods.unwrap_or_default().failed, None);
+        assert_eq!(
+            st.uncounted_terminated_pods.unwrap_or_default().failed,
+            None
+        );
         let max = max_active_in_history(&api).await;
         assert!(max > 0, "the replay saw the pods");
         assert!(
