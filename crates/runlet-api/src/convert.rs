@@ -38,12 +38,18 @@ fn rename(obj: &Value, api_version: &str, to_core: bool) -> Value {
 /// The form an object is stored in: events.k8s.io/v1 Events become core/v1 Events; everything
 /// else is stored as served.
 pub fn to_storage_version(obj: &Value) -> Value {
+    to_storage_version_if_needed(obj).unwrap_or_else(|| obj.clone())
+}
+
+/// The object in its storage version when that differs from `obj`'s; `None` when `obj` is
+/// stored as it is (every kind but events.k8s.io Events), so callers need not copy it.
+pub fn to_storage_version_if_needed(obj: &Value) -> Option<Value> {
     match (
         obj.get("apiVersion").and_then(Value::as_str),
         obj.get("kind").and_then(Value::as_str),
     ) {
-        (Some("events.k8s.io/v1"), Some("Event")) => rename(obj, "v1", true),
-        _ => obj.clone(),
+        (Some("events.k8s.io/v1"), Some("Event")) => Some(rename(obj, "v1", true)),
+        _ => None,
     }
 }
 

@@ -235,6 +235,19 @@ pub static RESOURCES: &[ResourceInfo] = &[
         true,
         ["status"]
     ),
+    // runlet's own: one record per pod a Job ran, kept after the pod is deleted until the
+    // Job is (owned by it), written by the records controller in runlet-controllers.
+    resource!(
+        "runlet.dev",
+        "v1",
+        "PodRecord",
+        "podrecords",
+        "podrecord",
+        ["prec"],
+        [],
+        true,
+        []
+    ),
 ];
 
 /// The resource at `group/version/plural`.

@@ -41,9 +41,46 @@ pub fn from_stored_as(info: &ResourceInfo, kv: &KeyValue) -> ApiResult<Value> {
 
 /// Serializes an object for the store (in its storage version), without its resourceVersion.
 pub fn to_stored(obj: &Value) -> Bytes {
-    let mut copy = runlet_api::convert::to_storage_version(obj);
-    meta::remove(&mut copy, "resourceVersion");
-    Bytes::from(serde_json::to_vec(&copy).unwrap_or_default())
+    let storage = runlet_api::convert::to_storage_version_if_needed(obj);
+    let obj = storage.as_ref().unwrap_or(obj);
+    Bytes::from(serde_json::to_vec(&WithoutResourceVersion(obj)).unwrap_or_default())
+}
+
+/// Serializes an object as is, except `metadata.resourceVersion`, without copying it.
+struct WithoutResourceVersion<'a>(&'a Value);
+
+impl serde::Serialize for WithoutResourceVersion<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(top) = self.0 else {
+            return self.0.serialize(s);
+        };
+        let mut map = s.serialize_map(Some(top.len()))?;
+        for (k, v) in top {
+            match v {
+                Value::Object(m) if k == "metadata" => {
+                    map.serialize_entry(k, &MetadataWithoutResourceVersion(m))?;
+                }
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+struct MetadataWithoutResourceVersion<'a>(&'a serde_json::Map<String, Value>);
+
+impl serde::Serialize for MetadataWithoutResourceVersion<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.0 {
+            if k != "resourceVersion" {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// RFC 3339 at second precision, as Kubernetes writes `metav1.Time`.

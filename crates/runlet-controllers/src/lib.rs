@@ -10,6 +10,7 @@
 //! - [`leader`]: leader election through a `coordination.k8s.io/v1` Lease, so only one server
 //!   runs the controllers.
 //! - [`scheduler`]: binds pending pods to Ready nodes with room.
+//! - [`records`]: one `runlet.dev/v1` PodRecord per pod a Job ran, kept until the Job goes.
 //! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
 
 pub mod clockqueue;
@@ -17,6 +18,7 @@ pub mod cronjob;
 pub mod gc;
 pub mod job;
 pub mod leader;
+pub mod records;
 pub mod scheduler;
 pub mod ttl;
 
@@ -32,7 +34,7 @@ pub async fn run_controllers(
     shutdown: CancellationToken,
 ) {
     let job_shutdown = shutdown.clone();
-    let (_, _, job, _, cronjob) = tokio::join!(
+    let (_, _, job, _, cronjob, _) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
@@ -46,7 +48,12 @@ pub async fn run_controllers(
             job_shutdown.clone().cancelled_owned()
         ),
         scheduler::run(client.clone(), clock.clone(), job_shutdown.clone()),
-        cronjob::run(client, clock, job_shutdown.cancelled_owned()),
+        cronjob::run(
+            client.clone(),
+            clock.clone(),
+            job_shutdown.clone().cancelled_owned()
+        ),
+        records::run(client, clock, 4, job_shutdown),
     );
     if let Err(e) = job {
         tracing::error!(error = %e, "job controller stopped with an error");

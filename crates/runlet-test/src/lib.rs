@@ -19,16 +19,26 @@ pub struct TestApi {
     pub state: AppState,
     pub client: kube::Client,
     pub clock: Arc<FakeClock>,
-    _dir: tempfile::TempDir,
+    /// The store under `state`, for [`SqliteStore::crash`].
+    pub store: Arc<SqliteStore>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApi {
     /// Starts a fresh server with the `default` and system namespaces.
     pub async fn start() -> TestApi {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(dir.path().join("state.db")).expect("open store");
         let clock = Arc::new(FakeClock::at(EPOCH));
-        let state = AppState::new(Arc::new(store), TokenFile::default(), clock.clone(), false);
+        let mut api = Self::start_in(dir.path(), clock).await;
+        api._dir = Some(dir);
+        api
+    }
+
+    /// Starts a server on the store in `dir` (created if new, reopened as a restarted server
+    /// would otherwise) with `clock`. The caller keeps `dir`.
+    pub async fn start_in(dir: &std::path::Path, clock: Arc<FakeClock>) -> TestApi {
+        let store = Arc::new(SqliteStore::open(dir.join("state.db")).expect("open store"));
+        let state = AppState::new(store.clone(), TokenFile::default(), clock.clone(), false);
         runlet_apiserver::bootstrap(&state)
             .await
             .expect("bootstrap");
@@ -37,7 +47,8 @@ impl TestApi {
             state,
             client,
             clock,
-            _dir: dir,
+            store,
+            _dir: None,
         }
     }
 }

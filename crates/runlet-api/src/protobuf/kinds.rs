@@ -499,7 +499,11 @@ mod tests {
 
     #[test]
     fn every_served_kind_decodes() {
-        for resource in crate::resources::RESOURCES {
+        // runlet.dev kinds have no protobuf form: clients send them as JSON, as for CRDs.
+        for resource in crate::resources::RESOURCES
+            .iter()
+            .filter(|r| r.group != "runlet.dev")
+        {
             let (api_version, kind) = (resource.api_version(), resource.kind);
             let raw = if kind == "Event" && api_version == "events.k8s.io/v1" {
                 // eventTime is required there.

@@ -15,6 +15,7 @@ mod lease;
 mod namespace;
 mod node;
 mod pod;
+mod podrecord;
 mod pv;
 mod pvc;
 mod secret;
@@ -163,6 +164,10 @@ fn printer_for(info: &ResourceInfo) -> Printer {
         ("coordination.k8s.io", "Lease") => Printer {
             columns: lease::COLUMNS,
             row: lease::row,
+        },
+        ("runlet.dev", "PodRecord") => Printer {
+            columns: podrecord::COLUMNS,
+            row: podrecord::row,
         },
         _ => Printer {
             columns: DEFAULT_COLUMNS,

@@ -213,6 +213,11 @@ impl Filter {
     pub fn matches(&self, obj: &Value) -> bool {
         self.labels.matches(meta::labels(obj)) && self.fields.matches(obj)
     }
+
+    /// Whether every object matches (no label or field selector).
+    pub fn matches_all(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
 }
 
 /// The store prefix a request covers.

@@ -30,9 +30,74 @@ const BOOKMARK_INTERVAL: Duration = Duration::from_secs(10);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
 fn line(kind: &str, object: &Value) -> bytes::Bytes {
-    let mut s = json!({"type": kind, "object": object}).to_string();
-    s.push('\n');
-    bytes::Bytes::from(s)
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    if serde_json::to_writer(&mut out, object).is_err() {
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b"}\n");
+    bytes::Bytes::from(out)
+}
+
+/// The watch line for a stored object without decoding it: the stored JSON (which never holds
+/// `metadata.resourceVersion`) with `"resourceVersion"` spliced in as the first field of
+/// `metadata`. Only for objects stored as the server writes them, starting with
+/// `{"apiVersion":"...","kind":"...","metadata":{`; anything else returns `None` and takes the
+/// decoding path. With every watcher of every pod event taking this path, a watch costs a copy
+/// instead of a JSON parse and print.
+fn raw_line(kind: &str, stored: &[u8], revision: Revision) -> Option<bytes::Bytes> {
+    let at = metadata_body_offset(stored)?;
+    let rv = format!("\"resourceVersion\":\"{revision}\"");
+    let mut out = Vec::with_capacity(stored.len() + rv.len() + 32);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    let (head, tail) = stored.split_at(at);
+    out.extend_from_slice(head);
+    out.extend_from_slice(rv.as_bytes());
+    if tail.first() != Some(&b'}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(tail);
+    out.extend_from_slice(b"}\n");
+    Some(bytes::Bytes::from(out))
+}
+
+/// The offset just after `"metadata":{` when `stored` starts with
+/// `{"apiVersion":"<plain>","kind":"<plain>","metadata":{` (plain: no quote or backslash).
+fn metadata_body_offset(stored: &[u8]) -> Option<usize> {
+    fn plain_string_end(b: &[u8], from: usize) -> Option<usize> {
+        let rel = b
+            .get(from..)?
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')?;
+        (b.get(from + rel) == Some(&b'"')).then_some(from + rel)
+    }
+    let mut i = 0;
+    for (prefix, string_follows) in [
+        (&b"{\"apiVersion\":\""[..], true),
+        (&b"\",\"kind\":\""[..], true),
+        (&b"\",\"metadata\":{"[..], false),
+    ] {
+        if !stored.get(i..)?.starts_with(prefix) {
+            return None;
+        }
+        i += prefix.len();
+        if string_follows {
+            i = plain_string_end(stored, i)?;
+        }
+    }
+    Some(i)
+}
+
+fn event_type(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Created => "ADDED",
+        EventKind::Updated => "MODIFIED",
+        EventKind::Deleted => "DELETED",
+    }
 }
 
 fn decode_event_value(
@@ -65,6 +130,7 @@ fn classify(info: &ResourceInfo, e: &Event, filter: &Filter) -> Option<(&'static
     match e.kind {
         EventKind::Created => now.then_some(("ADDED", obj)),
         EventKind::Deleted => now.then_some(("DELETED", obj)),
+        EventKind::Updated if filter.matches_all() => now.then_some(("MODIFIED", obj)),
         EventKind::Updated => match (before().unwrap_or(now), now) {
             (true, true) => Some(("MODIFIED", obj)),
             (false, true) => Some(("ADDED", obj)),
@@ -108,6 +174,7 @@ pub async fn watch(
     let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(256);
     let stream = state.store.watch(&prefix_of(target), from);
     let info = target.info;
+    let match_all = filter.matches_all();
     let explicit_initial = query.get("sendInitialEvents") == Some("true");
     tokio::spawn(async move {
         let mut first_table = true;
@@ -171,8 +238,16 @@ pub async fn watch(
                     }
                     Some(Ok(event)) => {
                         last_rv = event.revision;
-                        if let Some((kind, obj)) = classify(info, &event, &filter)
-                            && tx.send(Ok(line(kind, &encode(&obj)))).await.is_err() {
+                        let fast = (match_all && !info.is_alias() && tables.is_none())
+                            .then(|| raw_line(event_type(event.kind), &event.value, event.revision))
+                            .flatten();
+                        let out = match fast {
+                            Some(l) => Some(l),
+                            None => classify(info, &event, &filter)
+                                .map(|(kind, obj)| line(kind, &encode(&obj))),
+                        };
+                        if let Some(out) = out
+                            && tx.send(Ok(out)).await.is_err() {
                                 return;
                             }
                     }
@@ -187,4 +262,44 @@ pub async fn watch(
         HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn decoded_line(kind: &str, stored: &[u8], revision: Revision) -> Value {
+        let info = runlet_api::resources::find("", "v1", "pods").unwrap();
+        let obj = decode_event_value(info, &bytes::Bytes::copy_from_slice(stored), "k", revision)
+            .unwrap();
+        serde_json::from_slice(&line(kind, &obj)).unwrap()
+    }
+
+    #[test]
+    fn raw_watch_line_equals_the_decoded_one() {
+        for stored in [
+            &br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","labels":{"x":"y"}},"spec":{}}"#[..],
+            &br#"{"apiVersion":"v1","kind":"Pod","metadata":{},"status":{"phase":"Running"}}"#[..],
+        ] {
+            let raw = raw_line("MODIFIED", stored, 42).unwrap();
+            assert!(raw.ends_with(b"}\n"));
+            let raw: Value = serde_json::from_slice(&raw).unwrap();
+            assert_eq!(raw, decoded_line("MODIFIED", stored, 42));
+            assert_eq!(raw["object"]["metadata"]["resourceVersion"], "42");
+        }
+    }
+
+    #[test]
+    fn unusual_stored_objects_take_the_decoding_path() {
+        for stored in [
+            &br#"{"kind":"Pod","apiVersion":"v1","metadata":{}}"#[..],
+            &br#"{"apiVersion":"v\"1","kind":"Pod","metadata":{}}"#[..],
+            &br#"{"apiVersion":"v1","kind":"Pod","spec":{},"metadata":{}}"#[..],
+            &br#"{"apiVersion":"v1""#[..],
+            &b""[..],
+        ] {
+            assert!(raw_line("ADDED", stored, 1).is_none(), "{stored:?}");
+        }
+    }
 }

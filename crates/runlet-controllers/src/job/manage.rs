@@ -11,7 +11,8 @@ use futures::future::join_all;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PatchParams, PostParams};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 fn pods_api(c: &Context, job: &Job) -> Api<Pod> {
     Api::namespaced(
@@ -178,8 +179,10 @@ pub(super) async fn delete_active_pods(
 }
 
 /// Upstream `manageJob`: brings the number of active pods to what the Job wants, respecting
-/// suspend, completions, parallelism, pod failure backoff and expectations. Returns the new
-/// active count.
+/// suspend, completions, parallelism, pod failure backoff and expectations. Deletions happen
+/// here; creations are only planned into `ctx.pending_creates` (and counted in the returned
+/// active count) so the sync can run them with [`create_pods`] concurrently with writing the
+/// status. Returns the new active count.
 pub(super) async fn manage_job(c: &Context, ctx: &mut SyncCtx) -> (i32, Option<Error>) {
     let now = c.clock.now_millis();
     let mut active = ctx.active_pods.len() as i32;
@@ -312,26 +315,42 @@ pub(super) async fn manage_job(c: &Context, ctx: &mut SyncCtx) -> (i32, Option<E
             .map(|_| pods::new_pod(&ctx.job, &base, None, None))
             .collect(),
     };
-    let api = pods_api(c, &ctx.job);
+    ctx.pending_creates = to_create;
+    (active, None)
+}
+
+/// Creates the pods [`manage_job`] planned, in slow-start batches (upstream
+/// `slowStartBatch`): a batch starts only after the previous one fully succeeded and is twice
+/// its size, so a failing create stops early. Deviation, for throughput: the first batch is
+/// as large as the last fully successful one for this Job ([`SlowStart`]), so a Job whose
+/// creations keep succeeding does not start from 1 on every sync. Returns how many planned
+/// pods were not created and the first error.
+pub(super) async fn create_pods(
+    c: &Context,
+    job: &Job,
+    key: &str,
+    to_create: Vec<Pod>,
+) -> (i32, Option<Error>) {
+    let api = pods_api(c, job);
     let pp = PostParams::default();
     let mut errors: Vec<String> = Vec::new();
+    let mut not_created = 0i32;
     let mut remaining: &[Pod] = &to_create;
-    let mut batch = 1usize;
+    let mut batch = c.slow_start.initial(key);
     while !remaining.is_empty() {
         let n = batch.min(remaining.len());
         let (now_batch, rest) = remaining.split_at(n);
         remaining = rest;
-        let results = join_all(now_batch.iter().map(|p| api.create(&pp, p))).await;
+        let results = super::join_spawned(now_batch.iter().map(|p| {
+            let (api, pp, p) = (api.clone(), pp.clone(), p.clone());
+            async move { api.create(&pp, &p).await }
+        }))
+        .await;
         let mut batch_failed = false;
         for r in results {
-            match r {
-                Ok(p) => c.recorder.event(
-                    &ctx.job,
-                    EventType::Normal,
-                    "SuccessfulCreate",
-                    format!("Created pod: {}", pods::name(&p)),
-                ),
-                Err(e) => {
+            let r = match r {
+                Ok(Ok(p)) => Ok(p),
+                Ok(Err(e)) => {
                     // A terminating namespace makes every creation fail; nothing to retry.
                     if let kube::Error::Api(s) = &e
                         && s.details
@@ -341,29 +360,84 @@ pub(super) async fn manage_job(c: &Context, ctx: &mut SyncCtx) -> (i32, Option<E
                     {
                         continue;
                     }
-                    c.expectations.creation_observed(&ctx.key);
-                    active -= 1;
+                    Err(e.to_string())
+                }
+                Err(panicked) => Err(panicked),
+            };
+            match r {
+                Ok(p) => c.recorder.event(
+                    job,
+                    EventType::Normal,
+                    "SuccessfulCreate",
+                    format!("Created pod: {}", pods::name(&p)),
+                ),
+                Err(e) => {
+                    c.expectations.creation_observed(key);
+                    not_created += 1;
                     batch_failed = true;
                     c.recorder.event(
-                        &ctx.job,
+                        job,
                         EventType::Warning,
                         "FailedCreate",
                         format!("Error creating: {e}"),
                     );
-                    errors.push(e.to_string());
+                    errors.push(e);
                 }
             }
         }
-        if batch_failed && !remaining.is_empty() {
-            let skipped = remaining.len() as i32;
-            active -= skipped;
-            c.expectations
-                .creations_observed(&ctx.key, i64::from(skipped));
+        if batch_failed {
+            c.slow_start.reset(key);
+            if !remaining.is_empty() {
+                let skipped = remaining.len() as i32;
+                not_created += skipped;
+                c.expectations.creations_observed(key, i64::from(skipped));
+            }
             break;
         }
         batch = batch.saturating_mul(2);
+        // The next sync may start with the batch this one would have sent next.
+        c.slow_start
+            .succeeded(key, batch.min(c.config.max_pod_create_delete_per_sync));
     }
-    (active, first_error(&ctx.job, errors))
+    (not_created, first_error(job, errors))
+}
+
+/// The slow-start window per Job: the size of its last fully successful creation batch, where
+/// its next sync's first batch starts. Forgotten on a failed batch and when the Job goes.
+#[derive(Debug, Default)]
+pub(super) struct SlowStart {
+    map: Mutex<HashMap<String, usize>>,
+}
+
+impl SlowStart {
+    /// Upstream `SlowStartInitialBatchSize` is 1.
+    const INITIAL: usize = 1;
+
+    fn initial(&self, key: &str) -> usize {
+        self.map
+            .lock()
+            .ok()
+            .and_then(|m| m.get(key).copied())
+            .unwrap_or(Self::INITIAL)
+            .max(Self::INITIAL)
+    }
+
+    fn succeeded(&self, key: &str, n: usize) {
+        if let Ok(mut m) = self.map.lock() {
+            let w = m.entry(key.to_string()).or_insert(Self::INITIAL);
+            *w = (*w).max(n);
+        }
+    }
+
+    fn reset(&self, key: &str) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(key);
+        }
+    }
+
+    pub(super) fn forget(&self, key: &str) {
+        self.reset(key);
+    }
 }
 
 /// Upstream `getNewIndexFailureCounts`: the replaced pod's counts plus its own failure.

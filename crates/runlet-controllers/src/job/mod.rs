@@ -14,7 +14,11 @@
 //!
 //! Deviations from upstream, each for throughput: there is no 1 s `syncJobBatchPeriod`
 //! (adds collapse while a key is queued, which gives the same batching without idling); a Job's
-//! own status write is put back into the cache so the next sync does not conflict.
+//! own status write is put back into the cache so the next sync does not conflict; a sync
+//! creates its new pods concurrently with writing the status and removing finalizers (the
+//! status counts them as active; failed creations are corrected right after); the slow-start
+//! batch size carries over between syncs of a Job while creations succeed; and every batch of
+//! API calls runs as separate tasks ([`join_spawned`]) so in-process requests use every core.
 
 mod backoff;
 mod events;
@@ -102,6 +106,7 @@ pub(crate) struct Context {
     expectations: Expectations,
     finalizer_expectations: FinalizerExpectations,
     backoff: BackoffStore,
+    slow_start: manage::SlowStart,
     recorder: Recorder,
     config: Config,
     jobs_synced: watch::Sender<bool>,
@@ -153,6 +158,7 @@ impl JobController {
             expectations: Expectations::default(),
             finalizer_expectations: FinalizerExpectations::default(),
             backoff: BackoffStore::default(),
+            slow_start: manage::SlowStart::default(),
             recorder,
             config,
             jobs_synced: watch::channel(false).0,
@@ -270,6 +276,33 @@ pub(crate) fn remove_finalizer_patch() -> Patch<serde_json::Value> {
     Patch::Strategic(serde_json::json!({
         "metadata": {"$deleteFromPrimitiveList/finalizers": [JOB_TRACKING_FINALIZER]}
     }))
+}
+
+/// Runs each future as its own task and returns their outputs in order (a panicked task as its
+/// message). In-process API calls run their handler in the calling task, so a batch awaited
+/// with `join_all` would decode, validate and encode every request on one core; spawned, the
+/// batch spreads over all of them. Dropping the returned future aborts the tasks.
+pub(crate) async fn join_spawned<F>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<Result<F::Output, String>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    struct AbortAll<T>(Vec<tokio::task::JoinHandle<T>>);
+    impl<T> Drop for AbortAll<T> {
+        fn drop(&mut self) {
+            for h in &self.0 {
+                h.abort();
+            }
+        }
+    }
+    let mut handles = AbortAll(futs.into_iter().map(tokio::spawn).collect());
+    let mut out = Vec::with_capacity(handles.0.len());
+    for h in handles.0.iter_mut() {
+        out.push(h.await.map_err(|e| e.to_string()));
+    }
+    out
 }
 
 pub(crate) fn is_not_found(e: &kube::Error) -> bool {

@@ -15,7 +15,6 @@ use super::events::EventType;
 use super::indexed;
 use super::sync::{self, SyncCtx, is_indexed, new_condition, spec};
 use super::{Context, Error, is_not_found, pods, remove_finalizer_patch};
-use futures::future::join_all;
 use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PatchParams, PostParams};
@@ -70,7 +69,7 @@ fn clean_uncounted(status: &mut JobStatus, with_finalizer: &HashSet<String>) -> 
     updated
 }
 
-async fn update_status(c: &Context, job: &Job) -> Result<Job, Error> {
+pub(super) async fn update_status(c: &Context, job: &Job) -> Result<Job, Error> {
     let api: Api<Job> = Api::namespaced(
         c.client.clone(),
         job.metadata.namespace.as_deref().unwrap_or("default"),
@@ -99,18 +98,16 @@ async fn remove_finalizers(
 ) -> (Vec<bool>, Option<Error>) {
     c.finalizer_expectations
         .expect_removed(key, to_remove.iter().map(|p| pods::uid(p).to_string()));
-    let results = join_all(to_remove.iter().map(|p| {
+    let results = super::join_spawned(to_remove.iter().map(|p| {
         let api: Api<Pod> = Api::namespaced(
             c.client.clone(),
             p.metadata.namespace.as_deref().unwrap_or("default"),
         );
+        let name = pods::name(p).to_string();
         async move {
-            api.patch(
-                pods::name(p),
-                &PatchParams::default(),
-                &remove_finalizer_patch(),
-            )
-            .await
+            api.patch(&name, &PatchParams::default(), &remove_finalizer_patch())
+                .await
+                .map(|_| ())
         }
     }))
     .await;
@@ -118,8 +115,13 @@ async fn remove_finalizers(
     let mut errors = Vec::new();
     for (p, r) in to_remove.iter().zip(results) {
         match r {
-            Ok(_) => ok.push(true),
-            Err(e) => {
+            Ok(Ok(())) => ok.push(true),
+            Err(panicked) => {
+                c.finalizer_expectations.removal_observed(key, pods::uid(p));
+                ok.push(false);
+                errors.push(panicked);
+            }
+            Ok(Err(e)) => {
                 c.finalizer_expectations.removal_observed(key, pods::uid(p));
                 if is_not_found(&e) {
                     ok.push(true);

@@ -45,6 +45,8 @@ struct Index {
 enum Request {
     Write(WriteOp, oneshot::Sender<Result<KeyValue, StoreError>>),
     Compact(Revision, oneshot::Sender<Result<KeyValue, StoreError>>),
+    /// Stop now, as a crash would (see [`SqliteStore::crash`]).
+    Crash,
 }
 
 /// The SQLite-backed [`Store`].
@@ -54,6 +56,7 @@ pub struct SqliteStore {
     reader: Arc<Mutex<Connection>>,
     hub: Arc<WatchHub>,
     path: PathBuf,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -106,7 +109,7 @@ impl SqliteStore {
             index: index.clone(),
             hub: hub.clone(),
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("runlet-store-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(backend)?;
@@ -116,12 +119,25 @@ impl SqliteStore {
             reader,
             hub,
             path,
+            thread: Mutex::new(Some(thread)),
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Stops the store as `kill -9` would stop the process: writes not yet committed are
+    /// dropped unanswered, and every later write fails. Returns once the writer thread has
+    /// exited, so the database can be opened again — how tests restart a server mid-work.
+    /// Blocks; call it outside the async runtime (or in `spawn_blocking`).
+    pub fn crash(&self) {
+        let _ = self.writer.send(Request::Crash);
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
     }
 
     async fn request(
@@ -350,6 +366,12 @@ impl Writer {
             while let Some(req) = next.take() {
                 match req {
                     Request::Write(op, reply) => writes.push((op, reply)),
+                    Request::Crash => {
+                        // The batch gathered so far was never committed: its callers hear
+                        // nothing but a dropped reply, as after a crash.
+                        tracing::debug!(dropped = writes.len(), "store writer crashed on request");
+                        return;
+                    }
                     Request::Compact(rev, reply) => {
                         // Keep ordering simple: commit what came before, then compact.
                         self.commit_batch(std::mem::take(&mut writes));

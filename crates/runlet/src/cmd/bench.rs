@@ -11,6 +11,8 @@
 //! size through the whole embedded system (API, controllers, scheduler, agent, process
 //! runtime), and compares the wall times. Pod start latency is measured from the moment a
 //! watch sees the pod bound to the moment it sees its container started.
+//!
+//! `runlet bench jobs-controller` ([`super::bench_jobs`]) measures the Job controller alone.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -37,6 +39,8 @@ pub struct BenchArgs {
 enum BenchWhat {
     /// Durable write throughput, Table listing and watch latency of the API server.
     Api(ApiBenchArgs),
+    /// Pods per second the Job controller creates and completes (fake pod driver).
+    JobsController(super::bench_jobs::JobsBenchArgs),
     /// A Job of `true` pods through the whole system against a fork/exec loop.
     Jobs(JobsBenchArgs),
 }
@@ -76,6 +80,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.what {
         BenchWhat::Api(a) => runtime.block_on(bench_api(a))?,
         BenchWhat::Jobs(a) => runtime.block_on(bench_jobs(a))?,
+        BenchWhat::JobsController(a) => runtime.block_on(super::bench_jobs::bench_jobs(a))?,
     }
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(ExitCode::SUCCESS)
@@ -100,7 +105,7 @@ fn configmap(name: String) -> ConfigMap {
     cm
 }
 
-fn pod(name: String) -> Pod {
+pub(super) fn pod(name: String) -> Pod {
     let mut p = Pod::default();
     p.metadata.name = Some(name);
     p.metadata.labels = Some([("app".to_string(), "bench".to_string())].into());
@@ -118,7 +123,7 @@ fn pod(name: String) -> Pod {
 }
 
 /// Runs `n` operations with `concurrency` workers; returns operations per second.
-async fn throughput<F, Fut>(n: usize, concurrency: usize, op: F) -> anyhow::Result<f64>
+pub(super) async fn throughput<F, Fut>(n: usize, concurrency: usize, op: F) -> anyhow::Result<f64>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -146,7 +151,7 @@ where
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
-fn peak_rss_mib() -> f64 {
+pub(super) fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

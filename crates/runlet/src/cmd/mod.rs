@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod apply;
 pub mod bench;
+pub mod bench_jobs;
 pub mod completion;
 pub mod delete;
 pub mod describe;

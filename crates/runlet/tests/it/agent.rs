@@ -135,3 +135,66 @@ fn disable_agent_leaves_pods_pending_and_a_joining_agent_runs_them() {
     let _ = agent.wait();
     assert!(s.terminate(), "the server stops cleanly");
 }
+
+const RECORDED_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: rec
+spec:
+  completions: 2
+  parallelism: 2
+  completionMode: Indexed
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"[ $JOB_COMPLETION_INDEX = 0 ] && exit 0; sleep 2; exit 3\"]
+";
+
+/// Kubernetes forgets a Job's exit codes and nodes once its pods are deleted
+/// (kubernetes/kubernetes#71364); runlet keeps a `runlet.dev/v1` PodRecord per pod until the
+/// Job itself is deleted.
+#[test]
+fn pod_records_keep_exit_codes_after_pods_are_deleted_and_go_with_the_job() {
+    let s = Server::start();
+    s.kubectl_stdin(&["apply", "-f", "-"], RECORDED_JOB);
+    s.kubectl_ok(&["wait", "--for=condition=failed", "job/rec", "--timeout=60s"]);
+    let exit_codes = || {
+        s.kubectl_ok(&[
+            "get",
+            "podrecords",
+            "-l",
+            "batch.kubernetes.io/job-name=rec",
+            "-o",
+            "jsonpath={range .items[*]}{.completionIndex}={.exitCode} {end}",
+        ])
+    };
+    wait_until(Duration::from_secs(30), "two records", || {
+        let c = exit_codes();
+        c.contains("0=0") && c.contains("1=3")
+    });
+    let table = s.kubectl_ok(&["get", "prec"]);
+    assert!(table.contains("EXIT CODE"), "{table}");
+    assert!(table.contains("Failed"), "{table}");
+    s.kubectl_ok(&[
+        "delete",
+        "pods",
+        "-l",
+        "batch.kubernetes.io/job-name=rec",
+        "--timeout=60s",
+    ]);
+    let c = exit_codes();
+    assert!(
+        c.contains("0=0") && c.contains("1=3"),
+        "records outlive pods: {c}"
+    );
+    s.kubectl_ok(&["delete", "job", "rec", "--timeout=60s"]);
+    wait_until(
+        Duration::from_secs(30),
+        "records deleted with the job",
+        || exit_codes().trim().is_empty(),
+    );
+}

@@ -1,0 +1,307 @@
+//! The records controller: for every pod a Job ran, one `runlet.dev/v1` `PodRecord` — pod name
+//! and UID, completion index, node, start, end, phase, exit code, reason — that outlives the
+//! pod and goes away with the Job. Kubernetes forgets all of this once a Job's pods are deleted
+//! (kubernetes/kubernetes#71364); `kubectl get podrecords -l batch.kubernetes.io/job-name=pi`
+//! shows it here.
+//!
+//! Shape: a watch of all pods feeds a de-duplicating [`WorkQueue`] of pod keys; a record is
+//! written once a Job's pod has finished (phase `Succeeded`/`Failed`) or is deleted, named
+//! after the pod, labelled like it (`batch.kubernetes.io/job-name`, `controller-uid`,
+//! `job-completion-index`) and owned by the Job, so the garbage collector deletes records
+//! with their Job. A record is rewritten only when what it says changes.
+//!
+//! Limitation: a pod deleted while this controller is not running (between two leaders) gets
+//! no record, since nothing is left to read; the Job's tracking finalizer keeps pods until the
+//! Job controller counted them, which in practice is long enough for this watch.
+
+use crate::clockqueue::WorkQueue;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use runlet_api::clock::Clock;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The API group and version of records.
+pub const API_VERSION: &str = "runlet.dev/v1";
+/// The kind of a pod record.
+pub const KIND: &str = "PodRecord";
+
+const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
+const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+const INDEX_LABEL: &str = "batch.kubernetes.io/job-completion-index";
+
+/// Errors writing a record.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// The `ApiResource` of `runlet.dev/v1` `PodRecord`.
+pub fn api_resource() -> ApiResource {
+    ApiResource {
+        group: "runlet.dev".into(),
+        version: "v1".into(),
+        api_version: API_VERSION.into(),
+        kind: KIND.into(),
+        plural: "podrecords".into(),
+    }
+}
+
+/// The record a pod should have now, if any: `None` while a Job's pod still runs, or for pods
+/// no Job controls. `deleted` is true for the pod's last state before it went away.
+pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
+    let owner =
+        pod.metadata.owner_references.iter().flatten().find(|r| {
+            r.controller == Some(true) && r.kind == "Job" && r.api_version == "batch/v1"
+        })?;
+    let status = pod.status.clone().unwrap_or_default();
+    let phase = status.phase.clone().unwrap_or_default();
+    let finished = matches!(phase.as_str(), "Succeeded" | "Failed");
+    let deleting = deleted || pod.metadata.deletion_timestamp.is_some();
+    if !finished && !deleting {
+        return None;
+    }
+    let name = pod.metadata.name.clone()?;
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    let mut rec_labels = Map::new();
+    for key in [JOB_NAME_LABEL, CONTROLLER_UID_LABEL, INDEX_LABEL] {
+        if let Some(v) = labels.get(key) {
+            rec_labels.insert(key.into(), json!(v));
+        }
+    }
+    let index = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(INDEX_LABEL))
+        .and_then(|v| v.parse::<i64>().ok());
+    // The container that decides: the first that failed, else the first that ended.
+    let terminated: Vec<_> = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .filter_map(|c| c.state.as_ref()?.terminated.clone())
+        .collect();
+    let decisive = terminated
+        .iter()
+        .find(|t| t.exit_code != 0)
+        .or_else(|| terminated.first());
+    let finish_time = terminated
+        .iter()
+        .filter_map(|t| t.finished_at.clone())
+        .max_by_key(|t| t.0)
+        .or_else(|| pod.metadata.deletion_timestamp.clone());
+    let reason = decisive
+        .and_then(|t| t.reason.clone())
+        .or_else(|| status.reason.clone())
+        .or_else(|| (!finished).then(|| "Deleted".to_string()));
+    let message = decisive
+        .and_then(|t| t.message.clone())
+        .or_else(|| status.message.clone());
+    let mut rec = json!({
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": rec_labels,
+            "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "Job",
+                "name": owner.name, "uid": owner.uid,
+            }],
+        },
+        "jobName": owner.name,
+        "podName": name,
+        "podUID": pod.metadata.uid,
+        "phase": if phase.is_empty() { "Unknown".to_string() } else { phase },
+    });
+    let fields = [
+        ("completionIndex", index.map(|i| json!(i))),
+        (
+            "nodeName",
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .map(Value::from),
+        ),
+        ("startTime", status.start_time.map(|t| json!(t))),
+        ("finishTime", finish_time.map(|t| json!(t))),
+        ("exitCode", decisive.map(|t| json!(t.exit_code))),
+        ("reason", reason.map(Value::from)),
+        ("message", message.map(Value::from)),
+    ];
+    if let Some(map) = rec.as_object_mut() {
+        for (k, v) in fields {
+            if let Some(v) = v {
+                map.insert(k.into(), v);
+            }
+        }
+    }
+    Some(rec)
+}
+
+fn pod_key(p: &Pod) -> String {
+    format!(
+        "{}/{}",
+        p.metadata.namespace.as_deref().unwrap_or_default(),
+        p.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// What a record says, without server-set metadata, to tell whether it must be rewritten.
+fn content(rec: &Value) -> Value {
+    let mut c = rec.clone();
+    if let Some(m) = c.as_object_mut() {
+        m.remove("metadata");
+        m.remove("apiVersion");
+        m.remove("kind");
+    }
+    c
+}
+
+struct Shared {
+    client: kube::Client,
+    queue: WorkQueue<String>,
+    /// The record each queued pod should have; removed once written for a deleted pod.
+    desired: Mutex<HashMap<String, (Value, bool)>>,
+    /// What was last written per pod key (its content), to skip no-op writes.
+    written: Mutex<HashMap<String, Value>>,
+}
+
+impl Shared {
+    fn observe(&self, pod: &Pod, deleted: bool) {
+        let Some(rec) = record_for(pod, deleted) else {
+            return;
+        };
+        let key = pod_key(pod);
+        if let Ok(mut d) = self.desired.lock() {
+            d.insert(key.clone(), (rec, deleted));
+        }
+        self.queue.add(key);
+    }
+
+    async fn sync(&self, key: &str) -> Result<(), Error> {
+        let Some((rec, deleted)) = self.desired.lock().ok().and_then(|d| d.get(key).cloned())
+        else {
+            return Ok(());
+        };
+        let want = content(&rec);
+        let already = self
+            .written
+            .lock()
+            .ok()
+            .is_some_and(|w| w.get(key) == Some(&want));
+        if !already {
+            write(&self.client, &rec).await?;
+        }
+        if let Ok(mut w) = self.written.lock() {
+            if deleted {
+                w.remove(key);
+            } else {
+                w.insert(key.to_string(), want);
+            }
+        }
+        if deleted && let Ok(mut d) = self.desired.lock() {
+            // Keep a newer desire queued meanwhile (a pod re-created under the same name).
+            if d.get(key).is_some_and(|(r, _)| *r == rec) {
+                d.remove(key);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates the record, or replaces it when it exists and says something else.
+async fn write(client: &kube::Client, rec: &Value) -> Result<(), Error> {
+    let ns = rec["metadata"]["namespace"].as_str().unwrap_or("default");
+    let name = rec["metadata"]["name"].as_str().unwrap_or_default();
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &api_resource());
+    let obj: DynamicObject =
+        serde_json::from_value(rec.clone()).map_err(kube::Error::SerdeError)?;
+    match api.create(&PostParams::default(), &obj).await {
+        Ok(_) => return Ok(()),
+        // The namespace is gone (or going): nothing to keep.
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => return Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
+    let current = api.get(name).await?;
+    let mut current_content = serde_json::to_value(&current.data).unwrap_or_default();
+    if let Some(m) = current_content.as_object_mut() {
+        m.remove("metadata");
+        m.remove("apiVersion");
+        m.remove("kind");
+    }
+    if current_content == content(rec) {
+        return Ok(());
+    }
+    let mut replacement = obj;
+    replacement.metadata.resource_version = current.metadata.resource_version;
+    replacement.metadata.uid = current.metadata.uid;
+    api.replace(name, &PostParams::default(), &replacement)
+        .await?;
+    Ok(())
+}
+
+/// Runs the records controller with `workers` writers until `shutdown`; every task it started
+/// has stopped when this returns. `run_controllers` runs it with the others.
+pub async fn run(
+    client: kube::Client,
+    clock: Arc<dyn Clock>,
+    workers: usize,
+    shutdown: CancellationToken,
+) {
+    let shared = Arc::new(Shared {
+        client: client.clone(),
+        queue: WorkQueue::new(clock),
+        desired: Mutex::new(HashMap::new()),
+        written: Mutex::new(HashMap::new()),
+    });
+    // Stops the workers when the watch ends too, without touching the caller's token.
+    let stop = shutdown.child_token();
+    let mut tasks = JoinSet::new();
+    for _ in 0..workers.max(1) {
+        let s = shared.clone();
+        let cancel = stop.clone();
+        tasks.spawn(async move {
+            while let Some(key) = s.queue.get(&cancel).await {
+                match s.sync(&key).await {
+                    Ok(()) => s.queue.forget(&key),
+                    Err(e) => {
+                        tracing::warn!(pod = %key, error = %e, "writing pod record failed");
+                        s.queue.add_rate_limited(key.clone());
+                    }
+                }
+                s.queue.done(&key);
+            }
+        });
+    }
+    let pods: Api<Pod> = Api::all(client);
+    let mut stream = watcher::watcher(pods, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    loop {
+        let ev = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            ev = stream.next() => ev,
+        };
+        match ev {
+            None => break,
+            Some(Ok(Event::Apply(p) | Event::InitApply(p))) => shared.observe(&p, false),
+            Some(Ok(Event::Delete(p))) => shared.observe(&p, true),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => tracing::warn!(error = %e, "pod watch failed"),
+        }
+    }
+    stop.cancel();
+    while tasks.join_next().await.is_some() {}
+}
