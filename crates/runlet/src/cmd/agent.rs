@@ -118,12 +118,13 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
     );
     let cancel = tokio_util::sync::CancellationToken::new();
     let mut task = tokio::spawn(agent.run(cancel.clone()));
+    let shutdown = crate::cmd::server::shutdown_signal();
     eprintln!("runlet agent {name} joined {}", args.server);
     eprintln!(
         "note: logs of this agent's pods are not served through the API server yet (remote log serving comes later)"
     );
     let finished = tokio::select! {
-        _ = crate::cmd::server::shutdown_signal() => None,
+        _ = shutdown => None,
         r = &mut task => Some(r),
     };
     let result = match finished {

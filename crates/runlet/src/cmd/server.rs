@@ -130,6 +130,7 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         runlet_console::PATH,
         dir.join("console-token").display()
     );
+    let shutdown = shutdown_signal();
     eprintln!("runlet server listening on {url}");
 
     // The console's routes are merged after the API router's authentication layer: they serve
@@ -137,7 +138,7 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
     // with the bearer token the user signs in with.
     let app = runlet_apiserver::router(stack.state.clone())
         .merge(runlet_console::router(stack.state.clock.clone()));
-    serve::serve_tls(listener, tls, app, shutdown_signal()).await;
+    serve::serve_tls(listener, tls, app, shutdown).await;
     stack.stop().await;
     eprintln!("runlet server stopped");
     Ok(())
@@ -150,14 +151,20 @@ fn console_token(dir: &std::path::Path) -> anyhow::Result<String> {
     crate::stack::secret_file(&dir.join("console-token"))
 }
 
-pub async fn shutdown_signal() {
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal that arrives right after the
+/// server says it is listening still stops it cleanly.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let term = signal(SignalKind::terminate()).ok();
+    let int = signal(SignalKind::interrupt()).ok();
+    async move {
+        let (Some(mut term), Some(mut int)) = (term, int) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }

@@ -46,12 +46,16 @@ fn a_pod_is_scheduled_run_and_its_logs_served_to_kubectl() {
     assert_eq!(s.kubectl_ok(&["logs", "hello"]), "hello from hello\n");
     let table = s.kubectl_ok(&["get", "pod", "hello"]);
     assert!(table.contains("Completed"), "{table}");
-    let describe = s.kubectl_ok(&["describe", "pod", "hello"]);
-    assert!(
-        describe.contains("Successfully assigned default/hello to"),
-        "{describe}"
+    // Events are written in the background by the scheduler and the agent: wait for both.
+    wait_until(
+        Duration::from_secs(30),
+        "the Scheduled and Started events",
+        || {
+            let describe = s.kubectl_ok(&["describe", "pod", "hello"]);
+            describe.contains("Successfully assigned default/hello to")
+                && describe.contains("Started container c")
+        },
     );
-    assert!(describe.contains("Started container c"), "{describe}");
     let nodes = s.kubectl_ok(&["get", "nodes"]);
     assert!(nodes.contains("Ready"), "{nodes}");
 
