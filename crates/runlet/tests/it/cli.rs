@@ -213,6 +213,21 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
     assert_eq!(list["items"][0]["kind"], "Pod");
     let yaml = ok(&s, &["get", "job", "hello", "-o", "yaml"]);
     assert!(yaml.contains("kind: Job"), "{yaml}");
+    // Events are recorded in the background: wait for the Job's last one (Completed) so that
+    // the event lists compared below are settled.
+    wait_until(Duration::from_secs(30), "the Job's Completed event", || {
+        s.kubectl_ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=hello,reason=Completed",
+            "-o",
+            "name",
+        ])
+        .lines()
+        .count()
+            > 0
+    });
     let events = ok(&s, &["get", "events"]);
     assert!(events.contains("SuccessfulCreate"), "{events}");
 
