@@ -34,6 +34,14 @@ struct PodIndex {
     orphans: HashMap<String, HashMap<String, Arc<Pod>>>,
 }
 
+/// What storing a pod from the watch did.
+enum Upsert {
+    Added,
+    Replaced(Arc<Pod>),
+    /// The cache holds a newer copy; the event was dropped.
+    Stale,
+}
+
 fn pod_key(p: &Pod) -> String {
     format!(
         "{}/{}",
@@ -183,19 +191,64 @@ impl Cache {
             .unwrap_or_default()
     }
 
+    /// Pods of namespace `ns` without a controller (candidates for adoption).
+    pub fn orphans(&self, ns: &str) -> Vec<Arc<Pod>> {
+        self.pods
+            .read()
+            .ok()
+            .and_then(|p| p.orphans.get(ns).map(|m| m.values().cloned().collect()))
+            .unwrap_or_default()
+    }
+
+    /// Stores the result of our own write to a pod (adoption, release) when the cache holds
+    /// an older copy of that same pod, so the next sync does not act on the stale one. A pod
+    /// the cache no longer has (deleted meanwhile) is not brought back.
+    pub fn put_pod_if_newer(&self, pod: &Arc<Pod>) {
+        let Ok(mut idx) = self.pods.write() else {
+            return;
+        };
+        let key = pod_key(pod);
+        let Some(cur) = idx.by_key.get(&key).cloned() else {
+            return;
+        };
+        if cur.metadata.uid != pod.metadata.uid
+            || rv_num(pod.metadata.resource_version.as_ref())
+                <= rv_num(cur.metadata.resource_version.as_ref())
+        {
+            return;
+        }
+        idx.by_key.insert(key, pod.clone());
+        idx.unlink(&cur);
+        idx.link(pod);
+    }
+
     pub fn pod(&self, key: &str) -> Option<Arc<Pod>> {
         self.pods.read().ok()?.by_key.get(key).cloned()
     }
 
-    fn upsert_pod(&self, pod: Arc<Pod>) -> Option<Arc<Pod>> {
-        let mut idx = self.pods.write().ok()?;
+    /// Stores a pod from the watch. A watch event older than the cached copy (which then is
+    /// our own write, see [`Cache::put_pod_if_newer`]) is dropped.
+    fn upsert_pod(&self, pod: Arc<Pod>) -> Upsert {
+        let Ok(mut idx) = self.pods.write() else {
+            return Upsert::Stale;
+        };
         let key = pod_key(&pod);
+        if let Some(cur) = idx.by_key.get(&key)
+            && cur.metadata.uid == pod.metadata.uid
+            && rv_num(pod.metadata.resource_version.as_ref())
+                < rv_num(cur.metadata.resource_version.as_ref())
+        {
+            return Upsert::Stale;
+        }
         let old = idx.by_key.insert(key, pod.clone());
         if let Some(o) = &old {
             idx.unlink(o);
         }
         idx.link(&pod);
-        old
+        match old {
+            Some(o) => Upsert::Replaced(o),
+            None => Upsert::Added,
+        }
     }
 
     fn remove_pod(&self, key: &str) -> Option<Arc<Pod>> {
@@ -356,8 +409,9 @@ impl Context {
     fn apply_pod(&self, pod: Pod) {
         let pod = Arc::new(pod);
         match self.cache.upsert_pod(pod.clone()) {
-            None => self.on_pod_add(&pod),
-            Some(old) => self.on_pod_update(&old, &pod),
+            Upsert::Added => self.on_pod_add(&pod),
+            Upsert::Replaced(old) => self.on_pod_update(&old, &pod),
+            Upsert::Stale => {}
         }
     }
 

@@ -21,6 +21,7 @@
 //! API calls runs as separate tasks ([`join_spawned`]) so in-process requests use every core.
 
 mod backoff;
+mod claim;
 mod events;
 mod expectations;
 pub mod indexed;
@@ -65,6 +66,9 @@ pub enum Error {
         failed: usize,
         first: String,
     },
+    /// The Job's selector cannot be parsed (upstream "couldn't convert Job selector").
+    #[error("couldn't convert Job selector of {0}: {1}")]
+    Selector(String, String),
     /// A background task of the controller panicked.
     #[error("job controller task failed: {0}")]
     Task(String),

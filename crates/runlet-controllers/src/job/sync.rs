@@ -364,8 +364,7 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
 
     // Expectations are checked before reading the pods, as upstream does.
     let satisfied = c.expectations.satisfied(key, now);
-    let uid = job.metadata.uid.clone().unwrap_or_default();
-    let pods: Vec<Arc<Pod>> = c.cache.live_pods(&uid);
+    let pods: Vec<Arc<Pod>> = super::claim::pods_for_job(c, &job).await?;
     let active_pods: Vec<Arc<Pod>> = pods
         .iter()
         .filter(|p| pods::is_active(p))

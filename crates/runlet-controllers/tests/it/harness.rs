@@ -1,6 +1,14 @@
 //! Test harness: the API server in-process, the Job controller running against it, and a fake
 //! pod driver that writes pod status through the API the way a node agent would.
+//!
+//! The controller talks to the server through [`Faults`], a layer on its own client only: tests
+//! make its pod creations or pod patches fail with a 500 Status, or hold back its pod watch
+//! (an informer that lags), while the test's client sees the server as it is.
 
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -8,28 +16,140 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use runlet_controllers::job::{Config, Handle, JobController};
 use runlet_test::TestApi;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
-pub const WAIT: Duration = Duration::from_secs(20);
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Faults injected between the controller and the API server.
+pub struct Faults {
+    /// Pod creations the controller attempted.
+    pub creates: AtomicU32,
+    /// Creation attempts from this number on (1-based) fail; 0: none fails.
+    fail_creates_from: AtomicU32,
+    /// Pod patches (not `/status`) the controller attempted.
+    pub pod_patches: AtomicU32,
+    fail_pod_patches: AtomicBool,
+    /// While true, events of the controller's pod watch are held back (not lost).
+    hold_pod_watch: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults {
+            creates: AtomicU32::new(0),
+            fail_creates_from: AtomicU32::new(0),
+            pod_patches: AtomicU32::new(0),
+            fail_pod_patches: AtomicBool::new(false),
+            hold_pod_watch: tokio::sync::watch::channel(false).0,
+        }
+    }
+}
+
+impl Faults {
+    /// Makes pod creation attempt `n` (1-based, counted since the start) and all later ones
+    /// fail; `0` lets every creation through.
+    pub fn fail_creates_from(&self, n: u32) {
+        self.fail_creates_from.store(n, Ordering::SeqCst);
+    }
+
+    pub fn fail_pod_patches(&self, fail: bool) {
+        self.fail_pod_patches.store(fail, Ordering::SeqCst);
+    }
+
+    pub fn hold_pod_watch(&self, hold: bool) {
+        self.hold_pod_watch.send_replace(hold);
+    }
+
+    pub fn create_attempts(&self) -> u32 {
+        self.creates.load(Ordering::SeqCst)
+    }
+
+    fn injected() -> Response {
+        let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": "injected fault", "reason": "InternalError",
+            "code": 500});
+        (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            [("content-type", "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+
+    async fn layer(self: Arc<Self>, req: Request, next: Next) -> Response {
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or("").to_string();
+        let method = req.method().clone();
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // api/v1/namespaces/<ns>/pods[/<name>[/<sub>]]
+        let pods_path =
+            segs.len() >= 5 && segs[..3] == ["api", "v1", "namespaces"] && segs[4] == "pods";
+        if method == axum::http::Method::POST && pods_path && segs.len() == 5 {
+            let n = self.creates.fetch_add(1, Ordering::SeqCst) + 1;
+            let from = self.fail_creates_from.load(Ordering::SeqCst);
+            if from != 0 && n >= from {
+                return Self::injected();
+            }
+        }
+        if method == axum::http::Method::PATCH && pods_path && segs.len() == 6 {
+            self.pod_patches.fetch_add(1, Ordering::SeqCst);
+            if self.fail_pod_patches.load(Ordering::SeqCst) {
+                return Self::injected();
+            }
+        }
+        let pod_watch = method == axum::http::Method::GET
+            && path == "/api/v1/pods"
+            && query
+                .split('&')
+                .any(|kv| kv == "watch=true" || kv == "watch=1");
+        let resp = next.run(req).await;
+        if !pod_watch {
+            return resp;
+        }
+        let gate = self.hold_pod_watch.subscribe();
+        let (parts, body) = resp.into_parts();
+        let held = body.into_data_stream().then(move |chunk| {
+            let mut gate = gate.clone();
+            async move {
+                let _ = gate.wait_for(|held| !*held).await;
+                chunk
+            }
+        });
+        Response::from_parts(parts, Body::from_stream(held))
+    }
+}
+
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
 
 pub struct Env {
     pub api: TestApi,
     pub handle: Handle,
     pub jobs: Api<Job>,
     pub pods: Api<Pod>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    pub faults: Arc<Faults>,
+    config: Config,
+    controller: Option<Running>,
+    others: Option<(CancellationToken, JoinHandle<()>)>,
 }
 
 impl Env {
     pub async fn start() -> Env {
-        Self::start_with(Config {
+        Self::start_with(Self::config()).await
+    }
+
+    fn config() -> Config {
+        Config {
             clock_poll: Duration::from_millis(5),
             ..Config::default()
-        })
-        .await
+        }
     }
 
     pub async fn start_with(config: Config) -> Env {
@@ -38,8 +158,61 @@ impl Env {
             .with_test_writer()
             .try_init();
         let api = TestApi::start().await;
-        let ctl = JobController::new(api.client.clone(), api.clock.clone(), config);
-        let handle = ctl.handle();
+        let faults = Arc::new(Faults::default());
+        let mut env = Env {
+            jobs: Api::namespaced(api.client.clone(), "default"),
+            pods: Api::namespaced(api.client.clone(), "default"),
+            handle: JobController::new(api.client.clone(), api.clock.clone(), config.clone())
+                .handle(),
+            api,
+            faults,
+            config,
+            controller: None,
+            others: None,
+        };
+        env.start_controller();
+        env
+    }
+
+    /// The Job controller plus the garbage collector and the TTL-after-finished controller.
+    pub async fn start_with_gc_and_ttl() -> Env {
+        let mut env = Self::start().await;
+        let cancel = CancellationToken::new();
+        let (client, clock) = (env.api.client.clone(), env.api.clock.clone());
+        let c = cancel.clone();
+        let task = tokio::spawn(async move {
+            let gc_config = runlet_controllers::gc::Config {
+                sync_timeout: Duration::from_secs(10),
+                ..Default::default()
+            };
+            tokio::join!(
+                runlet_controllers::gc::run(client.clone(), clock.clone(), gc_config, c.clone()),
+                runlet_controllers::ttl::run(client, clock, 2, c),
+            );
+        });
+        env.others = Some((cancel, task));
+        env
+    }
+
+    /// The controller's client: the same in-process server behind [`Faults`].
+    fn controller_client(&self) -> kube::Client {
+        let faults = self.faults.clone();
+        let router =
+            runlet_apiserver::router(self.api.state.clone()).layer(axum::middleware::from_fn(
+                move |req: Request, next: Next| faults.clone().layer(req, next),
+            ));
+        kube::Client::new(router, "default")
+    }
+
+    /// Starts a Job controller (a fresh one: empty caches, expectations and backoff records).
+    pub fn start_controller(&mut self) {
+        assert!(self.controller.is_none(), "controller already running");
+        let ctl = JobController::new(
+            self.controller_client(),
+            self.api.clock.clone(),
+            self.config.clone(),
+        );
+        self.handle = ctl.handle();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             ctl.run(async move {
@@ -48,22 +221,22 @@ impl Env {
             .await
             .unwrap();
         });
-        Env {
-            jobs: Api::namespaced(api.client.clone(), "default"),
-            pods: Api::namespaced(api.client.clone(), "default"),
-            api,
-            handle,
-            stop: Some(tx),
-            task: Some(task),
+        self.controller = Some(Running { stop: tx, task });
+    }
+
+    /// Stops the Job controller and waits (bounded) until it has.
+    pub async fn stop_controller(&mut self) {
+        if let Some(r) = self.controller.take() {
+            let _ = r.stop.send(());
+            tokio::time::timeout(WAIT, r.task).await.unwrap().unwrap();
         }
     }
 
     pub async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            tokio::time::timeout(WAIT, t).await.unwrap().unwrap();
+        self.stop_controller().await;
+        if let Some((cancel, task)) = self.others.take() {
+            cancel.cancel();
+            tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
         }
     }
 
@@ -321,6 +494,146 @@ impl Env {
         })
     }
 }
+
+impl Env {
+    /// Waits (bounded) until `check` holds.
+    pub async fn until<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !check().await {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Asserts that `check` keeps holding for `QUIET` of real time: how a test shows that
+    /// something does not happen (the controller is given every chance to do it).
+    pub async fn holds<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let end = tokio::time::Instant::now() + QUIET;
+        while tokio::time::Instant::now() < end {
+            assert!(check().await, "no longer holds: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Asserts the Job keeps exactly `n` active pods for [`QUIET`].
+    pub async fn stays_active(&self, job: &str, n: usize) {
+        self.holds(&format!("{job} has {n} active pods"), || async {
+            self.active_pods_of(job).await.len() == n
+        })
+        .await;
+    }
+
+    /// The active pod of an Indexed Job with completion index `ix`, waited for (bounded).
+    pub async fn wait_index(&self, job: &str, ix: i64) -> Pod {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(p) = self
+                .active_pods_of(job)
+                .await
+                .into_iter()
+                .find(|p| index_of(p) == Some(ix))
+            {
+                return p;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out: active pod for index {ix} of {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits (bounded) until the pod is gone from the API.
+    pub async fn wait_pod_gone(&self, name: &str) {
+        self.until(&format!("pod {name} gone"), || async {
+            self.pods.get_opt(name).await.unwrap().is_none()
+        })
+        .await;
+    }
+
+    /// Creates a pod directly (not through a Job): an orphan, or one owned as `body` says.
+    pub async fn create_pod(&self, name: &str, labels: Value) -> Pod {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"restartPolicy": "Never",
+                "containers": [{"name": "main", "image": "busybox"}]}
+        }))
+        .unwrap();
+        self.pods
+            .create(&PostParams::default(), &pod)
+            .await
+            .unwrap()
+    }
+
+    /// Merge-patches a pod's metadata.
+    pub async fn patch_pod_meta(&self, name: &str, meta: Value) -> Pod {
+        self.pods
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "metadata": meta })),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Removes every finalizer of a pod (a user clearing a hold finalizer).
+    pub async fn clear_finalizers(&self, name: &str) {
+        self.patch_pod_meta(name, json!({"finalizers": null})).await;
+    }
+}
+
+/// How long [`Env::holds`] watches for something that must not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// A template whose pods carry a finalizer of their own besides the Job's, so a deleted pod
+/// stays terminating until the test clears it.
+pub fn held_template() -> Value {
+    json!({"metadata": {"finalizers": ["example.com/hold"]},
+        "spec": {"restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "busybox"}]}})
+}
+
+pub fn ann<'a>(p: &'a Pod, k: &str) -> Option<&'a str> {
+    p.metadata.annotations.as_ref()?.get(k).map(String::as_str)
+}
+
+pub fn label<'a>(p: &'a Pod, k: &str) -> Option<&'a str> {
+    p.metadata.labels.as_ref()?.get(k).map(String::as_str)
+}
+
+pub fn index_of(p: &Pod) -> Option<i64> {
+    ann(p, "batch.kubernetes.io/job-completion-index")?
+        .parse()
+        .ok()
+}
+
+pub fn status(j: &Job) -> k8s_openapi::api::batch::v1::JobStatus {
+    j.status.clone().unwrap_or_default()
+}
+
+pub fn controller_uid(p: &Pod) -> Option<String> {
+    p.metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|r| r.controller == Some(true))
+        .map(|r| r.uid.clone())
+}
+
+pub fn has_finalizer(p: &Pod, f: &str) -> bool {
+    p.metadata.finalizers.iter().flatten().any(|x| x == f)
+}
+
+pub const TRACKING: &str = "batch.kubernetes.io/job-tracking";
 
 pub fn phase(p: &Pod) -> &str {
     p.status

@@ -6,7 +6,15 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod gc;
 mod harness;
-mod job;
+mod job_adoption;
+mod job_failure;
+mod job_indexed;
+mod job_pods;
+mod job_policy;
+mod job_status;
+mod job_suspend;
 mod records;
 mod restart;
+mod ttl;

@@ -1,0 +1,1 @@
+//! Garbage collection of Jobs and their pods (upstream pkg/controller/garbagecollector).

@@ -1,0 +1,1 @@
+//! TTL-after-finished with the Job controller (upstream pkg/controller/ttlafterfinished).
