@@ -403,7 +403,8 @@ pub(super) async fn create_pods(
 }
 
 /// The slow-start window per Job: the size of its last fully successful creation batch, where
-/// its next sync's first batch starts. Forgotten on a failed batch and when the Job goes.
+/// its next sync's first batch starts; 0 after a failed batch (the next sync starts at 1 and
+/// creates before writing the status, see [`SlowStart::failing`]). Forgotten when the Job goes.
 #[derive(Debug, Default)]
 pub(super) struct SlowStart {
     map: Mutex<HashMap<String, usize>>,
@@ -431,12 +432,21 @@ impl SlowStart {
 
     fn reset(&self, key: &str) {
         if let Ok(mut m) = self.map.lock() {
-            m.remove(key);
+            m.insert(key.to_string(), 0);
         }
     }
 
+    /// The Job's last creation batch had a failure.
+    pub(super) fn failing(&self, key: &str) -> bool {
+        self.map
+            .lock()
+            .is_ok_and(|m| m.get(key).is_some_and(|w| *w == 0))
+    }
+
     pub(super) fn forget(&self, key: &str) {
-        self.reset(key);
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(key);
+        }
     }
 }
 

@@ -608,6 +608,18 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
         }
     }
 
+    // While this Job's creations fail, its pods are created before the status is written, as
+    // upstream does, so the status is written once with what exists. (Written concurrently,
+    // the status would count the planned pods and be corrected by a second write, whose update
+    // event syncs the Job again at once: a hot loop of failing creations.)
+    let mut to_create = std::mem::take(&mut ctx.pending_creates);
+    let mut created_first = (0, None);
+    if !to_create.is_empty() && c.slow_start.failing(key) {
+        let job = ctx.job.clone();
+        created_first =
+            super::manage::create_pods(c, &job, key, std::mem::take(&mut to_create)).await;
+        active -= created_first.0;
+    }
     let st = ctx.job.status.clone().unwrap_or_default();
     let needs_status_update = suspend_cond_changed
         || Some(active) != st.active.or(Some(0))
@@ -623,7 +635,6 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
     // Creating the planned pods does not depend on recording finished ones, so both run at
     // once: a sync then costs one round of writes less. The status written meanwhile counts
     // the planned pods as active; creations that fail are corrected right after.
-    let to_create = std::mem::take(&mut ctx.pending_creates);
     let (created, tracked) = if to_create.is_empty() {
         let tracked = super::tracking::track_job_status_and_remove_finalizers(
             c,
@@ -644,7 +655,7 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
         )
     };
     let (not_created, create_err) = created;
-    if let Some(e) = create_err {
+    if let Some(e) = create_err.or(created_first.1) {
         manage_err.get_or_insert(e);
     }
     tracked?;
