@@ -139,3 +139,106 @@ async fn max_failed_indexes_exceeded_fails_job() {
     assert!(env.active_pods_of("mfi").await.is_empty());
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexed_pods_keep_the_template_subdomain_and_get_the_index_in_init_containers() {
+    // upstream addCompletionIndexEnvVariables (init containers too) and hostname
+    // `<job>-<index>`; the template's subdomain is kept.
+    let env = Env::start().await;
+    env.create_job(
+        "sub",
+        json!({"completions": 2, "parallelism": 2, "completionMode": "Indexed",
+            "template": {"spec": {"restartPolicy": "Never", "subdomain": "workers",
+                "initContainers": [{"name": "init", "image": "busybox"}],
+                "containers": [{"name": "main", "image": "busybox"}]}}}),
+    )
+    .await;
+    for ix in 0..2 {
+        let p = env.wait_index("sub", ix).await;
+        let spec = p.spec.clone().unwrap();
+        assert_eq!(spec.hostname, Some(format!("sub-{ix}")));
+        assert_eq!(spec.subdomain.as_deref(), Some("workers"));
+        let init_env = spec.init_containers.unwrap()[0].env.clone().unwrap();
+        assert!(init_env.iter().any(|e| e.name == "JOB_COMPLETION_INDEX"));
+        assert_eq!(
+            label(&p, "batch.kubernetes.io/job-completion-index"),
+            Some(ix.to_string().as_str())
+        );
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_adjacent_completed_indexes_are_written_with_a_comma() {
+    // upstream orderedIntervals.String: runs of three or more become ranges, "0,1" stays.
+    let env = Env::start().await;
+    env.create_job(
+        "adj",
+        json!({"completions": 4, "parallelism": 4, "completionMode": "Indexed"}),
+    )
+    .await;
+    let ci = |j: &k8s_openapi::api::batch::v1::Job| status(j).completed_indexes;
+    for (ix, want) in [(0, "0"), (1, "0,1"), (3, "0,1,3"), (2, "0-3")] {
+        let p = env.wait_index("adj", ix).await;
+        env.succeed_pod(&name(&p)).await;
+        env.wait_job("adj", want, |j| ci(j).as_deref() == Some(want))
+            .await;
+    }
+    env.wait_job("adj", "Complete", |j| has_cond(j, "Complete"))
+        .await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_index_is_recreated_with_the_same_index_after_backoff() {
+    // upstream firstPendingIndexes: a failed index is pending again; the Job-wide backoff
+    // applies without backoffLimitPerIndex.
+    let env = Env::start().await;
+    env.create_job(
+        "again",
+        json!({"completions": 2, "parallelism": 2, "completionMode": "Indexed"}),
+    )
+    .await;
+    let p1 = env.wait_index("again", 1).await;
+    env.fail_pod(&name(&p1)).await;
+    env.wait_job("again", "failed 1", |j| failed(j) == 1).await;
+    env.advance_secs(9);
+    env.stays_active("again", 1).await;
+    env.advance_secs(1);
+    let n1 = env.wait_index("again", 1).await;
+    assert_ne!(name(&n1), name(&p1));
+    assert!(name(&n1).starts_with("again-1-"));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backoff_limit_per_index_retries_with_the_failure_count_annotation() {
+    // upstream getNewIndexFailureCounts: the replacement carries
+    // batch.kubernetes.io/job-index-failure-count; the index fails past the limit.
+    let env = Env::start().await;
+    env.create_job(
+        "retry",
+        json!({"completions": 2, "parallelism": 2, "completionMode": "Indexed",
+               "backoffLimitPerIndex": 1}),
+    )
+    .await;
+    let p0 = env.wait_index("retry", 0).await;
+    env.fail_pod(&name(&p0)).await;
+    env.advance_secs(10);
+    let r0 = env.wait_index("retry", 0).await;
+    assert_ne!(name(&r0), name(&p0));
+    assert_eq!(
+        ann(&r0, "batch.kubernetes.io/job-index-failure-count"),
+        Some("1")
+    );
+    let j = env.job("retry").await;
+    assert_eq!(status(&j).failed_indexes.as_deref(), Some(""));
+    env.fail_pod(&name(&r0)).await;
+    env.wait_job("retry", "failedIndexes 0", |j| {
+        status(j).failed_indexes.as_deref() == Some("0")
+    })
+    .await;
+    env.advance_secs(60);
+    env.stays_active("retry", 1).await;
+    env.stop().await;
+}
