@@ -1,1 +1,167 @@
 //! Garbage collection of Jobs and their pods (upstream pkg/controller/garbagecollector).
+
+use crate::harness::*;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, PostParams, PropagationPolicy};
+use runlet_api::clock::FakeClock;
+use runlet_test::TestApi;
+use serde_json::json;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+fn policy(p: PropagationPolicy) -> DeleteParams {
+    DeleteParams {
+        propagation_policy: Some(p),
+        ..DeleteParams::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_deletion_removes_the_jobs_pods() {
+    // upstream attemptToDeleteItem: dependents of an absent owner are deleted; the Job
+    // controller releases the tracking finalizers of a deleted Job's pods (cleanupPodFinalizers).
+    let env = Env::start_with_gc_and_ttl().await;
+    env.create_job("bg", json!({"parallelism": 2, "completions": 2}))
+        .await;
+    let pods = env.wait_active("bg", 2).await;
+    env.jobs
+        .delete("bg", &policy(PropagationPolicy::Background))
+        .await
+        .unwrap();
+    for p in &pods {
+        env.wait_pod_gone(&name(p)).await;
+    }
+    assert!(env.jobs.get_opt("bg").await.unwrap().is_none());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreground_deletion_keeps_the_job_until_blocking_pods_are_gone() {
+    // upstream foregroundDeletion finalizer: removed once no dependent with
+    // blockOwnerDeletion remains.
+    let env = Env::start_with_gc_and_ttl().await;
+    env.create_job(
+        "fg",
+        json!({"parallelism": 2, "completions": 2, "template": held_template()}),
+    )
+    .await;
+    let pods = env.wait_active("fg", 2).await;
+    env.jobs
+        .delete("fg", &policy(PropagationPolicy::Foreground))
+        .await
+        .unwrap();
+    env.until("pods being deleted", || async {
+        env.pods_of("fg")
+            .await
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_some())
+            .count()
+            == 2
+    })
+    .await;
+    env.holds("job waits for its pods", || async {
+        env.jobs.get_opt("fg").await.unwrap().is_some_and(|j| {
+            j.metadata.finalizers.unwrap_or_default() == vec!["foregroundDeletion".to_string()]
+        })
+    })
+    .await;
+    for p in &pods {
+        env.clear_finalizers(&name(p)).await;
+    }
+    env.until("job gone", || async {
+        env.jobs.get_opt("fg").await.unwrap().is_none()
+    })
+    .await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphan_deletion_keeps_pods_without_owner_references_or_tracking_finalizer() {
+    // upstream orphanDependents strips the ownerReference; the Job controller's syncOrphanPod
+    // removes the tracking finalizer of the orphaned pods.
+    let env = Env::start_with_gc_and_ttl().await;
+    env.create_job("orph", json!({"parallelism": 2, "completions": 2}))
+        .await;
+    let pods = env.wait_active("orph", 2).await;
+    env.jobs
+        .delete("orph", &policy(PropagationPolicy::Orphan))
+        .await
+        .unwrap();
+    env.until("job gone", || async {
+        env.jobs.get_opt("orph").await.unwrap().is_none()
+    })
+    .await;
+    for p in &pods {
+        env.until("pod orphaned and unfinalized", || async {
+            let p = env.pods.get(&name(p)).await.unwrap();
+            p.metadata.owner_references.is_none() && !has_finalizer(&p, TRACKING)
+        })
+        .await;
+    }
+    env.holds("orphaned pods stay", || async {
+        env.pods_of("orph").await.len() == 2
+    })
+    .await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dangling_pods_are_deleted_after_a_server_restart() {
+    // upstream: the graph is rebuilt from lists after a restart; a pod whose owner uid no
+    // longer exists (checked with a live GET) is deleted.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FakeClock::at(runlet_test::EPOCH));
+    let api = TestApi::start_in(dir.path(), clock.clone()).await;
+    let jobs: Api<Job> = Api::default_namespaced(api.client.clone());
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "dang"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "busybox"}]}}}
+    }))
+    .unwrap();
+    let job = jobs.create(&PostParams::default(), &job).await.unwrap();
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "dang-pod", "ownerReferences": [{
+            "apiVersion": "batch/v1", "kind": "Job", "name": "dang",
+            "uid": job.metadata.uid, "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    // No collector runs: the owner goes, its pod stays behind.
+    jobs.delete("dang", &policy(PropagationPolicy::Background))
+        .await
+        .unwrap();
+    assert!(jobs.get_opt("dang").await.unwrap().is_none());
+    let store = api.store.clone();
+    drop((api, jobs, pods));
+    tokio::task::spawn_blocking(move || store.crash())
+        .await
+        .unwrap();
+
+    let api = TestApi::start_in(dir.path(), clock).await;
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    assert!(
+        pods.get_opt("dang-pod").await.unwrap().is_some(),
+        "survived the restart"
+    );
+    let cancel = CancellationToken::new();
+    let gc = tokio::spawn(runlet_controllers::gc::run(
+        api.client.clone(),
+        api.clock.clone(),
+        runlet_controllers::gc::Config::default(),
+        cancel.clone(),
+    ));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while pods.get_opt("dang-pod").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "dangling pod not deleted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    cancel.cancel();
+    tokio::time::timeout(WAIT, gc).await.unwrap().unwrap();
+}

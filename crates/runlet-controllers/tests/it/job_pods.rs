@@ -266,11 +266,12 @@ async fn slow_start_stops_at_the_first_failed_creation_and_retries_after_backoff
         "{:?}",
         ev.message
     );
-    // One attempt per sync; the first status write may sync the Job once more (runlet has no
-    // 1 s syncJobBatchPeriod), then nothing happens until the retry is due on the clock.
+    // One attempt per sync. The first sync's status writes (it creates alongside writing the
+    // status) may each sync the Job once more, as runlet has no 1 s syncJobBatchPeriod; then
+    // nothing happens until the retry is due on the clock.
     tokio::time::sleep(QUIET).await;
     let first = env.faults.create_attempts();
-    assert!(first <= 2, "{first} creation attempts of eight planned");
+    assert!(first <= 3, "{first} creation attempts of eight planned");
     env.holds("no retries before the backoff", || async {
         env.faults.create_attempts() == first
     })
