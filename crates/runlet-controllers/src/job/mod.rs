@@ -4,9 +4,11 @@
 //! rate-limited, delaying [`queue::WorkQueue`]; workers call [`sync::reconcile`] for one key at
 //! a time per key. Expectations ([`expectations`]) stop a Job from being managed while its own
 //! pod creations/deletions are not yet observed, which keeps active pods at or below
-//! `parallelism`. Pods carry the `batch.kubernetes.io/job-tracking` finalizer until their end
-//! is recorded in `status.uncountedTerminatedPods` and folded into the counters, so no success
-//! or failure is ever lost, even across restarts. Events go through a non-blocking
+//! `parallelism`. Each sync first claims its pods ([`claim`]): matching orphans are adopted,
+//! owned pods that no longer match the selector released. Pods carry the
+//! `batch.kubernetes.io/job-tracking` finalizer until their end is recorded in
+//! `status.uncountedTerminatedPods` and folded into the counters, so no success or failure is
+//! ever lost, even across restarts. Events go through a non-blocking
 //! [`events::Recorder`].
 //!
 //! Time comes only from the [`Clock`]: backoff, active deadlines and error retries are queue
