@@ -26,7 +26,11 @@ pub struct DecodeError {
     pub detail: String,
 }
 
-fn roundtrip<T>(info: &ResourceInfo, value: Value) -> Result<Normalized, DecodeError>
+/// Decodes `value` (an owned or a borrowed JSON value) as `T` and encodes it back.
+fn roundtrip<'de, T>(
+    info: &ResourceInfo,
+    value: impl serde::Deserializer<'de, Error = serde_json::Error>,
+) -> Result<Normalized, DecodeError>
 where
     T: serde::de::DeserializeOwned + serde::Serialize,
 {
@@ -52,19 +56,16 @@ where
     })
 }
 
-/// Decodes `value` as an object of `info`'s kind. `apiVersion` and `kind` are set from `info`
-/// (the caller checks a mismatch first).
-pub fn normalize(info: &ResourceInfo, mut value: Value) -> Result<Normalized, DecodeError> {
-    let Some(map) = value.as_object_mut() else {
-        return Err(DecodeError {
-            kind: info.kind.to_string(),
-            version: info.version.to_string(),
-            detail: "the object must be a JSON object".to_string(),
-        });
-    };
-    map.insert("apiVersion".into(), Value::String(info.api_version()));
-    map.insert("kind".into(), Value::String(info.kind.to_string()));
-    match (info.group, info.kind) {
+/// The typed round trip of `value` (owned or borrowed, already carrying `apiVersion` and
+/// `kind`) for the kinds runlet decodes; the value comes back untouched for the others.
+fn typed_roundtrip<'de, D>(
+    info: &ResourceInfo,
+    value: D,
+) -> Result<Result<Normalized, DecodeError>, D>
+where
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+{
+    Ok(match (info.group, info.kind) {
         ("", "Namespace") => roundtrip::<core::v1::Namespace>(info, value),
         ("", "Node") => roundtrip::<core::v1::Node>(info, value),
         ("", "Pod") => roundtrip::<core::v1::Pod>(info, value),
@@ -79,11 +80,110 @@ pub fn normalize(info: &ResourceInfo, mut value: Value) -> Result<Normalized, De
         ("coordination.k8s.io", "Lease") => roundtrip::<coordination::v1::Lease>(info, value),
         ("batch", "Job") => roundtrip::<batch::v1::Job>(info, value),
         ("batch", "CronJob") => roundtrip::<batch::v1::CronJob>(info, value),
-        _ => Ok(Normalized {
+        _ => return Err(value),
+    })
+}
+
+/// Decodes `value` as an object of `info`'s kind. `apiVersion` and `kind` are set from `info`
+/// (the caller checks a mismatch first).
+pub fn normalize(info: &ResourceInfo, mut value: Value) -> Result<Normalized, DecodeError> {
+    let Some(map) = value.as_object_mut() else {
+        return Err(DecodeError {
+            kind: info.kind.to_string(),
+            version: info.version.to_string(),
+            detail: "the object must be a JSON object".to_string(),
+        });
+    };
+    map.insert("apiVersion".into(), Value::String(info.api_version()));
+    map.insert("kind".into(), Value::String(info.kind.to_string()));
+    match typed_roundtrip(info, value) {
+        Ok(result) => result,
+        Err(value) => Ok(Normalized {
             object: value,
             unknown_fields: Vec::new(),
         }),
     }
+}
+
+/// As [`normalize`] for a new version of `current`, an object that was normalized before (it
+/// comes from the store): only the top-level fields that differ from `current`, with
+/// `metadata`, go through the typed round trip, and the unchanged ones are kept as they are. A
+/// status update or a finalizer patch of a pod thus decodes its metadata and status, not its
+/// whole spec. The result equals [`normalize`]'s, because k8s-openapi decodes and encodes each
+/// field on its own; when the partial object does not decode (a kind with a required field
+/// that did not change), the whole object takes the full path, which then reports any error.
+pub fn normalize_changed(
+    info: &ResourceInfo,
+    value: Value,
+    current: &Value,
+) -> Result<Normalized, DecodeError> {
+    let (Value::Object(new), Value::Object(old)) = (&value, current) else {
+        return normalize(info, value);
+    };
+    // Keep the leading apiVersion, kind, metadata order the store's fast paths rely on.
+    let mut keys = new.keys();
+    let canonical_order = keys.next().is_some_and(|k| k == "apiVersion")
+        && keys.next().is_some_and(|k| k == "kind")
+        && keys.next().is_some_and(|k| k == "metadata");
+    if !canonical_order {
+        return normalize(info, value);
+    }
+    let Value::Object(new) = value else {
+        unreachable!("matched above")
+    };
+    // Split the object: the fields to decode move into `partial`, `order` remembers where each
+    // field goes back and holds the unchanged ones.
+    let mut partial = serde_json::Map::new();
+    let mut order: Vec<(String, Option<Value>)> = Vec::with_capacity(new.len());
+    for (k, v) in new {
+        if k == "apiVersion" || k == "kind" || k == "metadata" || old.get(&k) != Some(&v) {
+            partial.insert(k.clone(), v);
+            order.push((k, None));
+        } else {
+            order.push((k, Some(v)));
+        }
+    }
+    let partial = Value::Object(partial);
+    let decoded = match typed_roundtrip(info, &partial) {
+        Ok(Ok(d)) => d,
+        // Not a typed kind, or the partial object alone does not decode: the full path.
+        _ => {
+            let Value::Object(mut partial) = partial else {
+                unreachable!("built as an object")
+            };
+            let whole = order
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    Some(v) => Some((k, v)),
+                    None => partial.remove(&k).map(|v| (k, v)),
+                })
+                .collect();
+            return normalize(info, Value::Object(whole));
+        }
+    };
+    let Value::Object(mut changed) = decoded.object else {
+        unreachable!("a typed object encodes as an object")
+    };
+    let mut object = serde_json::Map::with_capacity(order.len());
+    for (k, v) in order {
+        match v {
+            Some(unchanged) => {
+                object.insert(k, unchanged);
+            }
+            // Changed: its normalized form, or nothing when the type dropped it (unknown).
+            None => {
+                if let Some(n) = changed.remove(&k) {
+                    object.insert(k, n);
+                }
+            }
+        }
+    }
+    // Fields the type adds on its own (none today, but keep the full path's result).
+    object.extend(changed);
+    Ok(Normalized {
+        object: Value::Object(object),
+        unknown_fields: decoded.unknown_fields,
+    })
 }
 
 #[cfg(test)]
@@ -91,6 +191,67 @@ mod tests {
     use super::*;
     use crate::resources::find;
     use serde_json::json;
+
+    fn stored_pod() -> Value {
+        let pods = find("", "v1", "pods").expect("pods");
+        normalize(
+            pods,
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "finalizers": ["f"]},
+                "spec": {"containers": [{"name": "c", "image": "i", "resources": {"limits": {"cpu": "1"}}}]},
+                "status": {"phase": "Pending"}}),
+        )
+        .expect("decodes")
+        .object
+    }
+
+    #[test]
+    fn normalizing_changed_fields_gives_the_full_result() {
+        let pods = find("", "v1", "pods").expect("pods");
+        let old = stored_pod();
+        let mut status = old.clone();
+        status["status"] =
+            json!({"phase": "Running", "bogus": 1, "startTime": "2026-01-02T03:04:05Z"});
+        let mut finalizers = old.clone();
+        finalizers["metadata"]["finalizers"] = json!([]);
+        let mut spec = old.clone();
+        spec["spec"]["activeDeadlineSeconds"] = json!(5);
+        let mut removed = old.clone();
+        removed.as_object_mut().unwrap().remove("status");
+        for new in [status, finalizers, spec, removed, old.clone()] {
+            let full = normalize(pods, new.clone()).expect("full");
+            let partial = normalize_changed(pods, new, &old).expect("partial");
+            assert_eq!(partial, full);
+            let keys: Vec<&String> = partial.object.as_object().unwrap().keys().take(3).collect();
+            assert_eq!(keys, ["apiVersion", "kind", "metadata"]);
+        }
+    }
+
+    #[test]
+    fn normalizing_changed_fields_reports_the_full_errors() {
+        let pods = find("", "v1", "pods").expect("pods");
+        let old = stored_pod();
+        let mut bad = old.clone();
+        bad["status"]["phase"] = json!(3);
+        assert_eq!(
+            normalize_changed(pods, bad.clone(), &old),
+            normalize(pods, bad)
+        );
+        // A kind with a required field that did not change decodes whole.
+        let events = find("", "v1", "events").expect("events");
+        let old = normalize(
+            events,
+            json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"},
+                "involvedObject": {"kind": "Pod", "name": "p"}, "count": 1}),
+        )
+        .expect("decodes")
+        .object;
+        let mut new = old.clone();
+        new["count"] = json!(2);
+        assert_eq!(
+            normalize_changed(events, new.clone(), &old),
+            normalize(events, new)
+        );
+    }
 
     #[test]
     fn unknown_fields_are_reported_and_pruned() {

@@ -41,9 +41,97 @@ pub fn from_stored_as(info: &ResourceInfo, kv: &KeyValue) -> ApiResult<Value> {
 
 /// Serializes an object for the store (in its storage version), without its resourceVersion.
 pub fn to_stored(obj: &Value) -> Bytes {
+    to_stored_checked(obj).0
+}
+
+/// [`to_stored`], and whether the stored bytes are in the object's own version (no conversion).
+fn to_stored_checked(obj: &Value) -> (Bytes, bool) {
     let storage = runlet_api::convert::to_storage_version_if_needed(obj);
+    let same_version = storage.is_none();
     let obj = storage.as_ref().unwrap_or(obj);
-    Bytes::from(serde_json::to_vec(&WithoutResourceVersion(obj)).unwrap_or_default())
+    let bytes = Bytes::from(serde_json::to_vec(&WithoutResourceVersion(obj)).unwrap_or_default());
+    (bytes, same_version)
+}
+
+/// Appends the object `stored` holds to `out` with its `resourceVersion`, without decoding it:
+/// the stored JSON (which never holds `metadata.resourceVersion`) with `"resourceVersion"`
+/// spliced in as the first field of `metadata`. Only for objects stored as the server writes
+/// them, starting with `{"apiVersion":"...","kind":"...","metadata":{`; for anything else it
+/// appends nothing and returns false, and the caller decodes the object instead.
+pub fn splice_resource_version(out: &mut Vec<u8>, stored: &[u8], revision: Revision) -> bool {
+    let Some(at) = metadata_body_offset(stored) else {
+        return false;
+    };
+    let (head, tail) = stored.split_at(at);
+    out.reserve(stored.len() + 40);
+    out.extend_from_slice(head);
+    out.extend_from_slice(b"\"resourceVersion\":\"");
+    out.extend_from_slice(revision.to_string().as_bytes());
+    out.push(b'"');
+    if tail.first() != Some(&b'}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(tail);
+    true
+}
+
+/// The offset just after `"metadata":{` when `stored` starts with
+/// `{"apiVersion":"<plain>","kind":"<plain>","metadata":{` (plain: no quote or backslash).
+fn metadata_body_offset(stored: &[u8]) -> Option<usize> {
+    fn plain_string_end(b: &[u8], from: usize) -> Option<usize> {
+        let rel = b
+            .get(from..)?
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')?;
+        (b.get(from + rel) == Some(&b'"')).then_some(from + rel)
+    }
+    let mut i = 0;
+    for (prefix, string_follows) in [
+        (&b"{\"apiVersion\":\""[..], true),
+        (&b"\",\"kind\":\""[..], true),
+        (&b"\",\"metadata\":{"[..], false),
+    ] {
+        if !stored.get(i..)?.starts_with(prefix) {
+            return None;
+        }
+        i += prefix.len();
+        if string_follows {
+            i = plain_string_end(stored, i)?;
+        }
+    }
+    Some(i)
+}
+
+/// An object as a write left it, with its JSON when the stored bytes can serve as the
+/// response: a write answers with the object, and splicing the bytes it just stored saves
+/// printing it again.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub object: Value,
+    json: Option<Bytes>,
+}
+
+impl Written {
+    fn new(object: Value) -> Written {
+        Written { object, json: None }
+    }
+
+    fn stored(object: Value, stored: &[u8], same_version: bool, revision: Revision) -> Written {
+        let mut json = Vec::new();
+        let spliced = same_version && splice_resource_version(&mut json, stored, revision);
+        Written {
+            object,
+            json: spliced.then(|| Bytes::from(json)),
+        }
+    }
+
+    /// The object as JSON.
+    pub fn json(&self) -> Bytes {
+        match &self.json {
+            Some(j) => j.clone(),
+            None => Bytes::from(self.object.to_string()),
+        }
+    }
 }
 
 /// Serializes an object as is, except `metadata.resourceVersion`, without copying it.
@@ -171,7 +259,7 @@ pub async fn create(
     ns: Option<&str>,
     mut obj: Value,
     opts: WriteOptions,
-) -> ApiResult<Value> {
+) -> ApiResult<Written> {
     // System-owned metadata is the server's to set.
     let m = meta::metadata_mut(&mut obj);
     for field in [
@@ -246,15 +334,21 @@ pub async fn create(
         {
             return Err(ApiError::new(Status::already_exists(info, &name)));
         }
-        return Ok(obj);
+        return Ok(Written::new(obj));
     }
+    let (stored, same_version) = to_stored_checked(&obj);
     let kv = state
         .store
-        .create(&key, to_stored(&obj))
+        .create(&key, stored)
         .await
         .map_err(|e| ApiError::from_store(e, info, &name))?;
     meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
-    Ok(obj)
+    Ok(Written::stored(
+        obj,
+        &kv.value,
+        same_version,
+        kv.mod_revision,
+    ))
 }
 
 /// Kinds whose registry strategy maintains `metadata.generation` (1 on create, bumped on spec
@@ -285,6 +379,9 @@ pub enum UpdateTarget {
     Main,
     /// The `status` subresource: only `status`.
     Status,
+    /// Both at once, for the server's own writes that upstream makes in one storage update
+    /// (a pod's binding sets `spec.nodeName` and the `PodScheduled` condition together).
+    Whole,
 }
 
 /// Replaces the stored object with `new`, given the `old` one it was computed from.
@@ -296,12 +393,23 @@ pub async fn update(
     mut new: Value,
     target: UpdateTarget,
     opts: WriteOptions,
-) -> ApiResult<Value> {
+) -> ApiResult<Written> {
     let name = meta::name(old).unwrap_or_default().to_string();
     let old_rv = meta::resource_version(old)
         .map(parse_rv)
         .transpose()?
         .unwrap_or(0);
+
+    // Upstream `BeforeUpdate`: an empty UID takes the stored one, a different one is refused as
+    // an immutable field (clients use it as a precondition in patches).
+    let old_uid = old["metadata"]["uid"].as_str().unwrap_or_default();
+    if let Some(uid) = new["metadata"]["uid"].as_str().filter(|u| !u.is_empty())
+        && uid != old_uid
+    {
+        let path = Path::new("metadata").child("uid");
+        let error = FieldError::invalid(&path, uid, validation::metadata::FIELD_IMMUTABLE);
+        return Err(ApiError::new(Status::invalid(info, &name, &[error])));
+    }
 
     // The server owns these; the client's copy is ignored.
     let m = meta::metadata_mut(&mut new);
@@ -345,20 +453,22 @@ pub async fn update(
                 };
             }
         }
-        UpdateTarget::Main => {}
+        UpdateTarget::Main | UpdateTarget::Whole => {}
     }
     defaulting::apply_defaults(info, &mut new);
 
-    if target == UpdateTarget::Main && tracks_generation(info) && new.get("spec") != old.get("spec")
+    if target != UpdateTarget::Status
+        && tracks_generation(info)
+        && new.get("spec") != old.get("spec")
     {
         meta::set(&mut new, "generation", meta::generation(old) + 1);
     }
     if new == *old {
-        return Ok(new);
+        return Ok(Written::new(new));
     }
     let errors = match target {
         _ if opts.trusted => Vec::new(),
-        UpdateTarget::Main => validation::validate_update(info, &new, old),
+        UpdateTarget::Main | UpdateTarget::Whole => validation::validate_update(info, &new, old),
         UpdateTarget::Status => validation::validate_status_update(info, &new, old),
     };
     if !errors.is_empty() {
@@ -375,7 +485,7 @@ pub async fn update(
     if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && grace_over {
         // The last finalizer is gone: the object goes away now.
         if opts.dry_run {
-            return Ok(new);
+            return Ok(Written::new(new));
         }
         let kv = state
             .store
@@ -383,18 +493,24 @@ pub async fn update(
             .await
             .map_err(|e| ApiError::from_store(e, info, &name))?;
         meta::set(&mut new, "resourceVersion", kv.mod_revision.to_string());
-        return Ok(new);
+        return Ok(Written::new(new));
     }
     if opts.dry_run {
-        return Ok(new);
+        return Ok(Written::new(new));
     }
+    let (stored, same_version) = to_stored_checked(&new);
     let kv = state
         .store
-        .update(&key, to_stored(&new), Some(old_rv))
+        .update(&key, stored, Some(old_rv))
         .await
         .map_err(|e| ApiError::from_store(e, info, &name))?;
     meta::set(&mut new, "resourceVersion", kv.mod_revision.to_string());
-    Ok(new)
+    Ok(Written::stored(
+        new,
+        &kv.value,
+        same_version,
+        kv.mod_revision,
+    ))
 }
 
 /// Whether a store error is a conflict worth retrying for an unconditional write.

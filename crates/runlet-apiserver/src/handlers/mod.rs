@@ -268,7 +268,12 @@ pub fn json_response(code: StatusCode, body: &Value) -> Response {
 
 /// A JSON response with `Warning` headers.
 pub fn json_response_with(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
-    let mut resp = (code, body.to_string()).into_response();
+    json_bytes_response(code, bytes::Bytes::from(body.to_string()), warnings)
+}
+
+/// A response of JSON text that is already printed, with `Warning` headers.
+pub fn json_bytes_response(code: StatusCode, body: bytes::Bytes, warnings: &[String]) -> Response {
+    let mut resp = (code, body).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

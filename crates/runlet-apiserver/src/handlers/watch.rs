@@ -41,55 +41,20 @@ fn line(kind: &str, object: &Value) -> bytes::Bytes {
     bytes::Bytes::from(out)
 }
 
-/// The watch line for a stored object without decoding it: the stored JSON (which never holds
-/// `metadata.resourceVersion`) with `"resourceVersion"` spliced in as the first field of
-/// `metadata`. Only for objects stored as the server writes them, starting with
-/// `{"apiVersion":"...","kind":"...","metadata":{`; anything else returns `None` and takes the
-/// decoding path. With every watcher of every pod event taking this path, a watch costs a copy
-/// instead of a JSON parse and print.
+/// The watch line for a stored object without decoding it (see
+/// [`registry::splice_resource_version`]); `None` for objects not stored as the server writes
+/// them, which take the decoding path. With every watcher of every pod event taking this path,
+/// a watch costs a copy instead of a JSON parse and print.
 fn raw_line(kind: &str, stored: &[u8], revision: Revision) -> Option<bytes::Bytes> {
-    let at = metadata_body_offset(stored)?;
-    let rv = format!("\"resourceVersion\":\"{revision}\"");
-    let mut out = Vec::with_capacity(stored.len() + rv.len() + 32);
+    let mut out = Vec::with_capacity(stored.len() + 64);
     out.extend_from_slice(b"{\"type\":\"");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\",\"object\":");
-    let (head, tail) = stored.split_at(at);
-    out.extend_from_slice(head);
-    out.extend_from_slice(rv.as_bytes());
-    if tail.first() != Some(&b'}') {
-        out.push(b',');
+    if !registry::splice_resource_version(&mut out, stored, revision) {
+        return None;
     }
-    out.extend_from_slice(tail);
     out.extend_from_slice(b"}\n");
     Some(bytes::Bytes::from(out))
-}
-
-/// The offset just after `"metadata":{` when `stored` starts with
-/// `{"apiVersion":"<plain>","kind":"<plain>","metadata":{` (plain: no quote or backslash).
-fn metadata_body_offset(stored: &[u8]) -> Option<usize> {
-    fn plain_string_end(b: &[u8], from: usize) -> Option<usize> {
-        let rel = b
-            .get(from..)?
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\')?;
-        (b.get(from + rel) == Some(&b'"')).then_some(from + rel)
-    }
-    let mut i = 0;
-    for (prefix, string_follows) in [
-        (&b"{\"apiVersion\":\""[..], true),
-        (&b"\",\"kind\":\""[..], true),
-        (&b"\",\"metadata\":{"[..], false),
-    ] {
-        if !stored.get(i..)?.starts_with(prefix) {
-            return None;
-        }
-        i += prefix.len();
-        if string_follows {
-            i = plain_string_end(stored, i)?;
-        }
-    }
-    Some(i)
 }
 
 fn event_type(kind: EventKind) -> &'static str {

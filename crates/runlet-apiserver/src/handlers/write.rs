@@ -1,6 +1,9 @@
 //! `create`, `update`, `patch` and the pods `binding` subresource.
 
-use super::{Decoded, Query, Target, decode_body, decode_body_checked, json_response_with};
+use super::{
+    Decoded, Query, Target, decode_body, decode_body_checked, json_bytes_response,
+    json_response_with,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::{self, UpdateTarget, WriteOptions};
 use crate::state::AppState;
@@ -35,21 +38,32 @@ fn field_validation(query: &Query) -> ApiResult<FieldValidation> {
 
 /// Checks the body's apiVersion/kind against the URL's resource and decodes it into the
 /// kind's type. Returns the normalized object and the warnings to send.
-fn admit_body(info: &ResourceInfo, body: Value, query: &Query) -> ApiResult<(Value, Vec<String>)> {
+/// Admits a patched object: only what the patch changed in `current` is decoded again.
+fn admit_patched(
+    info: &ResourceInfo,
+    patched: Value,
+    current: &Value,
+    query: &Query,
+) -> ApiResult<(Value, Vec<String>)> {
     admit_decoded(
         info,
         Decoded {
-            value: body,
+            value: patched,
             duplicates: Vec::new(),
         },
         query,
+        Some(current),
     )
 }
 
+/// Checks a request object's apiVersion and kind, decodes it into its type (see
+/// [`codec::normalize`]; against `current` when it replaces a stored object) and applies the
+/// field validation mode to its unknown and duplicate fields.
 fn admit_decoded(
     info: &ResourceInfo,
     decoded: Decoded,
     query: &Query,
+    current: Option<&Value>,
 ) -> ApiResult<(Value, Vec<String>)> {
     let body = decoded.value;
     let mode = field_validation(query)?;
@@ -80,8 +94,11 @@ fn admit_decoded(
             info.kind
         ))));
     }
-    let normalized = codec::normalize(info, body)
-        .map_err(|e| ApiError::new(Status::bad_request(e.to_string())))?;
+    let normalized = match current {
+        Some(current) => codec::normalize_changed(info, body, current),
+        None => codec::normalize(info, body),
+    }
+    .map_err(|e| ApiError::new(Status::bad_request(e.to_string())))?;
     let unknown: Vec<String> = decoded
         .duplicates
         .iter()
@@ -126,7 +143,7 @@ pub async fn create(
         return Err(ApiError::new(Status::path_not_found()));
     }
     let body = decode_body_checked(headers, body).await?;
-    let (obj, warnings) = admit_decoded(target.info, body, query)?;
+    let (obj, warnings) = admit_decoded(target.info, body, query, None)?;
     check_namespace_matches(target, &obj)?;
     let created = registry::create(
         state,
@@ -139,7 +156,11 @@ pub async fn create(
         },
     )
     .await?;
-    Ok(json_response_with(StatusCode::CREATED, &created, &warnings))
+    Ok(json_bytes_response(
+        StatusCode::CREATED,
+        created.json(),
+        &warnings,
+    ))
 }
 
 fn update_target(target: &Target) -> UpdateTarget {
@@ -159,7 +180,7 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
     let body = decode_body_checked(headers, body).await?;
-    let (new, warnings) = admit_decoded(target.info, body, query)?;
+    let (new, warnings) = admit_decoded(target.info, body, query, None)?;
     check_namespace_matches(target, &new)?;
     if let Some(body_name) = meta::name(&new)
         && body_name != name
@@ -190,7 +211,13 @@ pub async fn update(
         )
         .await
         {
-            Ok(updated) => return Ok(json_response_with(StatusCode::OK, &updated, &warnings)),
+            Ok(updated) => {
+                return Ok(json_bytes_response(
+                    StatusCode::OK,
+                    updated.json(),
+                    &warnings,
+                ));
+            }
             Err(e) if requested_rv.is_none() && registry::is_conflict(&e) => continue,
             Err(e) => return Err(e),
         }
@@ -234,13 +261,19 @@ pub async fn patch(
                     ApiError::new(s)
                 }
             })?;
-        let (new, warnings) = admit_body(target.info, patched, query)?;
+        let (new, warnings) = admit_patched(target.info, patched, &old, query)?;
         let requested_rv = meta::resource_version(&new).map(str::to_string);
         if requested_rv.as_deref() != meta::resource_version(&old) {
             return Err(ApiError::new(Status::conflict_modified(target.info, name)));
         }
         match registry::update(state, target.info, &old, new, update_target(target), opts).await {
-            Ok(updated) => return Ok(json_response_with(StatusCode::OK, &updated, &warnings)),
+            Ok(updated) => {
+                return Ok(json_bytes_response(
+                    StatusCode::OK,
+                    updated.json(),
+                    &warnings,
+                ));
+            }
             Err(e) if registry::is_conflict(&e) && patch_sets_no_rv(&patch_body) => continue,
             Err(e) => return Err(e),
         }
@@ -309,37 +342,19 @@ pub async fn bind(
         conditions.retain(|c| c["type"] != "PodScheduled");
         conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": registry::now_rfc3339(state)}));
         new["status"]["conditions"] = Value::Array(conditions);
-        let mut step = registry::update(
+        // One write for the node and the condition, as upstream's binding storage.
+        let step = registry::update(
             state,
             pods,
             &old,
-            new.clone(),
-            UpdateTarget::Main,
+            new,
+            UpdateTarget::Whole,
             WriteOptions {
                 dry_run: query.dry_run(),
                 trusted: true,
             },
         )
         .await;
-        if step.is_ok() {
-            // The spec change went through; the condition rides on the status subresource.
-            if let Ok(updated) = &step {
-                let mut with_status = updated.clone();
-                with_status["status"] = new["status"].clone();
-                step = registry::update(
-                    state,
-                    pods,
-                    updated,
-                    with_status,
-                    UpdateTarget::Status,
-                    WriteOptions {
-                        dry_run: query.dry_run(),
-                        trusted: true,
-                    },
-                )
-                .await;
-            }
-        }
         match step {
             Ok(_) => {
                 let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});

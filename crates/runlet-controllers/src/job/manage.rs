@@ -10,7 +10,7 @@ use super::{Context, Error, is_not_found, pods, remove_finalizer_patch};
 use futures::future::join_all;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -90,9 +90,13 @@ async fn delete_job_pods(
         async move {
             let name = pods::name(p);
             if pods::has_tracking_finalizer(p)
-                && let Err(e) = api
-                    .patch(name, &PatchParams::default(), &remove_finalizer_patch())
-                    .await
+                && let Err(e) = crate::lean::patch_pod(
+                    &c.client,
+                    pods::namespace(p),
+                    name,
+                    &remove_finalizer_patch(),
+                )
+                .await
             {
                 return Err(e);
             }
@@ -331,8 +335,11 @@ pub(super) async fn create_pods(
     key: &str,
     to_create: Vec<Pod>,
 ) -> (i32, Option<Error>) {
-    let api = pods_api(c, job);
-    let pp = PostParams::default();
+    let namespace = job
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
     let mut errors: Vec<String> = Vec::new();
     let mut not_created = 0i32;
     let mut remaining: &[Pod] = &to_create;
@@ -342,8 +349,9 @@ pub(super) async fn create_pods(
         let (now_batch, rest) = remaining.split_at(n);
         remaining = rest;
         let results = super::join_spawned(now_batch.iter().map(|p| {
-            let (api, pp, p) = (api.clone(), pp.clone(), p.clone());
-            async move { api.create(&pp, &p).await }
+            let (client, p) = (c.client.clone(), p.clone());
+            let namespace = namespace.clone();
+            async move { crate::lean::create_pod(&client, &namespace, &p).await }
         }))
         .await;
         let mut batch_failed = false;
@@ -369,7 +377,7 @@ pub(super) async fn create_pods(
                     job,
                     EventType::Normal,
                     "SuccessfulCreate",
-                    format!("Created pod: {}", pods::name(&p)),
+                    format!("Created pod: {}", p.name.as_deref().unwrap_or_default()),
                 ),
                 Err(e) => {
                     c.expectations.creation_observed(key);

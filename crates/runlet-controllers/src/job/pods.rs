@@ -65,6 +65,10 @@ pub fn name(p: &Pod) -> &str {
     p.metadata.name.as_deref().unwrap_or("")
 }
 
+pub fn namespace(p: &Pod) -> &str {
+    p.metadata.namespace.as_deref().unwrap_or("default")
+}
+
 fn millis(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> i64 {
     t.0.as_millisecond()
 }

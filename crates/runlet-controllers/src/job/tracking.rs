@@ -17,7 +17,7 @@ use super::sync::{self, SyncCtx, is_indexed, new_condition, spec};
 use super::{Context, Error, is_not_found, pods, remove_finalizer_patch};
 use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -99,13 +99,11 @@ async fn remove_finalizers(
     c.finalizer_expectations
         .expect_removed(key, to_remove.iter().map(|p| pods::uid(p).to_string()));
     let results = super::join_spawned(to_remove.iter().map(|p| {
-        let api: Api<Pod> = Api::namespaced(
-            c.client.clone(),
-            p.metadata.namespace.as_deref().unwrap_or("default"),
-        );
+        let client = c.client.clone();
+        let namespace = pods::namespace(p).to_string();
         let name = pods::name(p).to_string();
         async move {
-            api.patch(&name, &PatchParams::default(), &remove_finalizer_patch())
+            crate::lean::patch_pod(&client, &namespace, &name, &remove_finalizer_patch())
                 .await
                 .map(|_| ())
         }

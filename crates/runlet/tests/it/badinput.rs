@@ -184,6 +184,30 @@ fn bad_selectors_and_patches_are_rejected_with_a_reason() {
     );
     assert_eq!(code, 409, "stale resourceVersion: {body}");
     assert_eq!(status(&body)["reason"], "Conflict");
+
+    // A UID in a patch is a precondition (upstream ValidateObjectMetaUpdate: immutable).
+    let (code, body) = curl(
+        &s,
+        "PATCH",
+        &format!("{CMS}/c"),
+        "application/merge-patch+json",
+        Some(br#"{"metadata":{"uid":"not-the-uid"},"data":{"a":"3"}}"#),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        status(&body)["details"]["causes"][0]["field"],
+        "metadata.uid"
+    );
+    let uid = s.kubectl_ok(&["get", "cm", "c", "-o", "jsonpath={.metadata.uid}"]);
+    let patch = format!(r#"{{"metadata":{{"uid":"{uid}"}},"data":{{"a":"3"}}}}"#);
+    let (code, body) = curl(
+        &s,
+        "PATCH",
+        &format!("{CMS}/c"),
+        "application/merge-patch+json",
+        Some(patch.as_bytes()),
+    );
+    assert_eq!(code, 200, "the right UID: {body}");
 }
 
 #[test]
