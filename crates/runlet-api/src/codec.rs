@@ -79,6 +79,7 @@ pub fn normalize(info: &ResourceInfo, mut value: Value) -> Result<Normalized, De
         ("coordination.k8s.io", "Lease") => roundtrip::<coordination::v1::Lease>(info, value),
         ("batch", "Job") => roundtrip::<batch::v1::Job>(info, value),
         ("batch", "CronJob") => roundtrip::<batch::v1::CronJob>(info, value),
+        ("runlet.dev", "PodRecord") => roundtrip::<crate::podrecord::PodRecord>(info, value),
         _ => Ok(Normalized {
             object: value,
             unknown_fields: Vec::new(),

@@ -16,6 +16,7 @@ pub mod field;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod podrecord;
 pub mod protobuf;
 pub mod resources;
 pub mod selector;

@@ -47,6 +47,7 @@ fn add_kind(generator: &mut SchemaGenerator, info: &ResourceInfo) -> Option<Stri
         ("coordination.k8s.io", "Lease") => add::<coordination::Lease>(generator),
         ("batch", "Job") => add::<batch::Job>(generator),
         ("batch", "CronJob") => add::<batch::CronJob>(generator),
+        ("runlet.dev", "PodRecord") => add::<crate::podrecord::PodRecord>(generator),
         _ => return None,
     })
 }
@@ -74,6 +75,40 @@ fn to_openapi3(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(to_openapi3),
+        _ => {}
+    }
+}
+
+/// Drops the `null` schemars adds for `Option` fields of runlet's own types (`"type": ["string",
+/// "null"]`, `"anyOf": [{"$ref": ...}, {"type": "null"}]`): Kubernetes schemas leave absence
+/// implicit, and `kubectl explain` expects one type per field.
+fn drop_null(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let is_null = |t: &Value| t == "null" || t.get("type").is_some_and(|t| t == "null");
+            if let Some(Value::Array(types)) = map.get("type") {
+                let kept: Vec<Value> = types.iter().filter(|t| !is_null(t)).cloned().collect();
+                if let [only] = kept.as_slice() {
+                    map.insert("type".to_string(), only.clone());
+                }
+            }
+            if let Some(Value::Array(any)) = map.get("anyOf") {
+                let kept: Vec<Value> = any.iter().filter(|s| !is_null(s)).cloned().collect();
+                if let [Value::Object(inner)] = kept.as_slice()
+                    && kept.len() < any.len()
+                {
+                    let inner = inner.clone();
+                    map.remove("anyOf");
+                    for (k, v) in inner {
+                        map.entry(k).or_insert(v);
+                    }
+                }
+            }
+            for v in map.values_mut() {
+                drop_null(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null),
         _ => {}
     }
 }
@@ -182,6 +217,7 @@ pub(super) fn components(
     let mut schemas: BTreeMap<String, Value> =
         generator.take_definitions(false).into_iter().collect();
     for schema in schemas.values_mut() {
+        drop_null(schema);
         to_openapi3(schema);
     }
     for (info, name) in &kinds {
