@@ -153,6 +153,9 @@ impl AgentHandle {
 /// ([`logs::serve`]) for a remote one.
 impl LogSource for AgentHandle {
     fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<LogBody, LogSourceError>> {
+        if let Err(m) = req.check_names() {
+            return Box::pin(async move { Err(LogSourceError::BadRequest(m)) });
+        }
         let result = self
             .read_logs(
                 &req.namespace,

@@ -163,13 +163,32 @@ impl LogRequest {
         if [namespace, pod, container].iter().any(|s| s.is_empty()) {
             return Err(format!("no log endpoint at {path}"));
         }
-        Ok(LogRequest {
+        let uid = get("podUID").unwrap_or_default();
+        let req = LogRequest {
             namespace: namespace.to_string(),
             pod: pod.to_string(),
-            uid: get("podUID").unwrap_or_default(),
+            uid,
             container: container.to_string(),
             options: LogOptions::from_query(get)?,
-        })
+        };
+        req.check_names()?;
+        Ok(req)
+    }
+
+    /// Each name becomes a file path component on the node: no separators, no `.` or `..`
+    /// (a record's fields are user input).
+    pub fn check_names(&self) -> Result<(), String> {
+        let unsafe_part = |s: &str| s.contains(['/', '\\']) || s == "." || s == "..";
+        if [&self.namespace, &self.pod, &self.uid, &self.container]
+            .into_iter()
+            .any(|s| unsafe_part(s))
+        {
+            return Err(format!(
+                "invalid log request for container {:?} of pod {:?}",
+                self.container, self.pod
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -254,6 +273,12 @@ mod tests {
         );
         assert!(LogRequest::from_node_path("/containerLogs/ns/p", |_| None).is_err());
         assert!(LogRequest::from_node_path("/other/ns/p/c", |_| None).is_err());
+        assert!(LogRequest::from_node_path("/containerLogs/ns/p/..", |_| None).is_err());
+        assert!(
+            LogRequest::from_node_path("/containerLogs/ns/p/c", |k| (k == "podUID")
+                .then(|| "../../etc".to_string()))
+            .is_err()
+        );
     }
 
     #[test]

@@ -113,6 +113,25 @@ fn drop_null(value: &mut Value) {
     }
 }
 
+/// Joins the lines of each paragraph of runlet's own descriptions (schemars keeps the line
+/// breaks of doc comments; upstream descriptions have none inside a paragraph).
+fn unwrap_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(d)) = map.get_mut("description") {
+                *d = d
+                    .split("\n\n")
+                    .map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+            }
+            map.values_mut().for_each(unwrap_descriptions);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
+        _ => {}
+    }
+}
+
 /// `[{"group": ..., "kind": ..., "version": ...}]`, the extension kubectl finds kinds by.
 pub(super) fn gvk(group: &str, version: &str, kind: &str) -> Value {
     json!({ "group": group, "kind": kind, "version": version })
@@ -216,9 +235,12 @@ pub(super) fn components(
 
     let mut schemas: BTreeMap<String, Value> =
         generator.take_definitions(false).into_iter().collect();
-    for schema in schemas.values_mut() {
+    for (name, schema) in schemas.iter_mut() {
         drop_null(schema);
         to_openapi3(schema);
+        if name.starts_with("dev.runlet.") {
+            unwrap_descriptions(schema);
+        }
     }
     for (info, name) in &kinds {
         let Some(schema) = schemas.get_mut(name) else {

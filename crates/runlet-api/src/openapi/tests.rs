@@ -195,4 +195,9 @@ fn runlet_dev_v1_has_pod_record_with_one_type_per_field() {
         assert!(!schema(&d, name).is_null(), "dangling {r}");
     }
     assert!(!schema(&d, "dev.runlet.v1.PodRecordList").is_null());
+    let description = rec["description"].as_str().unwrap_or_default();
+    assert!(
+        description.starts_with("PodRecord is what runlet keeps") && !description.contains('\n'),
+        "one line per paragraph: {description:?}"
+    );
 }
