@@ -20,12 +20,14 @@ pub mod pod;
 pub mod runtime;
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::watcher;
 use logs::{LogError, LogOptions, LogStore, LogStream};
 use node::HostInfo;
 use runlet_api::clock::Clock;
+use runlet_api::logs::{LogBody, LogRequest, LogSource, LogSourceError};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -41,6 +43,9 @@ pub enum AgentError {
     /// The Node could not be registered.
     #[error(transparent)]
     Node(#[from] node::NodeError),
+    /// The log endpoint could not start.
+    #[error(transparent)]
+    LogEndpoint(#[from] logs::serve::ServeError),
     /// The agent's directories could not be made.
     #[error("preparing {path}: {source}")]
     DataDir {
@@ -66,6 +71,9 @@ pub struct AgentConfig {
     /// How often the node status is rewritten (upstream reports every 5 min or on change; 1 min here).
     pub status_interval: Duration,
     pub max_pods: u32,
+    /// Serve logs over HTTPS for an API server on another machine (see [`logs::serve`]);
+    /// `None` when the API server reads them in-process through [`AgentHandle`].
+    pub log_endpoint: Option<logs::serve::LogEndpointConfig>,
 }
 
 impl AgentConfig {
@@ -80,6 +88,7 @@ impl AgentConfig {
             lease_duration: Duration::from_secs(40),
             status_interval: Duration::from_secs(60),
             max_pods: 110,
+            log_endpoint: None,
         }
     }
 }
@@ -139,6 +148,37 @@ impl AgentHandle {
     }
 }
 
+/// The agent's logs as the API server's [`LogSource`] for its node: registered in-process by
+/// whoever runs the agent next to the API server, and behind the agent's HTTPS endpoint
+/// ([`logs::serve`]) for a remote one.
+impl LogSource for AgentHandle {
+    fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<LogBody, LogSourceError>> {
+        if let Err(m) = req.check_names() {
+            return Box::pin(async move { Err(LogSourceError::BadRequest(m)) });
+        }
+        let result = self
+            .read_logs(
+                &req.namespace,
+                &req.pod,
+                &req.uid,
+                &req.container,
+                req.options,
+            )
+            .map_err(LogSourceError::from);
+        Box::pin(async move { result })
+    }
+}
+
+impl From<LogError> for LogSourceError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::NotFound(m) => LogSourceError::NotFound(m),
+            LogError::BadRequest(m) => LogSourceError::BadRequest(m),
+            other => LogSourceError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl Agent {
     /// An agent running containers as host processes on this machine.
     pub fn new(client: kube::Client, clock: Arc<dyn Clock>, config: AgentConfig) -> Agent {
@@ -169,6 +209,11 @@ impl Agent {
         }
     }
 
+    /// What was detected about the host.
+    pub fn host(&self) -> &HostInfo {
+        &self.host
+    }
+
     /// Overrides what was detected about the host (IP, CPUs, memory).
     pub fn set_host(&mut self, host: HostInfo) {
         self.host = host;
@@ -184,7 +229,7 @@ impl Agent {
 
     /// Runs until `cancel` fires: registers the node, heartbeats, runs bound pods. On return
     /// every process it started has been killed.
-    pub async fn run(self, cancel: CancellationToken) -> Result<(), AgentError> {
+    pub async fn run(mut self, cancel: CancellationToken) -> Result<(), AgentError> {
         for dir in ["pods", "logs"] {
             let p = self.config.data_dir.join(dir);
             std::fs::create_dir_all(&p).map_err(|source| AgentError::DataDir {
@@ -192,6 +237,20 @@ impl Agent {
                 source,
             })?;
         }
+        let log_server = match &self.config.log_endpoint {
+            Some(endpoint) => {
+                let names = [
+                    self.config.node_name.clone(),
+                    self.host.hostname.clone(),
+                    self.host.ip.clone(),
+                ];
+                let server = logs::serve::LogServer::bind(endpoint, &names).await?;
+                self.host.kubelet_port = server.port();
+                self.host.serving_certificate = Some(server.certificate_pem().to_string());
+                Some(server)
+            }
+            None => None,
+        };
         let node = node::register(
             &self.client,
             &self.config,
@@ -202,6 +261,16 @@ impl Agent {
         .await?;
         tracing::info!(node = %self.config.node_name, ip = %self.host.ip, "node registered");
         let mut tasks = JoinSet::new();
+        if let Some(server) = log_server {
+            tracing::info!(port = server.port(), "serving logs over HTTPS");
+            tasks.spawn(server.run(self.handle(), cancel.child_token()));
+        }
+        tasks.spawn(logs::retention::run(
+            self.client.clone(),
+            self.logs.clone(),
+            self.config.node_name.clone(),
+            cancel.child_token(),
+        ));
         let (events, events_task) = events::EventSink::start(
             self.client.clone(),
             self.clock.clone(),
@@ -334,13 +403,8 @@ impl Manager {
             }
             watcher::Event::Apply(p) => self.on_apply(p),
             watcher::Event::Delete(p) => {
-                let uid = p.metadata.uid.clone().unwrap_or_default();
-                self.forget(&uid);
-                self.ctx.logs.remove_pod(
-                    p.metadata.namespace.as_deref().unwrap_or_default(),
-                    p.metadata.name.as_deref().unwrap_or_default(),
-                    &uid,
-                );
+                // Its logs are left to `logs::retention`: a Job's stay while its record does.
+                self.forget(&p.metadata.uid.clone().unwrap_or_default());
             }
         }
     }

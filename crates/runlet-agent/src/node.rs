@@ -4,13 +4,16 @@
 //! host's CPUs and memory, `nodeInfo`, addresses and the four conditions the kubelet reports
 //! (Ready, MemoryPressure, DiskPressure, PIDPressure, thresholds as upstream's hard eviction
 //! defaults). It renews a `Lease` in `kube-node-lease` every `heartbeat` and rewrites the node
-//! status every `status_interval` (or when a condition changes), as the kubelet does.
+//! status every `status_interval` (or when a condition changes), as the kubelet does. An agent
+//! that serves logs over HTTPS publishes the port in `daemonEndpoints.kubeletEndpoint.Port`
+//! and its certificate in the `runlet.dev/serving-certificate` annotation.
 
 use crate::AgentConfig;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use runlet_api::clock::{Clock, rfc3339};
+use runlet_api::logs::SERVING_CERTIFICATE_ANNOTATION;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +33,10 @@ pub struct HostInfo {
     pub hostname: String,
     pub cpu_millis: i64,
     pub memory_bytes: i64,
+    /// The port of the agent's log endpoint (`daemonEndpoints.kubeletEndpoint.Port`), 0 for none.
+    pub kubelet_port: u16,
+    /// The log endpoint's certificate (PEM), published in the Node's annotations.
+    pub serving_certificate: Option<String>,
 }
 
 fn read(path: &str) -> String {
@@ -69,6 +76,8 @@ impl HostInfo {
             },
             cpu_millis: cpus * 1000,
             memory_bytes: meminfo("MemTotal"),
+            kubelet_port: 0,
+            serving_certificate: None,
         }
     }
 }
@@ -214,7 +223,7 @@ pub fn node_status(
             {"type": "InternalIP", "address": host.ip},
             {"type": "Hostname", "address": host.hostname},
         ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": host.kubelet_port}},
         "nodeInfo": {
             "machineID": machine_id,
             "systemUUID": machine_id,
@@ -269,6 +278,19 @@ pub async fn register(
             Err(kube::Error::Api(e)) if e.code == 409 => {}
             Err(e) => return Err(err(e)),
         }
+    }
+    let published = existing
+        .as_ref()
+        .and_then(|n| n.metadata.annotations.as_ref())
+        .and_then(|a| a.get(SERVING_CERTIFICATE_ANNOTATION));
+    if published != host.serving_certificate.as_ref() {
+        // Set, replaced or (null) removed: the API server pins exactly this certificate.
+        let patch = json!({"metadata": {"annotations": {
+            SERVING_CERTIFICATE_ANNOTATION: host.serving_certificate,
+        }}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map_err(err)?;
     }
     let previous = existing
         .as_ref()
@@ -376,6 +398,8 @@ mod tests {
             hostname: "h".into(),
             cpu_millis: 2000,
             memory_bytes: 4 << 30,
+            kubelet_port: 10250,
+            serving_certificate: None,
         };
         let s = node_status(&config, &host, "process", 0, None);
         assert_eq!(s["capacity"]["cpu"], "2");
@@ -395,6 +419,7 @@ mod tests {
         assert_eq!(s["conditions"][3]["reason"], "KubeletReady");
         assert_eq!(s["addresses"][0]["address"], "192.0.2.7");
         assert_eq!(s["nodeInfo"]["operatingSystem"], "linux");
+        assert_eq!(s["daemonEndpoints"]["kubeletEndpoint"]["Port"], 10250);
     }
 
     #[test]

@@ -80,6 +80,7 @@ where
         ("coordination.k8s.io", "Lease") => roundtrip::<coordination::v1::Lease>(info, value),
         ("batch", "Job") => roundtrip::<batch::v1::Job>(info, value),
         ("batch", "CronJob") => roundtrip::<batch::v1::CronJob>(info, value),
+        ("runlet.dev", "PodRecord") => roundtrip::<crate::podrecord::PodRecord>(info, value),
         _ => return Err(value),
     })
 }
@@ -216,12 +217,18 @@ mod tests {
         let mut spec = old.clone();
         spec["spec"]["activeDeadlineSeconds"] = json!(5);
         let mut removed = old.clone();
-        removed.as_object_mut().unwrap().remove("status");
+        removed.as_object_mut().expect("an object").remove("status");
         for new in [status, finalizers, spec, removed, old.clone()] {
             let full = normalize(pods, new.clone()).expect("full");
             let partial = normalize_changed(pods, new, &old).expect("partial");
             assert_eq!(partial, full);
-            let keys: Vec<&String> = partial.object.as_object().unwrap().keys().take(3).collect();
+            let keys: Vec<&String> = partial
+                .object
+                .as_object()
+                .expect("an object")
+                .keys()
+                .take(3)
+                .collect();
             assert_eq!(keys, ["apiVersion", "kind", "metadata"]);
         }
     }

@@ -4,8 +4,9 @@
 //! the REST tree ([`resources`]), how it is defaulted ([`defaulting`]) and validated
 //! ([`validation`], reporting [`field::FieldError`]s with Kubernetes field paths), how it is shown
 //! as a Table ([`table`]), how it is selected ([`selector`]) and patched ([`patch`]), and how
-//! failures become `metav1.Status` bodies ([`status`]). Nothing here may panic on input: it is
-//! what stands between a hostile request body and the store.
+//! failures become `metav1.Status` bodies ([`status`]); [`logs`] holds the log options and the
+//! `LogSource` trait the API server and the node agents meet at. Nothing here may panic on
+//! input: it is what stands between a hostile request body and the store.
 
 pub mod clock;
 pub mod codec;
@@ -13,9 +14,11 @@ pub mod convert;
 pub mod cronjob;
 pub mod defaulting;
 pub mod field;
+pub mod logs;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod podrecord;
 pub mod protobuf;
 pub mod resources;
 pub mod selector;

@@ -246,7 +246,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
         ["prec"],
         [],
         true,
-        []
+        ["log"]
     ),
 ];
 

@@ -1,5 +1,8 @@
-//! The server's own PKI: a CA, a serving certificate and an admin client certificate,
-//! generated at first start and kept under `DIR/tls/`, plus the admin kubeconfig.
+//! The server's own PKI: a CA, a serving certificate, an admin client certificate and the
+//! client certificate the server presents to node agents for their logs
+//! (`kube-apiserver-kubelet-client`, as kubeadm names it), generated at first start and kept
+//! under `DIR/tls/`, plus the admin kubeconfig. Agents trust client certificates the CA signed
+//! in group `system:masters`.
 //!
 //! Certificates are reused on later starts so kubeconfigs handed out stay valid; the serving
 //! certificate is re-issued when the requested SANs change.
@@ -30,7 +33,14 @@ pub struct Pki {
     pub server_key_pem: String,
     pub admin_cert_pem: String,
     pub admin_key_pem: String,
+    pub kubelet_client_cert_pem: String,
+    pub kubelet_client_key_pem: String,
 }
+
+/// The user name of the API server's client certificate towards node agents.
+pub const KUBELET_CLIENT_USER: &str = "kube-apiserver-kubelet-client";
+/// The group node agents require of a client certificate.
+pub const KUBELET_CLIENT_GROUP: &str = "system:masters";
 
 fn read(path: &Path) -> Result<Option<String>, PkiError> {
     match std::fs::read_to_string(path) {
@@ -129,18 +139,21 @@ pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Pki, PkiError> {
         }
     };
 
-    let admin = match (read(&paths("admin.crt"))?, read(&paths("admin.key"))?) {
-        (Some(c), Some(k)) => (c, k),
-        _ => {
-            let key = KeyPair::generate()?;
-            let mut params = leaf("admin", Some("system:masters"));
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-            let cert = params.signed_by(&key, &issuer)?;
-            write(&paths("admin.crt"), &cert.pem(), false)?;
-            write(&paths("admin.key"), &key.serialize_pem(), true)?;
-            (cert.pem(), key.serialize_pem())
+    let client = |name: &str, user: &str| -> Result<(String, String), PkiError> {
+        let (cert_path, key_path) = (paths(&format!("{name}.crt")), paths(&format!("{name}.key")));
+        if let (Some(c), Some(k)) = (read(&cert_path)?, read(&key_path)?) {
+            return Ok((c, k));
         }
+        let key = KeyPair::generate()?;
+        let mut params = leaf(user, Some(KUBELET_CLIENT_GROUP));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &issuer)?;
+        write(&cert_path, &cert.pem(), false)?;
+        write(&key_path, &key.serialize_pem(), true)?;
+        Ok((cert.pem(), key.serialize_pem()))
     };
+    let admin = client("admin", "admin")?;
+    let kubelet_client = client("kubelet-client", KUBELET_CLIENT_USER)?;
 
     Ok(Pki {
         ca_cert_pem,
@@ -148,6 +161,8 @@ pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Pki, PkiError> {
         server_key_pem: server.1,
         admin_cert_pem: admin.0,
         admin_key_pem: admin.1,
+        kubelet_client_cert_pem: kubelet_client.0,
+        kubelet_client_key_pem: kubelet_client.1,
     })
 }
 

@@ -2,9 +2,10 @@
 
 use crate::auth::TokenFile;
 use crate::logs::LogSource;
+use crate::logs::nodeproxy::NodeClient;
 use runlet_store::Store;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 pub use runlet_api::clock::{Clock, SystemClock};
 
@@ -20,6 +21,9 @@ pub struct Inner {
     pub require_auth: bool,
     /// Container log sources by node name (see [`crate::logs`]).
     pub log_sources: RwLock<HashMap<String, Arc<dyn LogSource>>>,
+    /// The identity presented to remote node agents for their logs; without one, only
+    /// in-process log sources serve logs.
+    node_client: OnceLock<Arc<NodeClient>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -42,6 +46,7 @@ impl AppState {
             clock,
             require_auth,
             log_sources: RwLock::default(),
+            node_client: OnceLock::new(),
         }))
     }
 
@@ -55,6 +60,16 @@ impl AppState {
     /// The log source of `node`, if any.
     pub fn log_source(&self, node: &str) -> Option<Arc<dyn LogSource>> {
         self.log_sources.read().ok()?.get(node).cloned()
+    }
+
+    /// Lets the server read logs from remote node agents as `client` (set once).
+    pub fn set_node_client(&self, client: NodeClient) {
+        let _ = self.node_client.set(Arc::new(client));
+    }
+
+    /// The identity for remote node agents, if the server has one.
+    pub fn node_client(&self) -> Option<Arc<NodeClient>> {
+        self.node_client.get().cloned()
     }
 
     pub fn now_unix(&self) -> i64 {

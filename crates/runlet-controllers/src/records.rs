@@ -1,6 +1,7 @@
 //! The records controller: for every pod a Job ran, one `runlet.dev/v1` `PodRecord` — pod name
-//! and UID, completion index, node, start, end, phase, exit code, reason — that outlives the
-//! pod and goes away with the Job. Kubernetes forgets all of this once a Job's pods are deleted
+//! and UID, completion index, node, containers, start, end, phase, exit code, reason — that
+//! outlives the pod and goes away with the Job (the node agent keeps the pod's logs as long,
+//! served through `podrecords/{name}/log`). Kubernetes forgets all of this once a Job's pods are deleted
 //! (kubernetes/kubernetes#71364); `kubectl get podrecords -l batch.kubernetes.io/job-name=pi`
 //! shows it here.
 //!
@@ -133,6 +134,8 @@ pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
                 .and_then(|s| s.node_name.clone())
                 .map(Value::from),
         ),
+        ("containers", container_names(pod, false)),
+        ("initContainers", container_names(pod, true)),
         ("startTime", status.start_time.map(|t| json!(t))),
         ("finishTime", finish_time.map(|t| json!(t))),
         ("exitCode", decisive.map(|t| json!(t.exit_code))),
@@ -147,6 +150,18 @@ pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
         }
     }
     Some(rec)
+}
+
+/// The names of the pod's containers (or init containers), if it has any: the record's `log`
+/// subresource chooses among them.
+fn container_names(pod: &Pod, init: bool) -> Option<Value> {
+    let spec = pod.spec.as_ref()?;
+    let list = if init {
+        spec.init_containers.as_ref()?
+    } else {
+        &spec.containers
+    };
+    (!list.is_empty()).then(|| json!(list.iter().map(|c| c.name.as_str()).collect::<Vec<_>>()))
 }
 
 fn pod_key(p: &Pod) -> String {

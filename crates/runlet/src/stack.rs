@@ -78,10 +78,7 @@ impl Stack {
                 clock.clone(),
                 AgentConfig::new(&name, opts.data_dir.join("agent")),
             );
-            state.register_log_source(
-                &name,
-                Arc::new(crate::cmd::agent::AgentLogs(agent.handle())),
-            );
+            state.register_log_source(&name, Arc::new(agent.handle()));
             let token = cancel.child_token();
             tasks.spawn(async move {
                 if let Err(e) = agent.run(token).await {

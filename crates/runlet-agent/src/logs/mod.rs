@@ -5,8 +5,14 @@
 //! where `N` is the attempt (the container's restartCount when it started). Each line is
 //! `<RFC3339 timestamp with 9 fraction digits> <stdout|stderr> <F|P> <content>`; `P` marks a
 //! partial line cut at [`MAX_LINE`] bytes, `F` a full one whose newline is not stored.
+//!
+//! [`retention`] decides when a pod's files go (with the pod, or with its Job's PodRecord);
+//! [`serve`] is the HTTPS endpoint through which the API server reads them from another
+//! machine.
 
 pub mod read;
+pub mod retention;
+pub mod serve;
 pub mod write;
 
 pub use read::{LogOptions, LogStream};
@@ -33,6 +39,14 @@ pub enum LogError {
         path: String,
         source: std::io::Error,
     },
+}
+
+/// One pod's log directory, named `<namespace>_<pod>_<uid>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodDir {
+    pub namespace: String,
+    pub pod: String,
+    pub uid: String,
 }
 
 /// Where logs live and which files are still being written.
@@ -96,7 +110,27 @@ impl LogStore {
         self.live.lock().map(|s| s.contains(path)).unwrap_or(false)
     }
 
-    /// Removes a pod's logs (when the pod is gone).
+    /// Every pod directory under the root (names and namespaces hold no `_`, so the split is
+    /// unambiguous).
+    pub fn pod_dirs(&self) -> Vec<PodDir> {
+        std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let mut parts = name.splitn(3, '_');
+                let (namespace, pod, uid) = (parts.next()?, parts.next()?, parts.next()?);
+                Some(PodDir {
+                    namespace: namespace.to_string(),
+                    pod: pod.to_string(),
+                    uid: uid.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Removes a pod's logs (when nothing refers to them any more, see [`retention`]).
     pub fn remove_pod(&self, namespace: &str, pod: &str, uid: &str) {
         let _ = std::fs::remove_dir_all(self.pod_dir(namespace, pod, uid));
     }

@@ -15,18 +15,7 @@ pub type LogStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
 /// How often a follower looks for new output.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
-/// `PodLogOptions`, minus the container (chosen by the caller).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogOptions {
-    pub follow: bool,
-    pub previous: bool,
-    pub tail_lines: Option<i64>,
-    pub since_seconds: Option<i64>,
-    /// `sinceTime` in milliseconds since the epoch.
-    pub since_time_millis: Option<i64>,
-    pub timestamps: bool,
-    pub limit_bytes: Option<i64>,
-}
+pub use runlet_api::logs::LogOptions;
 
 /// One parsed CRI log entry.
 pub struct Entry<'a> {

@@ -1,44 +1,14 @@
 //! An API server, an agent on node `node-1` with a short tick, and bounded waits.
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
-use runlet_agent::logs::LogOptions;
-use runlet_agent::{Agent, AgentConfig, AgentHandle};
-use runlet_apiserver::logs::{LogBody, LogRequest, LogSource, LogSourceError};
+use runlet_agent::{Agent, AgentConfig};
 use runlet_test::TestApi;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub const NODE: &str = "node-1";
-
-/// The embedded agent's logs as the API server's log source.
-pub struct AgentLogs(pub AgentHandle);
-
-impl LogSource for AgentLogs {
-    fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<LogBody, LogSourceError>> {
-        let opts = LogOptions {
-            follow: req.follow,
-            previous: req.previous,
-            tail_lines: req.tail_lines,
-            since_seconds: req.since_seconds,
-            since_time_millis: req.since_time_millis,
-            timestamps: req.timestamps,
-            limit_bytes: req.limit_bytes,
-        };
-        let r = self
-            .0
-            .read_logs(&req.namespace, &req.pod, &req.uid, &req.container, opts)
-            .map_err(|e| match e {
-                runlet_agent::logs::LogError::NotFound(m) => LogSourceError::NotFound(m),
-                runlet_agent::logs::LogError::BadRequest(m) => LogSourceError::BadRequest(m),
-                other => LogSourceError::Internal(other.to_string()),
-            });
-        async move { r }.boxed()
-    }
-}
 
 pub struct Env {
     pub api: TestApi,
@@ -56,7 +26,7 @@ impl Env {
         config.tick = Duration::from_millis(20);
         let agent = Agent::new(api.client.clone(), api.clock.clone(), config);
         api.state
-            .register_log_source(NODE, Arc::new(AgentLogs(agent.handle())));
+            .register_log_source(NODE, Arc::new(agent.handle()));
         let cancel = CancellationToken::new();
         let token = cancel.clone();
         let task = tokio::spawn(async move {

@@ -47,6 +47,7 @@ fn add_kind(generator: &mut SchemaGenerator, info: &ResourceInfo) -> Option<Stri
         ("coordination.k8s.io", "Lease") => add::<coordination::Lease>(generator),
         ("batch", "Job") => add::<batch::Job>(generator),
         ("batch", "CronJob") => add::<batch::CronJob>(generator),
+        ("runlet.dev", "PodRecord") => add::<crate::podrecord::PodRecord>(generator),
         _ => return None,
     })
 }
@@ -74,6 +75,59 @@ fn to_openapi3(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(to_openapi3),
+        _ => {}
+    }
+}
+
+/// Drops the `null` schemars adds for `Option` fields of runlet's own types (`"type": ["string",
+/// "null"]`, `"anyOf": [{"$ref": ...}, {"type": "null"}]`): Kubernetes schemas leave absence
+/// implicit, and `kubectl explain` expects one type per field.
+fn drop_null(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let is_null = |t: &Value| t == "null" || t.get("type").is_some_and(|t| t == "null");
+            if let Some(Value::Array(types)) = map.get("type") {
+                let kept: Vec<Value> = types.iter().filter(|t| !is_null(t)).cloned().collect();
+                if let [only] = kept.as_slice() {
+                    map.insert("type".to_string(), only.clone());
+                }
+            }
+            if let Some(Value::Array(any)) = map.get("anyOf") {
+                let kept: Vec<Value> = any.iter().filter(|s| !is_null(s)).cloned().collect();
+                if let [Value::Object(inner)] = kept.as_slice()
+                    && kept.len() < any.len()
+                {
+                    let inner = inner.clone();
+                    map.remove("anyOf");
+                    for (k, v) in inner {
+                        map.entry(k).or_insert(v);
+                    }
+                }
+            }
+            for v in map.values_mut() {
+                drop_null(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null),
+        _ => {}
+    }
+}
+
+/// Joins the lines of each paragraph of runlet's own descriptions (schemars keeps the line
+/// breaks of doc comments; upstream descriptions have none inside a paragraph).
+fn unwrap_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(d)) = map.get_mut("description") {
+                *d = d
+                    .split("\n\n")
+                    .map(|p| p.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+            }
+            map.values_mut().for_each(unwrap_descriptions);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
         _ => {}
     }
 }
@@ -181,8 +235,12 @@ pub(super) fn components(
 
     let mut schemas: BTreeMap<String, Value> =
         generator.take_definitions(false).into_iter().collect();
-    for schema in schemas.values_mut() {
+    for (name, schema) in schemas.iter_mut() {
+        drop_null(schema);
         to_openapi3(schema);
+        if name.starts_with("dev.runlet.") {
+            unwrap_descriptions(schema);
+        }
     }
     for (info, name) in &kinds {
         let Some(schema) = schemas.get_mut(name) else {

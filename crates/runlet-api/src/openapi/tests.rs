@@ -157,3 +157,47 @@ fn int_or_string_gets_upstreams_one_of() {
         json!([{"type": "integer"}, {"type": "string"}])
     );
 }
+
+#[test]
+fn runlet_dev_v1_has_pod_record_with_one_type_per_field() {
+    let d = doc("runlet.dev", "v1");
+    let rec = schema(&d, "dev.runlet.v1.PodRecord");
+    assert_eq!(
+        rec["x-kubernetes-group-version-kind"],
+        json!([{"group": "runlet.dev", "kind": "PodRecord", "version": "v1"}])
+    );
+    assert_eq!(
+        rec.pointer("/properties/exitCode/type"),
+        Some(&json!("integer"))
+    );
+    assert_eq!(
+        rec.pointer("/properties/podUID/type"),
+        Some(&json!("string"))
+    );
+    assert_eq!(
+        rec.pointer("/properties/containers/items/type"),
+        Some(&json!("string"))
+    );
+    assert_eq!(
+        rec.pointer("/properties/startTime/allOf/0/$ref"),
+        Some(&json!(
+            "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Time"
+        ))
+    );
+    assert!(
+        !d.to_string().contains("\"null\""),
+        "no null types anywhere in the document"
+    );
+    let mut found = Vec::new();
+    refs(&d, &mut found);
+    for r in found {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(!schema(&d, name).is_null(), "dangling {r}");
+    }
+    assert!(!schema(&d, "dev.runlet.v1.PodRecordList").is_null());
+    let description = rec["description"].as_str().unwrap_or_default();
+    assert!(
+        description.starts_with("PodRecord is what runlet keeps") && !description.contains('\n'),
+        "one line per paragraph: {description:?}"
+    );
+}

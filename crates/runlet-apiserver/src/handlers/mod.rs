@@ -5,6 +5,7 @@
 //! by [`decode_body`] (JSON, YAML or Kubernetes protobuf) with upstream's 3 MiB limit.
 
 pub mod delete;
+pub mod log;
 pub mod read;
 pub mod watch;
 pub mod write;
@@ -160,7 +161,7 @@ async fn dispatch(
             watch::watch(state, &target, query, headers).await
         }
         ("GET", true, None | Some("status")) => read::get(state, &target, headers).await,
-        ("GET", true, Some("log")) => read::log(state, &target, query).await,
+        ("GET", true, Some("log")) => log::log(state, &target, query).await,
         ("POST", false, None) => write::create(state, &target, query, headers, body).await,
         ("POST", true, Some("binding")) => write::bind(state, &target, query, headers, body).await,
         ("PUT", true, None | Some("status") | Some("finalize")) => {

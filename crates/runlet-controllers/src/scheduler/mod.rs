@@ -9,14 +9,17 @@
 //! as upstream's cache assumes), then sends the bindings concurrently. Pods found unschedulable
 //! are only looked at again when capacity may have changed (a node changed, a pod ended or went
 //! away), so a large backlog costs one pass per change, not one per pod event. Placement picks
-//! the feasible node with the most free CPU (upstream's LeastAllocated in spirit). A fuller
+//! the feasible node with the most free CPU (upstream's LeastAllocated in spirit). Pods whose
+//! claims are bound to volumes with node affinity only go where those volumes are
+//! ([`volumes`], from two more reflectors: claims and volumes). A fuller
 //! scheduler (affinity, spreading, preemption) comes with multi-node work.
 
 pub mod fit;
+pub mod volumes;
 
 use fit::{Resources, fit_error, misfit, pod_requests};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -122,14 +125,39 @@ impl Scheduler {
             ),
         )
         .default_backoff();
+        let (claims, claim_writer) = reflector::store::<PersistentVolumeClaim>();
+        let (volumes, volume_writer) = reflector::store::<PersistentVolume>();
+        let claim_stream = reflector::reflector(
+            claim_writer,
+            watcher(
+                Api::<PersistentVolumeClaim>::all(self.client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff();
+        let volume_stream = reflector::reflector(
+            volume_writer,
+            watcher(
+                Api::<PersistentVolume>::all(self.client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff();
         let mut node_stream = std::pin::pin!(node_stream);
         let mut pod_stream = std::pin::pin!(pod_stream);
+        // Claims and volumes only matter once bound: any change is a reason to retry.
+        // Each event says which store it came from and whether that store has listed.
+        let mut storage_stream = std::pin::pin!(futures::stream::select(
+            claim_stream.map(|e| e.map(|ev| (0, matches!(ev, watcher::Event::InitDone)))),
+            volume_stream.map(|e| e.map(|ev| (1, matches!(ev, watcher::Event::InitDone)))),
+        ));
+        let mut storage_ready = [false, false];
         let mut dirty = false;
         let mut retry = false;
         let mut nodes_ready = false;
         let mut pods_ready = false;
         loop {
-            let ready = nodes_ready && pods_ready;
+            let ready = nodes_ready && pods_ready && storage_ready == [true, true];
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 ev = node_stream.next() => match ev {
@@ -170,17 +198,33 @@ impl Scheduler {
                     Some(Err(e)) => tracing::warn!(error = %e, "scheduler: watching pods"),
                     None => return,
                 },
+                ev = storage_stream.next() => match ev {
+                    Some(Ok((store, init_done))) => {
+                        storage_ready[store] |= init_done;
+                        dirty = true;
+                        retry = true;
+                    }
+                    Some(Err(e)) => tracing::warn!(error = %e, "scheduler: watching volumes"),
+                    None => return,
+                },
                 _ = tokio::time::sleep(BATCH), if dirty && ready => {
                     dirty = false;
                     let again = std::mem::take(&mut retry);
-                    self.pass(&nodes, &pods, again).await;
+                    let volumes = volumes::Volumes::new(&claims.state(), &volumes.state());
+                    self.pass(&nodes, &pods, &volumes, again).await;
                 }
             }
         }
     }
 
     /// One scheduling pass over the pending pods.
-    async fn pass(&mut self, nodes: &Store<Node>, pods: &Store<Pod>, retry: bool) {
+    async fn pass(
+        &mut self,
+        nodes: &Store<Node>,
+        pods: &Store<Pod>,
+        volumes: &volumes::Volumes,
+        retry: bool,
+    ) {
         let nodes = nodes.state();
         let pods = pods.state();
         let mut used: HashMap<String, Resources> = HashMap::new();
@@ -229,12 +273,15 @@ impl Scheduler {
         let mut failures = Vec::new();
         for p in queue {
             let req = pod_requests(&p);
+            let required = volumes.required(&p);
             let mut reasons = Vec::new();
             let mut best: Option<(&Node, i64)> = None;
             for n in &nodes {
                 let name = n.metadata.name.clone().unwrap_or_default();
                 let u = used.get(&name).copied().unwrap_or_default();
-                match misfit(&p, n, u, req) {
+                let why = misfit(&p, n, u, req)
+                    .or_else(|| volumes::conflict(&required, n).map(str::to_string));
+                match why {
                     Some(r) => reasons.push(r),
                     None => {
                         let free = fit::allocatable(n).cpu_millis - u.cpu_millis - req.cpu_millis;

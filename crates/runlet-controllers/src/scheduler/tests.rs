@@ -188,3 +188,95 @@ async fn pods_for_other_schedulers_are_left_alone() {
     assert!(events_of(&api, "theirs").await.is_empty());
     stop(cancel, task).await;
 }
+
+/// A PersistentVolume pinned to `host` and a claim `claim` bound to it; a pod using the claim.
+async fn pinned_volume_and_pod(api: &TestApi, host: &str, claim: &str, pod_name: &str) {
+    let pvs: Api<k8s_openapi::api::core::v1::PersistentVolume> = Api::all(api.client.clone());
+    let pv = serde_json::from_value(json!({
+        "metadata": {"name": format!("pv-{claim}")},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "hostPath": {"path": "/tmp/runlet-scheduler-test"},
+            "claimRef": {"namespace": "default", "name": claim},
+            "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": [host]}
+            ]}]}},
+        },
+    }))
+    .unwrap();
+    pvs.create(&PostParams::default(), &pv).await.unwrap();
+    let pvcs: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+        Api::default_namespaced(api.client.clone());
+    let pvc = serde_json::from_value(json!({
+        "metadata": {"name": claim},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+            "volumeName": format!("pv-{claim}"),
+        },
+    }))
+    .unwrap();
+    pvcs.create(&PostParams::default(), &pvc).await.unwrap();
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let p = serde_json::from_value(json!({
+        "metadata": {"name": pod_name},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "100m"}}}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+        },
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &p).await.unwrap();
+}
+
+async fn label_hostname(api: &TestApi, name: &str) {
+    let nodes: Api<Node> = Api::all(api.client.clone());
+    let patch = json!({"metadata": {"labels": {"kubernetes.io/hostname": name}}});
+    nodes
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_pod_goes_where_its_bound_local_volume_is() {
+    let api = TestApi::start().await;
+    node(&api, "roomy", "8", true).await;
+    node(&api, "holder", "1", true).await;
+    label_hostname(&api, "roomy").await;
+    label_hostname(&api, "holder").await;
+    pinned_volume_and_pod(&api, "holder", "data", "user").await;
+    let (cancel, task) = start(&api);
+    let bound = wait_for("the binding", async || node_name(&api, "user").await).await;
+    assert_eq!(
+        bound, "holder",
+        "the node with the volume, not the one with the most free CPU"
+    );
+    stop(cancel, task).await;
+}
+
+#[tokio::test]
+async fn a_volume_pinned_to_no_ready_node_is_a_volume_node_affinity_conflict() {
+    let api = TestApi::start().await;
+    node(&api, "a", "4", true).await;
+    node(&api, "b", "4", true).await;
+    label_hostname(&api, "a").await;
+    label_hostname(&api, "b").await;
+    pinned_volume_and_pod(&api, "gone", "orphan", "stuck").await;
+    let (cancel, task) = start(&api);
+    let ev = wait_for("the FailedScheduling event", async || {
+        events_of(&api, "stuck")
+            .await
+            .into_iter()
+            .find(|e| e["reason"] == "FailedScheduling")
+    })
+    .await;
+    assert_eq!(
+        ev["message"],
+        "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    );
+    assert_eq!(node_name(&api, "stuck").await, None);
+    stop(cancel, task).await;
+}

@@ -1,13 +1,9 @@
-//! `runlet agent`: a node agent joining a server on another machine, and the glue that serves
-//! an agent's logs through the API server.
+//! `runlet agent`: a node agent joining a server on another machine.
 
 use anyhow::Context;
 use clap::Args;
-use futures::FutureExt;
-use futures::future::BoxFuture;
-use runlet_agent::logs::{LogError, LogOptions};
-use runlet_agent::{Agent, AgentConfig, AgentHandle};
-use runlet_apiserver::logs::{LogBody, LogRequest, LogSource, LogSourceError};
+use runlet_agent::logs::serve::LogEndpointConfig;
+use runlet_agent::{Agent, AgentConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,35 +23,15 @@ pub struct AgentArgs {
     /// Where pod sandboxes and logs live.
     #[arg(long, env = "RUNLET_AGENT_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// The server's CA certificate (PEM); without it the server certificate is not verified.
+    /// The server's CA certificate (PEM, the server's DATA_DIR/tls/ca.crt). It verifies the
+    /// server, and the API server's client certificate when it reads logs from this agent;
+    /// without it the server is not verified and logs are not served.
     #[arg(long, env = "RUNLET_CA_FILE")]
     ca_file: Option<PathBuf>,
-}
-
-/// Serves an in-process agent's log files to the API server.
-pub struct AgentLogs(pub AgentHandle);
-
-impl LogSource for AgentLogs {
-    fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<LogBody, LogSourceError>> {
-        let opts = LogOptions {
-            follow: req.follow,
-            previous: req.previous,
-            tail_lines: req.tail_lines,
-            since_seconds: req.since_seconds,
-            since_time_millis: req.since_time_millis,
-            timestamps: req.timestamps,
-            limit_bytes: req.limit_bytes,
-        };
-        let result = self
-            .0
-            .read_logs(&req.namespace, &req.pod, &req.uid, &req.container, opts)
-            .map_err(|e| match e {
-                LogError::NotFound(m) => LogSourceError::NotFound(m),
-                LogError::BadRequest(m) => LogSourceError::BadRequest(m),
-                other => LogSourceError::Internal(other.to_string()),
-            });
-        async move { result }.boxed()
-    }
+    /// Where to serve logs to the API server over HTTPS (port 0: any free port). The port is
+    /// published in the Node; a specific IP is also published as the node's InternalIP.
+    #[arg(long, env = "RUNLET_LOG_BIND", default_value = "0.0.0.0:10250")]
+    log_bind: std::net::SocketAddr,
 }
 
 /// The host name, lower-cased, as a node name.
@@ -93,36 +69,51 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
     let mut config = kube::Config::new(url);
     config.default_namespace = "default".into();
     config.auth_info.token = Some(args.token.clone().into());
-    match &args.ca_file {
+    let ca_pem = match &args.ca_file {
         Some(path) => {
             let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let certs = rustls_pemfile::certs(&mut pem.as_slice())
                 .collect::<Result<Vec<_>, _>>()
                 .with_context(|| format!("parsing {}", path.display()))?;
             config.root_cert = Some(certs.into_iter().map(|c| c.to_vec()).collect());
+            Some(String::from_utf8_lossy(&pem).into_owned())
         }
         None => {
             tracing::warn!("no --ca-file: the server's certificate is not verified");
             config.accept_invalid_certs = true;
+            None
         }
-    }
+    };
     let client = kube::Client::try_from(config).context("building the API client")?;
     let name = args.name.unwrap_or_else(default_node_name);
     let dir = args
         .data_dir
         .unwrap_or_else(|| crate::paths::default_data_dir().join("agent"));
-    let agent = Agent::new(
+    let mut agent_config = AgentConfig::new(&name, dir);
+    agent_config.log_endpoint = ca_pem.map(|client_ca_pem| LogEndpointConfig {
+        bind: args.log_bind,
+        client_ca_pem,
+    });
+    let serves_logs = agent_config.log_endpoint.is_some();
+    let mut agent = Agent::new(
         client,
         Arc::new(runlet_api::clock::SystemClock),
-        AgentConfig::new(&name, dir),
+        agent_config,
     );
+    if !args.log_bind.ip().is_unspecified() {
+        let mut host = agent.host().clone();
+        host.ip = args.log_bind.ip().to_string();
+        agent.set_host(host);
+    }
     let cancel = tokio_util::sync::CancellationToken::new();
     let mut task = tokio::spawn(agent.run(cancel.clone()));
     let shutdown = crate::cmd::server::shutdown_signal();
     eprintln!("runlet agent {name} joined {}", args.server);
-    eprintln!(
-        "note: logs of this agent's pods are not served through the API server yet (remote log serving comes later)"
-    );
+    if !serves_logs {
+        eprintln!(
+            "note: without --ca-file this agent does not serve logs: `kubectl logs` cannot read its pods"
+        );
+    }
     let finished = tokio::select! {
         _ = shutdown => None,
         r = &mut task => Some(r),

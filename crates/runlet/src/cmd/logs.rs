@@ -4,9 +4,11 @@
 //! For a pod it prints the container's log as kubectl does (the default container when there
 //! are several). For a Job it prints every pod's logs, oldest pod first, each line prefixed by
 //! `[POD #INDEX]` (the completion index of Indexed Jobs; and the container when there are
-//! several), coloured on a terminal; with `-f` it follows every pod at once, picks up pods
-//! the Job starts later (retries, further completions), and returns once the Job has
-//! finished and its pods' logs have ended.
+//! several), coloured on a terminal — including pods already deleted, whose logs it reads
+//! through their `runlet.dev/v1` PodRecords (`podrecords/{name}/log`), kept until the Job is
+//! deleted. With `-f` it prints those, then follows every pod at once, picks up pods the Job
+//! starts later (retries, further completions), and returns once the Job has finished and its
+//! pods' logs have ended.
 
 use crate::cli::describe::selector_string;
 use crate::cli::output;
@@ -48,10 +50,6 @@ pub struct LogsArgs {
     /// Prefix each line with its RFC 3339 timestamp.
     #[arg(long)]
     timestamps: bool,
-    /// For a Job: every pod it ran, including pods already deleted when the server keeps
-    /// execution records (without records, the Job's current pods, as by default).
-    #[arg(long)]
-    all_pods: bool,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -77,9 +75,28 @@ async fn logs(args: LogsArgs) -> Result<ExitCode, CliError> {
 
 /// The `pods/log` path for one container.
 fn log_path(ns: &str, pod: &str, container: &str, args: &LogsArgs, follow: bool) -> String {
+    log_query(
+        &format!("/api/v1/namespaces/{ns}/pods/{pod}/log"),
+        container,
+        args,
+        follow,
+    )
+}
+
+/// The `podrecords/log` path for one container of a deleted pod.
+fn record_log_path(ns: &str, record: &str, container: &str, args: &LogsArgs) -> String {
+    log_query(
+        &format!("/apis/runlet.dev/v1/namespaces/{ns}/podrecords/{record}/log"),
+        container,
+        args,
+        false,
+    )
+}
+
+fn log_query(path: &str, container: &str, args: &LogsArgs, follow: bool) -> String {
     let flag = |b: bool| if b { "true".to_string() } else { String::new() };
     with_query(
-        &format!("/api/v1/namespaces/{ns}/pods/{pod}/log"),
+        path,
         &[
             ("container", container.to_string()),
             ("follow", flag(follow)),
@@ -165,19 +182,49 @@ struct Source {
 
 /// The containers of `pod` to print, with their prefixes; `color` picks the pod's colour.
 fn sources(pod: &Pod, only: Option<&str>, color_index: usize, color: bool) -> Vec<Source> {
-    let name = pod.metadata.name.clone().unwrap_or_default();
     let index = pod
         .metadata
         .annotations
         .as_ref()
         .and_then(|a| a.get(COMPLETION_INDEX))
-        .map(|i| format!(" #{i}"))
-        .unwrap_or_default();
+        .cloned();
     let containers: Vec<String> = pod
         .spec
         .as_ref()
         .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
         .unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    labelled(&name, index, containers, only, color_index, color)
+}
+
+/// The containers of a deleted pod's record to print (the one asked for when the record is too
+/// old to list them).
+fn record_sources(rec: &Value, only: Option<&str>, color_index: usize, color: bool) -> Vec<Source> {
+    let name = rec["metadata"]["name"].as_str().unwrap_or_default();
+    let index = rec["completionIndex"].as_i64().map(|i| i.to_string());
+    let mut containers: Vec<String> = rec["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
+    if containers.is_empty()
+        && let Some(o) = only
+    {
+        containers.push(o.to_string());
+    }
+    labelled(name, index, containers, only, color_index, color)
+}
+
+fn labelled(
+    name: &str,
+    index: Option<String>,
+    containers: Vec<String>,
+    only: Option<&str>,
+    color_index: usize,
+    color: bool,
+) -> Vec<Source> {
+    let index = index.map(|i| format!(" #{i}")).unwrap_or_default();
     let several = containers.len() > 1 && only.is_none();
     containers
         .into_iter()
@@ -189,7 +236,7 @@ fn sources(pod: &Pod, only: Option<&str>, color_index: usize, color: bool) -> Ve
                 format!("[{name}{index}]")
             };
             Source {
-                pod: name.clone(),
+                pod: name.to_string(),
                 prefix: format!("{} ", output::paint(&label, color_index, color)),
                 container: c,
             }
@@ -255,6 +302,67 @@ fn finished(job: &Job) -> bool {
         .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
 }
 
+/// The records of the Job's pods that are gone (their logs are read through the record),
+/// oldest first; none when the server keeps no records.
+async fn gone_pod_records(ctx: &Ctx, job: &Job, pods: &[Pod]) -> Vec<Value> {
+    let Some(uid) = job.metadata.uid.as_deref() else {
+        return Vec::new();
+    };
+    let path = with_query(
+        &format!(
+            "/apis/runlet.dev/v1/namespaces/{}/podrecords",
+            ctx.namespace
+        ),
+        &[(
+            "labelSelector",
+            format!("batch.kubernetes.io/controller-uid={uid}"),
+        )],
+    );
+    let Ok(list) = ctx.get(&path).await else {
+        return Vec::new();
+    };
+    let present: HashSet<&str> = pods
+        .iter()
+        .filter_map(|p| p.metadata.uid.as_deref())
+        .collect();
+    let mut records: Vec<Value> = list["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| {
+            !present.contains(r["podUID"].as_str().unwrap_or_default())
+                && r["nodeName"].as_str().is_some_and(|n| !n.is_empty())
+        })
+        .collect();
+    records.sort_by(|a, b| {
+        let key = |r: &Value| {
+            (
+                r["startTime"].as_str().unwrap_or_default().to_string(),
+                r["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    records
+}
+
+/// Prints the logs of the Job's deleted pods from their records; returns how many pods.
+async fn print_gone_pods(ctx: &Ctx, records: &[Value], args: &LogsArgs, color: bool) -> usize {
+    for (i, rec) in records.iter().enumerate() {
+        for s in record_sources(rec, args.container.as_deref(), i, color) {
+            let p = record_log_path(&ctx.namespace, &s.pod, &s.container, args);
+            if let Err(e) = stream_log(ctx, &p, &s.prefix).await {
+                eprintln!("pod/{} (deleted): {e}", s.pod);
+            }
+        }
+    }
+    records.len()
+}
+
 async fn job_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, CliError> {
     let jobs = resource::resolve("jobs")?;
     let path = resource::object_path(jobs, &ctx.namespace, name);
@@ -262,12 +370,14 @@ async fn job_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, Cl
         .map_err(|e| CliError::Other(format!("decoding job {name}: {e}")))?;
     let color = output::color_stdout();
     let pods = job_pods(ctx, &job).await?;
+    let gone = gone_pod_records(ctx, &job, &pods).await;
+    let offset = print_gone_pods(ctx, &gone, args, color).await;
     if !args.follow {
-        if pods.is_empty() {
+        if pods.is_empty() && gone.is_empty() {
             eprintln!("No pods found for job.batch/{name}");
         }
         for (i, pod) in pods.iter().enumerate() {
-            for s in sources(pod, args.container.as_deref(), i, color) {
+            for s in sources(pod, args.container.as_deref(), offset + i, color) {
                 if !started(pod, &s.container) {
                     eprintln!(
                         "pod/{}: container {} has not started yet",
@@ -281,7 +391,7 @@ async fn job_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, Cl
         }
         return Ok(ExitCode::SUCCESS);
     }
-    follow_job(ctx, &path, job, pods, args, color).await?;
+    follow_job(ctx, &path, job, pods, args, color, offset).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -294,6 +404,7 @@ async fn follow_job(
     initial: Vec<Pod>,
     args: &LogsArgs,
     color: bool,
+    color_offset: usize,
 ) -> Result<(), CliError> {
     let streamed: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
@@ -307,7 +418,7 @@ async fn follow_job(
                 seen_pods.len() - 1
             }
         };
-        for s in sources(pod, args.container.as_deref(), index, color) {
+        for s in sources(pod, args.container.as_deref(), color_offset + index, color) {
             if !started(pod, &s.container) {
                 continue;
             }

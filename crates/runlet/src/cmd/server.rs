@@ -4,6 +4,7 @@ use crate::stack::{Stack, StackOptions, hostname, join_token};
 use anyhow::Context;
 use clap::Args;
 use runlet_apiserver::auth::{TokenFile, User};
+use runlet_apiserver::logs::nodeproxy::NodeClient;
 use runlet_apiserver::{pki, serve};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -107,6 +108,10 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         tokens,
     })
     .await?;
+    stack.state.set_node_client(
+        NodeClient::from_pem(&pki.kubelet_client_cert_pem, &pki.kubelet_client_key_pem)
+            .context("loading the kubelet client certificate")?,
+    );
 
     let host = if local.ip().is_unspecified() {
         "127.0.0.1".to_string()

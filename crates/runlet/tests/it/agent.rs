@@ -1,8 +1,8 @@
 //! The embedded node agent and scheduler with genuine kubectl, and a second agent joining with
 //! the server's token.
 
-use crate::harness::{BIN, Server, run_bounded, wait_until};
-use std::process::{Command, Stdio};
+use crate::harness::{AgentProcess, BIN, Server, run_bounded, wait_until};
+use std::process::Command;
 use std::time::Duration;
 
 const POD: &str = "apiVersion: v1
@@ -85,26 +85,7 @@ fn disable_agent_leaves_pods_pending_and_a_joining_agent_runs_them() {
         ])
         .contains("no nodes available to schedule pods")
     });
-    let token = std::fs::read_to_string(s.data_dir.join("token")).unwrap();
-    let agent_dir = tmp.path().join("joined");
-    let mut agent = Command::new(BIN)
-        .args([
-            "agent",
-            "--server",
-            &s.url,
-            "--token",
-            token.trim(),
-            "--name",
-            "joined",
-            "--data-dir",
-        ])
-        .arg(&agent_dir)
-        .env("RUNLET_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut agent = AgentProcess::start(&s, "joined", &tmp.path().join("joined"), &[]);
     wait_until(
         Duration::from_secs(60),
         "the pod succeeds on the joined node",
@@ -133,10 +114,7 @@ fn disable_agent_leaves_pods_pending_and_a_joining_agent_runs_them() {
     .arg(tmp.path().join("bad"));
     let out = run_bounded(bad, None, Duration::from_secs(30));
     assert!(!out.status.success(), "a wrong token is refused");
-    let _ = Command::new("kill")
-        .args(["-TERM", &agent.id().to_string()])
-        .status();
-    let _ = agent.wait();
+    agent.stop();
     assert!(s.terminate(), "the server stops cleanly");
 }
 

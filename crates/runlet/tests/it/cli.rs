@@ -28,7 +28,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// `runlet ARGS` that must succeed; returns stdout.
-fn ok(s: &Server, args: &[&str]) -> String {
+pub fn ok(s: &Server, args: &[&str]) -> String {
     let out = runlet(s, args);
     assert!(
         out.status.success(),

@@ -106,22 +106,7 @@ impl Server {
 
     /// SIGTERM, then wait (bounded) for a clean exit; returns whether it exited cleanly.
     pub fn terminate(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
-            return false;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(45);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        false
+        self.child.take().is_some_and(terminate)
     }
 
     /// Runs genuine kubectl against this server, bounded by 60 s.
@@ -177,6 +162,68 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// SIGTERM to `child`, then wait (bounded by 45 s, then SIGKILL); whether it exited cleanly.
+pub fn terminate(mut child: Child) -> bool {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
+/// A `runlet agent` process joining a server with its token; killed (by PID) on drop unless
+/// stopped first.
+pub struct AgentProcess(Option<Child>);
+
+impl AgentProcess {
+    /// Starts an agent for node `name` with its data in `dir`, plus `extra` flags.
+    pub fn start(s: &Server, name: &str, dir: &Path, extra: &[&str]) -> AgentProcess {
+        let token = std::fs::read_to_string(s.data_dir.join("token")).expect("token");
+        let child = Command::new(BIN)
+            .args([
+                "agent",
+                "--server",
+                &s.url,
+                "--token",
+                token.trim(),
+                "--name",
+                name,
+            ])
+            .arg("--data-dir")
+            .arg(dir)
+            .args(extra)
+            .env("RUNLET_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn runlet agent");
+        AgentProcess(Some(child))
+    }
+
+    /// SIGTERM, then wait (bounded); whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        self.0.take().is_some_and(terminate)
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod e2e_jobs;
 mod examples;
 mod harness;
 mod kubectl;
+mod logs;
 mod python;
 mod run;
 mod scenarios;

@@ -1,0 +1,290 @@
+//! How long a pod's log files live on the node: while the pod exists, and after it for as long
+//! as a `runlet.dev/v1` PodRecord names it (`podUID`) — the records controller writes one per
+//! pod a Job ran, owned by the Job, so a Job's logs stay readable through
+//! `podrecords/{name}/log` until the Job is deleted, and are removed then.
+//!
+//! Shape: a watch of this node's pods and a watch of all pod records keep two sets of UIDs;
+//! after both have listed, every change (and a periodic tick) sweeps the log directory. A
+//! directory whose UID is in neither set is removed at once when its pod was not a Job's or
+//! its record was seen and is gone; otherwise (a Job's pod deleted before its record arrived,
+//! or leftovers found at start) after [`GRACE`], so a record written late still finds its logs
+//! and nothing outlives its Job for long.
+
+use super::LogStore;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long logs nothing refers to are kept when they may still get a record.
+pub const GRACE: Duration = Duration::from_secs(60);
+/// How often the directory is swept when nothing happens.
+const TICK: Duration = Duration::from_secs(10);
+
+/// The `ApiResource` of `runlet.dev/v1` PodRecords.
+fn records_resource() -> ApiResource {
+    ApiResource {
+        group: "runlet.dev".into(),
+        version: "v1".into(),
+        api_version: "runlet.dev/v1".into(),
+        kind: "PodRecord".into(),
+        plural: "podrecords".into(),
+    }
+}
+
+fn controlled_by_job(p: &Pod) -> bool {
+    p.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.controller == Some(true) && r.kind == "Job" && r.api_version == "batch/v1")
+}
+
+/// What the sweeper knows.
+#[derive(Default)]
+struct Retention {
+    pods: HashSet<String>,
+    records: HashSet<String>,
+    /// Listed since the last (re)start of each watch.
+    pods_listed: bool,
+    records_listed: bool,
+    /// Seen during a relist, replacing the set when it ends.
+    pods_relist: Option<HashSet<String>>,
+    records_relist: Option<HashSet<String>>,
+    /// UIDs whose logs go as soon as nothing refers to them: a record was seen, or the pod
+    /// was not a Job's.
+    done: HashSet<String>,
+    /// When a directory was first seen with nothing referring to it.
+    orphaned: HashMap<String, Instant>,
+}
+
+impl Retention {
+    fn on_pod(&mut self, ev: Event<Pod>) {
+        match ev {
+            Event::Init => self.pods_relist = Some(HashSet::new()),
+            Event::InitApply(p) => {
+                if let (Some(seen), Some(uid)) = (self.pods_relist.as_mut(), p.metadata.uid) {
+                    seen.insert(uid);
+                }
+            }
+            Event::InitDone => {
+                if let Some(seen) = self.pods_relist.take() {
+                    self.pods = seen;
+                }
+                self.pods_listed = true;
+            }
+            Event::Apply(p) => {
+                if let Some(uid) = p.metadata.uid {
+                    self.pods.insert(uid);
+                }
+            }
+            Event::Delete(p) => {
+                let job = controlled_by_job(&p);
+                if let Some(uid) = p.metadata.uid {
+                    self.pods.remove(&uid);
+                    if !job {
+                        self.done.insert(uid);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_record(&mut self, ev: Event<DynamicObject>) {
+        let uid = |r: &DynamicObject| r.data["podUID"].as_str().map(str::to_string);
+        match ev {
+            Event::Init => self.records_relist = Some(HashSet::new()),
+            Event::InitApply(r) => {
+                if let (Some(seen), Some(u)) = (self.records_relist.as_mut(), uid(&r)) {
+                    seen.insert(u);
+                }
+            }
+            Event::InitDone => {
+                if let Some(seen) = self.records_relist.take() {
+                    // Records that went away while the watch was down are done.
+                    self.done.extend(self.records.difference(&seen).cloned());
+                    self.records = seen;
+                }
+                self.records_listed = true;
+            }
+            Event::Apply(r) => {
+                if let Some(u) = uid(&r) {
+                    self.records.insert(u);
+                }
+            }
+            Event::Delete(r) => {
+                if let Some(u) = uid(&r) {
+                    self.records.remove(&u);
+                    self.done.insert(u);
+                }
+            }
+        }
+    }
+
+    /// Removes the log directories whose time is up.
+    fn sweep(&mut self, store: &LogStore, now: Instant) {
+        if !(self.pods_listed && self.records_listed) {
+            return;
+        }
+        let dirs = store.pod_dirs();
+        let present: HashSet<&str> = dirs.iter().map(|d| d.uid.as_str()).collect();
+        for dir in &dirs {
+            let uid = &dir.uid;
+            if self.pods.contains(uid) || self.records.contains(uid) {
+                self.orphaned.remove(uid);
+                continue;
+            }
+            let since = *self.orphaned.entry(uid.clone()).or_insert(now);
+            if self.done.contains(uid) || now.duration_since(since) >= GRACE {
+                tracing::debug!(pod = %dir.pod, %uid, "removing the logs of a pod that is gone");
+                store.remove_pod(&dir.namespace, &dir.pod, uid);
+                self.orphaned.remove(uid);
+                self.done.remove(uid);
+            }
+        }
+        self.orphaned.retain(|u, _| present.contains(u.as_str()));
+        self.done
+            .retain(|u| present.contains(u.as_str()) || self.pods.contains(u));
+    }
+}
+
+/// Keeps `store` to the logs of pods that exist or have records, until `cancel` fires.
+pub async fn run(client: kube::Client, store: LogStore, node: String, cancel: CancellationToken) {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let selector = format!("spec.nodeName={node}");
+    let mut pods = watcher::watcher(pods, watcher::Config::default().fields(&selector))
+        .default_backoff()
+        .boxed();
+    let records: Api<DynamicObject> = Api::all_with(client, &records_resource());
+    let mut records = watcher::watcher(records, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut state = Retention::default();
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            ev = pods.next() => match ev {
+                Some(Ok(ev)) => state.on_pod(ev),
+                Some(Err(e)) => tracing::debug!(error = %e, "log retention: watching pods"),
+                None => return,
+            },
+            ev = records.next() => match ev {
+                Some(Ok(ev)) => state.on_record(ev),
+                Some(Err(e)) => tracing::debug!(error = %e, "log retention: watching pod records"),
+                None => return,
+            },
+            _ = tick.tick() => {}
+        }
+        state.sweep(&store, Instant::now());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(uid: &str, job: bool) -> Pod {
+        let owners = if job {
+            json!([{"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "j1", "controller": true}])
+        } else {
+            json!([])
+        };
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("p-{uid}"), "namespace": "default", "uid": uid, "ownerReferences": owners}
+        }))
+        .unwrap()
+    }
+
+    fn record(uid: &str) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "runlet.dev/v1", "kind": "PodRecord",
+            "metadata": {"name": format!("p-{uid}"), "namespace": "default"},
+            "podUID": uid,
+        }))
+        .unwrap()
+    }
+
+    fn write_log(store: &LogStore, uid: &str) {
+        let f = store.attempt_file("default", &format!("p-{uid}"), uid, "c", 0);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, "").unwrap();
+    }
+
+    fn uids(store: &LogStore) -> Vec<String> {
+        let mut v: Vec<String> = store.pod_dirs().into_iter().map(|d| d.uid).collect();
+        v.sort();
+        v
+    }
+
+    fn listed() -> Retention {
+        let mut r = Retention::default();
+        r.on_pod(Event::InitDone);
+        r.on_record(Event::InitDone);
+        r
+    }
+
+    #[test]
+    fn logs_of_a_jobs_pod_live_until_its_record_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path().to_path_buf());
+        let now = Instant::now();
+        let mut r = listed();
+        write_log(&store, "a");
+        r.on_pod(Event::Apply(pod("a", true)));
+        r.on_record(Event::Apply(record("a")));
+        r.on_pod(Event::Delete(pod("a", true)));
+        r.sweep(&store, now + GRACE * 10);
+        assert_eq!(uids(&store), ["a"], "the record keeps the logs");
+        r.on_record(Event::Delete(record("a")));
+        r.sweep(&store, now);
+        assert!(uids(&store).is_empty(), "gone with the record");
+    }
+
+    #[test]
+    fn logs_of_other_pods_go_with_the_pod() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path().to_path_buf());
+        let mut r = listed();
+        write_log(&store, "b");
+        r.on_pod(Event::Apply(pod("b", false)));
+        r.sweep(&store, Instant::now());
+        assert_eq!(uids(&store), ["b"]);
+        r.on_pod(Event::Delete(pod("b", false)));
+        r.sweep(&store, Instant::now());
+        assert!(uids(&store).is_empty());
+    }
+
+    #[test]
+    fn a_jobs_pod_without_a_record_keeps_its_logs_for_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path().to_path_buf());
+        let now = Instant::now();
+        let mut r = listed();
+        write_log(&store, "c");
+        r.on_pod(Event::Apply(pod("c", true)));
+        r.on_pod(Event::Delete(pod("c", true)));
+        r.sweep(&store, now);
+        assert_eq!(uids(&store), ["c"]);
+        r.sweep(&store, now + GRACE);
+        assert!(uids(&store).is_empty());
+    }
+
+    #[test]
+    fn nothing_is_swept_before_both_watches_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path().to_path_buf());
+        let mut r = Retention::default();
+        write_log(&store, "d");
+        r.on_pod(Event::InitDone);
+        r.sweep(&store, Instant::now() + GRACE * 10);
+        assert_eq!(uids(&store), ["d"]);
+    }
+}

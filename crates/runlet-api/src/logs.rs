@@ -1,0 +1,303 @@
+//! Container logs between the API server and the node agents: `PodLogOptions` parsed and
+//! validated from a query string as upstream's `ValidatePodLogOptions`, the request a node
+//! answers, and the [`LogSource`] trait every way of reaching a node's logs implements (the
+//! embedded agent in-process, a remote agent over HTTPS).
+//!
+//! The same query parameters travel the whole way: `kubectl` sends them to `pods/log` (or
+//! `podrecords/log`), the API server validates them here and, for a remote node, forwards
+//! them to the agent's `/containerLogs/{namespace}/{pod}/{container}` endpoint, which parses
+//! them with the same [`LogOptions::from_query`].
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+/// `PodLogOptions` without the container (chosen by the caller).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    pub follow: bool,
+    pub previous: bool,
+    pub tail_lines: Option<i64>,
+    pub since_seconds: Option<i64>,
+    /// `sinceTime` in milliseconds since the epoch.
+    pub since_time_millis: Option<i64>,
+    pub timestamps: bool,
+    pub limit_bytes: Option<i64>,
+}
+
+fn flag(v: Option<&str>) -> bool {
+    matches!(v, Some("true" | "1"))
+}
+
+fn int(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<i64>, String> {
+    match get(key).as_deref() {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("invalid value for {key}: {v:?}")),
+    }
+}
+
+impl LogOptions {
+    /// Parses and validates the query parameters of a log request, with upstream's messages
+    /// (each a 400). `get` looks one parameter up.
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Result<LogOptions, String> {
+        let invalid =
+            |field: &str, value: i64, why: &str| format!("{field}: Invalid value: {value}: {why}");
+        let tail_lines = int(&get, "tailLines")?;
+        if let Some(t) = tail_lines.filter(|t| *t < 0) {
+            return Err(invalid(
+                "tailLines",
+                t,
+                "must be greater than or equal to 0",
+            ));
+        }
+        let limit_bytes = int(&get, "limitBytes")?;
+        if let Some(l) = limit_bytes.filter(|l| *l < 1) {
+            return Err(invalid("limitBytes", l, "must be greater than 0"));
+        }
+        let since_seconds = int(&get, "sinceSeconds")?;
+        if let Some(s) = since_seconds.filter(|s| *s < 1) {
+            return Err(invalid("sinceSeconds", s, "must be greater than 0"));
+        }
+        let since_time_millis = match get("sinceTime").filter(|t| !t.is_empty()) {
+            Some(t) => Some(
+                time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                    .ok()
+                    .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok())
+                    .ok_or_else(|| format!("invalid value for sinceTime: {t:?}"))?,
+            ),
+            None => None,
+        };
+        if since_seconds.is_some() && since_time_millis.is_some() {
+            return Err("at most one of `sinceTime` or `sinceSeconds` may be specified".into());
+        }
+        Ok(LogOptions {
+            follow: flag(get("follow").as_deref()),
+            previous: flag(get("previous").as_deref()),
+            tail_lines,
+            since_seconds,
+            since_time_millis,
+            timestamps: flag(get("timestamps").as_deref()),
+            limit_bytes,
+        })
+    }
+
+    /// The query parameters that [`LogOptions::from_query`] reads back into these options.
+    pub fn to_query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        for (key, on) in [
+            ("follow", self.follow),
+            ("previous", self.previous),
+            ("timestamps", self.timestamps),
+        ] {
+            if on {
+                q.push((key, "true".to_string()));
+            }
+        }
+        for (key, v) in [
+            ("tailLines", self.tail_lines),
+            ("sinceSeconds", self.since_seconds),
+            ("limitBytes", self.limit_bytes),
+        ] {
+            if let Some(v) = v {
+                q.push((key, v.to_string()));
+            }
+        }
+        let since_time = self.since_time_millis.and_then(|ms| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .ok()?
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+        if let Some(t) = since_time {
+            q.push(("sinceTime", t));
+        }
+        q
+    }
+}
+
+/// One container's log on a node: the pod's identity, the container, and the options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogRequest {
+    pub namespace: String,
+    pub pod: String,
+    pub uid: String,
+    pub container: String,
+    pub options: LogOptions,
+}
+
+/// The Node annotation in which an agent publishes its log endpoint's certificate (PEM); the
+/// API server accepts no other certificate from that endpoint.
+pub const SERVING_CERTIFICATE_ANNOTATION: &str = "runlet.dev/serving-certificate";
+
+/// The path prefix of an agent's log endpoint, as the kubelet's.
+pub const NODE_LOG_PATH: &str = "/containerLogs/";
+
+impl LogRequest {
+    /// The path and query of this request at a node agent:
+    /// `/containerLogs/{namespace}/{pod}/{container}?podUID=...&<options>`.
+    pub fn node_path(&self) -> String {
+        let mut path = format!(
+            "{NODE_LOG_PATH}{}/{}/{}?podUID={}",
+            self.namespace, self.pod, self.container, self.uid
+        );
+        for (k, v) in self.options.to_query() {
+            path.push_str(&format!("&{k}={v}"));
+        }
+        path
+    }
+
+    /// Reads back what [`LogRequest::node_path`] wrote: the path, and `get` for the query.
+    pub fn from_node_path(
+        path: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<LogRequest, String> {
+        let rest = path
+            .strip_prefix(NODE_LOG_PATH)
+            .ok_or_else(|| format!("no log endpoint at {path}"))?;
+        let [namespace, pod, container] = rest.split('/').collect::<Vec<_>>()[..] else {
+            return Err(format!("no log endpoint at {path}"));
+        };
+        if [namespace, pod, container].iter().any(|s| s.is_empty()) {
+            return Err(format!("no log endpoint at {path}"));
+        }
+        let uid = get("podUID").unwrap_or_default();
+        let req = LogRequest {
+            namespace: namespace.to_string(),
+            pod: pod.to_string(),
+            uid,
+            container: container.to_string(),
+            options: LogOptions::from_query(get)?,
+        };
+        req.check_names()?;
+        Ok(req)
+    }
+
+    /// Each name becomes a file path component on the node: no separators, no `.` or `..`
+    /// (a record's fields are user input).
+    pub fn check_names(&self) -> Result<(), String> {
+        let unsafe_part = |s: &str| s.contains(['/', '\\']) || s == "." || s == "..";
+        if [&self.namespace, &self.pod, &self.uid, &self.container]
+            .into_iter()
+            .any(|s| unsafe_part(s))
+        {
+            return Err(format!(
+                "invalid log request for container {:?} of pod {:?}",
+                self.container, self.pod
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The body of a log response.
+pub type LogBody = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// Why logs cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogSourceError {
+    /// Nothing to read (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be answered as asked (400), e.g. no previous attempt.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The source failed (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Serves container logs of the pods of one node.
+pub trait LogSource: Send + Sync + 'static {
+    fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<LogBody, LogSourceError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<LogOptions, String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        LogOptions::from_query(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn options_survive_the_trip_through_a_query() {
+        let opts = LogOptions {
+            follow: true,
+            previous: false,
+            tail_lines: Some(3),
+            since_seconds: None,
+            since_time_millis: Some(1_767_225_600_123),
+            timestamps: true,
+            limit_bytes: Some(10),
+        };
+        let q = opts.to_query();
+        let back = parse(&q.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+        assert_eq!(back, Ok(opts));
+    }
+
+    #[test]
+    fn a_request_survives_the_trip_to_a_node() {
+        let req = LogRequest {
+            namespace: "ns".into(),
+            pod: "p".into(),
+            uid: "u-1".into(),
+            container: "c".into(),
+            options: LogOptions {
+                follow: true,
+                tail_lines: Some(2),
+                ..Default::default()
+            },
+        };
+        let full = req.node_path();
+        assert_eq!(
+            full,
+            "/containerLogs/ns/p/c?podUID=u-1&follow=true&tailLines=2"
+        );
+        let (path, query) = full.split_once('?').unwrap_or_default();
+        let map: HashMap<String, String> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            LogRequest::from_node_path(path, |k| map.get(k).cloned()),
+            Ok(req)
+        );
+        assert!(LogRequest::from_node_path("/containerLogs/ns/p", |_| None).is_err());
+        assert!(LogRequest::from_node_path("/other/ns/p/c", |_| None).is_err());
+        assert!(LogRequest::from_node_path("/containerLogs/ns/p/..", |_| None).is_err());
+        assert!(
+            LogRequest::from_node_path("/containerLogs/ns/p/c", |k| (k == "podUID")
+                .then(|| "../../etc".to_string()))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn invalid_options_get_upstream_messages() {
+        assert_eq!(
+            parse(&[("tailLines", "-1")]),
+            Err("tailLines: Invalid value: -1: must be greater than or equal to 0".into())
+        );
+        assert_eq!(
+            parse(&[("limitBytes", "0")]),
+            Err("limitBytes: Invalid value: 0: must be greater than 0".into())
+        );
+        assert_eq!(
+            parse(&[("sinceSeconds", "x")]),
+            Err("invalid value for sinceSeconds: \"x\"".into())
+        );
+        assert_eq!(
+            parse(&[("sinceSeconds", "1"), ("sinceTime", "2026-01-01T00:00:00Z")]),
+            Err("at most one of `sinceTime` or `sinceSeconds` may be specified".into())
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! `GET .../pods/{name}/log` and `GET .../podrecords/{name}/log`.
+//!
+//! Both pick the container as upstream's `LogLocation` does, validate the options as
+//! `ValidatePodLogOptions` ([`LogOptions::from_query`]) and stream from the node that ran the
+//! pod: through the [`LogSource`] registered for it in this process (the embedded agent), else
+//! through [`crate::logs::nodeproxy`] to the agent's HTTPS endpoint published in its Node. A
+//! record names its pod (name and UID), node and containers, so the logs of a Job's pods stay
+//! readable after the pods are deleted, for as long as the record (and so the Job) exists.
+
+use super::{Query, Target};
+use crate::error::{ApiError, ApiResult};
+use crate::logs::{LogOptions, LogRequest, LogSource, LogSourceError, nodeproxy};
+use crate::registry;
+use crate::state::AppState;
+use axum::response::Response;
+use runlet_api::meta;
+use runlet_api::resources;
+use runlet_api::status::Status;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The container names of one kind in a pod spec (or a record) at `key`.
+fn names(obj: &Value, key: &str) -> Vec<String> {
+    obj[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().or_else(|| c["name"].as_str()))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Upstream's choice of container: the one asked for (which must exist), else the only one.
+/// `known` is false for a record too old to list its containers: any name asked for is tried.
+fn choose_container(
+    pod: &str,
+    asked: Option<&str>,
+    containers: &[String],
+    init: &[String],
+    ephemeral: &[String],
+    known: bool,
+) -> ApiResult<String> {
+    if let Some(c) = asked.filter(|c| !c.is_empty()) {
+        if known
+            && !containers
+                .iter()
+                .chain(init)
+                .chain(ephemeral)
+                .any(|n| n == c)
+        {
+            return Err(ApiError::new(Status::bad_request(format!(
+                "container {c} is not valid for pod {pod}"
+            ))));
+        }
+        return Ok(c.to_string());
+    }
+    match containers {
+        [only] => Ok(only.clone()),
+        [] => Err(ApiError::new(Status::bad_request(format!(
+            "a container name must be specified for pod {pod}"
+        )))),
+        many => {
+            let mut msg = format!(
+                "a container name must be specified for pod {pod}, choose one of: [{}]",
+                many.join(" ")
+            );
+            if !init.is_empty() {
+                msg.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    init.join(" ")
+                ));
+            }
+            Err(ApiError::new(Status::bad_request(msg)))
+        }
+    }
+}
+
+/// `GET .../log` of a pod or a pod record.
+pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<Response> {
+    let name = target.name.as_deref().unwrap_or_default();
+    let namespace = target.namespace.clone().unwrap_or_default();
+    let obj = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
+    let record = target.info.kind != "Pod";
+    let (pod, uid, node, spec) = if record {
+        (
+            obj["podName"].as_str().unwrap_or(name).to_string(),
+            obj["podUID"].as_str().unwrap_or_default().to_string(),
+            obj["nodeName"].as_str().unwrap_or_default().to_string(),
+            &obj,
+        )
+    } else {
+        (
+            name.to_string(),
+            meta::uid(&obj).unwrap_or_default().to_string(),
+            obj["spec"]["nodeName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            &obj["spec"],
+        )
+    };
+    let containers = names(spec, "containers");
+    let container = choose_container(
+        &pod,
+        query.get("container"),
+        &containers,
+        &names(spec, "initContainers"),
+        &names(spec, "ephemeralContainers"),
+        !record || !containers.is_empty(),
+    )?;
+    let options = LogOptions::from_query(|k| query.get(k).map(str::to_string))
+        .map_err(|m| ApiError::new(Status::bad_request(m)))?;
+    if node.is_empty() {
+        return Err(ApiError::new(Status::bad_request(if record {
+            format!("pod {pod:?} never ran on a node: it has no logs")
+        } else {
+            format!("pod {pod:?} is not scheduled to a node yet")
+        })));
+    }
+    let source = node_source(state, &node).await?;
+    let req = LogRequest {
+        namespace,
+        pod,
+        uid,
+        container,
+        options,
+    };
+    let body = source.logs(req).await.map_err(|e| match e {
+        LogSourceError::NotFound(m) => {
+            let mut status = Status::not_found(target.info, name);
+            status.message = m;
+            ApiError::new(status)
+        }
+        LogSourceError::BadRequest(m) => ApiError::new(Status::bad_request(m)),
+        LogSourceError::Internal(m) => ApiError::new(Status::internal(m)),
+    })?;
+    let mut resp = Response::new(axum::body::Body::from_stream(body));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain"),
+    );
+    Ok(resp)
+}
+
+/// How to reach `node`'s logs: the in-process source, else its agent's published endpoint.
+async fn node_source(state: &AppState, node: &str) -> ApiResult<Arc<dyn LogSource>> {
+    if let Some(source) = state.log_source(node) {
+        return Ok(source);
+    }
+    let unserved = || {
+        ApiError::new(Status::bad_request(format!(
+            "no node agent serves logs for node {node:?}"
+        )))
+    };
+    let Some(identity) = state.node_client() else {
+        return Err(unserved());
+    };
+    let Some(nodes) = resources::find("", "v1", "nodes") else {
+        return Err(unserved());
+    };
+    let node_obj = registry::get(state, nodes, None, node)
+        .await
+        .map_err(|_| unserved())?;
+    let endpoint = nodeproxy::Endpoint::of_node(&node_obj).ok_or_else(unserved)?;
+    Ok(Arc::new(nodeproxy::NodeLogs::new(identity, endpoint)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_only_container_is_the_default_and_several_need_a_name() {
+        let one = s(&["c"]);
+        assert_eq!(
+            choose_container("p", None, &one, &[], &[], true).ok(),
+            Some("c".into())
+        );
+        let two = s(&["a", "b"]);
+        let err = choose_container("p", None, &two, &s(&["i"]), &[], true)
+            .err()
+            .map(|e| e.0.message);
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "a container name must be specified for pod p, choose one of: [a b] or one of the init containers: [i]"
+            )
+        );
+        let bad = choose_container("p", Some("x"), &one, &[], &[], true)
+            .err()
+            .map(|e| e.0.message);
+        assert_eq!(bad.as_deref(), Some("container x is not valid for pod p"));
+        // A record that does not list its containers lets the caller name one.
+        assert_eq!(
+            choose_container("p", Some("x"), &[], &[], &[], false).ok(),
+            Some("x".into())
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! Volume node affinity, the part of upstream's VolumeBinding filter plugin that applies to bound
+//! claims: a pod whose PersistentVolumeClaim is bound to a PersistentVolume with a required
+//! `nodeAffinity` (a local volume lives on one node) fits only the nodes that affinity selects,
+//! otherwise `node(s) had volume node affinity conflict`, as upstream words it.
+//!
+//! Unbound claims are not constrained here: runlet's local-path provisioner binds them on the
+//! node where the pod starts (`WaitForFirstConsumer`, as upstream's local provisioners).
+//! Selectors follow upstream's `nodeaffinity` helpers: terms are ORed, the requirements of a
+//! term ANDed, a term with no requirement matches nothing.
+
+use k8s_openapi::api::core::v1::{
+    Node, NodeSelector, NodeSelectorRequirement, PersistentVolume, PersistentVolumeClaim, Pod,
+};
+use std::collections::HashMap;
+
+/// Upstream's reason for a node the pod's volumes cannot be used on.
+pub const CONFLICT: &str = "node(s) had volume node affinity conflict";
+
+/// The bound claims and the volumes of the cluster, as the scheduler's stores hold them.
+#[derive(Default)]
+pub struct Volumes {
+    /// `(namespace, claim)` → the volume it is bound to.
+    claims: HashMap<(String, String), String>,
+    /// Volume name → its required node selector, for volumes that have one.
+    affinity: HashMap<String, NodeSelector>,
+}
+
+impl Volumes {
+    pub fn new(
+        claims: &[impl AsRef<PersistentVolumeClaim>],
+        pvs: &[impl AsRef<PersistentVolume>],
+    ) -> Self {
+        let claims = claims
+            .iter()
+            .map(AsRef::as_ref)
+            .filter_map(|c| {
+                let volume = c
+                    .spec
+                    .as_ref()?
+                    .volume_name
+                    .clone()
+                    .filter(|v| !v.is_empty())?;
+                Some((
+                    (
+                        c.metadata.namespace.clone().unwrap_or_default(),
+                        c.metadata.name.clone()?,
+                    ),
+                    volume,
+                ))
+            })
+            .collect();
+        let affinity = pvs
+            .iter()
+            .map(AsRef::as_ref)
+            .filter_map(|pv| {
+                let required = pv.spec.as_ref()?.node_affinity.as_ref()?.required.clone()?;
+                Some((pv.metadata.name.clone()?, required))
+            })
+            .collect();
+        Volumes { claims, affinity }
+    }
+
+    /// The node selectors the pod's bound volumes require.
+    pub fn required(&self, pod: &Pod) -> Vec<&NodeSelector> {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        pod.spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .filter_map(|c| self.claims.get(&(ns.clone(), c.claim_name.clone())))
+            .filter_map(|volume| self.affinity.get(volume))
+            .collect()
+    }
+}
+
+/// Whether `node` satisfies every selector (`CONFLICT` when not).
+pub fn conflict(selectors: &[&NodeSelector], node: &Node) -> Option<&'static str> {
+    (!selectors.iter().all(|s| matches(s, node))).then_some(CONFLICT)
+}
+
+/// Whether a node selector selects `node`.
+pub fn matches(selector: &NodeSelector, node: &Node) -> bool {
+    let labels = node.metadata.labels.as_ref();
+    let name = node.metadata.name.as_deref().unwrap_or_default();
+    selector.node_selector_terms.iter().any(|term| {
+        let expressions = term.match_expressions.as_deref().unwrap_or_default();
+        let fields = term.match_fields.as_deref().unwrap_or_default();
+        (!expressions.is_empty() || !fields.is_empty())
+            && expressions
+                .iter()
+                .all(|r| requirement(r, labels.and_then(|l| l.get(&r.key)).map(String::as_str)))
+            && fields.iter().all(|r| {
+                r.key == "metadata.name"
+                    && matches!(r.operator.as_str(), "In" | "NotIn")
+                    && requirement(r, Some(name))
+            })
+    })
+}
+
+/// One requirement against the value of its key (`None`: the node has no such label).
+fn requirement(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
+    let values = r.values.as_deref().unwrap_or_default();
+    let int = |s: &str| s.parse::<i64>().ok();
+    match r.operator.as_str() {
+        "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
+        "NotIn" => value.is_none_or(|v| !values.iter().any(|x| x == v)),
+        "Exists" => value.is_some(),
+        "DoesNotExist" => value.is_none(),
+        "Gt" | "Lt" => match (value.and_then(int), values) {
+            (Some(v), [bound]) => {
+                int(bound).is_some_and(|b| if r.operator == "Gt" { v > b } else { v < b })
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(name: &str, labels: serde_json::Value) -> Node {
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap()
+    }
+
+    fn selector(terms: serde_json::Value) -> NodeSelector {
+        serde_json::from_value(json!({ "nodeSelectorTerms": terms })).unwrap()
+    }
+
+    #[test]
+    fn terms_are_ored_and_requirements_anded() {
+        let n = node(
+            "n1",
+            json!({"kubernetes.io/hostname": "n1", "disk": "ssd", "cores": "8"}),
+        );
+        let hostname = |h: &str| {
+            selector(json!([{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": [h]}
+            ]}]))
+        };
+        assert!(matches(&hostname("n1"), &n));
+        assert!(!matches(&hostname("n2"), &n));
+        let both = selector(json!([
+            {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["hdd"]}]},
+            {"matchExpressions": [
+                {"key": "disk", "operator": "Exists"},
+                {"key": "cores", "operator": "Gt", "values": ["4"]},
+                {"key": "gpu", "operator": "DoesNotExist"},
+                {"key": "zone", "operator": "NotIn", "values": ["a"]},
+            ]},
+        ]));
+        assert!(matches(&both, &n));
+        let by_name = selector(json!([{"matchFields": [
+            {"key": "metadata.name", "operator": "In", "values": ["n1"]}
+        ]}]));
+        assert!(matches(&by_name, &n));
+        assert!(
+            !matches(&selector(json!([{}])), &n),
+            "an empty term matches nothing"
+        );
+        assert!(!matches(&selector(json!([])), &n));
+    }
+
+    #[test]
+    fn only_bound_claims_of_the_pods_namespace_constrain_it() {
+        let claim = |ns: &str, name: &str, volume: Option<&str>| -> PersistentVolumeClaim {
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"volumeName": volume},
+            }))
+            .unwrap()
+        };
+        let pv: PersistentVolume = serde_json::from_value(json!({
+            "metadata": {"name": "pv-1"},
+            "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}
+            ]}]}}},
+        }))
+        .unwrap();
+        let volumes = Volumes::new(
+            &[
+                Box::new(claim("default", "data", Some("pv-1"))),
+                Box::new(claim("default", "fresh", None)),
+            ],
+            &[Box::new(pv)],
+        );
+        let pod = |ns: &str, claim: &str| -> Pod {
+            serde_json::from_value(json!({
+                "metadata": {"name": "p", "namespace": ns},
+                "spec": {"containers": [], "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": claim}}]},
+            }))
+            .unwrap()
+        };
+        let n1 = node("n1", json!({"kubernetes.io/hostname": "n1"}));
+        let n2 = node("n2", json!({"kubernetes.io/hostname": "n2"}));
+        let bound = pod("default", "data");
+        let required = volumes.required(&bound);
+        assert_eq!(required.len(), 1);
+        assert_eq!(conflict(&required, &n1), None);
+        assert_eq!(conflict(&required, &n2), Some(CONFLICT));
+        assert!(volumes.required(&pod("default", "fresh")).is_empty());
+        assert!(volumes.required(&pod("other", "data")).is_empty());
+    }
+}

@@ -1,0 +1,296 @@
+//! Logs that outlive their pods (through the Job's PodRecords, until the Job is deleted) and
+//! logs of pods on an agent that joined from elsewhere (proxied by the server over HTTPS), read
+//! with genuine kubectl and runlet's own `logs`.
+
+use crate::cli::ok as runlet_ok;
+use crate::harness::{AgentProcess, Server, run_bounded, wait_until};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const INDEXED_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: kept
+spec:
+  completions: 2
+  parallelism: 2
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"echo out $JOB_COMPLETION_INDEX\"]
+";
+
+/// `name uid` of every record of Job `job`.
+fn records(s: &Server, job: &str) -> Vec<(String, String)> {
+    let out = s.kubectl_ok(&[
+        "get",
+        "podrecords",
+        "-l",
+        &format!("batch.kubernetes.io/job-name={job}"),
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.podUID}{\"\\n\"}{end}",
+    ]);
+    let mut v: Vec<(String, String)> = out
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, u)| (n.to_string(), u.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The agent's log directory of one pod.
+fn log_dir(agent_dir: &Path, pod: &str, uid: &str) -> PathBuf {
+    agent_dir.join(format!("logs/default_{pod}_{uid}"))
+}
+
+#[test]
+fn job_logs_stay_readable_through_pod_records_until_the_job_is_deleted() {
+    let s = Server::start();
+    s.kubectl_stdin(&["apply", "-f", "-"], INDEXED_JOB);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/kept",
+        "--timeout=60s",
+    ]);
+    wait_until(Duration::from_secs(30), "two records", || {
+        records(&s, "kept").len() == 2
+    });
+    let recs = records(&s, "kept");
+    s.kubectl_ok(&[
+        "delete",
+        "pods",
+        "-l",
+        "batch.kubernetes.io/job-name=kept",
+        "--timeout=60s",
+    ]);
+    let agent_dir = s.data_dir.join("agent");
+    for (name, uid) in &recs {
+        let log = s.kubectl_ok(&[
+            "get",
+            "--raw",
+            &format!("/apis/runlet.dev/v1/namespaces/default/podrecords/{name}/log"),
+        ]);
+        assert!(log == "out 0\n" || log == "out 1\n", "{name}: {log:?}");
+        // The same options as pods/log.
+        let stamped = s.kubectl_ok(&[
+            "get",
+            "--raw",
+            &format!(
+                "/apis/runlet.dev/v1/namespaces/default/podrecords/{name}/log?container=c&timestamps=true&tailLines=1"
+            ),
+        ]);
+        assert!(
+            stamped.ends_with(&log) && stamped.len() > log.len(),
+            "{stamped:?}"
+        );
+        assert!(log_dir(&agent_dir, name, uid).is_dir());
+    }
+    let bad = s.kubectl(&[
+        "get",
+        "--raw",
+        &format!(
+            "/apis/runlet.dev/v1/namespaces/default/podrecords/{}/log?container=nope",
+            recs[0].0
+        ),
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("container nope is not valid for pod"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    // runlet logs falls back to the records of the deleted pods.
+    let all = runlet_ok(&s, &["logs", "job/kept"]);
+    assert!(all.contains(" #0] out 0\n"), "{all}");
+    assert!(all.contains(" #1] out 1\n"), "{all}");
+
+    // The schema: kubectl explain, and strict validation of a record.
+    let explain = s.kubectl_ok(&["explain", "podrecords"]);
+    assert!(
+        explain.contains("KIND:") && explain.contains("PodRecord"),
+        "{explain}"
+    );
+    assert!(explain.contains("podUID"), "{explain}");
+    let field = s.kubectl_ok(&["explain", "podrecords.exitCode"]);
+    assert!(field.contains("<integer>"), "{field}");
+    let yaml = s.kubectl_ok(&["get", "podrecord", &recs[0].0, "-o", "yaml"]);
+    s.kubectl_stdin(
+        &["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
+        &yaml,
+    );
+    let bogus = format!("{yaml}bogus: 1\n");
+    let out = s.kubectl_with(
+        &["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
+        Some(&bogus),
+        &[],
+    );
+    assert!(!out.status.success(), "an unknown field is refused");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bogus"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = s.kubectl_ok(&["get", "podrecords"]);
+    for column in ["NAME", "JOB", "INDEX", "NODE", "PHASE", "EXIT CODE"] {
+        assert!(table.contains(column), "{table}");
+    }
+
+    // Deleting the Job deletes its records, and the agent its log files.
+    s.kubectl_ok(&["delete", "job", "kept", "--timeout=60s"]);
+    wait_until(
+        Duration::from_secs(60),
+        "the log files removed with the job",
+        || {
+            recs.iter()
+                .all(|(name, uid)| !log_dir(&agent_dir, name, uid).exists())
+        },
+    );
+    assert!(records(&s, "kept").is_empty());
+}
+
+const SLOW_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: far
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"echo first; sleep 3; echo second\"]
+";
+
+#[test]
+fn a_remote_agent_serves_its_logs_through_the_server_and_to_no_one_unauthenticated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(tmp.path(), &["--disable-agent"]);
+    let ca = s.data_dir.join("tls/ca.crt");
+    let agent_dir = tmp.path().join("remote");
+    let mut agent = AgentProcess::start(
+        &s,
+        "remote",
+        &agent_dir,
+        &[
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--log-bind",
+            "127.0.0.1:0",
+        ],
+    );
+    let port = || {
+        s.kubectl_ok(&[
+            "get",
+            "node",
+            "remote",
+            "-o",
+            "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}",
+            "--ignore-not-found",
+        ])
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "the agent publishes its port",
+        || port().parse::<u16>().is_ok_and(|p| p > 0),
+    );
+    let port = port();
+    let address = s.kubectl_ok(&[
+        "get",
+        "node",
+        "remote",
+        "-o",
+        "jsonpath={.status.addresses[?(@.type==\"InternalIP\")].address}",
+    ]);
+    assert_eq!(address, "127.0.0.1");
+
+    s.kubectl_stdin(&["apply", "-f", "-"], SLOW_JOB);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod",
+        "-l",
+        "batch.kubernetes.io/job-name=far",
+        "--timeout=60s",
+    ]);
+    // Follow while the container runs: both lines, then kubectl returns as the log ends.
+    let started = Instant::now();
+    let followed = s.kubectl_ok(&["logs", "-f", "job/far"]);
+    assert_eq!(followed, "first\nsecond\n");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    s.kubectl_ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/far",
+        "--timeout=60s",
+    ]);
+    assert_eq!(s.kubectl_ok(&["logs", "job/far"]), "first\nsecond\n");
+    assert_eq!(
+        s.kubectl_ok(&["logs", "job/far", "--tail=1"]),
+        "second\n",
+        "options reach the agent"
+    );
+
+    // Straight to the agent without a client certificate: refused.
+    let pod = s.kubectl_ok(&[
+        "get",
+        "pod",
+        "-l",
+        "batch.kubernetes.io/job-name=far",
+        "-o",
+        "jsonpath={.items[0].metadata.name} {.items[0].metadata.uid}",
+    ]);
+    let (pod, uid) = pod.split_once(' ').expect("name and uid");
+    let url = format!("https://127.0.0.1:{port}/containerLogs/default/{pod}/c?podUID={uid}");
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "-k", "--max-time", "20", &url]);
+    let out = run_bounded(curl, None, Duration::from_secs(30));
+    assert!(
+        !out.status.success(),
+        "an unauthenticated request must be refused: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("first"));
+    // With a bearer token (the agent's own join token) but no certificate: refused too.
+    let token = std::fs::read_to_string(s.data_dir.join("token")).unwrap();
+    let mut curl = Command::new("curl");
+    curl.args([
+        "-sS",
+        "-k",
+        "--max-time",
+        "20",
+        "-H",
+        &format!("Authorization: Bearer {}", token.trim()),
+        &url,
+    ]);
+    let out = run_bounded(curl, None, Duration::from_secs(30));
+    assert!(!out.status.success(), "a token is no client certificate");
+
+    // After the pod is deleted, its logs come through its record from the same agent.
+    s.kubectl_ok(&[
+        "delete",
+        "pods",
+        "-l",
+        "batch.kubernetes.io/job-name=far",
+        "--timeout=60s",
+    ]);
+    wait_until(Duration::from_secs(30), "the record", || {
+        !records(&s, "far").is_empty()
+    });
+    let (record, _) = records(&s, "far").remove(0);
+    let log = s.kubectl_ok(&[
+        "get",
+        "--raw",
+        &format!("/apis/runlet.dev/v1/namespaces/default/podrecords/{record}/log"),
+    ]);
+    assert_eq!(log, "first\nsecond\n");
+    assert!(agent.stop(), "the agent stops cleanly");
+}
