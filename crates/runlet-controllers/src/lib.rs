@@ -12,14 +12,12 @@
 //! - [`scheduler`]: binds pending pods to Ready nodes with room.
 //! - [`records`]: one `runlet.dev/v1` PodRecord per pod a Job ran, kept until the Job goes.
 //! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
-//! - [`lean`]: pod writes that decode only the metadata of their answer.
 
 pub mod clockqueue;
 pub mod cronjob;
 pub mod gc;
 pub mod job;
 pub mod leader;
-pub mod lean;
 pub mod records;
 pub mod scheduler;
 pub mod ttl;

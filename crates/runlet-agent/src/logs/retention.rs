@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 pub const GRACE: Duration = Duration::from_secs(60);
 /// How often the directory is swept when nothing happens.
 const TICK: Duration = Duration::from_secs(10);
+/// The least time between two sweeps prompted by events. A sweep reads the whole log
+/// directory; sweeping after every pod event made a 10,000-pod Job quadratic.
+const SWEEP_SPACING: Duration = Duration::from_secs(1);
 
 /// The `ApiResource` of `runlet.dev/v1` PodRecords.
 fn records_resource() -> ApiResource {
@@ -166,6 +169,7 @@ pub async fn run(client: kube::Client, store: LogStore, node: String, cancel: Ca
         .boxed();
     let mut state = Retention::default();
     let mut tick = tokio::time::interval(TICK);
+    let mut last_sweep: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -179,9 +183,20 @@ pub async fn run(client: kube::Client, store: LogStore, node: String, cancel: Ca
                 Some(Err(e)) => tracing::debug!(error = %e, "log retention: watching pod records"),
                 None => return,
             },
-            _ = tick.tick() => {}
+            _ = tick.tick() => {
+                last_sweep = Some(Instant::now());
+                state.sweep(&store, Instant::now());
+                continue;
+            }
         }
-        state.sweep(&store, Instant::now());
+        // Between ticks, sweep only for logs that can go now, and not too often.
+        let now = Instant::now();
+        if !state.done.is_empty()
+            && last_sweep.is_none_or(|t| now.duration_since(t) >= SWEEP_SPACING)
+        {
+            last_sweep = Some(now);
+            state.sweep(&store, now);
+        }
     }
 }
 

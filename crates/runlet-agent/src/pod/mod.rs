@@ -23,7 +23,7 @@ use crate::os::Signal;
 use crate::runtime::Exited;
 use env::EnvSources;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{Api, DeleteParams, Patch, Preconditions};
 use serde_json::{Value, json};
 use state::{Kind, Slot, State};
 use std::collections::HashMap;
@@ -168,10 +168,6 @@ impl Worker {
 
     fn now_ms(&self) -> i64 {
         self.ctx.clock.now_millis()
-    }
-
-    fn api(&self) -> Api<Pod> {
-        Api::namespaced(self.ctx.client.clone(), &self.ns)
     }
 
     /// Runs the pod to its end.
@@ -622,10 +618,13 @@ impl Worker {
             return Ok(());
         }
         let patch = json!({"metadata": {"uid": self.uid}, "status": status});
-        match self
-            .api()
-            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
+        match runlet_client::patch_pod_status(
+            &self.ctx.client,
+            &self.ns,
+            &self.name,
+            &Patch::Merge(&patch),
+        )
+        .await
         {
             Ok(_) => {
                 self.last_written = Some(status);

@@ -180,22 +180,39 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
     let body = decode_body_checked(headers, body).await?;
-    let (new, warnings) = admit_decoded(target.info, body, query, None)?;
-    check_namespace_matches(target, &new)?;
-    if let Some(body_name) = meta::name(&new)
-        && body_name != name
-    {
-        return Err(ApiError::new(Status::bad_request(format!(
-            "the name of the object ({body_name}) does not match the name on the URL ({name})"
-        ))));
-    }
+    let admit = |body: Decoded, current: Option<&Value>| -> ApiResult<(Value, Vec<String>)> {
+        let (new, warnings) = admit_decoded(target.info, body, query, current)?;
+        check_namespace_matches(target, &new)?;
+        if let Some(body_name) = meta::name(&new)
+            && body_name != name
+        {
+            return Err(ApiError::new(Status::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            ))));
+        }
+        Ok((new, warnings))
+    };
+    // The stored object first, so that only the fields the body changes are decoded again; a
+    // bad body is still reported before a missing object, as upstream decodes first.
+    let stored = match registry::get(state, target.info, target.namespace.as_deref(), name).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            admit(body, None)?;
+            return Err(e);
+        }
+    };
+    let (new, warnings) = admit(body, Some(&stored))?;
     let opts = WriteOptions {
         dry_run: query.dry_run(),
         trusted: false,
     };
     let requested_rv = meta::resource_version(&new).map(str::to_string);
+    let mut first = Some(stored);
     loop {
-        let old = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
+        let old = match first.take() {
+            Some(old) => old,
+            None => registry::get(state, target.info, target.namespace.as_deref(), name).await?,
+        };
         if let Some(rv) = &requested_rv
             && Some(rv.as_str()) != meta::resource_version(&old)
         {

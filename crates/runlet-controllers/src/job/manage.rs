@@ -90,7 +90,7 @@ async fn delete_job_pods(
         async move {
             let name = pods::name(p);
             if pods::has_tracking_finalizer(p)
-                && let Err(e) = crate::lean::patch_pod(
+                && let Err(e) = runlet_client::patch_pod(
                     &c.client,
                     pods::namespace(p),
                     name,
@@ -351,7 +351,7 @@ pub(super) async fn create_pods(
         let results = super::join_spawned(now_batch.iter().map(|p| {
             let (client, p) = (c.client.clone(), p.clone());
             let namespace = namespace.clone();
-            async move { crate::lean::create_pod(&client, &namespace, &p).await }
+            async move { runlet_client::create_pod(&client, &namespace, &p).await }
         }))
         .await;
         let mut batch_failed = false;

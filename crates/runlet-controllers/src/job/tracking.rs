@@ -103,7 +103,7 @@ async fn remove_finalizers(
         let namespace = pods::namespace(p).to_string();
         let name = pods::name(p).to_string();
         async move {
-            crate::lean::patch_pod(&client, &namespace, &name, &remove_finalizer_patch())
+            runlet_client::patch_pod(&client, &namespace, &name, &remove_finalizer_patch())
                 .await
                 .map(|_| ())
         }

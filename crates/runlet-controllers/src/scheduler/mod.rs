@@ -67,6 +67,8 @@ pub struct Scheduler {
     assumed: HashMap<String, (String, Resources)>,
     /// Pods found unschedulable, with the message last reported.
     unschedulable: HashMap<String, String>,
+    /// `Scheduled` events being written; a pass does not wait for them.
+    events: tokio::task::JoinSet<()>,
 }
 
 fn pending(p: &Pod, scheduler: &str) -> bool {
@@ -102,6 +104,7 @@ impl Scheduler {
             name: DEFAULT_SCHEDULER.to_string(),
             assumed: HashMap::new(),
             unschedulable: HashMap::new(),
+            events: tokio::task::JoinSet::new(),
         }
     }
 
@@ -207,6 +210,7 @@ impl Scheduler {
                     Some(Err(e)) => tracing::warn!(error = %e, "scheduler: watching volumes"),
                     None => return,
                 },
+                Some(_) = self.events.join_next(), if !self.events.is_empty() => {}
                 _ = tokio::time::sleep(BATCH), if dirty && ready => {
                     dirty = false;
                     let again = std::mem::take(&mut retry);
@@ -319,40 +323,48 @@ impl Scheduler {
         }
         let client = self.client.clone();
         let now = rfc3339(self.clock.now_unix());
-        let failed_binds: Vec<String> = futures::stream::iter(decisions)
+        let bound: Vec<Result<Decision, String>> = futures::stream::iter(decisions)
             .map(|d| {
                 let client = client.clone();
-                let now = now.clone();
                 async move {
                     match bind(&client, &d).await {
-                        Ok(()) => {
-                            record(
-                                &client,
-                                &d.namespace,
-                                &d.name,
-                                &d.uid,
-                                false,
-                                "Scheduled",
-                                &format!(
-                                    "Successfully assigned {}/{} to {}",
-                                    d.namespace, d.name, d.node
-                                ),
-                                &now,
-                            )
-                            .await;
-                            None
-                        }
+                        Ok(()) => Ok(d),
                         Err(e) => {
                             tracing::info!(error = %e, "scheduler: binding failed");
-                            Some(d.uid)
+                            Err(d.uid)
                         }
                     }
                 }
             })
             .buffer_unordered(CONCURRENT_BINDS)
-            .filter_map(|x| async move { x })
             .collect()
             .await;
+        let mut failed_binds = Vec::new();
+        for result in bound {
+            match result {
+                Ok(d) => {
+                    let (client, now) = (client.clone(), now.clone());
+                    self.events.spawn(async move {
+                        let message = format!(
+                            "Successfully assigned {}/{} to {}",
+                            d.namespace, d.name, d.node
+                        );
+                        record(
+                            &client,
+                            &d.namespace,
+                            &d.name,
+                            &d.uid,
+                            false,
+                            "Scheduled",
+                            &message,
+                            &now,
+                        )
+                        .await
+                    });
+                }
+                Err(uid) => failed_binds.push(uid),
+            }
+        }
         for uid in failed_binds {
             self.assumed.remove(&uid);
         }

@@ -13,7 +13,7 @@ use clap::Args;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PostParams};
 use kube::runtime::watcher;
 use runlet_api::clock::Clock;
 use runlet_apiserver::AppState;
@@ -68,8 +68,9 @@ fn bench_pod(name: String) -> Pod {
 
 /// Completes every pod of the namespace as soon as it appears (exit code 0), as a node agent
 /// would report it, until `stop`.
-async fn fake_pod_driver(pods: Api<Pod>, stop: CancellationToken) {
-    let mut stream = watcher::watcher(pods.clone(), watcher::Config::default()).boxed();
+async fn fake_pod_driver(client: kube::Client, namespace: String, stop: CancellationToken) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let mut stream = watcher::watcher(pods, watcher::Config::default()).boxed();
     let mut seen = HashSet::new();
     let mut inflight = tokio::task::JoinSet::new();
     loop {
@@ -91,7 +92,7 @@ async fn fake_pod_driver(pods: Api<Pod>, stop: CancellationToken) {
         {
             continue;
         }
-        let pods = pods.clone();
+        let (client, namespace) = (client.clone(), namespace.clone());
         inflight.spawn(async move {
             let body = json!({"status": {
                 "phase": "Succeeded",
@@ -99,9 +100,9 @@ async fn fake_pod_driver(pods: Api<Pod>, stop: CancellationToken) {
                   "ready": false, "restartCount": 0,
                   "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]
             }});
-            if let Err(e) = pods
-                .patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
-                .await
+            if let Err(e) =
+                runlet_client::patch_pod_status(&client, &namespace, &name, &Patch::Merge(body))
+                    .await
             {
                 tracing::warn!(pod = %name, error = %e, "fake driver: completing pod failed");
             }
@@ -147,8 +148,11 @@ async fn controller_run(dir: &Path, a: &JobsBenchArgs) -> anyhow::Result<RunFigu
     let stop = CancellationToken::new();
     let controller = JobController::new(client.clone(), clock, config);
     let ctl = tokio::spawn(controller.run(stop.clone().cancelled_owned()));
-    let pods: Api<Pod> = Api::default_namespaced(client.clone());
-    let driver = tokio::spawn(fake_pod_driver(pods, stop.clone()));
+    let driver = tokio::spawn(fake_pod_driver(
+        client.clone(),
+        "default".into(),
+        stop.clone(),
+    ));
     let jobs: Api<Job> = Api::default_namespaced(client.clone());
     let job: Job = serde_json::from_value(json!({
         "apiVersion": "batch/v1", "kind": "Job",

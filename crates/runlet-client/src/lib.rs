@@ -1,8 +1,9 @@
-//! Writes whose answer matters only for its metadata. `kube::Api` decodes every response into
-//! the full typed object; for the Job controller's hottest writes (creating pods, removing
-//! their tracking finalizer) that decoding was a sizeable share of the controller's CPU while
-//! the object was thrown away. These calls send the same requests through the same client and
-//! decode only `metadata`, skipping the rest of the body; errors are `kube::Error`s as before.
+//! Pod writes whose answer matters only for its metadata. `kube::Api` decodes every response
+//! into the full typed object; for the hottest writes of the system (the Job controller
+//! creating pods and removing their tracking finalizer, node agents writing pod status) that
+//! decoding was a sizeable share of the CPU while the object was thrown away. These calls send
+//! the same requests through the same client and decode only `metadata`, skipping the rest of
+//! the body; errors are `kube::Error`s as with `kube::Api`.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -46,5 +47,19 @@ pub async fn patch_pod<P: Serialize + Debug>(
         .patch(name, &PatchParams::default(), patch)
         .map_err(kube::Error::BuildRequest)?;
     req.extensions_mut().insert("patch");
+    Ok(client.request::<MetadataOnly>(req).await?.metadata)
+}
+
+/// `PATCH` a pod's `status` subresource; the patched pod's metadata.
+pub async fn patch_pod_status<P: Serialize + Debug>(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    patch: &Patch<P>,
+) -> Result<ObjectMeta, kube::Error> {
+    let mut req = Request::new(pods_path(namespace))
+        .patch_subresource("status", name, &PatchParams::default(), patch)
+        .map_err(kube::Error::BuildRequest)?;
+    req.extensions_mut().insert("patch_status");
     Ok(client.request::<MetadataOnly>(req).await?.metadata)
 }
