@@ -312,6 +312,7 @@ impl Agent {
             running: JoinSet::new(),
             helpers: JoinSet::new(),
             relisted: None,
+            listed_once: false,
         };
         manager.run(&cancel).await;
         cancel.cancel();
@@ -336,6 +337,8 @@ struct Manager {
     helpers: JoinSet<()>,
     /// Pods seen during a relist, to find the ones that went away meanwhile.
     relisted: Option<HashSet<String>>,
+    /// The first list is done (stale sandboxes were looked for).
+    listed_once: bool,
 }
 
 fn is_terminal(p: &Pod) -> bool {
@@ -361,9 +364,14 @@ impl Manager {
                 },
                 Some(done) = self.running.join_next(), if !self.running.is_empty() => {
                     if let Ok((uid, outcome)) = done {
-                        self.workers.remove(&uid);
+                        let still_there = self.workers.remove(&uid).is_some();
                         if outcome == pod::Outcome::Finished {
-                            self.finished.insert(uid);
+                            if still_there {
+                                self.finished.insert(uid);
+                            } else {
+                                // Deleted while the worker was finishing.
+                                self.remove_sandbox(&uid);
+                            }
                         }
                     }
                 }
@@ -398,7 +406,18 @@ impl Manager {
                     for uid in gone {
                         self.forget(&uid);
                     }
-                    self.finished.retain(|u| seen.contains(u));
+                    let vanished: Vec<String> = self
+                        .finished
+                        .iter()
+                        .filter(|u| !seen.contains(*u))
+                        .cloned()
+                        .collect();
+                    for uid in vanished {
+                        self.forget(&uid);
+                    }
+                    if !std::mem::replace(&mut self.listed_once, true) {
+                        self.remove_stale_sandboxes(&seen);
+                    }
                 }
             }
             watcher::Event::Apply(p) => self.on_apply(p),
@@ -409,12 +428,36 @@ impl Manager {
         }
     }
 
-    /// The pod is gone from the API: its processes are killed at once.
+    /// The pod is gone from the API: its processes are killed at once (the worker then
+    /// removes the sandbox), or the sandbox of a pod that ran to its end is removed.
     fn forget(&mut self, uid: &str) {
         if let Some(w) = self.workers.remove(uid) {
             w.cancel.cancel();
+        } else if self.finished.remove(uid) {
+            self.remove_sandbox(uid);
         }
-        self.finished.remove(uid);
+    }
+
+    fn remove_sandbox(&mut self, uid: &str) {
+        let dir = pod::sandbox_dir(&self.ctx.config.data_dir, uid);
+        self.helpers.spawn(async move {
+            let _ = tokio::task::spawn_blocking(move || pod::remove_sandbox(&dir)).await;
+        });
+    }
+
+    /// At the first list: sandboxes of pods that went away while the agent was not running.
+    fn remove_stale_sandboxes(&mut self, listed: &HashSet<String>) {
+        let root = self.ctx.config.data_dir.join("pods");
+        let stale: Vec<String> = std::fs::read_dir(&root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|uid| !listed.contains(uid))
+            .collect();
+        for uid in stale {
+            self.remove_sandbox(&uid);
+        }
     }
 
     fn on_apply(&mut self, p: Pod) {

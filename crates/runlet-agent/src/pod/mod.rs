@@ -141,7 +141,7 @@ impl Worker {
             .ok()
             .and_then(|s| s["conditions"].as_array().cloned())
             .unwrap_or_default();
-        let sandbox = ctx.config.data_dir.join("pods").join(&uid);
+        let sandbox = sandbox_dir(&ctx.config.data_dir, &uid);
         Worker {
             conditions: status::Conditions::from_existing(&existing),
             ctx,
@@ -182,7 +182,12 @@ impl Worker {
             })
             .await;
         }
-        self.cleanup_sandbox();
+        // A pod that ran to its end keeps its sandbox (the containers' working directory) until
+        // it is deleted, as the kubelet keeps a pod's directory; see `remove_sandbox`.
+        self.teardown_volumes();
+        if outcome != Outcome::Finished {
+            remove_sandbox(&self.sandbox);
+        }
         outcome
     }
 
@@ -651,19 +656,35 @@ impl Worker {
         Outcome::Finished
     }
 
-    fn cleanup_sandbox(&mut self) {
+    /// Tears the pod's volumes down once its containers are done, as the kubelet does for a
+    /// terminated pod: memory-backed emptyDirs are unmounted and volume data is removed.
+    fn teardown_volumes(&mut self) {
         if let Some(v) = self.volumes.take() {
             for t in v.tmpfs {
                 if let Err(e) = self.ctx.runtime.os().unmount(&t) {
                     tracing::warn!(path = %t.display(), error = %e, "unmounting an emptyDir");
                 }
             }
+            let _ = std::fs::remove_dir_all(self.sandbox.join("volumes"));
         }
-        let _ = std::fs::remove_dir_all(&self.sandbox);
     }
 }
 
 /// Deletes a pod whose containers are all gone (`gracePeriodSeconds=0`, uid precondition).
+/// Where the pod with `uid` keeps its sandbox under the agent's data directory.
+pub fn sandbox_dir(data_dir: &std::path::Path, uid: &str) -> PathBuf {
+    data_dir.join("pods").join(uid)
+}
+
+/// Removes a pod's sandbox, whose volumes are torn down already.
+pub fn remove_sandbox(sandbox: &std::path::Path) {
+    if let Err(e) = std::fs::remove_dir_all(sandbox)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %sandbox.display(), error = %e, "removing a pod sandbox");
+    }
+}
+
 pub async fn finish_deletion(client: &kube::Client, ns: &str, name: &str, uid: &str) {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let params = DeleteParams {

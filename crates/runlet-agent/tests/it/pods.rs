@@ -1,6 +1,6 @@
 //! Pods running to completion: phases, exit codes, logs, env, init containers and volumes.
 
-use crate::harness::{Env, cstatus, phase_of};
+use crate::harness::{Env, cstatus, phase_of, wait_until};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, LogParams, PostParams};
 use serde_json::json;
@@ -208,6 +208,26 @@ async fn init_containers_run_in_order_and_share_an_empty_dir() {
         std::fs::read_dir(mnt).unwrap().next().is_none(),
         "the volume was mounted in the pod's namespace only; the host mount point stays empty"
     );
+    // As the kubelet: the volumes of a terminated pod are torn down, its directory (here the
+    // containers' working directory) stays until the pod is deleted.
+    let uid = done.metadata.uid.clone().unwrap();
+    let sandbox = env.dir.path().join("agent/pods").join(&uid);
+    wait_until("the volumes are torn down", || async {
+        !sandbox.join("volumes").exists()
+    })
+    .await;
+    assert!(
+        sandbox.join("work").is_dir(),
+        "the sandbox stays with the pod"
+    );
+    env.pods
+        .delete("init", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    wait_until("the sandbox goes with the pod", || async {
+        !sandbox.exists()
+    })
+    .await;
     env.stop().await;
 }
 
