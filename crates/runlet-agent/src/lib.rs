@@ -439,24 +439,39 @@ impl Manager {
     }
 
     fn remove_sandbox(&mut self, uid: &str) {
-        let dir = pod::sandbox_dir(&self.ctx.config.data_dir, uid);
+        let data_dir = &self.ctx.config.data_dir;
+        let dirs = [
+            pod::sandbox_dir(data_dir, uid),
+            pod::private_dir(data_dir, uid),
+        ];
         self.helpers.spawn(async move {
-            let _ = tokio::task::spawn_blocking(move || pod::remove_sandbox(&dir)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                dirs.iter().for_each(|d| pod::remove_sandbox(d))
+            })
+            .await;
         });
     }
 
-    /// At the first list: sandboxes of pods that went away while the agent was not running.
+    /// At the first list: sandboxes (and volumes) of pods that went away while the agent was
+    /// not running.
     fn remove_stale_sandboxes(&mut self, listed: &HashSet<String>) {
-        let root = self.ctx.config.data_dir.join("pods");
-        let stale: Vec<String> = std::fs::read_dir(&root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|uid| !listed.contains(uid))
-            .collect();
-        for uid in stale {
-            self.remove_sandbox(&uid);
+        for root in [pod::SANDBOXES, pod::PRIVATE] {
+            let stale: Vec<PathBuf> = std::fs::read_dir(self.ctx.config.data_dir.join(root))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|uid| !listed.contains(uid))
+                })
+                .map(|e| e.path())
+                .collect();
+            for dir in stale {
+                self.helpers.spawn(async move {
+                    let _ = tokio::task::spawn_blocking(move || pod::remove_sandbox(&dir)).await;
+                });
+            }
         }
     }
 

@@ -1,8 +1,9 @@
 //! Container logs: written in the CRI log format, one file per container attempt, and read back
 //! for `GET pods/{name}/log` with upstream's options.
 //!
-//! Layout (as the kubelet's `/var/log/pods`): `<root>/<namespace>_<pod>_<uid>/<container>/<N>.log`
-//! where `N` is the attempt (the container's restartCount when it started). Each line is
+//! Layout (the kubelet's `/var/log/pods` with the container level flattened, which saves a
+//! directory per container): `<root>/<namespace>_<pod>_<uid>/<container>.<N>.log` where `N` is
+//! the attempt (the container's restartCount when it started; container names hold no dot). Each line is
 //! `<RFC3339 timestamp with 9 fraction digits> <stdout|stderr> <F|P> <content>`; `P` marks a
 //! partial line cut at [`MAX_LINE`] bytes, `F` a full one whose newline is not stored.
 //!
@@ -79,18 +80,25 @@ impl LogStore {
         attempt: u32,
     ) -> PathBuf {
         self.pod_dir(namespace, pod, uid)
-            .join(container)
-            .join(format!("{attempt}.log"))
+            .join(format!("{container}.{attempt}.log"))
     }
 
     /// The attempts of a container that have a log file, oldest first.
     pub fn attempts(&self, namespace: &str, pod: &str, uid: &str, container: &str) -> Vec<u32> {
-        let dir = self.pod_dir(namespace, pod, uid).join(container);
+        let dir = self.pod_dir(namespace, pod, uid);
+        let prefix = format!("{container}.");
         let mut out: Vec<u32> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse().ok())
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_prefix(&prefix)?
+                    .strip_suffix(".log")?
+                    .parse()
+                    .ok()
+            })
             .collect();
         out.sort_unstable();
         out

@@ -116,7 +116,7 @@ impl Worker {
             .clone()
             .unwrap_or_else(|| "/dev/termination-log".into());
         let term_host = self
-            .sandbox
+            .private
             .join("termination")
             .join(format!("{}-{attempt}", container.name));
         if !mounts.is_empty() || term_path != "/dev/termination-log" {
@@ -154,7 +154,7 @@ impl Worker {
                 }
                 p
             }
-            None => self.sandbox.join("work"),
+            None => self.sandbox.clone(),
         };
         let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
         let limits = Limits {
@@ -310,7 +310,7 @@ impl Worker {
             "Error"
         };
         let term_host = self
-            .sandbox
+            .private
             .join("termination")
             .join(format!("{}-{attempt}", container.name));
         let mut message = std::fs::read(&term_host)

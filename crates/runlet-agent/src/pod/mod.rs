@@ -81,7 +81,12 @@ pub struct Worker {
     exits: JoinSet<(usize, u32, i64, Exited)>,
     start_time: Option<i64>,
     volumes: Option<PodVolumes>,
+    /// The containers' working directory (unless they name one), kept until the pod is deleted.
     sandbox: PathBuf,
+    /// Volumes and termination-message files, made only when the pod has them and removed when
+    /// its containers are done. Apart from `sandbox`, so that a pod without volumes costs one
+    /// directory, and so that nothing in the working directory reaches a volume's source.
+    private: PathBuf,
     /// Pod-level failure reason/message (DeadlineExceeded, mount namespace...).
     reason: Option<String>,
     message: Option<String>,
@@ -142,6 +147,7 @@ impl Worker {
             .and_then(|s| s["conditions"].as_array().cloned())
             .unwrap_or_default();
         let sandbox = sandbox_dir(&ctx.config.data_dir, &uid);
+        let private = private_dir(&ctx.config.data_dir, &uid);
         Worker {
             conditions: status::Conditions::from_existing(&existing),
             ctx,
@@ -156,6 +162,7 @@ impl Worker {
             start_time: None,
             volumes: None,
             sandbox,
+            private,
             reason: None,
             message: None,
             failed: false,
@@ -249,16 +256,16 @@ impl Worker {
 
     /// Fetches what the pod references and makes its volumes.
     async fn setup(&mut self) -> Result<(), Outcome> {
-        let _ = std::fs::create_dir_all(self.sandbox.join("work"));
+        let _ = std::fs::create_dir_all(&self.sandbox);
         let _ = std::fs::set_permissions(
-            self.sandbox.join("work"),
+            &self.sandbox,
             std::os::unix::fs::PermissionsExt::from_mode(0o777),
         );
         self.fetch_refs().await;
         loop {
             let result = {
                 let sources = self.sources();
-                volumes::prepare(self.ctx.runtime.os(), &self.sandbox, &self.pod, &sources)
+                volumes::prepare(self.ctx.runtime.os(), &self.private, &self.pod, &sources)
             };
             match result {
                 Ok(v) => {
@@ -665,16 +672,25 @@ impl Worker {
                     tracing::warn!(path = %t.display(), error = %e, "unmounting an emptyDir");
                 }
             }
-            let _ = std::fs::remove_dir_all(self.sandbox.join("volumes"));
         }
+        remove_sandbox(&self.private);
     }
 }
 
 /// Deletes a pod whose containers are all gone (`gracePeriodSeconds=0`, uid precondition).
 /// Where the pod with `uid` keeps its sandbox under the agent's data directory.
 pub fn sandbox_dir(data_dir: &std::path::Path, uid: &str) -> PathBuf {
-    data_dir.join("pods").join(uid)
+    data_dir.join(SANDBOXES).join(uid)
 }
+
+/// Where the pod with `uid` keeps its volumes and termination-message files.
+pub fn private_dir(data_dir: &std::path::Path, uid: &str) -> PathBuf {
+    data_dir.join(PRIVATE).join(uid)
+}
+
+/// The directories under the data directory with one entry per pod UID.
+pub const SANDBOXES: &str = "pods";
+pub const PRIVATE: &str = "pod-volumes";
 
 /// Removes a pod's sandbox, whose volumes are torn down already.
 pub fn remove_sandbox(sandbox: &std::path::Path) {

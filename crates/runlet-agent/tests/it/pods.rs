@@ -43,7 +43,7 @@ async fn pod_runs_to_succeeded_with_cri_logs_and_exit_code_zero() {
     let file = env
         .dir
         .path()
-        .join(format!("agent/logs/default_hello_{uid}/c/0.log"));
+        .join(format!("agent/logs/default_hello_{uid}/c.0.log"));
     let text = std::fs::read_to_string(&file).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
@@ -212,14 +212,9 @@ async fn init_containers_run_in_order_and_share_an_empty_dir() {
     // containers' working directory) stays until the pod is deleted.
     let uid = done.metadata.uid.clone().unwrap();
     let sandbox = env.dir.path().join("agent/pods").join(&uid);
-    wait_until("the volumes are torn down", || async {
-        !sandbox.join("volumes").exists()
-    })
-    .await;
-    assert!(
-        sandbox.join("work").is_dir(),
-        "the sandbox stays with the pod"
-    );
+    let volumes = env.dir.path().join("agent/pod-volumes").join(&uid);
+    wait_until("the volumes are torn down", || async { !volumes.exists() }).await;
+    assert!(sandbox.is_dir(), "the sandbox stays with the pod");
     env.pods
         .delete("init", &kube::api::DeleteParams::default())
         .await

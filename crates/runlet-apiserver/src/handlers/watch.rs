@@ -82,6 +82,104 @@ fn decode_event_value(
     .ok()
 }
 
+/// The big lists under `spec` and `status` that no label or field selector reads.
+const UNSELECTABLE: &[&str] = &[
+    "containers",
+    "initContainers",
+    "ephemeralContainers",
+    "volumes",
+    "template",
+    "containerStatuses",
+    "initContainerStatuses",
+    "ephemeralContainerStatuses",
+    "conditions",
+    "images",
+];
+
+/// Decodes a stored object for matching selectors only: the object without the lists of
+/// [`UNSELECTABLE`] under `spec` and `status` (and without its resourceVersion, which no
+/// selector reads). A pod watched with `spec.nodeName=<node>` costs a fraction of a decode.
+fn decode_for_selectors(stored: &[u8]) -> Option<Value> {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+    struct Pruned {
+        top: bool,
+    }
+    impl<'de> DeserializeSeed<'de> for Pruned {
+        type Value = Value;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Pruned {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = serde_json::Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if self.top && (key == "spec" || key == "status") {
+                    let v = map.next_value_seed(Pruned { top: false })?;
+                    out.insert(key, v);
+                } else if !self.top && UNSELECTABLE.contains(&key.as_str()) {
+                    map.next_value::<IgnoredAny>()?;
+                } else {
+                    out.insert(key, map.next_value::<Value>()?);
+                }
+            }
+            Ok(Value::Object(out))
+        }
+        // `spec` or `status` that is not an object: kept as it is.
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(stored);
+    Pruned { top: true }.deserialize(&mut de).ok()
+}
+
+/// The watch line for a store event through selectors, if one is due: the selectors are
+/// matched on [`decode_for_selectors`] and the line spliced from the stored bytes. `None` in
+/// the outer option when the stored object is not in the shape the splice needs.
+fn classify_raw(e: &Event, filter: &Filter) -> Option<Option<bytes::Bytes>> {
+    let now = filter.matches(&decode_for_selectors(&e.value)?);
+    let kind = match e.kind {
+        EventKind::Created => now.then_some("ADDED"),
+        EventKind::Deleted => now.then_some("DELETED"),
+        EventKind::Updated => {
+            let before = match &e.prev_value {
+                Some(p) => filter.matches(&decode_for_selectors(p)?),
+                None => now,
+            };
+            match (before, now) {
+                (true, true) => Some("MODIFIED"),
+                (false, true) => Some("ADDED"),
+                (true, false) => Some("DELETED"),
+                (false, false) => None,
+            }
+        }
+    };
+    match kind {
+        Some(kind) => raw_line(kind, &e.value, e.revision).map(Some),
+        None => Some(None),
+    }
+}
+
 /// The watch event type to send for a store event, if any, given the selectors.
 fn classify(info: &ResourceInfo, e: &Event, filter: &Filter) -> Option<(&'static str, Value)> {
     let obj = decode_event_value(info, &e.value, &e.key, e.revision)?;
@@ -203,11 +301,14 @@ pub async fn watch(
                     }
                     Some(Ok(event)) => {
                         last_rv = event.revision;
-                        let fast = (match_all && !info.is_alias() && tables.is_none())
-                            .then(|| raw_line(event_type(event.kind), &event.value, event.revision))
-                            .flatten();
+                        let raw_ok = !info.is_alias() && tables.is_none();
+                        let fast = match (raw_ok, match_all) {
+                            (true, true) => raw_line(event_type(event.kind), &event.value, event.revision).map(Some),
+                            (true, false) => classify_raw(&event, &filter),
+                            (false, _) => None,
+                        };
                         let out = match fast {
-                            Some(l) => Some(l),
+                            Some(l) => l,
                             None => classify(info, &event, &filter)
                                 .map(|(kind, obj)| line(kind, &encode(&obj))),
                         };
@@ -252,6 +353,62 @@ mod tests {
             let raw: Value = serde_json::from_slice(&raw).unwrap();
             assert_eq!(raw, decoded_line("MODIFIED", stored, 42));
             assert_eq!(raw["object"]["metadata"]["resourceVersion"], "42");
+        }
+    }
+
+    #[test]
+    fn selector_watches_decide_as_the_decoding_path() {
+        let info = runlet_api::resources::find("", "v1", "pods").unwrap();
+        let target = Target {
+            info,
+            namespace: None,
+            name: None,
+            subresource: None,
+        };
+        let pod = |node: &str, phase: &str, app: &str| {
+            bytes::Bytes::from(format!(
+                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"d","labels":{{"app":"{app}"}}}},"spec":{{"nodeName":"{node}","containers":[{{"name":"c","image":"i"}}]}},"status":{{"phase":"{phase}","conditions":[{{"type":"Ready","status":"True"}}],"podIPs":[{{"ip":"10.0.0.1"}}]}}}}"#
+            ))
+        };
+        let states = [
+            pod("n1", "Running", "a"),
+            pod("n2", "Running", "a"),
+            pod("n1", "Succeeded", "b"),
+        ];
+        for selector in [
+            "fieldSelector=spec.nodeName%3Dn1",
+            "fieldSelector=status.phase!%3DRunning",
+            "labelSelector=app%3Da",
+            "fieldSelector=status.podIP%3D10.0.0.1",
+        ] {
+            let (k, v) = selector.split_once('=').unwrap();
+            let mut q = Query::default();
+            q.0.insert(k.into(), v.replace("%3D", "="));
+            let filter = Filter::from_query(&target, &q).unwrap();
+            for (kind, prev) in [
+                (EventKind::Created, None),
+                (EventKind::Deleted, None),
+                (EventKind::Updated, Some(0)),
+                (EventKind::Updated, Some(1)),
+                (EventKind::Updated, Some(2)),
+            ] {
+                for now in &states {
+                    let e = Event {
+                        kind,
+                        key: "/registry/pods/d/p".into(),
+                        value: now.clone(),
+                        revision: 7,
+                        prev_value: prev.map(|i: usize| states[i].clone()),
+                    };
+                    let raw = classify_raw(&e, &filter)
+                        .unwrap()
+                        .map(|l| serde_json::from_slice::<Value>(&l).unwrap());
+                    let decoded = classify(info, &e, &filter).map(|(kind, obj)| {
+                        serde_json::from_slice::<Value>(&line(kind, &obj)).unwrap()
+                    });
+                    assert_eq!(raw, decoded, "{selector} {kind:?}");
+                }
+            }
         }
     }
 
