@@ -22,6 +22,18 @@ fn pods_path(namespace: &str) -> String {
     format!("/api/v1/namespaces/{namespace}/pods")
 }
 
+/// Sends `req` (built by `kube::core::Request`) as the `verb` it is, and decodes the answer's
+/// metadata only.
+async fn send(
+    client: &kube::Client,
+    req: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    verb: &'static str,
+) -> Result<ObjectMeta, kube::Error> {
+    let mut req = req.map_err(kube::Error::BuildRequest)?;
+    req.extensions_mut().insert(verb);
+    Ok(client.request::<MetadataOnly>(req).await?.metadata)
+}
+
 /// `POST` a pod; the created pod's metadata (its generated name, its UID).
 pub async fn create_pod(
     client: &kube::Client,
@@ -29,11 +41,8 @@ pub async fn create_pod(
     pod: &k8s_openapi::api::core::v1::Pod,
 ) -> Result<ObjectMeta, kube::Error> {
     let body = serde_json::to_vec(pod).map_err(kube::Error::SerdeError)?;
-    let mut req = Request::new(pods_path(namespace))
-        .create(&PostParams::default(), body)
-        .map_err(kube::Error::BuildRequest)?;
-    req.extensions_mut().insert("create");
-    Ok(client.request::<MetadataOnly>(req).await?.metadata)
+    let req = Request::new(pods_path(namespace)).create(&PostParams::default(), body);
+    send(client, req, "create").await
 }
 
 /// `PATCH` a pod; the patched pod's metadata.
@@ -43,11 +52,8 @@ pub async fn patch_pod<P: Serialize + Debug>(
     name: &str,
     patch: &Patch<P>,
 ) -> Result<ObjectMeta, kube::Error> {
-    let mut req = Request::new(pods_path(namespace))
-        .patch(name, &PatchParams::default(), patch)
-        .map_err(kube::Error::BuildRequest)?;
-    req.extensions_mut().insert("patch");
-    Ok(client.request::<MetadataOnly>(req).await?.metadata)
+    let req = Request::new(pods_path(namespace)).patch(name, &PatchParams::default(), patch);
+    send(client, req, "patch").await
 }
 
 /// `PATCH` a pod's `status` subresource; the patched pod's metadata.
@@ -57,9 +63,11 @@ pub async fn patch_pod_status<P: Serialize + Debug>(
     name: &str,
     patch: &Patch<P>,
 ) -> Result<ObjectMeta, kube::Error> {
-    let mut req = Request::new(pods_path(namespace))
-        .patch_subresource("status", name, &PatchParams::default(), patch)
-        .map_err(kube::Error::BuildRequest)?;
-    req.extensions_mut().insert("patch_status");
-    Ok(client.request::<MetadataOnly>(req).await?.metadata)
+    let req = Request::new(pods_path(namespace)).patch_subresource(
+        "status",
+        name,
+        &PatchParams::default(),
+        patch,
+    );
+    send(client, req, "patch_status").await
 }

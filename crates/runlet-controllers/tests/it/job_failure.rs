@@ -14,22 +14,20 @@ async fn failed_pod_is_recreated_after_ten_second_backoff() {
     env.fail_pod(&name(&p[0])).await;
     env.wait_job("bo", "failed 1", |j| failed(j) == 1).await;
     env.advance_secs(5);
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert!(
-        env.active_pods_of("bo").await.is_empty(),
-        "still backing off at 5s"
-    );
+    env.holds("still backing off at 5s", || async {
+        env.active_pods_of("bo").await.is_empty()
+    })
+    .await;
     env.advance_secs(5);
     let p = env.wait_active("bo", 1).await;
     // Second failure: 20s.
     env.fail_pod(&name(&p[0])).await;
     env.wait_job("bo", "failed 2", |j| failed(j) == 2).await;
     env.advance_secs(15);
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert!(
-        env.active_pods_of("bo").await.is_empty(),
-        "second backoff is 20s"
-    );
+    env.holds("second backoff is 20s", || async {
+        env.active_pods_of("bo").await.is_empty()
+    })
+    .await;
     env.advance_secs(5);
     env.wait_active("bo", 1).await;
     env.stop().await;
@@ -80,8 +78,10 @@ async fn active_deadline_exceeded_deletes_active_pods() {
         .await;
     env.wait_active("dl", 2).await;
     env.advance_secs(29);
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert!(!has_cond(&env.job("dl").await, "FailureTarget"));
+    env.holds("no FailureTarget before the deadline", || async {
+        !has_cond(&env.job("dl").await, "FailureTarget")
+    })
+    .await;
     env.advance_secs(1);
     let j = env
         .wait_job("dl", "Failed", |j| has_cond(j, "Failed"))
@@ -128,8 +128,10 @@ async fn on_failure_container_restarts_count_against_backoff_limit() {
         .await;
     let p = env.wait_active("onf", 1).await;
     env.run_pod(&name(&p[0]), false, 1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert!(!has_cond(&env.job("onf").await, "FailureTarget"));
+    env.holds("one restart is within the limit", || async {
+        !has_cond(&env.job("onf").await, "FailureTarget")
+    })
+    .await;
     env.run_pod(&name(&p[0]), false, 2).await;
     let j = env
         .wait_job("onf", "Failed", |j| has_cond(j, "Failed"))
