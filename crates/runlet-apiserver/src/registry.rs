@@ -176,6 +176,10 @@ pub fn now_rfc3339(state: &AppState) -> String {
     runlet_api::clock::rfc3339(state.now_unix())
 }
 
+/// Attempts at creating an object under a generated name (upstream
+/// `maxNameGenerationCreateAttempts`).
+const MAX_GENERATE_NAME_ATTEMPTS: u32 = 8;
+
 /// `generateName` suffix: 5 characters from upstream's alphabet.
 pub fn random_suffix() -> String {
     use rand::Rng;
@@ -285,14 +289,16 @@ pub async fn create(
         .get("name")
         .and_then(Value::as_str)
         .is_some_and(|s| !s.is_empty());
-    if !has_name
-        && let Some(prefix) = m
-            .get("generateName")
+    let generate_from = if has_name {
+        None
+    } else {
+        m.get("generateName")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-    {
-        let name = format!("{prefix}{}", random_suffix());
-        m.insert("name".into(), json!(name));
+            .map(str::to_string)
+    };
+    if let Some(prefix) = &generate_from {
+        m.insert("name".into(), json!(format!("{prefix}{}", random_suffix())));
     }
     meta::set(&mut obj, "uid", uuid::Uuid::new_v4().to_string());
     meta::set(&mut obj, "creationTimestamp", now_rfc3339(state));
@@ -336,12 +342,27 @@ pub async fn create(
         }
         return Ok(Written::new(obj));
     }
-    let (stored, same_version) = to_stored_checked(&obj);
-    let kv = state
-        .store
-        .create(&key, stored)
-        .await
-        .map_err(|e| ApiError::from_store(e, info, &name))?;
+    // Upstream's RetryGenerateName (GA in 1.32): a generated name that is taken is generated
+    // again, up to 8 attempts in all; five random characters collide within thousands of pods.
+    let mut key = key;
+    let mut name = name;
+    let mut attempts = 1;
+    let (kv, same_version) = loop {
+        let (stored, same_version) = to_stored_checked(&obj);
+        match state.store.create(&key, stored).await {
+            Ok(kv) => break (kv, same_version),
+            Err(StoreError::AlreadyExists)
+                if attempts < MAX_GENERATE_NAME_ATTEMPTS && generate_from.is_some() =>
+            {
+                attempts += 1;
+                let prefix = generate_from.as_deref().unwrap_or_default();
+                name = format!("{prefix}{}", random_suffix());
+                meta::set(&mut obj, "name", name.clone());
+                key = info.key(meta::namespace(&obj), &name);
+            }
+            Err(e) => return Err(ApiError::from_store(e, info, &name)),
+        }
+    };
     meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
     Ok(Written::stored(
         obj,
