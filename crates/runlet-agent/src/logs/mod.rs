@@ -17,7 +17,7 @@ pub mod serve;
 pub mod write;
 
 pub use read::{LogOptions, LogStream};
-pub use write::copy_to_cri;
+pub use write::{copy_to_cri, open_cri_log};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

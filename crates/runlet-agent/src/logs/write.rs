@@ -49,23 +49,36 @@ fn entry(out: &mut Vec<u8>, ts: &str, stream: &str, tag: u8, content: &[u8]) {
     out.push(b'\n');
 }
 
-/// Copies both streams into `path` until both end; the file is marked live meanwhile so
-/// followers keep waiting for more.
-pub async fn copy_to_cri(
-    mut stdout: Box<dyn AsyncRead + Send + Unpin>,
-    mut stderr: Box<dyn AsyncRead + Send + Unpin>,
-    path: &Path,
-    store: &LogStore,
-    clock: &dyn Clock,
-) -> std::io::Result<()> {
+/// Creates (or opens for appending) a container attempt's log file and marks it live. Called
+/// before the container's status can say it started, so that a reader who saw that status
+/// finds the file and follows it, however soon it asks.
+pub fn open_cri_log(path: &Path, store: &LogStore) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)?;
     store.set_live(path, true);
+    Ok(file)
+}
+
+/// Copies both streams into the log file `opened` by [`open_cri_log`] for `path` until both
+/// end, then marks it no longer live. When the file could not be opened, the streams are still
+/// drained (the container must not block on a full pipe) and the error is returned.
+pub async fn copy_to_cri(
+    mut stdout: Box<dyn AsyncRead + Send + Unpin>,
+    mut stderr: Box<dyn AsyncRead + Send + Unpin>,
+    opened: std::io::Result<std::fs::File>,
+    path: &Path,
+    store: &LogStore,
+    clock: &dyn Clock,
+) -> std::io::Result<()> {
+    let (mut file, open_error) = match opened {
+        Ok(f) => (Some(f), None),
+        Err(e) => (None, Some(e)),
+    };
     let result = async {
         let mut out_p = Pending {
             name: "stdout",
@@ -97,7 +110,9 @@ pub async fn copy_to_cri(
                     }
                 }
             }
-            if !encoded.is_empty() {
+            if let Some(file) = file.as_mut()
+                && !encoded.is_empty()
+            {
                 file.write_all(&encoded)?;
             }
         }
@@ -105,7 +120,10 @@ pub async fn copy_to_cri(
     }
     .await;
     store.set_live(path, false);
-    result
+    match open_error {
+        Some(e) => Err(e),
+        None => result,
+    }
 }
 
 /// The last `max_lines` lines (at most `max_bytes`) of a log file's content, for
@@ -150,9 +168,12 @@ mod tests {
         let store = LogStore::new(dir.path().to_path_buf());
         let path = dir.path().join("c/0.log");
         let clock = FakeClock::at(1_767_225_600);
+        let opened = open_cri_log(&path, &store);
+        assert!(store.is_live(&path), "live from the moment it is opened");
         copy_to_cri(
             Box::new(std::io::Cursor::new(b"hello\nworld".to_vec())),
             Box::new(std::io::Cursor::new(b"oops\n".to_vec())),
+            opened,
             &path,
             &store,
             &clock,

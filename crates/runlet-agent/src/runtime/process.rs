@@ -6,7 +6,7 @@
 //! container's processes die with its PID namespace.
 
 use super::{ContainerConfig, Exited, Runtime, RuntimeError, Started};
-use crate::logs::{LogStore, copy_to_cri};
+use crate::logs::{LogStore, copy_to_cri, open_cri_log};
 use crate::os::{Os, OsError, Signal, SpawnSpec};
 use runlet_api::clock::Clock;
 use std::sync::Arc;
@@ -57,6 +57,7 @@ impl Runtime for ProcessRuntime {
             }
         };
         let pid = spawned.pid;
+        let log_file = open_cri_log(&config.log_path, &self.logs);
         let os = self.os.clone();
         let logs = self.logs.clone();
         let clock = self.clock.clone();
@@ -75,6 +76,7 @@ impl Runtime for ProcessRuntime {
             let copy = copy_to_cri(
                 spawned.stdout,
                 spawned.stderr,
+                log_file,
                 &log_path,
                 &logs,
                 clock.as_ref(),

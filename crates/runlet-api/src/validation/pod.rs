@@ -1009,13 +1009,25 @@ fn validate_containers_only_for_pod(ctrs: &[Value], path: &Path) -> ErrorList {
 }
 
 pub(super) fn validate_pod_metadata_and_spec(pod: &Value) -> ErrorList {
-    let spec_path = Path::new("spec");
-    let mut errs = metadata::validate_object_meta(
+    let mut errs = validate_pod_metadata(pod);
+    errs.extend(validate_pod_spec_of(pod));
+    errs
+}
+
+/// The metadata half of [`validate_pod_metadata_and_spec`].
+pub(super) fn validate_pod_metadata(pod: &Value) -> ErrorList {
+    metadata::validate_object_meta(
         pod,
         true,
         format::name_is_dns_subdomain,
         &Path::new("metadata"),
-    );
+    )
+}
+
+/// The spec half of [`validate_pod_metadata_and_spec`]: it reads nothing but `spec`.
+pub(super) fn validate_pod_spec_of(pod: &Value) -> ErrorList {
+    let spec_path = Path::new("spec");
+    let mut errs = ErrorList::new();
     let spec = pod.get("spec").unwrap_or(&Value::Null);
     errs.extend(validate_pod_spec(spec, &spec_path));
     if json_str(spec, "serviceAccountName").is_empty() {

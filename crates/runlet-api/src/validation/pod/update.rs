@@ -4,7 +4,7 @@ use super::super::format::{self, invalid_each};
 use super::super::metadata;
 use super::super::{json_i64, json_str, non_null};
 use super::arr;
-use super::validate_pod_metadata_and_spec;
+use super::{validate_pod_metadata, validate_pod_spec_of};
 use crate::field::{ErrorList, FieldError, Path};
 use serde_json::Value;
 
@@ -40,10 +40,15 @@ fn validate_container_updates(new: &[Value], old: &[Value], path: &Path) -> (Err
 /// fields instead of upstream's Go struct diff.
 pub fn validate_pod_update(new: &Value, old: &Value) -> ErrorList {
     let mut errs = metadata::validate_object_meta_update(new, old, &Path::new("metadata"));
-    errs.extend(validate_pod_metadata_and_spec(new));
     let spec_path = Path::new("spec");
     let ns = new.get("spec").unwrap_or(&Value::Null);
     let os = old.get("spec").unwrap_or(&Value::Null);
+    // A spec that is the stored one was validated when it was written; most pod updates (status,
+    // finalizers, labels) leave it so.
+    errs.extend(validate_pod_metadata(new));
+    if ns != os {
+        errs.extend(validate_pod_spec_of(new));
+    }
     for key in ["containers", "initContainers"] {
         let (e, stop) =
             validate_container_updates(arr(ns, key), arr(os, key), &spec_path.child(key));
