@@ -180,8 +180,19 @@ pub fn now_rfc3339(state: &AppState) -> String {
 /// `maxNameGenerationCreateAttempts`).
 const MAX_GENERATE_NAME_ATTEMPTS: u32 = 8;
 
+#[cfg(test)]
+thread_local! {
+    /// Suffixes [`random_suffix`] hands out first, so that a test can make names collide.
+    static NEXT_SUFFIXES: std::cell::RefCell<std::collections::VecDeque<String>> =
+        std::cell::RefCell::default();
+}
+
 /// `generateName` suffix: 5 characters from upstream's alphabet.
 pub fn random_suffix() -> String {
+    #[cfg(test)]
+    if let Some(next) = NEXT_SUFFIXES.with(|n| n.borrow_mut().pop_front()) {
+        return next;
+    }
     use rand::Rng;
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
@@ -548,4 +559,102 @@ pub async fn remove(
 ) -> Result<KeyValue, StoreError> {
     let key = info.key(meta::namespace(obj), meta::name(obj).unwrap_or_default());
     state.store.delete(&key, Some(expected)).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::auth::TokenFile;
+    use crate::state::SystemClock;
+    use std::sync::Arc;
+
+    async fn state(dir: &std::path::Path) -> AppState {
+        let store = runlet_store::sqlite::SqliteStore::open(dir.join("state.db")).unwrap();
+        let state = AppState::new(
+            Arc::new(store),
+            TokenFile::default(),
+            Arc::new(SystemClock),
+            false,
+        );
+        crate::bootstrap(&state).await.unwrap();
+        state
+    }
+
+    #[tokio::test]
+    async fn a_taken_generated_name_is_generated_again_but_a_given_name_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let cms = resources::find("", "v1", "configmaps").unwrap();
+        let generated =
+            || json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "p-"}});
+        NEXT_SUFFIXES.with(|n| {
+            n.borrow_mut()
+                .extend(["bbbbb", "bbbbb", "bbbbb", "ccccc"].map(String::from))
+        });
+        let first = create(
+            &state,
+            cms,
+            Some("default"),
+            generated(),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(meta::name(&first.object), Some("p-bbbbb"));
+        // Upstream RetryGenerateName: the taken name is generated again until one is free.
+        let second = create(
+            &state,
+            cms,
+            Some("default"),
+            generated(),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(meta::name(&second.object), Some("p-ccccc"));
+        let given =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p-bbbbb"}});
+        let err = create(&state, cms, Some("default"), given, WriteOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!((err.0.code, &*err.0.reason), (409, "AlreadyExists"));
+    }
+
+    #[tokio::test]
+    async fn generated_names_give_up_after_eight_attempts() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let cms = resources::find("", "v1", "configmaps").unwrap();
+        let generated =
+            || json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "q-"}});
+        NEXT_SUFFIXES.with(|n| {
+            n.borrow_mut()
+                .extend(std::iter::repeat_n("zzzzz".to_string(), 9))
+        });
+        create(
+            &state,
+            cms,
+            Some("default"),
+            generated(),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        let err = create(
+            &state,
+            cms,
+            Some("default"),
+            generated(),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.0.code, 409);
+        let left = NEXT_SUFFIXES.with(|n| n.borrow().len());
+        assert_eq!(
+            left, 0,
+            "one name for the first, eight attempts for the second"
+        );
+    }
 }
