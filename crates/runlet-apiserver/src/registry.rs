@@ -618,7 +618,7 @@ mod tests {
         let err = create(&state, cms, Some("default"), given, WriteOptions::default())
             .await
             .unwrap_err();
-        assert_eq!((err.0.code, &*err.0.reason), (409, "AlreadyExists"));
+        assert_eq!((err.0.code, err.0.reason), (409, "AlreadyExists"));
     }
 
     #[tokio::test]
