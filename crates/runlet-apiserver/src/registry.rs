@@ -581,41 +581,32 @@ mod tests {
         state
     }
 
+    /// Creates a ConfigMap in `default` from its metadata, after queueing `suffixes` for the
+    /// names the server generates.
+    async fn create_cm(state: &AppState, metadata: Value, suffixes: &[&str]) -> ApiResult<Value> {
+        NEXT_SUFFIXES.with(|n| {
+            n.borrow_mut()
+                .extend(suffixes.iter().map(|s| s.to_string()))
+        });
+        let cms = resources::find("", "v1", "configmaps").unwrap();
+        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata});
+        let written = create(state, cms, Some("default"), obj, WriteOptions::default()).await?;
+        Ok(written.object)
+    }
+
     #[tokio::test]
     async fn a_taken_generated_name_is_generated_again_but_a_given_name_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let state = state(dir.path()).await;
-        let cms = resources::find("", "v1", "configmaps").unwrap();
-        let generated =
-            || json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "p-"}});
-        NEXT_SUFFIXES.with(|n| {
-            n.borrow_mut()
-                .extend(["bbbbb", "bbbbb", "bbbbb", "ccccc"].map(String::from))
-        });
-        let first = create(
-            &state,
-            cms,
-            Some("default"),
-            generated(),
-            WriteOptions::default(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(meta::name(&first.object), Some("p-bbbbb"));
+        let generated = || json!({"generateName": "p-"});
+        let first = create_cm(&state, generated(), &["bbbbb"]).await.unwrap();
+        assert_eq!(meta::name(&first), Some("p-bbbbb"));
         // Upstream RetryGenerateName: the taken name is generated again until one is free.
-        let second = create(
-            &state,
-            cms,
-            Some("default"),
-            generated(),
-            WriteOptions::default(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(meta::name(&second.object), Some("p-ccccc"));
-        let given =
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p-bbbbb"}});
-        let err = create(&state, cms, Some("default"), given, WriteOptions::default())
+        let second = create_cm(&state, generated(), &["bbbbb", "bbbbb", "ccccc"])
+            .await
+            .unwrap();
+        assert_eq!(meta::name(&second), Some("p-ccccc"));
+        let err = create_cm(&state, json!({"name": "p-bbbbb"}), &[])
             .await
             .unwrap_err();
         assert_eq!((err.0.code, err.0.reason), (409, "AlreadyExists"));
@@ -625,36 +616,13 @@ mod tests {
     async fn generated_names_give_up_after_eight_attempts() {
         let dir = tempfile::tempdir().unwrap();
         let state = state(dir.path()).await;
-        let cms = resources::find("", "v1", "configmaps").unwrap();
-        let generated =
-            || json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "q-"}});
-        NEXT_SUFFIXES.with(|n| {
-            n.borrow_mut()
-                .extend(std::iter::repeat_n("zzzzz".to_string(), 9))
-        });
-        create(
-            &state,
-            cms,
-            Some("default"),
-            generated(),
-            WriteOptions::default(),
-        )
-        .await
-        .unwrap();
-        let err = create(
-            &state,
-            cms,
-            Some("default"),
-            generated(),
-            WriteOptions::default(),
-        )
-        .await
-        .unwrap_err();
+        let generated = || json!({"generateName": "q-"});
+        create_cm(&state, generated(), &["zzzzz"]).await.unwrap();
+        let err = create_cm(&state, generated(), &["zzzzz"; 8])
+            .await
+            .unwrap_err();
         assert_eq!(err.0.code, 409);
         let left = NEXT_SUFFIXES.with(|n| n.borrow().len());
-        assert_eq!(
-            left, 0,
-            "one name for the first, eight attempts for the second"
-        );
+        assert_eq!(left, 0, "eight attempts for the second");
     }
 }
