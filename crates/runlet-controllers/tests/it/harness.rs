@@ -277,6 +277,11 @@ impl Env {
         self.jobs.get(name).await.unwrap()
     }
 
+    /// Waits (bounded) until the Job has the condition `type_` with status True.
+    pub async fn wait_cond(&self, name: &str, type_: &str) -> Job {
+        self.wait_job(name, type_, |j| has_cond(j, type_)).await
+    }
+
     /// Waits (bounded) until `pred` holds for the Job.
     pub async fn wait_job(&self, name: &str, what: &str, pred: impl Fn(&Job) -> bool) -> Job {
         let r = tokio::time::timeout(WAIT, async {

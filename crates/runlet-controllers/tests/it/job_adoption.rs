@@ -47,9 +47,7 @@ async fn orphan_pod_matching_the_selector_is_adopted_with_the_tracking_finalizer
         "the adopted pod counts as active: no pod created"
     );
     env.succeed_pod("stray").await;
-    let j = env
-        .wait_job("adopt", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("adopt", "Complete").await;
     assert_eq!(succeeded(&j), 1);
     env.stop().await;
 }
@@ -77,9 +75,7 @@ async fn adopted_succeeded_orphan_counts_towards_completions() {
     );
     let pods = env.wait_active("adopt2", 1).await;
     env.succeed_pod(&name(&pods[0])).await;
-    let j = env
-        .wait_job("adopt2", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("adopt2", "Complete").await;
     assert_eq!(succeeded(&j), 2);
     assert_eq!(env.pods_of("adopt2").await.len(), 2);
     env.stop().await;

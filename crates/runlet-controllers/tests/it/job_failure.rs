@@ -46,9 +46,7 @@ async fn backoff_limit_exceeded_fails_job_with_reason() {
     env.advance_secs(10);
     let p = env.wait_active("bl", 1).await;
     env.fail_pod(&name(&p[0])).await;
-    let j = env
-        .wait_job("bl", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("bl", "Failed").await;
     assert_eq!(failed(&j), 2);
     let f = cond(&j, "Failed").unwrap();
     assert_eq!(f.reason.as_deref(), Some("BackoffLimitExceeded"));
@@ -83,9 +81,7 @@ async fn active_deadline_exceeded_deletes_active_pods() {
     })
     .await;
     env.advance_secs(1);
-    let j = env
-        .wait_job("dl", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("dl", "Failed").await;
     let f = cond(&j, "Failed").unwrap();
     assert_eq!(f.reason.as_deref(), Some("DeadlineExceeded"));
     assert_eq!(
@@ -133,9 +129,7 @@ async fn on_failure_container_restarts_count_against_backoff_limit() {
     })
     .await;
     env.run_pod(&name(&p[0]), false, 2).await;
-    let j = env
-        .wait_job("onf", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("onf", "Failed").await;
     assert_eq!(
         cond(&j, "Failed").unwrap().reason.as_deref(),
         Some("BackoffLimitExceeded")
@@ -237,9 +231,7 @@ async fn backoff_limit_zero_fails_at_the_first_failed_pod() {
         .await;
     let p = env.wait_active("bl0", 2).await;
     env.fail_pod(&name(&p[0])).await;
-    let j = env
-        .wait_job("bl0", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("bl0", "Failed").await;
     assert_eq!(
         cond(&j, "Failed").unwrap().reason.as_deref(),
         Some("BackoffLimitExceeded")
@@ -280,9 +272,7 @@ async fn on_failure_backoff_limit_zero_fails_at_the_first_restart() {
             "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}),
     )
     .await;
-    let j = env
-        .wait_job("onf0", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("onf0", "Failed").await;
     assert_eq!(
         cond(&j, "Failed").unwrap().reason.as_deref(),
         Some("BackoffLimitExceeded")
@@ -306,9 +296,7 @@ async fn backoff_limit_is_reported_before_deadline_when_both_are_exceeded() {
     env.fail_pod(&name(&p[0])).await;
     env.advance_secs(60);
     env.start_controller();
-    let j = env
-        .wait_job("both", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("both", "Failed").await;
     assert_eq!(
         cond(&j, "Failed").unwrap().reason.as_deref(),
         Some("BackoffLimitExceeded")
@@ -332,9 +320,7 @@ async fn active_deadline_set_on_a_running_job_counts_from_its_start() {
     })
     .await;
     env.advance_secs(1);
-    let j = env
-        .wait_job("late", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("late", "Failed").await;
     assert_eq!(
         cond(&j, "Failed").unwrap().reason.as_deref(),
         Some("DeadlineExceeded")

@@ -66,9 +66,7 @@ async fn indexed_completed_indexes_are_compressed() {
     })
     .await;
     env.succeed_pod(&name(&by_ix("3"))).await;
-    let j = env
-        .wait_job("ix", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("ix", "Complete").await;
     assert_eq!(j.status.unwrap().completed_indexes.as_deref(), Some("0-5"));
     env.stop().await;
 }
@@ -105,9 +103,7 @@ async fn backoff_limit_per_index_fails_index_and_then_job() {
         .await;
     assert!(!has_cond(&j, "Failed"));
     env.succeed_pod(&name(p1)).await;
-    let j = env
-        .wait_job("bpi", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("bpi", "Failed").await;
     let f = cond(&j, "Failed").unwrap();
     assert_eq!(f.reason.as_deref(), Some("FailedIndexes"));
     assert_eq!(f.message.as_deref(), Some("Job has failed indexes"));
@@ -127,9 +123,7 @@ async fn max_failed_indexes_exceeded_fails_job() {
     let pods = env.wait_active("mfi", 4).await;
     env.fail_pod(&name(&pods[0])).await;
     env.fail_pod(&name(&pods[1])).await;
-    let j = env
-        .wait_job("mfi", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("mfi", "Failed").await;
     let f = cond(&j, "Failed").unwrap();
     assert_eq!(f.reason.as_deref(), Some("MaxFailedIndexesExceeded"));
     assert_eq!(
@@ -184,8 +178,7 @@ async fn two_adjacent_completed_indexes_are_written_with_a_comma() {
         env.wait_job("adj", want, |j| ci(j).as_deref() == Some(want))
             .await;
     }
-    env.wait_job("adj", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    env.wait_cond("adj", "Complete").await;
     env.stop().await;
 }
 

@@ -35,8 +35,7 @@ async fn pods_carry_labels_owner_reference_and_tracking_finalizer() {
             .contains(&"batch.kubernetes.io/job-tracking".to_string())
     );
     env.succeed_pod(&name(p)).await;
-    env.wait_job("meta", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    env.wait_cond("meta", "Complete").await;
     let p = env.pods.get(&name(p)).await.unwrap();
     assert!(
         p.metadata.finalizers.unwrap_or_default().is_empty(),
@@ -96,9 +95,7 @@ async fn work_queue_completes_when_one_succeeds_and_none_active() {
     );
     assert!(!has_cond(&env.job("wq").await, "Complete"));
     env.succeed_pod(&name(&pods[1])).await;
-    let j = env
-        .wait_job("wq", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("wq", "Complete").await;
     assert_eq!(succeeded(&j), 2);
     assert_eq!(env.pods_of("wq").await.len(), 2);
     env.stop().await;
@@ -109,9 +106,7 @@ async fn completions_zero_completes_at_once() {
     let env = Env::start().await;
     env.create_job("zero", json!({"completions": 0, "parallelism": 2}))
         .await;
-    let j = env
-        .wait_job("zero", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("zero", "Complete").await;
     assert_eq!(succeeded(&j), 0);
     assert!(env.pods_of("zero").await.is_empty());
     env.stop().await;
@@ -399,9 +394,7 @@ async fn work_queue_failure_after_a_success_is_not_replaced() {
     env.wait_job("wqf", "succeeded 1", |j| succeeded(j) == 1)
         .await;
     env.fail_pod(&name(&pods[1])).await;
-    let j = env
-        .wait_job("wqf", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("wqf", "Complete").await;
     assert_eq!((succeeded(&j), failed(&j)), (1, 1));
     env.advance_secs(60);
     env.stays_active("wqf", 0).await;

@@ -17,9 +17,7 @@ async fn pod_failure_policy_fail_job_on_exit_code() {
         .await;
     let p = env.wait_active("pfj", 1).await;
     env.finish_pod(&name(&p[0]), 42).await;
-    let j = env
-        .wait_job("pfj", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("pfj", "Failed").await;
     let f = cond(&j, "Failed").unwrap();
     assert_eq!(f.reason.as_deref(), Some("PodFailurePolicy"));
     assert_eq!(
@@ -65,8 +63,7 @@ async fn pod_failure_policy_ignore_does_not_count_towards_backoff_limit() {
     assert_eq!(failed(&j), 0);
     assert!(!has_cond(&j, "Failed"));
     env.succeed_pod(&name(&p2[0])).await;
-    env.wait_job("pfi", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    env.wait_cond("pfi", "Complete").await;
     env.stop().await;
 }
 
@@ -93,9 +90,7 @@ async fn success_policy_completes_indexed_job_and_deletes_the_rest() {
     let c = cond(&j, "SuccessCriteriaMet").unwrap();
     assert_eq!(c.reason.as_deref(), Some("SuccessPolicy"));
     assert_eq!(c.message.as_deref(), Some("Matched rules at index 0"));
-    let j = env
-        .wait_job("sp", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("sp", "Complete").await;
     assert_eq!(
         cond(&j, "Complete").unwrap().reason.as_deref(),
         Some("SuccessPolicy")
@@ -126,9 +121,7 @@ async fn pod_failure_policy_not_in_fails_job_on_other_exit_codes() {
     env.advance_secs(10);
     let p = env.wait_active("notin", 1).await;
     env.finish_pod(&name(&p[0]), 3).await;
-    let j = env
-        .wait_job("notin", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("notin", "Failed").await;
     assert_eq!(failed_reason(&j).as_deref(), Some("PodFailurePolicy"));
     assert_eq!(
         cond(&j, "Failed").unwrap().message,
@@ -160,9 +153,7 @@ async fn pod_failure_policy_ignore_and_count_rules_on_exit_codes() {
     assert_ne!(name(&p2[0]), name(&p[0]));
     assert_eq!(failed(&env.job("cnt").await), 0);
     env.finish_pod(&name(&p2[0]), 5).await;
-    let j = env
-        .wait_job("cnt", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("cnt", "Failed").await;
     assert_eq!(failed_reason(&j).as_deref(), Some("BackoffLimitExceeded"));
     assert_eq!(failed(&j), 1);
     env.stop().await;
@@ -211,9 +202,7 @@ async fn pod_failure_policy_fail_job_on_disruption_target_condition() {
             {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler"}]}}),
     )
     .await;
-    let j = env
-        .wait_job("disr", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("disr", "Failed").await;
     let f = cond(&j, "Failed").unwrap();
     assert_eq!(f.reason.as_deref(), Some("PodFailurePolicy"));
     assert_eq!(
@@ -276,9 +265,7 @@ async fn pod_failure_policy_fail_index_fails_only_that_index() {
     env.advance_secs(60);
     env.stays_active("fidx", 1).await;
     env.succeed_pod(&name(&p1)).await;
-    let j = env
-        .wait_job("fidx", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("fidx", "Failed").await;
     assert_eq!(failed_reason(&j).as_deref(), Some("FailedIndexes"));
     env.stop().await;
 }
@@ -300,9 +287,7 @@ async fn success_policy_succeeded_count_completes_the_job() {
         .await;
     assert!(!has_cond(&env.job("spc").await, "SuccessCriteriaMet"));
     env.succeed_pod(&name(&p3)).await;
-    let j = env
-        .wait_job("spc", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("spc", "Complete").await;
     let c = cond(&j, "SuccessCriteriaMet").unwrap();
     assert_eq!(c.reason.as_deref(), Some("SuccessPolicy"));
     assert_eq!(c.message.as_deref(), Some("Matched rules at index 0"));
@@ -333,9 +318,7 @@ async fn success_policy_counts_only_the_listed_indexes() {
         .await;
     assert!(!has_cond(&env.job("spi").await, "SuccessCriteriaMet"));
     env.succeed_pod(&name(&p2)).await;
-    let j = env
-        .wait_job("spi", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("spi", "Complete").await;
     assert_eq!(
         cond(&j, "Complete").unwrap().message.as_deref(),
         Some("Matched rules at index 1")

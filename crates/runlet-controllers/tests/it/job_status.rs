@@ -20,9 +20,7 @@ async fn job_completes_after_completions_successes() {
         env.wait_job("c3", "succeeded count", |j| succeeded(j) == done)
             .await;
     }
-    let j = env
-        .wait_job("c3", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("c3", "Complete").await;
     let st = j.status.clone().unwrap();
     assert_eq!(st.succeeded, Some(3));
     assert_eq!(st.active, None);
@@ -123,9 +121,7 @@ async fn failure_target_precedes_failed_until_terminating_pods_are_gone() {
     for p in &pods {
         env.clear_finalizers(&name(p)).await;
     }
-    let j = env
-        .wait_job("ft", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("ft", "Failed").await;
     assert_eq!(status(&j).terminating, Some(0));
     assert!(status(&j).completion_time.is_none());
     env.wait_event(&job, "DeadlineExceeded").await;
@@ -164,9 +160,7 @@ async fn success_criteria_met_precedes_complete_until_terminating_pods_are_gone(
     for p in others.iter().chain([&p0]) {
         env.clear_finalizers(&name(p)).await;
     }
-    let j = env
-        .wait_job("scm", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("scm", "Complete").await;
     let st = status(&j);
     assert_eq!(st.completion_time.unwrap().0.as_second(), env.now_secs());
     // upstream trackJobStatusAndRemoveFinalizers: pods removed once SuccessCriteriaMet are
@@ -226,9 +220,7 @@ async fn too_many_succeeded_pods_event_when_successes_exceed_completions() {
         env.succeed_pod(n).await;
     }
     env.start_controller();
-    let j = env
-        .wait_job("many", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    let j = env.wait_cond("many", "Complete").await;
     assert_eq!(succeeded(&j), 2);
     let ev = env.wait_event(&job, "TooManySucceededPods").await;
     assert_eq!(ev.type_.as_deref(), Some("Warning"));

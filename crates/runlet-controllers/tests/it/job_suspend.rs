@@ -11,9 +11,7 @@ async fn suspend_deletes_active_pods_and_sets_condition() {
         .await;
     env.wait_active("sus", 2).await;
     env.set_spec("sus", json!({"suspend": true})).await;
-    let j = env
-        .wait_job("sus", "Suspended", |j| has_cond(j, "Suspended"))
-        .await;
+    let j = env.wait_cond("sus", "Suspended").await;
     let c = cond(&j, "Suspended").unwrap();
     assert_eq!(c.reason.as_deref(), Some("JobSuspended"));
     assert_eq!(c.message.as_deref(), Some("Job suspended"));
@@ -53,9 +51,7 @@ async fn suspend_deletes_active_pods_and_sets_condition() {
 async fn job_created_suspended_has_no_start_time_and_no_pods() {
     let env = Env::start().await;
     env.create_job("cs", json!({"suspend": true})).await;
-    let j = env
-        .wait_job("cs", "Suspended", |j| has_cond(j, "Suspended"))
-        .await;
+    let j = env.wait_cond("cs", "Suspended").await;
     assert!(j.status.unwrap().start_time.is_none());
     assert!(env.pods_of("cs").await.is_empty());
     env.stop().await;
@@ -67,16 +63,13 @@ async fn suspended_job_active_deadline_clock_stops() {
     let env = Env::start().await;
     env.create_job("sdl", json!({"activeDeadlineSeconds": 10, "suspend": true}))
         .await;
-    env.wait_job("sdl", "Suspended", |j| has_cond(j, "Suspended"))
-        .await;
+    env.wait_cond("sdl", "Suspended").await;
     env.advance_secs(60);
     env.set_spec("sdl", json!({"suspend": false})).await;
     env.wait_active("sdl", 1).await;
     assert!(!has_cond(&env.job("sdl").await, "FailureTarget"));
     env.advance_secs(10);
-    let j = env
-        .wait_job("sdl", "Failed", |j| has_cond(j, "Failed"))
-        .await;
+    let j = env.wait_cond("sdl", "Failed").await;
     assert_eq!(
         cond(&j, "Failed").unwrap().reason.as_deref(),
         Some("DeadlineExceeded")

@@ -15,8 +15,7 @@ async fn finished_job_is_deleted_in_the_foreground_after_its_ttl() {
     .await;
     let p = env.wait_active("ttl", 1).await.remove(0);
     env.succeed_pod(&name(&p)).await;
-    env.wait_job("ttl", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    env.wait_cond("ttl", "Complete").await;
     env.advance_secs(29);
     env.holds("kept until the TTL expires", || async {
         env.job("ttl").await.metadata.deletion_timestamp.is_none()
@@ -63,8 +62,7 @@ async fn ttl_set_after_the_job_finished_counts_from_the_finish() {
     env.create_job("late", json!({})).await;
     let p = env.wait_active("late", 1).await.remove(0);
     env.succeed_pod(&name(&p)).await;
-    env.wait_job("late", "Complete", |j| has_cond(j, "Complete"))
-        .await;
+    env.wait_cond("late", "Complete").await;
     env.advance_secs(100);
     env.holds("no TTL, kept", || async {
         env.jobs.get_opt("late").await.unwrap().is_some()

@@ -86,7 +86,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn in_process(dir: &Path) -> anyhow::Result<(AppState, kube::Client)> {
+pub(super) fn in_process(dir: &Path) -> anyhow::Result<(AppState, kube::Client)> {
     let store = SqliteStore::open(dir.join("state.db")).context("opening the store")?;
     let state = AppState::new(
         Arc::new(store),
@@ -151,6 +151,30 @@ where
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Creates `n` objects made by `make` from their names (`{prefix}{i}`) through `api` with
+/// `concurrency` workers; returns creates per second.
+pub(super) async fn create_throughput<K>(
+    api: Api<K>,
+    n: usize,
+    concurrency: usize,
+    prefix: &'static str,
+    make: fn(String) -> K,
+) -> anyhow::Result<f64>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned,
+    K: std::fmt::Debug + Send + Sync + 'static,
+{
+    throughput(n, concurrency, move |i| {
+        let api = api.clone();
+        async move {
+            api.create(&PostParams::default(), &make(format!("{prefix}{i}")))
+                .await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
 pub(super) fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -195,27 +219,9 @@ async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(e.0.message.clone()))?;
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    let api = cms.clone();
-    let inproc_cm = throughput(a.writes, a.concurrency, move |i| {
-        let api = api.clone();
-        async move {
-            api.create(&PostParams::default(), &configmap(format!("c{i}")))
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let inproc_cm = create_throughput(cms.clone(), a.writes, a.concurrency, "c", configmap).await?;
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
-    let api = pods.clone();
-    let inproc_pod = throughput(a.pods, a.concurrency, move |i| {
-        let api = api.clone();
-        async move {
-            api.create(&PostParams::default(), &pod(format!("p{i}")))
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let inproc_pod = create_throughput(pods.clone(), a.pods, a.concurrency, "p", pod).await?;
 
     // Table list of every pod, best of three.
     let mut list_times = Vec::new();
@@ -303,15 +309,7 @@ async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
     .await?;
     let https_client = kube::Client::try_from(config)?;
     let api: Api<ConfigMap> = Api::default_namespaced(https_client);
-    let https_cm = throughput(a.writes, a.concurrency, move |i| {
-        let api = api.clone();
-        async move {
-            api.create(&PostParams::default(), &configmap(format!("h{i}")))
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let https_cm = create_throughput(api, a.writes, a.concurrency, "h", configmap).await?;
     let _ = stop_tx.send(());
     let _ = server.await;
 

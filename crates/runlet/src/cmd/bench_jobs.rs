@@ -17,7 +17,6 @@ use kube::api::{Api, Patch, PostParams};
 use kube::runtime::watcher;
 use runlet_api::clock::Clock;
 use runlet_apiserver::AppState;
-use runlet_apiserver::auth::TokenFile;
 use runlet_apiserver::state::SystemClock;
 use runlet_controllers::job::{Config, JobController};
 use runlet_store::Store;
@@ -46,17 +45,10 @@ pub struct JobsBenchArgs {
 }
 
 async fn api_on(dir: &Path) -> anyhow::Result<(AppState, kube::Client)> {
-    let store = SqliteStore::open(dir.join("state.db")).context("opening the store")?;
-    let state = AppState::new(
-        Arc::new(store),
-        TokenFile::default(),
-        Arc::new(SystemClock),
-        false,
-    );
+    let (state, client) = super::bench::in_process(dir)?;
     runlet_apiserver::bootstrap(&state)
         .await
         .map_err(|e| anyhow::anyhow!(e.0.message.clone()))?;
-    let client = kube::Client::new(runlet_apiserver::router(state.clone()), "default");
     Ok((state, client))
 }
 
@@ -244,15 +236,7 @@ pub async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
     // Baseline 2: the same number of pod creates through the API, no controller.
     let (state, client) = api_on(&tmp.path().join("creates")).await?;
     let pods: Api<Pod> = Api::default_namespaced(client);
-    let create_rate = throughput(n, concurrency, move |i| {
-        let api = pods.clone();
-        async move {
-            api.create(&PostParams::default(), &bench_pod(format!("p{i}")))
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let create_rate = super::bench::create_throughput(pods, n, concurrency, "p", bench_pod).await?;
     drop(state);
 
     println!();
