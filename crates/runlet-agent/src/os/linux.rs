@@ -1,58 +1,42 @@
 //! The real [`Os`]: Linux processes, process groups, mount namespaces, tmpfs and cgroups.
 //!
-//! The only `unsafe` of the workspace lives here: a `pre_exec` hook that runs in the forked
-//! child before `exec` to join cgroups, make a private mount namespace with the pod's volumes,
-//! drop to the container's user and change directory. Everything it uses is prepared before the
-//! fork (C strings, open files) so the child only makes raw system calls, which is what POSIX
-//! allows between `fork` and `exec` in a multi-threaded process.
-#![allow(
-    unsafe_code,
-    reason = "fork/exec hooks for namespaces, cgroups and users (see SAFETY)"
-)]
+//! Container processes are started by [`super::spawn`] (a vfork-style clone with the
+//! container's setup done in the child); this module prepares what the child needs (resolved
+//! program, C strings, open cgroup files) and waits for the process through a pidfd.
 
 use super::cgroup::Cgroups;
-use super::{ExitInfo, Limits, Os, OsError, Signal, SpawnSpec, Spawned};
+use super::spawn::{ChildSetup, FailedStep, Program};
+use super::{Limits, Os, OsError, Signal, SpawnSpec, Spawned};
 use std::ffi::CString;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 /// Linux, as the agent's process sees it.
 pub struct LinuxOs {
     cgroups: Cgroups,
     root: bool,
-    /// util-linux `setpriv` with `--pdeathsig`, for the fast spawn path.
-    setpriv: Option<PathBuf>,
+    /// `/dev/null`, every container's stdin.
+    dev_null: Option<OwnedFd>,
 }
 
 impl LinuxOs {
-    /// Probes the host (root or not, which cgroup hierarchy, `setpriv`) once.
+    /// Probes the host (root or not, which cgroup hierarchy) once.
     pub fn new() -> Self {
         let root = rustix::process::geteuid().is_root();
+        let dev_null = rustix::fs::open(
+            "/dev/null",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .inspect_err(|e| tracing::warn!(error = %e, "opening /dev/null for container stdin"))
+        .ok();
         LinuxOs {
             cgroups: Cgroups::detect(root),
             root,
-            setpriv: find_setpriv(),
+            dev_null,
         }
     }
-}
-
-/// `setpriv`, if it is installed and knows `--pdeathsig` (util-linux 2.33+).
-fn find_setpriv() -> Option<PathBuf> {
-    let path = ["/usr/bin/setpriv", "/bin/setpriv"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| executable(p))?;
-    let help = std::process::Command::new(&path)
-        .arg("--help")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&help.stdout)
-        .contains("--pdeathsig")
-        .then_some(path)
 }
 
 fn executable(p: &Path) -> bool {
@@ -103,60 +87,13 @@ impl Default for LinuxOs {
     }
 }
 
-fn cstring(p: &Path) -> std::io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
-}
-
-/// What the child does between fork and exec, prepared in the parent.
-struct ChildSetup {
-    cgroup_procs: Vec<std::fs::File>,
-    mounts: Vec<(CString, CString, bool)>,
-    cwd: CString,
-    uid: Option<u32>,
-    gid: Option<u32>,
-}
-
-impl ChildSetup {
-    /// Runs in the child: raw system calls only, no allocation.
-    fn apply(&self) -> std::io::Result<()> {
-        // Containers die with the agent (even on `kill -9`) instead of running on unsupervised.
-        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
-        for f in &self.cgroup_procs {
-            rustix::io::write(f, b"0")?;
-        }
-        if !self.mounts.is_empty() {
-            // SAFETY: only a new mount namespace is requested; the file-descriptor table and
-            // memory are not unshared, so no Rust-visible state changes under us.
-            unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS)? };
-            rustix::mount::mount_change(
-                c"/",
-                rustix::mount::MountPropagationFlags::REC
-                    | rustix::mount::MountPropagationFlags::PRIVATE,
-            )?;
-            for (source, target, read_only) in &self.mounts {
-                rustix::mount::mount_bind_recursive(source.as_c_str(), target.as_c_str())?;
-                if *read_only {
-                    rustix::mount::mount_remount(
-                        target.as_c_str(),
-                        rustix::mount::MountFlags::BIND | rustix::mount::MountFlags::RDONLY,
-                        c"",
-                    )?;
-                }
-            }
-        }
-        if let Some(gid) = self.gid {
-            rustix::thread::set_thread_groups(&[])?;
-            rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(gid))?;
-        } else if self.uid.is_some() {
-            rustix::thread::set_thread_groups(&[])?;
-        }
-        if let Some(uid) = self.uid {
-            rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(uid))?;
-        }
-        rustix::process::chdir(self.cwd.as_c_str())?;
-        Ok(())
-    }
+fn cstring(bytes: &[u8]) -> std::io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "NUL byte in a path, argument or environment variable",
+        )
+    })
 }
 
 impl Os for LinuxOs {
@@ -172,6 +109,12 @@ impl Os for LinuxOs {
                 "no command to run",
             )));
         }
+        let Some(dev_null) = &self.dev_null else {
+            return Err(spawn_err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "/dev/null could not be opened",
+            )));
+        };
         let mut cgroup_procs = Vec::new();
         for p in &spec.cgroup_procs {
             let f = std::fs::OpenOptions::new()
@@ -186,105 +129,51 @@ impl Os for LinuxOs {
         let mut mounts = Vec::new();
         for m in &spec.mounts {
             mounts.push((
-                cstring(&m.source).map_err(spawn_err)?,
-                cstring(&m.target).map_err(spawn_err)?,
+                cstring(m.source.as_os_str().as_bytes()).map_err(spawn_err)?,
+                cstring(m.target.as_os_str().as_bytes()).map_err(spawn_err)?,
                 m.read_only,
             ));
         }
         let setup = ChildSetup {
             cgroup_procs,
             mounts,
-            cwd: cstring(&spec.cwd).map_err(spawn_err)?,
+            cwd: cstring(spec.cwd.as_os_str().as_bytes()).map_err(spawn_err)?,
             uid: spec.uid,
             gid: spec.gid,
         };
-        let wants_namespace = !spec.mounts.is_empty();
-        // The fast path: nothing to do between fork and exec but the parent-death signal,
-        // which `setpriv` sets. Without a `pre_exec` hook the standard library spawns with
-        // `posix_spawn` (a vfork-style clone), instead of `fork`ing the whole agent: copying
-        // its page tables and the copy-on-write faults after were the largest cost of starting
-        // a short container.
-        let fast = match &self.setpriv {
-            Some(setpriv)
-                if spec.mounts.is_empty()
-                    && spec.cgroup_procs.is_empty()
-                    && spec.uid.is_none()
-                    && spec.gid.is_none() =>
-            {
-                let resolved =
-                    resolve_program(&program, &spec.env, &spec.cwd).map_err(spawn_err)?;
-                Some((setpriv.clone(), resolved))
-            }
-            _ => None,
+        let resolved = resolve_program(&program, &spec.env, &spec.cwd).map_err(spawn_err)?;
+        let c_program = Program {
+            path: cstring(resolved.as_os_str().as_bytes()).map_err(spawn_err)?,
+            argv: spec
+                .argv
+                .iter()
+                .map(|a| cstring(a.as_bytes()))
+                .collect::<Result<_, _>>()
+                .map_err(spawn_err)?,
+            env: spec
+                .env
+                .iter()
+                .map(|(k, v)| cstring(format!("{k}={v}").as_bytes()))
+                .collect::<Result<_, _>>()
+                .map_err(spawn_err)?,
         };
-        let mut cmd = match &fast {
-            Some((setpriv, resolved)) => {
-                let mut cmd = tokio::process::Command::new(setpriv);
-                cmd.args(["--pdeathsig", "KILL", "--"]).arg(resolved);
-                cmd.current_dir(&spec.cwd);
-                cmd
-            }
-            None => tokio::process::Command::new(&program),
-        };
-        cmd.args(spec.argv.iter().skip(1))
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(false);
-        if fast.is_none() {
-            // SAFETY: `ChildSetup::apply` runs in the forked child before exec and only makes
-            // async-signal-safe raw system calls (prctl, write, unshare, mount, setgroups,
-            // setgid, setuid, chdir) on data prepared before the fork; it neither allocates nor
-            // takes locks.
-            unsafe {
-                cmd.pre_exec(move || setup.apply());
-            }
-        }
-        let mut child = cmd.spawn().map_err(|source| {
-            if wants_namespace
-                && source.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
+        let child = super::spawn::spawn(&c_program, &setup, dev_null).map_err(|e| {
+            if e.step == FailedStep::MountNamespace
+                && e.source.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
             {
-                OsError::MountNamespace(source)
+                OsError::MountNamespace(e.source)
             } else {
-                spawn_err(source)
+                spawn_err(e.source)
             }
         })?;
-        let pid = child.id().unwrap_or(0);
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        let exit = Box::pin(async move {
-            match child.wait().await {
-                Ok(status) => match (status.code(), status.signal()) {
-                    (Some(code), _) => ExitInfo { code, signal: None },
-                    (None, Some(sig)) => ExitInfo {
-                        code: 128 + sig,
-                        signal: Some(sig),
-                    },
-                    (None, None) => ExitInfo {
-                        code: 255,
-                        signal: None,
-                    },
-                },
-                Err(_) => ExitInfo {
-                    code: 255,
-                    signal: None,
-                },
-            }
-        });
+        let pipe = |fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map_err(spawn_err);
+        let stdout = pipe(child.stdout)?;
+        let stderr = pipe(child.stderr)?;
         Ok(Spawned {
-            pid,
-            stdout: match stdout {
-                Some(s) => Box::new(s),
-                None => Box::new(tokio::io::empty()),
-            },
-            stderr: match stderr {
-                Some(s) => Box::new(s),
-                None => Box::new(tokio::io::empty()),
-            },
-            exit,
+            pid: child.pid,
+            stdout: Box::new(stdout),
+            stderr: Box::new(stderr),
+            exit: Box::pin(child.exit.wait()),
         })
     }
 
@@ -314,7 +203,7 @@ impl Os for LinuxOs {
             path: target.display().to_string(),
             source,
         };
-        let t = cstring(target).map_err(err)?;
+        let t = cstring(target.as_os_str().as_bytes()).map_err(err)?;
         rustix::mount::mount(
             c"tmpfs",
             t.as_c_str(),
@@ -330,7 +219,7 @@ impl Os for LinuxOs {
             path: target.display().to_string(),
             source,
         };
-        let t = cstring(target).map_err(err)?;
+        let t = cstring(target.as_os_str().as_bytes()).map_err(err)?;
         rustix::mount::unmount(t.as_c_str(), rustix::mount::UnmountFlags::DETACH)
             .map_err(|e| err(e.into()))
     }

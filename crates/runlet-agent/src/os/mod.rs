@@ -4,12 +4,13 @@
 //! Everything that needs a system call the workspace cannot make safely lives behind [`Os`], so
 //! the pod logic above it is unit-tested with [`fake::FakeOs`] without root, and the real
 //! [`linux::LinuxOs`] is exercised end to end by the integration tests. `unsafe` is allowed in
-//! [`linux`] only.
+//! [`spawn`] only.
 
 pub mod cgroup;
 #[cfg(test)]
 pub mod fake;
 pub mod linux;
+pub mod spawn;
 
 use futures::future::BoxFuture;
 use std::path::PathBuf;
