@@ -265,10 +265,11 @@ impl Agent {
             tracing::info!(port = server.port(), "serving logs over HTTPS");
             tasks.spawn(server.run(self.handle(), cancel.child_token()));
         }
+        let (retention, retention_pods) = tokio::sync::mpsc::unbounded_channel();
         tasks.spawn(logs::retention::run(
             self.client.clone(),
             self.logs.clone(),
-            self.config.node_name.clone(),
+            retention_pods,
             cancel.child_token(),
         ));
         let (events, events_task) = events::EventSink::start(
@@ -313,6 +314,7 @@ impl Agent {
             helpers: JoinSet::new(),
             relisted: None,
             listed_once: false,
+            retention,
         };
         manager.run(&cancel).await;
         cancel.cancel();
@@ -339,6 +341,8 @@ struct Manager {
     relisted: Option<HashSet<String>>,
     /// The first list is done (stale sandboxes were looked for).
     listed_once: bool,
+    /// Log retention, fed from this watch of the node's pods.
+    retention: tokio::sync::mpsc::UnboundedSender<watcher::Event<logs::retention::PodSeen>>,
 }
 
 fn is_terminal(p: &Pod) -> bool {
@@ -387,6 +391,9 @@ impl Manager {
     }
 
     fn on_event(&mut self, ev: watcher::Event<Pod>) {
+        if let Some(seen) = logs::retention::PodSeen::event(&ev) {
+            let _ = self.retention.send(seen);
+        }
         match ev {
             watcher::Event::Init => self.relisted = Some(HashSet::new()),
             watcher::Event::InitApply(p) => {

@@ -3,7 +3,9 @@
 //! pod a Job ran, owned by the Job, so a Job's logs stay readable through
 //! `podrecords/{name}/log` until the Job is deleted, and are removed then.
 //!
-//! Shape: a watch of this node's pods and a watch of all pod records keep two sets of UIDs;
+//! Shape: the agent's own watch of this node's pods (forwarded by its pod manager as
+//! [`PodSeen`], so the node's pods are watched and decoded once) and a watch of all pod records
+//! keep two sets of UIDs;
 //! after both have listed, every change (and a periodic tick) sweeps the log directory. A
 //! directory whose UID is in neither set is removed at once when its pod was not a Job's or
 //! its record was seen and is gone; otherwise (a Job's pod deleted before its record arrived,
@@ -18,6 +20,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -40,12 +43,34 @@ fn records_resource() -> ApiResource {
     }
 }
 
-fn controlled_by_job(p: &Pod) -> bool {
-    p.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|r| r.controller == Some(true) && r.kind == "Job" && r.api_version == "batch/v1")
+/// What retention needs of one of the node's pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodSeen {
+    pub uid: String,
+    /// Controlled by a Job, so its logs may get a PodRecord.
+    pub job: bool,
+}
+
+impl PodSeen {
+    pub fn of(p: &Pod) -> Option<Self> {
+        Some(PodSeen {
+            uid: p.metadata.uid.clone()?,
+            job: p.metadata.owner_references.iter().flatten().any(|r| {
+                r.controller == Some(true) && r.kind == "Job" && r.api_version == "batch/v1"
+            }),
+        })
+    }
+
+    /// The same watch event, carrying what retention needs; `None` for a pod without a UID.
+    pub fn event(ev: &Event<Pod>) -> Option<Event<PodSeen>> {
+        Some(match ev {
+            Event::Init => Event::Init,
+            Event::InitDone => Event::InitDone,
+            Event::InitApply(p) => Event::InitApply(Self::of(p)?),
+            Event::Apply(p) => Event::Apply(Self::of(p)?),
+            Event::Delete(p) => Event::Delete(Self::of(p)?),
+        })
+    }
 }
 
 /// What the sweeper knows.
@@ -67,12 +92,12 @@ struct Retention {
 }
 
 impl Retention {
-    fn on_pod(&mut self, ev: Event<Pod>) {
+    fn on_pod(&mut self, ev: Event<PodSeen>) {
         match ev {
             Event::Init => self.pods_relist = Some(HashSet::new()),
             Event::InitApply(p) => {
-                if let (Some(seen), Some(uid)) = (self.pods_relist.as_mut(), p.metadata.uid) {
-                    seen.insert(uid);
+                if let Some(seen) = self.pods_relist.as_mut() {
+                    seen.insert(p.uid);
                 }
             }
             Event::InitDone => {
@@ -82,17 +107,12 @@ impl Retention {
                 self.pods_listed = true;
             }
             Event::Apply(p) => {
-                if let Some(uid) = p.metadata.uid {
-                    self.pods.insert(uid);
-                }
+                self.pods.insert(p.uid);
             }
             Event::Delete(p) => {
-                let job = controlled_by_job(&p);
-                if let Some(uid) = p.metadata.uid {
-                    self.pods.remove(&uid);
-                    if !job {
-                        self.done.insert(uid);
-                    }
+                self.pods.remove(&p.uid);
+                if !p.job {
+                    self.done.insert(p.uid);
                 }
             }
         }
@@ -156,13 +176,14 @@ impl Retention {
     }
 }
 
-/// Keeps `store` to the logs of pods that exist or have records, until `cancel` fires.
-pub async fn run(client: kube::Client, store: LogStore, node: String, cancel: CancellationToken) {
-    let pods: Api<Pod> = Api::all(client.clone());
-    let selector = format!("spec.nodeName={node}");
-    let mut pods = watcher::watcher(pods, watcher::Config::default().fields(&selector))
-        .default_backoff()
-        .boxed();
+/// Keeps `store` to the logs of pods that exist (as the node's pod watch reports them through
+/// `pods`) or have records, until `cancel` fires or `pods` ends.
+pub async fn run(
+    client: kube::Client,
+    store: LogStore,
+    mut pods: mpsc::UnboundedReceiver<Event<PodSeen>>,
+    cancel: CancellationToken,
+) {
     let records: Api<DynamicObject> = Api::all_with(client, &records_resource());
     let mut records = watcher::watcher(records, watcher::Config::default())
         .default_backoff()
@@ -173,9 +194,8 @@ pub async fn run(client: kube::Client, store: LogStore, node: String, cancel: Ca
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            ev = pods.next() => match ev {
-                Some(Ok(ev)) => state.on_pod(ev),
-                Some(Err(e)) => tracing::debug!(error = %e, "log retention: watching pods"),
+            ev = pods.recv() => match ev {
+                Some(ev) => state.on_pod(ev),
                 None => return,
             },
             ev = records.next() => match ev {
@@ -206,16 +226,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn pod(uid: &str, job: bool) -> Pod {
+    fn pod(uid: &str, job: bool) -> PodSeen {
         let owners = if job {
             json!([{"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "j1", "controller": true}])
         } else {
             json!([])
         };
-        serde_json::from_value(json!({
+        let pod: Pod = serde_json::from_value(json!({
             "metadata": {"name": format!("p-{uid}"), "namespace": "default", "uid": uid, "ownerReferences": owners}
         }))
-        .unwrap()
+        .unwrap();
+        PodSeen::of(&pod).unwrap()
     }
 
     fn record(uid: &str) -> DynamicObject {

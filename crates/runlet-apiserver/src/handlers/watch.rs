@@ -96,14 +96,26 @@ const UNSELECTABLE: &[&str] = &[
     "images",
 ];
 
-/// Decodes a stored object for matching selectors only: the object without the lists of
-/// [`UNSELECTABLE`] under `spec` and `status` (and without its resourceVersion, which no
-/// selector reads). A pod watched with `spec.nodeName=<node>` costs a fraction of a decode.
+/// Metadata fields a selector reads: labels for label selectors, name and namespace for the
+/// field selectors every kind supports.
+const SELECTABLE_METADATA: &[&str] = &["name", "namespace", "labels"];
+
+/// Where [`decode_for_selectors`] is in the object.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Top,
+    Metadata,
+    SpecOrStatus,
+}
+
+/// Decodes a stored object for matching selectors only: of `metadata`, only
+/// [`SELECTABLE_METADATA`]; of `spec` and `status`, everything but the lists of
+/// [`UNSELECTABLE`]; the rest of the top level as it is (Events select on it). A pod watched
+/// with `spec.nodeName=<node>` costs a fraction of a decode, and this runs twice (before and
+/// after) for every pod write and every watch with a selector.
 fn decode_for_selectors(stored: &[u8]) -> Option<Value> {
     use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-    struct Pruned {
-        top: bool,
-    }
+    struct Pruned(Level);
     impl<'de> DeserializeSeed<'de> for Pruned {
         type Value = Value;
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
@@ -118,18 +130,31 @@ fn decode_for_selectors(stored: &[u8]) -> Option<Value> {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
             let mut out = serde_json::Map::new();
             while let Some(key) = map.next_key::<String>()? {
-                if self.top && (key == "spec" || key == "status") {
-                    let v = map.next_value_seed(Pruned { top: false })?;
-                    out.insert(key, v);
-                } else if !self.top && UNSELECTABLE.contains(&key.as_str()) {
-                    map.next_value::<IgnoredAny>()?;
-                } else {
-                    out.insert(key, map.next_value::<Value>()?);
-                }
+                let keep = match self.0 {
+                    Level::Top => match key.as_str() {
+                        "metadata" => Some(Level::Metadata),
+                        "spec" | "status" => Some(Level::SpecOrStatus),
+                        _ => None,
+                    },
+                    Level::Metadata if !SELECTABLE_METADATA.contains(&key.as_str()) => {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    Level::SpecOrStatus if UNSELECTABLE.contains(&key.as_str()) => {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    Level::Metadata | Level::SpecOrStatus => None,
+                };
+                let value = match keep {
+                    Some(level) => map.next_value_seed(Pruned(level))?,
+                    None => map.next_value::<Value>()?,
+                };
+                out.insert(key, value);
             }
             Ok(Value::Object(out))
         }
-        // `spec` or `status` that is not an object: kept as it is.
+        // `metadata`, `spec` or `status` that is not an object: kept as it is.
         fn visit_unit<E>(self) -> Result<Value, E> {
             Ok(Value::Null)
         }
@@ -150,7 +175,7 @@ fn decode_for_selectors(stored: &[u8]) -> Option<Value> {
         }
     }
     let mut de = serde_json::Deserializer::from_slice(stored);
-    Pruned { top: true }.deserialize(&mut de).ok()
+    Pruned(Level::Top).deserialize(&mut de).ok()
 }
 
 /// The watch line for a store event through selectors, if one is due: the selectors are
@@ -367,7 +392,7 @@ mod tests {
         };
         let pod = |node: &str, phase: &str, app: &str| {
             bytes::Bytes::from(format!(
-                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"d","labels":{{"app":"{app}"}}}},"spec":{{"nodeName":"{node}","containers":[{{"name":"c","image":"i"}}]}},"status":{{"phase":"{phase}","conditions":[{{"type":"Ready","status":"True"}}],"podIPs":[{{"ip":"10.0.0.1"}}]}}}}"#
+                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"d","labels":{{"app":"{app}"}},"annotations":{{"app":"x"}},"ownerReferences":[{{"name":"o","uid":"u"}}]}},"spec":{{"nodeName":"{node}","containers":[{{"name":"c","image":"i"}}]}},"status":{{"phase":"{phase}","conditions":[{{"type":"Ready","status":"True"}}],"podIPs":[{{"ip":"10.0.0.1"}}]}}}}"#
             ))
         };
         let states = [
@@ -380,6 +405,8 @@ mod tests {
             "fieldSelector=status.phase!%3DRunning",
             "labelSelector=app%3Da",
             "fieldSelector=status.podIP%3D10.0.0.1",
+            "fieldSelector=metadata.name%3Dp,metadata.namespace%3Dd",
+            "fieldSelector=metadata.name!%3Dp",
         ] {
             let (k, v) = selector.split_once('=').unwrap();
             let mut q = Query::default();

@@ -155,24 +155,25 @@ impl Graph {
     pub fn upsert(&mut self, resource: usize, obj: Observed) -> Work {
         let mut work = Work::default();
         let uid = obj.id.uid.clone();
-        let previous = self.nodes.get(&uid).cloned();
+        // Only the previous owners are needed: cloning the node would copy its dependents,
+        // which for a Job is every one of its pods, on every status update of the Job.
+        let previous = self.nodes.get(&uid).map(|n| (n.observed, n.owners.clone()));
         match previous {
-            Some(old) if old.observed => {
+            Some((true, old_owners)) => {
                 let added: Vec<OwnerRef> = obj
                     .owners
                     .iter()
-                    .filter(|o| !old.owners.iter().any(|x| x.uid == o.uid))
+                    .filter(|o| !old_owners.iter().any(|x| x.uid == o.uid))
                     .cloned()
                     .collect();
-                let removed: Vec<OwnerRef> = old
-                    .owners
+                let removed: Vec<OwnerRef> = old_owners
                     .iter()
                     .filter(|o| !obj.owners.iter().any(|x| x.uid == o.uid))
                     .cloned()
                     .collect();
                 // `addUnblockedOwnersToDeleteQueue`: an owner waiting in foreground deletion
                 // for this dependent may proceed once the dependent stops blocking it.
-                let unblocked = old.owners.iter().filter(|o| {
+                let unblocked = old_owners.iter().filter(|o| {
                     o.block_owner_deletion
                         && !obj
                             .owners
