@@ -7,7 +7,7 @@
 //! [`PodSeen`], so the node's pods are watched and decoded once) and a watch of all pod records
 //! keep two sets of UIDs;
 //! after both have listed, every change (and a periodic tick) sweeps the log directory. A
-//! directory whose UID is in neither set is removed at once when its pod was not a Job's or
+//! pod's logs whose UID is in neither set are removed at once when its pod was not a Job's or
 //! its record was seen and is gone; otherwise (a Job's pod deleted before its record arrived,
 //! or leftovers found at start) after [`GRACE`], so a record written late still finds its logs
 //! and nothing outlives its Job for long.
@@ -87,7 +87,7 @@ struct Retention {
     /// UIDs whose logs go as soon as nothing refers to them: a record was seen, or the pod
     /// was not a Job's.
     done: HashSet<String>,
-    /// When a directory was first seen with nothing referring to it.
+    /// When a pod's logs were first seen with nothing referring to them.
     orphaned: HashMap<String, Instant>,
 }
 
@@ -149,23 +149,23 @@ impl Retention {
         }
     }
 
-    /// Removes the log directories whose time is up.
+    /// Removes the logs whose time is up.
     fn sweep(&mut self, store: &LogStore, now: Instant) {
         if !(self.pods_listed && self.records_listed) {
             return;
         }
-        let dirs = store.pod_dirs();
-        let present: HashSet<&str> = dirs.iter().map(|d| d.uid.as_str()).collect();
-        for dir in &dirs {
-            let uid = &dir.uid;
+        let pods = store.pods();
+        let present: HashSet<&str> = pods.iter().map(|d| d.uid.as_str()).collect();
+        for logs in &pods {
+            let uid = &logs.uid;
             if self.pods.contains(uid) || self.records.contains(uid) {
                 self.orphaned.remove(uid);
                 continue;
             }
             let since = *self.orphaned.entry(uid.clone()).or_insert(now);
             if self.done.contains(uid) || now.duration_since(since) >= GRACE {
-                tracing::debug!(pod = %dir.pod, %uid, "removing the logs of a pod that is gone");
-                store.remove_pod(&dir.namespace, &dir.pod, uid);
+                tracing::debug!(pod = %logs.pod, %uid, "removing the logs of a pod that is gone");
+                store.remove_pod(logs);
                 self.orphaned.remove(uid);
                 self.done.remove(uid);
             }
@@ -255,7 +255,7 @@ mod tests {
     }
 
     fn uids(store: &LogStore) -> Vec<String> {
-        let mut v: Vec<String> = store.pod_dirs().into_iter().map(|d| d.uid).collect();
+        let mut v: Vec<String> = store.pods().into_iter().map(|d| d.uid).collect();
         v.sort();
         v
     }

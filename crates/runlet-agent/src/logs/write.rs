@@ -56,13 +56,21 @@ const READ_CHUNK: usize = 16 * 1024;
 /// before the container's status can say it started, so that a reader who saw that status
 /// finds the file and follows it, however soon it asks.
 pub fn open_cri_log(path: &Path, store: &LogStore) -> std::io::Result<std::fs::File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    };
+    let file = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            open()?
+        }
+        other => other?,
+    };
     store.set_live(path, true);
     Ok(file)
 }

@@ -43,7 +43,7 @@ async fn pod_runs_to_succeeded_with_cri_logs_and_exit_code_zero() {
     let file = env
         .dir
         .path()
-        .join(format!("agent/logs/default_hello_{uid}/c.0.log"));
+        .join(format!("agent/logs/default_hello_{uid}_c.0.log"));
     let text = std::fs::read_to_string(&file).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");

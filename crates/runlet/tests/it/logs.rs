@@ -44,9 +44,9 @@ fn records(s: &Server, job: &str) -> Vec<(String, String)> {
     v
 }
 
-/// The agent's log directory of one pod.
-fn log_dir(agent_dir: &Path, pod: &str, uid: &str) -> PathBuf {
-    agent_dir.join(format!("logs/default_{pod}_{uid}"))
+/// The agent's log file of the first attempt of one pod's container `c`.
+fn log_file(agent_dir: &Path, pod: &str, uid: &str) -> PathBuf {
+    agent_dir.join(format!("logs/default_{pod}_{uid}_c.0.log"))
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn job_logs_stay_readable_through_pod_records_until_the_job_is_deleted() {
             stamped.ends_with(&log) && stamped.len() > log.len(),
             "{stamped:?}"
         );
-        assert!(log_dir(&agent_dir, name, uid).is_dir());
+        assert!(log_file(&agent_dir, name, uid).is_file());
     }
     let bad = s.kubectl(&[
         "get",
@@ -150,7 +150,7 @@ fn job_logs_stay_readable_through_pod_records_until_the_job_is_deleted() {
         "the log files removed with the job",
         || {
             recs.iter()
-                .all(|(name, uid)| !log_dir(&agent_dir, name, uid).exists())
+                .all(|(name, uid)| !log_file(&agent_dir, name, uid).exists())
         },
     );
     assert!(records(&s, "kept").is_empty());
