@@ -63,7 +63,7 @@ pub fn splice_resource_version(out: &mut Vec<u8>, stored: &[u8], revision: Revis
         return false;
     };
     let (head, tail) = stored.split_at(at);
-    out.reserve(stored.len() + 40);
+    out.reserve(stored.len() + 48);
     out.extend_from_slice(head);
     out.extend_from_slice(b"\"resourceVersion\":\"");
     out.extend_from_slice(revision.to_string().as_bytes());

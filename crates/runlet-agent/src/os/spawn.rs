@@ -128,11 +128,26 @@ pub fn spawn(program: &Program, setup: &ChildSetup, stdin: &OwnedFd) -> Result<C
         errno: AtomicI32::new(0),
         step: AtomicI32::new(0),
     };
+    CHILD_STACK
+        .with_borrow_mut(|stack| clone_child(&args, stack))
+        .and_then(|pid| started(pid, &args, stdout_read, stderr_read))
+}
+
+thread_local! {
+    /// The child's stack, reused by every spawn from this thread: one spawn runs at a time per
+    /// thread (the thread is suspended until the child has called execve), and a fresh 64 KiB
+    /// allocation per container took fresh pages, and page faults, every time.
+    static CHILD_STACK: std::cell::RefCell<Vec<u8>> =
+        std::cell::RefCell::new(Vec::with_capacity(CHILD_STACK_BYTES));
+}
+
+/// Clones the child on `stack` and returns its pid once it has called execve or exited.
+fn clone_child(args: &ChildArgs<'_>, stack: &mut Vec<u8>) -> Result<c_int, SpawnError> {
     // Uninitialised memory is a fine stack; it is only ever written before it is read.
-    let mut stack: Vec<u8> = Vec::with_capacity(CHILD_STACK_BYTES);
+    let size = stack.capacity();
     // SAFETY: the pointer stays inside the allocation (one past its end is allowed), and the
     // stack grows down from it; the x86-64 and aarch64 ABIs want it 16-byte aligned.
-    let top = unsafe { stack.as_mut_ptr().add(CHILD_STACK_BYTES) };
+    let top = unsafe { stack.as_mut_ptr().add(size) };
     let top = (top as usize & !15) as *mut c_void;
     let pid = {
         let _blocked = BlockedSignals::all()?;
@@ -145,14 +160,23 @@ pub fn spawn(program: &Program, setup: &ChildSetup, stdin: &OwnedFd) -> Result<C
                 child_main,
                 top,
                 libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-                std::ptr::from_ref(&args).cast_mut().cast(),
+                std::ptr::from_ref(args).cast_mut().cast(),
             )
         }
     };
-    drop(stack);
     if pid < 0 {
         return Err(std::io::Error::last_os_error().into());
     }
+    Ok(pid)
+}
+
+/// What became of a cloned child: an error if its setup or execve failed, else the process.
+fn started(
+    pid: c_int,
+    args: &ChildArgs<'_>,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+) -> Result<Child, SpawnError> {
     let errno = args.errno.load(Ordering::Acquire);
     if errno != 0 {
         reap_failed(pid);
@@ -173,8 +197,8 @@ pub fn spawn(program: &Program, setup: &ChildSetup, stdin: &OwnedFd) -> Result<C
         .map_err(std::io::Error::from)?;
     Ok(Child {
         pid: pid.unsigned_abs(),
-        stdout: stdout_read,
-        stderr: stderr_read,
+        stdout,
+        stderr,
         exit: ChildWaiter::new(pidfd)?,
     })
 }

@@ -46,7 +46,8 @@ fn line(kind: &str, object: &Value) -> bytes::Bytes {
 /// them, which take the decoding path. With every watcher of every pod event taking this path,
 /// a watch costs a copy instead of a JSON parse and print.
 fn raw_line(kind: &str, stored: &[u8], revision: Revision) -> Option<bytes::Bytes> {
-    let mut out = Vec::with_capacity(stored.len() + 64);
+    // Room for the envelope and the spliced resourceVersion, so the buffer is never regrown.
+    let mut out = Vec::with_capacity(stored.len() + 128);
     out.extend_from_slice(b"{\"type\":\"");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\",\"object\":");
