@@ -401,17 +401,55 @@ fn job_finished(job: &k8s_openapi::api::batch::v1::Job) -> Option<&str> {
         .map(|c| c.type_.as_str())
 }
 
-fn container_started(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.state
-                    .as_ref()
-                    .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
-            })
-        })
+/// The fields of a pod the stage watch reads. Decoding only these (the rest of each event is
+/// skipped, not built) keeps the benchmark's own watch from charging the system it measures a
+/// full pod decode for every pod event.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+struct StagePod {
+    #[serde(default)]
+    metadata: StageMeta,
+    #[serde(default)]
+    spec: StageSpec,
+    #[serde(default)]
+    status: StageStatus,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+struct StageMeta {
+    #[serde(default)]
+    uid: String,
+    #[serde(default)]
+    finalizers: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StageSpec {
+    #[serde(default)]
+    node_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StageStatus {
+    #[serde(default)]
+    phase: Option<String>,
+    #[serde(default)]
+    container_statuses: Vec<StageContainerStatus>,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+struct StageContainerStatus {
+    #[serde(default)]
+    state: StageState,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+struct StageState {
+    #[serde(default)]
+    running: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    terminated: Option<serde::de::IgnoredAny>,
 }
 
 async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
@@ -457,12 +495,20 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         }
         let pods: Api<Pod> = Api::default_namespaced(client.clone());
         let jobs: Api<Job> = Api::default_namespaced(client.clone());
-        let mut pod_events = pods
-            .watch(&WatchParams::default().labels("job-name=bench").timeout(3600), "0")
-            .await?
-            .boxed();
+        let pod_watch = kube::core::Request::new("/api/v1/namespaces/default/pods").watch(
+            &WatchParams::default()
+                .labels("job-name=bench")
+                .timeout(3600),
+            "0",
+        )?;
+        let mut pod_events = client.request_events::<StagePod>(pod_watch).await?.boxed();
         let mut job_events = jobs
-            .watch(&WatchParams::default().fields("metadata.name=bench").timeout(3600), "0")
+            .watch(
+                &WatchParams::default()
+                    .fields("metadata.name=bench")
+                    .timeout(3600),
+                "0",
+            )
             .await?
             .boxed();
         let revision = || async {
@@ -474,8 +520,11 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         };
         let first_revision = revision().await?;
         let start = Instant::now();
-        jobs.create(&PostParams::default(), &bench_job(a.completions, parallelism)?)
-            .await?;
+        jobs.create(
+            &PostParams::default(),
+            &bench_job(a.completions, parallelism)?,
+        )
+        .await?;
         // uid → when the watch first saw the pod created, bound, started, finished, released.
         let mut seen: std::collections::HashMap<String, [Option<Instant>; STAGES]> =
             Default::default();
@@ -484,7 +533,7 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
             tokio::select! {
                 ev = pod_events.next() => match ev {
                     Some(Ok(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
-                        let marks = seen.entry(p.metadata.uid.clone().unwrap_or_default()).or_default();
+                        let marks = seen.entry(p.metadata.uid.clone()).or_default();
                         for (mark, reached) in marks.iter_mut().zip(stages_reached(&p, false)) {
                             if reached && mark.is_none() {
                                 *mark = Some(Instant::now());
@@ -492,7 +541,7 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
                         }
                     }
                     Some(Ok(WatchEvent::Deleted(p))) => {
-                        let marks = seen.entry(p.metadata.uid.clone().unwrap_or_default()).or_default();
+                        let marks = seen.entry(p.metadata.uid.clone()).or_default();
                         for (mark, reached) in marks.iter_mut().zip(stages_reached(&p, true)) {
                             if reached && mark.is_none() {
                                 *mark = Some(Instant::now());
@@ -596,26 +645,23 @@ const STAGE_NAMES: [&str; STAGES] = ["created", "bound", "started", "finished", 
 
 /// Which stages a pod has reached: created, bound to a node, a container started, a
 /// terminal phase, released by the Job controller (tracking finalizer gone, or deleted).
-fn stages_reached(p: &Pod, deleted: bool) -> [bool; STAGES] {
-    let bound = p
-        .spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_deref())
-        .is_some_and(|n| !n.is_empty());
-    let finished = matches!(
-        p.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded" | "Failed")
-    );
+fn stages_reached(p: &StagePod, deleted: bool) -> [bool; STAGES] {
+    let bound = p.spec.node_name.as_deref().is_some_and(|n| !n.is_empty());
+    let started = p
+        .status
+        .container_statuses
+        .iter()
+        .any(|c| c.state.running.is_some() || c.state.terminated.is_some());
+    let finished = matches!(p.status.phase.as_deref(), Some("Succeeded" | "Failed"));
     let tracked = p
         .metadata
         .finalizers
         .iter()
-        .flatten()
         .any(|f| f == "batch.kubernetes.io/job-tracking");
     [
         true,
         bound,
-        container_started(p),
+        started,
         finished,
         deleted || (finished && !tracked),
     ]
