@@ -418,6 +418,29 @@ pub enum UpdateTarget {
 
 /// Replaces the stored object with `new`, given the `old` one it was computed from.
 /// `expected` is the precondition on the stored revision. A no-op changes nothing.
+/// A status update changes the status only: everything else of `new` becomes `old`'s again.
+/// Only the top-level fields that differ are copied back (for a status patch, usually just the
+/// metadata the server owns), instead of cloning the whole stored object for every status write.
+fn keep_only_status(new: &mut Value, old: &Value) {
+    let (Some(map), Some(old_map)) = (new.as_object_mut(), old.as_object()) else {
+        let status = new.get("status").cloned();
+        *new = old.clone();
+        if let Some(map) = new.as_object_mut() {
+            match status {
+                Some(s) => map.insert("status".into(), s),
+                None => map.remove("status"),
+            };
+        }
+        return;
+    };
+    map.retain(|k, _| k == "status" || old_map.contains_key(k));
+    for (k, v) in old_map {
+        if k != "status" && map.get(k) != Some(v) {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 pub async fn update(
     state: &AppState,
     info: &ResourceInfo,
@@ -475,16 +498,7 @@ pub async fn update(
                 };
             }
         }
-        UpdateTarget::Status => {
-            let status = new.get("status").cloned();
-            new = old.clone();
-            if let Some(map) = new.as_object_mut() {
-                match status {
-                    Some(s) => map.insert("status".into(), s),
-                    None => map.remove("status"),
-                };
-            }
-        }
+        UpdateTarget::Status => keep_only_status(&mut new, old),
         UpdateTarget::Main | UpdateTarget::Whole => {}
     }
     defaulting::apply_defaults(info, &mut new);
@@ -565,6 +579,32 @@ pub async fn remove(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_update_keeps_the_stored_object_but_its_status() {
+        let old = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "resourceVersion": "5", "labels": {"a": "b"}},
+            "spec": {"nodeName": "n"}, "status": {"phase": "Pending"}});
+        for new in [
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "resourceVersion": "5", "labels": {"a": "b"}},
+                "spec": {"nodeName": "n"}, "status": {"phase": "Running"}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", "labels": {"c": "d"}},
+                "spec": {"nodeName": "other"}, "extra": 1, "status": {"phase": "Running"}}),
+            json!({"metadata": {"name": "p"}}),
+            json!("not an object"),
+        ] {
+            let mut expected = old.clone();
+            match new.get("status") {
+                Some(s) => expected["status"] = s.clone(),
+                None => {
+                    expected.as_object_mut().unwrap().remove("status");
+                }
+            }
+            let mut got = new.clone();
+            keep_only_status(&mut got, &old);
+            assert_eq!(got, expected, "{new}");
+        }
+    }
     use crate::auth::TokenFile;
     use crate::state::SystemClock;
     use std::sync::Arc;
