@@ -2,7 +2,6 @@
 //! recording never blocks a pod and a burst costs at most a bounded queue.
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, PostParams};
 use runlet_api::clock::Clock;
 use serde_json::json;
 use std::sync::Arc;
@@ -41,16 +40,8 @@ impl EventSink {
                     .as_str()
                     .unwrap_or("default")
                     .to_string();
-                let api: Api<k8s_openapi::api::core::v1::Event> =
-                    Api::namespaced(client.clone(), &ns);
-                let parsed = serde_json::from_value(ev);
-                match parsed {
-                    Ok(e) => {
-                        if let Err(err) = api.create(&PostParams::default(), &e).await {
-                            tracing::debug!(error = %err, "writing an event");
-                        }
-                    }
-                    Err(err) => tracing::debug!(error = %err, "encoding an event"),
+                if let Err(err) = runlet_client::create_event(&client, &ns, &ev).await {
+                    tracing::debug!(error = %err, "writing an event");
                 }
             }
         });

@@ -1,7 +1,8 @@
-//! Pod writes whose answer matters only for its metadata. `kube::Api` decodes every response
+//! Writes whose answer matters only for its metadata. `kube::Api` decodes every response
 //! into the full typed object; for the hottest writes of the system (the Job controller
 //! creating pods and removing their tracking finalizer, node agents writing pod status) that
-//! decoding was a sizeable share of the CPU while the object was thrown away. These calls send
+//! decoding was a sizeable share of the CPU while the object was thrown away; the same goes for
+//! the events and execution records written for every pod. These calls send
 //! the same requests through the same client and decode only `metadata`, skipping the rest of
 //! the body; errors are `kube::Error`s as with `kube::Api`.
 
@@ -32,6 +33,32 @@ async fn send(
     let mut req = req.map_err(kube::Error::BuildRequest)?;
     req.extensions_mut().insert(verb);
     Ok(client.request::<MetadataOnly>(req).await?.metadata)
+}
+
+/// `POST` `object` to the collection at `collection_path` (such as
+/// `/api/v1/namespaces/default/events`), serialized as it is; the created object's metadata.
+pub async fn create<T: Serialize>(
+    client: &kube::Client,
+    collection_path: &str,
+    object: &T,
+) -> Result<ObjectMeta, kube::Error> {
+    let body = serde_json::to_vec(object).map_err(kube::Error::SerdeError)?;
+    let req = Request::new(collection_path).create(&PostParams::default(), body);
+    send(client, req, "create").await
+}
+
+/// `POST` a core/v1 Event (typed, or as JSON); the created event's metadata.
+pub async fn create_event<T: Serialize>(
+    client: &kube::Client,
+    namespace: &str,
+    event: &T,
+) -> Result<ObjectMeta, kube::Error> {
+    create(
+        client,
+        &format!("/api/v1/namespaces/{namespace}/events"),
+        event,
+    )
+    .await
 }
 
 /// `POST` a pod; the created pod's metadata (its generated name, its UID).

@@ -240,9 +240,9 @@ async fn write(client: &kube::Client, rec: &Value) -> Result<(), Error> {
     let ns = rec["metadata"]["namespace"].as_str().unwrap_or("default");
     let name = rec["metadata"]["name"].as_str().unwrap_or_default();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &api_resource());
-    let obj: DynamicObject =
-        serde_json::from_value(rec.clone()).map_err(kube::Error::SerdeError)?;
-    match api.create(&PostParams::default(), &obj).await {
+    // The common case, a new record, decodes nothing of the answer but its metadata.
+    let collection = format!("/apis/runlet.dev/v1/namespaces/{ns}/podrecords");
+    match runlet_client::create(client, &collection, rec).await {
         Ok(_) => return Ok(()),
         // The namespace is gone (or going): nothing to keep.
         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => return Ok(()),
@@ -259,7 +259,8 @@ async fn write(client: &kube::Client, rec: &Value) -> Result<(), Error> {
     if current_content == content(rec) {
         return Ok(());
     }
-    let mut replacement = obj;
+    let mut replacement: DynamicObject =
+        serde_json::from_value(rec.clone()).map_err(kube::Error::SerdeError)?;
     replacement.metadata.resource_version = current.metadata.resource_version;
     replacement.metadata.uid = current.metadata.uid;
     api.replace(name, &PostParams::default(), &replacement)

@@ -14,7 +14,7 @@ use futures::future::join_all;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use runlet_api::clock::Clock;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -236,8 +236,7 @@ async fn write(client: &kube::Client, w: Write) {
     let result = match w {
         Write::Create(ev) => {
             let ns = ev.metadata.namespace.clone().unwrap_or_default();
-            Api::<Event>::namespaced(client.clone(), &ns)
-                .create(&PostParams::default(), &ev)
+            runlet_client::create_event(client, &ns, &ev)
                 .await
                 .map(|_| ())
         }

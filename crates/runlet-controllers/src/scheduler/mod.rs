@@ -19,7 +19,7 @@ pub mod volumes;
 
 use fit::{Resources, fit_error, misfit, pod_requests};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -450,14 +450,8 @@ async fn record(
         "lastTimestamp": now,
         "count": 1,
     });
-    let api: Api<Event> = Api::namespaced(client.clone(), ns);
-    match serde_json::from_value::<Event>(ev) {
-        Ok(e) => {
-            if let Err(err) = api.create(&PostParams::default(), &e).await {
-                tracing::debug!(error = %err, "scheduler: writing an event");
-            }
-        }
-        Err(err) => tracing::debug!(error = %err, "scheduler: encoding an event"),
+    if let Err(err) = runlet_client::create_event(client, ns, &ev).await {
+        tracing::debug!(error = %err, "scheduler: writing an event");
     }
 }
 

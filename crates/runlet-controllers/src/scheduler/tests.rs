@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use k8s_openapi::api::core::v1::Event;
 use runlet_test::TestApi;
 use serde_json::Value;
 
