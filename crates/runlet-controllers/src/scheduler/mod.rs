@@ -3,10 +3,13 @@
 //! leaves it Pending with a `FailedScheduling` event and a `PodScheduled=False/Unschedulable`
 //! condition saying why, as kube-scheduler does.
 //!
-//! Shape: two reflectors (nodes, pods) feed one loop. After each burst of events the loop runs
-//! a scheduling pass over the pending pods in creation order, counting what every node already
-//! runs plus what this scheduler just bound but has not yet seen come back (its "assumed" pods,
-//! as upstream's cache assumes), then sends the bindings concurrently. Pods found unschedulable
+//! Shape: a node reflector and a pod watch feed one loop. The pod watch keeps a [`PodIndex`]
+//! up to date event by event: the pods waiting for this scheduler, and the requests of the pods
+//! still running on each node (upstream's scheduler cache); finished pods leave it, so a pass
+//! costs what is pending and running, not every pod the cluster still keeps. After each burst
+//! of events the loop runs a scheduling pass over the pending pods in creation order, counting
+//! what every node already runs plus what this scheduler just bound but has not yet seen come
+//! back (its "assumed" pods, as upstream's cache assumes), then sends the bindings concurrently. Pods found unschedulable
 //! are only looked at again when capacity may have changed (a node changed, a pod ended or went
 //! away), so a large backlog costs one pass per change, not one per pod event. Placement picks
 //! the feasible node with the most free CPU (upstream's LeastAllocated in spirit). Pods whose
@@ -96,6 +99,69 @@ fn node_of(p: &Pod) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
+/// What a pass needs of the pods, kept up to date by the pod watch.
+#[derive(Default)]
+struct PodIndex {
+    /// Pods waiting for this scheduler, by uid.
+    pending: HashMap<String, Arc<Pod>>,
+    /// Pods bound to a node that have not finished: uid → (node, requests).
+    running: HashMap<String, (String, Resources)>,
+    /// A relist in progress: the pods it has seen replace the index when it ends.
+    relist: Option<Box<PodIndex>>,
+}
+
+impl PodIndex {
+    /// Records a pod's current state (into the relist when one is in progress).
+    fn apply(&mut self, p: Pod, scheduler: &str) {
+        let index = match self.relist.as_deref_mut() {
+            Some(relist) => relist,
+            None => self,
+        };
+        let Some(uid) = p.metadata.uid.clone() else {
+            return;
+        };
+        index.pending.remove(&uid);
+        index.running.remove(&uid);
+        if let Some(node) = node_of(&p) {
+            if !terminal(&p) {
+                index
+                    .running
+                    .insert(uid, (node.to_string(), pod_requests(&p)));
+            }
+        } else if pending(&p, scheduler) {
+            index.pending.insert(uid, Arc::new(p));
+        }
+    }
+
+    fn delete(&mut self, uid: &str) {
+        self.pending.remove(uid);
+        self.running.remove(uid);
+    }
+
+    fn start_relist(&mut self) {
+        self.relist = Some(Box::default());
+    }
+
+    fn end_relist(&mut self) {
+        if let Some(relist) = self.relist.take() {
+            self.pending = relist.pending;
+            self.running = relist.running;
+        }
+    }
+
+    /// What the running pods request on each node.
+    fn used(&self) -> HashMap<String, Resources> {
+        let mut used: HashMap<String, Resources> = HashMap::new();
+        for (node, r) in self.running.values() {
+            let e = used.entry(node.clone()).or_default();
+            e.cpu_millis += r.cpu_millis;
+            e.memory += r.memory;
+            e.pods += r.pods;
+        }
+        used
+    }
+}
+
 impl Scheduler {
     pub fn new(client: kube::Client, clock: Arc<dyn Clock>) -> Self {
         Scheduler {
@@ -111,7 +177,7 @@ impl Scheduler {
     /// Schedules until `cancel` fires.
     pub async fn run(mut self, cancel: CancellationToken) {
         let (nodes, node_writer) = reflector::store::<Node>();
-        let (pods, pod_writer) = reflector::store::<Pod>();
+        let mut pods = PodIndex::default();
         let node_stream = reflector::reflector(
             node_writer,
             watcher(
@@ -120,12 +186,9 @@ impl Scheduler {
             ),
         )
         .default_backoff();
-        let pod_stream = reflector::reflector(
-            pod_writer,
-            watcher(
-                Api::<Pod>::all(self.client.clone()),
-                watcher::Config::default(),
-            ),
+        let pod_stream = watcher(
+            Api::<Pod>::all(self.client.clone()),
+            watcher::Config::default(),
         )
         .default_backoff();
         let (claims, claim_writer) = reflector::store::<PersistentVolumeClaim>();
@@ -183,20 +246,23 @@ impl Scheduler {
                                 dirty = true;
                                 retry = true;
                             }
+                            pods.apply(p, &self.name);
                         }
                         watcher::Event::Delete(p) => {
                             if let Some(uid) = &p.metadata.uid {
                                 self.unschedulable.remove(uid);
+                                pods.delete(uid);
                             }
                             dirty = true;
                             retry = true;
                         }
                         watcher::Event::InitDone => {
+                            pods.end_relist();
                             pods_ready = true;
                             dirty = true;
                             retry = true;
                         }
-                        watcher::Event::Init => {}
+                        watcher::Event::Init => pods.start_relist(),
                     },
                     Some(Err(e)) => tracing::warn!(error = %e, "scheduler: watching pods"),
                     None => return,
@@ -225,38 +291,25 @@ impl Scheduler {
     async fn pass(
         &mut self,
         nodes: &Store<Node>,
-        pods: &Store<Pod>,
+        pods: &PodIndex,
         volumes: &volumes::Volumes,
         retry: bool,
     ) {
         let nodes = nodes.state();
-        let pods = pods.state();
-        let mut used: HashMap<String, Resources> = HashMap::new();
-        let mut still_pending = std::collections::HashSet::new();
-        let mut queue = Vec::new();
-        for p in &pods {
-            let uid = p.metadata.uid.clone().unwrap_or_default();
-            if let Some(n) = node_of(p) {
-                if !terminal(p) {
-                    let e = used.entry(n.to_string()).or_default();
-                    let r = pod_requests(p);
-                    e.cpu_millis += r.cpu_millis;
-                    e.memory += r.memory;
-                    e.pods += r.pods;
-                }
-            } else if pending(p, &self.name) {
-                still_pending.insert(uid.clone());
-                if !self.assumed.contains_key(&uid)
-                    && (retry || !self.unschedulable.contains_key(&uid))
-                {
-                    queue.push(p.clone());
-                }
-            }
-        }
-        // Assumed pods still unbound in the store count where we put them.
-        self.assumed.retain(|uid, _| still_pending.contains(uid));
+        let mut used = pods.used();
+        let mut queue: Vec<Arc<Pod>> = pods
+            .pending
+            .iter()
+            .filter(|(uid, _)| {
+                !self.assumed.contains_key(*uid)
+                    && (retry || !self.unschedulable.contains_key(*uid))
+            })
+            .map(|(_, p)| Arc::clone(p))
+            .collect();
+        // Assumed pods still unbound in the watch count where we put them.
+        self.assumed.retain(|uid, _| pods.pending.contains_key(uid));
         self.unschedulable
-            .retain(|uid, _| still_pending.contains(uid));
+            .retain(|uid, _| pods.pending.contains_key(uid));
         for (node, r) in self.assumed.values() {
             let e = used.entry(node.clone()).or_default();
             e.cpu_millis += r.cpu_millis;

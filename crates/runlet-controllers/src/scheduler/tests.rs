@@ -281,3 +281,42 @@ async fn a_volume_pinned_to_no_ready_node_is_a_volume_node_affinity_conflict() {
     assert_eq!(node_name(&api, "stuck").await, None);
     stop(cancel, task).await;
 }
+
+#[test]
+fn the_pod_index_counts_running_pods_until_they_finish_and_a_relist_replaces_it() {
+    let pod = |uid: &str, node: Option<&str>, phase: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": uid, "uid": uid},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i",
+                "resources": {"requests": {"cpu": "500m"}}}]},
+            "status": {"phase": phase},
+        }))
+        .unwrap()
+    };
+    let mut index = PodIndex::default();
+    index.apply(pod("a", None, "Pending"), DEFAULT_SCHEDULER);
+    assert!(index.pending.contains_key("a"));
+    assert!(index.used().is_empty());
+
+    index.apply(pod("a", Some("n1"), "Running"), DEFAULT_SCHEDULER);
+    assert!(index.pending.is_empty(), "bound: no longer pending");
+    assert_eq!(index.used()["n1"].cpu_millis, 500);
+
+    index.apply(pod("a", Some("n1"), "Succeeded"), DEFAULT_SCHEDULER);
+    assert!(index.used().is_empty(), "a finished pod frees its node");
+
+    index.apply(pod("b", Some("n1"), "Running"), DEFAULT_SCHEDULER);
+    index.start_relist();
+    index.apply(pod("c", None, "Pending"), DEFAULT_SCHEDULER);
+    assert_eq!(
+        index.used()["n1"].cpu_millis,
+        500,
+        "the index serves as it was until the relist ends"
+    );
+    index.end_relist();
+    assert!(index.used().is_empty(), "b was gone from the relist");
+    assert!(index.pending.contains_key("c"));
+
+    index.delete("c");
+    assert!(index.pending.is_empty());
+}
