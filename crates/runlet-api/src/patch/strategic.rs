@@ -60,24 +60,25 @@ pub fn apply_with_schema(
     patch: &Value,
 ) -> Result<Value, PatchError> {
     let original = match original {
-        Value::Object(m) => m.clone(),
-        Value::Null => Map::new(),
+        Value::Object(_) | Value::Null => original,
         other => return Err(not_a_map(other)),
     };
     let patch = match patch {
-        Value::Object(m) => m.clone(),
         // `json.Unmarshal` of `null` into a map leaves it empty: a no-op patch.
-        Value::Null => Map::new(),
+        Value::Object(_) | Value::Null => patch,
         other => return Err(not_a_map(other)),
     };
-    if exceeds_depth(&Value::Object(patch.clone()))
-        || exceeds_depth(&Value::Object(original.clone()))
-    {
+    // Checked on the inputs, before anything is copied.
+    if exceeds_depth(patch) || exceeds_depth(original) {
         return Err(PatchError::Malformed(format!(
             "patch or object nests more than {MAX_DEPTH} levels deep"
         )));
     }
-    merge_map(original, patch, Some(schema)).map(Value::Object)
+    let as_map = |v: &Value| match v {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    merge_map(as_map(original), as_map(patch), Some(schema)).map(Value::Object)
 }
 
 /// upstream's message for a body that is not a JSON object.
@@ -189,7 +190,9 @@ fn merge_field(
         original.shift_remove(&key);
         return Ok(());
     }
-    let Some(original_value) = original.shift_remove(&key) else {
+    // The merged value goes back where the original was: a field's position in the object does
+    // not change (the store's fast paths rely on `apiVersion`, `kind`, `metadata` leading).
+    let Some(slot) = original.get_mut(&key) else {
         if !is_delete_list {
             discard_nulls(&mut patch_value);
             if let Some(v) = remove_directives(patch_value) {
@@ -198,20 +201,39 @@ fn merge_field(
         }
         return Ok(());
     };
-    if go_type(&original_value) != go_type(&patch_value) {
-        if is_delete_list {
-            original.insert(key, original_value);
-        } else {
-            discard_nulls(&mut patch_value);
-            if let Some(v) = remove_directives(patch_value) {
-                original.insert(key, v);
+    let original_value = std::mem::take(slot);
+    let merged = merged_value(&key, original_value, patch_value, schema, is_delete_list)?;
+    match merged {
+        Some(v) => {
+            if let Some(slot) = original.get_mut(&key) {
+                *slot = v;
             }
         }
-        return Ok(());
+        None => {
+            original.shift_remove(&key);
+        }
     }
-    let merged = match (original_value, patch_value) {
+    Ok(())
+}
+
+/// The value of a field present in both the original and the patch; `None` when the field goes.
+fn merged_value(
+    key: &str,
+    original_value: Value,
+    mut patch_value: Value,
+    schema: Option<&'static Schema>,
+    is_delete_list: bool,
+) -> Result<Option<Value>, PatchError> {
+    if go_type(&original_value) != go_type(&patch_value) {
+        if is_delete_list {
+            return Ok(Some(original_value));
+        }
+        discard_nulls(&mut patch_value);
+        return Ok(remove_directives(patch_value));
+    }
+    Ok(Some(match (original_value, patch_value) {
         (Value::Object(o), Value::Object(p)) => {
-            let (sub, meta) = Schema::lookup(schema, &key);
+            let (sub, meta) = Schema::lookup(schema, key);
             if meta.strategy == Strategy::Replace {
                 Value::Object(p)
             } else {
@@ -219,7 +241,7 @@ fn merge_field(
             }
         }
         (Value::Array(o), Value::Array(p)) => {
-            let (sub, meta) = Schema::lookup(schema, &key);
+            let (sub, meta) = Schema::lookup(schema, key);
             if meta.strategy == Strategy::Merge || is_delete_list {
                 Value::Array(list::merge_slice(
                     o,
@@ -232,13 +254,8 @@ fn merge_field(
                 Value::Array(p)
             }
         }
-        (_, p) => match remove_directives(p) {
-            Some(v) => v,
-            None => return Ok(()),
-        },
-    };
-    original.insert(key, merged);
-    Ok(())
+        (_, p) => return Ok(remove_directives(p)),
+    }))
 }
 
 #[cfg(test)]
@@ -246,6 +263,37 @@ mod tests {
     use super::schema::test_support::{check, check_err, smp};
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn merged_fields_keep_their_position_in_the_object() {
+        let info = crate::resources::find("", "v1", "pods").unwrap();
+        let original = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "finalizers": ["x", "y"], "labels": {"a": "b"}},
+            "spec": {"nodeName": "n"}, "status": {"phase": "Running"}});
+        let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"],
+            "labels": {"c": "d"}}, "status": {"phase": "Succeeded"}, "extra": 1});
+        let out = apply(info, &original, &patch).unwrap();
+        let keys: Vec<&str> = out
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            ["apiVersion", "kind", "metadata", "spec", "status", "extra"]
+        );
+        let meta: Vec<&str> = out["metadata"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(meta, ["name", "finalizers", "labels"]);
+        assert_eq!(out["metadata"]["finalizers"], json!(["y"]));
+        assert_eq!(out["metadata"]["labels"], json!({"a": "b", "c": "d"}));
+        assert_eq!(out["status"]["phase"], "Succeeded");
+    }
 
     // Cases below are upstream's, from `strategicpatch/patch_test.go` (named by its
     // descriptions), with their YAML written as JSON.
