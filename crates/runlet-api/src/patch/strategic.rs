@@ -266,16 +266,16 @@ mod tests {
 
     #[test]
     fn merged_fields_keep_their_position_in_the_object() {
-        let info = crate::resources::find("", "v1", "pods").unwrap();
+        let info = crate::resources::find("", "v1", "pods").expect("pods are served");
         let original = json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "p", "finalizers": ["x", "y"], "labels": {"a": "b"}},
             "spec": {"nodeName": "n"}, "status": {"phase": "Running"}});
         let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"],
             "labels": {"c": "d"}}, "status": {"phase": "Succeeded"}, "extra": 1});
-        let out = apply(info, &original, &patch).unwrap();
+        let out = apply(info, &original, &patch).expect("the patch applies");
         let keys: Vec<&str> = out
             .as_object()
-            .unwrap()
+            .expect("an object")
             .keys()
             .map(String::as_str)
             .collect();
@@ -285,7 +285,7 @@ mod tests {
         );
         let meta: Vec<&str> = out["metadata"]
             .as_object()
-            .unwrap()
+            .expect("an object")
             .keys()
             .map(String::as_str)
             .collect();
