@@ -6,8 +6,18 @@
 //! ([`crate::codec`] reports and prunes unknown fields as for built-in kinds). Field names
 //! follow Kubernetes conventions; the pod's logs stay readable through the `log` subresource.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use serde::{Deserialize, Serialize};
+
+/// The `batch/v1` Job that controls the object with `meta`, if any: the pods that get a
+/// PodRecord (the records controller) and whose logs may outlive them (the agent's log
+/// retention).
+pub fn controlling_job(meta: &ObjectMeta) -> Option<&OwnerReference> {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true) && r.kind == "Job" && r.api_version == "batch/v1")
+}
 
 /// PodRecord is what runlet keeps of one pod a Job ran: its identity, where and when it ran and
 /// how it ended. Records are written by the records controller when the pod finishes or is

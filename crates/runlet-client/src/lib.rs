@@ -67,9 +67,7 @@ pub async fn create_pod(
     namespace: &str,
     pod: &k8s_openapi::api::core::v1::Pod,
 ) -> Result<ObjectMeta, kube::Error> {
-    let body = serde_json::to_vec(pod).map_err(kube::Error::SerdeError)?;
-    let req = Request::new(pods_path(namespace)).create(&PostParams::default(), body);
-    send(client, req, "create").await
+    create(client, &pods_path(namespace), pod).await
 }
 
 /// `PATCH` a pod; the patched pod's metadata.

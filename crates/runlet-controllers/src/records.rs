@@ -59,10 +59,7 @@ pub fn api_resource() -> ApiResource {
 /// The record a pod should have now, if any: `None` while a Job's pod still runs, or for pods
 /// no Job controls. `deleted` is true for the pod's last state before it went away.
 pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
-    let owner =
-        pod.metadata.owner_references.iter().flatten().find(|r| {
-            r.controller == Some(true) && r.kind == "Job" && r.api_version == "batch/v1"
-        })?;
+    let owner = runlet_api::podrecord::controlling_job(&pod.metadata)?;
     let status = pod.status.clone().unwrap_or_default();
     let phase = status.phase.clone().unwrap_or_default();
     let finished = matches!(phase.as_str(), "Succeeded" | "Failed");

@@ -55,9 +55,7 @@ impl PodSeen {
     pub fn of(p: &Pod) -> Option<Self> {
         Some(PodSeen {
             uid: p.metadata.uid.clone()?,
-            job: p.metadata.owner_references.iter().flatten().any(|r| {
-                r.controller == Some(true) && r.kind == "Job" && r.api_version == "batch/v1"
-            }),
+            job: runlet_api::podrecord::controlling_job(&p.metadata).is_some(),
         })
     }
 

@@ -214,25 +214,18 @@ fn reap_failed(pid: c_int) {
 async fn wait(pidfd: &tokio::io::unix::AsyncFd<OwnedFd>) -> std::io::Result<ExitInfo> {
     loop {
         let mut ready = pidfd.readable().await?;
-        let waited = rustix::process::waitid(
-            rustix::process::WaitId::PidFd(pidfd.get_ref().as_fd()),
-            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
-        )?;
-        match waited {
+        match reap_if_exited(pidfd.get_ref())? {
             Some(status) => return Ok(exit_info(&status)),
             None => ready.clear_ready(),
         }
     }
 }
 
-/// Reaps the process behind `pidfd` if it has exited, without waiting.
-fn try_reap(pidfd: &OwnedFd) -> bool {
-    matches!(
-        rustix::process::waitid(
-            rustix::process::WaitId::PidFd(pidfd.as_fd()),
-            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
-        ),
-        Ok(Some(_)) | Err(_)
+/// Reaps the process behind `pidfd` if it has exited, without waiting; `None` while it runs.
+fn reap_if_exited(pidfd: &OwnedFd) -> rustix::io::Result<Option<rustix::process::WaitIdStatus>> {
+    rustix::process::waitid(
+        rustix::process::WaitId::PidFd(pidfd.as_fd()),
+        rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOHANG,
     )
 }
 
@@ -290,7 +283,8 @@ impl Drop for ChildWaiter {
         let Some(pidfd) = self.pidfd.take() else {
             return;
         };
-        if try_reap(pidfd.get_ref()) {
+        // Reaped now, or gone (an error): nothing left to wait for.
+        if !matches!(reap_if_exited(pidfd.get_ref()), Ok(None)) {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {

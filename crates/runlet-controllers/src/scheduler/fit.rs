@@ -18,7 +18,7 @@ pub struct Resources {
 }
 
 impl Resources {
-    fn add(&mut self, o: Resources) {
+    pub(crate) fn add(&mut self, o: Resources) {
         self.cpu_millis += o.cpu_millis;
         self.memory += o.memory;
         self.pods += o.pods;

@@ -9,13 +9,13 @@
 //! costs what is pending and running, not every pod the cluster still keeps. After each burst
 //! of events the loop runs a scheduling pass over the pending pods in creation order, counting
 //! what every node already runs plus what this scheduler just bound but has not yet seen come
-//! back (its "assumed" pods, as upstream's cache assumes), then sends the bindings concurrently. Pods found unschedulable
-//! are only looked at again when capacity may have changed (a node changed, a pod ended or went
-//! away), so a large backlog costs one pass per change, not one per pod event. Placement picks
-//! the feasible node with the most free CPU (upstream's LeastAllocated in spirit). Pods whose
-//! claims are bound to volumes with node affinity only go where those volumes are
-//! ([`volumes`], from two more reflectors: claims and volumes). A fuller
-//! scheduler (affinity, spreading, preemption) comes with multi-node work.
+//! back (its "assumed" pods, as upstream's cache assumes), then sends the bindings
+//! concurrently. Pods found unschedulable are only looked at again when capacity may have
+//! changed (a node changed, a pod ended or went away), so a large backlog costs one pass per
+//! change, not one per pod event. Placement picks the feasible node with the most free CPU
+//! (upstream's LeastAllocated in spirit). Pods whose claims are bound to volumes with node
+//! affinity only go where those volumes are ([`volumes`], from two more reflectors: claims and
+//! volumes). A fuller scheduler (affinity, spreading, preemption) comes with multi-node work.
 
 pub mod fit;
 pub mod volumes;
@@ -153,10 +153,7 @@ impl PodIndex {
     fn used(&self) -> HashMap<String, Resources> {
         let mut used: HashMap<String, Resources> = HashMap::new();
         for (node, r) in self.running.values() {
-            let e = used.entry(node.clone()).or_default();
-            e.cpu_millis += r.cpu_millis;
-            e.memory += r.memory;
-            e.pods += r.pods;
+            used.entry(node.clone()).or_default().add(*r);
         }
         used
     }
@@ -311,10 +308,7 @@ impl Scheduler {
         self.unschedulable
             .retain(|uid, _| pods.pending.contains_key(uid));
         for (node, r) in self.assumed.values() {
-            let e = used.entry(node.clone()).or_default();
-            e.cpu_millis += r.cpu_millis;
-            e.memory += r.memory;
-            e.pods += r.pods;
+            used.entry(node.clone()).or_default().add(*r);
         }
         queue.sort_by(|a, b| {
             let key = |p: &Pod| {
@@ -352,10 +346,7 @@ impl Scheduler {
             match best {
                 Some((n, _)) => {
                     let node = n.metadata.name.clone().unwrap_or_default();
-                    let e = used.entry(node.clone()).or_default();
-                    e.cpu_millis += req.cpu_millis;
-                    e.memory += req.memory;
-                    e.pods += req.pods;
+                    used.entry(node.clone()).or_default().add(req);
                     self.assumed.insert(uid.clone(), (node.clone(), req));
                     self.unschedulable.remove(&uid);
                     decisions.push(Decision {
