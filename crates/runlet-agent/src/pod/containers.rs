@@ -192,6 +192,7 @@ impl Worker {
                     s.killed = false;
                     s.container_id = Some(id);
                 }
+                self.started_since_write = true;
                 self.ctx.events.pod(
                     &self.pod,
                     false,

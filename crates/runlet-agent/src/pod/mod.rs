@@ -39,6 +39,11 @@ use volumes::PodVolumes;
 const MAX_TERMINATION_MESSAGE: usize = 4096;
 const FALLBACK_LINES: usize = 80;
 const FALLBACK_BYTES: usize = 2048;
+/// How long the status write that follows a container start waits for that container to exit.
+/// Most batch containers that end quickly end within it, and then the pod costs one status
+/// write (its end) instead of two (start and end); a container that runs on is reported
+/// running this much later.
+const QUICK_EXIT_WINDOW: Duration = Duration::from_millis(10);
 
 /// What the worker is doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,6 +102,8 @@ pub struct Worker {
     config_maps: HashMap<String, ConfigMap>,
     secrets: HashMap<String, Secret>,
     claims: HashMap<String, Result<PathBuf, String>>,
+    /// A container started since the last status write (see [`QUICK_EXIT_WINDOW`]).
+    started_since_write: bool,
 }
 
 fn restart_policy(pod: &Pod) -> &str {
@@ -170,6 +177,7 @@ impl Worker {
             config_maps: HashMap::new(),
             secrets: HashMap::new(),
             claims: HashMap::new(),
+            started_since_write: false,
         }
     }
 
@@ -213,6 +221,15 @@ impl Worker {
             }
             if self.stage == Stage::Done {
                 return self.finish().await;
+            }
+            if std::mem::take(&mut self.started_since_write)
+                && let Ok(Some(done)) =
+                    tokio::time::timeout(QUICK_EXIT_WINDOW, self.exits.join_next()).await
+            {
+                if let Ok((idx, attempt, started, exited)) = done {
+                    self.on_exit(idx, attempt, started, exited);
+                }
+                continue;
             }
             if let Err(outcome) = self.write_status().await {
                 return outcome;

@@ -9,7 +9,7 @@
 //! upstream's `fields.Set.Get` does.
 
 use super::SelectorError;
-use super::fields_by_kind::{FieldKind, field_value};
+use super::fields_by_kind::{FieldKind, field_value, read_paths};
 use crate::resources::ResourceInfo;
 use serde_json::Value;
 use std::fmt;
@@ -155,6 +155,17 @@ impl FieldSelector {
             .iter()
             .find(|t| !t.negated && t.field == field)
             .map(|t| t.value.as_str())
+    }
+
+    /// Every path [`FieldSelector::matches`] reads, as `[top-level field, field within it]`
+    /// (an empty second part: the whole top-level field), or `None` when matching may read
+    /// more than fixed paths. A caller may decode only these before matching.
+    pub fn read_paths(&self) -> Option<Vec<[&'static str; 2]>> {
+        let mut paths = Vec::new();
+        for t in &self.terms {
+            paths.extend(read_paths(self.kind, &t.field)?);
+        }
+        Some(paths)
     }
 
     /// Whether `obj` (a whole object of the kind the selector was parsed for) matches.

@@ -200,6 +200,36 @@ pub(crate) fn field_value(kind: FieldKind, obj: &Value, field: &str) -> String {
     }
 }
 
+/// The two-level paths (`spec`, `nodeName`) [`field_value`] reads for `field`, or `None` when it
+/// may read more of the object than a fixed set of paths (Events, whose wire shape decides).
+pub(crate) fn read_paths(kind: FieldKind, field: &str) -> Option<Vec<[&'static str; 2]>> {
+    match field {
+        "metadata.name" => return Some(vec![["metadata", "name"]]),
+        "metadata.namespace" => return Some(vec![["metadata", "namespace"]]),
+        _ => {}
+    }
+    let one = |a: &'static str, b: &'static str| Some(vec![[a, b]]);
+    match kind {
+        FieldKind::Pod => match field {
+            "spec.nodeName" => one("spec", "nodeName"),
+            "spec.restartPolicy" => one("spec", "restartPolicy"),
+            "spec.schedulerName" => one("spec", "schedulerName"),
+            "spec.serviceAccountName" => one("spec", "serviceAccountName"),
+            "spec.hostNetwork" => one("spec", "hostNetwork"),
+            "status.phase" => one("status", "phase"),
+            "status.podIP" => Some(vec![["status", "podIP"], ["status", "podIPs"]]),
+            "status.nominatedNodeName" => one("status", "nominatedNodeName"),
+            _ => Some(Vec::new()),
+        },
+        FieldKind::Node if field == "spec.unschedulable" => one("spec", "unschedulable"),
+        FieldKind::Namespace if field == "status.phase" => one("status", "phase"),
+        FieldKind::Secret if field == "type" => one("type", ""),
+        FieldKind::Job if field == "status.successful" => one("status", "succeeded"),
+        FieldKind::CoreEvent | FieldKind::EventsV1Event => None,
+        _ => Some(Vec::new()),
+    }
+}
+
 /// An Event's selectable field (core label names) from either wire shape.
 fn event_field(obj: &Value, field: &str, v1_shape: bool) -> String {
     let (object_ref, reporting, source) = if v1_shape {
