@@ -490,7 +490,9 @@ pub async fn update(
     m.insert("resourceVersion".into(), json!(old_rv.to_string()));
 
     match target {
-        UpdateTarget::Main if info.has_status() => {
+        // A patch that leaves `status` alone (a finalizer removal) has the stored one already:
+        // comparing costs no allocation, copying the pod's status back would.
+        UpdateTarget::Main if info.has_status() && new.get("status") != old.get("status") => {
             if let Some(map) = new.as_object_mut() {
                 match old.get("status") {
                     Some(s) => map.insert("status".into(), s.clone()),
@@ -498,6 +500,7 @@ pub async fn update(
                 };
             }
         }
+        UpdateTarget::Main if info.has_status() => {}
         UpdateTarget::Status => keep_only_status(&mut new, old),
         UpdateTarget::Main | UpdateTarget::Whole => {}
     }

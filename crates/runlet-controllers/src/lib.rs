@@ -18,6 +18,7 @@ pub mod cronjob;
 pub mod gc;
 pub mod job;
 pub mod leader;
+pub mod podfeed;
 pub mod records;
 pub mod scheduler;
 pub mod ttl;
@@ -34,7 +35,10 @@ pub async fn run_controllers(
     shutdown: CancellationToken,
 ) {
     let job_shutdown = shutdown.clone();
-    let (_, _, job, _, cronjob, _) = tokio::join!(
+    let mut pods = podfeed::PodFeed::new(client.clone());
+    let job_pods = pods.subscribe();
+    let record_pods = pods.subscribe();
+    let (_, _, job, _, cronjob, _, _) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
@@ -42,18 +46,17 @@ pub async fn run_controllers(
             shutdown.clone()
         ),
         ttl::run(client.clone(), clock.clone(), 2, shutdown),
-        job::run(
-            client.clone(),
-            clock.clone(),
-            job_shutdown.clone().cancelled_owned()
-        ),
+        job::JobController::new(client.clone(), clock.clone(), job::Config::default())
+            .with_pods(job_pods)
+            .run(job_shutdown.clone().cancelled_owned()),
         scheduler::run(client.clone(), clock.clone(), job_shutdown.clone()),
         cronjob::run(
             client.clone(),
             clock.clone(),
             job_shutdown.clone().cancelled_owned()
         ),
-        records::run(client, clock, 4, job_shutdown),
+        records::run_with_pods(client, clock, 4, record_pods, job_shutdown.clone()),
+        pods.run(job_shutdown),
     );
     if let Err(e) = job {
         tracing::error!(error = %e, "job controller stopped with an error");

@@ -16,11 +16,11 @@
 //! Job controller counted them, which in practice is long enough for this watch.
 
 use crate::clockqueue::WorkQueue;
+use crate::podfeed::PodSource;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::watcher::Event;
 use runlet_api::clock::Clock;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -273,6 +273,18 @@ pub async fn run(
     workers: usize,
     shutdown: CancellationToken,
 ) {
+    let pods = PodSource::Watch(client.clone());
+    run_with_pods(client, clock, workers, pods, shutdown).await
+}
+
+/// [`run`] with its pods from `pods` (a subscription to the controllers' shared pod watch).
+pub async fn run_with_pods(
+    client: kube::Client,
+    clock: Arc<dyn Clock>,
+    workers: usize,
+    pods: PodSource,
+    shutdown: CancellationToken,
+) {
     let shared = Arc::new(Shared {
         client: client.clone(),
         queue: WorkQueue::new(clock),
@@ -298,10 +310,7 @@ pub async fn run(
             }
         });
     }
-    let pods: Api<Pod> = Api::all(client);
-    let mut stream = watcher::watcher(pods, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let mut stream = pods.into_stream();
     loop {
         let ev = tokio::select! {
             _ = shutdown.cancelled() => break,

@@ -1,20 +1,59 @@
 //! One watch per served resource, feeding the graph builder (upstream `GraphBuilder`
 //! monitors). A (re)list is delivered whole, so objects deleted while the watch was down leave
-//! the graph too.
+//! the graph too. As upstream's monitors are metadata informers, each object is decoded to its
+//! `metadata` only ([`ObjectMetadata`]): the garbage collector watches every Event and pod
+//! written, and reads nothing else of them.
 
 use super::graph::{ObjectId, Observed, OwnerRef};
 use super::{GraphEvent, Monitored};
 use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, ApiResource};
+use kube::core::DynamicResourceScope;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
+use serde::Deserialize;
+use std::borrow::Cow;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// An object of any kind decoded to its `metadata` only; the rest of it is skipped unparsed.
+#[derive(Clone, Debug, Deserialize)]
+pub(super) struct ObjectMetadata {
+    #[serde(default)]
+    metadata: ObjectMeta,
+}
+
+impl kube::Resource for ObjectMetadata {
+    type DynamicType = ApiResource;
+    type Scope = DynamicResourceScope;
+
+    fn kind(dt: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&dt.kind)
+    }
+    fn group(dt: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&dt.group)
+    }
+    fn version(dt: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&dt.version)
+    }
+    fn api_version(dt: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&dt.api_version)
+    }
+    fn plural(dt: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&dt.plural)
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
 /// What the graph needs of a watched object; `None` for objects without a name or uid.
-pub(super) fn observed(m: &Monitored, obj: &DynamicObject) -> Option<Observed> {
-    let meta = &obj.metadata;
+pub(super) fn observed(m: &Monitored, meta: &ObjectMeta) -> Option<Observed> {
     let uid = meta.uid.clone().filter(|u| !u.is_empty())?;
     let name = meta.name.clone()?;
     Some(Observed {
@@ -54,7 +93,7 @@ pub(super) async fn run(
     tx: mpsc::Sender<GraphEvent>,
     shutdown: CancellationToken,
 ) {
-    let api: Api<DynamicObject> = Api::all_with(client, &m.ar);
+    let api: Api<ObjectMetadata> = Api::all_with(client, &m.ar);
     let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
     futures::pin_mut!(stream);
     let mut buffer: Vec<Observed> = Vec::new();
@@ -77,11 +116,11 @@ pub(super) async fn run(
                 None
             }
             Event::InitApply(o) => {
-                buffer.extend(observed(&m, &o));
+                buffer.extend(observed(&m, &o.metadata));
                 None
             }
             Event::InitDone => Some(GraphEvent::Relisted(idx, std::mem::take(&mut buffer))),
-            Event::Apply(o) => observed(&m, &o).map(|o| GraphEvent::Upsert(idx, o)),
+            Event::Apply(o) => observed(&m, &o.metadata).map(|o| GraphEvent::Upsert(idx, o)),
             Event::Delete(o) => o.metadata.uid.clone().map(GraphEvent::Delete),
         };
         if let Some(out) = out {

@@ -9,6 +9,7 @@
 
 use super::pods;
 use super::{Context, job_key};
+use crate::podfeed::PodSource;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -406,8 +407,7 @@ impl Context {
         }
     }
 
-    fn apply_pod(&self, pod: Pod) {
-        let pod = Arc::new(pod);
+    fn apply_pod(&self, pod: Arc<Pod>) {
         match self.cache.upsert_pod(pod.clone()) {
             Upsert::Added => self.on_pod_add(&pod),
             Upsert::Replaced(old) => self.on_pod_update(&old, &pod),
@@ -415,7 +415,7 @@ impl Context {
         }
     }
 
-    fn delete_pod(&self, pod: Pod) {
+    fn delete_pod(&self, pod: Arc<Pod>) {
         let key = pod_key(&pod);
         let old = self.cache.remove_pod(&key);
         self.on_pod_delete(old.as_deref().unwrap_or(&pod), true);
@@ -459,12 +459,9 @@ pub async fn watch_jobs(ctx: Arc<Context>) {
 }
 
 /// Runs the Pod watch until the stream ends; marks the cache synced after the first list.
-pub async fn watch_pods(ctx: Arc<Context>) {
-    let api: Api<Pod> = Api::all(ctx.client.clone());
-    let mut stream = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    let mut init: Option<HashMap<String, Pod>> = None;
+pub async fn watch_pods(ctx: Arc<Context>, pods: PodSource) {
+    let mut stream = pods.into_stream();
+    let mut init: Option<HashMap<String, Arc<Pod>>> = None;
     while let Some(ev) = stream.next().await {
         match ev {
             Ok(Event::Apply(p)) => ctx.apply_pod(p),
@@ -481,7 +478,7 @@ pub async fn watch_pods(ctx: Arc<Context>) {
                     if !listed.contains_key(&key)
                         && let Some(old) = ctx.cache.pod(&key)
                     {
-                        ctx.delete_pod((*old).clone());
+                        ctx.delete_pod(old);
                     }
                 }
                 for (_, p) in listed {

@@ -37,6 +37,7 @@ mod tracking;
 
 pub use pods::JOB_TRACKING_FINALIZER;
 
+use crate::podfeed::PodSource;
 use backoff::BackoffStore;
 use events::Recorder;
 use expectations::{Expectations, FinalizerExpectations};
@@ -132,6 +133,7 @@ pub(crate) fn job_key(job: &Job) -> String {
 pub struct JobController {
     ctx: Arc<Context>,
     event_writer: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    pods: PodSource,
 }
 
 /// A cheap handle for poking a running controller (tests, diagnostics).
@@ -156,6 +158,7 @@ impl Handle {
 impl JobController {
     pub fn new(client: kube::Client, clock: Arc<dyn Clock>, config: Config) -> JobController {
         let (recorder, writer) = Recorder::new(client.clone(), clock.clone());
+        let pods = PodSource::Watch(client.clone());
         let ctx = Arc::new(Context {
             client,
             cache: Cache::default(),
@@ -174,7 +177,15 @@ impl JobController {
         JobController {
             ctx,
             event_writer: Box::pin(writer),
+            pods,
         }
+    }
+
+    /// Takes pods from `pods` (a subscription to the controllers' shared pod watch) instead of
+    /// a watch of its own.
+    pub fn with_pods(mut self, pods: PodSource) -> JobController {
+        self.pods = pods;
+        self
     }
 
     pub fn handle(&self) -> Handle {
@@ -190,7 +201,7 @@ impl JobController {
         let mut tasks = JoinSet::new();
         tasks.spawn(self.event_writer);
         tasks.spawn(informer::watch_jobs(ctx.clone()));
-        tasks.spawn(informer::watch_pods(ctx.clone()));
+        tasks.spawn(informer::watch_pods(ctx.clone(), self.pods));
         {
             let c = ctx.clone();
             tasks.spawn(async move { c.queue.run_timers(c.config.clock_poll).await });

@@ -85,6 +85,9 @@ fn pending(p: &Pod, scheduler: &str) -> bool {
         && !terminal(p)
 }
 
+/// The field selector of the scheduler's pod watch (upstream `newPodInformer`).
+const UNFINISHED_PODS: &str = "status.phase!=Succeeded,status.phase!=Failed";
+
 fn terminal(p: &Pod) -> bool {
     matches!(
         p.status.as_ref().and_then(|s| s.phase.as_deref()),
@@ -183,9 +186,11 @@ impl Scheduler {
             ),
         )
         .default_backoff();
+        // As upstream's scheduler informer: finished pods hold no resources and need no node,
+        // so the watch leaves them out, and a pod that finishes arrives as deleted.
         let pod_stream = watcher(
             Api::<Pod>::all(self.client.clone()),
-            watcher::Config::default(),
+            watcher::Config::default().fields(UNFINISHED_PODS),
         )
         .default_backoff();
         let (claims, claim_writer) = reflector::store::<PersistentVolumeClaim>();
