@@ -21,6 +21,7 @@ use runlet_api::resources::ResourceInfo;
 use runlet_api::table;
 use runlet_store::{Event, EventKind, KeyValue, Revision};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -257,15 +258,29 @@ fn decode_for_selectors(stored: &[u8], reads: &Reads) -> Option<Value> {
 /// The watch line for a store event through selectors, if one is due: the selectors are
 /// matched on [`decode_for_selectors`] and the line spliced from the stored bytes. `None` in
 /// the outer option when the stored object is not in the shape the splice needs.
-fn classify_raw(e: &Event, filter: &Filter, reads: &Reads) -> Option<Option<bytes::Bytes>> {
+///
+/// `seen` holds whether each object matched at its last event this watch classified, so that
+/// an update decodes only its new value: the old one is what the previous event of the key
+/// decided. A key is forgotten when deleted.
+fn classify_raw(
+    e: &Event,
+    filter: &Filter,
+    reads: &Reads,
+    seen: &mut HashMap<String, bool>,
+) -> Option<Option<bytes::Bytes>> {
     let now = filter.matches(&decode_for_selectors(&e.value, reads)?);
+    let before = match e.kind {
+        EventKind::Deleted => seen.remove(&e.key),
+        _ => seen.insert(e.key.clone(), now),
+    };
     let kind = match e.kind {
         EventKind::Created => now.then_some("ADDED"),
         EventKind::Deleted => now.then_some("DELETED"),
         EventKind::Updated => {
-            let before = match &e.prev_value {
-                Some(p) => filter.matches(&decode_for_selectors(p, reads)?),
-                None => now,
+            let before = match (before, &e.prev_value) {
+                (Some(before), _) => before,
+                (None, Some(p)) => filter.matches(&decode_for_selectors(p, reads)?),
+                (None, None) => now,
             };
             match (before, now) {
                 (true, true) => Some("MODIFIED"),
@@ -340,6 +355,7 @@ pub async fn watch(
     let info = target.info;
     let match_all = filter.matches_all();
     let reads = Reads::of(&filter);
+    let mut seen = HashMap::new();
     let explicit_initial = query.get("sendInitialEvents") == Some("true");
     tokio::spawn(async move {
         let mut first_table = true;
@@ -406,7 +422,7 @@ pub async fn watch(
                         let raw_ok = !info.is_alias() && tables.is_none();
                         let fast = match (raw_ok, match_all) {
                             (true, true) => raw_line(event_type(event.kind), &event.value, event.revision).map(Some),
-                            (true, false) => classify_raw(&event, &filter, &reads),
+                            (true, false) => classify_raw(&event, &filter, &reads, &mut seen),
                             (false, _) => None,
                         };
                         let out = match fast {
@@ -513,10 +529,28 @@ mod tests {
                         serde_json::from_slice::<Value>(&line(kind, &obj)).unwrap()
                     });
                     for reads in [Reads::of(&filter), Reads::Pruned] {
-                        let raw = classify_raw(&e, &filter, &reads)
+                        let raw = classify_raw(&e, &filter, &reads, &mut HashMap::new())
                             .unwrap()
                             .map(|l| serde_json::from_slice::<Value>(&l).unwrap());
                         assert_eq!(raw, decoded, "{selector} {kind:?}");
+                    }
+                    // Having classified the previous value as its own event, the watch
+                    // decides the same without decoding it again.
+                    if let Some(prev) = &e.prev_value {
+                        let reads = Reads::of(&filter);
+                        let mut seen = HashMap::new();
+                        let earlier = Event {
+                            kind: EventKind::Created,
+                            value: prev.clone(),
+                            prev_value: None,
+                            revision: 6,
+                            ..e.clone()
+                        };
+                        classify_raw(&earlier, &filter, &reads, &mut seen).unwrap();
+                        let raw = classify_raw(&e, &filter, &reads, &mut seen)
+                            .unwrap()
+                            .map(|l| serde_json::from_slice::<Value>(&l).unwrap());
+                        assert_eq!(raw, decoded, "{selector} {kind:?} after the previous");
                     }
                 }
             }

@@ -146,6 +146,13 @@ impl Shared {
     }
 }
 
+/// Resources the collector does not watch, as upstream's `DefaultIgnoredResources`: Events of
+/// both APIs (one resource stored once). They are written by the thousand and go away with
+/// their namespace, never through owner references.
+fn ignored(info: &ResourceInfo) -> bool {
+    info.plural == "events" && (info.group.is_empty() || info.group == "events.k8s.io")
+}
+
 /// Runs the garbage collector until `shutdown` fires; every task it starts has stopped when
 /// this returns.
 pub async fn run(
@@ -156,6 +163,7 @@ pub async fn run(
 ) {
     let monitored: Vec<Monitored> = RESOURCES
         .iter()
+        .filter(|info| !ignored(info))
         .map(|info| Monitored {
             ar: api_resource(info),
             namespaced: info.namespaced,

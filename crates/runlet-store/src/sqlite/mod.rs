@@ -3,9 +3,10 @@
 //!
 //! Layout: `log(rev, key, value, kind)` holds every change (kind 0 create, 1 update, 2 delete,
 //! where a delete row keeps the deleted value); the current state is the latest non-delete row
-//! per key, loaded into memory at start and kept current by the writer. `meta` holds the
-//! revision counter and the compaction point, so revisions never go backwards even when the
-//! newest rows are compacted away.
+//! per key, loaded into memory at start and kept current by the writer. The revision at start
+//! is the larger of the newest row's and `meta`'s `revision`, which compaction sets to the
+//! revision it ran at, so revisions never go backwards even when rows are compacted away;
+//! a commit writes only its `log` rows. `meta` also holds the compaction point.
 //!
 //! Group commit: one thread owns the write connection. It takes every request waiting in its
 //! queue (up to [`MAX_BATCH`]), applies them in order inside one transaction — checking each
@@ -519,7 +520,7 @@ impl Writer {
                     applied.push(Applied { result, reply });
                 }
             }
-            tx.execute("INSERT INTO meta (name, value) VALUES ('revision', ?1) ON CONFLICT(name) DO UPDATE SET value = excluded.value", [revision])?;
+            // No `meta` write: the newest row carries the revision (see the module docs).
             tx.commit()
         })();
 
