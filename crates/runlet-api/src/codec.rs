@@ -107,10 +107,9 @@ pub fn normalize(info: &ResourceInfo, mut value: Value) -> Result<Normalized, De
 }
 
 /// As [`normalize`] for a new version of `current`, an object that was normalized before (it
-/// comes from the store): only the top-level fields that differ from `current`, with
-/// `metadata`, go through the typed round trip, and the unchanged ones are kept as they are. A
-/// status update or a finalizer patch of a pod thus decodes its metadata and status, not its
-/// whole spec. The result equals [`normalize`]'s, because k8s-openapi decodes and encodes each
+/// comes from the store): only the top-level fields that differ from `current` go through the
+/// typed round trip, and the unchanged ones are kept as they are. A status update of a pod thus
+/// decodes its status, and a finalizer patch its metadata, not its whole spec. The result equals [`normalize`]'s, because k8s-openapi decodes and encodes each
 /// field on its own; when the partial object does not decode (a kind with a required field
 /// that did not change), the whole object takes the full path, which then reports any error.
 pub fn normalize_changed(
@@ -137,7 +136,7 @@ pub fn normalize_changed(
     let mut partial = serde_json::Map::new();
     let mut order: Vec<(String, Option<Value>)> = Vec::with_capacity(new.len());
     for (k, v) in new {
-        if k == "apiVersion" || k == "kind" || k == "metadata" || old.get(&k) != Some(&v) {
+        if k == "apiVersion" || k == "kind" || old.get(&k) != Some(&v) {
             partial.insert(k.clone(), v);
             order.push((k, None));
         } else {
@@ -179,8 +178,11 @@ pub fn normalize_changed(
             }
         }
     }
-    // Fields the type adds on its own (none today, but keep the full path's result).
-    object.extend(changed);
+    // Fields the type adds on its own (none today but an empty `metadata` when it was left
+    // out as unchanged, which the unchanged one keeps its place over).
+    for (k, v) in changed {
+        object.entry(k).or_insert(v);
+    }
     Ok(Normalized {
         object: Value::Object(object),
         unknown_fields: decoded.unknown_fields,
