@@ -298,25 +298,97 @@ pub fn duplicate_fields(json: &[u8]) -> Vec<String> {
     let mut found = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(json);
     let _ = de.deserialize_any(DupVisitor {
-        path: String::new(),
+        path: &mut Vec::new(),
         found: &mut found,
     });
     found
 }
 
-struct DupVisitor<'a> {
-    path: String,
+/// One step of the path to a value: an object key (borrowed from the document unless escaped)
+/// or an array index. The path is spelled out only for a duplicate, so a document without
+/// any costs one scan and no string per key.
+enum Step<'de> {
+    Key(std::borrow::Cow<'de, str>),
+    Index(usize),
+}
+
+fn spell(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Keys of one object seen so far: a list while it is short, a set once it is long.
+#[derive(Default)]
+struct SeenKeys<'de> {
+    list: Vec<std::borrow::Cow<'de, str>>,
+    set: std::collections::HashSet<std::borrow::Cow<'de, str>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    const LIST_MAX: usize = 16;
+
+    /// Whether `key` is new.
+    fn insert(&mut self, key: std::borrow::Cow<'de, str>) -> bool {
+        if !self.set.is_empty() {
+            return self.set.insert(key);
+        }
+        if self.list.contains(&key) {
+            return false;
+        }
+        self.list.push(key);
+        if self.list.len() > Self::LIST_MAX {
+            self.set.extend(self.list.drain(..));
+        }
+        true
+    }
+}
+
+/// An object key, borrowed from the document unless it has escapes.
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed {
+    type Value = std::borrow::Cow<'de, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(v.to_string()))
+    }
+}
+
+struct DupVisitor<'a, 'de> {
+    path: &'a mut Vec<Step<'de>>,
     found: &'a mut Vec<String>,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for DupVisitor<'_> {
+impl<'de> serde::de::DeserializeSeed<'de> for DupVisitor<'_, 'de> {
     type Value = ();
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for DupVisitor<'_> {
+impl<'de> serde::de::Visitor<'de> for DupVisitor<'_, 'de> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("any JSON value")
@@ -341,32 +413,32 @@ impl<'de> serde::de::Visitor<'de> for DupVisitor<'_> {
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0;
-        while seq
-            .next_element_seed(DupVisitor {
-                path: format!("{}[{i}]", self.path),
+        loop {
+            self.path.push(Step::Index(i));
+            let more = seq.next_element_seed(DupVisitor {
+                path: &mut *self.path,
                 found: &mut *self.found,
-            })?
-            .is_some()
-        {
+            });
+            self.path.pop();
+            if more?.is_none() {
+                return Ok(());
+            }
             i += 1;
         }
-        Ok(())
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = std::collections::HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() {
-                key.clone()
-            } else {
-                format!("{}.{key}", self.path)
-            };
+        let mut seen = SeenKeys::default();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            self.path.push(Step::Key(key.clone()));
             if !seen.insert(key) {
-                self.found.push(path.clone());
+                self.found.push(spell(self.path));
             }
-            map.next_value_seed(DupVisitor {
-                path,
+            let value = map.next_value_seed(DupVisitor {
+                path: &mut *self.path,
                 found: &mut *self.found,
-            })?;
+            });
+            self.path.pop();
+            value?;
         }
         Ok(())
     }
@@ -385,6 +457,17 @@ mod duplicate_tests {
             vec!["metadata.name".to_string(), "items[0].k".to_string()]
         );
         assert!(duplicate_fields(br#"{"a":1}"#).is_empty());
+        // Escaped keys compare by their value; long objects switch to a set.
+        assert_eq!(
+            duplicate_fields(br#"{"a\u0062":1,"ab":2}"#),
+            vec!["ab".to_string()]
+        );
+        let long: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let body = format!(r#"{{"data":{{{},"k3":0,"k39":0}}}}"#, long.join(","));
+        assert_eq!(
+            duplicate_fields(body.as_bytes()),
+            vec!["data.k3".to_string(), "data.k39".to_string()]
+        );
         assert!(duplicate_fields(b"{broken").is_empty());
     }
 }
