@@ -14,42 +14,10 @@ use runlet_api::status::Status;
 use runlet_api::{defaulting, meta, validation};
 use runlet_store::{KeyValue, Revision, StoreError};
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// Namespaces that always exist.
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
-
-/// Objects as the latest writes left them, each valid for one store revision, so that the
-/// next write of the same object reads it without parsing the stored JSON: a pod's binding,
-/// status updates and finalizer removal each follow the previous write by milliseconds, and
-/// parsing the stored pod was a fifth of what such a patch cost. Holds objects in their storage
-/// version only; bounded, and emptied when full (a miss only costs the parse).
-#[derive(Default)]
-pub struct DecodedCache {
-    objects: std::sync::Mutex<std::collections::HashMap<String, (Revision, Arc<Value>)>>,
-}
-
-impl DecodedCache {
-    const CAPACITY: usize = 1024;
-
-    fn get(&self, key: &str, revision: Revision) -> Option<Arc<Value>> {
-        let objects = self.objects.lock().ok()?;
-        match objects.get(key) {
-            Some((r, obj)) if *r == revision => Some(obj.clone()),
-            _ => None,
-        }
-    }
-
-    fn put(&self, key: &str, revision: Revision, obj: Arc<Value>) {
-        if let Ok(mut objects) = self.objects.lock() {
-            if objects.len() >= Self::CAPACITY && !objects.contains_key(key) {
-                objects.clear();
-            }
-            objects.insert(key.to_string(), (revision, obj));
-        }
-    }
-}
 
 /// Decodes a stored value and stamps its resourceVersion.
 pub fn from_stored(kv: &KeyValue) -> ApiResult<Value> {
@@ -139,28 +107,18 @@ fn metadata_body_offset(stored: &[u8]) -> Option<usize> {
 /// printing it again.
 #[derive(Debug, Clone)]
 pub struct Written {
-    pub object: Arc<Value>,
+    pub object: Value,
     json: Option<Bytes>,
 }
 
 impl Written {
     fn new(object: Value) -> Written {
-        Written {
-            object: Arc::new(object),
-            json: None,
-        }
+        Written { object, json: None }
     }
 
-    /// What a store write of `object` as `kv` leaves; an object stored in its own version is
-    /// also kept in `state`'s [`DecodedCache`].
-    fn stored(state: &AppState, object: Value, kv: &KeyValue, same_version: bool) -> Written {
-        let object = Arc::new(object);
-        if same_version {
-            state.decoded.put(&kv.key, kv.mod_revision, object.clone());
-        }
+    fn stored(object: Value, stored: &[u8], same_version: bool, revision: Revision) -> Written {
         let mut json = Vec::new();
-        let spliced =
-            same_version && splice_resource_version(&mut json, &kv.value, kv.mod_revision);
+        let spliced = same_version && splice_resource_version(&mut json, stored, revision);
         Written {
             object,
             json: spliced.then(|| Bytes::from(json)),
@@ -262,31 +220,15 @@ pub async fn get(
     ns: Option<&str>,
     name: &str,
 ) -> ApiResult<Value> {
-    get_shared(state, info, ns, name)
-        .await
-        .map(Arc::unwrap_or_clone)
-}
-
-/// [`get`], shared with the [`DecodedCache`] when the object's last write left it there.
-pub async fn get_shared(
-    state: &AppState,
-    info: &ResourceInfo,
-    ns: Option<&str>,
-    name: &str,
-) -> ApiResult<Arc<Value>> {
-    let key = info.key(ns, name);
-    let kv = state
+    match state
         .store
-        .get(&key)
+        .get(&info.key(ns, name))
         .await
         .map_err(|e| ApiError::from_store(e, info, name))?
-        .ok_or_else(|| ApiError::new(Status::not_found(info, name)))?;
-    if !info.is_alias()
-        && let Some(obj) = state.decoded.get(&key, kv.mod_revision)
     {
-        return Ok(obj);
+        Some(kv) => from_stored_as(info, &kv),
+        None => Err(ApiError::new(Status::not_found(info, name))),
     }
-    from_stored_as(info, &kv).map(Arc::new)
 }
 
 /// Refuses new objects in a namespace that is missing or terminating.
@@ -433,7 +375,12 @@ pub async fn create(
         }
     };
     meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
-    Ok(Written::stored(state, obj, &kv, same_version))
+    Ok(Written::stored(
+        obj,
+        &kv.value,
+        same_version,
+        kv.mod_revision,
+    ))
 }
 
 /// Kinds whose registry strategy maintains `metadata.generation` (1 on create, bumped on spec
@@ -607,7 +554,12 @@ pub async fn update(
         .await
         .map_err(|e| ApiError::from_store(e, info, &name))?;
     meta::set(&mut new, "resourceVersion", kv.mod_revision.to_string());
-    Ok(Written::stored(state, new, &kv, same_version))
+    Ok(Written::stored(
+        new,
+        &kv.value,
+        same_version,
+        kv.mod_revision,
+    ))
 }
 
 /// Whether a store error is a conflict worth retrying for an unconditional write.
@@ -682,33 +634,7 @@ mod tests {
         let cms = resources::find("", "v1", "configmaps").unwrap();
         let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata});
         let written = create(state, cms, Some("default"), obj, WriteOptions::default()).await?;
-        Ok(Arc::unwrap_or_clone(written.object))
-    }
-
-    #[tokio::test]
-    async fn a_read_after_a_write_shares_the_written_object_as_the_store_holds_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state(dir.path()).await;
-        let cms = resources::find("", "v1", "configmaps").unwrap();
-        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "c", "labels": {"a": "b"}}, "data": {"k": "v"}});
-        let written = create(&state, cms, Some("default"), obj, WriteOptions::default())
-            .await
-            .unwrap();
-        let read = get_shared(&state, cms, Some("default"), "c").await.unwrap();
-        assert!(Arc::ptr_eq(&read, &written.object), "not parsed again");
-        let key = cms.key(Some("default"), "c");
-        let kv = state.store.get(&key).await.unwrap().unwrap();
-        assert_eq!(*read, from_stored(&kv).unwrap());
-        // A write the cache did not see is read from the store.
-        let changed = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"default"},"data":{"k":"w"}}"#;
-        state
-            .store
-            .update(&key, Bytes::from_static(changed), Some(kv.mod_revision))
-            .await
-            .unwrap();
-        let read = get_shared(&state, cms, Some("default"), "c").await.unwrap();
-        assert_eq!(read["data"]["k"], "w");
+        Ok(written.object)
     }
 
     #[tokio::test]

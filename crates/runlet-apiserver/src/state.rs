@@ -24,8 +24,6 @@ pub struct Inner {
     /// The identity presented to remote node agents for their logs; without one, only
     /// in-process log sources serve logs.
     node_client: OnceLock<Arc<NodeClient>>,
-    /// Objects as recent writes left them (see [`crate::registry::DecodedCache`]).
-    pub decoded: crate::registry::DecodedCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -49,7 +47,6 @@ impl AppState {
             require_auth,
             log_sources: RwLock::default(),
             node_client: OnceLock::new(),
-            decoded: Default::default(),
         }))
     }
 

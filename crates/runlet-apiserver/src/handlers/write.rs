@@ -265,8 +265,7 @@ pub async fn patch(
         trusted: false,
     };
     for _ in 0..10 {
-        let old =
-            registry::get_shared(state, target.info, target.namespace.as_deref(), name).await?;
+        let old = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
         let patched =
             patch::apply(target.info, patch_type, &old, &patch_body).map_err(|e| match e {
                 patch::PatchError::Malformed(m) => ApiError::new(Status::bad_request(m)),
@@ -336,7 +335,7 @@ pub async fn bind(
     let pods = resources::find("", "v1", "pods")
         .ok_or_else(|| ApiError::new(Status::internal("no pods")))?;
     loop {
-        let old = registry::get_shared(state, pods, target.namespace.as_deref(), name).await?;
+        let old = registry::get(state, pods, target.namespace.as_deref(), name).await?;
         if let Some(current) = old["spec"]["nodeName"].as_str().filter(|s| !s.is_empty()) {
             return Err(ApiError::new(Status::conflict(
                 pods,
@@ -351,7 +350,7 @@ pub async fn bind(
                 "pod is being deleted",
             )));
         }
-        let mut new = Value::clone(&old);
+        let mut new = old.clone();
         new["spec"]["nodeName"] = json!(node);
         let mut conditions = new["status"]["conditions"]
             .as_array()
