@@ -310,7 +310,14 @@ mod tests {
         let keys: Vec<&String> = event.as_object().expect("an object").keys().collect();
         assert_eq!(
             keys,
-            ["apiVersion", "kind", "metadata", "count", "involvedObject", "reason"]
+            [
+                "apiVersion",
+                "kind",
+                "metadata",
+                "count",
+                "involvedObject",
+                "reason"
+            ]
         );
     }
 

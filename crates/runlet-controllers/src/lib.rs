@@ -38,6 +38,7 @@ pub async fn run_controllers(
     let mut pods = podfeed::PodFeed::new(client.clone());
     let job_pods = pods.subscribe();
     let record_pods = pods.subscribe();
+    let scheduler_pods = pods.subscribe();
     let (_, _, job, _, cronjob, _, _) = tokio::join!(
         gc::run(
             client.clone(),
@@ -49,7 +50,9 @@ pub async fn run_controllers(
         job::JobController::new(client.clone(), clock.clone(), job::Config::default())
             .with_pods(job_pods)
             .run(job_shutdown.clone().cancelled_owned()),
-        scheduler::run(client.clone(), clock.clone(), job_shutdown.clone()),
+        scheduler::Scheduler::new(client.clone(), clock.clone())
+            .with_pods(scheduler_pods)
+            .run(job_shutdown.clone()),
         cronjob::run(
             client.clone(),
             clock.clone(),

@@ -20,6 +20,7 @@
 pub mod fit;
 pub mod volumes;
 
+use crate::podfeed::PodSource;
 use fit::{Resources, fit_error, misfit, pod_requests};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
@@ -72,6 +73,8 @@ pub struct Scheduler {
     unschedulable: HashMap<String, String>,
     /// `Scheduled` events being written; a pass does not wait for them.
     events: tokio::task::JoinSet<()>,
+    /// Where pods come from: the controllers' shared pod watch, or a watch of its own.
+    pods: Option<PodSource>,
 }
 
 fn pending(p: &Pod, scheduler: &str) -> bool {
@@ -84,9 +87,6 @@ fn pending(p: &Pod, scheduler: &str) -> bool {
         && p.metadata.deletion_timestamp.is_none()
         && !terminal(p)
 }
-
-/// The field selector of the scheduler's pod watch (upstream `newPodInformer`).
-const UNFINISHED_PODS: &str = "status.phase!=Succeeded,status.phase!=Failed";
 
 fn terminal(p: &Pod) -> bool {
     matches!(
@@ -115,7 +115,7 @@ struct PodIndex {
 
 impl PodIndex {
     /// Records a pod's current state (into the relist when one is in progress).
-    fn apply(&mut self, p: Pod, scheduler: &str) {
+    fn apply(&mut self, p: Arc<Pod>, scheduler: &str) {
         let index = match self.relist.as_deref_mut() {
             Some(relist) => relist,
             None => self,
@@ -132,7 +132,7 @@ impl PodIndex {
                     .insert(uid, (node.to_string(), pod_requests(&p)));
             }
         } else if pending(&p, scheduler) {
-            index.pending.insert(uid, Arc::new(p));
+            index.pending.insert(uid, p);
         }
     }
 
@@ -171,7 +171,16 @@ impl Scheduler {
             assumed: HashMap::new(),
             unschedulable: HashMap::new(),
             events: tokio::task::JoinSet::new(),
+            pods: None,
         }
+    }
+
+    /// Takes pods from `pods` (a subscription to the controllers' shared pod watch) instead of
+    /// a watch of its own. Finished pods come too; the index drops them as upstream's
+    /// scheduler informer leaves them out.
+    pub fn with_pods(mut self, pods: PodSource) -> Self {
+        self.pods = Some(pods);
+        self
     }
 
     /// Schedules until `cancel` fires.
@@ -186,13 +195,11 @@ impl Scheduler {
             ),
         )
         .default_backoff();
-        // As upstream's scheduler informer: finished pods hold no resources and need no node,
-        // so the watch leaves them out, and a pod that finishes arrives as deleted.
-        let pod_stream = watcher(
-            Api::<Pod>::all(self.client.clone()),
-            watcher::Config::default().fields(UNFINISHED_PODS),
-        )
-        .default_backoff();
+        let pod_source = self
+            .pods
+            .take()
+            .unwrap_or_else(|| PodSource::Watch(self.client.clone()));
+        let pod_stream = pod_source.into_stream();
         let (claims, claim_writer) = reflector::store::<PersistentVolumeClaim>();
         let (volumes, volume_writer) = reflector::store::<PersistentVolume>();
         let claim_stream = reflector::reflector(

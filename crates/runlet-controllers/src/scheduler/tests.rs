@@ -294,20 +294,23 @@ fn the_pod_index_counts_running_pods_until_they_finish_and_a_relist_replaces_it(
         .unwrap()
     };
     let mut index = PodIndex::default();
-    index.apply(pod("a", None, "Pending"), DEFAULT_SCHEDULER);
+    index.apply(Arc::new(pod("a", None, "Pending")), DEFAULT_SCHEDULER);
     assert!(index.pending.contains_key("a"));
     assert!(index.used().is_empty());
 
-    index.apply(pod("a", Some("n1"), "Running"), DEFAULT_SCHEDULER);
+    index.apply(Arc::new(pod("a", Some("n1"), "Running")), DEFAULT_SCHEDULER);
     assert!(index.pending.is_empty(), "bound: no longer pending");
     assert_eq!(index.used()["n1"].cpu_millis, 500);
 
-    index.apply(pod("a", Some("n1"), "Succeeded"), DEFAULT_SCHEDULER);
+    index.apply(
+        Arc::new(pod("a", Some("n1"), "Succeeded")),
+        DEFAULT_SCHEDULER,
+    );
     assert!(index.used().is_empty(), "a finished pod frees its node");
 
-    index.apply(pod("b", Some("n1"), "Running"), DEFAULT_SCHEDULER);
+    index.apply(Arc::new(pod("b", Some("n1"), "Running")), DEFAULT_SCHEDULER);
     index.start_relist();
-    index.apply(pod("c", None, "Pending"), DEFAULT_SCHEDULER);
+    index.apply(Arc::new(pod("c", None, "Pending")), DEFAULT_SCHEDULER);
     assert_eq!(
         index.used()["n1"].cpu_millis,
         500,
