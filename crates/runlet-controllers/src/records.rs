@@ -60,9 +60,10 @@ pub fn api_resource() -> ApiResource {
 /// no Job controls. `deleted` is true for the pod's last state before it went away.
 pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
     let owner = runlet_api::podrecord::controlling_job(&pod.metadata)?;
-    let status = pod.status.clone().unwrap_or_default();
-    let phase = status.phase.clone().unwrap_or_default();
-    let finished = matches!(phase.as_str(), "Succeeded" | "Failed");
+    // Every event of every Job's pod comes here: decide before copying anything.
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or_default();
+    let finished = matches!(phase, "Succeeded" | "Failed");
     let deleting = deleted || pod.metadata.deletion_timestamp.is_some();
     if !finished && !deleting {
         return None;
@@ -84,10 +85,10 @@ pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
         .and_then(|v| v.parse::<i64>().ok());
     // The container that decides: the first that failed, else the first that ended.
     let terminated: Vec<_> = status
-        .container_statuses
-        .iter()
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
         .flatten()
-        .filter_map(|c| c.state.as_ref()?.terminated.clone())
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref())
         .collect();
     let decisive = terminated
         .iter()
@@ -100,11 +101,11 @@ pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
         .or_else(|| pod.metadata.deletion_timestamp.clone());
     let reason = decisive
         .and_then(|t| t.reason.clone())
-        .or_else(|| status.reason.clone())
+        .or_else(|| status.and_then(|s| s.reason.clone()))
         .or_else(|| (!finished).then(|| "Deleted".to_string()));
     let message = decisive
         .and_then(|t| t.message.clone())
-        .or_else(|| status.message.clone());
+        .or_else(|| status.and_then(|s| s.message.clone()));
     let mut rec = json!({
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -120,7 +121,7 @@ pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
         "jobName": owner.name,
         "podName": name,
         "podUID": pod.metadata.uid,
-        "phase": if phase.is_empty() { "Unknown".to_string() } else { phase },
+        "phase": if phase.is_empty() { "Unknown" } else { phase },
     });
     let fields = [
         ("completionIndex", index.map(|i| json!(i))),
@@ -133,7 +134,10 @@ pub fn record_for(pod: &Pod, deleted: bool) -> Option<Value> {
         ),
         ("containers", container_names(pod, false)),
         ("initContainers", container_names(pod, true)),
-        ("startTime", status.start_time.map(|t| json!(t))),
+        (
+            "startTime",
+            status.and_then(|s| s.start_time.as_ref()).map(|t| json!(t)),
+        ),
         ("finishTime", finish_time.map(|t| json!(t))),
         ("exitCode", decisive.map(|t| json!(t.exit_code))),
         ("reason", reason.map(Value::from)),
