@@ -412,3 +412,15 @@ async fn adding_a_reference_to_a_missing_owner_gets_the_object_collected() {
     .await;
     gc.stop().await;
 }
+
+/// Upstream `DefaultIgnoredResources`: Events of both APIs are not monitored, every other
+/// served resource is.
+#[test]
+fn events_of_both_apis_are_the_only_resources_left_unwatched() {
+    let ignored: Vec<String> = runlet_api::resources::RESOURCES
+        .iter()
+        .filter(|info| super::ignored(info))
+        .map(|info| format!("{}/{}", info.group, info.plural))
+        .collect();
+    assert_eq!(ignored, ["/events", "events.k8s.io/events"]);
+}
