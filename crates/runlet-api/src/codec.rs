@@ -412,8 +412,9 @@ impl<'de> SeenKeys<'de> {
     }
 }
 
-/// An object key, borrowed from the document unless it has escapes.
-struct KeySeed;
+/// An object key, borrowed from the document unless it has escapes: for scans of JSON that
+/// look at keys without keeping them (`map.next_key_seed(KeySeed)`).
+pub struct KeySeed;
 
 impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
     type Value = std::borrow::Cow<'de, str>;

@@ -195,7 +195,7 @@ fn decode_for_selectors(stored: &[u8], reads: &Reads) -> Option<Value> {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
             let mut out = serde_json::Map::new();
-            while let Some(key) = map.next_key_seed(Key)? {
+            while let Some(key) = map.next_key_seed(runlet_api::codec::KeySeed)? {
                 let value = match keep(self.1, self.0, &key) {
                     Keep::Skip => {
                         map.next_value::<IgnoredAny>()?;
@@ -229,26 +229,6 @@ fn decode_for_selectors(stored: &[u8], reads: &Reads) -> Option<Value> {
         }
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
             serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
-        }
-    }
-    /// A field name, borrowed from the input unless it has escapes.
-    struct Key;
-    impl<'de> DeserializeSeed<'de> for Key {
-        type Value = std::borrow::Cow<'de, str>;
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_str(self)
-        }
-    }
-    impl<'de> Visitor<'de> for Key {
-        type Value = std::borrow::Cow<'de, str>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a field name")
-        }
-        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(std::borrow::Cow::Borrowed(v))
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(std::borrow::Cow::Owned(v.to_string()))
         }
     }
     let mut de = serde_json::Deserializer::from_slice(stored);
