@@ -1,7 +1,7 @@
 //! One watch per served resource, feeding the graph builder (upstream `GraphBuilder`
 //! monitors). A (re)list is delivered whole, so objects deleted while the watch was down leave
 //! the graph too. As upstream's monitors are metadata informers, each object is decoded to its
-//! `metadata` only ([`ObjectMetadata`]): the garbage collector watches every Event and pod
+//! `metadata` only ([`ObjectMetadata`]): the garbage collector watches every pod and PodRecord
 //! written, and reads nothing else of them.
 
 use super::graph::{ObjectId, Observed, OwnerRef};
