@@ -151,7 +151,8 @@ fn run_interrupted_terminates_pods_gracefully_and_exits_130() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    drop(guard);
+    // Reaped: the guard must not signal its PID, which another process may have by now.
+    std::mem::forget(guard);
     let stderr = err_reader.join().unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
