@@ -243,18 +243,6 @@ impl JobController {
     }
 }
 
-/// Runs the Job controller with default settings until `shutdown` completes. This is what
-/// `runlet server` calls (under leader election).
-pub async fn run(
-    client: kube::Client,
-    clock: Arc<dyn Clock>,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), Error> {
-    JobController::new(client, clock, Config::default())
-        .run(shutdown)
-        .await
-}
-
 async fn worker(ctx: Arc<Context>) {
     while let Some(key) = ctx.queue.get().await {
         let result = sync::sync_job(&ctx, &key).await;
