@@ -158,14 +158,13 @@ impl FieldSelector {
     }
 
     /// Every path [`FieldSelector::matches`] reads, as `[top-level field, field within it]`
-    /// (an empty second part: the whole top-level field), or `None` when matching may read
-    /// more than fixed paths. A caller may decode only these before matching.
-    pub fn read_paths(&self) -> Option<Vec<[&'static str; 2]>> {
-        let mut paths = Vec::new();
-        for t in &self.terms {
-            paths.extend(read_paths(self.kind, &t.field)?);
-        }
-        Some(paths)
+    /// (an empty second part: the whole top-level field). A caller may decode only these
+    /// before matching.
+    pub fn read_paths(&self) -> Vec<[&'static str; 2]> {
+        self.terms
+            .iter()
+            .flat_map(|t| read_paths(self.kind, &t.field))
+            .collect()
     }
 
     /// Whether `obj` (a whole object of the kind the selector was parsed for) matches.

@@ -200,15 +200,15 @@ pub(crate) fn field_value(kind: FieldKind, obj: &Value, field: &str) -> String {
     }
 }
 
-/// The two-level paths (`spec`, `nodeName`) [`field_value`] reads for `field`, or `None` when it
-/// may read more of the object than a fixed set of paths (Events, whose wire shape decides).
-pub(crate) fn read_paths(kind: FieldKind, field: &str) -> Option<Vec<[&'static str; 2]>> {
+/// The two-level paths (`spec`, `nodeName`; an empty second part: the whole top-level field)
+/// that [`field_value`] reads for `field`.
+pub(crate) fn read_paths(kind: FieldKind, field: &str) -> Vec<[&'static str; 2]> {
     match field {
-        "metadata.name" => return Some(vec![["metadata", "name"]]),
-        "metadata.namespace" => return Some(vec![["metadata", "namespace"]]),
+        "metadata.name" => return vec![["metadata", "name"]],
+        "metadata.namespace" => return vec![["metadata", "namespace"]],
         _ => {}
     }
-    let one = |a: &'static str, b: &'static str| Some(vec![[a, b]]);
+    let one = |a: &'static str, b: &'static str| vec![[a, b]];
     match kind {
         FieldKind::Pod => match field {
             "spec.nodeName" => one("spec", "nodeName"),
@@ -217,16 +217,38 @@ pub(crate) fn read_paths(kind: FieldKind, field: &str) -> Option<Vec<[&'static s
             "spec.serviceAccountName" => one("spec", "serviceAccountName"),
             "spec.hostNetwork" => one("spec", "hostNetwork"),
             "status.phase" => one("status", "phase"),
-            "status.podIP" => Some(vec![["status", "podIP"], ["status", "podIPs"]]),
+            "status.podIP" => vec![["status", "podIP"], ["status", "podIPs"]],
             "status.nominatedNodeName" => one("status", "nominatedNodeName"),
-            _ => Some(Vec::new()),
+            _ => Vec::new(),
         },
         FieldKind::Node if field == "spec.unschedulable" => one("spec", "unschedulable"),
         FieldKind::Namespace if field == "status.phase" => one("status", "phase"),
         FieldKind::Secret if field == "type" => one("type", ""),
         FieldKind::Job if field == "status.successful" => one("status", "succeeded"),
-        FieldKind::CoreEvent | FieldKind::EventsV1Event => None,
-        _ => Some(Vec::new()),
+        // `event_field` reads either wire shape, told apart by `apiVersion`.
+        FieldKind::CoreEvent | FieldKind::EventsV1Event => {
+            let fields: &[&'static str] = if field.starts_with("involvedObject.") {
+                &["involvedObject", "regarding"]
+            } else {
+                match field {
+                    "reason" => &["reason"],
+                    "type" => &["type"],
+                    "reportingComponent" => &["reportingComponent", "reportingController"],
+                    "source" => &[
+                        "source",
+                        "deprecatedSource",
+                        "reportingComponent",
+                        "reportingController",
+                    ],
+                    _ => &[],
+                }
+            };
+            std::iter::once("apiVersion")
+                .chain(fields.iter().copied())
+                .map(|f| [f, ""])
+                .collect()
+        }
+        _ => Vec::new(),
     }
 }
 

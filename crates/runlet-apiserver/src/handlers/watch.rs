@@ -84,104 +84,54 @@ fn decode_event_value(
     .ok()
 }
 
-/// The big lists under `spec` and `status` that no label or field selector reads.
-const UNSELECTABLE: &[&str] = &[
-    "containers",
-    "initContainers",
-    "ephemeralContainers",
-    "volumes",
-    "template",
-    "containerStatuses",
-    "initContainerStatuses",
-    "ephemeralContainerStatuses",
-    "conditions",
-    "images",
-];
-
-/// Metadata fields a selector reads: labels for label selectors, name and namespace for the
-/// field selectors every kind supports.
-const SELECTABLE_METADATA: &[&str] = &["name", "namespace", "labels"];
-
-/// What of a stored object a watch's selectors read, so that matching decodes only that.
-enum Reads {
-    /// These `[top-level field, field within it]` paths (an empty second part: all of it).
-    Paths(Vec<[&'static str; 2]>),
-    /// Of `metadata` only [`SELECTABLE_METADATA`], of `spec` and `status` all but the lists of
-    /// [`UNSELECTABLE`], the rest of the top level as it is: for Events, whose selectable
-    /// fields depend on the shape of the whole object.
-    Pruned,
-}
+/// The `[top-level field, field within it]` paths a watch's selectors read (an empty second
+/// part: all of the top-level field), so that matching decodes only them.
+struct Reads(Vec<[&'static str; 2]>);
 
 impl Reads {
     fn of(filter: &Filter) -> Reads {
-        match filter.fields.read_paths() {
-            Some(mut paths) => {
-                if !filter.labels.is_empty() {
-                    paths.push(["metadata", "labels"]);
+        let mut paths = filter.fields.read_paths();
+        if !filter.labels.is_empty() {
+            paths.push(["metadata", "labels"]);
+        }
+        Reads(paths)
+    }
+
+    /// What to do with field `key` met at `level` (`None`: the top level; `Some(top)`:
+    /// within the top-level field `top`).
+    fn keep(&self, level: Option<&'static str>, key: &str) -> Keep {
+        match level {
+            None => {
+                let mut within = None;
+                for p in self.0.iter().filter(|p| p[0] == key) {
+                    if p[1].is_empty() {
+                        return Keep::Whole;
+                    }
+                    within = Some(p[0]);
                 }
-                Reads::Paths(paths)
+                within.map_or(Keep::Skip, Keep::Descend)
             }
-            None => Reads::Pruned,
+            Some(top) if self.0.iter().any(|p| p[0] == top && p[1] == key) => Keep::Whole,
+            Some(_) => Keep::Skip,
         }
     }
 }
 
-/// Where [`decode_for_selectors`] is in the object.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Top,
-    /// Within `metadata` ([`Reads::Pruned`]).
-    Metadata,
-    /// Within `spec` or `status` ([`Reads::Pruned`]).
-    SpecOrStatus,
-    /// Within this top-level field ([`Reads::Paths`]).
-    Within(&'static str),
-}
-
-/// What to do with a field met at `level` under `reads`.
+/// What [`decode_for_selectors`] does with a field.
 enum Keep {
     Skip,
     Whole,
-    Descend(Level),
-}
-
-fn keep(reads: &Reads, level: Level, key: &str) -> Keep {
-    match (reads, level) {
-        (Reads::Paths(paths), Level::Top) => {
-            let mut within = None;
-            for p in paths.iter().filter(|p| p[0] == key) {
-                if p[1].is_empty() {
-                    return Keep::Whole;
-                }
-                within = Some(p[0]);
-            }
-            within.map_or(Keep::Skip, |top| Keep::Descend(Level::Within(top)))
-        }
-        (Reads::Paths(paths), Level::Within(top)) => {
-            if paths.iter().any(|p| p[0] == top && p[1] == key) {
-                Keep::Whole
-            } else {
-                Keep::Skip
-            }
-        }
-        (Reads::Pruned, Level::Top) => match key {
-            "metadata" => Keep::Descend(Level::Metadata),
-            "spec" | "status" => Keep::Descend(Level::SpecOrStatus),
-            _ => Keep::Whole,
-        },
-        (Reads::Pruned, Level::Metadata) if !SELECTABLE_METADATA.contains(&key) => Keep::Skip,
-        (Reads::Pruned, Level::SpecOrStatus) if UNSELECTABLE.contains(&key) => Keep::Skip,
-        _ => Keep::Whole,
-    }
+    /// Into this top-level field, for some of its fields.
+    Descend(&'static str),
 }
 
 /// Decodes a stored object for matching selectors only: what [`Reads`] names, everything else
 /// skipped unparsed. A pod watched with `spec.nodeName=<node>` costs a scan of its JSON and one
-/// string, and this runs twice (before and after) for every write to a watched kind and every
-/// watch with a selector.
+/// string, and this runs for every write to a watched kind and every watch with a selector
+/// (twice when the watch has not seen the key's previous value).
 fn decode_for_selectors(stored: &[u8], reads: &Reads) -> Option<Value> {
     use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-    struct Pruned<'a>(Level, &'a Reads);
+    struct Pruned<'a>(Option<&'static str>, &'a Reads);
     impl<'de> DeserializeSeed<'de> for Pruned<'_> {
         type Value = Value;
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
@@ -196,13 +146,13 @@ fn decode_for_selectors(stored: &[u8], reads: &Reads) -> Option<Value> {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
             let mut out = serde_json::Map::new();
             while let Some(key) = map.next_key_seed(runlet_api::codec::KeySeed)? {
-                let value = match keep(self.1, self.0, &key) {
+                let value = match self.1.keep(self.0, &key) {
                     Keep::Skip => {
                         map.next_value::<IgnoredAny>()?;
                         continue;
                     }
                     Keep::Whole => map.next_value::<Value>()?,
-                    Keep::Descend(level) => map.next_value_seed(Pruned(level, self.1))?,
+                    Keep::Descend(top) => map.next_value_seed(Pruned(Some(top), self.1))?,
                 };
                 out.insert(key.into_owned(), value);
             }
@@ -232,7 +182,7 @@ fn decode_for_selectors(stored: &[u8], reads: &Reads) -> Option<Value> {
         }
     }
     let mut de = serde_json::Deserializer::from_slice(stored);
-    Pruned(Level::Top, reads).deserialize(&mut de).ok()
+    Pruned(None, reads).deserialize(&mut de).ok()
 }
 
 /// The watch line for a store event through selectors, if one is due: the selectors are
@@ -456,51 +406,79 @@ mod tests {
 
     #[test]
     fn selector_watches_decide_as_the_decoding_path() {
-        let info = runlet_api::resources::find("", "v1", "pods").unwrap();
+        let pod = |node: &str, phase: &str, app: &str| {
+            bytes::Bytes::from(format!(
+                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"d","labels":{{"app":"{app}"}},"annotations":{{"app":"x"}},"ownerReferences":[{{"name":"o","uid":"u"}}]}},"spec":{{"nodeName":"{node}","containers":[{{"name":"c","image":"i"}}]}},"status":{{"phase":"{phase}","conditions":[{{"type":"Ready","status":"True"}}],"podIPs":[{{"ip":"10.0.0.1"}}]}}}}"#
+            ))
+        };
+        decide_alike(
+            "pods",
+            &[
+                pod("n1", "Running", "a"),
+                pod("n2", "Running", "a"),
+                pod("n1", "Succeeded", "b"),
+            ],
+            &[
+                "fieldSelector=spec.nodeName%3Dn1&labelSelector=app%3Da",
+                "fieldSelector=spec.nodeName%3Dn1",
+                "fieldSelector=status.phase!%3DRunning",
+                "labelSelector=app%3Da",
+                "fieldSelector=status.podIP%3D10.0.0.1",
+                "fieldSelector=metadata.name%3Dp,metadata.namespace%3Dd",
+                "fieldSelector=metadata.name!%3Dp",
+                "fieldSelector=spec.hostNetwork%3Dfalse",
+                "fieldSelector=spec.restartPolicy%3D",
+            ],
+        );
+        // Events: the selectable fields read either wire shape, told apart by apiVersion.
+        let event = |api_version: &str, object: &str, reason: &str, source: &str| {
+            bytes::Bytes::from(format!(
+                r#"{{"apiVersion":"{api_version}","kind":"Event","metadata":{{"name":"e","namespace":"d"}},"{object}":{{"kind":"Pod","name":"p","uid":"u"}},"reason":"{reason}","type":"Normal","source":{{"component":"{source}"}},"reportingComponent":"rc","count":1}}"#
+            ))
+        };
+        decide_alike(
+            "events",
+            &[
+                event("v1", "involvedObject", "Started", "kubelet"),
+                event("v1", "involvedObject", "Killing", "scheduler"),
+                event("events.k8s.io/v1", "regarding", "Started", ""),
+            ],
+            &[
+                "fieldSelector=involvedObject.name%3Dp",
+                "fieldSelector=involvedObject.uid%3Du,reason%3DStarted",
+                "fieldSelector=source%3Dkubelet",
+                "fieldSelector=source%3Drc",
+                "fieldSelector=reportingComponent%3Drc,type%3DNormal",
+            ],
+        );
+    }
+
+    /// For every selector, every kind of store event and every pair of `states`: the raw
+    /// path (selectors matched on the paths they read) sends what the decoding path sends,
+    /// with and without having seen the previous value as its own event.
+    fn decide_alike(plural: &str, states: &[bytes::Bytes], selectors: &[&str]) {
+        let info = runlet_api::resources::find("", "v1", plural).unwrap();
         let target = Target {
             info,
             namespace: None,
             name: None,
             subresource: None,
         };
-        let pod = |node: &str, phase: &str, app: &str| {
-            bytes::Bytes::from(format!(
-                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"d","labels":{{"app":"{app}"}},"annotations":{{"app":"x"}},"ownerReferences":[{{"name":"o","uid":"u"}}]}},"spec":{{"nodeName":"{node}","containers":[{{"name":"c","image":"i"}}]}},"status":{{"phase":"{phase}","conditions":[{{"type":"Ready","status":"True"}}],"podIPs":[{{"ip":"10.0.0.1"}}]}}}}"#
-            ))
-        };
-        let states = [
-            pod("n1", "Running", "a"),
-            pod("n2", "Running", "a"),
-            pod("n1", "Succeeded", "b"),
-        ];
-        for selector in [
-            "fieldSelector=spec.nodeName%3Dn1&labelSelector=app%3Da",
-            "fieldSelector=spec.nodeName%3Dn1",
-            "fieldSelector=status.phase!%3DRunning",
-            "labelSelector=app%3Da",
-            "fieldSelector=status.podIP%3D10.0.0.1",
-            "fieldSelector=metadata.name%3Dp,metadata.namespace%3Dd",
-            "fieldSelector=metadata.name!%3Dp",
-            "fieldSelector=spec.hostNetwork%3Dfalse",
-            "fieldSelector=spec.restartPolicy%3D",
-        ] {
+        for selector in selectors {
             let mut q = Query::default();
             for param in selector.split('&') {
                 let (k, v) = param.split_once('=').unwrap();
                 q.0.insert(k.into(), v.replace("%3D", "="));
             }
             let filter = Filter::from_query(&target, &q).unwrap();
-            for (kind, prev) in [
-                (EventKind::Created, None),
-                (EventKind::Deleted, None),
-                (EventKind::Updated, Some(0)),
-                (EventKind::Updated, Some(1)),
-                (EventKind::Updated, Some(2)),
-            ] {
-                for now in &states {
+            let reads = Reads::of(&filter);
+            let mut kinds = vec![(EventKind::Created, None), (EventKind::Deleted, None)];
+            kinds.extend((0..states.len()).map(|i| (EventKind::Updated, Some(i))));
+            for (kind, prev) in kinds {
+                for now in states {
                     let e = Event {
                         kind,
-                        key: "/registry/pods/d/p".into(),
+                        key: format!("/registry/{plural}/d/p"),
                         value: now.clone(),
                         revision: 7,
                         prev_value: prev.map(|i: usize| states[i].clone()),
@@ -508,16 +486,13 @@ mod tests {
                     let decoded = classify(info, &e, &filter).map(|(kind, obj)| {
                         serde_json::from_slice::<Value>(&line(kind, &obj)).unwrap()
                     });
-                    for reads in [Reads::of(&filter), Reads::Pruned] {
-                        let raw = classify_raw(&e, &filter, &reads, &mut HashMap::new())
-                            .unwrap()
-                            .map(|l| serde_json::from_slice::<Value>(&l).unwrap());
-                        assert_eq!(raw, decoded, "{selector} {kind:?}");
-                    }
+                    let raw = classify_raw(&e, &filter, &reads, &mut HashMap::new())
+                        .unwrap()
+                        .map(|l| serde_json::from_slice::<Value>(&l).unwrap());
+                    assert_eq!(raw, decoded, "{selector} {kind:?}");
                     // Having classified the previous value as its own event, the watch
                     // decides the same without decoding it again.
                     if let Some(prev) = &e.prev_value {
-                        let reads = Reads::of(&filter);
                         let mut seen = HashMap::new();
                         let earlier = Event {
                             kind: EventKind::Created,
