@@ -64,11 +64,7 @@ fn canonical_order(object: Value) -> Value {
     let Value::Object(map) = object else {
         return object;
     };
-    let mut keys = map.keys();
-    let in_order = keys.next().is_some_and(|k| k == "apiVersion")
-        && keys.next().is_some_and(|k| k == "kind")
-        && keys.next().is_some_and(|k| k == "metadata");
-    if in_order {
+    if in_canonical_order(&map) {
         return Value::Object(map);
     }
     let mut head: [Option<Value>; 3] = [None, None, None];
@@ -89,6 +85,14 @@ fn canonical_order(object: Value) -> Value {
     }
     out.extend(rest);
     Value::Object(out)
+}
+
+/// Whether `map` starts with `apiVersion`, `kind`, `metadata`, in that order.
+fn in_canonical_order(map: &serde_json::Map<String, Value>) -> bool {
+    let mut keys = map.keys();
+    keys.next().is_some_and(|k| k == "apiVersion")
+        && keys.next().is_some_and(|k| k == "kind")
+        && keys.next().is_some_and(|k| k == "metadata")
 }
 
 /// The typed round trip of `value` (owned or borrowed, already carrying `apiVersion` and
@@ -144,9 +148,10 @@ pub fn normalize(info: &ResourceInfo, mut value: Value) -> Result<Normalized, De
 /// As [`normalize`] for a new version of `current`, an object that was normalized before (it
 /// comes from the store): only the top-level fields that differ from `current` go through the
 /// typed round trip, and the unchanged ones are kept as they are. A status update of a pod thus
-/// decodes its status, and a finalizer patch its metadata, not its whole spec. The result equals [`normalize`]'s, because k8s-openapi decodes and encodes each
-/// field on its own; when the partial object does not decode (a kind with a required field
-/// that did not change), the whole object takes the full path, which then reports any error.
+/// decodes its status, and a finalizer patch its metadata, not its whole spec. The result
+/// equals [`normalize`]'s, because k8s-openapi decodes and encodes each field on its own; when
+/// the partial object does not decode (a kind with a required field that did not change), the
+/// whole object takes the full path, which then reports any error.
 pub fn normalize_changed(
     info: &ResourceInfo,
     value: Value,
@@ -156,11 +161,7 @@ pub fn normalize_changed(
         return normalize(info, value);
     };
     // Keep the leading apiVersion, kind, metadata order the store's fast paths rely on.
-    let mut keys = new.keys();
-    let canonical_order = keys.next().is_some_and(|k| k == "apiVersion")
-        && keys.next().is_some_and(|k| k == "kind")
-        && keys.next().is_some_and(|k| k == "metadata");
-    if !canonical_order {
+    if !in_canonical_order(new) {
         return normalize(info, value);
     }
     let Value::Object(new) = value else {
