@@ -490,17 +490,18 @@ pub async fn update(
     m.insert("resourceVersion".into(), json!(old_rv.to_string()));
 
     match target {
-        // A patch that leaves `status` alone (a finalizer removal) has the stored one already:
-        // comparing costs no allocation, copying the pod's status back would.
-        UpdateTarget::Main if info.has_status() && new.get("status") != old.get("status") => {
-            if let Some(map) = new.as_object_mut() {
+        UpdateTarget::Main if info.has_status() => {
+            // A patch that leaves `status` alone (a finalizer removal) has the stored one
+            // already: comparing costs no allocation, copying the pod's status back would.
+            if new.get("status") != old.get("status")
+                && let Some(map) = new.as_object_mut()
+            {
                 match old.get("status") {
                     Some(s) => map.insert("status".into(), s.clone()),
                     None => map.remove("status"),
                 };
             }
         }
-        UpdateTarget::Main if info.has_status() => {}
         UpdateTarget::Status => keep_only_status(&mut new, old),
         UpdateTarget::Main | UpdateTarget::Whole => {}
     }
