@@ -124,15 +124,25 @@ impl PodIndex {
             return;
         };
         index.pending.remove(&uid);
-        index.running.remove(&uid);
-        if let Some(node) = node_of(&p) {
-            if !terminal(&p) {
-                index
-                    .running
-                    .insert(uid, (node.to_string(), pod_requests(&p)));
+        match node_of(&p) {
+            Some(_) if terminal(&p) => {
+                index.running.remove(&uid);
             }
-        } else if pending(&p, scheduler) {
-            index.pending.insert(uid, p);
+            // A bound pod's requests do not change: its status updates and finalizer removal
+            // keep the entry its binding made.
+            Some(node) => {
+                if index.running.get(&uid).is_none_or(|(n, _)| n != node) {
+                    index
+                        .running
+                        .insert(uid, (node.to_string(), pod_requests(&p)));
+                }
+            }
+            None => {
+                index.running.remove(&uid);
+                if pending(&p, scheduler) {
+                    index.pending.insert(uid, p);
+                }
+            }
         }
     }
 
