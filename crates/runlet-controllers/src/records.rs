@@ -242,7 +242,7 @@ async fn write(client: &kube::Client, rec: &Value) -> Result<(), Error> {
     let name = rec["metadata"]["name"].as_str().unwrap_or_default();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &api_resource());
     // The common case, a new record, decodes nothing of the answer but its metadata.
-    let collection = format!("/apis/runlet.dev/v1/namespaces/{ns}/podrecords");
+    let collection = format!("/apis/{API_VERSION}/namespaces/{ns}/podrecords");
     match runlet_client::create(client, &collection, rec).await {
         Ok(_) => return Ok(()),
         // The namespace is gone (or going): nothing to keep.
