@@ -51,40 +51,9 @@ where
         detail: e.to_string(),
     })?;
     Ok(Normalized {
-        object: canonical_order(object),
+        object,
         unknown_fields,
     })
-}
-
-/// Puts `apiVersion`, `kind` and `metadata` first, in that order, as upstream prints every
-/// object. k8s-openapi prints some kinds' other fields first (an Event's `action`, `count`...),
-/// and the server's fast paths over stored bytes (a write's response and watch lines spliced
-/// from them, decoding only changed fields) need this order.
-fn canonical_order(object: Value) -> Value {
-    let Value::Object(map) = object else {
-        return object;
-    };
-    if in_canonical_order(&map) {
-        return Value::Object(map);
-    }
-    let mut head: [Option<Value>; 3] = [None, None, None];
-    let mut rest = Vec::with_capacity(map.len());
-    for (k, v) in map {
-        match k.as_str() {
-            "apiVersion" => head[0] = Some(v),
-            "kind" => head[1] = Some(v),
-            "metadata" => head[2] = Some(v),
-            _ => rest.push((k, v)),
-        }
-    }
-    let mut out = serde_json::Map::with_capacity(rest.len() + 3);
-    for (key, value) in ["apiVersion", "kind", "metadata"].into_iter().zip(head) {
-        if let Some(v) = value {
-            out.insert(key.to_string(), v);
-        }
-    }
-    out.extend(rest);
-    Value::Object(out)
 }
 
 /// Whether `map` starts with `apiVersion`, `kind`, `metadata`, in that order.
@@ -295,30 +264,6 @@ mod tests {
         assert_eq!(
             normalize_changed(events, new.clone(), &old),
             normalize(events, new)
-        );
-    }
-
-    #[test]
-    fn objects_come_out_with_api_version_kind_and_metadata_first() {
-        let events = find("", "v1", "events").expect("events");
-        let event = normalize(
-            events,
-            json!({"count": 1, "involvedObject": {"kind": "Pod", "name": "p"},
-                "metadata": {"name": "e"}, "reason": "Started"}),
-        )
-        .expect("decodes")
-        .object;
-        let keys: Vec<&String> = event.as_object().expect("an object").keys().collect();
-        assert_eq!(
-            keys,
-            [
-                "apiVersion",
-                "kind",
-                "metadata",
-                "count",
-                "involvedObject",
-                "reason"
-            ]
         );
     }
 
