@@ -10,7 +10,11 @@
 //! of events the loop runs a scheduling pass over the pending pods in creation order, counting
 //! what every node already runs plus what this scheduler just bound but has not yet seen come
 //! back (its "assumed" pods, as upstream's cache assumes), then sends the bindings
-//! concurrently. Pods found unschedulable are only looked at again when capacity may have
+//! concurrently in the background: the loop goes on taking pod events while they are in
+//! flight (a pass that waited for its bindings held up the controllers' shared pod watch), and
+//! a failed binding drops its assumption so that the next pass tries the pod again. A burst
+//! is gathered for at most [`BATCH`] from its first event, so a steady stream of events does
+//! not hold a pass back. Pods found unschedulable are only looked at again when capacity may have
 //! changed (a node changed, a pod ended or went away), so a large backlog costs one pass per
 //! change, not one per pod event. Placement picks the feasible node with the most free CPU
 //! (upstream's LeastAllocated in spirit). Pods whose claims are bound to volumes with node
@@ -32,12 +36,13 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// The scheduler name pods get by default.
 pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
 
-/// How long events are gathered before a pass.
+/// How long events are gathered before a pass, from the first one of a burst.
 const BATCH: Duration = Duration::from_millis(5);
 /// Bindings in flight at once.
 const CONCURRENT_BINDS: usize = 64;
@@ -73,6 +78,10 @@ pub struct Scheduler {
     unschedulable: HashMap<String, String>,
     /// `Scheduled` events being written; a pass does not wait for them.
     events: tokio::task::JoinSet<()>,
+    /// Bindings in flight: each ends with its decision, or the uid of a pod it failed to bind.
+    binds: tokio::task::JoinSet<Result<Decision, String>>,
+    /// Limits the bindings in flight to [`CONCURRENT_BINDS`].
+    bind_slots: Arc<tokio::sync::Semaphore>,
     /// Where pods come from: the controllers' shared pod watch, or a watch of its own.
     pods: Option<PodSource>,
 }
@@ -181,6 +190,8 @@ impl Scheduler {
             assumed: HashMap::new(),
             unschedulable: HashMap::new(),
             events: tokio::task::JoinSet::new(),
+            binds: tokio::task::JoinSet::new(),
+            bind_slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_BINDS)),
             pods: None,
         }
     }
@@ -237,7 +248,8 @@ impl Scheduler {
             volume_stream.map(|e| e.map(|ev| (1, matches!(ev, watcher::Event::InitDone)))),
         ));
         let mut storage_ready = [false, false];
-        let mut dirty = false;
+        // When the burst of events not yet looked at by a pass began.
+        let mut dirty: Option<Instant> = None;
         let mut retry = false;
         let mut nodes_ready = false;
         let mut pods_ready = false;
@@ -250,7 +262,7 @@ impl Scheduler {
                         if matches!(ev, watcher::Event::InitDone) {
                             nodes_ready = true;
                         }
-                        dirty = true;
+                        dirty.get_or_insert_with(Instant::now);
                         retry = true;
                     }
                     Some(Err(e)) => tracing::warn!(error = %e, "scheduler: watching nodes"),
@@ -260,9 +272,9 @@ impl Scheduler {
                     Some(Ok(ev)) => match ev {
                         watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
                             if pending(&p, &self.name) {
-                                dirty = true;
+                                dirty.get_or_insert_with(Instant::now);
                             } else if terminal(&p) && node_of(&p).is_some() {
-                                dirty = true;
+                                dirty.get_or_insert_with(Instant::now);
                                 retry = true;
                             }
                             pods.apply(p, &self.name);
@@ -272,13 +284,13 @@ impl Scheduler {
                                 self.unschedulable.remove(uid);
                                 pods.delete(uid);
                             }
-                            dirty = true;
+                            dirty.get_or_insert_with(Instant::now);
                             retry = true;
                         }
                         watcher::Event::InitDone => {
                             pods.end_relist();
                             pods_ready = true;
-                            dirty = true;
+                            dirty.get_or_insert_with(Instant::now);
                             retry = true;
                         }
                         watcher::Event::Init => pods.start_relist(),
@@ -289,25 +301,32 @@ impl Scheduler {
                 ev = storage_stream.next() => match ev {
                     Some(Ok((store, init_done))) => {
                         storage_ready[store] |= init_done;
-                        dirty = true;
+                        dirty.get_or_insert_with(Instant::now);
                         retry = true;
                     }
                     Some(Err(e)) => tracing::warn!(error = %e, "scheduler: watching volumes"),
                     None => return,
                 },
                 Some(_) = self.events.join_next(), if !self.events.is_empty() => {}
-                _ = tokio::time::sleep(BATCH), if dirty && ready => {
-                    dirty = false;
+                Some(bound) = self.binds.join_next(), if !self.binds.is_empty() => {
+                    if !self.bound(bound) {
+                        dirty.get_or_insert_with(Instant::now);
+                    }
+                }
+                _ = tokio::time::sleep_until(dirty.unwrap_or_else(Instant::now) + BATCH),
+                    if dirty.is_some() && ready =>
+                {
+                    dirty = None;
                     let again = std::mem::take(&mut retry);
                     let volumes = volumes::Volumes::new(&claims.state(), &volumes.state());
-                    self.pass(&nodes, &pods, &volumes, again).await;
+                    self.pass(&nodes, &pods, &volumes, again);
                 }
             }
         }
     }
 
     /// One scheduling pass over the pending pods.
-    async fn pass(
+    fn pass(
         &mut self,
         nodes: &Store<Node>,
         pods: &PodIndex,
@@ -389,58 +408,61 @@ impl Scheduler {
         }
         let client = self.client.clone();
         let now = rfc3339(self.clock.now_unix());
-        let bound: Vec<Result<Decision, String>> = futures::stream::iter(decisions)
-            .map(|d| {
-                let client = client.clone();
-                async move {
-                    match bind(&client, &d).await {
-                        Ok(()) => Ok(d),
-                        Err(e) => {
-                            tracing::info!(error = %e, "scheduler: binding failed");
-                            Err(d.uid)
-                        }
+        for d in decisions {
+            let (client, slots) = (client.clone(), Arc::clone(&self.bind_slots));
+            self.binds.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                match bind(&client, &d).await {
+                    Ok(()) => Ok(d),
+                    Err(e) => {
+                        tracing::info!(error = %e, "scheduler: binding failed");
+                        Err(d.uid)
                     }
                 }
-            })
-            .buffer_unordered(CONCURRENT_BINDS)
-            .collect()
-            .await;
-        let mut failed_binds = Vec::new();
-        for result in bound {
-            match result {
-                Ok(d) => {
-                    let (client, now) = (client.clone(), now.clone());
-                    self.events.spawn(async move {
-                        let message = format!(
-                            "Successfully assigned {}/{} to {}",
-                            d.namespace, d.name, d.node
-                        );
-                        record(
-                            &client,
-                            &d.namespace,
-                            &d.name,
-                            &d.uid,
-                            false,
-                            "Scheduled",
-                            &message,
-                            &now,
-                        )
-                        .await
-                    });
-                }
-                Err(uid) => failed_binds.push(uid),
+            });
+        }
+        for (p, msg) in failures {
+            let (client, now) = (client.clone(), now.clone());
+            self.events
+                .spawn(async move { report_unschedulable(&client, &p, &msg, &now).await });
+        }
+    }
+
+    /// The end of one binding: the `Scheduled` event for a pod bound, or, for one that was not,
+    /// its assumption dropped so that the next pass looks at it again (then false).
+    fn bound(&mut self, bound: Result<Result<Decision, String>, tokio::task::JoinError>) -> bool {
+        match bound {
+            Ok(Ok(d)) => {
+                let client = self.client.clone();
+                let now = rfc3339(self.clock.now_unix());
+                self.events.spawn(async move {
+                    let message = format!(
+                        "Successfully assigned {}/{} to {}",
+                        d.namespace, d.name, d.node
+                    );
+                    record(
+                        &client,
+                        &d.namespace,
+                        &d.name,
+                        &d.uid,
+                        false,
+                        "Scheduled",
+                        &message,
+                        &now,
+                    )
+                    .await
+                });
+                true
+            }
+            Ok(Err(uid)) => {
+                self.assumed.remove(&uid);
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduler: a binding task failed");
+                false
             }
         }
-        for uid in failed_binds {
-            self.assumed.remove(&uid);
-        }
-        futures::stream::iter(failures)
-            .for_each_concurrent(CONCURRENT_BINDS, |(p, msg)| {
-                let client = client.clone();
-                let now = now.clone();
-                async move { report_unschedulable(&client, &p, &msg, &now).await }
-            })
-            .await;
     }
 }
 
