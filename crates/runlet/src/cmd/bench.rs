@@ -187,6 +187,43 @@ pub(super) fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU time used so far: this process (all its threads), and its children that were waited
+/// for (the `true` processes, once reaped), in seconds, from `/proc/self/stat`. Its clock
+/// ticks are `USER_HZ`, which Linux fixes at 100 for every architecture.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct CpuTimes {
+    own: f64,
+    children: f64,
+}
+
+impl CpuTimes {
+    pub(super) fn now() -> CpuTimes {
+        const USER_HZ: f64 = 100.0;
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<f64> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0.0))
+            .collect();
+        // utime, stime, cutime, cstime are fields 14 to 17 of stat(5); `fields` starts at 3.
+        let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0.0) / USER_HZ;
+        CpuTimes {
+            own: field(14) + field(15),
+            children: field(16) + field(17),
+        }
+    }
+
+    fn since(self, earlier: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            own: self.own - earlier.own,
+            children: self.children - earlier.children,
+        }
+    }
+}
+
 async fn bench_api(a: ApiBenchArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir().context("temp dir")?;
     println!(
@@ -460,9 +497,11 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         a.completions, a.parallelism
     );
     let parallelism = a.parallelism.max(1);
+    let before_floor = CpuTimes::now();
     let floor = tokio::task::spawn_blocking(move || fork_exec_floor(a.completions, parallelism))
         .await
         .context("the baseline panicked")??;
+    let floor_cpu = CpuTimes::now().since(before_floor);
 
     let tmp = tempfile::tempdir().context("temp dir")?;
     let node = "bench-node".to_string();
@@ -520,6 +559,7 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         };
         let first_revision = revision().await?;
         let start = Instant::now();
+        let before_job = CpuTimes::now();
         jobs.create(
             &PostParams::default(),
             &bench_job(a.completions, parallelism)?,
@@ -568,12 +608,13 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
             }
         };
         let wall = start.elapsed();
+        let job_cpu = CpuTimes::now().since(before_job);
         let writes = revision().await?.saturating_sub(first_revision);
-        Ok((outcome, wall, seen, writes))
+        Ok((outcome, wall, job_cpu, seen, writes))
     }
     .await;
     stack.stop().await;
-    let ((outcome, job), wall, seen, writes) = result?;
+    let ((outcome, job), wall, job_cpu, seen, writes) = result?;
     // Per stage, the time from the previous stage, over the pods that reached both.
     let mut per_stage: Vec<Vec<Duration>> = vec![Vec::new(); STAGES];
     for marks in seen.values() {
@@ -625,6 +666,15 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         "| durable writes (all objects, events included) | {writes} | {:.1} per pod | |",
         writes as f64 / n
     );
+    for (what, cpu) in [("floor", floor_cpu), ("Job", job_cpu)] {
+        println!(
+            "| CPU of the {what}: runlet's own / the `true` processes' | {:.2} s / {:.2} s | {:.0} µs / {:.0} µs per pod | |",
+            cpu.own,
+            cpu.children,
+            cpu.own / n * 1e6,
+            cpu.children / n * 1e6
+        );
+    }
     println!();
     println!("median time per pod stage, as a watch sees it:");
     for (i, name) in STAGE_NAMES.iter().enumerate().skip(1) {
