@@ -314,6 +314,11 @@ impl Env {
         v
     }
 
+    async fn has_start_time(&self, job: &str) -> bool {
+        let j = self.jobs.get(job).await.unwrap();
+        j.status.and_then(|s| s.start_time).is_some()
+    }
+
     pub async fn active_pods_of(&self, job: &str) -> Vec<Pod> {
         self.pods_of(job)
             .await
@@ -325,12 +330,16 @@ impl Env {
             .collect()
     }
 
-    /// Waits (bounded) until the Job has exactly `n` active pods.
+    /// Waits (bounded) until the Job has exactly `n` active pods and, when it has any, until
+    /// its status records a `startTime`. A sync creates pods while it writes the status that
+    /// sets `startTime`, so the pods can be seen first; a test that moved the fake clock at
+    /// that moment would race the write, which a conflict may also send to the next sync, at
+    /// the later time.
     pub async fn wait_active(&self, job: &str, n: usize) -> Vec<Pod> {
         let r = tokio::time::timeout(WAIT, async {
             loop {
                 let a = self.active_pods_of(job).await;
-                if a.len() == n {
+                if a.len() == n && (n == 0 || self.has_start_time(job).await) {
                     return a;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;

@@ -86,6 +86,9 @@ async fn resuming_a_job_created_suspended_records_conditions_and_events() {
     let ev = env.wait_event(&job, "Suspended").await;
     assert_eq!(ev.message.as_deref(), Some("Job suspended"));
     assert_eq!(ev.type_.as_deref(), Some("Normal"));
+    // The event is recorded before the status write that sets the condition lands; a resume
+    // racing that write would leave no `Suspended` condition to turn False.
+    env.wait_cond("res", "Suspended").await;
     env.advance_secs(42);
     env.set_spec("res", json!({"suspend": false})).await;
     let j = env
