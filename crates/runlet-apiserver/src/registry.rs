@@ -176,6 +176,14 @@ pub fn now_rfc3339(state: &AppState) -> String {
     runlet_api::clock::rfc3339(state.now_unix())
 }
 
+/// A random (version 4) UUID for a new object, from the thread's random generator:
+/// `Uuid::new_v4` asks the kernel (`getrandom`) for every one, a system call per create.
+fn new_uid() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
+}
+
 /// Attempts at creating an object under a generated name (upstream
 /// `maxNameGenerationCreateAttempts`).
 const MAX_GENERATE_NAME_ATTEMPTS: u32 = 8;
@@ -311,7 +319,7 @@ pub async fn create(
     if let Some(prefix) = &generate_from {
         m.insert("name".into(), json!(format!("{prefix}{}", random_suffix())));
     }
-    meta::set(&mut obj, "uid", uuid::Uuid::new_v4().to_string());
+    meta::set(&mut obj, "uid", new_uid());
     meta::set(&mut obj, "creationTimestamp", now_rfc3339(state));
     if tracks_generation(info) {
         meta::set(&mut obj, "generation", 1);
@@ -636,6 +644,15 @@ mod tests {
         let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata});
         let written = create(state, cms, Some("default"), obj, WriteOptions::default()).await?;
         Ok(written.object)
+    }
+
+    #[test]
+    fn new_uids_are_random_version_4_uuids() {
+        let a = uuid::Uuid::parse_str(&new_uid()).unwrap();
+        let b = uuid::Uuid::parse_str(&new_uid()).unwrap();
+        assert_eq!(a.get_version(), Some(uuid::Version::Random));
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+        assert_ne!(a, b);
     }
 
     #[tokio::test]
