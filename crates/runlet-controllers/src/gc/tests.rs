@@ -316,6 +316,23 @@ async fn a_job_deleted_without_a_policy_orphans_its_pods() {
     }))
     .unwrap();
     pods.create(&PostParams::default(), &pod).await.unwrap();
+    // The collector orphans only the pods its graph holds (as upstream, whose TestOrphaning
+    // waits for them): a pod whose owner never existed is deleted only after the pod watch
+    // brought the one before it.
+    let sentinel: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "sentinel", "ownerReferences": [{
+            "apiVersion": "v1", "kind": "ConfigMap", "name": "never-created",
+            "uid": "00000000-0000-4000-8000-000000000000"}]},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &sentinel)
+        .await
+        .unwrap();
+    eventually("sentinel deleted", || async {
+        pods.get_opt("sentinel").await.unwrap().is_none()
+    })
+    .await;
     jobs.delete("j", &DeleteParams::default()).await.unwrap();
     eventually("job removed", || async {
         jobs.get_opt("j").await.unwrap().is_none()

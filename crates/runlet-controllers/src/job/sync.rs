@@ -362,8 +362,13 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
         uncounted.succeeded.iter().flatten().cloned().collect();
     let uncounted_failed: HashSet<String> = uncounted.failed.iter().flatten().cloned().collect();
 
-    // Expectations are checked before reading the pods, as upstream does.
+    // Expectations are checked before reading the pods, as upstream does. The finalizer
+    // removals in flight too: the pod informer stores a pod before it marks the removal of its
+    // finalizer observed, so a pod read afterwards still carrying the finalizer is either still
+    // expected to lose it or really has it. Read the other way round, a removal observed in
+    // between would make a pod counted by the last sync look uncounted, and count it again.
     let satisfied = c.expectations.satisfied(key, now);
+    let expected_rm_finalizers = c.finalizer_expectations.expected(key);
     let pods: Vec<Arc<Pod>> = super::claim::pods_for_job(c, &job).await?;
     let active_pods: Vec<Arc<Pod>> = pods
         .iter()
@@ -384,7 +389,7 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
         succeeded_indexes: Intervals::default(),
         failed_indexes: None,
         new_backoff: BackoffRecord::default(),
-        expected_rm_finalizers: c.finalizer_expectations.expected(key),
+        expected_rm_finalizers,
         uncounted_succeeded,
         uncounted_failed,
         delayed_deletion_per_index: HashMap::new(),

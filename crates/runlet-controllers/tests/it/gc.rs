@@ -84,6 +84,9 @@ async fn orphan_deletion_keeps_pods_without_owner_references_or_tracking_finaliz
     env.create_job("orph", json!({"parallelism": 2, "completions": 2}))
         .await;
     let pods = env.wait_active("orph", 2).await;
+    // As upstream's TestOrphaning waits for the collector's graph to hold the pods: one the
+    // collector has not seen yet is not orphaned but deleted as dangling once the Job is gone.
+    wait_collector_saw_pods_so_far(&env).await;
     env.jobs
         .delete("orph", &policy(PropagationPolicy::Orphan))
         .await
@@ -104,6 +107,23 @@ async fn orphan_deletion_keeps_pods_without_owner_references_or_tracking_finaliz
     })
     .await;
     env.stop().await;
+}
+
+/// Waits until the garbage collector has handled every pod event so far: it deletes a pod
+/// created now, whose owner never existed, only after its watch brought the pods before it.
+async fn wait_collector_saw_pods_so_far(env: &Env) {
+    let sentinel: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "gc-sentinel", "ownerReferences": [{
+            "apiVersion": "v1", "kind": "ConfigMap", "name": "never-created",
+            "uid": "00000000-0000-4000-8000-000000000000"}]},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]}
+    }))
+    .unwrap();
+    env.pods
+        .create(&PostParams::default(), &sentinel)
+        .await
+        .unwrap();
+    env.wait_pod_gone("gc-sentinel").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
