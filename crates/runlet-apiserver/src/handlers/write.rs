@@ -158,7 +158,7 @@ pub async fn create(
     .await?;
     Ok(json_bytes_response(
         StatusCode::CREATED,
-        created.json(),
+        created.into_json(state),
         &warnings,
     ))
 }
@@ -194,7 +194,14 @@ pub async fn update(
     };
     // The stored object first, so that only the fields the body changes are decoded again; a
     // bad body is still reported before a missing object, as upstream decodes first.
-    let stored = match registry::get(state, target.info, target.namespace.as_deref(), name).await {
+    let stored = match registry::get_for_write(
+        state,
+        target.info,
+        target.namespace.as_deref(),
+        name,
+    )
+    .await
+    {
         Ok(stored) => stored,
         Err(e) => {
             admit(body, None)?;
@@ -211,7 +218,10 @@ pub async fn update(
     loop {
         let old = match first.take() {
             Some(old) => old,
-            None => registry::get(state, target.info, target.namespace.as_deref(), name).await?,
+            None => {
+                registry::get_for_write(state, target.info, target.namespace.as_deref(), name)
+                    .await?
+            }
         };
         if let Some(rv) = &requested_rv
             && Some(rv.as_str()) != meta::resource_version(&old)
@@ -231,7 +241,7 @@ pub async fn update(
             Ok(updated) => {
                 return Ok(json_bytes_response(
                     StatusCode::OK,
-                    updated.json(),
+                    updated.into_json(state),
                     &warnings,
                 ));
             }
@@ -265,7 +275,8 @@ pub async fn patch(
         trusted: false,
     };
     for _ in 0..10 {
-        let old = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
+        let old =
+            registry::get_for_write(state, target.info, target.namespace.as_deref(), name).await?;
         let patched =
             patch::apply(target.info, patch_type, &old, &patch_body).map_err(|e| match e {
                 patch::PatchError::Malformed(m) => ApiError::new(Status::bad_request(m)),
@@ -287,7 +298,7 @@ pub async fn patch(
             Ok(updated) => {
                 return Ok(json_bytes_response(
                     StatusCode::OK,
-                    updated.json(),
+                    updated.into_json(state),
                     &warnings,
                 ));
             }
@@ -335,7 +346,7 @@ pub async fn bind(
     let pods = resources::find("", "v1", "pods")
         .ok_or_else(|| ApiError::new(Status::internal("no pods")))?;
     loop {
-        let old = registry::get(state, pods, target.namespace.as_deref(), name).await?;
+        let old = registry::get_for_write(state, pods, target.namespace.as_deref(), name).await?;
         if let Some(current) = old["spec"]["nodeName"].as_str().filter(|s| !s.is_empty()) {
             return Err(ApiError::new(Status::conflict(
                 pods,
@@ -373,7 +384,8 @@ pub async fn bind(
         )
         .await;
         match step {
-            Ok(_) => {
+            Ok(written) => {
+                written.keep(state);
                 let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
                 return Ok(json_response_with(StatusCode::CREATED, &body, &[]));
             }
