@@ -232,7 +232,9 @@ async fn attempt_to_delete(shared: &Shared, uid: &str) -> Result<Next, Error> {
             })
             .await?;
         }
-        return delete_object(shared, &node.id, "Foreground").await;
+        // Judged before its references were unblocked: no revision to hold it to.
+        let seen = (!cycle).then_some(&latest);
+        return delete_object(shared, &node.id, seen, "Foreground").await;
     }
     let policy = if has_finalizer(&latest, ORPHAN) {
         "Orphan"
@@ -241,7 +243,7 @@ async fn attempt_to_delete(shared: &Shared, uid: &str) -> Result<Next, Error> {
     } else {
         "Background"
     };
-    delete_object(shared, &node.id, policy).await
+    delete_object(shared, &node.id, Some(&latest), policy).await
 }
 
 /// `processDeletingDependentsItem`: the owner keeps `foregroundDeletion` until no dependent
@@ -361,8 +363,16 @@ async fn update_metadata(
     Ok(())
 }
 
-/// Deletes `id` with `policy`, preconditioned on its uid.
-async fn delete_object(shared: &Shared, id: &ObjectId, policy: &str) -> Result<Next, Error> {
+/// Deletes `id` with `policy` (upstream `deleteObject`), preconditioned on its uid and, when
+/// given, on the revision `seen` it was judged at: if the object changed since, it is deleted
+/// only when its ownerReferences did not (an owner stripped or added meanwhile makes it a new
+/// decision, which the change's own event brings).
+async fn delete_object(
+    shared: &Shared,
+    id: &ObjectId,
+    seen: Option<&DynamicObject>,
+    policy: &str,
+) -> Result<Next, Error> {
     let Some(api) = api_for(shared, &id.api_version, &id.kind, id.namespace.as_deref())? else {
         return Ok(Next::Done);
     };
@@ -371,19 +381,115 @@ async fn delete_object(shared: &Shared, id: &ObjectId, policy: &str) -> Result<N
         "Foreground" => kube::api::PropagationPolicy::Foreground,
         _ => kube::api::PropagationPolicy::Background,
     };
-    let dp = DeleteParams {
-        propagation_policy: Some(propagation),
+    let params = |resource_version: Option<String>| DeleteParams {
+        propagation_policy: Some(propagation.clone()),
         preconditions: Some(Preconditions {
             uid: Some(id.uid.clone()),
-            resource_version: None,
+            resource_version,
         }),
         ..DeleteParams::default()
     };
     tracing::debug!(kind = %id.kind, name = %id.name, policy, "garbage collector deleting");
-    match api.delete(&id.name, &dp).await {
+    let seen_rv = seen.and_then(|o| o.metadata.resource_version.clone());
+    let checked = seen_rv.is_some();
+    match api.delete(&id.name, &params(seen_rv)).await {
+        Ok(_) => return Ok(Next::Done),
+        Err(kube::Error::Api(s)) if s.is_not_found() => return Ok(Next::Done),
+        Err(kube::Error::Api(s)) if s.is_conflict() && checked => {}
+        // Replaced by an object with another uid.
+        Err(kube::Error::Api(s)) if s.is_conflict() => return Ok(Next::Done),
+        Err(e) => return Err(e.into()),
+    }
+    // Changed since it was judged: still the same owners, or a decision for its next event.
+    let Some(live) = get_live(shared, id).await? else {
+        return Ok(Next::Done);
+    };
+    if Some(&live.metadata.owner_references) != seen.map(|o| &o.metadata.owner_references) {
+        return Ok(Next::Done);
+    }
+    match api.delete(&id.name, &params(None)).await {
         Ok(_) => Ok(Next::Done),
-        // Gone, or replaced by an object with another uid.
         Err(kube::Error::Api(s)) if s.is_not_found() || s.is_conflict() => Ok(Next::Done),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::clockqueue::WorkQueue;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::PostParams;
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    fn shared(api: &runlet_test::TestApi) -> Shared {
+        let (events, _) = tokio::sync::mpsc::channel(16);
+        Shared {
+            client: api.client.clone(),
+            graph: Mutex::default(),
+            delete_q: WorkQueue::new(api.clock.clone()),
+            orphan_q: WorkQueue::new(api.clock.clone()),
+            events,
+            absent: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn id_of(cm: &ConfigMap) -> ObjectId {
+        ObjectId {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("default".into()),
+            name: cm.metadata.name.clone().unwrap(),
+            uid: cm.metadata.uid.clone().unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dependent_whose_owners_changed_since_it_was_judged_is_not_deleted() {
+        // upstream deleteObject: the delete holds to the resourceVersion the decision was made
+        // at; on a conflict it goes ahead only if the ownerReferences are still those.
+        let api = runlet_test::TestApi::start().await;
+        let shared = shared(&api);
+        let cms: Api<ConfigMap> = Api::default_namespaced(api.client.clone());
+        let dangling = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "gone",
+            "uid": "00000000-0000-4000-8000-000000000000"}]);
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": "dep", "ownerReferences": dangling}}))
+        .unwrap();
+        let cm = cms.create(&PostParams::default(), &cm).await.unwrap();
+        let judged = get_live(&shared, &id_of(&cm)).await.unwrap().unwrap();
+
+        // Another change that keeps the owners: deleted all the same.
+        cms.patch(
+            "dep",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+        delete_object(&shared, &id_of(&cm), Some(&judged), "Background")
+            .await
+            .unwrap();
+        assert!(cms.get_opt("dep").await.unwrap().is_none());
+
+        // Its owner reference stripped meanwhile (orphaned): it stays.
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": "dep2", "ownerReferences": dangling}}))
+        .unwrap();
+        let cm = cms.create(&PostParams::default(), &cm).await.unwrap();
+        let judged = get_live(&shared, &id_of(&cm)).await.unwrap().unwrap();
+        cms.patch(
+            "dep2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"ownerReferences": null}})),
+        )
+        .await
+        .unwrap();
+        delete_object(&shared, &id_of(&cm), Some(&judged), "Background")
+            .await
+            .unwrap();
+        assert!(cms.get_opt("dep2").await.unwrap().is_some(), "kept");
     }
 }
