@@ -17,7 +17,6 @@ pub mod handlers;
 pub mod logs;
 pub mod pki;
 mod protobuf;
-pub mod recent;
 pub mod registry;
 pub mod serve;
 pub mod state;

@@ -109,40 +109,19 @@ fn metadata_body_offset(stored: &[u8]) -> Option<usize> {
 pub struct Written {
     pub object: Value,
     json: Option<Bytes>,
-    /// Where and at which revision the store holds `object` as it is, when it does (written
-    /// in its own version): the object can then be kept for the next write.
-    stored_at: Option<(String, Revision)>,
 }
 
 impl Written {
     fn new(object: Value) -> Written {
-        Written {
-            object,
-            json: None,
-            stored_at: None,
-        }
+        Written { object, json: None }
     }
 
-    fn stored(
-        object: Value,
-        key: String,
-        stored: &[u8],
-        same_version: bool,
-        revision: Revision,
-    ) -> Written {
+    fn stored(object: Value, stored: &[u8], same_version: bool, revision: Revision) -> Written {
         let mut json = Vec::new();
         let spliced = same_version && splice_resource_version(&mut json, stored, revision);
         Written {
             object,
             json: spliced.then(|| Bytes::from(json)),
-            stored_at: same_version.then_some((key, revision)),
-        }
-    }
-
-    fn not_kept(self) -> Written {
-        Written {
-            stored_at: None,
-            ..self
         }
     }
 
@@ -153,32 +132,6 @@ impl Written {
             None => Bytes::from(self.object.to_string()),
         }
     }
-
-    /// The object as JSON; the decoded object goes to the server's recently written objects,
-    /// for the next write of it to start from (see [`crate::recent`]).
-    pub fn into_json(self, state: &AppState) -> Bytes {
-        let json = self.json();
-        self.keep(state);
-        json
-    }
-
-    /// Hands the decoded object to the server's recently written objects.
-    pub fn keep(self, state: &AppState) {
-        if let Some((key, revision)) = self.stored_at {
-            state.recent.put(key, revision, as_read_back(self.object));
-        }
-    }
-}
-
-/// `object` as [`from_stored`] decodes the JSON the store holds for it: the stored JSON leaves
-/// `metadata.resourceVersion` out, and reading stamps it back as the last metadata field.
-fn as_read_back(mut object: Value) -> Value {
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut)
-        && let Some(rv) = metadata.shift_remove("resourceVersion")
-    {
-        metadata.insert("resourceVersion".into(), rv);
-    }
-    object
 }
 
 /// Serializes an object as is, except `metadata.resourceVersion`, without copying it.
@@ -284,33 +237,6 @@ pub async fn get(
         Some(kv) => from_stored_as(info, &kv),
         None => Err(ApiError::new(Status::not_found(info, name))),
     }
-}
-
-/// Fetches one object to write it: [`get`], but a write that follows another of the same
-/// object takes the object that one left decoded, instead of parsing the stored JSON again.
-pub async fn get_for_write(
-    state: &AppState,
-    info: &ResourceInfo,
-    ns: Option<&str>,
-    name: &str,
-) -> ApiResult<Value> {
-    let key = info.key(ns, name);
-    let kv = state
-        .store
-        .get(&key)
-        .await
-        .map_err(|e| ApiError::from_store(e, info, name))?
-        .ok_or_else(|| ApiError::new(Status::not_found(info, name)))?;
-    let Some(kept) = state.recent.take(&key, kv.mod_revision) else {
-        return from_stored_as(info, &kv);
-    };
-    // Every test runs with this check: what is kept is exactly what parsing would give.
-    #[cfg(debug_assertions)]
-    if let Ok(parsed) = from_stored(&kv) {
-        let (kept_json, parsed_json) = (kept.to_string(), parsed.to_string());
-        debug_assert_eq!(kept_json, parsed_json, "kept object of {key} differs");
-    }
-    Ok(runlet_api::convert::to_served_version(info, kept))
 }
 
 /// Refuses new objects in a namespace that is missing or terminating.
@@ -457,14 +383,12 @@ pub async fn create(
         }
     };
     meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
-    let written = Written::stored(obj, key, &kv.value, same_version, kv.mod_revision);
-    // Only kinds with a status are usually written again soon after they are created (an
-    // event or a config map seldom is): keeping the others would only push those out.
-    Ok(if info.has_status() {
-        written
-    } else {
-        written.not_kept()
-    })
+    Ok(Written::stored(
+        obj,
+        &kv.value,
+        same_version,
+        kv.mod_revision,
+    ))
 }
 
 /// Kinds whose registry strategy maintains `metadata.generation` (1 on create, bumped on spec
@@ -641,7 +565,6 @@ pub async fn update(
     meta::set(&mut new, "resourceVersion", kv.mod_revision.to_string());
     Ok(Written::stored(
         new,
-        key,
         &kv.value,
         same_version,
         kv.mod_revision,

@@ -3,7 +3,6 @@
 use crate::auth::TokenFile;
 use crate::logs::LogSource;
 use crate::logs::nodeproxy::NodeClient;
-use crate::recent::RecentObjects;
 use runlet_store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -25,8 +24,6 @@ pub struct Inner {
     /// The identity presented to remote node agents for their logs; without one, only
     /// in-process log sources serve logs.
     node_client: OnceLock<Arc<NodeClient>>,
-    /// Objects just written, decoded, for the next write of each (see [`crate::recent`]).
-    pub recent: RecentObjects,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,7 +47,6 @@ impl AppState {
             require_auth,
             log_sources: RwLock::default(),
             node_client: OnceLock::new(),
-            recent: RecentObjects::default(),
         }))
     }
 

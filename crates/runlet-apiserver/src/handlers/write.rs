@@ -158,7 +158,7 @@ pub async fn create(
     .await?;
     Ok(json_bytes_response(
         StatusCode::CREATED,
-        created.into_json(state),
+        created.json(),
         &warnings,
     ))
 }
@@ -194,14 +194,7 @@ pub async fn update(
     };
     // The stored object first, so that only the fields the body changes are decoded again; a
     // bad body is still reported before a missing object, as upstream decodes first.
-    let stored = match registry::get_for_write(
-        state,
-        target.info,
-        target.namespace.as_deref(),
-        name,
-    )
-    .await
-    {
+    let stored = match registry::get(state, target.info, target.namespace.as_deref(), name).await {
         Ok(stored) => stored,
         Err(e) => {
             admit(body, None)?;
@@ -218,10 +211,7 @@ pub async fn update(
     loop {
         let old = match first.take() {
             Some(old) => old,
-            None => {
-                registry::get_for_write(state, target.info, target.namespace.as_deref(), name)
-                    .await?
-            }
+            None => registry::get(state, target.info, target.namespace.as_deref(), name).await?,
         };
         if let Some(rv) = &requested_rv
             && Some(rv.as_str()) != meta::resource_version(&old)
@@ -241,7 +231,7 @@ pub async fn update(
             Ok(updated) => {
                 return Ok(json_bytes_response(
                     StatusCode::OK,
-                    updated.into_json(state),
+                    updated.json(),
                     &warnings,
                 ));
             }
@@ -275,8 +265,7 @@ pub async fn patch(
         trusted: false,
     };
     for _ in 0..10 {
-        let old =
-            registry::get_for_write(state, target.info, target.namespace.as_deref(), name).await?;
+        let old = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
         let patched =
             patch::apply(target.info, patch_type, &old, &patch_body).map_err(|e| match e {
                 patch::PatchError::Malformed(m) => ApiError::new(Status::bad_request(m)),
@@ -298,7 +287,7 @@ pub async fn patch(
             Ok(updated) => {
                 return Ok(json_bytes_response(
                     StatusCode::OK,
-                    updated.into_json(state),
+                    updated.json(),
                     &warnings,
                 ));
             }
@@ -346,7 +335,7 @@ pub async fn bind(
     let pods = resources::find("", "v1", "pods")
         .ok_or_else(|| ApiError::new(Status::internal("no pods")))?;
     loop {
-        let old = registry::get_for_write(state, pods, target.namespace.as_deref(), name).await?;
+        let old = registry::get(state, pods, target.namespace.as_deref(), name).await?;
         if let Some(current) = old["spec"]["nodeName"].as_str().filter(|s| !s.is_empty()) {
             return Err(ApiError::new(Status::conflict(
                 pods,
@@ -384,8 +373,7 @@ pub async fn bind(
         )
         .await;
         match step {
-            Ok(written) => {
-                written.keep(state);
+            Ok(_) => {
                 let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
                 return Ok(json_response_with(StatusCode::CREATED, &body, &[]));
             }
