@@ -327,6 +327,11 @@ fn decide(pv: &PersistentVolume, claims: &Store<PersistentVolumeClaim>) -> Recla
     }
 }
 
+/// Whether a reflector's event says its store has listed.
+fn listed<K>(event: &Result<watcher::Event<K>, watcher::Error>) -> bool {
+    matches!(event, Ok(watcher::Event::InitDone))
+}
+
 /// Releases and reclaims this node's volumes whose claims are gone, until `cancel` fires.
 pub async fn run_reclaimer(
     client: kube::Client,
@@ -352,28 +357,37 @@ pub async fn run_reclaimer(
         ),
     )
     .default_backoff();
+    // Each event says which store it came from and whether that store has now listed: the
+    // stores fill only while `events` is polled, so readiness is read from the events rather
+    // than waited for.
     let mut events = futures::stream::select(
-        claim_stream.map(|e| e.is_ok()).boxed(),
-        volume_stream.map(|e| e.is_ok()).boxed(),
+        claim_stream.map(|e| (0, listed(&e))).boxed(),
+        volume_stream.map(|e| (1, listed(&e))).boxed(),
     );
+    let mut ready = [false, false];
     let api: Api<PersistentVolume> = Api::all(client);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            ev = events.next() => if ev.is_none() { return },
+            ev = events.next() => match ev {
+                Some((store, done)) => ready[store] |= done,
+                None => return,
+            },
         }
         // Gather a burst of events before a pass; both stores must have listed.
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        let burst = tokio::time::sleep(Duration::from_millis(20));
+        tokio::pin!(burst);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = &mut burst => break,
+                ev = events.next() => match ev {
+                    Some((store, done)) => ready[store] |= done,
+                    None => return,
+                },
+            }
         }
-        while let Some(Some(_)) = futures::FutureExt::now_or_never(events.next()) {}
-        let ready = tokio::time::timeout(Duration::from_secs(5), async {
-            let _ = claims.wait_until_ready().await;
-            let _ = volumes.wait_until_ready().await;
-        })
-        .await;
-        if ready.is_err() {
+        if !ready.iter().all(|r| *r) {
             continue;
         }
         for pv in volumes.state() {
@@ -533,5 +547,39 @@ mod tests {
         cancel.cancel();
         task.await.unwrap();
         assert!(gone.is_ok(), "volume and directory removed");
+    }
+
+    /// Holds up the listing and watching of PersistentVolumes (not claims).
+    async fn slow_volumes(
+        req: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        if req.uri().path().ends_with("/persistentvolumes") {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        next.run(req).await
+    }
+
+    #[tokio::test]
+    async fn the_reclaimer_stops_at_once_while_a_store_is_still_listing() {
+        // Its volume store fills only while its event stream is polled: waiting for the store
+        // to be ready without polling once held `runlet run` up for 5 s after every Job.
+        let api = TestApi::start().await;
+        let router = runlet_apiserver::router(api.state.clone())
+            .layer(axum::middleware::from_fn(slow_volumes));
+        let client = kube::Client::new(router, "default");
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(run_reclaimer(
+            client,
+            "n1".into(),
+            dir.path().to_path_buf(),
+            cancel.clone(),
+        ));
+        // The claims have listed; the volumes have not.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        cancel.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(2), task).await;
+        assert!(stopped.is_ok(), "the reclaimer did not stop when cancelled");
     }
 }
