@@ -53,6 +53,38 @@ impl TestApi {
     }
 }
 
+/// A pod whose only owner, a ConfigMap, never existed. The garbage collector deletes it once its
+/// pod watch has brought it, so after every pod created before it: a test waits for this pod
+/// to go to know that the collector has seen those (as upstream's `TestOrphaning` waits for
+/// its graph to hold them).
+pub fn pod_of_a_missing_owner(name: &str) -> k8s_openapi::api::core::v1::Pod {
+    use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                name: "never-created".into(),
+                uid: "00000000-0000-4000-8000-000000000000".into(),
+                ..OwnerReference::default()
+            }]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            restart_policy: Some("Never".into()),
+            containers: vec![Container {
+                name: "main".into(),
+                image: Some("busybox".into()),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        ..Pod::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -319,13 +319,7 @@ async fn a_job_deleted_without_a_policy_orphans_its_pods() {
     // The collector orphans only the pods its graph holds (as upstream, whose TestOrphaning
     // waits for them): a pod whose owner never existed is deleted only after the pod watch
     // brought the one before it.
-    let sentinel: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "sentinel", "ownerReferences": [{
-            "apiVersion": "v1", "kind": "ConfigMap", "name": "never-created",
-            "uid": "00000000-0000-4000-8000-000000000000"}]},
-        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
-    }))
-    .unwrap();
+    let sentinel = runlet_test::pod_of_a_missing_owner("sentinel");
     pods.create(&PostParams::default(), &sentinel)
         .await
         .unwrap();

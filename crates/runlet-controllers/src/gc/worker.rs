@@ -446,50 +446,44 @@ mod tests {
         }
     }
 
+    /// Creates a ConfigMap whose owner never existed, judges it as the collector would, applies
+    /// `change` to it meanwhile, then deletes it as judged: whether it is still there.
+    async fn kept_after_change_since_judged(
+        api: &runlet_test::TestApi,
+        name: &str,
+        change: serde_json::Value,
+    ) -> bool {
+        let shared = shared(api);
+        let cms: Api<ConfigMap> = Api::default_namespaced(api.client.clone());
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": name, "ownerReferences": [{"apiVersion": "v1",
+                "kind": "ConfigMap", "name": "gone", "uid": "00000000-0000-4000-8000-000000000000"}]}}))
+        .unwrap();
+        let cm = cms.create(&PostParams::default(), &cm).await.unwrap();
+        let judged = get_live(&shared, &id_of(&cm)).await.unwrap().unwrap();
+        cms.patch(name, &PatchParams::default(), &Patch::Merge(change))
+            .await
+            .unwrap();
+        delete_object(&shared, &id_of(&cm), Some(&judged), "Background")
+            .await
+            .unwrap();
+        cms.get_opt(name).await.unwrap().is_some()
+    }
+
     #[tokio::test]
     async fn a_dependent_whose_owners_changed_since_it_was_judged_is_not_deleted() {
         // upstream deleteObject: the delete holds to the resourceVersion the decision was made
         // at; on a conflict it goes ahead only if the ownerReferences are still those.
         let api = runlet_test::TestApi::start().await;
-        let shared = shared(&api);
-        let cms: Api<ConfigMap> = Api::default_namespaced(api.client.clone());
-        let dangling = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "gone",
-            "uid": "00000000-0000-4000-8000-000000000000"}]);
-        let cm: ConfigMap = serde_json::from_value(json!({
-            "metadata": {"name": "dep", "ownerReferences": dangling}}))
-        .unwrap();
-        let cm = cms.create(&PostParams::default(), &cm).await.unwrap();
-        let judged = get_live(&shared, &id_of(&cm)).await.unwrap().unwrap();
-
-        // Another change that keeps the owners: deleted all the same.
-        cms.patch(
-            "dep",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
-        )
-        .await
-        .unwrap();
-        delete_object(&shared, &id_of(&cm), Some(&judged), "Background")
-            .await
-            .unwrap();
-        assert!(cms.get_opt("dep").await.unwrap().is_none());
-
-        // Its owner reference stripped meanwhile (orphaned): it stays.
-        let cm: ConfigMap = serde_json::from_value(json!({
-            "metadata": {"name": "dep2", "ownerReferences": dangling}}))
-        .unwrap();
-        let cm = cms.create(&PostParams::default(), &cm).await.unwrap();
-        let judged = get_live(&shared, &id_of(&cm)).await.unwrap().unwrap();
-        cms.patch(
-            "dep2",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"ownerReferences": null}})),
-        )
-        .await
-        .unwrap();
-        delete_object(&shared, &id_of(&cm), Some(&judged), "Background")
-            .await
-            .unwrap();
-        assert!(cms.get_opt("dep2").await.unwrap().is_some(), "kept");
+        let relabelled = json!({"metadata": {"labels": {"a": "b"}}});
+        assert!(
+            !kept_after_change_since_judged(&api, "dep", relabelled).await,
+            "another change that keeps the owners: deleted all the same"
+        );
+        let orphaned = json!({"metadata": {"ownerReferences": null}});
+        assert!(
+            kept_after_change_since_judged(&api, "dep2", orphaned).await,
+            "its owner reference stripped meanwhile: kept"
+        );
     }
 }

@@ -109,16 +109,9 @@ async fn orphan_deletion_keeps_pods_without_owner_references_or_tracking_finaliz
     env.stop().await;
 }
 
-/// Waits until the garbage collector has handled every pod event so far: it deletes a pod
-/// created now, whose owner never existed, only after its watch brought the pods before it.
+/// Waits until the garbage collector has handled every pod event so far.
 async fn wait_collector_saw_pods_so_far(env: &Env) {
-    let sentinel: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "gc-sentinel", "ownerReferences": [{
-            "apiVersion": "v1", "kind": "ConfigMap", "name": "never-created",
-            "uid": "00000000-0000-4000-8000-000000000000"}]},
-        "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]}
-    }))
-    .unwrap();
+    let sentinel = runlet_test::pod_of_a_missing_owner("gc-sentinel");
     env.pods
         .create(&PostParams::default(), &sentinel)
         .await
