@@ -1,20 +1,137 @@
 //! Events about pods (`Started`, `Killing`, `BackOff`, `Failed`...), written by one owned task so
 //! recording never blocks a pod and a burst costs at most a bounded queue.
+//!
+//! As upstream's event recorder (client-go's `EventCorrelator`), an event identical to one
+//! already written (same source, object, type, reason and message: a crash-looping container's
+//! `BackOff`, a retried `Failed`) is not written again: the first one's `count` and
+//! `lastTimestamp` are patched, so `kubectl describe` shows `(x5 over 2m)` instead of a list.
 
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::Patch;
 use runlet_api::clock::Clock;
-use serde_json::json;
+use serde_json::{Value, json};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Events waiting to be written; more are dropped (and logged) rather than queued without bound.
 const QUEUE: usize = 4096;
+/// Distinct events remembered for counting repeats (upstream's `maxLruCacheEntries`).
+const REMEMBERED: usize = 4096;
+
+/// An event written before, which a repeat is counted on.
+struct Written {
+    name: String,
+    count: i64,
+    /// When it was last recorded, to forget the least recently recorded first.
+    touched: u64,
+}
+
+/// The events written so far, by upstream's `getEventKey`, least recently recorded forgotten
+/// first.
+#[derive(Default)]
+struct Repeats {
+    written: HashMap<String, Written>,
+    /// (touched, key) in the order recorded; stale pairs (touched since) are skipped.
+    order: VecDeque<(u64, String)>,
+    clock: u64,
+}
+
+impl Repeats {
+    /// The key of identical events: source, involved object, type, reason and message.
+    fn key(ev: &Value) -> String {
+        let o = &ev["involvedObject"];
+        [
+            &ev["source"]["component"],
+            &ev["source"]["host"],
+            &o["kind"],
+            &o["namespace"],
+            &o["name"],
+            &o["fieldPath"],
+            &o["uid"],
+            &o["apiVersion"],
+            &ev["type"],
+            &ev["reason"],
+            &ev["message"],
+        ]
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\u{0}")
+    }
+
+    /// The event `key` was written as, counting this repeat.
+    fn repeat(&mut self, key: &str) -> Option<(String, i64)> {
+        self.clock += 1;
+        let w = self.written.get_mut(key)?;
+        w.count += 1;
+        w.touched = self.clock;
+        self.order.push_back((self.clock, key.to_string()));
+        let found = (w.name.clone(), w.count);
+        self.trim();
+        Some(found)
+    }
+
+    fn remember(&mut self, key: String, name: String) {
+        self.clock += 1;
+        self.order.push_back((self.clock, key.clone()));
+        self.written.insert(
+            key,
+            Written {
+                name,
+                count: 1,
+                touched: self.clock,
+            },
+        );
+        self.trim();
+    }
+
+    fn forget(&mut self, key: &str) {
+        self.written.remove(key);
+    }
+
+    fn trim(&mut self) {
+        while self.written.len() > REMEMBERED || self.order.len() > 2 * REMEMBERED {
+            let Some((touched, key)) = self.order.pop_front() else {
+                return;
+            };
+            if self.written.get(&key).is_some_and(|w| w.touched == touched) {
+                self.written.remove(&key);
+            }
+        }
+    }
+}
+
+/// Writes `ev`, or counts it on the identical event written before.
+async fn record(client: &kube::Client, repeats: &mut Repeats, ev: &Value) {
+    let ns = ev["metadata"]["namespace"].as_str().unwrap_or("default");
+    let key = Repeats::key(ev);
+    if let Some((name, count)) = repeats.repeat(&key) {
+        let patch = json!({"count": count, "lastTimestamp": ev["lastTimestamp"]});
+        match runlet_client::patch_event(client, ns, &name, &Patch::Merge(&patch)).await {
+            Ok(_) => return,
+            // Gone (deleted, or the store was reset): write it anew.
+            Err(err) => {
+                tracing::debug!(error = %err, "counting a repeated event");
+                repeats.forget(&key);
+            }
+        }
+    }
+    match runlet_client::create_event(client, ns, ev).await {
+        Ok(meta) => {
+            if let Some(name) = meta.name {
+                repeats.remember(key, name);
+            }
+        }
+        Err(err) => tracing::debug!(error = %err, "writing an event"),
+    }
+}
 
 /// A handle to record events.
 #[derive(Clone)]
 pub struct EventSink {
-    tx: mpsc::Sender<serde_json::Value>,
+    tx: mpsc::Sender<Value>,
     clock: Arc<dyn Clock>,
     component: String,
     host: String,
@@ -29,20 +146,15 @@ impl EventSink {
         host: &str,
         cancel: CancellationToken,
     ) -> (EventSink, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<serde_json::Value>(QUEUE);
+        let (tx, mut rx) = mpsc::channel::<Value>(QUEUE);
         let task = tokio::spawn(async move {
+            let mut repeats = Repeats::default();
             loop {
                 let ev = tokio::select! {
                     _ = cancel.cancelled() => return,
                     ev = rx.recv() => match ev { Some(e) => e, None => return },
                 };
-                let ns = ev["metadata"]["namespace"]
-                    .as_str()
-                    .unwrap_or("default")
-                    .to_string();
-                if let Err(err) = runlet_client::create_event(&client, &ns, &ev).await {
-                    tracing::debug!(error = %err, "writing an event");
-                }
+                record(&client, &mut repeats, &ev).await;
             }
         });
         (
@@ -95,5 +207,45 @@ impl EventSink {
         if self.tx.try_send(ev).is_err() {
             tracing::debug!(reason, "event queue full; event dropped");
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn event(reason: &str, message: &str) -> Value {
+        json!({"involvedObject": {"kind": "Pod", "namespace": "default", "name": "p", "uid": "u"},
+            "source": {"component": "kubelet", "host": "n"}, "type": "Warning",
+            "reason": reason, "message": message})
+    }
+
+    #[test]
+    fn an_identical_event_is_counted_on_the_first_and_a_different_one_is_not() {
+        let mut r = Repeats::default();
+        let backoff = Repeats::key(&event("BackOff", "Back-off restarting failed container c"));
+        assert_eq!(r.repeat(&backoff), None);
+        r.remember(backoff.clone(), "p.1".into());
+        assert_eq!(r.repeat(&backoff), Some(("p.1".into(), 2)));
+        assert_eq!(r.repeat(&backoff), Some(("p.1".into(), 3)));
+        let other = Repeats::key(&event("BackOff", "another message"));
+        assert_eq!(r.repeat(&other), None);
+    }
+
+    #[test]
+    fn the_least_recently_recorded_event_is_forgotten_first() {
+        let mut r = Repeats::default();
+        r.remember("first".into(), "e0".into());
+        for n in 1..REMEMBERED {
+            r.remember(format!("k{n}"), format!("e{n}"));
+        }
+        // Recording "first" again makes "k1" the least recent.
+        assert!(r.repeat("first").is_some());
+        r.remember("newest".into(), "new".into());
+        assert!(r.repeat("first").is_some());
+        assert_eq!(r.repeat("k1"), None);
+        assert!(r.repeat("k2").is_some());
+        assert!(r.written.len() <= REMEMBERED && r.order.len() <= 2 * REMEMBERED);
     }
 }

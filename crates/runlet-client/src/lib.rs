@@ -61,6 +61,22 @@ pub async fn create_event<T: Serialize>(
     .await
 }
 
+/// `PATCH` a core/v1 Event (as the event recorder does to count a repeated event); the
+/// patched event's metadata.
+pub async fn patch_event<P: Serialize + Debug>(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    patch: &Patch<P>,
+) -> Result<ObjectMeta, kube::Error> {
+    let req = Request::new(format!("/api/v1/namespaces/{namespace}/events")).patch(
+        name,
+        &PatchParams::default(),
+        patch,
+    );
+    send(client, req, "patch").await
+}
+
 /// `POST` a pod; the created pod's metadata (its generated name, its UID).
 pub async fn create_pod(
     client: &kube::Client,

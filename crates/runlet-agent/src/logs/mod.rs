@@ -54,11 +54,16 @@ pub struct PodLogs {
     pub files: Vec<PathBuf>,
 }
 
-/// Where logs live and which files are still being written.
+/// Where logs live, which files are still being written, and which attempts ended with their
+/// container waiting to restart.
 #[derive(Debug, Clone)]
 pub struct LogStore {
     root: PathBuf,
     live: Arc<Mutex<HashSet<PathBuf>>>,
+    /// The attempt a container waiting to restart (`CrashLoopBackOff`) last ran: its status's
+    /// `lastState`, which upstream's `validateContainerLogStatus` reads for `logs` and
+    /// `logs --previous` alike until the next attempt starts.
+    awaiting_restart: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl LogStore {
@@ -66,6 +71,7 @@ impl LogStore {
         LogStore {
             root,
             live: Arc::default(),
+            awaiting_restart: Arc::default(),
         }
     }
 
@@ -108,6 +114,25 @@ impl LogStore {
         self.live.lock().map(|s| s.contains(path)).unwrap_or(false)
     }
 
+    /// Marks the attempt logged at `path` as the one its container, now waiting to restart,
+    /// last ran (or, with `false`, no longer: the next attempt started).
+    pub(crate) fn set_awaiting_restart(&self, path: &Path, waiting: bool) {
+        if let Ok(mut set) = self.awaiting_restart.lock() {
+            if waiting {
+                set.insert(path.to_path_buf());
+            } else {
+                set.remove(path);
+            }
+        }
+    }
+
+    fn is_awaiting_restart(&self, path: &Path) -> bool {
+        self.awaiting_restart
+            .lock()
+            .map(|s| s.contains(path))
+            .unwrap_or(false)
+    }
+
     /// The log files under the root, by pod.
     pub fn pods(&self) -> Vec<PodLogs> {
         let mut by_pod: std::collections::HashMap<(String, String, String), Vec<PathBuf>> =
@@ -145,10 +170,14 @@ impl LogStore {
     pub fn remove_pod(&self, logs: &PodLogs) {
         for f in &logs.files {
             let _ = std::fs::remove_file(f);
+            self.set_awaiting_restart(f, false);
         }
     }
 
-    /// Streams a container's log: the newest attempt, or the one before it with `previous`.
+    /// Streams a container's log: the newest attempt; with `previous`, the attempt the
+    /// container's `lastState` shows (upstream's `validateContainerLogStatus`): the one before
+    /// the newest while the newest runs or ended for good, the newest itself while the
+    /// container waits to restart after it.
     pub fn open(
         &self,
         namespace: &str,
@@ -159,8 +188,12 @@ impl LogStore {
         now_millis: i64,
     ) -> Result<LogStream, LogError> {
         let attempts = self.attempts(namespace, pod, uid, container);
+        let newest_awaits_restart = attempts.last().is_some_and(|n| {
+            self.is_awaiting_restart(&self.attempt_file(namespace, pod, uid, container, *n))
+        });
         let attempt = if opts.previous {
-            attempts.iter().rev().nth(1).copied().ok_or_else(|| {
+            let back = usize::from(!newest_awaits_restart);
+            attempts.iter().rev().nth(back).copied().ok_or_else(|| {
                 LogError::BadRequest(format!(
                     "previous terminated container {container:?} in pod {pod:?} not found"
                 ))
@@ -221,5 +254,43 @@ mod tests {
             err.to_string(),
             "previous terminated container \"c\" in pod \"p\" not found"
         );
+    }
+
+    #[test]
+    fn previous_is_the_newest_attempt_while_its_container_waits_to_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path().to_path_buf());
+        for n in 0..2 {
+            let f = store.attempt_file("default", "p", "u", "c", n);
+            std::fs::write(
+                &f,
+                format!("2026-01-01T00:00:00.000000000Z stdout F attempt-{n}\n"),
+            )
+            .unwrap();
+        }
+        let read = |previous| {
+            let opts = LogOptions {
+                previous,
+                ..Default::default()
+            };
+            let stream = store.open("default", "p", "u", "c", opts, 0).unwrap();
+            let chunks = futures::executor::block_on(futures::StreamExt::collect::<Vec<_>>(stream));
+            let bytes: Vec<u8> = chunks
+                .into_iter()
+                .flat_map(|c| c.unwrap().to_vec())
+                .collect();
+            String::from_utf8(bytes).unwrap()
+        };
+        assert_eq!(
+            read(true),
+            "attempt-0\n",
+            "the newest ran or ended for good"
+        );
+        let newest = store.attempt_file("default", "p", "u", "c", 1);
+        store.set_awaiting_restart(&newest, true);
+        assert_eq!(read(true), "attempt-1\n", "lastState is the newest");
+        assert_eq!(read(false), "attempt-1\n");
+        store.set_awaiting_restart(&newest, false);
+        assert_eq!(read(true), "attempt-0\n");
     }
 }

@@ -62,17 +62,20 @@ impl Worker {
                         self.slots.get(i).map(|s| s.kind),
                     )),
                 );
-                let tick = self.ctx.config.tick.as_millis() as i64;
                 if let Some(s) = self.slots.get_mut(i) {
                     s.state = State::Waiting {
                         reason: "CreateContainerConfigError".into(),
                         message: Some(msg),
                     };
-                    s.start_at = Some(now_ms + tick);
+                    s.start_at = Some(now_ms + super::CONFIG_ERROR_RETRY_MS);
                 }
+                self.refs_stale = true;
                 return;
             }
         };
+        // Upstream's `ExpandContainerCommandAndArgs` sees the pod's environment only, not
+        // what the runtime adds (PATH, HOSTNAME, HOME).
+        let argv = env::command_line(&container, &pod_env);
         let mut full_env = base_env(&self.name, self.run_as(&container).0);
         for (k, v) in pod_env {
             if let Some(slot) = full_env.iter_mut().find(|(n, _)| *n == k) {
@@ -81,7 +84,6 @@ impl Worker {
                 full_env.push((k, v));
             }
         }
-        let argv = env::command_line(&container, &full_env);
         let (uid, gid) = self.run_as(&container);
         // The attempt's number is the restart count it will show (its log file name).
         let attempt = self
@@ -178,6 +180,16 @@ impl Worker {
         };
         match self.ctx.runtime.start(config) {
             Ok(started) => {
+                if let Some(before) = attempt.checked_sub(1) {
+                    let last = self.ctx.logs.attempt_file(
+                        &self.ns,
+                        &self.name,
+                        &self.uid,
+                        &container.name,
+                        before,
+                    );
+                    self.ctx.logs.set_awaiting_restart(&last, false);
+                }
                 let now_s = now_ms.div_euclid(1000);
                 if let Some(s) = self.slots.get_mut(i) {
                     if s.attempts > 0 {
@@ -379,6 +391,14 @@ impl Worker {
                 };
                 let delay = s.schedule_restart(now_ms, initial, max);
                 s.last = last;
+                let ended = self.ctx.logs.attempt_file(
+                    &self.ns,
+                    &self.name,
+                    &self.uid,
+                    &s.container.name,
+                    u32::try_from(s.restart_count).unwrap_or_default(),
+                );
+                self.ctx.logs.set_awaiting_restart(&ended, true);
                 if delay > 0 {
                     let msg = format!(
                         "back-off {}s restarting failed container={} pod={pod_desc}",

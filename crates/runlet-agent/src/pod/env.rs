@@ -301,17 +301,8 @@ pub fn build_env(
                         });
                     }
                     Some(cm) => {
-                        let v = cm
-                            .data
-                            .as_ref()
-                            .and_then(|d| d.get(&r.key))
-                            .cloned()
-                            .or_else(|| {
-                                cm.binary_data
-                                    .as_ref()
-                                    .and_then(|d| d.get(&r.key))
-                                    .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-                            });
+                        // Upstream's `makeEnvironmentVariables` reads `data` only.
+                        let v = cm.data.as_ref().and_then(|d| d.get(&r.key)).cloned();
                         match v {
                             Some(v) => v,
                             None if optional => continue,

@@ -44,6 +44,10 @@ const FALLBACK_BYTES: usize = 2048;
 /// write (its end) instead of two (start and end); a container that runs on is reported
 /// running this much later.
 const QUICK_EXIT_WINDOW: Duration = Duration::from_millis(10);
+/// How long a container whose configuration failed (a ConfigMap or Secret its environment
+/// names is missing) waits before the ConfigMaps and Secrets are read again and it is retried:
+/// the kubelet's pod-worker back-off after a failed sync (`backOffPeriod`).
+const CONFIG_ERROR_RETRY_MS: i64 = 10_000;
 
 /// What the worker is doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,6 +108,9 @@ pub struct Worker {
     claims: HashMap<String, Result<PathBuf, String>>,
     /// A container started since the last status write (see [`QUICK_EXIT_WINDOW`]).
     started_since_write: bool,
+    /// A container could not be configured from the ConfigMaps and Secrets read so far: read
+    /// them again before its retry.
+    refs_stale: bool,
 }
 
 fn restart_policy(pod: &Pod) -> &str {
@@ -178,6 +185,7 @@ impl Worker {
             secrets: HashMap::new(),
             claims: HashMap::new(),
             started_since_write: false,
+            refs_stale: false,
         }
     }
 
@@ -211,6 +219,10 @@ impl Worker {
             return outcome;
         }
         loop {
+            if self.refs_stale && self.start_is_due(self.now_ms()) {
+                self.fetch_refs().await;
+                self.refs_stale = false;
+            }
             self.step();
             // Collect exits that are already in before writing, to coalesce.
             while let Some(Some(done)) = futures::FutureExt::now_or_never(self.exits.join_next()) {
@@ -578,6 +590,12 @@ impl Worker {
     }
 
     /// Starts every container whose start time has come.
+    fn start_is_due(&self, now: i64) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.start_at.is_some_and(|t| t <= now))
+    }
+
     fn start_due(&mut self, now: i64) {
         for i in 0..self.slots.len() {
             let due = self

@@ -56,7 +56,7 @@ pub struct Slot {
     pub state: State,
     pub restart_count: i32,
     pub last: Option<Terminated>,
-    /// Attempts started so far (the next attempt's log file number is `restart_count`).
+    /// Attempts started so far (the latest attempt's log file number is `restart_count`).
     pub attempts: u32,
     /// When the container may be (re)started, in clock milliseconds; `None`: not to be started.
     pub start_at: Option<i64>,

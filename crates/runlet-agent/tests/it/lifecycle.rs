@@ -50,11 +50,10 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
             },
         )
         .await;
-    assert!(current.starts_with("attempt-") && previous.starts_with("attempt-"));
-    assert_ne!(
-        current, previous,
-        "--previous reads the attempt before the last"
-    );
+    assert!(current.starts_with("attempt-"));
+    // Upstream's `validateContainerLogStatus`: while the container waits to restart, both
+    // read its `lastState`, the attempt that just failed.
+    assert_eq!(previous, current, "--previous reads lastState");
 
     // Nothing happens until the clock passes the backoff.
     env.api.clock.advance_millis(10_001);
@@ -64,6 +63,28 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
         })
         .await;
     assert_eq!(cstatus(&p, false)[0]["restartCount"], 2);
+    let p = env
+        .wait_pod("flaky", "backing off again", |p| {
+            cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        })
+        .await;
+    assert_eq!(
+        cstatus(&p, false)[0]["lastState"]["terminated"]["exitCode"],
+        3
+    );
+    let previous_now = env
+        .logs(
+            "flaky",
+            &LogParams {
+                previous: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_ne!(
+        previous_now, previous,
+        "lastState moved on to the third attempt"
+    );
     env.pods
         .delete("flaky", &DeleteParams::default())
         .await

@@ -1,7 +1,7 @@
 //! Pods running to completion: phases, exit codes, logs, env, init containers and volumes.
 
 use crate::harness::{Env, cstatus, phase_of, wait_until};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{Api, LogParams, PostParams};
 use serde_json::json;
 
@@ -142,7 +142,7 @@ async fn secret_and_config_map_key_refs_become_env() {
     env.create(
         "envs",
         json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
-        "command": sh("echo $PASSWORD $MODE $POD_NAME $(GREETING)"),
+        "command": ["sh", "-c", "echo $PASSWORD $MODE $POD_NAME $(GREETING) \"$0\"", "$(HOSTNAME)"],
         "env": [
             {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
             {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "mode"}}},
@@ -154,7 +154,8 @@ async fn secret_and_config_map_key_refs_become_env() {
     env.wait_phase("envs", "Succeeded").await;
     assert_eq!(
         env.logs("envs", &LogParams::default()).await,
-        "hunter2 fast envs hi-fast\n"
+        "hunter2 fast envs hi-fast $(HOSTNAME)\n",
+        "only the pod's own variables expand in arguments (upstream's ExpandContainerCommandAndArgs)"
     );
     env.stop().await;
 }
@@ -180,6 +181,36 @@ async fn a_missing_secret_waits_with_create_container_config_error() {
         cstatus(&p, false)[0]["state"]["waiting"]["message"],
         "secret \"absent\" not found"
     );
+    // Upstream's pod worker retries a failed sync after 10 s, reading the Secret again, and
+    // its event recorder counts the repeated `Failed` event instead of writing another.
+    let events: Api<Event> = Api::default_namespaced(env.api.client.clone());
+    let failed = || async {
+        let list = events.list(&Default::default()).await.unwrap();
+        list.items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("Failed"))
+            .collect::<Vec<_>>()
+    };
+    wait_until("the Failed event", || async { !failed().await.is_empty() }).await;
+    env.api.clock.advance_millis(10_001);
+    wait_until("the retry counted on the first Failed event", || async {
+        failed().await.first().and_then(|e| e.count) == Some(2)
+    })
+    .await;
+    assert_eq!(failed().await.len(), 1, "one Failed event, counted twice");
+    let secrets: Api<Secret> = Api::default_namespaced(env.api.client.clone());
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "absent"}, "stringData": {"k": "v"}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    env.api.clock.advance_millis(10_001);
+    env.wait_phase("nosecret", "Succeeded").await;
     env.stop().await;
 }
 

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{Config, run};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use runlet_test::TestApi;
@@ -104,6 +105,34 @@ async fn exists(api: &TestApi, name: &str) -> bool {
 
 async fn gone(api: &TestApi, name: &str) -> bool {
     !exists(api, name).await
+}
+
+/// Job `j` and one pod `pod_name` it controls (bound to `node_name` when given), as the Job
+/// controller would leave them.
+async fn job_with_pod(
+    api: &TestApi,
+    pod_name: &str,
+    node_name: Option<&str>,
+) -> (Api<Job>, Api<Pod>) {
+    let jobs: Api<Job> = Api::default_namespaced(api.client.clone());
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "j"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox"}]}}}
+    }))
+    .unwrap();
+    let job = jobs.create(&PostParams::default(), &job).await.unwrap();
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": pod_name, "ownerReferences": [{
+            "apiVersion": "batch/v1", "kind": "Job", "name": "j",
+            "uid": job.metadata.uid, "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"nodeName": node_name, "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    (jobs, pods)
 }
 
 async fn remove_finalizers(api: &TestApi, name: &str) {
@@ -295,27 +324,9 @@ async fn orphaning_interrupted_by_a_restart_completes() {
 async fn a_job_deleted_without_a_policy_orphans_its_pods() {
     // batch/v1's legacy default propagation is Orphan: the collector strips the Job's
     // reference from its pods and the pods stay.
-    use k8s_openapi::api::batch::v1::Job;
-    use k8s_openapi::api::core::v1::Pod;
     let api = TestApi::start().await;
     let gc = Gc::start(&api);
-    let jobs: Api<Job> = Api::default_namespaced(api.client.clone());
-    let job: Job = serde_json::from_value(json!({
-        "metadata": {"name": "j"},
-        "spec": {"template": {"spec": {"restartPolicy": "Never",
-            "containers": [{"name": "c", "image": "busybox"}]}}}
-    }))
-    .unwrap();
-    let job = jobs.create(&PostParams::default(), &job).await.unwrap();
-    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "j-pod", "ownerReferences": [{
-            "apiVersion": "batch/v1", "kind": "Job", "name": "j",
-            "uid": job.metadata.uid, "controller": true, "blockOwnerDeletion": true}]},
-        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
-    }))
-    .unwrap();
-    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let (jobs, pods) = job_with_pod(&api, "j-pod", None).await;
     // The collector orphans only the pods its graph holds (as upstream, whose TestOrphaning
     // waits for them): a pod whose owner never existed is deleted only after the pod watch
     // brought the one before it.
@@ -341,28 +352,9 @@ async fn a_job_deleted_without_a_policy_orphans_its_pods() {
 async fn foreground_job_deletion_waits_for_a_running_pod_to_finish_terminating() {
     // A running pod is deleted gracefully (the node agent finishes it with grace 0); upstream
     // keeps the foreground owner until the blocking pod is really gone.
-    use k8s_openapi::api::batch::v1::Job;
-    use k8s_openapi::api::core::v1::Pod;
     let api = TestApi::start().await;
     let gc = Gc::start(&api);
-    let jobs: Api<Job> = Api::default_namespaced(api.client.clone());
-    let job: Job = serde_json::from_value(json!({
-        "metadata": {"name": "j"},
-        "spec": {"template": {"spec": {"restartPolicy": "Never",
-            "containers": [{"name": "c", "image": "busybox"}]}}}
-    }))
-    .unwrap();
-    let job = jobs.create(&PostParams::default(), &job).await.unwrap();
-    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "j-run", "ownerReferences": [{
-            "apiVersion": "batch/v1", "kind": "Job", "name": "j",
-            "uid": job.metadata.uid, "controller": true, "blockOwnerDeletion": true}]},
-        "spec": {"nodeName": "n1", "restartPolicy": "Never",
-            "containers": [{"name": "c", "image": "busybox"}]}
-    }))
-    .unwrap();
-    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let (jobs, pods) = job_with_pod(&api, "j-run", Some("n1")).await;
     let dp = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Foreground),
         ..DeleteParams::default()
