@@ -642,7 +642,6 @@ impl Worker {
 
     fn render(&mut self) -> Value {
         let phase = self.phase();
-        let init_done = !matches!(self.stage, Stage::Init(_));
         let view = status::View {
             phase,
             reason: self.reason.as_deref(),
@@ -651,7 +650,6 @@ impl Worker {
             host_ip: &self.ctx.host.ip,
             start_time: self.start_time,
             sandbox_ready: self.volumes.is_some(),
-            init_done,
             terminating: self.terminating(),
             runtime: self.ctx.runtime.name(),
         };

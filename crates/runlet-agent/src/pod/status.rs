@@ -16,7 +16,6 @@ pub struct View<'a> {
     pub host_ip: &'a str,
     pub start_time: Option<i64>,
     pub sandbox_ready: bool,
-    pub init_done: bool,
     pub terminating: bool,
     pub runtime: &'a str,
 }
@@ -111,7 +110,8 @@ fn container_status(slot: &Slot, runtime: &str) -> Value {
         "name": slot.name(),
         "image": slot.container.image.clone().unwrap_or_default(),
         "imageID": "",
-        "ready": running && slot.kind != Kind::Init,
+        // The prober manager's: an init container is ready once it exited 0.
+        "ready": if slot.kind == Kind::Init { slot.succeeded() } else { running },
         "started": running,
         "restartCount": slot.restart_count,
         "state": state,
@@ -138,15 +138,23 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
         None,
         &now,
     ));
+    // Upstream's `GeneratePodInitializedCondition`: initialized once every init container
+    // succeeded (sidecars: started), or once any regular container started (a sidecar
+    // restarting later does not undo it); a failed init container leaves it False, which
+    // kubectl shows as `Init:Error`.
     let incomplete: Vec<&str> = inits
         .iter()
         .filter(|s| match s.kind {
-            Kind::Sidecar => !s.is_running() && !view.init_done,
+            Kind::Sidecar => !s.is_running(),
             _ => !s.succeeded(),
         })
         .map(|s| s.name())
         .collect();
-    if view.init_done || incomplete.is_empty() {
+    let regular_started = view
+        .slots
+        .iter()
+        .any(|s| s.kind == Kind::Main && s.attempts > 0);
+    if view.phase == "Succeeded" || regular_started || incomplete.is_empty() {
         let reason = (view.phase == "Succeeded" && !inits.is_empty()).then_some("PodCompleted");
         conds.push(conditions.make("Initialized", true, reason, None, &now));
     } else {
@@ -173,6 +181,8 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
             conditions.make(kind, true, None, None, &now)
         } else if view.phase == "Succeeded" {
             conditions.make(kind, false, Some("PodCompleted"), None, &now)
+        } else if view.phase == "Failed" {
+            conditions.make(kind, false, Some("PodFailed"), None, &now)
         } else {
             conditions.make(
                 kind,
@@ -274,7 +284,6 @@ mod tests {
             host_ip: "192.0.2.1",
             start_time: Some(9),
             sandbox_ready: true,
-            init_done: true,
             terminating: false,
             runtime: "process",
         };
@@ -302,8 +311,64 @@ mod tests {
             "1970-01-01T00:00:11Z"
         );
         assert_eq!(s["initContainerStatuses"][0]["name"], "init");
+        assert_eq!(
+            s["initContainerStatuses"][0]["ready"], true,
+            "an init container that exited 0 is ready"
+        );
         assert_eq!(s["startTime"], "1970-01-01T00:00:09Z");
         assert_eq!(s["reason"], Value::Null, "a stale reason is cleared");
+    }
+
+    #[test]
+    fn a_failed_init_container_leaves_the_pod_uninitialized_as_kubectl_s_init_error_needs() {
+        let failed = State::Terminated(Terminated {
+            exit_code: 7,
+            signal: None,
+            reason: "Error".into(),
+            message: None,
+            started_at: 10,
+            finished_at: 11,
+            container_id: "x".into(),
+        });
+        let waiting = State::Waiting {
+            reason: "PodInitializing".into(),
+            message: None,
+        };
+        let slots = vec![
+            slot("i", Kind::Init, failed),
+            slot("main", Kind::Main, waiting),
+        ];
+        let view = View {
+            phase: "Failed",
+            reason: None,
+            message: None,
+            slots: &slots,
+            host_ip: "192.0.2.1",
+            start_time: Some(9),
+            sandbox_ready: true,
+            terminating: false,
+            runtime: "process",
+        };
+        let s = render(&view, &mut Conditions::default(), 12);
+        let cond = |t: &str| {
+            s["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["type"] == t)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(cond("Initialized")["status"], "False");
+        assert_eq!(cond("Initialized")["reason"], "ContainersNotInitialized");
+        assert_eq!(
+            cond("Initialized")["message"],
+            "containers with incomplete status: [i]"
+        );
+        assert_eq!(cond("Ready")["reason"], "PodFailed");
+        assert_eq!(cond("ContainersReady")["reason"], "PodFailed");
+        assert_eq!(cond("Ready")["message"], Value::Null);
+        assert_eq!(s["initContainerStatuses"][0]["ready"], false);
     }
 
     #[test]

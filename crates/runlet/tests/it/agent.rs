@@ -33,6 +33,22 @@ spec:
     command: [\"sh\", \"-c\", \"echo attempt; exit 1\"]
 ";
 
+const INIT_FAILS: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: init-fails
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: i
+    image: busybox
+    command: [\"sh\", \"-c\", \"exit 7\"]
+  containers:
+  - name: c
+    image: busybox
+    command: [\"true\"]
+";
+
 #[test]
 fn a_pod_is_scheduled_run_and_its_logs_served_to_kubectl() {
     let s = Server::start();
@@ -68,7 +84,23 @@ fn a_pod_is_scheduled_run_and_its_logs_served_to_kubectl() {
         s.kubectl_ok(&["logs", "crasher", "--previous"]),
         "attempt\n"
     );
+    // The restarted container's second `Started` is counted on the first event, as
+    // upstream's event recorder does, and kubectl describe says so.
+    wait_until(Duration::from_secs(30), "the counted Started event", || {
+        s.kubectl_ok(&["describe", "pod", "crasher"])
+            .contains("(x2 over")
+    });
     s.kubectl_ok(&["delete", "pod", "crasher", "--timeout=60s"]);
+
+    s.kubectl_stdin(&["apply", "-f", "-"], INIT_FAILS);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Failed",
+        "pod/init-fails",
+        "--timeout=60s",
+    ]);
+    let table = s.kubectl_ok(&["get", "pod", "init-fails"]);
+    assert!(table.contains("Init:Error"), "{table}");
 }
 
 #[test]
