@@ -98,6 +98,9 @@ impl Cgroups {
                 if let Some(m) = limits.memory_bytes {
                     write(&dir.join("memory.max"), &m.to_string())?;
                     let _ = write(&dir.join("memory.swap.max"), "0");
+                    // The kubelet's default on cgroup v2 (no `singleProcessOOMKill`): an OOM
+                    // kill takes the whole container, not one of its processes.
+                    let _ = write(&dir.join("memory.oom.group"), "1");
                 }
                 if let Some(c) = limits.cpu_millis {
                     let quota = (c * CPU_PERIOD_US / 1000).max(1000);

@@ -85,7 +85,9 @@ impl Runtime for ProcessRuntime {
             if let Err(err) = copied {
                 tracing::warn!(log = %log_path.display(), error = %err, "writing container log");
             }
-            let oom_killed = has_cgroup && e.signal == Some(9) && os.cgroup_oom_killed(&id);
+            // As containerd reports it: any OOM kill in the container's cgroup, whichever of
+            // its processes it hit.
+            let oom_killed = has_cgroup && os.cgroup_oom_killed(&id);
             if has_cgroup {
                 os.remove_cgroup(&id);
             }

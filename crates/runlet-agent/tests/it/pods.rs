@@ -320,6 +320,15 @@ async fn memory_limit_kill_is_reported_as_oom_killed() {
             "resources": {"limits": {"memory": "32Mi"}}}]}),
     )
     .await;
+    // A child process the kernel kills: on cgroup v2 the whole container goes with it (the
+    // kubelet's `memory.oom.group`); either way the container was OOM-killed.
+    env.create(
+        "oom-child",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh("sh -c 'x=$(head -c 200000000 /dev/zero | tr \"\\0\" a)'; exit 1"),
+            "resources": {"limits": {"memory": "32Mi"}}}]}),
+    )
+    .await;
     let done = env.wait_phase("oom", "Failed").await;
     let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
     assert_eq!(
@@ -327,5 +336,11 @@ async fn memory_limit_kill_is_reported_as_oom_killed() {
         (Some(137), Some("OOMKilled")),
         "{t}"
     );
+    let done = env.wait_phase("oom-child", "Failed").await;
+    let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
+    assert_eq!(t["reason"], "OOMKilled", "{t}");
+    if v2 {
+        assert_eq!(t["exitCode"], 137, "{t}");
+    }
     env.stop().await;
 }
