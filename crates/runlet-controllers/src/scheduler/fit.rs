@@ -132,8 +132,28 @@ fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
     })
 }
 
-/// Why a node does not fit, in upstream's words; `None` when it fits.
-pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option<String> {
+/// Why a node does not fit a pod: the reasons of the first filter that failed, in upstream's
+/// words, and whether preemption might make room there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misfit {
+    pub reasons: Vec<String>,
+    /// Upstream's `Unschedulable` (NodeResourcesFit: evicting pods could make room), against
+    /// `UnschedulableAndUnresolvable` (taints, selectors, volumes: nothing to evict helps).
+    pub preemption_may_help: bool,
+}
+
+impl Misfit {
+    /// A reason preemption cannot resolve.
+    pub fn unresolvable(reason: impl Into<String>) -> Misfit {
+        Misfit {
+            reasons: vec![reason.into()],
+            preemption_may_help: false,
+        }
+    }
+}
+
+/// Why a node does not fit; `None` when it fits.
+pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option<Misfit> {
     let spec = pod.spec.as_ref();
     let tolerations = spec
         .and_then(|s| s.tolerations.as_deref())
@@ -157,7 +177,7 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
             ..Default::default()
         };
         if !tolerates(tolerations, &t) {
-            return Some("node(s) were unschedulable".into());
+            return Some(Misfit::unresolvable("node(s) were unschedulable"));
         }
     }
     for t in taints
@@ -165,11 +185,11 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
     {
         if !tolerates(tolerations, t) {
-            return Some(format!(
+            return Some(Misfit::unresolvable(format!(
                 "node(s) had untolerated taint {{{}: {}}}",
                 t.key,
                 t.value.as_deref().unwrap_or("")
-            ));
+            )));
         }
     }
     if let Some(selector) = spec.and_then(|s| s.node_selector.as_ref()) {
@@ -178,36 +198,62 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
             .iter()
             .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
         {
-            return Some("node(s) didn't match Pod's node affinity/selector".into());
+            return Some(Misfit::unresolvable(
+                "node(s) didn't match Pod's node affinity/selector",
+            ));
         }
     }
+    // NodeResourcesFit names every resource that is short (`fitsRequest`), pods first.
     let free = allocatable(node);
+    let mut short = Vec::new();
     if used.pods + req.pods > free.pods {
-        return Some("Too many pods".into());
+        short.push("Too many pods".to_string());
     }
     if req.cpu_millis > 0 && used.cpu_millis + req.cpu_millis > free.cpu_millis {
-        return Some("Insufficient cpu".into());
+        short.push("Insufficient cpu".into());
     }
     if req.memory > 0 && used.memory + req.memory > free.memory {
-        return Some("Insufficient memory".into());
+        short.push("Insufficient memory".into());
     }
-    None
+    (!short.is_empty()).then_some(Misfit {
+        reasons: short,
+        preemption_may_help: true,
+    })
 }
 
-/// Upstream's `FitError` message: `0/3 nodes are available: 1 Insufficient cpu, 2 node(s) ...`
-/// (reasons sorted), then the preemption note.
-pub fn fit_error(total: usize, reasons: &[String]) -> String {
+/// Upstream's `FitError` message for the nodes that did not fit: `0/3 nodes are available:
+/// 1 Insufficient cpu, 2 node(s) ...` (each reason counted, sorted), then what the default
+/// preemption plugin adds. runlet does not preempt, and with every pod at the default priority
+/// there is nothing to evict: `No preemption victims found for incoming pod` where preemption
+/// would have been tried, `Preemption is not helpful for scheduling` where not. Both are a
+/// `FitError` message of their own inside the first, hence upstream's double period.
+pub fn fit_error(total: usize, misfits: &[Misfit]) -> String {
     if total == 0 {
         return "no nodes available to schedule pods".into();
     }
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in reasons {
-        *counts.entry(r.as_str()).or_default() += 1;
-    }
-    let parts: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
-    format!(
-        "0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.",
+    fn histogram<'a>(reasons: impl Iterator<Item = &'a str>) -> String {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in reasons {
+            *counts.entry(r).or_default() += 1;
+        }
+        let mut parts: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        parts.sort();
         parts.join(", ")
+    }
+    let filters = histogram(
+        misfits
+            .iter()
+            .flat_map(|m| m.reasons.iter().map(String::as_str)),
+    );
+    let preemption = histogram(misfits.iter().map(|m| {
+        if m.preemption_may_help {
+            "No preemption victims found for incoming pod"
+        } else {
+            "Preemption is not helpful for scheduling"
+        }
+    }));
+    format!(
+        "0/{total} nodes are available: {filters}. preemption: 0/{total} nodes are available: {preemption}.."
     )
 }
 
@@ -254,24 +300,40 @@ mod tests {
             pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "2"}}}]}));
         let req = pod_requests(&p);
         assert_eq!(
-            misfit(&p, &node("1", true), Resources::default(), req).as_deref(),
-            Some("Insufficient cpu")
+            misfit(&p, &node("1", true), Resources::default(), req),
+            Some(Misfit {
+                reasons: vec!["Insufficient cpu".into()],
+                preemption_may_help: true
+            })
         );
         assert_eq!(
             misfit(&p, &node("4", true), Resources::default(), req),
             None
         );
         assert_eq!(
-            misfit(&p, &node("4", false), Resources::default(), req).as_deref(),
-            Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }")
+            misfit(&p, &node("4", false), Resources::default(), req),
+            Some(Misfit::unresolvable(
+                "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+            ))
         );
         let full = Resources {
             pods: 2,
             ..Default::default()
         };
         assert_eq!(
-            misfit(&p, &node("4", true), full, req).as_deref(),
-            Some("Too many pods")
+            misfit(&p, &node("4", true), full, req).map(|m| m.reasons),
+            Some(vec!["Too many pods".to_string()])
+        );
+        let huge = pod(json!({"containers": [{"name": "c",
+            "resources": {"requests": {"cpu": "8", "memory": "10Gi"}}}]}));
+        assert_eq!(
+            misfit(&huge, &node("4", true), full, pod_requests(&huge)).map(|m| m.reasons),
+            Some(vec![
+                "Too many pods".to_string(),
+                "Insufficient cpu".into(),
+                "Insufficient memory".into()
+            ]),
+            "every resource that is short"
         );
         let sel = pod(json!({"nodeSelector": {"disk": "hdd"}, "containers": []}));
         assert_eq!(
@@ -280,9 +342,10 @@ mod tests {
                 &node("4", true),
                 Resources::default(),
                 pod_requests(&sel)
-            )
-            .as_deref(),
-            Some("node(s) didn't match Pod's node affinity/selector")
+            ),
+            Some(Misfit::unresolvable(
+                "node(s) didn't match Pod's node affinity/selector"
+            ))
         );
         let tolerant = pod(json!({"tolerations": [{"operator": "Exists"}], "containers": []}));
         assert_eq!(
@@ -298,17 +361,21 @@ mod tests {
 
     #[test]
     fn fit_error_counts_reasons() {
+        let resources = |reasons: &[&str]| Misfit {
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+            preemption_may_help: true,
+        };
         let msg = fit_error(
             3,
             &[
-                "Insufficient cpu".into(),
-                "Too many pods".into(),
-                "Insufficient cpu".into(),
+                resources(&["Insufficient cpu", "Insufficient memory"]),
+                resources(&["Insufficient cpu"]),
+                Misfit::unresolvable("node(s) didn't match Pod's node affinity/selector"),
             ],
         );
         assert_eq!(
             msg,
-            "0/3 nodes are available: 2 Insufficient cpu, 1 Too many pods. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+            "0/3 nodes are available: 1 Insufficient memory, 1 node(s) didn't match Pod's node affinity/selector, 2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.."
         );
         assert_eq!(fit_error(0, &[]), "no nodes available to schedule pods");
     }

@@ -25,7 +25,7 @@ pub mod fit;
 pub mod volumes;
 
 use crate::podfeed::PodSource;
-use fit::{Resources, fit_error, misfit, pod_requests};
+use fit::{Misfit, Resources, fit_error, misfit, pod_requests};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -372,7 +372,7 @@ impl Scheduler {
                 let name = n.metadata.name.clone().unwrap_or_default();
                 let u = used.get(&name).copied().unwrap_or_default();
                 let why = misfit(&p, n, u, req)
-                    .or_else(|| volumes::conflict(&required, n).map(str::to_string));
+                    .or_else(|| volumes::conflict(&required, n).map(Misfit::unresolvable));
                 match why {
                     Some(r) => reasons.push(r),
                     None => {

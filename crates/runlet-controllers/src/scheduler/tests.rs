@@ -115,7 +115,7 @@ async fn reports_failed_scheduling_when_no_node_fits_and_binds_when_one_appears(
     assert_eq!(ev["type"], "Warning");
     assert_eq!(
         ev["message"],
-        "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.."
     );
     let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
     // The event and the status write are separate requests: wait for the condition too.
@@ -276,7 +276,7 @@ async fn a_volume_pinned_to_no_ready_node_is_a_volume_node_affinity_conflict() {
     .await;
     assert_eq!(
         ev["message"],
-        "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+        "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.."
     );
     assert_eq!(node_name(&api, "stuck").await, None);
     stop(cancel, task).await;
