@@ -13,7 +13,7 @@ use clap::Args;
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::api::{
     Api, DeleteParams, ListParams, LogParams, PostParams, PropagationPolicy, WatchEvent,
     WatchParams,
@@ -216,8 +216,13 @@ async fn run_documents(
     let results = tokio::select! {
         r = futures::future::join_all(follows) => r,
         _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted: terminating the Jobs' pods");
-            terminate(client, &jobs).await;
+            eprintln!("interrupted: terminating the Jobs' pods (Ctrl-C again to stop waiting)");
+            tokio::select! {
+                _ = terminate(client, &jobs) => {}
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("interrupted again: not waiting for the pods' grace periods");
+                }
+            }
             return Ok(ExitCode::from(130));
         }
     };
@@ -344,7 +349,7 @@ async fn follow_job(
     );
     bar.set_prefix(job.name.clone());
     let log_tasks: Arc<Mutex<tokio::task::JoinSet<()>>> = Arc::default();
-    let streamed: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+    let streamed: Arc<Mutex<HashSet<String>>> = Arc::default();
     let selector = format!("batch.kubernetes.io/job-name={}", job.name);
 
     let fields = format!("metadata.name={}", job.name);
@@ -436,65 +441,106 @@ fn observe(job: &Job, bar: &ProgressBar) -> Option<Job> {
         .then(|| job.clone())
 }
 
-/// Streams each started container's log once, prefixed with the pod name.
+/// One read of a container's log: which attempt, and whether to follow it.
+#[derive(Clone, Copy)]
+enum Read {
+    /// `--previous`: the attempt the status shows as `lastState`, finished.
+    Previous,
+    /// The newest attempt, which has finished (the container waits to restart).
+    Finished,
+    /// The newest attempt, followed while it runs.
+    Follow,
+}
+
+/// Streams the log of every container attempt once, prefixed with the pod name: init
+/// containers and sidecars as well as the main containers, and each attempt of a restarted
+/// container. An attempt is known by its container ID; one that the status shows only as
+/// `lastState` is read back with `previous` (or as the newest while the container waits).
 fn start_logs(
     pods: &Api<Pod>,
     pod: &Pod,
     multi: &MultiProgress,
     tasks: &Arc<Mutex<tokio::task::JoinSet<()>>>,
-    streamed: &Arc<Mutex<HashSet<(String, String)>>>,
+    streamed: &Arc<Mutex<HashSet<String>>>,
 ) {
     let Some(name) = pod.metadata.name.clone() else {
         return;
     };
-    let statuses = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.clone())
-        .unwrap_or_default();
+    let Some(status) = pod.status.as_ref() else {
+        return;
+    };
+    let statuses: Vec<&ContainerStatus> = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .collect();
+    let several = statuses.len() > 1;
     for cs in statuses {
-        let started = cs
-            .state
+        let state = cs.state.as_ref();
+        let current = state.and_then(|s| {
+            s.running
+                .as_ref()
+                .and_then(|_| cs.container_id.clone())
+                .or_else(|| s.terminated.as_ref().and_then(|t| t.container_id.clone()))
+        });
+        let waiting = state.is_some_and(|s| s.waiting.is_some());
+        let last = cs
+            .last_state
             .as_ref()
-            .is_some_and(|s| s.running.is_some() || s.terminated.is_some());
-        if !started {
-            continue;
-        }
-        let key = (name.clone(), cs.name.clone());
-        if !streamed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key)
+            .and_then(|s| s.terminated.as_ref())
+            .and_then(|t| t.container_id.clone());
+        let mut reads = Vec::new();
         {
+            let mut seen = streamed.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(id) = last.filter(|id| !id.is_empty())
+                && seen.insert(id)
+            {
+                reads.push(if waiting {
+                    Read::Finished
+                } else {
+                    Read::Previous
+                });
+            }
+            if let Some(id) = current.filter(|id| !id.is_empty())
+                && seen.insert(id)
+            {
+                reads.push(Read::Follow);
+            }
+        }
+        if reads.is_empty() {
             continue;
         }
         let (pods, multi, pod_name, container) =
             (pods.clone(), multi.clone(), name.clone(), cs.name.clone());
-        let several = pod.spec.as_ref().is_some_and(|s| s.containers.len() > 1);
         tasks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .spawn(async move {
-                let params = LogParams {
-                    follow: true,
-                    container: Some(container.clone()),
-                    ..Default::default()
-                };
-                let Ok(stream) = pods.log_stream(&pod_name, &params).await else {
-                    return;
-                };
                 let prefix = if several {
                     format!("[{pod_name}/{container}]")
                 } else {
                     format!("[{pod_name}]")
                 };
-                let mut lines = stream.lines();
-                while let Some(Ok(line)) = lines.next().await {
-                    let text = format!("{prefix} {line}");
-                    if multi.is_hidden() {
-                        println!("{text}");
-                    } else {
-                        let _ = multi.println(text);
+                // One attempt after the other, oldest first.
+                for read in reads {
+                    let params = LogParams {
+                        follow: matches!(read, Read::Follow),
+                        previous: matches!(read, Read::Previous),
+                        container: Some(container.clone()),
+                        ..Default::default()
+                    };
+                    let Ok(stream) = pods.log_stream(&pod_name, &params).await else {
+                        continue;
+                    };
+                    let mut lines = stream.lines();
+                    while let Some(Ok(line)) = lines.next().await {
+                        let text = format!("{prefix} {line}");
+                        if multi.is_hidden() {
+                            println!("{text}");
+                        } else {
+                            let _ = multi.println(text);
+                        }
                     }
                 }
             });

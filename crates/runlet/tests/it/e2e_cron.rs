@@ -84,81 +84,182 @@ pub fn cronjob_on_the_real_clock(s: &Server) {
     ns.k(&["delete", "cronjob", "every-minute"]);
 }
 
+/// A `runlet run -f FILE` child whose stdout and stderr lines arrive on channels; killed with
+/// SIGKILL if a test fails before it exited.
+struct RunProcess {
+    child: std::process::Child,
+    stdout: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::mpsc::Receiver<String>,
+    /// Every stderr line received so far, for messages.
+    seen_stderr: Vec<String>,
+}
+
+impl RunProcess {
+    fn start(file: &std::path::Path) -> RunProcess {
+        let mut child = Command::new(BIN)
+            .args(["run", "-f"])
+            .arg(file)
+            .env("RUNLET_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = |pipe: Box<dyn std::io::Read + Send>| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+            rx
+        };
+        let stdout = lines(Box::new(child.stdout.take().unwrap()));
+        let stderr = lines(Box::new(child.stderr.take().unwrap()));
+        RunProcess {
+            child,
+            stdout,
+            stderr,
+            seen_stderr: Vec::new(),
+        }
+    }
+
+    /// Waits for a stdout line that `matches`.
+    fn wait_stdout(&self, what: &str, matches: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) if matches(&line) => return,
+                Ok(_) => {}
+                Err(_) => panic!("no {what} on stdout"),
+            }
+        }
+    }
+
+    /// Waits for a stderr line containing `text`.
+    fn wait_stderr(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(text);
+                    self.seen_stderr.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no {text:?} on stderr: {:?}", self.seen_stderr),
+            }
+        }
+    }
+
+    fn interrupt(&self) {
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits at most `limit` for the process to exit; its exit code and all of its stderr.
+    fn exit_within(mut self, limit: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "runlet run did not exit within {limit:?}: {:?}",
+                self.seen_stderr
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = std::mem::take(&mut self.seen_stderr);
+        stderr.extend(self.stderr.try_iter());
+        (status.code(), stderr.join("\n"))
+    }
+}
+
+impl Drop for RunProcess {
+    fn drop(&mut self) {
+        // Only a child not reaped yet: its PID is still ours.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A Job file whose container writes `trap_action` on SIGTERM, with that grace period.
+fn sleeper_job(dir: &std::path::Path, grace: u32, trap_action: &str) -> std::path::PathBuf {
+    let file = dir.join("sleeper.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: sleeper\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: {grace}\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sh\", \"-c\", \"trap '{trap_action}' TERM; echo started; while true; do sleep 0.1; done\"]\n"
+        ),
+    )
+    .unwrap();
+    file
+}
+
+fn started(line: &str) -> bool {
+    line.starts_with("[sleeper-") && line.ends_with("started")
+}
+
 /// Ctrl-C (SIGINT) during `runlet run`: the Job's pods get SIGTERM and their grace period,
 /// and `runlet run` exits 130.
 #[test]
 fn run_interrupted_terminates_pods_gracefully_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("terminated");
-    let file = dir.path().join("sleeper.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: sleeper\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 10\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sh\", \"-c\", \"trap 'echo graceful > {}; exit 0' TERM; echo started; while true; do sleep 0.1; done\"]\n",
-            marker.display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["run", "-f"])
-        .arg(&file)
-        .env("RUNLET_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct Kill(u32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &self.0.to_string()])
-                .status();
-        }
-    }
-    let guard = Kill(child.id());
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let stderr = child.stderr.take().unwrap();
-    let err_reader =
-        std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line.starts_with("[sleeper-") && line.ends_with("started") => break,
-            Ok(_) => {}
-            Err(_) => panic!("the pod never started"),
-        }
-    }
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "runlet run did not exit after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    // Reaped: the guard must not signal its PID, which another process may have by now.
-    std::mem::forget(guard);
-    let stderr = err_reader.join().unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let file = sleeper_job(
+        dir.path(),
+        10,
+        &format!("echo graceful > {}; exit 0", marker.display()),
+    );
+    let run = RunProcess::start(&file);
+    run.wait_stdout("pod start", started);
+    run.interrupt();
+    let (code, stderr) = run.exit_within(Duration::from_secs(30));
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap_or_default(),
         "graceful\n",
         "the container got SIGTERM and ran its trap"
     );
+}
+
+/// A second Ctrl-C stops waiting for pods that take their grace period: `runlet run` exits
+/// 130 at once, and its embedded agent kills what is left.
+#[test]
+fn a_second_interrupt_stops_waiting_for_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("ignoring-{}", std::process::id());
+    let file = sleeper_job(dir.path(), 60, &format!("echo {marker}"));
+    let mut run = RunProcess::start(&file);
+    run.wait_stdout("pod start", started);
+    run.interrupt();
+    run.wait_stderr("interrupted");
+    run.interrupt();
+    let (code, stderr) = run.exit_within(Duration::from_secs(20));
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted again"), "{stderr}");
+    let container_left = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&marker))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while container_left() {
+        assert!(
+            Instant::now() < deadline,
+            "the container outlived runlet run"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -61,6 +61,35 @@ fn run_exits_1_when_a_job_fails_with_the_reason() {
 }
 
 #[test]
+fn run_shows_the_logs_of_init_containers_and_of_every_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first attempt fails and is restarted in place at once (upstream's first restart has
+    // no back-off); the count survives in the pod's working directory.
+    let file = write(
+        &dir,
+        "retry.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: retry\nspec:\n  template:\n    spec:\n      restartPolicy: OnFailure\n      initContainers:\n      - name: prepare\n        image: busybox\n        command: [\"sh\", \"-c\", \"echo from-init\"]\n      containers:\n      - name: work\n        image: busybox\n        command: [\"sh\", \"-c\", \"n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo attempt-$n; [ $n -ge 2 ]\"]\n",
+    );
+    let out = runlet_run(&file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for (what, line) in [
+        ("the init container", "/prepare] from-init"),
+        ("the failed attempt", "/work] attempt-1"),
+        ("the attempt that succeeded", "/work] attempt-2"),
+    ] {
+        assert_eq!(
+            stdout.lines().filter(|l| l.ends_with(line)).count(),
+            1,
+            "{what} is shown once: {stdout}"
+        );
+    }
+    let first = stdout.find("attempt-1").unwrap_or(usize::MAX);
+    let second = stdout.find("attempt-2").unwrap_or(0);
+    assert!(first < second, "oldest attempt first: {stdout}");
+}
+
+#[test]
 fn run_exits_2_on_bad_input_with_the_field_path() {
     let dir = tempfile::tempdir().unwrap();
     let invalid = write(
