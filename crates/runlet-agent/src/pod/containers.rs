@@ -401,8 +401,8 @@ impl Worker {
                 self.ctx.logs.set_awaiting_restart(&ended, true);
                 if delay > 0 {
                     let msg = format!(
-                        "back-off {}s restarting failed container={} pod={pod_desc}",
-                        delay / 1000,
+                        "back-off {} restarting failed container={} pod={pod_desc}",
+                        go_duration(delay / 1000),
                         s.name()
                     );
                     s.state = State::Waiting {
@@ -424,5 +424,28 @@ impl Worker {
             self.failed = true;
             self.begin_kill(self.grace_ms());
         }
+    }
+}
+
+/// Whole seconds as Go's `time.Duration` prints them (`10s`, `1m20s`, `5m0s`, `1h0m0s`), the
+/// way the kubelet's back-off message shows its delay.
+fn go_duration(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_read_as_go_prints_them() {
+        let printed: Vec<String> = [0, 10, 80, 300, 3600]
+            .into_iter()
+            .map(super::go_duration)
+            .collect();
+        assert_eq!(printed, ["0s", "10s", "1m20s", "5m0s", "1h0m0s"]);
     }
 }

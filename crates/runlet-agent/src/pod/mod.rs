@@ -557,6 +557,13 @@ impl Worker {
                                 && s.kind == Kind::Sidecar
                                 && let Some(pid) = s.running_pid()
                             {
+                                self.ctx.events.pod(
+                                    &self.pod,
+                                    false,
+                                    "Killing",
+                                    &format!("Stopping container {}", s.name()),
+                                    Some(&field_path(s)),
+                                );
                                 self.ctx.runtime.signal(pid, Signal::Term);
                             }
                         }

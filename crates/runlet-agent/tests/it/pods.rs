@@ -181,6 +181,17 @@ async fn a_missing_secret_waits_with_create_container_config_error() {
         cstatus(&p, false)[0]["state"]["waiting"]["message"],
         "secret \"absent\" not found"
     );
+    let err = env
+        .pods
+        .logs("nosecret", &LogParams::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "container \"c\" in pod \"nosecret\" is waiting to start: CreateContainerConfigError"
+        ),
+        "the kubelet's words: {err}"
+    );
     // Upstream's pod worker retries a failed sync after 10 s, reading the Secret again, and
     // its event recorder counts the repeated `Failed` event instead of writing another.
     let events: Api<Event> = Api::default_namespaced(env.api.client.clone());
@@ -295,6 +306,22 @@ async fn sidecar_is_stopped_after_the_main_container() {
         )
         .await;
     assert_eq!(main_log, "main-done\n");
+    let events: Api<Event> = Api::default_namespaced(env.api.client.clone());
+    wait_until("the sidecar's Killing event", || async {
+        events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("Killing")
+                    && e.message.as_deref() == Some("Stopping container helper")
+                    && e.involved_object.field_path.as_deref()
+                        == Some("spec.initContainers{helper}")
+            })
+    })
+    .await;
     env.stop().await;
 }
 

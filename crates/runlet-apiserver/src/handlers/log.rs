@@ -119,6 +119,13 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
             format!("pod {pod:?} is not scheduled to a node yet")
         })));
     }
+    if !record && !options.previous {
+        if let Some(reason) = waiting_to_start(&obj["status"], &container) {
+            return Err(ApiError::new(Status::bad_request(format!(
+                "container {container:?} in pod {pod:?} is waiting to start: {reason}"
+            ))));
+        }
+    }
     let source = node_source(state, &node).await?;
     let req = LogRequest {
         namespace,
@@ -142,6 +149,28 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
         axum::http::HeaderValue::from_static("text/plain"),
     );
     Ok(resp)
+}
+
+/// Why `container` has no log yet, as the kubelet's `validateContainerLogStatus` words it: it
+/// waits and never ran (no `lastState`, whose log would be served instead).
+fn waiting_to_start(status: &Value, container: &str) -> Option<String> {
+    let cs = ["containerStatuses", "initContainerStatuses"]
+        .iter()
+        .filter_map(|k| status[*k].as_array())
+        .flatten()
+        .find(|c| c["name"] == container)?;
+    if !cs["lastState"]["terminated"].is_null() {
+        return None;
+    }
+    let reason = cs["state"]["waiting"]["reason"].as_str()?;
+    Some(
+        match reason {
+            "ErrImagePull" => "image can't be pulled",
+            "ImagePullBackOff" => "trying and failing to pull image",
+            other => other,
+        }
+        .to_string(),
+    )
 }
 
 /// How to reach `node`'s logs: the in-process source, else its agent's published endpoint.
