@@ -119,12 +119,13 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
             format!("pod {pod:?} is not scheduled to a node yet")
         })));
     }
-    if !record && !options.previous {
-        if let Some(reason) = waiting_to_start(&obj["status"], &container) {
-            return Err(ApiError::new(Status::bad_request(format!(
-                "container {container:?} in pod {pod:?} is waiting to start: {reason}"
-            ))));
-        }
+    if !record
+        && !options.previous
+        && let Some(reason) = waiting_to_start(&obj["status"], &container)
+    {
+        return Err(ApiError::new(Status::bad_request(format!(
+            "container {container:?} in pod {pod:?} is waiting to start: {reason}"
+        ))));
     }
     let source = node_source(state, &node).await?;
     let req = LogRequest {
