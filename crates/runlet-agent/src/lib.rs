@@ -230,7 +230,10 @@ impl Agent {
     /// Runs until `cancel` fires: registers the node, heartbeats, runs bound pods. On return
     /// every process it started has been killed.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), AgentError> {
-        for dir in ["pods", "logs"] {
+        // Termination-message files are read when their attempt ends; none of a previous run
+        // will be.
+        let _ = std::fs::remove_dir_all(self.config.data_dir.join(pod::TERMINATION_FILES));
+        for dir in [pod::SANDBOXES, "logs", pod::TERMINATION_FILES] {
             let p = self.config.data_dir.join(dir);
             std::fs::create_dir_all(&p).map_err(|source| AgentError::DataDir {
                 path: p.display().to_string(),

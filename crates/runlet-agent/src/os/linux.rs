@@ -136,6 +136,7 @@ impl Os for LinuxOs {
         }
         let setup = ChildSetup {
             cgroup_procs,
+            mounts_optional: spec.mounts.iter().all(|m| m.optional),
             mounts,
             cwd: cstring(spec.cwd.as_os_str().as_bytes()).map_err(spawn_err)?,
             uid: spec.uid,

@@ -51,6 +51,9 @@ pub struct BindMount {
     pub source: PathBuf,
     pub target: PathBuf,
     pub read_only: bool,
+    /// The container may run without it where no mount namespace can be made (the default
+    /// termination-message file); a volume is never optional.
+    pub optional: bool,
 }
 
 /// Everything needed to start one container process.

@@ -39,6 +39,8 @@ pub struct ChildSetup {
     pub cgroup_procs: Vec<std::fs::File>,
     /// Bind mounts (source, target, read-only) in a private mount namespace.
     pub mounts: Vec<(CString, CString, bool)>,
+    /// Where the namespace or a mount fails, the program runs without them.
+    pub mounts_optional: bool,
     pub cwd: CString,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
@@ -376,9 +378,11 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
     for f in &setup.cgroup_procs {
         rustix::io::write(f, b"0").map_err(other)?;
     }
-    if !setup.mounts.is_empty() {
-        private_mounts(&setup.mounts)
-            .map_err(|e| (FailedStep::MountNamespace, e.raw_os_error()))?;
+    if !setup.mounts.is_empty()
+        && let Err(e) = private_mounts(&setup.mounts)
+        && !setup.mounts_optional
+    {
+        return Err((FailedStep::MountNamespace, e.raw_os_error()));
     }
     if let Some(gid) = setup.gid {
         rustix::thread::set_thread_groups(&[]).map_err(other)?;
@@ -482,6 +486,7 @@ mod tests {
         ChildSetup {
             cgroup_procs: Vec::new(),
             mounts: Vec::new(),
+            mounts_optional: false,
             cwd: CString::new(cwd).unwrap(),
             uid: None,
             gid: None,

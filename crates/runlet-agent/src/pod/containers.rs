@@ -5,12 +5,13 @@
 use super::quantity;
 use super::state::{Kind, State, Terminated};
 use super::{
-    FALLBACK_BYTES, FALLBACK_LINES, MAX_TERMINATION_MESSAGE, Stage, Worker, env, field_path,
-    field_path_of, restart_policy, volumes,
+    DEFAULT_TERMINATION_PATH, FALLBACK_BYTES, FALLBACK_LINES, MAX_TERMINATION_MESSAGE, Stage,
+    Worker, env, field_path, field_path_of, restart_policy, volumes,
 };
 use crate::os::Limits;
 use crate::runtime::{ContainerConfig, Exited, RuntimeError};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 fn quantity_ceil(
     q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
@@ -111,24 +112,31 @@ impl Worker {
             }
             None => Vec::new(),
         };
-        // The termination message file, where a mount namespace is made anyway or the pod
-        // asked for a path of its own.
+        // The termination-message file: one of the agent's, bound at the container's path in
+        // its private mount namespace. The default path is bound only where the agent may make
+        // mount namespaces (as root), and a container runs without it where none can be made;
+        // a path of the pod's own needs the namespace, as a volume does.
         let term_path = container
             .termination_message_path
             .clone()
-            .unwrap_or_else(|| "/dev/termination-log".into());
-        let term_host = self
-            .private
-            .join("termination")
-            .join(format!("{}-{attempt}", container.name));
-        if !mounts.is_empty() || term_path != "/dev/termination-log" {
+            .unwrap_or_else(|| DEFAULT_TERMINATION_PATH.into());
+        let default_path = term_path == DEFAULT_TERMINATION_PATH;
+        let term_host = self.termination_file(&container.name, attempt);
+        let mut term_file = None;
+        if !mounts.is_empty() || !default_path || self.ctx.runtime.os().is_root() {
             let target = PathBuf::from(&term_path);
-            let ok = term_host
-                .parent()
-                .map(std::fs::create_dir_all)
-                .transpose()
-                .is_ok()
-                && std::fs::write(&term_host, b"").is_ok()
+            term_file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&term_host)
+                .and_then(|f| {
+                    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
+                    Ok(f)
+                })
+                .ok();
+            let ok = term_file.is_some()
                 && (target.exists()
                     || target
                         .parent()
@@ -137,14 +145,11 @@ impl Worker {
                         .is_ok()
                         && std::fs::write(&target, b"").is_ok());
             if ok && target.is_absolute() {
-                let _ = std::fs::set_permissions(
-                    &term_host,
-                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
-                );
                 mounts.push(crate::os::BindMount {
                     source: term_host.clone(),
                     target,
                     read_only: false,
+                    optional: default_path,
                 });
             }
         }
@@ -178,7 +183,13 @@ impl Worker {
             limits,
             log_path,
         };
-        match self.ctx.runtime.start(config) {
+        let started = self.ctx.runtime.start(config);
+        // The child bound the file before its `execve`, which `start` waits for: the open file
+        // is all that is needed from here on.
+        if term_file.is_some() {
+            let _ = std::fs::remove_file(&term_host);
+        }
+        match started {
             Ok(started) => {
                 if let Some(before) = attempt.checked_sub(1) {
                     let last = self.ctx.logs.attempt_file(
@@ -203,6 +214,7 @@ impl Worker {
                     s.start_at = None;
                     s.killed = false;
                     s.container_id = Some(id);
+                    s.termination = term_file.map(Arc::new);
                 }
                 self.started_since_write = true;
                 self.ctx.events.pod(
@@ -322,17 +334,11 @@ impl Worker {
         } else {
             "Error"
         };
-        let term_host = self
-            .private
-            .join("termination")
-            .join(format!("{}-{attempt}", container.name));
-        let mut message = std::fs::read(&term_host)
-            .ok()
-            .map(|mut b| {
-                b.truncate(MAX_TERMINATION_MESSAGE);
-                String::from_utf8_lossy(&b).into_owned()
-            })
-            .filter(|m| !m.is_empty());
+        let mut message = self
+            .slots
+            .get_mut(i)
+            .and_then(|s| s.termination.take())
+            .and_then(|f| read_termination_message(&f));
         if message.is_none()
             && exited.code != 0
             && container.termination_message_policy.as_deref() == Some("FallbackToLogsOnError")
@@ -427,6 +433,21 @@ impl Worker {
     }
 }
 
+/// What a container left in its termination-message file: the end of it, at most upstream's
+/// 4 KiB (the kubelet's `tail.ReadAtMost`); `None` when it wrote nothing.
+fn read_termination_message(file: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata().ok()?.len();
+    if len == 0 {
+        return None;
+    }
+    let keep = len.min(MAX_TERMINATION_MESSAGE as u64);
+    let mut buf = vec![0; keep as usize];
+    let n = file.read_at(&mut buf, len - keep).ok()?;
+    buf.truncate(n);
+    Some(String::from_utf8_lossy(&buf).into_owned()).filter(|m| !m.is_empty())
+}
+
 /// Whole seconds as Go's `time.Duration` prints them (`10s`, `1m20s`, `5m0s`, `1h0m0s`), the
 /// way the kubelet's back-off message shows its delay.
 fn go_duration(secs: i64) -> String {
@@ -439,7 +460,19 @@ fn go_duration(secs: i64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn a_long_termination_message_keeps_its_end() {
+        let file = tempfile::tempfile().unwrap();
+        assert_eq!(super::read_termination_message(&file), None);
+        let text = format!("{}{}", "a".repeat(5000), "the end");
+        std::io::Write::write_all(&mut &file, text.as_bytes()).unwrap();
+        let message = super::read_termination_message(&file).unwrap();
+        assert_eq!(message.len(), super::MAX_TERMINATION_MESSAGE);
+        assert!(message.ends_with("aaathe end"), "{message}");
+    }
+
     #[test]
     fn durations_read_as_go_prints_them() {
         let printed: Vec<String> = [0, 10, 80, 300, 3600]

@@ -37,6 +37,8 @@ use volumes::PodVolumes;
 
 /// Upstream's cap on a termination message, and the log tail used as a fallback.
 const MAX_TERMINATION_MESSAGE: usize = 4096;
+/// Where a container writes its termination message unless it names a path.
+const DEFAULT_TERMINATION_PATH: &str = "/dev/termination-log";
 const FALLBACK_LINES: usize = 80;
 const FALLBACK_BYTES: usize = 2048;
 /// How long the status write that follows a container start waits for that container to exit.
@@ -377,6 +379,15 @@ impl Worker {
             .map_err(|e| e.to_string());
             self.claims.insert(claim, path);
         }
+    }
+
+    /// The host file bound at the termination-message path of `container`'s `attempt`.
+    fn termination_file(&self, container: &str, attempt: u32) -> PathBuf {
+        self.ctx
+            .config
+            .data_dir
+            .join(TERMINATION_FILES)
+            .join(format!("{}-{container}-{attempt}", self.uid))
     }
 
     fn sources(&self) -> EnvSources<'_> {
@@ -731,6 +742,10 @@ pub fn private_dir(data_dir: &std::path::Path, uid: &str) -> PathBuf {
 /// The directories under the data directory with one entry per pod UID.
 pub const SANDBOXES: &str = "pods";
 pub const PRIVATE: &str = "pod-volumes";
+/// The directory of the containers' termination-message files, one per attempt
+/// (`<pod uid>-<container>-<attempt>`), each removed when its attempt has been reported: one
+/// directory for all, so that a container costs one file and no directory of its own.
+pub const TERMINATION_FILES: &str = "termination-log";
 
 /// Removes a pod's sandbox, whose volumes are torn down already.
 pub fn remove_sandbox(sandbox: &std::path::Path) {

@@ -2,6 +2,7 @@
 //! crash-loop backoff, as the kubelet tracks them.
 
 use k8s_openapi::api::core::v1::Container;
+use std::sync::Arc;
 
 /// Which list a container comes from and how it behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +63,9 @@ pub struct Slot {
     pub start_at: Option<i64>,
     pub backoff: Option<Backoff>,
     pub container_id: Option<String>,
+    /// The running attempt's termination-message file, already unlinked: bound into the
+    /// container, read when the attempt ends.
+    pub termination: Option<Arc<std::fs::File>>,
     /// SIGKILL was already sent to the running attempt.
     pub killed: bool,
 }
@@ -81,6 +85,7 @@ impl Slot {
             start_at: None,
             backoff: None,
             container_id: None,
+            termination: None,
             killed: false,
         }
     }

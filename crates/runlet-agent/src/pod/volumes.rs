@@ -421,6 +421,7 @@ pub fn container_mounts(
             source,
             target,
             read_only: m.read_only == Some(true),
+            optional: false,
         });
     }
     Ok(out)

@@ -101,6 +101,46 @@ async fn exit_one_fails_the_pod_with_reason_error() {
 }
 
 #[tokio::test]
+async fn the_termination_message_is_read_from_the_default_path_of_a_pod_without_volumes() {
+    let env = Env::start().await;
+    let marker = format!("runlet-message-{}", std::process::id());
+    env.create(
+        "says",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh(&format!("printf {marker} > /dev/termination-log"))}]}),
+    )
+    .await;
+    let done = env.wait_phase("says", "Succeeded").await;
+    let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
+    let files = env.dir.path().join("agent/termination-log");
+    if !running_as_root() {
+        eprintln!("skipped: the default path needs a mount namespace, which needs root");
+        env.stop().await;
+        return;
+    }
+    assert_eq!(t["message"], marker.as_str(), "{t}");
+    assert!(
+        !std::fs::read_to_string("/dev/termination-log")
+            .unwrap_or_default()
+            .contains(&marker),
+        "the container wrote its own file, not the host's"
+    );
+    assert_eq!(
+        std::fs::read_dir(&files).unwrap().count(),
+        0,
+        "the file is unlinked once bound into the container"
+    );
+    env.stop().await;
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+#[tokio::test]
 async fn a_missing_command_is_a_start_error() {
     let env = Env::start().await;
     env.create(
@@ -331,10 +371,7 @@ async fn memory_limit_kill_is_reported_as_oom_killed() {
         .unwrap_or_default()
         .contains("memory");
     let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let root = running_as_root();
     if !(root && (v1 || v2)) {
         eprintln!("skipped: no usable memory cgroup here (root: {root}, v1: {v1}, v2: {v2})");
         return;
