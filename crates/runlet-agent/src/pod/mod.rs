@@ -607,26 +607,28 @@ impl Worker {
         }
     }
 
-    /// Starts every container whose start time has come.
-    fn start_is_due(&self, now: i64) -> bool {
-        self.slots
-            .iter()
-            .any(|s| s.start_at.is_some_and(|t| t <= now))
+    /// Whether container `i` is due to start now: its start time has come and the stage lets
+    /// it run.
+    fn due(&self, i: usize, now: i64) -> bool {
+        let Some(s) = self.slots.get(i) else {
+            return false;
+        };
+        let allowed = match (self.stage, s.kind) {
+            (Stage::Init(n), Kind::Init | Kind::Sidecar) => i <= n,
+            (Stage::Main, _) => true,
+            _ => false,
+        };
+        allowed && s.start_at.is_some_and(|t| t <= now)
     }
 
+    fn start_is_due(&self, now: i64) -> bool {
+        (0..self.slots.len()).any(|i| self.due(i, now))
+    }
+
+    /// Starts every container whose start time has come.
     fn start_due(&mut self, now: i64) {
         for i in 0..self.slots.len() {
-            let due = self
-                .slots
-                .get(i)
-                .and_then(|s| s.start_at)
-                .is_some_and(|t| t <= now);
-            let allowed = match (self.stage, self.slots.get(i).map(|s| s.kind)) {
-                (Stage::Init(n), Some(Kind::Init | Kind::Sidecar)) => i <= n,
-                (Stage::Main, Some(_)) => true,
-                _ => false,
-            };
-            if due && allowed {
+            if self.due(i, now) {
                 self.start(i, now);
                 if self.stage == Stage::Done || self.terminating() {
                     return;
