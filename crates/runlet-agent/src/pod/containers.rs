@@ -45,6 +45,10 @@ impl Worker {
             return;
         };
         let container = slot.container.clone();
+        let (uid, gid) = match self.run_as(&container) {
+            Ok(ids) => ids,
+            Err(msg) => return self.config_error(i, now_ms, msg),
+        };
         let built = {
             let sources = self.sources();
             env::build_env(&self.pod, &container, &sources)
@@ -52,32 +56,14 @@ impl Worker {
         let pod_env = match built {
             Ok(e) => e,
             Err(e) => {
-                let msg = e.to_string();
-                self.ctx.events.pod(
-                    &self.pod,
-                    true,
-                    "Failed",
-                    &format!("Error: {msg}"),
-                    Some(&field_path_of(
-                        &container.name,
-                        self.slots.get(i).map(|s| s.kind),
-                    )),
-                );
-                if let Some(s) = self.slots.get_mut(i) {
-                    s.state = State::Waiting {
-                        reason: "CreateContainerConfigError".into(),
-                        message: Some(msg),
-                    };
-                    s.start_at = Some(now_ms + super::CONFIG_ERROR_RETRY_MS);
-                }
                 self.refs_stale = true;
-                return;
+                return self.config_error(i, now_ms, e.to_string());
             }
         };
         // Upstream's `ExpandContainerCommandAndArgs` sees the pod's environment only, not
         // what the runtime adds (PATH, HOSTNAME, HOME).
         let argv = env::command_line(&container, &pod_env);
-        let mut full_env = base_env(&self.name, self.run_as(&container).0);
+        let mut full_env = base_env(&self.name, uid);
         for (k, v) in pod_env {
             if let Some(slot) = full_env.iter_mut().find(|(n, _)| *n == k) {
                 slot.1 = v;
@@ -85,7 +71,6 @@ impl Worker {
                 full_env.push((k, v));
             }
         }
-        let (uid, gid) = self.run_as(&container);
         // The attempt's number is the restart count it will show (its log file name).
         let attempt = self
             .slots
@@ -294,14 +279,36 @@ impl Worker {
         self.after_exit(i, now_ms, code);
     }
 
-    /// `runAsUser`/`runAsGroup` of the container, else of the pod; only honoured as root.
+    /// A container that cannot be configured waits in `CreateContainerConfigError` (with a
+    /// `Failed` event) and is retried after the kubelet's back-off.
+    fn config_error(&mut self, i: usize, now_ms: i64, msg: String) {
+        let kind = self.slots.get(i).map(|s| s.kind);
+        if let Some(name) = self.slots.get(i).map(|s| s.container.name.clone()) {
+            self.ctx.events.pod(
+                &self.pod,
+                true,
+                "Failed",
+                &format!("Error: {msg}"),
+                Some(&field_path_of(&name, kind)),
+            );
+        }
+        if let Some(s) = self.slots.get_mut(i) {
+            s.state = State::Waiting {
+                reason: "CreateContainerConfigError".into(),
+                message: Some(msg),
+            };
+            s.start_at = Some(now_ms + super::CONFIG_ERROR_RETRY_MS);
+        }
+    }
+
+    /// The user and group to run container `c` as: `runAsUser`/`runAsGroup` of the container,
+    /// else of the pod (`None`: the agent's own). Refused as upstream's `verifyRunAsNonRoot`
+    /// refuses (with `runAsNonRoot`, a process runtime container would run as the agent's
+    /// user, its "image user"), and where the agent, not being root, cannot switch to them.
     pub(super) fn run_as(
         &self,
         c: &k8s_openapi::api::core::v1::Container,
-    ) -> (Option<u32>, Option<u32>) {
-        if !self.ctx.runtime.os().is_root() {
-            return (None, None);
-        }
+    ) -> Result<(Option<u32>, Option<u32>), String> {
         let pod_sc = self
             .pod
             .spec
@@ -314,10 +321,47 @@ impl Worker {
         let gid = sc
             .and_then(|s| s.run_as_group)
             .or_else(|| pod_sc.and_then(|s| s.run_as_group));
-        (
-            uid.and_then(|u| u32::try_from(u).ok()),
-            gid.and_then(|g| u32::try_from(g).ok()),
-        )
+        let non_root = sc
+            .and_then(|s| s.run_as_non_root)
+            .or_else(|| pod_sc.and_then(|s| s.run_as_non_root))
+            == Some(true);
+        let root = self.ctx.runtime.os().is_root();
+        let pod = format!("{}_{}({})", self.name, self.ns, self.uid);
+        if non_root {
+            match uid {
+                Some(0) => {
+                    return Err(format!(
+                        "container's runAsUser breaks non-root policy (pod: {pod:?}, container: {})",
+                        c.name
+                    ));
+                }
+                None if root => {
+                    return Err(format!(
+                        "container has runAsNonRoot and image will run as root (pod: {pod:?}, container: {})",
+                        c.name
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let uid = uid.and_then(|u| u32::try_from(u).ok());
+        let gid = gid.and_then(|g| u32::try_from(g).ok());
+        if root {
+            return Ok((uid, gid));
+        }
+        // Not root: only the agent's own user and group can be had.
+        let own = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
+        for (asked, own, what) in [(uid, own.0, "user"), (gid, own.1, "group")] {
+            if let Some(id) = asked.filter(|id| *id != own) {
+                return Err(format!(
+                    "cannot run as {what} {id}: the node agent does not run as root"
+                ));
+            }
+        }
+        Ok((None, None))
     }
 
     pub(super) fn on_exit(&mut self, i: usize, attempt: u32, started_s: i64, exited: Exited) {

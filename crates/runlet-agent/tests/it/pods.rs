@@ -133,6 +133,56 @@ async fn the_termination_message_is_read_from_the_default_path_of_a_pod_without_
     env.stop().await;
 }
 
+#[tokio::test]
+async fn run_as_user_and_run_as_non_root_as_the_kubelet_checks_them() {
+    if !running_as_root() {
+        eprintln!("skipped: runAsUser needs an agent running as root");
+        return;
+    }
+    let env = Env::start().await;
+    for (name, sc) in [
+        (
+            "as-nobody",
+            json!({"runAsUser": 65534, "runAsGroup": 65534, "runAsNonRoot": true}),
+        ),
+        ("as-root", json!({"runAsNonRoot": true})),
+        ("zero", json!({"runAsUser": 0, "runAsNonRoot": true})),
+    ] {
+        let spec = json!({"restartPolicy": "Never", "securityContext": sc,
+            "containers": [{"name": "c", "image": "busybox", "command": sh("id -u; id -g")}]});
+        env.create(name, spec).await;
+    }
+    env.wait_phase("as-nobody", "Succeeded").await;
+    assert_eq!(
+        env.logs("as-nobody", &LogParams::default()).await,
+        "65534\n65534\n"
+    );
+    // Upstream's verifyRunAsNonRoot: the process runtime's "image user" is the agent's, root.
+    for (name, message) in [
+        (
+            "as-root",
+            "container has runAsNonRoot and image will run as root (pod: \"as-root_default(",
+        ),
+        (
+            "zero",
+            "container's runAsUser breaks non-root policy (pod: \"zero_default(",
+        ),
+    ] {
+        let p = env
+            .wait_pod(name, "CreateContainerConfigError", |p| {
+                cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+            })
+            .await;
+        let waiting = cstatus(&p, false)[0]["state"]["waiting"].clone();
+        assert!(
+            waiting["message"].as_str().unwrap().starts_with(message),
+            "{waiting}"
+        );
+        assert_eq!(phase_of(&p), "Pending");
+    }
+    env.stop().await;
+}
+
 fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
