@@ -515,16 +515,14 @@ impl Manager {
             // Started by an earlier run of this agent, whose processes are gone.
             self.finished.insert(uid.clone());
             let client = self.ctx.client.clone();
+            let status = serde_json::to_value(&p.status).unwrap_or_default();
+            let now = runlet_api::clock::rfc3339(self.ctx.clock.now_unix());
             self.helpers.spawn(async move {
                 if deleting {
                     pod::finish_deletion(&client, &ns, &name, &uid).await;
                 } else {
                     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-                    let patch = json!({"status": {
-                        "phase": "Failed",
-                        "reason": "NodeAgentRestarted",
-                        "message": "the node agent restarted and the pod's processes were lost",
-                    }});
+                    let patch = json!({"status": pod::status::lost(&status, &now)});
                     if let Err(e) = api
                         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                         .await

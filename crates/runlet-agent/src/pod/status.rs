@@ -241,6 +241,44 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
     Value::Object(status)
 }
 
+/// The status of a pod an earlier run of the agent started and whose processes were lost
+/// with it: `Failed`, and every container not already terminated marked as the kubelet marks
+/// a container it cannot find for a terminated pod (`ContainerStatusUnknown`, exit code 137),
+/// no longer ready. The whole status, for a merge patch (which replaces lists).
+pub fn lost(status: &Value, now: &str) -> Value {
+    let mut status = status.clone();
+    for key in ["initContainerStatuses", "containerStatuses"] {
+        for cs in status[key].as_array_mut().into_iter().flatten() {
+            if cs["state"]["terminated"].is_null() {
+                cs["state"] = json!({"terminated": {
+                    "exitCode": 137,
+                    "reason": "ContainerStatusUnknown",
+                    "message": "The container could not be located when the pod was terminated",
+                    "finishedAt": now,
+                }});
+                cs["ready"] = json!(false);
+                cs["started"] = json!(false);
+            }
+        }
+    }
+    for c in status["conditions"].as_array_mut().into_iter().flatten() {
+        if matches!(c["type"].as_str(), Some("Ready" | "ContainersReady")) {
+            if c["status"] != "False" {
+                c["lastTransitionTime"] = json!(now);
+            }
+            c["status"] = json!("False");
+            c["reason"] = json!("PodFailed");
+            if let Some(m) = c.as_object_mut() {
+                m.remove("message");
+            }
+        }
+    }
+    status["phase"] = json!("Failed");
+    status["reason"] = json!("NodeAgentRestarted");
+    status["message"] = json!("the node agent restarted and the pod's processes were lost");
+    status
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -369,6 +407,42 @@ mod tests {
         assert_eq!(cond("ContainersReady")["reason"], "PodFailed");
         assert_eq!(cond("Ready")["message"], Value::Null);
         assert_eq!(s["initContainerStatuses"][0]["ready"], false);
+    }
+
+    #[test]
+    fn a_lost_pod_is_failed_with_its_containers_unknown_and_unready() {
+        let before = json!({
+            "phase": "Running",
+            "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": "t0"},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": "t0"},
+            ],
+            "initContainerStatuses": [{"name": "i", "ready": true,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
+            "containerStatuses": [{"name": "c", "ready": true, "started": true,
+                "state": {"running": {"startedAt": "t0"}}}],
+        });
+        let after = lost(&before, "t1");
+        assert_eq!(after["phase"], "Failed");
+        assert_eq!(after["reason"], "NodeAgentRestarted");
+        let c = &after["containerStatuses"][0];
+        assert_eq!(c["state"]["terminated"]["reason"], "ContainerStatusUnknown");
+        assert_eq!(c["state"]["terminated"]["exitCode"], 137);
+        assert_eq!(c["ready"], false);
+        assert_eq!(
+            after["initContainerStatuses"][0]["state"]["terminated"]["reason"], "Completed",
+            "what had ended stays as it ended"
+        );
+        let ready = &after["conditions"][0];
+        assert_eq!(
+            (
+                &ready["status"],
+                &ready["reason"],
+                &ready["lastTransitionTime"]
+            ),
+            (&json!("False"), &json!("PodFailed"), &json!("t1"))
+        );
+        assert_eq!(after["conditions"][1]["status"], "True");
     }
 
     #[test]

@@ -22,30 +22,36 @@ impl Env {
     pub async fn start() -> Env {
         let api = TestApi::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let mut config = AgentConfig::new(NODE, dir.path().join("agent"));
-        config.tick = Duration::from_millis(20);
-        let agent = Agent::new(api.client.clone(), api.clock.clone(), config);
-        api.state
-            .register_log_source(NODE, Arc::new(agent.handle()));
-        let cancel = CancellationToken::new();
-        let token = cancel.clone();
-        let task = tokio::spawn(async move {
-            agent.run(token).await.unwrap();
-        });
         let pods = Api::default_namespaced(api.client.clone());
-        let env = Env {
+        let mut env = Env {
             api,
             pods,
             dir,
-            cancel,
-            task: Some(task),
+            cancel: CancellationToken::new(),
+            task: None,
         };
-        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(env.api.client.clone());
+        env.start_agent().await;
+        env
+    }
+
+    /// Starts an agent on the same data directory, after [`Env::stop_agent`].
+    pub async fn start_agent(&mut self) {
+        let mut config = AgentConfig::new(NODE, self.dir.path().join("agent"));
+        config.tick = Duration::from_millis(20);
+        let agent = Agent::new(self.api.client.clone(), self.api.clock.clone(), config);
+        self.api
+            .state
+            .register_log_source(NODE, Arc::new(agent.handle()));
+        self.cancel = CancellationToken::new();
+        let token = self.cancel.clone();
+        self.task = Some(tokio::spawn(async move {
+            agent.run(token).await.unwrap();
+        }));
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.api.client.clone());
         wait_until("the node registers", || async {
             nodes.get_opt(NODE).await.unwrap().is_some()
         })
         .await;
-        env
     }
 
     /// Creates a pod bound to the node from a JSON spec.
@@ -94,6 +100,11 @@ impl Env {
 
     /// Stops the agent; every process it started is gone afterwards.
     pub async fn stop(mut self) {
+        self.stop_agent().await;
+    }
+
+    /// Stops the agent, keeping the API server and the data directory.
+    pub async fn stop_agent(&mut self) {
         self.cancel.cancel();
         if let Some(t) = self.task.take() {
             tokio::time::timeout(Duration::from_secs(20), t)

@@ -160,7 +160,7 @@ async fn active_deadline_fails_the_pod_with_deadline_exceeded() {
 
 #[tokio::test]
 async fn stopping_the_agent_leaves_no_process_behind() {
-    let env = Env::start().await;
+    let mut env = Env::start().await;
     let marker = format!("runlet-stop-{}", std::process::id());
     env.create(
         "long",
@@ -170,6 +170,21 @@ async fn stopping_the_agent_leaves_no_process_behind() {
     .await;
     env.wait_phase("long", "Running").await;
     wait_until("the process runs", || async { process_with(&marker) }).await;
-    env.stop().await;
+    env.stop_agent().await;
     wait_until("no process is left", || async { !process_with(&marker) }).await;
+    // The next run of the agent finds a pod it started whose processes are gone: Failed, its
+    // container as the kubelet reports one it cannot find.
+    env.start_agent().await;
+    let lost = env.wait_phase("long", "Failed").await;
+    assert_eq!(
+        lost.status.as_ref().unwrap().reason.as_deref(),
+        Some("NodeAgentRestarted")
+    );
+    let c = cstatus(&lost, false)[0].clone();
+    assert_eq!(
+        c["state"]["terminated"]["reason"], "ContainerStatusUnknown",
+        "{c}"
+    );
+    assert_eq!(c["ready"], false);
+    env.stop().await;
 }
