@@ -18,6 +18,7 @@ pub mod cronjob;
 pub mod gc;
 pub mod job;
 pub mod leader;
+pub mod nodelifecycle;
 pub mod podfeed;
 pub mod records;
 pub mod scheduler;
@@ -39,14 +40,20 @@ pub async fn run_controllers(
     let job_pods = pods.subscribe();
     let record_pods = pods.subscribe();
     let scheduler_pods = pods.subscribe();
-    let (_, _, job, _, cronjob, _, _) = tokio::join!(
+    let (_, _, _, job, _, cronjob, _, _) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
             gc::Config::default(),
             shutdown.clone()
         ),
-        ttl::run(client.clone(), clock.clone(), 2, shutdown),
+        ttl::run(client.clone(), clock.clone(), 2, shutdown.clone()),
+        nodelifecycle::run(
+            client.clone(),
+            clock.clone(),
+            nodelifecycle::Config::default(),
+            shutdown
+        ),
         job::JobController::new(client.clone(), clock.clone(), job::Config::default())
             .with_pods(job_pods)
             .run(job_shutdown.clone().cancelled_owned()),

@@ -115,7 +115,15 @@ pub fn is_ready(node: &Node) -> bool {
 }
 
 fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|t| {
+    matching_toleration(tolerations, taint).is_some()
+}
+
+/// The first of `tolerations` that tolerates `taint` (upstream `Toleration.ToleratesTaint`).
+pub(crate) fn matching_toleration<'a>(
+    tolerations: &'a [Toleration],
+    taint: &Taint,
+) -> Option<&'a Toleration> {
+    tolerations.iter().find(|t| {
         let effect_ok = t
             .effect
             .as_deref()

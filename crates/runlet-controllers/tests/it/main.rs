@@ -15,6 +15,7 @@ mod job_pods;
 mod job_policy;
 mod job_status;
 mod job_suspend;
+mod nodelifecycle;
 mod records;
 mod restart;
 mod ttl;

@@ -1,0 +1,492 @@
+//! The node lifecycle controller (upstream `pkg/controller/nodelifecycle`, with its taint-based
+//! eviction and the orphan part of `pkg/controller/podgc`): what happens to a node whose agent
+//! stopped, and to the pods bound to it.
+//!
+//! Every `monitor_period` a pass lists the nodes and their Leases in `kube-node-lease`:
+//! - *Health* (`monitorNodeHealth`): a node is heard from when its Lease's `renewTime` or its
+//!   Ready condition's `lastHeartbeatTime` changes; the time is this controller's clock when it
+//!   saw the change, never the agent's, so clocks need not agree. A node not heard from for
+//!   `grace_period` has its four conditions set to `Unknown` (`NodeStatusUnknown`, "Kubelet
+//!   stopped posting node status."), a `NodeNotReady` event, and its pods' Ready condition set
+//!   to False (`MarkPodsNotReady`).
+//! - *Taints* (`doNoScheduleTaintingPass`, `doNoExecuteTaintingPass`): Ready `False` puts
+//!   `node.kubernetes.io/not-ready`, `Unknown` puts `node.kubernetes.io/unreachable`, each with
+//!   the `NoSchedule` and the `NoExecute` effect; Ready `True` takes them off. So the scheduler
+//!   stops binding to the node. The pressure conditions are not made taints: a shared machine
+//!   short of disk would otherwise take no pod at all.
+//! - *Eviction* (`tainteviction`): a pod bound to a node with `NoExecute` taints is deleted
+//!   once the shortest `tolerationSeconds` of the tolerations that match has passed since the
+//!   taint was added (at once for a taint it does not tolerate; pods get 300 s for both taints
+//!   by default), after a `DisruptionTarget` condition (`DeletionByTaintManager`) and a
+//!   `TaintManagerEviction` event. Pods that already ended are left alone.
+//! - *Orphans* (`gcOrphaned`): pods bound to a node that does not exist, still after a
+//!   quarantine of `grace_period`, are marked Failed (`DisruptionTarget`, `DeletionByPodGC`) and
+//!   deleted at once, as nothing will run them. Deleting a dead node is how an operator gives
+//!   up on it, as upstream.
+
+use crate::scheduler::fit::matching_toleration;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use runlet_api::clock::{Clock, rfc3339};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The taint of a node whose Ready condition is False.
+pub const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
+/// The taint of a node whose Ready condition is Unknown.
+pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+const CONDITIONS: [&str; 4] = ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
+
+/// How often and how patiently nodes are watched.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Between passes (upstream `--node-monitor-period`, 5 s).
+    pub monitor_period: Duration,
+    /// How long a node may go unheard (upstream `--node-monitor-grace-period`: 50 s since
+    /// Kubernetes 1.32); also the quarantine of a pod whose node is missing.
+    pub grace_period: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            monitor_period: Duration::from_secs(5),
+            grace_period: Duration::from_secs(50),
+        }
+    }
+}
+
+/// Errors of one pass; the next pass tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// When a node was last heard from, and what it said then.
+struct Heard {
+    /// The Ready condition's `lastHeartbeatTime` and the Lease's `renewTime`, in µs.
+    heartbeat: Option<i64>,
+    renew: Option<i64>,
+    at_ms: i64,
+}
+
+/// The controller's memory between passes.
+#[derive(Default)]
+struct State {
+    heard: HashMap<String, Heard>,
+    /// Nodes named by pods but absent, with when they were first found absent.
+    missing: HashMap<String, i64>,
+    /// The first pass looks for orphans among all pods; later ones only on vanished nodes.
+    listed_all_pods: bool,
+}
+
+/// Runs passes until `cancel` fires.
+pub async fn run(
+    client: kube::Client,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    cancel: CancellationToken,
+) {
+    let mut state = State::default();
+    loop {
+        if let Err(e) = pass(&client, clock.as_ref(), config, &mut state).await {
+            tracing::info!(error = %e, "node lifecycle pass");
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(config.monitor_period) => {}
+        }
+    }
+}
+
+async fn pass(
+    client: &kube::Client,
+    clock: &dyn Clock,
+    config: Config,
+    state: &mut State,
+) -> Result<(), Error> {
+    let nodes = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
+    let leases: HashMap<String, Lease> =
+        Api::<Lease>::namespaced(client.clone(), "kube-node-lease")
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|l| Some((l.metadata.name.clone()?, l)))
+            .collect();
+    let now = clock.now_millis();
+    let grace = config.grace_period.as_millis() as i64;
+    let names: HashSet<String> = nodes
+        .iter()
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
+    for gone in state.heard.keys().filter(|n| !names.contains(*n)) {
+        state.missing.entry(gone.clone()).or_insert(now);
+    }
+    state.heard.retain(|n, _| names.contains(n));
+    for node in &nodes {
+        let Some(name) = node.metadata.name.clone() else {
+            continue;
+        };
+        state.missing.remove(&name);
+        let heartbeat = condition(node, "Ready")
+            .and_then(|c| c.last_heartbeat_time.as_ref())
+            .map(|t| t.0.as_microsecond());
+        let renew = leases
+            .get(&name)
+            .and_then(|l| l.spec.as_ref()?.renew_time.as_ref())
+            .map(|t| t.0.as_microsecond());
+        let heard = state.heard.entry(name.clone()).or_insert(Heard {
+            heartbeat,
+            renew,
+            at_ms: now,
+        });
+        if heard.heartbeat != heartbeat || heard.renew != renew {
+            *heard = Heard {
+                heartbeat,
+                renew,
+                at_ms: now,
+            };
+        }
+        let mut ready = condition(node, "Ready").map(|c| c.status.clone());
+        if now - heard.at_ms > grace && ready.as_deref() != Some("Unknown") {
+            mark_unknown(client, clock, node, &name).await?;
+            ready = Some("Unknown".into());
+        }
+        let taints = set_ready_taints(client, clock, node, &name, ready.as_deref()).await?;
+        evict(client, clock, &name, &taints).await?;
+    }
+    collect_orphans(client, now, grace, &names, state).await
+}
+
+fn condition<'a>(node: &'a Node, kind: &str) -> Option<&'a NodeCondition> {
+    node.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind)
+}
+
+/// `tryUpdateNodeHealth` for a node not heard from: its conditions become Unknown, its pods
+/// not ready.
+async fn mark_unknown(
+    client: &kube::Client,
+    clock: &dyn Clock,
+    node: &Node,
+    name: &str,
+) -> Result<(), Error> {
+    let now = rfc3339(clock.now_unix());
+    let conditions: Vec<serde_json::Value> = CONDITIONS
+        .iter()
+        .map(|kind| match condition(node, kind) {
+            Some(c) => json!({
+                "type": kind, "status": "Unknown", "reason": "NodeStatusUnknown",
+                "message": "Kubelet stopped posting node status.",
+                "lastHeartbeatTime": c.last_heartbeat_time,
+                "lastTransitionTime": now,
+            }),
+            None => json!({
+                "type": kind, "status": "Unknown", "reason": "NodeStatusNeverUpdated",
+                "message": "Kubelet never posted node status.",
+                "lastHeartbeatTime": now,
+                "lastTransitionTime": now,
+            }),
+        })
+        .collect();
+    Api::<Node>::all(client.clone())
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"status": {"conditions": conditions}})),
+        )
+        .await?;
+    tracing::info!(node = name, "node not heard from: conditions Unknown");
+    record(
+        client,
+        "default",
+        json!({"kind": "Node", "apiVersion": "v1", "name": name, "uid": node.metadata.uid}),
+        "NodeNotReady",
+        &format!("Node {name} status is now: NodeNotReady"),
+        &now,
+    )
+    .await;
+    let pods = pods_on(client, name).await?;
+    for pod in pods.iter().filter(|p| !ended(p)) {
+        let ready = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+        if ready.is_none_or(|c| c.status == "False") {
+            continue;
+        }
+        let (Some(ns), Some(pod_name)) = (&pod.metadata.namespace, &pod.metadata.name) else {
+            continue;
+        };
+        let patch = json!({"status": {"conditions": [
+            {"type": "Ready", "status": "False", "lastTransitionTime": now}
+        ]}});
+        if let Err(e) = Api::<Pod>::namespaced(client.clone(), ns)
+            .patch_status(pod_name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+        {
+            tracing::info!(pod = pod_name, error = %e, "marking a pod not ready");
+        }
+    }
+    Ok(())
+}
+
+/// The node's taints with the Ready taints as its Ready condition calls for, written when they
+/// changed; the taints the node has now.
+async fn set_ready_taints(
+    client: &kube::Client,
+    clock: &dyn Clock,
+    node: &Node,
+    name: &str,
+    ready: Option<&str>,
+) -> Result<Vec<Taint>, Error> {
+    let current: Vec<Taint> = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default();
+    let wanted_key = match ready {
+        Some("False") => Some(NOT_READY_TAINT),
+        Some("Unknown") => Some(UNREACHABLE_TAINT),
+        _ => None,
+    };
+    let mut taints: Vec<Taint> = current
+        .iter()
+        .filter(|t| {
+            let ours = t.key == NOT_READY_TAINT || t.key == UNREACHABLE_TAINT;
+            !ours || Some(t.key.as_str()) == wanted_key
+        })
+        .cloned()
+        .collect();
+    if let Some(key) = wanted_key {
+        for effect in ["NoSchedule", "NoExecute"] {
+            if !taints.iter().any(|t| t.key == key && t.effect == effect) {
+                taints.push(Taint {
+                    key: key.into(),
+                    effect: effect.into(),
+                    time_added: (effect == "NoExecute")
+                        .then(|| k8s_openapi::jiff::Timestamp::from_millisecond(clock.now_millis()))
+                        .and_then(Result::ok)
+                        .map(Time),
+                    value: None,
+                });
+            }
+        }
+    }
+    if taints != current {
+        Api::<Node>::all(client.clone())
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"taints": taints}})),
+            )
+            .await?;
+        tracing::info!(node = name, ready = ?ready, "node taints updated");
+    }
+    Ok(taints)
+}
+
+/// When a pod on a node with these `NoExecute` taints is to go, in clock milliseconds
+/// (upstream `getMinTolerationTime`): `None` when it tolerates them all for ever.
+pub fn eviction_time(pod: &Pod, taints: &[Taint]) -> Option<i64> {
+    let tolerations = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.tolerations.as_deref())
+        .unwrap_or_default();
+    taints
+        .iter()
+        .filter(|t| t.effect == "NoExecute")
+        .filter_map(|taint| {
+            let added = taint
+                .time_added
+                .as_ref()
+                .map_or(0, |t| t.0.as_millisecond());
+            match matching_toleration(tolerations, taint) {
+                None => Some(added),
+                Some(t) => t
+                    .toleration_seconds
+                    .map(|secs| added + secs.max(0).saturating_mul(1000)),
+            }
+        })
+        .min()
+}
+
+fn ended(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+async fn pods_on(client: &kube::Client, node: &str) -> Result<Vec<Pod>, Error> {
+    Ok(Api::<Pod>::all(client.clone())
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await?
+        .items)
+}
+
+/// Deletes the pods of a node with `NoExecute` taints whose time has come.
+async fn evict(
+    client: &kube::Client,
+    clock: &dyn Clock,
+    node: &str,
+    taints: &[Taint],
+) -> Result<(), Error> {
+    if !taints.iter().any(|t| t.effect == "NoExecute") {
+        return Ok(());
+    }
+    let now_ms = clock.now_millis();
+    for pod in pods_on(client, node).await? {
+        if ended(&pod) || pod.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        if eviction_time(&pod, taints).is_some_and(|t| t <= now_ms) {
+            let now = rfc3339(clock.now_unix());
+            let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name) else {
+                continue;
+            };
+            record(
+                client,
+                ns,
+                json!({"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name,
+                    "uid": pod.metadata.uid}),
+                "TaintManagerEviction",
+                &format!("Marking for deletion Pod {ns}/{name}"),
+                &now,
+            )
+            .await;
+            let condition = json!({"type": "DisruptionTarget", "status": "True",
+                "reason": "DeletionByTaintManager",
+                "message": "Taint manager: deleting due to NoExecute taint",
+                "lastTransitionTime": now});
+            dispose(client, &pod, condition, None, DeleteParams::default()).await;
+        }
+    }
+    Ok(())
+}
+
+/// Adds `condition` (and `phase`) to the pod's status, then deletes it with `params`.
+async fn dispose(
+    client: &kube::Client,
+    pod: &Pod,
+    condition: serde_json::Value,
+    phase: Option<&str>,
+    params: DeleteParams,
+) {
+    let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name) else {
+        return;
+    };
+    let api = Api::<Pod>::namespaced(client.clone(), ns);
+    let mut status = json!({"conditions": [condition]});
+    if let Some(phase) = phase {
+        status["phase"] = json!(phase);
+    }
+    if let Err(e) = api
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"status": status})),
+        )
+        .await
+    {
+        tracing::info!(pod = %name, error = %e, "adding a disruption condition");
+    }
+    match api.delete(name, &params).await {
+        Ok(_) => tracing::info!(pod = %name, "pod deleted by the node lifecycle controller"),
+        Err(e) => tracing::info!(pod = %name, error = %e, "deleting a pod"),
+    }
+}
+
+/// Upstream PodGC's `gcOrphaned`: pods bound to a node that stayed absent for the quarantine
+/// are failed and deleted without grace.
+async fn collect_orphans(
+    client: &kube::Client,
+    now: i64,
+    quarantine: i64,
+    nodes: &HashSet<String>,
+    state: &mut State,
+) -> Result<(), Error> {
+    if !state.listed_all_pods {
+        for pod in Api::<Pod>::all(client.clone())
+            .list(&ListParams::default())
+            .await?
+            .items
+        {
+            if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone())
+                && !nodes.contains(&node)
+            {
+                state.missing.entry(node).or_insert(now);
+            }
+        }
+        state.listed_all_pods = true;
+    }
+    let due: Vec<String> = state
+        .missing
+        .iter()
+        .filter(|(_, since)| now - **since >= quarantine)
+        .map(|(n, _)| n.clone())
+        .collect();
+    for node in due {
+        let at = rfc3339(now.div_euclid(1000));
+        for pod in pods_on(client, &node).await? {
+            let condition = json!({"type": "DisruptionTarget", "status": "True",
+                "reason": "DeletionByPodGC", "message": "PodGC: node no longer exists",
+                "lastTransitionTime": at});
+            let phase = (!ended(&pod)).then_some("Failed");
+            dispose(
+                client,
+                &pod,
+                condition,
+                phase,
+                DeleteParams::default().grace_period(0),
+            )
+            .await;
+        }
+        state.missing.remove(&node);
+    }
+    Ok(())
+}
+
+/// Writes an event from the node controller (best effort, as upstream's recorder).
+async fn record(
+    client: &kube::Client,
+    namespace: &str,
+    involved: serde_json::Value,
+    reason: &str,
+    message: &str,
+    now: &str,
+) {
+    let suffix: u64 = rand::random();
+    let name = involved["name"].as_str().unwrap_or("node").to_string();
+    let ev = json!({
+        "metadata": {"name": format!("{name}.{suffix:016x}"), "namespace": namespace},
+        "involvedObject": involved,
+        "reason": reason,
+        "message": message,
+        "type": "Normal",
+        "source": {"component": "node-controller"},
+        "reportingComponent": "node-controller",
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    });
+    if let Err(e) = runlet_client::create_event(client, namespace, &ev).await {
+        tracing::debug!(error = %e, "writing an event");
+    }
+}

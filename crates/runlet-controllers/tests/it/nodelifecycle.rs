@@ -1,0 +1,314 @@
+//! The node lifecycle controller against the in-process API server with a fake clock (upstream
+//! `pkg/controller/nodelifecycle`, its taint-based eviction, and PodGC's `gcOrphaned`).
+
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use runlet_api::clock::Clock;
+use runlet_controllers::nodelifecycle::{self, Config, UNREACHABLE_TAINT};
+use runlet_test::TestApi;
+use serde_json::json;
+use std::future::Future;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct Env {
+    api: TestApi,
+    nodes: Api<Node>,
+    pods: Api<Pod>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let api = TestApi::start().await;
+        let cancel = CancellationToken::new();
+        let config = Config {
+            monitor_period: Duration::from_millis(20),
+            ..Config::default()
+        };
+        let task = tokio::spawn(nodelifecycle::run(
+            api.client.clone(),
+            api.clock.clone(),
+            config,
+            cancel.clone(),
+        ));
+        Env {
+            nodes: Api::all(api.client.clone()),
+            pods: Api::default_namespaced(api.client.clone()),
+            api,
+            cancel,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    /// A node as an agent registers it, Ready as of now.
+    async fn node(&self, name: &str) {
+        let node: Node = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        self.nodes
+            .create(&PostParams::default(), &node)
+            .await
+            .unwrap();
+        self.heartbeat(name).await;
+    }
+
+    /// What an agent's status update does: Ready, heard from now.
+    async fn heartbeat(&self, name: &str) {
+        let now = runlet_api::clock::rfc3339(self.api.clock.now_unix());
+        let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True",
+            "reason": "KubeletReady", "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
+        self.nodes
+            .patch_status(name, &PatchParams::default(), &Patch::Strategic(status))
+            .await
+            .unwrap();
+    }
+
+    /// A running, ready pod bound to `node` (with the API's default tolerations: 300 s for
+    /// the not-ready and unreachable taints).
+    async fn running_pod(&self, name: &str, node: &str, tolerations: serde_json::Value) {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"nodeName": node, "tolerations": tolerations,
+                "containers": [{"name": "c", "image": "busybox"}]}
+        }))
+        .unwrap();
+        self.pods
+            .create(&PostParams::default(), &pod)
+            .await
+            .unwrap();
+        let status = json!({"status": {"phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}]}});
+        self.pods
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .unwrap();
+    }
+
+    async fn node_now(&self, name: &str) -> Node {
+        self.nodes.get(name).await.unwrap()
+    }
+
+    async fn deleting(&self, pod: &str) -> bool {
+        self.pods
+            .get_opt(pod)
+            .await
+            .unwrap()
+            .is_none_or(|p| p.metadata.deletion_timestamp.is_some())
+    }
+}
+
+fn ready_of(node: &Node) -> Option<String> {
+    node.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.status.clone())
+}
+
+fn taints_of(node: &Node) -> Vec<(String, String)> {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.key, t.effect))
+        .collect()
+}
+
+fn condition(pod: &Pod, kind: &str) -> Option<(String, Option<String>)> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unheard_node_becomes_unknown_and_tainted_and_its_pods_are_evicted_after_their_toleration()
+ {
+    let env = Env::start().await;
+    env.node("n1").await;
+    env.running_pod("tolerates", "n1", json!(null)).await;
+    env.running_pod(
+        "intolerant",
+        "n1",
+        json!([{"key": UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute",
+            "tolerationSeconds": 0}]),
+    )
+    .await;
+    // The clock moves a second at a time: the node turns Unknown only once it has gone
+    // unheard for the 50 s grace period (counted from when the controller first saw it, so
+    // at least 50 s of clock from here).
+    let mut advanced = 0;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ready_of(&env.node_now("n1").await).as_deref() != Some("Unknown") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out: Ready Unknown"
+        );
+        env.api.clock.advance_millis(1_000);
+        advanced += 1_000;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(advanced > 50_000, "Unknown after {advanced} ms");
+    let node = env.node_now("n1").await;
+    let ready = node
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready.reason.as_deref(), Some("NodeStatusUnknown"));
+    assert_eq!(
+        ready.message.as_deref(),
+        Some("Kubelet stopped posting node status.")
+    );
+    until("unreachable taints", || async {
+        let taints = taints_of(&env.node_now("n1").await);
+        taints.contains(&(UNREACHABLE_TAINT.into(), "NoSchedule".into()))
+            && taints.contains(&(UNREACHABLE_TAINT.into(), "NoExecute".into()))
+    })
+    .await;
+    until("the pods are not ready", || async {
+        condition(&env.pods.get("tolerates").await.unwrap(), "Ready").map(|c| c.0)
+            == Some("False".into())
+    })
+    .await;
+    let events: Api<Event> = Api::default_namespaced(env.api.client.clone());
+    until("the NodeNotReady event", || async {
+        events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("NodeNotReady"))
+    })
+    .await;
+
+    // A pod that tolerates the taint for 0 s goes at once; the default 300 s hold the other.
+    until("the intolerant pod is evicted", || {
+        env.deleting("intolerant")
+    })
+    .await;
+    let evicted = env.pods.get("intolerant").await.unwrap();
+    assert_eq!(
+        condition(&evicted, "DisruptionTarget"),
+        Some(("True".into(), Some("DeletionByTaintManager".into())))
+    );
+    assert!(!env.deleting("tolerates").await);
+    env.api.clock.advance_millis(300_000);
+    until("the tolerating pod is evicted after 300 s", || {
+        env.deleting("tolerates")
+    })
+    .await;
+
+    // The agent comes back: its heartbeat makes it Ready and the taints go.
+    env.heartbeat("n1").await;
+    until("taints removed", || async {
+        taints_of(&env.node_now("n1").await).is_empty()
+    })
+    .await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_of_a_deleted_node_are_failed_and_deleted_after_the_quarantine() {
+    let env = Env::start().await;
+    env.node("gone").await;
+    env.running_pod("stranded", "gone", json!(null)).await;
+    // The agent reports the node not ready: the not-ready taints show a pass has seen it.
+    let now = runlet_api::clock::rfc3339(env.api.clock.now_unix());
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+        "reason": "KubeletNotReady", "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
+    env.nodes
+        .patch_status("gone", &PatchParams::default(), &Patch::Strategic(status))
+        .await
+        .unwrap();
+    until("the not-ready taints", || async {
+        taints_of(&env.node_now("gone").await)
+            .contains(&(nodelifecycle::NOT_READY_TAINT.into(), "NoSchedule".into()))
+    })
+    .await;
+    env.nodes
+        .delete("gone", &DeleteParams::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!env.deleting("stranded").await, "quarantined first");
+    env.api.clock.advance_millis(51_000);
+    until("the orphan is deleted", || async {
+        env.pods.get_opt("stranded").await.unwrap().is_none()
+    })
+    .await;
+    env.stop().await;
+}
+
+#[test]
+fn eviction_waits_for_the_shortest_matching_toleration() {
+    use k8s_openapi::api::core::v1::Taint;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    let taint = |key: &str| Taint {
+        key: key.into(),
+        effect: "NoExecute".into(),
+        time_added: Some(Time(
+            k8s_openapi::jiff::Timestamp::from_millisecond(1_000).unwrap(),
+        )),
+        value: None,
+    };
+    let pod = |tolerations: serde_json::Value| -> Pod {
+        serde_json::from_value(json!({"spec": {"tolerations": tolerations, "containers": []}}))
+            .unwrap()
+    };
+    let taints = [taint(UNREACHABLE_TAINT)];
+    assert_eq!(
+        nodelifecycle::eviction_time(&pod(json!([])), &taints),
+        Some(1_000),
+        "not tolerated: at once"
+    );
+    let timed = pod(json!([
+        {"key": UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+    ]));
+    assert_eq!(nodelifecycle::eviction_time(&timed, &taints), Some(301_000));
+    let forever = pod(json!([{"operator": "Exists"}]));
+    assert_eq!(nodelifecycle::eviction_time(&forever, &taints), None);
+    let noschedule_only = [Taint {
+        effect: "NoSchedule".into(),
+        ..taint(UNREACHABLE_TAINT)
+    }];
+    assert_eq!(
+        nodelifecycle::eviction_time(&pod(json!([])), &noschedule_only),
+        None
+    );
+}
