@@ -31,6 +31,10 @@ pub struct FakeOs {
     pub tmpfs: Mutex<Vec<PathBuf>>,
     pub cgroups: Mutex<Vec<(String, Limits)>>,
     pub oom: Mutex<Vec<String>>,
+    /// No cgroup can be made (a host without a usable hierarchy, or an agent that is not root).
+    pub no_cgroups: std::sync::atomic::AtomicBool,
+    /// The agent does not run as root.
+    pub not_root: std::sync::atomic::AtomicBool,
     script: Mutex<VecDeque<FakeProcess>>,
     running: Mutex<HashMap<u32, (oneshot::Sender<ExitInfo>, bool)>>,
     next_pid: AtomicU32,
@@ -139,6 +143,9 @@ impl Os for FakeOs {
     }
 
     fn create_cgroup(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError> {
+        if self.no_cgroups.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
         self.cgroups.lock().unwrap().push((id.to_string(), limits));
         Ok(Some(vec![PathBuf::from(format!(
             "/fake/{id}/cgroup.procs"
@@ -152,6 +159,6 @@ impl Os for FakeOs {
     fn remove_cgroup(&self, _id: &str) {}
 
     fn is_root(&self) -> bool {
-        true
+        !self.not_root.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

@@ -78,6 +78,24 @@ impl Worker {
             .map(|s| (s.restart_count + i32::from(s.attempts > 0)).max(0) as u32)
             .unwrap_or(0);
         let id = format!("{}-{}-{}", self.uid, container.name, attempt);
+        let custom_termination_path = container
+            .termination_message_path
+            .as_deref()
+            .is_some_and(|p| p != DEFAULT_TERMINATION_PATH);
+        let needs_namespace = custom_termination_path
+            || container
+                .volume_mounts
+                .as_ref()
+                .is_some_and(|m| !m.is_empty());
+        if needs_namespace && !self.ctx.runtime.os().is_root() {
+            // Only root makes mount namespaces here: say so before anything is made on the host.
+            return self.fail_without_mount_namespace(
+                i,
+                now_ms,
+                &id,
+                "the node agent does not run as root",
+            );
+        }
         let mut mounts = match self
             .volumes
             .as_ref()
@@ -85,14 +103,18 @@ impl Worker {
         {
             Some(Ok(m)) => m,
             Some(Err(e)) => {
-                self.fail_start(
-                    i,
-                    now_ms,
-                    128,
-                    "StartError",
-                    format!("mounting volumes: {e}"),
-                    &id,
+                let msg = format!("mounting volumes: {e}");
+                self.ctx.events.pod(
+                    &self.pod,
+                    true,
+                    "FailedMount",
+                    &msg,
+                    Some(&field_path_of(
+                        &container.name,
+                        self.slots.get(i).map(|s| s.kind),
+                    )),
                 );
+                self.fail_start(i, now_ms, 128, "StartError", msg, &id);
                 return;
             }
             None => Vec::new(),
@@ -202,6 +224,21 @@ impl Worker {
                     s.termination = term_file.map(Arc::new);
                 }
                 self.started_since_write = true;
+                if started.limits_unenforced {
+                    self.ctx.events.pod(
+                        &self.pod,
+                        true,
+                        "LimitsNotEnforced",
+                        &format!(
+                            "the resource limits of container {} are not enforced: the node agent cannot create cgroups here (it does not run as root, or the host has no usable hierarchy)",
+                            container.name
+                        ),
+                        Some(&field_path_of(
+                            &container.name,
+                            self.slots.get(i).map(|s| s.kind),
+                        )),
+                    );
+                }
                 self.ctx.events.pod(
                     &self.pod,
                     false,
@@ -217,17 +254,7 @@ impl Worker {
                     .spawn(async move { (i, attempt, now_s, exited.await) });
             }
             Err(RuntimeError::MountNamespace(e)) => {
-                let msg = format!(
-                    "the process runtime cannot make a private mount namespace for this pod's volumes here ({e}); the pod cannot run without them"
-                );
-                self.ctx
-                    .events
-                    .pod(&self.pod, true, "FailedMount", &msg, None);
-                self.failed = true;
-                self.reason = Some("MountNamespaceUnavailable".into());
-                self.message = Some(msg.clone());
-                self.fail_start(i, now_ms, 128, "StartError", msg, &id);
-                self.begin_kill(0);
+                self.fail_without_mount_namespace(i, now_ms, &id, &e.to_string());
             }
             Err(RuntimeError::Start(e)) => {
                 let msg = e.to_string();
@@ -277,6 +304,22 @@ impl Worker {
             s.state = State::Terminated(t);
         }
         self.after_exit(i, now_ms, code);
+    }
+
+    /// Fails the pod whose container `i` needs a private mount namespace (volumes, or a
+    /// termination-message path of its own) where none can be made: it never runs without them.
+    fn fail_without_mount_namespace(&mut self, i: usize, now_ms: i64, id: &str, cause: &str) {
+        let msg = format!(
+            "the process runtime cannot make a private mount namespace for this pod's volumes or termination-message path here ({cause}); the pod cannot run without them"
+        );
+        self.ctx
+            .events
+            .pod(&self.pod, true, "FailedMount", &msg, None);
+        self.failed = true;
+        self.reason = Some("MountNamespaceUnavailable".into());
+        self.message = Some(msg.clone());
+        self.fail_start(i, now_ms, 128, "StartError", msg, id);
+        self.begin_kill(0);
     }
 
     /// A container that cannot be configured waits in `CreateContainerConfigError` (with a

@@ -228,6 +228,64 @@ async fn refused_mount_namespace_fails_the_pod_with_a_clear_reason() {
 }
 
 #[tokio::test]
+async fn an_agent_that_is_not_root_fails_a_pod_with_volumes_before_making_anything() {
+    let env = Env::start().await;
+    env.os
+        .not_root
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let target = env._dir.path().join("not-made");
+    let mut main = c("main");
+    main["volumeMounts"] = json!([{"name": "v", "mountPath": target.to_str().unwrap()}]);
+    env.create("p", json!({"restartPolicy": "Never", "containers": [main], "volumes": [{"name": "v", "emptyDir": {}}]})).await;
+    let s = env.phase("p", "Failed").await;
+    assert_eq!(s["reason"], "MountNamespaceUnavailable");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("the node agent does not run as root"),
+        "{s}"
+    );
+    assert_eq!(env.os.spawn_count(), 0);
+    assert!(!target.exists(), "no mount point made on the host");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn limits_that_cannot_be_enforced_are_reported_in_an_event() {
+    let env = Env::start().await;
+    env.os
+        .no_cgroups
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut main = c("main");
+    main["resources"] = json!({"limits": {"memory": "64Mi", "cpu": "500m"}});
+    env.create("p", json!({"restartPolicy": "Never", "containers": [main]}))
+        .await;
+    env.phase("p", "Succeeded").await;
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::default_namespaced(env.api.client.clone());
+    let event = env
+        .wait("the LimitsNotEnforced event", async || {
+            events
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .find(|e| e.reason.as_deref() == Some("LimitsNotEnforced"))
+        })
+        .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert!(
+        event
+            .message
+            .unwrap_or_default()
+            .starts_with("the resource limits of container main are not enforced"),
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
 async fn a_pod_that_ends_at_once_costs_one_status_write() {
     let env = Env::start().await;
     let before = env.api.state.store.current_revision();

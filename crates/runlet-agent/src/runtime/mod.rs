@@ -52,6 +52,8 @@ pub struct Exited {
 pub struct Started {
     pub pid: u32,
     pub exited: BoxFuture<'static, Exited>,
+    /// The container asked for limits this host cannot enforce (no usable cgroups here).
+    pub limits_unenforced: bool,
 }
 
 /// A way to run containers.

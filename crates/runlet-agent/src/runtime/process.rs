@@ -35,6 +35,7 @@ impl Runtime for ProcessRuntime {
             .create_cgroup(&config.id, config.limits)
             .map_err(RuntimeError::Start)?;
         let has_cgroup = cgroup.is_some();
+        let limited = config.limits.memory_bytes.is_some() || config.limits.cpu_millis.is_some();
         let spec = SpawnSpec {
             argv: config.argv,
             env: config.env,
@@ -97,7 +98,11 @@ impl Runtime for ProcessRuntime {
                 oom_killed,
             }
         });
-        Ok(Started { pid, exited })
+        Ok(Started {
+            pid,
+            exited,
+            limits_unenforced: limited && !has_cgroup,
+        })
     }
 
     fn signal(&self, pid: u32, signal: Signal) {
