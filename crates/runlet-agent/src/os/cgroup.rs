@@ -87,7 +87,7 @@ impl Cgroups {
     /// Creates the cgroup(s) for `id` with `limits`; `None` when there is nothing to enforce or
     /// no usable hierarchy.
     pub fn create(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError> {
-        if limits.memory_bytes.is_none() && limits.cpu_millis.is_none() {
+        if !limits.any() {
             return Ok(None);
         }
         match self {
@@ -106,6 +106,9 @@ impl Cgroups {
                     let quota = (c * CPU_PERIOD_US / 1000).max(1000);
                     let _ = write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"));
                 }
+                if let Some(r) = limits.cpu_request_millis {
+                    let _ = write(&dir.join("cpu.weight"), &cpu_weight(r).to_string());
+                }
                 Ok(Some(vec![dir.join("cgroup.procs")]))
             }
             Cgroups::V1 { memory, cpu } => {
@@ -117,12 +120,19 @@ impl Cgroups {
                     let _ = write(&dir.join("memory.memsw.limit_in_bytes"), &m.to_string());
                 }
                 procs.push(dir.join("cgroup.procs"));
-                if let (Some(cpu), Some(c)) = (cpu, limits.cpu_millis) {
+                if let Some(cpu) = cpu
+                    && (limits.cpu_millis.is_some() || limits.cpu_request_millis.is_some())
+                {
                     let dir = cpu.join(id);
                     mkdir(&dir)?;
-                    let quota = (c * CPU_PERIOD_US / 1000).max(1000);
-                    write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
-                    write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                    if let Some(c) = limits.cpu_millis {
+                        let quota = (c * CPU_PERIOD_US / 1000).max(1000);
+                        write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                        write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
+                    }
+                    if let Some(r) = limits.cpu_request_millis {
+                        write(&dir.join("cpu.shares"), &cpu_shares(r).to_string())?;
+                    }
                     procs.push(dir.join("cgroup.procs"));
                 }
                 Ok(Some(procs))
@@ -164,6 +174,16 @@ impl Cgroups {
     }
 }
 
+/// The kubelet's `MilliCPUToShares`: 1024 shares a CPU, at least 2, at most 262144.
+fn cpu_shares(millis: u64) -> u64 {
+    (millis * 1024 / 1000).clamp(2, 262_144)
+}
+
+/// cgroup v2's `cpu.weight` for those shares (the kubelet's `CpuSharesToCpuWeight`).
+fn cpu_weight(millis: u64) -> u64 {
+    1 + ((cpu_shares(millis) - 2) * 9999) / 262_142
+}
+
 /// The `oom_kill N` counter of `memory.events` (v2) or `memory.oom_control` (v1).
 fn oom_kill_count(text: &str) -> u64 {
     text.lines()
@@ -198,7 +218,7 @@ mod tests {
         assert!(matches!(c, Cgroups::Unavailable(_)));
         let limits = Limits {
             memory_bytes: Some(1 << 20),
-            cpu_millis: None,
+            ..Limits::default()
         };
         assert_eq!(c.create("x", limits).unwrap(), None);
     }
@@ -215,6 +235,7 @@ mod tests {
                 Limits {
                     memory_bytes: Some(64 << 20),
                     cpu_millis: Some(500),
+                    cpu_request_millis: Some(200),
                 },
             )
             .unwrap()
@@ -229,5 +250,15 @@ mod tests {
             std::fs::read_to_string(cg.join("cpu.max")).unwrap(),
             "50000 100000"
         );
+        assert_eq!(std::fs::read_to_string(cg.join("cpu.weight")).unwrap(), "8");
+    }
+
+    #[test]
+    fn cpu_requests_weigh_as_the_kubelet_weighs_them() {
+        assert_eq!(
+            [1, 200, 1000, 300_000].map(cpu_shares),
+            [2, 204, 1024, 262_144]
+        );
+        assert_eq!([1, 1000, 300_000].map(cpu_weight), [1, 39, 10000]);
     }
 }

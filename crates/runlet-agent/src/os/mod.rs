@@ -103,6 +103,18 @@ pub struct Limits {
     pub memory_bytes: Option<u64>,
     /// CPU limit in millicores.
     pub cpu_millis: Option<u64>,
+    /// CPU request in millicores: the container's weight against the others when the CPUs are
+    /// busy (`cpu.shares`, or `cpu.weight` on v2), as the kubelet sets it.
+    pub cpu_request_millis: Option<u64>,
+}
+
+impl Limits {
+    /// Whether there is anything to put in a cgroup.
+    pub fn any(&self) -> bool {
+        self.memory_bytes.is_some()
+            || self.cpu_millis.is_some()
+            || self.cpu_request_millis.is_some()
+    }
 }
 
 /// The operating system as the agent uses it.

@@ -170,10 +170,13 @@ impl Worker {
             }
             None => self.sandbox.clone(),
         };
-        let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
+        let resources = container.resources.as_ref();
+        let limits = resources.and_then(|r| r.limits.as_ref());
+        let requests = resources.and_then(|r| r.requests.as_ref());
         let limits = Limits {
             memory_bytes: quantity_ceil(limits.and_then(|l| l.get("memory")), 1_000_000_000),
             cpu_millis: quantity_ceil(limits.and_then(|l| l.get("cpu")), 1_000_000),
+            cpu_request_millis: quantity_ceil(requests.and_then(|r| r.get("cpu")), 1_000_000),
         };
         let log_path =
             self.ctx

@@ -35,6 +35,8 @@ impl Runtime for ProcessRuntime {
             .create_cgroup(&config.id, config.limits)
             .map_err(RuntimeError::Start)?;
         let has_cgroup = cgroup.is_some();
+        // Limits, not requests: a request only weighs against others, and nothing is lost
+        // without it.
         let limited = config.limits.memory_bytes.is_some() || config.limits.cpu_millis.is_some();
         let spec = SpawnSpec {
             argv: config.argv,
@@ -145,7 +147,7 @@ mod tests {
                 log_path: log_path.clone(),
                 limits: crate::os::Limits {
                     memory_bytes: Some(1 << 20),
-                    cpu_millis: None,
+                    ..Default::default()
                 },
                 ..Default::default()
             })
@@ -190,7 +192,7 @@ mod tests {
                 log_path: dir.path().join("0.log"),
                 limits: crate::os::Limits {
                     memory_bytes: Some(1 << 20),
-                    cpu_millis: None,
+                    ..Default::default()
                 },
                 ..Default::default()
             })

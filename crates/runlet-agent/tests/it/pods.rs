@@ -183,6 +183,32 @@ async fn run_as_user_and_run_as_non_root_as_the_kubelet_checks_them() {
     env.stop().await;
 }
 
+#[tokio::test]
+async fn a_cpu_request_is_the_container_s_cgroup_weight() {
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let v1 = std::path::Path::new("/sys/fs/cgroup/cpu/cpu.shares").exists();
+    if !(running_as_root() && (v1 || v2)) {
+        eprintln!(
+            "skipped: no usable cpu cgroup here (root: {}, v1: {v1}, v2: {v2})",
+            running_as_root()
+        );
+        return;
+    }
+    let env = Env::start().await;
+    let read_weight = "if [ -f /sys/fs/cgroup/cgroup.controllers ]; then cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/cpu.weight; else cat /sys/fs/cgroup/cpu$(grep -E ':cpu[,:]' /proc/self/cgroup | head -1 | cut -d: -f3)/cpu.shares; fi";
+    env.create(
+        "weighed",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh(read_weight), "resources": {"requests": {"cpu": "200m"}}}]}),
+    )
+    .await;
+    env.wait_phase("weighed", "Succeeded").await;
+    // The kubelet's MilliCPUToShares (200m: 204 shares), or its cpu.weight on v2 (8).
+    let expected = if v2 { "8\n" } else { "204\n" };
+    assert_eq!(env.logs("weighed", &LogParams::default()).await, expected);
+    env.stop().await;
+}
+
 fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
