@@ -305,6 +305,18 @@ impl Worker {
                 container_id: format!("{}://{id}", self.ctx.runtime.name()),
             };
             s.state = State::Terminated(t);
+            // As with containerd, a container that could not start has a log, empty: `logs`
+            // shows nothing instead of "waiting to start".
+            let log = self.ctx.logs.attempt_file(
+                &self.ns,
+                &self.name,
+                &self.uid,
+                &s.container.name,
+                u32::try_from(s.restart_count).unwrap_or_default(),
+            );
+            if !log.exists() {
+                let _ = std::fs::File::create(&log);
+            }
         }
         self.after_exit(i, now_ms, code);
     }

@@ -230,6 +230,11 @@ async fn a_missing_command_is_a_start_error() {
         (t["exitCode"].as_i64(), t["reason"].as_str()),
         (Some(128), Some("StartError"))
     );
+    assert_eq!(
+        env.logs("nocmd", &LogParams::default()).await,
+        "",
+        "a container that could not start has an empty log"
+    );
     env.stop().await;
 }
 
