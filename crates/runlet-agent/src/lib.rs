@@ -24,7 +24,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::watcher;
-use logs::{LogError, LogOptions, LogStore, LogStream};
+use logs::{LogError, LogStore, LogStream};
 use node::HostInfo;
 use runlet_api::clock::Clock;
 use runlet_api::logs::{LogBody, LogRequest, LogSource, LogSourceError};
@@ -128,23 +128,9 @@ impl AgentHandle {
         &self.node
     }
 
-    /// Streams the log of `container` in pod `namespace/pod` (with that `uid`).
-    pub fn read_logs(
-        &self,
-        namespace: &str,
-        pod: &str,
-        uid: &str,
-        container: &str,
-        opts: LogOptions,
-    ) -> Result<LogStream, LogError> {
-        self.logs.open(
-            namespace,
-            pod,
-            uid,
-            container,
-            opts,
-            self.clock.now_millis(),
-        )
+    /// Streams the log `req` asks for (see [`LogStore::open`]).
+    pub fn read_logs(&self, req: &LogRequest) -> Result<LogStream, LogError> {
+        self.logs.open(req, self.clock.now_millis())
     }
 }
 
@@ -156,15 +142,7 @@ impl LogSource for AgentHandle {
         if let Err(m) = req.check_names() {
             return Box::pin(async move { Err(LogSourceError::BadRequest(m)) });
         }
-        let result = self
-            .read_logs(
-                &req.namespace,
-                &req.pod,
-                &req.uid,
-                &req.container,
-                req.options,
-            )
-            .map_err(LogSourceError::from);
+        let result = self.read_logs(&req).map_err(LogSourceError::from);
         Box::pin(async move { result })
     }
 }

@@ -125,6 +125,10 @@ pub struct LogRequest {
     pub pod: String,
     pub uid: String,
     pub container: String,
+    /// The attempt to read, by the container ID the pod's status gives it (chosen as the
+    /// kubelet's `validateContainerLogStatus` chooses); `None`: the node's newest attempt (or
+    /// the one before it with `previous`), as for a pod record.
+    pub container_id: Option<String>,
     pub options: LogOptions,
 }
 
@@ -143,6 +147,10 @@ impl LogRequest {
             "{NODE_LOG_PATH}{}/{}/{}?podUID={}",
             self.namespace, self.pod, self.container, self.uid
         );
+        if let Some(id) = &self.container_id {
+            path.push_str("&containerID=");
+            path.extend(form_urlencoded::byte_serialize(id.as_bytes()));
+        }
         for (k, v) in self.options.to_query() {
             path.push_str(&format!("&{k}={v}"));
         }
@@ -169,6 +177,7 @@ impl LogRequest {
             pod: pod.to_string(),
             uid,
             container: container.to_string(),
+            container_id: get("containerID"),
             options: LogOptions::from_query(get)?,
         };
         req.check_names()?;
@@ -250,6 +259,7 @@ mod tests {
             pod: "p".into(),
             uid: "u-1".into(),
             container: "c".into(),
+            container_id: Some("process://u-1-c-2".into()),
             options: LogOptions {
                 follow: true,
                 tail_lines: Some(2),
@@ -259,13 +269,11 @@ mod tests {
         let full = req.node_path();
         assert_eq!(
             full,
-            "/containerLogs/ns/p/c?podUID=u-1&follow=true&tailLines=2"
+            "/containerLogs/ns/p/c?podUID=u-1&containerID=process%3A%2F%2Fu-1-c-2&follow=true&tailLines=2"
         );
         let (path, query) = full.split_once('?').unwrap_or_default();
-        let map: HashMap<String, String> = query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+        let map: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         assert_eq!(
             LogRequest::from_node_path(path, |k| map.get(k).cloned()),

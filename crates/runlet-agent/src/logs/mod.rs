@@ -20,6 +20,7 @@ pub mod serve;
 pub mod write;
 
 pub use read::{LogOptions, LogStream};
+pub use runlet_api::logs::LogRequest;
 pub use write::{copy_to_cri, open_cri_log};
 
 use std::collections::HashSet;
@@ -54,16 +55,11 @@ pub struct PodLogs {
     pub files: Vec<PathBuf>,
 }
 
-/// Where logs live, which files are still being written, and which attempts ended with their
-/// container waiting to restart.
+/// Where logs live and which files are still being written.
 #[derive(Debug, Clone)]
 pub struct LogStore {
     root: PathBuf,
     live: Arc<Mutex<HashSet<PathBuf>>>,
-    /// The attempt a container waiting to restart (`CrashLoopBackOff`) last ran: its status's
-    /// `lastState`, which upstream's `validateContainerLogStatus` reads for `logs` and
-    /// `logs --previous` alike until the next attempt starts.
-    awaiting_restart: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl LogStore {
@@ -71,7 +67,6 @@ impl LogStore {
         LogStore {
             root,
             live: Arc::default(),
-            awaiting_restart: Arc::default(),
         }
     }
 
@@ -114,25 +109,6 @@ impl LogStore {
         self.live.lock().map(|s| s.contains(path)).unwrap_or(false)
     }
 
-    /// Marks the attempt logged at `path` as the one its container, now waiting to restart,
-    /// last ran (or, with `false`, no longer: the next attempt started).
-    pub(crate) fn set_awaiting_restart(&self, path: &Path, waiting: bool) {
-        if let Ok(mut set) = self.awaiting_restart.lock() {
-            if waiting {
-                set.insert(path.to_path_buf());
-            } else {
-                set.remove(path);
-            }
-        }
-    }
-
-    fn is_awaiting_restart(&self, path: &Path) -> bool {
-        self.awaiting_restart
-            .lock()
-            .map(|s| s.contains(path))
-            .unwrap_or(false)
-    }
-
     /// The log files under the root, by pod.
     pub fn pods(&self) -> Vec<PodLogs> {
         let mut by_pod: std::collections::HashMap<(String, String, String), Vec<PathBuf>> =
@@ -170,30 +146,36 @@ impl LogStore {
     pub fn remove_pod(&self, logs: &PodLogs) {
         for f in &logs.files {
             let _ = std::fs::remove_file(f);
-            self.set_awaiting_restart(f, false);
         }
     }
 
-    /// Streams a container's log: the newest attempt; with `previous`, the attempt the
-    /// container's `lastState` shows (upstream's `validateContainerLogStatus`): the one before
-    /// the newest while the newest runs or ended for good, the newest itself while the
-    /// container waits to restart after it.
-    pub fn open(
-        &self,
-        namespace: &str,
-        pod: &str,
-        uid: &str,
-        container: &str,
-        opts: LogOptions,
-        now_millis: i64,
-    ) -> Result<LogStream, LogError> {
+    /// Streams a container's log: the attempt `container_id` names (the API server chose it
+    /// from the pod's status, as the kubelet's `validateContainerLogStatus` does); without one
+    /// (a pod record), the newest attempt, or the one before it with `previous`.
+    pub fn open(&self, req: &LogRequest, now_millis: i64) -> Result<LogStream, LogError> {
+        let (namespace, pod, uid, container) = (
+            req.namespace.as_str(),
+            req.pod.as_str(),
+            req.uid.as_str(),
+            req.container.as_str(),
+        );
+        let opts = req.options.clone();
+        if let Some(attempt) = req
+            .container_id
+            .as_deref()
+            .and_then(|id| attempt_of(id, uid, container))
+        {
+            let path = self.attempt_file(namespace, pod, uid, container, attempt);
+            if !path.exists() {
+                return Err(LogError::BadRequest(format!(
+                    "container {container:?} in pod {pod:?} is terminated"
+                )));
+            }
+            return read::open(self.clone(), path, opts, now_millis);
+        }
         let attempts = self.attempts(namespace, pod, uid, container);
-        let newest_awaits_restart = attempts.last().is_some_and(|n| {
-            self.is_awaiting_restart(&self.attempt_file(namespace, pod, uid, container, *n))
-        });
         let attempt = if opts.previous {
-            let back = usize::from(!newest_awaits_restart);
-            attempts.iter().rev().nth(back).copied().ok_or_else(|| {
+            attempts.iter().rev().nth(1).copied().ok_or_else(|| {
                 LogError::BadRequest(format!(
                     "previous terminated container {container:?} in pod {pod:?} not found"
                 ))
@@ -208,6 +190,18 @@ impl LogStore {
         let path = self.attempt_file(namespace, pod, uid, container, attempt);
         read::open(self.clone(), path, opts, now_millis)
     }
+}
+
+/// The attempt a container ID of the process runtime names: `<runtime>://<pod uid>-<container>-
+/// <attempt>` (see `pod::containers`); `None` for any other ID.
+fn attempt_of(container_id: &str, uid: &str, container: &str) -> Option<u32> {
+    let (_, id) = container_id.split_once("://")?;
+    id.strip_prefix(uid)?
+        .strip_prefix('-')?
+        .strip_prefix(container)?
+        .strip_prefix('-')?
+        .parse()
+        .ok()
 }
 
 /// Formats a time in milliseconds as the CRI log timestamp (9 fraction digits, UTC).
@@ -238,6 +232,17 @@ mod tests {
         assert_eq!(parse_timestamp(&ts), Some(1_767_225_600_123));
     }
 
+    fn request(uid: &str, container: &str, id: Option<&str>, options: LogOptions) -> LogRequest {
+        LogRequest {
+            namespace: "default".into(),
+            pod: "p".into(),
+            uid: uid.into(),
+            container: container.into(),
+            container_id: id.map(str::to_string),
+            options,
+        }
+    }
+
     #[test]
     fn previous_needs_an_earlier_attempt() {
         let dir = tempfile::tempdir().unwrap();
@@ -249,7 +254,7 @@ mod tests {
             previous: true,
             ..Default::default()
         };
-        let err = store.open("default", "p", "u", "c", prev, 0).err().unwrap();
+        let err = store.open(&request("u", "c", None, prev), 0).err().unwrap();
         assert_eq!(
             err.to_string(),
             "previous terminated container \"c\" in pod \"p\" not found"
@@ -257,23 +262,23 @@ mod tests {
     }
 
     #[test]
-    fn previous_is_the_newest_attempt_while_its_container_waits_to_restart() {
+    fn the_attempt_named_by_the_container_id_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let store = LogStore::new(dir.path().to_path_buf());
-        for n in 0..2 {
-            let f = store.attempt_file("default", "p", "u", "c", n);
+        for n in 0..3 {
+            let f = store.attempt_file("default", "p", "u-1", "c-x", n);
             std::fs::write(
                 &f,
                 format!("2026-01-01T00:00:00.000000000Z stdout F attempt-{n}\n"),
             )
             .unwrap();
         }
-        let read = |previous| {
+        let read = |id: Option<&str>, previous| {
             let opts = LogOptions {
                 previous,
                 ..Default::default()
             };
-            let stream = store.open("default", "p", "u", "c", opts, 0).unwrap();
+            let stream = store.open(&request("u-1", "c-x", id, opts), 0).unwrap();
             let chunks = futures::executor::block_on(futures::StreamExt::collect::<Vec<_>>(stream));
             let bytes: Vec<u8> = chunks
                 .into_iter()
@@ -281,16 +286,15 @@ mod tests {
                 .collect();
             String::from_utf8(bytes).unwrap()
         };
+        assert_eq!(read(Some("process://u-1-c-x-1"), false), "attempt-1\n");
+        assert_eq!(read(None, false), "attempt-2\n", "no ID: the newest");
+        assert_eq!(read(None, true), "attempt-1\n", "no ID: the one before");
         assert_eq!(
-            read(true),
-            "attempt-0\n",
-            "the newest ran or ended for good"
+            read(Some("containerd://abc"), false),
+            "attempt-2\n",
+            "an ID of another runtime: the newest"
         );
-        let newest = store.attempt_file("default", "p", "u", "c", 1);
-        store.set_awaiting_restart(&newest, true);
-        assert_eq!(read(true), "attempt-1\n", "lastState is the newest");
-        assert_eq!(read(false), "attempt-1\n");
-        store.set_awaiting_restart(&newest, false);
-        assert_eq!(read(true), "attempt-0\n");
+        assert_eq!(attempt_of("process://u-1-c-x-12", "u-1", "c-x"), Some(12));
+        assert_eq!(attempt_of("process://u-1-c-12", "u-1", "c-x"), None);
     }
 }

@@ -201,16 +201,6 @@ impl Worker {
         }
         match started {
             Ok(started) => {
-                if let Some(before) = attempt.checked_sub(1) {
-                    let last = self.ctx.logs.attempt_file(
-                        &self.ns,
-                        &self.name,
-                        &self.uid,
-                        &container.name,
-                        before,
-                    );
-                    self.ctx.logs.set_awaiting_restart(&last, false);
-                }
                 let now_s = now_ms.div_euclid(1000);
                 if let Some(s) = self.slots.get_mut(i) {
                     if s.attempts > 0 {
@@ -499,14 +489,6 @@ impl Worker {
                 };
                 let delay = s.schedule_restart(now_ms, initial, max);
                 s.last = last;
-                let ended = self.ctx.logs.attempt_file(
-                    &self.ns,
-                    &self.name,
-                    &self.uid,
-                    &s.container.name,
-                    u32::try_from(s.restart_count).unwrap_or_default(),
-                );
-                self.ctx.logs.set_awaiting_restart(&ended, true);
                 if delay > 0 {
                     let msg = format!(
                         "back-off {} restarting failed container={} pod={pod_desc}",

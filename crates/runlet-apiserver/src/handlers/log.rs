@@ -119,20 +119,19 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
             format!("pod {pod:?} is not scheduled to a node yet")
         })));
     }
-    if !record
-        && !options.previous
-        && let Some(reason) = waiting_to_start(&obj["status"], &container)
-    {
-        return Err(ApiError::new(Status::bad_request(format!(
-            "container {container:?} in pod {pod:?} is waiting to start: {reason}"
-        ))));
-    }
+    let container_id = if record {
+        None
+    } else {
+        container_to_read(&obj["status"], &pod, &container, options.previous)
+            .map_err(|m| ApiError::new(Status::bad_request(m)))?
+    };
     let source = node_source(state, &node).await?;
     let req = LogRequest {
         namespace,
         pod,
         uid,
         container,
+        container_id,
         options,
     };
     let body = source.logs(req).await.map_err(|e| match e {
@@ -152,26 +151,57 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
     Ok(resp)
 }
 
-/// Why `container` has no log yet, as the kubelet's `validateContainerLogStatus` words it: it
-/// waits and never ran (no `lastState`, whose log would be served instead).
-fn waiting_to_start(status: &Value, container: &str) -> Option<String> {
-    let cs = ["containerStatuses", "initContainerStatuses"]
+/// The container (attempt) whose log to read, by the ID the pod's status gives it, as the
+/// kubelet's `validateContainerLogStatus` chooses: with `previous` the `lastState`; else the
+/// running or terminated one, or the `lastState` while it waits to restart. `Ok(None)`: the
+/// status does not name the container yet, and the node reads its newest attempt; `Err`: why
+/// there is no log to read, in the kubelet's words.
+fn container_to_read(
+    status: &Value,
+    pod: &str,
+    container: &str,
+    previous: bool,
+) -> Result<Option<String>, String> {
+    let Some(cs) = ["containerStatuses", "initContainerStatuses"]
         .iter()
         .filter_map(|k| status[*k].as_array())
         .flatten()
-        .find(|c| c["name"] == container)?;
-    if !cs["lastState"]["terminated"].is_null() {
-        return None;
+        .find(|c| c["name"] == container)
+    else {
+        return Ok(None);
+    };
+    let id = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let last = id(&cs["lastState"]["terminated"]["containerID"]);
+    let terminated = || format!("container {container:?} in pod {pod:?} is terminated");
+    let state = &cs["state"];
+    if previous {
+        return last.map(Some).ok_or_else(|| {
+            format!("previous terminated container {container:?} in pod {pod:?} not found")
+        });
     }
-    let reason = cs["state"]["waiting"]["reason"].as_str()?;
-    Some(
-        match reason {
-            "ErrImagePull" => "image can't be pulled",
-            "ImagePullBackOff" => "trying and failing to pull image",
-            other => other,
-        }
-        .to_string(),
-    )
+    if !state["running"].is_null() {
+        return Ok(id(&cs["containerID"]));
+    }
+    if !state["terminated"].is_null() {
+        return id(&state["terminated"]["containerID"])
+            .or(last)
+            .map(Some)
+            .ok_or_else(terminated);
+    }
+    if !cs["lastState"]["terminated"].is_null() {
+        return last.map(Some).ok_or_else(terminated);
+    }
+    match state["waiting"]["reason"].as_str() {
+        Some(reason) => Err(format!(
+            "container {container:?} in pod {pod:?} is waiting to start: {}",
+            match reason {
+                "ErrImagePull" => "image can't be pulled",
+                "ImagePullBackOff" => "trying and failing to pull image",
+                other => other,
+            }
+        )),
+        None => Ok(None),
+    }
 }
 
 /// How to reach `node`'s logs: the in-process source, else its agent's published endpoint.
@@ -203,6 +233,48 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_status_chooses_the_attempt_as_the_kubelet_does() {
+        let status = |state: Value, last: Value| {
+            serde_json::json!({"containerStatuses": [{"name": "c", "containerID": "x://3",
+                "state": state, "lastState": last}]})
+        };
+        let read = |st: &Value, previous| container_to_read(st, "p", "c", previous);
+        let crashed = serde_json::json!({"terminated": {"containerID": "x://2"}});
+        // Waiting to restart: both read the last crash.
+        let waiting = status(
+            serde_json::json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+            crashed.clone(),
+        );
+        assert_eq!(read(&waiting, false), Ok(Some("x://2".into())));
+        assert_eq!(read(&waiting, true), Ok(Some("x://2".into())));
+        // Running again: the current attempt, and the last crash with previous.
+        let running = status(serde_json::json!({"running": {}}), crashed);
+        assert_eq!(read(&running, false), Ok(Some("x://3".into())));
+        assert_eq!(read(&running, true), Ok(Some("x://2".into())));
+        let first = status(serde_json::json!({"running": {}}), serde_json::json!({}));
+        assert_eq!(
+            read(&first, true),
+            Err("previous terminated container \"c\" in pod \"p\" not found".into())
+        );
+        let config = status(
+            serde_json::json!({"waiting": {"reason": "CreateContainerConfigError"}}),
+            serde_json::json!({}),
+        );
+        assert_eq!(
+            read(&config, false),
+            Err(
+                "container \"c\" in pod \"p\" is waiting to start: CreateContainerConfigError"
+                    .into()
+            )
+        );
+        assert_eq!(
+            read(&serde_json::json!({}), false),
+            Ok(None),
+            "no status yet"
+        );
     }
 
     #[test]
