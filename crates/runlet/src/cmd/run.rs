@@ -145,6 +145,19 @@ fn read_documents(file: &PathBuf) -> Result<Vec<Value>, String> {
     Ok(docs)
 }
 
+/// The documents with what Jobs read first: namespaces, then ConfigMaps, Secrets, claims and
+/// the rest, then Jobs and CronJobs, each group in file order. A Job's pods start within
+/// milliseconds; one that found its ConfigMap not made yet would wait out the kubelet's 10 s
+/// retry.
+fn in_apply_order(mut docs: Vec<Value>) -> Vec<Value> {
+    docs.sort_by_key(|d| match d["kind"].as_str() {
+        Some("Namespace") => 0,
+        Some("Job" | "CronJob") => 2,
+        _ => 1,
+    });
+    docs
+}
+
 /// A Job being followed.
 struct Followed {
     namespace: String,
@@ -157,7 +170,7 @@ async fn run_documents(
     args: &RunArgs,
 ) -> Result<ExitCode, RunError> {
     let mut jobs = Vec::new();
-    for doc in docs {
+    for doc in in_apply_order(docs) {
         let api_version = doc["apiVersion"].as_str().unwrap_or_default().to_string();
         let kind = doc["kind"].as_str().unwrap_or_default().to_string();
         let Some(info) = resources::by_kind(&api_version, &kind) else {
@@ -564,5 +577,31 @@ async fn terminate(client: &kube::Client, jobs: &[Followed]) {
         while Instant::now() < deadline && api.get_opt(&job.name).await.ok().flatten().is_some() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn what_jobs_read_is_applied_before_them() {
+        let docs = vec![
+            json!({"kind": "Job", "metadata": {"name": "a"}}),
+            json!({"kind": "ConfigMap", "metadata": {"name": "c"}}),
+            json!({"kind": "CronJob", "metadata": {"name": "b"}}),
+            json!({"kind": "Secret", "metadata": {"name": "s"}}),
+            json!({"kind": "Namespace", "metadata": {"name": "n"}}),
+        ];
+        let order: Vec<String> = super::in_apply_order(docs)
+            .iter()
+            .map(|d| {
+                d["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(order, ["n", "c", "s", "a", "b"]);
     }
 }
