@@ -13,7 +13,7 @@ use clap::Args;
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Namespace, Pod};
 use kube::api::{
     Api, DeleteParams, ListParams, LogParams, PostParams, PropagationPolicy, WatchEvent,
     WatchParams,
@@ -164,30 +164,150 @@ struct Followed {
     name: String,
 }
 
+/// One document of the file, resolved: what it is and where it goes.
+struct Planned {
+    doc: Value,
+    info: &'static resources::ResourceInfo,
+    namespace: String,
+    /// It exists already and is a kind that is replaced (ConfigMaps, Secrets, claims...).
+    replace: bool,
+    /// A Namespace that exists already: nothing to do.
+    skip: bool,
+}
+
+impl Planned {
+    fn name(&self) -> &str {
+        self.doc["metadata"]["name"].as_str().unwrap_or_default()
+    }
+
+    /// Jobs and CronJobs are run, so one of the same name is a conflict; what they read is
+    /// brought up to date instead.
+    fn replaceable(&self) -> bool {
+        !matches!(
+            (self.info.group, self.info.kind),
+            ("batch", "Job" | "CronJob") | ("", "Namespace")
+        )
+    }
+}
+
+/// Resolves every document before anything is written.
+fn plan(docs: Vec<Value>, default_namespace: &str) -> Result<Vec<Planned>, RunError> {
+    in_apply_order(docs)
+        .into_iter()
+        .map(|doc| {
+            let api_version = doc["apiVersion"].as_str().unwrap_or_default();
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            if api_version.is_empty() || kind.is_empty() {
+                return Err(RunError::BadInput(format!(
+                    "a document has no {}: every object needs apiVersion and kind",
+                    if api_version.is_empty() {
+                        "apiVersion"
+                    } else {
+                        "kind"
+                    }
+                )));
+            }
+            let info = resources::by_kind(api_version, kind).ok_or_else(|| {
+                RunError::BadInput(format!("no resource {kind:?} in {api_version:?} is served"))
+            })?;
+            let namespace = doc["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or(default_namespace)
+                .to_string();
+            Ok(Planned {
+                doc,
+                info,
+                namespace,
+                replace: false,
+                skip: false,
+            })
+        })
+        .collect()
+}
+
+/// Creates every document with `dryRun=All` first, so that a bad document further down the
+/// file stops the run before anything is written; notes what exists already.
+async fn check(client: &kube::Client, planned: &mut [Planned]) -> Result<(), RunError> {
+    let declared: HashSet<String> = planned
+        .iter()
+        .filter(|p| p.info.kind == "Namespace" && p.info.group.is_empty())
+        .map(|p| p.name().to_string())
+        .collect();
+    for p in planned.iter_mut() {
+        // A namespace the file makes does not exist yet for a dry run of what goes in it.
+        if p.info.namespaced && declared.contains(&p.namespace) {
+            continue;
+        }
+        match create(client, p.info, &p.namespace, &p.doc, true).await {
+            Ok(_) => {}
+            Err(RunError::BadInput(m)) if m.ends_with("already exists") => {
+                if p.info.kind == "Namespace" {
+                    p.skip = true;
+                } else if p.replaceable() {
+                    p.replace = true;
+                } else {
+                    return Err(RunError::BadInput(format!(
+                        "{m}: delete it first, or give the document a metadata.generateName instead of a name to run it again"
+                    )));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// With the embedded server, the namespaces the documents name that the file does not make
+/// are made: the server starts with `default` only.
+async fn ensure_namespaces(client: &kube::Client, planned: &[Planned]) -> Result<(), RunError> {
+    let declared: HashSet<&str> = planned
+        .iter()
+        .filter(|p| p.info.kind == "Namespace" && p.info.group.is_empty())
+        .map(Planned::name)
+        .collect();
+    let wanted: HashSet<&str> = planned
+        .iter()
+        .filter(|p| p.info.namespaced && !declared.contains(p.namespace.as_str()))
+        .map(|p| p.namespace.as_str())
+        .collect();
+    let api: Api<Namespace> = Api::all(client.clone());
+    for ns in wanted {
+        let namespace: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))
+                .context("building a namespace")?;
+        match api.create(&PostParams::default(), &namespace).await {
+            Ok(_) => eprintln!("namespace/{ns} created"),
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(api_error(e, "creating a namespace")),
+        }
+    }
+    Ok(())
+}
+
 async fn run_documents(
     client: &kube::Client,
     docs: Vec<Value>,
     args: &RunArgs,
 ) -> Result<ExitCode, RunError> {
+    let mut planned = plan(docs, &args.namespace)?;
+    if args.kubeconfig.is_none() {
+        ensure_namespaces(client, &planned).await?;
+    }
+    check(client, &mut planned).await?;
     let mut jobs = Vec::new();
-    for doc in in_apply_order(docs) {
-        let api_version = doc["apiVersion"].as_str().unwrap_or_default().to_string();
-        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
-        let Some(info) = resources::by_kind(&api_version, &kind) else {
-            return Err(RunError::BadInput(format!(
-                "no resource {kind:?} in {api_version:?} is served"
-            )));
+    for p in planned.into_iter().filter(|p| !p.skip) {
+        let (info, ns) = (p.info, p.namespace.clone());
+        let written = if p.replace {
+            replace(client, &p).await?
+        } else {
+            create(client, info, &ns, &p.doc, false).await?
         };
-        let ns = doc["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or(&args.namespace)
-            .to_string();
-        let created = create(client, info, &ns, &doc).await?;
-        let name = created["metadata"]["name"]
+        let name = written["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_string();
-        eprintln!("{}/{name} created", qualified(info));
+        let verb = if p.replace { "configured" } else { "created" };
+        eprintln!("{}/{name} {verb}", qualified(info));
         match (info.group, info.kind) {
             ("batch", "Job") => jobs.push(Followed {
                 namespace: ns,
@@ -195,7 +315,7 @@ async fn run_documents(
             }),
             ("batch", "CronJob") => {
                 let cronjob: CronJob =
-                    serde_json::from_value(created).context("reading the created CronJob")?;
+                    serde_json::from_value(written).context("reading the created CronJob")?;
                 let job_name = format!("{name}-run-{}", rand_suffix());
                 let job = runlet_api::cronjob::job_from_cronjob(&cronjob, &job_name, true, None);
                 Api::<Job>::namespaced(client.clone(), &ns)
@@ -295,31 +415,77 @@ fn api_error(e: kube::Error, what: &str) -> RunError {
     }
 }
 
-async fn create(
-    client: &kube::Client,
-    info: &resources::ResourceInfo,
-    ns: &str,
-    doc: &Value,
-) -> Result<Value, RunError> {
+/// The collection `info`'s objects in `ns` live under.
+fn collection_path(info: &resources::ResourceInfo, ns: &str) -> String {
     let base = if info.group.is_empty() {
         format!("/api/{}", info.version)
     } else {
         format!("/apis/{}/{}", info.group, info.version)
     };
-    let path = if info.namespaced {
+    if info.namespaced {
         format!("{base}/namespaces/{ns}/{}", info.plural)
     } else {
         format!("{base}/{}", info.plural)
-    };
+    }
+}
+
+/// Sends `doc` with strict field validation, as `kubectl apply` does: a misspelt field is an
+/// error, not silently dropped.
+async fn send(
+    client: &kube::Client,
+    method: http::Method,
+    path: String,
+    doc: &Value,
+    what: &str,
+) -> Result<Value, RunError> {
     let body = serde_json::to_vec(doc).context("encoding a document")?;
-    let req = http::Request::post(&path)
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
         .header("Content-Type", "application/json")
         .body(body)
         .context("building a request")?;
     client
         .request::<Value>(req)
         .await
-        .map_err(|e| api_error(e, "creating an object"))
+        .map_err(|e| api_error(e, what))
+}
+
+async fn create(
+    client: &kube::Client,
+    info: &resources::ResourceInfo,
+    ns: &str,
+    doc: &Value,
+    dry_run: bool,
+) -> Result<Value, RunError> {
+    let mut path = format!("{}?fieldValidation=Strict", collection_path(info, ns));
+    if dry_run {
+        path.push_str("&dryRun=All");
+    }
+    send(client, http::Method::POST, path, doc, "creating an object").await
+}
+
+/// Brings an object that exists already up to what the file says (its current
+/// resourceVersion as the precondition).
+async fn replace(client: &kube::Client, p: &Planned) -> Result<Value, RunError> {
+    let path = format!("{}/{}", collection_path(p.info, &p.namespace), p.name());
+    let req = http::Request::get(&path)
+        .body(Vec::new())
+        .context("building a request")?;
+    let current: Value = client
+        .request(req)
+        .await
+        .map_err(|e| api_error(e, "reading an object"))?;
+    let mut doc = p.doc.clone();
+    doc["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+    send(
+        client,
+        http::Method::PUT,
+        format!("{path}?fieldValidation=Strict"),
+        &doc,
+        "replacing an object",
+    )
+    .await
 }
 
 struct Outcome {

@@ -105,11 +105,101 @@ fn run_exits_2_on_bad_input_with_the_field_path() {
         "{stderr}"
     );
 
+    // A misspelt field is refused, as kubectl apply's strict validation refuses it.
+    let typo = write(
+        &dir,
+        "typo.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: typo\nspec:\n  completionz: 3\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"true\"]\n",
+    );
+    let out = runlet_run(&typo);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown field \"spec.completionz\""),
+        "{stderr}"
+    );
+    // A bad document further down stops the run before anything is created.
+    let mixed = write(
+        &dir,
+        "mixed.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: fine\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"true\"]\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: bad\nspec:\n  parallelism: -1\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n",
+    );
+    let out = runlet_run(&mixed);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("spec.parallelism") && !stderr.contains("created"),
+        "{stderr}"
+    );
+
     let garbage = write(&dir, "garbage.yaml", "kind: [unclosed\n");
     assert_eq!(runlet_run(&garbage).status.code(), Some(2));
     let missing = runlet_run("/nonexistent/job.yaml");
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/job.yaml"));
+}
+
+#[test]
+fn run_twice_on_one_data_dir_updates_what_jobs_read_and_refuses_the_same_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |file: &str, quiet: bool| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--data-dir"])
+            .arg(&data)
+            .args(["-f", file]);
+        if quiet {
+            cmd.arg("-q");
+        }
+        cmd.env("RUNLET_LOG", "error");
+        run_bounded(cmd, None, Duration::from_secs(120))
+    };
+    // A ConfigMap that exists is brought up to what the file says; a Job named by
+    // generateName is a new Job each time.
+    let reader = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  v: \"{value}\"\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: reader-\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sh\", \"-c\", \"echo value-$V\"]\n        env:\n        - name: V\n          valueFrom: {{configMapKeyRef: {{name: cfg, key: v}}}}\n"
+        )
+    };
+    let first = write(&dir, "first.yaml", &reader("one"));
+    let out = run(&first, false);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let second = write(&dir, "second.yaml", &reader("two"));
+    let out = run(&second, false);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("configmap/cfg configured"), "{stderr}");
+    assert!(stdout.contains("value-two"), "{stdout}");
+
+    // A Job of the same name is a conflict, found before anything is written.
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/database-backup.yaml"
+    );
+    assert_eq!(run(file, true).status.code(), Some(0));
+    let again = run(file, true);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("jobs.batch \"database-backup\" already exists: delete it first")
+            && !stderr.contains("configured"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_makes_the_namespace_it_is_given_on_its_own_server() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/pi.yaml");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "-q", "-n", "team-a", "-f", file])
+        .env("RUNLET_LOG", "error");
+    let out = run_bounded(cmd, None, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("namespace/team-a created"), "{stderr}");
 }
 
 #[test]
