@@ -104,10 +104,7 @@ impl Os for LinuxOs {
             source,
         };
         if program.is_empty() {
-            return Err(spawn_err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "no command to run",
-            )));
+            return Err(OsError::NoCommand);
         }
         let Some(dev_null) = &self.dev_null else {
             return Err(spawn_err(std::io::Error::new(

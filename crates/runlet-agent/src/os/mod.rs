@@ -25,6 +25,12 @@ pub enum OsError {
         program: String,
         source: std::io::Error,
     },
+    /// The container names no program: no `command` or `args`, and no image entrypoint to
+    /// fall back on (the process runtime does not pull images).
+    #[error(
+        "the container has no command: the process runtime runs a container's command and args, and has no image entrypoint to fall back on"
+    )]
+    NoCommand,
     /// A private mount namespace could not be made (the host does not permit it).
     #[error("creating a private mount namespace: {0}")]
     MountNamespace(std::io::Error),

@@ -529,6 +529,7 @@ async fn follow_job(
     bar.set_prefix(job.name.clone());
     let log_tasks: Arc<Mutex<tokio::task::JoinSet<()>>> = Arc::default();
     let streamed: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut noted: HashSet<String> = HashSet::new();
     let selector = format!("batch.kubernetes.io/job-name={}", job.name);
 
     let fields = format!("metadata.name={}", job.name);
@@ -573,6 +574,11 @@ async fn follow_job(
                 ev = pod_events.try_next() => match ev {
                     Ok(Some(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
                         pod_rv = p.metadata.resource_version.clone().unwrap_or_default();
+                        for note in troubles(&p) {
+                            if noted.insert(note.clone()) {
+                                print_line(multi, &note, true);
+                            }
+                        }
                         if !quiet {
                             start_logs(&pods, &p, multi, &log_tasks, &streamed);
                         }
@@ -714,16 +720,95 @@ fn start_logs(
                     };
                     let mut lines = stream.lines();
                     while let Some(Ok(line)) = lines.next().await {
-                        let text = format!("{prefix} {line}");
-                        if multi.is_hidden() {
-                            println!("{text}");
-                        } else {
-                            let _ = multi.println(text);
-                        }
+                        print_line(&multi, &format!("{prefix} {line}"), false);
                     }
                 }
             });
     }
+}
+
+/// Prints a line above the progress bars: a log line on stdout, a note on stderr.
+fn print_line(multi: &MultiProgress, text: &str, note: bool) {
+    if !multi.is_hidden() {
+        let _ = multi.println(text);
+    } else if note {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
+}
+
+/// Why a pod waits or failed, as lines to show once each: a container waiting for something
+/// other than its turn (`CreateContainerConfigError`, `CrashLoopBackOff`...), one that ended
+/// with an error, a pod that cannot be scheduled or failed as a whole. Without these a Job
+/// that cannot make progress would show nothing until its end.
+fn troubles(pod: &Pod) -> Vec<String> {
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let Some(status) = pod.status.as_ref() else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    // The first line of a message: a termination message may hold a log's tail.
+    let with_message = |what: String, message: Option<&str>| match message
+        .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()))
+    {
+        Some(m) => format!("[{name}] {what}: {m}"),
+        None => format!("[{name}] {what}"),
+    };
+    for c in status
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|c| c.type_ == "PodScheduled" && c.status == "False")
+    {
+        notes.push(with_message(
+            format!(
+                "not scheduled ({})",
+                c.reason.as_deref().unwrap_or("Unschedulable")
+            ),
+            c.message.as_deref(),
+        ));
+    }
+    for cs in status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+    {
+        let state = cs.state.as_ref();
+        if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
+            let reason = w.reason.as_deref().unwrap_or_default();
+            if !matches!(reason, "" | "ContainerCreating" | "PodInitializing") {
+                notes.push(with_message(
+                    format!("container {} waiting: {reason}", cs.name),
+                    w.message.as_deref(),
+                ));
+            }
+        }
+        if let Some(t) = state
+            .and_then(|s| s.terminated.as_ref())
+            .filter(|t| t.exit_code != 0)
+        {
+            notes.push(with_message(
+                format!(
+                    "container {} exited with {} ({})",
+                    cs.name,
+                    t.exit_code,
+                    t.reason.as_deref().unwrap_or("Error")
+                ),
+                t.message.as_deref(),
+            ));
+        }
+    }
+    if status.phase.as_deref() == Some("Failed")
+        && let Some(reason) = status.reason.as_deref()
+    {
+        notes.push(with_message(
+            format!("failed: {reason}"),
+            status.message.as_deref(),
+        ));
+    }
+    notes
 }
 
 /// Deletes the Jobs with foreground propagation (pods get SIGTERM and their grace period)

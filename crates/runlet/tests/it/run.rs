@@ -90,6 +90,29 @@ fn run_shows_the_logs_of_init_containers_and_of_every_attempt() {
 }
 
 #[test]
+fn run_says_why_a_pod_waits_or_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "stuck.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: stuck\nspec:\n  activeDeadlineSeconds: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"true\"]\n        env:\n        - name: X\n          valueFrom: {secretKeyRef: {name: absent, key: k}}\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: nocmd\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n",
+    );
+    let out = runlet_run(&file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for note in [
+        "] container c waiting: CreateContainerConfigError: secret \"absent\" not found",
+        "] container c exited with 128 (StartError): the container has no command",
+    ] {
+        assert_eq!(
+            stderr.lines().filter(|l| l.contains(note)).count(),
+            1,
+            "{note:?} once: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn run_exits_2_on_bad_input_with_the_field_path() {
     let dir = tempfile::tempdir().unwrap();
     let invalid = write(
