@@ -119,20 +119,47 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Every non-empty document of the file.
+/// Every non-empty document of the file, or of the `.yaml`, `.yml` and `.json` files of a
+/// directory in name order (as `kubectl apply -f DIR`).
 fn read_documents(file: &PathBuf) -> Result<Vec<Value>, String> {
+    let mut docs = Vec::new();
+    if file.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(file)
+            .map_err(|e| format!("reading {}: {e}", file.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| matches!(x, "yaml" | "yml" | "json"))
+            })
+            .collect();
+        files.sort();
+        for f in &files {
+            docs.extend(documents_of(f)?);
+        }
+    } else {
+        docs = documents_of(file)?;
+    }
+    if docs.is_empty() {
+        return Err(format!("{}: no objects to run", file.display()));
+    }
+    Ok(docs)
+}
+
+/// The non-empty documents of one file (`-`: standard input), each an object.
+fn documents_of(file: &PathBuf) -> Result<Vec<Value>, String> {
     let text = if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
             .map_err(|e| format!("reading standard input: {e}"))?
     } else {
         std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?
     };
-    let docs: Vec<Value> = serde_saphyr::from_multiple::<Value>(&text)
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple::<Value>(&text).map_err(|e| {
+        let e = e.to_string();
+        format!("{}: {}", file.display(), e.trim_start_matches("error: "))
+    })?;
     let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
-    if docs.is_empty() {
-        return Err(format!("{}: no objects to run", file.display()));
-    }
     for (i, d) in docs.iter().enumerate() {
         if !d.is_object() {
             return Err(format!(

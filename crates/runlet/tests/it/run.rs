@@ -214,6 +214,24 @@ fn run_twice_on_one_data_dir_updates_what_jobs_read_and_refuses_the_same_job() {
 }
 
 #[test]
+fn run_takes_a_directory_as_kubectl_apply_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    for f in ["pi.yaml", "indexed.yaml"] {
+        std::fs::copy(format!("{examples}/{f}"), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not a manifest").unwrap();
+    let out = runlet_run(&format!("{}", dir.path().display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("job.batch/pi: Complete")
+            && stdout.contains("job.batch/indexed-squares: Complete"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn run_makes_the_namespace_it_is_given_on_its_own_server() {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/pi.yaml");
     let mut cmd = Command::new(BIN);
