@@ -102,6 +102,8 @@ pub struct Ctx {
     pub logs: LogStore,
     pub events: events::EventSink,
     pub host: HostInfo,
+    /// Host mount points the agent made for pods.
+    pub mount_points: pod::mountpoints::MountPoints,
 }
 
 /// The node agent.
@@ -286,6 +288,7 @@ impl Agent {
             logs: self.logs.clone(),
             events,
             host: self.host.clone(),
+            mount_points: Default::default(),
         });
         let mut manager = Manager {
             ctx,

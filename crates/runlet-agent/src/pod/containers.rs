@@ -96,11 +96,14 @@ impl Worker {
                 "the node agent does not run as root",
             );
         }
-        let mut mounts = match self
-            .volumes
-            .as_ref()
-            .map(|v| volumes::container_mounts(&container, v))
-        {
+        let mut mounts = match self.volumes.as_ref().map(|v| {
+            volumes::container_mounts(
+                &container,
+                v,
+                &self.ctx.mount_points,
+                &mut self.claimed_mount_points,
+            )
+        }) {
             Some(Ok(m)) => m,
             Some(Err(e)) => {
                 let msg = format!("mounting volumes: {e}");
@@ -143,14 +146,21 @@ impl Worker {
                     Ok(f)
                 })
                 .ok();
+            // The default path is left in place once made: every pod binds it.
             let ok = term_file.is_some()
-                && (target.exists()
-                    || target
-                        .parent()
-                        .map(std::fs::create_dir_all)
-                        .transpose()
-                        .is_ok()
-                        && std::fs::write(&target, b"").is_ok());
+                && if default_path {
+                    target.exists() || std::fs::write(&target, b"").is_ok()
+                } else {
+                    self.claimed_mount_points.contains(&target)
+                        || match self.ctx.mount_points.claim(&target, false) {
+                            Ok(true) => {
+                                self.claimed_mount_points.push(target.clone());
+                                true
+                            }
+                            Ok(false) => true,
+                            Err(_) => false,
+                        }
+                };
             if ok && target.is_absolute() {
                 mounts.push(crate::os::BindMount {
                     source: term_host.clone(),

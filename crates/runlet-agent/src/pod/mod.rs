@@ -13,6 +13,7 @@
 
 mod containers;
 pub mod env;
+pub mod mountpoints;
 pub mod quantity;
 pub mod state;
 pub mod status;
@@ -113,6 +114,8 @@ pub struct Worker {
     /// A container could not be configured from the ConfigMaps and Secrets read so far: read
     /// them again before its retry.
     refs_stale: bool,
+    /// Host mount points this pod holds claims on (see [`mountpoints`]).
+    claimed_mount_points: Vec<PathBuf>,
 }
 
 fn restart_policy(pod: &Pod) -> &str {
@@ -188,6 +191,7 @@ impl Worker {
             claims: HashMap::new(),
             started_since_write: false,
             refs_stale: false,
+            claimed_mount_points: Vec::new(),
         }
     }
 
@@ -719,6 +723,9 @@ impl Worker {
     /// Tears the pod's volumes down once its containers are done, as the kubelet does for a
     /// terminated pod: memory-backed emptyDirs are unmounted and volume data is removed.
     fn teardown_volumes(&mut self) {
+        for target in std::mem::take(&mut self.claimed_mount_points) {
+            self.ctx.mount_points.release(&target);
+        }
         if let Some(v) = self.volumes.take() {
             for t in v.tmpfs {
                 if let Err(e) = self.ctx.runtime.os().unmount(&t) {

@@ -9,6 +9,7 @@
 //! (and provisioned on first use) by [`crate::localpath`] before `prepare` runs.
 
 use super::env::{EnvSources, field_ref, resource_ref};
+use super::mountpoints::MountPoints;
 use crate::os::{BindMount, Os};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, Pod, Secret, Volume,
@@ -381,11 +382,14 @@ pub fn referenced(pod: &Pod) -> (Vec<String>, Vec<String>) {
     (cms, secrets)
 }
 
-/// The bind mounts of one container, creating missing mount points on the host (the process
-/// runtime has no image root file system of its own).
+/// The bind mounts of one container, making missing mount points on the host (the process
+/// runtime has no image root file system of its own) through `points`; the ones this pod made
+/// or shares are added to `claimed`, to be released when its containers are gone.
 pub fn container_mounts(
     container: &Container,
     volumes: &PodVolumes,
+    points: &MountPoints,
+    claimed: &mut Vec<PathBuf>,
 ) -> Result<Vec<BindMount>, VolumeError> {
     let mut out = Vec::new();
     for m in container.volume_mounts.iter().flatten() {
@@ -407,15 +411,12 @@ pub fn container_mounts(
         if !target.is_absolute() {
             return Err(VolumeError::BadPath(m.mount_path.clone()));
         }
-        if !target.exists() {
-            if source.is_dir() {
-                std::fs::create_dir_all(&target).map_err(io(&target))?;
-            } else {
-                if let Some(p) = target.parent() {
-                    std::fs::create_dir_all(p).map_err(io(p))?;
-                }
-                std::fs::write(&target, b"").map_err(io(&target))?;
-            }
+        if !claimed.contains(&target)
+            && points
+                .claim(&target, source.is_dir())
+                .map_err(io(&target))?
+        {
+            claimed.push(target.clone());
         }
         out.push(BindMount {
             source,
@@ -483,13 +484,18 @@ mod tests {
             vec![dir.path().join("volumes/scratch")]
         );
         let c = &pod.spec.as_ref().unwrap().containers[0];
-        let mounts = container_mounts(c, &vols).unwrap();
+        let points = MountPoints::default();
+        let mut claimed = Vec::new();
+        let mounts = container_mounts(c, &vols, &points, &mut claimed).unwrap();
         assert_eq!(mounts.len(), 1);
         assert!(mounts[0].read_only);
         assert!(
             dir.path().join("mnt/cfg").is_dir(),
             "the mount point is created"
         );
+        assert_eq!(claimed, vec![dir.path().join("mnt/cfg")]);
+        points.release(&claimed[0]);
+        assert!(!dir.path().join("mnt").exists(), "and taken away again");
     }
 
     #[test]
