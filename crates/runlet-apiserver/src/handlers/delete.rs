@@ -93,7 +93,27 @@ pub async fn delete(
     let name = target.name.as_deref().unwrap_or_default();
     let (code, obj) =
         delete_object(state, target.info, target.namespace.as_deref(), name, opts).await?;
+    if code == StatusCode::OK && answers_a_deletion_with_status(target.info) {
+        let uid = meta::uid(&obj).unwrap_or_default();
+        return Ok(json_response(
+            code,
+            &runlet_api::status::success(name, target.info, uid),
+        ));
+    }
     Ok(json_response(code, &obj))
+}
+
+/// Kinds whose upstream storage answers a delete that removed the object at once with a
+/// `Status` (`finalizeDelete` without `ReturnDeletedObject`); the others (pods, claims, ...)
+/// answer with the object, as a delete still pending always does.
+fn answers_a_deletion_with_status(info: &ResourceInfo) -> bool {
+    matches!(
+        (info.group, info.kind),
+        ("batch", "Job" | "CronJob")
+            | ("", "ConfigMap" | "Secret" | "Event")
+            | ("events.k8s.io", "Event")
+            | ("coordination.k8s.io", "Lease")
+    )
 }
 
 /// Deletes one object; 200 with the object either way (gone, or marked for deletion).

@@ -85,7 +85,15 @@ class ClientTests(unittest.TestCase):
         self.assertEqual(patched.spec.parallelism, 2)
         jobs = self.batch.list_namespaced_job(NS)
         self.assertIn("pyjob", [j.metadata.name for j in jobs.items])
-        self.batch.delete_namespaced_job("pyjob", NS, propagation_policy="Background")
+        deleted = self.batch.delete_namespaced_job("pyjob", NS, propagation_policy="Background")
+        # As upstream's Job storage: a Job removed at once is answered with a Status (which
+        # this client hands back as a dict).
+        self.assertEqual(deleted["kind"], "Status")
+        self.assertEqual(deleted["status"], "Success")
+        self.assertEqual(
+            deleted["details"],
+            {"name": "pyjob", "group": "batch", "kind": "jobs", "uid": created.metadata.uid},
+        )
         with self.assertRaises(ApiException) as ctx:
             self.batch.read_namespaced_job("pyjob", NS)
         self.assertEqual(ctx.exception.status, 404)
