@@ -122,54 +122,7 @@ impl Worker {
             }
             None => Vec::new(),
         };
-        // The termination-message file: one of the agent's, bound at the container's path in
-        // its private mount namespace. The default path is bound only where the agent may make
-        // mount namespaces (as root), and a container runs without it where none can be made;
-        // a path of the pod's own needs the namespace, as a volume does.
-        let term_path = container
-            .termination_message_path
-            .clone()
-            .unwrap_or_else(|| DEFAULT_TERMINATION_PATH.into());
-        let default_path = term_path == DEFAULT_TERMINATION_PATH;
-        let term_host = self.termination_file(&container.name, attempt);
-        let mut term_file = None;
-        if !mounts.is_empty() || !default_path || self.ctx.runtime.os().is_root() {
-            let target = PathBuf::from(&term_path);
-            term_file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&term_host)
-                .and_then(|f| {
-                    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
-                    Ok(f)
-                })
-                .ok();
-            // The default path is left in place once made: every pod binds it.
-            let ok = term_file.is_some()
-                && if default_path {
-                    target.exists() || std::fs::write(&target, b"").is_ok()
-                } else {
-                    self.claimed_mount_points.contains(&target)
-                        || match self.ctx.mount_points.claim(&target, false) {
-                            Ok(true) => {
-                                self.claimed_mount_points.push(target.clone());
-                                true
-                            }
-                            Ok(false) => true,
-                            Err(_) => false,
-                        }
-                };
-            if ok && target.is_absolute() {
-                mounts.push(crate::os::BindMount {
-                    source: term_host.clone(),
-                    target,
-                    read_only: false,
-                    optional: default_path,
-                });
-            }
-        }
+        let (term_host, term_file) = self.termination_mount(&container, attempt, &mut mounts);
         let cwd = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
             Some(d) => {
                 let p = PathBuf::from(d);
@@ -319,6 +272,64 @@ impl Worker {
             }
         }
         self.after_exit(i, now_ms, code);
+    }
+
+    /// The termination-message file of `container`'s `attempt`: one of the agent's, opened
+    /// here and bound at the container's path in its private mount namespace (added to
+    /// `mounts`). The default path is bound only where the agent may make mount namespaces (as
+    /// root), and a container runs without it where none can be made; a path of the pod's own
+    /// needs the namespace, as a volume does. Returns the host path and the open file.
+    fn termination_mount(
+        &mut self,
+        container: &k8s_openapi::api::core::v1::Container,
+        attempt: u32,
+        mounts: &mut Vec<crate::os::BindMount>,
+    ) -> (PathBuf, Option<std::fs::File>) {
+        let term_path = container
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TERMINATION_PATH.into());
+        let default_path = term_path == DEFAULT_TERMINATION_PATH;
+        let term_host = self.termination_file(&container.name, attempt);
+        let mut term_file = None;
+        if !mounts.is_empty() || !default_path || self.ctx.runtime.os().is_root() {
+            let target = PathBuf::from(&term_path);
+            term_file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&term_host)
+                .and_then(|f| {
+                    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
+                    Ok(f)
+                })
+                .ok();
+            // The default path is left in place once made: every pod binds it.
+            let ok = term_file.is_some()
+                && if default_path {
+                    target.exists() || std::fs::write(&target, b"").is_ok()
+                } else {
+                    self.claimed_mount_points.contains(&target)
+                        || match self.ctx.mount_points.claim(&target, false) {
+                            Ok(true) => {
+                                self.claimed_mount_points.push(target.clone());
+                                true
+                            }
+                            Ok(false) => true,
+                            Err(_) => false,
+                        }
+                };
+            if ok && target.is_absolute() {
+                mounts.push(crate::os::BindMount {
+                    source: term_host.clone(),
+                    target,
+                    read_only: false,
+                    optional: default_path,
+                });
+            }
+        }
+        (term_host, term_file)
     }
 
     /// Fails the pod whose container `i` needs a private mount namespace (volumes, or a
