@@ -36,9 +36,7 @@ where
 {
     let mut unknown_fields = Vec::new();
     let typed: T = serde_ignored::deserialize(value, |path| {
-        let p = path.to_string();
-        // serde_ignored prints sequence indexes as `?.0`-like segments; keep them readable.
-        unknown_fields.push(p.replace("?.", ""));
+        unknown_fields.push(kube_field_path(&path.to_string()));
     })
     .map_err(|e| DecodeError {
         kind: info.kind.to_string(),
@@ -54,6 +52,54 @@ where
         object,
         unknown_fields,
     })
+}
+
+/// A path as serde_ignored prints it (`spec.containers.?.0.comand`) as Kubernetes writes
+/// one: `spec.containers[0].comand`.
+fn kube_field_path(serde_path: &str) -> String {
+    let mut out = String::with_capacity(serde_path.len());
+    for segment in serde_path.split('.').filter(|s| *s != "?") {
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(segment);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
+}
+
+/// Where in a JSON request body decoding as `info`'s kind fails (`spec.parallelism`), found by
+/// decoding it again with the path tracked: only after a decode failed, so that the decoding
+/// every write goes through tracks nothing.
+pub fn failing_field(info: &ResourceInfo, json: &[u8]) -> Option<String> {
+    fn path_of<T: serde::de::DeserializeOwned>(json: &[u8]) -> Option<String> {
+        let mut de = serde_json::Deserializer::from_slice(json);
+        serde_path_to_error::deserialize::<_, T>(&mut de)
+            .err()
+            .map(|e| e.path().to_string())
+            .filter(|p| p != ".")
+    }
+    match (info.group, info.kind) {
+        ("", "Namespace") => path_of::<core::v1::Namespace>(json),
+        ("", "Node") => path_of::<core::v1::Node>(json),
+        ("", "Pod") => path_of::<core::v1::Pod>(json),
+        ("", "Event") => path_of::<core::v1::Event>(json),
+        ("", "ConfigMap") => path_of::<core::v1::ConfigMap>(json),
+        ("", "Secret") => path_of::<core::v1::Secret>(json),
+        ("", "ServiceAccount") => path_of::<core::v1::ServiceAccount>(json),
+        ("", "PersistentVolumeClaim") => path_of::<core::v1::PersistentVolumeClaim>(json),
+        ("", "PersistentVolume") => path_of::<core::v1::PersistentVolume>(json),
+        ("events.k8s.io", "Event") => path_of::<events::v1::Event>(json),
+        ("coordination.k8s.io", "Lease") => path_of::<coordination::v1::Lease>(json),
+        ("batch", "Job") => path_of::<batch::v1::Job>(json),
+        ("batch", "CronJob") => path_of::<batch::v1::CronJob>(json),
+        _ => None,
+    }
 }
 
 /// Whether `map` starts with `apiVersion`, `kind`, `metadata`, in that order.
@@ -278,6 +324,34 @@ mod tests {
         assert_eq!(n.unknown_fields, vec!["spec.foo".to_string()]);
         assert!(n.object["spec"].get("foo").is_none());
         assert_eq!(n.object["apiVersion"], "batch/v1");
+        let n = normalize(
+            jobs,
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "a"}, {"name": "b", "comand": ["x"]}]}}}}),
+        )
+        .expect("decodes");
+        assert_eq!(
+            n.unknown_fields,
+            vec!["spec.template.spec.containers[1].comand".to_string()],
+            "as Kubernetes writes the path"
+        );
+    }
+
+    #[test]
+    fn a_failing_field_is_found_in_the_request_body() {
+        let jobs = find("batch", "v1", "jobs").expect("jobs");
+        let body = br#"{"spec": {"parallelism": "three", "template": {}}}"#;
+        assert_eq!(
+            failing_field(jobs, body).as_deref(),
+            Some("spec.parallelism")
+        );
+        let body =
+            br#"{"spec": {"template": {"spec": {"containers": [{"name": "c", "image": 7}]}}}}"#;
+        assert_eq!(
+            failing_field(jobs, body).as_deref(),
+            Some("spec.template.spec.containers[0].image")
+        );
+        assert_eq!(failing_field(jobs, br#"{"spec": {}}"#), None);
     }
 
     #[test]

@@ -186,6 +186,8 @@ pub struct Decoded {
     pub value: Value,
     /// Keys that appeared twice (JSON bodies), for `fieldValidation`.
     pub duplicates: Vec<String>,
+    /// The JSON body it was read from, to find where a decoding error lies.
+    pub json: Option<bytes::Bytes>,
 }
 
 /// Reads and decodes a request body as JSON, YAML or protobuf, by `Content-Type`.
@@ -197,12 +199,17 @@ pub async fn decode_body(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
 pub async fn decode_body_checked(headers: &HeaderMap, body: Body) -> ApiResult<Decoded> {
     let bytes = read_body(body).await?;
     let value = decode_bytes(headers, &bytes)?;
-    let duplicates = if value.is_object() && bytes.first() == Some(&b'{') {
+    let json_object = value.is_object() && bytes.first() == Some(&b'{');
+    let duplicates = if json_object {
         runlet_api::codec::duplicate_fields(&bytes)
     } else {
         Vec::new()
     };
-    Ok(Decoded { value, duplicates })
+    Ok(Decoded {
+        value,
+        duplicates,
+        json: json_object.then_some(bytes),
+    })
 }
 
 fn decode_bytes(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {

@@ -50,6 +50,7 @@ fn admit_patched(
         Decoded {
             value: patched,
             duplicates: Vec::new(),
+            json: None,
         },
         query,
         Some(current),
@@ -98,7 +99,17 @@ fn admit_decoded(
         Some(current) => codec::normalize_changed(info, body, current),
         None => codec::normalize(info, body),
     }
-    .map_err(|e| ApiError::new(Status::bad_request(e.to_string())))?;
+    .map_err(|mut e| {
+        // The path is looked for only now, in the body as sent (a patch's has none).
+        if let Some(path) = decoded
+            .json
+            .as_deref()
+            .and_then(|json| codec::failing_field(info, json))
+        {
+            e.detail = format!("{path}: {}", e.detail);
+        }
+        ApiError::new(Status::bad_request(e.to_string()))
+    })?;
     let unknown: Vec<String> = decoded
         .duplicates
         .iter()

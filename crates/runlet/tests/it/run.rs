@@ -141,6 +141,19 @@ fn run_exits_2_on_bad_input_with_the_field_path() {
         stderr.contains("unknown field \"spec.completionz\""),
         "{stderr}"
     );
+    // A value of the wrong type names its field.
+    let typed = write(
+        &dir,
+        "typed.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: typed\nspec:\n  parallelism: three\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"true\"]\n",
+    );
+    let out = runlet_run(&typed);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot be handled as a Job: spec.parallelism: invalid type"),
+        "{stderr}"
+    );
     // A bad document further down stops the run before anything is created.
     let mixed = write(
         &dir,
