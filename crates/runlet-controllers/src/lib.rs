@@ -15,6 +15,7 @@
 
 pub mod clockqueue;
 pub mod cronjob;
+pub mod event;
 pub mod gc;
 pub mod job;
 pub mod leader;

@@ -472,21 +472,17 @@ async fn record(
     message: &str,
     now: &str,
 ) {
-    let suffix: u64 = rand::random();
-    let name = involved["name"].as_str().unwrap_or("node").to_string();
-    let ev = json!({
-        "metadata": {"name": format!("{name}.{suffix:016x}"), "namespace": namespace},
-        "involvedObject": involved,
-        "reason": reason,
-        "message": message,
-        "type": "Normal",
-        "source": {"component": "node-controller"},
-        "reportingComponent": "node-controller",
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    });
-    if let Err(e) = runlet_client::create_event(client, namespace, &ev).await {
-        tracing::debug!(error = %e, "writing an event");
-    }
+    crate::event::write(
+        client,
+        crate::event::Event {
+            component: "node-controller",
+            namespace,
+            involved,
+            warning: false,
+            reason,
+            message,
+            now,
+        },
+    )
+    .await;
 }

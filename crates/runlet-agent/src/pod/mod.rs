@@ -441,30 +441,33 @@ impl Worker {
                     .filter(|i| self.slots.get(*i).is_some_and(|s| s.kind != Kind::Main)),
             )
             .collect();
+        let signal = if grace_ms == 0 {
+            Signal::Kill
+        } else {
+            Signal::Term
+        };
         for i in mains_first {
-            if let Some(s) = self.slots.get(i)
-                && let Some(pid) = s.running_pid()
-            {
-                self.ctx.events.pod(
-                    &self.pod,
-                    false,
-                    "Killing",
-                    &format!("Stopping container {}", s.name()),
-                    Some(&field_path(s)),
-                );
-                self.ctx.runtime.signal(
-                    pid,
-                    if grace_ms == 0 {
-                        Signal::Kill
-                    } else {
-                        Signal::Term
-                    },
-                );
-            }
+            self.stop_container(i, signal);
         }
         self.stage = Stage::Killing {
             deadline_ms: now + grace_ms,
         };
+    }
+
+    /// Signals container `i` if it runs, with the kubelet's `Killing` event.
+    fn stop_container(&self, i: usize, signal: Signal) {
+        if let Some(s) = self.slots.get(i)
+            && let Some(pid) = s.running_pid()
+        {
+            self.ctx.events.pod(
+                &self.pod,
+                false,
+                "Killing",
+                &format!("Stopping container {}", s.name()),
+                Some(&field_path(s)),
+            );
+            self.ctx.runtime.signal(pid, signal);
+        }
     }
 
     fn kill_all(&mut self, sig: Signal) {
@@ -568,18 +571,8 @@ impl Worker {
                         }
                         let grace = self.grace_ms();
                         for i in (0..self.slots.len()).rev() {
-                            if let Some(s) = self.slots.get(i)
-                                && s.kind == Kind::Sidecar
-                                && let Some(pid) = s.running_pid()
-                            {
-                                self.ctx.events.pod(
-                                    &self.pod,
-                                    false,
-                                    "Killing",
-                                    &format!("Stopping container {}", s.name()),
-                                    Some(&field_path(s)),
-                                );
-                                self.ctx.runtime.signal(pid, Signal::Term);
+                            if self.slots.get(i).is_some_and(|s| s.kind == Kind::Sidecar) {
+                                self.stop_container(i, Signal::Term);
                             }
                         }
                         self.stage = Stage::StopSidecars {

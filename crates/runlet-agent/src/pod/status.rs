@@ -285,6 +285,32 @@ mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::Container;
 
+    /// The status of a running node's pod in `phase` with these containers, at time 12.
+    fn render_at(phase: &str, slots: &[Slot]) -> Value {
+        let view = View {
+            phase,
+            reason: None,
+            message: None,
+            slots,
+            host_ip: "192.0.2.1",
+            start_time: Some(9),
+            sandbox_ready: true,
+            terminating: false,
+            runtime: "process",
+        };
+        render(&view, &mut Conditions::default(), 12)
+    }
+
+    fn condition(status: &Value, kind: &str) -> Value {
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == kind)
+            .unwrap()
+            .clone()
+    }
+
     fn slot(name: &str, kind: Kind, state: State) -> Slot {
         let mut s = Slot::new(
             Container {
@@ -314,28 +340,8 @@ mod tests {
             slot("init", Kind::Init, done.clone()),
             slot("main", Kind::Main, done),
         ];
-        let view = View {
-            phase: "Succeeded",
-            reason: None,
-            message: None,
-            slots: &slots,
-            host_ip: "192.0.2.1",
-            start_time: Some(9),
-            sandbox_ready: true,
-            terminating: false,
-            runtime: "process",
-        };
-        let mut conds = Conditions::default();
-        let s = render(&view, &mut conds, 12);
-        let cond = |t: &str| {
-            s["conditions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["type"] == t)
-                .unwrap()
-                .clone()
-        };
+        let s = render_at("Succeeded", &slots);
+        let cond = |t: &str| condition(&s, t);
         assert_eq!(cond("Ready")["status"], "False");
         assert_eq!(cond("Ready")["reason"], "PodCompleted");
         assert_eq!(cond("Initialized")["status"], "True");
@@ -376,27 +382,8 @@ mod tests {
             slot("i", Kind::Init, failed),
             slot("main", Kind::Main, waiting),
         ];
-        let view = View {
-            phase: "Failed",
-            reason: None,
-            message: None,
-            slots: &slots,
-            host_ip: "192.0.2.1",
-            start_time: Some(9),
-            sandbox_ready: true,
-            terminating: false,
-            runtime: "process",
-        };
-        let s = render(&view, &mut Conditions::default(), 12);
-        let cond = |t: &str| {
-            s["conditions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["type"] == t)
-                .unwrap()
-                .clone()
-        };
+        let s = render_at("Failed", &slots);
+        let cond = |t: &str| condition(&s, t);
         assert_eq!(cond("Initialized")["status"], "False");
         assert_eq!(cond("Initialized")["reason"], "ContainersNotInitialized");
         assert_eq!(

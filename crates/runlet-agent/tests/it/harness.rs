@@ -98,6 +98,15 @@ impl Env {
         self.pods.logs(name, params).await.unwrap()
     }
 
+    /// `logs --previous`.
+    pub async fn previous_logs(&self, name: &str) -> String {
+        let params = kube::api::LogParams {
+            previous: true,
+            ..Default::default()
+        };
+        self.logs(name, &params).await
+    }
+
     /// Stops the agent; every process it started is gone afterwards.
     pub async fn stop(mut self) {
         self.stop_agent().await;

@@ -41,15 +41,7 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
         "a restarting pod is Running"
     );
     let current = env.logs("flaky", &LogParams::default()).await;
-    let previous = env
-        .logs(
-            "flaky",
-            &LogParams {
-                previous: true,
-                ..Default::default()
-            },
-        )
-        .await;
+    let previous = env.previous_logs("flaky").await;
     assert!(current.starts_with("attempt-"));
     // Upstream's `validateContainerLogStatus`: while the container waits to restart, both
     // read its `lastState`, the attempt that just failed.
@@ -72,15 +64,7 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
         cstatus(&p, false)[0]["lastState"]["terminated"]["exitCode"],
         3
     );
-    let previous_now = env
-        .logs(
-            "flaky",
-            &LogParams {
-                previous: true,
-                ..Default::default()
-            },
-        )
-        .await;
+    let previous_now = env.previous_logs("flaky").await;
     assert_ne!(
         previous_now, previous,
         "lastState moved on to the third attempt"

@@ -514,6 +514,7 @@ async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now: &s
     }
 }
 
+/// An event about pod `ns/name` from the scheduler.
 #[allow(clippy::too_many_arguments)]
 async fn record(
     client: &kube::Client,
@@ -525,22 +526,21 @@ async fn record(
     message: &str,
     now: &str,
 ) {
-    let suffix: u64 = rand::random();
-    let ev = json!({
-        "metadata": {"name": format!("{name}.{suffix:016x}"), "namespace": ns},
-        "involvedObject": {"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name, "uid": uid},
-        "reason": reason,
-        "message": message,
-        "type": if warning { "Warning" } else { "Normal" },
-        "source": {"component": DEFAULT_SCHEDULER},
-        "reportingComponent": DEFAULT_SCHEDULER,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    });
-    if let Err(err) = runlet_client::create_event(client, ns, &ev).await {
-        tracing::debug!(error = %err, "scheduler: writing an event");
-    }
+    let involved =
+        json!({"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name, "uid": uid});
+    crate::event::write(
+        client,
+        crate::event::Event {
+            component: DEFAULT_SCHEDULER,
+            namespace: ns,
+            involved,
+            warning,
+            reason,
+            message,
+            now,
+        },
+    )
+    .await;
 }
 
 /// Runs the scheduler until `cancel` fires.

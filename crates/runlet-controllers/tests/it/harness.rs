@@ -509,32 +509,50 @@ impl Env {
     }
 }
 
+/// Waits (bounded by [`WAIT`]) until `check` holds.
+pub async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Asserts that `check` keeps holding for [`QUIET`] of real time: how a test shows that
+/// something does not happen (the controller is given every chance to do it).
+pub async fn holds<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + QUIET;
+    while tokio::time::Instant::now() < end {
+        assert!(check().await, "no longer holds: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 impl Env {
-    /// Waits (bounded) until `check` holds.
-    pub async fn until<F, Fut>(&self, what: &str, mut check: F)
+    /// [`until`], for a test's environment.
+    pub async fn until<F, Fut>(&self, what: &str, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !check().await {
-            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        until(what, check).await
     }
 
-    /// Asserts that `check` keeps holding for `QUIET` of real time: how a test shows that
-    /// something does not happen (the controller is given every chance to do it).
-    pub async fn holds<F, Fut>(&self, what: &str, mut check: F)
+    /// [`holds`], for a test's environment.
+    pub async fn holds<F, Fut>(&self, what: &str, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let end = tokio::time::Instant::now() + QUIET;
-        while tokio::time::Instant::now() < end {
-            assert!(check().await, "no longer holds: {what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        holds(what, check).await
     }
 
     /// Asserts the Job keeps exactly `n` active pods for [`QUIET`].

@@ -1,29 +1,15 @@
 //! The node lifecycle controller against the in-process API server with a fake clock (upstream
 //! `pkg/controller/nodelifecycle`, its taint-based eviction, and PodGC's `gcOrphaned`).
 
+use crate::harness::{WAIT, holds, until};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use runlet_api::clock::Clock;
 use runlet_controllers::nodelifecycle::{self, Config, UNREACHABLE_TAINT};
 use runlet_test::TestApi;
 use serde_json::json;
-use std::future::Future;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 struct Env {
     api: TestApi,
@@ -265,8 +251,10 @@ async fn pods_of_a_deleted_node_are_failed_and_deleted_after_the_quarantine() {
         .delete("gone", &DeleteParams::default())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!env.deleting("stranded").await, "quarantined first");
+    holds("quarantined first", || async {
+        !env.deleting("stranded").await
+    })
+    .await;
     env.api.clock.advance_millis(51_000);
     until("the orphan is deleted", || async {
         env.pods.get_opt("stranded").await.unwrap().is_none()

@@ -116,6 +116,10 @@ pub fn parse_documents(source: &str, text: &str) -> Result<Vec<(String, Value)>,
     Ok(out)
 }
 
+/// As `kubectl apply` (`--validate=strict`, its default): a field the server does not know is
+/// an error, not silently dropped.
+const STRICT: &str = "fieldValidation=Strict";
+
 async fn apply_one(ctx: &Ctx, source: &str, doc: Value, format: Format) -> Result<(), CliError> {
     let api_version = doc["apiVersion"].as_str().unwrap_or_default();
     let kind = doc["kind"].as_str().unwrap_or_default();
@@ -146,7 +150,10 @@ async fn apply_one(ctx: &Ctx, source: &str, doc: Value, format: Format) -> Resul
             let created = ctx
                 .write(
                     "POST",
-                    &resource::collection_path(info, Some(&namespace)),
+                    &format!(
+                        "{}?{STRICT}",
+                        resource::collection_path(info, Some(&namespace))
+                    ),
                     "application/json",
                     &modified,
                 )
@@ -162,7 +169,12 @@ async fn apply_one(ctx: &Ctx, source: &str, doc: Value, format: Format) -> Resul
                 Some(patch) => {
                     let rv_before = current["metadata"]["resourceVersion"].clone();
                     let updated = ctx
-                        .write("PATCH", &path, "application/merge-patch+json", &patch)
+                        .write(
+                            "PATCH",
+                            &format!("{path}?{STRICT}"),
+                            "application/merge-patch+json",
+                            &patch,
+                        )
                         .await?;
                     let verb = if updated["metadata"]["resourceVersion"] == rv_before {
                         "unchanged"

@@ -7,6 +7,7 @@
 //! Exit status: 0 when every Job completed, 1 when one failed, 2 on bad input, 130 on Ctrl-C
 //! (after the Jobs' pods were terminated gracefully).
 
+use crate::cli::resource;
 use crate::stack::{Stack, StackOptions};
 use anyhow::Context;
 use clap::Args;
@@ -442,20 +443,6 @@ fn api_error(e: kube::Error, what: &str) -> RunError {
     }
 }
 
-/// The collection `info`'s objects in `ns` live under.
-fn collection_path(info: &resources::ResourceInfo, ns: &str) -> String {
-    let base = if info.group.is_empty() {
-        format!("/api/{}", info.version)
-    } else {
-        format!("/apis/{}/{}", info.group, info.version)
-    };
-    if info.namespaced {
-        format!("{base}/namespaces/{ns}/{}", info.plural)
-    } else {
-        format!("{base}/{}", info.plural)
-    }
-}
-
 /// Sends `doc` with strict field validation, as `kubectl apply` does: a misspelt field is an
 /// error, not silently dropped.
 async fn send(
@@ -485,7 +472,10 @@ async fn create(
     doc: &Value,
     dry_run: bool,
 ) -> Result<Value, RunError> {
-    let mut path = format!("{}?fieldValidation=Strict", collection_path(info, ns));
+    let mut path = format!(
+        "{}?fieldValidation=Strict",
+        resource::collection_path(info, Some(ns))
+    );
     if dry_run {
         path.push_str("&dryRun=All");
     }
@@ -495,7 +485,7 @@ async fn create(
 /// Brings an object that exists already up to what the file says (its current
 /// resourceVersion as the precondition).
 async fn replace(client: &kube::Client, p: &Planned) -> Result<Value, RunError> {
-    let path = format!("{}/{}", collection_path(p.info, &p.namespace), p.name());
+    let path = resource::object_path(p.info, &p.namespace, p.name());
     let req = http::Request::get(&path)
         .body(Vec::new())
         .context("building a request")?;

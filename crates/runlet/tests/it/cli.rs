@@ -139,6 +139,18 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
         ok(&s, &["apply", "-f", &changed]),
         "configmap/settings configured\n"
     );
+    // As kubectl apply's strict validation: a misspelt field is refused, not dropped.
+    let typo = write(
+        &dir,
+        "typo.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndataa:\n  k: v\n",
+    );
+    let refused = runlet(&s, &["apply", "-f", &typo]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("unknown field \"dataa\""),
+        "{stderr}"
+    );
     assert_eq!(
         s.kubectl_ok(&[
             "get",
