@@ -288,7 +288,9 @@ impl Agent {
             logs: self.logs.clone(),
             events,
             host: self.host.clone(),
-            mount_points: Default::default(),
+            mount_points: pod::mountpoints::MountPoints::recover(
+                self.config.data_dir.join("mount-points"),
+            ),
         });
         let mut manager = Manager {
             ctx,

@@ -8,6 +8,10 @@
 //! before are never touched. Claims are released only after a pod's containers are all gone,
 //! so no mount namespace still has something bound there (removing a mount point of another
 //! namespace would detach the mount from it).
+//!
+//! The record is also kept in a journal file in the agent's data directory: pods do not
+//! outlive the agent (their processes die with it), so when it starts again, whatever the
+//! journal lists is no longer claimed, and [`MountPoints::recover`] removes what is empty.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,9 +29,54 @@ struct Made {
 #[derive(Debug, Clone, Default)]
 pub struct MountPoints {
     made: Arc<Mutex<HashMap<PathBuf, Made>>>,
+    /// Where the record is kept across restarts (none: in memory only).
+    journal: Option<Arc<Path>>,
 }
 
 impl MountPoints {
+    /// The record kept in `journal`, after removing what an earlier run of the agent made and
+    /// is still empty: that run's pods are gone, so nothing claims it any more.
+    pub fn recover(journal: PathBuf) -> MountPoints {
+        let mut left: Vec<PathBuf> = std::fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Vec<PathBuf>>(line).ok())
+            .flatten()
+            .collect();
+        // Deepest first, so a directory two mount points shared goes after both.
+        left.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        left.dedup();
+        for p in &left {
+            remove_if_empty(p);
+        }
+        let points = MountPoints {
+            made: Default::default(),
+            journal: Some(journal.into()),
+        };
+        points.save(&HashMap::new());
+        points
+    }
+
+    /// Writes the record to the journal (whole, through a rename, so a crash leaves the old
+    /// record or the new one).
+    fn save(&self, made: &HashMap<PathBuf, Made>) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        let mut text = String::new();
+        for m in made.values() {
+            if let Ok(line) = serde_json::to_string(&m.created) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        let tmp = journal.with_extension("tmp");
+        let saved = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, journal));
+        if let Err(e) = saved {
+            tracing::warn!(journal = %journal.display(), "cannot record the mount points made: {e}");
+        }
+    }
+
     /// Makes sure `target` exists (a directory when `dir`, else an empty file) and, when the
     /// agent made it, counts a claim on it. Returns whether a claim was taken, to be given back
     /// with [`MountPoints::release`].
@@ -64,6 +113,7 @@ impl MountPoints {
                 created: missing,
             },
         );
+        self.save(&made);
         Ok(true)
     }
 
@@ -92,19 +142,25 @@ impl MountPoints {
                     other.created.extend(m.created.iter().skip(i).cloned());
                     break;
                 }
-                let removed = if p.is_dir() {
-                    std::fs::remove_dir(p)
-                } else if p.metadata().is_ok_and(|m| m.len() == 0) {
-                    std::fs::remove_file(p)
-                } else {
-                    break;
-                };
-                if removed.is_err() {
+                if !remove_if_empty(p) {
                     break;
                 }
             }
+            self.save(&made);
         }
     }
+}
+
+/// Removes `p` if it is an empty directory or an empty file; whether it did.
+fn remove_if_empty(p: &Path) -> bool {
+    let removed = if p.is_dir() {
+        std::fs::remove_dir(p)
+    } else if p.metadata().is_ok_and(|m| m.len() == 0) {
+        std::fs::remove_file(p)
+    } else {
+        return false;
+    };
+    removed.is_ok()
 }
 
 #[cfg(test)]
@@ -144,5 +200,33 @@ mod tests {
             written.join("left").exists(),
             "never removes what is not empty"
         );
+    }
+
+    #[test]
+    fn what_a_stopped_agent_made_is_removed_when_it_starts_again() {
+        let root = tempfile::tempdir().unwrap();
+        let journal = root.path().join("mount-points");
+        let host = root.path().join("host");
+        std::fs::create_dir(&host).unwrap();
+        let points = MountPoints::recover(journal.clone());
+        for target in ["shared/a/data", "shared/b", "gone", "written"] {
+            assert!(points.claim(&host.join(target), true).unwrap());
+        }
+        assert!(points.claim(&host.join("term"), false).unwrap());
+        points.release(&host.join("gone"));
+        std::fs::write(host.join("written/left"), "data").unwrap();
+        // The agent stops with pods still holding claims, and starts again.
+        drop(points);
+        let points = MountPoints::recover(journal.clone());
+        let mut left: Vec<_> = std::fs::read_dir(&host)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["written"], "only what is not empty stays");
+        assert!(host.join("written/left").exists());
+        assert_eq!(std::fs::read_to_string(&journal).unwrap(), "");
+        assert!(points.claim(&host.join("new"), true).unwrap());
+        assert!(std::fs::read_to_string(&journal).unwrap().contains("new"));
     }
 }
