@@ -133,7 +133,7 @@ impl Os for FakeOs {
         Ok(())
     }
 
-    fn mount_tmpfs(&self, target: &Path) -> Result<(), OsError> {
+    fn mount_tmpfs(&self, target: &Path, _size_bytes: Option<u64>) -> Result<(), OsError> {
         self.tmpfs.lock().unwrap().push(target.to_path_buf());
         Ok(())
     }

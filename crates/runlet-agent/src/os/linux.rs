@@ -136,8 +136,13 @@ impl Os for LinuxOs {
             mounts_optional: spec.mounts.iter().all(|m| m.optional),
             mounts,
             cwd: cstring(spec.cwd.as_os_str().as_bytes()).map_err(spawn_err)?,
-            uid: spec.uid,
-            gid: spec.gid,
+            groups: spec
+                .user
+                .groups
+                .iter()
+                .map(|g| rustix::process::Gid::from_raw(*g))
+                .collect(),
+            user: spec.user,
         };
         let resolved = resolve_program(&program, &spec.env, &spec.cwd).map_err(spawn_err)?;
         let c_program = Program {
@@ -196,18 +201,23 @@ impl Os for LinuxOs {
         }
     }
 
-    fn mount_tmpfs(&self, target: &Path) -> Result<(), OsError> {
+    fn mount_tmpfs(&self, target: &Path, size_bytes: Option<u64>) -> Result<(), OsError> {
         let err = |source: std::io::Error| OsError::Mount {
             path: target.display().to_string(),
             source,
         };
         let t = cstring(target.as_os_str().as_bytes()).map_err(err)?;
+        let options = match size_bytes {
+            Some(size) => format!("mode=0777,size={size}"),
+            None => "mode=0777".to_string(),
+        };
+        let options = cstring(options.as_bytes()).map_err(err)?;
         rustix::mount::mount(
             c"tmpfs",
             t.as_c_str(),
             c"tmpfs",
             rustix::mount::MountFlags::NOSUID | rustix::mount::MountFlags::NODEV,
-            Some(c"mode=0777"),
+            Some(options.as_c_str()),
         )
         .map_err(|e| err(e.into()))
     }

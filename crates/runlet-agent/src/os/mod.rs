@@ -62,6 +62,21 @@ pub struct BindMount {
     pub optional: bool,
 }
 
+/// Who a container's process runs as and what it may do: its `securityContext`, resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Supplementary groups (`fsGroup` and `supplementalGroups`), set when not empty.
+    pub groups: Vec<u32>,
+    /// `allowPrivilegeEscalation: false`: the `no_new_privs` bit, so no set-user-ID program or
+    /// file capability gives the process more than it has.
+    pub no_new_privs: bool,
+    /// `readOnlyRootFilesystem`: `/` is read-only in the process's mount namespace (volumes
+    /// keep their own mode).
+    pub read_only_root: bool,
+}
+
 /// Everything needed to start one container process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpawnSpec {
@@ -70,9 +85,9 @@ pub struct SpawnSpec {
     /// The complete environment (nothing is inherited from the agent).
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    /// Bind mounts; when non-empty the process gets a private mount namespace.
+    pub user: Credentials,
+    /// Bind mounts; when non-empty (or the root is read-only) the process gets a private mount
+    /// namespace.
     pub mounts: Vec<BindMount>,
     /// `cgroup.procs` files the process joins before it runs the program.
     pub cgroup_procs: Vec<PathBuf>,
@@ -129,8 +144,10 @@ pub trait Os: Send + Sync + 'static {
     fn spawn(&self, spec: SpawnSpec) -> Result<Spawned, OsError>;
     /// Sends `signal` to the whole process group `pgid`; a group that is gone is not an error.
     fn signal_group(&self, pgid: u32, signal: Signal) -> Result<(), OsError>;
-    /// Mounts a fresh tmpfs at `target` (emptyDir with `medium: Memory`).
-    fn mount_tmpfs(&self, target: &std::path::Path) -> Result<(), OsError>;
+    /// Mounts a fresh tmpfs at `target` (emptyDir with `medium: Memory`; secret, downwardAPI
+    /// and projected volumes), of at most `size_bytes` when given.
+    fn mount_tmpfs(&self, target: &std::path::Path, size_bytes: Option<u64>)
+    -> Result<(), OsError>;
     /// Unmounts `target` (lazily).
     fn unmount(&self, target: &std::path::Path) -> Result<(), OsError>;
     /// Creates a cgroup for one container attempt, returning the `cgroup.procs` files to join;

@@ -42,8 +42,9 @@ pub struct ChildSetup {
     /// Where the namespace or a mount fails, the program runs without them.
     pub mounts_optional: bool,
     pub cwd: CString,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
+    pub user: super::Credentials,
+    /// `user.groups` as the system call takes them.
+    pub groups: Vec<rustix::process::Gid>,
 }
 
 /// A program ready to be started: resolved path, argv and environment as C strings.
@@ -378,20 +379,24 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
     for f in &setup.cgroup_procs {
         rustix::io::write(f, b"0").map_err(other)?;
     }
-    if !setup.mounts.is_empty()
-        && let Err(e) = private_mounts(&setup.mounts)
-        && !setup.mounts_optional
+    let user = &setup.user;
+    if (!setup.mounts.is_empty() || user.read_only_root)
+        && let Err(e) = private_mounts(&setup.mounts, user.read_only_root)
+        && (!setup.mounts_optional || user.read_only_root)
     {
         return Err((FailedStep::MountNamespace, e.raw_os_error()));
     }
-    if let Some(gid) = setup.gid {
-        rustix::thread::set_thread_groups(&[]).map_err(other)?;
-        rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(gid)).map_err(other)?;
-    } else if setup.uid.is_some() {
-        rustix::thread::set_thread_groups(&[]).map_err(other)?;
+    if !user.groups.is_empty() || user.uid.is_some() || user.gid.is_some() {
+        rustix::thread::set_thread_groups(&setup.groups).map_err(other)?;
     }
-    if let Some(uid) = setup.uid {
+    if let Some(gid) = user.gid {
+        rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(gid)).map_err(other)?;
+    }
+    if let Some(uid) = user.uid {
         rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(uid)).map_err(other)?;
+    }
+    if user.no_new_privs {
+        rustix::thread::set_no_new_privs(true).map_err(other)?;
     }
     rustix::process::chdir(setup.cwd.as_c_str()).map_err(other)?;
     unblock_all_signals();
@@ -410,8 +415,12 @@ fn redirect(fd: &OwnedFd, target: c_int) -> rustix::io::Result<()> {
     }
 }
 
-/// A private mount namespace with the container's volumes bound into it.
-fn private_mounts(mounts: &[(CString, CString, bool)]) -> rustix::io::Result<()> {
+/// A private mount namespace with the container's volumes bound into it, and `/` made
+/// read-only when `read_only_root`.
+fn private_mounts(
+    mounts: &[(CString, CString, bool)],
+    read_only_root: bool,
+) -> rustix::io::Result<()> {
     // SAFETY: only a new mount namespace is requested; memory and the file-descriptor table
     // are not unshared.
     unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS)? };
@@ -428,6 +437,14 @@ fn private_mounts(mounts: &[(CString, CString, bool)]) -> rustix::io::Result<()>
                 c"",
             )?;
         }
+    }
+    // Last: a bind mount takes its mode from the mount its source is on.
+    if read_only_root {
+        rustix::mount::mount_remount(
+            c"/",
+            rustix::mount::MountFlags::BIND | rustix::mount::MountFlags::RDONLY,
+            c"",
+        )?;
     }
     Ok(())
 }
@@ -488,8 +505,8 @@ mod tests {
             mounts: Vec::new(),
             mounts_optional: false,
             cwd: CString::new(cwd).unwrap(),
-            uid: None,
-            gid: None,
+            user: Default::default(),
+            groups: Vec::new(),
         }
     }
 

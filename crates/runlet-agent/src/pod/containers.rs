@@ -8,7 +8,7 @@ use super::{
     DEFAULT_TERMINATION_PATH, FALLBACK_BYTES, FALLBACK_LINES, MAX_TERMINATION_MESSAGE, Stage,
     Worker, env, field_path, field_path_of, restart_policy, volumes,
 };
-use crate::os::Limits;
+use crate::os::{Credentials, Limits};
 use crate::runtime::{ContainerConfig, Exited, RuntimeError};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,8 +21,27 @@ fn quantity_ceil(
     (n > 0).then(|| u64::try_from((n + unit_nanos - 1) / unit_nanos).unwrap_or(u64::MAX))
 }
 
+/// The pod's host name as upstream's `GeneratePodHostNameAndDomain` makes it: `spec.hostname`,
+/// else the pod's name, cut to 63 characters without a trailing `-` or `.`.
+fn pod_hostname(pod: &k8s_openapi::api::core::v1::Pod) -> String {
+    let name = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.hostname.as_deref())
+        .filter(|h| !h.is_empty())
+        .or(pod.metadata.name.as_deref())
+        .unwrap_or_default();
+    if name.len() <= 63 {
+        return name.to_string();
+    }
+    name.get(..63)
+        .unwrap_or_default()
+        .trim_end_matches(['-', '.'])
+        .to_string()
+}
+
 /// The environment every container starts from (a container image would supply these).
-fn base_env(pod_name: &str, uid: Option<u32>) -> Vec<(String, String)> {
+fn base_env(hostname: String, uid: Option<u32>) -> Vec<(String, String)> {
     let path = std::env::var("PATH")
         .ok()
         .filter(|p| !p.is_empty())
@@ -33,7 +52,7 @@ fn base_env(pod_name: &str, uid: Option<u32>) -> Vec<(String, String)> {
     };
     vec![
         ("PATH".into(), path),
-        ("HOSTNAME".into(), pod_name.to_string()),
+        ("HOSTNAME".into(), hostname),
         ("HOME".into(), home.into()),
     ]
 }
@@ -45,10 +64,11 @@ impl Worker {
             return;
         };
         let container = slot.container.clone();
-        let (uid, gid) = match self.run_as(&container) {
-            Ok(ids) => ids,
+        let user = match self.credentials(&container) {
+            Ok(user) => user,
             Err(msg) => return self.config_error(i, now_ms, msg),
         };
+        let uid = user.uid;
         let built = {
             let sources = self.sources();
             env::build_env(&self.pod, &container, &sources)
@@ -63,7 +83,7 @@ impl Worker {
         // Upstream's `ExpandContainerCommandAndArgs` sees the pod's environment only, not
         // what the runtime adds (PATH, HOSTNAME, HOME).
         let argv = env::command_line(&container, &pod_env);
-        let mut full_env = base_env(&self.name, uid);
+        let mut full_env = base_env(pod_hostname(&self.pod), uid);
         for (k, v) in pod_env {
             if let Some(slot) = full_env.iter_mut().find(|(n, _)| *n == k) {
                 slot.1 = v;
@@ -83,6 +103,7 @@ impl Worker {
             .as_deref()
             .is_some_and(|p| p != DEFAULT_TERMINATION_PATH);
         let needs_namespace = custom_termination_path
+            || user.read_only_root
             || container
                 .volume_mounts
                 .as_ref()
@@ -99,6 +120,7 @@ impl Worker {
         let mut mounts = match self.volumes.as_ref().map(|v| {
             volumes::container_mounts(
                 &container,
+                &full_env,
                 v,
                 &self.ctx.mount_points,
                 &mut self.claimed_mount_points,
@@ -150,8 +172,7 @@ impl Worker {
             argv,
             env: full_env,
             cwd,
-            uid,
-            gid,
+            user,
             mounts,
             limits,
             log_path,
@@ -370,14 +391,17 @@ impl Worker {
         }
     }
 
-    /// The user and group to run container `c` as: `runAsUser`/`runAsGroup` of the container,
-    /// else of the pod (`None`: the agent's own). Refused as upstream's `verifyRunAsNonRoot`
-    /// refuses (with `runAsNonRoot`, a process runtime container would run as the agent's
-    /// user, its "image user"), and where the agent, not being root, cannot switch to them.
-    pub(super) fn run_as(
+    /// Who container `c` runs as: `runAsUser`/`runAsGroup` of the container, else of the pod
+    /// (`None`: the agent's own), with the pod's `fsGroup` and `supplementalGroups` as
+    /// supplementary groups (upstream's `determineEffectiveSecurityContext`), and the
+    /// container's `allowPrivilegeEscalation` and `readOnlyRootFilesystem`. Refused as
+    /// upstream's `verifyRunAsNonRoot` refuses (with `runAsNonRoot`, a process runtime container
+    /// would run as the agent's user, its "image user"), and where the agent, not being root,
+    /// cannot switch to them.
+    pub(super) fn credentials(
         &self,
         c: &k8s_openapi::api::core::v1::Container,
-    ) -> Result<(Option<u32>, Option<u32>), String> {
+    ) -> Result<Credentials, String> {
         let pod_sc = self
             .pod
             .spec
@@ -415,8 +439,27 @@ impl Worker {
         }
         let uid = uid.and_then(|u| u32::try_from(u).ok());
         let gid = gid.and_then(|g| u32::try_from(g).ok());
+        let mut groups: Vec<u32> = pod_sc
+            .into_iter()
+            .flat_map(|s| {
+                s.fs_group
+                    .iter()
+                    .chain(s.supplemental_groups.iter().flatten())
+            })
+            .filter_map(|g| u32::try_from(*g).ok())
+            .collect();
+        groups.dedup();
+        let privileged = sc.and_then(|s| s.privileged) == Some(true);
+        let credentials = Credentials {
+            uid,
+            gid,
+            groups,
+            no_new_privs: !privileged
+                && sc.and_then(|s| s.allow_privilege_escalation) == Some(false),
+            read_only_root: sc.and_then(|s| s.read_only_root_filesystem) == Some(true),
+        };
         if root {
-            return Ok((uid, gid));
+            return Ok(credentials);
         }
         // Not root: only the agent's own user and group can be had.
         let own = (
@@ -430,7 +473,16 @@ impl Worker {
                 ));
             }
         }
-        Ok((None, None))
+        if let Some(group) = credentials.groups.first() {
+            return Err(format!(
+                "cannot add the supplementary group {group} (fsGroup, supplementalGroups): the node agent does not run as root"
+            ));
+        }
+        Ok(Credentials {
+            uid: None,
+            gid: None,
+            ..credentials
+        })
     }
 
     pub(super) fn on_exit(&mut self, i: usize, attempt: u32, started_s: i64, exited: Exited) {
@@ -585,5 +637,18 @@ mod tests {
             .map(super::go_duration)
             .collect();
         assert_eq!(printed, ["0s", "10s", "1m20s", "5m0s", "1h0m0s"]);
+    }
+
+    #[test]
+    fn the_host_name_is_spec_hostname_or_the_pod_name_cut_to_63() {
+        let pod = |v| serde_json::from_value(v).unwrap();
+        let named = serde_json::json!({"metadata": {"name": "p-1"}, "spec": {"containers": []}});
+        assert_eq!(super::pod_hostname(&pod(named)), "p-1");
+        let custom = serde_json::json!({"metadata": {"name": "p-1"},
+            "spec": {"hostname": "worker", "containers": []}});
+        assert_eq!(super::pod_hostname(&pod(custom)), "worker");
+        let long = format!("{}-x", "a".repeat(62));
+        let long = serde_json::json!({"metadata": {"name": long}, "spec": {"containers": []}});
+        assert_eq!(super::pod_hostname(&pod(long)), "a".repeat(62));
     }
 }

@@ -308,7 +308,7 @@ impl Worker {
                     return Ok(());
                 }
                 Err(e) => {
-                    let msg = format!("MountVolume.SetUp failed: {e}");
+                    let msg = format!("MountVolume.SetUp failed {e}");
                     tracing::info!(pod = %self.name, namespace = %self.ns, error = %e, "volume setup failed");
                     self.ctx
                         .events

@@ -1,9 +1,13 @@
 //! Pod volumes on the host and their bind mounts into containers.
 //!
 //! Each volume gets a directory under the pod's sandbox (`<sandbox>/volumes/<name>`), filled as
-//! the kubelet's volume plugins fill it: emptyDir (tmpfs for `medium: Memory`), configMap,
-//! secret, downwardAPI and projected files with their modes, hostPath as the host path itself.
-//! Containers see them at their `mountPath` through bind mounts in a private mount namespace.
+//! the kubelet's volume plugins fill it: emptyDir (mode 0777; tmpfs sized as upstream for
+//! `medium: Memory`), configMap, secret, downwardAPI and projected files with their modes
+//! (secret, downwardAPI and projected on a tmpfs, as upstream wraps them in a memory-backed
+//! emptyDir, and mounted read-only like configMap), hostPath as the host path itself after
+//! upstream's type check. The pod's `fsGroup` owns its volumes as upstream's
+//! `SetVolumeOwnership` sets it. Containers see them at their `mountPath` (and `subPath` or
+//! `subPathExpr`) through bind mounts in a private mount namespace.
 //! Updates of a ConfigMap or Secret after the pod started are not propagated (batch pods rarely
 //! need it). A persistentVolumeClaim is the directory of its bound volume on this node, found
 //! (and provisioned on first use) by [`crate::localpath`] before `prepare` runs.
@@ -14,27 +18,38 @@ use crate::os::{BindMount, Os};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, Pod, Secret, Volume,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Why a volume cannot be set up (the pod shows `FailedMount` and waits).
 #[derive(Debug, thiserror::Error)]
 pub enum VolumeError {
+    /// Upstream's message for the volume a step failed for: `for volume "cfg" : ...`.
+    #[error("for volume {volume:?} : {error}")]
+    InVolume {
+        volume: String,
+        error: Box<VolumeError>,
+    },
     #[error("{kind} {name:?} not found")]
     NotFound { kind: &'static str, name: String },
-    #[error("couldn't find key {key} in {kind} {name}")]
+    /// Upstream's wording (`configmap references non-existent config key: k`).
+    #[error("{kind} references non-existent {what} key: {key}")]
     MissingKey {
         key: String,
         kind: &'static str,
-        name: String,
+        what: &'static str,
     },
     #[error("volume {0:?}: this volume type is not supported by the process runtime")]
     Unsupported(String),
     #[error("hostPath type check failed: {path} is not a {want}")]
     HostPathType { path: String, want: String },
+    #[error("{0} is an invalid volume type")]
+    InvalidHostPathType(String),
     #[error("persistentvolumeclaim {claim:?}: {why}")]
     Claim { claim: String, why: String },
+    #[error("failed to prepare subPath for volumeMount: missing value for {0}")]
+    SubPathExpr(String),
     #[error("invalid path {0:?}")]
     BadPath(String),
     #[error("{path}: {source}")]
@@ -59,6 +74,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError + '_ {
 #[derive(Debug, Default)]
 pub struct PodVolumes {
     pub paths: HashMap<String, PathBuf>,
+    /// Volumes every mount of which is read-only: configMap, secret, downwardAPI and projected
+    /// volumes (their plugins' `ReadOnly` attribute upstream), and claims with `readOnly`.
+    pub read_only: HashSet<String>,
     /// tmpfs mounts to undo when the pod is cleaned up.
     pub tmpfs: Vec<PathBuf>,
 }
@@ -94,7 +112,6 @@ fn write_keys(
     default_mode: i32,
     optional: bool,
     kind: &'static str,
-    name: &str,
 ) -> Result<(), VolumeError> {
     match items {
         Some(items) if !items.is_empty() => {
@@ -108,7 +125,7 @@ fn write_keys(
                         return Err(VolumeError::MissingKey {
                             key: item.key.clone(),
                             kind,
-                            name: name.to_string(),
+                            what: if kind == "secret" { "secret" } else { "config" },
                         });
                     }
                 }
@@ -179,7 +196,8 @@ fn downward_files(
     Ok(())
 }
 
-/// Creates every volume of `pod` under `sandbox`.
+/// Creates every volume of `pod` under `sandbox`. On failure nothing stays mounted (the pod
+/// waits and tries again).
 pub fn prepare(
     os: &dyn Os,
     sandbox: &Path,
@@ -193,170 +211,348 @@ pub fn prepare(
         .and_then(|s| s.volumes.as_deref())
         .unwrap_or_default();
     for v in volumes {
-        let dir = safe_join(&sandbox.join("volumes"), &v.name)?;
-        if let Some(hp) = &v.host_path {
-            let path = PathBuf::from(&hp.path);
-            let kind = hp.type_.clone().unwrap_or_default();
-            match kind.as_str() {
-                "DirectoryOrCreate" => std::fs::create_dir_all(&path).map_err(io(&path))?,
-                "FileOrCreate" if !path.exists() => {
-                    if let Some(p) = path.parent() {
-                        std::fs::create_dir_all(p).map_err(io(p))?;
-                    }
-                    std::fs::write(&path, b"").map_err(io(&path))?;
-                }
-                "Directory" if !path.is_dir() => {
-                    return Err(VolumeError::HostPathType {
-                        path: hp.path.clone(),
-                        want: "directory".into(),
-                    });
-                }
-                "File" if !path.is_file() => {
-                    return Err(VolumeError::HostPathType {
-                        path: hp.path.clone(),
-                        want: "file".into(),
-                    });
-                }
-                _ => {}
+        if let Err(error) = prepare_volume(os, sandbox, pod, v, sources, &mut out) {
+            for t in out.tmpfs.drain(..).rev() {
+                let _ = os.unmount(&t);
             }
-            out.paths.insert(v.name.clone(), path);
-            continue;
+            return Err(VolumeError::InVolume {
+                volume: v.name.clone(),
+                error: Box::new(error),
+            });
         }
-        if let Some(pvc) = &v.persistent_volume_claim {
-            let path = match sources.claims.get(&pvc.claim_name) {
-                Some(Ok(path)) => path.clone(),
-                Some(Err(why)) => {
-                    return Err(VolumeError::Claim {
-                        claim: pvc.claim_name.clone(),
-                        why: why.clone(),
-                    });
-                }
-                None => {
-                    return Err(VolumeError::Claim {
-                        claim: pvc.claim_name.clone(),
-                        why: "not resolved".into(),
-                    });
-                }
-            };
-            out.paths.insert(v.name.clone(), path);
-            continue;
-        }
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        if let Some(ed) = &v.empty_dir {
-            if ed.medium.as_deref() == Some("Memory") {
-                os.mount_tmpfs(&dir)?;
-                out.tmpfs.push(dir.clone());
-            }
-        } else if let Some(cmv) = &v.config_map {
-            let optional = cmv.optional == Some(true);
-            match sources.config_maps.get(&cmv.name) {
-                Some(cm) => write_keys(
-                    &dir,
-                    &config_map_data(cm),
-                    cmv.items.as_ref(),
-                    cmv.default_mode.unwrap_or(0o644),
-                    optional,
-                    "configmap",
-                    &cmv.name,
-                )?,
-                None if optional => {}
-                None => {
-                    return Err(VolumeError::NotFound {
-                        kind: "configmap",
-                        name: cmv.name.clone(),
-                    });
-                }
-            }
-        } else if let Some(sv) = &v.secret {
-            let name = sv.secret_name.clone().unwrap_or_default();
-            let optional = sv.optional == Some(true);
-            match sources.secrets.get(&name) {
-                Some(s) => write_keys(
-                    &dir,
-                    &secret_data(s),
-                    sv.items.as_ref(),
-                    sv.default_mode.unwrap_or(0o644),
-                    optional,
-                    "secret",
-                    &name,
-                )?,
-                None if optional => {}
-                None => {
-                    return Err(VolumeError::NotFound {
-                        kind: "secret",
-                        name,
-                    });
-                }
-            }
-        } else if let Some(d) = &v.downward_api {
-            downward_files(
-                &dir,
-                pod,
-                d.items.as_deref().unwrap_or_default(),
-                d.default_mode.unwrap_or(0o644),
-                sources,
-            )?;
-        } else if let Some(p) = &v.projected {
-            let mode = p.default_mode.unwrap_or(0o644);
-            for src in p.sources.iter().flatten() {
-                if let Some(c) = &src.config_map {
-                    let optional = c.optional == Some(true);
-                    match sources.config_maps.get(&c.name) {
-                        Some(cm) => write_keys(
-                            &dir,
-                            &config_map_data(cm),
-                            c.items.as_ref(),
-                            mode,
-                            optional,
-                            "configmap",
-                            &c.name,
-                        )?,
-                        None if optional => {}
-                        None => {
-                            return Err(VolumeError::NotFound {
-                                kind: "configmap",
-                                name: c.name.clone(),
-                            });
-                        }
-                    }
-                }
-                if let Some(s) = &src.secret {
-                    let optional = s.optional == Some(true);
-                    match sources.secrets.get(&s.name) {
-                        Some(sec) => write_keys(
-                            &dir,
-                            &secret_data(sec),
-                            s.items.as_ref(),
-                            mode,
-                            optional,
-                            "secret",
-                            &s.name,
-                        )?,
-                        None if optional => {}
-                        None => {
-                            return Err(VolumeError::NotFound {
-                                kind: "secret",
-                                name: s.name.clone(),
-                            });
-                        }
-                    }
-                }
-                if let Some(d) = &src.downward_api {
-                    downward_files(
-                        &dir,
-                        pod,
-                        d.items.as_deref().unwrap_or_default(),
-                        mode,
-                        sources,
-                    )?;
-                }
-            }
-        } else {
-            return Err(VolumeError::Unsupported(v.name.clone()));
-        }
-        out.paths.insert(v.name.clone(), dir);
     }
     Ok(out)
+}
+
+/// Sets up one volume, as its upstream plugin's `SetUp` does.
+fn prepare_volume(
+    os: &dyn Os,
+    sandbox: &Path,
+    pod: &Pod,
+    v: &Volume,
+    sources: &EnvSources<'_>,
+    out: &mut PodVolumes,
+) -> Result<(), VolumeError> {
+    let fs_group = FsGroup::of(pod);
+    if let Some(hp) = &v.host_path {
+        check_host_path(&hp.path, hp.type_.as_deref().unwrap_or_default())?;
+        out.paths.insert(v.name.clone(), PathBuf::from(&hp.path));
+        return Ok(());
+    }
+    if let Some(pvc) = &v.persistent_volume_claim {
+        let path = match sources.claims.get(&pvc.claim_name) {
+            Some(Ok(path)) => path.clone(),
+            Some(Err(why)) => {
+                return Err(VolumeError::Claim {
+                    claim: pvc.claim_name.clone(),
+                    why: why.clone(),
+                });
+            }
+            None => {
+                return Err(VolumeError::Claim {
+                    claim: pvc.claim_name.clone(),
+                    why: "not resolved".into(),
+                });
+            }
+        };
+        let read_only = pvc.read_only == Some(true);
+        if read_only {
+            out.read_only.insert(v.name.clone());
+        }
+        if let Some(group) = &fs_group {
+            group.apply(&path, read_only)?;
+        }
+        out.paths.insert(v.name.clone(), path);
+        return Ok(());
+    }
+    let dir = safe_join(&sandbox.join("volumes"), &v.name)?;
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    if let Some(ed) = &v.empty_dir {
+        if ed.medium.as_deref() == Some("Memory") {
+            os.mount_tmpfs(&dir, Some(memory_volume_size(pod, ed, sources)))?;
+            out.tmpfs.push(dir.clone());
+        }
+        // Upstream's `setupDir`: anyone in the pod may write to it, whatever its user.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).map_err(io(&dir))?;
+        if let Some(group) = &fs_group {
+            group.apply(&dir, false)?;
+        }
+        out.paths.insert(v.name.clone(), dir);
+        return Ok(());
+    }
+    if v.config_map.is_none()
+        && v.secret.is_none()
+        && v.downward_api.is_none()
+        && v.projected.is_none()
+    {
+        return Err(VolumeError::Unsupported(v.name.clone()));
+    }
+    // Upstream wraps secret, downwardAPI and projected volumes in a memory-backed emptyDir,
+    // so their data never reaches a disk (configMap volumes are on disk).
+    if v.config_map.is_none() && os.is_root() {
+        os.mount_tmpfs(&dir, None)?;
+        out.tmpfs.push(dir.clone());
+    }
+    if let Some(cmv) = &v.config_map {
+        let optional = cmv.optional == Some(true);
+        match sources.config_maps.get(&cmv.name) {
+            Some(cm) => write_keys(
+                &dir,
+                &config_map_data(cm),
+                cmv.items.as_ref(),
+                cmv.default_mode.unwrap_or(0o644),
+                optional,
+                "configmap",
+            )?,
+            None if optional => {}
+            None => {
+                return Err(VolumeError::NotFound {
+                    kind: "configmap",
+                    name: cmv.name.clone(),
+                });
+            }
+        }
+    } else if let Some(sv) = &v.secret {
+        let name = sv.secret_name.clone().unwrap_or_default();
+        let optional = sv.optional == Some(true);
+        match sources.secrets.get(&name) {
+            Some(s) => write_keys(
+                &dir,
+                &secret_data(s),
+                sv.items.as_ref(),
+                sv.default_mode.unwrap_or(0o644),
+                optional,
+                "secret",
+            )?,
+            None if optional => {}
+            None => {
+                return Err(VolumeError::NotFound {
+                    kind: "secret",
+                    name,
+                });
+            }
+        }
+    } else if let Some(d) = &v.downward_api {
+        downward_files(
+            &dir,
+            pod,
+            d.items.as_deref().unwrap_or_default(),
+            d.default_mode.unwrap_or(0o644),
+            sources,
+        )?;
+    } else if let Some(p) = &v.projected {
+        let mode = p.default_mode.unwrap_or(0o644);
+        for src in p.sources.iter().flatten() {
+            if let Some(c) = &src.config_map {
+                let optional = c.optional == Some(true);
+                match sources.config_maps.get(&c.name) {
+                    Some(cm) => write_keys(
+                        &dir,
+                        &config_map_data(cm),
+                        c.items.as_ref(),
+                        mode,
+                        optional,
+                        "configmap",
+                    )?,
+                    None if optional => {}
+                    None => {
+                        return Err(VolumeError::NotFound {
+                            kind: "configmap",
+                            name: c.name.clone(),
+                        });
+                    }
+                }
+            }
+            if let Some(s) = &src.secret {
+                let optional = s.optional == Some(true);
+                match sources.secrets.get(&s.name) {
+                    Some(sec) => write_keys(
+                        &dir,
+                        &secret_data(sec),
+                        s.items.as_ref(),
+                        mode,
+                        optional,
+                        "secret",
+                    )?,
+                    None if optional => {}
+                    None => {
+                        return Err(VolumeError::NotFound {
+                            kind: "secret",
+                            name: s.name.clone(),
+                        });
+                    }
+                }
+            }
+            if let Some(d) = &src.downward_api {
+                downward_files(
+                    &dir,
+                    pod,
+                    d.items.as_deref().unwrap_or_default(),
+                    mode,
+                    sources,
+                )?;
+            }
+        }
+    }
+    if let Some(group) = &fs_group {
+        group.apply(&dir, true)?;
+    }
+    out.read_only.insert(v.name.clone());
+    out.paths.insert(v.name.clone(), dir);
+    Ok(())
+}
+
+/// Upstream `host_path.go` `checkType`: the path must be of the declared type, and the
+/// `...OrCreate` types make a missing one (a file's directory must exist).
+fn check_host_path(path: &str, kind: &str) -> Result<(), VolumeError> {
+    use std::os::unix::fs::FileTypeExt;
+    let p = Path::new(path);
+    let wrong = |want: &str| VolumeError::HostPathType {
+        path: path.to_string(),
+        want: want.to_string(),
+    };
+    let file_type = std::fs::metadata(p).map(|m| m.file_type());
+    match kind {
+        "" => Ok(()),
+        "DirectoryOrCreate" if file_type.is_err() => {
+            std::fs::create_dir_all(p).map_err(io(p))?;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).map_err(io(p))
+        }
+        "FileOrCreate" if file_type.is_err() => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(p)
+                .map_err(io(p))?;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).map_err(io(p))
+        }
+        "Directory" | "DirectoryOrCreate" if !file_type.as_ref().is_ok_and(|t| t.is_dir()) => {
+            Err(wrong("directory"))
+        }
+        "File" | "FileOrCreate" if !file_type.as_ref().is_ok_and(|t| t.is_file()) => {
+            Err(wrong("file"))
+        }
+        "Socket" if !file_type.as_ref().is_ok_and(|t| t.is_socket()) => Err(wrong("socket file")),
+        "CharDevice" if !file_type.as_ref().is_ok_and(|t| t.is_char_device()) => {
+            Err(wrong("character device"))
+        }
+        "BlockDevice" if !file_type.as_ref().is_ok_and(|t| t.is_block_device()) => {
+            Err(wrong("block device"))
+        }
+        "Directory" | "DirectoryOrCreate" | "File" | "FileOrCreate" | "Socket" | "CharDevice"
+        | "BlockDevice" => Ok(()),
+        other => Err(VolumeError::InvalidHostPathType(other.to_string())),
+    }
+}
+
+/// The size of a memory-backed emptyDir, as upstream's `calculateEmptyDirMemorySize`: the
+/// node's allocatable memory, or less, the pod's memory limit (when every container has one),
+/// or less, the volume's `sizeLimit`.
+fn memory_volume_size(
+    pod: &Pod,
+    ed: &k8s_openapi::api::core::v1::EmptyDirVolumeSource,
+    sources: &EnvSources<'_>,
+) -> u64 {
+    let bytes = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
+        super::quantity::nanos(&q.0)
+            .map(|n| u64::try_from(n.div_euclid(1_000_000_000)).unwrap_or(0))
+            .filter(|b| *b > 0)
+    };
+    let mut size = u64::try_from(sources.node_memory_bytes).unwrap_or(u64::MAX);
+    let limit_of = |c: &Container| {
+        c.resources
+            .as_ref()
+            .and_then(|r| r.limits.as_ref())
+            .and_then(|l| l.get("memory"))
+            .and_then(bytes)
+    };
+    let containers = pod.spec.iter().flat_map(|s| s.containers.iter());
+    let pod_limit: Option<u64> = containers.map(limit_of).sum();
+    if let Some(limit) = pod_limit.filter(|l| *l <= size) {
+        size = limit;
+    }
+    if let Some(limit) = ed
+        .size_limit
+        .as_ref()
+        .and_then(bytes)
+        .filter(|l| *l <= size)
+    {
+        size = limit;
+    }
+    size
+}
+
+/// `securityContext.fsGroup`: the group that owns a pod's volumes, as upstream's
+/// `SetVolumeOwnership` sets it.
+struct FsGroup {
+    gid: u32,
+    /// `fsGroupChangePolicy: OnRootMismatch`: leave a volume whose root is already right.
+    on_root_mismatch: bool,
+}
+
+impl FsGroup {
+    fn of(pod: &Pod) -> Option<FsGroup> {
+        let sc = pod.spec.as_ref()?.security_context.as_ref()?;
+        Some(FsGroup {
+            gid: u32::try_from(sc.fs_group?).ok()?,
+            on_root_mismatch: sc.fs_group_change_policy.as_deref() == Some("OnRootMismatch"),
+        })
+    }
+
+    /// Gives everything under `root` to the group: group read (and write, unless the volume is
+    /// read-only) on files, and set-group-ID and search on directories.
+    fn apply(&self, root: &Path, read_only: bool) -> Result<(), VolumeError> {
+        use std::os::unix::fs::MetadataExt;
+        let mask = if read_only { 0o440 } else { 0o660 };
+        let dir_mask = mask | 0o2110;
+        if self.on_root_mismatch
+            && let Ok(m) = std::fs::metadata(root)
+            && m.gid() == self.gid
+            && m.mode() & dir_mask == dir_mask
+        {
+            return Ok(());
+        }
+        let mut todo = vec![root.to_path_buf()];
+        while let Some(p) = todo.pop() {
+            let meta = std::fs::symlink_metadata(&p).map_err(io(&p))?;
+            std::os::unix::fs::lchown(&p, None, Some(self.gid)).map_err(io(&p))?;
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            let add = if meta.is_dir() { dir_mask } else { mask };
+            std::fs::set_permissions(
+                &p,
+                std::fs::Permissions::from_mode((meta.mode() & 0o7777) | add),
+            )
+            .map_err(io(&p))?;
+            if meta.is_dir() {
+                for entry in std::fs::read_dir(&p).map_err(io(&p))? {
+                    todo.push(entry.map_err(io(&p))?.path());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A mount's `subPathExpr` with the container's environment expanded into it; every variable it
+/// names must have a value (upstream `ExpandContainerVolumeMounts`).
+fn expand_sub_path(expr: &str, env: &[(String, String)]) -> Result<String, VolumeError> {
+    let missing = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let expanded = super::env::expand(expr, &|name| {
+        let value = env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        if value.as_deref().is_none_or(str::is_empty) {
+            missing.borrow_mut().insert(name.to_string());
+        }
+        Some(value.unwrap_or_default())
+    });
+    let missing = missing.into_inner();
+    if !missing.is_empty() {
+        let names: Vec<_> = missing.into_iter().collect();
+        return Err(VolumeError::SubPathExpr(names.join(", ")));
+    }
+    Ok(expanded)
 }
 
 /// The ConfigMaps and Secrets the pod's volumes read.
@@ -387,6 +583,7 @@ pub fn referenced(pod: &Pod) -> (Vec<String>, Vec<String>) {
 /// or shares are added to `claimed`, to be released when its containers are gone.
 pub fn container_mounts(
     container: &Container,
+    env: &[(String, String)],
     volumes: &PodVolumes,
     points: &MountPoints,
     claimed: &mut Vec<PathBuf>,
@@ -397,9 +594,13 @@ pub fn container_mounts(
             .paths
             .get(&m.name)
             .ok_or_else(|| VolumeError::Unsupported(m.name.clone()))?;
-        let source = match m.sub_path.as_deref().filter(|s| !s.is_empty()) {
+        let sub_path = match m.sub_path_expr.as_deref().filter(|s| !s.is_empty()) {
+            Some(expr) => Some(expand_sub_path(expr, env)?),
+            None => m.sub_path.clone().filter(|s| !s.is_empty()),
+        };
+        let source = match sub_path {
             Some(sub) => {
-                let p = safe_join(base, sub)?;
+                let p = safe_join(base, &sub)?;
                 if !p.exists() {
                     std::fs::create_dir_all(&p).map_err(io(&p))?;
                 }
@@ -421,7 +622,7 @@ pub fn container_mounts(
         out.push(BindMount {
             source,
             target,
-            read_only: m.read_only == Some(true),
+            read_only: m.read_only == Some(true) || volumes.read_only.contains(&m.name),
             optional: false,
         });
     }
@@ -481,12 +682,19 @@ mod tests {
         );
         assert_eq!(
             *os.tmpfs.lock().unwrap(),
-            vec![dir.path().join("volumes/scratch")]
+            ["sec", "info", "scratch"].map(|v| dir.path().join("volumes").join(v)),
+            "secrets and downward API files are never written to a disk"
         );
+        assert_eq!(
+            vols.read_only,
+            HashSet::from(["cfg", "sec", "info"].map(String::from))
+        );
+        let scratch = std::fs::metadata(dir.path().join("volumes/scratch")).unwrap();
+        assert_eq!(scratch.permissions().mode() & 0o777, 0o777);
         let c = &pod.spec.as_ref().unwrap().containers[0];
         let points = MountPoints::default();
         let mut claimed = Vec::new();
-        let mounts = container_mounts(c, &vols, &points, &mut claimed).unwrap();
+        let mounts = container_mounts(c, &[], &vols, &points, &mut claimed).unwrap();
         assert_eq!(mounts.len(), 1);
         assert!(mounts[0].read_only);
         assert!(
@@ -514,7 +722,101 @@ mod tests {
             ..Default::default()
         };
         let err = prepare(&FakeOs::new(), dir.path(), &pod, &sources).unwrap_err();
-        assert_eq!(err.to_string(), "configmap \"gone\" not found");
+        assert_eq!(
+            err.to_string(),
+            "for volume \"cfg\" : configmap \"gone\" not found"
+        );
+    }
+
+    #[test]
+    fn host_path_types_are_checked_as_upstream() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |p: &str| dir.path().join(p).to_str().unwrap().to_string();
+        check_host_path(&at("made/dir"), "DirectoryOrCreate").unwrap();
+        assert!(dir.path().join("made/dir").is_dir());
+        check_host_path(&at("made/file"), "FileOrCreate").unwrap();
+        assert!(dir.path().join("made/file").is_file());
+        let refused = [
+            ("made/file", "DirectoryOrCreate", "is not a directory"),
+            ("made/dir", "FileOrCreate", "is not a file"),
+            ("made/file", "Socket", "is not a socket file"),
+            ("made/file", "CharDevice", "is not a character device"),
+            ("made/file", "BlockDevice", "is not a block device"),
+            ("absent", "Directory", "is not a directory"),
+        ];
+        for (path, kind, message) in refused {
+            let err = check_host_path(&at(path), kind).unwrap_err().to_string();
+            assert!(err.contains(message), "{path} as {kind}: {err}");
+            assert!(err.starts_with("hostPath type check failed: "), "{err}");
+        }
+        assert!(
+            check_host_path(&at("missing/file"), "FileOrCreate").is_err(),
+            "a file's directory is not made"
+        );
+        check_host_path("/dev/null", "CharDevice").unwrap();
+        assert_eq!(
+            check_host_path("/", "Dir").unwrap_err().to_string(),
+            "Dir is an invalid volume type"
+        );
+    }
+
+    #[test]
+    fn fs_group_owns_the_volumes_and_memory_volumes_are_sized() {
+        let dir = tempfile::tempdir().unwrap();
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p"},
+            "spec": {
+                "securityContext": {"fsGroup": 2000},
+                "containers": [{"name": "c", "resources": {"limits": {"memory": "64Mi"}}}],
+                "volumes": [{"name": "cfg", "configMap": {"name": "cm", "defaultMode": 0o400}},
+                            {"name": "scratch", "emptyDir": {}}]
+            }
+        }))
+        .unwrap();
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}}))
+                .unwrap();
+        let cms = HashMap::from([("cm".to_string(), cm)]);
+        let sources = EnvSources {
+            config_maps: &cms,
+            node_memory_bytes: 1 << 30,
+            ..Default::default()
+        };
+        if nix_is_root() {
+            prepare(&FakeOs::new(), dir.path(), &pod, &sources).unwrap();
+            use std::os::unix::fs::MetadataExt;
+            let file = std::fs::metadata(dir.path().join("volumes/cfg/k")).unwrap();
+            assert_eq!((file.gid(), file.mode() & 0o7777), (2000, 0o440));
+            let scratch = std::fs::metadata(dir.path().join("volumes/scratch")).unwrap();
+            assert_eq!((scratch.gid(), scratch.mode() & 0o7777), (2000, 0o2777));
+        } else {
+            eprintln!("skipped the fsGroup check: changing a file's group needs root");
+        }
+        let memory: k8s_openapi::api::core::v1::EmptyDirVolumeSource =
+            serde_json::from_value(json!({"medium": "Memory"})).unwrap();
+        assert_eq!(memory_volume_size(&pod, &memory, &sources), 64 << 20);
+        let small = serde_json::from_value(json!({"medium": "Memory", "sizeLimit": "1Mi"}));
+        assert_eq!(memory_volume_size(&pod, &small.unwrap(), &sources), 1 << 20);
+        let unlimited: Pod =
+            serde_json::from_value(json!({"spec": {"containers": [{"name": "c"}]}})).unwrap();
+        assert_eq!(memory_volume_size(&unlimited, &memory, &sources), 1 << 30);
+    }
+
+    fn nix_is_root() -> bool {
+        rustix::process::geteuid().is_root()
+    }
+
+    #[test]
+    fn a_sub_path_expression_expands_the_container_environment() {
+        let env = [("POD".to_string(), "p-1".to_string())];
+        assert_eq!(expand_sub_path("logs/$(POD)", &env).unwrap(), "logs/p-1");
+        assert_eq!(expand_sub_path("$$(POD)", &env).unwrap(), "$(POD)");
+        assert_eq!(
+            expand_sub_path("$(NODE)/$(POD)/$(ZONE)", &env)
+                .unwrap_err()
+                .to_string(),
+            "failed to prepare subPath for volumeMount: missing value for NODE, ZONE"
+        );
     }
 
     #[test]

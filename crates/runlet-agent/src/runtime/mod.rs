@@ -7,7 +7,7 @@
 
 pub mod process;
 
-use crate::os::{BindMount, Limits, OsError, Signal};
+use crate::os::{BindMount, Credentials, Limits, OsError, Signal};
 use futures::future::BoxFuture;
 use std::path::PathBuf;
 
@@ -30,8 +30,7 @@ pub struct ContainerConfig {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
+    pub user: Credentials,
     pub mounts: Vec<BindMount>,
     pub limits: Limits,
     /// The CRI log file of this attempt.

@@ -42,8 +42,7 @@ impl Runtime for ProcessRuntime {
             argv: config.argv,
             env: config.env,
             cwd: config.cwd,
-            uid: config.uid,
-            gid: config.gid,
+            user: config.user,
             mounts: config.mounts,
             cgroup_procs: cgroup.unwrap_or_default(),
         };

@@ -503,3 +503,79 @@ async fn memory_limit_kill_is_reported_as_oom_killed() {
     }
     env.stop().await;
 }
+
+#[tokio::test]
+async fn the_security_context_groups_privileges_and_read_only_volumes_as_upstream() {
+    if !running_as_root() {
+        eprintln!(
+            "skipped: supplementary groups and volume ownership need an agent running as root"
+        );
+        return;
+    }
+    let env = Env::start().await;
+    let secrets: Api<Secret> = Api::default_namespaced(env.api.client.clone());
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "creds"}, "data": {"pw": "czNjcjN0"}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    // Somewhere on the host's root file system, which the container sees read-only.
+    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let on_root_fs = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(root.path()).unwrap().dev() == std::fs::metadata("/").unwrap().dev()
+    };
+    let at = |p: &str| root.path().join(p).to_str().unwrap().to_string();
+    // Each line says what the container could do; the test reads them back.
+    let script = format!(
+        "echo groups $(id -G); grep NoNewPrivs /proc/self/status; \
+         cat {creds}/pw; echo; touch {creds}/new 2>/dev/null && echo secret writable; \
+         touch {scratch}/mine && echo scratch writable; stat -c 'scratch %a %g' {scratch}; \
+         touch {host} 2>/dev/null && echo root writable; \
+         df {creds} | tail -1 | cut -d' ' -f1",
+        creds = at("creds"),
+        scratch = at("scratch"),
+        host = at("outside"),
+    );
+    env.create(
+        "confined",
+        json!({"restartPolicy": "Never",
+            "securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000,
+                                "supplementalGroups": [4000]},
+            "volumes": [{"name": "creds", "secret": {"secretName": "creds", "defaultMode": 0o400}},
+                        {"name": "scratch", "emptyDir": {}}],
+            "containers": [{"name": "c", "image": "busybox", "command": sh(&script),
+                "securityContext": {"allowPrivilegeEscalation": false,
+                                    "readOnlyRootFilesystem": true},
+                "volumeMounts": [{"name": "creds", "mountPath": at("creds")},
+                                 {"name": "scratch", "mountPath": at("scratch")}]}]}),
+    )
+    .await;
+    env.wait_phase("confined", "Succeeded").await;
+    let out = env.logs("confined", &LogParams::default()).await;
+    let mut lines: Vec<&str> = out.lines().collect();
+    if !on_root_fs {
+        eprintln!("not checked: the test's directory is not on the root file system");
+        lines.retain(|l| *l != "root writable");
+    }
+    assert_eq!(
+        lines,
+        [
+            "groups 3000 2000 4000",
+            "NoNewPrivs:\t1",
+            "s3cr3t",
+            "scratch writable",
+            "scratch 2777 2000",
+            "tmpfs",
+        ],
+        "the secret is read-only, group-readable through fsGroup and on tmpfs; the emptyDir \
+         is everyone's; the host's root file system is read-only"
+    );
+    assert!(!root.path().join("outside").exists());
+    env.stop().await;
+}
