@@ -514,8 +514,9 @@ mod tests {
         assert!(matches!(missing, Err(LocalPathError::ClaimNotFound(_))));
     }
 
-    /// Upstream's PV controller releases a volume whose claim is deleted; the `Delete`
-    /// policy then removes the backing directory and the volume.
+    /// Upstream's PV controller releases a volume whose claim is deleted (once its protection
+    /// controller let the claim go); the `Delete` policy then removes the backing directory and
+    /// the volume (which its protection controller lets go once released).
     #[tokio::test]
     async fn deleting_the_claim_releases_and_deletes_the_volume_and_directory() {
         let api = TestApi::start().await;
@@ -532,6 +533,11 @@ mod tests {
             dir.path().to_path_buf(),
             cancel.clone(),
         ));
+        let protection = tokio::spawn(runlet_controllers::volumeprotection::run(
+            api.client.clone(),
+            runlet_controllers::podfeed::PodSource::Watch(api.client.clone()),
+            cancel.clone(),
+        ));
         Api::<PersistentVolumeClaim>::namespaced(api.client.clone(), "default")
             .delete("scratch", &DeleteParams::default())
             .await
@@ -546,6 +552,7 @@ mod tests {
         .await;
         cancel.cancel();
         task.await.unwrap();
+        protection.await.unwrap();
         assert!(gone.is_ok(), "volume and directory removed");
     }
 

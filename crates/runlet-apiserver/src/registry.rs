@@ -325,6 +325,7 @@ pub async fn create(
         meta::set(&mut obj, "generation", 1);
     }
     reset_status_on_create(info, &mut obj);
+    protect_storage_in_use(info, &mut obj);
     defaulting::apply_defaults(info, &mut obj);
     defaulting::prepare_for_create(info, &mut obj);
 
@@ -409,6 +410,24 @@ fn reset_status_on_create(info: &ResourceInfo, obj: &mut Value) {
                 map.remove("status");
             }
         }
+    }
+}
+
+/// Upstream's `StorageObjectInUseProtection` admission: new claims and volumes get the
+/// finalizer that keeps them while in use (taken off by the controllers'
+/// `volumeprotection`).
+fn protect_storage_in_use(info: &ResourceInfo, obj: &mut Value) {
+    let finalizer = match (info.group, info.kind) {
+        ("", "PersistentVolumeClaim") => "kubernetes.io/pvc-protection",
+        ("", "PersistentVolume") => "kubernetes.io/pv-protection",
+        _ => return,
+    };
+    let m = meta::metadata_mut(obj);
+    let finalizers = m.entry("finalizers").or_insert_with(|| json!([]));
+    if let Some(list) = finalizers.as_array_mut()
+        && !list.iter().any(|f| f == finalizer)
+    {
+        list.push(json!(finalizer));
     }
 }
 

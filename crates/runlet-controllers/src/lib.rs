@@ -11,6 +11,8 @@
 //!   runs the controllers.
 //! - [`scheduler`]: binds pending pods to Ready nodes with room.
 //! - [`records`]: one `runlet.dev/v1` PodRecord per pod a Job ran, kept until the Job goes.
+//! - [`volumeprotection`]: claims in use and bound volumes are kept until unused (upstream's
+//!   `pvcprotection` and `pvprotection`).
 //! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
 
 pub mod clockqueue;
@@ -24,6 +26,7 @@ pub mod podfeed;
 pub mod records;
 pub mod scheduler;
 pub mod ttl;
+pub mod volumeprotection;
 
 use runlet_api::clock::Clock;
 use std::sync::Arc;
@@ -41,7 +44,8 @@ pub async fn run_controllers(
     let job_pods = pods.subscribe();
     let record_pods = pods.subscribe();
     let scheduler_pods = pods.subscribe();
-    let (_, _, _, job, _, cronjob, _, _) = tokio::join!(
+    let protection_pods = pods.subscribe();
+    let (_, _, _, job, _, cronjob, _, _, _) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
@@ -66,6 +70,7 @@ pub async fn run_controllers(
             clock.clone(),
             job_shutdown.clone().cancelled_owned()
         ),
+        volumeprotection::run(client.clone(), protection_pods, job_shutdown.clone()),
         records::run_with_pods(client, clock, 4, record_pods, job_shutdown.clone()),
         pods.run(job_shutdown),
     );

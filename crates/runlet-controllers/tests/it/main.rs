@@ -19,3 +19,4 @@ mod nodelifecycle;
 mod records;
 mod restart;
 mod ttl;
+mod volumeprotection;
