@@ -468,6 +468,42 @@ impl Manager {
         }
     }
 
+    /// Whether an earlier run of this agent started the pod: its status says so, or its first
+    /// container's first log file exists (a crash can come between starting the containers
+    /// and the first status write; a `Never` pod must not run twice).
+    fn started_before(&self, p: &Pod) -> bool {
+        if p.status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref())
+            .is_some()
+        {
+            return true;
+        }
+        let Some(spec) = p.spec.as_ref() else {
+            return false;
+        };
+        let Some(first) = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&spec.containers)
+            .next()
+        else {
+            return false;
+        };
+        let meta = &p.metadata;
+        self.ctx
+            .logs
+            .attempt_file(
+                meta.namespace.as_deref().unwrap_or_default(),
+                meta.name.as_deref().unwrap_or_default(),
+                meta.uid.as_deref().unwrap_or_default(),
+                &first.name,
+                0,
+            )
+            .exists()
+    }
+
     fn on_apply(&mut self, p: Pod) {
         let Some(uid) = p.metadata.uid.clone() else {
             return;
@@ -489,13 +525,15 @@ impl Manager {
             }
             return;
         }
-        let started_before = p
-            .status
+        let restartable = p
+            .spec
             .as_ref()
-            .and_then(|s| s.start_time.as_ref())
-            .is_some();
-        if started_before {
-            // Started by an earlier run of this agent, whose processes are gone.
+            .and_then(|s| s.restart_policy.as_deref())
+            .is_none_or(|r| r != "Never");
+        let resume = restartable && !deleting && self.started_before(&p);
+        if !resume && self.started_before(&p) {
+            // Started by an earlier run of this agent, whose processes are gone, and not to
+            // be started again.
             self.finished.insert(uid.clone());
             let client = self.ctx.client.clone();
             let status = serde_json::to_value(&p.status).unwrap_or_default();
@@ -518,7 +556,10 @@ impl Manager {
         }
         let (tx, rx) = watch::channel(p);
         let cancel = CancellationToken::new();
-        let worker = pod::Worker::new(self.ctx.clone(), rx);
+        let mut worker = pod::Worker::new(self.ctx.clone(), rx);
+        if resume {
+            worker = worker.resume();
+        }
         let token = cancel.clone();
         let uid2 = uid.clone();
         self.running

@@ -18,7 +18,7 @@ pub struct ResourceInfo {
     pub short_names: &'static [&'static str],
     pub categories: &'static [&'static str],
     pub namespaced: bool,
-    /// Subresources served besides the object itself (`status`, `log`, `binding`).
+    /// Subresources served besides the object itself (`status`, `log`, `binding`, `eviction`).
     pub subresources: &'static [&'static str],
 }
 
@@ -143,7 +143,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
         ["po"],
         ["all"],
         true,
-        ["status", "binding", "log"]
+        ["status", "binding", "eviction", "log"]
     ),
     resource!("", "v1", "Event", "events", "event", ["ev"], [], true, []),
     resource!(

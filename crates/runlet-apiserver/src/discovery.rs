@@ -122,6 +122,12 @@ fn subresource_entry(r: &ResourceInfo, sub: &str) -> Value {
         "log" => (r.kind, &["get"]),
         "binding" => ("Binding", &["create"]),
         "finalize" => (r.kind, &["update"]),
+        // Of another group: `kubectl drain` looks for exactly this entry (`CheckEvictionSupport`).
+        "eviction" => {
+            return json!({"name": format!("{}/{sub}", r.plural), "singularName": "",
+                "namespaced": r.namespaced, "group": "policy", "version": "v1",
+                "kind": "Eviction", "verbs": ["create"]});
+        }
         _ => (r.kind, &["get"]),
     };
     json!({"name": format!("{}/{sub}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": verbs})

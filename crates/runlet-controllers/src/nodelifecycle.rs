@@ -12,17 +12,21 @@
 //! - *Taints* (`doNoScheduleTaintingPass`, `doNoExecuteTaintingPass`): Ready `False` puts
 //!   `node.kubernetes.io/not-ready`, `Unknown` puts `node.kubernetes.io/unreachable`, each with
 //!   the `NoSchedule` and the `NoExecute` effect; Ready `True` takes them off. So the scheduler
-//!   stops binding to the node. The pressure conditions are not made taints: a shared machine
+//!   stops binding to the node. A cordoned node (`spec.unschedulable`) gets
+//!   `node.kubernetes.io/unschedulable:NoSchedule` while it is. The pressure conditions are not made taints: a shared machine
 //!   short of disk would otherwise take no pod at all.
 //! - *Eviction* (`tainteviction`): a pod bound to a node with `NoExecute` taints is deleted
-//!   once the shortest `tolerationSeconds` of the tolerations that match has passed since the
-//!   taint was added (at once for a taint it does not tolerate; pods get 300 s for both taints
-//!   by default), after a `DisruptionTarget` condition (`DeletionByTaintManager`) and a
-//!   `TaintManagerEviction` event. Pods that already ended are left alone.
+//!   once the shortest `tolerationSeconds` of the tolerations that match has passed since this
+//!   controller first found it there under such taints (upstream's `processPodOnNode` starts
+//!   the same timer; a taint's `timeAdded` plays no part, and `kubectl taint` sets none): at
+//!   once for a taint it does not tolerate; pods get 300 s for both taints by default. Then a
+//!   `DisruptionTarget` condition (`DeletionByTaintManager`) and a `TaintManagerEviction`
+//!   event. Pods that already ended are left alone.
 //! - *Orphans* (`gcOrphaned`): pods bound to a node that does not exist, still after a
 //!   quarantine of `grace_period`, are marked Failed (`DisruptionTarget`, `DeletionByPodGC`) and
 //!   deleted at once, as nothing will run them. Deleting a dead node is how an operator gives
-//!   up on it, as upstream.
+//!   up on it, as upstream. Every pod is looked at every `ORPHAN_SCAN_PASSES` passes (upstream
+//!   PodGC lists them all every 20 s), and the pods of a node at once when it disappears.
 
 use crate::scheduler::fit::matching_toleration;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -40,6 +44,10 @@ use tokio_util::sync::CancellationToken;
 pub const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 /// The taint of a node whose Ready condition is Unknown.
 pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+/// The taint of a cordoned node.
+pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
+/// Passes between two looks at every pod for orphans (4 × 5 s: upstream PodGC's 20 s).
+const ORPHAN_SCAN_PASSES: u64 = 4;
 const CONDITIONS: [&str; 4] = ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
 
 /// How often and how patiently nodes are watched.
@@ -82,8 +90,11 @@ struct State {
     heard: HashMap<String, Heard>,
     /// Nodes named by pods but absent, with when they were first found absent.
     missing: HashMap<String, i64>,
-    /// The first pass looks for orphans among all pods; later ones only on vanished nodes.
-    listed_all_pods: bool,
+    /// Passes so far; every `ORPHAN_SCAN_PASSES`th looks for orphans among all pods.
+    passes: u64,
+    /// When each pod (by UID) was first found on a node with `NoExecute` taints it tolerates
+    /// only for a while: its eviction timer's start.
+    evicting_since: HashMap<String, i64>,
 }
 
 /// Runs passes until `cancel` fires.
@@ -133,6 +144,8 @@ async fn pass(
         state.missing.entry(gone.clone()).or_insert(now);
     }
     state.heard.retain(|n, _| names.contains(n));
+    // Pods still on a tainted node; the timers of the others are dropped.
+    let mut seen_evicting = HashSet::new();
     for node in &nodes {
         let Some(name) = node.metadata.name.clone() else {
             continue;
@@ -163,8 +176,11 @@ async fn pass(
             ready = Some("Unknown".into());
         }
         let taints = set_ready_taints(client, clock, node, &name, ready.as_deref()).await?;
-        evict(client, clock, &name, &taints).await?;
+        evict(client, clock, &name, &taints, &mut seen_evicting, state).await?;
     }
+    state
+        .evicting_since
+        .retain(|uid, _| seen_evicting.contains(uid));
     collect_orphans(client, now, grace, &names, state).await
 }
 
@@ -246,8 +262,9 @@ async fn mark_unknown(
     Ok(())
 }
 
-/// The node's taints with the Ready taints as its Ready condition calls for, written when they
-/// changed; the taints the node has now.
+/// The node's taints with the Ready taints as its Ready condition calls for, and the
+/// unschedulable taint while it is cordoned, written when they changed; the taints the node has
+/// now.
 async fn set_ready_taints(
     client: &kube::Client,
     clock: &dyn Clock,
@@ -265,14 +282,28 @@ async fn set_ready_taints(
         Some("Unknown") => Some(UNREACHABLE_TAINT),
         _ => None,
     };
+    let cordoned = node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
     let mut taints: Vec<Taint> = current
         .iter()
         .filter(|t| {
             let ours = t.key == NOT_READY_TAINT || t.key == UNREACHABLE_TAINT;
-            !ours || Some(t.key.as_str()) == wanted_key
+            let cordon = t.key == UNSCHEDULABLE_TAINT && t.effect == "NoSchedule";
+            (!ours || Some(t.key.as_str()) == wanted_key) && (!cordon || cordoned)
         })
         .cloned()
         .collect();
+    if cordoned
+        && !taints
+            .iter()
+            .any(|t| t.key == UNSCHEDULABLE_TAINT && t.effect == "NoSchedule")
+    {
+        taints.push(Taint {
+            key: UNSCHEDULABLE_TAINT.into(),
+            effect: "NoSchedule".into(),
+            time_added: None,
+            value: None,
+        });
+    }
     if let Some(key) = wanted_key {
         for effect in ["NoSchedule", "NoExecute"] {
             if !taints.iter().any(|t| t.key == key && t.effect == effect) {
@@ -301,9 +332,10 @@ async fn set_ready_taints(
     Ok(taints)
 }
 
-/// When a pod on a node with these `NoExecute` taints is to go, in clock milliseconds
-/// (upstream `getMinTolerationTime`): `None` when it tolerates them all for ever.
-pub fn eviction_time(pod: &Pod, taints: &[Taint]) -> Option<i64> {
+/// How long a pod on a node with these `NoExecute` taints may stay, in milliseconds (upstream
+/// `getMinTolerationTime`): 0 for a taint it does not tolerate, `None` when it tolerates them
+/// all for ever.
+pub fn eviction_delay(pod: &Pod, taints: &[Taint]) -> Option<i64> {
     let tolerations = pod
         .spec
         .as_ref()
@@ -312,17 +344,11 @@ pub fn eviction_time(pod: &Pod, taints: &[Taint]) -> Option<i64> {
     taints
         .iter()
         .filter(|t| t.effect == "NoExecute")
-        .filter_map(|taint| {
-            let added = taint
-                .time_added
-                .as_ref()
-                .map_or(0, |t| t.0.as_millisecond());
-            match matching_toleration(tolerations, taint) {
-                None => Some(added),
-                Some(t) => t
-                    .toleration_seconds
-                    .map(|secs| added + secs.max(0).saturating_mul(1000)),
-            }
+        .filter_map(|taint| match matching_toleration(tolerations, taint) {
+            None => Some(0),
+            Some(t) => t
+                .toleration_seconds
+                .map(|secs| secs.max(0).saturating_mul(1000)),
         })
         .min()
 }
@@ -347,6 +373,8 @@ async fn evict(
     clock: &dyn Clock,
     node: &str,
     taints: &[Taint],
+    seen: &mut HashSet<String>,
+    state: &mut State,
 ) -> Result<(), Error> {
     if !taints.iter().any(|t| t.effect == "NoExecute") {
         return Ok(());
@@ -356,7 +384,13 @@ async fn evict(
         if ended(&pod) || pod.metadata.deletion_timestamp.is_some() {
             continue;
         }
-        if eviction_time(&pod, taints).is_some_and(|t| t <= now_ms) {
+        let Some(delay) = eviction_delay(&pod, taints) else {
+            continue;
+        };
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let since = *state.evicting_since.entry(uid.clone()).or_insert(now_ms);
+        seen.insert(uid);
+        if since + delay <= now_ms {
             let now = rfc3339(clock.now_unix());
             let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name) else {
                 continue;
@@ -422,7 +456,8 @@ async fn collect_orphans(
     nodes: &HashSet<String>,
     state: &mut State,
 ) -> Result<(), Error> {
-    if !state.listed_all_pods {
+    state.passes += 1;
+    if state.passes % ORPHAN_SCAN_PASSES == 1 {
         for pod in Api::<Pod>::all(client.clone())
             .list(&ListParams::default())
             .await?
@@ -434,7 +469,6 @@ async fn collect_orphans(
                 state.missing.entry(node).or_insert(now);
             }
         }
-        state.listed_all_pods = true;
     }
     let due: Vec<String> = state
         .missing

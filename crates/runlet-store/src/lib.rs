@@ -82,6 +82,11 @@ pub enum StoreError {
     /// The backend failed (I/O, corruption, shutdown).
     #[error("storage backend: {0}")]
     Backend(String),
+    /// Another process has the store open: two writers would hand out the same revisions.
+    #[error(
+        "the store {0} is in use by another process (is another runlet server running on this data directory?)"
+    )]
+    InUse(String),
 }
 
 /// One page of a list.

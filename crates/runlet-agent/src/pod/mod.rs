@@ -26,7 +26,7 @@ use env::EnvSources;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, Preconditions};
 use serde_json::{Value, json};
-use state::{Kind, Slot, State};
+use state::{Kind, Slot, State, Terminated};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -106,6 +106,9 @@ pub struct Worker {
     failed: bool,
     conditions: status::Conditions,
     last_written: Option<Value>,
+    /// The resource version `last_written` gave the pod: a pod update at or before it is an
+    /// echo of this worker's own writes.
+    written_rv: u64,
     config_maps: HashMap<String, ConfigMap>,
     secrets: HashMap<String, Secret>,
     claims: HashMap<String, Result<PathBuf, String>>,
@@ -186,6 +189,7 @@ impl Worker {
             message: None,
             failed: false,
             last_written: None,
+            written_rv: 0,
             config_maps: HashMap::new(),
             secrets: HashMap::new(),
             claims: HashMap::new(),
@@ -195,13 +199,86 @@ impl Worker {
         }
     }
 
+    /// A worker for a pod an earlier run of the agent started, whose processes went with it,
+    /// and whose restart policy restarts them: as the kubelet does when it finds a pod's
+    /// sandbox gone (`computePodActions`), every container runs again from the first init
+    /// container, each that had started counting one restart, its lost attempt its last state
+    /// (with `OnFailure`, a main container that had succeeded stays so).
+    pub fn resume(mut self) -> Worker {
+        let on_failure = restart_policy(&self.pod) == "OnFailure";
+        let now = self.ctx.clock.now_unix();
+        let status = serde_json::to_value(&self.pod.status).unwrap_or_default();
+        self.start_time = status["startTime"]
+            .as_str()
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+            .map(|t| t.as_second());
+        let now_text = runlet_api::clock::rfc3339(now);
+        let seconds = |v: &Value| {
+            v.as_str()
+                .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                .map_or(now, |t| t.as_second())
+        };
+        for slot in &mut self.slots {
+            let Some(cs) = ["initContainerStatuses", "containerStatuses"]
+                .iter()
+                .filter_map(|k| status[*k].as_array())
+                .flatten()
+                .find(|cs| cs["name"] == slot.name())
+            else {
+                continue;
+            };
+            let terminated = if cs["state"]["terminated"].is_object() {
+                cs["state"]["terminated"].clone()
+            } else if cs["state"]["running"].is_object() {
+                status::lost_attempt(cs, &now_text)
+            } else {
+                cs["lastState"]["terminated"].clone()
+            };
+            if !terminated.is_object() {
+                continue;
+            }
+            let ended = Terminated {
+                exit_code: terminated["exitCode"]
+                    .as_i64()
+                    .and_then(|c| i32::try_from(c).ok())
+                    .unwrap_or(137),
+                signal: None,
+                reason: terminated["reason"].as_str().unwrap_or("Error").to_string(),
+                message: terminated["message"].as_str().map(str::to_string),
+                started_at: seconds(&terminated["startedAt"]),
+                finished_at: seconds(&terminated["finishedAt"]),
+                container_id: terminated["containerID"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            };
+            if slot.kind == Kind::Main && on_failure && ended.exit_code == 0 {
+                slot.state = State::Terminated(ended);
+                continue;
+            }
+            slot.restart_count = cs["restartCount"]
+                .as_i64()
+                .and_then(|r| i32::try_from(r).ok())
+                .unwrap_or(0);
+            slot.attempts = 1;
+            slot.last = Some(ended);
+            if slot.kind != Kind::Main {
+                // Due at once; main containers are started when the init containers are done.
+                slot.start_at = Some(0);
+            }
+        }
+        self
+    }
+
     fn now_ms(&self) -> i64 {
         self.ctx.clock.now_millis()
     }
 
     /// Runs the pod to its end.
     pub async fn run(mut self, cancel: CancellationToken) -> Outcome {
-        self.start_time = Some(self.ctx.clock.now_unix());
+        if self.start_time.is_none() {
+            self.start_time = Some(self.ctx.clock.now_unix());
+        }
         let outcome = self.run_inner(&cancel).await;
         if outcome == Outcome::Cancelled || outcome == Outcome::Gone {
             self.kill_all(Signal::Kill);
@@ -265,6 +342,7 @@ impl Worker {
                         return Outcome::Gone;
                     }
                     self.pod = self.rx.borrow_and_update().clone();
+                    self.notice_status_written_by_others();
                 }
                 _ = tokio::time::sleep(wake) => {}
             }
@@ -321,6 +399,7 @@ impl Worker {
                                 return Err(Outcome::Gone);
                             }
                             self.pod = self.rx.borrow_and_update().clone();
+                    self.notice_status_written_by_others();
                             if self.pod.metadata.deletion_timestamp.is_some() {
                                 self.stage = Stage::Done;
                                 self.failed = true;
@@ -525,7 +604,10 @@ impl Worker {
                 Stage::Init(i) => {
                     if self.slots.get(i).is_none_or(|s| s.kind == Kind::Main) {
                         self.stage = Stage::Main;
-                        for s in self.slots.iter_mut().filter(|s| s.kind == Kind::Main) {
+                        // (Only a resumed pod has main containers that ended already.)
+                        for s in self.slots.iter_mut().filter(|s| {
+                            s.kind == Kind::Main && !matches!(s.state, State::Terminated(_))
+                        }) {
                             s.start_at = Some(now);
                             s.state = State::Waiting {
                                 reason: "ContainerCreating".into(),
@@ -673,9 +755,67 @@ impl Worker {
         status::render(&view, &mut self.conditions, self.ctx.clock.now_unix())
     }
 
+    /// Upstream's status manager `needsReconcile`: when someone else changed the pod's
+    /// conditions since the agent's last write (the node lifecycle controller marks the pods
+    /// of an unreachable node not ready), the next write puts the agent's back.
+    fn notice_status_written_by_others(&mut self) {
+        let rv = self
+            .pod
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let Some(written) = &self.last_written else {
+            return;
+        };
+        if rv <= self.written_rv {
+            return;
+        }
+        let theirs: Vec<(&str, &str)> = self
+            .pod
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect();
+        let ours = written["conditions"].as_array().into_iter().flatten();
+        let same = ours.clone().count() == theirs.len()
+            && ours.into_iter().all(|c| {
+                theirs.contains(&(
+                    c["type"].as_str().unwrap_or_default(),
+                    c["status"].as_str().unwrap_or_default(),
+                ))
+            });
+        if !same {
+            self.last_written = None;
+        }
+    }
+
+    /// Conditions that others own (`DisruptionTarget`, readiness gates...) stay as the API has
+    /// them: a merge patch replaces the whole list (upstream's `mergePodStatus` keeps them).
+    fn keep_conditions_of_others(&self, status: &mut Value) {
+        let Some(list) = status["conditions"].as_array_mut() else {
+            return;
+        };
+        for c in self
+            .pod
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+        {
+            if !list.iter().any(|ours| ours["type"] == c.type_.as_str())
+                && let Ok(c) = serde_json::to_value(c)
+            {
+                list.push(c);
+            }
+        }
+    }
+
     /// Writes the status if it changed; `Err(Gone)` when the pod no longer exists.
     async fn write_status(&mut self) -> Result<(), Outcome> {
-        let status = self.render();
+        let mut status = self.render();
+        self.keep_conditions_of_others(&mut status);
         if self.last_written.as_ref() == Some(&status) {
             return Ok(());
         }
@@ -688,8 +828,13 @@ impl Worker {
         )
         .await
         {
-            Ok(_) => {
+            Ok(meta) => {
                 self.last_written = Some(status);
+                self.written_rv = meta
+                    .resource_version
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
                 Ok(())
             }
             Err(kube::Error::Api(e)) if e.code == 404 => Err(Outcome::Gone),

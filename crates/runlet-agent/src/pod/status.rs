@@ -241,21 +241,37 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
     Value::Object(status)
 }
 
+/// What a container's attempt lost with an earlier run of the agent shows, as the kubelet shows
+/// a container it cannot find (`ContainerStatusUnknown`, exit code 137); its `containerID`
+/// still names the attempt, whose log stays readable.
+pub fn lost_attempt(cs: &Value, now: &str) -> Value {
+    let mut terminated = json!({
+        "exitCode": 137,
+        "reason": "ContainerStatusUnknown",
+        "message": "The container could not be located when the pod was terminated",
+        "finishedAt": now,
+    });
+    if let Some(id) = cs["containerID"].as_str() {
+        terminated["containerID"] = json!(id);
+    }
+    if let Some(started) = cs["state"]["running"]["startedAt"].as_str() {
+        terminated["startedAt"] = json!(started);
+    }
+    terminated
+}
+
 /// The status of a pod an earlier run of the agent started and whose processes were lost
-/// with it: `Failed`, and every container not already terminated marked as the kubelet marks
-/// a container it cannot find for a terminated pod (`ContainerStatusUnknown`, exit code 137),
-/// no longer ready. The whole status, for a merge patch (which replaces lists).
+/// with it (one that is not to be restarted): `Failed`, every container not already
+/// terminated marked as [`lost_attempt`] and no longer ready, and a `DisruptionTarget`
+/// condition (`TerminationByKubelet`, as the kubelet marks the pods it stops for a node
+/// shutdown), so a Job's `podFailurePolicy` can tell the loss from a failure of the work. The
+/// whole status, for a merge patch (which replaces lists).
 pub fn lost(status: &Value, now: &str) -> Value {
     let mut status = status.clone();
     for key in ["initContainerStatuses", "containerStatuses"] {
         for cs in status[key].as_array_mut().into_iter().flatten() {
             if cs["state"]["terminated"].is_null() {
-                cs["state"] = json!({"terminated": {
-                    "exitCode": 137,
-                    "reason": "ContainerStatusUnknown",
-                    "message": "The container could not be located when the pod was terminated",
-                    "finishedAt": now,
-                }});
+                cs["state"] = json!({"terminated": lost_attempt(cs, now)});
                 cs["ready"] = json!(false);
                 cs["started"] = json!(false);
             }
@@ -272,6 +288,17 @@ pub fn lost(status: &Value, now: &str) -> Value {
                 m.remove("message");
             }
         }
+    }
+    let conditions = &mut status["conditions"];
+    if !conditions.is_array() {
+        *conditions = json!([]);
+    }
+    if let Some(list) = conditions.as_array_mut() {
+        list.retain(|c| c["type"] != "DisruptionTarget");
+        list.push(json!({"type": "DisruptionTarget", "status": "True",
+            "reason": "TerminationByKubelet",
+            "message": "the node agent restarted and the pod's processes were lost",
+            "lastProbeTime": null, "lastTransitionTime": now}));
     }
     status["phase"] = json!("Failed");
     status["reason"] = json!("NodeAgentRestarted");
@@ -407,7 +434,7 @@ mod tests {
             "initContainerStatuses": [{"name": "i", "ready": true,
                 "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}],
             "containerStatuses": [{"name": "c", "ready": true, "started": true,
-                "state": {"running": {"startedAt": "t0"}}}],
+                "containerID": "process://u-c-0", "state": {"running": {"startedAt": "t0"}}}],
         });
         let after = lost(&before, "t1");
         assert_eq!(after["phase"], "Failed");
@@ -430,6 +457,16 @@ mod tests {
             (&json!("False"), &json!("PodFailed"), &json!("t1"))
         );
         assert_eq!(after["conditions"][1]["status"], "True");
+        assert_eq!(
+            c["state"]["terminated"]["containerID"], "process://u-c-0",
+            "the lost attempt's log stays readable"
+        );
+        let disruption = &after["conditions"][2];
+        assert_eq!(
+            (&disruption["type"], &disruption["reason"]),
+            (&json!("DisruptionTarget"), &json!("TerminationByKubelet")),
+            "a podFailurePolicy can ignore the loss"
+        );
     }
 
     #[test]

@@ -152,7 +152,16 @@ async fn stopping_the_agent_leaves_no_process_behind() {
             "command": sh(&format!("sleep 1000 & wait # {marker}"))}]}),
     )
     .await;
+    env.create(
+        "resumed",
+        json!({"restartPolicy": "OnFailure",
+            "initContainers": [{"name": "i", "image": "busybox", "command": sh("echo init")}],
+            "containers": [{"name": "c", "image": "busybox",
+                "command": sh(&format!("echo run; sleep 1000 # {marker}"))}]}),
+    )
+    .await;
     env.wait_phase("long", "Running").await;
+    env.wait_phase("resumed", "Running").await;
     wait_until("the process runs", || async { process_with(&marker) }).await;
     env.stop_agent().await;
     wait_until("no process is left", || async { !process_with(&marker) }).await;
@@ -170,5 +179,110 @@ async fn stopping_the_agent_leaves_no_process_behind() {
         "{c}"
     );
     assert_eq!(c["ready"], false);
+    let disruption = lost
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "DisruptionTarget"))
+        .map(|c| (c.status.clone(), c.reason.clone()));
+    assert_eq!(
+        disruption,
+        Some(("True".into(), Some("TerminationByKubelet".into())))
+    );
+    assert_eq!(
+        env.logs("long", &LogParams::default()).await,
+        "",
+        "the lost attempt's log is still served"
+    );
+    // One that restarts on failure runs again, from its init container, as the kubelet
+    // restarts a pod whose sandbox is gone: each container one restart more.
+    let resumed = env
+        .wait_pod("resumed", "running again", |p| {
+            let c = &cstatus(p, false)[0];
+            c["restartCount"] == 1 && c["state"]["running"].is_object()
+        })
+        .await;
+    let c = cstatus(&resumed, false)[0].clone();
+    assert_eq!(
+        c["lastState"]["terminated"]["reason"], "ContainerStatusUnknown",
+        "{c}"
+    );
+    assert_eq!(cstatus(&resumed, true)[0]["restartCount"], 1);
+    assert_eq!(env.previous_logs("resumed").await, "run\n");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn conditions_changed_by_others_are_put_back_and_theirs_kept() {
+    let env = Env::start().await;
+    env.create(
+        "steady",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh("sleep 1000")}]}),
+    )
+    .await;
+    let ready = |p: &k8s_openapi::api::core::v1::Pod, kind: &str| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == kind))
+            .map(|c| c.status.clone())
+    };
+    env.wait_pod("steady", "Ready", |p| {
+        ready(p, "Ready").as_deref() == Some("True")
+    })
+    .await;
+    // What the node lifecycle controller writes for an unreachable node, and a condition of
+    // its own kind (a merge patch replaces the list).
+    let patch = json!({"status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "NodeNotReady"},
+        {"type": "example.com/Checked", "status": "True"}]}});
+    env.pods
+        .patch_status(
+            "steady",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    let back = env
+        .wait_pod("steady", "Ready again", |p| {
+            ready(p, "Ready").as_deref() == Some("True")
+                && ready(p, "ContainersReady").as_deref() == Some("True")
+        })
+        .await;
+    assert_eq!(
+        ready(&back, "example.com/Checked").as_deref(),
+        Some("True"),
+        "another's condition stays"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_never_pod_started_just_before_a_crash_does_not_run_twice() {
+    let mut env = Env::start().await;
+    env.stop_agent().await;
+    let ran = env.dir.path().join("ran");
+    let pod = env
+        .create(
+            "once",
+            json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+                "command": sh(&format!("echo ran >> {}", ran.display()))}]}),
+        )
+        .await;
+    // The agent stopped after starting the container (its log file is made then) and before
+    // its first status write.
+    let logs = runlet_agent::logs::LogStore::new(env.dir.path().join("agent/logs"));
+    let uid = pod.metadata.uid.unwrap();
+    std::fs::create_dir_all(env.dir.path().join("agent/logs")).unwrap();
+    std::fs::write(logs.attempt_file("default", "once", &uid, "c", 0), "").unwrap();
+    env.start_agent().await;
+    let lost = env.wait_phase("once", "Failed").await;
+    assert_eq!(
+        lost.status.as_ref().unwrap().reason.as_deref(),
+        Some("NodeAgentRestarted")
+    );
+    assert!(!ran.exists(), "the container did not run a second time");
     env.stop().await;
 }

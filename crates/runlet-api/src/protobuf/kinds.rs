@@ -26,6 +26,12 @@ pub(super) fn object_json(
 ) -> Result<serde_json::Value, ProtobufError> {
     use k8s_openapi::api as a;
     use k8s_pb::api as p;
+    // Every group version decodes DeleteOptions (upstream registers it in each).
+    if kind == "DeleteOptions" {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+        use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta_pb;
+        return typed::<meta_pb::DeleteOptions, meta::DeleteOptions>("DeleteOptions", raw);
+    }
     macro_rules! kinds {
         ($(($v:literal, $k:literal) => $($t:ident)::+),* $(,)?) => {
             match (api_version, kind) {
@@ -51,6 +57,7 @@ pub(super) fn object_json(
         ("coordination.k8s.io/v1", "Lease") => coordination::v1::Lease,
         ("batch/v1", "Job") => batch::v1::Job,
         ("batch/v1", "CronJob") => batch::v1::CronJob,
+        ("policy/v1", "Eviction") => policy::v1::Eviction,
     }?;
     // k8s-openapi writes both already; set them anyway so the envelope is the only source.
     if let Some(object) = json.as_object_mut() {
@@ -495,6 +502,41 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn an_eviction_and_delete_options_decode_as_kubectl_drain_sends_them() {
+        let options = meta_pb::DeleteOptions {
+            grace_period_seconds: Some(0),
+            preconditions: Some(meta_pb::Preconditions {
+                uid: s("u-1"),
+                resource_version: None,
+            }),
+            dry_run: vec!["All".into()],
+            ..Default::default()
+        };
+        let eviction = k8s_pb::api::policy::v1::Eviction {
+            metadata: Some(meta_pb::ObjectMeta {
+                namespace: s("default"),
+                ..go_meta("p")
+            }),
+            delete_options: Some(options.clone()),
+        };
+        let json = decoded("Eviction", &body("policy/v1", "Eviction", &eviction));
+        assert_eq!(json["kind"], "Eviction");
+        assert_eq!(json["metadata"]["name"], "p");
+        assert_eq!(
+            json["deleteOptions"],
+            json!({"gracePeriodSeconds": 0, "preconditions": {"uid": "u-1"}, "dryRun": ["All"]})
+        );
+        // Any group version: kubectl wrote `v1` for pods, `batch/v1` for Jobs.
+        for api_version in ["v1", "batch/v1"] {
+            let json = decoded(
+                "DeleteOptions",
+                &body(api_version, "DeleteOptions", &options),
+            );
+            assert_eq!(json["gracePeriodSeconds"], 0, "{api_version}");
+        }
     }
 
     #[test]

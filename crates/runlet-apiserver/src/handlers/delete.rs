@@ -28,6 +28,16 @@ pub struct DeleteOptions {
 impl DeleteOptions {
     async fn from_request(query: &Query, headers: &HeaderMap, body: Body) -> ApiResult<Self> {
         let bytes = super::read_body(body).await?;
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            Some(super::decode_body(headers, Body::from(bytes)).await?)
+        };
+        DeleteOptions::from_parts(query, body.as_ref())
+    }
+
+    /// The options of the query, overridden by those of a `DeleteOptions` body.
+    pub fn from_parts(query: &Query, body: Option<&Value>) -> ApiResult<Self> {
         let mut opts = DeleteOptions {
             grace_period_seconds: query.int("gracePeriodSeconds")?,
             propagation: query.get("propagationPolicy").map(str::to_string),
@@ -37,8 +47,7 @@ impl DeleteOptions {
         if query.get("orphanDependents") == Some("true") && opts.propagation.is_none() {
             opts.propagation = Some("Orphan".into());
         }
-        if !bytes.iter().all(u8::is_ascii_whitespace) {
-            let body = super::decode_body(headers, Body::from(bytes)).await?;
+        if let Some(body) = body {
             if let Some(g) = body.get("gracePeriodSeconds").and_then(Value::as_i64) {
                 opts.grace_period_seconds = Some(g);
             }

@@ -5,6 +5,7 @@
 //! by [`decode_body`] (JSON, YAML or Kubernetes protobuf) with upstream's 3 MiB limit.
 
 pub mod delete;
+pub mod evict;
 pub mod log;
 pub mod read;
 pub mod watch;
@@ -164,6 +165,9 @@ async fn dispatch(
         ("GET", true, Some("log")) => log::log(state, &target, query).await,
         ("POST", false, None) => write::create(state, &target, query, headers, body).await,
         ("POST", true, Some("binding")) => write::bind(state, &target, query, headers, body).await,
+        ("POST", true, Some("eviction")) => {
+            evict::evict(state, &target, query, headers, body).await
+        }
         ("PUT", true, None | Some("status") | Some("finalize")) => {
             write::update(state, &target, query, headers, body).await
         }

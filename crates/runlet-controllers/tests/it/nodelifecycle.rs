@@ -281,22 +281,97 @@ fn eviction_waits_for_the_shortest_matching_toleration() {
     };
     let taints = [taint(UNREACHABLE_TAINT)];
     assert_eq!(
-        nodelifecycle::eviction_time(&pod(json!([])), &taints),
-        Some(1_000),
+        nodelifecycle::eviction_delay(&pod(json!([])), &taints),
+        Some(0),
         "not tolerated: at once"
     );
     let timed = pod(json!([
         {"key": UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
     ]));
-    assert_eq!(nodelifecycle::eviction_time(&timed, &taints), Some(301_000));
+    assert_eq!(
+        nodelifecycle::eviction_delay(&timed, &taints),
+        Some(300_000)
+    );
     let forever = pod(json!([{"operator": "Exists"}]));
-    assert_eq!(nodelifecycle::eviction_time(&forever, &taints), None);
+    assert_eq!(nodelifecycle::eviction_delay(&forever, &taints), None);
     let noschedule_only = [Taint {
         effect: "NoSchedule".into(),
         ..taint(UNREACHABLE_TAINT)
     }];
     assert_eq!(
-        nodelifecycle::eviction_time(&pod(json!([])), &noschedule_only),
+        nodelifecycle::eviction_delay(&pod(json!([])), &noschedule_only),
         None
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cordon_a_taint_added_by_hand_and_a_late_orphan_are_handled_as_upstream() {
+    let env = Env::start().await;
+    env.node("n1").await;
+    let cordon = |on: bool| json!({"spec": {"unschedulable": on}});
+    let unschedulable = (
+        nodelifecycle::UNSCHEDULABLE_TAINT.to_string(),
+        "NoSchedule".to_string(),
+    );
+    env.nodes
+        .patch("n1", &PatchParams::default(), &Patch::Merge(cordon(true)))
+        .await
+        .unwrap();
+    until("kubectl cordon: the unschedulable taint", || async {
+        taints_of(&env.node_now("n1").await).contains(&unschedulable)
+    })
+    .await;
+    env.nodes
+        .patch("n1", &PatchParams::default(), &Patch::Merge(cordon(false)))
+        .await
+        .unwrap();
+    until("kubectl uncordon: no taint", || async {
+        taints_of(&env.node_now("n1").await).is_empty()
+    })
+    .await;
+
+    // `kubectl taint nodes n1 evict=now:NoExecute` writes no timeAdded: the toleration's
+    // time runs from when the controller finds the pod under the taint.
+    env.running_pod(
+        "patient",
+        "n1",
+        json!([{"key": "evict", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 20}]),
+    )
+    .await;
+    env.running_pod("impatient", "n1", json!(null)).await;
+    let taint =
+        json!({"spec": {"taints": [{"key": "evict", "value": "now", "effect": "NoExecute"}]}});
+    env.nodes
+        .patch("n1", &PatchParams::default(), &Patch::Merge(taint))
+        .await
+        .unwrap();
+    until("an untolerated taint evicts at once", || {
+        env.deleting("impatient")
+    })
+    .await;
+    holds("a tolerated one waits for its 20 s", || async {
+        !env.deleting("patient").await
+    })
+    .await;
+    env.api.clock.advance_millis(20_000);
+    until("and evicts after them", || env.deleting("patient")).await;
+
+    // A pod bound to a node that never existed, created after the first passes.
+    env.running_pod("lost", "never-was", json!(null)).await;
+    let mut advanced = 0;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while env.pods.get_opt("lost").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out: orphan collected"
+        );
+        env.api.clock.advance_millis(1_000);
+        advanced += 1_000;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(
+        advanced >= 50_000,
+        "collected after {advanced} ms, before its quarantine"
+    );
+    env.stop().await;
 }

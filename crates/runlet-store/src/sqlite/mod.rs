@@ -67,6 +67,10 @@ pub struct SqliteStore {
     hub: Arc<WatchHub>,
     path: PathBuf,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The exclusive lock on `<path>.lock`, held while the store is open, as etcd locks its
+    /// data: revisions come from this process's index, so a second process writing the same
+    /// file would hand out the same ones. Let go by [`SqliteStore::crash`].
+    lock: Mutex<Option<std::fs::File>>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -89,13 +93,33 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Takes the store's lock, or says who has it.
+fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(backend)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(StoreError::InUse(path.display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(backend(e)),
+    }
+}
+
 impl SqliteStore {
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the store at `path`, which no other process may have open.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(backend)?;
         }
+        let lock = lock(&path)?;
         let conn = open_connection(&path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS log (
@@ -134,6 +158,7 @@ impl SqliteStore {
             hub,
             path,
             thread: Mutex::new(Some(thread)),
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -151,6 +176,9 @@ impl SqliteStore {
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(t) = thread {
             let _ = t.join();
+        }
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
         }
     }
 
@@ -599,6 +627,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(dir.path().join("state.db")).expect("open");
         crate::conformance::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_store_open_elsewhere_is_refused_until_it_is_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let store = SqliteStore::open(&path).expect("open");
+        match SqliteStore::open(&path) {
+            Err(StoreError::InUse(p)) => assert_eq!(p, path.display().to_string()),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("opened twice"),
+        }
+        tokio::task::spawn_blocking(move || store.crash())
+            .await
+            .expect("crash");
+        SqliteStore::open(&path).expect("open again once the first let go");
     }
 
     #[tokio::test]

@@ -91,3 +91,33 @@ async fn no_acknowledged_write_is_lost_on_kill_9() {
         "new revision {rv} continues above {max_acked}"
     );
 }
+
+/// As etcd locks its data: a second server on a data directory in use is refused before it
+/// touches anything, and the first one goes on serving writes.
+#[test]
+fn a_second_server_on_a_data_directory_in_use_is_refused() {
+    let first = Server::start();
+    let kubeconfig = std::fs::read_to_string(first.kubeconfig()).unwrap();
+    let mut second = std::process::Command::new(crate::harness::BIN);
+    second
+        .args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&first.data_dir);
+    let out = crate::harness::run_bounded(second, None, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is in use by another process"),
+        "says why: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(first.kubeconfig()).unwrap(),
+        kubeconfig,
+        "the first server's kubeconfig is left alone"
+    );
+    first.kubectl_ok(&[
+        "create",
+        "configmap",
+        "still-writable",
+        "--from-literal=a=b",
+    ]);
+}

@@ -16,5 +16,6 @@ mod events;
 mod meta;
 mod node;
 mod pod;
+mod policy;
 mod storage;
 mod volume;
