@@ -113,11 +113,13 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
     let options = LogOptions::from_query(|k| query.get(k).map(str::to_string))
         .map_err(|m| ApiError::new(Status::bad_request(m)))?;
     if node.is_empty() {
-        return Err(ApiError::new(Status::bad_request(if record {
-            format!("pod {pod:?} never ran on a node: it has no logs")
-        } else {
-            format!("pod {pod:?} is not scheduled to a node yet")
-        })));
+        if record {
+            return Err(ApiError::new(Status::bad_request(format!(
+                "pod {pod:?} never ran on a node: it has no logs"
+            ))));
+        }
+        // Upstream's `LogLocation` has no location for a pod not yet scheduled: an empty log.
+        return Ok(text_response(axum::body::Body::empty()));
     }
     let container_id = if record {
         None
@@ -143,12 +145,16 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
         LogSourceError::BadRequest(m) => ApiError::new(Status::bad_request(m)),
         LogSourceError::Internal(m) => ApiError::new(Status::internal(m)),
     })?;
-    let mut resp = Response::new(axum::body::Body::from_stream(body));
+    Ok(text_response(axum::body::Body::from_stream(body)))
+}
+
+fn text_response(body: axum::body::Body) -> Response {
+    let mut resp = Response::new(body);
     resp.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("text/plain"),
     );
-    Ok(resp)
+    resp
 }
 
 /// The container (attempt) whose log to read, by the ID the pod's status gives it, as the

@@ -361,6 +361,31 @@ pub async fn bind(
                 "pod is being deleted",
             )));
         }
+        // Upstream `setPodNodeAndMetadata` and the binding's UID precondition.
+        if old["spec"]["schedulingGates"]
+            .as_array()
+            .is_some_and(|g| !g.is_empty())
+        {
+            return Err(ApiError::new(Status::conflict(
+                pods,
+                name,
+                &format!("pod {name} has non-empty .spec.schedulingGates"),
+            )));
+        }
+        if let Some(uid) = binding["metadata"]["uid"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+            && Some(uid) != meta::uid(&old)
+        {
+            return Err(ApiError::new(Status::conflict(
+                pods,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta::uid(&old).unwrap_or_default()
+                ),
+            )));
+        }
         let mut new = old.clone();
         new["spec"]["nodeName"] = json!(node);
         let mut conditions = new["status"]["conditions"]

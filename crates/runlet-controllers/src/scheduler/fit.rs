@@ -200,16 +200,10 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
             )));
         }
     }
-    if let Some(selector) = spec.and_then(|s| s.node_selector.as_ref()) {
-        let labels = node.metadata.labels.as_ref();
-        if !selector
-            .iter()
-            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-        {
-            return Some(Misfit::unresolvable(
-                "node(s) didn't match Pod's node affinity/selector",
-            ));
-        }
+    if !matches_node_affinity(pod, node) {
+        return Some(Misfit::unresolvable(
+            "node(s) didn't match Pod's node affinity/selector",
+        ));
     }
     // NodeResourcesFit names every resource that is short (`fitsRequest`), pods first.
     let free = allocatable(node);
@@ -227,6 +221,77 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
         reasons: short,
         preemption_may_help: true,
     })
+}
+
+/// Upstream's NodeAffinity filter: the pod's `nodeSelector`, and any of the terms of its
+/// `requiredDuringSchedulingIgnoredDuringExecution` node affinity (each term's expressions on
+/// the node's labels and fields all hold; a term with none matches no node).
+pub fn matches_node_affinity(pod: &Pod, node: &Node) -> bool {
+    let Some(spec) = pod.spec.as_ref() else {
+        return true;
+    };
+    let labels = node.metadata.labels.clone().unwrap_or_default();
+    if let Some(selector) = &spec.node_selector
+        && !selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
+    }
+    let Some(required) = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+    else {
+        return true;
+    };
+    let name = node.metadata.name.clone().unwrap_or_default();
+    required.node_selector_terms.iter().any(|term| {
+        let expressions = term.match_expressions.iter().flatten();
+        let fields = term.match_fields.iter().flatten();
+        let any = term
+            .match_expressions
+            .as_ref()
+            .is_some_and(|e| !e.is_empty())
+            || term.match_fields.as_ref().is_some_and(|f| !f.is_empty());
+        any && expressions
+            .into_iter()
+            .all(|r| requirement_holds(r, labels.get(&r.key)))
+            && fields
+                .into_iter()
+                .all(|r| r.key == "metadata.name" && requirement_holds(r, Some(&name)))
+    })
+}
+
+/// One `NodeSelectorRequirement` against the value of its key (`None`: the node has none).
+fn requirement_holds(
+    r: &k8s_openapi::api::core::v1::NodeSelectorRequirement,
+    value: Option<&String>,
+) -> bool {
+    let values = r.values.as_deref().unwrap_or_default();
+    let number = |v: &str| v.parse::<i64>().ok();
+    match r.operator.as_str() {
+        "In" => value.is_some_and(|v| values.contains(v)),
+        "NotIn" => value.is_none_or(|v| !values.contains(v)),
+        "Exists" => value.is_some(),
+        "DoesNotExist" => value.is_none(),
+        "Gt" | "Lt" => {
+            let (Some(have), Some(bound)) = (
+                value.and_then(|v| number(v)),
+                values.first().and_then(|v| number(v)),
+            ) else {
+                return false;
+            };
+            if r.operator == "Gt" {
+                have > bound
+            } else {
+                have < bound
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Upstream's `FitError` message for the nodes that did not fit: `0/3 nodes are available:
@@ -300,6 +365,66 @@ mod tests {
         assert_eq!(r.cpu_millis, 2100);
         assert_eq!(r.memory, 64 << 20);
         assert_eq!(r.pods, 1);
+    }
+
+    #[test]
+    fn required_node_affinity_is_matched_as_upstream() {
+        let mut n = node("4", true);
+        n.metadata.name = Some("n1".into());
+        n.metadata.labels = Some(
+            [
+                ("disk".to_string(), "ssd".to_string()),
+                ("gen".to_string(), "5".to_string()),
+            ]
+            .into(),
+        );
+        let affine = |terms: serde_json::Value| {
+            pod(json!({"containers": [], "affinity": {"nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}}))
+        };
+        let cases = [
+            (
+                json!([{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}]),
+                true,
+            ),
+            (
+                json!([{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["hdd"]}]}]),
+                false,
+            ),
+            (
+                json!([{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["hdd"]}]},
+                    {"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["4"]}]}]),
+                true,
+            ),
+            (
+                json!([{"matchExpressions": [{"key": "gpu", "operator": "DoesNotExist"},
+                                          {"key": "gen", "operator": "Lt", "values": ["5"]}]}]),
+                false,
+            ),
+            (
+                json!([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["n1"]}]}]),
+                false,
+            ),
+            (
+                json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]),
+                true,
+            ),
+            (json!([{}]), false),
+        ];
+        for (terms, fits) in cases {
+            assert_eq!(
+                matches_node_affinity(&affine(terms.clone()), &n),
+                fits,
+                "{terms}"
+            );
+        }
+        let req = pod_requests(&affine(json!([{}])));
+        assert_eq!(
+            misfit(&affine(json!([{}])), &n, Resources::default(), req).map(|m| m.reasons),
+            Some(vec![
+                "node(s) didn't match Pod's node affinity/selector".to_string()
+            ])
+        );
     }
 
     #[test]

@@ -86,9 +86,15 @@ pub struct Scheduler {
     pods: Option<PodSource>,
 }
 
+/// Whether the pod waits for this scheduler: not bound, not gated (upstream's SchedulingGates
+/// `PreEnqueue` keeps a pod with `spec.schedulingGates` out of the queue until they are
+/// removed), not going away.
 fn pending(p: &Pod, scheduler: &str) -> bool {
     let spec = p.spec.as_ref();
     spec.is_some_and(|s| s.node_name.as_deref().unwrap_or("").is_empty())
+        && spec
+            .and_then(|s| s.scheduling_gates.as_ref())
+            .is_none_or(Vec::is_empty)
         && spec
             .and_then(|s| s.scheduler_name.as_deref())
             .unwrap_or(DEFAULT_SCHEDULER)

@@ -323,3 +323,53 @@ fn the_pod_index_counts_running_pods_until_they_finish_and_a_relist_replaces_it(
     index.delete("c");
     assert!(index.pending.is_empty());
 }
+
+#[tokio::test]
+async fn a_gated_pod_waits_for_its_gates_to_be_removed() {
+    let api = TestApi::start().await;
+    node(&api, "n", "4", true).await;
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let p: Pod = serde_json::from_value(json!({"metadata": {"name": "gated"}, "spec": {
+        "schedulingGates": [{"name": "example.com/wait"}],
+        "containers": [{"name": "c", "image": "busybox"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    pod(&api, "free", "1", None).await;
+    let (cancel, task) = start(&api);
+    wait_for("the ungated pod's binding", async || {
+        node_name(&api, "free").await
+    })
+    .await;
+    assert_eq!(
+        node_name(&api, "gated").await,
+        None,
+        "a gated pod is not bound"
+    );
+    assert!(
+        events_of(&api, "gated").await.is_empty(),
+        "nor reported unschedulable"
+    );
+    // Binding it anyway is refused, as upstream's binding storage refuses it.
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "gated"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "n"}});
+    let refused = pods
+        .create_subresource::<Value, Value>("binding", "gated", &PostParams::default(), &binding)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("has non-empty .spec.schedulingGates"),
+        "{refused}"
+    );
+    let ungate = json!({"spec": {"schedulingGates": null}});
+    pods.patch("gated", &PatchParams::default(), &Patch::Merge(&ungate))
+        .await
+        .unwrap();
+    let bound = wait_for("the binding once ungated", async || {
+        node_name(&api, "gated").await
+    })
+    .await;
+    assert_eq!(bound, "n");
+    stop(cancel, task).await;
+}

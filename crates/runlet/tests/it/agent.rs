@@ -212,3 +212,110 @@ fn pod_records_keep_exit_codes_after_pods_are_deleted_and_go_with_the_job() {
         || exit_codes().trim().is_empty(),
     );
 }
+
+const SLEEPERS: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: sleepers
+spec:
+  completions: 2
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sleep\", \"300\"]
+";
+
+/// `kubectl drain` evicts a node's pods through `pods/eviction` (its `CheckEvictionSupport`
+/// looks for that entry in discovery), the node is cordoned with upstream's taint, the Job's
+/// replacements wait unscheduled (their logs are empty, as upstream's), and `kubectl uncordon`
+/// lets them run.
+#[test]
+fn kubectl_drain_evicts_the_pods_and_uncordon_lets_them_back() {
+    let s = Server::start();
+    let node = s.kubectl_ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
+    s.kubectl_stdin(&["apply", "-f", "-"], SLEEPERS);
+    let running = || {
+        s.kubectl_ok(&[
+            "get",
+            "pods",
+            "-l",
+            "job-name=sleepers",
+            "--field-selector=status.phase=Running",
+            "-o",
+            "name",
+        ])
+    };
+    wait_until(Duration::from_secs(60), "two running pods", || {
+        running().lines().count() == 2
+    });
+    let before = running();
+    let out = s.kubectl(&[
+        "drain",
+        &node,
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=90s",
+    ]);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.contains("evicting pod default/sleepers-"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("node/{node} drained")),
+        "{printed}"
+    );
+    wait_until(Duration::from_secs(30), "the unschedulable taint", || {
+        s.kubectl_ok(&["get", "node", &node, "-o", "jsonpath={.spec.taints}"])
+            .contains("node.kubernetes.io/unschedulable")
+    });
+    // The evicted pods are gone; the Job's replacements cannot be scheduled.
+    for pod in before.lines() {
+        let out = s.kubectl(&["get", pod]);
+        assert!(!out.status.success(), "{pod} was evicted");
+    }
+    wait_until(Duration::from_secs(60), "pending replacements", || {
+        s.kubectl_ok(&[
+            "get",
+            "pods",
+            "-l",
+            "job-name=sleepers",
+            "--field-selector=status.phase=Pending",
+            "-o",
+            "name",
+        ])
+        .lines()
+        .count()
+            == 2
+    });
+    let pending = s.kubectl_ok(&[
+        "get",
+        "pods",
+        "-l",
+        "job-name=sleepers",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    assert_eq!(s.kubectl_ok(&["logs", &pending]), "", "no node yet: no log");
+    s.kubectl_ok(&["uncordon", &node]);
+    wait_until(Duration::from_secs(60), "the replacements run", || {
+        running().lines().count() == 2
+    });
+    s.kubectl_ok(&[
+        "delete",
+        "job",
+        "sleepers",
+        "--cascade=foreground",
+        "--timeout=60s",
+    ]);
+}
