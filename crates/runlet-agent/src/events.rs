@@ -180,7 +180,6 @@ impl EventSink {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let now = runlet_api::clock::rfc3339(self.clock.now_unix());
-        let suffix: u64 = rand::random();
         let mut involved = json!({
             "kind": "Pod",
             "apiVersion": "v1",
@@ -192,7 +191,7 @@ impl EventSink {
             involved["fieldPath"] = json!(fp);
         }
         let ev = json!({
-            "metadata": {"name": format!("{name}.{suffix:016x}"), "namespace": ns},
+            "metadata": {"name": runlet_api::clock::event_name(&name), "namespace": ns},
             "involvedObject": involved,
             "reason": reason,
             "message": message,

@@ -62,9 +62,39 @@ pub fn rfc3339(unix_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// An Event's name as client-go's recorder makes it: the object's name, a dot, and the wall
+/// clock's Unix nanoseconds in hex (`makeEvent`). Lists come in name order, so an object's
+/// events then come in the order they happened (`kubectl describe` keeps that order among
+/// events of the same second). The nanoseconds never repeat within the process.
+pub fn event_name(object: &str) -> String {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let mut prev = LAST.load(Ordering::SeqCst);
+    let nanos = loop {
+        let next = now.max(prev.saturating_add(1));
+        match LAST.compare_exchange(prev, next, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => break next,
+            Err(p) => prev = p,
+        }
+    };
+    format!("{object}.{nanos:x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_names_follow_each_other_in_time_order() {
+        let names: Vec<String> = (0..100).map(|_| event_name("p")).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, names, "unique, and in the order made");
+        assert!(names[0].starts_with("p.1"), "{}", names[0]);
+    }
 
     #[test]
     fn fake_clock_moves_only_when_told() {

@@ -21,10 +21,9 @@ pub struct Event<'a> {
 
 /// Writes `ev`; a failure is only logged, as upstream's recorder drops what it cannot write.
 pub async fn write(client: &kube::Client, ev: Event<'_>) {
-    let suffix: u64 = rand::random();
     let name = ev.involved["name"].as_str().unwrap_or("event");
     let body = json!({
-        "metadata": {"name": format!("{name}.{suffix:016x}"), "namespace": ev.namespace},
+        "metadata": {"name": runlet_api::clock::event_name(name), "namespace": ev.namespace},
         "involvedObject": ev.involved,
         "reason": ev.reason,
         "message": ev.message,

@@ -72,6 +72,14 @@ fn a_pod_is_scheduled_run_and_its_logs_served_to_kubectl() {
                 && describe.contains("Started container c")
         },
     );
+    // Event names carry the time they were made (client-go's `makeEvent`): within one second
+    // kubectl keeps them in that order.
+    let describe = s.kubectl_ok(&["describe", "pod", "hello"]);
+    let at = |text: &str| describe.find(text).unwrap_or(usize::MAX);
+    assert!(
+        at("Successfully assigned") < at("Started container c"),
+        "{describe}"
+    );
     let nodes = s.kubectl_ok(&["get", "nodes"]);
     assert!(nodes.contains("Ready"), "{nodes}");
 
