@@ -179,7 +179,6 @@ impl EventSink {
     ) {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
-        let now = runlet_api::clock::rfc3339(self.clock.now_unix());
         let mut involved = json!({
             "kind": "Pod",
             "apiVersion": "v1",
@@ -190,6 +189,19 @@ impl EventSink {
         if let Some(fp) = field_path {
             involved["fieldPath"] = json!(fp);
         }
+        self.object(involved, &ns, warning, reason, message);
+    }
+
+    /// Records an event about the node `name` (in `default`, with the node's name as its UID,
+    /// as the kubelet's node reference has it).
+    pub fn node(&self, name: &str, warning: bool, reason: &str, message: &str) {
+        let involved = json!({"kind": "Node", "name": name, "uid": name});
+        self.object(involved, "default", warning, reason, message);
+    }
+
+    fn object(&self, involved: Value, ns: &str, warning: bool, reason: &str, message: &str) {
+        let name = involved["name"].as_str().unwrap_or_default();
+        let now = runlet_api::clock::rfc3339(self.clock.now_unix());
         let ev = json!({
             "metadata": {"name": runlet_api::clock::event_name(&name), "namespace": ns},
             "involvedObject": involved,

@@ -265,15 +265,16 @@ impl Agent {
         tasks.spawn(async move {
             let _ = events_task.await;
         });
-        tasks.spawn(node::heartbeat(
-            self.client.clone(),
-            Arc::new(self.config.clone()),
-            self.host.clone(),
-            self.runtime.name(),
-            self.clock.clone(),
-            node.metadata.uid.clone().unwrap_or_default(),
-            cancel.child_token(),
-        ));
+        let heartbeat = node::Heartbeat {
+            client: self.client.clone(),
+            config: Arc::new(self.config.clone()),
+            host: self.host.clone(),
+            runtime: self.runtime.name(),
+            clock: self.clock.clone(),
+            node_uid: node.metadata.uid.clone().unwrap_or_default(),
+            events: events.clone(),
+        };
+        tasks.spawn(heartbeat.run(cancel.child_token()));
         tasks.spawn(localpath::run_reclaimer(
             self.client.clone(),
             self.config.node_name.clone(),

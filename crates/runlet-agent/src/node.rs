@@ -9,6 +9,7 @@
 //! and its certificate in the `runlet.dev/serving-certificate` annotation.
 
 use crate::AgentConfig;
+use crate::events::EventSink;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -305,74 +306,125 @@ pub async fn register(
     .map_err(err)
 }
 
-/// Renews the node's Lease and status until `cancel` fires.
-pub async fn heartbeat(
-    client: kube::Client,
-    config: Arc<AgentConfig>,
-    host: HostInfo,
-    runtime: &'static str,
-    clock: Arc<dyn Clock>,
-    node_uid: String,
-    cancel: CancellationToken,
-) {
-    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
-    let nodes: Api<Node> = Api::all(client.clone());
-    let name = config.node_name.clone();
-    let mut last_status = clock.now_millis();
-    loop {
-        let now_ms = clock.now_millis();
-        let renew = micro_time(now_ms);
-        let lease = json!({
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {
-                "name": name,
-                "namespace": "kube-node-lease",
-                "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node_uid}],
-            },
-            "spec": {
-                "holderIdentity": name,
-                "leaseDurationSeconds": config.lease_duration.as_secs(),
-                "renewTime": renew,
-            },
-        });
-        match leases
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&lease))
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => {
-                if let Ok(l) = serde_json::from_value::<Lease>(lease.clone())
-                    && let Err(e) = leases.create(&PostParams::default(), &l).await
-                {
-                    tracing::warn!(error = %e, "creating the node lease");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "renewing the node lease"),
-        }
-        if now_ms - last_status >= config.status_interval.as_millis() as i64 {
-            last_status = now_ms;
-            let previous = nodes
-                .get_opt(&name)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|n| serde_json::to_value(&n.status).ok());
-            let status = node_status(&config, &host, runtime, clock.now_unix(), previous.as_ref());
-            if let Err(e) = nodes
-                .patch_status(
-                    &name,
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"status": status})),
-                )
+/// What the heartbeat needs: the agent's settings and the node it keeps alive.
+pub struct Heartbeat {
+    pub client: kube::Client,
+    pub config: Arc<AgentConfig>,
+    pub host: HostInfo,
+    pub runtime: &'static str,
+    pub clock: Arc<dyn Clock>,
+    pub node_uid: String,
+    pub events: EventSink,
+}
+
+impl Heartbeat {
+    /// Renews the Lease every `heartbeat` and writes the node's status every
+    /// `status_interval`, until `cancel`. The node's events are the kubelet's: `Starting`,
+    /// `NodeReady` when it turns Ready, `NodeNotSchedulable`/`NodeSchedulable` when it is
+    /// cordoned or uncordoned (`recordNodeSchedulableEvent`).
+    pub async fn run(self, cancel: CancellationToken) {
+        let Heartbeat {
+            client,
+            config,
+            host,
+            runtime,
+            clock,
+            node_uid,
+            events,
+        } = self;
+        let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+        let nodes: Api<Node> = Api::all(client.clone());
+        let name = config.node_name.clone();
+        events.node(&name, false, "Starting", "Starting runlet node agent.");
+        let mut last_status = clock.now_millis();
+        let mut was_ready = false;
+        let mut was_unschedulable = false;
+        let mut first = true;
+        loop {
+            let now_ms = clock.now_millis();
+            let renew = micro_time(now_ms);
+            let lease = json!({
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {
+                    "name": name,
+                    "namespace": "kube-node-lease",
+                    "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node_uid}],
+                },
+                "spec": {
+                    "holderIdentity": name,
+                    "leaseDurationSeconds": config.lease_duration.as_secs(),
+                    "renewTime": renew,
+                },
+            });
+            match leases
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&lease))
                 .await
             {
-                tracing::warn!(error = %e, "updating node status");
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {
+                    if let Ok(l) = serde_json::from_value::<Lease>(lease.clone())
+                        && let Err(e) = leases.create(&PostParams::default(), &l).await
+                    {
+                        tracing::warn!(error = %e, "creating the node lease");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "renewing the node lease"),
             }
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(config.heartbeat) => {}
+            // The kubelet looks at its node every status sync (10 s), writing it only when due.
+            let node = nodes.get_opt(&name).await.ok().flatten();
+            let unschedulable =
+                node.as_ref().and_then(|n| n.spec.as_ref()?.unschedulable) == Some(true);
+            if unschedulable != was_unschedulable {
+                was_unschedulable = unschedulable;
+                let reason = if unschedulable {
+                    "NodeNotSchedulable"
+                } else {
+                    "NodeSchedulable"
+                };
+                events.node(
+                    &name,
+                    false,
+                    reason,
+                    &format!("Node {name} status is now: {reason}"),
+                );
+            }
+            if first || now_ms - last_status >= config.status_interval.as_millis() as i64 {
+                first = false;
+                last_status = now_ms;
+                let previous = node.and_then(|n| serde_json::to_value(&n.status).ok());
+                let status =
+                    node_status(&config, &host, runtime, clock.now_unix(), previous.as_ref());
+                let ready = status["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True");
+                match nodes
+                    .patch_status(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"status": status})),
+                    )
+                    .await
+                {
+                    Ok(_) if ready && !was_ready => {
+                        was_ready = true;
+                        events.node(
+                            &name,
+                            false,
+                            "NodeReady",
+                            &format!("Node {name} status is now: NodeReady"),
+                        );
+                    }
+                    Ok(_) => was_ready = ready,
+                    Err(e) => tracing::warn!(error = %e, "updating node status"),
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(config.heartbeat) => {}
+            }
         }
     }
 }

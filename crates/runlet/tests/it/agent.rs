@@ -315,6 +315,19 @@ fn kubectl_drain_evicts_the_pods_and_uncordon_lets_them_back() {
         "jsonpath={.items[0].metadata.name}",
     ]);
     assert_eq!(s.kubectl_ok(&["logs", &pending]), "", "no node yet: no log");
+    // The agent's node events, as the kubelet's (its status is written every 10 s).
+    wait_until(Duration::from_secs(30), "the node's events", || {
+        let events = s.kubectl_ok(&[
+            "get",
+            "events",
+            "--field-selector=involvedObject.kind=Node",
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ]);
+        ["Starting", "NodeReady", "NodeNotSchedulable"]
+            .iter()
+            .all(|r| events.contains(r))
+    });
     s.kubectl_ok(&["uncordon", &node]);
     wait_until(Duration::from_secs(60), "the replacements run", || {
         running().lines().count() == 2
