@@ -203,7 +203,7 @@ impl EventSink {
         let name = involved["name"].as_str().unwrap_or_default();
         let now = runlet_api::clock::rfc3339(self.clock.now_unix());
         let ev = json!({
-            "metadata": {"name": runlet_api::clock::event_name(&name), "namespace": ns},
+            "metadata": {"name": runlet_api::clock::event_name(name), "namespace": ns},
             "involvedObject": involved,
             "reason": reason,
             "message": message,
