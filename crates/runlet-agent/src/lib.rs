@@ -243,6 +243,7 @@ impl Agent {
         )
         .await?;
         tracing::info!(node = %self.config.node_name, ip = %self.host.ip, "node registered");
+        let latest_node = Arc::new(std::sync::RwLock::new(node.clone()));
         let mut tasks = JoinSet::new();
         if let Some(server) = log_server {
             tracing::info!(port = server.port(), "serving logs over HTTPS");
@@ -273,6 +274,7 @@ impl Agent {
             clock: self.clock.clone(),
             node_uid: node.metadata.uid.clone().unwrap_or_default(),
             events: events.clone(),
+            latest: latest_node.clone(),
         };
         tasks.spawn(heartbeat.run(cancel.child_token()));
         tasks.spawn(localpath::run_reclaimer(
@@ -302,6 +304,7 @@ impl Agent {
             relisted: None,
             listed_once: false,
             retention,
+            node: latest_node,
         };
         manager.run(&cancel).await;
         cancel.cancel();
@@ -330,6 +333,8 @@ struct Manager {
     listed_once: bool,
     /// Log retention, fed from this watch of the node's pods.
     retention: tokio::sync::mpsc::UnboundedSender<watcher::Event<logs::retention::PodSeen>>,
+    /// The node as the heartbeat last read it (labels, taints, allocatable), for admission.
+    node: Arc<std::sync::RwLock<k8s_openapi::api::core::v1::Node>>,
 }
 
 fn is_terminal(p: &Pod) -> bool {
@@ -505,6 +510,52 @@ impl Manager {
             .exists()
     }
 
+    /// The kubelet's admission of a pod bound here without the scheduler (`spec.nodeName` set
+    /// at creation: no `PodScheduled` condition from a binding), which nothing has checked
+    /// against this node: `runlet_api::fit::admission_failure` against the pods running here.
+    /// A pod the scheduler placed was checked against the same node and is not checked again,
+    /// so a pod finishing here while the next is bound never makes the next one fail.
+    fn admission_failure(&self, p: &Pod) -> Option<(String, String)> {
+        let scheduled = p
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .any(|c| c.type_ == "PodScheduled" && c.status == "True");
+        if scheduled {
+            return None;
+        }
+        let mut used = runlet_api::fit::Resources::default();
+        for w in self.workers.values() {
+            used.add(runlet_api::fit::pod_requests(&w.tx.borrow()));
+        }
+        let node = self.node.read().ok()?;
+        runlet_api::fit::admission_failure(p, &node, used)
+    }
+
+    /// Fails a pod the node cannot take, as the kubelet's `rejectPod` does: phase `Failed`,
+    /// the admission's reason, "Pod was rejected: " and why, and a Warning event.
+    fn reject(&mut self, p: &Pod, reason: &str, message: &str) {
+        let Some(uid) = p.metadata.uid.clone() else {
+            return;
+        };
+        self.finished.insert(uid);
+        let message = format!("Pod was rejected: {message}");
+        self.ctx.events.pod(p, true, reason, &message, None);
+        let client = self.ctx.client.clone();
+        let ns = p.metadata.namespace.clone().unwrap_or_default();
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let patch = json!({"status": {"phase": "Failed", "reason": reason, "message": message}});
+        self.helpers.spawn(async move {
+            let api: Api<Pod> = Api::namespaced(client, &ns);
+            if let Err(e) = api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                tracing::warn!(pod = %name, error = %e, "rejecting a pod");
+            }
+        });
+    }
+
     fn on_apply(&mut self, p: Pod) {
         let Some(uid) = p.metadata.uid.clone() else {
             return;
@@ -553,6 +604,10 @@ impl Manager {
                     }
                 }
             });
+            return;
+        }
+        if !resume && let Some((reason, message)) = self.admission_failure(&p) {
+            self.reject(&p, &reason, &message);
             return;
         }
         let (tx, rx) = watch::channel(p);

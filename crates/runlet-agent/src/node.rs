@@ -315,6 +315,8 @@ pub struct Heartbeat {
     pub clock: Arc<dyn Clock>,
     pub node_uid: String,
     pub events: EventSink,
+    /// Where the node last read is kept for the pod admission.
+    pub latest: Arc<std::sync::RwLock<Node>>,
 }
 
 impl Heartbeat {
@@ -331,6 +333,7 @@ impl Heartbeat {
             clock,
             node_uid,
             events,
+            latest,
         } = self;
         let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
         let nodes: Api<Node> = Api::all(client.clone());
@@ -373,6 +376,9 @@ impl Heartbeat {
             }
             // The kubelet looks at its node every status sync (10 s), writing it only when due.
             let node = nodes.get_opt(&name).await.ok().flatten();
+            if let (Some(n), Ok(mut kept)) = (&node, latest.write()) {
+                *kept = n.clone();
+            }
             let unschedulable =
                 node.as_ref().and_then(|n| n.spec.as_ref()?.unschedulable) == Some(true);
             if unschedulable != was_unschedulable {

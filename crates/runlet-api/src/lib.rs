@@ -14,6 +14,7 @@ pub mod convert;
 pub mod cronjob;
 pub mod defaulting;
 pub mod field;
+pub mod fit;
 pub mod logs;
 pub mod meta;
 pub mod openapi;

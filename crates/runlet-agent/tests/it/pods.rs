@@ -579,3 +579,51 @@ async fn the_security_context_groups_privileges_and_read_only_volumes_as_upstrea
     assert!(!root.path().join("outside").exists());
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_pod_bound_without_the_scheduler_is_admitted_as_the_kubelet_admits_it() {
+    let env = Env::start().await;
+    env.create(
+        "greedy",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh("true"), "resources": {"requests": {"cpu": "100000"}}}]}),
+    )
+    .await;
+    env.create(
+        "elsewhere",
+        json!({"restartPolicy": "Never", "nodeSelector": {"disk": "none-here"},
+            "containers": [{"name": "c", "image": "busybox", "command": sh("true")}]}),
+    )
+    .await;
+    env.create(
+        "fits",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh("true"), "resources": {"requests": {"cpu": "10m"}}}]}),
+    )
+    .await;
+    for (name, reason, message) in [
+        (
+            "greedy",
+            "OutOfcpu",
+            "Pod was rejected: Node didn't have enough resource: cpu, requested: 100000000, used: 0, capacity: ",
+        ),
+        (
+            "elsewhere",
+            "NodeAffinity",
+            "Pod was rejected: Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector",
+        ),
+    ] {
+        let p = env.wait_phase(name, "Failed").await;
+        let ran = cstatus(&p, false);
+        let status = p.status.unwrap();
+        assert_eq!(status.reason.as_deref(), Some(reason));
+        let text = status.message.unwrap_or_default();
+        assert!(text.starts_with(message), "{text}");
+        assert!(
+            ran.as_array().is_none_or(|c| c.is_empty()),
+            "no container ran: {ran}"
+        );
+    }
+    env.wait_phase("fits", "Succeeded").await;
+    env.stop().await;
+}

@@ -21,7 +21,7 @@
 //! affinity only go where those volumes are ([`volumes`], from two more reflectors: claims and
 //! volumes). A fuller scheduler (affinity, spreading, preemption) comes with multi-node work.
 
-pub mod fit;
+pub use runlet_api::fit;
 pub mod volumes;
 
 use crate::podfeed::PodSource;

@@ -1,9 +1,11 @@
-//! Whether a pod fits a node: the pure part of the scheduler.
+//! Whether a pod fits a node: the pure part of the scheduler, and of the node agent's admission
+//! of pods bound without it (both judge a pod against a node the same way, as upstream's
+//! scheduler and kubelet share `GeneralPredicates`).
 //!
 //! A subset of upstream's default plugins (`pkg/scheduler/framework/plugins`): NodeUnschedulable,
-//! TaintToleration (NoSchedule/NoExecute), NodeName/NodeSelector (labels only, no affinity yet),
-//! NodeResourcesFit for cpu, memory and pod count, with the pod's effective requests computed as
-//! `resourcehelper.PodRequests` does (init containers, sidecars, overhead). The
+//! TaintToleration (NoSchedule/NoExecute), NodeAffinity (`nodeSelector` and required node
+//! affinity), NodeResourcesFit for cpu, memory and pod count, with the pod's effective requests
+//! computed as `resourcehelper.PodRequests` does (init containers, sidecars, overhead). The
 //! `FailedScheduling` message is worded as upstream's `FitError`.
 
 use k8s_openapi::api::core::v1::{Container, Node, Pod, Taint, Toleration};
@@ -18,7 +20,7 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub(crate) fn add(&mut self, o: Resources) {
+    pub fn add(&mut self, o: Resources) {
         self.cpu_millis += o.cpu_millis;
         self.memory += o.memory;
         self.pods += o.pods;
@@ -34,7 +36,7 @@ impl Resources {
 
 /// A quantity in nano-units (upstream's syntax); `None` when it does not parse.
 pub fn quantity_nanos(s: &str) -> Option<i128> {
-    runlet_api::validation::quantity::Quantity::parse(s).map(|q| q.as_nanos())
+    crate::validation::quantity::Quantity::parse(s).map(|q| q.as_nanos())
 }
 
 fn from_map(
@@ -119,7 +121,7 @@ fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
 }
 
 /// The first of `tolerations` that tolerates `taint` (upstream `Toleration.ToleratesTaint`).
-pub(crate) fn matching_toleration<'a>(
+pub fn matching_toleration<'a>(
     tolerations: &'a [Toleration],
     taint: &Taint,
 ) -> Option<&'a Toleration> {
@@ -221,6 +223,56 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
         reasons: short,
         preemption_may_help: true,
     })
+}
+
+/// Why the kubelet refuses a pod bound to `node` without the scheduler (`spec.nodeName` set
+/// at creation), `used` being what the pods already on the node request: upstream's
+/// `lifecycle.NewPredicateAdmitHandler` with `generalFilter` (NodeResourcesFit, NodeAffinity,
+/// then the node's `NoExecute` taints). The pod's `status.reason` and the message after
+/// "Pod was rejected: "; `None` when it is admitted.
+pub fn admission_failure(pod: &Pod, node: &Node, used: Resources) -> Option<(String, String)> {
+    let req = pod_requests(pod);
+    let free = allocatable(node);
+    let short = [
+        ("cpu", req.cpu_millis, used.cpu_millis, free.cpu_millis),
+        ("memory", req.memory, used.memory, free.memory),
+        ("pods", req.pods, used.pods, free.pods),
+    ]
+    .into_iter()
+    .find(|(_, requested, used, capacity)| *requested > 0 && used + requested > *capacity);
+    if let Some((resource, requested, used, capacity)) = short {
+        return Some((
+            format!("OutOf{resource}"),
+            format!(
+                "Node didn't have enough resource: {resource}, requested: {requested}, used: {used}, capacity: {capacity}"
+            ),
+        ));
+    }
+    let predicate =
+        |name: &str, why: &str| Some((name.to_string(), format!("Predicate {name} failed: {why}")));
+    if !matches_node_affinity(pod, node) {
+        return predicate(
+            "NodeAffinity",
+            "node(s) didn't match Pod's node affinity/selector",
+        );
+    }
+    let tolerations = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.tolerations.as_deref())
+        .unwrap_or_default();
+    let untolerated = node
+        .spec
+        .iter()
+        .flat_map(|s| s.taints.iter().flatten())
+        .any(|t| t.effect == "NoExecute" && !tolerates(tolerations, t));
+    if untolerated {
+        return predicate(
+            "TaintToleration",
+            "node(s) had taints that the pod didn't tolerate",
+        );
+    }
+    None
 }
 
 /// Upstream's NodeAffinity filter: the pod's `nodeSelector`, and any of the terms of its
@@ -365,6 +417,48 @@ mod tests {
         assert_eq!(r.cpu_millis, 2100);
         assert_eq!(r.memory, 64 << 20);
         assert_eq!(r.pods, 1);
+    }
+
+    #[test]
+    fn the_kubelet_admission_names_what_a_pod_bound_without_the_scheduler_lacks() {
+        let n = node("2", true);
+        let greedy =
+            pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "64"}}}]}));
+        assert_eq!(
+            admission_failure(&greedy, &n, Resources::default()),
+            Some((
+                "OutOfcpu".into(),
+                "Node didn't have enough resource: cpu, requested: 64000, used: 0, capacity: 2000"
+                    .into()
+            ))
+        );
+        let elsewhere = pod(json!({"containers": [], "nodeSelector": {"disk": "hdd"}}));
+        assert_eq!(
+            admission_failure(&elsewhere, &n, Resources::default()).map(|r| r.0),
+            Some("NodeAffinity".into())
+        );
+        let mut tainted = node("2", true);
+        tainted.spec = Some(
+            serde_json::from_value(json!({"taints": [
+            {"key": "evict", "effect": "NoExecute"}, {"key": "x", "effect": "NoSchedule"}]}))
+            .unwrap(),
+        );
+        let plain = pod(json!({"containers": []}));
+        assert_eq!(
+            admission_failure(&plain, &tainted, Resources::default()),
+            Some((
+                "TaintToleration".into(),
+                "Predicate TaintToleration failed: node(s) had taints that the pod didn't tolerate"
+                    .into()
+            )),
+            "only NoExecute taints count"
+        );
+        let tolerant =
+            pod(json!({"containers": [], "tolerations": [{"key": "evict", "operator": "Exists"}]}));
+        assert_eq!(
+            admission_failure(&tolerant, &tainted, Resources::default()),
+            None
+        );
     }
 
     #[test]
