@@ -382,6 +382,18 @@ pub fn fit_error(total: usize, misfits: &[Misfit]) -> String {
     )
 }
 
+/// Upstream's `FitError` message when a `PreFilter` plugin (VolumeBinding for a missing
+/// claim) ruled the pod out before any node was looked at: its reason, and preemption not
+/// helping on any node.
+pub fn prefilter_error(total: usize, why: &str) -> String {
+    if total == 0 {
+        return "no nodes available to schedule pods".into();
+    }
+    format!(
+        "0/{total} nodes are available: {why}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.."
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -370,6 +370,17 @@ impl Scheduler {
         let mut decisions = Vec::new();
         let mut failures = Vec::new();
         for p in queue {
+            let uid = p.metadata.uid.clone().unwrap_or_default();
+            if let Some(why) = volumes.unusable(&p) {
+                // A PreFilter failure: no node is looked at (upstream `FitError` with its
+                // `PreFilterMsg`), and preempting cannot help.
+                let msg = fit::prefilter_error(nodes.len(), &why);
+                if self.unschedulable.get(&uid) != Some(&msg) {
+                    self.unschedulable.insert(uid, msg.clone());
+                    failures.push((p, msg));
+                }
+                continue;
+            }
             let req = pod_requests(&p);
             let required = volumes.required(&p);
             let mut reasons = Vec::new();
@@ -389,7 +400,6 @@ impl Scheduler {
                     }
                 }
             }
-            let uid = p.metadata.uid.clone().unwrap_or_default();
             match best {
                 Some((n, _)) => {
                     let node = n.metadata.name.clone().unwrap_or_default();

@@ -373,3 +373,58 @@ async fn a_gated_pod_waits_for_its_gates_to_be_removed() {
     assert_eq!(bound, "n");
     stop(cancel, task).await;
 }
+
+#[tokio::test]
+async fn a_pod_whose_claim_cannot_be_used_stays_unscheduled_saying_why() {
+    let api = TestApi::start().await;
+    node(&api, "n", "4", true).await;
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let claims: Api<PersistentVolumeClaim> = Api::default_namespaced(api.client.clone());
+    for (pod_name, claim) in [("no-claim", "absent"), ("odd-class", "fast")] {
+        let p: Pod = serde_json::from_value(json!({"metadata": {"name": pod_name}, "spec": {
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": claim}}]}}))
+        .unwrap();
+        pods.create(&PostParams::default(), &p).await.unwrap();
+    }
+    let fast: PersistentVolumeClaim = serde_json::from_value(json!({"metadata": {"name": "fast"},
+        "spec": {"storageClassName": "fast-ssd", "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "1Gi"}}}}))
+    .unwrap();
+    claims.create(&PostParams::default(), &fast).await.unwrap();
+    let (cancel, task) = start(&api);
+    for (pod_name, why) in [
+        ("no-claim", "persistentvolumeclaim \"absent\" not found"),
+        (
+            "odd-class",
+            "storageclass.storage.k8s.io \"fast-ssd\" not found",
+        ),
+    ] {
+        let ev = wait_for("the FailedScheduling event", async || {
+            events_of(&api, pod_name)
+                .await
+                .into_iter()
+                .find(|e| e["reason"] == "FailedScheduling")
+        })
+        .await;
+        assert_eq!(
+            ev["message"],
+            format!(
+                "0/1 nodes are available: {why}. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.."
+            )
+        );
+    }
+    // The claim appears (of the default class): the pod is bound.
+    let absent: PersistentVolumeClaim =
+        serde_json::from_value(json!({"metadata": {"name": "absent"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
+        .unwrap();
+    claims
+        .create(&PostParams::default(), &absent)
+        .await
+        .unwrap();
+    let bound = wait_for("the binding", async || node_name(&api, "no-claim").await).await;
+    assert_eq!(bound, "n");
+    assert_eq!(node_name(&api, "odd-class").await, None);
+    stop(cancel, task).await;
+}

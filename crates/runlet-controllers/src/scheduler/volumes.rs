@@ -5,6 +5,11 @@
 //!
 //! Unbound claims are not constrained here: runlet's local-path provisioner binds them on the
 //! node where the pod starts (`WaitForFirstConsumer`, as upstream's local provisioners).
+//!
+//! Before any node is looked at ([`Volumes::unusable`], upstream's VolumeBinding `PreFilter`
+//! and its storage class check), a pod whose claim is missing, being deleted, or unbound with a
+//! storage class nothing here provisions (runlet serves no StorageClass objects: only its own
+//! `local-path`, also the default for claims that name none) stays unscheduled, saying why.
 //! Selectors follow upstream's `nodeaffinity` helpers: terms are ORed, the requirements of a
 //! term ANDed, a term with no requirement matches nothing.
 
@@ -16,11 +21,22 @@ use std::collections::HashMap;
 /// Upstream's reason for a node the pod's volumes cannot be used on.
 pub const CONFLICT: &str = "node(s) had volume node affinity conflict";
 
-/// The bound claims and the volumes of the cluster, as the scheduler's stores hold them.
+/// The storage class runlet's local-path provisioner serves (runlet-agent's `localpath`).
+pub const LOCAL_PATH_CLASS: &str = "local-path";
+
+/// What the scheduler needs of a claim.
+struct Claim {
+    /// The volume it is bound to.
+    volume: Option<String>,
+    deleting: bool,
+    class: Option<String>,
+}
+
+/// The claims and the volumes of the cluster, as the scheduler's stores hold them.
 #[derive(Default)]
 pub struct Volumes {
-    /// `(namespace, claim)` → the volume it is bound to.
-    claims: HashMap<(String, String), String>,
+    /// `(namespace, claim)` → what it is and is bound to.
+    claims: HashMap<(String, String), Claim>,
     /// Volume name → its required node selector, for volumes that have one.
     affinity: HashMap<String, NodeSelector>,
 }
@@ -34,18 +50,22 @@ impl Volumes {
             .iter()
             .map(AsRef::as_ref)
             .filter_map(|c| {
-                let volume = c
-                    .spec
-                    .as_ref()?
-                    .volume_name
-                    .clone()
-                    .filter(|v| !v.is_empty())?;
+                let spec = c.spec.as_ref();
+                let claim = Claim {
+                    volume: spec
+                        .and_then(|s| s.volume_name.clone())
+                        .filter(|v| !v.is_empty()),
+                    deleting: c.metadata.deletion_timestamp.is_some(),
+                    class: spec
+                        .and_then(|s| s.storage_class_name.clone())
+                        .filter(|c| !c.is_empty()),
+                };
                 Some((
                     (
                         c.metadata.namespace.clone().unwrap_or_default(),
                         c.metadata.name.clone()?,
                     ),
-                    volume,
+                    claim,
                 ))
             })
             .collect();
@@ -68,8 +88,33 @@ impl Volumes {
             .flat_map(|s| s.volumes.iter().flatten())
             .filter_map(|v| v.persistent_volume_claim.as_ref())
             .filter_map(|c| self.claims.get(&(ns.clone(), c.claim_name.clone())))
-            .filter_map(|volume| self.affinity.get(volume))
+            .filter_map(|claim| self.affinity.get(claim.volume.as_ref()?))
             .collect()
+    }
+
+    /// Why none of the pod's nodes can be looked at for its claims, in upstream's words.
+    pub fn unusable(&self, pod: &Pod) -> Option<String> {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let names = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .map(|c| &c.claim_name);
+        for name in names {
+            let Some(claim) = self.claims.get(&(ns.clone(), name.clone())) else {
+                return Some(format!("persistentvolumeclaim {name:?} not found"));
+            };
+            if claim.deleting {
+                return Some(format!("persistentvolumeclaim {name:?} is being deleted"));
+            }
+            if claim.volume.is_none()
+                && let Some(class) = claim.class.as_deref().filter(|c| *c != LOCAL_PATH_CLASS)
+            {
+                return Some(format!("storageclass.storage.k8s.io {class:?} not found"));
+            }
+        }
+        None
     }
 }
 
