@@ -148,8 +148,14 @@ impl Worker {
         let cwd = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
             Some(d) => {
                 let p = PathBuf::from(d);
-                if !p.exists() && mounts.iter().all(|m| !p.starts_with(&m.target)) {
-                    let _ = std::fs::create_dir_all(&p);
+                // The runtime makes a missing working directory, as in an image's root; here
+                // it is the host's, so it is made as a mount point is, and taken away again
+                // with the last pod using it if left empty.
+                if mounts.iter().all(|m| !p.starts_with(&m.target))
+                    && !self.claimed_mount_points.contains(&p)
+                    && self.ctx.mount_points.claim(&p, true).unwrap_or(false)
+                {
+                    self.claimed_mount_points.push(p.clone());
                 }
                 p
             }

@@ -627,3 +627,25 @@ async fn a_pod_bound_without_the_scheduler_is_admitted_as_the_kubelet_admits_it(
     env.wait_phase("fits", "Succeeded").await;
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_working_directory_the_agent_made_goes_with_the_pod() {
+    let env = Env::start().await;
+    let dir = env.dir.path().join("made/for/work");
+    env.create(
+        "worker",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "workingDir": dir.to_str().unwrap(), "command": sh("pwd")}]}),
+    )
+    .await;
+    env.wait_phase("worker", "Succeeded").await;
+    assert_eq!(
+        env.logs("worker", &LogParams::default()).await,
+        format!("{}\n", dir.display())
+    );
+    wait_until("the directory is taken away", || async {
+        !env.dir.path().join("made").exists()
+    })
+    .await;
+    env.stop().await;
+}
