@@ -113,6 +113,11 @@ impl Users {
 
     /// Records that `pod` uses `claims` now; returns the claims it no longer uses.
     fn set(&mut self, pod: &Pod, claims: Vec<ClaimKey>) -> Vec<ClaimKey> {
+        // Most pods name no claim at all: nothing to record or to forget (a pod's volumes
+        // never change), and nothing allocated for them.
+        if claims.is_empty() && !names_a_claim(pod) {
+            return Vec::new();
+        }
         let pod_key = (
             pod.metadata.namespace.clone().unwrap_or_default(),
             pod.metadata.name.clone().unwrap_or_default(),
@@ -145,6 +150,14 @@ impl Users {
     fn any(&self, claim: &ClaimKey) -> bool {
         self.by_claim.contains_key(claim)
     }
+}
+
+/// Whether the pod has a `persistentVolumeClaim` volume.
+fn names_a_claim(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .any(|v| v.persistent_volume_claim.is_some())
 }
 
 /// The claims a pod holds: upstream's `podUsesPVC`, for a pod bound to a node.
