@@ -11,6 +11,10 @@ pub mod read;
 pub mod watch;
 pub mod write;
 
+/// The kubelet's streaming subresources of a pod (`kubectl exec`, `attach`, `port-forward`),
+/// which runlet does not serve: they answer with why, instead of a bare 404.
+const STREAMING: &[&str] = &["exec", "attach", "portforward", "proxy"];
+
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::body::Body;
@@ -104,6 +108,11 @@ pub fn parse_path(path: &str) -> ApiResult<Option<Target>> {
                 [name] => t(info, Some(ns), Some(name), None),
                 [name, sub] if info.subresources.contains(sub) => {
                     t(info, Some(ns), Some(name), Some(sub))
+                }
+                [_, sub] if info.kind == "Pod" && STREAMING.contains(sub) => {
+                    return Err(ApiError::new(Status::bad_request(format!(
+                        "pods/{sub} is not supported by runlet: its node agent runs containers as host processes and serves no streams into them (logs are served: pods/log)"
+                    ))));
                 }
                 _ => return Err(ApiError::new(Status::path_not_found())),
             }
