@@ -2,7 +2,8 @@
 //!
 //! Each volume gets a directory under the pod's sandbox (`<sandbox>/volumes/<name>`), filled as
 //! the kubelet's volume plugins fill it: emptyDir (mode 0777; tmpfs sized as upstream for
-//! `medium: Memory`), configMap, secret, downwardAPI and projected files with their modes
+//! `medium: Memory`), configMap, secret, downwardAPI and projected files with their modes, in
+//! upstream's `AtomicWriter` layout
 //! (secret, downwardAPI and projected on a tmpfs, as upstream wraps them in a memory-backed
 //! emptyDir, and mounted read-only like configMap), hostPath as the host path itself after
 //! upstream's type check. The pod's `fsGroup` owns its volumes as upstream's
@@ -293,11 +294,12 @@ fn prepare_volume(
         os.mount_tmpfs(&dir, None)?;
         out.tmpfs.push(dir.clone());
     }
+    let payload = fresh_payload(&dir)?;
     if let Some(cmv) = &v.config_map {
         let optional = cmv.optional == Some(true);
         match sources.config_maps.get(&cmv.name) {
             Some(cm) => write_keys(
-                &dir,
+                &payload,
                 &config_map_data(cm),
                 cmv.items.as_ref(),
                 cmv.default_mode.unwrap_or(0o644),
@@ -317,7 +319,7 @@ fn prepare_volume(
         let optional = sv.optional == Some(true);
         match sources.secrets.get(&name) {
             Some(s) => write_keys(
-                &dir,
+                &payload,
                 &secret_data(s),
                 sv.items.as_ref(),
                 sv.default_mode.unwrap_or(0o644),
@@ -334,7 +336,7 @@ fn prepare_volume(
         }
     } else if let Some(d) = &v.downward_api {
         downward_files(
-            &dir,
+            &payload,
             pod,
             d.items.as_deref().unwrap_or_default(),
             d.default_mode.unwrap_or(0o644),
@@ -347,7 +349,7 @@ fn prepare_volume(
                 let optional = c.optional == Some(true);
                 match sources.config_maps.get(&c.name) {
                     Some(cm) => write_keys(
-                        &dir,
+                        &payload,
                         &config_map_data(cm),
                         c.items.as_ref(),
                         mode,
@@ -367,7 +369,7 @@ fn prepare_volume(
                 let optional = s.optional == Some(true);
                 match sources.secrets.get(&s.name) {
                     Some(sec) => write_keys(
-                        &dir,
+                        &payload,
                         &secret_data(sec),
                         s.items.as_ref(),
                         mode,
@@ -385,7 +387,7 @@ fn prepare_volume(
             }
             if let Some(d) = &src.downward_api {
                 downward_files(
-                    &dir,
+                    &payload,
                     pod,
                     d.items.as_deref().unwrap_or_default(),
                     mode,
@@ -394,11 +396,59 @@ fn prepare_volume(
             }
         }
     }
+    publish(&dir, &payload)?;
     if let Some(group) = &fs_group {
         group.apply(&dir, true)?;
     }
     out.read_only.insert(v.name.clone());
     out.paths.insert(v.name.clone(), dir);
+    Ok(())
+}
+
+/// A new, empty payload directory of a volume of files, as upstream's `AtomicWriter` makes it:
+/// `..<UTC time>.<random>` in `dir`, whose earlier contents (of an attempt that failed) go.
+fn fresh_payload(dir: &Path) -> Result<PathBuf, VolumeError> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        let removed = match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        removed.map_err(io(&path))?;
+    }
+    let stamp: String = runlet_api::clock::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0)),
+    )
+    .trim_end_matches('Z')
+    .chars()
+    .map(|c| if c.is_ascii_digit() { c } else { '_' })
+    .collect();
+    let payload = dir.join(format!(
+        "..{stamp}.{:09}",
+        rand::random::<u32>() % 1_000_000_000
+    ));
+    std::fs::create_dir(&payload).map_err(io(&payload))?;
+    std::fs::set_permissions(&payload, std::fs::Permissions::from_mode(0o755))
+        .map_err(io(&payload))?;
+    Ok(payload)
+}
+
+/// Makes the payload visible as `AtomicWriter` does: `..data` links to it, and each of its
+/// top-level entries is a link through `..data`, so a later payload could replace them all at
+/// once (the layout programs watching a mounted ConfigMap expect).
+fn publish(dir: &Path, payload: &Path) -> Result<(), VolumeError> {
+    let Some(name) = payload.file_name() else {
+        return Err(VolumeError::BadPath(payload.display().to_string()));
+    };
+    let data = dir.join("..data");
+    std::os::unix::fs::symlink(name, &data).map_err(io(&data))?;
+    for entry in std::fs::read_dir(payload).map_err(io(payload))? {
+        let entry = entry.map_err(io(payload))?.file_name();
+        let link = dir.join(&entry);
+        std::os::unix::fs::symlink(Path::new("..data").join(&entry), &link).map_err(io(&link))?;
+    }
     Ok(())
 }
 
@@ -668,6 +718,15 @@ mod tests {
         let vols = prepare(&os, dir.path(), &pod, &sources).unwrap();
         let cfg = dir.path().join("volumes/cfg/sub/file");
         assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "v");
+        // AtomicWriter's layout: `..data` names the payload, the keys link through it.
+        let volume = dir.path().join("volumes/cfg");
+        let data = std::fs::read_link(volume.join("..data")).unwrap();
+        assert!(data.to_str().unwrap().starts_with("..20"), "{data:?}");
+        assert!(volume.join(&data).is_dir());
+        assert_eq!(
+            std::fs::read_link(volume.join("sub")).unwrap(),
+            Path::new("..data/sub")
+        );
         assert_eq!(
             std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777,
             0o600
