@@ -68,8 +68,15 @@ pub async fn api_versions() -> Response {
     )
 }
 
+/// Every served group version: the resource table's and the reviews'.
+fn group_versions() -> Vec<(&'static str, &'static str)> {
+    let mut all = resources::group_versions();
+    all.extend(crate::reviews::REVIEWS.iter().map(|(g, v, _, _)| (*g, *v)));
+    all
+}
+
 pub async fn api_groups() -> Response {
-    let groups: Vec<Value> = resources::group_versions()
+    let groups: Vec<Value> = group_versions()
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .map(|(g, v)| {
@@ -85,7 +92,7 @@ pub async fn api_groups() -> Response {
 
 /// `GET /apis/{group}`.
 pub async fn api_group(Path(group): Path<String>) -> Response {
-    let versions: Vec<Value> = resources::group_versions()
+    let versions: Vec<Value> = group_versions()
         .into_iter()
         .filter(|(g, _)| *g == group)
         .map(|(g, v)| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
@@ -150,6 +157,15 @@ pub fn resource_list(path: &str) -> ApiResult<Response> {
         for sub in r.subresources {
             out.push(subresource_entry(r, sub));
         }
+    }
+    for (_, _, kind, plural) in crate::reviews::REVIEWS
+        .iter()
+        .filter(|(g, v, _, _)| *g == group && *v == version)
+    {
+        out.push(
+            json!({"name": plural, "singularName": "", "namespaced": false,
+            "kind": kind, "verbs": ["create"]}),
+        );
     }
     if out.is_empty() {
         return Err(ApiError::new(Status::path_not_found()));

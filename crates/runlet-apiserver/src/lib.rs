@@ -18,6 +18,7 @@ pub mod logs;
 pub mod pki;
 mod protobuf;
 pub mod registry;
+pub mod reviews;
 pub mod serve;
 pub mod state;
 
@@ -76,6 +77,14 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi/v3", get(discovery::openapi_v3_index))
         .route("/openapi/v3/{*path}", get(discovery::openapi_v3_document))
         .route("/openapi/v2", get(discovery::not_found))
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            axum::routing::post(reviews::access),
+        )
+        .route(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            axum::routing::post(reviews::whoami),
+        )
         .route("/api/{*rest}", axum::routing::any(handlers::handle))
         .route(
             "/apis/{group}/{version}",

@@ -644,3 +644,35 @@ fn status_subresource_and_main_resource_each_ignore_the_other_half() {
         "only the suspend patch changed the spec"
     );
 }
+
+/// `kubectl auth can-i` (a SelfSubjectAccessReview, sent as protobuf) and `kubectl auth
+/// whoami` (a SelfSubjectReview) answer for the caller: runlet allows every authenticated user.
+#[test]
+fn auth_can_i_and_whoami_answer_for_the_caller() {
+    let s = Server::start();
+    assert_eq!(s.kubectl_ok(&["auth", "can-i", "create", "jobs"]), "yes\n");
+    assert_eq!(
+        s.kubectl_ok(&[
+            "auth",
+            "can-i",
+            "get",
+            "pods",
+            "--subresource=log",
+            "-n",
+            "kube-system"
+        ]),
+        "yes\n"
+    );
+    let who = s.kubectl_ok(&["auth", "whoami", "-o", "jsonpath={.status.userInfo}"]);
+    let who: Value = serde_json::from_str(&who).unwrap();
+    assert_eq!(who["username"], "admin");
+    assert_eq!(
+        who["groups"],
+        serde_json::json!(["system:masters", "system:authenticated"])
+    );
+    let resources = s.kubectl_ok(&["api-resources", "--api-group=authorization.k8s.io"]);
+    assert!(
+        resources.contains("selfsubjectaccessreviews"),
+        "{resources}"
+    );
+}
