@@ -582,8 +582,9 @@ impl Manager {
             .as_ref()
             .and_then(|s| s.restart_policy.as_deref())
             .is_none_or(|r| r != "Never");
-        let resume = restartable && !deleting && self.started_before(&p);
-        if !resume && self.started_before(&p) {
+        let started = self.started_before(&p);
+        let resume = started && restartable && !deleting;
+        if started && !resume {
             // Started by an earlier run of this agent, whose processes are gone, and not to
             // be started again.
             self.finished.insert(uid.clone());
