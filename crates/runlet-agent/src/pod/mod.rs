@@ -399,7 +399,7 @@ impl Worker {
                                 return Err(Outcome::Gone);
                             }
                             self.pod = self.rx.borrow_and_update().clone();
-                    self.notice_status_written_by_others();
+                            self.notice_status_written_by_others();
                             if self.pod.metadata.deletion_timestamp.is_some() {
                                 self.stage = Stage::Done;
                                 self.failed = true;
