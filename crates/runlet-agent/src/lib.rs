@@ -210,6 +210,18 @@ impl Agent {
     /// Runs until `cancel` fires: registers the node, heartbeats, runs bound pods. On return
     /// every process it started has been killed.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), AgentError> {
+        // What the containers of an earlier run started outlives them: it goes first.
+        let termination_dir = self.config.data_dir.join(pod::TERMINATION_FILES);
+        let termination_dir = std::fs::canonicalize(&termination_dir)
+            .or_else(|_| std::path::absolute(&termination_dir))
+            .unwrap_or(termination_dir);
+        let killed = self.runtime.os().kill_left_behind(&termination_dir);
+        if killed > 0 {
+            tracing::info!(
+                processes = killed,
+                "killed what an earlier run's containers left behind"
+            );
+        }
         // Termination-message files are read when their attempt ends; none of a previous run
         // will be.
         let _ = std::fs::remove_dir_all(self.config.data_dir.join(pod::TERMINATION_FILES));

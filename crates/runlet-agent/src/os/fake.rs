@@ -116,6 +116,10 @@ impl Os for FakeOs {
         })
     }
 
+    fn kill_left_behind(&self, _termination_dir: &Path) -> usize {
+        0
+    }
+
     fn signal_group(&self, pgid: u32, signal: Signal) -> Result<(), OsError> {
         self.signals.lock().unwrap().push((pgid, signal));
         let mut running = self.running.lock().unwrap();

@@ -180,6 +180,16 @@ impl Os for LinuxOs {
         })
     }
 
+    fn kill_left_behind(&self, termination_dir: &Path) -> usize {
+        let pids = super::leftovers::find(termination_dir);
+        for pid in &pids {
+            if let Some(pid) = rustix::process::Pid::from_raw(*pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        pids.len()
+    }
+
     fn signal_group(&self, pgid: u32, signal: Signal) -> Result<(), OsError> {
         let Some(pid) = i32::try_from(pgid)
             .ok()

@@ -9,6 +9,7 @@
 pub mod cgroup;
 #[cfg(test)]
 pub mod fake;
+pub mod leftovers;
 pub mod linux;
 pub mod spawn;
 
@@ -144,6 +145,9 @@ pub trait Os: Send + Sync + 'static {
     fn spawn(&self, spec: SpawnSpec) -> Result<Spawned, OsError>;
     /// Sends `signal` to the whole process group `pgid`; a group that is gone is not an error.
     fn signal_group(&self, pgid: u32, signal: Signal) -> Result<(), OsError>;
+    /// Kills the processes an earlier run of the agent left behind ([`leftovers`]), whose
+    /// containers bound files of `termination_dir`; how many.
+    fn kill_left_behind(&self, termination_dir: &std::path::Path) -> usize;
     /// Mounts a fresh tmpfs at `target` (emptyDir with `medium: Memory`; secret, downwardAPI
     /// and projected volumes), of at most `size_bytes` when given.
     fn mount_tmpfs(&self, target: &std::path::Path, size_bytes: Option<u64>)

@@ -121,3 +121,58 @@ fn a_second_server_on_a_data_directory_in_use_is_refused() {
         "--from-literal=a=b",
     ]);
 }
+
+/// Whether any process has `marker` in its command line.
+fn process_with(marker: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+}
+
+/// A container's main process dies with a `kill -9`ed server (its parent-death signal), but
+/// what it started would run on: the restarted agent kills it before anything else, as the
+/// kubelet kills a container found in an unknown state.
+#[test]
+fn what_containers_started_is_killed_when_the_server_comes_back_after_a_crash() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")));
+    if !root {
+        eprintln!(
+            "skipped: the agent finds left-behind processes by their mount namespace, which needs root"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(dir.path());
+    let marker = format!("left-behind-{}", std::process::id());
+    let pod = format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: parent
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: [\"sh\", \"-c\", \"sh -c 'sleep 300; : {marker}' & wait\"]
+"
+    );
+    server.kubectl_stdin(&["apply", "-f", "-"], &pod);
+    crate::harness::wait_until(Duration::from_secs(60), "the child runs", || {
+        process_with(&marker)
+    });
+    server.kill9();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(process_with(&marker), "the child outlived the crash");
+    let server = Server::start_in(dir.path());
+    crate::harness::wait_until(Duration::from_secs(60), "the child is killed", || {
+        !process_with(&marker)
+    });
+    drop(server);
+}

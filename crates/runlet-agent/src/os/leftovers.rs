@@ -1,0 +1,80 @@
+//! Processes an earlier run of the agent left behind.
+//!
+//! A container's main process dies with the agent (its parent-death signal), but what it
+//! started does not: after a `kill -9` of the agent, a shell's background `sleep` runs on,
+//! reparented to init, although its pod is gone. The kubelet kills a container it finds in an
+//! unknown state before anything else; the agent finds such processes by the mount it gave
+//! their container: each container (as root) has a private mount namespace in which its
+//! termination-message file from `DATA/termination-log/` is bound, and every process it starts
+//! inherits that namespace. So a process whose mount table binds a file of this agent's
+//! termination-log directory belongs to a container of this agent, and at start-up, when no
+//! container of this run exists yet, to one of an earlier run.
+
+use std::path::{Component, Path, PathBuf};
+
+/// Whether a `/proc/<pid>/mountinfo` text binds a file of `termination_dir` (an absolute path):
+/// a mount whose root (field 4, relative to its file system's root, with `//deleted` once the
+/// file was unlinked) is a file directly in a directory whose path `termination_dir` ends with.
+pub fn binds_a_file_of(mountinfo: &str, termination_dir: &Path) -> bool {
+    let dir: PathBuf = termination_dir
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    mountinfo.lines().any(|line| {
+        let Some(root) = line.split(' ').nth(3) else {
+            return false;
+        };
+        let root = root.strip_suffix("//deleted").unwrap_or(root);
+        let parent: PathBuf = Path::new(root)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
+        !parent.as_os_str().is_empty() && dir.ends_with(&parent)
+    })
+}
+
+/// The processes (pids) whose mount table binds a file of `termination_dir`.
+pub fn find(termination_dir: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let own = std::process::id();
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| u32::try_from(*pid).ok() != Some(own))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+                .is_ok_and(|info| binds_a_file_of(&info, termination_dir))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_termination_file_of_this_directory_is_recognised() {
+        let dir = Path::new("/var/lib/runlet/agent/termination-log");
+        let line = |root: &str| {
+            format!("612 590 254:0 {root} /dev/termination-log rw,relatime - ext4 /dev/vda rw\n")
+        };
+        let plain = "25 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n";
+        assert!(!binds_a_file_of(plain, dir));
+        let ours = line("/var/lib/runlet/agent/termination-log/u1-c-0//deleted");
+        assert!(binds_a_file_of(&format!("{plain}{ours}"), dir));
+        // On a file system mounted at /var/lib, the root is relative to it.
+        assert!(binds_a_file_of(
+            &line("/runlet/agent/termination-log/u1-c-0"),
+            dir
+        ));
+        assert!(!binds_a_file_of(
+            &line("/other/agent/termination-log/u1-c-0"),
+            dir
+        ));
+        assert!(!binds_a_file_of(&line("/etc/hosts"), dir));
+    }
+}
