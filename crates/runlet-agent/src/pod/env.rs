@@ -36,6 +36,9 @@ pub struct EnvSources<'a> {
     /// Node allocatable CPU in millicores and memory in bytes (the default for unset limits).
     pub node_cpu_millis: i64,
     pub node_memory_bytes: i64,
+    /// The agent's data directory, whose file system's size is the node's allocatable
+    /// `ephemeral-storage` (the default for an unset limit; looked up only then).
+    pub data_dir: Option<&'a std::path::Path>,
     pub config_maps: &'a HashMap<String, ConfigMap>,
     pub secrets: &'a HashMap<String, Secret>,
     /// Host directories of the pod's PersistentVolumeClaims by claim name, or why the claim
@@ -57,6 +60,7 @@ impl Default for EnvSources<'_> {
             pod_ip: "",
             node_cpu_millis: 0,
             node_memory_bytes: 0,
+            data_dir: None,
             config_maps: &NO_CONFIG_MAPS,
             secrets: &NO_SECRETS,
             claims: &NO_CLAIMS,
@@ -240,7 +244,13 @@ pub fn resource_ref(
         (None, "limits", "cpu") => i128::from(sources.node_cpu_millis) * 1_000_000,
         (None, "limits", "memory") => i128::from(sources.node_memory_bytes) * 1_000_000_000,
         (None, "requests", "cpu" | "memory") => 0,
-        (None, _, "ephemeral-storage") => 0,
+        (None, "requests", "ephemeral-storage") => 0,
+        (None, "limits", "ephemeral-storage") => sources
+            .data_dir
+            .and_then(|d| rustix::fs::statvfs(d).ok())
+            .map_or(0, |s| {
+                i128::from(s.f_blocks.saturating_mul(s.f_frsize)) * 1_000_000_000
+            }),
         _ => {
             return Err(EnvError::Unsupported(format!(
                 "unsupported resource {resource:?}"
@@ -574,5 +584,23 @@ mod tests {
         assert_eq!(go_quote("\u{1}\u{7f}"), r#""\x01\x7f""#);
         assert_eq!(go_quote("\u{a0}\u{2028}"), r#""\u00a0\u2028""#);
         assert_eq!(go_quote("\u{e0001}"), r#""\U000e0001""#);
+    }
+
+    #[test]
+    fn an_unset_ephemeral_storage_limit_is_the_size_of_the_agent_s_file_system() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c"}]}}))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sources = EnvSources {
+            data_dir: Some(dir.path()),
+            ..Default::default()
+        };
+        let fs = rustix::fs::statvfs(dir.path()).unwrap();
+        let size = u128::from(fs.f_blocks * fs.f_frsize);
+        let limit = resource_ref(&pod, "c", "limits.ephemeral-storage", Some("1"), &sources);
+        assert_eq!(limit.unwrap(), size.to_string());
+        let request = resource_ref(&pod, "c", "requests.ephemeral-storage", None, &sources);
+        assert_eq!(request.unwrap(), "0");
     }
 }

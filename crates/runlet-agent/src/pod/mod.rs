@@ -479,6 +479,7 @@ impl Worker {
             pod_ip: &self.ctx.host.ip,
             node_cpu_millis: self.ctx.host.cpu_millis,
             node_memory_bytes: self.ctx.host.memory_bytes,
+            data_dir: Some(&self.ctx.config.data_dir),
             config_maps: &self.config_maps,
             secrets: &self.secrets,
             claims: &self.claims,
