@@ -286,3 +286,52 @@ async fn a_never_pod_started_just_before_a_crash_does_not_run_twice() {
     assert!(!ran.exists(), "the container did not run a second time");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_pod_stopped_while_a_finalizer_holds_it_goes_once_the_finalizer_does() {
+    let env = Env::start().await;
+    let pod = env
+        .create(
+            "held",
+            json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+                "command": sh("sleep 1000")}]}),
+        )
+        .await;
+    let hold = json!({"metadata": {"finalizers": ["example.com/hold"]}});
+    env.pods
+        .patch(
+            "held",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&hold),
+        )
+        .await
+        .unwrap();
+    env.wait_phase("held", "Running").await;
+    // Deleted while it runs: 30 s of grace, within which the agent stops it and then deletes
+    // it at once (grace 0), which the finalizer holds up: the deletion is hastened, not
+    // dropped.
+    env.pods
+        .delete("held", &DeleteParams::default())
+        .await
+        .unwrap();
+    let marked = env
+        .wait_pod("held", "the grace period shortened to 0", |p| {
+            p.metadata.deletion_grace_period_seconds == Some(0)
+        })
+        .await;
+    assert_eq!(marked.metadata.uid, pod.metadata.uid);
+    let release = json!({"metadata": {"finalizers": null}});
+    env.pods
+        .patch(
+            "held",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&release),
+        )
+        .await
+        .unwrap();
+    wait_until("the pod is gone", || async {
+        env.pods.get_opt("held").await.unwrap().is_none()
+    })
+    .await;
+    env.stop().await;
+}

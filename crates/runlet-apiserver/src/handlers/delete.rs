@@ -207,11 +207,18 @@ pub async fn delete_object(
                 Err(e) => return Err(ApiError::from_store(e, info, name)),
             }
         }
-        // Mark for deletion; finalizers (and the node agent, for pods) finish the job.
-        if meta::is_deleting(&obj) && meta::finalizers(&obj) == finalizers {
+        // Mark for deletion; finalizers (and the node agent, for pods) finish the job. A
+        // deletion under way may only be hastened (upstream's `BeforeDelete`): a shorter grace
+        // period moves it up, so a pod whose agent deletes it at once while a finalizer still
+        // holds it goes as soon as the finalizer does.
+        let shortens = meta::is_deleting(&obj)
+            && obj["metadata"]["deletionGracePeriodSeconds"]
+                .as_i64()
+                .is_some_and(|current| grace < current);
+        if meta::is_deleting(&obj) && meta::finalizers(&obj) == finalizers && !shortens {
             return Ok((StatusCode::ACCEPTED, obj));
         }
-        if !meta::is_deleting(&obj) {
+        if !meta::is_deleting(&obj) || shortens {
             let when = time::OffsetDateTime::from_unix_timestamp(state.now_unix() + grace)
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
                 .format(&time::format_description::well_known::Rfc3339)
