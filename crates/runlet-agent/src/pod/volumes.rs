@@ -586,6 +586,23 @@ impl FsGroup {
     }
 }
 
+/// Makes the missing directories of a `subPath` under a volume with the volume's own mode, not
+/// the agent's umask (upstream's `doSafeMakeDir` sets them with `Fchmod`), so a subdirectory of
+/// an emptyDir is as writable as the emptyDir.
+fn make_sub_path(base: &Path, path: &Path) -> Result<(), VolumeError> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = std::fs::metadata(base).map_err(io(base))?.mode() & 0o7777;
+    let missing: Vec<&Path> = path
+        .ancestors()
+        .take_while(|p| *p != base && !p.exists())
+        .collect();
+    for dir in missing.into_iter().rev() {
+        std::fs::create_dir(dir).map_err(io(dir))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
 /// A mount's `subPathExpr` with the container's environment expanded into it; every variable it
 /// names must have a value (upstream `ExpandContainerVolumeMounts`).
 fn expand_sub_path(expr: &str, env: &[(String, String)]) -> Result<String, VolumeError> {
@@ -652,7 +669,7 @@ pub fn container_mounts(
             Some(sub) => {
                 let p = safe_join(base, &sub)?;
                 if !p.exists() {
-                    std::fs::create_dir_all(&p).map_err(io(&p))?;
+                    make_sub_path(base, &p)?;
                 }
                 p
             }
@@ -863,6 +880,23 @@ mod tests {
 
     fn nix_is_root() -> bool {
         rustix::process::geteuid().is_root()
+    }
+
+    #[test]
+    fn sub_path_directories_take_the_volume_s_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("scratch");
+        std::fs::create_dir(&base).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+        make_sub_path(&base, &base.join("a/b")).unwrap();
+        for d in ["a", "a/b"] {
+            let mode = std::fs::metadata(base.join(d))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777;
+            assert_eq!(mode, 0o777, "{d}");
+        }
     }
 
     #[test]
