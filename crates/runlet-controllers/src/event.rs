@@ -17,13 +17,18 @@ pub struct Event<'a> {
     pub message: &'a str,
     /// RFC 3339, for `firstTimestamp` and `lastTimestamp`.
     pub now: &'a str,
+    /// The Event's name, when made ([`runlet_api::clock::event_name`]) as what it reports
+    /// happened rather than when it is written, so that it lists before what followed.
+    pub name: Option<String>,
 }
 
 /// Writes `ev`; a failure is only logged, as upstream's recorder drops what it cannot write.
 pub async fn write(client: &kube::Client, ev: Event<'_>) {
-    let name = ev.involved["name"].as_str().unwrap_or("event");
+    let name = ev.name.unwrap_or_else(|| {
+        runlet_api::clock::event_name(ev.involved["name"].as_str().unwrap_or("event"))
+    });
     let body = json!({
-        "metadata": {"name": runlet_api::clock::event_name(name), "namespace": ev.namespace},
+        "metadata": {"name": name, "namespace": ev.namespace},
         "involvedObject": ev.involved,
         "reason": ev.reason,
         "message": ev.message,

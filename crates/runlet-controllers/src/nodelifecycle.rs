@@ -516,6 +516,7 @@ async fn record(
             reason,
             message,
             now,
+            name: None,
         },
     )
     .await;

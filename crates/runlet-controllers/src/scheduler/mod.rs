@@ -65,6 +65,9 @@ struct Decision {
     name: String,
     uid: String,
     node: String,
+    /// The `Scheduled` event's name, made before the binding: the agent's events about the
+    /// pod, which follow the binding, then list after it.
+    event_name: String,
 }
 
 /// The scheduler's state between passes.
@@ -406,9 +409,11 @@ impl Scheduler {
                     used.entry(node.clone()).or_default().add(req);
                     self.assumed.insert(uid.clone(), (node.clone(), req));
                     self.unschedulable.remove(&uid);
+                    let name = p.metadata.name.clone().unwrap_or_default();
                     decisions.push(Decision {
                         namespace: p.metadata.namespace.clone().unwrap_or_default(),
-                        name: p.metadata.name.clone().unwrap_or_default(),
+                        event_name: runlet_api::clock::event_name(&name),
+                        name,
                         uid,
                         node,
                     });
@@ -465,6 +470,7 @@ impl Scheduler {
                         "Scheduled",
                         &message,
                         &now,
+                        Some(d.event_name),
                     )
                     .await
                 });
@@ -512,7 +518,18 @@ async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now: &s
     let name = p.metadata.name.clone().unwrap_or_default();
     let uid = p.metadata.uid.clone().unwrap_or_default();
     tracing::debug!(pod = %name, namespace = %ns, reason = %msg, "unschedulable");
-    record(client, &ns, &name, &uid, true, "FailedScheduling", msg, now).await;
+    record(
+        client,
+        &ns,
+        &name,
+        &uid,
+        true,
+        "FailedScheduling",
+        msg,
+        now,
+        None,
+    )
+    .await;
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let patch = json!({"status": {"conditions": [{
         "type": "PodScheduled",
@@ -541,6 +558,7 @@ async fn record(
     reason: &str,
     message: &str,
     now: &str,
+    event_name: Option<String>,
 ) {
     let involved =
         json!({"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name, "uid": uid});
@@ -554,6 +572,7 @@ async fn record(
             reason,
             message,
             now,
+            name: event_name,
         },
     )
     .await;

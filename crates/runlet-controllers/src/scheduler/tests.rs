@@ -428,3 +428,34 @@ async fn a_pod_whose_claim_cannot_be_used_stays_unscheduled_saying_why() {
     assert_eq!(node_name(&api, "odd-class").await, None);
     stop(cancel, task).await;
 }
+
+#[tokio::test]
+async fn the_scheduled_event_lists_before_what_follows_the_binding() {
+    let api = TestApi::start().await;
+    node(&api, "n", "4", true).await;
+    pod(&api, "p", "1", None).await;
+    let (cancel, task) = start(&api);
+    wait_for("the binding", async || node_name(&api, "p").await).await;
+    // What an agent writes as soon as it sees the binding, maybe before the scheduler's event.
+    let events: Api<Event> = Api::default_namespaced(api.client.clone());
+    let started: Event = serde_json::from_value(json!({
+        "metadata": {"name": runlet_api::clock::event_name("p")},
+        "involvedObject": {"kind": "Pod", "namespace": "default", "name": "p"},
+        "reason": "Started", "message": "Started container c", "type": "Normal"}))
+    .unwrap();
+    events
+        .create(&PostParams::default(), &started)
+        .await
+        .unwrap();
+    let in_name_order = wait_for("the Scheduled event", async || {
+        let reasons: Vec<String> = events_of(&api, "p")
+            .await
+            .iter()
+            .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+            .collect();
+        (reasons.len() == 2).then_some(reasons)
+    })
+    .await;
+    assert_eq!(in_name_order, ["Scheduled", "Started"]);
+    stop(cancel, task).await;
+}
