@@ -31,10 +31,10 @@ export function render({ main, route, onCleanup }) {
   main.innerHTML = html`<nav class="crumbs" aria-label="Breadcrumb"><a href="${routeHref(['cronjobs'], { ns })}">CronJobs</a> › <span>${ns}</span></nav>
     <div class="page-head"><h1><span class="kind">CronJob</span> ${name} <span class="head-status"></span></h1>
       <div class="actions" role="group" aria-label="CronJob actions">
-        <button type="button" class="primary" data-act="run">Run now</button>
-        <button type="button" data-act="suspend">Suspend</button>
-        <button type="button" data-act="edit">Edit YAML</button>
-        <button type="button" class="danger" data-act="delete">Delete</button>
+        <button type="button" class="primary" data-act="run" disabled>Run now</button>
+        <button type="button" data-act="suspend" disabled>Suspend</button>
+        <button type="button" data-act="edit" disabled>Edit YAML</button>
+        <button type="button" class="danger" data-act="delete" disabled>Delete</button>
       </div></div>
     <div class="grid2">
       <section class="card schedule" aria-label="Schedule"></section>
@@ -59,6 +59,8 @@ export function render({ main, route, onCleanup }) {
 
   function drawHeader() {
     if (!cj) return;
+    // The actions act on the CronJob: enabled once it has loaded (a click before did nothing).
+    for (const b of main.querySelectorAll('[data-act]')) b.disabled = false;
     const runs = runsOf(cj, jobs);
     const [st, cls] = cronState(cj, runs);
     $('.head-status', main).innerHTML = html`<span class="badge ${cls}">${st}</span>`.s;

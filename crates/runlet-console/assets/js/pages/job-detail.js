@@ -112,10 +112,10 @@ export function render({ main, route, onCleanup }) {
     <div class="page-head">
       <h1><span class="kind">Job</span> ${name} <span class="head-status"></span></h1>
       <div class="actions" role="group" aria-label="Job actions">
-        <button type="button" data-act="rerun">Rerun</button>
-        <button type="button" data-act="suspend">Suspend</button>
-        <button type="button" data-act="edit">Edit YAML</button>
-        <button type="button" class="danger" data-act="delete">Delete</button>
+        <button type="button" data-act="rerun" disabled>Rerun</button>
+        <button type="button" data-act="suspend" disabled>Suspend</button>
+        <button type="button" data-act="edit" disabled>Edit YAML</button>
+        <button type="button" class="danger" data-act="delete" disabled>Delete</button>
       </div>
     </div>
     <p class="desc head-desc"></p>
@@ -135,6 +135,8 @@ export function render({ main, route, onCleanup }) {
       return;
     }
     if (!job) return;
+    // The actions act on the Job: enabled once it has loaded (a click before did nothing).
+    for (const b of main.querySelectorAll('[data-act]')) b.disabled = false;
     const phase = jobPhase(job);
     const s = job.status || {};
     $('.head-status', main).innerHTML = statusBadge(phase, jobState(job)).s;
