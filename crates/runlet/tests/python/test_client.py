@@ -185,6 +185,56 @@ class ClientTests(unittest.TestCase):
                 w.stop()
         self.assertEqual(seen, ["ADDED", "MODIFIED", "DELETED"])
 
+    def test_self_subject_reviews_answer_for_the_caller(self):
+        review = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    verb="create", group="batch", resource="jobs", namespace=NS
+                )
+            )
+        )
+        answer = client.AuthorizationV1Api().create_self_subject_access_review(review)
+        self.assertTrue(answer.status.allowed)
+        self.assertEqual(answer.spec.resource_attributes.resource, "jobs")
+        who = client.AuthenticationV1Api().create_self_subject_review(client.V1SelfSubjectReview())
+        self.assertIn("system:authenticated", who.status.user_info.groups)
+
+    def test_eviction_deletes_the_pod(self):
+        pod = client.V1Pod(
+            metadata=client.V1ObjectMeta(name="evictee"),
+            spec=client.V1PodSpec(
+                containers=[client.V1Container(name="c", image="busybox", command=["sleep", "300"])],
+                scheduler_name="nobody",  # stays unscheduled: nothing to wait for
+            ),
+        )
+        self.core.create_namespaced_pod(NS, pod)
+        eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name="evictee", namespace=NS))
+        self.core.create_namespaced_pod_eviction("evictee", NS, eviction)
+        with self.assertRaises(ApiException) as gone:
+            self.core.read_namespaced_pod("evictee", NS)
+        self.assertEqual(gone.exception.status, 404)
+
+    def test_a_claim_gets_its_protection_and_goes_at_once_when_unused(self):
+        pvc = client.V1PersistentVolumeClaim(
+            metadata=client.V1ObjectMeta(name="unused"),
+            spec=client.V1PersistentVolumeClaimSpec(
+                access_modes=["ReadWriteOnce"],
+                resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"}),
+            ),
+        )
+        created = self.core.create_namespaced_persistent_volume_claim(NS, pvc)
+        self.assertEqual(created.metadata.finalizers, ["kubernetes.io/pvc-protection"])
+        self.core.delete_namespaced_persistent_volume_claim("unused", NS)
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
+        while datetime.datetime.now() < deadline:
+            try:
+                self.core.read_namespaced_persistent_volume_claim("unused", NS)
+            except ApiException as e:
+                self.assertEqual(e.status, 404)
+                return
+            threading.Event().wait(0.1)
+        self.fail("an unused claim was still there after 30 s")
+
 
 if __name__ == "__main__":
     unittest.main()
