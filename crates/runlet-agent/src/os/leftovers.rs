@@ -12,18 +12,23 @@
 
 use std::path::{Component, Path, PathBuf};
 
-/// Whether a `/proc/<pid>/mountinfo` text binds a file of `termination_dir` (an absolute path):
-/// a mount whose root (field 4, relative to its file system's root, with `//deleted` once the
-/// file was unlinked) is a file directly in a directory whose path `termination_dir` ends with.
-pub fn binds_a_file_of(mountinfo: &str, termination_dir: &Path) -> bool {
+/// Whether a `/proc/<pid>/mountinfo` text binds a file of `termination_dir` (an absolute path on
+/// the file system `device`, `major:minor`): a mount of that file system whose root (field 4,
+/// relative to the file system's root, with `//deleted` once the file was unlinked) is a file
+/// directly in a directory whose path `termination_dir` ends with.
+pub fn binds_a_file_of(mountinfo: &str, termination_dir: &Path, device: &str) -> bool {
     let dir: PathBuf = termination_dir
         .components()
         .filter(|c| matches!(c, Component::Normal(_)))
         .collect();
     mountinfo.lines().any(|line| {
-        let Some(root) = line.split(' ').nth(3) else {
+        let mut fields = line.split(' ');
+        let (Some(mount_device), Some(root)) = (fields.nth(2), fields.next()) else {
             return false;
         };
+        if mount_device != device {
+            return false;
+        }
         let root = root.strip_suffix("//deleted").unwrap_or(root);
         let parent: PathBuf = Path::new(root)
             .parent()
@@ -37,6 +42,14 @@ pub fn binds_a_file_of(mountinfo: &str, termination_dir: &Path) -> bool {
 
 /// The processes (pids) whose mount table binds a file of `termination_dir`.
 pub fn find(termination_dir: &Path) -> Vec<i32> {
+    let Ok(stat) = rustix::fs::stat(termination_dir) else {
+        return Vec::new();
+    };
+    let device = format!(
+        "{}:{}",
+        rustix::fs::major(stat.st_dev),
+        rustix::fs::minor(stat.st_dev)
+    );
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -47,7 +60,7 @@ pub fn find(termination_dir: &Path) -> Vec<i32> {
         .filter(|pid| u32::try_from(*pid).ok() != Some(own))
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
-                .is_ok_and(|info| binds_a_file_of(&info, termination_dir))
+                .is_ok_and(|info| binds_a_file_of(&info, termination_dir, &device))
         })
         .collect()
 }
@@ -63,18 +76,15 @@ mod tests {
             format!("612 590 254:0 {root} /dev/termination-log rw,relatime - ext4 /dev/vda rw\n")
         };
         let plain = "25 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n";
-        assert!(!binds_a_file_of(plain, dir));
-        let ours = line("/var/lib/runlet/agent/termination-log/u1-c-0//deleted");
-        assert!(binds_a_file_of(&format!("{plain}{ours}"), dir));
+        let ours = |text: &str| binds_a_file_of(text, dir, "254:0");
+        assert!(!ours(plain));
+        let bound = line("/var/lib/runlet/agent/termination-log/u1-c-0//deleted");
+        assert!(ours(&format!("{plain}{bound}")));
         // On a file system mounted at /var/lib, the root is relative to it.
-        assert!(binds_a_file_of(
-            &line("/runlet/agent/termination-log/u1-c-0"),
-            dir
-        ));
-        assert!(!binds_a_file_of(
-            &line("/other/agent/termination-log/u1-c-0"),
-            dir
-        ));
-        assert!(!binds_a_file_of(&line("/etc/hosts"), dir));
+        assert!(ours(&line("/runlet/agent/termination-log/u1-c-0")));
+        assert!(!ours(&line("/other/agent/termination-log/u1-c-0")));
+        assert!(!ours(&line("/etc/hosts")));
+        // The same path on another file system is another agent's.
+        assert!(!binds_a_file_of(&bound, dir, "0:42"));
     }
 }
