@@ -52,6 +52,11 @@ pub enum AgentError {
         path: String,
         source: std::io::Error,
     },
+    /// Another agent process runs on the same data directory (their pods' files would mix).
+    #[error(
+        "the data directory {path} is in use by another node agent (process {pid}); give this one its own --data-dir"
+    )]
+    DataDirInUse { path: String, pid: u32 },
 }
 
 /// The agent's settings (durations as upstream's kubelet defaults).
@@ -114,6 +119,45 @@ pub struct Agent {
     runtime: Arc<dyn runtime::Runtime>,
     logs: LogStore,
     host: HostInfo,
+}
+
+/// Claims the data directory for this process: `DATA/agent.pid` names the process that runs on
+/// it (its pid and start time, so a pid used again by another process is not taken for it),
+/// and another live process there is refused. A pid file, not a file lock: a process restarting
+/// its agent in-process, as the tests do, keeps its claim. A process that ended, crashed or
+/// not, leaves a claim nobody holds.
+fn claim_data_dir(dir: &std::path::Path) -> Result<(), AgentError> {
+    let data_dir_error = |source| AgentError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(data_dir_error)?;
+    let path = dir.join("agent.pid");
+    let own = std::process::id();
+    let claim = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut fields = claim.split_whitespace();
+    if let (Some(pid), Some(started)) = (
+        fields.next().and_then(|p| p.parse::<u32>().ok()),
+        fields.next(),
+    ) && pid != own
+        && start_time(&pid.to_string()).as_deref() == Some(started)
+    {
+        return Err(AgentError::DataDirInUse {
+            path: dir.display().to_string(),
+            pid,
+        });
+    }
+    let started = start_time("self").unwrap_or_default();
+    std::fs::write(&path, format!("{own} {started}\n")).map_err(data_dir_error)
+}
+
+/// When a process started (`/proc/<pid>/stat` field 22, clock ticks since boot); `None` for a
+/// process that does not exist.
+fn start_time(pid: &str) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2, the command, may hold spaces: count from after its closing parenthesis.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    rest.split_whitespace().nth(19).map(str::to_string)
 }
 
 /// Reads the agent's logs; cheap to clone, usable while the agent runs.
@@ -210,6 +254,7 @@ impl Agent {
     /// Runs until `cancel` fires: registers the node, heartbeats, runs bound pods. On return
     /// every process it started has been killed.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), AgentError> {
+        claim_data_dir(&self.config.data_dir)?;
         // What the containers of an earlier run started outlives them: it goes first.
         let termination_dir = self.config.data_dir.join(pod::TERMINATION_FILES);
         let termination_dir = std::fs::canonicalize(&termination_dir)
@@ -634,5 +679,37 @@ impl Manager {
         self.running
             .spawn(async move { (uid2, worker.run(token).await) });
         self.workers.insert(uid, WorkerEntry { tx, cancel });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_directory_is_refused_while_another_live_process_claims_it() {
+        let dir = tempfile::tempdir().unwrap();
+        claim_data_dir(dir.path()).unwrap();
+        claim_data_dir(dir.path()).unwrap();
+        // Another process's claim, while it lives.
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = other.id().to_string();
+        let started = start_time(&pid).unwrap();
+        std::fs::write(dir.path().join("agent.pid"), format!("{pid} {started}\n")).unwrap();
+        assert!(matches!(
+            claim_data_dir(dir.path()),
+            Err(AgentError::DataDirInUse { .. })
+        ));
+        // The same pid with another start time is another process: no claim.
+        std::fs::write(dir.path().join("agent.pid"), format!("{pid} 1\n")).unwrap();
+        claim_data_dir(dir.path()).unwrap();
+        std::fs::write(dir.path().join("agent.pid"), format!("{pid} {started}\n")).unwrap();
+        other.kill().unwrap();
+        other.wait().unwrap();
+        claim_data_dir(dir.path()).unwrap();
     }
 }
