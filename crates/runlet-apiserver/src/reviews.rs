@@ -42,13 +42,7 @@ pub async fn access(headers: HeaderMap, body: Body) -> Response {
 
 async fn access_review(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
     let review = crate::handlers::decode_body(headers, body).await?;
-    if let Some(kind) = review["kind"].as_str().filter(|k| !k.is_empty())
-        && kind != "SelfSubjectAccessReview"
-    {
-        return Err(ApiError::new(Status::bad_request(format!(
-            "the kind in the data ({kind}) does not match the expected kind (SelfSubjectAccessReview)"
-        ))));
-    }
+    crate::handlers::check_kind(&review, "SelfSubjectAccessReview")?;
     let spec = &review["spec"];
     if spec["resourceAttributes"].is_null() == spec["nonResourceAttributes"].is_null() {
         return Err(ApiError::new(Status::bad_request(

@@ -158,46 +158,11 @@ pub fn field_ref(pod: &Pod, path: &str, host_ip: &str, pod_ip: &str) -> Result<S
 fn format_map(m: Option<&std::collections::BTreeMap<String, String>>) -> String {
     m.map(|m| {
         m.iter()
-            .map(|(k, v)| format!("{k}={}", go_quote(v)))
+            .map(|(k, v)| format!("{k}={}", runlet_api::selector::go_quote(v)))
             .collect::<Vec<_>>()
             .join("\n")
     })
     .unwrap_or_default()
-}
-
-/// A string quoted as Go's `strconv.Quote`: printable characters as they are, the usual
-/// backslash escapes, `\xNN` below space, `\uNNNN` or `\UNNNNNNNN` for other unprintable ones
-/// (whether a character is printable is Rust's judgement, which follows the same Unicode
-/// categories).
-fn go_quote(v: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(v.len() + 2);
-    out.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if c < ' ' || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c if c == ' ' || (!c.is_whitespace() && c.escape_debug().count() == 1) => out.push(c),
-            c if u32::from(c) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", u32::from(c));
-            }
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn quantity_nanos(q: &str) -> Option<i128> {
@@ -575,15 +540,6 @@ mod tests {
             build_env(&p, c, &sources).unwrap_err().to_string(),
             "secret \"s\" not found"
         );
-    }
-
-    #[test]
-    fn label_values_are_quoted_as_go_quotes_them() {
-        assert_eq!(go_quote("plain é"), "\"plain é\"");
-        assert_eq!(go_quote("a\"b\\c\nd\te"), r#""a\"b\\c\nd\te""#);
-        assert_eq!(go_quote("\u{1}\u{7f}"), r#""\x01\x7f""#);
-        assert_eq!(go_quote("\u{a0}\u{2028}"), r#""\u00a0\u2028""#);
-        assert_eq!(go_quote("\u{e0001}"), r#""\U000e0001""#);
     }
 
     #[test]

@@ -141,6 +141,27 @@ fn write_keys(
     Ok(())
 }
 
+/// Writes the keys of the ConfigMap or Secret `name` (its `data`, `None` when it does not
+/// exist): a missing one is an error unless `optional`.
+fn write_source(
+    payload: &Path,
+    kind: &'static str,
+    name: &str,
+    data: Option<Vec<(String, Vec<u8>)>>,
+    items: Option<&Vec<KeyToPath>>,
+    mode: i32,
+    optional: bool,
+) -> Result<(), VolumeError> {
+    match data {
+        Some(data) => write_keys(payload, &data, items, mode, optional, kind),
+        None if optional => Ok(()),
+        None => Err(VolumeError::NotFound {
+            kind,
+            name: name.to_string(),
+        }),
+    }
+}
+
 fn config_map_data(cm: &ConfigMap) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = cm
         .data
@@ -296,44 +317,26 @@ fn prepare_volume(
     }
     let payload = fresh_payload(&dir)?;
     if let Some(cmv) = &v.config_map {
-        let optional = cmv.optional == Some(true);
-        match sources.config_maps.get(&cmv.name) {
-            Some(cm) => write_keys(
-                &payload,
-                &config_map_data(cm),
-                cmv.items.as_ref(),
-                cmv.default_mode.unwrap_or(0o644),
-                optional,
-                "configmap",
-            )?,
-            None if optional => {}
-            None => {
-                return Err(VolumeError::NotFound {
-                    kind: "configmap",
-                    name: cmv.name.clone(),
-                });
-            }
-        }
+        write_source(
+            &payload,
+            "configmap",
+            &cmv.name,
+            sources.config_maps.get(&cmv.name).map(config_map_data),
+            cmv.items.as_ref(),
+            cmv.default_mode.unwrap_or(0o644),
+            cmv.optional == Some(true),
+        )?;
     } else if let Some(sv) = &v.secret {
         let name = sv.secret_name.clone().unwrap_or_default();
-        let optional = sv.optional == Some(true);
-        match sources.secrets.get(&name) {
-            Some(s) => write_keys(
-                &payload,
-                &secret_data(s),
-                sv.items.as_ref(),
-                sv.default_mode.unwrap_or(0o644),
-                optional,
-                "secret",
-            )?,
-            None if optional => {}
-            None => {
-                return Err(VolumeError::NotFound {
-                    kind: "secret",
-                    name,
-                });
-            }
-        }
+        write_source(
+            &payload,
+            "secret",
+            &name,
+            sources.secrets.get(&name).map(secret_data),
+            sv.items.as_ref(),
+            sv.default_mode.unwrap_or(0o644),
+            sv.optional == Some(true),
+        )?;
     } else if let Some(d) = &v.downward_api {
         downward_files(
             &payload,
@@ -346,44 +349,26 @@ fn prepare_volume(
         let mode = p.default_mode.unwrap_or(0o644);
         for src in p.sources.iter().flatten() {
             if let Some(c) = &src.config_map {
-                let optional = c.optional == Some(true);
-                match sources.config_maps.get(&c.name) {
-                    Some(cm) => write_keys(
-                        &payload,
-                        &config_map_data(cm),
-                        c.items.as_ref(),
-                        mode,
-                        optional,
-                        "configmap",
-                    )?,
-                    None if optional => {}
-                    None => {
-                        return Err(VolumeError::NotFound {
-                            kind: "configmap",
-                            name: c.name.clone(),
-                        });
-                    }
-                }
+                write_source(
+                    &payload,
+                    "configmap",
+                    &c.name,
+                    sources.config_maps.get(&c.name).map(config_map_data),
+                    c.items.as_ref(),
+                    mode,
+                    c.optional == Some(true),
+                )?;
             }
             if let Some(s) = &src.secret {
-                let optional = s.optional == Some(true);
-                match sources.secrets.get(&s.name) {
-                    Some(sec) => write_keys(
-                        &payload,
-                        &secret_data(sec),
-                        s.items.as_ref(),
-                        mode,
-                        optional,
-                        "secret",
-                    )?,
-                    None if optional => {}
-                    None => {
-                        return Err(VolumeError::NotFound {
-                            kind: "secret",
-                            name: s.name.clone(),
-                        });
-                    }
-                }
+                write_source(
+                    &payload,
+                    "secret",
+                    &s.name,
+                    sources.secrets.get(&s.name).map(secret_data),
+                    s.items.as_ref(),
+                    mode,
+                    s.optional == Some(true),
+                )?;
             }
             if let Some(d) = &src.downward_api {
                 downward_files(

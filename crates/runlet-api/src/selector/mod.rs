@@ -12,7 +12,7 @@ mod validate;
 pub use field::FieldSelector;
 pub use label::{LabelSelector, Operator, Requirement};
 
-use validate::go_quote;
+pub use validate::go_quote;
 
 /// A malformed selector, or one naming a field the kind cannot be selected by.
 #[derive(Debug, thiserror::Error, PartialEq)]

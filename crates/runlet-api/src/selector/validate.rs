@@ -6,8 +6,12 @@
 
 pub(crate) use crate::validation::format::{is_qualified_name, is_valid_label_value};
 
-/// Go's `%q` for a string: double-quoted with Go escapes (`\n`, `\x01`, `\u00ad`).
-pub(crate) fn go_quote(s: &str) -> String {
+/// Go's `%q` for a string (`strconv.Quote`): printable characters as they are, the usual
+/// backslash escapes, `\xNN` below space, `\uNNNN` or `\UNNNNNNNN` for other unprintable ones
+/// (`\u00a0`, `\u00ad`). Whether a character is printable is Rust's judgement, which follows
+/// the same Unicode categories as Go's `IsPrint`, with space the only printable white space.
+pub fn go_quote(s: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -21,17 +25,16 @@ pub(crate) fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
+            c if c < ' ' || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
             }
-            c if c.is_control() => {
-                if (c as u32) <= 0xffff {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
+            c if c == ' ' || (!c.is_whitespace() && c.escape_debug().count() == 1) => out.push(c),
+            c if u32::from(c) < 0x10000 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
-            c => out.push(c),
+            c => {
+                let _ = write!(out, "\\U{:08x}", u32::from(c));
+            }
         }
     }
     out.push('"');
@@ -105,5 +108,10 @@ mod tests {
         assert_eq!(go_quote("a\"b"), "\"a\\\"b\"");
         assert_eq!(go_quote("\u{1}\n"), "\"\\x01\\n\"");
         assert_eq!(go_quote("é"), "\"é\"");
+        assert_eq!(go_quote("plain é"), "\"plain é\"");
+        assert_eq!(go_quote("a\"b\\c\nd\te"), r#""a\"b\\c\nd\te""#);
+        assert_eq!(go_quote("\u{1}\u{7f}"), r#""\x01\x7f""#);
+        assert_eq!(go_quote("\u{a0}\u{2028}\u{ad}"), r#""\u00a0\u2028\u00ad""#);
+        assert_eq!(go_quote("\u{e0001}"), r#""\U000e0001""#);
     }
 }

@@ -30,13 +30,7 @@ pub async fn evict(
 ) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
     let eviction = super::decode_body(headers, body).await?;
-    if let Some(kind) = eviction["kind"].as_str().filter(|k| !k.is_empty())
-        && kind != "Eviction"
-    {
-        return Err(ApiError::new(Status::bad_request(format!(
-            "the kind in the data ({kind}) does not match the expected kind (Eviction)"
-        ))));
-    }
+    super::check_kind(&eviction, "Eviction")?;
     if eviction["metadata"]["name"]
         .as_str()
         .is_some_and(|n| n != name)

@@ -203,6 +203,17 @@ pub struct Decoded {
     pub json: Option<bytes::Bytes>,
 }
 
+/// Refuses a request body whose `kind` names another kind than `expected`, in upstream's words
+/// (an absent or empty `kind` is taken as meant).
+pub fn check_kind(body: &Value, expected: &str) -> ApiResult<()> {
+    match body["kind"].as_str().filter(|k| !k.is_empty()) {
+        Some(kind) if kind != expected => Err(ApiError::new(Status::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({expected})"
+        )))),
+        _ => Ok(()),
+    }
+}
+
 /// Reads and decodes a request body as JSON, YAML or protobuf, by `Content-Type`.
 pub async fn decode_body(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
     Ok(decode_body_checked(headers, body).await?.value)

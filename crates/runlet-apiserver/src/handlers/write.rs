@@ -84,17 +84,7 @@ fn admit_decoded(
             info.api_version()
         ))));
     }
-    if let Some(kind) = body
-        .get("kind")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        && kind != info.kind
-    {
-        return Err(ApiError::new(Status::bad_request(format!(
-            "the kind in the data ({kind}) does not match the expected kind ({})",
-            info.kind
-        ))));
-    }
+    super::check_kind(&body, info.kind)?;
     let normalized = match current {
         Some(current) => codec::normalize_changed(info, body, current),
         None => codec::normalize(info, body),

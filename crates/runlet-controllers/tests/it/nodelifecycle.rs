@@ -92,6 +92,24 @@ impl Env {
             .unwrap();
     }
 
+    /// Moves the clock a second at a time, letting the controller's passes run, until `check`
+    /// holds (bounded by `WAIT`); how many milliseconds it moved.
+    async fn advance_until<F, Fut>(&self, what: &str, mut check: F) -> i64
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let mut advanced = 0;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !check().await {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+            self.api.clock.advance_millis(1_000);
+            advanced += 1_000;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        advanced
+    }
+
     async fn node_now(&self, name: &str) -> Node {
         self.nodes.get(name).await.unwrap()
     }
@@ -151,17 +169,11 @@ async fn an_unheard_node_becomes_unknown_and_tainted_and_its_pods_are_evicted_af
     // The clock moves a second at a time: the node turns Unknown only once it has gone
     // unheard for the 50 s grace period (counted from when the controller first saw it, so
     // at least 50 s of clock from here).
-    let mut advanced = 0;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while ready_of(&env.node_now("n1").await).as_deref() != Some("Unknown") {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out: Ready Unknown"
-        );
-        env.api.clock.advance_millis(1_000);
-        advanced += 1_000;
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    let advanced = env
+        .advance_until("Ready Unknown", || async {
+            ready_of(&env.node_now("n1").await).as_deref() == Some("Unknown")
+        })
+        .await;
     assert!(advanced > 50_000, "Unknown after {advanced} ms");
     let node = env.node_now("n1").await;
     let ready = node
@@ -358,17 +370,11 @@ async fn a_cordon_a_taint_added_by_hand_and_a_late_orphan_are_handled_as_upstrea
 
     // A pod bound to a node that never existed, created after the first passes.
     env.running_pod("lost", "never-was", json!(null)).await;
-    let mut advanced = 0;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while env.pods.get_opt("lost").await.unwrap().is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out: orphan collected"
-        );
-        env.api.clock.advance_millis(1_000);
-        advanced += 1_000;
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    let advanced = env
+        .advance_until("orphan collected", || async {
+            env.pods.get_opt("lost").await.unwrap().is_none()
+        })
+        .await;
     assert!(
         advanced >= 50_000,
         "collected after {advanced} ms, before its quarantine"

@@ -171,8 +171,31 @@ spec:
     std::thread::sleep(Duration::from_millis(300));
     assert!(process_with(&marker), "the child outlived the crash");
     let server = Server::start_in(dir.path());
-    crate::harness::wait_until(Duration::from_secs(60), "the child is killed", || {
-        !process_with(&marker)
-    });
-    drop(server);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while process_with(&marker) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child was not killed within 60 s: {}\nserver log:\n{}",
+            described(&marker),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The processes with `marker` in their command line, with their termination-log mounts.
+fn described(marker: &str) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(marker) {
+            let mounts = std::fs::read_to_string(e.path().join("mountinfo")).unwrap_or_default();
+            let ours: Vec<&str> = mounts
+                .lines()
+                .filter(|l| l.contains("termination-log"))
+                .collect();
+            out.push_str(&format!("\n{:?}: {ours:?}", e.file_name()));
+        }
+    }
+    out
 }
