@@ -10,13 +10,15 @@ mod stack;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-/// mimalloc instead of the system allocator: the API server's JSON work allocates a great
-/// deal, and glibc's malloc took a third of the CPU in `runlet bench jobs-controller`. It is
-/// built without asking for transparent huge pages (`no_thp`): with them, its pages came from
-/// 2 MiB faults that the kernel zeroed whole, 6 to 8 % of the CPU of `runlet bench jobs`.
-/// (The other way, `PR_SET_THP_DISABLE`, would pass on to every container the agent starts.)
+/// jemalloc instead of the system allocator: the API server's JSON work allocates a great
+/// deal, and glibc's malloc took a third of the CPU in `runlet bench jobs-controller`. mimalloc
+/// served before it; jemalloc costs `runlet bench jobs` about a tenth less CPU per pod (six
+/// interleaved pairs, docs/benchmarks.md). Objects here are often freed by another thread than
+/// the one that made them (a watch event decoded on one worker, dropped on another): jemalloc
+/// keeps such memory in the freeing thread's cache, where the next allocation finds it warm,
+/// while mimalloc hands it back to the page it came from, cold by the time it is reused.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(

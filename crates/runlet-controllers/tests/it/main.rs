@@ -4,7 +4,7 @@
 
 /// The allocator `runlet` itself uses, so the ignored benchmark here measures what ships.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod gc;
 mod harness;
