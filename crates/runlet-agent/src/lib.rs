@@ -76,6 +76,10 @@ pub struct AgentConfig {
     /// How often the node status is rewritten (upstream reports every 5 min or on change; 1 min here).
     pub status_interval: Duration,
     pub max_pods: u32,
+    /// How often a running pod's configMap, secret, downwardAPI and projected volumes are
+    /// written again from the current ConfigMaps and Secrets (the kubelet's `syncFrequency`,
+    /// upstream 1 min).
+    pub sync_frequency: Duration,
     /// Serve logs over HTTPS for an API server on another machine (see [`logs::serve`]);
     /// `None` when the API server reads them in-process through [`AgentHandle`].
     pub log_endpoint: Option<logs::serve::LogEndpointConfig>,
@@ -93,6 +97,7 @@ impl AgentConfig {
             lease_duration: Duration::from_secs(40),
             status_interval: Duration::from_secs(60),
             max_pods: 110,
+            sync_frequency: Duration::from_secs(60),
             log_endpoint: None,
         }
     }

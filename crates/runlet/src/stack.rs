@@ -21,6 +21,9 @@ pub struct StackOptions {
     pub history: Duration,
     /// The embedded agent's node name; `None` runs no agent.
     pub agent_node: Option<String>,
+    /// How often the embedded agent writes running pods' volumes of files again (`None`: the
+    /// kubelet's default, see [`AgentConfig::sync_frequency`]).
+    pub agent_sync_frequency: Option<Duration>,
     /// This instance's identity in leader election.
     pub identity: String,
     /// Bearer tokens accepted over HTTPS.
@@ -73,11 +76,11 @@ impl Stack {
             cancel.child_token(),
         ));
         if let Some(name) = opts.agent_node {
-            let agent = Agent::new(
-                client.clone(),
-                clock.clone(),
-                AgentConfig::new(&name, opts.data_dir.join("agent")),
-            );
+            let mut config = AgentConfig::new(&name, opts.data_dir.join("agent"));
+            if let Some(every) = opts.agent_sync_frequency {
+                config.sync_frequency = every;
+            }
+            let agent = Agent::new(client.clone(), clock.clone(), config);
             state.register_log_source(&name, Arc::new(agent.handle()));
             let token = cancel.child_token();
             tasks.spawn(async move {

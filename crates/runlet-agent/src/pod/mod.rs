@@ -11,6 +11,7 @@
 //!
 //! [`Clock`]: runlet_api::clock::Clock
 
+mod atomic;
 mod containers;
 pub mod env;
 pub mod mountpoints;
@@ -119,6 +120,9 @@ pub struct Worker {
     refs_stale: bool,
     /// Host mount points this pod holds claims on (see [`mountpoints`]).
     claimed_mount_points: Vec<PathBuf>,
+    /// When the pod's volumes of files are next written again (see [`Worker::sync_volumes`]);
+    /// `None` for a pod without them.
+    next_volume_sync_ms: Option<i64>,
 }
 
 fn restart_policy(pod: &Pod) -> &str {
@@ -196,6 +200,7 @@ impl Worker {
             started_since_write: false,
             refs_stale: false,
             claimed_mount_points: Vec::new(),
+            next_volume_sync_ms: None,
         }
     }
 
@@ -306,6 +311,9 @@ impl Worker {
                 self.fetch_refs().await;
                 self.refs_stale = false;
             }
+            if self.volume_sync_is_due() {
+                self.sync_volumes().await;
+            }
             self.step();
             // Collect exits that are already in before writing, to coalesce.
             while let Some(Some(done)) = futures::FutureExt::now_or_never(self.exits.join_next()) {
@@ -341,8 +349,8 @@ impl Worker {
                     if changed.is_err() {
                         return Outcome::Gone;
                     }
-                    self.pod = self.rx.borrow_and_update().clone();
-                    self.notice_status_written_by_others();
+                    let pod = self.rx.borrow_and_update().clone();
+                    self.on_pod_update(pod);
                 }
                 _ = tokio::time::sleep(wake) => {}
             }
@@ -358,6 +366,9 @@ impl Worker {
                 due.push(deadline_ms)
             }
             _ => {}
+        }
+        if self.runs_containers() {
+            due.extend(self.next_volume_sync_ms);
         }
         let tick = self.ctx.config.tick;
         match due.into_iter().min() {
@@ -383,6 +394,9 @@ impl Worker {
             match result {
                 Ok(v) => {
                     self.volumes = Some(v);
+                    if volumes::has_files(&self.pod) {
+                        self.next_volume_sync_ms = Some(self.now_ms() + self.sync_frequency_ms());
+                    }
                     return Ok(());
                 }
                 Err(e) => {
@@ -414,8 +428,16 @@ impl Worker {
         }
     }
 
-    /// Loads the ConfigMaps and Secrets the pod's env and volumes name.
+    /// Loads the ConfigMaps and Secrets the pod's env and volumes name, and finds its claims'
+    /// volumes.
     async fn fetch_refs(&mut self) {
+        self.fetch_config_sources().await;
+        self.resolve_claims().await;
+    }
+
+    /// Loads the ConfigMaps and Secrets the pod's env and volumes name (a missing one is left
+    /// out). Whether every one was answered, found or not.
+    async fn fetch_config_sources(&mut self) -> bool {
         let (mut cms, mut secrets) = volumes::referenced(&self.pod);
         for s in &self.slots {
             let (c, sec) = env::referenced(&s.container);
@@ -430,16 +452,30 @@ impl Worker {
         let secret_api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         self.config_maps.clear();
         self.secrets.clear();
+        let mut answered = true;
         for name in cms {
-            if let Ok(Some(cm)) = cm_api.get_opt(&name).await {
-                self.config_maps.insert(name, cm);
+            match cm_api.get_opt(&name).await {
+                Ok(Some(cm)) => {
+                    self.config_maps.insert(name, cm);
+                }
+                Ok(None) => {}
+                Err(_) => answered = false,
             }
         }
         for name in secrets {
-            if let Ok(Some(s)) = secret_api.get_opt(&name).await {
-                self.secrets.insert(name, s);
+            match secret_api.get_opt(&name).await {
+                Ok(Some(s)) => {
+                    self.secrets.insert(name, s);
+                }
+                Ok(None) => {}
+                Err(_) => answered = false,
             }
         }
+        answered
+    }
+
+    /// Finds the host directory of each claim the pod's volumes name.
+    async fn resolve_claims(&mut self) {
         self.claims.clear();
         let claims: Vec<String> = self
             .pod
@@ -461,6 +497,62 @@ impl Worker {
             .await
             .map_err(|e| e.to_string());
             self.claims.insert(claim, path);
+        }
+    }
+
+    fn sync_frequency_ms(&self) -> i64 {
+        i64::try_from(self.ctx.config.sync_frequency.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Whether the pod's containers run (or are being started): its volumes are in use.
+    fn runs_containers(&self) -> bool {
+        matches!(
+            self.stage,
+            Stage::Init(_) | Stage::Main | Stage::StopSidecars { .. }
+        )
+    }
+
+    fn volume_sync_is_due(&self) -> bool {
+        self.runs_containers()
+            && self
+                .next_volume_sync_ms
+                .is_some_and(|due| self.now_ms() >= due)
+    }
+
+    /// Writes the pod's configMap, secret, downwardAPI and projected volumes again from the
+    /// current ConfigMaps and Secrets, as the kubelet's volume manager does at each sync of a
+    /// running pod (every `syncFrequency`, and at once when the pod changed). A volume that
+    /// cannot be written keeps its files and gets a `FailedMount` event, as upstream's remount
+    /// does; when the API did not answer, nothing is written until the next sync.
+    async fn sync_volumes(&mut self) {
+        self.next_volume_sync_ms = Some(self.now_ms() + self.sync_frequency_ms());
+        if !self.fetch_config_sources().await {
+            return;
+        }
+        let errors = match &self.volumes {
+            Some(v) => volumes::refresh(&self.pod, &self.sources(), v),
+            None => Vec::new(),
+        };
+        for e in errors {
+            tracing::info!(pod = %self.name, namespace = %self.ns, error = %e, "volume update failed");
+            let msg = format!("MountVolume.SetUp failed {e}");
+            self.ctx
+                .events
+                .pod(&self.pod, true, "FailedMount", &msg, None);
+        }
+    }
+
+    /// Takes a newer version of the pod from the API. A change of its labels or annotations
+    /// reaches its downward API files at once, as the kubelet syncs a pod that changed.
+    fn on_pod_update(&mut self, pod: Pod) {
+        let metadata_changed = self.next_volume_sync_ms.is_some()
+            && (pod.metadata.labels != self.pod.metadata.labels
+                || pod.metadata.annotations != self.pod.metadata.annotations)
+            && volumes::reads_pod_metadata(&pod);
+        self.pod = pod;
+        self.notice_status_written_by_others();
+        if metadata_changed {
+            self.next_volume_sync_ms = Some(self.now_ms());
         }
     }
 

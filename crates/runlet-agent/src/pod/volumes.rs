@@ -9,10 +9,12 @@
 //! upstream's type check. The pod's `fsGroup` owns its volumes as upstream's
 //! `SetVolumeOwnership` sets it. Containers see them at their `mountPath` (and `subPath` or
 //! `subPathExpr`) through bind mounts in a private mount namespace.
-//! Updates of a ConfigMap or Secret after the pod started are not propagated (batch pods rarely
-//! need it). A persistentVolumeClaim is the directory of its bound volume on this node, found
+//! While the pod runs, [`refresh`] writes these files again at every sync of the pod, so
+//! that changes of a ConfigMap, a Secret or the pod's labels and annotations reach them, as the
+//! kubelet's do. A persistentVolumeClaim is the directory of its bound volume on this node, found
 //! (and provisioned on first use) by [`crate::localpath`] before `prepare` runs.
 
+use super::atomic;
 use super::env::{EnvSources, field_ref, resource_ref};
 use super::mountpoints::MountPoints;
 use crate::os::{BindMount, Os};
@@ -64,7 +66,7 @@ pub enum VolumeError {
     Env(#[from] super::env::EnvError),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError + '_ {
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError + '_ {
     move |source| VolumeError::Io {
         path: path.display().to_string(),
         source,
@@ -302,11 +304,7 @@ fn prepare_volume(
         out.paths.insert(v.name.clone(), dir);
         return Ok(());
     }
-    if v.config_map.is_none()
-        && v.secret.is_none()
-        && v.downward_api.is_none()
-        && v.projected.is_none()
-    {
+    if !holds_files(v) {
         return Err(VolumeError::Unsupported(v.name.clone()));
     }
     // Upstream wraps secret, downwardAPI and projected volumes in a memory-backed emptyDir,
@@ -315,10 +313,98 @@ fn prepare_volume(
         os.mount_tmpfs(&dir, None)?;
         out.tmpfs.push(dir.clone());
     }
-    let payload = fresh_payload(&dir)?;
+    atomic::clear(&dir)?;
+    let payload = atomic::new_payload(&dir)?;
+    write_files(&payload, pod, v, sources)?;
+    atomic::publish(&dir, &payload)?;
+    if let Some(group) = &fs_group {
+        group.apply(&dir, true)?;
+    }
+    out.read_only.insert(v.name.clone());
+    out.paths.insert(v.name.clone(), dir);
+    Ok(())
+}
+
+/// Whether `v` is a volume of files the agent writes (configMap, secret, downwardAPI,
+/// projected), which [`refresh`] brings up to date.
+fn holds_files(v: &Volume) -> bool {
+    v.config_map.is_some()
+        || v.secret.is_some()
+        || v.downward_api.is_some()
+        || v.projected.is_some()
+}
+
+/// Whether `pod` has a volume of files the agent writes, which [`refresh`] brings up to date.
+pub fn has_files(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .any(holds_files)
+}
+
+/// Whether `pod` has a volume of files taken from its own metadata (a downwardAPI volume or
+/// projection), which must be written again when its labels or annotations change.
+pub fn reads_pod_metadata(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .any(|v| {
+            v.downward_api.is_some()
+                || v.projected
+                    .iter()
+                    .flat_map(|p| p.sources.iter().flatten())
+                    .any(|s| s.downward_api.is_some())
+        })
+}
+
+/// Writes the files of `pod`'s configMap, secret, downwardAPI and projected volumes again from
+/// `sources`, as the kubelet's volume manager sets up these volumes again at every sync of a
+/// running pod (their plugins' `RequiresRemount`): a volume whose files changed gets the new ones
+/// in one step (see [`atomic`]), the others stay as they are. A volume that cannot be written
+/// (its ConfigMap was deleted, a key it names is gone) keeps its files, and its error is
+/// returned. Files mounted by `subPath` are bound to the old payload's file and keep it, as
+/// upstream's do.
+pub fn refresh(pod: &Pod, sources: &EnvSources<'_>, volumes: &PodVolumes) -> Vec<VolumeError> {
+    let fs_group = FsGroup::of(pod);
+    let mut errors = Vec::new();
+    for v in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+        let Some(dir) = volumes.paths.get(&v.name).filter(|_| holds_files(v)) else {
+            continue;
+        };
+        let written = atomic::new_payload(dir).and_then(|payload| {
+            let filled = write_files(&payload, pod, v, sources).and_then(|()| match &fs_group {
+                Some(group) => group.apply(&payload, true),
+                None => Ok(()),
+            });
+            match filled {
+                Ok(()) => atomic::replace(dir, &payload),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&payload);
+                    Err(e)
+                }
+            }
+        });
+        if let Err(error) = written {
+            errors.push(VolumeError::InVolume {
+                volume: v.name.clone(),
+                error: Box::new(error),
+            });
+        }
+    }
+    errors
+}
+
+/// Writes the files of the configMap, secret, downwardAPI or projected volume `v` into
+/// `payload`, as its upstream plugin's `SetUpAt` makes its payload.
+fn write_files(
+    payload: &Path,
+    pod: &Pod,
+    v: &Volume,
+    sources: &EnvSources<'_>,
+) -> Result<(), VolumeError> {
     if let Some(cmv) = &v.config_map {
         write_source(
-            &payload,
+            payload,
             "configmap",
             &cmv.name,
             sources.config_maps.get(&cmv.name).map(config_map_data),
@@ -329,7 +415,7 @@ fn prepare_volume(
     } else if let Some(sv) = &v.secret {
         let name = sv.secret_name.clone().unwrap_or_default();
         write_source(
-            &payload,
+            payload,
             "secret",
             &name,
             sources.secrets.get(&name).map(secret_data),
@@ -339,7 +425,7 @@ fn prepare_volume(
         )?;
     } else if let Some(d) = &v.downward_api {
         downward_files(
-            &payload,
+            payload,
             pod,
             d.items.as_deref().unwrap_or_default(),
             d.default_mode.unwrap_or(0o644),
@@ -350,7 +436,7 @@ fn prepare_volume(
         for src in p.sources.iter().flatten() {
             if let Some(c) = &src.config_map {
                 write_source(
-                    &payload,
+                    payload,
                     "configmap",
                     &c.name,
                     sources.config_maps.get(&c.name).map(config_map_data),
@@ -361,7 +447,7 @@ fn prepare_volume(
             }
             if let Some(s) = &src.secret {
                 write_source(
-                    &payload,
+                    payload,
                     "secret",
                     &s.name,
                     sources.secrets.get(&s.name).map(secret_data),
@@ -372,7 +458,7 @@ fn prepare_volume(
             }
             if let Some(d) = &src.downward_api {
                 downward_files(
-                    &payload,
+                    payload,
                     pod,
                     d.items.as_deref().unwrap_or_default(),
                     mode,
@@ -380,59 +466,6 @@ fn prepare_volume(
                 )?;
             }
         }
-    }
-    publish(&dir, &payload)?;
-    if let Some(group) = &fs_group {
-        group.apply(&dir, true)?;
-    }
-    out.read_only.insert(v.name.clone());
-    out.paths.insert(v.name.clone(), dir);
-    Ok(())
-}
-
-/// A new, empty payload directory of a volume of files, as upstream's `AtomicWriter` makes it:
-/// `..<UTC time>.<random>` in `dir`, whose earlier contents (of an attempt that failed) go.
-fn fresh_payload(dir: &Path) -> Result<PathBuf, VolumeError> {
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let path = entry.map_err(io(dir))?.path();
-        let removed = match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
-            _ => std::fs::remove_file(&path),
-        };
-        removed.map_err(io(&path))?;
-    }
-    let stamp: String = runlet_api::clock::rfc3339(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0)),
-    )
-    .trim_end_matches('Z')
-    .chars()
-    .map(|c| if c.is_ascii_digit() { c } else { '_' })
-    .collect();
-    let payload = dir.join(format!(
-        "..{stamp}.{:09}",
-        rand::random::<u32>() % 1_000_000_000
-    ));
-    std::fs::create_dir(&payload).map_err(io(&payload))?;
-    std::fs::set_permissions(&payload, std::fs::Permissions::from_mode(0o755))
-        .map_err(io(&payload))?;
-    Ok(payload)
-}
-
-/// Makes the payload visible as `AtomicWriter` does: `..data` links to it, and each of its
-/// top-level entries is a link through `..data`, so a later payload could replace them all at
-/// once (the layout programs watching a mounted ConfigMap expect).
-fn publish(dir: &Path, payload: &Path) -> Result<(), VolumeError> {
-    let Some(name) = payload.file_name() else {
-        return Err(VolumeError::BadPath(payload.display().to_string()));
-    };
-    let data = dir.join("..data");
-    std::os::unix::fs::symlink(name, &data).map_err(io(&data))?;
-    for entry in std::fs::read_dir(payload).map_err(io(payload))? {
-        let entry = entry.map_err(io(payload))?.file_name();
-        let link = dir.join(&entry);
-        std::os::unix::fs::symlink(Path::new("..data").join(&entry), &link).map_err(io(&link))?;
     }
     Ok(())
 }
@@ -765,6 +798,61 @@ mod tests {
         assert_eq!(claimed, vec![dir.path().join("mnt/cfg")]);
         points.release(&claimed[0]);
         assert!(!dir.path().join("mnt").exists(), "and taken away again");
+    }
+
+    #[test]
+    fn a_refresh_that_cannot_write_a_volume_keeps_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"containers": [{"name": "c"}], "volumes": [
+                {"name": "cfg", "configMap": {"name": "cm"}},
+                {"name": "opt", "configMap": {"name": "cm", "optional": true}},
+                {"name": "scratch", "emptyDir": {}},
+            ]}
+        }))
+        .unwrap();
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}}))
+                .unwrap();
+        let cms = HashMap::from([("cm".to_string(), cm)]);
+        let sources = EnvSources {
+            config_maps: &cms,
+            ..Default::default()
+        };
+        let vols = prepare(&FakeOs::new(), dir.path(), &pod, &sources).unwrap();
+        std::fs::write(dir.path().join("volumes/scratch/mine"), "x").unwrap();
+        assert!(refresh(&pod, &sources, &vols).is_empty());
+
+        // The ConfigMap is deleted: the volume that needs it keeps its files and says why; the
+        // optional one is emptied, as upstream writes an empty payload for a missing optional
+        // source; an emptyDir is never touched.
+        let gone = EnvSources::default();
+        let errors = refresh(&pod, &gone, &vols);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].to_string(),
+            "for volume \"cfg\" : configmap \"cm\" not found"
+        );
+        let read = |rel: &str| std::fs::read_to_string(dir.path().join("volumes").join(rel));
+        assert_eq!(read("cfg/k").unwrap(), "v");
+        assert!(read("opt/k").is_err());
+        assert_eq!(read("scratch/mine").unwrap(), "x");
+        let payloads = std::fs::read_dir(dir.path().join("volumes/cfg"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != "..data")
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("..")
+            })
+            .count();
+        assert_eq!(
+            payloads, 1,
+            "the payload that could not be filled is removed"
+        );
     }
 
     #[test]

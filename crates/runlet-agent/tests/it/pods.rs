@@ -649,3 +649,72 @@ async fn a_working_directory_the_agent_made_goes_with_the_pod() {
     .await;
     env.stop().await;
 }
+
+#[tokio::test]
+async fn config_map_and_label_changes_reach_a_running_pod_s_volumes() {
+    let env = Env::start().await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(env.api.client.clone());
+    let cm = |data: serde_json::Value| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": "live"}, "data": data})).unwrap()
+    };
+    cms.create(&PostParams::default(), &cm(json!({"a": "1", "b": "2"})))
+        .await
+        .unwrap();
+    let mnt = env.dir.path().join("mnt");
+    let dir = mnt.to_str().unwrap();
+    let pod = env
+        .create(
+            "live",
+            json!({"restartPolicy": "Never",
+                "containers": [{"name": "c", "image": "busybox", "env": [{"name": "DIR", "value": dir}],
+                    "command": sh("until [ \"$(cat $DIR/cfg/a)\" = 1b ] && [ ! -e $DIR/cfg/b ] && grep -q 'stage=\"two\"' $DIR/info/labels; do sleep 0.05; done; cat $DIR/cfg/c"),
+                    "volumeMounts": [{"name": "cfg", "mountPath": format!("{dir}/cfg")},
+                                     {"name": "info", "mountPath": format!("{dir}/info")}]}],
+                "volumes": [{"name": "cfg", "configMap": {"name": "live"}},
+                            {"name": "info", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}]}),
+        )
+        .await;
+    env.wait_phase("live", "Running").await;
+    let uid = pod.metadata.uid.clone().unwrap();
+    let host = env
+        .dir
+        .path()
+        .join("agent/pod-volumes")
+        .join(&uid)
+        .join("volumes");
+    let read = |rel: &str| std::fs::read_to_string(host.join(rel)).unwrap_or_default();
+    assert_eq!(read("cfg/a"), "1");
+
+    // A ConfigMap change reaches the volume at the next sync of the pod, in one step.
+    cms.replace(
+        "live",
+        &PostParams::default(),
+        &cm(json!({"a": "1b", "c": "3"})),
+    )
+    .await
+    .unwrap();
+    env.api.clock.advance_millis(60_001);
+    wait_until("the ConfigMap's new keys reach the volume", || async {
+        read("cfg/a") == "1b" && read("cfg/c") == "3" && !host.join("cfg/b").exists()
+    })
+    .await;
+    let payloads: Vec<String> = std::fs::read_dir(host.join("cfg"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("..") && n != "..data")
+        .collect();
+    assert_eq!(payloads.len(), 1, "the old payload is gone: {payloads:?}");
+
+    // A label change reaches the downward API files at once.
+    env.pods
+        .patch(
+            "live",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"metadata": {"labels": {"stage": "two"}}})),
+        )
+        .await
+        .unwrap();
+    env.wait_phase("live", "Succeeded").await;
+    assert_eq!(env.logs("live", &LogParams::default()).await, "3\n");
+    env.stop().await;
+}

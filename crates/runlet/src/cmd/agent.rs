@@ -32,6 +32,10 @@ pub struct AgentArgs {
     /// published in the Node; a specific IP is also published as the node's InternalIP.
     #[arg(long, env = "RUNLET_LOG_BIND", default_value = "0.0.0.0:10250")]
     log_bind: std::net::SocketAddr,
+    /// How often running pods' configMap, secret, downwardAPI and projected volumes are
+    /// written again, so that changes reach them (the kubelet's --sync-frequency).
+    #[arg(long, env = "RUNLET_SYNC_FREQUENCY_SECONDS", default_value_t = 60)]
+    sync_frequency_seconds: u64,
 }
 
 /// The host name, lower-cased, as a node name.
@@ -90,6 +94,7 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
         .data_dir
         .unwrap_or_else(|| crate::paths::default_data_dir().join("agent"));
     let mut agent_config = AgentConfig::new(&name, dir);
+    agent_config.sync_frequency = Duration::from_secs(args.sync_frequency_seconds.max(1));
     agent_config.log_endpoint = ca_pem.map(|client_ca_pem| LogEndpointConfig {
         bind: args.log_bind,
         client_ca_pem,

@@ -509,6 +509,7 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         data_dir: tmp.path().to_path_buf(),
         history: Duration::from_secs(300),
         agent_node: Some(node.clone()),
+        agent_sync_frequency: None,
         identity: format!("runlet-bench-{}", std::process::id()),
         tokens: Default::default(),
     })

@@ -99,6 +99,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                 data_dir: dir,
                 history: Duration::from_secs(300),
                 agent_node: Some(super::agent::default_node_name()),
+                agent_sync_frequency: None,
                 identity: format!("runlet-run-{}", std::process::id()),
                 tokens: Default::default(),
             })

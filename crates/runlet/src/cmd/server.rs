@@ -31,6 +31,10 @@ pub struct ServerArgs {
     /// The embedded agent's node name (default: the host name).
     #[arg(long, env = "RUNLET_NODE_NAME")]
     node_name: Option<String>,
+    /// How often the embedded agent writes running pods' configMap, secret, downwardAPI and
+    /// projected volumes again, so that changes reach them (the kubelet's --sync-frequency).
+    #[arg(long, env = "RUNLET_SYNC_FREQUENCY_SECONDS", default_value_t = 60)]
+    sync_frequency_seconds: u64,
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -98,6 +102,7 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         data_dir: dir.clone(),
         history: Duration::from_secs(args.history_seconds.max(1)),
         agent_node: agent_node.clone(),
+        agent_sync_frequency: Some(Duration::from_secs(args.sync_frequency_seconds.max(1))),
         // Stable across restarts of this server (so a restart after a crash takes its lease
         // back at once) and distinct between servers on one host (they cannot share an address).
         identity: format!(

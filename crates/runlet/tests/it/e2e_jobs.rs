@@ -414,3 +414,44 @@ fn python_client_sees_jobs_run() {
         s.log()
     );
 }
+
+/// A ConfigMap patched with kubectl while a Job's pod runs reaches the pod's configMap volume
+/// at the agent's next sync of the pod (`--sync-frequency-seconds`, the kubelet's
+/// `--sync-frequency`), as it does on a kubelet: the pod waits for the new value, then ends.
+#[test]
+fn a_config_map_change_reaches_a_running_job_s_volume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(tmp.path(), &["--sync-frequency-seconds", "1"]);
+    let ns = Ns::new(&s, "cmupdate");
+    ns.k(&["create", "configmap", "flags", "--from-literal=mode=wait"]);
+    let dir = format!("/tmp/runlet-e2e-flags-{}", std::process::id());
+    let script = format!(
+        "cat {dir}/mode; echo; until [ \"$(cat {dir}/mode)\" = go ]; do sleep 0.1; done; echo saw go"
+    );
+    ns.create(&job(
+        "watcher",
+        "",
+        json!({}),
+        json!({
+            "volumes": [{"name": "flags", "configMap": {"name": "flags"}}],
+            "containers": [{"name": "main", "image": "busybox",
+                "volumeMounts": [{"name": "flags", "mountPath": dir}],
+                "command": ["sh", "-c", script]}],
+        }),
+    ));
+    ns.wait_for(T, "the pod runs", || {
+        pods_of(&ns, "watcher")
+            .first()
+            .is_some_and(|p| p["status"]["phase"] == "Running")
+    });
+    ns.k(&[
+        "patch",
+        "configmap",
+        "flags",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"mode":"go"}}"#,
+    ]);
+    ns.wait_job("watcher", "complete", 60);
+    assert_eq!(ns.k(&["logs", "job/watcher"]), "wait\nsaw go\n");
+}
