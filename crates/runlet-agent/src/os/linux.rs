@@ -136,6 +136,7 @@ impl Os for LinuxOs {
             mounts_optional: spec.mounts.iter().all(|m| m.optional),
             mounts,
             cwd: cstring(spec.cwd.as_os_str().as_bytes()).map_err(spawn_err)?,
+            hostname: spec.hostname.map(String::into_bytes),
             groups: spec
                 .user
                 .groups

@@ -90,6 +90,9 @@ pub struct SpawnSpec {
     /// Bind mounts; when non-empty (or the root is read-only) the process gets a private mount
     /// namespace.
     pub mounts: Vec<BindMount>,
+    /// When set, the process gets a UTS namespace of its own with this host name (what
+    /// `hostname` and `uname -n` say in a pod).
+    pub hostname: Option<String>,
     /// `cgroup.procs` files the process joins before it runs the program.
     pub cgroup_procs: Vec<PathBuf>,
 }

@@ -42,6 +42,8 @@ pub struct ChildSetup {
     /// Where the namespace or a mount fails, the program runs without them.
     pub mounts_optional: bool,
     pub cwd: CString,
+    /// A UTS namespace of the child's own with this host name.
+    pub hostname: Option<Vec<u8>>,
     pub user: super::Credentials,
     /// `user.groups` as the system call takes them.
     pub groups: Vec<rustix::process::Gid>,
@@ -379,6 +381,13 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
     for f in &setup.cgroup_procs {
         rustix::io::write(f, b"0").map_err(other)?;
     }
+    if let Some(name) = &setup.hostname {
+        // SAFETY: only a new UTS namespace is requested; memory and the file-descriptor table
+        // are not unshared.
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUTS) }
+            .map_err(other)?;
+        rustix::system::sethostname(name).map_err(other)?;
+    }
     let user = &setup.user;
     if (!setup.mounts.is_empty() || user.read_only_root)
         && let Err(e) = private_mounts(&setup.mounts, user.read_only_root)
@@ -505,6 +514,7 @@ mod tests {
             mounts: Vec::new(),
             mounts_optional: false,
             cwd: CString::new(cwd).unwrap(),
+            hostname: None,
             user: Default::default(),
             groups: Vec::new(),
         }

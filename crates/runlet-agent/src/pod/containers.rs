@@ -83,7 +83,23 @@ impl Worker {
         // Upstream's `ExpandContainerCommandAndArgs` sees the pod's environment only, not
         // what the runtime adds (PATH, HOSTNAME, HOME).
         let argv = env::command_line(&container, &pod_env);
-        let mut full_env = base_env(pod_hostname(&self.pod), uid);
+        // A `hostNetwork` pod has the node's host name (its sandbox gets none from the kubelet,
+        // and the runtime uses the host's); any other has its own, in a UTS namespace of its own
+        // where the agent may make one.
+        let host_network = self
+            .pod
+            .spec
+            .as_ref()
+            .is_some_and(|s| s.host_network == Some(true));
+        let hostname = if host_network {
+            rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            pod_hostname(&self.pod)
+        };
+        let mut full_env = base_env(hostname.clone(), uid);
         for (k, v) in pod_env {
             if let Some(slot) = full_env.iter_mut().find(|(n, _)| *n == k) {
                 slot.1 = v;
@@ -173,6 +189,7 @@ impl Worker {
             self.ctx
                 .logs
                 .attempt_file(&self.ns, &self.name, &self.uid, &container.name, attempt);
+        let hostname = (self.ctx.runtime.os().is_root() && !host_network).then_some(hostname);
         let config = ContainerConfig {
             id: id.clone(),
             argv,
@@ -180,6 +197,7 @@ impl Worker {
             cwd,
             user,
             mounts,
+            hostname,
             limits,
             log_path,
         };

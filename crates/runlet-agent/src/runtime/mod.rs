@@ -32,6 +32,9 @@ pub struct ContainerConfig {
     pub cwd: PathBuf,
     pub user: Credentials,
     pub mounts: Vec<BindMount>,
+    /// The pod's host name, for a UTS namespace of the container's own; `None` shares the
+    /// host's (`hostNetwork`, or an agent that may not make namespaces).
+    pub hostname: Option<String>,
     pub limits: Limits,
     /// The CRI log file of this attempt.
     pub log_path: PathBuf,

@@ -1,7 +1,8 @@
 //! The `process` runtime: each container attempt is a host process in its own process group.
 //!
 //! The image is recorded, not pulled. The attempt joins a cgroup with its limits when the host
-//! allows one, gets a private mount namespace when it has volumes, and its stdout/stderr go to
+//! allows one, gets a private mount namespace when it has volumes (and a UTS namespace with the
+//! pod's host name where the agent may make namespaces), and its stdout/stderr go to
 //! its CRI log file. When the main process ends, the rest of its process group is killed, as a
 //! container's processes die with its PID namespace.
 
@@ -44,6 +45,7 @@ impl Runtime for ProcessRuntime {
             cwd: config.cwd,
             user: config.user,
             mounts: config.mounts,
+            hostname: config.hostname,
             cgroup_procs: cgroup.unwrap_or_default(),
         };
         let spawned = match self.os.spawn(spec) {

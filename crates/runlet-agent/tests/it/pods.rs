@@ -718,3 +718,40 @@ async fn config_map_and_label_changes_reach_a_running_pod_s_volumes() {
     assert_eq!(env.logs("live", &LogParams::default()).await, "3\n");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_container_s_host_name_is_its_pod_s() {
+    let env = Env::start().await;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:\t0\t"));
+    let pods = [
+        ("plain", json!({}), "plain"),
+        ("named", json!({"hostname": "worker-7"}), "worker-7"),
+        ("hostnet", json!({"hostNetwork": true}), host.as_str()),
+    ];
+    for (name, extra, _) in &pods {
+        let mut spec = json!({"restartPolicy": "Never", "containers": [{"name": "c",
+            "image": "busybox", "command": sh("uname -n; echo $HOSTNAME")}]});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        env.create(name, spec).await;
+    }
+    for (name, _, want) in &pods {
+        env.wait_phase(name, "Succeeded").await;
+        // An agent that may not make namespaces leaves every container the host's name.
+        let uname = if root { *want } else { host.as_str() };
+        assert_eq!(
+            env.logs(name, &LogParams::default()).await,
+            format!("{uname}\n{want}\n"),
+            "pod {name}"
+        );
+    }
+    env.stop().await;
+}
