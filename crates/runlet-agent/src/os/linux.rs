@@ -137,6 +137,7 @@ impl Os for LinuxOs {
             mounts,
             cwd: cstring(spec.cwd.as_os_str().as_bytes()).map_err(spawn_err)?,
             hostname: spec.hostname.map(String::into_bytes),
+            pid_namespace: spec.pid_namespace,
             groups: spec
                 .user
                 .groups

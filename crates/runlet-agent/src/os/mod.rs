@@ -93,6 +93,12 @@ pub struct SpawnSpec {
     /// When set, the process gets a UTS namespace of its own with this host name (what
     /// `hostname` and `uname -n` say in a pod).
     pub hostname: Option<String>,
+    /// A PID namespace of the process's own, whose first process it is: when it ends, the
+    /// kernel kills every process it started, even one that left its process group (`setsid`),
+    /// as a container's processes die with their PID namespace. Its signals then follow the
+    /// rules for a namespace's init, as in a container: one it has no handler for (`SIGTERM`
+    /// to a plain `sleep`) does nothing, and the grace period ends with `SIGKILL`.
+    pub pid_namespace: bool,
     /// `cgroup.procs` files the process joins before it runs the program.
     pub cgroup_procs: Vec<PathBuf>,
 }

@@ -44,6 +44,8 @@ pub struct ChildSetup {
     pub cwd: CString,
     /// A UTS namespace of the child's own with this host name.
     pub hostname: Option<Vec<u8>>,
+    /// A PID namespace of the child's own (it is cloned into it as its first process).
+    pub pid_namespace: bool,
     pub user: super::Credentials,
     /// `user.groups` as the system call takes them.
     pub groups: Vec<rustix::process::Gid>,
@@ -164,7 +166,14 @@ fn clone_child(args: &ChildArgs<'_>, stack: &mut Vec<u8>) -> Result<c_int, Spawn
             libc::clone(
                 child_main,
                 top,
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                libc::CLONE_VM
+                    | libc::CLONE_VFORK
+                    | libc::SIGCHLD
+                    | if args.setup.pid_namespace {
+                        libc::CLONE_NEWPID
+                    } else {
+                        0
+                    },
                 std::ptr::from_ref(args).cast_mut().cast(),
             )
         }
@@ -515,6 +524,7 @@ mod tests {
             mounts_optional: false,
             cwd: CString::new(cwd).unwrap(),
             hostname: None,
+            pid_namespace: false,
             user: Default::default(),
             groups: Vec::new(),
         }

@@ -189,7 +189,13 @@ impl Worker {
             self.ctx
                 .logs
                 .attempt_file(&self.ns, &self.name, &self.uid, &container.name, attempt);
-        let hostname = (self.ctx.runtime.os().is_root() && !host_network).then_some(hostname);
+        let may_make_namespaces = self.ctx.runtime.os().is_root();
+        let hostname = (may_make_namespaces && !host_network).then_some(hostname);
+        let host_pid = self
+            .pod
+            .spec
+            .as_ref()
+            .is_some_and(|s| s.host_pid == Some(true));
         let config = ContainerConfig {
             id: id.clone(),
             argv,
@@ -198,6 +204,7 @@ impl Worker {
             user,
             mounts,
             hostname,
+            pid_namespace: may_make_namespaces && !host_pid,
             limits,
             log_path,
         };

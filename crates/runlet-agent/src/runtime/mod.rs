@@ -35,6 +35,9 @@ pub struct ContainerConfig {
     /// The pod's host name, for a UTS namespace of the container's own; `None` shares the
     /// host's (`hostNetwork`, or an agent that may not make namespaces).
     pub hostname: Option<String>,
+    /// A PID namespace of the container's own (see [`crate::os::SpawnSpec::pid_namespace`]);
+    /// not for `hostPID` pods, nor where the agent may not make namespaces.
+    pub pid_namespace: bool,
     pub limits: Limits,
     /// The CRI log file of this attempt.
     pub log_path: PathBuf,

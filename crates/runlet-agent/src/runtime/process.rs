@@ -3,8 +3,9 @@
 //! The image is recorded, not pulled. The attempt joins a cgroup with its limits when the host
 //! allows one, gets a private mount namespace when it has volumes (and a UTS namespace with the
 //! pod's host name where the agent may make namespaces), and its stdout/stderr go to
-//! its CRI log file. When the main process ends, the rest of its process group is killed, as a
-//! container's processes die with its PID namespace.
+//! its CRI log file. Where the agent may make namespaces, the attempt is the first process of
+//! a PID namespace of its own, so everything it started dies with it, as in a container;
+//! elsewhere, the rest of its process group is killed when it ends.
 
 use super::{ContainerConfig, Exited, Runtime, RuntimeError, Started};
 use crate::logs::{LogStore, copy_to_cri, open_cri_log};
@@ -46,14 +47,23 @@ impl Runtime for ProcessRuntime {
             user: config.user,
             mounts: config.mounts,
             hostname: config.hostname,
+            pid_namespace: config.pid_namespace,
             cgroup_procs: cgroup.unwrap_or_default(),
         };
+        // The log file exists before the process does: an agent that crashes at once after the
+        // start still finds it when it comes back, and so knows the attempt ran (a `Never` pod
+        // must not run twice).
+        let log_file = open_cri_log(&config.log_path, &self.logs);
         let spawned = match self.os.spawn(spec) {
             Ok(s) => s,
             Err(e) => {
                 if has_cgroup {
                     self.os.remove_cgroup(&config.id);
                 }
+                if log_file.is_ok() {
+                    let _ = std::fs::remove_file(&config.log_path);
+                }
+                self.logs.set_live(&config.log_path, false);
                 return Err(match e {
                     OsError::MountNamespace(_) => RuntimeError::MountNamespace(e),
                     other => RuntimeError::Start(other),
@@ -61,7 +71,6 @@ impl Runtime for ProcessRuntime {
             }
         };
         let pid = spawned.pid;
-        let log_file = open_cri_log(&config.log_path, &self.logs);
         let os = self.os.clone();
         let logs = self.logs.clone();
         let clock = self.clock.clone();

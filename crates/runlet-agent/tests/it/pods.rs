@@ -1,6 +1,6 @@
 //! Pods running to completion: phases, exit codes, logs, env, init containers and volumes.
 
-use crate::harness::{Env, cstatus, phase_of, wait_until};
+use crate::harness::{Env, cstatus, phase_of, process_with, wait_until};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{Api, LogParams, PostParams};
 use serde_json::json;
@@ -753,5 +753,47 @@ async fn a_container_s_host_name_is_its_pod_s() {
             "pod {name}"
         );
     }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn what_a_container_started_dies_with_it_even_outside_its_process_group() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:\t0\t"));
+    if !root {
+        eprintln!("skipped: an agent that is not root makes no PID namespaces");
+        return;
+    }
+    let env = Env::start().await;
+    let marker = format!("escaped-{}", std::process::id());
+    // The escaped shell keeps the container's stdout open: before, the pod ran until it ended.
+    env.create(
+        "escape",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh(&format!("setsid sh -c 'sleep 300; : {marker}' & sleep 0.2; echo main-exits")),
+            "resources": {"limits": {"memory": "64Mi"}}}]}),
+    )
+    .await;
+    let done = env.wait_phase("escape", "Succeeded").await;
+    assert!(
+        !process_with(&marker),
+        "the process that left the process group died with the container's main process"
+    );
+    assert_eq!(
+        env.logs("escape", &LogParams::default()).await,
+        "main-exits\n"
+    );
+    // Nothing is left in the container's cgroup, so it is removed with the container.
+    let uid = done.metadata.uid.clone().unwrap();
+    let leftover: Vec<std::path::PathBuf> =
+        ["/sys/fs/cgroup/memory/runlet", "/sys/fs/cgroup/runlet"]
+            .iter()
+            .flat_map(|root| std::fs::read_dir(root).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().contains(&uid))
+            .collect();
+    assert!(leftover.is_empty(), "cgroups left behind: {leftover:?}");
     env.stop().await;
 }
