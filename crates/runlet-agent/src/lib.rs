@@ -650,6 +650,12 @@ impl Manager {
             // Started by an earlier run of this agent, whose processes are gone, and not to
             // be started again.
             self.finished.insert(uid.clone());
+            // Its volumes go now, as those of any pod whose containers are done; its sandbox
+            // stays with the pod.
+            let volumes = pod::private_dir(&self.ctx.config.data_dir, &uid);
+            self.helpers.spawn(async move {
+                let _ = tokio::task::spawn_blocking(move || pod::remove_sandbox(&volumes)).await;
+            });
             let client = self.ctx.client.clone();
             let status = serde_json::to_value(&p.status).unwrap_or_default();
             let now = runlet_api::clock::rfc3339(self.ctx.clock.now_unix());

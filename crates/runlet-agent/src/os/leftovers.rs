@@ -1,9 +1,12 @@
 //! Processes an earlier run of the agent left behind.
 //!
-//! A container's main process dies with the agent (its parent-death signal), but what it
-//! started does not: after a `kill -9` of the agent, a shell's background `sleep` runs on,
-//! reparented to init, although its pod is gone. The kubelet kills a container it finds in an
-//! unknown state before anything else; the agent finds such processes by the mount it gave
+//! A container's main process dies with the agent (its parent-death signal), and with it,
+//! as the first process of the container's PID namespace, everything it started. A container
+//! without a PID namespace of its own (`hostPID`, or one an earlier version of the agent
+//! started) leaves what it started behind: after a `kill -9` of the agent, a shell's
+//! background `sleep` runs on, reparented to init, although its pod is gone. The kubelet kills
+//! a container it finds in an unknown state before anything else; the agent finds such
+//! processes by the mount it gave
 //! their container: each container (as root) has a private mount namespace in which its
 //! termination-message file from `DATA/termination-log/` is bound, and every process it starts
 //! inherits that namespace. So a process whose mount table binds a file of this agent's

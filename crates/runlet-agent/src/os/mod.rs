@@ -11,6 +11,7 @@ pub mod cgroup;
 pub mod fake;
 pub mod leftovers;
 pub mod linux;
+pub mod mountinfo;
 pub mod spawn;
 
 use futures::future::BoxFuture;

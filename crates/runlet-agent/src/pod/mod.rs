@@ -987,8 +987,16 @@ pub const PRIVATE: &str = "pod-volumes";
 /// directory for all, so that a container costs one file and no directory of its own.
 pub const TERMINATION_FILES: &str = "termination-log";
 
-/// Removes a pod's sandbox, whose volumes are torn down already.
+/// Removes a pod's directory (its sandbox, or its volumes'), unmounting what is still mounted
+/// in it.
 pub fn remove_sandbox(sandbox: &std::path::Path) {
+    // What is still mounted in it first (the tmpfs of a pod whose agent was killed): removing
+    // the directory would fail, and a secret would stay in memory.
+    for point in crate::os::mountinfo::mount_points_under(sandbox) {
+        if let Err(e) = rustix::mount::unmount(&point, rustix::mount::UnmountFlags::DETACH) {
+            tracing::warn!(path = %point.display(), error = %e, "unmounting in a pod sandbox");
+        }
+    }
     if let Err(e) = std::fs::remove_dir_all(sandbox)
         && e.kind() != std::io::ErrorKind::NotFound
     {

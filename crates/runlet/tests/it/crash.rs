@@ -137,7 +137,8 @@ fn process_with(marker: &str) -> bool {
 /// A container's main process dies with a `kill -9`ed server (its parent-death signal), and
 /// with it everything it started, even a process that left its process group: the main
 /// process is the first of its PID namespace, whose end the kernel makes the end of all. The
-/// server that comes back runs on its data without waiting for anything left behind.
+/// server that comes back fails the pod (it must not run twice) and tears down the volumes the
+/// crashed one mounted for it.
 #[test]
 fn what_containers_started_dies_with_a_crashed_server() {
     let root = std::fs::read_to_string("/proc/self/status")
@@ -160,6 +161,16 @@ spec:
   - name: c
     image: busybox
     command: [\"sh\", \"-c\", \"setsid sh -c 'sleep 300; : {marker}' & wait\"]
+    volumeMounts:
+    - name: info
+      mountPath: /tmp/{marker}
+  volumes:
+  - name: info
+    downwardAPI:
+      items:
+      - path: name
+        fieldRef:
+          fieldPath: metadata.name
 "
     );
     server.kubectl_stdin(&["apply", "-f", "-"], &pod);
@@ -185,4 +196,20 @@ spec:
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The lost pod's volumes are torn down, though no run of the agent remembers mounting
+    // them: its downward API files were on a tmpfs.
+    let data = dir.path().to_string_lossy().into_owned();
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&data))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    crate::harness::wait_until(
+        Duration::from_secs(10),
+        "the lost pod's volumes are unmounted",
+        || mounted().is_empty(),
+    );
 }
