@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod discovery;
 pub mod error;
+pub mod eventttl;
 pub mod gc;
 pub mod handlers;
 pub mod logs;

@@ -19,6 +19,8 @@ pub struct StackOptions {
     pub data_dir: PathBuf,
     /// How long store history is kept for watches to resume from.
     pub history: Duration,
+    /// How long an Event lives after it was last written (upstream's `--event-ttl`).
+    pub event_ttl: Duration,
     /// The embedded agent's node name; `None` runs no agent.
     pub agent_node: Option<String>,
     /// How often the embedded agent writes running pods' volumes of files again (`None`: the
@@ -29,6 +31,9 @@ pub struct StackOptions {
     /// Bearer tokens accepted over HTTPS.
     pub tokens: TokenFile,
 }
+
+/// Upstream's `--event-ttl` default.
+pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(3600);
 
 /// A running stack.
 pub struct Stack {
@@ -56,10 +61,12 @@ impl Stack {
         let cancel = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
         let compaction = runlet_apiserver::compaction_loop(state.clone(), opts.history);
+        let event_expiry = runlet_apiserver::eventttl::expiry_loop(state.clone(), opts.event_ttl);
         let token = cancel.child_token();
         tasks.spawn(async move {
             tokio::select! {
                 _ = compaction => {}
+                _ = event_expiry => {}
                 _ = token.cancelled() => {}
             }
         });

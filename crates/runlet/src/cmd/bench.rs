@@ -508,6 +508,7 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
     let stack = crate::stack::Stack::start(crate::stack::StackOptions {
         data_dir: tmp.path().to_path_buf(),
         history: Duration::from_secs(300),
+        event_ttl: crate::stack::DEFAULT_EVENT_TTL,
         agent_node: Some(node.clone()),
         agent_sync_frequency: None,
         identity: format!("runlet-bench-{}", std::process::id()),

@@ -98,6 +98,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
             let stack = Stack::start(StackOptions {
                 data_dir: dir,
                 history: Duration::from_secs(300),
+                event_ttl: crate::stack::DEFAULT_EVENT_TTL,
                 agent_node: Some(super::agent::default_node_name()),
                 agent_sync_frequency: None,
                 identity: format!("runlet-run-{}", std::process::id()),

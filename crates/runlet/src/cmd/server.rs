@@ -25,6 +25,9 @@ pub struct ServerArgs {
     /// How long store history is kept for watches to resume from.
     #[arg(long, env = "RUNLET_HISTORY_SECONDS", default_value_t = 300)]
     history_seconds: u64,
+    /// How long an Event lives after it was last written (upstream's --event-ttl).
+    #[arg(long, env = "RUNLET_EVENT_TTL_SECONDS", default_value_t = 3600)]
+    event_ttl_seconds: u64,
     /// Do not run the embedded node agent (pods then need `runlet agent` on some machine).
     #[arg(long, env = "RUNLET_DISABLE_AGENT")]
     disable_agent: bool,
@@ -101,6 +104,7 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
     let stack = Stack::start(StackOptions {
         data_dir: dir.clone(),
         history: Duration::from_secs(args.history_seconds.max(1)),
+        event_ttl: Duration::from_secs(args.event_ttl_seconds.max(1)),
         agent_node: agent_node.clone(),
         agent_sync_frequency: Some(Duration::from_secs(args.sync_frequency_seconds.max(1))),
         // Stable across restarts of this server (so a restart after a crash takes its lease

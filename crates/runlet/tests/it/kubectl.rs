@@ -676,3 +676,31 @@ fn auth_can_i_and_whoami_answer_for_the_caller() {
         "{resources}"
     );
 }
+
+/// Events expire `--event-ttl-seconds` after they were last written (upstream's `--event-ttl`,
+/// an hour by default), so they do not pile up without end; other objects stay.
+#[test]
+fn events_expire_after_the_event_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with(dir.path(), &["--event-ttl-seconds", "2"]);
+    let at = runlet_api::clock::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    );
+    let event = format!(
+        r#"{{"apiVersion": "v1", "kind": "Event", "metadata": {{"name": "short-lived"}},
+        "involvedObject": {{"kind": "ConfigMap", "name": "keep", "namespace": "default"}},
+        "reason": "Tested", "message": "m", "type": "Normal",
+        "firstTimestamp": "{at}", "lastTimestamp": "{at}"}}"#
+    );
+    s.kubectl_stdin(&["create", "-f", "-"], &event);
+    s.kubectl_ok(&["create", "configmap", "keep", "--from-literal=a=b"]);
+    assert!(s.kubectl_ok(&["get", "events"]).contains("Tested"));
+    wait_until(Duration::from_secs(30), "the event expires", || {
+        !s.kubectl_ok(&["get", "events", "-o", "name"])
+            .contains("short-lived")
+    });
+    s.kubectl_ok(&["get", "configmap", "keep"]);
+}
