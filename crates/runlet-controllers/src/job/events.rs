@@ -109,6 +109,17 @@ struct Bucket {
     at_millis: i64,
 }
 
+impl Bucket {
+    /// Its tokens at `now`, refilled since it was last used, up to the burst.
+    fn level(&self, now: i64) -> f64 {
+        (self.tokens + (now - self.at_millis).max(0) as f64 * SPAM_REFILL_PER_MILLI)
+            .min(SPAM_BURST)
+    }
+}
+
+/// How often spam-filter buckets are looked through for ones to forget.
+const BUCKET_PRUNE_MILLIS: i64 = 60_000;
+
 enum Write {
     Create(Box<Event>),
     Bump {
@@ -129,6 +140,7 @@ async fn write_loop(client: kube::Client, clock: Arc<dyn Clock>, mut rx: mpsc::R
     let mut written: HashMap<String, Written> = HashMap::new();
     let mut similar: HashMap<String, Similar> = HashMap::new();
     let mut buckets: HashMap<String, Bucket> = HashMap::new();
+    let mut last_prune = clock.now_millis();
     let mut buf = Vec::with_capacity(256);
     while rx.recv_many(&mut buf, 256).await > 0 {
         let now = clock.now_millis();
@@ -165,8 +177,7 @@ async fn write_loop(client: kube::Client, clock: Arc<dyn Clock>, mut rx: mpsc::R
                 tokens: SPAM_BURST,
                 at_millis: now,
             });
-            b.tokens = (b.tokens + (now - b.at_millis).max(0) as f64 * SPAM_REFILL_PER_MILLI)
-                .min(SPAM_BURST);
+            b.tokens = b.level(now);
             b.at_millis = now;
             if b.tokens < 1.0 {
                 continue;
@@ -225,8 +236,11 @@ async fn write_loop(client: kube::Client, clock: Arc<dyn Clock>, mut rx: mpsc::R
         // Forget old correlation state so memory stays bounded.
         written.retain(|_, w| now - w.first_millis <= SIMILAR_WINDOW_MILLIS);
         similar.retain(|_, s| now - s.first_millis <= SIMILAR_WINDOW_MILLIS);
-        if buckets.len() > 10_000 {
-            buckets.retain(|_, b| b.tokens < SPAM_BURST - 1.0);
+        // A bucket that has refilled is as good as none: forget it, or one would stay for
+        // every Job there ever was.
+        if now - last_prune >= BUCKET_PRUNE_MILLIS {
+            buckets.retain(|_, b| b.level(now) < SPAM_BURST);
+            last_prune = now;
         }
         join_all(writes.into_iter().map(|w| write(&client, w))).await;
     }
@@ -258,5 +272,25 @@ async fn write(client: &kube::Client, w: Write) {
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "writing event failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_refills_a_token_in_five_minutes_up_to_the_burst() {
+        let b = Bucket {
+            tokens: 0.0,
+            at_millis: 1_000,
+        };
+        assert_eq!(b.level(1_000), 0.0);
+        assert!((b.level(301_000) - 1.0).abs() < 1e-9);
+        assert_eq!(
+            b.level(1_000 + 300_000 * 100),
+            SPAM_BURST,
+            "full, and so forgotten at the next prune"
+        );
     }
 }
