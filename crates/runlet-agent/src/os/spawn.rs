@@ -417,8 +417,26 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
         rustix::thread::set_no_new_privs(true).map_err(other)?;
     }
     rustix::process::chdir(setup.cwd.as_c_str()).map_err(other)?;
+    close_inherited_descriptors();
     unblock_all_signals();
     Ok(())
+}
+
+/// Marks every descriptor above stderr close-on-exec, so the program gets stdin, stdout and
+/// stderr only: the agent's own are close-on-exec already, but a descriptor the agent
+/// inherited without the flag (from whoever started it) would otherwise reach every container.
+/// Kernels before 5.11 know no `CLOSE_RANGE_CLOEXEC`; there the descriptors stay as they were.
+fn close_inherited_descriptors() {
+    // SAFETY: close_range only changes flags of this process's descriptors (its own table: the
+    // clone did not share it), none of which the child uses after its execve.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3_u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
 }
 
 /// Makes `fd` the child's descriptor `target` (without close-on-exec).
@@ -588,6 +606,27 @@ mod tests {
             let line = out.lines().find(|l| l.starts_with(field)).unwrap();
             assert!(line.ends_with("0000000000000000"), "{line}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_descriptor_the_agent_inherited_does_not_reach_the_program() {
+        // As one inherited from whoever started the agent: no close-on-exec flag.
+        let inherited = rustix::io::fcntl_dupfd_cloexec(dev_null(), 50).unwrap();
+        rustix::io::fcntl_setfd(&inherited, rustix::io::FdFlags::empty()).unwrap();
+        let fd = inherited.as_raw_fd();
+        let child = spawn(
+            &program(&[
+                "/bin/sh",
+                "-c",
+                &format!("test -e /proc/self/fd/{fd} && echo leaked || echo clean"),
+            ]),
+            &setup("/"),
+            &dev_null(),
+        )
+        .unwrap();
+        let (out, exit) = tokio::join!(read_all(child.stdout), child.exit.wait());
+        assert_eq!(exit.code, 0);
+        assert_eq!(out, "clean\n");
     }
 
     #[tokio::test]

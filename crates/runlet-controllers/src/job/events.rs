@@ -112,8 +112,7 @@ struct Bucket {
 impl Bucket {
     /// Its tokens at `now`, refilled since it was last used, up to the burst.
     fn level(&self, now: i64) -> f64 {
-        (self.tokens + (now - self.at_millis).max(0) as f64 * SPAM_REFILL_PER_MILLI)
-            .min(SPAM_BURST)
+        (self.tokens + (now - self.at_millis).max(0) as f64 * SPAM_REFILL_PER_MILLI).min(SPAM_BURST)
     }
 }
 
