@@ -153,6 +153,11 @@ pub trait Store: Send + Sync + 'static {
     /// The revision of the latest write.
     fn current_revision(&self) -> Revision;
 
+    /// The revision up to which every write has been sent to every watch: a watch that has
+    /// taken all its ready events has seen every change of its prefix up to here (its progress,
+    /// which a watch bookmark reports).
+    fn watch_progress(&self) -> Revision;
+
     /// The oldest revision still readable (`after` for watch must be ≥ this − 1).
     fn compacted_revision(&self) -> Revision;
 

@@ -21,6 +21,8 @@ pub struct WatchHub {
     ring: RwLock<Ring>,
     live: broadcast::Sender<Arc<Vec<Event>>>,
     history: HistoryReader,
+    /// Every event up to this revision has been sent to the watchers (see [`WatchHub::published`]).
+    published: std::sync::atomic::AtomicI64,
 }
 
 struct Ring {
@@ -50,7 +52,16 @@ impl WatchHub {
             }),
             live,
             history,
+            published: std::sync::atomic::AtomicI64::new(latest),
         })
+    }
+
+    /// The revision up to which every committed event has been sent to every watcher: a
+    /// watcher that has taken all its ready events has seen all of its prefix's events up to
+    /// here, so it may report this revision as its progress (a watch bookmark) even when none
+    /// of them was its own.
+    pub fn published(&self) -> Revision {
+        self.published.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Publishes a committed batch (in revision order) to every watcher.
@@ -67,8 +78,11 @@ impl WatchHub {
                 ring.events.push_back(e.clone());
             }
         }
+        let last = events.last().map_or(0, |e| e.revision);
         // No receivers is fine: nobody is watching.
         let _ = self.live.send(Arc::new(events));
+        self.published
+            .fetch_max(last, std::sync::atomic::Ordering::Release);
     }
 
     /// Records that history before `revision` is gone.

@@ -287,6 +287,7 @@ pub async fn watch(
     let reads = Reads::of(&filter);
     let mut seen = HashMap::new();
     let explicit_initial = query.get("sendInitialEvents") == Some("true");
+    let store = state.store.clone();
     tokio::spawn(async move {
         let mut first_table = true;
         let mut encode = |obj: &Value| -> Value {
@@ -328,6 +329,21 @@ pub async fn watch(
         if explicit_initial && bookmarks && tx.send(Ok(bookmark(from, true))).await.is_err() {
             return;
         }
+        // The line a store event makes on this watch, if it passes the filter.
+        let raw_ok = !info.is_alias() && tables.is_none();
+        let mut event_line = |event: &runlet_store::Event| {
+            let fast = match (raw_ok, match_all) {
+                (true, true) => {
+                    raw_line(event_type(event.kind), &event.value, event.revision).map(Some)
+                }
+                (true, false) => classify_raw(event, &filter, &reads, &mut seen),
+                (false, _) => None,
+            };
+            match fast {
+                Some(l) => l,
+                None => classify(info, event, &filter).map(|(kind, obj)| line(kind, &encode(&obj))),
+            }
+        };
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
@@ -337,7 +353,27 @@ pub async fn watch(
                 _ = &mut deadline => return,
                 _ = tx.closed() => return,
                 _ = ticker.tick(), if bookmarks => {
-                    if tx.send(Ok(bookmark(last_rv, false))).await.is_err() {
+                    // Upstream's watch cache bookmarks its own progress, not the last event
+                    // sent, so a watch of a quiet resource resumes after a compaction without a
+                    // relist. Progress read first, then every ready event taken: all of this
+                    // prefix's events up to it have then been handled here.
+                    let progress = store.watch_progress();
+                    while let Some(Some(event)) = futures::FutureExt::now_or_never(stream.next()) {
+                        match event {
+                            Ok(event) => {
+                                last_rv = event.revision;
+                                if let Some(out) = event_line(&event)
+                                    && tx.send(Ok(out)).await.is_err() {
+                                        return;
+                                    }
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Ok(line("ERROR", &store_status(e).to_json()))).await;
+                                return;
+                            }
+                        }
+                    }
+                    if tx.send(Ok(bookmark(last_rv.max(progress), false))).await.is_err() {
                         return;
                     }
                 }
@@ -349,18 +385,7 @@ pub async fn watch(
                     }
                     Some(Ok(event)) => {
                         last_rv = event.revision;
-                        let raw_ok = !info.is_alias() && tables.is_none();
-                        let fast = match (raw_ok, match_all) {
-                            (true, true) => raw_line(event_type(event.kind), &event.value, event.revision).map(Some),
-                            (true, false) => classify_raw(&event, &filter, &reads, &mut seen),
-                            (false, _) => None,
-                        };
-                        let out = match fast {
-                            Some(l) => l,
-                            None => classify(info, &event, &filter)
-                                .map(|(kind, obj)| line(kind, &encode(&obj))),
-                        };
-                        if let Some(out) = out
+                        if let Some(out) = event_line(&event)
                             && tx.send(Ok(out)).await.is_err() {
                                 return;
                             }

@@ -376,6 +376,10 @@ impl Store for SqliteStore {
         self.index.read().map(|i| i.revision).unwrap_or(0)
     }
 
+    fn watch_progress(&self) -> Revision {
+        self.hub.published()
+    }
+
     fn compacted_revision(&self) -> Revision {
         self.index.read().map(|i| i.compacted).unwrap_or(0)
     }
