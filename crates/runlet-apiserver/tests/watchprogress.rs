@@ -19,11 +19,6 @@ async fn a_quiet_watch_s_bookmarks_carry_the_store_s_progress() {
         .metadata
         .resource_version
         .unwrap();
-    let mut stream = volumes
-        .watch(&WatchParams::default().timeout(3600), &from)
-        .await
-        .unwrap()
-        .boxed();
     let cms: Api<ConfigMap> = Api::default_namespaced(api.client.clone());
     let mut written = 0;
     for i in 0..3 {
@@ -33,9 +28,14 @@ async fn a_quiet_watch_s_bookmarks_carry_the_store_s_progress() {
         let created = cms.create(&PostParams::default(), &cm).await.unwrap();
         written = created.metadata.resource_version.unwrap().parse().unwrap();
     }
-    // Paused time runs on to each bookmark tick while nothing else is to be done, the writes
-    // above included: bookmarks from before them come first.
-    for _ in 0..1000 {
+    let mut stream = volumes
+        .watch(&WatchParams::default().timeout(290), &from)
+        .await
+        .unwrap()
+        .boxed();
+    // Written before the watch starts (from before them): paused time runs on to each bookmark
+    // tick whenever nothing else is to be done, waits for the store's writer thread included.
+    for _ in 0..10 {
         match stream.next().await.unwrap().unwrap() {
             WatchEvent::Bookmark(b) => {
                 let at: i64 = b.metadata.resource_version.parse().unwrap();
