@@ -69,6 +69,15 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
         previous_now, previous,
         "lastState moved on to the third attempt"
     );
+    // Two attempts' logs are kept, the current one and the previous: the first went when the
+    // third started, as the kubelet removes a container's older dead instances.
+    let logs: Vec<String> = std::fs::read_dir(env.dir.path().join("agent/logs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("_flaky_"))
+        .collect();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(logs.iter().all(|n| !n.ends_with(".0.log")), "{logs:?}");
     env.pods
         .delete("flaky", &DeleteParams::default())
         .await
