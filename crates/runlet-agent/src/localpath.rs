@@ -28,9 +28,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// The storage class this provisioner serves (also used for claims naming no class).
-pub const STORAGE_CLASS: &str = "local-path";
+pub const STORAGE_CLASS: &str = runlet_api::storageclass::LOCAL_PATH;
 /// The `pv.kubernetes.io/provisioned-by` value of volumes made here.
-pub const PROVISIONER: &str = "runlet.dev/local-path";
+pub const PROVISIONER: &str = runlet_api::storageclass::LOCAL_PATH_PROVISIONER;
 const PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
 /// Which node's directory backs the volume (rancher's `local.path.provisioner/selected-node`).
 const SELECTED_NODE: &str = "local.path.provisioner/selected-node";

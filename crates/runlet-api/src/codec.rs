@@ -6,7 +6,7 @@
 //! reported (for `fieldValidation=Strict|Warn`) and dropped.
 
 use crate::resources::ResourceInfo;
-use k8s_openapi::api::{batch, coordination, core, events};
+use k8s_openapi::api::{batch, coordination, core, events, storage};
 use serde_json::Value;
 
 /// A decoded, normalized object.
@@ -96,6 +96,7 @@ pub fn failing_field(info: &ResourceInfo, json: &[u8]) -> Option<String> {
         ("", "PersistentVolume") => path_of::<core::v1::PersistentVolume>(json),
         ("events.k8s.io", "Event") => path_of::<events::v1::Event>(json),
         ("coordination.k8s.io", "Lease") => path_of::<coordination::v1::Lease>(json),
+        ("storage.k8s.io", "StorageClass") => path_of::<storage::v1::StorageClass>(json),
         ("batch", "Job") => path_of::<batch::v1::Job>(json),
         ("batch", "CronJob") => path_of::<batch::v1::CronJob>(json),
         _ => None,
@@ -132,6 +133,7 @@ where
         ("", "Binding") => roundtrip::<core::v1::Binding>(info, value),
         ("events.k8s.io", "Event") => roundtrip::<events::v1::Event>(info, value),
         ("coordination.k8s.io", "Lease") => roundtrip::<coordination::v1::Lease>(info, value),
+        ("storage.k8s.io", "StorageClass") => roundtrip::<storage::v1::StorageClass>(info, value),
         ("batch", "Job") => roundtrip::<batch::v1::Job>(info, value),
         ("batch", "CronJob") => roundtrip::<batch::v1::CronJob>(info, value),
         ("runlet.dev", "PodRecord") => roundtrip::<crate::podrecord::PodRecord>(info, value),

@@ -24,5 +24,6 @@ pub mod protobuf;
 pub mod resources;
 pub mod selector;
 pub mod status;
+pub mod storageclass;
 pub mod table;
 pub mod validation;

@@ -192,6 +192,17 @@ pub static RESOURCES: &[ResourceInfo] = &[
         ["status"]
     ),
     resource!(
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        "storageclasses",
+        "storageclass",
+        ["sc"],
+        [],
+        false,
+        []
+    ),
+    resource!(
         "events.k8s.io",
         "v1",
         "Event",

@@ -100,7 +100,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Creates the namespaces that always exist and resumes unfinished namespace deletions.
+/// Creates the namespaces that always exist and the `local-path` StorageClass, and resumes
+/// unfinished namespace deletions.
 pub async fn bootstrap(state: &AppState) -> Result<(), ApiError> {
     let namespaces = resources::find("", "v1", "namespaces")
         .ok_or_else(|| ApiError::new(Status::internal("no namespaces")))?;
@@ -122,6 +123,23 @@ pub async fn bootstrap(state: &AppState) -> Result<(), ApiError> {
         )
         .await
         {
+            Ok(_) => {}
+            Err(e) if e.0.code == 409 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // The built-in provisioner's class, the default, unless it is there (or was changed).
+    let classes = resources::find("storage.k8s.io", "v1", "storageclasses")
+        .ok_or_else(|| ApiError::new(Status::internal("no storage classes")))?;
+    let local_path = runlet_api::storageclass::LOCAL_PATH;
+    if registry::get(state, classes, None, local_path)
+        .await
+        .is_err()
+    {
+        let obj = runlet_api::codec::normalize(classes, runlet_api::storageclass::local_path())
+            .map_err(|e| ApiError::new(Status::internal(e.to_string())))?
+            .object;
+        match registry::create(state, classes, None, obj, registry::WriteOptions::default()).await {
             Ok(_) => {}
             Err(e) if e.0.code == 409 => {}
             Err(e) => return Err(e),

@@ -326,6 +326,7 @@ pub async fn create(
     }
     reset_status_on_create(info, &mut obj);
     protect_storage_in_use(info, &mut obj);
+    assign_default_storage_class(state, info, &mut obj).await?;
     defaulting::apply_defaults(info, &mut obj);
     defaulting::prepare_for_create(info, &mut obj);
 
@@ -429,6 +430,41 @@ fn protect_storage_in_use(info: &ResourceInfo, obj: &mut Value) {
     {
         list.push(json!(finalizer));
     }
+}
+
+/// Upstream's `DefaultStorageClass` admission: a new claim that names no class at all (an
+/// empty name asks for none) gets the default StorageClass, if there is one.
+async fn assign_default_storage_class(
+    state: &AppState,
+    info: &ResourceInfo,
+    obj: &mut Value,
+) -> ApiResult<()> {
+    if (info.group, info.kind) != ("", "PersistentVolumeClaim")
+        || !obj
+            .pointer("/spec/storageClassName")
+            .is_none_or(Value::is_null)
+    {
+        return Ok(());
+    }
+    let Some(classes) = resources::find("storage.k8s.io", "v1", "storageclasses") else {
+        return Ok(());
+    };
+    let listed = state
+        .store
+        .list(&classes.key_prefix(), &runlet_store::ListOptions::default())
+        .await
+        .map_err(|e| ApiError::new(store_status(e)))?;
+    let classes: Vec<Value> = listed
+        .items
+        .iter()
+        .filter_map(|kv| serde_json::from_slice(&kv.value).ok())
+        .collect();
+    if let Some(default) = runlet_api::storageclass::default_class(&classes)
+        && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.insert("storageClassName".into(), json!(default));
+    }
+    Ok(())
 }
 
 /// Which part of an object an update may change.

@@ -93,6 +93,12 @@ pub(super) fn default_pv(root: &mut Map<String, Value>) {
     }
 }
 
+/// storage/v1 `SetDefaults_StorageClass`: reclaim policy `Delete`, binding mode `Immediate`.
+pub(super) fn default_storage_class(root: &mut Map<String, Value>) {
+    default_str(root, "reclaimPolicy", "Delete");
+    default_str(root, "volumeBindingMode", "Immediate");
+}
+
 /// `SetDefaults_NodeStatus`: allocatable defaults to capacity.
 pub(super) fn default_node(root: &mut Map<String, Value>) {
     let Some(status) = child(root, "status") else {

@@ -39,6 +39,7 @@ pub fn apply_defaults(info: &ResourceInfo, obj: &mut Value) {
         ("", "Node") => core::default_node(root),
         ("", "Event") => core::default_core_event(root),
         ("coordination.k8s.io", "Lease") => core::default_lease(root),
+        ("storage.k8s.io", "StorageClass") => core::default_storage_class(root),
         ("batch", "Job") => batch::default_job(root),
         ("batch", "CronJob") => batch::default_cronjob(root),
         _ => {}

@@ -11,6 +11,7 @@ use super::extensions::{FIELD_EXTENSIONS, SCHEMA_EXTENSIONS};
 use crate::resources::ResourceInfo;
 use k8s_openapi::api::{
     batch::v1 as batch, coordination::v1 as coordination, core::v1 as core, events::v1 as events,
+    storage::v1 as storage,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -45,6 +46,7 @@ fn add_kind(generator: &mut SchemaGenerator, info: &ResourceInfo) -> Option<Stri
         ("", "PersistentVolume") => add::<core::PersistentVolume>(generator),
         ("events.k8s.io", "Event") => add::<events::Event>(generator),
         ("coordination.k8s.io", "Lease") => add::<coordination::Lease>(generator),
+        ("storage.k8s.io", "StorageClass") => add::<storage::StorageClass>(generator),
         ("batch", "Job") => add::<batch::Job>(generator),
         ("batch", "CronJob") => add::<batch::CronJob>(generator),
         ("runlet.dev", "PodRecord") => add::<crate::podrecord::PodRecord>(generator),

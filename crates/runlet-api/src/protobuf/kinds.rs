@@ -55,6 +55,7 @@ pub(super) fn object_json(
         ("v1", "PersistentVolume") => core::v1::PersistentVolume,
         ("events.k8s.io/v1", "Event") => events::v1::Event,
         ("coordination.k8s.io/v1", "Lease") => coordination::v1::Lease,
+        ("storage.k8s.io/v1", "StorageClass") => storage::v1::StorageClass,
         ("batch/v1", "Job") => batch::v1::Job,
         ("batch/v1", "CronJob") => batch::v1::CronJob,
         ("policy/v1", "Eviction") => policy::v1::Eviction,

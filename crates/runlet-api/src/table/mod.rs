@@ -20,6 +20,7 @@ mod pv;
 mod pvc;
 mod secret;
 mod serviceaccount;
+mod storageclass;
 
 pub use duration::human_duration;
 
@@ -164,6 +165,10 @@ fn printer_for(info: &ResourceInfo) -> Printer {
         ("coordination.k8s.io", "Lease") => Printer {
             columns: lease::COLUMNS,
             row: lease::row,
+        },
+        ("storage.k8s.io", "StorageClass") => Printer {
+            columns: storageclass::COLUMNS,
+            row: storageclass::row,
         },
         ("runlet.dev", "PodRecord") => Printer {
             columns: podrecord::COLUMNS,

@@ -17,6 +17,7 @@ pub mod labelselector;
 pub mod metadata;
 pub mod pod;
 pub mod quantity;
+pub mod storage;
 
 use crate::field::{ErrorList, Path};
 use crate::resources::ResourceInfo;
@@ -37,6 +38,7 @@ pub fn validate_create(info: &ResourceInfo, obj: &Value) -> ErrorList {
         ("coordination.k8s.io", "Lease") => core::validate_lease(obj),
         ("", "PersistentVolumeClaim") => core::validate_pvc(obj),
         ("", "PersistentVolume") => core::validate_pv(obj),
+        ("storage.k8s.io", "StorageClass") => storage::validate_storage_class(obj),
         _ => metadata::validate_object_meta(
             obj,
             info.namespaced,
@@ -61,6 +63,11 @@ pub fn validate_update(info: &ResourceInfo, new: &Value, old: &Value) -> ErrorLi
         ("coordination.k8s.io", "Lease") => core::validate_lease_update(new, old),
         ("", "PersistentVolumeClaim") => core::validate_pvc_update(new, old),
         ("", "PersistentVolume") => core::validate_pv_update(new, old),
+        ("storage.k8s.io", "StorageClass") => {
+            let mut e = storage::validate_storage_class_update(new, old);
+            e.extend(storage::validate_storage_class(new));
+            e
+        }
         ("", "ServiceAccount") => {
             let mut e = metadata::validate_object_meta_update(new, old, &meta_path());
             e.extend(validate_create(info, new));
@@ -81,7 +88,7 @@ pub fn validate_status_update(info: &ResourceInfo, new: &Value, old: &Value) -> 
     }
 }
 
-fn meta_path() -> Path {
+pub(crate) fn meta_path() -> Path {
     Path::new("metadata")
 }
 

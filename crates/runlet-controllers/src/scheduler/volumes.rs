@@ -22,7 +22,7 @@ use std::collections::HashMap;
 pub const CONFLICT: &str = "node(s) had volume node affinity conflict";
 
 /// The storage class runlet's local-path provisioner serves (runlet-agent's `localpath`).
-pub const LOCAL_PATH_CLASS: &str = "local-path";
+pub const LOCAL_PATH_CLASS: &str = runlet_api::storageclass::LOCAL_PATH;
 
 /// What the scheduler needs of a claim.
 struct Claim {

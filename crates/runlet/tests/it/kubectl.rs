@@ -704,3 +704,81 @@ fn events_expire_after_the_event_ttl() {
     });
     s.kubectl_ok(&["get", "configmap", "keep"]);
 }
+
+/// `kubectl get storageclass` shows the built-in `local-path` class as the default; a claim
+/// naming no class gets it (upstream's DefaultStorageClass admission), one naming `""` keeps
+/// none; classes are validated as upstream validates them.
+#[test]
+fn the_local_path_storage_class_is_the_default() {
+    let s = Server::start();
+    let out = s.kubectl_ok(&["get", "storageclass"]);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("local-path"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        &cells[..6],
+        [
+            "local-path",
+            "(default)",
+            "runlet.dev/local-path",
+            "Delete",
+            "WaitForFirstConsumer",
+            "false"
+        ],
+        "{out}"
+    );
+    let claim = |name: &str, class: &str| {
+        format!(
+            r#"{{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {{"name": "{name}"}},
+            "spec": {{{class}"accessModes": ["ReadWriteOnce"], "resources": {{"requests": {{"storage": "1Mi"}}}}}}}}"#
+        )
+    };
+    s.kubectl_stdin(&["create", "-f", "-"], &claim("defaulted", ""));
+    s.kubectl_stdin(
+        &["create", "-f", "-"],
+        &claim("classless", r#""storageClassName": "", "#),
+    );
+    let class_of = |name: &str| {
+        s.kubectl_ok(&[
+            "get",
+            "pvc",
+            name,
+            "-o",
+            "jsonpath={.spec.storageClassName}",
+        ])
+    };
+    assert_eq!(class_of("defaulted"), "local-path");
+    assert_eq!(class_of("classless"), "");
+
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        r#"{"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": "fast"}, "provisioner": "example.com/fast"}"#,
+    );
+    assert_eq!(
+        s.kubectl_ok(&[
+            "get",
+            "sc",
+            "fast",
+            "-o",
+            "jsonpath={.reclaimPolicy} {.volumeBindingMode}"
+        ]),
+        "Delete Immediate"
+    );
+    let out = s.kubectl(&[
+        "patch",
+        "sc",
+        "fast",
+        "--type=merge",
+        "-p",
+        r#"{"provisioner": "example.com/slow"}"#,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("provisioner: Forbidden: updates to provisioner are forbidden."),
+        "{stderr}"
+    );
+}

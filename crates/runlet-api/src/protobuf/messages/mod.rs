@@ -19,4 +19,5 @@ mod node;
 mod pod;
 mod policy;
 mod storage;
+mod storageclass;
 mod volume;
