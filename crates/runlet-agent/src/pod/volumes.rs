@@ -721,6 +721,14 @@ mod tests {
     use crate::os::fake::FakeOs;
     use serde_json::json;
 
+    /// The ConfigMap `cm` with the key `k` = `v`, by name.
+    fn config_map_cm() -> HashMap<String, ConfigMap> {
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}}))
+                .unwrap();
+        HashMap::from([("cm".to_string(), cm)])
+    }
+
     #[test]
     fn config_maps_secrets_and_downward_api_become_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -736,13 +744,10 @@ mod tests {
             ]}
         }))
         .unwrap();
-        let cm: ConfigMap =
-            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}}))
-                .unwrap();
         let s: Secret =
             serde_json::from_value(json!({"metadata": {"name": "s"}, "data": {"pw": "eA=="}}))
                 .unwrap();
-        let cms = HashMap::from([("cm".to_string(), cm)]);
+        let cms = config_map_cm();
         let secrets = HashMap::from([("s".to_string(), s)]);
         let sources = EnvSources {
             config_maps: &cms,
@@ -812,10 +817,7 @@ mod tests {
             ]}
         }))
         .unwrap();
-        let cm: ConfigMap =
-            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}}))
-                .unwrap();
-        let cms = HashMap::from([("cm".to_string(), cm)]);
+        let cms = config_map_cm();
         let sources = EnvSources {
             config_maps: &cms,
             ..Default::default()
@@ -922,10 +924,7 @@ mod tests {
             }
         }))
         .unwrap();
-        let cm: ConfigMap =
-            serde_json::from_value(json!({"metadata": {"name": "cm"}, "data": {"k": "v"}}))
-                .unwrap();
-        let cms = HashMap::from([("cm".to_string(), cm)]);
+        let cms = config_map_cm();
         let sources = EnvSources {
             config_maps: &cms,
             node_memory_bytes: 1 << 30,

@@ -157,6 +157,14 @@ where
     }
 }
 
+/// Whether the tests run as root (the agent then makes namespaces and mounts).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:\t0\t"))
+}
+
 /// Whether any process has `marker` in its command line.
 pub fn process_with(marker: &str) -> bool {
     std::fs::read_dir("/proc")

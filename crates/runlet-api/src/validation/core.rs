@@ -749,11 +749,8 @@ pub fn validate_pv_update(new: &Value, old: &Value) -> ErrorList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::msgs;
     use serde_json::json;
-
-    fn msgs(errs: &ErrorList) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
-    }
 
     #[test]
     fn namespace_name_must_be_dns_label() {

@@ -374,14 +374,11 @@ pub fn validate_object_meta_update(new: &Value, old: &Value, path: &Path) -> Err
 mod tests {
     use super::*;
     use crate::validation::format::{name_is_dns_label, name_is_dns_subdomain};
+    use crate::validation::msgs;
     use serde_json::json;
 
     fn m() -> Path {
         Path::new("metadata")
-    }
-
-    fn msgs(errs: &ErrorList) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
     }
 
     #[test]

@@ -119,6 +119,12 @@ pub(crate) fn json_str<'a>(obj: &'a Value, key: &str) -> &'a str {
     obj.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The errors as their messages (`path: reason: detail`), for tests.
+#[cfg(test)]
+pub(crate) fn msgs(errs: &ErrorList) -> Vec<String> {
+    errs.iter().map(|e| e.to_string()).collect()
+}
+
 /// `obj[key]` as an integer.
 pub(crate) fn json_i64(obj: &Value, key: &str) -> Option<i64> {
     obj.get(key).and_then(Value::as_i64)

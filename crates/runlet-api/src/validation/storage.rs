@@ -113,11 +113,8 @@ pub fn validate_storage_class_update(new: &Value, old: &Value) -> ErrorList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::msgs;
     use serde_json::json;
-
-    fn msgs(errs: &ErrorList) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
-    }
 
     #[test]
     fn a_storage_class_needs_a_provisioner_and_known_policies() {

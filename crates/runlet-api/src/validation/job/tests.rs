@@ -3,12 +3,9 @@
 
 use super::*;
 use crate::resources::find;
+use crate::validation::msgs;
 use crate::validation::{validate_create, validate_status_update, validate_update};
 use serde_json::json;
-
-fn msgs(errs: &ErrorList) -> Vec<String> {
-    errs.iter().map(|e| e.to_string()).collect()
-}
 
 /// A Job as it looks after defaulting and selector generation.
 fn job() -> Value {

@@ -1,7 +1,7 @@
 //! Pod and pod-template validation tests; expected strings are upstream's.
 
 use super::*;
-use crate::field::ErrorList;
+use crate::validation::msgs;
 use serde_json::json;
 
 fn container() -> Value {
@@ -10,10 +10,6 @@ fn container() -> Value {
 
 fn spec_with(containers: Value) -> Value {
     json!({"containers": containers, "restartPolicy": "Never", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30})
-}
-
-fn msgs(errs: &ErrorList) -> Vec<String> {
-    errs.iter().map(|e| e.to_string()).collect()
 }
 
 fn p() -> Path {
