@@ -120,7 +120,7 @@ impl Os for FakeOs {
         0
     }
 
-    fn signal_group(&self, pgid: u32, signal: Signal) -> Result<(), OsError> {
+    fn signal_container(&self, pgid: u32, signal: Signal) -> Result<(), OsError> {
         self.signals.lock().unwrap().push((pgid, signal));
         let mut running = self.running.lock().unwrap();
         let ends = match running.get(&pgid) {

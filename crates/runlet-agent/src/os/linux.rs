@@ -192,18 +192,18 @@ impl Os for LinuxOs {
         pids.len()
     }
 
-    fn signal_group(&self, pgid: u32, signal: Signal) -> Result<(), OsError> {
+    fn signal_container(&self, pgid: u32, signal: Signal) -> Result<(), OsError> {
         let Some(pid) = i32::try_from(pgid)
             .ok()
             .and_then(rustix::process::Pid::from_raw)
         else {
             return Ok(());
         };
-        let sig = match signal {
-            Signal::Term => rustix::process::Signal::TERM,
-            Signal::Kill => rustix::process::Signal::KILL,
+        let sent = match signal {
+            Signal::Term => rustix::process::kill_process(pid, rustix::process::Signal::TERM),
+            Signal::Kill => rustix::process::kill_process_group(pid, rustix::process::Signal::KILL),
         };
-        match rustix::process::kill_process_group(pid, sig) {
+        match sent {
             Ok(()) => Ok(()),
             Err(e) if e == rustix::io::Errno::SRCH => Ok(()),
             Err(e) => Err(OsError::Signal {

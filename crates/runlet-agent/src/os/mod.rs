@@ -153,8 +153,11 @@ impl Limits {
 pub trait Os: Send + Sync + 'static {
     /// Starts a process in its own process group.
     fn spawn(&self, spec: SpawnSpec) -> Result<Spawned, OsError>;
-    /// Sends `signal` to the whole process group `pgid`; a group that is gone is not an error.
-    fn signal_group(&self, pgid: u32, signal: Signal) -> Result<(), OsError>;
+    /// Signals the container whose main process (and process group) is `pgid`, as runc's
+    /// `kill` does: `Term` goes to the main process only, which decides what becomes of its
+    /// children (as a PID namespace's first process, it ignores it without a handler), `Kill`
+    /// to the whole group. A container that is gone is not an error.
+    fn signal_container(&self, pgid: u32, signal: Signal) -> Result<(), OsError>;
     /// Kills the processes an earlier run of the agent left behind ([`leftovers`]), whose
     /// containers bound files of `termination_dir`; how many.
     fn kill_left_behind(&self, termination_dir: &std::path::Path) -> usize;

@@ -398,9 +398,9 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
         rustix::system::sethostname(name).map_err(other)?;
     }
     let user = &setup.user;
-    if (!setup.mounts.is_empty() || user.read_only_root)
-        && let Err(e) = private_mounts(&setup.mounts, user.read_only_root)
-        && (!setup.mounts_optional || user.read_only_root)
+    if (!setup.mounts.is_empty() || user.read_only_root || setup.pid_namespace)
+        && let Err(e) = private_mounts(&setup.mounts, user.read_only_root, setup.pid_namespace)
+        && (!setup.mounts_optional || user.read_only_root || setup.pid_namespace)
     {
         return Err((FailedStep::MountNamespace, e.raw_os_error()));
     }
@@ -451,11 +451,13 @@ fn redirect(fd: &OwnedFd, target: c_int) -> rustix::io::Result<()> {
     }
 }
 
-/// A private mount namespace with the container's volumes bound into it, and `/` made
-/// read-only when `read_only_root`.
+/// A private mount namespace with the container's volumes bound into it, a `/proc` of its own
+/// PID namespace when `own_proc` (so that `ps` and `/proc/<pid>` show the container's
+/// processes, as in a container), and `/` made read-only when `read_only_root`.
 fn private_mounts(
     mounts: &[(CString, CString, bool)],
     read_only_root: bool,
+    own_proc: bool,
 ) -> rustix::io::Result<()> {
     // SAFETY: only a new mount namespace is requested; memory and the file-descriptor table
     // are not unshared.
@@ -473,6 +475,17 @@ fn private_mounts(
                 c"",
             )?;
         }
+    }
+    if own_proc {
+        rustix::mount::mount(
+            c"proc",
+            c"/proc",
+            c"proc",
+            rustix::mount::MountFlags::NOSUID
+                | rustix::mount::MountFlags::NODEV
+                | rustix::mount::MountFlags::NOEXEC,
+            c"",
+        )?;
     }
     // Last: a bind mount takes its mode from the mount its source is on.
     if read_only_root {

@@ -4,10 +4,11 @@
 //! containers with `restartPolicy: Always`, are started and left running) → main containers
 //! together, restarted per the pod's `restartPolicy` with crash-loop backoff → sidecars stopped
 //! once every main container is done → final status. Deletion (a `deletionTimestamp`) or
-//! `activeDeadlineSeconds` switch to killing: SIGTERM to every container's process group, SIGKILL
-//! when the grace period is over. Durations are measured on the agent's [`Clock`]; the worker
-//! wakes at least every `tick` to look at it. Status is written after each batch of changes, so
-//! a pod that ends at once costs one or two writes.
+//! `activeDeadlineSeconds` switch to killing: SIGTERM to every container's main process (as runc
+//! sends it), SIGKILL to its whole process group when the grace period is over. Durations are
+//! measured on the agent's [`Clock`]; the worker wakes at least every `tick` to look at it.
+//! Status is written after each batch of changes, so a pod that ends at once costs one or two
+//! writes.
 //!
 //! [`Clock`]: runlet_api::clock::Clock
 

@@ -67,7 +67,8 @@ pub trait Runtime: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Starts an attempt.
     fn start(&self, config: ContainerConfig) -> Result<Started, RuntimeError>;
-    /// Signals a running attempt (its whole process group).
+    /// Signals a running attempt (see [`crate::os::Os::signal_container`]: SIGTERM to its main
+    /// process, SIGKILL to its whole process group).
     fn signal(&self, pid: u32, signal: Signal);
     /// The OS seam, for volume setup (tmpfs) and cleanup.
     fn os(&self) -> &dyn crate::os::Os;

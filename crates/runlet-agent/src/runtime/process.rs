@@ -81,7 +81,7 @@ impl Runtime for ProcessRuntime {
             let wait = async {
                 let e = exit.await;
                 // The container's other processes go with it.
-                if let Err(err) = os.signal_group(pid, Signal::Kill) {
+                if let Err(err) = os.signal_container(pid, Signal::Kill) {
                     tracing::debug!(pid, error = %err, "killing the rest of a process group");
                 }
                 e
@@ -118,7 +118,7 @@ impl Runtime for ProcessRuntime {
     }
 
     fn signal(&self, pid: u32, signal: Signal) {
-        if let Err(e) = self.os.signal_group(pid, signal) {
+        if let Err(e) = self.os.signal_container(pid, signal) {
             tracing::warn!(pid, error = %e, "signalling a container");
         }
     }

@@ -302,8 +302,10 @@ async fn a_pod_stopped_while_a_finalizer_holds_it_goes_once_the_finalizer_does()
     let pod = env
         .create(
             "held",
+            // It ends on SIGTERM: the first process of its PID namespace ignores what it has
+            // no handler for, and this grace period is on the fake clock.
             json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
-                "command": sh("sleep 1000")}]}),
+                "command": sh("trap 'exit 0' TERM; sleep 1000 & wait")}]}),
         )
         .await;
     let hold = json!({"metadata": {"finalizers": ["example.com/hold"]}});
@@ -342,5 +344,71 @@ async fn a_pod_stopped_while_a_finalizer_holds_it_goes_once_the_finalizer_does()
         env.pods.get_opt("held").await.unwrap().is_none()
     })
     .await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_goes_to_the_main_process_only_as_runc_sends_it() {
+    if !crate::harness::is_root() {
+        eprintln!("skipped: an agent that is not root makes no PID namespaces");
+        return;
+    }
+    let env = Env::start().await;
+    env.create(
+        "term",
+        json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 5,
+            "containers": [{"name": "c", "image": "busybox",
+                "command": sh("sleep 1000; echo after-sleep")}]}),
+    )
+    .await;
+    let hold = json!({"metadata": {"finalizers": ["example.com/hold"]}});
+    env.pods
+        .patch(
+            "term",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&hold),
+        )
+        .await
+        .unwrap();
+    env.wait_phase("term", "Running").await;
+    env.pods
+        .delete("term", &DeleteParams::default())
+        .await
+        .unwrap();
+    // The shell, first of its PID namespace and without a handler, ignores SIGTERM, and its
+    // `sleep` never gets it (else the shell would go on to echo and end with 0): only the end
+    // of the grace period (on the fake clock) stops them.
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::default_namespaced(env.api.client.clone());
+    wait_until("the agent stops the container", || async {
+        events
+            .list(&kube::api::ListParams::default().fields("involvedObject.name=term"))
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("Killing"))
+    })
+    .await;
+    env.api.clock.advance_millis(5_001);
+    let killed = env
+        .wait_pod("term", "killed at the end of the grace period", |p| {
+            cstatus(p, false)[0]["state"]["terminated"].is_object()
+        })
+        .await;
+    assert_eq!(
+        cstatus(&killed, false)[0]["state"]["terminated"]["exitCode"],
+        137
+    );
+    assert_eq!(env.logs("term", &LogParams::default()).await, "");
+    let release = json!({"metadata": {"finalizers": null}});
+    env.pods
+        .patch(
+            "term",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&release),
+        )
+        .await
+        .unwrap();
     env.stop().await;
 }

@@ -791,3 +791,30 @@ async fn what_a_container_started_dies_with_it_even_outside_its_process_group() 
     assert!(leftover.is_empty(), "cgroups left behind: {leftover:?}");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_container_sees_its_own_processes_in_proc() {
+    if !crate::harness::is_root() {
+        eprintln!("skipped: an agent that is not root makes no PID namespaces");
+        return;
+    }
+    let env = Env::start().await;
+    env.create(
+        "procs",
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            // `$$` is Kubernetes' escape of `$`: the shell sees `$$`.
+            "command": sh("echo $$$$; cat /proc/$$$$/comm; ls /proc | grep -c '^[0-9]'")}]}),
+    )
+    .await;
+    env.wait_phase("procs", "Succeeded").await;
+    let out = env.logs("procs", &LogParams::default()).await;
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("1"), "{out}");
+    assert_eq!(lines.next(), Some("sh"), "{out}");
+    let processes: u32 = lines.next().unwrap().parse().unwrap();
+    assert!(
+        processes <= 4,
+        "the container's /proc lists its own processes only: {out}"
+    );
+    env.stop().await;
+}

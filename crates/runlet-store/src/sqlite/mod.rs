@@ -647,10 +647,16 @@ mod tests {
         let store = SqliteStore::open(&path).expect("open");
         let value = Bytes::from(vec![b'x'; 4096]);
         for i in 0..500 {
-            store.create(&format!("/k/{i}"), value.clone()).await.expect("create");
+            store
+                .create(&format!("/k/{i}"), value.clone())
+                .await
+                .expect("create");
         }
         for i in 0..500 {
-            store.delete(&format!("/k/{i}"), None).await.expect("delete");
+            store
+                .delete(&format!("/k/{i}"), None)
+                .await
+                .expect("delete");
         }
         let reader = Connection::open(&path).expect("reader");
         let pages = |pragma: &str| -> i64 {
@@ -661,7 +667,10 @@ mod tests {
         assert_eq!(pages("auto_vacuum"), 2, "incremental");
         let before = pages("page_count");
         assert!(before > 500, "{before} pages");
-        store.compact(store.current_revision()).await.expect("compact");
+        store
+            .compact(store.current_revision())
+            .await
+            .expect("compact");
         let after = pages("page_count");
         assert_eq!(pages("freelist_count"), 0);
         assert!(after < before / 10, "{before} pages before, {after} after");
