@@ -138,6 +138,7 @@ pub fn open(
     let state = Follow {
         store,
         path,
+        file,
         offset: complete as u64,
         renderer,
         done: false,
@@ -165,6 +166,9 @@ pub fn open(
 struct Follow {
     store: LogStore,
     path: PathBuf,
+    /// The file as opened, read on from `offset`: the agent removes a deleted pod's files, and
+    /// a follower must still read their last lines and end as the container did.
+    file: std::fs::File,
     offset: u64,
     renderer: Renderer,
     done: bool,
@@ -173,10 +177,9 @@ struct Follow {
 impl Follow {
     /// New complete lines since the last read, rendered; `None` when there are none.
     fn read_more(&mut self) -> std::io::Result<Option<Bytes>> {
-        let mut file = std::fs::File::open(&self.path)?;
-        file.seek(SeekFrom::Start(self.offset))?;
+        self.file.seek(SeekFrom::Start(self.offset))?;
         let mut data = Vec::new();
-        file.read_to_end(&mut data)?;
+        self.file.read_to_end(&mut data)?;
         let Some(last_nl) = data.iter().rposition(|b| *b == b'\n') else {
             return Ok(None);
         };
@@ -299,5 +302,37 @@ mod tests {
             .await
             .unwrap();
         assert!(end.is_none(), "the stream ends once the writer is done");
+    }
+
+    #[tokio::test]
+    async fn a_follower_reads_the_last_lines_of_a_file_removed_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = sample(dir.path());
+        store.set_live(&path, true);
+        let opts = LogOptions {
+            follow: true,
+            ..Default::default()
+        };
+        let mut s = open(store.clone(), path.clone(), opts, 0).unwrap();
+        assert_eq!(&s.next().await.unwrap().unwrap()[..], b"one\ntwo\nthree\n");
+        // The writer's last lines land after the pod's files were removed.
+        let mut writer = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        {
+            use std::io::Write;
+            writer
+                .write_all(b"2026-01-01T00:00:30.000000000Z stdout F last\n")
+                .unwrap();
+        }
+        store.set_live(&path, false);
+        let rest: Vec<Result<Bytes, std::io::Error>> =
+            tokio::time::timeout(Duration::from_secs(5), s.collect())
+                .await
+                .unwrap();
+        let rest: Vec<Bytes> = rest.into_iter().map(Result::unwrap).collect();
+        assert_eq!(rest.concat(), b"last\n");
     }
 }
