@@ -270,18 +270,23 @@ mod tests {
         assert_eq!(collect(limited).await, "one\nt");
     }
 
-    #[tokio::test]
-    async fn follow_reads_until_the_attempt_ends() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, path) = sample(dir.path());
+    /// A follower of the sample's live attempt, past its first three lines.
+    async fn following(dir: &std::path::Path) -> (LogStore, PathBuf, LogStream) {
+        let (store, path) = sample(dir);
         store.set_live(&path, true);
         let opts = LogOptions {
             follow: true,
             ..Default::default()
         };
         let mut s = open(store.clone(), path.clone(), opts, 0).unwrap();
-        let first = s.next().await.unwrap().unwrap();
-        assert_eq!(&first[..], b"one\ntwo\nthree\n");
+        assert_eq!(&s.next().await.unwrap().unwrap()[..], b"one\ntwo\nthree\n");
+        (store, path, s)
+    }
+
+    #[tokio::test]
+    async fn follow_reads_until_the_attempt_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path, mut s) = following(dir.path()).await;
         {
             use std::io::Write;
             let mut f = std::fs::OpenOptions::new()
@@ -307,14 +312,7 @@ mod tests {
     #[tokio::test]
     async fn a_follower_reads_the_last_lines_of_a_file_removed_under_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, path) = sample(dir.path());
-        store.set_live(&path, true);
-        let opts = LogOptions {
-            follow: true,
-            ..Default::default()
-        };
-        let mut s = open(store.clone(), path.clone(), opts, 0).unwrap();
-        assert_eq!(&s.next().await.unwrap().unwrap()[..], b"one\ntwo\nthree\n");
+        let (store, path, s) = following(dir.path()).await;
         // The writer's last lines land after the pod's files were removed.
         let mut writer = std::fs::OpenOptions::new()
             .append(true)

@@ -54,6 +54,26 @@ impl Env {
         .await;
     }
 
+    /// Puts a finalizer on pod `name` (`hold: true`) or takes every finalizer off, so a test
+    /// can look at a deleted pod before it goes.
+    pub async fn hold(&self, name: &str, hold: bool) {
+        let finalizers = if hold {
+            serde_json::json!(["example.com/hold"])
+        } else {
+            serde_json::Value::Null
+        };
+        self.pods
+            .patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(
+                    serde_json::json!({"metadata": {"finalizers": finalizers}}),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+
     /// Creates a pod bound to the node from a JSON spec.
     pub async fn create(&self, name: &str, spec: serde_json::Value) -> Pod {
         let mut spec = spec;
@@ -157,12 +177,23 @@ where
     }
 }
 
-/// Whether the tests run as root (the agent then makes namespaces and mounts).
+/// Whether the tests run as root; if not, says that `test` is skipped because an agent that
+/// is not root makes no namespaces.
+pub fn root_or_skip(test: &str) -> bool {
+    let root = is_root();
+    if !root {
+        eprintln!("skipped {test}: an agent that is not root makes no namespaces");
+    }
+    root
+}
+
+/// Whether the tests run as root, by effective user (the agent then makes namespaces and
+/// mounts).
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
-        .unwrap()
+        .unwrap_or_default()
         .lines()
-        .any(|l| l.starts_with("Uid:\t0\t"))
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
 
 /// Whether any process has `marker` in its command line.

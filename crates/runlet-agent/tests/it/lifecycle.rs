@@ -308,15 +308,7 @@ async fn a_pod_stopped_while_a_finalizer_holds_it_goes_once_the_finalizer_does()
                 "command": sh("trap 'exit 0' TERM; sleep 1000 & wait")}]}),
         )
         .await;
-    let hold = json!({"metadata": {"finalizers": ["example.com/hold"]}});
-    env.pods
-        .patch(
-            "held",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&hold),
-        )
-        .await
-        .unwrap();
+    env.hold("held", true).await;
     env.wait_phase("held", "Running").await;
     // Deleted while it runs: 30 s of grace, within which the agent stops it and then deletes
     // it at once (grace 0), which the finalizer holds up: the deletion is hastened, not
@@ -331,15 +323,7 @@ async fn a_pod_stopped_while_a_finalizer_holds_it_goes_once_the_finalizer_does()
         })
         .await;
     assert_eq!(marked.metadata.uid, pod.metadata.uid);
-    let release = json!({"metadata": {"finalizers": null}});
-    env.pods
-        .patch(
-            "held",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&release),
-        )
-        .await
-        .unwrap();
+    env.hold("held", false).await;
     wait_until("the pod is gone", || async {
         env.pods.get_opt("held").await.unwrap().is_none()
     })
@@ -349,8 +333,7 @@ async fn a_pod_stopped_while_a_finalizer_holds_it_goes_once_the_finalizer_does()
 
 #[tokio::test]
 async fn sigterm_goes_to_the_main_process_only_as_runc_sends_it() {
-    if !crate::harness::is_root() {
-        eprintln!("skipped: an agent that is not root makes no PID namespaces");
+    if !crate::harness::root_or_skip("sigterm_goes_to_the_main_process_only") {
         return;
     }
     let env = Env::start().await;
@@ -361,15 +344,7 @@ async fn sigterm_goes_to_the_main_process_only_as_runc_sends_it() {
                 "command": sh("sleep 1000; echo after-sleep")}]}),
     )
     .await;
-    let hold = json!({"metadata": {"finalizers": ["example.com/hold"]}});
-    env.pods
-        .patch(
-            "term",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&hold),
-        )
-        .await
-        .unwrap();
+    env.hold("term", true).await;
     env.wait_phase("term", "Running").await;
     env.pods
         .delete("term", &DeleteParams::default())
@@ -401,14 +376,6 @@ async fn sigterm_goes_to_the_main_process_only_as_runc_sends_it() {
         137
     );
     assert_eq!(env.logs("term", &LogParams::default()).await, "");
-    let release = json!({"metadata": {"finalizers": null}});
-    env.pods
-        .patch(
-            "term",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&release),
-        )
-        .await
-        .unwrap();
+    env.hold("term", false).await;
     env.stop().await;
 }

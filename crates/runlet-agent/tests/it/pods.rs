@@ -113,7 +113,7 @@ async fn the_termination_message_is_read_from_the_default_path_of_a_pod_without_
     let done = env.wait_phase("says", "Succeeded").await;
     let t = cstatus(&done, false)[0]["state"]["terminated"].clone();
     let files = env.dir.path().join("agent/termination-log");
-    if !running_as_root() {
+    if !crate::harness::is_root() {
         eprintln!("skipped: the default path needs a mount namespace, which needs root");
         env.stop().await;
         return;
@@ -135,7 +135,7 @@ async fn the_termination_message_is_read_from_the_default_path_of_a_pod_without_
 
 #[tokio::test]
 async fn run_as_user_and_run_as_non_root_as_the_kubelet_checks_them() {
-    if !running_as_root() {
+    if !crate::harness::is_root() {
         eprintln!("skipped: runAsUser needs an agent running as root");
         return;
     }
@@ -187,10 +187,10 @@ async fn run_as_user_and_run_as_non_root_as_the_kubelet_checks_them() {
 async fn a_cpu_request_is_the_container_s_cgroup_weight() {
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     let v1 = std::path::Path::new("/sys/fs/cgroup/cpu/cpu.shares").exists();
-    if !(running_as_root() && (v1 || v2)) {
+    if !(crate::harness::is_root() && (v1 || v2)) {
         eprintln!(
             "skipped: no usable cpu cgroup here (root: {}, v1: {v1}, v2: {v2})",
-            running_as_root()
+            crate::harness::is_root()
         );
         return;
     }
@@ -217,13 +217,6 @@ async fn a_cpu_request_is_the_container_s_cgroup_weight() {
     // The kubelet's MilliCPUToShares (200m: 204 shares), or its cpu.weight on v2 (8).
     assert_eq!(weight, if v2 { "8" } else { "204" }, "{out}");
     env.stop().await;
-}
-
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
 
 #[tokio::test]
@@ -466,7 +459,7 @@ async fn memory_limit_kill_is_reported_as_oom_killed() {
         .unwrap_or_default()
         .contains("memory");
     let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
-    let root = running_as_root();
+    let root = crate::harness::is_root();
     if !(root && (v1 || v2)) {
         eprintln!("skipped: no usable memory cgroup here (root: {root}, v1: {v1}, v2: {v2})");
         return;
@@ -506,7 +499,7 @@ async fn memory_limit_kill_is_reported_as_oom_killed() {
 
 #[tokio::test]
 async fn the_security_context_groups_privileges_and_read_only_volumes_as_upstream() {
-    if !running_as_root() {
+    if !crate::harness::is_root() {
         eprintln!(
             "skipped: supplementary groups and volume ownership need an agent running as root"
         );
@@ -755,9 +748,7 @@ async fn a_container_s_host_name_is_its_pod_s() {
 
 #[tokio::test]
 async fn what_a_container_started_dies_with_it_even_outside_its_process_group() {
-    let root = crate::harness::is_root();
-    if !root {
-        eprintln!("skipped: an agent that is not root makes no PID namespaces");
+    if !crate::harness::root_or_skip("what_a_container_started_dies_with_it") {
         return;
     }
     let env = Env::start().await;
@@ -794,8 +785,7 @@ async fn what_a_container_started_dies_with_it_even_outside_its_process_group() 
 
 #[tokio::test]
 async fn a_container_sees_its_own_processes_in_proc() {
-    if !crate::harness::is_root() {
-        eprintln!("skipped: an agent that is not root makes no PID namespaces");
+    if !crate::harness::root_or_skip("a_container_sees_its_own_processes_in_proc") {
         return;
     }
     let env = Env::start().await;
