@@ -396,7 +396,8 @@ impl Worker {
                 Ok(v) => {
                     self.volumes = Some(v);
                     if volumes::has_files(&self.pod) {
-                        self.next_volume_sync_ms = Some(self.now_ms() + self.sync_frequency_ms());
+                        self.next_volume_sync_ms =
+                            Some(self.now_ms().saturating_add(self.sync_frequency_ms()));
                     }
                     return Ok(());
                 }
@@ -437,7 +438,8 @@ impl Worker {
     }
 
     /// Loads the ConfigMaps and Secrets the pod's env and volumes name (a missing one is left
-    /// out). Whether every one was answered, found or not.
+    /// out). Whether every one was answered, found or not; when one was not, the ones loaded
+    /// before are kept, so a failed read never looks like a deleted ConfigMap.
     async fn fetch_config_sources(&mut self) -> bool {
         let (mut cms, mut secrets) = volumes::referenced(&self.pod);
         for s in &self.slots {
@@ -451,28 +453,28 @@ impl Worker {
         secrets.dedup();
         let cm_api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         let secret_api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-        self.config_maps.clear();
-        self.secrets.clear();
-        let mut answered = true;
+        let (mut config_maps, mut found_secrets) = (HashMap::new(), HashMap::new());
         for name in cms {
             match cm_api.get_opt(&name).await {
                 Ok(Some(cm)) => {
-                    self.config_maps.insert(name, cm);
+                    config_maps.insert(name, cm);
                 }
                 Ok(None) => {}
-                Err(_) => answered = false,
+                Err(_) => return false,
             }
         }
         for name in secrets {
             match secret_api.get_opt(&name).await {
                 Ok(Some(s)) => {
-                    self.secrets.insert(name, s);
+                    found_secrets.insert(name, s);
                 }
                 Ok(None) => {}
-                Err(_) => answered = false,
+                Err(_) => return false,
             }
         }
-        answered
+        self.config_maps = config_maps;
+        self.secrets = found_secrets;
+        true
     }
 
     /// Finds the host directory of each claim the pod's volumes name.
@@ -526,7 +528,7 @@ impl Worker {
     /// cannot be written keeps its files and gets a `FailedMount` event, as upstream's remount
     /// does; when the API did not answer, nothing is written until the next sync.
     async fn sync_volumes(&mut self) {
-        self.next_volume_sync_ms = Some(self.now_ms() + self.sync_frequency_ms());
+        self.next_volume_sync_ms = Some(self.now_ms().saturating_add(self.sync_frequency_ms()));
         if !self.fetch_config_sources().await {
             return;
         }
