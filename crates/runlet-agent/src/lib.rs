@@ -275,7 +275,14 @@ impl Agent {
         // Termination-message files are read when their attempt ends; none of a previous run
         // will be.
         let _ = std::fs::remove_dir_all(self.config.data_dir.join(pod::TERMINATION_FILES));
-        for dir in [pod::SANDBOXES, "logs", pod::TERMINATION_FILES] {
+        // Hosts files are written again by the pods that run.
+        let _ = std::fs::remove_dir_all(self.config.data_dir.join(pod::HOSTS_FILES));
+        for dir in [
+            pod::SANDBOXES,
+            "logs",
+            pod::TERMINATION_FILES,
+            pod::HOSTS_FILES,
+        ] {
             let p = self.config.data_dir.join(dir);
             std::fs::create_dir_all(&p).map_err(|source| AgentError::DataDir {
                 path: p.display().to_string(),

@@ -2,6 +2,7 @@
 //! environment, command line, user, mounts, termination-message file and limits of an attempt,
 //! how its end is recorded (reason, exit code, message), and crash-loop backoff.
 
+use super::etchosts;
 use super::quantity;
 use super::state::{Kind, State, Terminated};
 use super::{
@@ -161,6 +162,19 @@ impl Worker {
             None => Vec::new(),
         };
         let (term_host, term_file) = self.termination_mount(&container, attempt, &mut mounts);
+        if self.ctx.runtime.os().is_root() && etchosts::mounted_for(&self.pod, &container) {
+            match self.hosts_file(&hostname) {
+                Ok(source) => mounts.push(crate::os::BindMount {
+                    source,
+                    target: PathBuf::from(etchosts::PATH),
+                    read_only: false,
+                    optional: false,
+                }),
+                Err(e) => {
+                    tracing::warn!(pod = %self.name, error = %e, "writing the pod's /etc/hosts")
+                }
+            }
+        }
         let cwd = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
             Some(d) => {
                 let p = PathBuf::from(d);

@@ -15,6 +15,7 @@
 mod atomic;
 mod containers;
 pub mod env;
+pub mod etchosts;
 pub mod mountpoints;
 pub mod quantity;
 pub mod state;
@@ -124,6 +125,8 @@ pub struct Worker {
     /// When the pod's volumes of files are next written again (see [`Worker::sync_volumes`]);
     /// `None` for a pod without them.
     next_volume_sync_ms: Option<i64>,
+    /// The pod's `/etc/hosts` on the host, once written (see [`etchosts`]).
+    hosts_file: Option<PathBuf>,
 }
 
 fn restart_policy(pod: &Pod) -> &str {
@@ -202,6 +205,7 @@ impl Worker {
             refs_stale: false,
             claimed_mount_points: Vec::new(),
             next_volume_sync_ms: None,
+            hosts_file: None,
         }
     }
 
@@ -557,6 +561,21 @@ impl Worker {
         if metadata_changed {
             self.next_volume_sync_ms = Some(self.now_ms());
         }
+    }
+
+    /// The pod's `/etc/hosts` on the host, written the first time a container needs it.
+    fn hosts_file(&mut self, hostname: &str) -> std::io::Result<PathBuf> {
+        if let Some(path) = &self.hosts_file {
+            return Ok(path.clone());
+        }
+        let path = self.ctx.config.data_dir.join(HOSTS_FILES).join(&self.uid);
+        std::fs::write(
+            &path,
+            etchosts::content(&self.pod, hostname, &self.ctx.host.ip),
+        )?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        self.hosts_file = Some(path.clone());
+        Ok(path)
     }
 
     /// The host file bound at the termination-message path of `container`'s `attempt`.
@@ -957,6 +976,9 @@ impl Worker {
     /// Tears the pod's volumes down once its containers are done, as the kubelet does for a
     /// terminated pod: memory-backed emptyDirs are unmounted and volume data is removed.
     fn teardown_volumes(&mut self) {
+        if let Some(hosts) = self.hosts_file.take() {
+            let _ = std::fs::remove_file(hosts);
+        }
         for target in std::mem::take(&mut self.claimed_mount_points) {
             self.ctx.mount_points.release(&target);
         }
@@ -989,6 +1011,9 @@ pub const PRIVATE: &str = "pod-volumes";
 /// (`<pod uid>-<container>-<attempt>`), each removed when its attempt has been reported: one
 /// directory for all, so that a container costs one file and no directory of its own.
 pub const TERMINATION_FILES: &str = "termination-log";
+/// The directory of the pods' `/etc/hosts` files (see [`etchosts`]), one per pod UID, flat for
+/// the same reason.
+pub const HOSTS_FILES: &str = "etc-hosts";
 
 /// Removes a pod's directory (its sandbox, or its volumes'), unmounting what is still mounted
 /// in it.

@@ -808,3 +808,25 @@ async fn a_container_sees_its_own_processes_in_proc() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_pod_s_etc_hosts_resolves_its_host_name_and_aliases() {
+    if !crate::harness::root_or_skip("a_pod_s_etc_hosts_resolves_its_host_name_and_aliases") {
+        return;
+    }
+    let env = Env::start().await;
+    env.create(
+        "w-0",
+        json!({"restartPolicy": "Never", "hostname": "w-0", "subdomain": "workers",
+            "hostAliases": [{"ip": "10.0.0.9", "hostnames": ["db"]}],
+            "containers": [{"name": "c", "image": "busybox",
+                "command": sh("hostname -f; getent hosts db | awk '{print $1}'; head -1 /etc/hosts")}]}),
+    )
+    .await;
+    env.wait_phase("w-0", "Succeeded").await;
+    assert_eq!(
+        env.logs("w-0", &LogParams::default()).await,
+        "w-0.workers.default.svc.cluster.local\n10.0.0.9\n# Kubernetes-managed hosts file.\n"
+    );
+    env.stop().await;
+}

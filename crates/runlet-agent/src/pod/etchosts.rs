@@ -1,0 +1,116 @@
+//! The pod's `/etc/hosts`, as the kubelet writes it (`managedHostsFileContent`): localhost, the
+//! pod's own host name (fully qualified under its `subdomain`) at its IP, and its
+//! `hostAliases`. A container has the pod's host name in its UTS namespace; without this file
+//! the name would not resolve (`hostname -f`, Java's `InetAddress.getLocalHost`). A
+//! `hostNetwork` pod keeps the node's file, and so does a container that mounts something of
+//! its own at `/etc/hosts`, as upstream's `shouldMountHostsFile` decides.
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+
+/// Where the file is bound in a container.
+pub const PATH: &str = "/etc/hosts";
+/// The cluster domain of fully qualified pod names (the kubelet's `clusterDomain` default).
+const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// Whether `container` of `pod` gets the pod's own `/etc/hosts`.
+pub fn mounted_for(pod: &Pod, container: &Container) -> bool {
+    let host_network = pod
+        .spec
+        .as_ref()
+        .is_some_and(|s| s.host_network == Some(true));
+    !host_network
+        && !container
+            .volume_mounts
+            .iter()
+            .flatten()
+            .any(|m| m.mount_path.trim_end_matches('/') == PATH)
+}
+
+/// The file's content for `pod`, whose host name is `hostname`, at `pod_ip`.
+pub fn content(pod: &Pod, hostname: &str, pod_ip: &str) -> String {
+    let mut out = String::from(
+        "# Kubernetes-managed hosts file.\n\
+         127.0.0.1\tlocalhost\n\
+         ::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::0\tip6-localnet\n\
+         fe00::0\tip6-mcastprefix\n\
+         fe00::1\tip6-allnodes\n\
+         fe00::2\tip6-allrouters\n",
+    );
+    let spec = pod.spec.as_ref();
+    match spec
+        .and_then(|s| s.subdomain.as_deref())
+        .filter(|s| !s.is_empty())
+    {
+        Some(subdomain) => {
+            let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+            out.push_str(&format!(
+                "{pod_ip}\t{hostname}.{subdomain}.{namespace}.svc.{CLUSTER_DOMAIN}\t{hostname}\n"
+            ));
+        }
+        None => out.push_str(&format!("{pod_ip}\t{hostname}\n")),
+    }
+    let aliases = spec
+        .and_then(|s| s.host_aliases.as_deref())
+        .unwrap_or_default();
+    if !aliases.is_empty() {
+        out.push_str("\n# Entries added by HostAliases.\n");
+        for alias in aliases {
+            out.push_str(&format!(
+                "{}\t{}\n",
+                alias.ip,
+                alias.hostnames.as_deref().unwrap_or_default().join("\t")
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_file_is_the_kubelet_s() {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "w-0", "namespace": "jobs"},
+            "spec": {"subdomain": "workers", "containers": [],
+                "hostAliases": [{"ip": "10.0.0.9", "hostnames": ["db", "db.local"]}]}
+        }))
+        .unwrap();
+        assert_eq!(
+            content(&pod, "w-0", "10.1.2.3"),
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n\
+             ::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n\
+             fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n\
+             10.1.2.3\tw-0.workers.jobs.svc.cluster.local\tw-0\n\
+             \n# Entries added by HostAliases.\n10.0.0.9\tdb\tdb.local\n"
+        );
+        let plain: Pod = serde_json::from_value(json!({"metadata": {"name": "p"},
+            "spec": {"containers": []}}))
+        .unwrap();
+        assert!(
+            content(&plain, "p", "10.1.2.3").ends_with("fe00::2\tip6-allrouters\n10.1.2.3\tp\n")
+        );
+    }
+
+    #[test]
+    fn host_network_pods_and_own_mounts_keep_their_file() {
+        let pod = |spec: serde_json::Value| -> Pod {
+            serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": spec})).unwrap()
+        };
+        let c: Container = serde_json::from_value(json!({"name": "c"})).unwrap();
+        let own: Container = serde_json::from_value(
+            json!({"name": "c", "volumeMounts": [{"name": "h", "mountPath": "/etc/hosts"}]}),
+        )
+        .unwrap();
+        assert!(mounted_for(&pod(json!({"containers": []})), &c));
+        assert!(!mounted_for(
+            &pod(json!({"containers": [], "hostNetwork": true})),
+            &c
+        ));
+        assert!(!mounted_for(&pod(json!({"containers": []})), &own));
+    }
+}
