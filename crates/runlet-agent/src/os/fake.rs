@@ -120,6 +120,14 @@ impl Os for FakeOs {
         0
     }
 
+    fn mount_namespace_of(&self, _pid: u32) -> Option<String> {
+        None
+    }
+
+    fn kill_mount_namespace(&self, _ns: &str) -> usize {
+        0
+    }
+
     fn signal_container(&self, pgid: u32, signal: Signal) -> Result<(), OsError> {
         self.signals.lock().unwrap().push((pgid, signal));
         let mut running = self.running.lock().unwrap();

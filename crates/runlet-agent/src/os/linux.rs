@@ -192,6 +192,41 @@ impl Os for LinuxOs {
         pids.len()
     }
 
+    fn mount_namespace_of(&self, pid: u32) -> Option<String> {
+        let ns = |path: &str| {
+            std::fs::read_link(path)
+                .ok()
+                .and_then(|l| l.into_os_string().into_string().ok())
+        };
+        let theirs = ns(&format!("/proc/{pid}/ns/mnt"))?;
+        (Some(&theirs) != ns("/proc/self/ns/mnt").as_ref()).then_some(theirs)
+    }
+
+    fn kill_mount_namespace(&self, ns: &str) -> usize {
+        let own = std::process::id();
+        let mut killed = 0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if u32::try_from(pid).ok() == Some(own) {
+                continue;
+            }
+            let theirs = std::fs::read_link(entry.path().join("ns/mnt")).ok();
+            if theirs.as_deref().and_then(|l| l.to_str()) == Some(ns)
+                && let Some(pid) = rustix::process::Pid::from_raw(pid)
+                && rustix::process::kill_process(pid, rustix::process::Signal::KILL).is_ok()
+            {
+                killed += 1;
+            }
+        }
+        killed
+    }
+
     fn signal_container(&self, pgid: u32, signal: Signal) -> Result<(), OsError> {
         let Some(pid) = i32::try_from(pgid)
             .ok()

@@ -158,6 +158,12 @@ pub trait Os: Send + Sync + 'static {
     /// children (as a PID namespace's first process, it ignores it without a handler), `Kill`
     /// to the whole group. A container that is gone is not an error.
     fn signal_container(&self, pgid: u32, signal: Signal) -> Result<(), OsError>;
+    /// The mount namespace of process `pid` (`mnt:[<inode>]`) when it is not the agent's own:
+    /// a container's private one, which everything the container starts inherits.
+    fn mount_namespace_of(&self, pid: u32) -> Option<String>;
+    /// Kills every process in the mount namespace `ns` (one of [`Os::mount_namespace_of`]);
+    /// how many.
+    fn kill_mount_namespace(&self, ns: &str) -> usize;
     /// Kills the processes an earlier run of the agent left behind ([`leftovers`]), whose
     /// containers bound files of `termination_dir`; how many.
     fn kill_left_behind(&self, termination_dir: &std::path::Path) -> usize;

@@ -71,6 +71,14 @@ impl Runtime for ProcessRuntime {
             }
         };
         let pid = spawned.pid;
+        // A container without a PID namespace of its own (`hostPID`) leaves what it started
+        // running when its main process ends, even outside its process group (`setsid`), as
+        // runc's shim would not: its private mount namespace finds them.
+        let mount_ns = if config.pid_namespace {
+            None
+        } else {
+            self.os.mount_namespace_of(pid)
+        };
         let os = self.os.clone();
         let logs = self.logs.clone();
         let clock = self.clock.clone();
@@ -83,6 +91,9 @@ impl Runtime for ProcessRuntime {
                 // The container's other processes go with it.
                 if let Err(err) = os.signal_container(pid, Signal::Kill) {
                     tracing::debug!(pid, error = %err, "killing the rest of a process group");
+                }
+                if let Some(ns) = &mount_ns {
+                    os.kill_mount_namespace(ns);
                 }
                 e
             };

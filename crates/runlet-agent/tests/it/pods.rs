@@ -830,3 +830,28 @@ async fn a_pod_s_etc_hosts_resolves_its_host_name_and_aliases() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn what_a_host_pid_container_started_dies_with_it_too() {
+    if !crate::harness::root_or_skip("what_a_host_pid_container_started_dies_with_it_too") {
+        return;
+    }
+    let env = Env::start().await;
+    let marker = format!("escaped-hostpid-{}", std::process::id());
+    // No PID namespace of its own: the escaped shell is found by the container's mount
+    // namespace. It keeps the container's stdout open: before, the pod ran until it ended.
+    env.create(
+        "hostpid",
+        json!({"restartPolicy": "Never", "hostPID": true, "containers": [{"name": "c",
+            "image": "busybox",
+            "command": sh(&format!("setsid sh -c 'sleep 300; : {marker}' & sleep 0.2; echo main-exits"))}]}),
+    )
+    .await;
+    env.wait_phase("hostpid", "Succeeded").await;
+    assert!(!process_with(&marker), "the escaped process was killed");
+    assert_eq!(
+        env.logs("hostpid", &LogParams::default()).await,
+        "main-exits\n"
+    );
+    env.stop().await;
+}
