@@ -376,13 +376,17 @@ async fn run_documents(
     let follows = jobs
         .iter()
         .map(|j| follow_job(client, j, &multi, args.quiet));
+    // One listener for both interrupts: a second Ctrl-C that comes before a new listener
+    // would be made (`tokio::signal::ctrl_c` only sees what comes after it) is not lost.
+    let mut interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("listening for Ctrl-C")?;
     let results = tokio::select! {
         r = futures::future::join_all(follows) => r,
-        _ = tokio::signal::ctrl_c() => {
+        _ = interrupts.recv() => {
             eprintln!("interrupted: terminating the Jobs' pods (Ctrl-C again to stop waiting)");
             tokio::select! {
                 _ = terminate(client, &jobs) => {}
-                _ = tokio::signal::ctrl_c() => {
+                _ = interrupts.recv() => {
                     eprintln!("interrupted again: not waiting for the pods' grace periods");
                 }
             }
