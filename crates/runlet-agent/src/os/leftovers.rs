@@ -53,19 +53,34 @@ pub fn find(termination_dir: &Path) -> Vec<i32> {
         rustix::fs::major(stat.st_dev),
         rustix::fs::minor(stat.st_dev)
     );
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let own = std::process::id();
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| u32::try_from(*pid).ok() != Some(own))
+    other_processes()
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
                 .is_ok_and(|info| binds_a_file_of(&info, termination_dir, &device))
         })
         .collect()
+}
+
+/// The processes (pids) in the mount namespace `ns` (`mnt:[<inode>]`, as `/proc/<pid>/ns/mnt`
+/// links to it): a container's private one, which everything it starts inherits.
+pub fn in_mount_namespace(ns: &str) -> Vec<i32> {
+    other_processes()
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                .is_ok_and(|link| link.to_str() == Some(ns))
+        })
+        .collect()
+}
+
+/// Every process but the agent's own.
+fn other_processes() -> impl Iterator<Item = i32> {
+    let own = std::process::id();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(move |pid| u32::try_from(*pid).ok() != Some(own))
 }
 
 #[cfg(test)]

@@ -96,6 +96,14 @@ fn cstring(bytes: &[u8]) -> std::io::Result<CString> {
     })
 }
 
+/// SIGKILLs each of `pids`; how many were killed.
+fn kill_all(pids: &[i32]) -> usize {
+    pids.iter()
+        .filter_map(|pid| rustix::process::Pid::from_raw(*pid))
+        .filter(|pid| rustix::process::kill_process(*pid, rustix::process::Signal::KILL).is_ok())
+        .count()
+}
+
 impl Os for LinuxOs {
     fn spawn(&self, spec: SpawnSpec) -> Result<Spawned, OsError> {
         let program = spec.argv.first().cloned().unwrap_or_default();
@@ -183,13 +191,7 @@ impl Os for LinuxOs {
     }
 
     fn kill_left_behind(&self, termination_dir: &Path) -> usize {
-        let pids = super::leftovers::find(termination_dir);
-        for pid in &pids {
-            if let Some(pid) = rustix::process::Pid::from_raw(*pid) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
-        }
-        pids.len()
+        kill_all(&super::leftovers::find(termination_dir))
     }
 
     fn mount_namespace_of(&self, pid: u32) -> Option<String> {
@@ -203,28 +205,7 @@ impl Os for LinuxOs {
     }
 
     fn kill_mount_namespace(&self, ns: &str) -> usize {
-        let own = std::process::id();
-        let mut killed = 0;
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            if u32::try_from(pid).ok() == Some(own) {
-                continue;
-            }
-            let theirs = std::fs::read_link(entry.path().join("ns/mnt")).ok();
-            if theirs.as_deref().and_then(|l| l.to_str()) == Some(ns)
-                && let Some(pid) = rustix::process::Pid::from_raw(pid)
-                && rustix::process::kill_process(pid, rustix::process::Signal::KILL).is_ok()
-            {
-                killed += 1;
-            }
-        }
-        killed
+        kill_all(&super::leftovers::in_mount_namespace(ns))
     }
 
     fn signal_container(&self, pgid: u32, signal: Signal) -> Result<(), OsError> {

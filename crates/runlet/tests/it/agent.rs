@@ -155,19 +155,7 @@ fn disable_agent_leaves_pods_pending_and_a_joining_agent_runs_them() {
     let out = run_bounded(bad, None, Duration::from_secs(30));
     assert!(!out.status.success(), "a wrong token is refused");
     // A second agent on the data directory the first one runs on is refused.
-    let token = std::fs::read_to_string(s.data_dir.join("token")).unwrap();
-    let mut twin = Command::new(BIN);
-    twin.args([
-        "agent",
-        "--server",
-        &s.url,
-        "--token",
-        token.trim(),
-        "--name",
-        "twin",
-        "--data-dir",
-    ])
-    .arg(tmp.path().join("joined"));
+    let twin = AgentProcess::command(&s, "twin", &tmp.path().join("joined"));
     let out = run_bounded(twin, None, Duration::from_secs(30));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{said}");

@@ -187,23 +187,29 @@ pub fn terminate(mut child: Child) -> bool {
 pub struct AgentProcess(Option<Child>);
 
 impl AgentProcess {
+    /// The command that joins an agent for node `name`, with its data in `dir`, to `s`.
+    pub fn command(s: &Server, name: &str, dir: &Path) -> Command {
+        let token = std::fs::read_to_string(s.data_dir.join("token")).expect("token");
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "agent",
+            "--server",
+            &s.url,
+            "--token",
+            token.trim(),
+            "--name",
+            name,
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUNLET_LOG", "warn");
+        cmd
+    }
+
     /// Starts an agent for node `name` with its data in `dir`, plus `extra` flags.
     pub fn start(s: &Server, name: &str, dir: &Path, extra: &[&str]) -> AgentProcess {
-        let token = std::fs::read_to_string(s.data_dir.join("token")).expect("token");
-        let child = Command::new(BIN)
-            .args([
-                "agent",
-                "--server",
-                &s.url,
-                "--token",
-                token.trim(),
-                "--name",
-                name,
-            ])
-            .arg("--data-dir")
-            .arg(dir)
+        let child = Self::command(s, name, dir)
             .args(extra)
-            .env("RUNLET_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
