@@ -80,6 +80,9 @@ pub struct AgentConfig {
     /// written again from the current ConfigMaps and Secrets (the kubelet's `syncFrequency`,
     /// upstream 1 min).
     pub sync_frequency: Duration,
+    /// When container log files are rotated and how many are kept (the kubelet's
+    /// `containerLogMaxSize` and `containerLogMaxFiles`, upstream 10 MiB and 5).
+    pub log_rotation: logs::Rotation,
     /// Serve logs over HTTPS for an API server on another machine (see [`logs::serve`]);
     /// `None` when the API server reads them in-process through [`AgentHandle`].
     pub log_endpoint: Option<logs::serve::LogEndpointConfig>,
@@ -98,6 +101,7 @@ impl AgentConfig {
             status_interval: Duration::from_secs(60),
             max_pods: 110,
             sync_frequency: Duration::from_secs(60),
+            log_rotation: logs::Rotation::default(),
             log_endpoint: None,
         }
     }
@@ -222,7 +226,7 @@ impl Agent {
         config: AgentConfig,
         os: Arc<dyn os::Os>,
     ) -> Agent {
-        let logs = LogStore::new(config.data_dir.join("logs"));
+        let logs = LogStore::with_rotation(config.data_dir.join("logs"), config.log_rotation);
         let runtime = Arc::new(runtime::process::ProcessRuntime::new(
             os,
             logs.clone(),

@@ -23,9 +23,9 @@ pub struct StackOptions {
     pub event_ttl: Duration,
     /// The embedded agent's node name; `None` runs no agent.
     pub agent_node: Option<String>,
-    /// How often the embedded agent writes running pods' volumes of files again (`None`: the
-    /// kubelet's default, see [`AgentConfig::sync_frequency`]).
-    pub agent_sync_frequency: Option<Duration>,
+    /// The embedded agent's kubelet settings (`None`: the kubelet's defaults, see
+    /// [`AgentConfig`]).
+    pub kubelet: Option<crate::cmd::agent::KubeletArgs>,
     /// This instance's identity in leader election.
     pub identity: String,
     /// Bearer tokens accepted over HTTPS.
@@ -84,8 +84,8 @@ impl Stack {
         ));
         if let Some(name) = opts.agent_node {
             let mut config = AgentConfig::new(&name, opts.data_dir.join("agent"));
-            if let Some(every) = opts.agent_sync_frequency {
-                config.sync_frequency = every;
+            if let Some(kubelet) = &opts.kubelet {
+                kubelet.apply(&mut config);
             }
             let agent = Agent::new(client.clone(), clock.clone(), config);
             state.register_log_source(&name, Arc::new(agent.handle()));

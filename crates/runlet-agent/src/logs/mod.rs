@@ -10,6 +10,12 @@
 //! `<RFC3339 timestamp with 9 fraction digits> <stdout|stderr> <F|P> <content>`; `P` marks a
 //! partial line cut at [`MAX_LINE`] bytes, `F` a full one whose newline is not stored.
 //!
+//! A file that grows past [`Rotation::max_size`] is rotated as the kubelet's container log
+//! manager rotates it: renamed to `<file>.<YYYYMMDD-HHMMSS>` and started afresh, with at most
+//! [`Rotation::max_files`] files per attempt (the current one included), the oldest removed.
+//! Reading serves the current file, as upstream's `ReadLogs` does; a follower moves on to the
+//! new file when the one it reads is rotated. Rotated files are not compressed.
+//!
 //! [`retention`] decides when a pod's files go (with the pod, or with its Job's PodRecord);
 //! [`serve`] is the HTTPS endpoint through which the API server reads them from another
 //! machine.
@@ -55,19 +61,53 @@ pub struct PodLogs {
     pub files: Vec<PathBuf>,
 }
 
-/// Where logs live and which files are still being written.
+/// When a container's log file is rotated, and how many of its files are kept: the kubelet's
+/// `containerLogMaxSize` and `containerLogMaxFiles`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// A file is rotated once it holds this many bytes (upstream 10 MiB).
+    pub max_size: u64,
+    /// Files kept per container attempt, the one being written included (upstream 5; at
+    /// least 2, as the kubelet's validation asks).
+    pub max_files: u32,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Rotation {
+            max_size: 10 * 1024 * 1024,
+            max_files: 5,
+        }
+    }
+}
+
+/// Where logs live, how they are rotated and which files are still being written.
 #[derive(Debug, Clone)]
 pub struct LogStore {
     root: PathBuf,
+    rotation: Rotation,
     live: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl LogStore {
+    /// A store with the kubelet's default rotation.
     pub fn new(root: PathBuf) -> Self {
+        Self::with_rotation(root, Rotation::default())
+    }
+
+    pub fn with_rotation(root: PathBuf, rotation: Rotation) -> Self {
         LogStore {
             root,
+            rotation: Rotation {
+                max_size: rotation.max_size.max(1),
+                max_files: rotation.max_files.max(2),
+            },
             live: Arc::default(),
         }
+    }
+
+    pub fn rotation(&self) -> Rotation {
+        self.rotation
     }
 
     /// The file of one container attempt.
@@ -142,6 +182,22 @@ impl LogStore {
             .collect()
     }
 
+    /// Removes one attempt's log file and the files rotated out of it.
+    pub fn remove_attempt(
+        &self,
+        namespace: &str,
+        pod: &str,
+        uid: &str,
+        container: &str,
+        attempt: u32,
+    ) {
+        let path = self.attempt_file(namespace, pod, uid, container, attempt);
+        for f in rotated_files(&path) {
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_file(path);
+    }
+
     /// Removes a pod's logs (when nothing refers to them any more, see [`retention`]).
     pub fn remove_pod(&self, logs: &PodLogs) {
         for f in &logs.files {
@@ -202,6 +258,88 @@ fn attempt_of(container_id: &str, uid: &str, container: &str) -> Option<u32> {
         .strip_prefix('-')?
         .parse()
         .ok()
+}
+
+/// The name a log file gets when it is rotated at `millis`: the kubelet's
+/// `<file>.<YYYYMMDD-HHMMSS>`, with `.<n>` added after the newest of `rotated` (the files
+/// rotated out of it before) where that one is of the same second.
+fn rotated_name(path: &Path, millis: i64, rotated: &[PathBuf]) -> PathBuf {
+    let stamp = runlet_api::clock::rfc3339(millis.div_euclid(1000));
+    let digits: String = stamp.chars().filter(char::is_ascii_digit).collect();
+    let (date, time) = digits.split_at(digits.len().min(8));
+    let base = format!("{}.{date}-{time}", path.display());
+    let same_second = rotated
+        .iter()
+        .filter_map(|p| {
+            let rest = p.to_str()?.strip_prefix(&base)?;
+            match rest {
+                "" => Some(0),
+                _ => rest.strip_prefix('.')?.parse::<u64>().ok(),
+            }
+        })
+        .max();
+    match same_second {
+        None => PathBuf::from(base),
+        Some(n) => PathBuf::from(format!("{base}.{}", n + 1)),
+    }
+}
+
+/// The files rotated out of `path`, oldest first.
+fn rotated_files(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
+    let prefix = format!("{name}.");
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().into_string().ok()?;
+            let stamp = file.strip_prefix(&prefix)?;
+            stamp
+                .starts_with(|c: char| c.is_ascii_digit())
+                .then(|| (sort_key(stamp), e.path()))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Orders `YYYYMMDD-HHMMSS[.n]` stamps by time, then by `n`.
+fn sort_key(stamp: &str) -> String {
+    let (time, n) = stamp.split_once('.').unwrap_or((stamp, "0"));
+    format!("{time}.{n:0>10}")
+}
+
+/// Rotates the log file at `path`, which `file` is appending to: the content moves to a rotated
+/// name and `file` becomes a fresh, empty file at `path`. The path always names a file: the
+/// new one is made aside and renamed over it, so a reader opening it never finds nothing. The
+/// oldest rotated files beyond `rotation.max_files` go.
+pub(crate) fn rotate(
+    path: &Path,
+    file: &mut std::fs::File,
+    rotation: Rotation,
+    now_millis: i64,
+) -> std::io::Result<()> {
+    let rotated = rotated_name(path, now_millis, &rotated_files(path));
+    std::fs::hard_link(path, &rotated)?;
+    let mut fresh_name = path.as_os_str().to_owned();
+    fresh_name.push(".new");
+    let fresh_path = PathBuf::from(fresh_name);
+    let fresh = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&fresh_path)?;
+    std::fs::rename(&fresh_path, path)?;
+    *file = fresh;
+    let old = rotated_files(path);
+    let excess = old.len().saturating_sub(rotation.max_files as usize - 1);
+    for f in old.iter().take(excess) {
+        let _ = std::fs::remove_file(f);
+    }
+    Ok(())
 }
 
 /// Formats a time in milliseconds as the CRI log timestamp (9 fraction digits, UTC).
@@ -296,5 +434,43 @@ mod tests {
         );
         assert_eq!(attempt_of("process://u-1-c-x-12", "u-1", "c-x"), Some(12));
         assert_eq!(attempt_of("process://u-1-c-12", "u-1", "c-x"), None);
+    }
+    #[test]
+    fn rotated_files_are_named_by_time_and_listed_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ns_p_u_c.0.log");
+        std::fs::write(&path, "").unwrap();
+        let at = |s: i64| s * 1000;
+        let name = |millis| rotated_name(&path, millis, &rotated_files(&path));
+        let first = name(at(1_767_225_600));
+        assert!(
+            first.to_string_lossy().ends_with("c.0.log.20260101-000000"),
+            "{first:?}"
+        );
+        std::fs::write(&first, "").unwrap();
+        let again = name(at(1_767_225_600));
+        assert!(
+            again
+                .to_string_lossy()
+                .ends_with("c.0.log.20260101-000000.1"),
+            "{again:?}"
+        );
+        std::fs::write(&again, "").unwrap();
+        let later = name(at(1_767_225_661));
+        std::fs::write(&later, "").unwrap();
+        // Another of the same second counts on from the newest, even with the oldest gone.
+        std::fs::remove_file(&first).unwrap();
+        let third = name(at(1_767_225_600));
+        assert!(
+            third
+                .to_string_lossy()
+                .ends_with("c.0.log.20260101-000000.2"),
+            "{third:?}"
+        );
+        std::fs::write(&first, "").unwrap();
+        // Not rotated out of this file: another attempt's, and the writer's fresh file.
+        std::fs::write(dir.path().join("ns_p_u_c.1.log"), "").unwrap();
+        std::fs::write(dir.path().join("ns_p_u_c.0.log.new"), "").unwrap();
+        assert_eq!(rotated_files(&path), vec![first, again, later]);
     }
 }

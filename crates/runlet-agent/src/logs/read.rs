@@ -1,6 +1,7 @@
 //! Reading a CRI log file back as `kubectl logs` expects it, with upstream's options
 //! (`pkg/kubelet/kuberuntime/logs/logs.go`): `tailLines`, `sinceSeconds`/`sinceTime`,
-//! `timestamps`, `limitBytes`, and `follow`, which keeps reading while the attempt runs.
+//! `timestamps`, `limitBytes`, and `follow`, which keeps reading while the attempt runs, from
+//! one file to the next when the writer rotates it.
 
 use super::{LogError, LogStore, parse_timestamp};
 use bytes::Bytes;
@@ -151,6 +152,8 @@ pub fn open(
             let live = s.store.is_live(&s.path);
             match s.read_more() {
                 Ok(Some(bytes)) => return Some((Ok(bytes), s)),
+                // All of a rotated file is read: on with the new one.
+                Ok(None) if s.reopen_if_rotated() => {}
                 Ok(None) if live => tokio::time::sleep(FOLLOW_POLL).await,
                 Ok(None) => return None,
                 Err(e) => {
@@ -175,6 +178,39 @@ struct Follow {
 }
 
 impl Follow {
+    /// Whether the path names another file than the one read (the writer rotated it), in
+    /// which case the file that came after it is opened and read from its start: the next
+    /// one rotated out, if more than one rotation came since the last read, or the current.
+    fn reopen_if_rotated(&mut self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+        let (Ok(named), Ok(read)) = (std::fs::metadata(&self.path), self.file.metadata()) else {
+            return false;
+        };
+        let read = id(read);
+        if id(named) == read {
+            return false;
+        }
+        // Oldest first; the one read may be gone already, being the oldest.
+        let rotated = super::rotated_files(&self.path);
+        let ids: Vec<_> = rotated
+            .iter()
+            .map(|p| std::fs::metadata(p).ok().map(id))
+            .collect();
+        let next = match ids.iter().position(|i| *i == Some(read)) {
+            Some(at) => rotated.get(at + 1),
+            None => rotated.first(),
+        };
+        match std::fs::File::open(next.unwrap_or(&self.path)) {
+            Ok(file) => {
+                self.file = file;
+                self.offset = 0;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// New complete lines since the last read, rendered; `None` when there are none.
     fn read_more(&mut self) -> std::io::Result<Option<Bytes>> {
         self.file.seek(SeekFrom::Start(self.offset))?;
@@ -332,5 +368,33 @@ mod tests {
                 .unwrap();
         let rest: Vec<Bytes> = rest.into_iter().map(Result::unwrap).collect();
         assert_eq!(rest.concat(), b"last\n");
+    }
+    #[tokio::test]
+    async fn a_follower_reads_every_file_of_rotations_between_its_reads() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path, s) = following(dir.path()).await;
+        let rotation = super::super::Rotation {
+            max_size: 1,
+            max_files: 5,
+        };
+        let mut writer = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        // Two rotations before the follower looks again: it reads the file after its own,
+        // then the current one.
+        for line in ["four", "five"] {
+            writeln!(writer, "2026-01-01T00:00:30.000000000Z stdout F {line}").unwrap();
+            super::super::rotate(&path, &mut writer, rotation, 1_767_225_630_000).unwrap();
+        }
+        writeln!(writer, "2026-01-01T00:00:30.000000000Z stdout F six").unwrap();
+        store.set_live(&path, false);
+        let rest: Vec<Result<Bytes, std::io::Error>> =
+            tokio::time::timeout(Duration::from_secs(5), s.collect())
+                .await
+                .unwrap();
+        let rest: Vec<Bytes> = rest.into_iter().map(Result::unwrap).collect();
+        assert_eq!(rest.concat(), b"four\nfive\nsix\n");
     }
 }

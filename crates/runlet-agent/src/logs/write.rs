@@ -90,6 +90,12 @@ pub async fn copy_to_cri(
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(e)),
     };
+    let rotation = store.rotation();
+    // What the file holds already (an attempt's file is new, but may be opened again).
+    let mut size = file
+        .as_ref()
+        .and_then(|f| f.metadata().ok())
+        .map_or(0, |m| m.len());
     let result = async {
         let mut out_p = Pending {
             name: "stdout",
@@ -129,6 +135,15 @@ pub async fn copy_to_cri(
                 && !encoded.is_empty()
             {
                 file.write_all(&encoded)?;
+                size += encoded.len() as u64;
+                if size >= rotation.max_size {
+                    // A file that cannot be rotated is written on: the container must not
+                    // stop for it. It is tried again after as much more output.
+                    if let Err(e) = super::rotate(path, file, rotation, clock.now_millis()) {
+                        tracing::warn!(path = %path.display(), error = %e, "rotating a container log");
+                    }
+                    size = 0;
+                }
             }
         }
         Ok(())
@@ -242,5 +257,75 @@ mod tests {
         assert!(tail.starts_with("line 20\n"), "{tail}");
         assert!(tail.ends_with("line 99\n"));
         assert_eq!(tail_content(&path, 2, 8), "line 99\n");
+    }
+    /// A stream that hands out one chunk per read, as a pipe does when its writer is slow.
+    struct Chunks(std::collections::VecDeque<Vec<u8>>);
+
+    impl tokio::io::AsyncRead for Chunks {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if let Some(chunk) = self.0.pop_front() {
+                buf.put_slice(&chunk);
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_past_its_size_is_rotated_and_the_oldest_files_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let rotation = super::super::Rotation {
+            max_size: 200,
+            max_files: 3,
+        };
+        let store = LogStore::with_rotation(dir.path().to_path_buf(), rotation);
+        let path = store.attempt_file("default", "p", "u", "c", 0);
+        let clock = FakeClock::at(1_767_225_600);
+        let lines: Vec<String> = (0..40).map(|i| format!("line {i:02}\n")).collect();
+        copy_to_cri(
+            Box::new(Chunks(
+                lines.iter().map(|l| l.as_bytes().to_vec()).collect(),
+            )),
+            Box::new(std::io::Cursor::new(Vec::new())),
+            open_cri_log(&path, &store),
+            &path,
+            &store,
+            &clock,
+        )
+        .await
+        .unwrap();
+        // Rotated within one second of the fake clock: the names count on.
+        let mut files = super::super::rotated_files(&path);
+        assert_eq!(files.len(), 2, "{files:?}");
+        let name = |p: &std::path::PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name(&files[0]).starts_with("default_p_u_c.0.log.20260101-000000."),
+            "{files:?}"
+        );
+        files.push(path.clone());
+        let kept: Vec<String> = files
+            .iter()
+            .flat_map(|f| {
+                let text = std::fs::read_to_string(f).unwrap();
+                text.lines()
+                    .map(|l| format!("{}\n", l.rsplit_once(" F ").unwrap().1))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(kept.len() < lines.len(), "older files went");
+        assert_eq!(
+            kept,
+            lines[lines.len() - kept.len()..],
+            "the newest lines, in order"
+        );
+        for f in &files[..2] {
+            let len = std::fs::metadata(f).unwrap().len();
+            assert!((200..300).contains(&len), "{f:?}: {len}");
+        }
+        store.remove_attempt("default", "p", "u", "c", 0);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -206,11 +206,9 @@ impl Worker {
         // The kubelet keeps one dead container per container (`MaxPerPodContainer`), and its
         // log with it, for `--previous`: the attempt before that one goes.
         if let Some(old) = attempt.checked_sub(2) {
-            let old =
-                self.ctx
-                    .logs
-                    .attempt_file(&self.ns, &self.name, &self.uid, &container.name, old);
-            let _ = std::fs::remove_file(old);
+            self.ctx
+                .logs
+                .remove_attempt(&self.ns, &self.name, &self.uid, &container.name, old);
         }
         let may_make_namespaces = self.ctx.runtime.os().is_root();
         let hostname = (may_make_namespaces && !host_network).then_some(hostname);

@@ -391,6 +391,7 @@ impl Worker {
             std::os::unix::fs::PermissionsExt::from_mode(0o777),
         );
         self.fetch_refs().await;
+        let mut retry = MountRetry::new(self.ctx.config.tick);
         loop {
             let result = {
                 let sources = self.sources();
@@ -412,7 +413,7 @@ impl Worker {
                         .events
                         .pod(&self.pod, true, "FailedMount", &msg, None);
                     self.write_status().await?;
-                    // Wait for the pod to change (deleted?) or a while, then retry.
+                    // Wait for the pod to change (deleted?) or the backoff, then retry.
                     tokio::select! {
                         changed = self.rx.changed() => {
                             if changed.is_err() {
@@ -426,7 +427,7 @@ impl Worker {
                                 return Ok(());
                             }
                         }
-                        _ = tokio::time::sleep(self.ctx.config.tick) => {}
+                        _ = tokio::time::sleep(retry.next_delay()) => {}
                     }
                     self.fetch_refs().await;
                 }
@@ -993,7 +994,32 @@ impl Worker {
     }
 }
 
-/// Deletes a pod whose containers are all gone (`gracePeriodSeconds=0`, uid precondition).
+/// The delays between attempts to set up a pod's volumes: upstream's volume operations back
+/// off exponentially, from 500 ms doubling to 2 min 2 s (`exponentialbackoff`'s
+/// `initialDurationBeforeRetry` and `maxDurationBeforeRetry`), so a pod waiting for a missing
+/// ConfigMap does not read it every second for good. An agent ticking faster (in tests) starts
+/// at its tick.
+struct MountRetry {
+    next: Duration,
+}
+
+impl MountRetry {
+    const INITIAL: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(122);
+
+    fn new(tick: Duration) -> Self {
+        MountRetry {
+            next: tick.min(Self::INITIAL),
+        }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (delay * 2).min(Self::MAX);
+        delay
+    }
+}
+
 /// Where the pod with `uid` keeps its sandbox under the agent's data directory.
 pub fn sandbox_dir(data_dir: &std::path::Path, uid: &str) -> PathBuf {
     data_dir.join(SANDBOXES).join(uid)
@@ -1018,6 +1044,10 @@ pub const HOSTS_FILES: &str = "etc-hosts";
 /// Removes a pod's directory (its sandbox, or its volumes'), unmounting what is still mounted
 /// in it.
 pub fn remove_sandbox(sandbox: &std::path::Path) {
+    // Most pods have no volumes and so no such directory: nothing to read the mount table for.
+    if std::fs::symlink_metadata(sandbox).is_err() {
+        return;
+    }
     // What is still mounted in it first (the tmpfs of a pod whose agent was killed): removing
     // the directory would fail, and a secret would stay in memory.
     for point in crate::os::mountinfo::mount_points_under(sandbox) {
@@ -1032,6 +1062,7 @@ pub fn remove_sandbox(sandbox: &std::path::Path) {
     }
 }
 
+/// Deletes a pod whose containers are all gone (`gracePeriodSeconds=0`, uid precondition).
 pub async fn finish_deletion(client: &kube::Client, ns: &str, name: &str, uid: &str) {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let params = DeleteParams {

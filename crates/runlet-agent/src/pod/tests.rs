@@ -313,3 +313,20 @@ async fn a_pod_that_ends_at_once_costs_one_status_write() {
     assert_eq!(writes, 2, "create + one status write");
     env.stop().await;
 }
+
+#[test]
+fn volume_setup_retries_back_off_as_upstream_volume_operations() {
+    let mut retry = super::MountRetry::new(Duration::from_secs(1));
+    let delays: Vec<u64> = (0..10)
+        .map(|_| retry.next_delay().as_millis() as u64)
+        .collect();
+    assert_eq!(
+        delays,
+        [
+            500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 122_000, 122_000
+        ]
+    );
+    let mut fast = super::MountRetry::new(Duration::from_millis(20));
+    assert_eq!(fast.next_delay(), Duration::from_millis(20));
+    assert_eq!(fast.next_delay(), Duration::from_millis(40));
+}

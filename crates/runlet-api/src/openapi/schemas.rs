@@ -214,6 +214,22 @@ fn add_one_of(schemas: &mut BTreeMap<String, Value>) {
     }
 }
 
+/// k8s-openapi makes every kind's `metadata` a plain field and lists it as required, where
+/// upstream's documents require it only of a core/v1 Event (the one kind whose `metadata` has no
+/// `omitempty`): elsewhere `kubectl explain` would mark it `-required-`.
+fn metadata_optional_as_upstream(name: &str, schema: &mut Map<String, Value>) {
+    if name == "io.k8s.api.core.v1.Event" {
+        return;
+    }
+    let Some(Value::Array(required)) = schema.get_mut("required") else {
+        return;
+    };
+    required.retain(|field| field != "metadata");
+    if required.is_empty() {
+        schema.remove("required");
+    }
+}
+
 /// Every schema the group-version's kinds need, keyed by upstream's schema names, sorted.
 pub(super) fn components(
     group: &str,
@@ -253,6 +269,7 @@ pub(super) fn components(
                 "x-kubernetes-group-version-kind".to_string(),
                 json!([gvk(group, version, info.kind)]),
             );
+            metadata_optional_as_upstream(name, obj);
         }
         let list = list_schema(name, schema, info);
         schemas.insert(format!("{name}List"), list);

@@ -201,3 +201,26 @@ fn runlet_dev_v1_has_pod_record_with_one_type_per_field() {
         "one line per paragraph: {description:?}"
     );
 }
+
+#[test]
+fn metadata_is_required_of_a_core_event_only_as_upstream() {
+    let core = doc("", "v1");
+    assert_eq!(
+        schema(&core, "io.k8s.api.core.v1.Event")["required"],
+        json!(["involvedObject", "metadata"])
+    );
+    for kind in ["Pod", "ConfigMap", "Namespace", "Node"] {
+        let s = schema(&core, &format!("io.k8s.api.core.v1.{kind}"));
+        assert!(s["required"].is_null(), "{kind}: {}", s["required"]);
+    }
+    let batch = doc("batch", "v1");
+    assert!(schema(&batch, "io.k8s.api.batch.v1.Job")["required"].is_null());
+    let events = doc("events.k8s.io", "v1");
+    let required = &schema(&events, "io.k8s.api.events.v1.Event")["required"];
+    assert!(
+        !required
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("metadata"))),
+        "{required}"
+    );
+}

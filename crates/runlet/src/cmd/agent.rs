@@ -32,10 +32,48 @@ pub struct AgentArgs {
     /// published in the Node; a specific IP is also published as the node's InternalIP.
     #[arg(long, env = "RUNLET_LOG_BIND", default_value = "0.0.0.0:10250")]
     log_bind: std::net::SocketAddr,
+    #[command(flatten)]
+    kubelet: KubeletArgs,
+}
+
+/// The kubelet's settings, for `runlet agent` and for the embedded agent of `runlet server`.
+#[derive(Args, Clone, Debug)]
+pub struct KubeletArgs {
     /// How often running pods' configMap, secret, downwardAPI and projected volumes are
     /// written again, so that changes reach them (the kubelet's --sync-frequency).
     #[arg(long, env = "RUNLET_SYNC_FREQUENCY_SECONDS", default_value_t = 60)]
     sync_frequency_seconds: u64,
+    /// A container's log file is rotated when it reaches this size, a quantity such as 10Mi
+    /// (the kubelet's containerLogMaxSize).
+    #[arg(long, env = "RUNLET_CONTAINER_LOG_MAX_SIZE", default_value = "10Mi", value_parser = parse_log_size)]
+    container_log_max_size: u64,
+    /// How many log files a container keeps, the one being written included (the kubelet's
+    /// containerLogMaxFiles).
+    #[arg(long, env = "RUNLET_CONTAINER_LOG_MAX_FILES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    container_log_max_files: u32,
+}
+
+impl KubeletArgs {
+    /// Sets these on an agent's configuration.
+    pub fn apply(&self, config: &mut AgentConfig) {
+        config.sync_frequency = Duration::from_secs(self.sync_frequency_seconds.max(1));
+        config.log_rotation = runlet_agent::logs::Rotation {
+            max_size: self.container_log_max_size,
+            max_files: self.container_log_max_files,
+        };
+    }
+}
+
+/// A positive quantity of bytes, such as `10Mi` or `500k`.
+fn parse_log_size(s: &str) -> Result<u64, String> {
+    let nanos = runlet_api::fit::quantity_nanos(s)
+        .ok_or_else(|| format!("{s:?} is not a quantity, such as 10Mi"))?;
+    let bytes = u64::try_from((nanos + 999_999_999) / 1_000_000_000).unwrap_or(0);
+    if bytes == 0 {
+        return Err(format!("{s:?} must be at least one byte"));
+    }
+    Ok(bytes)
 }
 
 /// The host name, lower-cased, as a node name.
@@ -94,7 +132,7 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
         .data_dir
         .unwrap_or_else(|| crate::paths::default_data_dir().join("agent"));
     let mut agent_config = AgentConfig::new(&name, dir);
-    agent_config.sync_frequency = Duration::from_secs(args.sync_frequency_seconds.max(1));
+    args.kubelet.apply(&mut agent_config);
     agent_config.log_endpoint = ca_pem.map(|client_ca_pem| LogEndpointConfig {
         bind: args.log_bind,
         client_ca_pem,

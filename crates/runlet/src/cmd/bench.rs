@@ -510,7 +510,7 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         history: Duration::from_secs(300),
         event_ttl: crate::stack::DEFAULT_EVENT_TTL,
         agent_node: Some(node.clone()),
-        agent_sync_frequency: None,
+        kubelet: None,
         identity: format!("runlet-bench-{}", std::process::id()),
         tokens: Default::default(),
     })

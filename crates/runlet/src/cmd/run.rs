@@ -100,7 +100,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                 history: Duration::from_secs(300),
                 event_ttl: crate::stack::DEFAULT_EVENT_TTL,
                 agent_node: Some(super::agent::default_node_name()),
-                agent_sync_frequency: None,
+                kubelet: None,
                 identity: format!("runlet-run-{}", std::process::id()),
                 tokens: Default::default(),
             })

@@ -34,10 +34,9 @@ pub struct ServerArgs {
     /// The embedded agent's node name (default: the host name).
     #[arg(long, env = "RUNLET_NODE_NAME")]
     node_name: Option<String>,
-    /// How often the embedded agent writes running pods' configMap, secret, downwardAPI and
-    /// projected volumes again, so that changes reach them (the kubelet's --sync-frequency).
-    #[arg(long, env = "RUNLET_SYNC_FREQUENCY_SECONDS", default_value_t = 60)]
-    sync_frequency_seconds: u64,
+    /// The embedded agent's kubelet settings.
+    #[command(flatten)]
+    kubelet: super::agent::KubeletArgs,
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -106,7 +105,7 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         history: Duration::from_secs(args.history_seconds.max(1)),
         event_ttl: Duration::from_secs(args.event_ttl_seconds.max(1)),
         agent_node: agent_node.clone(),
-        agent_sync_frequency: Some(Duration::from_secs(args.sync_frequency_seconds.max(1))),
+        kubelet: Some(args.kubelet.clone()),
         // Stable across restarts of this server (so a restart after a crash takes its lease
         // back at once) and distinct between servers on one host (they cannot share an address).
         identity: format!(

@@ -2,10 +2,8 @@
 //! `resume`, `rerun`, `trigger`, `completion`) against the real server, checked against what
 //! genuine kubectl shows of the same objects.
 
-use crate::harness::{BIN, Server, run_bounded, wait_until};
-use std::io::{BufRead, BufReader};
+use crate::harness::{BIN, Server, collect_stdout, run_bounded, wait_until};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Runs `runlet ARGS --kubeconfig <server's>` without colour, bounded by 90 s.
@@ -704,19 +702,6 @@ fn cli_completion_scripts_for_bash_zsh_and_fish() {
             assert!(script.contains(sub), "{shell} completes {sub}");
         }
     }
-}
-
-/// Lines a child process prints, collected as they arrive.
-fn collect_stdout(child: &mut std::process::Child) -> Arc<Mutex<String>> {
-    let seen = Arc::new(Mutex::new(String::new()));
-    let sink = seen.clone();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&format!("{line}\n"));
-        }
-    });
-    seen
 }
 
 #[test]

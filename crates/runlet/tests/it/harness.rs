@@ -292,3 +292,16 @@ pub fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) 
     }
     panic!("timed out after {limit:?} waiting for {what}");
 }
+
+/// Lines a child process prints, collected as they arrive.
+pub fn collect_stdout(child: &mut std::process::Child) -> Arc<Mutex<String>> {
+    let seen = Arc::new(Mutex::new(String::new()));
+    let sink = seen.clone();
+    let stdout = child.stdout.take().expect("stdout piped");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    seen
+}

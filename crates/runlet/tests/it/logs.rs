@@ -3,7 +3,7 @@
 //! with genuine kubectl and runlet's own `logs`.
 
 use crate::cli::ok as runlet_ok;
-use crate::harness::{AgentProcess, Server, run_bounded, wait_until};
+use crate::harness::{AgentProcess, Server, collect_stdout, run_bounded, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -293,4 +293,104 @@ fn a_remote_agent_serves_its_logs_through_the_server_and_to_no_one_unauthenticat
     ]);
     assert_eq!(log, "first\nsecond\n");
     assert!(agent.stop(), "the agent stops cleanly");
+}
+
+/// A container's log file is rotated once it reaches `--container-log-max-size`, as the
+/// kubelet's container log manager rotates it, and at most `--container-log-max-files` of its
+/// files are kept: `kubectl logs -f` goes on from one file to the next and sees every line,
+/// `kubectl logs` afterwards reads the current file only, as upstream's does.
+#[test]
+fn container_logs_are_rotated_and_followed_from_file_to_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start_with(
+        tmp.path(),
+        &[
+            "--container-log-max-size",
+            "2Ki",
+            "--container-log-max-files",
+            "2",
+        ],
+    );
+    let go = tmp.path().join("go");
+    let job = format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: chatty
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"echo ready; until [ -e {go} ]; do sleep 0.05; done; for i in $(seq 1 300); do echo line $i of a log that is rotated; sleep 0.02; done\"]
+",
+        go = go.display()
+    );
+    s.kubectl_stdin(&["apply", "-f", "-"], &job);
+    wait_until(
+        Duration::from_secs(60),
+        "the container says it is ready",
+        || {
+            s.kubectl(&["logs", "job/chatty"])
+                .stdout
+                .starts_with(b"ready\n")
+        },
+    );
+    let mut follower = Command::new("kubectl")
+        .args(["logs", "-f", "job/chatty"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let followed = collect_stdout(&mut follower);
+    wait_until(Duration::from_secs(30), "the follower's first line", || {
+        followed.lock().unwrap().starts_with("ready\n")
+    });
+    std::fs::write(&go, "").unwrap();
+    let expected: String = std::iter::once("ready\n".to_string())
+        .chain((1..=300).map(|i| format!("line {i} of a log that is rotated\n")))
+        .collect();
+    wait_until(Duration::from_secs(90), "every line followed", || {
+        followed.lock().unwrap().len() >= expected.len()
+            || follower.try_wait().ok().flatten().is_some()
+    });
+    wait_until(Duration::from_secs(30), "the follower to end", || {
+        follower.try_wait().ok().flatten().is_some()
+    });
+    let followed = followed.lock().unwrap().clone();
+    assert_eq!(followed, expected, "followed across the rotations");
+
+    s.kubectl_ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/chatty",
+        "--timeout=60s",
+    ]);
+    // Afterwards: the current file only, the last lines.
+    let current = s.kubectl_ok(&["logs", "job/chatty"]);
+    assert!(
+        current.ends_with("line 300 of a log that is rotated\n") && current.lines().count() < 100,
+        "{current}"
+    );
+    // On disk: the current file and one rotated out of it, each near the size limit.
+    let files: Vec<(String, u64)> = std::fs::read_dir(s.data_dir.join("agent/logs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("_chatty-"))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, e.metadata().unwrap().len())
+        })
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files.iter().any(|(n, _)| n.ends_with(".0.log"))
+            && files.iter().any(|(n, _)| n.contains(".0.log.")),
+        "{files:?}"
+    );
+    assert!(files.iter().all(|(_, len)| *len < 4096), "{files:?}");
 }
