@@ -3,6 +3,7 @@
 //! how its end is recorded (reason, exit code, message), and crash-loop backoff.
 
 use super::etchosts;
+use super::probe;
 use super::quantity;
 use super::state::{Kind, State, Terminated};
 use super::{
@@ -161,7 +162,9 @@ impl Worker {
             }
             None => Vec::new(),
         };
+        let before_termination = mounts.len();
         let (term_host, term_file) = self.termination_mount(&container, attempt, &mut mounts);
+        let termination_mounted = mounts.len() > before_termination;
         if self.ctx.runtime.os().is_root() && etchosts::mounted_for(&self.pod, &container) {
             match self.hosts_file(&hostname) {
                 Ok(source) => mounts.push(crate::os::BindMount {
@@ -229,6 +232,16 @@ impl Worker {
             limits,
             log_path,
         };
+        // An exec probe runs as the container does, but without its termination-message file,
+        // which is unlinked once the container runs.
+        let exec_config = probe::has_exec(&container).then(|| {
+            let mut c = config.clone();
+            if termination_mounted && before_termination < c.mounts.len() {
+                c.mounts.remove(before_termination);
+            }
+            c.argv.clear();
+            Arc::new(c)
+        });
         let started = self.ctx.runtime.start(config);
         // The child bound the file before its `execve`, which `start` waits for: the open file
         // is all that is needed from here on.
@@ -251,6 +264,9 @@ impl Worker {
                     s.killed = false;
                     s.container_id = Some(id);
                     s.termination = term_file.map(Arc::new);
+                    s.forget_attempt();
+                    s.probes = probe::Prober::for_container(&container, now_ms);
+                    s.exec_config = exec_config;
                 }
                 self.started_since_write = true;
                 if started.limits_unenforced {
@@ -585,6 +601,7 @@ impl Worker {
         };
         if let Some(s) = self.slots.get_mut(i) {
             s.state = State::Terminated(t);
+            s.forget_attempt();
         }
         self.after_exit(i, now_ms, exited.code);
     }

@@ -68,10 +68,23 @@ pub struct Slot {
     pub termination: Option<Arc<std::fs::File>>,
     /// SIGKILL was already sent to the running attempt.
     pub killed: bool,
+    /// The running attempt's probes (see [`super::probe`]); empty when it has none.
+    pub probes: Vec<super::probe::Prober>,
+    /// What an exec probe of the running attempt runs as: the attempt's own configuration
+    /// (without its termination-message file); kept only for a container with exec probes.
+    pub exec_config: Option<Arc<crate::runtime::ContainerConfig>>,
+    /// The readiness probe's verdict (true without a readiness probe).
+    pub probed_ready: bool,
+    /// The startup probe succeeded (true without a startup probe).
+    pub probed_started: bool,
+    /// When the running attempt, stopped on its own (a failed liveness probe), gets SIGKILL.
+    pub kill_at: Option<i64>,
 }
 
 impl Slot {
     pub fn new(container: Container, kind: Kind, waiting_reason: &str) -> Slot {
+        let probed_ready = container.readiness_probe.is_none();
+        let probed_started = container.startup_probe.is_none();
         Slot {
             container,
             kind,
@@ -87,7 +100,31 @@ impl Slot {
             container_id: None,
             termination: None,
             killed: false,
+            probes: Vec::new(),
+            exec_config: None,
+            probed_ready,
+            probed_started,
+            kill_at: None,
         }
+    }
+
+    /// Running, and started as its startup probe says.
+    pub fn is_started(&self) -> bool {
+        self.is_running() && self.probed_started
+    }
+
+    /// Running, started and ready as its probes say (the container status's `ready`).
+    pub fn is_ready(&self) -> bool {
+        self.is_started() && self.probed_ready
+    }
+
+    /// The attempt ended or is about to be started again: its probes go with it.
+    pub fn forget_attempt(&mut self) {
+        self.probes.clear();
+        self.exec_config = None;
+        self.kill_at = None;
+        self.probed_ready = self.container.readiness_probe.is_none();
+        self.probed_started = self.container.startup_probe.is_none();
     }
 
     pub fn name(&self) -> &str {

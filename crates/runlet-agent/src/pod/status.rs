@@ -105,14 +105,13 @@ fn container_status(slot: &Slot, runtime: &str) -> Value {
         }
         State::Terminated(t) => json!({"terminated": terminated_json(t)}),
     };
-    let running = slot.is_running();
     let mut v = json!({
         "name": slot.name(),
         "image": slot.container.image.clone().unwrap_or_default(),
         "imageID": "",
         // The prober manager's: an init container is ready once it exited 0.
-        "ready": if slot.kind == Kind::Init { slot.succeeded() } else { running },
-        "started": running,
+        "ready": if slot.kind == Kind::Init { slot.succeeded() } else { slot.is_ready() },
+        "started": slot.is_started(),
         "restartCount": slot.restart_count,
         "state": state,
         "lastState": slot.last.as_ref().map(|t| json!({"terminated": terminated_json(t)})).unwrap_or_else(|| json!({})),
@@ -172,7 +171,7 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
     let unready: Vec<&str> = view
         .slots
         .iter()
-        .filter(|s| s.kind != Kind::Init && !s.is_running())
+        .filter(|s| s.kind != Kind::Init && !s.is_ready())
         .map(|s| s.name())
         .collect();
     let ready = unready.is_empty() && !view.terminating && !terminal;

@@ -61,12 +61,33 @@ pub struct Started {
     pub limits_unenforced: bool,
 }
 
+/// How a command run as a container's ([`Runtime::exec`]) ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecOutcome {
+    /// It exited with `code`; `output` is the start of its stdout and stderr together (at
+    /// most [`EXEC_OUTPUT_LIMIT`] bytes, as the kubelet keeps of a probe's output).
+    Exited { code: i32, output: Vec<u8> },
+    /// It ran past its time and was killed.
+    TimedOut,
+}
+
+/// How much of an exec's output is kept (upstream's `maxReadLength`, 10 KiB).
+pub const EXEC_OUTPUT_LIMIT: usize = 10 * 1024;
+
 /// A way to run containers.
 pub trait Runtime: Send + Sync + 'static {
     /// The name shown in `nodeInfo.containerRuntimeVersion` and container IDs (`process://...`).
     fn name(&self) -> &'static str;
     /// Starts an attempt.
     fn start(&self, config: ContainerConfig) -> Result<Started, RuntimeError>;
+    /// Runs `config.argv` as the container `config` describes runs (environment, user, working
+    /// directory, mounts, host name), for an exec probe: killed, with everything it started,
+    /// once it runs longer than `timeout`. The future resolves once the process is reaped.
+    fn exec(
+        &self,
+        config: ContainerConfig,
+        timeout: std::time::Duration,
+    ) -> Result<BoxFuture<'static, ExecOutcome>, RuntimeError>;
     /// Signals a running attempt (see [`crate::os::Os::signal_container`]: SIGTERM to its main
     /// process, SIGKILL to its whole process group).
     fn signal(&self, pid: u32, signal: Signal);

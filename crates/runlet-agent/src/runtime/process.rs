@@ -7,9 +7,12 @@
 //! a PID namespace of its own, so everything it started dies with it, as in a container;
 //! elsewhere, the rest of its process group is killed when it ends.
 
-use super::{ContainerConfig, Exited, Runtime, RuntimeError, Started};
+use super::{
+    ContainerConfig, EXEC_OUTPUT_LIMIT, ExecOutcome, Exited, Runtime, RuntimeError, Started,
+};
 use crate::logs::{LogStore, copy_to_cri, open_cri_log};
 use crate::os::{Os, OsError, Signal, SpawnSpec};
+use futures::future::BoxFuture;
 use runlet_api::clock::Clock;
 use std::sync::Arc;
 
@@ -64,10 +67,7 @@ impl Runtime for ProcessRuntime {
                     let _ = std::fs::remove_file(&config.log_path);
                 }
                 self.logs.set_live(&config.log_path, false);
-                return Err(match e {
-                    OsError::MountNamespace(_) => RuntimeError::MountNamespace(e),
-                    other => RuntimeError::Start(other),
-                });
+                return Err(start_error(e));
             }
         };
         let pid = spawned.pid;
@@ -128,6 +128,52 @@ impl Runtime for ProcessRuntime {
         })
     }
 
+    fn exec(
+        &self,
+        config: ContainerConfig,
+        timeout: std::time::Duration,
+    ) -> Result<BoxFuture<'static, ExecOutcome>, RuntimeError> {
+        let spawned = self
+            .os
+            .spawn(SpawnSpec {
+                argv: config.argv,
+                env: config.env,
+                cwd: config.cwd,
+                user: config.user,
+                mounts: config.mounts,
+                hostname: config.hostname,
+                pid_namespace: config.pid_namespace,
+                cgroup_procs: Vec::new(),
+            })
+            .map_err(start_error)?;
+        let os = self.os.clone();
+        let pid = spawned.pid;
+        let mut exit = spawned.exit;
+        let (stdout, stderr) = (spawned.stdout, spawned.stderr);
+        Ok(Box::pin(async move {
+            let run = async {
+                let output = read_output(stdout, stderr).await;
+                ((&mut exit).await, output)
+            };
+            let outcome = match tokio::time::timeout(timeout, run).await {
+                Ok((e, output)) => ExecOutcome::Exited {
+                    code: e.code,
+                    output,
+                },
+                Err(_) => ExecOutcome::TimedOut,
+            };
+            // What it started goes with it; a process that ran over its time goes too, and is
+            // reaped here.
+            if let Err(e) = os.signal_container(pid, Signal::Kill) {
+                tracing::debug!(pid, error = %e, "killing what an exec started");
+            }
+            if outcome == ExecOutcome::TimedOut {
+                exit.await;
+            }
+            outcome
+        }))
+    }
+
     fn signal(&self, pid: u32, signal: Signal) {
         if let Err(e) = self.os.signal_container(pid, signal) {
             tracing::warn!(pid, error = %e, "signalling a container");
@@ -137,6 +183,42 @@ impl Runtime for ProcessRuntime {
     fn os(&self) -> &dyn Os {
         self.os.as_ref()
     }
+}
+
+fn start_error(e: OsError) -> RuntimeError {
+    match e {
+        OsError::MountNamespace(_) => RuntimeError::MountNamespace(e),
+        other => RuntimeError::Start(other),
+    }
+}
+
+/// Both streams read to their end together, the first [`EXEC_OUTPUT_LIMIT`] bytes kept in the
+/// order they came.
+async fn read_output(
+    mut stdout: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    mut stderr: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut kept = Vec::new();
+    let (mut out_open, mut err_open) = (true, true);
+    let (mut out_buf, mut err_buf) = ([0u8; 4096], [0u8; 4096]);
+    while out_open || err_open {
+        let chunk = tokio::select! {
+            r = stdout.read(&mut out_buf), if out_open => match r {
+                Ok(n) if n > 0 => out_buf.get(..n),
+                _ => { out_open = false; None }
+            },
+            r = stderr.read(&mut err_buf), if err_open => match r {
+                Ok(n) if n > 0 => err_buf.get(..n),
+                _ => { err_open = false; None }
+            },
+        };
+        if let Some(chunk) = chunk {
+            let room = EXEC_OUTPUT_LIMIT.saturating_sub(kept.len());
+            kept.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
+        }
+    }
+    kept
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod examples;
 mod harness;
 mod kubectl;
 mod logs;
+mod probes;
 mod python;
 mod run;
 mod scenarios;

@@ -1,0 +1,612 @@
+//! Container probes, as the kubelet's prober (`pkg/kubelet/prober`) runs them: a startup probe
+//! until it succeeds, then liveness and readiness probes every `periodSeconds` while the
+//! container runs. A readiness result makes the container ready or not (and with it the pod's
+//! `Ready` condition); a startup or liveness probe that fails `failureThreshold` times in a row
+//! has the container killed, and its restart policy decides what comes next.
+//!
+//! An `exec` probe runs its command as the container runs its own (its environment, user,
+//! working directory, volumes and host name: [`crate::runtime::Runtime::exec`]); `httpGet`
+//! and `tcpSocket` probes connect to the pod's IP (the node's, on the process runtime) or the
+//! probe's `host`. Messages are upstream's, for the `Unhealthy` events `kubectl describe`
+//! shows. gRPC probes need a gRPC client runlet does not have: they fail, saying so.
+
+use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Which of a container's probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    Startup,
+    Liveness,
+    Readiness,
+}
+
+impl ProbeKind {
+    /// As upstream's messages spell it (`Liveness probe failed: ...`).
+    pub fn label(self) -> &'static str {
+        match self {
+            ProbeKind::Startup => "Startup",
+            ProbeKind::Liveness => "Liveness",
+            ProbeKind::Readiness => "Readiness",
+        }
+    }
+}
+
+/// What a probe's latest result changes for its container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing (not enough results in a row yet).
+    Unchanged,
+    /// The container is ready, or no longer ready.
+    Ready(bool),
+    /// The startup probe succeeded: the other probes start.
+    Started,
+    /// A startup or liveness probe failed often enough: the container is killed.
+    Kill,
+}
+
+/// One probe of a running container attempt: when it is next due and its results in a row.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    pub kind: ProbeKind,
+    pub probe: Probe,
+    /// When the probe is next due, in clock milliseconds.
+    pub next_at_ms: i64,
+    /// A run of the probe is under way.
+    pub in_flight: bool,
+    successes: i32,
+    failures: i32,
+}
+
+impl Prober {
+    /// The probes of `container`, for an attempt that started at `started_ms`: each first due
+    /// `initialDelaySeconds` after the start.
+    pub fn for_container(container: &Container, started_ms: i64) -> Vec<Prober> {
+        [
+            (ProbeKind::Startup, &container.startup_probe),
+            (ProbeKind::Liveness, &container.liveness_probe),
+            (ProbeKind::Readiness, &container.readiness_probe),
+        ]
+        .into_iter()
+        .filter_map(|(kind, probe)| {
+            let probe = probe.clone()?;
+            let delay = i64::from(probe.initial_delay_seconds.unwrap_or(0).max(0)) * 1000;
+            Some(Prober {
+                kind,
+                probe,
+                next_at_ms: started_ms + delay,
+                in_flight: false,
+                successes: 0,
+                failures: 0,
+            })
+        })
+        .collect()
+    }
+
+    fn period_ms(&self) -> i64 {
+        i64::from(self.probe.period_seconds.unwrap_or(10).max(1)) * 1000
+    }
+
+    /// How long one run may take (`timeoutSeconds`, 1 s by default).
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(
+            u64::try_from(self.probe.timeout_seconds.unwrap_or(1).max(1)).unwrap_or(1),
+        )
+    }
+
+    /// Records a result that came in at `now_ms` and schedules the next run.
+    pub fn record(&mut self, succeeded: bool, now_ms: i64) -> Verdict {
+        self.in_flight = false;
+        self.next_at_ms = now_ms + self.period_ms();
+        if succeeded {
+            self.failures = 0;
+            self.successes = self.successes.saturating_add(1);
+            if self.successes < self.probe.success_threshold.unwrap_or(1).max(1) {
+                return Verdict::Unchanged;
+            }
+            match self.kind {
+                ProbeKind::Readiness => Verdict::Ready(true),
+                ProbeKind::Startup => Verdict::Started,
+                ProbeKind::Liveness => Verdict::Unchanged,
+            }
+        } else {
+            self.successes = 0;
+            self.failures = self.failures.saturating_add(1);
+            if self.failures < self.probe.failure_threshold.unwrap_or(3).max(1) {
+                return Verdict::Unchanged;
+            }
+            match self.kind {
+                ProbeKind::Readiness => Verdict::Ready(false),
+                ProbeKind::Startup | ProbeKind::Liveness => Verdict::Kill,
+            }
+        }
+    }
+}
+
+/// How a probe checks its container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A command run as the container's (expanded as upstream's `ExpandContainerCommandOnlyStatic`).
+    Exec(Vec<String>),
+    Http {
+        https: bool,
+        host: String,
+        port: u16,
+        path: String,
+        headers: Vec<(String, String)>,
+    },
+    Tcp {
+        host: String,
+        port: u16,
+    },
+    /// Not run: runlet has no gRPC client (the probe fails with this message).
+    Unsupported(String),
+}
+
+/// The action of `probe` on `container`, whose pod has the IP `pod_ip`.
+pub fn action(probe: &Probe, container: &Container, pod_ip: &str) -> Action {
+    let static_env = |name: &str| {
+        container
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == name && e.value_from.is_none())
+            .map(|e| e.value.clone().unwrap_or_default())
+    };
+    if let Some(exec) = &probe.exec {
+        let argv = exec
+            .command
+            .iter()
+            .flatten()
+            .map(|a| super::env::expand(a, &static_env))
+            .collect();
+        return Action::Exec(argv);
+    }
+    let host_of = |h: &Option<String>| {
+        h.clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| pod_ip.to_string())
+    };
+    if let Some(http) = &probe.http_get {
+        let port = match resolve_port(&http.port, container) {
+            Ok(p) => p,
+            Err(e) => return Action::Unsupported(e),
+        };
+        let mut path = http.path.clone().unwrap_or_default();
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        return Action::Http {
+            https: http.scheme.as_deref() == Some("HTTPS"),
+            host: host_of(&http.host),
+            port,
+            path,
+            headers: http
+                .http_headers
+                .iter()
+                .flatten()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
+        };
+    }
+    if let Some(tcp) = &probe.tcp_socket {
+        return match resolve_port(&tcp.port, container) {
+            Ok(port) => Action::Tcp {
+                host: host_of(&tcp.host),
+                port,
+            },
+            Err(e) => Action::Unsupported(e),
+        };
+    }
+    if probe.grpc.is_some() {
+        return Action::Unsupported(
+            "gRPC probes are not supported by runlet's node agent (it has no gRPC client)".into(),
+        );
+    }
+    Action::Unsupported("the probe names no action (exec, httpGet, tcpSocket)".into())
+}
+
+/// A probe's port: a number, or the name of one of the container's ports (upstream's
+/// `findPortByName`).
+fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, String> {
+    let number = match port {
+        IntOrString::Int(n) => *n,
+        IntOrString::String(name) => container
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(name))
+            .map(|p| p.container_port)
+            .ok_or_else(|| format!("port {name:?} not found in the container's ports"))?,
+    };
+    u16::try_from(number)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("invalid port number: {number}"))
+}
+
+/// Runs a network probe (`Http` or `Tcp`) within `timeout`: `Ok` on success, or upstream's
+/// failure message.
+pub async fn run_network(action: &Action, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(timeout, network(action)).await {
+        Ok(result) => result,
+        Err(_) => Err(match action {
+            Action::Http {
+                https,
+                host,
+                port,
+                path,
+                ..
+            } => format!(
+                "Get \"{}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+                url(*https, host, *port, path)
+            ),
+            Action::Tcp { host, port } => format!("dial tcp {}: i/o timeout", addr(host, *port)),
+            _ => "probe timed out".into(),
+        }),
+    }
+}
+
+fn addr(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn url(https: bool, host: &str, port: u16, path: &str) -> String {
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{}{path}", addr(host, port))
+}
+
+async fn network(action: &Action) -> Result<(), String> {
+    match action {
+        Action::Tcp { host, port } => tokio::net::TcpStream::connect(addr(host, *port))
+            .await
+            .map(drop)
+            .map_err(|e| format!("dial tcp {}: connect: {}", addr(host, *port), io_reason(&e))),
+        Action::Http {
+            https,
+            host,
+            port,
+            path,
+            headers,
+        } => {
+            let target = url(*https, host, *port, path);
+            let stream = tokio::net::TcpStream::connect(addr(host, *port))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "Get \"{target}\": dial tcp {}: connect: {}",
+                        addr(host, *port),
+                        io_reason(&e)
+                    )
+                })?;
+            let request = http_request(host, *port, path, headers);
+            let status = if *https {
+                let tls = tls_connector()
+                    .map_err(|e| format!("Get \"{target}\": {e}"))?
+                    .connect(server_name(host), stream)
+                    .await
+                    .map_err(|e| format!("Get \"{target}\": {e}"))?;
+                status_of(tls, &request).await
+            } else {
+                status_of(stream, &request).await
+            }
+            .map_err(|e| format!("Get \"{target}\": {e}"))?;
+            if (200..400).contains(&status) {
+                Ok(())
+            } else {
+                Err(format!("HTTP probe failed with statuscode: {status}"))
+            }
+        }
+        Action::Exec(_) | Action::Unsupported(_) => Err("not a network probe".into()),
+    }
+}
+
+/// The words Go's net package uses for the common connection errors.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The kubelet's probe request: its `User-Agent` and `Accept` unless the probe sets them.
+fn http_request(host: &str, port: u16, path: &str, headers: &[(String, String)]) -> Vec<u8> {
+    let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let mut r = format!("GET {path} HTTP/1.1\r\n");
+    if !has("host") {
+        r.push_str(&format!("Host: {}\r\n", addr(host, port)));
+    }
+    if !has("user-agent") {
+        r.push_str("User-Agent: kube-probe/1.33\r\n");
+    }
+    if !has("accept") {
+        r.push_str("Accept: */*\r\n");
+    }
+    for (n, v) in headers {
+        r.push_str(&format!("{n}: {v}\r\n"));
+    }
+    r.push_str("Connection: close\r\n\r\n");
+    r.into_bytes()
+}
+
+/// Sends `request` and reads the status code of the answer.
+async fn status_of<S>(mut stream: S, request: &[u8]) -> Result<u16, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    stream.write_all(request).await.map_err(|e| e.to_string())?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 512];
+    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("EOF".into());
+        }
+        head.extend_from_slice(buf.get(..n).unwrap_or_default());
+    }
+    // `HTTP/1.1 200 OK`
+    std::str::from_utf8(&head)
+        .ok()
+        .and_then(|h| h.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| "malformed HTTP response".to_string())
+}
+
+/// HTTPS probes do not verify the server's certificate, as the kubelet's do not
+/// (`InsecureSkipVerify`).
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    #[derive(Debug)]
+    struct AnyCertificate(std::sync::Arc<rustls::crypto::CryptoProvider>);
+    impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.dangerous()
+                .with_custom_certificate_verifier(std::sync::Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth()
+        });
+    config
+        .map(|c| tokio_rustls::TlsConnector::from(std::sync::Arc::new(c)))
+        .map_err(|e| e.to_string())
+}
+
+fn server_name(host: &str) -> rustls::pki_types::ServerName<'static> {
+    rustls::pki_types::ServerName::try_from(host.to_string()).unwrap_or(
+        rustls::pki_types::ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()),
+    )
+}
+
+/// Whether any probe of `container` runs a command.
+pub fn has_exec(container: &Container) -> bool {
+    [
+        &container.startup_probe,
+        &container.liveness_probe,
+        &container.readiness_probe,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|p| p.exec.is_some())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{ContainerPort, ExecAction, HTTPGetAction, TCPSocketAction};
+
+    fn probe(f: impl FnOnce(&mut Probe)) -> Probe {
+        let mut p = Probe {
+            exec: Some(ExecAction {
+                command: Some(vec!["true".into()]),
+            }),
+            ..Default::default()
+        };
+        f(&mut p);
+        p
+    }
+
+    #[test]
+    fn thresholds_decide_readiness_startup_and_kills() {
+        let c = Container {
+            readiness_probe: Some(probe(|p| {
+                p.initial_delay_seconds = Some(5);
+                p.success_threshold = Some(2);
+                p.failure_threshold = Some(2);
+                p.period_seconds = Some(3);
+            })),
+            liveness_probe: Some(probe(|_| {})),
+            startup_probe: Some(probe(|_| {})),
+            ..Default::default()
+        };
+        let mut probes = Prober::for_container(&c, 1_000);
+        let kinds: Vec<ProbeKind> = probes.iter().map(|p| p.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ProbeKind::Startup,
+                ProbeKind::Liveness,
+                ProbeKind::Readiness
+            ]
+        );
+        let [startup, liveness, readiness] = probes.as_mut_slice() else {
+            panic!("three probes");
+        };
+        assert_eq!(
+            readiness.next_at_ms, 6_000,
+            "first due after initialDelaySeconds"
+        );
+        assert_eq!(startup.next_at_ms, 1_000);
+        // Readiness: two successes in a row make it ready, two failures unready.
+        assert_eq!(readiness.record(true, 6_000), Verdict::Unchanged);
+        assert_eq!(readiness.next_at_ms, 9_000, "then every periodSeconds");
+        assert_eq!(readiness.record(true, 9_000), Verdict::Ready(true));
+        assert_eq!(readiness.record(false, 12_000), Verdict::Unchanged);
+        assert_eq!(
+            readiness.record(true, 15_000),
+            Verdict::Unchanged,
+            "a success breaks the run"
+        );
+        assert_eq!(readiness.record(false, 18_000), Verdict::Unchanged);
+        assert_eq!(readiness.record(false, 21_000), Verdict::Ready(false));
+        // Startup: one success; liveness: three failures (the defaults) kill.
+        assert_eq!(startup.record(true, 1_000), Verdict::Started);
+        assert_eq!(liveness.record(false, 1_000), Verdict::Unchanged);
+        assert_eq!(liveness.record(false, 2_000), Verdict::Unchanged);
+        assert_eq!(liveness.record(false, 3_000), Verdict::Kill);
+        assert_eq!(liveness.timeout(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn actions_resolve_ports_hosts_and_static_variables() {
+        let c = Container {
+            ports: Some(vec![ContainerPort {
+                name: Some("web".into()),
+                container_port: 8080,
+                ..Default::default()
+            }]),
+            env: Some(vec![k8s_openapi::api::core::v1::EnvVar {
+                name: "FILE".into(),
+                value: Some("/tmp/ok".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let exec = probe(|p| {
+            p.exec = Some(ExecAction {
+                command: Some(vec!["cat".into(), "$(FILE)".into(), "$(OTHER)".into()]),
+            })
+        });
+        assert_eq!(
+            action(&exec, &c, "10.0.0.1"),
+            Action::Exec(vec!["cat".into(), "/tmp/ok".into(), "$(OTHER)".into()])
+        );
+        let http = probe(|p| {
+            p.exec = None;
+            p.http_get = Some(HTTPGetAction {
+                port: IntOrString::String("web".into()),
+                path: Some("healthz".into()),
+                ..Default::default()
+            })
+        });
+        assert_eq!(
+            action(&http, &c, "10.0.0.1"),
+            Action::Http {
+                https: false,
+                host: "10.0.0.1".into(),
+                port: 8080,
+                path: "/healthz".into(),
+                headers: vec![],
+            }
+        );
+        let tcp = probe(|p| {
+            p.exec = None;
+            p.tcp_socket = Some(TCPSocketAction {
+                port: IntOrString::String("nope".into()),
+                host: Some("127.0.0.1".into()),
+            })
+        });
+        assert_eq!(
+            action(&tcp, &c, "10.0.0.1"),
+            Action::Unsupported("port \"nope\" not found in the container's ports".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn network_probes_succeed_on_2xx_and_3xx_and_say_why_they_fail() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            for answer in ["HTTP/1.1 302 Found", "HTTP/1.1 500 Oops"] {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let n = conn.read(&mut buf).await.unwrap();
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                assert!(request.starts_with("GET /ready HTTP/1.1\r\n"), "{request}");
+                assert!(
+                    request.contains("User-Agent: kube-probe/1.33\r\n"),
+                    "{request}"
+                );
+                assert!(request.contains("X-Probe: yes\r\n"), "{request}");
+                conn.write_all(format!("{answer}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                    .await
+                    .unwrap();
+            }
+        });
+        let http = Action::Http {
+            https: false,
+            host: "127.0.0.1".into(),
+            port,
+            path: "/ready".into(),
+            headers: vec![("X-Probe".into(), "yes".into())],
+        };
+        let t = Duration::from_secs(5);
+        assert_eq!(run_network(&http, t).await, Ok(()));
+        assert_eq!(
+            run_network(&http, t).await,
+            Err("HTTP probe failed with statuscode: 500".into())
+        );
+        server.await.unwrap();
+        assert_eq!(
+            run_network(
+                &Action::Tcp {
+                    host: "127.0.0.1".into(),
+                    port
+                },
+                t
+            )
+            .await,
+            Err(format!(
+                "dial tcp 127.0.0.1:{port}: connect: connection refused"
+            )),
+            "the listener is gone"
+        );
+    }
+}

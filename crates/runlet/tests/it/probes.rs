@@ -1,0 +1,197 @@
+//! Container probes on the embedded agent, as the kubelet runs them, observed with genuine
+//! kubectl: a readiness probe decides the pod's `Ready` condition and the Job's `ready` count,
+//! a failing liveness probe has the container killed and restarted, and `httpGet` and
+//! `tcpSocket` probes reach a server the container runs.
+
+use crate::harness::Server;
+use crate::scenarios::{Ns, Scenario, job, run_all};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+fn first_pod(ns: &Ns<'_>, selector: &str) -> Option<Value> {
+    ns.items("pods", selector).into_iter().next()
+}
+
+fn ready_condition(pod: &Value) -> Option<String> {
+    pod["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .and_then(|c| c["status"].as_str())
+        .map(str::to_string)
+}
+
+fn events(ns: &Ns<'_>) -> String {
+    ns.k(&[
+        "get",
+        "events",
+        "-o",
+        "custom-columns=REASON:.reason,MESSAGE:.message",
+    ])
+}
+
+/// An exec readiness probe keeps a running pod unready (with `Unhealthy` events) until its
+/// command succeeds; then the pod is Ready and the Job counts it in `status.ready`.
+fn readiness(s: &Server, dir: &Path) {
+    let ns = Ns::new(s, "readiness");
+    let (ready, done) = (dir.join("ready"), dir.join("done"));
+    ns.create(&job(
+        "waits",
+        &format!("until [ -e {} ]; do sleep 0.1; done", done.display()),
+        json!({}),
+        json!({"containers": [{"name": "main", "image": "busybox",
+            "command": ["sh", "-c", format!("until [ -e {} ]; do sleep 0.1; done", done.display())],
+            "readinessProbe": {"exec": {"command": ["test", "-e", ready.display().to_string()]},
+                "periodSeconds": 1}}]}),
+    ));
+    ns.wait_for(T, "a failed readiness probe", || {
+        events(&ns).contains(&format!(
+            "Readiness probe failed: command \"test -e {}\" exited with 1",
+            ready.display()
+        ))
+    });
+    let pod = first_pod(&ns, "job-name=waits").unwrap();
+    assert_eq!(pod["status"]["phase"], "Running");
+    assert_eq!(ready_condition(&pod).as_deref(), Some("False"), "{pod}");
+    assert_eq!(pod["status"]["containerStatuses"][0]["ready"], false);
+    assert_eq!(pod["status"]["containerStatuses"][0]["started"], true);
+    std::fs::write(&ready, "").unwrap();
+    ns.wait_for(T, "the pod to be ready", || {
+        first_pod(&ns, "job-name=waits")
+            .and_then(|p| ready_condition(&p))
+            .as_deref()
+            == Some("True")
+    });
+    ns.wait_for(T, "the Job to count a ready pod", || {
+        ns.json("job", "waits")["status"]["ready"] == 1
+    });
+    std::fs::write(&done, "").unwrap();
+    ns.wait_job("waits", "complete", 60);
+}
+
+/// A liveness probe that fails `failureThreshold` times in a row has the container killed
+/// (SIGKILL after the probe's grace period, since `sleep` ignores SIGTERM as a PID namespace's
+/// first process) and restarted by the pod's restart policy.
+fn liveness(s: &Server, dir: &Path) {
+    let ns = Ns::new(s, "liveness");
+    let alive = dir.join("alive");
+    std::fs::write(&alive, "").unwrap();
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lively"},
+            "spec": {"restartPolicy": "Always", "containers": [{"name": "c", "image": "busybox",
+                "command": ["sleep", "600"],
+                "livenessProbe": {"exec": {"command": ["test", "-e", alive.display().to_string()]},
+                    "periodSeconds": 1, "failureThreshold": 2,
+                    "terminationGracePeriodSeconds": 1}}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the pod to run", || {
+        ns.json("pod", "lively")["status"]["phase"] == "Running"
+    });
+    // Healthy for a few periods: no restart.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        ns.json("pod", "lively")["status"]["containerStatuses"][0]["restartCount"],
+        0
+    );
+    std::fs::remove_file(&alive).unwrap();
+    ns.wait_for(T, "a restart after the failed liveness probe", || {
+        ns.json("pod", "lively")["status"]["containerStatuses"][0]["restartCount"]
+            .as_i64()
+            .is_some_and(|n| n >= 1)
+    });
+    let pod = ns.json("pod", "lively");
+    let last = &pod["status"]["containerStatuses"][0]["lastState"]["terminated"];
+    assert_eq!(last["exitCode"], 137, "{pod}");
+    assert_eq!(last["reason"], "Error", "{pod}");
+    let ev = events(&ns);
+    assert!(ev.contains("Liveness probe failed: command"), "{ev}");
+    assert!(
+        ev.contains("Container c failed liveness probe, will be restarted"),
+        "{ev}"
+    );
+    ns.k(&["delete", "pod", "lively", "--grace-period=0", "--force"]);
+}
+
+/// `httpGet` readiness and `tcpSocket` liveness probes against an HTTP server the container
+/// runs on a named port; a probe of a path the server does not have says its status code.
+fn network(s: &Server) {
+    let ns = Ns::new(s, "network");
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = |name: &str, path: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "web", "image": "python",
+                "command": ["python3", "-m", "http.server", port.to_string()],
+                "ports": [{"name": "http", "containerPort": port}],
+                "readinessProbe": {"httpGet": {"path": path, "port": "http"}, "periodSeconds": 1},
+                "livenessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1}}]}})
+        .to_string()
+    };
+    ns.create(&server("web", "/"));
+    ns.wait_for(T, "the server pod to be ready", || {
+        ready_condition(&ns.json("pod", "web")).as_deref() == Some("True")
+    });
+    ns.k(&["delete", "pod", "web", "--grace-period=0", "--force"]);
+    ns.wait_for(T, "the first server to go", || {
+        !ns.k(&["get", "pods", "-o", "name"]).contains("pod/web\n")
+    });
+    ns.create(&server("lost", "/nowhere"));
+    ns.wait_for(T, "a failed HTTP probe", || {
+        events(&ns).contains("Readiness probe failed: HTTP probe failed with statuscode: 404")
+    });
+    let pod = ns.json("pod", "lost");
+    assert_eq!(ready_condition(&pod).as_deref(), Some("False"), "{pod}");
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["restartCount"], 0,
+        "the tcpSocket liveness probe passes"
+    );
+    ns.k(&["delete", "pod", "lost", "--grace-period=0", "--force"]);
+}
+
+/// A sidecar with a startup probe holds back the containers after it until the probe passes,
+/// as upstream starts the next container once a restartable init container has started.
+fn startup(s: &Server, dir: &Path) {
+    let ns = Ns::new(s, "startup");
+    let started = dir.join("started");
+    ns.create(&job(
+        "gated",
+        &format!(
+            "test -e {} && echo the sidecar had started",
+            started.display()
+        ),
+        json!({}),
+        json!({"initContainers": [{"name": "side", "image": "busybox", "restartPolicy": "Always",
+            "command": ["sh", "-c", format!("sleep 1; touch {}; sleep 600", started.display())],
+            "startupProbe": {"exec": {"command": ["test", "-e", started.display().to_string()]},
+                "periodSeconds": 1, "failureThreshold": 30}}]}),
+    ));
+    ns.wait_job("gated", "complete", 60);
+    assert_eq!(
+        ns.k(&["logs", "job/gated", "-c", "main"]),
+        "the sidecar had started\n"
+    );
+}
+
+#[test]
+fn probes_decide_readiness_and_restart_unhealthy_containers() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let [a, b, c] = ["a", "b", "c"].map(|d| dir.path().join(d));
+    for d in [&a, &b, &c] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let scenarios: Vec<Scenario<'_>> = vec![
+        ("readiness", Box::new(|| readiness(&s, &a))),
+        ("liveness", Box::new(|| liveness(&s, &b))),
+        ("network", Box::new(|| network(&s))),
+        ("startup", Box::new(|| startup(&s, &c))),
+    ];
+    run_all(&s, scenarios);
+}
