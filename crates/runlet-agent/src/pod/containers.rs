@@ -265,6 +265,7 @@ impl Worker {
                     s.container_id = Some(id);
                     s.termination = term_file.map(Arc::new);
                     s.forget_attempt();
+                    s.attempt_cancel = Some(tokio_util::sync::CancellationToken::new());
                     s.probes = probe::Prober::for_container(&container, now_ms);
                     s.exec_config = exec_config;
                 }
@@ -297,6 +298,7 @@ impl Worker {
                 let exited = started.exited;
                 self.exits
                     .spawn(async move { (i, attempt, now_s, exited.await) });
+                self.run_post_start(i);
             }
             Err(RuntimeError::MountNamespace(e)) => {
                 self.fail_without_mount_namespace(i, now_ms, &id, &e.to_string());

@@ -16,6 +16,7 @@ mod atomic;
 mod containers;
 pub mod env;
 pub mod etchosts;
+mod handlers;
 pub mod mountpoints;
 pub mod probe;
 pub mod quantity;
@@ -73,10 +74,6 @@ enum Stage {
     Done,
 }
 
-/// A probe run's result: the container's index, its attempt, the probe, and `Ok` or why it
-/// failed.
-type ProbeRun = (usize, u32, probe::ProbeKind, Result<(), String>);
-
 /// How the worker ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -99,8 +96,8 @@ pub struct Worker {
     slots: Vec<Slot>,
     stage: Stage,
     exits: JoinSet<(usize, u32, i64, Exited)>,
-    /// Probe runs under way (see [`probe`]): container, attempt, which probe, result.
-    probing: JoinSet<ProbeRun>,
+    /// Probe and lifecycle hook runs under way (see [`handlers`]).
+    handlers: JoinSet<handlers::HandlerDone>,
     start_time: Option<i64>,
     volumes: Option<PodVolumes>,
     /// The containers' working directory (unless they name one), kept until the pod is deleted.
@@ -196,7 +193,7 @@ impl Worker {
             slots,
             stage: Stage::Init(0),
             exits: JoinSet::new(),
-            probing: JoinSet::new(),
+            handlers: JoinSet::new(),
             start_time: None,
             volumes: None,
             sandbox,
@@ -306,9 +303,12 @@ impl Worker {
             })
             .await;
         }
-        // Probe runs end within their own timeouts; what an exec probe started goes with it.
+        // Probe and hook runs end with their containers' attempts, or their own timeouts.
+        for s in &mut self.slots {
+            s.forget_attempt();
+        }
         let _ = tokio::time::timeout(Duration::from_secs(10), async {
-            while self.probing.join_next().await.is_some() {}
+            while self.handlers.join_next().await.is_some() {}
         })
         .await;
         // A pod that ran to its end keeps its sandbox (the containers' working directory) until
@@ -364,8 +364,8 @@ impl Worker {
                         self.on_exit(idx, attempt, started, exited);
                     }
                 }
-                Some(Ok((i, attempt, kind, result))) = self.probing.join_next(), if !self.probing.is_empty() => {
-                    self.on_probe(i, attempt, kind, result);
+                Some(Ok(done)) = self.handlers.join_next(), if !self.handlers.is_empty() => {
+                    self.on_handler_done(done);
                 }
                 changed = self.rx.changed() => {
                     if changed.is_err() {
@@ -677,10 +677,11 @@ impl Worker {
         };
     }
 
-    /// Signals container `i` if it runs, with the kubelet's `Killing` event.
-    fn stop_container(&self, i: usize, signal: Signal) {
+    /// Signals container `i` if it runs, with the kubelet's `Killing` event; a SIGTERM waits
+    /// for the container's `preStop` hook, if it has one (see [`Worker::terminate`]).
+    fn stop_container(&mut self, i: usize, signal: Signal) {
         if let Some(s) = self.slots.get(i)
-            && let Some(pid) = s.running_pid()
+            && s.is_running()
         {
             self.ctx.events.pod(
                 &self.pod,
@@ -689,7 +690,7 @@ impl Worker {
                 &format!("Stopping container {}", s.name()),
                 Some(&field_path(s)),
             );
-            self.ctx.runtime.signal(pid, signal);
+            self.terminate(i, signal);
         }
     }
 
@@ -837,132 +838,6 @@ impl Worker {
                     return;
                 }
                 Stage::Done => return,
-            }
-        }
-    }
-
-    /// Starts the probe runs that are due: a container's startup probe until it succeeds, then
-    /// its liveness and readiness probes, each once at a time; none while the pod stops.
-    fn run_due_probes(&mut self) {
-        if self.terminating() {
-            return;
-        }
-        let now = self.now_ms();
-        let pod_ip = self.ctx.host.ip.clone();
-        for (i, s) in self.slots.iter_mut().enumerate() {
-            if !s.is_running() || s.kill_at.is_some() {
-                continue;
-            }
-            let attempt = s.attempts;
-            let started = s.probed_started;
-            for p in s.probes.iter_mut() {
-                let gated = p.kind != probe::ProbeKind::Startup && !started;
-                if p.in_flight || gated || p.next_at_ms > now {
-                    continue;
-                }
-                p.in_flight = true;
-                let (kind, timeout) = (p.kind, p.timeout());
-                let action = probe::action(&p.probe, &s.container, &pod_ip);
-                let exec = match &action {
-                    probe::Action::Exec(argv) => Some(match &s.exec_config {
-                        Some(c) => self
-                            .ctx
-                            .runtime
-                            .exec(
-                                crate::runtime::ContainerConfig {
-                                    argv: argv.clone(),
-                                    ..c.as_ref().clone()
-                                },
-                                timeout,
-                            )
-                            .map_err(|e| e.to_string()),
-                        None => Err("the container's configuration is gone".to_string()),
-                    }),
-                    _ => None,
-                };
-                self.probing.spawn(async move {
-                    let result = match (action, exec) {
-                        (probe::Action::Exec(argv), Some(run)) => exec_result(&argv, run).await,
-                        (probe::Action::Unsupported(why), _) => Err(why),
-                        (network, _) => probe::run_network(&network, timeout).await,
-                    };
-                    (i, attempt, kind, result)
-                });
-            }
-        }
-    }
-
-    /// Takes a probe's result for container `i`'s `attempt` (a result for an earlier attempt
-    /// counts for nothing): a failure is an `Unhealthy` event, and enough in a row make the
-    /// container unready, or have it killed.
-    fn on_probe(
-        &mut self,
-        i: usize,
-        attempt: u32,
-        kind: probe::ProbeKind,
-        result: Result<(), String>,
-    ) {
-        let now = self.now_ms();
-        let Some(s) = self
-            .slots
-            .get_mut(i)
-            .filter(|s| s.is_running() && s.attempts == attempt)
-        else {
-            return;
-        };
-        let Some(p) = s.probes.iter_mut().find(|p| p.kind == kind) else {
-            return;
-        };
-        let verdict = p.record(result.is_ok(), now);
-        let probe_grace = p.probe.termination_grace_period_seconds;
-        if let Err(why) = &result {
-            self.ctx.events.pod(
-                &self.pod,
-                true,
-                "Unhealthy",
-                &format!("{} probe failed: {why}", kind.label()),
-                Some(&field_path(s)),
-            );
-        }
-        match verdict {
-            probe::Verdict::Unchanged => {}
-            probe::Verdict::Ready(ready) => s.probed_ready = ready,
-            probe::Verdict::Started => s.probed_started = true,
-            probe::Verdict::Kill => {
-                // As the kubelet kills a container that failed its liveness or startup probe:
-                // the probe's own grace period, or the pod's.
-                let grace_s = probe_grace
-                    .or_else(|| {
-                        self.pod
-                            .spec
-                            .as_ref()
-                            .and_then(|s| s.termination_grace_period_seconds)
-                    })
-                    .unwrap_or(30)
-                    .max(0);
-                self.ctx.events.pod(
-                    &self.pod,
-                    false,
-                    "Killing",
-                    &format!(
-                        "Container {} failed {} probe, will be restarted",
-                        s.name(),
-                        kind.label().to_lowercase()
-                    ),
-                    Some(&field_path(s)),
-                );
-                s.probes.clear();
-                s.probed_ready = false;
-                if let Some(pid) = s.running_pid() {
-                    let signal = if grace_s == 0 {
-                        Signal::Kill
-                    } else {
-                        Signal::Term
-                    };
-                    self.ctx.runtime.signal(pid, signal);
-                    s.killed = signal == Signal::Kill;
-                    s.kill_at = Some(now + grace_s * 1000);
-                }
             }
         }
     }
@@ -1182,31 +1057,6 @@ impl MountRetry {
         let delay = self.next;
         self.next = (delay * 2).min(Self::MAX);
         delay
-    }
-}
-
-/// An exec probe's result from its run: success on exit code 0, otherwise its output (or
-/// upstream's words for a command that ran out of time).
-async fn exec_result(
-    argv: &[String],
-    run: Result<futures::future::BoxFuture<'static, crate::runtime::ExecOutcome>, String>,
-) -> Result<(), String> {
-    match run {
-        Ok(run) => match run.await {
-            crate::runtime::ExecOutcome::Exited { code: 0, .. } => Ok(()),
-            crate::runtime::ExecOutcome::Exited { code, output } => {
-                let output = String::from_utf8_lossy(&output).trim_end().to_string();
-                Err(if output.is_empty() {
-                    format!("command {:?} exited with {code}", argv.join(" "))
-                } else {
-                    output
-                })
-            }
-            crate::runtime::ExecOutcome::TimedOut => {
-                Err(format!("command {:?} timed out", argv.join(" ")))
-            }
-        },
-        Err(e) => Err(e),
     }
 }
 

@@ -10,7 +10,9 @@
 //! probe's `host`. Messages are upstream's, for the `Unhealthy` events `kubectl describe`
 //! shows. gRPC probes need a gRPC client runlet does not have: they fail, saying so.
 
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::{
+    Container, ExecAction, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -125,9 +127,11 @@ impl Prober {
     }
 }
 
-/// How a probe checks its container.
+/// How a probe checks its container, or what a lifecycle hook does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// A lifecycle hook's pause (`sleep.seconds`).
+    Sleep(Duration),
     /// A command run as the container's (expanded as upstream's `ExpandContainerCommandOnlyStatic`).
     Exec(Vec<String>),
     Http {
@@ -145,8 +149,45 @@ pub enum Action {
     Unsupported(String),
 }
 
-/// The action of `probe` on `container`, whose pod has the IP `pod_ip`.
-pub fn action(probe: &Probe, container: &Container, pod_ip: &str) -> Action {
+/// The parts of a probe or a lifecycle hook that say what it does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Handler<'a> {
+    exec: Option<&'a ExecAction>,
+    http_get: Option<&'a HTTPGetAction>,
+    tcp_socket: Option<&'a TCPSocketAction>,
+    grpc: bool,
+    sleep_seconds: Option<i64>,
+}
+
+impl<'a> From<&'a Probe> for Handler<'a> {
+    fn from(p: &'a Probe) -> Self {
+        Handler {
+            exec: p.exec.as_ref(),
+            http_get: p.http_get.as_ref(),
+            tcp_socket: p.tcp_socket.as_ref(),
+            grpc: p.grpc.is_some(),
+            sleep_seconds: None,
+        }
+    }
+}
+
+/// A hook's `tcpSocket` is left out: upstream keeps it for compatibility only and fails a hook
+/// that has nothing else.
+impl<'a> From<&'a LifecycleHandler> for Handler<'a> {
+    fn from(h: &'a LifecycleHandler) -> Self {
+        Handler {
+            exec: h.exec.as_ref(),
+            http_get: h.http_get.as_ref(),
+            tcp_socket: None,
+            grpc: false,
+            sleep_seconds: h.sleep.as_ref().map(|s| s.seconds),
+        }
+    }
+}
+
+/// The action of a probe or hook (`handler`) of `container`, whose pod has the IP `pod_ip`.
+pub fn action(handler: Handler<'_>, container: &Container, pod_ip: &str) -> Action {
+    let probe = handler;
     let static_env = |name: &str| {
         container
             .env
@@ -155,7 +196,10 @@ pub fn action(probe: &Probe, container: &Container, pod_ip: &str) -> Action {
             .find(|e| e.name == name && e.value_from.is_none())
             .map(|e| e.value.clone().unwrap_or_default())
     };
-    if let Some(exec) = &probe.exec {
+    if let Some(seconds) = probe.sleep_seconds {
+        return Action::Sleep(Duration::from_secs(u64::try_from(seconds).unwrap_or(0)));
+    }
+    if let Some(exec) = probe.exec {
         let argv = exec
             .command
             .iter()
@@ -169,7 +213,7 @@ pub fn action(probe: &Probe, container: &Container, pod_ip: &str) -> Action {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| pod_ip.to_string())
     };
-    if let Some(http) = &probe.http_get {
+    if let Some(http) = probe.http_get {
         let port = match resolve_port(&http.port, container) {
             Ok(p) => p,
             Err(e) => return Action::Unsupported(e),
@@ -191,7 +235,7 @@ pub fn action(probe: &Probe, container: &Container, pod_ip: &str) -> Action {
                 .collect(),
         };
     }
-    if let Some(tcp) = &probe.tcp_socket {
+    if let Some(tcp) = probe.tcp_socket {
         return match resolve_port(&tcp.port, container) {
             Ok(port) => Action::Tcp {
                 host: host_of(&tcp.host),
@@ -200,12 +244,12 @@ pub fn action(probe: &Probe, container: &Container, pod_ip: &str) -> Action {
             Err(e) => Action::Unsupported(e),
         };
     }
-    if probe.grpc.is_some() {
+    if probe.grpc {
         return Action::Unsupported(
             "gRPC probes are not supported by runlet's node agent (it has no gRPC client)".into(),
         );
     }
-    Action::Unsupported("the probe names no action (exec, httpGet, tcpSocket)".into())
+    Action::Unsupported("invalid handler: it names no action runlet runs (exec, httpGet, tcpSocket for probes; exec, httpGet, sleep for hooks)".into())
 }
 
 /// A probe's port: a number, or the name of one of the container's ports (upstream's
@@ -230,7 +274,21 @@ fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, String
 /// Runs a network probe (`Http` or `Tcp`) within `timeout`: `Ok` on success, or upstream's
 /// failure message.
 pub async fn run_network(action: &Action, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(timeout, network(action)).await {
+    run_network_checking(action, timeout, true).await
+}
+
+/// [`run_network`] for a lifecycle hook: any HTTP answer will do, as upstream's hook runner
+/// does not look at the status code.
+pub async fn run_network_hook(action: &Action, timeout: Duration) -> Result<(), String> {
+    run_network_checking(action, timeout, false).await
+}
+
+async fn run_network_checking(
+    action: &Action,
+    timeout: Duration,
+    check_status: bool,
+) -> Result<(), String> {
+    match tokio::time::timeout(timeout, network(action, check_status)).await {
         Ok(result) => result,
         Err(_) => Err(match action {
             Action::Http {
@@ -262,7 +320,7 @@ fn url(https: bool, host: &str, port: u16, path: &str) -> String {
     format!("{scheme}://{}{path}", addr(host, port))
 }
 
-async fn network(action: &Action) -> Result<(), String> {
+async fn network(action: &Action, check_status: bool) -> Result<(), String> {
     match action {
         Action::Tcp { host, port } => tokio::net::TcpStream::connect(addr(host, *port))
             .await
@@ -297,13 +355,15 @@ async fn network(action: &Action) -> Result<(), String> {
                 status_of(stream, &request).await
             }
             .map_err(|e| format!("Get \"{target}\": {e}"))?;
-            if (200..400).contains(&status) {
+            if !check_status || (200..400).contains(&status) {
                 Ok(())
             } else {
                 Err(format!("HTTP probe failed with statuscode: {status}"))
             }
         }
-        Action::Exec(_) | Action::Unsupported(_) => Err("not a network probe".into()),
+        Action::Exec(_) | Action::Sleep(_) | Action::Unsupported(_) => {
+            Err("not a network probe".into())
+        }
     }
 }
 
@@ -423,8 +483,9 @@ fn server_name(host: &str) -> rustls::pki_types::ServerName<'static> {
     )
 }
 
-/// Whether any probe of `container` runs a command.
+/// Whether any probe or lifecycle hook of `container` runs a command.
 pub fn has_exec(container: &Container) -> bool {
+    let hooks = container.lifecycle.as_ref();
     [
         &container.startup_probe,
         &container.liveness_probe,
@@ -433,6 +494,13 @@ pub fn has_exec(container: &Container) -> bool {
     .into_iter()
     .flatten()
     .any(|p| p.exec.is_some())
+        || [
+            hooks.and_then(|l| l.post_start.as_ref()),
+            hooks.and_then(|l| l.pre_stop.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|h| h.exec.is_some())
 }
 
 #[cfg(test)]
@@ -524,7 +592,7 @@ mod tests {
             })
         });
         assert_eq!(
-            action(&exec, &c, "10.0.0.1"),
+            action((&exec).into(), &c, "10.0.0.1"),
             Action::Exec(vec!["cat".into(), "/tmp/ok".into(), "$(OTHER)".into()])
         );
         let http = probe(|p| {
@@ -536,7 +604,7 @@ mod tests {
             })
         });
         assert_eq!(
-            action(&http, &c, "10.0.0.1"),
+            action((&http).into(), &c, "10.0.0.1"),
             Action::Http {
                 https: false,
                 host: "10.0.0.1".into(),
@@ -553,7 +621,7 @@ mod tests {
             })
         });
         assert_eq!(
-            action(&tcp, &c, "10.0.0.1"),
+            action((&tcp).into(), &c, "10.0.0.1"),
             Action::Unsupported("port \"nope\" not found in the container's ports".into())
         );
     }

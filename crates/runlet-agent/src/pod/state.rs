@@ -79,6 +79,14 @@ pub struct Slot {
     pub probed_started: bool,
     /// When the running attempt, stopped on its own (a failed liveness probe), gets SIGKILL.
     pub kill_at: Option<i64>,
+    /// Fires when the running attempt ends, ending its probe and hook runs.
+    pub attempt_cancel: Option<tokio_util::sync::CancellationToken>,
+    /// The attempt's `postStart` hook is running: not started yet, no probes.
+    pub post_start_pending: bool,
+    /// The attempt's `preStop` hook is running: its SIGTERM follows the hook.
+    pub pre_stop_pending: bool,
+    /// The attempt's `preStop` hook was run (it runs once per attempt).
+    pub pre_stop_ran: bool,
 }
 
 impl Slot {
@@ -105,12 +113,16 @@ impl Slot {
             probed_ready,
             probed_started,
             kill_at: None,
+            attempt_cancel: None,
+            post_start_pending: false,
+            pre_stop_pending: false,
+            pre_stop_ran: false,
         }
     }
 
-    /// Running, and started as its startup probe says.
+    /// Running, its `postStart` hook done, and started as its startup probe says.
     pub fn is_started(&self) -> bool {
-        self.is_running() && self.probed_started
+        self.is_running() && self.probed_started && !self.post_start_pending
     }
 
     /// Running, started and ready as its probes say (the container status's `ready`).
@@ -118,8 +130,14 @@ impl Slot {
         self.is_started() && self.probed_ready
     }
 
-    /// The attempt ended or is about to be started again: its probes go with it.
+    /// The attempt ended or is about to be started again: its probes and hooks go with it.
     pub fn forget_attempt(&mut self) {
+        if let Some(cancel) = self.attempt_cancel.take() {
+            cancel.cancel();
+        }
+        self.post_start_pending = false;
+        self.pre_stop_pending = false;
+        self.pre_stop_ran = false;
         self.probes.clear();
         self.exec_config = None;
         self.kill_at = None;

@@ -69,6 +69,8 @@ pub enum ExecOutcome {
     Exited { code: i32, output: Vec<u8> },
     /// It ran past its time and was killed.
     TimedOut,
+    /// Its container's attempt ended first, and it was killed.
+    Cancelled,
 }
 
 /// How much of an exec's output is kept (upstream's `maxReadLength`, 10 KiB).
@@ -81,12 +83,14 @@ pub trait Runtime: Send + Sync + 'static {
     /// Starts an attempt.
     fn start(&self, config: ContainerConfig) -> Result<Started, RuntimeError>;
     /// Runs `config.argv` as the container `config` describes runs (environment, user, working
-    /// directory, mounts, host name), for an exec probe: killed, with everything it started,
-    /// once it runs longer than `timeout`. The future resolves once the process is reaped.
+    /// directory, mounts, host name), for an exec probe or hook: killed, with everything it
+    /// started, once it runs longer than `timeout` or `cancel` fires (the container's attempt
+    /// ended). The future resolves once the process is reaped.
     fn exec(
         &self,
         config: ContainerConfig,
         timeout: std::time::Duration,
+        cancel: tokio_util::sync::CancellationToken,
     ) -> Result<BoxFuture<'static, ExecOutcome>, RuntimeError>;
     /// Signals a running attempt (see [`crate::os::Os::signal_container`]: SIGTERM to its main
     /// process, SIGKILL to its whole process group).

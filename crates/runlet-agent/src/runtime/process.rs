@@ -132,6 +132,7 @@ impl Runtime for ProcessRuntime {
         &self,
         config: ContainerConfig,
         timeout: std::time::Duration,
+        cancel: tokio_util::sync::CancellationToken,
     ) -> Result<BoxFuture<'static, ExecOutcome>, RuntimeError> {
         let spawned = self
             .os
@@ -155,19 +156,20 @@ impl Runtime for ProcessRuntime {
                 let output = read_output(stdout, stderr).await;
                 ((&mut exit).await, output)
             };
-            let outcome = match tokio::time::timeout(timeout, run).await {
-                Ok((e, output)) => ExecOutcome::Exited {
+            let outcome = tokio::select! {
+                (e, output) = run => ExecOutcome::Exited {
                     code: e.code,
                     output,
                 },
-                Err(_) => ExecOutcome::TimedOut,
+                _ = tokio::time::sleep(timeout) => ExecOutcome::TimedOut,
+                _ = cancel.cancelled() => ExecOutcome::Cancelled,
             };
             // What it started goes with it; a process that ran over its time goes too, and is
             // reaped here.
             if let Err(e) = os.signal_container(pid, Signal::Kill) {
                 tracing::debug!(pid, error = %e, "killing what an exec started");
             }
-            if outcome == ExecOutcome::TimedOut {
+            if !matches!(outcome, ExecOutcome::Exited { .. }) {
                 exit.await;
             }
             outcome

@@ -1,7 +1,8 @@
-//! Container probes on the embedded agent, as the kubelet runs them, observed with genuine
-//! kubectl: a readiness probe decides the pod's `Ready` condition and the Job's `ready` count,
-//! a failing liveness probe has the container killed and restarted, and `httpGet` and
-//! `tcpSocket` probes reach a server the container runs.
+//! Container probes and lifecycle hooks on the embedded agent, as the kubelet runs them,
+//! observed with genuine kubectl: a readiness probe decides the pod's `Ready` condition and the
+//! Job's `ready` count, a failing liveness probe has the container killed and restarted,
+//! `httpGet` and `tcpSocket` probes reach a server the container runs, and `postStart` and
+//! `preStop` hooks run around the container's start and stop.
 
 use crate::harness::Server;
 use crate::scenarios::{Ns, Scenario, job, run_all};
@@ -179,12 +180,79 @@ fn startup(s: &Server, dir: &Path) {
     );
 }
 
+/// Lifecycle hooks: `postStart` runs right after the start (the container waits for what it
+/// makes), `preStop` before the SIGTERM of a deletion (the container's TERM trap finds what it
+/// wrote), and a failing `postStart` gets the container killed with a `FailedPostStartHook`
+/// event in upstream's words.
+fn hooks(s: &Server, dir: &Path) {
+    let ns = Ns::new(s, "hooks");
+    let (made, stopping, saw) = (dir.join("made"), dir.join("stopping"), dir.join("saw"));
+    ns.create(&job(
+        "poststart",
+        &format!(
+            "until [ -e {m} ]; do sleep 0.1; done; echo the hook ran",
+            m = made.display()
+        ),
+        json!({}),
+        json!({"containers": [{"name": "main", "image": "busybox",
+            "command": ["sh", "-c", format!("until [ -e {} ]; do sleep 0.1; done; echo the hook ran", made.display())],
+            "lifecycle": {"postStart": {"exec": {"command": ["touch", made.display().to_string()]}}}}]}),
+    ));
+    ns.wait_job("poststart", "complete", 60);
+    assert_eq!(ns.k(&["logs", "job/poststart"]), "the hook ran\n");
+
+    let trap = format!(
+        "trap 'test -e {stopping} && echo yes > {saw}; exit 0' TERM; while true; do sleep 0.1; done",
+        stopping = stopping.display(),
+        saw = saw.display()
+    );
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stopper"},
+            "spec": {"terminationGracePeriodSeconds": 20, "containers": [{"name": "c",
+                "image": "busybox", "command": ["sh", "-c", trap],
+                "lifecycle": {"preStop": {"exec": {"command":
+                    ["sh", "-c", format!("echo bye > {}", stopping.display())]}}}}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the pod to run", || {
+        ns.json("pod", "stopper")["status"]["phase"] == "Running"
+    });
+    ns.k(&["delete", "pod", "stopper", "--timeout=60s"]);
+    assert_eq!(std::fs::read_to_string(&stopping).unwrap(), "bye\n");
+    assert_eq!(
+        std::fs::read_to_string(&saw).unwrap(),
+        "yes\n",
+        "the SIGTERM came after the preStop hook"
+    );
+
+    ns.create(&job(
+        "badhook",
+        "sleep 600",
+        json!({"backoffLimit": 0}),
+        json!({"terminationGracePeriodSeconds": 1, "containers": [{"name": "main", "image": "busybox",
+            "command": ["sleep", "600"],
+            "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo no; exit 3"]}}}}]}),
+    ));
+    ns.wait_job("badhook", "failed", 60);
+    let ev = events(&ns);
+    assert!(
+        ev.contains(
+            "Exec lifecycle hook ([sh -c echo no; exit 3]) for Container \"main\" in Pod \"badhook-"
+        ),
+        "{ev}"
+    );
+    assert!(
+        ev.contains("failed - error: command 'sh -c echo no; exit 3' exited with 3: no"),
+        "{ev}"
+    );
+}
+
 #[test]
-fn probes_decide_readiness_and_restart_unhealthy_containers() {
+fn probes_and_lifecycle_hooks_run_as_the_kubelet_runs_them() {
     let s = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let [a, b, c] = ["a", "b", "c"].map(|d| dir.path().join(d));
-    for d in [&a, &b, &c] {
+    let [a, b, c, d] = ["a", "b", "c", "d"].map(|d| dir.path().join(d));
+    for d in [&a, &b, &c, &d] {
         std::fs::create_dir_all(d).unwrap();
     }
     let scenarios: Vec<Scenario<'_>> = vec![
@@ -192,6 +260,7 @@ fn probes_decide_readiness_and_restart_unhealthy_containers() {
         ("liveness", Box::new(|| liveness(&s, &b))),
         ("network", Box::new(|| network(&s))),
         ("startup", Box::new(|| startup(&s, &c))),
+        ("hooks", Box::new(|| hooks(&s, &d))),
     ];
     run_all(&s, scenarios);
 }
