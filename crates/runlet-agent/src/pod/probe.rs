@@ -7,8 +7,9 @@
 //! An `exec` probe runs its command as the container runs its own (its environment, user,
 //! working directory, volumes and host name: [`crate::runtime::Runtime::exec`]); `httpGet`
 //! and `tcpSocket` probes connect to the pod's IP (the node's, on the process runtime) or the
-//! probe's `host`. Messages are upstream's, for the `Unhealthy` events `kubectl describe`
-//! shows. gRPC probes need a gRPC client runlet does not have: they fail, saying so.
+//! probe's `host`; a `grpc` probe calls the standard health service (`grpc.health.v1.Health/
+//! Check`) over HTTP/2 at the pod's IP. Messages are upstream's, for the `Unhealthy` events
+//! `kubectl describe` shows.
 
 use k8s_openapi::api::core::v1::{
     Container, ExecAction, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
@@ -145,7 +146,12 @@ pub enum Action {
         host: String,
         port: u16,
     },
-    /// Not run: runlet has no gRPC client (the probe fails with this message).
+    Grpc {
+        host: String,
+        port: u16,
+        service: String,
+    },
+    /// Nothing runlet can run (the probe or hook fails with this message).
     Unsupported(String),
 }
 
@@ -155,7 +161,7 @@ pub struct Handler<'a> {
     exec: Option<&'a ExecAction>,
     http_get: Option<&'a HTTPGetAction>,
     tcp_socket: Option<&'a TCPSocketAction>,
-    grpc: bool,
+    grpc: Option<&'a k8s_openapi::api::core::v1::GRPCAction>,
     sleep_seconds: Option<i64>,
 }
 
@@ -165,7 +171,7 @@ impl<'a> From<&'a Probe> for Handler<'a> {
             exec: p.exec.as_ref(),
             http_get: p.http_get.as_ref(),
             tcp_socket: p.tcp_socket.as_ref(),
-            grpc: p.grpc.is_some(),
+            grpc: p.grpc.as_ref(),
             sleep_seconds: None,
         }
     }
@@ -179,7 +185,7 @@ impl<'a> From<&'a LifecycleHandler> for Handler<'a> {
             exec: h.exec.as_ref(),
             http_get: h.http_get.as_ref(),
             tcp_socket: None,
-            grpc: false,
+            grpc: None,
             sleep_seconds: h.sleep.as_ref().map(|s| s.seconds),
         }
     }
@@ -244,10 +250,15 @@ pub fn action(handler: Handler<'_>, container: &Container, pod_ip: &str) -> Acti
             Err(e) => Action::Unsupported(e),
         };
     }
-    if probe.grpc {
-        return Action::Unsupported(
-            "gRPC probes are not supported by runlet's node agent (it has no gRPC client)".into(),
-        );
+    if let Some(grpc) = probe.grpc {
+        return match u16::try_from(grpc.port).ok().filter(|p| *p > 0) {
+            Some(port) => Action::Grpc {
+                host: pod_ip.to_string(),
+                port,
+                service: grpc.service.clone().unwrap_or_default(),
+            },
+            None => Action::Unsupported(format!("invalid port number: {}", grpc.port)),
+        };
     }
     Action::Unsupported("invalid handler: it names no action runlet runs (exec, httpGet, tcpSocket for probes; exec, httpGet, sleep for hooks)".into())
 }
@@ -302,6 +313,10 @@ async fn run_network_checking(
                 url(*https, host, *port, path)
             ),
             Action::Tcp { host, port } => format!("dial tcp {}: i/o timeout", addr(host, *port)),
+            Action::Grpc { .. } => format!(
+                "timeout: health rpc did not complete within {}s",
+                timeout.as_secs()
+            ),
             _ => "probe timed out".into(),
         }),
     }
@@ -361,10 +376,146 @@ async fn network(action: &Action, check_status: bool) -> Result<(), String> {
                 Err(format!("HTTP probe failed with statuscode: {status}"))
             }
         }
+        Action::Grpc {
+            host,
+            port,
+            service,
+        } => grpc_health(host, *port, service).await,
         Action::Exec(_) | Action::Sleep(_) | Action::Unsupported(_) => {
             Err("not a network probe".into())
         }
     }
+}
+
+/// gRPC's health check (`grpc.health.v1.Health/Check`, one unary call over HTTP/2 without
+/// TLS), as upstream's gRPC prober makes it: healthy when the answer says `SERVING`.
+async fn grpc_health(host: &str, port: u16, service: &str) -> Result<(), String> {
+    use http_body_util::BodyExt;
+    let target = addr(host, port);
+    let connect_error = |e: &dyn std::fmt::Display| {
+        format!("timeout: failed to connect service {target:?} within the probe's time: {e}")
+    };
+    let stream = tokio::net::TcpStream::connect(&target)
+        .await
+        .map_err(|e| connect_error(&e))?;
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .map_err(|e| connect_error(&e))?;
+    tokio::spawn(connection);
+    let request = http::Request::post(format!("http://{target}/grpc.health.v1.Health/Check"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("user-agent", "kube-probe/1.33")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            grpc_health_request(service),
+        )))
+        .map_err(|e| e.to_string())?;
+    let rpc_error = |e: &dyn std::fmt::Display| format!("error: health rpc probe failed: {e}");
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| rpc_error(&e))?;
+    let status_header = |h: &http::HeaderMap| {
+        h.get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let in_headers = status_header(response.headers());
+    let message_header = response
+        .headers()
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let collected = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| rpc_error(&e))?;
+    let code = collected
+        .trailers()
+        .and_then(status_header)
+        .or(in_headers)
+        .unwrap_or_else(|| "2".into());
+    match code.as_str() {
+        "0" => {}
+        // UNIMPLEMENTED
+        "12" => {
+            return Err(
+                "this server does not implement the grpc health protocol (grpc.health.v1.Health)"
+                    .into(),
+            );
+        }
+        _ => {
+            return Err(rpc_error(&format!(
+                "rpc error: code = {code} desc = {}",
+                message_header.unwrap_or_default()
+            )));
+        }
+    }
+    match grpc_health_status(&collected.to_bytes()) {
+        1 => Ok(()),
+        status => Err(format!(
+            "service unhealthy (responded with {:?})",
+            match status {
+                0 => "UNKNOWN",
+                2 => "NOT_SERVING",
+                3 => "SERVICE_UNKNOWN",
+                _ => "UNKNOWN",
+            }
+        )),
+    }
+}
+
+/// A length-prefixed `HealthCheckRequest { service = 1 }` message.
+fn grpc_health_request(service: &str) -> Vec<u8> {
+    let mut message = Vec::new();
+    if !service.is_empty() {
+        message.push(0x0a);
+        push_varint(&mut message, service.len() as u64);
+        message.extend_from_slice(service.as_bytes());
+    }
+    let mut framed = vec![0];
+    framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&message);
+    framed
+}
+
+fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The `status` (field 1) of a length-prefixed `HealthCheckResponse`; 0 (`UNKNOWN`) when it is
+/// missing or the message cannot be read.
+fn grpc_health_status(framed: &[u8]) -> u64 {
+    let mut rest = framed.get(5..).unwrap_or_default();
+    while let Some((&key, tail)) = rest.split_first() {
+        let (value, tail) = read_varint(tail);
+        match key {
+            0x08 => return value,
+            // Any other varint field: skip it; anything else: give up.
+            k if k & 0x07 == 0 => rest = tail,
+            _ => return 0,
+        }
+    }
+    0
+}
+
+fn read_varint(bytes: &[u8]) -> (u64, &[u8]) {
+    let mut value = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return (value, bytes.get(i + 1..).unwrap_or_default());
+        }
+    }
+    (value, &[])
 }
 
 /// The words Go's net package uses for the common connection errors.
@@ -676,5 +827,74 @@ mod tests {
             )),
             "the listener is gone"
         );
+    }
+    #[tokio::test]
+    async fn grpc_probes_call_the_standard_health_service() {
+        use http_body_util::BodyExt;
+        use hyper::body::Frame;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            loop {
+                let (conn, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let health = hyper::service::service_fn(
+                        |req: http::Request<hyper::body::Incoming>| async move {
+                            assert_eq!(req.uri().path(), "/grpc.health.v1.Health/Check");
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            // 5 bytes of framing, then field 1's tag and length.
+                            let service =
+                                String::from_utf8_lossy(body.get(7..).unwrap_or_default())
+                                    .into_owned();
+                            let (status, code) = match service.as_str() {
+                                "up" => (1, "0"),
+                                "down" => (2, "0"),
+                                _ => (0, "12"),
+                            };
+                            let mut trailers = http::HeaderMap::new();
+                            trailers.insert("grpc-status", code.parse().unwrap());
+                            let frames = vec![
+                                Ok::<_, std::convert::Infallible>(Frame::data(bytes::Bytes::from(
+                                    vec![0, 0, 0, 0, 2, 0x08, status],
+                                ))),
+                                Ok(Frame::trailers(trailers)),
+                            ];
+                            let body =
+                                http_body_util::StreamBody::new(futures::stream::iter(frames));
+                            Ok::<_, std::convert::Infallible>(
+                                http::Response::builder()
+                                    .header("content-type", "application/grpc")
+                                    .body(body)
+                                    .unwrap(),
+                            )
+                        },
+                    );
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(conn), health)
+                    .await;
+                });
+            }
+        });
+        let probe = |service: &str| Action::Grpc {
+            host: "127.0.0.1".into(),
+            port,
+            service: service.into(),
+        };
+        let t = Duration::from_secs(5);
+        assert_eq!(run_network(&probe("up"), t).await, Ok(()));
+        assert_eq!(
+            run_network(&probe("down"), t).await,
+            Err("service unhealthy (responded with \"NOT_SERVING\")".into())
+        );
+        assert_eq!(
+            run_network(&probe("elsewhere"), t).await,
+            Err(
+                "this server does not implement the grpc health protocol (grpc.health.v1.Health)"
+                    .into()
+            )
+        );
+        server.abort();
     }
 }
