@@ -11,7 +11,8 @@
 //! partial line cut at [`MAX_LINE`] bytes, `F` a full one whose newline is not stored.
 //!
 //! A file that grows past [`Rotation::max_size`] is rotated as the kubelet's container log
-//! manager rotates it: renamed to `<file>.<YYYYMMDD-HHMMSS>` and started afresh, with at most
+//! manager rotates it (at most once a second: a burst makes one larger file, as the kubelet,
+//! which looks every 10 s, lets it): renamed to `<file>.<YYYYMMDD-HHMMSS>` and started afresh, with at most
 //! [`Rotation::max_files`] files per attempt (the current one included), the oldest removed.
 //! Reading serves the current file, as upstream's `ReadLogs` does; a follower moves on to the
 //! new file when the one it reads is rotated. Rotated files are not compressed.
@@ -35,6 +36,9 @@ use std::sync::{Arc, Mutex};
 
 /// Longest line content written as one CRI entry (containerd's default buffer).
 pub const MAX_LINE: usize = 16 * 1024;
+
+/// A file is rotated at most this often (see [`write::copy_to_cri`]).
+pub const MIN_ROTATION_INTERVAL_MS: i64 = 1000;
 
 /// A failure to serve logs.
 #[derive(Debug, thiserror::Error)]

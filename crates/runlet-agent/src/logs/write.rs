@@ -91,6 +91,7 @@ pub async fn copy_to_cri(
         Err(e) => (None, Some(e)),
     };
     let rotation = store.rotation();
+    let mut last_rotation_ms: Option<i64> = None;
     // What the file holds already (an attempt's file is new, but may be opened again).
     let mut size = file
         .as_ref()
@@ -136,13 +137,20 @@ pub async fn copy_to_cri(
             {
                 file.write_all(&encoded)?;
                 size += encoded.len() as u64;
-                if size >= rotation.max_size {
+                let now = clock.now_millis();
+                // At most one rotation a second, as the kubelet's log manager looks at a file
+                // every few seconds: a burst makes one larger file, not a run of rotations that
+                // removes files before a follower has read them.
+                let rotated_lately =
+                    last_rotation_ms.is_some_and(|t| now - t < super::MIN_ROTATION_INTERVAL_MS);
+                if size >= rotation.max_size && !rotated_lately {
                     // A file that cannot be rotated is written on: the container must not
                     // stop for it. It is tried again after as much more output.
-                    if let Err(e) = super::rotate(path, file, rotation, clock.now_millis()) {
+                    if let Err(e) = super::rotate(path, file, rotation, now) {
                         tracing::warn!(path = %path.display(), error = %e, "rotating a container log");
                     }
                     size = 0;
+                    last_rotation_ms = Some(now);
                 }
             }
         }
@@ -258,8 +266,13 @@ mod tests {
         assert!(tail.ends_with("line 99\n"));
         assert_eq!(tail_content(&path, 2, 8), "line 99\n");
     }
-    /// A stream that hands out one chunk per read, as a pipe does when its writer is slow.
-    struct Chunks(std::collections::VecDeque<Vec<u8>>);
+    /// A stream that hands out one chunk per read, as a pipe does when its writer is slow,
+    /// `step` milliseconds of `clock` apart.
+    struct Chunks {
+        chunks: std::collections::VecDeque<Vec<u8>>,
+        clock: std::sync::Arc<FakeClock>,
+        step: i64,
+    }
 
     impl tokio::io::AsyncRead for Chunks {
         fn poll_read(
@@ -267,46 +280,49 @@ mod tests {
             _: &mut std::task::Context<'_>,
             buf: &mut tokio::io::ReadBuf<'_>,
         ) -> std::task::Poll<std::io::Result<()>> {
-            if let Some(chunk) = self.0.pop_front() {
+            if let Some(chunk) = self.chunks.pop_front() {
                 buf.put_slice(&chunk);
+                self.clock.advance_millis(self.step);
             }
             std::task::Poll::Ready(Ok(()))
         }
     }
 
-    #[tokio::test]
-    async fn a_file_past_its_size_is_rotated_and_the_oldest_files_go() {
-        let dir = tempfile::tempdir().unwrap();
+    /// Copies `lines`, one read each, `step` milliseconds apart, into a store rotating at 200
+    /// bytes with 3 files kept; returns the store and the attempt's file.
+    async fn copy_lines(
+        dir: &std::path::Path,
+        lines: &[String],
+        step: i64,
+    ) -> (LogStore, std::path::PathBuf) {
         let rotation = super::super::Rotation {
             max_size: 200,
             max_files: 3,
         };
-        let store = LogStore::with_rotation(dir.path().to_path_buf(), rotation);
+        let store = LogStore::with_rotation(dir.to_path_buf(), rotation);
         let path = store.attempt_file("default", "p", "u", "c", 0);
-        let clock = FakeClock::at(1_767_225_600);
-        let lines: Vec<String> = (0..40).map(|i| format!("line {i:02}\n")).collect();
+        let clock = std::sync::Arc::new(FakeClock::at(1_767_225_600));
+        let chunks = Chunks {
+            chunks: lines.iter().map(|l| l.as_bytes().to_vec()).collect(),
+            clock: clock.clone(),
+            step,
+        };
         copy_to_cri(
-            Box::new(Chunks(
-                lines.iter().map(|l| l.as_bytes().to_vec()).collect(),
-            )),
+            Box::new(chunks),
             Box::new(std::io::Cursor::new(Vec::new())),
             open_cri_log(&path, &store),
             &path,
             &store,
-            &clock,
+            clock.as_ref(),
         )
         .await
         .unwrap();
-        // Rotated within one second of the fake clock: the names count on.
-        let mut files = super::super::rotated_files(&path);
-        assert_eq!(files.len(), 2, "{files:?}");
-        let name = |p: &std::path::PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            name(&files[0]).starts_with("default_p_u_c.0.log.20260101-000000."),
-            "{files:?}"
-        );
-        files.push(path.clone());
-        let kept: Vec<String> = files
+        (store, path)
+    }
+
+    /// The content of the kept files, oldest first.
+    fn kept(files: &[std::path::PathBuf]) -> Vec<String> {
+        files
             .iter()
             .flat_map(|f| {
                 let text = std::fs::read_to_string(f).unwrap();
@@ -314,7 +330,24 @@ mod tests {
                     .map(|l| format!("{}\n", l.rsplit_once(" F ").unwrap().1))
                     .collect::<Vec<_>>()
             })
-            .collect();
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_file_past_its_size_is_rotated_and_the_oldest_files_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: Vec<String> = (0..40).map(|i| format!("line {i:02}\n")).collect();
+        // A line (48 bytes in the file) every 400 ms: a rotation every 5 lines, 2 s apart.
+        let (store, path) = copy_lines(dir.path(), &lines, 400).await;
+        let mut files = super::super::rotated_files(&path);
+        assert_eq!(files.len(), 2, "{files:?}");
+        let name = |p: &std::path::PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name(&files[0]).starts_with("default_p_u_c.0.log.20260101-0000"),
+            "{files:?}"
+        );
+        files.push(path.clone());
+        let kept = kept(&files);
         assert!(kept.len() < lines.len(), "older files went");
         assert_eq!(
             kept,
@@ -327,5 +360,17 @@ mod tests {
         }
         store.remove_attempt("default", "p", "u", "c", 0);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_burst_makes_one_larger_file_not_a_run_of_rotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: Vec<String> = (0..40).map(|i| format!("line {i:02}\n")).collect();
+        // Forty reads within one millisecond: one rotation, then the file grows past the size.
+        let (_store, path) = copy_lines(dir.path(), &lines, 0).await;
+        let mut files = super::super::rotated_files(&path);
+        assert_eq!(files.len(), 1, "{files:?}");
+        files.push(path);
+        assert_eq!(kept(&files), lines, "nothing lost");
     }
 }

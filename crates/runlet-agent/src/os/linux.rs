@@ -139,13 +139,21 @@ impl Os for LinuxOs {
                 m.read_only,
             ));
         }
+        let join = match spec.join {
+            Some(pid) => Some(join_namespaces(pid).map_err(spawn_err)?),
+            None => None,
+        };
         let setup = ChildSetup {
             cgroup_procs,
             mounts_optional: spec.mounts.iter().all(|m| m.optional),
             mounts,
             cwd: cstring(spec.cwd.as_os_str().as_bytes()).map_err(spawn_err)?,
-            hostname: spec.hostname.map(String::into_bytes),
-            pid_namespace: spec.pid_namespace,
+            hostname: spec
+                .hostname
+                .filter(|_| join.is_none())
+                .map(String::into_bytes),
+            pid_namespace: spec.pid_namespace && join.is_none(),
+            join,
             groups: spec
                 .user
                 .groups
@@ -275,6 +283,18 @@ impl Os for LinuxOs {
     fn is_root(&self) -> bool {
         self.root
     }
+}
+
+/// The PID, mount and UTS namespaces of process `pid`, and this thread's own PID namespace to
+/// come back to (see [`spawn::Joined`]).
+fn join_namespaces(pid: u32) -> std::io::Result<super::spawn::Joined> {
+    let open = |path: String| std::fs::File::open(path).map(OwnedFd::from);
+    Ok(super::spawn::Joined {
+        pid: open(format!("/proc/{pid}/ns/pid"))?,
+        mnt: open(format!("/proc/{pid}/ns/mnt"))?,
+        uts: open(format!("/proc/{pid}/ns/uts"))?,
+        own_pid: open("/proc/thread-self/ns/pid".to_string())?,
+    })
 }
 
 #[cfg(test)]

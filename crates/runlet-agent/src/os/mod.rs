@@ -102,6 +102,10 @@ pub struct SpawnSpec {
     pub pid_namespace: bool,
     /// `cgroup.procs` files the process joins before it runs the program.
     pub cgroup_procs: Vec<PathBuf>,
+    /// Enter the PID, mount and UTS namespaces of this running process (a container's main
+    /// process) instead of making any: an exec into a running container. `mounts`, `hostname`
+    /// and `pid_namespace` are then not used.
+    pub join: Option<u32>,
 }
 
 /// How a process ended.

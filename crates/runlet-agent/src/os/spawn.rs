@@ -46,9 +46,23 @@ pub struct ChildSetup {
     pub hostname: Option<Vec<u8>>,
     /// A PID namespace of the child's own (it is cloned into it as its first process).
     pub pid_namespace: bool,
+    /// The namespaces of a running container to enter instead (see [`Joined`]).
+    pub join: Option<Joined>,
     pub user: super::Credentials,
     /// `user.groups` as the system call takes them.
     pub groups: Vec<rustix::process::Gid>,
+}
+
+/// The namespaces of a running container, opened from `/proc/<pid>/ns/`, for an exec into it:
+/// the calling thread enters its PID namespace for the clone (a PID namespace is entered by
+/// the children of whoever enters it) and goes back to its own at once; the child enters its
+/// mount and UTS namespaces itself.
+pub struct Joined {
+    pub pid: OwnedFd,
+    pub mnt: OwnedFd,
+    pub uts: OwnedFd,
+    /// The calling thread's own PID namespace, to go back to.
+    pub own_pid: OwnedFd,
 }
 
 /// A program ready to be started: resolved path, argv and environment as C strings.
@@ -156,13 +170,22 @@ fn clone_child(args: &ChildArgs<'_>, stack: &mut Vec<u8>) -> Result<c_int, Spawn
     // stack grows down from it; the x86-64 and aarch64 ABIs want it 16-byte aligned.
     let top = unsafe { stack.as_mut_ptr().add(size) };
     let top = (top as usize & !15) as *mut c_void;
-    let pid = {
+    let (pid, clone_error) = {
         let _blocked = BlockedSignals::all()?;
+        // An exec into a container: its PID namespace is where this thread's next child is
+        // born (the thread itself stays where it is), until it goes back below.
+        if let Some(join) = &args.setup.join {
+            rustix::thread::move_into_link_name_space(
+                join.pid.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::ProcessID),
+            )
+            .map_err(std::io::Error::from)?;
+        }
         // SAFETY: CLONE_VFORK suspends this thread until the child has called execve or
         // exited, so `args` and `stack` outlive every use the child makes of them; the child
         // (`child_main`) only makes system calls and never returns into Rust code of ours.
         // All signals are blocked so no handler of the agent runs on the child's stack.
-        unsafe {
+        let pid = unsafe {
             libc::clone(
                 child_main,
                 top,
@@ -176,10 +199,21 @@ fn clone_child(args: &ChildArgs<'_>, stack: &mut Vec<u8>) -> Result<c_int, Spawn
                     },
                 std::ptr::from_ref(args).cast_mut().cast(),
             )
+        };
+        let clone_error = std::io::Error::last_os_error();
+        if let Some(join) = &args.setup.join
+            && let Err(e) = rustix::thread::move_into_link_name_space(
+                join.own_pid.as_fd(),
+                Some(rustix::thread::LinkNameSpaceType::ProcessID),
+            )
+        {
+            // Whatever this thread starts next would be born in the container's namespace.
+            tracing::error!(error = %e, "returning to the agent's PID namespace after an exec");
         }
+        (pid, clone_error)
     };
     if pid < 0 {
-        return Err(std::io::Error::last_os_error().into());
+        return Err(clone_error.into());
     }
     Ok(pid)
 }
@@ -390,7 +424,20 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
     for f in &setup.cgroup_procs {
         rustix::io::write(f, b"0").map_err(other)?;
     }
-    if let Some(name) = &setup.hostname {
+    if let Some(join) = &setup.join {
+        // The child does not share the parent's filesystem attributes (no CLONE_FS), so it
+        // may change its mount namespace.
+        rustix::thread::move_into_link_name_space(
+            join.mnt.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Mount),
+        )
+        .map_err(|e| (FailedStep::MountNamespace, e.raw_os_error()))?;
+        rustix::thread::move_into_link_name_space(
+            join.uts.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::HostNameAndNISDomainName),
+        )
+        .map_err(other)?;
+    } else if let Some(name) = &setup.hostname {
         // SAFETY: only a new UTS namespace is requested; memory and the file-descriptor table
         // are not unshared.
         unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUTS) }
@@ -398,7 +445,8 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
         rustix::system::sethostname(name).map_err(other)?;
     }
     let user = &setup.user;
-    if (!setup.mounts.is_empty() || user.read_only_root || setup.pid_namespace)
+    if setup.join.is_none()
+        && (!setup.mounts.is_empty() || user.read_only_root || setup.pid_namespace)
         && let Err(e) = private_mounts(&setup.mounts, user.read_only_root, setup.pid_namespace)
         && (!setup.mounts_optional || user.read_only_root || setup.pid_namespace)
     {
@@ -556,6 +604,7 @@ mod tests {
             cwd: CString::new(cwd).unwrap(),
             hostname: None,
             pid_namespace: false,
+            join: None,
             user: Default::default(),
             groups: Vec::new(),
         }

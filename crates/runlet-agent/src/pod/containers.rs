@@ -231,6 +231,7 @@ impl Worker {
             pid_namespace: may_make_namespaces && !host_pid,
             limits,
             log_path,
+            join: None,
         };
         // An exec probe runs as the container does, but without its termination-message file,
         // which is unlinked once the container runs.

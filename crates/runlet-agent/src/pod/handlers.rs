@@ -154,6 +154,7 @@ impl Worker {
                     .exec(
                         ContainerConfig {
                             argv: argv.clone(),
+                            join: s.running_pid(),
                             ..c.as_ref().clone()
                         },
                         timeout,

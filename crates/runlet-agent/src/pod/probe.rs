@@ -348,33 +348,29 @@ async fn network(action: &Action, check_status: bool) -> Result<(), String> {
             path,
             headers,
         } => {
-            let target = url(*https, host, *port, path);
-            let stream = tokio::net::TcpStream::connect(addr(host, *port))
-                .await
-                .map_err(|e| {
-                    format!(
-                        "Get \"{target}\": dial tcp {}: connect: {}",
-                        addr(host, *port),
-                        io_reason(&e)
-                    )
-                })?;
-            let request = http_request(host, *port, path, headers);
-            let status = if *https {
-                let tls = tls_connector()
-                    .map_err(|e| format!("Get \"{target}\": {e}"))?
-                    .connect(server_name(host), stream)
-                    .await
-                    .map_err(|e| format!("Get \"{target}\": {e}"))?;
-                status_of(tls, &request).await
-            } else {
-                status_of(stream, &request).await
+            // Redirects on the same host are followed (ten at most), as the kubelet's client
+            // does; one to another host ends the probe as a success.
+            let (mut https, mut port, mut path) = (*https, *port, path.clone());
+            for _ in 0..=MAX_REDIRECTS {
+                let (status, location) = http_get(https, host, port, &path, headers).await?;
+                let next = location
+                    .filter(|_| (300..400).contains(&status))
+                    .map(|l| redirect_target(&l, https, host, port, &path));
+                match next {
+                    Some(Redirect::SameHost {
+                        https: h,
+                        port: p,
+                        path: next,
+                    }) => (https, port, path) = (h, p, next),
+                    Some(Redirect::OtherHost) => return Ok(()),
+                    None if !check_status || (200..400).contains(&status) => return Ok(()),
+                    None => return Err(format!("HTTP probe failed with statuscode: {status}")),
+                }
             }
-            .map_err(|e| format!("Get \"{target}\": {e}"))?;
-            if !check_status || (200..400).contains(&status) {
-                Ok(())
-            } else {
-                Err(format!("HTTP probe failed with statuscode: {status}"))
-            }
+            Err(format!(
+                "Get \"{}\": stopped after {MAX_REDIRECTS} redirects",
+                url(https, host, port, &path)
+            ))
         }
         Action::Grpc {
             host,
@@ -385,6 +381,96 @@ async fn network(action: &Action, check_status: bool) -> Result<(), String> {
             Err("not a network probe".into())
         }
     }
+}
+
+/// Redirects an HTTP probe follows, as Go's HTTP client.
+const MAX_REDIRECTS: usize = 10;
+
+/// Where a redirect of an HTTP probe leads.
+#[derive(Debug, PartialEq, Eq)]
+enum Redirect {
+    SameHost {
+        https: bool,
+        port: u16,
+        path: String,
+    },
+    OtherHost,
+}
+
+/// Resolves a `Location` against the URL that answered with it.
+fn redirect_target(location: &str, https: bool, host: &str, port: u16, path: &str) -> Redirect {
+    let absolute = location
+        .strip_prefix("http://")
+        .map(|rest| (false, rest))
+        .or_else(|| location.strip_prefix("https://").map(|rest| (true, rest)));
+    let Some((to_https, rest)) = absolute else {
+        let next = if location.starts_with('/') {
+            location.to_string()
+        } else {
+            // Relative to the directory of the current path.
+            let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+            format!("{dir}/{location}")
+        };
+        return Redirect::SameHost {
+            https,
+            port,
+            path: next,
+        };
+    };
+    let (authority, next) = rest.find('/').map_or((rest, "/"), |i| {
+        (rest.get(..i).unwrap_or(rest), rest.get(i..).unwrap_or("/"))
+    });
+    let (to_host, to_port): (&str, Option<u16>) = match authority.strip_prefix('[') {
+        // `[v6 address]:port`
+        Some(v6) => {
+            let (h, after) = v6.split_once(']').unwrap_or((v6, ""));
+            (h, after.strip_prefix(':').and_then(|p| p.parse().ok()))
+        }
+        None => match authority.split_once(':') {
+            Some((h, p)) => (h, p.parse().ok()),
+            None => (authority, None),
+        },
+    };
+    if !to_host.eq_ignore_ascii_case(host) {
+        return Redirect::OtherHost;
+    }
+    Redirect::SameHost {
+        https: to_https,
+        port: to_port.unwrap_or(if to_https { 443 } else { 80 }),
+        path: next.to_string(),
+    }
+}
+
+/// One GET of an HTTP probe: the status code and the `Location` header of the answer.
+async fn http_get(
+    https: bool,
+    host: &str,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+) -> Result<(u16, Option<String>), String> {
+    let target = url(https, host, port, path);
+    let stream = tokio::net::TcpStream::connect(addr(host, port))
+        .await
+        .map_err(|e| {
+            format!(
+                "Get \"{target}\": dial tcp {}: connect: {}",
+                addr(host, port),
+                io_reason(&e)
+            )
+        })?;
+    let request = http_request(host, port, path, headers);
+    if https {
+        let tls = tls_connector()
+            .map_err(|e| format!("Get \"{target}\": {e}"))?
+            .connect(server_name(host), stream)
+            .await
+            .map_err(|e| format!("Get \"{target}\": {e}"))?;
+        answer_of(tls, &request).await
+    } else {
+        answer_of(stream, &request).await
+    }
+    .map_err(|e| format!("Get \"{target}\": {e}"))
 }
 
 /// gRPC's health check (`grpc.health.v1.Health/Check`, one unary call over HTTP/2 without
@@ -546,27 +632,42 @@ fn http_request(host: &str, port: u16, path: &str, headers: &[(String, String)])
     r.into_bytes()
 }
 
-/// Sends `request` and reads the status code of the answer.
-async fn status_of<S>(mut stream: S, request: &[u8]) -> Result<u16, String>
+/// Sends `request` and reads the status code and `Location` of the answer.
+async fn answer_of<S>(mut stream: S, request: &[u8]) -> Result<(u16, Option<String>), String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     stream.write_all(request).await.map_err(|e| e.to_string())?;
     let mut head = Vec::new();
-    let mut buf = [0u8; 512];
-    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
         let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
         if n == 0 {
-            return Err("EOF".into());
+            break;
         }
         head.extend_from_slice(buf.get(..n).unwrap_or_default());
     }
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
     // `HTTP/1.1 200 OK`
-    std::str::from_utf8(&head)
-        .ok()
-        .and_then(|h| h.split_whitespace().nth(1))
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|code| code.parse().ok())
-        .ok_or_else(|| "malformed HTTP response".to_string())
+        .ok_or_else(|| {
+            if head.is_empty() {
+                "EOF"
+            } else {
+                "malformed HTTP response"
+            }
+            .to_string()
+        })?;
+    let location = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("location"))
+        .map(|(_, v)| v.trim().to_string());
+    Ok((status, location))
 }
 
 /// HTTPS probes do not verify the server's certificate, as the kubelet's do not
@@ -894,6 +995,78 @@ mod tests {
                 "this server does not implement the grpc health protocol (grpc.health.v1.Health)"
                     .into()
             )
+        );
+        server.abort();
+    }
+    #[test]
+    fn redirects_stay_on_the_probed_host() {
+        let same = |https, port, path: &str| Redirect::SameHost {
+            https,
+            port,
+            path: path.into(),
+        };
+        let at = |l: &str| redirect_target(l, false, "10.0.0.1", 8080, "/a/b");
+        assert_eq!(at("/c"), same(false, 8080, "/c"));
+        assert_eq!(at("c"), same(false, 8080, "/a/c"));
+        assert_eq!(at("https://10.0.0.1:8443/x"), same(true, 8443, "/x"));
+        assert_eq!(at("http://10.0.0.1"), same(false, 80, "/"));
+        assert_eq!(at("http://elsewhere.example/x"), Redirect::OtherHost);
+        let v6 = redirect_target("http://[fd00::1]:81/y", false, "fd00::1", 80, "/");
+        assert_eq!(v6, same(false, 81, "/y"));
+    }
+
+    #[tokio::test]
+    async fn http_probes_follow_redirects_on_their_host() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let n = conn.read(&mut buf).await.unwrap();
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                let answer = match request.split_whitespace().nth(1).unwrap_or_default() {
+                    "/to-error" => "302 Found\r\nLocation: /error".to_string(),
+                    "/error" => "500 Oops".to_string(),
+                    "/away" => "301 Moved\r\nLocation: http://elsewhere.example/".to_string(),
+                    "/loop" => "302 Found\r\nLocation: /loop".to_string(),
+                    _ => "200 OK".to_string(),
+                };
+                conn.write_all(
+                    format!("HTTP/1.1 {answer}\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+                )
+                .await
+                .unwrap();
+            }
+        });
+        let get = |path: &str| Action::Http {
+            https: false,
+            host: "127.0.0.1".into(),
+            port,
+            path: path.into(),
+            headers: vec![],
+        };
+        let t = Duration::from_secs(5);
+        assert_eq!(
+            run_network(&get("/to-error"), t).await,
+            Err("HTTP probe failed with statuscode: 500".into())
+        );
+        assert_eq!(
+            run_network(&get("/away"), t).await,
+            Ok(()),
+            "another host: success"
+        );
+        assert_eq!(
+            run_network(&get("/loop"), t).await,
+            Err(format!(
+                "Get \"http://127.0.0.1:{port}/loop\": stopped after 10 redirects"
+            ))
+        );
+        assert_eq!(
+            run_network_hook(&get("/error"), t).await,
+            Ok(()),
+            "a hook takes any answer"
         );
         server.abort();
     }

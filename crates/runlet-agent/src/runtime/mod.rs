@@ -41,6 +41,9 @@ pub struct ContainerConfig {
     pub limits: Limits,
     /// The CRI log file of this attempt.
     pub log_path: PathBuf,
+    /// For [`Runtime::exec`]: the running container's main process, whose PID, mount and UTS
+    /// namespaces the command enters (when the container has namespaces of its own).
+    pub join: Option<u32>,
 }
 
 /// How an attempt ended.

@@ -52,6 +52,7 @@ impl Runtime for ProcessRuntime {
             hostname: config.hostname,
             pid_namespace: config.pid_namespace,
             cgroup_procs: cgroup.unwrap_or_default(),
+            join: None,
         };
         // The log file exists before the process does: an agent that crashes at once after the
         // start still finds it when it comes back, and so knows the attempt ran (a `Never` pod
@@ -145,6 +146,8 @@ impl Runtime for ProcessRuntime {
                 hostname: config.hostname,
                 pid_namespace: config.pid_namespace,
                 cgroup_procs: Vec::new(),
+                // Into the container's own namespaces, where it has them.
+                join: config.join.filter(|_| config.pid_namespace),
             })
             .map_err(start_error)?;
         let os = self.os.clone();

@@ -230,6 +230,35 @@ fn metadata_optional_as_upstream(name: &str, schema: &mut Map<String, Value>) {
     }
 }
 
+/// Where k8s-openapi's `required` lists differ from upstream's documents, upstream's: it makes
+/// the `name` of an object reference a plain string (upstream's is optional, defaulting to
+/// `""`), and so requires it, and it cannot tell that events.k8s.io's `eventTime` is required.
+/// `kubectl explain` marks what is required.
+const REQUIRED: [(&str, &[&str]); 10] = [
+    ("io.k8s.api.core.v1.LocalObjectReference", &[]),
+    ("io.k8s.api.core.v1.ConfigMapEnvSource", &[]),
+    ("io.k8s.api.core.v1.ConfigMapKeySelector", &["key"]),
+    ("io.k8s.api.core.v1.ConfigMapProjection", &[]),
+    ("io.k8s.api.core.v1.ConfigMapVolumeSource", &[]),
+    ("io.k8s.api.core.v1.SecretEnvSource", &[]),
+    ("io.k8s.api.core.v1.SecretKeySelector", &["key"]),
+    ("io.k8s.api.core.v1.SecretProjection", &[]),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", &[]),
+    ("io.k8s.api.events.v1.Event", &["eventTime"]),
+];
+
+fn required_as_upstream(schemas: &mut BTreeMap<String, Value>) {
+    for (name, required) in REQUIRED {
+        if let Some(obj) = schemas.get_mut(name).and_then(Value::as_object_mut) {
+            if required.is_empty() {
+                obj.remove("required");
+            } else {
+                obj.insert("required".to_string(), json!(required));
+            }
+        }
+    }
+}
+
 /// Every schema the group-version's kinds need, keyed by upstream's schema names, sorted.
 pub(super) fn components(
     group: &str,
@@ -291,5 +320,6 @@ pub(super) fn components(
     }
     add_extensions(&mut schemas);
     add_one_of(&mut schemas);
+    required_as_upstream(&mut schemas);
     schemas.into_iter().collect()
 }

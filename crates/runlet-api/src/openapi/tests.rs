@@ -203,7 +203,7 @@ fn runlet_dev_v1_has_pod_record_with_one_type_per_field() {
 }
 
 #[test]
-fn metadata_is_required_of_a_core_event_only_as_upstream() {
+fn required_fields_are_upstream_s() {
     let core = doc("", "v1");
     assert_eq!(
         schema(&core, "io.k8s.api.core.v1.Event")["required"],
@@ -216,11 +216,16 @@ fn metadata_is_required_of_a_core_event_only_as_upstream() {
     let batch = doc("batch", "v1");
     assert!(schema(&batch, "io.k8s.api.batch.v1.Job")["required"].is_null());
     let events = doc("events.k8s.io", "v1");
-    let required = &schema(&events, "io.k8s.api.events.v1.Event")["required"];
-    assert!(
-        !required
-            .as_array()
-            .is_some_and(|r| r.contains(&json!("metadata"))),
-        "{required}"
+    assert_eq!(
+        schema(&events, "io.k8s.api.events.v1.Event")["required"],
+        json!(["eventTime"])
     );
+    // Object references: upstream's `name` is optional, the selectors' `key` is not.
+    assert!(schema(&core, "io.k8s.api.core.v1.LocalObjectReference")["required"].is_null());
+    assert!(schema(&core, "io.k8s.api.core.v1.ConfigMapVolumeSource")["required"].is_null());
+    assert_eq!(
+        schema(&core, "io.k8s.api.core.v1.SecretKeySelector")["required"],
+        json!(["key"])
+    );
+    assert!(schema(&core, "io.k8s.apimachinery.pkg.apis.meta.v1.Status")["required"].is_null());
 }

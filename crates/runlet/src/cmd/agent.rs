@@ -69,11 +69,11 @@ impl KubeletArgs {
 fn parse_log_size(s: &str) -> Result<u64, String> {
     let nanos = runlet_api::fit::quantity_nanos(s)
         .ok_or_else(|| format!("{s:?} is not a quantity, such as 10Mi"))?;
-    let bytes = u64::try_from((nanos + 999_999_999) / 1_000_000_000).unwrap_or(0);
-    if bytes == 0 {
+    if nanos <= 0 {
         return Err(format!("{s:?} must be at least one byte"));
     }
-    Ok(bytes)
+    u64::try_from((nanos + 999_999_999) / 1_000_000_000)
+        .map_err(|_| format!("{s:?} is larger than this machine can count in bytes"))
 }
 
 /// The host name, lower-cased, as a node name.
@@ -175,4 +175,26 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
         .context("the agent task")?
         .context("running the agent")?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::parse_log_size;
+
+    #[test]
+    fn log_sizes_are_positive_quantities_of_bytes() {
+        assert_eq!(parse_log_size("10Mi"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_log_size("1.5k"), Ok(1500));
+        assert_eq!(parse_log_size("1m"), Ok(1), "a thousandth of a byte rounds up");
+        for (bad, why) in [
+            ("0", "must be at least one byte"),
+            ("-5Mi", "must be at least one byte"),
+            ("abc", "is not a quantity"),
+            ("100Ei", "larger than this machine can count"),
+        ] {
+            let err = parse_log_size(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
 }

@@ -247,6 +247,54 @@ fn hooks(s: &Server, dir: &Path) {
     );
 }
 
+/// Whether a process with exactly this command line runs on the host.
+fn runs(cmdline: &str) -> bool {
+    let wanted: Vec<u8> = cmdline
+        .split(' ')
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == wanted))
+}
+
+/// An exec probe runs inside the container's namespaces, as `kubectl exec` would: its PID 1
+/// is the container's main process. A probe still running when its pod goes is killed with it.
+fn inside(s: &Server) {
+    let ns = Ns::new(s, "inside");
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "seen"},
+            "spec": {"containers": [{"name": "c", "image": "busybox",
+                "command": ["sleep", "3603"],
+                "readinessProbe": {"exec": {"command": ["sh", "-c", "test `cat /proc/1/comm` = sleep"]},
+                    "periodSeconds": 1}}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the probe to see the container's first process", || {
+        ready_condition(&ns.json("pod", "seen")).as_deref() == Some("True")
+    });
+    ns.k(&["delete", "pod", "seen", "--grace-period=0", "--force"]);
+
+    // A probe that runs far longer than anything else here, by a command line of its own.
+    let marker = "sleep 107.25";
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "slowprobe"},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "c",
+                "image": "busybox", "command": ["sleep", "600"],
+                "readinessProbe": {"exec": {"command": marker.split(' ').collect::<Vec<_>>()},
+                    "timeoutSeconds": 60, "periodSeconds": 1}}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the slow probe to run", || runs(marker));
+    ns.k(&["delete", "pod", "slowprobe", "--timeout=60s"]);
+    ns.wait_for(
+        Duration::from_secs(20),
+        "the slow probe to be gone with its pod",
+        || !runs(marker),
+    );
+}
+
 #[test]
 fn probes_and_lifecycle_hooks_run_as_the_kubelet_runs_them() {
     let s = Server::start();
@@ -261,6 +309,7 @@ fn probes_and_lifecycle_hooks_run_as_the_kubelet_runs_them() {
         ("network", Box::new(|| network(&s))),
         ("startup", Box::new(|| startup(&s, &c))),
         ("hooks", Box::new(|| hooks(&s, &d))),
+        ("inside", Box::new(|| inside(&s))),
     ];
     run_all(&s, scenarios);
 }
