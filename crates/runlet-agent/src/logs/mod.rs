@@ -446,31 +446,20 @@ mod tests {
         std::fs::write(&path, "").unwrap();
         let at = |s: i64| s * 1000;
         let name = |millis| rotated_name(&path, millis, &rotated_files(&path));
+        let ends = |p: &PathBuf, suffix: &str| {
+            assert!(p.to_string_lossy().ends_with(suffix), "{p:?}");
+        };
         let first = name(at(1_767_225_600));
-        assert!(
-            first.to_string_lossy().ends_with("c.0.log.20260101-000000"),
-            "{first:?}"
-        );
+        ends(&first, "c.0.log.20260101-000000");
         std::fs::write(&first, "").unwrap();
         let again = name(at(1_767_225_600));
-        assert!(
-            again
-                .to_string_lossy()
-                .ends_with("c.0.log.20260101-000000.1"),
-            "{again:?}"
-        );
+        ends(&again, "c.0.log.20260101-000000.1");
         std::fs::write(&again, "").unwrap();
         let later = name(at(1_767_225_661));
         std::fs::write(&later, "").unwrap();
         // Another of the same second counts on from the newest, even with the oldest gone.
         std::fs::remove_file(&first).unwrap();
-        let third = name(at(1_767_225_600));
-        assert!(
-            third
-                .to_string_lossy()
-                .ends_with("c.0.log.20260101-000000.2"),
-            "{third:?}"
-        );
+        ends(&name(at(1_767_225_600)), "c.0.log.20260101-000000.2");
         std::fs::write(&first, "").unwrap();
         // Not rotated out of this file: another attempt's, and the writer's fresh file.
         std::fs::write(dir.path().join("ns_p_u_c.1.log"), "").unwrap();

@@ -43,31 +43,26 @@ impl Runtime for ProcessRuntime {
         // Limits, not requests: a request only weighs against others, and nothing is lost
         // without it.
         let limited = config.limits.memory_bytes.is_some() || config.limits.cpu_millis.is_some();
-        let spec = SpawnSpec {
-            argv: config.argv,
-            env: config.env,
-            cwd: config.cwd,
-            user: config.user,
-            mounts: config.mounts,
-            hostname: config.hostname,
-            pid_namespace: config.pid_namespace,
-            cgroup_procs: cgroup.unwrap_or_default(),
-            join: None,
-        };
+        let (id, log_path, own_pid_namespace) = (
+            config.id.clone(),
+            config.log_path.clone(),
+            config.pid_namespace,
+        );
+        let spec = spawn_spec(config, cgroup.unwrap_or_default(), None);
         // The log file exists before the process does: an agent that crashes at once after the
         // start still finds it when it comes back, and so knows the attempt ran (a `Never` pod
         // must not run twice).
-        let log_file = open_cri_log(&config.log_path, &self.logs);
+        let log_file = open_cri_log(&log_path, &self.logs);
         let spawned = match self.os.spawn(spec) {
             Ok(s) => s,
             Err(e) => {
                 if has_cgroup {
-                    self.os.remove_cgroup(&config.id);
+                    self.os.remove_cgroup(&id);
                 }
                 if log_file.is_ok() {
-                    let _ = std::fs::remove_file(&config.log_path);
+                    let _ = std::fs::remove_file(&log_path);
                 }
-                self.logs.set_live(&config.log_path, false);
+                self.logs.set_live(&log_path, false);
                 return Err(start_error(e));
             }
         };
@@ -75,7 +70,7 @@ impl Runtime for ProcessRuntime {
         // A container without a PID namespace of its own (`hostPID`) leaves what it started
         // running when its main process ends, even outside its process group (`setsid`), as
         // runc's shim would not: its private mount namespace finds them.
-        let mount_ns = if config.pid_namespace {
+        let mount_ns = if own_pid_namespace {
             None
         } else {
             self.os.mount_namespace_of(pid)
@@ -83,8 +78,6 @@ impl Runtime for ProcessRuntime {
         let os = self.os.clone();
         let logs = self.logs.clone();
         let clock = self.clock.clone();
-        let id = config.id;
-        let log_path = config.log_path;
         let exited = Box::pin(async move {
             let exit = spawned.exit;
             let wait = async {
@@ -135,20 +128,11 @@ impl Runtime for ProcessRuntime {
         timeout: std::time::Duration,
         cancel: tokio_util::sync::CancellationToken,
     ) -> Result<BoxFuture<'static, ExecOutcome>, RuntimeError> {
+        // Into the container's own namespaces, where it has them.
+        let join = config.join.filter(|_| config.pid_namespace);
         let spawned = self
             .os
-            .spawn(SpawnSpec {
-                argv: config.argv,
-                env: config.env,
-                cwd: config.cwd,
-                user: config.user,
-                mounts: config.mounts,
-                hostname: config.hostname,
-                pid_namespace: config.pid_namespace,
-                cgroup_procs: Vec::new(),
-                // Into the container's own namespaces, where it has them.
-                join: config.join.filter(|_| config.pid_namespace),
-            })
+            .spawn(spawn_spec(config, Vec::new(), join))
             .map_err(start_error)?;
         let os = self.os.clone();
         let pid = spawned.pid;
@@ -187,6 +171,25 @@ impl Runtime for ProcessRuntime {
 
     fn os(&self) -> &dyn Os {
         self.os.as_ref()
+    }
+}
+
+/// How the OS starts what `config` describes.
+fn spawn_spec(
+    config: ContainerConfig,
+    cgroup_procs: Vec<std::path::PathBuf>,
+    join: Option<u32>,
+) -> SpawnSpec {
+    SpawnSpec {
+        argv: config.argv,
+        env: config.env,
+        cwd: config.cwd,
+        user: config.user,
+        mounts: config.mounts,
+        hostname: config.hostname,
+        pid_namespace: config.pid_namespace,
+        cgroup_procs,
+        join,
     }
 }
 

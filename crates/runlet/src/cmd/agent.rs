@@ -186,7 +186,11 @@ mod tests {
     fn log_sizes_are_positive_quantities_of_bytes() {
         assert_eq!(parse_log_size("10Mi"), Ok(10 * 1024 * 1024));
         assert_eq!(parse_log_size("1.5k"), Ok(1500));
-        assert_eq!(parse_log_size("1m"), Ok(1), "a thousandth of a byte rounds up");
+        assert_eq!(
+            parse_log_size("1m"),
+            Ok(1),
+            "a thousandth of a byte rounds up"
+        );
         for (bad, why) in [
             ("0", "must be at least one byte"),
             ("-5Mi", "must be at least one byte"),
