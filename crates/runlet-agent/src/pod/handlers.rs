@@ -3,15 +3,22 @@
 //! Probes ([`probe`]) run while a container runs; a `postStart` hook runs right after its start
 //! (the container counts as started, and its probes begin, once the hook is done; a failed hook
 //! has the container killed, as the kubelet's `startContainer` does), a `preStop` hook before
-//! the SIGTERM that stops it (the grace period counts from the hook's start, and SIGKILL comes
-//! at its end whatever the hook does). Every run belongs to one attempt of its container and
-//! ends with it: an exec run's process is killed when the attempt ends.
+//! the SIGTERM that stops it: the grace period counts from the hook's start, the hook has what
+//! is left of it, and the SIGTERM that follows gets the rest, at least 2 s (the kubelet's
+//! `minimumGracePeriodInSeconds`), before SIGKILL. Every run belongs to one attempt of its
+//! container and ends with it: an exec run's process is killed when the attempt ends. Failed
+//! hooks are `FailedPostStartHook` and `FailedPreStopHook` events with upstream's bare
+//! messages (the hook's output may hold secrets), the details in the agent's log.
 
 use super::probe::{self, Action, Handler, ProbeKind, Verdict};
 use super::{Worker, field_path};
 use crate::os::Signal;
 use crate::runtime::{ContainerConfig, ExecOutcome};
 use std::time::Duration;
+
+/// The least time a container gets between its SIGTERM and its SIGKILL after a `preStop` hook
+/// (the kubelet's `minimumGracePeriodInSeconds`).
+const MINIMUM_GRACE_MS: i64 = 2000;
 
 /// What a probe or hook run is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,13 +28,13 @@ pub enum HandlerUse {
     PreStop,
 }
 
-/// A finished run: container `i`'s `attempt`, what for, and `Ok` or what went wrong (in
-/// upstream's words for the event).
+/// A finished run: container `i`'s `attempt`, what for, and `Ok` (with a probe's warning,
+/// if it has one) or what went wrong (in upstream's words for the event).
 pub struct HandlerDone {
     i: usize,
     attempt: u32,
     usage: HandlerUse,
-    result: Result<(), String>,
+    result: Result<Option<String>, String>,
 }
 
 impl Worker {
@@ -46,7 +53,8 @@ impl Worker {
             }
             let started = s.probed_started;
             for p in s.probes.iter_mut() {
-                let gated = p.kind != ProbeKind::Startup && !started;
+                // The startup probe until it passes, the others after it.
+                let gated = (p.kind == ProbeKind::Startup) == started;
                 if p.in_flight || gated || p.next_at_ms > now {
                     continue;
                 }
@@ -78,7 +86,10 @@ impl Worker {
     /// the hook first and follows when it is done (a SIGTERM asked for while it runs is that
     /// same one).
     pub(super) fn terminate(&mut self, i: usize, signal: Signal) {
-        let grace = Duration::from_millis(u64::try_from(self.grace_ms()).unwrap_or(0));
+        // The hook has until the container's stop deadline.
+        let now = self.now_ms();
+        let deadline = self.stop_deadline(i).unwrap_or(now + self.grace_ms());
+        let grace = Duration::from_millis(u64::try_from(deadline - now).unwrap_or(0));
         let Some(s) = self.slots.get_mut(i) else {
             return;
         };
@@ -103,6 +114,19 @@ impl Worker {
         }
         self.ctx.runtime.signal(pid, signal);
         s.killed |= signal == Signal::Kill;
+    }
+
+    /// When container `i`, being stopped, gets SIGKILL: its own deadline (a failed probe or
+    /// hook), or the pod's (deletion, sidecars stopped after the main containers).
+    fn stop_deadline(&self, i: usize) -> Option<i64> {
+        self.slots
+            .get(i)
+            .and_then(|s| s.kill_at)
+            .or(match self.stage {
+                super::Stage::Killing { deadline_ms }
+                | super::Stage::StopSidecars { deadline_ms } => Some(deadline_ms),
+                _ => None,
+            })
     }
 
     /// Stops container `i` on the agent's own account (a failed probe or `postStart` hook):
@@ -178,13 +202,14 @@ impl Worker {
                         HandlerUse::Probe(_) => probe_exec_result(&argv, outcome),
                         _ => hook.exec_result(&argv, outcome),
                     }
+                    .map(|()| None)
                 }
                 (Action::Sleep(pause), _) => {
                     tokio::select! {
                         _ = tokio::time::sleep(pause.min(timeout)) => {}
                         _ = cancel.cancelled() => {}
                     }
-                    Ok(())
+                    Ok(None)
                 }
                 (Action::Unsupported(why), _) => match usage {
                     HandlerUse::Probe(_) => Err(why),
@@ -192,7 +217,7 @@ impl Worker {
                 },
                 (network, _) => match usage {
                     HandlerUse::Probe(_) => probe::run_network(&network, timeout).await,
-                    _ => hook.network_result(&network, timeout).await,
+                    _ => hook.network_result(&network, timeout).await.map(|()| None),
                 },
             };
             HandlerDone {
@@ -220,7 +245,15 @@ impl Worker {
                     s.post_start_pending = false;
                 }
                 if let Err(msg) = done.result {
-                    self.container_event(done.i, true, "FailedPostStartHook", &msg);
+                    // Upstream's event leaves the hook's output out: it may hold secrets.
+                    tracing::warn!(pod = %self.name, namespace = %self.ns, "{msg}");
+                    self.container_event(
+                        done.i,
+                        true,
+                        "FailedPostStartHook",
+                        "PostStartHook failed",
+                    );
+                    self.container_event(done.i, false, "Killing", "FailedPostStartHook");
                     let grace_s = self.grace_ms() / 1000;
                     self.kill_container(done.i, grace_s);
                 }
@@ -230,7 +263,17 @@ impl Worker {
                     s.pre_stop_pending = false;
                 }
                 if let Err(msg) = done.result {
-                    self.container_event(done.i, true, "FailedPreStopHook", &msg);
+                    tracing::warn!(pod = %self.name, namespace = %self.ns, "{msg}");
+                    self.container_event(done.i, true, "FailedPreStopHook", "PreStopHook failed");
+                }
+                // The SIGTERM gets what is left of the grace period, at least 2 s.
+                let now = self.now_ms();
+                let deadline = self
+                    .stop_deadline(done.i)
+                    .unwrap_or(now)
+                    .max(now + MINIMUM_GRACE_MS);
+                if let Some(s) = self.slots.get_mut(done.i) {
+                    s.kill_at = Some(deadline);
                 }
                 self.terminate(done.i, Signal::Term);
             }
@@ -239,7 +282,7 @@ impl Worker {
 
     /// A probe's result: a failure is an `Unhealthy` event, and enough in a row make the
     /// container unready, or have it killed.
-    fn on_probe(&mut self, i: usize, kind: ProbeKind, result: Result<(), String>) {
+    fn on_probe(&mut self, i: usize, kind: ProbeKind, result: Result<Option<String>, String>) {
         let now = self.now_ms();
         let Some(s) = self.slots.get_mut(i) else {
             return;
@@ -254,13 +297,20 @@ impl Worker {
             Verdict::Started => s.probed_started = true,
             Verdict::Unchanged | Verdict::Kill => {}
         }
-        if let Err(why) = &result {
-            self.container_event(
+        match &result {
+            Err(why) => self.container_event(
                 i,
                 true,
                 "Unhealthy",
                 &format!("{} probe failed: {why}", kind.label()),
-            );
+            ),
+            Ok(Some(warning)) => self.container_event(
+                i,
+                true,
+                "ProbeWarning",
+                &format!("{} probe warning: {warning}", kind.label()),
+            ),
+            Ok(None) => {}
         }
         if verdict == Verdict::Kill {
             // As the kubelet kills a container that failed its liveness or startup probe: the

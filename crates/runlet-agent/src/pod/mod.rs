@@ -745,7 +745,9 @@ impl Worker {
             }
         }
         for s in &mut self.slots {
+            // A `preStop` hook still running holds its SIGKILL back (see `handlers`).
             if s.kill_at.is_some_and(|t| t <= now)
+                && !s.pre_stop_pending
                 && let Some(pid) = s.running_pid()
                 && !s.killed
             {
@@ -827,8 +829,11 @@ impl Worker {
                     }
                     if now >= deadline_ms {
                         for s in &mut self.slots {
+                            // One whose `preStop` hook ran late has a deadline of its own.
                             if let Some(pid) = s.running_pid()
                                 && !s.killed
+                                && !s.pre_stop_pending
+                                && s.kill_at.is_none_or(|t| t <= now)
                             {
                                 self.ctx.runtime.signal(pid, Signal::Kill);
                                 s.killed = true;

@@ -282,24 +282,25 @@ fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, String
         .ok_or_else(|| format!("invalid port number: {number}"))
 }
 
-/// Runs a network probe (`Http` or `Tcp`) within `timeout`: `Ok` on success, or upstream's
-/// failure message.
-pub async fn run_network(action: &Action, timeout: Duration) -> Result<(), String> {
+/// Runs a network probe (`Http`, `Tcp` or `Grpc`) within `timeout`: `Ok` on success, with a
+/// warning where upstream's prober has one (an HTTP probe that ended on a redirect), or
+/// upstream's failure message.
+pub async fn run_network(action: &Action, timeout: Duration) -> Result<Option<String>, String> {
     run_network_checking(action, timeout, true).await
 }
 
 /// [`run_network`] for a lifecycle hook: any HTTP answer will do, as upstream's hook runner
 /// does not look at the status code.
 pub async fn run_network_hook(action: &Action, timeout: Duration) -> Result<(), String> {
-    run_network_checking(action, timeout, false).await
+    run_network_checking(action, timeout, false).await.map(drop)
 }
 
 async fn run_network_checking(
     action: &Action,
     timeout: Duration,
     check_status: bool,
-) -> Result<(), String> {
-    match tokio::time::timeout(timeout, network(action, check_status)).await {
+) -> Result<Option<String>, String> {
+    match tokio::time::timeout(timeout, network(action, check_status, timeout)).await {
         Ok(result) => result,
         Err(_) => Err(match action {
             Action::Http {
@@ -335,11 +336,15 @@ fn url(https: bool, host: &str, port: u16, path: &str) -> String {
     format!("{scheme}://{}{path}", addr(host, port))
 }
 
-async fn network(action: &Action, check_status: bool) -> Result<(), String> {
+async fn network(
+    action: &Action,
+    check_status: bool,
+    timeout: Duration,
+) -> Result<Option<String>, String> {
     match action {
         Action::Tcp { host, port } => tokio::net::TcpStream::connect(addr(host, *port))
             .await
-            .map(drop)
+            .map(|_| None)
             .map_err(|e| format!("dial tcp {}: connect: {}", addr(host, *port), io_reason(&e))),
         Action::Http {
             https,
@@ -348,10 +353,11 @@ async fn network(action: &Action, check_status: bool) -> Result<(), String> {
             path,
             headers,
         } => {
-            // Redirects on the same host are followed (ten at most), as the kubelet's client
-            // does; one to another host ends the probe as a success.
+            // Redirects on the same host are followed (ten requests at most), as the kubelet's
+            // client does; an answer that is still a redirect (to another host, or without a
+            // `Location`) is a success with upstream's warning.
             let (mut https, mut port, mut path) = (*https, *port, path.clone());
-            for _ in 0..=MAX_REDIRECTS {
+            for _ in 0..MAX_REDIRECTS {
                 let (status, location) = http_get(https, host, port, &path, headers).await?;
                 let next = location
                     .filter(|_| (300..400).contains(&status))
@@ -362,8 +368,11 @@ async fn network(action: &Action, check_status: bool) -> Result<(), String> {
                         port: p,
                         path: next,
                     }) => (https, port, path) = (h, p, next),
-                    Some(Redirect::OtherHost) => return Ok(()),
-                    None if !check_status || (200..400).contains(&status) => return Ok(()),
+                    Some(Redirect::OtherHost) => return Ok(Some(REDIRECT_WARNING.into())),
+                    None if (300..400).contains(&status) => {
+                        return Ok(Some(REDIRECT_WARNING.into()));
+                    }
+                    None if !check_status || (200..400).contains(&status) => return Ok(None),
                     None => return Err(format!("HTTP probe failed with statuscode: {status}")),
                 }
             }
@@ -376,12 +385,18 @@ async fn network(action: &Action, check_status: bool) -> Result<(), String> {
             host,
             port,
             service,
-        } => grpc_health(host, *port, service).await,
+        } => grpc_health(host, *port, service, timeout)
+            .await
+            .map(|()| None),
         Action::Exec(_) | Action::Sleep(_) | Action::Unsupported(_) => {
             Err("not a network probe".into())
         }
     }
 }
+
+/// Upstream's warning for an HTTP probe that ended on a redirect (it adds the response's body,
+/// which runlet does not read).
+const REDIRECT_WARNING: &str = "Probe terminated redirects, Response body: ";
 
 /// Redirects an HTTP probe follows, as Go's HTTP client.
 const MAX_REDIRECTS: usize = 10;
@@ -475,11 +490,19 @@ async fn http_get(
 
 /// gRPC's health check (`grpc.health.v1.Health/Check`, one unary call over HTTP/2 without
 /// TLS), as upstream's gRPC prober makes it: healthy when the answer says `SERVING`.
-async fn grpc_health(host: &str, port: u16, service: &str) -> Result<(), String> {
+async fn grpc_health(
+    host: &str,
+    port: u16,
+    service: &str,
+    timeout: Duration,
+) -> Result<(), String> {
     use http_body_util::BodyExt;
     let target = addr(host, port);
     let connect_error = |e: &dyn std::fmt::Display| {
-        format!("timeout: failed to connect service {target:?} within the probe's time: {e}")
+        format!(
+            "timeout: failed to connect service {target:?} within {}s: {e}",
+            timeout.as_secs()
+        )
     };
     let stream = tokio::net::TcpStream::connect(&target)
         .await
@@ -527,16 +550,16 @@ async fn grpc_health(host: &str, port: u16, service: &str) -> Result<(), String>
         .unwrap_or_else(|| "2".into());
     match code.as_str() {
         "0" => {}
-        // UNIMPLEMENTED
         "12" => {
-            return Err(
-                "this server does not implement the grpc health protocol (grpc.health.v1.Health)"
-                    .into(),
-            );
+            return Err(format!(
+                "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): {}",
+                message_header.unwrap_or_default()
+            ));
         }
         _ => {
             return Err(rpc_error(&format!(
-                "rpc error: code = {code} desc = {}",
+                "rpc error: code = {} desc = {}",
+                grpc_code_name(&code),
                 message_header.unwrap_or_default()
             )));
         }
@@ -553,6 +576,33 @@ async fn grpc_health(host: &str, port: u16, service: &str) -> Result<(), String>
             }
         )),
     }
+}
+
+/// gRPC's name of a status code, as Go's `codes.Code` prints it.
+fn grpc_code_name(code: &str) -> String {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "Canceled",
+        "Unknown",
+        "InvalidArgument",
+        "DeadlineExceeded",
+        "NotFound",
+        "AlreadyExists",
+        "PermissionDenied",
+        "ResourceExhausted",
+        "FailedPrecondition",
+        "Aborted",
+        "OutOfRange",
+        "Unimplemented",
+        "Internal",
+        "Unavailable",
+        "DataLoss",
+        "Unauthenticated",
+    ];
+    code.parse::<usize>()
+        .ok()
+        .and_then(|n| NAMES.get(n))
+        .map_or_else(|| format!("Code({code})"), |name| (*name).to_string())
 }
 
 /// A length-prefixed `HealthCheckRequest { service = 1 }` message.
@@ -908,7 +958,11 @@ mod tests {
             headers: vec![("X-Probe".into(), "yes".into())],
         };
         let t = Duration::from_secs(5);
-        assert_eq!(run_network(&http, t).await, Ok(()));
+        assert_eq!(
+            run_network(&http, t).await,
+            Ok(Some(REDIRECT_WARNING.into())),
+            "a redirect without a Location: a success with upstream's warning"
+        );
         assert_eq!(
             run_network(&http, t).await,
             Err("HTTP probe failed with statuscode: 500".into())
@@ -984,7 +1038,7 @@ mod tests {
             service: service.into(),
         };
         let t = Duration::from_secs(5);
-        assert_eq!(run_network(&probe("up"), t).await, Ok(()));
+        assert_eq!(run_network(&probe("up"), t).await, Ok(None));
         assert_eq!(
             run_network(&probe("down"), t).await,
             Err("service unhealthy (responded with \"NOT_SERVING\")".into())
@@ -992,7 +1046,7 @@ mod tests {
         assert_eq!(
             run_network(&probe("elsewhere"), t).await,
             Err(
-                "this server does not implement the grpc health protocol (grpc.health.v1.Health)"
+                "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): "
                     .into()
             )
         );
@@ -1054,8 +1108,8 @@ mod tests {
         );
         assert_eq!(
             run_network(&get("/away"), t).await,
-            Ok(()),
-            "another host: success"
+            Ok(Some(REDIRECT_WARNING.into())),
+            "another host: a success, with upstream's warning"
         );
         assert_eq!(
             run_network(&get("/loop"), t).await,

@@ -130,6 +130,7 @@ impl Runtime for ProcessRuntime {
     ) -> Result<BoxFuture<'static, ExecOutcome>, RuntimeError> {
         // Into the container's own namespaces, where it has them.
         let join = config.join.filter(|_| config.pid_namespace);
+        let joined = join.is_some();
         let spawned = self
             .os
             .spawn(spawn_spec(config, Vec::new(), join))
@@ -151,9 +152,13 @@ impl Runtime for ProcessRuntime {
                 _ = tokio::time::sleep(timeout) => ExecOutcome::TimedOut,
                 _ = cancel.cancelled() => ExecOutcome::Cancelled,
             };
-            // What it started goes with it; a process that ran over its time goes too, and is
-            // reaped here.
-            if let Err(e) = os.signal_container(pid, Signal::Kill) {
+            // Inside the container, what it started in the background stays, as with runc's
+            // exec, until the container ends; elsewhere it goes with it. One that ran over its
+            // time goes in any case, and is reaped here.
+            let done = matches!(outcome, ExecOutcome::Exited { .. });
+            if (!joined || !done)
+                && let Err(e) = os.signal_container(pid, Signal::Kill)
+            {
                 tracing::debug!(pid, error = %e, "killing what an exec started");
             }
             if !matches!(outcome, ExecOutcome::Exited { .. }) {

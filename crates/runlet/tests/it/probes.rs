@@ -178,6 +178,22 @@ fn startup(s: &Server, dir: &Path) {
         ns.k(&["logs", "job/gated", "-c", "main"]),
         "the sidecar had started\n"
     );
+
+    // Once passed, a startup probe is not run again.
+    let runs = dir.join("runs");
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "once"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"],
+                "startupProbe": {"exec": {"command": ["sh", "-c", format!("echo run >> {}", runs.display())]},
+                    "periodSeconds": 1}}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the container to have started", || {
+        ns.json("pod", "once")["status"]["containerStatuses"][0]["started"] == true
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "run\n");
+    ns.k(&["delete", "pod", "once", "--grace-period=0", "--force"]);
 }
 
 /// Lifecycle hooks: `postStart` runs right after the start (the container waits for what it
@@ -234,16 +250,45 @@ fn hooks(s: &Server, dir: &Path) {
             "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo no; exit 3"]}}}}]}),
     ));
     ns.wait_job("badhook", "failed", 60);
+    // Upstream's events leave the hook's output out (it may hold secrets); its log has it.
     let ev = events(&ns);
     assert!(
-        ev.contains(
-            "Exec lifecycle hook ([sh -c echo no; exit 3]) for Container \"main\" in Pod \"badhook-"
-        ),
+        ev.contains("FailedPostStartHook    PostStartHook failed"),
         "{ev}"
     );
     assert!(
-        ev.contains("failed - error: command 'sh -c echo no; exit 3' exited with 3: no"),
+        ev.contains("Killing                FailedPostStartHook"),
         "{ev}"
+    );
+    let log = s.log();
+    assert!(
+        log.contains("Exec lifecycle hook ([sh -c echo no; exit 3]) for Container \"main\" in Pod")
+            && log.contains("failed - error: command 'sh -c echo no; exit 3' exited with 3: no"),
+        "{log}"
+    );
+
+    // A preStop hook that takes the whole grace period still leaves the container 2 s between
+    // its SIGTERM and its SIGKILL, as the kubelet's minimum grace period does.
+    let finished = dir.join("finished");
+    let slow_exit = format!(
+        "trap 'sleep 1; echo clean > {}; exit 0' TERM; while true; do sleep 0.1; done",
+        finished.display()
+    );
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lasthook"},
+            "spec": {"terminationGracePeriodSeconds": 2, "containers": [{"name": "c",
+                "image": "busybox", "command": ["sh", "-c", slow_exit],
+                "lifecycle": {"preStop": {"sleep": {"seconds": 2}}}}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the pod to run", || {
+        ns.json("pod", "lasthook")["status"]["phase"] == "Running"
+    });
+    ns.k(&["delete", "pod", "lasthook", "--timeout=60s"]);
+    assert_eq!(
+        std::fs::read_to_string(&finished).unwrap(),
+        "clean\n",
+        "the container had time to handle its SIGTERM"
     );
 }
 
