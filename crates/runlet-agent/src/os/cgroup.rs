@@ -151,9 +151,9 @@ impl Cgroups {
         oom_kill_count(&text) > 0
     }
 
-    /// Removes `id`'s cgroups (best effort: they are empty once the processes are reaped).
-    pub fn remove(&self, id: &str) {
-        let dirs = match self {
+    /// The directories `id`'s cgroups have, or would have, in every hierarchy.
+    fn dirs(&self, id: &str) -> Vec<PathBuf> {
+        match self {
             Cgroups::V2 { root } => vec![root.join(id)],
             Cgroups::V1 { memory, cpu } => {
                 let mut d = vec![memory.join(id)];
@@ -163,7 +163,22 @@ impl Cgroups {
                 d
             }
             Cgroups::Unavailable(_) => vec![],
-        };
+        }
+    }
+
+    /// The `cgroup.procs` files of `id`'s cgroups that exist: where a command run in a running
+    /// container (an exec probe or hook) joins it.
+    pub fn procs(&self, id: &str) -> Vec<PathBuf> {
+        self.dirs(id)
+            .into_iter()
+            .filter(|d| d.is_dir())
+            .map(|d| d.join("cgroup.procs"))
+            .collect()
+    }
+
+    /// Removes `id`'s cgroups (best effort: they are empty once the processes are reaped).
+    pub fn remove(&self, id: &str) {
+        let dirs = self.dirs(id);
         for d in dirs {
             if d.exists()
                 && let Err(e) = std::fs::remove_dir(&d)

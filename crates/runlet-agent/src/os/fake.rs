@@ -168,6 +168,10 @@ impl Os for FakeOs {
         self.oom.lock().unwrap().iter().any(|o| o == id)
     }
 
+    fn cgroup_procs(&self, _id: &str) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
     fn remove_cgroup(&self, _id: &str) {}
 
     fn is_root(&self) -> bool {

@@ -276,6 +276,10 @@ impl Os for LinuxOs {
         self.cgroups.oom_killed(id)
     }
 
+    fn cgroup_procs(&self, id: &str) -> Vec<PathBuf> {
+        self.cgroups.procs(id)
+    }
+
     fn remove_cgroup(&self, id: &str) {
         self.cgroups.remove(id);
     }

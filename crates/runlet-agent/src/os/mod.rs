@@ -182,6 +182,8 @@ pub trait Os: Send + Sync + 'static {
     fn create_cgroup(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError>;
     /// Whether the kernel OOM-killed a process of that cgroup.
     fn cgroup_oom_killed(&self, id: &str) -> bool;
+    /// The `cgroup.procs` files of that cgroup, if it exists (to join a command to it).
+    fn cgroup_procs(&self, id: &str) -> Vec<PathBuf>;
     /// Removes the cgroup (after its processes are gone).
     fn remove_cgroup(&self, id: &str);
     /// Whether the agent runs as root (needed for runAsUser, mounts and cgroups).

@@ -131,9 +131,16 @@ impl Runtime for ProcessRuntime {
         // Into the container's own namespaces, where it has them.
         let join = config.join.filter(|_| config.pid_namespace);
         let joined = join.is_some();
+        // And into its cgroup, as runc's exec joins it: what it uses counts against the
+        // container's limits.
+        let cgroup = if joined {
+            self.os.cgroup_procs(&config.id)
+        } else {
+            Vec::new()
+        };
         let spawned = self
             .os
-            .spawn(spawn_spec(config, Vec::new(), join))
+            .spawn(spawn_spec(config, cgroup, join))
             .map_err(start_error)?;
         let os = self.os.clone();
         let pid = spawned.pid;

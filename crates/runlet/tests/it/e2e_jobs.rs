@@ -339,16 +339,8 @@ fn sidecar(s: &Server) {
 
 /// A memory limit is enforced through cgroups; the kill is reported as `OOMKilled`.
 fn oom_killed(s: &Server) {
-    let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-        .unwrap_or_default()
-        .contains("memory");
-    let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    if !(root && (v1 || v2)) {
-        eprintln!("oom_killed skipped: no usable memory cgroup (root: {root}, v1: {v1}, v2: {v2})");
+    if let Err(why) = crate::harness::memory_cgroups() {
+        eprintln!("oom_killed skipped: {why}");
         return;
     }
     let ns = Ns::new(s, "oom");

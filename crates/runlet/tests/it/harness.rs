@@ -305,3 +305,23 @@ pub fn collect_stdout(child: &mut std::process::Child) -> Arc<Mutex<String>> {
     });
     seen
 }
+
+/// Whether the agent of a server started here can put containers in memory cgroups (it runs
+/// as root on a host with a memory controller), or why not.
+pub fn memory_cgroups() -> Result<(), String> {
+    let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .unwrap_or_default()
+        .contains("memory");
+    let v1 = Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if root && (v1 || v2) {
+        Ok(())
+    } else {
+        Err(format!(
+            "no usable memory cgroup (root: {root}, v1: {v1}, v2: {v2})"
+        ))
+    }
+}

@@ -340,6 +340,32 @@ fn inside(s: &Server) {
     );
 }
 
+/// An exec probe of a container with limits runs in the container's cgroup, as runc's exec
+/// joins it.
+fn cgroup(s: &Server) {
+    if let Err(why) = crate::harness::memory_cgroups() {
+        eprintln!("probes in the container's cgroup skipped: {why}");
+        return;
+    }
+    let ns = Ns::new(s, "cgroup");
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "limited"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"],
+                "resources": {"limits": {"memory": "64Mi"}},
+                "env": [{"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}],
+                "readinessProbe": {"exec": {"command":
+                    ["sh", "-c", "grep -q \"$$POD_UID-c-0\" /proc/self/cgroup"]},
+                    "periodSeconds": 1}}]}})
+        .to_string(),
+    );
+    ns.wait_for(
+        T,
+        "the probe to find itself in the container's cgroup",
+        || ready_condition(&ns.json("pod", "limited")).as_deref() == Some("True"),
+    );
+    ns.k(&["delete", "pod", "limited", "--grace-period=0", "--force"]);
+}
+
 #[test]
 fn probes_and_lifecycle_hooks_run_as_the_kubelet_runs_them() {
     let s = Server::start();
@@ -355,6 +381,7 @@ fn probes_and_lifecycle_hooks_run_as_the_kubelet_runs_them() {
         ("startup", Box::new(|| startup(&s, &c))),
         ("hooks", Box::new(|| hooks(&s, &d))),
         ("inside", Box::new(|| inside(&s))),
+        ("cgroup", Box::new(|| cgroup(&s))),
     ];
     run_all(&s, scenarios);
 }
