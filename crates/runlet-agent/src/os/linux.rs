@@ -140,7 +140,7 @@ impl Os for LinuxOs {
             ));
         }
         let join = match spec.join {
-            Some(pid) => Some(join_namespaces(pid).map_err(spawn_err)?),
+            Some(j) => Some(join_namespaces(j).map_err(spawn_err)?),
             None => None,
         };
         let setup = ChildSetup {
@@ -289,15 +289,23 @@ impl Os for LinuxOs {
     }
 }
 
-/// The PID, mount and UTS namespaces of process `pid`, and this thread's own PID namespace to
-/// come back to (see [`spawn::Joined`]).
-fn join_namespaces(pid: u32) -> std::io::Result<super::spawn::Joined> {
+/// The mount and UTS namespaces of `join.pid` (and its PID namespace, with this thread's own
+/// to come back to, when it has one of its own; see [`super::spawn::Joined`]).
+fn join_namespaces(join: super::Join) -> std::io::Result<super::spawn::Joined> {
     let open = |path: String| std::fs::File::open(path).map(OwnedFd::from);
+    let pid = join.pid;
+    let pid_namespaces = if join.pid_namespace {
+        Some((
+            open(format!("/proc/{pid}/ns/pid"))?,
+            open("/proc/thread-self/ns/pid".to_string())?,
+        ))
+    } else {
+        None
+    };
     Ok(super::spawn::Joined {
-        pid: open(format!("/proc/{pid}/ns/pid"))?,
+        pid: pid_namespaces,
         mnt: open(format!("/proc/{pid}/ns/mnt"))?,
         uts: open(format!("/proc/{pid}/ns/uts"))?,
-        own_pid: open("/proc/thread-self/ns/pid".to_string())?,
     })
 }
 

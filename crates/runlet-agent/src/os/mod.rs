@@ -102,10 +102,17 @@ pub struct SpawnSpec {
     pub pid_namespace: bool,
     /// `cgroup.procs` files the process joins before it runs the program.
     pub cgroup_procs: Vec<PathBuf>,
-    /// Enter the PID, mount and UTS namespaces of this running process (a container's main
-    /// process) instead of making any: an exec into a running container. `mounts`, `hostname`
-    /// and `pid_namespace` are then not used.
-    pub join: Option<u32>,
+    /// Enter the namespaces of a running container instead of making any (an exec into
+    /// it): `mounts`, `hostname` and `pid_namespace` are then not used.
+    pub join: Option<Join>,
+}
+
+/// A running container's namespaces to enter: those of its main process `pid`, its mount and
+/// UTS namespaces always, its PID namespace when it has one of its own (`pid_namespace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Join {
+    pub pid: u32,
+    pub pid_namespace: bool,
 }
 
 /// How a process ended.

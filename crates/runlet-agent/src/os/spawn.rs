@@ -58,11 +58,11 @@ pub struct ChildSetup {
 /// the children of whoever enters it) and goes back to its own at once; the child enters its
 /// mount and UTS namespaces itself.
 pub struct Joined {
-    pub pid: OwnedFd,
+    /// The container's PID namespace and the calling thread's own, to go back to; `None` for
+    /// a container in the host's (`hostPID`).
+    pub pid: Option<(OwnedFd, OwnedFd)>,
     pub mnt: OwnedFd,
     pub uts: OwnedFd,
-    /// The calling thread's own PID namespace, to go back to.
-    pub own_pid: OwnedFd,
 }
 
 /// A program ready to be started: resolved path, argv and environment as C strings.
@@ -174,9 +174,9 @@ fn clone_child(args: &ChildArgs<'_>, stack: &mut Vec<u8>) -> Result<c_int, Spawn
         let _blocked = BlockedSignals::all()?;
         // An exec into a container: its PID namespace is where this thread's next child is
         // born (the thread itself stays where it is), until it goes back below.
-        if let Some(join) = &args.setup.join {
+        if let Some((pid_ns, _)) = args.setup.join.as_ref().and_then(|j| j.pid.as_ref()) {
             rustix::thread::move_into_link_name_space(
-                join.pid.as_fd(),
+                pid_ns.as_fd(),
                 Some(rustix::thread::LinkNameSpaceType::ProcessID),
             )
             .map_err(std::io::Error::from)?;
@@ -201,9 +201,9 @@ fn clone_child(args: &ChildArgs<'_>, stack: &mut Vec<u8>) -> Result<c_int, Spawn
             )
         };
         let clone_error = std::io::Error::last_os_error();
-        if let Some(join) = &args.setup.join
+        if let Some((_, own)) = args.setup.join.as_ref().and_then(|j| j.pid.as_ref())
             && let Err(e) = rustix::thread::move_into_link_name_space(
-                join.own_pid.as_fd(),
+                own.as_fd(),
                 Some(rustix::thread::LinkNameSpaceType::ProcessID),
             )
         {

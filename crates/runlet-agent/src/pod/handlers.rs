@@ -136,14 +136,9 @@ impl Worker {
         if let Some(s) = self.slots.get_mut(i) {
             s.probes.clear();
             s.probed_ready = false;
-            s.kill_at = Some(now + grace_s.max(0) * 1000);
+            s.kill_at = Some(now + grace_s.max(1) * 1000);
         }
-        let signal = if grace_s <= 0 {
-            Signal::Kill
-        } else {
-            Signal::Term
-        };
-        self.terminate(i, signal);
+        self.terminate(i, Signal::Term);
     }
 
     /// Starts one run of container `i`'s probe or hook `usage`.

@@ -52,6 +52,10 @@ const FALLBACK_BYTES: usize = 2048;
 /// write (its end) instead of two (start and end); a container that runs on is reported
 /// running this much later.
 const QUICK_EXIT_WINDOW: Duration = Duration::from_millis(10);
+
+/// The least grace period a stopping pod gets (the kubelet's "we always supply a grace period
+/// of 1").
+const MINIMUM_KILL_GRACE_MS: i64 = 1000;
 /// How long a container whose configuration failed (a ConfigMap or Secret its environment
 /// names is missing) waits before the ConfigMaps and Secrets are read again and it is retried:
 /// the kubelet's pod-worker back-off after a failed sync (`backOffPeriod`).
@@ -587,6 +591,7 @@ impl Worker {
             && volumes::reads_pod_metadata(&pod);
         self.pod = pod;
         self.notice_status_written_by_others();
+        self.shorten_grace();
         if metadata_changed {
             self.next_volume_sync_ms = Some(self.now_ms());
         }
@@ -650,39 +655,84 @@ impl Worker {
         matches!(self.stage, Stage::Killing { .. } | Stage::Done)
     }
 
-    /// Starts stopping everything: SIGTERM now, SIGKILL at the end of the grace period.
+    /// Starts stopping everything: SIGTERM now to the containers (sidecars after them, see
+    /// [`Worker::stop_sidecars_in_turn`]), SIGKILL at the end of the grace period, which is at
+    /// least a second, as the kubelet's `calculateEffectiveGracePeriod` makes it.
     fn begin_kill(&mut self, grace_ms: i64) {
         let now = self.now_ms();
         for s in &mut self.slots {
             s.start_at = None;
         }
-        let mains_first: Vec<usize> = (0..self.slots.len())
-            .filter(|i| self.slots.get(*i).is_some_and(|s| s.kind == Kind::Main))
-            .chain(
-                (0..self.slots.len())
-                    .rev()
-                    .filter(|i| self.slots.get(*i).is_some_and(|s| s.kind != Kind::Main)),
-            )
-            .collect();
-        let signal = if grace_ms == 0 {
-            Signal::Kill
-        } else {
-            Signal::Term
-        };
-        for i in mains_first {
-            self.stop_container(i, signal);
+        let grace_ms = grace_ms.max(MINIMUM_KILL_GRACE_MS);
+        for i in 0..self.slots.len() {
+            if self.slots.get(i).is_some_and(|s| s.kind != Kind::Sidecar) {
+                self.stop_container(i, Signal::Term);
+            }
         }
         self.stage = Stage::Killing {
             deadline_ms: now + grace_ms,
         };
     }
 
+    /// Sidecars stop after the containers they serve, one at a time in the reverse of their
+    /// order, each once the one after it has ended (upstream's sidecar termination order):
+    /// SIGTERM to the last running sidecar, once no other container runs and it has not had
+    /// one yet.
+    fn stop_sidecars_in_turn(&mut self) {
+        let others_run = self
+            .slots
+            .iter()
+            .any(|s| s.kind != Kind::Sidecar && s.is_running());
+        if others_run {
+            return;
+        }
+        let last = (0..self.slots.len()).rev().find(|i| {
+            self.slots
+                .get(*i)
+                .is_some_and(|s| s.kind == Kind::Sidecar && s.is_running())
+        });
+        if let Some(i) = last
+            && self.slots.get(i).is_some_and(|s| !s.stop_sent)
+        {
+            self.stop_container(i, Signal::Term);
+        }
+    }
+
+    /// A deletion whose grace period was shortened (a second `kubectl delete --grace-period`)
+    /// brings the SIGKILL forward, and ends `preStop` hooks still running, as the kubelet
+    /// lets a grace period only shrink.
+    fn shorten_grace(&mut self) {
+        let Stage::Killing { deadline_ms } = self.stage else {
+            return;
+        };
+        if self.pod.metadata.deletion_timestamp.is_none() {
+            return;
+        }
+        let shortened = self.now_ms() + self.grace_ms().max(MINIMUM_KILL_GRACE_MS);
+        if shortened >= deadline_ms {
+            return;
+        }
+        self.stage = Stage::Killing {
+            deadline_ms: shortened,
+        };
+        for s in &mut self.slots {
+            s.kill_at = s.kill_at.map(|t| t.min(shortened));
+            if s.pre_stop_pending
+                && let Some(cancel) = &s.attempt_cancel
+            {
+                cancel.cancel();
+            }
+        }
+    }
+
     /// Signals container `i` if it runs, with the kubelet's `Killing` event; a SIGTERM waits
     /// for the container's `preStop` hook, if it has one (see [`Worker::terminate`]).
     fn stop_container(&mut self, i: usize, signal: Signal) {
-        if let Some(s) = self.slots.get(i)
+        if let Some(s) = self.slots.get_mut(i)
             && s.is_running()
         {
+            s.stop_sent = true;
+            let s = &*s;
             self.ctx.events.pod(
                 &self.pod,
                 false,
@@ -809,12 +859,7 @@ impl Worker {
                         for s in &mut self.slots {
                             s.start_at = None;
                         }
-                        let grace = self.grace_ms();
-                        for i in (0..self.slots.len()).rev() {
-                            if self.slots.get(i).is_some_and(|s| s.kind == Kind::Sidecar) {
-                                self.stop_container(i, Signal::Term);
-                            }
-                        }
+                        let grace = self.grace_ms().max(MINIMUM_KILL_GRACE_MS);
                         self.stage = Stage::StopSidecars {
                             deadline_ms: now + grace,
                         };
@@ -827,6 +872,7 @@ impl Worker {
                         self.stage = Stage::Done;
                         return;
                     }
+                    self.stop_sidecars_in_turn();
                     if now >= deadline_ms {
                         for s in &mut self.slots {
                             // One whose `preStop` hook ran late has a deadline of its own.

@@ -87,6 +87,8 @@ pub struct Slot {
     pub pre_stop_pending: bool,
     /// The attempt's `preStop` hook was run (it runs once per attempt).
     pub pre_stop_ran: bool,
+    /// The attempt was asked to stop (its `Killing` event was made).
+    pub stop_sent: bool,
 }
 
 impl Slot {
@@ -117,6 +119,7 @@ impl Slot {
             post_start_pending: false,
             pre_stop_pending: false,
             pre_stop_ran: false,
+            stop_sent: false,
         }
     }
 
@@ -138,6 +141,7 @@ impl Slot {
         self.post_start_pending = false;
         self.pre_stop_pending = false;
         self.pre_stop_ran = false;
+        self.stop_sent = false;
         self.probes.clear();
         self.exec_config = None;
         self.kill_at = None;

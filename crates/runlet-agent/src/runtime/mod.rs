@@ -41,8 +41,8 @@ pub struct ContainerConfig {
     pub limits: Limits,
     /// The CRI log file of this attempt.
     pub log_path: PathBuf,
-    /// For [`Runtime::exec`]: the running container's main process, whose PID, mount and UTS
-    /// namespaces the command enters (when the container has namespaces of its own).
+    /// For [`Runtime::exec`]: the running container's main process, whose mount and UTS
+    /// namespaces (and PID namespace, when it has one of its own) the command enters.
     pub join: Option<u32>,
 }
 

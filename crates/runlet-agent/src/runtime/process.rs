@@ -129,7 +129,15 @@ impl Runtime for ProcessRuntime {
         cancel: tokio_util::sync::CancellationToken,
     ) -> Result<BoxFuture<'static, ExecOutcome>, RuntimeError> {
         // Into the container's own namespaces, where it has them.
-        let join = config.join.filter(|_| config.pid_namespace);
+        // An agent that may make namespaces made the container a mount namespace of its own
+        // (and a PID namespace, unless `hostPID`).
+        let join = config
+            .join
+            .filter(|_| self.os.is_root())
+            .map(|pid| crate::os::Join {
+                pid,
+                pid_namespace: config.pid_namespace,
+            });
         let joined = join.is_some();
         // And into its cgroup, as runc's exec joins it: what it uses counts against the
         // container's limits.
@@ -160,8 +168,9 @@ impl Runtime for ProcessRuntime {
                 _ = cancel.cancelled() => ExecOutcome::Cancelled,
             };
             // Inside the container, what it started in the background stays, as with runc's
-            // exec, until the container ends; elsewhere it goes with it. One that ran over its
-            // time goes in any case, and is reaped here.
+            // exec, until the container ends (its PID namespace, or for a `hostPID` one its
+            // mount namespace, takes it along); elsewhere it goes with it. One that ran over
+            // its time goes in any case, and is reaped here.
             let done = matches!(outcome, ExecOutcome::Exited { .. });
             if (!joined || !done)
                 && let Err(e) = os.signal_container(pid, Signal::Kill)
@@ -190,7 +199,7 @@ impl Runtime for ProcessRuntime {
 fn spawn_spec(
     config: ContainerConfig,
     cgroup_procs: Vec<std::path::PathBuf>,
-    join: Option<u32>,
+    join: Option<crate::os::Join>,
 ) -> SpawnSpec {
     SpawnSpec {
         argv: config.argv,

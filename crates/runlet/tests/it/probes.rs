@@ -366,12 +366,93 @@ fn cgroup(s: &Server) {
     ns.k(&["delete", "pod", "limited", "--grace-period=0", "--force"]);
 }
 
+/// How a deleted pod stops: sidecars after the containers they serve, in reverse order, each
+/// once the one after it ended; a second delete with a shorter grace period brings the end
+/// forward; what an exec probe of a `hostPID` pod left running (outside its process group)
+/// goes with the pod.
+fn stopping(s: &Server, dir: &Path) {
+    let ns = Ns::new(s, "stopping");
+    let order = dir.join("order");
+    let on_term = |name: &str, pause: &str| {
+        format!(
+            "trap 'echo {name} >> {}; {pause} exit 0' TERM; while true; do sleep 0.1; done",
+            order.display()
+        )
+    };
+    let sidecar = |name: &str| {
+        json!({"name": name, "image": "busybox", "restartPolicy": "Always",
+            "command": ["sh", "-c", on_term(name, "")]})
+    };
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ordered"},
+            "spec": {"terminationGracePeriodSeconds": 20,
+                "initContainers": [sidecar("first"), sidecar("second")],
+                "containers": [{"name": "main", "image": "busybox",
+                    "command": ["sh", "-c", on_term("main", "sleep 1;")]}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the pod to run", || {
+        ns.json("pod", "ordered")["status"]["phase"] == "Running"
+    });
+    ns.k(&["delete", "pod", "ordered", "--timeout=60s"]);
+    assert_eq!(
+        std::fs::read_to_string(&order).unwrap(),
+        "main\nsecond\nfirst\n"
+    );
+
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stubborn"},
+            "spec": {"terminationGracePeriodSeconds": 60, "containers": [{"name": "c",
+                "image": "busybox", "command": ["sleep", "600"]}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the pod to run", || {
+        ns.json("pod", "stubborn")["status"]["phase"] == "Running"
+    });
+    ns.k(&["delete", "pod", "stubborn", "--wait=false"]);
+    let shortened = std::time::Instant::now();
+    ns.k(&[
+        "delete",
+        "pod",
+        "stubborn",
+        "--grace-period=2",
+        "--wait=false",
+    ]);
+    ns.wait_for(T, "the pod to go at its shortened grace period", || {
+        !ns.k(&["get", "pods", "-o", "name"])
+            .contains("pod/stubborn")
+    });
+    assert!(
+        shortened.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        shortened.elapsed()
+    );
+
+    let marker = "sleep 107.75";
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hostpid"},
+            "spec": {"hostPID": true, "terminationGracePeriodSeconds": 1, "containers": [{
+                "name": "c", "image": "busybox", "command": ["sleep", "600"],
+                "readinessProbe": {"exec": {"command": ["sh", "-c",
+                    format!("setsid {marker} > /dev/null 2>&1 < /dev/null &")]},
+                    "periodSeconds": 1}}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the probe's leftover to run", || runs(marker));
+    ns.k(&["delete", "pod", "hostpid", "--timeout=60s"]);
+    ns.wait_for(
+        Duration::from_secs(20),
+        "the leftover to go with the pod",
+        || !runs(marker),
+    );
+}
+
 #[test]
 fn probes_and_lifecycle_hooks_run_as_the_kubelet_runs_them() {
     let s = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let [a, b, c, d] = ["a", "b", "c", "d"].map(|d| dir.path().join(d));
-    for d in [&a, &b, &c, &d] {
+    let [a, b, c, d, e] = ["a", "b", "c", "d", "e"].map(|d| dir.path().join(d));
+    for d in [&a, &b, &c, &d, &e] {
         std::fs::create_dir_all(d).unwrap();
     }
     let scenarios: Vec<Scenario<'_>> = vec![
@@ -382,6 +463,7 @@ fn probes_and_lifecycle_hooks_run_as_the_kubelet_runs_them() {
         ("hooks", Box::new(|| hooks(&s, &d))),
         ("inside", Box::new(|| inside(&s))),
         ("cgroup", Box::new(|| cgroup(&s))),
+        ("stopping", Box::new(|| stopping(&s, &e))),
     ];
     run_all(&s, scenarios);
 }
