@@ -135,8 +135,11 @@ async fn active_deadline_fails_the_pod_with_deadline_exceeded() {
     let env = Env::start().await;
     env.create(
         "slow",
+        // Its grace period of 0 is a second, as the kubelet makes it, on the fake clock: the
+        // container ends at its SIGTERM.
         json!({"restartPolicy": "Never", "activeDeadlineSeconds": 5, "terminationGracePeriodSeconds": 0,
-            "containers": [{"name": "c", "image": "busybox", "command": sh("sleep 1000")}]}),
+            "containers": [{"name": "c", "image": "busybox",
+                "command": sh("trap 'exit 143' TERM; while true; do sleep 0.1; done")}]}),
     )
     .await;
     env.wait_phase("slow", "Running").await;
