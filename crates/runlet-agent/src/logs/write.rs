@@ -137,13 +137,14 @@ pub async fn copy_to_cri(
             {
                 file.write_all(&encoded)?;
                 size += encoded.len() as u64;
-                let now = clock.now_millis();
                 // At most one rotation a second, as the kubelet's log manager looks at a file
                 // every few seconds: a burst makes one larger file, not a run of rotations that
                 // removes files before a follower has read them.
-                let rotated_lately =
-                    last_rotation_ms.is_some_and(|t| now - t < super::MIN_ROTATION_INTERVAL_MS);
-                if size >= rotation.max_size && !rotated_lately {
+                let now = (size >= rotation.max_size).then(|| clock.now_millis());
+                if let Some(now) = now
+                    && last_rotation_ms
+                        .is_none_or(|t| now - t >= super::MIN_ROTATION_INTERVAL_MS)
+                {
                     // A file that cannot be rotated is written on: the container must not
                     // stop for it. It is tried again after as much more output.
                     if let Err(e) = super::rotate(path, file, rotation, now) {

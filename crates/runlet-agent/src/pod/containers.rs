@@ -162,9 +162,7 @@ impl Worker {
             }
             None => Vec::new(),
         };
-        let before_termination = mounts.len();
         let (term_host, term_file) = self.termination_mount(&container, attempt, &mut mounts);
-        let termination_mounted = mounts.len() > before_termination;
         if self.ctx.runtime.os().is_root() && etchosts::mounted_for(&self.pod, &container) {
             match self.hosts_file(&hostname) {
                 Ok(source) => mounts.push(crate::os::BindMount {
@@ -233,15 +231,15 @@ impl Worker {
             log_path,
             join: None,
         };
-        // An exec probe runs as the container does, but without its termination-message file,
-        // which is unlinked once the container runs.
+        // What an exec probe or hook runs as: the container's own environment, user and
+        // working directory. It enters the container's mount namespace (see `Runtime::exec`),
+        // or, where the agent may make none, the container has no mounts either.
         let exec_config = probe::has_exec(&container).then(|| {
-            let mut c = config.clone();
-            if termination_mounted && before_termination < c.mounts.len() {
-                c.mounts.remove(before_termination);
-            }
-            c.argv.clear();
-            Arc::new(c)
+            Arc::new(ContainerConfig {
+                argv: Vec::new(),
+                mounts: Vec::new(),
+                ..config.clone()
+            })
         });
         let started = self.ctx.runtime.start(config);
         // The child bound the file before its `execve`, which `start` waits for: the open file

@@ -794,18 +794,7 @@ impl Worker {
                 self.begin_kill(grace);
             }
         }
-        for s in &mut self.slots {
-            // A `preStop` hook still running holds its SIGKILL back (see `handlers`).
-            if s.kill_at.is_some_and(|t| t <= now)
-                && !s.pre_stop_pending
-                && let Some(pid) = s.running_pid()
-                && !s.killed
-            {
-                self.ctx.runtime.signal(pid, Signal::Kill);
-                s.killed = true;
-                s.kill_at = None;
-            }
-        }
+        self.kill_overdue(now);
         loop {
             match self.stage {
                 Stage::Init(i) => {
@@ -867,28 +856,38 @@ impl Worker {
                     }
                     return;
                 }
-                Stage::StopSidecars { deadline_ms } | Stage::Killing { deadline_ms } => {
+                Stage::StopSidecars { .. } | Stage::Killing { .. } => {
                     if self.all_stopped() {
                         self.stage = Stage::Done;
                         return;
                     }
                     self.stop_sidecars_in_turn();
-                    if now >= deadline_ms {
-                        for s in &mut self.slots {
-                            // One whose `preStop` hook ran late has a deadline of its own.
-                            if let Some(pid) = s.running_pid()
-                                && !s.killed
-                                && !s.pre_stop_pending
-                                && s.kill_at.is_none_or(|t| t <= now)
-                            {
-                                self.ctx.runtime.signal(pid, Signal::Kill);
-                                s.killed = true;
-                            }
-                        }
-                    }
                     return;
                 }
                 Stage::Done => return,
+            }
+        }
+    }
+
+    /// SIGKILL to every container past its stop deadline: its own (a failed probe or hook, or
+    /// a `preStop` hook that ran late), else the pod's. A `preStop` hook still running holds it
+    /// back (see `handlers`).
+    fn kill_overdue(&mut self, now: i64) {
+        let pod_deadline = match self.stage {
+            Stage::Killing { deadline_ms } | Stage::StopSidecars { deadline_ms } => {
+                Some(deadline_ms)
+            }
+            _ => None,
+        };
+        for s in &mut self.slots {
+            if s.kill_at.or(pod_deadline).is_some_and(|t| t <= now)
+                && !s.pre_stop_pending
+                && !s.killed
+                && let Some(pid) = s.running_pid()
+            {
+                self.ctx.runtime.signal(pid, Signal::Kill);
+                s.killed = true;
+                s.kill_at = None;
             }
         }
     }

@@ -70,8 +70,8 @@ pub struct Slot {
     pub killed: bool,
     /// The running attempt's probes (see [`super::probe`]); empty when it has none.
     pub probes: Vec<super::probe::Prober>,
-    /// What an exec probe of the running attempt runs as: the attempt's own configuration
-    /// (without its termination-message file); kept only for a container with exec probes.
+    /// What an exec probe or hook of the running attempt runs as: the attempt's own
+    /// configuration, without its mounts; kept only for a container with exec probes or hooks.
     pub exec_config: Option<Arc<crate::runtime::ContainerConfig>>,
     /// The readiness probe's verdict (true without a readiness probe).
     pub probed_ready: bool,
