@@ -53,15 +53,24 @@ pub fn to_storage_version_if_needed(obj: &Value) -> Option<Value> {
     }
 }
 
+/// Whether `info`'s API version serves the stored object as it is.
+pub fn is_served_as_stored(info: &ResourceInfo, stored: &Value) -> bool {
+    !matches!(
+        (
+            info.group,
+            info.kind,
+            stored.get("apiVersion").and_then(Value::as_str),
+        ),
+        ("events.k8s.io", "Event", Some("v1"))
+    )
+}
+
 /// The stored object as `info`'s API version serves it.
 pub fn to_served_version(info: &ResourceInfo, stored: Value) -> Value {
-    match (
-        info.group,
-        info.kind,
-        stored.get("apiVersion").and_then(Value::as_str),
-    ) {
-        ("events.k8s.io", "Event", Some("v1")) => rename(&stored, "events.k8s.io/v1", false),
-        _ => stored,
+    if is_served_as_stored(info, &stored) {
+        stored
+    } else {
+        rename(&stored, "events.k8s.io/v1", false)
     }
 }
 

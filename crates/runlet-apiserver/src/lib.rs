@@ -10,6 +10,7 @@
 //! a no-op update writes nothing.
 
 pub mod auth;
+mod decoded;
 pub mod discovery;
 pub mod error;
 pub mod eventttl;

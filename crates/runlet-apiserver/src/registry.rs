@@ -14,6 +14,7 @@ use runlet_api::status::Status;
 use runlet_api::{defaulting, meta, validation};
 use runlet_store::{KeyValue, Revision, StoreError};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Namespaces that always exist.
 pub const SYSTEM_NAMESPACES: &[&str] =
@@ -107,18 +108,35 @@ fn metadata_body_offset(stored: &[u8]) -> Option<usize> {
 /// printing it again.
 #[derive(Debug, Clone)]
 pub struct Written {
-    pub object: Value,
+    pub object: Arc<Value>,
     json: Option<Bytes>,
 }
 
 impl Written {
     fn new(object: Value) -> Written {
-        Written { object, json: None }
+        Written {
+            object: Arc::new(object),
+            json: None,
+        }
     }
 
-    fn stored(object: Value, stored: &[u8], same_version: bool, revision: Revision) -> Written {
+    /// The object `kv` holds now, which is `object` with its `resourceVersion` yet to stamp.
+    /// Kept decoded for the next read of the key, unless it is stored in another version
+    /// than its own (a read would convert it).
+    fn stored(state: &AppState, mut object: Value, kv: &KeyValue, same_version: bool) -> Written {
+        // Last in `metadata`, where a read of the stored bytes puts it.
+        let m = meta::metadata_mut(&mut object);
+        m.shift_remove("resourceVersion");
+        m.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+        let object = Arc::new(object);
+        if same_version {
+            state
+                .decoded
+                .insert(&kv.key, kv.mod_revision, Arc::clone(&object));
+        }
         let mut json = Vec::new();
-        let spliced = same_version && splice_resource_version(&mut json, stored, revision);
+        let spliced =
+            same_version && splice_resource_version(&mut json, &kv.value, kv.mod_revision);
         Written {
             object,
             json: spliced.then(|| Bytes::from(json)),
@@ -221,21 +239,38 @@ pub fn parse_rv(rv: &str) -> ApiResult<Revision> {
         })
 }
 
-/// Fetches one object.
+/// Fetches one object, decoded once for every read of its revision (see [`crate::decoded`]).
 pub async fn get(
     state: &AppState,
     info: &ResourceInfo,
     ns: Option<&str>,
     name: &str,
-) -> ApiResult<Value> {
-    match state
+) -> ApiResult<Arc<Value>> {
+    let Some(kv) = state
         .store
         .get(&info.key(ns, name))
         .await
         .map_err(|e| ApiError::from_store(e, info, name))?
-    {
-        Some(kv) => from_stored_as(info, &kv),
-        None => Err(ApiError::new(Status::not_found(info, name))),
+    else {
+        return Err(ApiError::new(Status::not_found(info, name)));
+    };
+    let stored = match state.decoded.get(&kv.key, kv.mod_revision) {
+        Some(obj) => obj,
+        None => {
+            let obj = Arc::new(from_stored(&kv)?);
+            state
+                .decoded
+                .insert(&kv.key, kv.mod_revision, Arc::clone(&obj));
+            obj
+        }
+    };
+    if runlet_api::convert::is_served_as_stored(info, &stored) {
+        Ok(stored)
+    } else {
+        Ok(Arc::new(runlet_api::convert::to_served_version(
+            info,
+            Value::clone(&stored),
+        )))
     }
 }
 
@@ -384,13 +419,7 @@ pub async fn create(
             Err(e) => return Err(ApiError::from_store(e, info, &name)),
         }
     };
-    meta::set(&mut obj, "resourceVersion", kv.mod_revision.to_string());
-    Ok(Written::stored(
-        obj,
-        &kv.value,
-        same_version,
-        kv.mod_revision,
-    ))
+    Ok(Written::stored(state, obj, &kv, same_version))
 }
 
 /// Kinds whose registry strategy maintains `metadata.generation` (1 on create, bumped on spec
@@ -617,13 +646,7 @@ pub async fn update(
         .update(&key, stored, Some(old_rv))
         .await
         .map_err(|e| ApiError::from_store(e, info, &name))?;
-    meta::set(&mut new, "resourceVersion", kv.mod_revision.to_string());
-    Ok(Written::stored(
-        new,
-        &kv.value,
-        same_version,
-        kv.mod_revision,
-    ))
+    Ok(Written::stored(state, new, &kv, same_version))
 }
 
 /// Whether a store error is a conflict worth retrying for an unconditional write.
@@ -698,7 +721,49 @@ mod tests {
         let cms = resources::find("", "v1", "configmaps").unwrap();
         let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata});
         let written = create(state, cms, Some("default"), obj, WriteOptions::default()).await?;
-        Ok(written.object)
+        Ok(Arc::unwrap_or_clone(written.object))
+    }
+
+    #[tokio::test]
+    async fn a_read_after_a_write_gives_what_decoding_the_stored_bytes_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let cms = resources::find("", "v1", "configmaps").unwrap();
+        let created = create_cm(&state, json!({"name": "c", "labels": {"a": "b"}}), &[])
+            .await
+            .unwrap();
+        // The client's resourceVersion comes first in its metadata; the stored object's last.
+        let mut new = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+            "resourceVersion": meta::resource_version(&created).unwrap(), "name": "c"},
+            "data": {"k": "v"}});
+        let updated = update(
+            &state,
+            cms,
+            &created,
+            new.take(),
+            UpdateTarget::Main,
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        let read = get(&state, cms, Some("default"), "c").await.unwrap();
+        assert!(
+            Arc::ptr_eq(&read, &updated.object),
+            "the write's object is read back"
+        );
+        let kv = state
+            .store
+            .get(&cms.key(Some("default"), "c"))
+            .await
+            .unwrap()
+            .unwrap();
+        let decoded = from_stored(&kv).unwrap();
+        assert_eq!(
+            serde_json::to_string(&*read).unwrap(),
+            serde_json::to_string(&decoded).unwrap()
+        );
+        let answered: Value = serde_json::from_slice(&updated.json()).unwrap();
+        assert_eq!(answered, decoded);
     }
 
     #[test]

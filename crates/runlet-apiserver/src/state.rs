@@ -1,6 +1,7 @@
 //! Shared server state handed to every handler.
 
 use crate::auth::TokenFile;
+use crate::decoded::DecodedCache;
 use crate::logs::LogSource;
 use crate::logs::nodeproxy::NodeClient;
 use runlet_store::Store;
@@ -24,6 +25,8 @@ pub struct Inner {
     /// The identity presented to remote node agents for their logs; without one, only
     /// in-process log sources serve logs.
     node_client: OnceLock<Arc<NodeClient>>,
+    /// Objects as the latest writes left them, decoded (see [`crate::decoded`]).
+    pub(crate) decoded: DecodedCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -47,6 +50,7 @@ impl AppState {
             require_auth,
             log_sources: RwLock::default(),
             node_client: OnceLock::new(),
+            decoded: DecodedCache::default(),
         }))
     }
 

@@ -134,7 +134,7 @@ pub async fn delete_object(
     opts: DeleteOptions,
 ) -> ApiResult<(StatusCode, Value)> {
     for _ in 0..10 {
-        let obj = registry::get(state, info, ns, name).await?;
+        let obj = Value::clone(&*registry::get(state, info, ns, name).await?);
         if let Some(uid) = &opts.precondition_uid
             && Some(uid.as_str()) != meta::uid(&obj)
         {

@@ -64,7 +64,7 @@ async fn mark(state: &AppState, target: &Target, ns: Option<&str>, name: &str) -
         if marked || !pod["metadata"]["deletionTimestamp"].is_null() {
             return Ok(());
         }
-        let mut new = pod.clone();
+        let mut new = Value::clone(&pod);
         let condition = json!({"type": "DisruptionTarget", "status": "True",
             "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting",
             "lastTransitionTime": registry::now_rfc3339(state)});

@@ -88,7 +88,7 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
             obj["podName"].as_str().unwrap_or(name).to_string(),
             obj["podUID"].as_str().unwrap_or_default().to_string(),
             obj["nodeName"].as_str().unwrap_or_default().to_string(),
-            &obj,
+            &*obj,
         )
     } else {
         (

@@ -376,7 +376,7 @@ pub async fn bind(
                 ),
             )));
         }
-        let mut new = old.clone();
+        let mut new = Value::clone(&old);
         new["spec"]["nodeName"] = json!(node);
         let mut conditions = new["status"]["conditions"]
             .as_array()
