@@ -283,13 +283,7 @@ async fn check_namespace_open(
 ) -> ApiResult<()> {
     let namespaces = resources::find("", "v1", "namespaces")
         .ok_or_else(|| ApiError::new(Status::internal("no namespaces")))?;
-    let kv = state
-        .store
-        .get(&namespaces.key(None, ns))
-        .await
-        .map_err(|e| ApiError::new(store_status(e)))?
-        .ok_or_else(|| ApiError::new(Status::not_found(namespaces, ns)))?;
-    let obj = from_stored(&kv)?;
+    let obj = get(state, namespaces, None, ns).await?;
     if meta::is_deleting(&obj) {
         return Err(ApiError::new(Status::forbidden(
             info,

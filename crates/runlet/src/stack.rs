@@ -104,6 +104,43 @@ impl Stack {
         })
     }
 
+    /// Waits, until `deadline`, for `node` to take pods: Ready, and without the `not-ready`
+    /// taint it registers with until the node lifecycle controller sees it Ready. A pod made
+    /// before then would be reported unschedulable for a moment.
+    pub async fn wait_node_schedulable(
+        &self,
+        node: &str,
+        deadline: std::time::Instant,
+    ) -> anyhow::Result<()> {
+        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> =
+            kube::Api::all(self.client.clone());
+        loop {
+            let schedulable = nodes.get_opt(node).await?.is_some_and(|n| {
+                let ready = n
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True");
+                let tainted = n
+                    .spec
+                    .and_then(|s| s.taints)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|t| t.key == "node.kubernetes.io/not-ready");
+                ready && !tainted
+            });
+            if schedulable {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "node {node} did not become Ready"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops every component, waiting (bounded) for them to finish; the agent kills the
     /// processes it started.
     pub async fn stop(mut self) {

@@ -82,9 +82,7 @@ fn terminated_json(t: &Terminated) -> Value {
         "finishedAt": rfc3339(t.finished_at),
         "containerID": t.container_id,
     });
-    if let Some(s) = t.signal {
-        v["signal"] = json!(s);
-    }
+    // No `signal`: the kubelet never sets it (CRI reports none), so describe shows no line.
     if let Some(m) = &t.message {
         v["message"] = json!(m);
     }

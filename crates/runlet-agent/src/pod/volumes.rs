@@ -313,6 +313,8 @@ fn prepare_volume(
         os.mount_tmpfs(&dir, None)?;
         out.tmpfs.push(dir.clone());
     }
+    // The emptyDir upstream wraps them in is made by `setupDir`, mode 0777, as above.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).map_err(io(&dir))?;
     atomic::clear(&dir)?;
     let payload = atomic::new_payload(&dir)?;
     write_files(&payload, pod, v, sources)?;

@@ -49,9 +49,10 @@ pub(super) fn default_pod_spec(spec: &mut Map<String, Value>, of: SpecOf) {
                 }
             }
         }
-        // The brief for runlet: templates get no restartPolicy default (a Job must name one).
-        default_str(spec, "restartPolicy", "Always");
     }
+    // `SetDefaults_PodSpec`, which templates get too: a Job's template without one is then
+    // refused once, by the Job's own "Required value: valid values" check.
+    default_str(spec, "restartPolicy", "Always");
     default_str(spec, "dnsPolicy", "ClusterFirst");
     default_value(spec, "securityContext", json!({}));
     default_value(spec, "terminationGracePeriodSeconds", 30);
@@ -553,7 +554,7 @@ mod tests {
             template["spec"]["containers"][0]["resources"]["requests"],
             json!({"cpu": "500m"})
         );
-        assert!(template["spec"].get("restartPolicy").is_none());
+        assert_eq!(template["spec"]["restartPolicy"], "Always");
         assert!(template["spec"].get("enableServiceLinks").is_none());
         assert_eq!(template["metadata"], json!({"creationTimestamp": null}));
     }

@@ -191,7 +191,7 @@ async fn apply_one(ctx: &Ctx, source: &str, doc: Value, format: Format) -> Resul
 
 /// The document to send: `status` dropped, the namespace set, and the document itself (without
 /// this annotation) recorded in the last-applied annotation, as kubectl records it.
-fn with_last_applied(doc: &Value, namespace: Option<&str>) -> Result<Value, CliError> {
+pub(crate) fn with_last_applied(doc: &Value, namespace: Option<&str>) -> Result<Value, CliError> {
     let mut applied = doc.clone();
     if let Some(m) = applied.as_object_mut() {
         m.remove("status");

@@ -491,7 +491,6 @@ struct StageState {
 
 async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
     use k8s_openapi::api::batch::v1::Job;
-    use k8s_openapi::api::core::v1::Node;
     println!(
         "runlet bench jobs: {} completions, parallelism {}",
         a.completions, a.parallelism
@@ -517,23 +516,10 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
     .await?;
     let result = async {
         let client = stack.client.clone();
-        // The node must be Ready before the clock starts.
-        let nodes: Api<Node> = Api::all(client.clone());
-        let ready_by = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = nodes.get_opt(&node).await?.is_some_and(|n| {
-                n.status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            });
-            if ready {
-                break;
-            }
-            anyhow::ensure!(Instant::now() < ready_by, "the node never became Ready");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // The node must take pods before the clock starts.
+        stack
+            .wait_node_schedulable(&node, Instant::now() + Duration::from_secs(60))
+            .await?;
         let pods: Api<Pod> = Api::default_namespaced(client.clone());
         let jobs: Api<Job> = Api::default_namespaced(client.clone());
         let pod_watch = kube::core::Request::new("/api/v1/namespaces/default/pods").watch(

@@ -14,11 +14,8 @@ use clap::Args;
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ContainerStatus, Namespace, Pod};
-use kube::api::{
-    Api, DeleteParams, ListParams, LogParams, PostParams, PropagationPolicy, WatchEvent,
-    WatchParams,
-};
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Namespace, Pod};
+use kube::api::{Api, ListParams, LogParams, PostParams, WatchEvent, WatchParams};
 use runlet_api::resources;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -58,7 +55,8 @@ enum RunError {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    crate::stack::init_tracing("warn");
+    // kube's client logs a refused connection as an error of its own; the run reports it.
+    crate::stack::init_tracing("warn,kube_client=off");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,8 +76,13 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (client, stack, _tmp) = match &args.kubeconfig {
         Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let kubeconfig = match kube::config::Kubeconfig::read_from(path) {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             let config =
                 kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
             (kube::Client::try_from(config)?, None, None)
@@ -95,16 +98,25 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                     (t.path().to_path_buf(), Some(t))
                 }
             };
+            let node = super::agent::default_node_name();
             let stack = Stack::start(StackOptions {
                 data_dir: dir,
                 history: Duration::from_secs(300),
                 event_ttl: crate::stack::DEFAULT_EVENT_TTL,
-                agent_node: Some(super::agent::default_node_name()),
+                agent_node: Some(node.clone()),
                 kubelet: None,
                 identity: format!("runlet-run-{}", std::process::id()),
                 tokens: Default::default(),
             })
             .await?;
+            // Pods made before the node takes them would be reported unschedulable at first.
+            if let Err(e) = stack
+                .wait_node_schedulable(&node, Instant::now() + Duration::from_secs(30))
+                .await
+            {
+                stack.stop().await;
+                return Err(e);
+            }
             (stack.client.clone(), Some(stack), tmp)
         }
     };
@@ -162,8 +174,8 @@ fn documents_of(file: &PathBuf) -> Result<Vec<Value>, String> {
         let e = e.to_string();
         format!("{}: {}", file.display(), e.trim_start_matches("error: "))
     })?;
-    let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
-    for (i, d) in docs.iter().enumerate() {
+    let mut objects = Vec::new();
+    for (i, d) in docs.into_iter().filter(|d| !d.is_null()).enumerate() {
         if !d.is_object() {
             return Err(format!(
                 "{}: document {} is not an object",
@@ -171,8 +183,14 @@ fn documents_of(file: &PathBuf) -> Result<Vec<Value>, String> {
                 i + 1
             ));
         }
+        // A `List` (what `kubectl get -o yaml` prints) stands for its items, as kubectl reads it.
+        if d["kind"] == "List" {
+            objects.extend(d["items"].as_array().into_iter().flatten().cloned());
+        } else {
+            objects.push(d);
+        }
     }
-    Ok(docs)
+    Ok(objects)
 }
 
 /// The documents with what Jobs read first: namespaces, then ConfigMaps, Secrets, claims and
@@ -192,6 +210,17 @@ fn in_apply_order(mut docs: Vec<Value>) -> Vec<Value> {
 struct Followed {
     namespace: String,
     name: String,
+    /// The revision it was created at: its pods' events come after it.
+    created_at: String,
+}
+
+/// What a document comes to on the server, decided (and dry-run) before anything is written.
+enum Action {
+    Create,
+    /// It exists, and the file changes it: this merge patch, as `kubectl apply` computes it.
+    Patch(Value),
+    /// It exists and already says what the file says (a Namespace: it exists).
+    Unchanged,
 }
 
 /// One document of the file, resolved: what it is and where it goes.
@@ -199,10 +228,7 @@ struct Planned {
     doc: Value,
     info: &'static resources::ResourceInfo,
     namespace: String,
-    /// It exists already and is a kind that is replaced (ConfigMaps, Secrets, claims...).
-    replace: bool,
-    /// A Namespace that exists already: nothing to do.
-    skip: bool,
+    action: Action,
 }
 
 impl Planned {
@@ -240,6 +266,11 @@ fn plan(docs: Vec<Value>, default_namespace: &str) -> Result<Vec<Planned>, RunEr
             let info = resources::by_kind(api_version, kind).ok_or_else(|| {
                 RunError::BadInput(format!("no resource {kind:?} in {api_version:?} is served"))
             })?;
+            if (info.group, info.kind) == ("", "Pod") {
+                return Err(RunError::BadInput(
+                    "runlet run runs Jobs and CronJobs, not bare Pods: put the pod's spec in a Job's spec.template".into(),
+                ));
+            }
             let namespace = doc["metadata"]["namespace"]
                 .as_str()
                 .unwrap_or(default_namespace)
@@ -248,15 +279,36 @@ fn plan(docs: Vec<Value>, default_namespace: &str) -> Result<Vec<Planned>, RunEr
                 doc,
                 info,
                 namespace,
-                replace: false,
-                skip: false,
+                action: Action::Create,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(refuse_repeats)
 }
 
-/// Creates every document with `dryRun=All` first, so that a bad document further down the
-/// file stops the run before anything is written; notes what exists already.
+/// The same object twice in one file would be created, then refused as existing, half-way
+/// through the run: refused before anything is written.
+fn refuse_repeats(planned: Vec<Planned>) -> Result<Vec<Planned>, RunError> {
+    let mut seen = HashSet::new();
+    for p in &planned {
+        let name = p.name();
+        let namespace = if p.info.namespaced {
+            p.namespace.as_str()
+        } else {
+            ""
+        };
+        if !name.is_empty() && !seen.insert((p.info.group, p.info.kind, namespace, name)) {
+            return Err(RunError::BadInput(format!(
+                "{}/{name} is in the file more than once",
+                qualified(p.info)
+            )));
+        }
+    }
+    Ok(planned)
+}
+
+/// Makes every write with `dryRun=All` first, so that a bad document further down the file
+/// stops the run before anything is written; decides what each document comes to.
 async fn check(client: &kube::Client, planned: &mut [Planned]) -> Result<(), RunError> {
     let declared: HashSet<String> = planned
         .iter()
@@ -264,17 +316,33 @@ async fn check(client: &kube::Client, planned: &mut [Planned]) -> Result<(), Run
         .map(|p| p.name().to_string())
         .collect();
     for p in planned.iter_mut() {
-        // A namespace the file makes does not exist yet for a dry run of what goes in it.
+        if p.replaceable() {
+            // Recorded as `kubectl apply` records it, so a later run or apply can tell what
+            // the file set from what the server did.
+            let namespace = p.info.namespaced.then_some(p.namespace.as_str());
+            p.doc = super::apply::with_last_applied(&p.doc, namespace)
+                .map_err(|e| RunError::BadInput(e.to_string()))?;
+        }
         if p.info.namespaced && declared.contains(&p.namespace) {
-            continue;
+            // The namespace the file makes does not exist yet: the same object is tried in
+            // `default` instead, where only validation can refuse it.
+            let mut doc = p.doc.clone();
+            doc["metadata"]["namespace"] = Value::from("default");
+            match create(client, p.info, "default", &doc, true).await {
+                Err(RunError::BadInput(m)) if !m.ends_with("already exists") => {
+                    return Err(RunError::BadInput(m));
+                }
+                Err(RunError::Other(e)) => return Err(RunError::Other(e)),
+                _ => continue,
+            }
         }
         match create(client, p.info, &p.namespace, &p.doc, true).await {
             Ok(_) => {}
             Err(RunError::BadInput(m)) if m.ends_with("already exists") => {
                 if p.info.kind == "Namespace" {
-                    p.skip = true;
+                    p.action = Action::Unchanged;
                 } else if p.replaceable() {
-                    p.replace = true;
+                    p.action = apply_patch(client, p).await?;
                 } else {
                     return Err(RunError::BadInput(format!(
                         "{m}: delete it first, or give the document a metadata.generateName instead of a name to run it again"
@@ -285,6 +353,53 @@ async fn check(client: &kube::Client, planned: &mut [Planned]) -> Result<(), Run
         }
     }
     Ok(())
+}
+
+/// What `kubectl apply` would send for an object that exists: a merge patch of what the file
+/// changes (fields the server set, such as a bound claim's `volumeName`, stay), dry-run here,
+/// with the object's resourceVersion as its precondition.
+async fn apply_patch(client: &kube::Client, p: &Planned) -> Result<Action, RunError> {
+    let path = resource::object_path(p.info, &p.namespace, p.name());
+    let req = http::Request::get(&path)
+        .body(Vec::new())
+        .context("building a request")?;
+    let current: Value = client
+        .request(req)
+        .await
+        .map_err(|e| api_error(e, "reading an object"))?;
+    let original = current["metadata"]["annotations"][super::apply::LAST_APPLIED]
+        .as_str()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok());
+    let Some(mut patch) = super::apply::three_way_patch(original.as_ref(), &p.doc, &current) else {
+        return Ok(Action::Unchanged);
+    };
+    patch["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+    send_patch(client, p, &patch, true).await?;
+    Ok(Action::Patch(patch))
+}
+
+async fn send_patch(
+    client: &kube::Client,
+    p: &Planned,
+    patch: &Value,
+    dry_run: bool,
+) -> Result<Value, RunError> {
+    let mut path = format!(
+        "{}?fieldValidation=Strict",
+        resource::object_path(p.info, &p.namespace, p.name())
+    );
+    if dry_run {
+        path.push_str("&dryRun=All");
+    }
+    send(
+        client,
+        http::Method::PATCH,
+        path,
+        "application/merge-patch+json",
+        patch,
+        "updating an object",
+    )
+    .await
 }
 
 /// With the embedded server, the namespaces the documents name that the file does not make
@@ -325,30 +440,40 @@ async fn run_documents(
     }
     check(client, &mut planned).await?;
     let mut jobs = Vec::new();
-    for p in planned.into_iter().filter(|p| !p.skip) {
+    for p in planned {
         let (info, ns) = (p.info, p.namespace.clone());
-        let written = if p.replace {
-            replace(client, &p).await?
-        } else {
-            create(client, info, &ns, &p.doc, false).await?
+        let (written, verb) = match &p.action {
+            Action::Create => (create(client, info, &ns, &p.doc, false).await?, "created"),
+            Action::Patch(patch) => {
+                let written = send_patch(client, &p, patch, false).await?;
+                // A patch the server found to change nothing (`stringData` as it is).
+                let same = resource_version(&written) == resource_version(patch);
+                (written, if same { "unchanged" } else { "configured" })
+            }
+            Action::Unchanged => {
+                if info.kind != "Namespace" {
+                    eprintln!("{}/{} unchanged", qualified(info), p.name());
+                }
+                continue;
+            }
         };
         let name = written["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let verb = if p.replace { "configured" } else { "created" };
         eprintln!("{}/{name} {verb}", qualified(info));
         match (info.group, info.kind) {
             ("batch", "Job") => jobs.push(Followed {
                 namespace: ns,
                 name,
+                created_at: resource_version(&written),
             }),
             ("batch", "CronJob") => {
                 let cronjob: CronJob =
                     serde_json::from_value(written).context("reading the created CronJob")?;
                 let job_name = format!("{name}-run-{}", rand_suffix());
                 let job = runlet_api::cronjob::job_from_cronjob(&cronjob, &job_name, true, None);
-                Api::<Job>::namespaced(client.clone(), &ns)
+                let created = Api::<Job>::namespaced(client.clone(), &ns)
                     .create(&PostParams::default(), &job)
                     .await
                     .map_err(|e| api_error(e, "creating the CronJob's Job"))?;
@@ -356,6 +481,7 @@ async fn run_documents(
                 jobs.push(Followed {
                     namespace: ns,
                     name: job_name,
+                    created_at: created.metadata.resource_version.unwrap_or_default(),
                 });
             }
             _ => {}
@@ -376,21 +502,28 @@ async fn run_documents(
     let follows = jobs
         .iter()
         .map(|j| follow_job(client, j, &multi, args.quiet));
-    // One listener for both interrupts: a second Ctrl-C that comes before a new listener
+    let mut follows = std::pin::pin!(futures::future::join_all(follows));
+    // One listener each for the whole run: a second signal that comes before a new listener
     // would be made (`tokio::signal::ctrl_c` only sees what comes after it) is not lost.
-    let mut interrupts = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("listening for Ctrl-C")?;
+    let mut signals = Signals::listen()?;
     let results = tokio::select! {
-        r = futures::future::join_all(follows) => r,
-        _ = interrupts.recv() => {
-            eprintln!("interrupted: terminating the Jobs' pods (Ctrl-C again to stop waiting)");
+        r = &mut follows => r,
+        code = signals.next() => {
+            eprintln!("interrupted: stopping the Jobs' pods gracefully (interrupt again to stop waiting)");
+            // The Jobs are still followed meanwhile: what their pods print as they stop shows.
             tokio::select! {
-                _ = terminate(client, &jobs) => {}
-                _ = interrupts.recv() => {
+                _ = stop_jobs(client, &jobs) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), &mut follows).await;
+                }
+                _ = &mut follows => {}
+                _ = signals.next() => {
                     eprintln!("interrupted again: not waiting for the pods' grace periods");
                 }
             }
-            return Ok(ExitCode::from(130));
+            multi.clear().ok();
+            let kept = args.kubeconfig.is_some() || args.data_dir.is_some();
+            print_interrupted(client, &jobs, started.elapsed(), kept).await;
+            return Ok(ExitCode::from(code));
         }
     };
     let mut failed = false;
@@ -420,6 +553,13 @@ async fn run_documents(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn resource_version(obj: &Value) -> String {
+    obj["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn qualified(info: &resources::ResourceInfo) -> String {
@@ -455,6 +595,7 @@ async fn send(
     client: &kube::Client,
     method: http::Method,
     path: String,
+    content_type: &str,
     doc: &Value,
     what: &str,
 ) -> Result<Value, RunError> {
@@ -462,7 +603,7 @@ async fn send(
     let req = http::Request::builder()
         .method(method)
         .uri(path)
-        .header("Content-Type", "application/json")
+        .header("Content-Type", content_type)
         .body(body)
         .context("building a request")?;
     client
@@ -485,28 +626,13 @@ async fn create(
     if dry_run {
         path.push_str("&dryRun=All");
     }
-    send(client, http::Method::POST, path, doc, "creating an object").await
-}
-
-/// Brings an object that exists already up to what the file says (its current
-/// resourceVersion as the precondition).
-async fn replace(client: &kube::Client, p: &Planned) -> Result<Value, RunError> {
-    let path = resource::object_path(p.info, &p.namespace, p.name());
-    let req = http::Request::get(&path)
-        .body(Vec::new())
-        .context("building a request")?;
-    let current: Value = client
-        .request(req)
-        .await
-        .map_err(|e| api_error(e, "reading an object"))?;
-    let mut doc = p.doc.clone();
-    doc["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
     send(
         client,
-        http::Method::PUT,
-        format!("{path}?fieldValidation=Strict"),
-        &doc,
-        "replacing an object",
+        http::Method::POST,
+        path,
+        "application/json",
+        doc,
+        "creating an object",
     )
     .await
 }
@@ -555,9 +681,12 @@ async fn follow_job(
     let mut noted: HashSet<String> = HashSet::new();
     let selector = format!("batch.kubernetes.io/job-name={}", job.name);
 
+    let events: Api<Event> = Api::namespaced(client.clone(), &job.namespace);
+    let mut known_pods: HashSet<String> = HashSet::new();
     let fields = format!("metadata.name={}", job.name);
     let mut rv = "0".to_string();
     let mut pod_rv = "0".to_string();
+    let mut event_rv = job.created_at.clone();
     let finished: Job = 'outer: loop {
         let current = jobs
             .get(&job.name)
@@ -566,6 +695,23 @@ async fn follow_job(
         if let Some(done) = observe(&current, &bar) {
             break 'outer done;
         }
+        if current.spec.as_ref().and_then(|s| s.suspend) == Some(true)
+            && noted.insert(String::from("suspended"))
+        {
+            let note = format!(
+                "job.batch/{0} is suspended: no pod starts until it is resumed (`runlet resume job/{0}`)",
+                job.name
+            );
+            print_line(multi, &note, true);
+        }
+        let mut warnings = events
+            .watch(
+                &WatchParams::default().fields("type=Warning").timeout(60),
+                &event_rv,
+            )
+            .await
+            .map_err(|e| api_error(e, "watching the Job's events"))?
+            .boxed();
         let mut job_events = jobs
             .watch(&WatchParams::default().fields(&fields).timeout(60), &rv)
             .await
@@ -597,6 +743,7 @@ async fn follow_job(
                 ev = pod_events.try_next() => match ev {
                     Ok(Some(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
                         pod_rv = p.metadata.resource_version.clone().unwrap_or_default();
+                        known_pods.extend(p.metadata.name.clone());
                         for note in troubles(&p) {
                             if noted.insert(note.clone()) {
                                 print_line(multi, &note, true);
@@ -605,6 +752,23 @@ async fn follow_job(
                         if !quiet {
                             start_logs(&pods, &p, multi, &log_tasks, &streamed);
                         }
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => continue 'outer,
+                },
+                ev = warnings.try_next() => match ev {
+                    Ok(Some(WatchEvent::Added(e) | WatchEvent::Modified(e))) => {
+                        event_rv = e.metadata.resource_version.clone().unwrap_or_default();
+                        if let Some(note) = warning_note(&e, job, &mut known_pods, &pods).await
+                            && noted.insert(note.clone())
+                        {
+                            print_line(multi, &note, true);
+                        }
+                    }
+                    // Expired: on from the Job's revision, notes already shown are not again.
+                    Ok(Some(WatchEvent::Error(_))) => {
+                        event_rv = rv.clone();
+                        continue 'outer;
                     }
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => continue 'outer,
@@ -638,7 +802,11 @@ async fn follow_job(
 fn observe(job: &Job, bar: &ProgressBar) -> Option<Job> {
     let spec = job.spec.clone().unwrap_or_default();
     let status = job.status.clone().unwrap_or_default();
-    bar.set_length(spec.completions.unwrap_or(1).max(0) as u64);
+    // A work queue (no completions) is done at its first success, and counts every one.
+    let total = spec
+        .completions
+        .unwrap_or_else(|| status.succeeded.unwrap_or(0).max(1));
+    bar.set_length(total.max(0) as u64);
     bar.set_position(status.succeeded.unwrap_or(0).max(0) as u64);
     bar.set_message(format!(
         "active {}, failed {}",
@@ -750,15 +918,16 @@ fn start_logs(
     }
 }
 
-/// Prints a line above the progress bars: a log line on stdout, a note on stderr.
+/// Prints a line above the progress bars: a log line on stdout (so `> file` keeps the logs),
+/// a note on stderr.
 fn print_line(multi: &MultiProgress, text: &str, note: bool) {
-    if !multi.is_hidden() {
-        let _ = multi.println(text);
-    } else if note {
-        eprintln!("{text}");
-    } else {
-        println!("{text}");
-    }
+    multi.suspend(|| {
+        if note {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    });
 }
 
 /// Why a pod waits or failed, as lines to show once each: a container waiting for something
@@ -834,23 +1003,129 @@ fn troubles(pod: &Pod) -> Vec<String> {
     notes
 }
 
-/// Deletes the Jobs with foreground propagation (pods get SIGTERM and their grace period)
-/// and waits, bounded, until they are gone.
-async fn terminate(client: &kube::Client, jobs: &[Followed]) {
-    for job in jobs {
-        let api: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
-        let params = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Foreground),
-            ..Default::default()
-        };
-        let _ = api.delete(&job.name, &params).await;
+/// A Warning event about one of the Job's pods (or the Job failing to create them) that the
+/// pods' own status does not already tell (`troubles`): a volume that cannot be set up, a
+/// failing probe or hook. Without it a pod waiting for a missing ConfigMap volume would keep
+/// the run waiting with nothing said.
+async fn warning_note(
+    event: &Event,
+    job: &Followed,
+    known_pods: &mut HashSet<String>,
+    pods: &Api<Pod>,
+) -> Option<String> {
+    let about = &event.involved_object;
+    let name = about.name.as_deref()?;
+    let reason = event.reason.as_deref().unwrap_or_default();
+    let message = event.message.as_deref().unwrap_or_default();
+    match about.kind.as_deref()? {
+        "Job" if name == job.name && reason == "FailedCreate" => {
+            Some(format!("[job.batch/{name}] Warning {reason}: {message}"))
+        }
+        "Pod" if !matches!(reason, "FailedScheduling" | "BackOff" | "Failed") => {
+            if !known_pods.contains(name) {
+                // Not seen on the pod watch yet: one of this Job's if its label says so.
+                let label = pods.get_opt(name).await.ok().flatten().and_then(|p| {
+                    p.metadata
+                        .labels?
+                        .get("batch.kubernetes.io/job-name")
+                        .cloned()
+                });
+                if label.as_deref() != Some(job.name.as_str()) {
+                    return None;
+                }
+                known_pods.insert(name.to_string());
+            }
+            Some(format!("[{name}] Warning {reason}: {message}"))
+        }
+        _ => None,
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM (`timeout`, `kill`, a CI cancelling), each stopping the run
+/// the same way, with the shell's exit status for it.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        })
+    }
+
+    /// The next signal, as the exit status it gives: 130 for SIGINT, 143 for SIGTERM.
+    async fn next(&mut self) -> u8 {
+        tokio::select! {
+            _ = self.interrupt.recv() => 130,
+            _ = self.terminate.recv() => 143,
+        }
+    }
+}
+
+/// Suspends the Jobs, which stops their pods as upstream's Job controller does (SIGTERM and
+/// each pod's grace period), and waits, bounded, until no pod of theirs runs. The Jobs stay,
+/// with what their pods did, and can be resumed.
+async fn stop_jobs(client: &kube::Client, jobs: &[Followed]) {
+    let suspend = kube::api::Patch::Merge(serde_json::json!({"spec": {"suspend": true}}));
     for job in jobs {
         let api: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
-        while Instant::now() < deadline && api.get_opt(&job.name).await.ok().flatten().is_some() {
+        if let Err(e) = api.patch(&job.name, &Default::default(), &suspend).await {
+            eprintln!("suspending job.batch/{}: {e}", job.name);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for job in jobs {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &job.namespace);
+        let selector =
+            ListParams::default().labels(&format!("batch.kubernetes.io/job-name={}", job.name));
+        while Instant::now() < deadline {
+            let running = match pods.list(&selector).await {
+                Ok(list) => list.items.iter().any(|p| {
+                    !matches!(
+                        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                        Some("Succeeded" | "Failed")
+                    )
+                }),
+                Err(_) => false,
+            };
+            if !running {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// The summary of an interrupted run: where each Job got to.
+async fn print_interrupted(client: &kube::Client, jobs: &[Followed], took: Duration, kept: bool) {
+    for job in jobs {
+        let api: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
+        let status = api
+            .get_opt(&job.name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|j| j.status)
+            .unwrap_or_default();
+        let resume = if kept {
+            format!(
+                "; it is suspended (`runlet resume job/{}` goes on)",
+                job.name
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "job.batch/{}: Interrupted after {:.1}s — {} succeeded, {} failed{resume}",
+            job.name,
+            took.as_secs_f64(),
+            status.succeeded.unwrap_or(0),
+            status.failed.unwrap_or(0),
+        );
     }
 }
 

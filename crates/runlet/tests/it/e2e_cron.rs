@@ -96,7 +96,13 @@ struct RunProcess {
 
 impl RunProcess {
     fn start(file: &std::path::Path) -> RunProcess {
+        Self::start_with_tmpdir(file, &std::env::temp_dir())
+    }
+
+    /// `runlet run -f FILE` with `TMPDIR` (where its data directory goes) at `tmp`.
+    fn start_with_tmpdir(file: &std::path::Path, tmp: &std::path::Path) -> RunProcess {
         let mut child = Command::new(BIN)
+            .env("TMPDIR", tmp)
             .args(["run", "-f"])
             .arg(file)
             .env("RUNLET_LOG", "error")
@@ -156,10 +162,28 @@ impl RunProcess {
     }
 
     fn interrupt(&self) {
+        self.signal("-INT");
+    }
+
+    fn signal(&self, which: &str) {
         Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([which, &self.child.id().to_string()])
             .status()
             .unwrap();
+    }
+
+    /// [`Self::exit_within`], and every stdout line not read yet, to the end of the pipe.
+    fn finish_within(mut self, limit: Duration) -> (Option<i32>, String, Vec<String>) {
+        let (_, unused) = std::sync::mpsc::channel();
+        let stdout = std::mem::replace(&mut self.stdout, unused);
+        let (code, stderr) = self.exit_within(limit);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut lines = Vec::new();
+        while let Ok(line) = stdout.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            lines.push(line);
+        }
+        (code, stderr, lines)
     }
 
     /// Waits at most `limit` for the process to exit; its exit code and all of its stderr.
@@ -231,6 +255,52 @@ fn run_interrupted_terminates_pods_gracefully_and_exits_130() {
         "graceful\n",
         "the container got SIGTERM and ran its trap"
     );
+}
+
+/// SIGTERM (`timeout`, `kill`, a CI cancelling the run) stops it as Ctrl-C does: the pods
+/// get SIGTERM, what they print as they stop is still shown, the summary says where the Job
+/// got to, and `runlet run` exits 143 after removing its temporary data directory.
+#[test]
+fn run_stopped_by_sigterm_stops_pods_gracefully_shows_their_last_words_and_exits_143() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("terminated");
+    let file = sleeper_job(
+        dir.path(),
+        10,
+        &format!(
+            "echo last-words; echo graceful > {}; exit 0",
+            marker.display()
+        ),
+    );
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let run = RunProcess::start_with_tmpdir(&file, &tmp);
+    run.wait_stdout("pod start", started);
+    run.signal("-TERM");
+    let (code, stderr, stdout_lines) = run.finish_within(Duration::from_secs(30));
+    assert_eq!(code, Some(143), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap_or_default(),
+        "graceful\n",
+        "the container got SIGTERM and ran its trap"
+    );
+    let stdout = stdout_lines.join("\n");
+    assert!(
+        stdout_lines
+            .iter()
+            .any(|l| l.starts_with("[sleeper-") && l.ends_with("last-words")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("job.batch/sleeper: Interrupted after"),
+        "{stdout}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "its data directory is removed: {left:?}");
 }
 
 /// A second Ctrl-C stops waiting for pods that take their grace period: `runlet run` exits

@@ -261,6 +261,8 @@ fn immutable_template_and_invalid_input_get_field_errors() {
         err.contains(r#"spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never""#),
         "{err}"
     );
+    // Defaulted to Always in the template, as upstream: the Job's check is the only error.
+    assert_eq!(err.matches("restartPolicy").count(), 1, "{err}");
     let missing = s.kubectl(&["get", "job", "nope"]);
     assert_eq!(
         String::from_utf8_lossy(&missing.stderr).trim(),

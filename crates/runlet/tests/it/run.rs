@@ -10,6 +10,9 @@ fn runlet_run(file: &str) -> Output {
     run_bounded(cmd, None, Duration::from_secs(120))
 }
 
+/// A Job named `pi` that does nothing.
+const PI_LIKE: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: pi\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"true\"]\n";
+
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
@@ -97,6 +100,22 @@ fn run_says_why_a_pod_waits_or_fails() {
         "stuck.yaml",
         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: stuck\nspec:\n  activeDeadlineSeconds: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"true\"]\n        env:\n        - name: X\n          valueFrom: {secretKeyRef: {name: absent, key: k}}\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: nocmd\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n",
     );
+    // A volume that cannot be made is told by its Warning event (the pod's status only says
+    // ContainerCreating).
+    let volume = write(
+        &dir,
+        "volume.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: novolume\nspec:\n  activeDeadlineSeconds: 3\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"true\"]\n        volumeMounts: [{name: v, mountPath: /cfg}]\n      volumes:\n      - name: v\n        configMap: {name: absent}\n",
+    );
+    let out = runlet_run(&volume);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let warned = |l: &&str| {
+        l.contains("] Warning FailedMount: MountVolume.SetUp failed for volume \"v\"")
+            && l.contains("configmap \"absent\" not found")
+    };
+    assert_eq!(stderr.lines().filter(warned).count(), 1, "once: {stderr}");
+
     let out = runlet_run(&file);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -168,6 +187,37 @@ fn run_exits_2_on_bad_input_with_the_field_path() {
         "{stderr}"
     );
 
+    // Nothing is written either when the bad Job goes into a namespace the file makes (the
+    // dry run tries it in `default`), or when the file names one object twice.
+    let in_new_namespace = write(
+        &dir,
+        "namespaced.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: fresh\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: fresh\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: bad\n  namespace: fresh\nspec:\n  parallelism: -1\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n",
+    );
+    let twice = write(&dir, "twice.yaml", &format!("{}---\n{}", PI_LIKE, PI_LIKE));
+    for (file, says) in [
+        (&in_new_namespace, "spec.parallelism"),
+        (&twice, "job.batch/pi is in the file more than once"),
+    ] {
+        let out = runlet_run(file);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(says) && !stderr.contains("created"),
+            "{stderr}"
+        );
+    }
+    // A bare Pod would be run by nothing: refused, not created and left.
+    let pod = write(
+        &dir,
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox\n",
+    );
+    let out = runlet_run(&pod);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not bare Pods"), "{stderr}");
+
     let garbage = write(&dir, "garbage.yaml", "kind: [unclosed\n");
     assert_eq!(runlet_run(&garbage).status.code(), Some(2));
     let missing = runlet_run("/nonexistent/job.yaml");
@@ -224,6 +274,28 @@ fn run_twice_on_one_data_dir_updates_what_jobs_read_and_refuses_the_same_job() {
             && !stderr.contains("configured"),
         "{stderr}"
     );
+
+    // Named by generateName, the backup runs again: the bound claim and the Secret are left as
+    // they are, as `kubectl apply` leaves them (replacing the claim would drop the volumeName
+    // its binding set, which is immutable).
+    let text = std::fs::read_to_string(file).unwrap().replace(
+        "  name: database-backup\n",
+        "  generateName: database-backup-\n",
+    );
+    let rerun = write(&dir, "backup-again.yaml", &text);
+    let out = run(&rerun, false);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for unchanged in [
+        "persistentvolumeclaim/backup-pvc unchanged",
+        "secret/db-credentials unchanged",
+    ] {
+        assert!(stderr.contains(unchanged), "{stderr}");
+    }
+    assert!(stdout.contains("Backup completed successfully"), "{stdout}");
 }
 
 #[test]
