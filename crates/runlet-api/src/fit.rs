@@ -17,21 +17,54 @@ pub struct Resources {
     pub cpu_millis: i64,
     pub memory: i64,
     pub pods: i64,
+    /// What scoring counts (upstream's `GetNonzeroRequests`): a container that requests no
+    /// CPU counts as 100m and one that requests no memory as 200Mi, so pods without requests
+    /// still spread over the nodes.
+    pub scored_cpu_millis: i64,
+    pub scored_memory: i64,
 }
+
+/// CPU a container without a CPU request counts as when nodes are scored.
+const DEFAULT_SCORED_CPU_MILLIS: i64 = 100;
+/// Memory a container without a memory request counts as when nodes are scored.
+const DEFAULT_SCORED_MEMORY: i64 = 200 * 1024 * 1024;
 
 impl Resources {
     pub fn add(&mut self, o: Resources) {
         self.cpu_millis += o.cpu_millis;
         self.memory += o.memory;
         self.pods += o.pods;
+        self.scored_cpu_millis += o.scored_cpu_millis;
+        self.scored_memory += o.scored_memory;
     }
     fn max(self, o: Resources) -> Resources {
         Resources {
             cpu_millis: self.cpu_millis.max(o.cpu_millis),
             memory: self.memory.max(o.memory),
             pods: self.pods.max(o.pods),
+            scored_cpu_millis: self.scored_cpu_millis.max(o.scored_cpu_millis),
+            scored_memory: self.scored_memory.max(o.scored_memory),
         }
     }
+}
+
+/// Upstream's `NodeResourcesFit` score with its default `LeastAllocated` strategy: for CPU and
+/// memory alike, the share of the node's allocatable left once `used` and the pod's `req` are
+/// placed, 0 to 100, averaged. Counts non-zero requests (see [`Resources`]).
+pub fn least_allocated_score(allocatable: Resources, used: Resources, req: Resources) -> i64 {
+    let share_left = |capacity: i64, requested: i64| {
+        if capacity <= 0 {
+            0
+        } else {
+            (capacity - requested).max(0) * 100 / capacity
+        }
+    };
+    let cpu = share_left(
+        allocatable.cpu_millis,
+        used.scored_cpu_millis + req.scored_cpu_millis,
+    );
+    let memory = share_left(allocatable.memory, used.scored_memory + req.scored_memory);
+    (cpu + memory) / 2
 }
 
 /// A quantity in nano-units (upstream's syntax); `None` when it does not parse.
@@ -49,15 +82,25 @@ fn from_map(
                 i64::try_from((n + unit - 1) / unit).unwrap_or(i64::MAX)
             })
     };
+    let (cpu_millis, memory) = (get("cpu", 1_000_000), get("memory", 1_000_000_000));
     Resources {
-        cpu_millis: get("cpu", 1_000_000),
-        memory: get("memory", 1_000_000_000),
+        cpu_millis,
+        memory,
         pods: 0,
+        scored_cpu_millis: cpu_millis,
+        scored_memory: memory,
     }
 }
 
 fn container_requests(c: &Container) -> Resources {
-    from_map(c.resources.as_ref().and_then(|r| r.requests.as_ref()))
+    let mut r = from_map(c.resources.as_ref().and_then(|r| r.requests.as_ref()));
+    if r.scored_cpu_millis == 0 {
+        r.scored_cpu_millis = DEFAULT_SCORED_CPU_MILLIS;
+    }
+    if r.scored_memory == 0 {
+        r.scored_memory = DEFAULT_SCORED_MEMORY;
+    }
+    r
 }
 
 /// The pod's effective requests: max(sum of containers + sidecars, each init container plus the

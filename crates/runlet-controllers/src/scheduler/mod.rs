@@ -16,8 +16,10 @@
 //! is gathered for at most [`BATCH`] from its first event, so a steady stream of events does
 //! not hold a pass back. Pods found unschedulable are only looked at again when capacity may have
 //! changed (a node changed, a pod ended or went away), so a large backlog costs one pass per
-//! change, not one per pod event. Placement picks the feasible node with the most free CPU
-//! (upstream's LeastAllocated in spirit). Pods whose claims are bound to volumes with node
+//! change, not one per pod event. Placement scores the feasible nodes as upstream's default
+//! `NodeResourcesFit` does (`LeastAllocated` over CPU and memory, counting a container without
+//! requests as 100m and 200Mi, so pods without requests spread too) and takes the best, one of
+//! equals at random as upstream's `selectHost`. Pods whose claims are bound to volumes with node
 //! affinity only go where those volumes are ([`volumes`], from two more reflectors: claims and
 //! volumes). A fuller scheduler (affinity, spreading, preemption) comes with multi-node work.
 
@@ -388,6 +390,7 @@ impl Scheduler {
             let required = volumes.required(&p);
             let mut reasons = Vec::new();
             let mut best: Option<(&Node, i64)> = None;
+            let mut tied = 0;
             for n in &nodes {
                 let name = n.metadata.name.clone().unwrap_or_default();
                 let u = used.get(&name).copied().unwrap_or_default();
@@ -396,9 +399,20 @@ impl Scheduler {
                 match why {
                     Some(r) => reasons.push(r),
                     None => {
-                        let free = fit::allocatable(n).cpu_millis - u.cpu_millis - req.cpu_millis;
-                        if best.is_none_or(|(_, f)| free > f) {
-                            best = Some((n, free));
+                        // Upstream's `selectHost`: the best score, one of equals at random.
+                        let score = fit::least_allocated_score(fit::allocatable(n), u, req);
+                        match best {
+                            Some((_, top)) if score < top => {}
+                            Some((_, top)) if score == top => {
+                                tied += 1;
+                                if rand::random_range(0..tied + 1) == 0 {
+                                    best = Some((n, score));
+                                }
+                            }
+                            _ => {
+                                best = Some((n, score));
+                                tied = 0;
+                            }
                         }
                     }
                 }

@@ -177,6 +177,34 @@ async fn capacity_is_not_overcommitted_within_one_pass() {
     stop(cancel, task).await;
 }
 
+/// Upstream's LeastAllocated scoring counts a container without requests as 100m and 200Mi,
+/// so pods without requests spread over equal nodes instead of filling the first.
+#[tokio::test]
+async fn pods_without_requests_spread_over_equal_nodes() {
+    let api = TestApi::start().await;
+    node(&api, "a", "2", true).await;
+    node(&api, "b", "2", true).await;
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    for i in 0..6 {
+        let p: Pod = serde_json::from_value(json!({"metadata": {"name": format!("p{i}")},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}))
+        .unwrap();
+        pods.create(&PostParams::default(), &p).await.unwrap();
+    }
+    let (cancel, task) = start(&api);
+    let placed = wait_for("six bindings", async || {
+        let mut placed = Vec::new();
+        for i in 0..6 {
+            placed.push(node_name(&api, &format!("p{i}")).await?);
+        }
+        Some(placed)
+    })
+    .await;
+    let on_a = placed.iter().filter(|n| *n == "a").count();
+    assert_eq!(on_a, 3, "three on each node: {placed:?}");
+    stop(cancel, task).await;
+}
+
 #[tokio::test]
 async fn pods_for_other_schedulers_are_left_alone() {
     let api = TestApi::start().await;

@@ -104,10 +104,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
-    let url: http::Uri = args
-        .server
-        .parse()
-        .with_context(|| format!("parsing --server {:?}", args.server))?;
+    let url = server_url(&args.server)?;
     let mut config = kube::Config::new(url);
     config.default_namespace = "default".into();
     config.auth_info.token = Some(args.token.clone().into());
@@ -128,6 +125,7 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
     };
     let client = kube::Client::try_from(config).context("building the API client")?;
     let name = args.name.unwrap_or_else(default_node_name);
+    check_join(&client, &args.server, &name).await?;
     let dir = args
         .data_dir
         .unwrap_or_else(|| crate::paths::default_data_dir().join("agent"));
@@ -177,10 +175,65 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--server` as a URL the client can use: a scheme and a host, never a panic deep in the
+/// client for `127.0.0.1:6443`.
+fn server_url(server: &str) -> anyhow::Result<http::Uri> {
+    let url: http::Uri = server
+        .parse()
+        .ok()
+        .filter(|u: &http::Uri| {
+            matches!(u.scheme_str(), Some("https" | "http")) && u.authority().is_some()
+        })
+        .ok_or_else(|| {
+            anyhow::anyhow!("--server {server:?} is not a URL such as https://HOST:6443")
+        })?;
+    Ok(url)
+}
+
+/// One authenticated call before anything starts, so that a wrong token, address or CA ends
+/// the agent with one clear message instead of after it said it joined.
+async fn check_join(client: &kube::Client, server: &str, node: &str) -> anyhow::Result<()> {
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+    match nodes.get_opt(node).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 401 => {
+            anyhow::bail!(
+                "{server} refused the join token (401 Unauthorized): use the token in the server's DATA_DIR/token"
+            )
+        }
+        Err(kube::Error::Api(s)) => anyhow::bail!("{server} answered: {}", s.message),
+        Err(e) => {
+            // The causes, each once (kube repeats its own in its message).
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    message = format!("{message}: {text}");
+                }
+                source = cause.source();
+            }
+            anyhow::bail!("cannot reach the server at {server}: {message}")
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::parse_log_size;
+    use super::{parse_log_size, server_url};
+
+    #[test]
+    fn the_server_must_be_a_url_with_a_scheme_and_a_host() {
+        assert!(server_url("https://127.0.0.1:6443").is_ok());
+        for bad in ["127.0.0.1:6443", "notaurl", "ftp://h:1", "https://"] {
+            let err = server_url(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("is not a URL such as https://HOST:6443"),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn log_sizes_are_positive_quantities_of_bytes() {
