@@ -86,6 +86,12 @@ pub struct AgentConfig {
     /// Serve logs over HTTPS for an API server on another machine (see [`logs::serve`]);
     /// `None` when the API server reads them in-process through [`AgentHandle`].
     pub log_endpoint: Option<logs::serve::LogEndpointConfig>,
+    /// When the agent is stopped, how long its running pods are given to stop gracefully
+    /// (the kubelet's `shutdownGracePeriod`): each gets its `preStop` hook, SIGTERM and at most
+    /// this much of its grace period, and is then reported `Failed` as the kubelet's graceful
+    /// node shutdown reports it. `None`: its processes are killed at once (they cannot outlive
+    /// the agent, whose children they are).
+    pub shutdown_grace: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -103,6 +109,7 @@ impl AgentConfig {
             sync_frequency: Duration::from_secs(60),
             log_rotation: logs::Rotation::default(),
             log_endpoint: None,
+            shutdown_grace: None,
         }
     }
 }
@@ -389,6 +396,8 @@ impl Agent {
 struct WorkerEntry {
     tx: watch::Sender<Pod>,
     cancel: CancellationToken,
+    /// Stops the pod gracefully for the agent's shutdown.
+    shutdown: CancellationToken,
 }
 
 /// Watches the node's pods and keeps one worker per running pod.
@@ -447,12 +456,45 @@ impl Manager {
                 Some(_) = self.helpers.join_next(), if !self.helpers.is_empty() => {}
             }
         }
+        if let Some(grace) = self.ctx.config.shutdown_grace
+            && !self.workers.is_empty()
+        {
+            self.shut_down_gracefully(grace).await;
+        }
         for w in self.workers.values() {
             w.cancel.cancel();
         }
         while self.running.join_next().await.is_some() {}
         self.helpers.abort_all();
         while self.helpers.join_next().await.is_some() {}
+    }
+
+    /// The kubelet's graceful node shutdown: the node is marked not ready (so nothing new is
+    /// scheduled here), then every pod stops as a deleted one would, within `grace`, and is
+    /// reported `Failed` with upstream's reason, message and `DisruptionTarget` condition.
+    async fn shut_down_gracefully(&mut self, grace: Duration) {
+        tracing::info!(
+            pods = self.workers.len(),
+            "stopping the node's pods gracefully"
+        );
+        node::mark_shutting_down(
+            &self.ctx.client,
+            &self.ctx.config.node_name,
+            &*self.ctx.clock,
+        )
+        .await;
+        for w in self.workers.values() {
+            w.shutdown.cancel();
+        }
+        // Their grace periods are cut to `grace`; the rest is for SIGKILL and the last write.
+        let _ = tokio::time::timeout(grace + Duration::from_secs(5), async {
+            while let Some(done) = self.running.join_next().await {
+                if let Ok((uid, _)) = done {
+                    self.workers.remove(&uid);
+                }
+            }
+        })
+        .await;
     }
 
     fn on_event(&mut self, ev: watcher::Event<Pod>) {
@@ -691,16 +733,23 @@ impl Manager {
             return;
         }
         let (tx, rx) = watch::channel(p);
-        let cancel = CancellationToken::new();
+        let (cancel, shutdown) = (CancellationToken::new(), CancellationToken::new());
         let mut worker = pod::Worker::new(self.ctx.clone(), rx);
         if resume {
             worker = worker.resume();
         }
-        let token = cancel.clone();
+        let (token, shutdown_token) = (cancel.clone(), shutdown.clone());
         let uid2 = uid.clone();
         self.running
-            .spawn(async move { (uid2, worker.run(token).await) });
-        self.workers.insert(uid, WorkerEntry { tx, cancel });
+            .spawn(async move { (uid2, worker.run(token, shutdown_token).await) });
+        self.workers.insert(
+            uid,
+            WorkerEntry {
+                tx,
+                cancel,
+                shutdown,
+            },
+        );
     }
 }
 

@@ -435,6 +435,38 @@ impl Heartbeat {
     }
 }
 
+/// Marks the node not ready for its agent's shutdown, as the kubelet's graceful node shutdown
+/// does (`KubeletNotReady`, "node is shutting down"): nothing new is scheduled here, and the
+/// node lifecycle controller taints the node, until the agent runs again.
+pub async fn mark_shutting_down(client: &kube::Client, name: &str, clock: &dyn Clock) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let Ok(node) = nodes.get(name).await else {
+        return;
+    };
+    let now = rfc3339(clock.now_unix());
+    let conditions = node.status.and_then(|s| s.conditions).unwrap_or_default();
+    let mut conditions: Vec<Value> = conditions
+        .iter()
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .collect();
+    for c in conditions.iter_mut().filter(|c| c["type"] == "Ready") {
+        if c["status"] != "False" {
+            c["lastTransitionTime"] = json!(now);
+        }
+        c["status"] = json!("False");
+        c["reason"] = json!("KubeletNotReady");
+        c["message"] = json!("node is shutting down");
+        c["lastHeartbeatTime"] = json!(now);
+    }
+    let patch = Patch::Merge(json!({"status": {"conditions": conditions}}));
+    if let Err(e) = nodes
+        .patch_status(name, &PatchParams::default(), &patch)
+        .await
+    {
+        tracing::warn!(error = %e, "marking the node not ready for its shutdown");
+    }
+}
+
 /// `metav1.MicroTime`: RFC 3339 with 6 fraction digits.
 pub fn micro_time(millis: i64) -> String {
     let base = rfc3339(millis.div_euclid(1000));

@@ -42,6 +42,8 @@ pub struct Stack {
     pub client: kube::Client,
     cancel: CancellationToken,
     tasks: tokio::task::JoinSet<()>,
+    /// How long [`Stack::stop`] waits: the agent's pods may take their shutdown grace.
+    stop_wait: Duration,
 }
 
 impl Stack {
@@ -96,11 +98,17 @@ impl Stack {
                 }
             });
         }
+        let stop_wait = Duration::from_secs(30)
+            + opts
+                .kubelet
+                .as_ref()
+                .map_or(Duration::ZERO, |k| k.shutdown_grace());
         Ok(Stack {
             state,
             client,
             cancel,
             tasks,
+            stop_wait,
         })
     }
 
@@ -145,7 +153,7 @@ impl Stack {
     /// processes it started.
     pub async fn stop(mut self) {
         self.cancel.cancel();
-        let stopped = tokio::time::timeout(Duration::from_secs(30), async {
+        let stopped = tokio::time::timeout(self.stop_wait, async {
             while self.tasks.join_next().await.is_some() {}
         })
         .await;

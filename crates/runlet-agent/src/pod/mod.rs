@@ -53,6 +53,9 @@ const FALLBACK_BYTES: usize = 2048;
 /// running this much later.
 const QUICK_EXIT_WINDOW: Duration = Duration::from_millis(10);
 
+/// Upstream's `nodeShutdownMessage`, for a pod stopped because its node shuts down.
+pub const NODE_SHUTDOWN_MESSAGE: &str = "Pod was terminated in response to imminent node shutdown.";
+
 /// The least grace period a stopping pod gets (the kubelet's "we always supply a grace period
 /// of 1").
 const MINIMUM_KILL_GRACE_MS: i64 = 1000;
@@ -115,6 +118,8 @@ pub struct Worker {
     message: Option<String>,
     /// The pod fails whatever its containers did.
     failed: bool,
+    /// Why the agent itself stopped the pod (its node shutting down): a `DisruptionTarget`.
+    disruption: Option<&'static str>,
     conditions: status::Conditions,
     last_written: Option<Value>,
     /// The resource version `last_written` gave the pod: a pod update at or before it is an
@@ -205,6 +210,7 @@ impl Worker {
             reason: None,
             message: None,
             failed: false,
+            disruption: None,
             last_written: None,
             written_rv: 0,
             config_maps: HashMap::new(),
@@ -293,12 +299,12 @@ impl Worker {
         self.ctx.clock.now_millis()
     }
 
-    /// Runs the pod to its end.
-    pub async fn run(mut self, cancel: CancellationToken) -> Outcome {
+    /// Runs the pod to its end; `shutdown` stops it gracefully for the agent's shutdown.
+    pub async fn run(mut self, cancel: CancellationToken, shutdown: CancellationToken) -> Outcome {
         if self.start_time.is_none() {
             self.start_time = Some(self.ctx.clock.now_unix());
         }
-        let outcome = self.run_inner(&cancel).await;
+        let outcome = self.run_inner(&cancel, &shutdown).await;
         if outcome == Outcome::Cancelled || outcome == Outcome::Gone {
             self.kill_all(Signal::Kill);
             // Reap what was killed; bounded by the kill.
@@ -324,7 +330,11 @@ impl Worker {
         outcome
     }
 
-    async fn run_inner(&mut self, cancel: &CancellationToken) -> Outcome {
+    async fn run_inner(
+        &mut self,
+        cancel: &CancellationToken,
+        shutdown: &CancellationToken,
+    ) -> Outcome {
         if let Err(outcome) = self.setup().await {
             return outcome;
         }
@@ -363,6 +373,7 @@ impl Worker {
             let wake = self.next_wake();
             tokio::select! {
                 _ = cancel.cancelled() => return Outcome::Cancelled,
+                _ = shutdown.cancelled(), if self.disruption.is_none() => self.stop_for_node_shutdown(),
                 Some(done) = self.exits.join_next(), if !self.exits.is_empty() => {
                     if let Ok((idx, attempt, started, exited)) = done {
                         self.on_exit(idx, attempt, started, exited);
@@ -649,6 +660,24 @@ impl Worker {
             .unwrap_or(30)
             .max(0);
         secs * 1000
+    }
+
+    /// The kubelet's graceful node shutdown for this pod: stopped as a deleted pod is (its
+    /// grace period cut to the agent's `shutdown_grace`), then `Failed` with upstream's
+    /// `Terminated` reason and a `DisruptionTarget` condition, so a Job's `podFailurePolicy`
+    /// can tell it from a failure of the work. A pod already stopping goes on as it was.
+    fn stop_for_node_shutdown(&mut self) {
+        self.disruption = Some(NODE_SHUTDOWN_MESSAGE);
+        if self.terminating() {
+            return;
+        }
+        self.failed = true;
+        self.reason = Some("Terminated".into());
+        self.message = Some(NODE_SHUTDOWN_MESSAGE.into());
+        let cap = self.ctx.config.shutdown_grace.map_or(i64::MAX, |g| {
+            i64::try_from(g.as_millis()).unwrap_or(i64::MAX)
+        });
+        self.begin_kill(self.grace_ms().min(cap));
     }
 
     fn terminating(&self) -> bool {
@@ -951,6 +980,7 @@ impl Worker {
             phase,
             reason: self.reason.as_deref(),
             message: self.message.as_deref(),
+            disruption: self.disruption,
             slots: &self.slots,
             host_ip: &self.ctx.host.ip,
             start_time: self.start_time,

@@ -12,6 +12,8 @@ pub struct View<'a> {
     pub phase: &'a str,
     pub reason: Option<&'a str>,
     pub message: Option<&'a str>,
+    /// Why the agent stopped the pod itself, for a `DisruptionTarget` condition.
+    pub disruption: Option<&'a str>,
     pub slots: &'a [Slot],
     pub host_ip: &'a str,
     pub start_time: Option<i64>,
@@ -195,6 +197,15 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
         conds.push(c);
     }
     conds.push(conditions.make("PodScheduled", true, None, None, &now));
+    if let Some(message) = view.disruption {
+        conds.push(conditions.make(
+            "DisruptionTarget",
+            true,
+            Some("TerminationByKubelet"),
+            Some(message.to_string()),
+            &now,
+        ));
+    }
 
     let mut status = Map::new();
     status.insert("phase".into(), json!(view.phase));
@@ -315,6 +326,7 @@ mod tests {
             phase,
             reason: None,
             message: None,
+            disruption: None,
             slots,
             host_ip: "192.0.2.1",
             start_time: Some(9),

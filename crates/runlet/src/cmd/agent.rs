@@ -52,11 +52,25 @@ pub struct KubeletArgs {
     #[arg(long, env = "RUNLET_CONTAINER_LOG_MAX_FILES", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(2..))]
     container_log_max_files: u32,
+    /// When the agent stops (SIGTERM), how long its running pods get to stop gracefully
+    /// (preStop hooks, SIGTERM, their grace period cut to this) before they are reported
+    /// Failed, as the kubelet's graceful node shutdown (shutdownGracePeriod); 0 kills them at
+    /// once. Containers run as the agent's children, so none outlives it.
+    #[arg(long, env = "RUNLET_SHUTDOWN_GRACE_PERIOD_SECONDS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    shutdown_grace_period_seconds: u64,
 }
 
 impl KubeletArgs {
+    /// How long the agent's stop may take for its pods to stop gracefully.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_period_seconds)
+    }
+
     /// Sets these on an agent's configuration.
     pub fn apply(&self, config: &mut AgentConfig) {
+        config.shutdown_grace =
+            (self.shutdown_grace_period_seconds > 0).then(|| self.shutdown_grace());
         config.sync_frequency = Duration::from_secs(self.sync_frequency_seconds.max(1));
         config.log_rotation = runlet_agent::logs::Rotation {
             max_size: self.container_log_max_size,
@@ -131,6 +145,7 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| crate::paths::default_data_dir().join("agent"));
     let mut agent_config = AgentConfig::new(&name, dir);
     args.kubelet.apply(&mut agent_config);
+    let stop_wait = Duration::from_secs(30) + args.kubelet.shutdown_grace();
     agent_config.log_endpoint = ca_pem.map(|client_ca_pem| LogEndpointConfig {
         bind: args.log_bind,
         client_ca_pem,
@@ -164,7 +179,7 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
         None => {
             eprintln!("runlet agent stopping");
             cancel.cancel();
-            tokio::time::timeout(Duration::from_secs(30), task)
+            tokio::time::timeout(stop_wait, task)
                 .await
                 .context("waiting for the agent to stop")?
         }

@@ -163,7 +163,47 @@ fn disable_agent_leaves_pods_pending_and_a_joining_agent_runs_them() {
         said.contains("is in use by another node agent"),
         "says why: {said}"
     );
-    agent.stop();
+
+    // Stopping the agent stops its pods as the kubelet's graceful node shutdown does: SIGTERM
+    // (the trap runs), then the pod is Failed with upstream's reason and DisruptionTarget
+    // condition, and the node is not ready.
+    let marker = tmp.path().join("stopped-gracefully");
+    let stopping = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: stopping\nspec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 30\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'echo graceful > {}; exit 0' TERM; echo up; while true; do sleep 0.1; done\"]\n",
+        marker.display()
+    );
+    s.kubectl_stdin(&["apply", "-f", "-"], &stopping);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod/stopping",
+        "--timeout=60s",
+    ]);
+    assert!(agent.stop(), "the agent stops cleanly");
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap_or_default(),
+        "graceful\n",
+        "the container got SIGTERM and ran its trap"
+    );
+    let status = s.kubectl_ok(&[
+        "get",
+        "pod",
+        "stopping",
+        "-o",
+        "jsonpath={.status.phase}/{.status.reason}/{.status.message}/{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}",
+    ]);
+    assert_eq!(
+        status,
+        "Failed/Terminated/Pod was terminated in response to imminent node shutdown./TerminationByKubelet"
+    );
+    let ready = s.kubectl_ok(&[
+        "get",
+        "node",
+        "joined",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}/{.status.conditions[?(@.type==\"Ready\")].message}",
+    ]);
+    assert_eq!(ready, "False/node is shutting down");
     assert!(s.terminate(), "the server stops cleanly");
 }
 
