@@ -15,6 +15,11 @@ use crate::runtime::{ContainerConfig, Exited, RuntimeError};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// How long a crashed container shows its exit before `CrashLoopBackOff`: the kubelet's pod
+/// worker syncs a pod whose sync met a back-off again after 10 s (`backOffPeriod`), and only
+/// that sync reports the back-off.
+const BACKOFF_SHOWN_AFTER_MS: i64 = 10_000;
+
 fn quantity_ceil(
     q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
     unit_nanos: i128,
@@ -255,6 +260,10 @@ impl Worker {
                         s.restart_count += 1;
                     }
                     s.attempts += 1;
+                    if s.backoff_shown_at.is_some() {
+                        // Restarted before its back-off was shown.
+                        s.retire_ended_attempt();
+                    }
                     s.state = State::Running {
                         started_at: now_s,
                         pid: started.pid,
@@ -626,22 +635,22 @@ impl Worker {
             let max = self.ctx.config.backoff_max.as_millis() as i64;
             let pod_desc = format!("{}_{}({})", self.name, self.ns, self.uid);
             if let Some(s) = self.slots.get_mut(i) {
-                let last = match &s.state {
-                    State::Terminated(t) => Some(t.clone()),
-                    _ => None,
-                };
                 let delay = s.schedule_restart(now_ms, initial, max);
-                s.last = last;
-                if delay > 0 {
+                if delay == 0 {
+                    s.retire_ended_attempt();
+                } else {
                     let msg = format!(
                         "back-off {} restarting failed container={} pod={pod_desc}",
                         go_duration(delay / 1000),
                         s.name()
                     );
-                    s.state = State::Waiting {
-                        reason: "CrashLoopBackOff".into(),
-                        message: Some(msg),
+                    // The exit shows until the kubelet's next sync (10 s), or to the restart.
+                    let shown_at = if delay > BACKOFF_SHOWN_AFTER_MS {
+                        now_ms + BACKOFF_SHOWN_AFTER_MS
+                    } else {
+                        i64::MAX
                     };
+                    s.backoff_shown_at = Some((shown_at, msg));
                     let text = format!(
                         "Back-off restarting failed container {} in pod {pod_desc}",
                         s.container.name

@@ -406,7 +406,12 @@ impl Worker {
                     .iter()
                     .filter(|p| !p.in_flight)
                     .map(|p| p.next_at_ms);
-                s.start_at.into_iter().chain(s.kill_at).chain(probes)
+                let shown = s.backoff_shown_at.as_ref().map(|(at, _)| *at);
+                s.start_at
+                    .into_iter()
+                    .chain(s.kill_at)
+                    .chain(shown.filter(|at| *at < i64::MAX))
+                    .chain(probes)
             })
             .collect();
         match self.stage {
@@ -690,7 +695,7 @@ impl Worker {
     fn begin_kill(&mut self, grace_ms: i64) {
         let now = self.now_ms();
         for s in &mut self.slots {
-            s.start_at = None;
+            s.give_up_restart();
         }
         let grace_ms = grace_ms.max(MINIMUM_KILL_GRACE_MS);
         for i in 0..self.slots.len() {
@@ -789,6 +794,9 @@ impl Worker {
     /// Decides and starts what is due.
     fn step(&mut self) {
         let now = self.now_ms();
+        for s in &mut self.slots {
+            s.show_backoff(now);
+        }
         if !self.terminating() {
             if self.pod.metadata.deletion_timestamp.is_some() {
                 let grace = self.grace_ms();

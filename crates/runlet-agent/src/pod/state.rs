@@ -57,6 +57,13 @@ pub struct Slot {
     pub state: State,
     pub restart_count: i32,
     pub last: Option<Terminated>,
+    /// The attempt before `last`, shown as `lastState` while `state` shows `last`'s successor
+    /// ended and not restarted yet.
+    pub earlier: Option<Terminated>,
+    /// A crashed container waiting out its back-off shows its exit (`Error`, `OOMKilled`) until
+    /// this time, then `CrashLoopBackOff` with this message: the kubelet reports the back-off
+    /// only from its next sync of the pod.
+    pub backoff_shown_at: Option<(i64, String)>,
     /// Attempts started so far (the latest attempt's log file number is `restart_count`).
     pub attempts: u32,
     /// When the container may be (re)started, in clock milliseconds; `None`: not to be started.
@@ -104,6 +111,8 @@ impl Slot {
             },
             restart_count: 0,
             last: None,
+            earlier: None,
+            backoff_shown_at: None,
             attempts: 0,
             start_at: None,
             backoff: None,
@@ -120,6 +129,45 @@ impl Slot {
             pre_stop_pending: false,
             pre_stop_ran: false,
             stop_sent: false,
+        }
+    }
+
+    /// The ended attempt `state` shows becomes `lastState`, as when the container restarts.
+    pub fn retire_ended_attempt(&mut self) {
+        if let State::Terminated(t) = &self.state {
+            self.earlier = self.last.replace(t.clone());
+        }
+        self.backoff_shown_at = None;
+    }
+
+    /// From its due time, a container waiting out its back-off shows `CrashLoopBackOff`, its
+    /// ended attempt as `lastState` (upstream's reason cache, filled at the sync that met the
+    /// back-off). Whether anything changed.
+    pub fn show_backoff(&mut self, now_ms: i64) -> bool {
+        let Some((at, message)) = self.backoff_shown_at.clone() else {
+            return false;
+        };
+        if now_ms < at {
+            return false;
+        }
+        self.retire_ended_attempt();
+        self.state = State::Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: Some(message),
+        };
+        true
+    }
+
+    /// A container of a pod being deleted is not restarted (upstream's
+    /// `ShouldContainerBeRestarted`): one waiting out its back-off shows its ended attempt again.
+    pub fn give_up_restart(&mut self) {
+        self.start_at = None;
+        self.backoff_shown_at = None;
+        if matches!(&self.state, State::Waiting { reason, .. } if reason == "CrashLoopBackOff")
+            && let Some(t) = self.last.take()
+        {
+            self.state = State::Terminated(t);
+            self.last = self.earlier.take();
         }
     }
 

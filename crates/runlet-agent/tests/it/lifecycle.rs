@@ -1,7 +1,7 @@
 //! Restarts, crash-loop backoff, deadlines, graceful deletion and shutdown.
 
 use crate::harness::{Env, cstatus, process_with, wait_until};
-use kube::api::{DeleteParams, LogParams};
+use kube::api::{DeleteParams, LogParams, Patch, PatchParams};
 use serde_json::json;
 
 fn sh(script: &str) -> serde_json::Value {
@@ -17,23 +17,21 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
             "command": sh("echo attempt-$(date +%s%N); exit 3")}]}),
     )
     .await;
-    // Upstream: the first restart is immediate, the next waits 10 s (CrashLoopBackOff).
+    // Upstream: the first restart is immediate, the next waits 10 s. The kubelet shows the
+    // exit (Error) until its next sync of the pod, 10 s on, when the restart is due as well.
     let p = env
-        .wait_pod("flaky", "backing off", |p| {
+        .wait_pod("flaky", "the second attempt ended", |p| {
             p.status.is_some()
-                && cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+                && cstatus(p, false)[0]["restartCount"] == 1
+                && cstatus(p, false)[0]["state"]["terminated"]["reason"] == "Error"
         })
         .await;
     let cs = cstatus(&p, false)[0].clone();
-    assert_eq!(cs["restartCount"], 1);
+    assert_eq!(cs["state"]["terminated"]["exitCode"], 3);
     assert_eq!(cs["lastState"]["terminated"]["exitCode"], 3);
-    assert_eq!(
-        cs["state"]["waiting"]["message"]
-            .as_str()
-            .unwrap()
-            .split(" restarting")
-            .next(),
-        Some("back-off 10s")
+    assert_ne!(
+        cs["lastState"]["terminated"]["containerID"], cs["state"]["terminated"]["containerID"],
+        "lastState is the attempt before"
     );
     assert_eq!(
         crate::harness::phase_of(&p),
@@ -43,26 +41,41 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
     let current = env.logs("flaky", &LogParams::default()).await;
     let previous = env.previous_logs("flaky").await;
     assert!(current.starts_with("attempt-"));
-    // Upstream's `validateContainerLogStatus`: while the container waits to restart, both
-    // read its `lastState`, the attempt that just failed.
-    assert_eq!(previous, current, "--previous reads lastState");
+    // Upstream's `validateContainerLogStatus`: the ended attempt `state` shows, and with
+    // `previous` the one `lastState` shows.
+    assert_ne!(previous, current, "--previous reads lastState");
 
     // Nothing happens until the clock passes the backoff.
     env.api.clock.advance_millis(10_001);
     let p = env
-        .wait_pod("flaky", "the third attempt", |p| {
-            p.status.is_some() && cstatus(p, false)[0]["restartCount"] == 2
-        })
-        .await;
-    assert_eq!(cstatus(&p, false)[0]["restartCount"], 2);
-    let p = env
-        .wait_pod("flaky", "backing off again", |p| {
-            cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        .wait_pod("flaky", "the third attempt ended", |p| {
+            p.status.is_some()
+                && cstatus(p, false)[0]["restartCount"] == 2
+                && !cstatus(p, false)[0]["state"]["terminated"].is_null()
         })
         .await;
     assert_eq!(
         cstatus(&p, false)[0]["lastState"]["terminated"]["exitCode"],
         3
+    );
+    // Its back-off is 20 s: from the next sync, 10 s on, the pod shows CrashLoopBackOff, the
+    // attempt that just ended moving to lastState.
+    let ended = cstatus(&p, false)[0]["state"]["terminated"]["containerID"].clone();
+    env.api.clock.advance_millis(10_001);
+    let p = env
+        .wait_pod("flaky", "backing off", |p| {
+            cstatus(p, false)[0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        })
+        .await;
+    let cs = cstatus(&p, false)[0].clone();
+    assert_eq!(cs["lastState"]["terminated"]["containerID"], ended);
+    assert_eq!(
+        cs["state"]["waiting"]["message"]
+            .as_str()
+            .unwrap()
+            .split(" restarting")
+            .next(),
+        Some("back-off 20s")
     );
     let previous_now = env.previous_logs("flaky").await;
     assert_ne!(
@@ -78,8 +91,29 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
         .collect();
     assert_eq!(logs.len(), 2, "{logs:?}");
     assert!(logs.iter().all(|n| !n.ends_with(".0.log")), "{logs:?}");
+    // Deleted while it backs off, it is not restarted (upstream's `ShouldContainerBeRestarted`)
+    // and shows its last attempt's exit again, not CrashLoopBackOff. A finalizer holds the pod
+    // to look at what the agent wrote last.
+    let hold = json!({"metadata": {"finalizers": ["example.com/hold"]}});
+    env.pods
+        .patch("flaky", &PatchParams::default(), &Patch::Merge(&hold))
+        .await
+        .unwrap();
     env.pods
         .delete("flaky", &DeleteParams::default())
+        .await
+        .unwrap();
+    let p = env
+        .wait_pod("flaky", "its end", |p| {
+            crate::harness::phase_of(p) == "Failed"
+        })
+        .await;
+    let cs = cstatus(&p, false)[0].clone();
+    assert_eq!(cs["state"]["terminated"]["containerID"], ended, "{cs}");
+    assert_eq!(cs["state"]["terminated"]["reason"], "Error");
+    let release = json!({"metadata": {"finalizers": null}});
+    env.pods
+        .patch("flaky", &PatchParams::default(), &Patch::Merge(&release))
         .await
         .unwrap();
     wait_until("the pod is gone", || async {
