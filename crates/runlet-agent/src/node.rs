@@ -280,19 +280,9 @@ pub async fn register(
             Err(e) => return Err(err(e)),
         }
     }
-    let published = existing
-        .as_ref()
-        .and_then(|n| n.metadata.annotations.as_ref())
-        .and_then(|a| a.get(SERVING_CERTIFICATE_ANNOTATION));
-    if published != host.serving_certificate.as_ref() {
-        // Set, replaced or (null) removed: the API server pins exactly this certificate.
-        let patch = json!({"metadata": {"annotations": {
-            SERVING_CERTIFICATE_ANNOTATION: host.serving_certificate,
-        }}});
-        api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
-            .await
-            .map_err(err)?;
-    }
+    publish_serving_certificate(&api, name, existing.as_ref(), host)
+        .await
+        .map_err(err)?;
     let previous = existing
         .as_ref()
         .and_then(|n| serde_json::to_value(&n.status).ok());
@@ -304,6 +294,30 @@ pub async fn register(
     )
     .await
     .map_err(err)
+}
+
+/// Puts this agent's serving certificate on its Node, unless `node` has it already: set,
+/// replaced or (null) removed, since the API server pins exactly this certificate for the
+/// node's logs. The heartbeat checks it too, so another agent that used the node's name for a
+/// while does not leave its certificate behind.
+async fn publish_serving_certificate(
+    api: &Api<Node>,
+    name: &str,
+    node: Option<&Node>,
+    host: &HostInfo,
+) -> Result<(), kube::Error> {
+    let published = node
+        .and_then(|n| n.metadata.annotations.as_ref())
+        .and_then(|a| a.get(SERVING_CERTIFICATE_ANNOTATION));
+    if published == host.serving_certificate.as_ref() {
+        return Ok(());
+    }
+    let patch = json!({"metadata": {"annotations": {
+        SERVING_CERTIFICATE_ANNOTATION: host.serving_certificate,
+    }}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map(|_| ())
 }
 
 /// What the heartbeat needs: the agent's settings and the node it keeps alive.
@@ -378,6 +392,11 @@ impl Heartbeat {
             let node = nodes.get_opt(&name).await.ok().flatten();
             if let (Some(n), Ok(mut kept)) = (&node, latest.write()) {
                 *kept = n.clone();
+            }
+            if let Some(n) = &node
+                && let Err(e) = publish_serving_certificate(&nodes, &name, Some(n), &host).await
+            {
+                tracing::warn!(error = %e, "publishing the serving certificate");
             }
             let unschedulable =
                 node.as_ref().and_then(|n| n.spec.as_ref()?.unschedulable) == Some(true);
@@ -478,6 +497,37 @@ pub fn micro_time(millis: i64) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_serving_certificate_published_is_this_agents_own() {
+        let api = runlet_test::TestApi::start().await;
+        let nodes: Api<Node> = Api::all(api.client.clone());
+        // Another agent used the name for a while and left its certificate.
+        let node: Node = serde_json::from_value(json!({"metadata": {"name": "n1",
+            "annotations": {SERVING_CERTIFICATE_ANNOTATION: "theirs"}}}))
+        .unwrap();
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+        let mut host = HostInfo::detect();
+        host.serving_certificate = Some("ours".into());
+        let annotation = |n: &Node| {
+            n.metadata.annotations.as_ref().unwrap()[SERVING_CERTIFICATE_ANNOTATION].clone()
+        };
+        let before = nodes.get("n1").await.unwrap();
+        publish_serving_certificate(&nodes, "n1", Some(&before), &host)
+            .await
+            .unwrap();
+        let after = nodes.get("n1").await.unwrap();
+        assert_eq!(annotation(&after), "ours");
+        // Already there: nothing is written.
+        publish_serving_certificate(&nodes, "n1", Some(&after), &host)
+            .await
+            .unwrap();
+        let again = nodes.get("n1").await.unwrap();
+        assert_eq!(
+            again.metadata.resource_version,
+            after.metadata.resource_version
+        );
+    }
 
     #[test]
     fn node_status_reports_capacity_and_the_four_conditions() {

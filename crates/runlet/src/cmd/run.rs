@@ -378,19 +378,23 @@ async fn apply_patch(client: &kube::Client, p: &Planned) -> Result<Action, RunEr
     Ok(Action::Patch(patch))
 }
 
+/// A write's path with strict field validation, as `kubectl apply` (a misspelt field is an
+/// error, not silently dropped), and `dryRun=All` for the check before anything is written.
+fn write_path(path: String, dry_run: bool) -> String {
+    let dry_run = if dry_run { "&dryRun=All" } else { "" };
+    format!("{path}?fieldValidation=Strict{dry_run}")
+}
+
 async fn send_patch(
     client: &kube::Client,
     p: &Planned,
     patch: &Value,
     dry_run: bool,
 ) -> Result<Value, RunError> {
-    let mut path = format!(
-        "{}?fieldValidation=Strict",
-        resource::object_path(p.info, &p.namespace, p.name())
+    let path = write_path(
+        resource::object_path(p.info, &p.namespace, p.name()),
+        dry_run,
     );
-    if dry_run {
-        path.push_str("&dryRun=All");
-    }
     send(
         client,
         http::Method::PATCH,
@@ -619,13 +623,7 @@ async fn create(
     doc: &Value,
     dry_run: bool,
 ) -> Result<Value, RunError> {
-    let mut path = format!(
-        "{}?fieldValidation=Strict",
-        resource::collection_path(info, Some(ns))
-    );
-    if dry_run {
-        path.push_str("&dryRun=All");
-    }
+    let path = write_path(resource::collection_path(info, Some(ns)), dry_run);
     send(
         client,
         http::Method::POST,
