@@ -398,6 +398,22 @@ impl Heartbeat {
             {
                 tracing::warn!(error = %e, "publishing the serving certificate");
             }
+            // Another agent that used the name for a while published its own log port: this
+            // one's goes back at once, not at the next status write.
+            let published_port = node
+                .as_ref()
+                .and_then(|n| {
+                    n.status
+                        .as_ref()?
+                        .daemon_endpoints
+                        .as_ref()?
+                        .kubelet_endpoint
+                        .as_ref()
+                })
+                .map_or(0, |e| e.port);
+            if node.is_some() && published_port != i32::from(host.kubelet_port) {
+                first = true;
+            }
             let unschedulable =
                 node.as_ref().and_then(|n| n.spec.as_ref()?.unschedulable) == Some(true);
             if unschedulable != was_unschedulable {

@@ -310,11 +310,8 @@ fn refuse_repeats(planned: Vec<Planned>) -> Result<Vec<Planned>, RunError> {
 /// Makes every write with `dryRun=All` first, so that a bad document further down the file
 /// stops the run before anything is written; decides what each document comes to.
 async fn check(client: &kube::Client, planned: &mut [Planned]) -> Result<(), RunError> {
-    let declared: HashSet<String> = planned
-        .iter()
-        .filter(|p| p.info.kind == "Namespace" && p.info.group.is_empty())
-        .map(|p| p.name().to_string())
-        .collect();
+    // Namespaces the file makes that do not exist yet (they come first in the apply order).
+    let mut new_namespaces: HashSet<String> = HashSet::new();
     for p in planned.iter_mut() {
         if p.replaceable() {
             // Recorded as `kubectl apply` records it, so a later run or apply can tell what
@@ -323,7 +320,7 @@ async fn check(client: &kube::Client, planned: &mut [Planned]) -> Result<(), Run
             p.doc = super::apply::with_last_applied(&p.doc, namespace)
                 .map_err(|e| RunError::BadInput(e.to_string()))?;
         }
-        if p.info.namespaced && declared.contains(&p.namespace) {
+        if p.info.namespaced && new_namespaces.contains(&p.namespace) {
             // The namespace the file makes does not exist yet: the same object is tried in
             // `default` instead, where only validation can refuse it.
             let mut doc = p.doc.clone();
@@ -337,9 +334,12 @@ async fn check(client: &kube::Client, planned: &mut [Planned]) -> Result<(), Run
             }
         }
         match create(client, p.info, &p.namespace, &p.doc, true).await {
+            Ok(_) if is_namespace(p.info) => {
+                new_namespaces.insert(p.name().to_string());
+            }
             Ok(_) => {}
             Err(RunError::BadInput(m)) if m.ends_with("already exists") => {
-                if p.info.kind == "Namespace" {
+                if is_namespace(p.info) {
                     p.action = Action::Unchanged;
                 } else if p.replaceable() {
                     p.action = apply_patch(client, p).await?;
@@ -353,6 +353,10 @@ async fn check(client: &kube::Client, planned: &mut [Planned]) -> Result<(), Run
         }
     }
     Ok(())
+}
+
+fn is_namespace(info: &resources::ResourceInfo) -> bool {
+    (info.group, info.kind) == ("", "Namespace")
 }
 
 /// What `kubectl apply` would send for an object that exists: a merge patch of what the file

@@ -296,6 +296,19 @@ fn run_twice_on_one_data_dir_updates_what_jobs_read_and_refuses_the_same_job() {
         assert!(stderr.contains(unchanged), "{stderr}");
     }
     assert!(stdout.contains("Backup completed successfully"), "{stdout}");
+
+    // A file that makes its namespace runs again too: the namespace exists the second time,
+    // and what goes in it is found as existing, not created again.
+    let in_team = write(
+        &dir,
+        "team.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: team\nstringData:\n  k: v\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: j-\n  namespace: team\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"true\"]\n",
+    );
+    assert_eq!(run(&in_team, true).status.code(), Some(0));
+    let again = run(&in_team, true);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("secret/s unchanged"), "{stderr}");
 }
 
 #[test]
