@@ -529,8 +529,12 @@ async fn run_documents(
                 }
             }
             multi.clear().ok();
-            let kept = args.kubeconfig.is_some() || args.data_dir.is_some();
-            print_interrupted(client, &jobs, started.elapsed(), kept).await;
+            let kept = match (&args.kubeconfig, &args.data_dir) {
+                (Some(_), _) => Kept::OnServer,
+                (None, Some(dir)) => Kept::InDataDir(dir.clone()),
+                (None, None) => Kept::Nowhere,
+            };
+            print_interrupted(client, &jobs, started.elapsed(), &kept).await;
             return Ok(ExitCode::from(code));
         }
     };
@@ -1103,7 +1107,17 @@ async fn stop_jobs(client: &kube::Client, jobs: &[Followed]) {
 }
 
 /// The summary of an interrupted run: where each Job got to.
-async fn print_interrupted(client: &kube::Client, jobs: &[Followed], took: Duration, kept: bool) {
+/// Where an interrupted run's suspended Jobs stay.
+enum Kept {
+    /// On the server `--kubeconfig` names.
+    OnServer,
+    /// In the `--data-dir` of the embedded server, for a later `runlet server` on it.
+    InDataDir(PathBuf),
+    /// Nowhere: the temporary data directory goes.
+    Nowhere,
+}
+
+async fn print_interrupted(client: &kube::Client, jobs: &[Followed], took: Duration, kept: &Kept) {
     for job in jobs {
         let api: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
         let status = api
@@ -1113,13 +1127,19 @@ async fn print_interrupted(client: &kube::Client, jobs: &[Followed], took: Durat
             .flatten()
             .and_then(|j| j.status)
             .unwrap_or_default();
-        let resume = if kept {
-            format!(
-                "; it is suspended (`runlet resume job/{}` goes on)",
+        let resume = match kept {
+            Kept::OnServer => {
+                format!(
+                    "; it is suspended (`runlet resume job/{}` goes on)",
+                    job.name
+                )
+            }
+            Kept::InDataDir(dir) => format!(
+                "; it is suspended in {} (`runlet server --data-dir` there serves it, and `runlet resume job/{}` goes on)",
+                dir.display(),
                 job.name
-            )
-        } else {
-            String::new()
+            ),
+            Kept::Nowhere => String::new(),
         };
         println!(
             "job.batch/{}: Interrupted after {:.1}s — {} succeeded, {} failed{resume}",
