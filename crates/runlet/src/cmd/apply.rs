@@ -94,6 +94,12 @@ fn read_path(path: &Path) -> Result<Vec<(String, Value)>, CliError> {
     parse_documents(&path.display().to_string(), &text)
 }
 
+/// A list of objects (`List`, `PodList`, ...: a kind ending in `List`, with `items`), which
+/// kubectl reads as its items.
+pub(crate) fn is_list(doc: &Value) -> bool {
+    doc["kind"].as_str().is_some_and(|k| k.ends_with("List")) && doc["items"].is_array()
+}
+
 /// Every non-empty document; `kind: List` documents contribute their items.
 pub fn parse_documents(source: &str, text: &str) -> Result<Vec<(String, Value)>, CliError> {
     let docs: Vec<Value> = serde_saphyr::from_multiple::<Value>(text)
@@ -105,7 +111,7 @@ pub fn parse_documents(source: &str, text: &str) -> Result<Vec<(String, Value)>,
                 "error parsing {source}: a document is not an object"
             )));
         }
-        if d["kind"] == "List" {
+        if is_list(&d) {
             for item in d["items"].as_array().cloned().unwrap_or_default() {
                 out.push((source.to_string(), item));
             }
@@ -190,7 +196,10 @@ async fn apply_one(ctx: &Ctx, source: &str, doc: Value, format: Format) -> Resul
 }
 
 /// The document to send: `status` dropped, the namespace set, and the document itself (without
-/// this annotation) recorded in the last-applied annotation, as kubectl records it.
+/// this annotation) recorded in the last-applied annotation, as kubectl's
+/// `GetModifiedConfiguration` records it: with `"annotations":{}` when it has no other, keys
+/// in order (Go's JSON encoding of a map), a newline at the end. The same bytes as kubectl's,
+/// so applying a file with one and then the other changes nothing.
 pub(crate) fn with_last_applied(doc: &Value, namespace: Option<&str>) -> Result<Value, CliError> {
     let mut applied = doc.clone();
     if let Some(m) = applied.as_object_mut() {
@@ -199,21 +208,34 @@ pub(crate) fn with_last_applied(doc: &Value, namespace: Option<&str>) -> Result<
     if let Some(ns) = namespace {
         applied["metadata"]["namespace"] = json!(ns);
     }
-    if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut)
-        && let Some(Value::Object(a)) = meta.get_mut("annotations")
-    {
+    if !applied["metadata"]["annotations"].is_object() {
+        applied["metadata"]["annotations"] = json!({});
+    }
+    if let Some(Value::Object(a)) = applied["metadata"].get_mut("annotations") {
         a.remove(LAST_APPLIED);
-        if a.is_empty() {
-            meta.remove("annotations");
-        }
     }
-    let record = serde_json::to_string(&applied).map_err(|e| CliError::Other(e.to_string()))?;
+    let record = serde_json::to_string(&keys_in_order(&applied))
+        .map_err(|e| CliError::Other(e.to_string()))?;
     let mut out = applied;
-    if !out["metadata"]["annotations"].is_object() {
-        out["metadata"]["annotations"] = json!({});
-    }
     out["metadata"]["annotations"][LAST_APPLIED] = json!(format!("{record}\n"));
     Ok(out)
+}
+
+/// `v` with every object's keys in order, as Go's encoding/json writes a map.
+fn keys_in_order(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), keys_in_order(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(keys_in_order).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Whether `current` already says everything `wanted` says (fields `wanted` leaves out, such as
@@ -316,8 +338,12 @@ mod tests {
         let recorded: Value = serde_json::from_str(record).expect("json");
         assert_eq!(recorded["metadata"]["namespace"], "ns");
         assert!(recorded.get("status").is_none());
-        assert!(recorded["metadata"].get("annotations").is_none());
         assert!(out.get("status").is_none());
+        // kubectl's bytes: keys in order, an empty `annotations`, a newline.
+        assert_eq!(
+            record,
+            "{\"apiVersion\":\"v1\",\"data\":{\"a\":\"1\"},\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{},\"name\":\"x\",\"namespace\":\"ns\"}}\n"
+        );
     }
 
     #[test]
@@ -333,5 +359,9 @@ mod tests {
             .collect();
         assert_eq!(names, ["a", "b"]);
         assert!(parse_documents("f", "- 1\n").is_err());
+        // What `kubectl get pods -o yaml` prints is a list too.
+        assert!(is_list(&json!({"kind": "PodList", "items": []})));
+        assert!(!is_list(&json!({"kind": "List"})));
+        assert!(!is_list(&json!({"kind": "ConfigMap", "items": []})));
     }
 }

@@ -184,7 +184,7 @@ fn documents_of(file: &PathBuf) -> Result<Vec<Value>, String> {
             ));
         }
         // A `List` (what `kubectl get -o yaml` prints) stands for its items, as kubectl reads it.
-        if d["kind"] == "List" {
+        if super::apply::is_list(&d) {
             objects.extend(d["items"].as_array().into_iter().flatten().cloned());
         } else {
             objects.push(d);
