@@ -89,8 +89,8 @@ impl CliError {
     }
 }
 
-/// `e` and its sources, joined by `: `.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// `e` and its sources, joined by `: `, each cause once (kube repeats its own in its message).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(s) = cur {

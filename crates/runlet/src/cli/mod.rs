@@ -14,7 +14,7 @@ pub mod output;
 pub mod resource;
 pub mod tabwriter;
 
-pub use error::CliError;
+pub use error::{CliError, error_chain};
 
 use clap::Args;
 use http::Request;

@@ -217,19 +217,10 @@ async fn check_join(client: &kube::Client, server: &str, node: &str) -> anyhow::
             )
         }
         Err(kube::Error::Api(s)) => anyhow::bail!("{server} answered: {}", s.message),
-        Err(e) => {
-            // The causes, each once (kube repeats its own in its message).
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                let text = cause.to_string();
-                if !message.contains(&text) {
-                    message = format!("{message}: {text}");
-                }
-                source = cause.source();
-            }
-            anyhow::bail!("cannot reach the server at {server}: {message}")
-        }
+        Err(e) => anyhow::bail!(
+            "cannot reach the server at {server}: {}",
+            crate::cli::error_chain(&e)
+        ),
     }
 }
 
