@@ -11,6 +11,12 @@ pub trait Clock: Send + Sync + 'static {
     fn now_unix(&self) -> i64 {
         self.now_millis().div_euclid(1000)
     }
+
+    /// Nanoseconds since the Unix epoch, for what upstream stamps at that precision (CRI log
+    /// lines). A clock that only keeps milliseconds gives them in nanoseconds.
+    fn now_nanos(&self) -> i64 {
+        self.now_millis().saturating_mul(1_000_000)
+    }
 }
 
 /// The wall clock.
@@ -20,6 +26,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now_millis(&self) -> i64 {
         (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    fn now_nanos(&self) -> i64 {
+        i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
     }
 }
 
@@ -103,5 +113,15 @@ mod tests {
         c.advance_millis(1500);
         assert_eq!(c.now_unix(), 1_700_000_001);
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(c.now_nanos(), 1_700_000_001_500_000_000);
+    }
+
+    #[test]
+    fn the_system_clock_gives_nanoseconds_of_the_same_time() {
+        let (millis, nanos) = (SystemClock.now_millis(), SystemClock.now_nanos());
+        assert!(
+            (nanos / 1_000_000 - millis).abs() < 1000,
+            "{millis} {nanos}"
+        );
     }
 }

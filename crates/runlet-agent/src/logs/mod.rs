@@ -346,10 +346,11 @@ pub(crate) fn rotate(
     Ok(())
 }
 
-/// Formats a time in milliseconds as the CRI log timestamp (9 fraction digits, UTC).
-pub fn cri_timestamp(millis: i64) -> String {
-    let secs = millis.div_euclid(1000);
-    let nanos = millis.rem_euclid(1000) * 1_000_000;
+/// Formats a time in nanoseconds as the CRI log timestamp (9 fraction digits, UTC, as the
+/// kubelet's `timeFormatOut`).
+pub fn cri_timestamp(unix_nanos: i64) -> String {
+    let secs = unix_nanos.div_euclid(1_000_000_000);
+    let nanos = unix_nanos.rem_euclid(1_000_000_000);
     let base = runlet_api::clock::rfc3339(secs);
     // `rfc3339` ends with `Z` at second precision.
     let stem = base.strip_suffix('Z').unwrap_or(&base);
@@ -369,9 +370,13 @@ mod tests {
 
     #[test]
     fn timestamps_have_nine_fraction_digits_and_round_trip() {
-        let ts = cri_timestamp(1_767_225_600_123);
-        assert_eq!(ts, "2026-01-01T00:00:00.123000000Z");
+        let ts = cri_timestamp(1_767_225_600_123_456_789);
+        assert_eq!(ts, "2026-01-01T00:00:00.123456789Z");
         assert_eq!(parse_timestamp(&ts), Some(1_767_225_600_123));
+        assert_eq!(
+            cri_timestamp(1_767_225_600_000_000_007),
+            "2026-01-01T00:00:00.000000007Z"
+        );
     }
 
     fn request(uid: &str, container: &str, id: Option<&str>, options: LogOptions) -> LogRequest {

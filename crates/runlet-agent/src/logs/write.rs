@@ -118,14 +118,14 @@ pub async fn copy_to_cri(
             err_buf.clear();
             tokio::select! {
                 r = stdout.read_buf(&mut out_buf), if out_open => {
-                    let ts = cri_timestamp(clock.now_millis());
+                    let ts = cri_timestamp(clock.now_nanos());
                     match r {
                         Ok(0) | Err(_) => { out_open = false; out_p.finish(&ts, &mut encoded); }
                         Ok(n) => out_p.feed(out_buf.get(..n).unwrap_or_default(), &ts, &mut encoded),
                     }
                 }
                 r = stderr.read_buf(&mut err_buf), if err_open => {
-                    let ts = cri_timestamp(clock.now_millis());
+                    let ts = cri_timestamp(clock.now_nanos());
                     match r {
                         Ok(0) | Err(_) => { err_open = false; err_p.finish(&ts, &mut encoded); }
                         Ok(n) => err_p.feed(err_buf.get(..n).unwrap_or_default(), &ts, &mut encoded),

@@ -290,6 +290,15 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
     assert!(one.starts_with("hello from "), "{one}");
     let stamped = ok(&s, &["logs", &pod, "--timestamps", "--tail", "1"]);
     assert!(stamped.contains("Z hello from "), "{stamped}");
+    // RFC 3339 with nine fraction digits, as the kubelet's `timeFormatOut`, below the
+    // millisecond (a millisecond clock would leave six zeros).
+    let stamp = stamped.split(' ').next().unwrap_or_default();
+    assert_eq!(
+        stamp.len(),
+        "2026-01-01T00:00:00.123456789Z".len(),
+        "{stamped}"
+    );
+    assert!(!stamp.ends_with("000000Z"), "{stamped}");
 
     // invalid input reads like kubectl's.
     let bad = write(
