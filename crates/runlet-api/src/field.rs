@@ -123,9 +123,14 @@ impl FieldError {
         value: Option<Value>,
         detail: impl Into<String>,
     ) -> Self {
+        // Upstream's `field.NewPath("")` prints as `[]` (a root with neither name nor index).
+        let field = match path.as_str() {
+            "" => "[]".to_string(),
+            p => p.to_string(),
+        };
         FieldError {
             error_type,
-            field: path.to_string(),
+            field,
             bad_value: value,
             detail: detail.into(),
         }
@@ -197,11 +202,7 @@ impl FieldError {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            f.write_str(&self.body())
-        } else {
-            write!(f, "{}: {}", self.field, self.body())
-        }
+        write!(f, "{}: {}", self.field, self.body())
     }
 }
 
@@ -234,6 +235,13 @@ pub fn aggregate_message(errors: &[FieldError]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_empty_path_reads_as_upstream_s_root() {
+        let e = FieldError::forbidden(&Path::default(), "at most one");
+        assert_eq!(e.to_string(), "[]: Forbidden: at most one");
+        assert_eq!(e.field, "[]");
+    }
 
     #[test]
     fn required_value_reads_like_upstream() {

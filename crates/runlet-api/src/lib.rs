@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod patch;
 pub mod podrecord;
 pub mod protobuf;
+pub mod query;
 pub mod resources;
 pub mod selector;
 pub mod status;

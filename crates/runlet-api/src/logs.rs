@@ -8,6 +8,7 @@
 //! them to the agent's `/containerLogs/{namespace}/{pod}/{container}` endpoint, which parses
 //! them with the same [`LogOptions::from_query`].
 
+use crate::field::{FieldError, Path};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -19,68 +20,151 @@ pub struct LogOptions {
     pub previous: bool,
     pub tail_lines: Option<i64>,
     pub since_seconds: Option<i64>,
-    /// `sinceTime` in milliseconds since the epoch.
+    /// `sinceTime` in milliseconds since the epoch, at whole seconds: upstream's `LogLocation`
+    /// passes it on to the kubelet formatted as RFC 3339 without fractions.
     pub since_time_millis: Option<i64>,
     pub timestamps: bool,
     pub limit_bytes: Option<i64>,
+    pub stream: OutputStream,
 }
 
-fn flag(v: Option<&str>) -> bool {
-    matches!(v, Some("true" | "1"))
+/// Which of a container's output streams to read (`stream`, upstream's split-streams option).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputStream {
+    #[default]
+    All,
+    Stdout,
+    Stderr,
 }
 
-fn int(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<i64>, String> {
+impl OutputStream {
+    /// The values `stream` takes, as upstream's `validLogStreams`.
+    const VALUES: [&'static str; 3] = ["Stdout", "Stderr", "All"];
+
+    fn parse(v: &str) -> Option<OutputStream> {
+        match v {
+            "All" => Some(OutputStream::All),
+            "Stdout" => Some(OutputStream::Stdout),
+            "Stderr" => Some(OutputStream::Stderr),
+            _ => None,
+        }
+    }
+
+    fn as_query(self) -> &'static str {
+        match self {
+            OutputStream::All => "All",
+            OutputStream::Stdout => "Stdout",
+            OutputStream::Stderr => "Stderr",
+        }
+    }
+
+    /// The stream name a CRI log line carries, or `None` for both.
+    pub fn cri_name(self) -> Option<&'static [u8]> {
+        match self {
+            OutputStream::All => None,
+            OutputStream::Stdout => Some(b"stdout"),
+            OutputStream::Stderr => Some(b"stderr"),
+        }
+    }
+}
+
+/// Why a log request's options are refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LogOptionsError {
+    /// A parameter that is not of its type (400, as upstream's query decoding).
+    #[error("{0}")]
+    Malformed(String),
+    /// Values `ValidatePodLogOptions` refuses, every one of them (422, `PodLogOptions "p" is
+    /// invalid: ...`).
+    #[error("{}", crate::field::aggregate_message(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+fn int(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<i64>, LogOptionsError> {
     match get(key).as_deref() {
         None | Some("") => Ok(None),
         Some(v) => v
             .parse()
             .map(Some)
-            .map_err(|_| format!("invalid value for {key}: {v:?}")),
+            .map_err(|_| LogOptionsError::Malformed(format!("invalid value for {key}: {v:?}"))),
     }
 }
 
 impl LogOptions {
-    /// Parses and validates the query parameters of a log request, with upstream's messages
-    /// (each a 400). `get` looks one parameter up.
-    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Result<LogOptions, String> {
-        let invalid =
-            |field: &str, value: i64, why: &str| format!("{field}: Invalid value: {value}: {why}");
+    /// Parses the query parameters of a log request and validates them as upstream's
+    /// `ValidatePodLogOptions`, reporting every refused value. `get` looks one parameter up.
+    pub fn from_query(get: impl Fn(&str) -> Option<String>) -> Result<LogOptions, LogOptionsError> {
         let tail_lines = int(&get, "tailLines")?;
+        let limit_bytes = int(&get, "limitBytes")?;
+        let since_seconds = int(&get, "sinceSeconds")?;
+        let since_time_millis = match get("sinceTime").filter(|t| !t.is_empty()) {
+            Some(t) => Some(
+                time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                    .map(|t| t.unix_timestamp().saturating_mul(1000))
+                    .map_err(|_| {
+                        LogOptionsError::Malformed(format!("invalid value for sinceTime: {t:?}"))
+                    })?,
+            ),
+            None => None,
+        };
+        let stream = get("stream");
+        let mut errors = Vec::new();
         if let Some(t) = tail_lines.filter(|t| *t < 0) {
-            return Err(invalid(
-                "tailLines",
+            errors.push(FieldError::invalid(
+                &Path::new("tailLines"),
                 t,
                 "must be greater than or equal to 0",
             ));
         }
-        let limit_bytes = int(&get, "limitBytes")?;
         if let Some(l) = limit_bytes.filter(|l| *l < 1) {
-            return Err(invalid("limitBytes", l, "must be greater than 0"));
+            errors.push(FieldError::invalid(
+                &Path::new("limitBytes"),
+                l,
+                "must be greater than 0",
+            ));
         }
-        let since_seconds = int(&get, "sinceSeconds")?;
-        if let Some(s) = since_seconds.filter(|s| *s < 1) {
-            return Err(invalid("sinceSeconds", s, "must be greater than 0"));
+        match (since_seconds, since_time_millis) {
+            (Some(_), Some(_)) => errors.push(FieldError::forbidden(
+                &Path::default(),
+                "at most one of `sinceTime` or `sinceSeconds` may be specified",
+            )),
+            (Some(s), None) if s < 1 => errors.push(FieldError::invalid(
+                &Path::new("sinceSeconds"),
+                s,
+                "must be greater than 0",
+            )),
+            _ => {}
         }
-        let since_time_millis = match get("sinceTime").filter(|t| !t.is_empty()) {
-            Some(t) => Some(
-                time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
-                    .ok()
-                    .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok())
-                    .ok_or_else(|| format!("invalid value for sinceTime: {t:?}"))?,
-            ),
-            None => None,
+        let parsed_stream = match stream.as_deref() {
+            None => OutputStream::All,
+            Some(v) => OutputStream::parse(v).unwrap_or_else(|| {
+                errors.push(FieldError::not_supported(
+                    &Path::new("stream"),
+                    v,
+                    &OutputStream::VALUES,
+                ));
+                OutputStream::All
+            }),
         };
-        if since_seconds.is_some() && since_time_millis.is_some() {
-            return Err("at most one of `sinceTime` or `sinceSeconds` may be specified".into());
+        if stream.is_some_and(|v| v != "All") && tail_lines.is_some() {
+            errors.push(FieldError::forbidden(
+                &Path::default(),
+                "`tailLines` and specific `stream` are mutually exclusive for now",
+            ));
         }
+        if !errors.is_empty() {
+            return Err(LogOptionsError::Invalid(errors));
+        }
+        let flag = |key: &str| crate::query::flag(get(key).as_deref());
         Ok(LogOptions {
-            follow: flag(get("follow").as_deref()),
-            previous: flag(get("previous").as_deref()),
+            follow: flag("follow"),
+            previous: flag("previous"),
             tail_lines,
             since_seconds,
             since_time_millis,
-            timestamps: flag(get("timestamps").as_deref()),
+            timestamps: flag("timestamps"),
             limit_bytes,
+            stream: parsed_stream,
         })
     }
 
@@ -113,6 +197,9 @@ impl LogOptions {
         });
         if let Some(t) = since_time {
             q.push(("sinceTime", t));
+        }
+        if self.stream != OutputStream::All {
+            q.push(("stream", self.stream.as_query().to_string()));
         }
         q
     }
@@ -178,7 +265,7 @@ impl LogRequest {
             uid,
             container: container.to_string(),
             container_id: get("containerID"),
-            options: LogOptions::from_query(get)?,
+            options: LogOptions::from_query(get).map_err(|e| e.to_string())?,
         };
         req.check_names()?;
         Ok(req)
@@ -228,7 +315,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn parse(pairs: &[(&str, &str)]) -> Result<LogOptions, String> {
+    fn parse(pairs: &[(&str, &str)]) -> Result<LogOptions, LogOptionsError> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -241,15 +328,24 @@ mod tests {
         let opts = LogOptions {
             follow: true,
             previous: false,
-            tail_lines: Some(3),
+            tail_lines: None,
             since_seconds: None,
-            since_time_millis: Some(1_767_225_600_123),
+            since_time_millis: Some(1_767_225_600_000),
             timestamps: true,
             limit_bytes: Some(10),
+            stream: OutputStream::Stdout,
         };
-        let q = opts.to_query();
-        let back = parse(&q.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
-        assert_eq!(back, Ok(opts));
+        let back = |opts: &LogOptions| {
+            let q = opts.to_query();
+            parse(&q.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>())
+        };
+        assert_eq!(back(&opts), Ok(opts.clone()));
+        let tailed = LogOptions {
+            tail_lines: Some(3),
+            stream: OutputStream::All,
+            ..opts
+        };
+        assert_eq!(back(&tailed), Ok(tailed.clone()));
     }
 
     #[test]
@@ -290,22 +386,62 @@ mod tests {
     }
 
     #[test]
-    fn invalid_options_get_upstream_messages() {
+    fn invalid_options_get_upstream_messages_all_of_them() {
+        let invalid = |pairs: &[(&str, &str)]| match parse(pairs) {
+            Err(LogOptionsError::Invalid(errs)) => crate::field::aggregate_message(&errs),
+            other => panic!("{other:?}"),
+        };
         assert_eq!(
-            parse(&[("tailLines", "-1")]),
-            Err("tailLines: Invalid value: -1: must be greater than or equal to 0".into())
+            invalid(&[("tailLines", "-1")]),
+            "tailLines: Invalid value: -1: must be greater than or equal to 0"
         );
         assert_eq!(
-            parse(&[("limitBytes", "0")]),
-            Err("limitBytes: Invalid value: 0: must be greater than 0".into())
+            invalid(&[("limitBytes", "0")]),
+            "limitBytes: Invalid value: 0: must be greater than 0"
+        );
+        assert_eq!(
+            invalid(&[("sinceSeconds", "1"), ("sinceTime", "2026-01-01T00:00:00Z")]),
+            "[]: Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"
+        );
+        assert_eq!(
+            invalid(&[
+                ("tailLines", "-1"),
+                ("limitBytes", "0"),
+                ("sinceSeconds", "0")
+            ]),
+            "[tailLines: Invalid value: -1: must be greater than or equal to 0, \
+             limitBytes: Invalid value: 0: must be greater than 0, \
+             sinceSeconds: Invalid value: 0: must be greater than 0]"
+        );
+        assert_eq!(
+            invalid(&[("stream", "bogus")]),
+            "stream: Unsupported value: \"bogus\": supported values: \"Stdout\", \"Stderr\", \"All\""
+        );
+        assert_eq!(
+            invalid(&[("stream", "Stderr"), ("tailLines", "1")]),
+            "[]: Forbidden: `tailLines` and specific `stream` are mutually exclusive for now"
         );
         assert_eq!(
             parse(&[("sinceSeconds", "x")]),
-            Err("invalid value for sinceSeconds: \"x\"".into())
+            Err(LogOptionsError::Malformed(
+                "invalid value for sinceSeconds: \"x\"".into()
+            ))
         );
-        assert_eq!(
-            parse(&[("sinceSeconds", "1"), ("sinceTime", "2026-01-01T00:00:00Z")]),
-            Err("at most one of `sinceTime` or `sinceSeconds` may be specified".into())
-        );
+    }
+
+    #[test]
+    fn flags_are_false_only_when_false_and_since_time_is_whole_seconds() {
+        let opts = parse(&[
+            ("follow", "True"),
+            ("previous", ""),
+            ("timestamps", "0"),
+            ("sinceTime", "2026-01-01T00:00:00.999Z"),
+            ("stream", "Stderr"),
+        ])
+        .unwrap();
+        assert!(opts.follow && opts.previous && !opts.timestamps);
+        assert_eq!(opts.since_time_millis, Some(1_767_225_600_000));
+        assert_eq!(opts.stream, OutputStream::Stderr);
+        assert!(!parse(&[("follow", "FALSE")]).unwrap().follow);
     }
 }

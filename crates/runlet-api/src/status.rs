@@ -94,16 +94,28 @@ impl Status {
 
     /// 422 `Job.batch "x" is invalid: ...` with one cause per field error.
     pub fn invalid(info: &ResourceInfo, name: &str, errors: &[FieldError]) -> Self {
+        Status::invalid_kind(info.group, info.kind, name, errors)
+    }
+
+    /// 422 for an object of a kind that is not a resource of its own (`PodLogOptions "p" is
+    /// invalid: ...`), as upstream's `NewInvalid(Kind(...), ...)`.
+    pub fn invalid_kind(group: &str, kind: &str, name: &str, errors: &[FieldError]) -> Self {
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         let mut s = Status::new(
             422,
             "Invalid",
             format!(
-                "{} {name:?} is invalid: {}",
-                info.qualified_kind(),
+                "{qualified} {name:?} is invalid: {}",
                 aggregate_message(errors)
             ),
-        )
-        .about(info, name, info.kind);
+        );
+        s.name = Some(name.to_string());
+        s.group = Some(group.to_string());
+        s.kind = Some(kind.to_string());
         s.causes = errors
             .iter()
             .map(|e| Cause {

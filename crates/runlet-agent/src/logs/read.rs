@@ -21,6 +21,8 @@ pub use runlet_api::logs::LogOptions;
 /// One parsed CRI log entry.
 pub struct Entry<'a> {
     pub timestamp: &'a [u8],
+    /// `stdout` or `stderr`.
+    pub stream: &'a [u8],
     pub full: bool,
     pub content: &'a [u8],
 }
@@ -29,11 +31,12 @@ pub struct Entry<'a> {
 pub fn parse_line(line: &[u8]) -> Option<Entry<'_>> {
     let mut parts = line.splitn(4, |b| *b == b' ');
     let timestamp = parts.next()?;
-    let _stream = parts.next()?;
+    let stream = parts.next()?;
     let tag = parts.next()?;
     let content = parts.next().unwrap_or_default();
     Some(Entry {
         timestamp,
+        stream,
         full: tag.first() != Some(&b'P'),
         content,
     })
@@ -41,6 +44,8 @@ pub fn parse_line(line: &[u8]) -> Option<Entry<'_>> {
 
 /// Filters and formats entries; returns the bytes to send.
 struct Renderer {
+    /// The one stream to show (`stream=Stdout|Stderr`), or both.
+    stream: Option<&'static [u8]>,
     since_millis: Option<i64>,
     timestamps: bool,
     budget: Option<u64>,
@@ -59,6 +64,9 @@ impl Renderer {
                 return;
             }
             let Some(e) = parse_line(line) else { continue };
+            if self.stream.is_some_and(|s| s != e.stream) {
+                continue;
+            }
             if let Some(since) = self.since_millis {
                 let ts = std::str::from_utf8(e.timestamp)
                     .ok()
@@ -125,6 +133,7 @@ pub fn open(
             .map(|s| now_millis - s.saturating_mul(1000))
     });
     let mut renderer = Renderer {
+        stream: opts.stream.cri_name(),
         since_millis,
         timestamps: opts.timestamps,
         budget: opts.limit_bytes.filter(|b| *b > 0).map(|b| b as u64),
@@ -302,8 +311,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(collect(ts).await, "2026-01-01T00:00:20.000000000Z three\n");
-        let limited = open(store, path, o(|o| o.limit_bytes = Some(5)), 0).unwrap();
+        let limited = open(
+            store.clone(),
+            path.clone(),
+            o(|o| o.limit_bytes = Some(5)),
+            0,
+        )
+        .unwrap();
         assert_eq!(collect(limited).await, "one\nt");
+        let stderr = open(
+            store.clone(),
+            path.clone(),
+            o(|o| o.stream = runlet_api::logs::OutputStream::Stderr),
+            0,
+        )
+        .unwrap();
+        assert_eq!(collect(stderr).await, "two\n");
+        let stdout = open(
+            store,
+            path,
+            o(|o| o.stream = runlet_api::logs::OutputStream::Stdout),
+            0,
+        )
+        .unwrap();
+        assert_eq!(collect(stdout).await, "one\nthree\n");
     }
 
     /// A follower of the sample's live attempt, past its first three lines.

@@ -13,26 +13,40 @@ struct Pending {
 }
 
 impl Pending {
-    /// Appends `data`, emitting every complete line (and cut partial lines) into `out`.
+    /// Appends `data`, emitting every complete line (and cut partial lines) into `out`. A
+    /// line ends at `\n` or `\r\n`, neither kept, as containerd's `readLine` reads it.
     fn feed(&mut self, data: &[u8], ts: &str, out: &mut Vec<u8>) {
         for &b in data {
             if b == b'\n' {
+                if self.buf.last() == Some(&b'\r') {
+                    self.buf.pop();
+                }
                 entry(out, ts, self.name, b'F', &self.buf);
                 self.buf.clear();
             } else {
                 self.buf.push(b);
                 if self.buf.len() >= MAX_LINE {
-                    entry(out, ts, self.name, b'P', &self.buf);
-                    self.buf.clear();
+                    // A `\r` that may begin a `\r\n` waits for the next byte.
+                    let held = self.buf.last() == Some(&b'\r');
+                    let cut = self.buf.len() - usize::from(held);
+                    entry(
+                        out,
+                        ts,
+                        self.name,
+                        b'P',
+                        self.buf.get(..cut).unwrap_or_default(),
+                    );
+                    self.buf.drain(..cut);
                 }
             }
         }
     }
 
-    /// At the end of the stream, what is left is a full line without its newline.
+    /// At the end of the stream, what is left is a line without its newline: a partial
+    /// entry, as containerd writes it, so that it is read back without one.
     fn finish(&mut self, ts: &str, out: &mut Vec<u8>) {
         if !self.buf.is_empty() {
-            entry(out, ts, self.name, b'F', &self.buf);
+            entry(out, ts, self.name, b'P', &self.buf);
             self.buf.clear();
         }
     }
@@ -135,8 +149,9 @@ pub async fn copy_to_cri(
             if let Some(file) = file.as_mut()
                 && !encoded.is_empty()
             {
-                file.write_all(&encoded)?;
-                size += encoded.len() as u64;
+                // A full file is rotated before it is written to, never right after: the
+                // newest output stays in the current file, which is all a reader without
+                // `follow` reads (a container's last line must not go out with a rotation).
                 // At most one rotation a second, as the kubelet's log manager looks at a file
                 // every few seconds: a burst makes one larger file, not a run of rotations that
                 // removes files before a follower has read them.
@@ -153,6 +168,8 @@ pub async fn copy_to_cri(
                     size = 0;
                     last_rotation_ms = Some(now);
                 }
+                file.write_all(&encoded)?;
+                size += encoded.len() as u64;
             }
         }
         Ok(())
@@ -227,7 +244,8 @@ mod tests {
             vec![
                 "2026-01-01T00:00:00.000000000Z stderr F oops",
                 "2026-01-01T00:00:00.000000000Z stdout F hello",
-                "2026-01-01T00:00:00.000000000Z stdout F world",
+                // The last line had no newline: a partial entry, as containerd writes it.
+                "2026-01-01T00:00:00.000000000Z stdout P world",
             ]
         );
         assert!(
@@ -249,6 +267,26 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let tags: Vec<&str> = text.lines().map(|l| &l[9..10]).collect();
         assert_eq!(tags, vec!["P", "F"]);
+    }
+
+    #[test]
+    fn crlf_ends_a_line_and_a_last_line_without_newline_is_partial() {
+        let mut p = Pending {
+            name: "stdout",
+            buf: Vec::new(),
+        };
+        let mut out = Vec::new();
+        p.feed(b"a\r\nb\rc\n", "T", &mut out);
+        // A `\r` at the cut of a long line waits to see whether a `\n` follows it.
+        let mut long = vec![b'x'; MAX_LINE - 1];
+        long.push(b'\r');
+        p.feed(&long, "T", &mut out);
+        p.feed(b"\nlast", "T", &mut out);
+        p.finish("T", &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let entries: Vec<&str> = text.lines().map(|l| &l[9..]).collect();
+        let long_line = format!("P {}", "x".repeat(MAX_LINE - 1));
+        assert_eq!(entries, vec!["F a", "F b\rc", &long_line, "F ", "P last"]);
     }
 
     #[test]
@@ -346,6 +384,11 @@ mod tests {
         assert!(
             name(&files[0]).starts_with("default_p_u_c.0.log.20260101-0000"),
             "{files:?}"
+        );
+        let current = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            current.ends_with(" F line 39\n"),
+            "the last line stays in the current file: {current:?}"
         );
         files.push(path.clone());
         let kept = kept(&files);

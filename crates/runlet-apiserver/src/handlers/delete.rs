@@ -44,7 +44,7 @@ impl DeleteOptions {
             dry_run: query.dry_run(),
             ..Default::default()
         };
-        if query.get("orphanDependents") == Some("true") && opts.propagation.is_none() {
+        if query.flag("orphanDependents") && opts.propagation.is_none() {
             opts.propagation = Some("Orphan".into());
         }
         if let Some(body) = body {

@@ -9,7 +9,7 @@
 
 use super::{Query, Target};
 use crate::error::{ApiError, ApiResult};
-use crate::logs::{LogOptions, LogRequest, LogSource, LogSourceError, nodeproxy};
+use crate::logs::{LogOptions, LogOptionsError, LogRequest, LogSource, LogSourceError, nodeproxy};
 use crate::registry;
 use crate::state::AppState;
 use axum::response::Response;
@@ -61,18 +61,18 @@ fn choose_container(
         [] => Err(ApiError::new(Status::bad_request(format!(
             "a container name must be specified for pod {pod}"
         )))),
-        many => {
-            let mut msg = format!(
+        _ => {
+            // Every container as `VisitContainers` lists them: init, regular, ephemeral.
+            let all: Vec<&str> = init
+                .iter()
+                .chain(containers)
+                .chain(ephemeral)
+                .map(String::as_str)
+                .collect();
+            Err(ApiError::new(Status::bad_request(format!(
                 "a container name must be specified for pod {pod}, choose one of: [{}]",
-                many.join(" ")
-            );
-            if !init.is_empty() {
-                msg.push_str(&format!(
-                    " or one of the init containers: [{}]",
-                    init.join(" ")
-                ));
-            }
-            Err(ApiError::new(Status::bad_request(msg)))
+                all.join(" ")
+            ))))
         }
     }
 }
@@ -81,6 +81,14 @@ fn choose_container(
 pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
     let namespace = target.namespace.clone().unwrap_or_default();
+    // Upstream validates the options before it looks at the pod.
+    let options =
+        LogOptions::from_query(|k| query.get(k).map(str::to_string)).map_err(|e| match e {
+            LogOptionsError::Malformed(m) => ApiError::new(Status::bad_request(m)),
+            LogOptionsError::Invalid(errors) => {
+                ApiError::new(Status::invalid_kind("", "PodLogOptions", name, &errors))
+            }
+        })?;
     let obj = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
     let record = target.info.kind != "Pod";
     let (pod, uid, node, spec) = if record {
@@ -110,8 +118,6 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
         &names(spec, "ephemeralContainers"),
         !record || !containers.is_empty(),
     )?;
-    let options = LogOptions::from_query(|k| query.get(k).map(str::to_string))
-        .map_err(|m| ApiError::new(Status::bad_request(m)))?;
     if node.is_empty() {
         if record {
             return Err(ApiError::new(Status::bad_request(format!(
@@ -161,7 +167,8 @@ fn text_response(body: axum::body::Body) -> Response {
 /// kubelet's `validateContainerLogStatus` chooses: with `previous` the `lastState`; else the
 /// running or terminated one, or the `lastState` while it waits to restart. `Ok(None)`: the
 /// status does not name the container yet, and the node reads its newest attempt; `Err`: why
-/// there is no log to read, in the kubelet's words.
+/// there is no log to read, in the kubelet's words. A pod that ended without a status for the
+/// container (refused at admission) has none: the kubelet does not know it.
 fn container_to_read(
     status: &Value,
     pod: &str,
@@ -174,7 +181,12 @@ fn container_to_read(
         .flatten()
         .find(|c| c["name"] == container)
     else {
-        return Ok(None);
+        return match status["phase"].as_str() {
+            Some("Succeeded" | "Failed") => Err(format!(
+                "container {container:?} in pod {pod:?} is not available"
+            )),
+            _ => Ok(None),
+        };
     };
     let id = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
     let last = id(&cs["lastState"]["terminated"]["containerID"]);
@@ -226,9 +238,10 @@ async fn node_source(state: &AppState, node: &str) -> ApiResult<Arc<dyn LogSourc
     let Some(nodes) = resources::find("", "v1", "nodes") else {
         return Err(unserved());
     };
+    // A node that is gone is a 404, as upstream's `GetConnectionInfo` finds no node.
     let node_obj = registry::get(state, nodes, None, node)
         .await
-        .map_err(|_| unserved())?;
+        .map_err(|e| if e.0.code == 404 { e } else { unserved() })?;
     let endpoint = nodeproxy::Endpoint::of_node(&node_obj).ok_or_else(unserved)?;
     Ok(Arc::new(nodeproxy::NodeLogs::new(identity, endpoint)))
 }
@@ -281,6 +294,11 @@ mod tests {
             Ok(None),
             "no status yet"
         );
+        assert_eq!(
+            read(&serde_json::json!({"phase": "Failed"}), false),
+            Err("container \"c\" in pod \"p\" is not available".into()),
+            "refused at admission: no container status ever"
+        );
     }
 
     #[test]
@@ -296,9 +314,7 @@ mod tests {
             .map(|e| e.0.message);
         assert_eq!(
             err.as_deref(),
-            Some(
-                "a container name must be specified for pod p, choose one of: [a b] or one of the init containers: [i]"
-            )
+            Some("a container name must be specified for pod p, choose one of: [i a b]")
         );
         let bad = choose_container("p", Some("x"), &one, &[], &[], true)
             .err()

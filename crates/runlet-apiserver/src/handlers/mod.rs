@@ -54,8 +54,9 @@ impl Query {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
     }
+    /// A boolean parameter, as upstream reads one: false only when absent, `0` or `false`.
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1"))
+        runlet_api::query::flag(self.get(key))
     }
     pub fn dry_run(&self) -> bool {
         self.get("dryRun") == Some("All")

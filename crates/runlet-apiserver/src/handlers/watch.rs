@@ -259,7 +259,7 @@ pub async fn watch(
     let tables = wants_table(headers).then(|| state.clone());
     let filter = Filter::from_query(target, query)?;
     let rv = query.get("resourceVersion").unwrap_or("");
-    let send_initial = query.get("sendInitialEvents") == Some("true") || rv.is_empty() || rv == "0";
+    let send_initial = query.flag("sendInitialEvents") || rv.is_empty() || rv == "0";
     let bookmarks = query.flag("allowWatchBookmarks");
     let timeout = query
         .int("timeoutSeconds")?
@@ -271,7 +271,7 @@ pub async fn watch(
         let mut q = query.clone();
         q.0.remove("limit");
         q.0.remove("continue");
-        if query.get("sendInitialEvents") != Some("true") {
+        if !query.flag("sendInitialEvents") {
             q.0.remove("resourceVersion");
         }
         let (items, rev, _) = list_objects(state, target, &q).await?;
@@ -286,7 +286,7 @@ pub async fn watch(
     let match_all = filter.matches_all();
     let reads = Reads::of(&filter);
     let mut seen = HashMap::new();
-    let explicit_initial = query.get("sendInitialEvents") == Some("true");
+    let explicit_initial = query.flag("sendInitialEvents");
     let store = state.store.clone();
     tokio::spawn(async move {
         let mut first_table = true;

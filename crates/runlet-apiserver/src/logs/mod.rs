@@ -6,4 +6,6 @@
 
 pub mod nodeproxy;
 
-pub use runlet_api::logs::{LogBody, LogOptions, LogRequest, LogSource, LogSourceError};
+pub use runlet_api::logs::{
+    LogBody, LogOptions, LogOptionsError, LogRequest, LogSource, LogSourceError,
+};

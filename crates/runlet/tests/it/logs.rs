@@ -395,3 +395,79 @@ spec:
     );
     assert!(files.iter().all(|(_, len)| *len < 8192), "{files:?}");
 }
+
+const ECHOES_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: echoes
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"echo out; sleep 0.2; echo err >&2; sleep 0.2; printf 'crlf\\\\r\\\\n'; printf last\"]
+";
+
+#[test]
+fn log_options_streams_and_line_ends_read_as_upstream() {
+    let s = Server::start();
+    s.kubectl_stdin(&["apply", "-f", "-"], ECHOES_JOB);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/echoes",
+        "--timeout=60s",
+    ]);
+    let pod = s.kubectl_ok(&[
+        "get",
+        "pods",
+        "-l",
+        "job-name=echoes",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    let raw = |query: &str| format!("/api/v1/namespaces/default/pods/{pod}/log{query}");
+
+    // `\r\n` ends a line as `\n` does; a last line without a newline is read back without one.
+    let all = s.kubectl_ok(&["logs", "job/echoes"]);
+    assert_eq!(all, "out\nerr\ncrlf\nlast");
+    let stderr = s.kubectl_ok(&["get", "--raw", &raw("?stream=Stderr")]);
+    assert_eq!(stderr, "err\n");
+    let stdout = s.kubectl_ok(&["get", "--raw", &raw("?stream=Stdout")]);
+    assert_eq!(stdout, "out\ncrlf\nlast");
+    // Booleans as upstream reads them: anything but `0` and `false` is true.
+    let stamped = s.kubectl_ok(&["get", "--raw", &raw("?timestamps=yes&follow=True")]);
+    assert!(
+        stamped.starts_with("20") && stamped.ends_with(" last"),
+        "{stamped:?}"
+    );
+
+    // Every refused option at once, as upstream's 422 for PodLogOptions, checked before the
+    // pod is looked up.
+    for path in [
+        raw("?tailLines=-1&limitBytes=0"),
+        "/api/v1/namespaces/default/pods/nope/log?tailLines=-1&limitBytes=0".to_string(),
+    ] {
+        let out = s.kubectl(&["get", "--raw", &path]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{path}");
+        assert!(err.contains("PodLogOptions"), "{path}: {err}");
+        assert!(
+            err.contains("tailLines: Invalid value: -1: must be greater than or equal to 0"),
+            "{path}: {err}"
+        );
+        assert!(
+            err.contains("limitBytes: Invalid value: 0: must be greater than 0"),
+            "{path}: {err}"
+        );
+    }
+    let out = s.kubectl(&["get", "--raw", &raw("?stream=Stderr&tailLines=1")]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("`tailLines` and specific `stream` are mutually exclusive for now"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
