@@ -463,6 +463,17 @@ fn log_options_streams_and_line_ends_read_as_upstream() {
             "{path}: {err}"
         );
     }
+    // A pod bound to a node that does not exist: the node is not found, as upstream's.
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: nowhere\nspec:\n  nodeName: ghost\n  containers:\n  - name: c\n    image: busybox\n",
+    );
+    let out = s.kubectl(&["logs", "nowhere"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nodes \"ghost\" not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = s.kubectl(&["get", "--raw", &raw("?stream=Stderr&tailLines=1")]);
     assert!(
         String::from_utf8_lossy(&out.stderr)
