@@ -12,8 +12,10 @@
 //! - **Mount**: a bound claim resolves to its volume's `hostPath`/`local` path; a volume pinned
 //!   to another node is an error (the pod waits with `FailedMount`).
 //! - **Release and reclaim** ([`run_reclaimer`]): when the claim of one of this node's volumes
-//!   is gone, the volume becomes `Released`; with reclaim policy `Delete` its directory is
-//!   removed and the volume deleted (`Retain` keeps both, as upstream).
+//!   is gone, the volume becomes `Released`, also one deleted while bound; with reclaim policy
+//!   `Delete` its directory is removed and the volume deleted (`Retain` keeps both, as
+//!   upstream). A volume of policy `Delete` carries [`RECLAIM_FINALIZER`] until its directory
+//!   is gone; a volume changed to `Retain` loses it.
 //!
 //! Invariant: only directories under this agent's `local-path` root are ever removed.
 
@@ -35,6 +37,10 @@ const PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
 /// Which node's directory backs the volume (rancher's `local.path.provisioner/selected-node`).
 const SELECTED_NODE: &str = "local.path.provisioner/selected-node";
 const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+/// Keeps a volume of policy `Delete` until its directory is removed, as upstream's external
+/// provisioners keep theirs (`HonorPVReclaimPolicy`): without it a volume deleted while bound
+/// went, once released, before the reclaimer had removed its directory.
+pub const RECLAIM_FINALIZER: &str = "external-provisioner.volume.kubernetes.io/finalizer";
 
 /// Why a claim cannot be mounted here.
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +207,7 @@ async fn provision(
         "metadata": {
             "name": pv_name,
             "annotations": {PROVISIONED_BY: PROVISIONER, SELECTED_NODE: node},
+            "finalizers": [RECLAIM_FINALIZER],
         },
         "spec": {
             "capacity": {"storage": storage},
@@ -283,6 +290,8 @@ fn ours(pv: &PersistentVolume, node: &str) -> bool {
 #[derive(Debug, PartialEq)]
 enum Reclaim {
     Nothing,
+    /// Policy `Retain` and still the reclaim finalizer: take it off.
+    Unguard,
     /// The claim is gone: mark the volume `Released`.
     Release,
     /// Released with policy `Delete`: remove the directory and the volume.
@@ -300,8 +309,11 @@ fn decide(pv: &PersistentVolume, claims: &Store<PersistentVolumeClaim>) -> Recla
         .persistent_volume_reclaim_policy
         .as_deref()
         .unwrap_or("Delete");
-    if pv.metadata.deletion_timestamp.is_some() {
-        return Reclaim::Nothing;
+    // A volume deleted while bound waits under its protection finalizer: it is released and
+    // reclaimed as any other once its claim is gone, and only then goes (upstream's PV
+    // controller does not look at the volume's deletion either).
+    if policy != "Delete" && has_finalizer(pv, RECLAIM_FINALIZER) {
+        return Reclaim::Unguard;
     }
     if phase == "Released" {
         return if policy == "Delete" {
@@ -324,6 +336,39 @@ fn decide(pv: &PersistentVolume, claims: &Store<PersistentVolumeClaim>) -> Recla
         Reclaim::Nothing
     } else {
         Reclaim::Release
+    }
+}
+
+fn has_finalizer(pv: &PersistentVolume, finalizer: &str) -> bool {
+    pv.metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .any(|f| f == finalizer)
+}
+
+/// Takes `finalizer` off volume `name`, unless it changed since read (a 409, tried again on
+/// the next pass).
+async fn remove_finalizer(api: &Api<PersistentVolume>, pv: &PersistentVolume, finalizer: &str) {
+    let name = pv.metadata.name.clone().unwrap_or_default();
+    let rest: Vec<&String> = pv
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| *f != finalizer)
+        .collect();
+    let patch = json!({"metadata": {
+        "finalizers": rest,
+        "resourceVersion": pv.metadata.resource_version,
+    }});
+    match api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => tracing::debug!(volume = %name, error = %e, "removing a volume's finalizer"),
     }
 }
 
@@ -397,6 +442,7 @@ pub async fn run_reclaimer(
             let name = pv.metadata.name.clone().unwrap_or_default();
             match decide(&pv, &claims) {
                 Reclaim::Nothing => {}
+                Reclaim::Unguard => remove_finalizer(&api, &pv, RECLAIM_FINALIZER).await,
                 Reclaim::Release => {
                     let patch = json!({"status": {"phase": "Released"}});
                     match api
@@ -417,11 +463,17 @@ pub async fn run_reclaimer(
                         tracing::warn!(volume = %name, path = %dir.display(), error = %e, "removing a volume's directory");
                         continue;
                     }
-                    match api.delete(&name, &DeleteParams::default()).await {
-                        Ok(_) => tracing::info!(volume = %name, "released volume deleted"),
-                        Err(kube::Error::Api(s)) if s.code == 404 => {}
-                        Err(e) => tracing::warn!(volume = %name, error = %e, "deleting a volume"),
+                    if pv.metadata.deletion_timestamp.is_none() {
+                        match api.delete(&name, &DeleteParams::default()).await {
+                            Ok(_) => tracing::info!(volume = %name, "released volume deleted"),
+                            Err(kube::Error::Api(s)) if s.code == 404 => continue,
+                            Err(e) => {
+                                tracing::warn!(volume = %name, error = %e, "deleting a volume");
+                                continue;
+                            }
+                        }
                     }
+                    remove_finalizer(&api, &pv, RECLAIM_FINALIZER).await;
                 }
             }
         }
@@ -519,6 +571,51 @@ mod tests {
     /// the volume (which its protection controller lets go once released).
     #[tokio::test]
     async fn deleting_the_claim_releases_and_deletes_the_volume_and_directory() {
+        claim_deleted_then_volume_and_directory_go(false).await;
+    }
+
+    /// A volume changed to `Retain` loses the reclaim finalizer: nothing is to be removed.
+    #[tokio::test]
+    async fn a_retained_volume_keeps_no_reclaim_finalizer() {
+        let api = TestApi::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let pvc = create_claim(&api, "kept", Some(STORAGE_CLASS)).await;
+        claim_path(&api.client, "n1", dir.path(), "default", "kept")
+            .await
+            .unwrap();
+        let pv_name = format!("pvc-{}", pvc.metadata.uid.unwrap());
+        let pvs: Api<PersistentVolume> = Api::all(api.client.clone());
+        let pv = pvs.get(&pv_name).await.unwrap();
+        assert!(has_finalizer(&pv, RECLAIM_FINALIZER), "{pv:?}");
+        let retain = json!({"spec": {"persistentVolumeReclaimPolicy": "Retain"}});
+        pvs.patch(&pv_name, &PatchParams::default(), &Patch::Merge(&retain))
+            .await
+            .unwrap();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(run_reclaimer(
+            api.client.clone(),
+            "n1".into(),
+            dir.path().to_path_buf(),
+            cancel.clone(),
+        ));
+        let unguarded = tokio::time::timeout(Duration::from_secs(10), async {
+            while has_finalizer(&pvs.get(&pv_name).await.unwrap(), RECLAIM_FINALIZER) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        cancel.cancel();
+        task.await.unwrap();
+        assert!(unguarded.is_ok(), "the reclaim finalizer is taken off");
+    }
+
+    /// A volume deleted while bound waits for its claim, then goes the same way.
+    #[tokio::test]
+    async fn a_volume_deleted_while_bound_is_reclaimed_once_its_claim_goes() {
+        claim_deleted_then_volume_and_directory_go(true).await;
+    }
+
+    async fn claim_deleted_then_volume_and_directory_go(delete_volume_first: bool) {
         let api = TestApi::start().await;
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "scratch", Some(STORAGE_CLASS)).await;
@@ -538,12 +635,22 @@ mod tests {
             runlet_controllers::podfeed::PodSource::Watch(api.client.clone()),
             cancel.clone(),
         ));
+        let pv_name = format!("pvc-{}", pvc.metadata.uid.unwrap());
+        let pvs: Api<PersistentVolume> = Api::all(api.client.clone());
+        if delete_volume_first {
+            pvs.delete(&pv_name, &DeleteParams::default())
+                .await
+                .unwrap();
+            let held = pvs.get(&pv_name).await.unwrap();
+            assert!(
+                held.metadata.deletion_timestamp.is_some() && path.exists(),
+                "held by its protection while bound"
+            );
+        }
         Api::<PersistentVolumeClaim>::namespaced(api.client.clone(), "default")
             .delete("scratch", &DeleteParams::default())
             .await
             .unwrap();
-        let pv_name = format!("pvc-{}", pvc.metadata.uid.unwrap());
-        let pvs: Api<PersistentVolume> = Api::all(api.client.clone());
         let gone = tokio::time::timeout(Duration::from_secs(10), async {
             while pvs.get_opt(&pv_name).await.unwrap().is_some() || path.exists() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
