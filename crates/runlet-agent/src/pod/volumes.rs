@@ -473,7 +473,9 @@ fn write_files(
 }
 
 /// Upstream `host_path.go` `checkType`: the path must be of the declared type, and the
-/// `...OrCreate` types make a missing one (a file's directory must exist).
+/// `...OrCreate` types make a missing one (a file's directory must exist). A missing path of no
+/// type is made a directory, as the container runtime (containerd's CRI) makes a bind mount's
+/// missing source.
 fn check_host_path(path: &str, kind: &str) -> Result<(), VolumeError> {
     use std::os::unix::fs::FileTypeExt;
     let p = Path::new(path);
@@ -483,8 +485,7 @@ fn check_host_path(path: &str, kind: &str) -> Result<(), VolumeError> {
     };
     let file_type = std::fs::metadata(p).map(|m| m.file_type());
     match kind {
-        "" => Ok(()),
-        "DirectoryOrCreate" if file_type.is_err() => {
+        "" | "DirectoryOrCreate" if file_type.is_err() => {
             std::fs::create_dir_all(p).map_err(io(p))?;
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).map_err(io(p))
         }
@@ -510,8 +511,8 @@ fn check_host_path(path: &str, kind: &str) -> Result<(), VolumeError> {
         "BlockDevice" if !file_type.as_ref().is_ok_and(|t| t.is_block_device()) => {
             Err(wrong("block device"))
         }
-        "Directory" | "DirectoryOrCreate" | "File" | "FileOrCreate" | "Socket" | "CharDevice"
-        | "BlockDevice" => Ok(()),
+        "" | "Directory" | "DirectoryOrCreate" | "File" | "FileOrCreate" | "Socket"
+        | "CharDevice" | "BlockDevice" => Ok(()),
         other => Err(VolumeError::InvalidHostPathType(other.to_string())),
     }
 }
@@ -886,6 +887,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let at = |p: &str| dir.path().join(p).to_str().unwrap().to_string();
         check_host_path(&at("made/dir"), "DirectoryOrCreate").unwrap();
+        check_host_path(&at("untyped/dir"), "").unwrap();
+        assert!(Path::new(&at("untyped/dir")).is_dir(), "made as the runtime makes it");
+        check_host_path(&at("made/dir"), "").unwrap();
         assert!(dir.path().join("made/dir").is_dir());
         check_host_path(&at("made/file"), "FileOrCreate").unwrap();
         assert!(dir.path().join("made/file").is_file());
