@@ -490,6 +490,57 @@ async fn assign_default_storage_class(
     Ok(())
 }
 
+/// Upstream's `PersistentVolumeClaimResize` admission: a claim's storage request grows only
+/// when it is bound and its StorageClass allows volume expansion (the built-in `local-path`
+/// does not: a directory has no size to grow).
+async fn admit_claim_resize(
+    state: &AppState,
+    info: &ResourceInfo,
+    name: &str,
+    new: &Value,
+    old: &Value,
+) -> ApiResult<()> {
+    if (info.group, info.kind) != ("", "PersistentVolumeClaim") {
+        return Ok(());
+    }
+    let size = |v: &Value| {
+        v.pointer("/spec/resources/requests/storage")
+            .and_then(Value::as_str)
+            .and_then(validation::quantity::Quantity::parse)
+            .unwrap_or_default()
+    };
+    if size(new) <= size(old) {
+        return Ok(());
+    }
+    let forbidden = |why: &str| Err(ApiError::new(Status::forbidden(info, name, why)));
+    if old.pointer("/status/phase").and_then(Value::as_str) != Some("Bound") {
+        return forbidden("Only bound persistent volume claims can be expanded");
+    }
+    // `GetPersistentVolumeClaimClass`: the beta annotation first, then the field.
+    let class = |v: &Value| {
+        v.pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+            .or_else(|| v.pointer("/spec/storageClassName"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (new_class, old_class) = (class(new), class(old));
+    let mut expandable = false;
+    if !new_class.is_empty()
+        && new_class == old_class
+        && let Some(classes) = resources::find("storage.k8s.io", "v1", "storageclasses")
+        && let Ok(sc) = get(state, classes, None, &new_class).await
+    {
+        expandable = sc.get("allowVolumeExpansion") == Some(&json!(true));
+    }
+    if !expandable {
+        return forbidden(
+            "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize",
+        );
+    }
+    Ok(())
+}
+
 /// Which part of an object an update may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateTarget {
@@ -609,6 +660,9 @@ pub async fn update(
     };
     if !errors.is_empty() {
         return Err(ApiError::new(Status::invalid(info, &name, &errors)));
+    }
+    if target != UpdateTarget::Status && !opts.trusted {
+        admit_claim_resize(state, info, &name, &new, old).await?;
     }
     let key = info.key(meta::namespace(old), &name);
     // Upstream `shouldDeleteDuringUpdate`: only an object whose graceful deletion is over

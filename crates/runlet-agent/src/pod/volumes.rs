@@ -888,7 +888,10 @@ mod tests {
         let at = |p: &str| dir.path().join(p).to_str().unwrap().to_string();
         check_host_path(&at("made/dir"), "DirectoryOrCreate").unwrap();
         check_host_path(&at("untyped/dir"), "").unwrap();
-        assert!(Path::new(&at("untyped/dir")).is_dir(), "made as the runtime makes it");
+        assert!(
+            Path::new(&at("untyped/dir")).is_dir(),
+            "made as the runtime makes it"
+        );
         check_host_path(&at("made/dir"), "").unwrap();
         assert!(dir.path().join("made/dir").is_dir());
         check_host_path(&at("made/file"), "FileOrCreate").unwrap();

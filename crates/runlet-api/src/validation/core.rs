@@ -620,16 +620,23 @@ pub fn validate_pvc(pvc: &Value) -> ErrorList {
 }
 
 /// `ValidatePersistentVolumeClaimUpdate` (cheap part): the spec is fixed except the storage
-/// request, the volume attributes class, and binding an unbound claim.
+/// request of a bound claim, the volume attributes class, and binding an unbound claim; the
+/// request may go down (to recover from a failed expansion) but not to the capacity.
 pub fn validate_pvc_update(new: &Value, old: &Value) -> ErrorList {
     let mut errs = validate_object_meta_update(new, old, &meta_path());
     errs.extend(validate_pvc(new));
+    let bound = new.pointer("/status/phase").and_then(Value::as_str) == Some("Bound");
     let strip = |v: &Value| {
         let mut s = v.get("spec").cloned().unwrap_or(Value::Null);
         if let Some(m) = s.as_object_mut() {
             m.remove("volumeAttributesClassName");
-            if let Some(r) = m.get_mut("resources").and_then(Value::as_object_mut) {
-                r.remove("requests");
+            if bound
+                && let Some(r) = m
+                    .get_mut("resources")
+                    .and_then(|r| r.get_mut("requests"))
+                    .and_then(Value::as_object_mut)
+            {
+                r.remove("storage");
             }
         }
         s
@@ -647,6 +654,23 @@ pub fn validate_pvc_update(new: &Value, old: &Value) -> ErrorList {
         errs.push(FieldError::forbidden(
             &Path::new("spec"),
             "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+        ));
+    }
+    let quantity = |v: &Value, pointer: &str| {
+        v.pointer(pointer)
+            .and_then(Value::as_str)
+            .and_then(Quantity::parse)
+            .unwrap_or_default()
+    };
+    let requested = "/spec/resources/requests/storage";
+    let (new_size, old_size) = (quantity(new, requested), quantity(old, requested));
+    if new_size < old_size && new_size <= quantity(old, "/status/capacity/storage") {
+        errs.push(FieldError::forbidden(
+            &Path::new("spec")
+                .child("resources")
+                .child("requests")
+                .child("storage"),
+            "field can not be less than status.capacity",
         ));
     }
     errs

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 
 /// A parsed quantity in nano-units (10^-9 of the base unit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Quantity(i128);
 
 impl Quantity {

@@ -783,4 +783,41 @@ fn the_local_path_storage_class_is_the_default() {
             && stderr.contains("provisioner: Forbidden: updates to provisioner are forbidden."),
         "{stderr}"
     );
+
+    // A claim's request changes only once it is bound, and then neither grows (local-path
+    // volumes do not expand) nor goes down to its capacity.
+    let resize = |size: &str| {
+        let patch =
+            format!(r#"{{"spec": {{"resources": {{"requests": {{"storage": "{size}"}}}}}}}}"#);
+        let out = s.kubectl(&["patch", "pvc", "defaulted", "--type=merge", "-p", &patch]);
+        assert!(!out.status.success(), "{size}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let unbound = resize("2Mi");
+    assert!(
+        unbound.contains("spec is immutable after creation except resources.requests"),
+        "{unbound}"
+    );
+    s.kubectl_stdin(
+        &["create", "-f", "-"],
+        r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "user"},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+              "command": ["true"], "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+            "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "defaulted"}}]}}"#,
+    );
+    wait_until(Duration::from_secs(60), "the claim bound", || {
+        s.kubectl_ok(&["get", "pvc", "defaulted", "-o", "jsonpath={.status.phase}"]) == "Bound"
+    });
+    let grown = resize("2Mi");
+    assert!(
+        grown.contains("only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"),
+        "{grown}"
+    );
+    let shrunk = resize("512Ki");
+    assert!(
+        shrunk.contains(
+            "spec.resources.requests.storage: Forbidden: field can not be less than status.capacity"
+        ),
+        "{shrunk}"
+    );
 }
