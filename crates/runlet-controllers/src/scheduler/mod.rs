@@ -35,7 +35,7 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use runlet_api::clock::{Clock, rfc3339};
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -129,6 +129,8 @@ struct PodIndex {
     pending: HashMap<String, Arc<Pod>>,
     /// Pods bound to a node that have not finished: uid → (node, requests).
     running: HashMap<String, (String, Resources)>,
+    /// The claims of the running pods that name any, by pod uid.
+    claims: HashMap<String, Vec<volumes::ClaimKey>>,
     /// A relist in progress: the pods it has seen replace the index when it ends.
     relist: Option<Box<PodIndex>>,
 }
@@ -147,11 +149,16 @@ impl PodIndex {
         match node_of(&p) {
             Some(_) if terminal(&p) => {
                 index.running.remove(&uid);
+                index.claims.remove(&uid);
             }
             // A bound pod's requests do not change: its status updates and finalizer removal
             // keep the entry its binding made.
             Some(node) => {
                 if index.running.get(&uid).is_none_or(|(n, _)| n != node) {
+                    let claims = volumes::claims_of(&p);
+                    if !claims.is_empty() {
+                        index.claims.insert(uid.clone(), claims);
+                    }
                     index
                         .running
                         .insert(uid, (node.to_string(), pod_requests(&p)));
@@ -159,6 +166,7 @@ impl PodIndex {
             }
             None => {
                 index.running.remove(&uid);
+                index.claims.remove(&uid);
                 if pending(&p, scheduler) {
                     index.pending.insert(uid, p);
                 }
@@ -169,6 +177,7 @@ impl PodIndex {
     fn delete(&mut self, uid: &str) {
         self.pending.remove(uid);
         self.running.remove(uid);
+        self.claims.remove(uid);
     }
 
     fn start_relist(&mut self) {
@@ -179,6 +188,7 @@ impl PodIndex {
         if let Some(relist) = self.relist.take() {
             self.pending = relist.pending;
             self.running = relist.running;
+            self.claims = relist.claims;
         }
     }
 
@@ -362,6 +372,16 @@ impl Scheduler {
         for (node, r) in self.assumed.values() {
             used.entry(node.clone()).or_default().add(*r);
         }
+        // Claims in use by bound pods and by pods placed but not yet bound.
+        let mut claimed: HashSet<&volumes::ClaimKey> = pods.claims.values().flatten().collect();
+        let assumed_claims: Vec<volumes::ClaimKey> = self
+            .assumed
+            .keys()
+            .filter_map(|uid| pods.pending.get(uid))
+            .flat_map(|p| volumes::claims_of(p))
+            .collect();
+        claimed.extend(&assumed_claims);
+        let mut placed_claims: Vec<volumes::ClaimKey> = Vec::new();
         queue.sort_by(|a, b| {
             let key = |p: &Pod| {
                 (
@@ -380,6 +400,27 @@ impl Scheduler {
                 // A PreFilter failure: no node is looked at (upstream `FitError` with its
                 // `PreFilterMsg`), and preempting cannot help.
                 let msg = fit::prefilter_error(nodes.len(), &why);
+                if self.unschedulable.get(&uid) != Some(&msg) {
+                    self.unschedulable.insert(uid, msg.clone());
+                    failures.push((p, msg));
+                }
+                continue;
+            }
+            let once_per_pod = volumes.once_per_pod(&p);
+            if once_per_pod
+                .iter()
+                .any(|c| claimed.contains(c) || placed_claims.contains(c))
+            {
+                // Upstream's VolumeRestrictions `Filter`: every node says so, and evicting the
+                // pod that uses the claim may help.
+                let reasons: Vec<Misfit> = nodes
+                    .iter()
+                    .map(|_| Misfit {
+                        reasons: vec![volumes::RWOP_CONFLICT.to_string()],
+                        preemption_may_help: true,
+                    })
+                    .collect();
+                let msg = fit_error(nodes.len(), &reasons);
                 if self.unschedulable.get(&uid) != Some(&msg) {
                     self.unschedulable.insert(uid, msg.clone());
                     failures.push((p, msg));
@@ -421,6 +462,7 @@ impl Scheduler {
                 Some((n, _)) => {
                     let node = n.metadata.name.clone().unwrap_or_default();
                     used.entry(node.clone()).or_default().add(req);
+                    placed_claims.extend(once_per_pod);
                     self.assumed.insert(uid.clone(), (node.clone(), req));
                     self.unschedulable.remove(&uid);
                     let name = p.metadata.name.clone().unwrap_or_default();

@@ -487,3 +487,59 @@ async fn the_scheduled_event_lists_before_what_follows_the_binding() {
     assert_eq!(in_name_order, ["Scheduled", "Started"]);
     stop(cancel, task).await;
 }
+
+#[tokio::test]
+async fn a_read_write_once_pod_claim_goes_to_one_pod_at_a_time() {
+    let api = TestApi::start().await;
+    node(&api, "n", "4", true).await;
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let claims: Api<PersistentVolumeClaim> = Api::default_namespaced(api.client.clone());
+    let only: PersistentVolumeClaim = serde_json::from_value(json!({"metadata": {"name": "only"},
+        "spec": {"accessModes": ["ReadWriteOncePod"], "resources": {"requests": {"storage": "1Gi"}}}}))
+    .unwrap();
+    claims.create(&PostParams::default(), &only).await.unwrap();
+    for name in ["first", "second"] {
+        let p: Pod = serde_json::from_value(json!({"metadata": {"name": name}, "spec": {
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "only"}}]}}))
+        .unwrap();
+        pods.create(&PostParams::default(), &p).await.unwrap();
+    }
+    let (cancel, task) = start(&api);
+    // One pass placed one of them; the other waits, as upstream's VolumeRestrictions says.
+    let (placed, waiting) = wait_for("one binding", async || {
+        match (
+            node_name(&api, "first").await,
+            node_name(&api, "second").await,
+        ) {
+            (Some(_), None) => Some(("first", "second")),
+            (None, Some(_)) => Some(("second", "first")),
+            (Some(_), Some(_)) => panic!("both pods got the ReadWriteOncePod claim"),
+            (None, None) => None,
+        }
+    })
+    .await;
+    let ev = wait_for("the FailedScheduling event", async || {
+        events_of(&api, waiting)
+            .await
+            .into_iter()
+            .find(|e| e["reason"] == "FailedScheduling")
+    })
+    .await;
+    assert_eq!(
+        ev["message"],
+        "0/1 nodes are available: 1 node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.."
+    );
+    assert_eq!(node_name(&api, waiting).await, None);
+    // Once the pod using it has finished, the claim is free.
+    let done = json!({"status": {"phase": "Succeeded"}});
+    pods.patch_status(placed, &PatchParams::default(), &Patch::Merge(&done))
+        .await
+        .unwrap();
+    let bound = wait_for("the second binding", async || {
+        node_name(&api, waiting).await
+    })
+    .await;
+    assert_eq!(bound, "n");
+    stop(cancel, task).await;
+}

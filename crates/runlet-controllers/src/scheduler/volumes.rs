@@ -10,6 +10,9 @@
 //! and its storage class check), a pod whose claim is missing, being deleted, or unbound with a
 //! storage class nothing here provisions (runlet serves no StorageClass objects: only its own
 //! `local-path`, also the default for claims that name none) stays unscheduled, saying why.
+//! A claim with the `ReadWriteOncePod` access mode goes to one pod at a time: a pod naming one
+//! that a bound, unfinished pod (or one this pass placed) uses fits no node, as upstream's
+//! VolumeRestrictions filter has it ([`RWOP_CONFLICT`]).
 //! Selectors follow upstream's `nodeaffinity` helpers: terms are ORed, the requirements of a
 //! term ANDed, a term with no requirement matches nothing.
 
@@ -21,6 +24,24 @@ use std::collections::HashMap;
 /// Upstream's reason for a node the pod's volumes cannot be used on.
 pub const CONFLICT: &str = "node(s) had volume node affinity conflict";
 
+/// Upstream's VolumeRestrictions reason for a pod whose `ReadWriteOncePod` claim is in use.
+pub const RWOP_CONFLICT: &str =
+    "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode";
+
+/// A claim: namespace and name.
+pub type ClaimKey = (String, String);
+
+/// The claims a pod's volumes name.
+pub fn claims_of(pod: &Pod) -> Vec<ClaimKey> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| v.persistent_volume_claim.as_ref())
+        .map(|c| (ns.clone(), c.claim_name.clone()))
+        .collect()
+}
+
 /// The storage class runlet's local-path provisioner serves (runlet-agent's `localpath`).
 pub const LOCAL_PATH_CLASS: &str = runlet_api::storageclass::LOCAL_PATH;
 
@@ -30,6 +51,8 @@ struct Claim {
     volume: Option<String>,
     deleting: bool,
     class: Option<String>,
+    /// Whether its access modes hold `ReadWriteOncePod`.
+    once_per_pod: bool,
 }
 
 /// The claims and the volumes of the cluster, as the scheduler's stores hold them.
@@ -59,6 +82,9 @@ impl Volumes {
                     class: spec
                         .and_then(|s| s.storage_class_name.clone())
                         .filter(|c| !c.is_empty()),
+                    once_per_pod: spec
+                        .and_then(|s| s.access_modes.as_ref())
+                        .is_some_and(|m| m.iter().any(|m| m == "ReadWriteOncePod")),
                 };
                 Some((
                     (
@@ -89,6 +115,14 @@ impl Volumes {
             .filter_map(|v| v.persistent_volume_claim.as_ref())
             .filter_map(|c| self.claims.get(&(ns.clone(), c.claim_name.clone())))
             .filter_map(|claim| self.affinity.get(claim.volume.as_ref()?))
+            .collect()
+    }
+
+    /// The pod's claims of access mode `ReadWriteOncePod`.
+    pub fn once_per_pod(&self, pod: &Pod) -> Vec<ClaimKey> {
+        claims_of(pod)
+            .into_iter()
+            .filter(|key| self.claims.get(key).is_some_and(|c| c.once_per_pod))
             .collect()
     }
 
