@@ -35,6 +35,38 @@ fn name_label(root: &mut Map<String, Value>) {
 
 /// The namespace strategy's `PrepareForCreate` and `Canonicalize`: status `Active`, the
 /// `kubernetes` finalizer appended, the name label set (the name may have been generated).
+/// Upstream's `NormalizeDataSources` on a new claim: `dataSource` and `dataSourceRef` say the
+/// same, whichever of the two was given (a reference into another namespace stays alone).
+pub(super) fn prepare_claim(root: &mut Map<String, Value>) {
+    let Some(spec) = root.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let set = |v: Option<&Value>| v.filter(|v| v.is_object()).cloned();
+    let reference = |v: &Value| {
+        let mut r = Map::new();
+        for key in ["apiGroup", "kind", "name"] {
+            if let Some(x) = v.get(key).filter(|x| !x.is_null()) {
+                r.insert(key.to_string(), x.clone());
+            }
+        }
+        Value::Object(r)
+    };
+    match (set(spec.get("dataSource")), set(spec.get("dataSourceRef"))) {
+        (Some(source), None) => {
+            spec.insert("dataSourceRef".into(), reference(&source));
+        }
+        (None, Some(source))
+            if source
+                .get("namespace")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty) =>
+        {
+            spec.insert("dataSource".into(), reference(&source));
+        }
+        _ => {}
+    }
+}
+
 pub(super) fn prepare_namespace(root: &mut Map<String, Value>) {
     name_label(root);
     root.insert("status".into(), json!({"phase": "Active"}));
@@ -154,6 +186,24 @@ mod tests {
             json!({"metadata": {"name": "team", "labels": {"kubernetes.io/metadata.name": "team"}},
                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
         );
+    }
+
+    #[test]
+    fn a_new_claim_s_data_sources_say_the_same() {
+        let info = resources::find("", "v1", "persistentvolumeclaims").unwrap();
+        let source = json!({"kind": "PersistentVolumeClaim", "name": "seed"});
+        for (given, other) in [
+            ("dataSource", "dataSourceRef"),
+            ("dataSourceRef", "dataSource"),
+        ] {
+            let mut claim = json!({"spec": {given: source.clone()}});
+            prepare_for_create(info, &mut claim);
+            assert_eq!(claim["spec"][other], source, "{given}");
+        }
+        let elsewhere = json!({"kind": "PersistentVolumeClaim", "name": "seed", "namespace": "x"});
+        let mut claim = json!({"spec": {"dataSourceRef": elsewhere}});
+        prepare_for_create(info, &mut claim);
+        assert!(claim["spec"].get("dataSource").is_none());
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     match (info.group, info.kind) {
         ("", "Pod") => pod::prepare_pod(root),
         ("", "Namespace") => core::prepare_namespace(root),
+        ("", "PersistentVolumeClaim") => core::prepare_claim(root),
         ("batch", "Job") => batch::prepare_job(root),
         ("batch", "CronJob") => {
             root.insert("status".into(), Value::Object(Map::new()));

@@ -560,6 +560,7 @@ fn validate_access_modes(spec: &Value, path: &Path, required_msg: &str) -> Error
             required_msg,
         ));
     }
+    let (mut once_per_pod, mut others) = (false, false);
     for m in modes {
         let m = m.as_str().unwrap_or("");
         if !ACCESS_MODES.contains(&m) {
@@ -568,7 +569,46 @@ fn validate_access_modes(spec: &Value, path: &Path, required_msg: &str) -> Error
                 m,
                 ACCESS_MODES,
             ));
+        } else if m == "ReadWriteOncePod" {
+            once_per_pod = true;
+        } else {
+            others = true;
         }
+    }
+    if once_per_pod && others {
+        errs.push(FieldError::forbidden(
+            &path.child("accessModes"),
+            "may not use ReadWriteOncePod with other access modes",
+        ));
+    }
+    errs
+}
+
+/// Upstream's `validateDataSource` (also for `dataSourceRef`): a named object of a kind, a
+/// claim when the group is the core one.
+fn validate_data_source(source: &Value, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if json_str(source, "name").is_empty() {
+        errs.push(FieldError::required(&path.child("name"), ""));
+    }
+    let kind = json_str(source, "kind");
+    if kind.is_empty() {
+        errs.push(FieldError::required(&path.child("kind"), ""));
+    }
+    let group = json_str(source, "apiGroup");
+    if group.is_empty() && kind != "PersistentVolumeClaim" {
+        errs.push(FieldError::invalid(
+            path,
+            kind,
+            "must be 'PersistentVolumeClaim' when referencing the default apiGroup",
+        ));
+    }
+    if !group.is_empty() {
+        errs.extend(invalid_each(
+            &path.child("apiGroup"),
+            group,
+            format::is_dns1123_subdomain(group),
+        ));
     }
     errs
 }
@@ -603,6 +643,32 @@ pub fn validate_pvc(pvc: &Value) -> ErrorList {
             &p.child("volumeMode"),
             vm,
             &["Block", "Filesystem"],
+        ));
+    }
+    if let Some(sel) = non_null(spec.get("selector")) {
+        errs.extend(super::labelselector::validate_label_selector(
+            sel,
+            false,
+            &p.child("selector"),
+        ));
+    }
+    for key in ["dataSource", "dataSourceRef"] {
+        if let Some(source) = non_null(spec.get(key)) {
+            errs.extend(validate_data_source(source, &p.child(key)));
+        }
+    }
+    if let (Some(source), Some(reference)) = (
+        non_null(spec.get("dataSource")),
+        non_null(spec.get("dataSourceRef")),
+    ) && json_str(reference, "namespace").is_empty()
+        && ["apiGroup", "kind", "name"]
+            .iter()
+            .any(|k| json_str(source, k) != json_str(reference, k))
+    {
+        errs.push(FieldError::invalid(
+            &p,
+            "spec.dataSource",
+            "must match dataSourceRef",
         ));
     }
     if let Some(sc) = spec
@@ -741,6 +807,35 @@ fn validate_pv_spec(pv: &Value) -> ErrorList {
     if n == 0 {
         errs.push(FieldError::required(&p, "must specify a volume type"));
     }
+    if let Some(hp) = non_null(spec.get("hostPath")) {
+        let hp_path = p.child("hostPath");
+        match json_str(hp, "path") {
+            "" => errs.push(FieldError::required(&hp_path.child("path"), "")),
+            path => {
+                errs.extend(super::pod::validate_path_no_backsteps(
+                    path,
+                    &hp_path.child("path"),
+                ));
+                errs.extend(super::pod::validate_host_path_type(
+                    hp,
+                    &hp_path.child("type"),
+                ));
+            }
+        }
+    }
+    if let Some(local) = non_null(spec.get("local")) {
+        let local_path = p.child("local").child("path");
+        match json_str(local, "path") {
+            "" => errs.push(FieldError::required(&local_path, "")),
+            path => errs.extend(super::pod::validate_path_no_backsteps(path, &local_path)),
+        }
+        if non_null(super::at(spec, &["nodeAffinity", "required"])).is_none() {
+            errs.push(FieldError::required(
+                &meta_path().child("annotations"),
+                "Local volume requires node affinity",
+            ));
+        }
+    }
     errs
 }
 
@@ -775,6 +870,45 @@ mod tests {
     use super::*;
     use crate::validation::msgs;
     use serde_json::json;
+
+    #[test]
+    fn claims_and_volumes_are_checked_as_upstream() {
+        let claim = json!({"metadata": {"name": "c", "namespace": "d"}, "spec": {
+            "accessModes": ["ReadWriteOncePod", "ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+            "selector": {"matchLabels": {"a": "b c"}},
+            "dataSource": {"kind": "Foo", "name": ""}}});
+        assert_eq!(
+            msgs(&validate_pvc(&claim)),
+            vec![
+                "spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes",
+                "spec.selector.matchLabels: Invalid value: \"b c\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                "spec.dataSource.name: Required value",
+                "spec.dataSource: Invalid value: \"Foo\": must be 'PersistentVolumeClaim' when referencing the default apiGroup",
+            ]
+        );
+        let volume = |source: Value| {
+            let mut spec =
+                json!({"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]});
+            spec.as_object_mut()
+                .unwrap()
+                .extend(source.as_object().unwrap().clone());
+            msgs(&validate_pv(
+                &json!({"metadata": {"name": "v"}, "spec": spec}),
+            ))
+        };
+        assert_eq!(
+            volume(json!({"hostPath": {"path": "/tmp/x/../y", "type": "Bogus"}})),
+            vec![
+                "spec.hostPath.path: Invalid value: \"/tmp/x/../y\": must not contain '..'",
+                "spec.hostPath.type: Unsupported value: \"Bogus\": supported values: \"\", \"BlockDevice\", \"CharDevice\", \"Directory\", \"DirectoryOrCreate\", \"File\", \"FileOrCreate\", \"Socket\"",
+            ]
+        );
+        assert_eq!(
+            volume(json!({"local": {"path": "/mnt/disk"}})),
+            vec!["metadata.annotations: Required value: Local volume requires node affinity"]
+        );
+    }
 
     #[test]
     fn namespace_name_must_be_dns_label() {

@@ -575,6 +575,15 @@ const ENV_FIELD_PATHS: &[&str] = &[
     "status.podIP",
     "status.podIPs",
 ];
+/// What a downward API volume file may show (upstream's
+/// `validVolumeDownwardAPIFieldPathExpressions`).
+const VOLUME_FIELD_PATHS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.labels",
+    "metadata.annotations",
+    "metadata.uid",
+];
 const DOWNWARD_API_LABELS: &[&str] = &[
     "metadata.annotations",
     "metadata.labels",
@@ -628,24 +637,19 @@ fn validate_env_value_from(ev: &Value, path: &Path) -> ErrorList {
     let mut n = 0;
     if let Some(fr) = obj(from, "fieldRef") {
         n += 1;
-        errs.extend(validate_object_field_selector(fr, &path.child("fieldRef")));
+        errs.extend(validate_object_field_selector(
+            fr,
+            &path.child("fieldRef"),
+            ENV_FIELD_PATHS,
+        ));
     }
     if let Some(rr) = obj(from, "resourceFieldRef") {
         n += 1;
-        let p = path.child("resourceFieldRef");
-        let r = json_str(rr, "resource");
-        if r.is_empty() {
-            errs.push(FieldError::required(&p.child("resource"), ""));
-        } else if !RESOURCE_FIELD_PATHS.contains(&r)
-            && !r.starts_with("requests.hugepages-")
-            && !r.starts_with("limits.hugepages-")
-        {
-            errs.push(FieldError::not_supported(
-                &p.child("resource"),
-                r,
-                RESOURCE_FIELD_PATHS,
-            ));
-        }
+        errs.extend(validate_resource_field_selector(
+            rr,
+            &path.child("resourceFieldRef"),
+            false,
+        ));
     }
     for key in ["configMapKeyRef", "secretKeyRef"] {
         if let Some(kr) = obj(from, key) {
@@ -687,7 +691,30 @@ fn validate_env_value_from(ev: &Value, path: &Path) -> ErrorList {
     errs
 }
 
-fn validate_object_field_selector(fs: &Value, path: &Path) -> ErrorList {
+/// Upstream's `validateContainerResourceFieldSelector`: a volume's selector must name its
+/// container (an environment variable's is its own).
+fn validate_resource_field_selector(rr: &Value, p: &Path, volume: bool) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let r = json_str(rr, "resource");
+    if volume && json_str(rr, "containerName").is_empty() {
+        errs.push(FieldError::required(&p.child("containerName"), ""));
+    } else if r.is_empty() {
+        errs.push(FieldError::required(&p.child("resource"), ""));
+    } else if !RESOURCE_FIELD_PATHS.contains(&r)
+        && !r.starts_with("requests.hugepages-")
+        && !r.starts_with("limits.hugepages-")
+    {
+        errs.push(FieldError::not_supported(
+            &p.child("resource"),
+            r,
+            RESOURCE_FIELD_PATHS,
+        ));
+    }
+    errs
+}
+
+/// Upstream's `validateObjectFieldSelector` against the paths `allowed` where it is used.
+fn validate_object_field_selector(fs: &Value, path: &Path, allowed: &[&str]) -> ErrorList {
     let mut errs = ErrorList::new();
     let api_version = json_str(fs, "apiVersion");
     if api_version.is_empty() {
@@ -743,8 +770,8 @@ fn validate_object_field_selector(fs: &Value, path: &Path) -> ErrorList {
             )),
         },
         None => {
-            if !ENV_FIELD_PATHS.contains(&base) {
-                let mut sorted = ENV_FIELD_PATHS.to_vec();
+            if !allowed.contains(&base) {
+                let mut sorted = allowed.to_vec();
                 sorted.sort_unstable();
                 errs.push(FieldError::not_supported(
                     &path.child("fieldPath"),
@@ -1090,3 +1117,4 @@ mod volumes;
 pub use resources::validate_resource_requirements;
 pub use update::{validate_pod_status_update, validate_pod_update};
 pub use volumes::{VolumeMap, validate_volumes};
+pub(crate) use volumes::{validate_host_path_type, validate_path_no_backsteps};

@@ -144,6 +144,37 @@ fn volume_needs_exactly_one_source_and_unique_name() {
 }
 
 #[test]
+fn host_path_downward_api_and_projected_volumes_are_checked_as_upstream() {
+    let mut spec = spec_with(json!([container()]));
+    spec["volumes"] = json!([
+        {"name": "a", "hostPath": {"path": "/x", "type": "Bogus"}},
+        {"name": "b", "downwardAPI": {"items": [
+            {"path": "node", "fieldRef": {"apiVersion": "v1", "fieldPath": "spec.nodeName"}},
+            {"path": "cpu", "resourceFieldRef": {"resource": "limits.cpu"}},
+            {"path": "none"}
+        ]}},
+        {"name": "c", "projected": {"sources": [
+            {"configMap": {"name": "one", "items": [{"key": "k", "path": "same"}]}},
+            {"secret": {"name": "two", "items": [{"key": "k", "path": "same"}]}},
+            {"downwardAPI": {"items": [
+                {"path": "name", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}
+            ]}, "configMap": {"name": "three"}}
+        ]}}
+    ]);
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec, &p())),
+        vec![
+            "spec.template.spec.volumes[0].hostPath.type: Unsupported value: \"Bogus\": supported values: \"\", \"BlockDevice\", \"CharDevice\", \"Directory\", \"DirectoryOrCreate\", \"File\", \"FileOrCreate\", \"Socket\"",
+            "spec.template.spec.volumes[1].downwardAPI.fieldRef.fieldPath: Unsupported value: \"spec.nodeName\": supported values: \"metadata.annotations\", \"metadata.labels\", \"metadata.name\", \"metadata.namespace\", \"metadata.uid\"",
+            "spec.template.spec.volumes[1].downwardAPI.resourceFieldRef.containerName: Required value",
+            "spec.template.spec.volumes[1].downwardAPI: Required value: one of fieldRef and resourceFieldRef is required",
+            "spec.template.spec.volumes[2].projected: Invalid value: \"two\": conflicting duplicate paths",
+            "spec.template.spec.volumes[2].projected.sources[2]: Forbidden: may not specify more than 1 volume type",
+        ]
+    );
+}
+
+#[test]
 fn request_above_limit_is_invalid() {
     let mut c = container();
     c["resources"] = json!({"limits": {"cpu": "500m"}, "requests": {"cpu": "1"}});

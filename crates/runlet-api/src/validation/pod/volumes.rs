@@ -102,6 +102,30 @@ fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
                 } else {
                     errs.extend(validate_path_no_backsteps(hp, &p.child("path")));
                 }
+                errs.extend(validate_host_path_type(src, &p.child("type")));
+            }
+            "downwardAPI" => {
+                if let Some(m) = file_mode_ok(src, "defaultMode") {
+                    errs.push(FieldError::invalid(
+                        &p.child("defaultMode"),
+                        m,
+                        FILE_MODE_MSG,
+                    ));
+                }
+                // Upstream reports an item's errors under the volume's path, not the item's.
+                for file in arr(src, "items") {
+                    errs.extend(validate_downward_api_file(file, &p));
+                }
+            }
+            "projected" => {
+                if let Some(m) = file_mode_ok(src, "defaultMode") {
+                    errs.push(FieldError::invalid(
+                        &p.child("defaultMode"),
+                        m,
+                        FILE_MODE_MSG,
+                    ));
+                }
+                errs.extend(validate_projection_sources(src, &p));
             }
             "secret" | "configMap" => {
                 let name_key = if *key == "secret" {
@@ -148,6 +172,149 @@ fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
     (first.unwrap_or("").to_string(), errs)
 }
 
+/// The `hostPath.type` values upstream knows, sorted as its `sets.List` gives them.
+const HOST_PATH_TYPES: &[&str] = &[
+    "",
+    "BlockDevice",
+    "CharDevice",
+    "Directory",
+    "DirectoryOrCreate",
+    "File",
+    "FileOrCreate",
+    "Socket",
+];
+
+pub(crate) fn validate_host_path_type(src: &Value, path: &Path) -> ErrorList {
+    match src.get("type").and_then(Value::as_str) {
+        Some(t) if !HOST_PATH_TYPES.contains(&t) => {
+            vec![FieldError::not_supported(path, t, HOST_PATH_TYPES)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Upstream's `validateDownwardAPIVolumeFile`: a path, and one of a field of the pod's
+/// metadata or a container's resource.
+fn validate_downward_api_file(file: &Value, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let p = json_str(file, "path");
+    if p.is_empty() {
+        errs.push(FieldError::required(&path.child("path"), ""));
+    }
+    errs.extend(validate_local_non_reserved_path(p, &path.child("path")));
+    match (obj(file, "fieldRef"), obj(file, "resourceFieldRef")) {
+        (Some(fr), resource) => {
+            errs.extend(super::validate_object_field_selector(
+                fr,
+                &path.child("fieldRef"),
+                super::VOLUME_FIELD_PATHS,
+            ));
+            if resource.is_some() {
+                errs.push(FieldError::invalid(
+                    path,
+                    "resource",
+                    "fieldRef and resourceFieldRef can not be specified simultaneously",
+                ));
+            }
+        }
+        (None, Some(rr)) => errs.extend(super::validate_resource_field_selector(
+            rr,
+            &path.child("resourceFieldRef"),
+            true,
+        )),
+        (None, None) => errs.push(FieldError::required(
+            path,
+            "one of fieldRef and resourceFieldRef is required",
+        )),
+    }
+    if let Some(m) = file_mode_ok(file, "mode") {
+        errs.push(FieldError::invalid(&path.child("mode"), m, FILE_MODE_MSG));
+    }
+    errs
+}
+
+/// Upstream's `validateProjectionSources`: one kind per source, and no two files at one path.
+fn validate_projection_sources(projected: &Value, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let mut paths: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut claim = |file_path: &str, errs: &mut ErrorList, value: &str| {
+        if !file_path.is_empty() && !paths.insert(file_path.to_string()) {
+            errs.push(FieldError::invalid(
+                path,
+                value,
+                "conflicting duplicate paths",
+            ));
+        }
+    };
+    for (i, source) in arr(projected, "sources").iter().enumerate() {
+        let src_path = path.child("sources").index(i);
+        let mut kinds = 0;
+        for key in ["secret", "configMap"] {
+            let Some(src) = obj(source, key) else {
+                continue;
+            };
+            kinds += 1;
+            let p = src_path.child(key);
+            let name = json_str(src, "name");
+            if name.is_empty() {
+                errs.push(FieldError::required(&p.child("name"), ""));
+            }
+            for (j, item) in arr(src, "items").iter().enumerate() {
+                errs.extend(validate_key_to_path(item, &p.child("items").index(j)));
+                claim(json_str(item, "path"), &mut errs, name);
+            }
+        }
+        if let Some(src) = obj(source, "downwardAPI") {
+            kinds += 1;
+            let p = src_path.child("downwardAPI");
+            for file in arr(src, "items") {
+                errs.extend(validate_downward_api_file(file, &p));
+                let file_path = json_str(file, "path");
+                claim(file_path, &mut errs, file_path);
+            }
+        }
+        if let Some(src) = obj(source, "serviceAccountToken") {
+            kinds += 1;
+            let p = src_path.child("serviceAccountToken");
+            if let Some(secs) = json_i64(src, "expirationSeconds") {
+                if secs < 10 * 60 {
+                    errs.push(FieldError::invalid(
+                        &p.child("expirationSeconds"),
+                        secs,
+                        "may not specify a duration less than 10 minutes",
+                    ));
+                }
+                if secs > 1 << 32 {
+                    errs.push(FieldError::invalid(
+                        &p.child("expirationSeconds"),
+                        secs,
+                        "may not specify a duration larger than 2^32 seconds",
+                    ));
+                }
+            }
+            let token_path = json_str(src, "path");
+            if token_path.is_empty() {
+                errs.push(FieldError::required(&path.child("path"), ""));
+            } else {
+                errs.extend(validate_local_non_reserved_path(
+                    token_path,
+                    &path.child("path"),
+                ));
+            }
+        }
+        if obj(source, "clusterTrustBundle").is_some() {
+            kinds += 1;
+        }
+        if kinds > 1 {
+            errs.push(FieldError::forbidden(
+                &src_path,
+                "may not specify more than 1 volume type",
+            ));
+        }
+    }
+    errs
+}
+
 fn validate_key_to_path(kp: &Value, path: &Path) -> ErrorList {
     let mut errs = ErrorList::new();
     if json_str(kp, "key").is_empty() {
@@ -164,7 +331,7 @@ fn validate_key_to_path(kp: &Value, path: &Path) -> ErrorList {
     errs
 }
 
-pub(super) fn validate_path_no_backsteps(p: &str, path: &Path) -> ErrorList {
+pub(crate) fn validate_path_no_backsteps(p: &str, path: &Path) -> ErrorList {
     if p.split('/').any(|part| part == "..") {
         vec![FieldError::invalid(path, p, "must not contain '..'")]
     } else {
