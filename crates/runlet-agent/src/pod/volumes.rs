@@ -64,6 +64,9 @@ pub enum VolumeError {
     Os(#[from] crate::os::OsError),
     #[error("{0}")]
     Env(#[from] super::env::EnvError),
+    /// Several sources of a projected volume failed: every one, as upstream's aggregate.
+    #[error("[{}]", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    Several(Vec<VolumeError>),
 }
 
 pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError + '_ {
@@ -434,10 +437,12 @@ fn write_files(
             sources,
         )?;
     } else if let Some(p) = &v.projected {
+        // Every source is tried and every failure told, as upstream's `collectData`.
         let mode = p.default_mode.unwrap_or(0o644);
+        let mut failed = Vec::new();
         for src in p.sources.iter().flatten() {
-            if let Some(c) = &src.config_map {
-                write_source(
+            if let Some(c) = &src.config_map
+                && let Err(e) = write_source(
                     payload,
                     "configmap",
                     &c.name,
@@ -445,10 +450,12 @@ fn write_files(
                     c.items.as_ref(),
                     mode,
                     c.optional == Some(true),
-                )?;
+                )
+            {
+                failed.push(e);
             }
-            if let Some(s) = &src.secret {
-                write_source(
+            if let Some(s) = &src.secret
+                && let Err(e) = write_source(
                     payload,
                     "secret",
                     &s.name,
@@ -456,17 +463,26 @@ fn write_files(
                     s.items.as_ref(),
                     mode,
                     s.optional == Some(true),
-                )?;
+                )
+            {
+                failed.push(e);
             }
-            if let Some(d) = &src.downward_api {
-                downward_files(
+            if let Some(d) = &src.downward_api
+                && let Err(e) = downward_files(
                     payload,
                     pod,
                     d.items.as_deref().unwrap_or_default(),
                     mode,
                     sources,
-                )?;
+                )
+            {
+                failed.push(e);
             }
+        }
+        match failed.len() {
+            0 => {}
+            1 => return Err(failed.remove(0)),
+            _ => return Err(VolumeError::Several(failed)),
         }
     }
     Ok(())
@@ -806,6 +822,33 @@ mod tests {
         assert_eq!(claimed, vec![dir.path().join("mnt/cfg")]);
         points.release(&claimed[0]);
         assert!(!dir.path().join("mnt").exists(), "and taken away again");
+    }
+
+    #[test]
+    fn a_projected_volume_tells_every_missing_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"containers": [{"name": "c"}], "volumes": [
+                {"name": "all", "projected": {"sources": [
+                    {"configMap": {"name": "ycm"}}, {"configMap": {"name": "cm"}}, {"secret": {"name": "ys"}}
+                ]}},
+            ]}
+        }))
+        .unwrap();
+        let cms = config_map_cm();
+        let sources = EnvSources {
+            config_maps: &cms,
+            ..Default::default()
+        };
+        let err = prepare(&FakeOs::new(), dir.path(), &pod, &sources)
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            "for volume \"all\" : [configmap \"ycm\" not found, secret \"ys\" not found]"
+        );
     }
 
     #[test]
