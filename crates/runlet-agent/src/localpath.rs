@@ -80,6 +80,15 @@ pub fn root(data_dir: &Path) -> PathBuf {
     data_dir.join("local-path")
 }
 
+/// Where a claim's volume is on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMount {
+    pub path: PathBuf,
+    /// Whether the pod's `fsGroup` owns it: a `local` volume, as upstream's local plugin
+    /// sets its ownership; a `hostPath` one (what this provisioner makes) is left as it is.
+    pub owned_by_fs_group: bool,
+}
+
 /// The host directory backing claim `namespace/claim` for a pod on `node`, provisioning and
 /// binding a volume first when the claim is unbound and of our class.
 pub async fn claim_path(
@@ -88,7 +97,7 @@ pub async fn claim_path(
     root: &Path,
     namespace: &str,
     claim: &str,
-) -> Result<PathBuf, LocalPathError> {
+) -> Result<ClaimMount, LocalPathError> {
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
     let volumes: Api<PersistentVolume> = Api::all(client.clone());
     let pvc = claims
@@ -115,7 +124,10 @@ pub async fn claim_path(
             })?,
         None => provision(client, node, root, &pvc).await?,
     };
-    volume_path(&pv, node)
+    Ok(ClaimMount {
+        path: volume_path(&pv, node)?,
+        owned_by_fs_group: pv.spec.as_ref().is_some_and(|s| s.local.is_some()),
+    })
 }
 
 /// The directory of a volume on `node`.
@@ -517,9 +529,11 @@ mod tests {
         let api = TestApi::start().await;
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "data", None).await;
-        let path = claim_path(&api.client, "n1", dir.path(), "default", "data")
+        let mount = claim_path(&api.client, "n1", dir.path(), "default", "data")
             .await
             .unwrap();
+        assert!(!mount.owned_by_fs_group, "a hostPath volume's owner stays");
+        let path = mount.path;
         let uid = pvc.metadata.uid.clone().unwrap();
         assert_eq!(path, dir.path().join(format!("pvc-{uid}_default_data")));
         assert!(path.is_dir());
@@ -548,7 +562,7 @@ mod tests {
         let again = claim_path(&api.client, "n1", dir.path(), "default", "data")
             .await
             .unwrap();
-        assert_eq!(again, path);
+        assert_eq!(again.path, path);
         let elsewhere = claim_path(&api.client, "n2", dir.path(), "default", "data").await;
         assert!(matches!(elsewhere, Err(LocalPathError::Unmountable { .. })));
     }
@@ -621,7 +635,8 @@ mod tests {
         let pvc = create_claim(&api, "scratch", Some(STORAGE_CLASS)).await;
         let path = claim_path(&api.client, "n1", dir.path(), "default", "scratch")
             .await
-            .unwrap();
+            .unwrap()
+            .path;
         std::fs::write(path.join("dump.sql"), "x").unwrap();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run_reclaimer(

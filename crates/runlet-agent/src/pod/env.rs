@@ -43,14 +43,14 @@ pub struct EnvSources<'a> {
     pub secrets: &'a HashMap<String, Secret>,
     /// Host directories of the pod's PersistentVolumeClaims by claim name, or why the claim
     /// cannot be mounted.
-    pub claims: &'a HashMap<String, Result<std::path::PathBuf, String>>,
+    pub claims: &'a HashMap<String, Result<crate::localpath::ClaimMount, String>>,
 }
 
 static NO_CONFIG_MAPS: std::sync::LazyLock<HashMap<String, ConfigMap>> =
     std::sync::LazyLock::new(HashMap::new);
 static NO_SECRETS: std::sync::LazyLock<HashMap<String, Secret>> =
     std::sync::LazyLock::new(HashMap::new);
-type Claims = HashMap<String, Result<std::path::PathBuf, String>>;
+type Claims = HashMap<String, Result<crate::localpath::ClaimMount, String>>;
 static NO_CLAIMS: std::sync::LazyLock<Claims> = std::sync::LazyLock::new(HashMap::new);
 
 impl Default for EnvSources<'_> {

@@ -127,7 +127,7 @@ pub struct Worker {
     written_rv: u64,
     config_maps: HashMap<String, ConfigMap>,
     secrets: HashMap<String, Secret>,
-    claims: HashMap<String, Result<PathBuf, String>>,
+    claims: HashMap<String, Result<crate::localpath::ClaimMount, String>>,
     /// A container started since the last status write (see [`QUICK_EXIT_WINDOW`]).
     started_since_write: bool,
     /// A container could not be configured from the ConfigMaps and Secrets read so far: read

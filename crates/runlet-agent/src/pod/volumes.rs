@@ -267,8 +267,8 @@ fn prepare_volume(
         return Ok(());
     }
     if let Some(pvc) = &v.persistent_volume_claim {
-        let path = match sources.claims.get(&pvc.claim_name) {
-            Some(Ok(path)) => path.clone(),
+        let mount = match sources.claims.get(&pvc.claim_name) {
+            Some(Ok(mount)) => mount,
             Some(Err(why)) => {
                 return Err(VolumeError::Claim {
                     claim: pvc.claim_name.clone(),
@@ -286,10 +286,10 @@ fn prepare_volume(
         if read_only {
             out.read_only.insert(v.name.clone());
         }
-        if let Some(group) = &fs_group {
-            group.apply(&path, read_only)?;
+        if let Some(group) = fs_group.as_ref().filter(|_| mount.owned_by_fs_group) {
+            group.apply(&mount.path, read_only)?;
         }
-        out.paths.insert(v.name.clone(), path);
+        out.paths.insert(v.name.clone(), mount.path.clone());
         return Ok(());
     }
     let dir = safe_join(&sandbox.join("volumes"), &v.name)?;
