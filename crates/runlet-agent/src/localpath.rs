@@ -2,11 +2,12 @@
 //! node, as upstream's local-path provisioners (rancher `local-path-provisioner`, the
 //! `WaitForFirstConsumer` kind) do it.
 //!
-//! - **Provision** when the first pod using an unbound claim of our class (`local-path`, or no
-//!   class at all: it is the default class here) starts on this node: a directory
+//! - **Provision** when the first pod using an unbound claim of a class of our provisioner
+//!   (`local-path`, the default class here, or any other naming `runlet.dev/local-path`, whose
+//!   `reclaimPolicy` the volume gets; or no class at all) starts on this node: a directory
 //!   `<data dir>/local-path/pvc-<claim uid>_<namespace>_<claim>` and a PersistentVolume
 //!   `pvc-<claim uid>` (hostPath to that directory, node affinity to this node, `claimRef` to
-//!   the claim, reclaim policy `Delete`, annotation `pv.kubernetes.io/provisioned-by`). Then the
+//!   the claim, the class's reclaim policy, annotation `pv.kubernetes.io/provisioned-by`). Then the
 //!   binding, as the PV controller writes it: the claim's `spec.volumeName` and
 //!   `pv.kubernetes.io/bind-completed`, and both statuses `Bound`.
 //! - **Mount**: a bound claim resolves to its volume's `hostPath`/`local` path; a volume pinned
@@ -21,9 +22,11 @@
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
+use runlet_api::storageclass::ClaimBinding;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -190,13 +193,27 @@ async fn provision(
     let claim = pvc.metadata.name.clone().unwrap_or_default();
     let uid = pvc.metadata.uid.clone().unwrap_or_default();
     let spec = pvc.spec.clone().unwrap_or_default();
-    let class = spec.storage_class_name.clone();
-    if !matches!(class.as_deref(), None | Some(STORAGE_CLASS)) {
+    let class_name = runlet_api::storageclass::class_of(pvc).map(str::to_string);
+    let class = match class_name.as_deref() {
+        Some(name) if !name.is_empty() => Api::<StorageClass>::all(client.clone())
+            .get_opt(name)
+            .await
+            .map_err(api_err(format!("reading storageclass {name}")))?,
+        _ => None,
+    };
+    if runlet_api::storageclass::binding_of(class_name.as_deref(), class.as_ref())
+        != ClaimBinding::LocalPath
+    {
         return Err(LocalPathError::NotOurClass {
             claim,
-            class: class.unwrap_or_default(),
+            class: class_name.unwrap_or_default(),
         });
     }
+    // The class's policy, as upstream's provisioning controller gives its volumes.
+    let reclaim_policy = class
+        .as_ref()
+        .and_then(|c| c.reclaim_policy.clone())
+        .unwrap_or_else(|| "Delete".into());
     let dir = root.join(format!("pvc-{uid}_{ns}_{claim}"));
     std::fs::create_dir_all(&dir).map_err(|source| LocalPathError::Io {
         path: dir.display().to_string(),
@@ -219,13 +236,13 @@ async fn provision(
         "metadata": {
             "name": pv_name,
             "annotations": {PROVISIONED_BY: PROVISIONER, SELECTED_NODE: node},
-            "finalizers": [RECLAIM_FINALIZER],
+            "finalizers": if reclaim_policy == "Delete" { vec![RECLAIM_FINALIZER] } else { vec![] },
         },
         "spec": {
             "capacity": {"storage": storage},
             "accessModes": spec.access_modes.clone().unwrap_or_else(|| vec!["ReadWriteOnce".into()]),
-            "persistentVolumeReclaimPolicy": "Delete",
-            "storageClassName": STORAGE_CLASS,
+            "persistentVolumeReclaimPolicy": reclaim_policy,
+            "storageClassName": class_name.as_deref().unwrap_or(STORAGE_CLASS),
             "volumeMode": "Filesystem",
             "hostPath": {"path": dir.display().to_string(), "type": "DirectoryOrCreate"},
             "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
@@ -578,6 +595,36 @@ mod tests {
         assert!(matches!(err, LocalPathError::NotOurClass { .. }), "{err}");
         let missing = claim_path(&api.client, "n1", dir.path(), "default", "nope").await;
         assert!(matches!(missing, Err(LocalPathError::ClaimNotFound(_))));
+    }
+
+    /// Another class of this provisioner is served too, its volumes made with its policy.
+    #[tokio::test]
+    async fn a_class_of_this_provisioner_gives_its_reclaim_policy() {
+        let api = TestApi::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let class: StorageClass = serde_json::from_value(json!({
+            "metadata": {"name": "lp-retain"}, "provisioner": PROVISIONER,
+            "reclaimPolicy": "Retain", "volumeBindingMode": "WaitForFirstConsumer"}))
+        .unwrap();
+        Api::<StorageClass>::all(api.client.clone())
+            .create(&PostParams::default(), &class)
+            .await
+            .unwrap();
+        let pvc = create_claim(&api, "kept", Some("lp-retain")).await;
+        claim_path(&api.client, "n1", dir.path(), "default", "kept")
+            .await
+            .unwrap();
+        let pv = Api::<PersistentVolume>::all(api.client.clone())
+            .get(&format!("pvc-{}", pvc.metadata.uid.unwrap()))
+            .await
+            .unwrap();
+        let spec = pv.spec.clone().unwrap();
+        assert_eq!(
+            spec.persistent_volume_reclaim_policy.as_deref(),
+            Some("Retain")
+        );
+        assert_eq!(spec.storage_class_name.as_deref(), Some("lp-retain"));
+        assert!(!has_finalizer(&pv, RECLAIM_FINALIZER), "nothing to remove");
     }
 
     /// Upstream's PV controller releases a volume whose claim is deleted (once its protection

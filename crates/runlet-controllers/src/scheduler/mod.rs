@@ -30,6 +30,7 @@ use crate::podfeed::PodSource;
 use fit::{Misfit, Resources, fit_error, misfit, pod_requests};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -260,22 +261,38 @@ impl Scheduler {
             ),
         )
         .default_backoff();
+        let (classes, class_writer) = reflector::store::<StorageClass>();
+        let class_stream = reflector::reflector(
+            class_writer,
+            watcher(
+                Api::<StorageClass>::all(self.client.clone()),
+                watcher::Config::default(),
+            ),
+        )
+        .default_backoff();
         let mut node_stream = std::pin::pin!(node_stream);
         let mut pod_stream = std::pin::pin!(pod_stream);
         // Claims and volumes only matter once bound: any change is a reason to retry.
         // Each event says which store it came from and whether that store has listed.
-        let mut storage_stream = std::pin::pin!(futures::stream::select(
-            claim_stream.map(|e| e.map(|ev| (0, matches!(ev, watcher::Event::InitDone)))),
-            volume_stream.map(|e| e.map(|ev| (1, matches!(ev, watcher::Event::InitDone)))),
-        ));
-        let mut storage_ready = [false, false];
+        let mut storage_stream = std::pin::pin!(futures::stream::select_all([
+            claim_stream
+                .map(|e| e.map(|ev| (0, matches!(ev, watcher::Event::InitDone))))
+                .boxed(),
+            volume_stream
+                .map(|e| e.map(|ev| (1, matches!(ev, watcher::Event::InitDone))))
+                .boxed(),
+            class_stream
+                .map(|e| e.map(|ev| (2, matches!(ev, watcher::Event::InitDone))))
+                .boxed(),
+        ]));
+        let mut storage_ready = [false; 3];
         // When the burst of events not yet looked at by a pass began.
         let mut dirty: Option<Instant> = None;
         let mut retry = false;
         let mut nodes_ready = false;
         let mut pods_ready = false;
         loop {
-            let ready = nodes_ready && pods_ready && storage_ready == [true, true];
+            let ready = nodes_ready && pods_ready && storage_ready == [true; 3];
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 ev = node_stream.next() => match ev {
@@ -339,7 +356,11 @@ impl Scheduler {
                 {
                     dirty = None;
                     let again = std::mem::take(&mut retry);
-                    let volumes = volumes::Volumes::new(&claims.state(), &volumes.state());
+                    let volumes = volumes::Volumes::new(
+                        &claims.state(),
+                        &volumes.state(),
+                        &classes.state(),
+                    );
                     self.pass(&nodes, &pods, &volumes, again);
                 }
             }
@@ -407,19 +428,23 @@ impl Scheduler {
                 continue;
             }
             let once_per_pod = volumes.once_per_pod(&p);
-            if once_per_pod
+            // Reasons every node gives alike: upstream's VolumeRestrictions (evicting the pod
+            // that uses the claim may help) and VolumeBinding filters.
+            let everywhere = if once_per_pod
                 .iter()
                 .any(|c| claimed.contains(c) || placed_claims.contains(c))
             {
-                // Upstream's VolumeRestrictions `Filter`: every node says so, and evicting the
-                // pod that uses the claim may help.
-                let reasons: Vec<Misfit> = nodes
-                    .iter()
-                    .map(|_| Misfit {
-                        reasons: vec![volumes::RWOP_CONFLICT.to_string()],
-                        preemption_may_help: true,
-                    })
-                    .collect();
+                Some(Misfit {
+                    reasons: vec![volumes::RWOP_CONFLICT.to_string()],
+                    preemption_may_help: true,
+                })
+            } else if volumes.unprovisionable(&p) {
+                Some(Misfit::unresolvable(volumes::NO_VOLUME))
+            } else {
+                None
+            };
+            if let Some(misfit) = everywhere {
+                let reasons = vec![misfit; nodes.len()];
                 let msg = fit_error(nodes.len(), &reasons);
                 if self.unschedulable.get(&uid) != Some(&msg) {
                     self.unschedulable.insert(uid, msg.clone());

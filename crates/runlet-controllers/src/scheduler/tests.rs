@@ -408,7 +408,11 @@ async fn a_pod_whose_claim_cannot_be_used_stays_unscheduled_saying_why() {
     node(&api, "n", "4", true).await;
     let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
     let claims: Api<PersistentVolumeClaim> = Api::default_namespaced(api.client.clone());
-    for (pod_name, claim) in [("no-claim", "absent"), ("odd-class", "fast")] {
+    for (pod_name, claim) in [
+        ("no-claim", "absent"),
+        ("odd-class", "fast"),
+        ("elsewhere", "remote"),
+    ] {
         let p: Pod = serde_json::from_value(json!({"metadata": {"name": pod_name}, "spec": {
             "containers": [{"name": "c", "image": "busybox"}],
             "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": claim}}]}}))
@@ -420,12 +424,31 @@ async fn a_pod_whose_claim_cannot_be_used_stays_unscheduled_saying_why() {
                  "resources": {"requests": {"storage": "1Gi"}}}}))
     .unwrap();
     claims.create(&PostParams::default(), &fast).await.unwrap();
+    // A class of a provisioner runlet does not have, binding on the first consumer.
+    let class: k8s_openapi::api::storage::v1::StorageClass = serde_json::from_value(json!({
+        "metadata": {"name": "disks"}, "provisioner": "example.com/disk",
+        "volumeBindingMode": "WaitForFirstConsumer"}))
+    .unwrap();
+    Api::all(api.client.clone())
+        .create(&PostParams::default(), &class)
+        .await
+        .unwrap();
+    let remote: PersistentVolumeClaim =
+        serde_json::from_value(json!({"metadata": {"name": "remote"},
+        "spec": {"storageClassName": "disks", "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "1Gi"}}}}))
+        .unwrap();
+    claims
+        .create(&PostParams::default(), &remote)
+        .await
+        .unwrap();
     let (cancel, task) = start(&api);
     for (pod_name, why) in [
         ("no-claim", "persistentvolumeclaim \"absent\" not found"),
+        // A class that does not exist binds at once: a volume must be bound to it first.
         (
             "odd-class",
-            "storageclass.storage.k8s.io \"fast-ssd\" not found",
+            "pod has unbound immediate PersistentVolumeClaims",
         ),
     ] {
         let ev = wait_for("the FailedScheduling event", async || {
@@ -442,6 +465,17 @@ async fn a_pod_whose_claim_cannot_be_used_stays_unscheduled_saying_why() {
             )
         );
     }
+    let ev = wait_for("the FailedScheduling event", async || {
+        events_of(&api, "elsewhere")
+            .await
+            .into_iter()
+            .find(|e| e["reason"] == "FailedScheduling")
+    })
+    .await;
+    assert_eq!(
+        ev["message"],
+        "0/1 nodes are available: 1 node(s) didn't find available persistent volumes to bind. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.."
+    );
     // The claim appears (of the default class): the pod is bound.
     let absent: PersistentVolumeClaim =
         serde_json::from_value(json!({"metadata": {"name": "absent"},

@@ -3,13 +3,16 @@
 //! `nodeAffinity` (a local volume lives on one node) fits only the nodes that affinity selects,
 //! otherwise `node(s) had volume node affinity conflict`, as upstream words it.
 //!
-//! Unbound claims are not constrained here: runlet's local-path provisioner binds them on the
-//! node where the pod starts (`WaitForFirstConsumer`, as upstream's local provisioners).
+//! Unbound claims of a class of runlet's local-path provisioner are not constrained here: it
+//! binds them on the node where the pod starts (`WaitForFirstConsumer`, as upstream's local
+//! provisioners).
 //!
-//! Before any node is looked at ([`Volumes::unusable`], upstream's VolumeBinding `PreFilter`
-//! and its storage class check), a pod whose claim is missing, being deleted, or unbound with a
-//! storage class nothing here provisions (runlet serves no StorageClass objects: only its own
-//! `local-path`, also the default for claims that name none) stays unscheduled, saying why.
+//! Before any node is looked at ([`Volumes::unusable`], upstream's VolumeBinding `PreFilter`),
+//! a pod whose claim is missing, being deleted, or unbound and of immediate binding (no class,
+//! a class that does not exist, an `Immediate` one: a volume must be bound to it first) stays
+//! unscheduled, saying why. One whose unbound claim waits for a provisioner runlet does not
+//! have fits no node ([`Volumes::unprovisionable`], upstream's words for a claim no volume can
+//! be found or made for).
 //! A claim with the `ReadWriteOncePod` access mode goes to one pod at a time: a pod naming one
 //! that a bound, unfinished pod (or one this pass placed) uses fits no node, as upstream's
 //! VolumeRestrictions filter has it ([`RWOP_CONFLICT`]).
@@ -19,10 +22,18 @@
 use k8s_openapi::api::core::v1::{
     Node, NodeSelector, NodeSelectorRequirement, PersistentVolume, PersistentVolumeClaim, Pod,
 };
+use k8s_openapi::api::storage::v1::StorageClass;
+use runlet_api::storageclass::{ClaimBinding, binding_of, class_of};
 use std::collections::HashMap;
 
 /// Upstream's reason for a node the pod's volumes cannot be used on.
 pub const CONFLICT: &str = "node(s) had volume node affinity conflict";
+
+/// Upstream's VolumeBinding reason for a node no volume can be found or made on.
+pub const NO_VOLUME: &str = "node(s) didn't find available persistent volumes to bind";
+
+/// Upstream's VolumeBinding `PreFilter` reason for claims a volume must be bound to first.
+pub const UNBOUND_IMMEDIATE: &str = "pod has unbound immediate PersistentVolumeClaims";
 
 /// Upstream's VolumeRestrictions reason for a pod whose `ReadWriteOncePod` claim is in use.
 pub const RWOP_CONFLICT: &str =
@@ -42,15 +53,13 @@ pub fn claims_of(pod: &Pod) -> Vec<ClaimKey> {
         .collect()
 }
 
-/// The storage class runlet's local-path provisioner serves (runlet-agent's `localpath`).
-pub const LOCAL_PATH_CLASS: &str = runlet_api::storageclass::LOCAL_PATH;
-
 /// What the scheduler needs of a claim.
 struct Claim {
     /// The volume it is bound to.
     volume: Option<String>,
     deleting: bool,
-    class: Option<String>,
+    /// How it is bound while it is not.
+    binding: ClaimBinding,
     /// Whether its access modes hold `ReadWriteOncePod`.
     once_per_pod: bool,
 }
@@ -68,7 +77,13 @@ impl Volumes {
     pub fn new(
         claims: &[impl AsRef<PersistentVolumeClaim>],
         pvs: &[impl AsRef<PersistentVolume>],
+        classes: &[impl AsRef<StorageClass>],
     ) -> Self {
+        let classes: HashMap<&str, &StorageClass> = classes
+            .iter()
+            .map(AsRef::as_ref)
+            .filter_map(|c| Some((c.metadata.name.as_deref()?, c)))
+            .collect();
         let claims = claims
             .iter()
             .map(AsRef::as_ref)
@@ -79,9 +94,10 @@ impl Volumes {
                         .and_then(|s| s.volume_name.clone())
                         .filter(|v| !v.is_empty()),
                     deleting: c.metadata.deletion_timestamp.is_some(),
-                    class: spec
-                        .and_then(|s| s.storage_class_name.clone())
-                        .filter(|c| !c.is_empty()),
+                    binding: {
+                        let name = class_of(c);
+                        binding_of(name, name.and_then(|n| classes.get(n).copied()))
+                    },
                     once_per_pod: spec
                         .and_then(|s| s.access_modes.as_ref())
                         .is_some_and(|m| m.iter().any(|m| m == "ReadWriteOncePod")),
@@ -142,13 +158,20 @@ impl Volumes {
             if claim.deleting {
                 return Some(format!("persistentvolumeclaim {name:?} is being deleted"));
             }
-            if claim.volume.is_none()
-                && let Some(class) = claim.class.as_deref().filter(|c| *c != LOCAL_PATH_CLASS)
-            {
-                return Some(format!("storageclass.storage.k8s.io {class:?} not found"));
+            if claim.volume.is_none() && claim.binding == ClaimBinding::Immediate {
+                return Some(UNBOUND_IMMEDIATE.to_string());
             }
         }
         None
+    }
+
+    /// Whether an unbound claim of the pod waits for a provisioner runlet does not have.
+    pub fn unprovisionable(&self, pod: &Pod) -> bool {
+        claims_of(pod).iter().any(|key| {
+            self.claims.get(key).is_some_and(|c| {
+                c.volume.is_none() && matches!(c.binding, ClaimBinding::Delayed { .. })
+            })
+        })
     }
 }
 
@@ -265,6 +288,7 @@ mod tests {
                 Box::new(claim("default", "fresh", None)),
             ],
             &[Box::new(pv)],
+            &[] as &[Box<StorageClass>],
         );
         let pod = |ns: &str, claim: &str| -> Pod {
             serde_json::from_value(json!({
