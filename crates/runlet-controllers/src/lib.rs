@@ -22,6 +22,7 @@ pub mod gc;
 pub mod job;
 pub mod leader;
 pub mod nodelifecycle;
+pub mod persistentvolume;
 pub mod podfeed;
 pub mod records;
 pub mod scheduler;
@@ -45,7 +46,7 @@ pub async fn run_controllers(
     let record_pods = pods.subscribe();
     let scheduler_pods = pods.subscribe();
     let protection_pods = pods.subscribe();
-    let (_, _, _, job, _, cronjob, _, _, _) = tokio::join!(
+    let (_, _, _, job, _, cronjob, _, _, _, _) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
@@ -71,6 +72,7 @@ pub async fn run_controllers(
             job_shutdown.clone().cancelled_owned()
         ),
         volumeprotection::run(client.clone(), protection_pods, job_shutdown.clone()),
+        persistentvolume::run(client.clone(), clock.clone(), job_shutdown.clone()),
         records::run_with_pods(client, clock, 4, record_pods, job_shutdown.clone()),
         pods.run(job_shutdown),
     );

@@ -163,6 +163,7 @@ pub(super) fn default_lease(root: &mut Map<String, Value>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use crate::defaulting::{apply_defaults, prepare_for_create};
     use crate::resources;

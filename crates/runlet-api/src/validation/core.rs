@@ -866,6 +866,7 @@ pub fn validate_pv_update(new: &Value, old: &Value) -> ErrorList {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::validation::msgs;
