@@ -62,6 +62,9 @@ pub enum LocalPathError {
     /// The claim is being deleted.
     #[error("persistentvolumeclaim {0:?} is being deleted")]
     Terminating(String),
+    /// An ephemeral volume's claim that another owner made.
+    #[error("{0}")]
+    NotForPod(String),
     /// An API call failed.
     #[error("{what}: {source}")]
     Api { what: String, source: kube::Error },
@@ -100,6 +103,7 @@ pub async fn claim_path(
     root: &Path,
     namespace: &str,
     claim: &str,
+    made_for: Option<&k8s_openapi::api::core::v1::Pod>,
 ) -> Result<ClaimMount, LocalPathError> {
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
     let volumes: Api<PersistentVolume> = Api::all(client.clone());
@@ -110,6 +114,9 @@ pub async fn claim_path(
         .ok_or_else(|| LocalPathError::ClaimNotFound(claim.to_string()))?;
     if pvc.metadata.deletion_timestamp.is_some() {
         return Err(LocalPathError::Terminating(claim.to_string()));
+    }
+    if let Some(pod) = made_for {
+        runlet_api::podclaims::is_for_pod(pod, &pvc).map_err(LocalPathError::NotForPod)?;
     }
     let bound = pvc
         .spec
@@ -546,7 +553,7 @@ mod tests {
         let api = TestApi::start().await;
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "data", None).await;
-        let mount = claim_path(&api.client, "n1", dir.path(), "default", "data")
+        let mount = claim_path(&api.client, "n1", dir.path(), "default", "data", None)
             .await
             .unwrap();
         assert!(!mount.owned_by_fs_group, "a hostPath volume's owner stays");
@@ -576,11 +583,11 @@ mod tests {
         );
         assert_eq!(bound.status.unwrap().phase.as_deref(), Some("Bound"));
         // A second pod finds the same directory; another node may not mount it.
-        let again = claim_path(&api.client, "n1", dir.path(), "default", "data")
+        let again = claim_path(&api.client, "n1", dir.path(), "default", "data", None)
             .await
             .unwrap();
         assert_eq!(again.path, path);
-        let elsewhere = claim_path(&api.client, "n2", dir.path(), "default", "data").await;
+        let elsewhere = claim_path(&api.client, "n2", dir.path(), "default", "data", None).await;
         assert!(matches!(elsewhere, Err(LocalPathError::Unmountable { .. })));
     }
 
@@ -589,11 +596,11 @@ mod tests {
         let api = TestApi::start().await;
         let dir = tempfile::tempdir().unwrap();
         create_claim(&api, "fast", Some("ssd")).await;
-        let err = claim_path(&api.client, "n1", dir.path(), "default", "fast")
+        let err = claim_path(&api.client, "n1", dir.path(), "default", "fast", None)
             .await
             .unwrap_err();
         assert!(matches!(err, LocalPathError::NotOurClass { .. }), "{err}");
-        let missing = claim_path(&api.client, "n1", dir.path(), "default", "nope").await;
+        let missing = claim_path(&api.client, "n1", dir.path(), "default", "nope", None).await;
         assert!(matches!(missing, Err(LocalPathError::ClaimNotFound(_))));
     }
 
@@ -611,7 +618,7 @@ mod tests {
             .await
             .unwrap();
         let pvc = create_claim(&api, "kept", Some("lp-retain")).await;
-        claim_path(&api.client, "n1", dir.path(), "default", "kept")
+        claim_path(&api.client, "n1", dir.path(), "default", "kept", None)
             .await
             .unwrap();
         let pv = Api::<PersistentVolume>::all(api.client.clone())
@@ -641,7 +648,7 @@ mod tests {
         let api = TestApi::start().await;
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "kept", Some(STORAGE_CLASS)).await;
-        claim_path(&api.client, "n1", dir.path(), "default", "kept")
+        claim_path(&api.client, "n1", dir.path(), "default", "kept", None)
             .await
             .unwrap();
         let pv_name = format!("pvc-{}", pvc.metadata.uid.unwrap());
@@ -680,7 +687,7 @@ mod tests {
         let api = TestApi::start().await;
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "scratch", Some(STORAGE_CLASS)).await;
-        let path = claim_path(&api.client, "n1", dir.path(), "default", "scratch")
+        let path = claim_path(&api.client, "n1", dir.path(), "default", "scratch", None)
             .await
             .unwrap()
             .path;

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod podclaims;
 pub mod podrecord;
 pub mod protobuf;
 pub mod query;

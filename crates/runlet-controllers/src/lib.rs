@@ -17,6 +17,7 @@
 
 pub mod clockqueue;
 pub mod cronjob;
+pub mod ephemeral;
 pub mod event;
 pub mod gc;
 pub mod job;
@@ -46,7 +47,8 @@ pub async fn run_controllers(
     let record_pods = pods.subscribe();
     let scheduler_pods = pods.subscribe();
     let protection_pods = pods.subscribe();
-    let (_, _, _, job, _, cronjob, _, _, _, _) = tokio::join!(
+    let ephemeral_pods = pods.subscribe();
+    let (_, _, _, job, _, cronjob, _, _, _, _, _) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
@@ -73,6 +75,7 @@ pub async fn run_controllers(
         ),
         volumeprotection::run(client.clone(), protection_pods, job_shutdown.clone()),
         persistentvolume::run(client.clone(), clock.clone(), job_shutdown.clone()),
+        ephemeral::run(client.clone(), ephemeral_pods, job_shutdown.clone()),
         records::run_with_pods(client, clock, 4, record_pods, job_shutdown.clone()),
         pods.run(job_shutdown),
     );

@@ -157,20 +157,18 @@ fn names_a_claim(pod: &Pod) -> bool {
     pod.spec
         .iter()
         .flat_map(|s| s.volumes.iter().flatten())
-        .any(|v| v.persistent_volume_claim.is_some())
+        .any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some())
 }
 
 /// The claims a pod holds: upstream's `podUsesPVC`, for a pod bound to a node.
 fn uses(pod: &Pod) -> Vec<ClaimKey> {
-    let Some(spec) = pod.spec.as_ref().filter(|s| s.node_name.is_some()) else {
+    if pod.spec.as_ref().is_none_or(|s| s.node_name.is_none()) {
         return Vec::new();
-    };
+    }
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    spec.volumes
-        .iter()
-        .flatten()
-        .filter_map(|v| v.persistent_volume_claim.as_ref())
-        .map(|c| (ns.clone(), c.claim_name.clone()))
+    runlet_api::podclaims::of_pod(pod)
+        .into_iter()
+        .map(|c| (ns.clone(), c.claim))
         .collect()
 }
 

@@ -530,29 +530,23 @@ impl Worker {
         true
     }
 
-    /// Finds the host directory of each claim the pod's volumes name.
+    /// Finds the host directory of each claim the pod's volumes use (an ephemeral volume's
+    /// only if it was made for this pod).
     async fn resolve_claims(&mut self) {
         self.claims.clear();
-        let claims: Vec<String> = self
-            .pod
-            .spec
-            .iter()
-            .flat_map(|s| s.volumes.iter().flatten())
-            .filter_map(|v| v.persistent_volume_claim.as_ref())
-            .map(|c| c.claim_name.clone())
-            .collect();
         let root = crate::localpath::root(&self.ctx.config.data_dir);
-        for claim in claims {
+        for used in runlet_api::podclaims::of_pod(&self.pod) {
             let path = crate::localpath::claim_path(
                 &self.ctx.client,
                 &self.ctx.config.node_name,
                 &root,
                 &self.ns,
-                &claim,
+                &used.claim,
+                used.ephemeral.then_some(&self.pod),
             )
             .await
             .map_err(|e| e.to_string());
-            self.claims.insert(claim, path);
+            self.claims.insert(used.claim, path);
         }
     }
 

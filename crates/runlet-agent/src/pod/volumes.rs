@@ -266,23 +266,33 @@ fn prepare_volume(
         out.paths.insert(v.name.clone(), PathBuf::from(&hp.path));
         return Ok(());
     }
-    if let Some(pvc) = &v.persistent_volume_claim {
-        let mount = match sources.claims.get(&pvc.claim_name) {
+    let claim = match (&v.persistent_volume_claim, &v.ephemeral) {
+        (Some(pvc), _) => Some((pvc.claim_name.clone(), pvc.read_only == Some(true))),
+        (None, Some(_)) => Some((
+            runlet_api::podclaims::ephemeral_claim_name(
+                pod.metadata.name.as_deref().unwrap_or_default(),
+                &v.name,
+            ),
+            false,
+        )),
+        (None, None) => None,
+    };
+    if let Some((claim_name, read_only)) = claim {
+        let mount = match sources.claims.get(&claim_name) {
             Some(Ok(mount)) => mount,
             Some(Err(why)) => {
                 return Err(VolumeError::Claim {
-                    claim: pvc.claim_name.clone(),
+                    claim: claim_name.clone(),
                     why: why.clone(),
                 });
             }
             None => {
                 return Err(VolumeError::Claim {
-                    claim: pvc.claim_name.clone(),
+                    claim: claim_name.clone(),
                     why: "not resolved".into(),
                 });
             }
         };
-        let read_only = pvc.read_only == Some(true);
         if read_only {
             out.read_only.insert(v.name.clone());
         }

@@ -577,3 +577,38 @@ async fn a_read_write_once_pod_claim_goes_to_one_pod_at_a_time() {
     assert_eq!(bound, "n");
     stop(cancel, task).await;
 }
+
+#[tokio::test]
+async fn an_ephemeral_volume_needs_the_claim_made_for_its_pod() {
+    let api = TestApi::start().await;
+    node(&api, "n", "4", true).await;
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let p: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {
+        "containers": [{"name": "c", "image": "busybox"}],
+        "volumes": [{"name": "v", "ephemeral": {"volumeClaimTemplate": {"spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}}}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    // A claim of the right name that someone else made.
+    let claim: PersistentVolumeClaim = serde_json::from_value(json!({"metadata": {"name": "p-v"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
+    .unwrap();
+    Api::<PersistentVolumeClaim>::default_namespaced(api.client.clone())
+        .create(&PostParams::default(), &claim)
+        .await
+        .unwrap();
+    let (cancel, task) = start(&api);
+    let ev = wait_for("the FailedScheduling event", async || {
+        events_of(&api, "p")
+            .await
+            .into_iter()
+            .find(|e| e["reason"] == "FailedScheduling")
+    })
+    .await;
+    assert_eq!(
+        ev["message"],
+        "0/1 nodes are available: PVC default/p-v was not created for pod default/p (pod is not owner). preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.."
+    );
+    assert_eq!(node_name(&api, "p").await, None);
+    stop(cancel, task).await;
+}

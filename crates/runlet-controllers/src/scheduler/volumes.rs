@@ -23,6 +23,7 @@ use k8s_openapi::api::core::v1::{
     Node, NodeSelector, NodeSelectorRequirement, PersistentVolume, PersistentVolumeClaim, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
+use runlet_api::podclaims;
 use runlet_api::storageclass::{ClaimBinding, binding_of, class_of};
 use std::collections::HashMap;
 
@@ -42,14 +43,12 @@ pub const RWOP_CONFLICT: &str =
 /// A claim: namespace and name.
 pub type ClaimKey = (String, String);
 
-/// The claims a pod's volumes name.
+/// The claims a pod's volumes use (named, or made for its ephemeral volumes).
 pub fn claims_of(pod: &Pod) -> Vec<ClaimKey> {
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    pod.spec
-        .iter()
-        .flat_map(|s| s.volumes.iter().flatten())
-        .filter_map(|v| v.persistent_volume_claim.as_ref())
-        .map(|c| (ns.clone(), c.claim_name.clone()))
+    podclaims::of_pod(pod)
+        .into_iter()
+        .map(|c| (ns.clone(), c.claim))
         .collect()
 }
 
@@ -62,6 +61,8 @@ struct Claim {
     binding: ClaimBinding,
     /// Whether its access modes hold `ReadWriteOncePod`.
     once_per_pod: bool,
+    /// The uid of its controlling owner (the pod an ephemeral volume's claim was made for).
+    owner: Option<String>,
 }
 
 /// The claims and the volumes of the cluster, as the scheduler's stores hold them.
@@ -101,6 +102,13 @@ impl Volumes {
                     once_per_pod: spec
                         .and_then(|s| s.access_modes.as_ref())
                         .is_some_and(|m| m.iter().any(|m| m == "ReadWriteOncePod")),
+                    owner: c
+                        .metadata
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .find(|o| o.controller == Some(true))
+                        .map(|o| o.uid.clone()),
                 };
                 Some((
                     (
@@ -124,12 +132,9 @@ impl Volumes {
 
     /// The node selectors the pod's bound volumes require.
     pub fn required(&self, pod: &Pod) -> Vec<&NodeSelector> {
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        pod.spec
+        claims_of(pod)
             .iter()
-            .flat_map(|s| s.volumes.iter().flatten())
-            .filter_map(|v| v.persistent_volume_claim.as_ref())
-            .filter_map(|c| self.claims.get(&(ns.clone(), c.claim_name.clone())))
+            .filter_map(|key| self.claims.get(key))
             .filter_map(|claim| self.affinity.get(claim.volume.as_ref()?))
             .collect()
     }
@@ -145,16 +150,17 @@ impl Volumes {
     /// Why none of the pod's nodes can be looked at for its claims, in upstream's words.
     pub fn unusable(&self, pod: &Pod) -> Option<String> {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        let names = pod
-            .spec
-            .iter()
-            .flat_map(|s| s.volumes.iter().flatten())
-            .filter_map(|v| v.persistent_volume_claim.as_ref())
-            .map(|c| &c.claim_name);
-        for name in names {
+        for used in podclaims::of_pod(pod) {
+            let name = &used.claim;
             let Some(claim) = self.claims.get(&(ns.clone(), name.clone())) else {
                 return Some(format!("persistentvolumeclaim {name:?} not found"));
             };
+            if used.ephemeral && claim.owner != pod.metadata.uid {
+                return Some(format!(
+                    "PVC {ns}/{name} was not created for pod {ns}/{} (pod is not owner)",
+                    pod.metadata.name.as_deref().unwrap_or_default()
+                ));
+            }
             if claim.deleting {
                 return Some(format!("persistentvolumeclaim {name:?} is being deleted"));
             }

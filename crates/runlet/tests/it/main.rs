@@ -18,3 +18,4 @@ mod probes;
 mod python;
 mod run;
 mod scenarios;
+mod volumes;
