@@ -364,14 +364,21 @@ async fn pass(
         .into_iter()
         .filter_map(|c| Some((c.metadata.name.clone()?, c)))
         .collect();
-    for claim in claims.state() {
+    let all_claims = claims.state();
+    // Forget what was told to claims that are gone.
+    let present: std::collections::HashSet<&str> = all_claims
+        .iter()
+        .filter_map(|c| c.metadata.uid.as_deref())
+        .collect();
+    told.0.retain(|uid, _| present.contains(uid.as_str()));
+    for claim in &all_claims {
         let uid = claim.metadata.uid.clone().unwrap_or_default();
         let bound = claim.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
         if bound || claim.metadata.deletion_timestamp.is_some() {
             told.0.remove(&uid);
             continue;
         }
-        let class = class_of(&claim);
+        let class = class_of(claim);
         let binding = binding_of(
             class,
             class.and_then(|c| class_by_name.get(c)).map(AsRef::as_ref),
@@ -382,16 +389,16 @@ async fn pass(
             .and_then(|s| s.volume_name.as_deref())
             .is_some_and(|n| !n.is_empty());
         if (binding == ClaimBinding::Immediate || named)
-            && let Some(pv) = best_volume(&claim, &all_volumes)
+            && let Some(pv) = best_volume(claim, &all_volumes)
         {
-            if let Err(e) = bind(client, pv, &claim).await {
+            if let Err(e) = bind(client, pv, claim).await {
                 tracing::debug!(error = %e, "binding a claim");
             }
             continue;
         }
         let used_by = match binding {
             ClaimBinding::Immediate => None,
-            _ => first_user(client, &claim).await,
+            _ => first_user(client, claim).await,
         };
         let (warning, reason, message) = match (
             &binding,
@@ -405,7 +412,7 @@ async fn pass(
                     c.provisioner
                 ),
             ),
-            _ => waiting_reason(&claim, &binding, used_by.as_deref()),
+            _ => waiting_reason(claim, &binding, used_by.as_deref()),
         };
         if told.0.get(&uid) == Some(&reason) {
             continue;

@@ -4,7 +4,7 @@
 use super::*;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{DeleteParams, PostParams};
-use runlet_test::TestApi;
+use runlet_test::{TestApi, wait_for};
 
 async fn volume(api: &TestApi, name: &str, size: &str, policy: &str, labels: Value) {
     let pv: PersistentVolume = serde_json::from_value(json!({
@@ -31,20 +31,6 @@ async fn claim(api: &TestApi, name: &str, size: &str, extra: Value) {
         .create(&PostParams::default(), &c)
         .await
         .unwrap();
-}
-
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 async fn volume_phase(api: &TestApi, name: &str) -> String {
@@ -81,17 +67,15 @@ async fn claims_bind_to_the_smallest_matching_volume_and_volumes_are_released() 
         })
         .await;
     }
-    // 1Gi fits all three: the smallest without the selector's label is taken.
-    claim(&api, "data", "1Gi", json!({})).await;
-    claim(
-        &api,
-        "tiered",
-        "1Gi",
-        json!({"selector": {"matchLabels": {"tier": "fast"}}}),
-    )
-    .await;
+    // The selector picks the labelled volume; then, of the two left that 1Gi fits, the
+    // smaller is taken.
     let claims: Api<PersistentVolumeClaim> = Api::default_namespaced(api.client.clone());
-    for (name, pv) in [("data", "small"), ("tiered", "fast")] {
+    for (name, pv) in [("tiered", "fast"), ("data", "small")] {
+        let selector = match name {
+            "tiered" => json!({"selector": {"matchLabels": {"tier": "fast"}}}),
+            _ => json!({}),
+        };
+        claim(&api, name, "1Gi", selector).await;
         let bound = wait_for("the binding", async || {
             let c = claims.get(name).await.unwrap();
             (c.status.as_ref()?.phase.as_deref() == Some("Bound")).then_some(c)

@@ -85,6 +85,22 @@ pub fn pod_of_a_missing_owner(name: &str) -> k8s_openapi::api::core::v1::Pod {
     }
 }
 
+/// Polls `f` every few milliseconds until it gives a value, for at most ten seconds (then the
+/// test fails naming `what`).
+pub async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

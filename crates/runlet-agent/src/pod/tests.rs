@@ -51,18 +51,8 @@ impl Env {
         self.pods.create(&PostParams::default(), &p).await.unwrap();
     }
 
-    async fn wait<T>(&self, what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(v) = f().await {
-                return v;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    async fn wait<T>(&self, what: &str, f: impl AsyncFnMut() -> Option<T>) -> T {
+        runlet_test::wait_for(what, f).await
     }
 
     async fn status(&self, name: &str) -> Option<serde_json::Value> {

@@ -3,7 +3,7 @@
 
 use super::*;
 use k8s_openapi::api::core::v1::Event;
-use runlet_test::TestApi;
+use runlet_test::{TestApi, wait_for};
 use serde_json::Value;
 
 async fn node(api: &TestApi, name: &str, cpu: &str, ready: bool) {
@@ -45,20 +45,6 @@ async fn stop(cancel: CancellationToken, task: tokio::task::JoinHandle<()>) {
         .unwrap();
 }
 
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 async fn events_of(api: &TestApi, pod: &str) -> Vec<Value> {
     let events: Api<Event> = Api::default_namespaced(api.client.clone());
     events
@@ -70,6 +56,17 @@ async fn events_of(api: &TestApi, pod: &str) -> Vec<Value> {
         .filter(|e| e.involved_object.name.as_deref() == Some(pod))
         .map(|e| serde_json::to_value(e).unwrap())
         .collect()
+}
+
+/// The pod's `FailedScheduling` event, once there is one.
+async fn failed_scheduling(api: &TestApi, pod: &str) -> Value {
+    wait_for("the FailedScheduling event", async || {
+        events_of(api, pod)
+            .await
+            .into_iter()
+            .find(|e| e["reason"] == "FailedScheduling")
+    })
+    .await
 }
 
 async fn node_name(api: &TestApi, pod: &str) -> Option<String> {
@@ -105,13 +102,7 @@ async fn reports_failed_scheduling_when_no_node_fits_and_binds_when_one_appears(
     node(&api, "small", "1", true).await;
     pod(&api, "greedy", "2", None).await;
     let (cancel, task) = start(&api);
-    let ev = wait_for("the FailedScheduling event", async || {
-        events_of(&api, "greedy")
-            .await
-            .into_iter()
-            .find(|e| e["reason"] == "FailedScheduling")
-    })
-    .await;
+    let ev = failed_scheduling(&api, "greedy").await;
     assert_eq!(ev["type"], "Warning");
     assert_eq!(
         ev["message"],
@@ -295,13 +286,7 @@ async fn a_volume_pinned_to_no_ready_node_is_a_volume_node_affinity_conflict() {
     label_hostname(&api, "b").await;
     pinned_volume_and_pod(&api, "gone", "orphan", "stuck").await;
     let (cancel, task) = start(&api);
-    let ev = wait_for("the FailedScheduling event", async || {
-        events_of(&api, "stuck")
-            .await
-            .into_iter()
-            .find(|e| e["reason"] == "FailedScheduling")
-    })
-    .await;
+    let ev = failed_scheduling(&api, "stuck").await;
     assert_eq!(
         ev["message"],
         "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.."
@@ -451,13 +436,7 @@ async fn a_pod_whose_claim_cannot_be_used_stays_unscheduled_saying_why() {
             "pod has unbound immediate PersistentVolumeClaims",
         ),
     ] {
-        let ev = wait_for("the FailedScheduling event", async || {
-            events_of(&api, pod_name)
-                .await
-                .into_iter()
-                .find(|e| e["reason"] == "FailedScheduling")
-        })
-        .await;
+        let ev = failed_scheduling(&api, pod_name).await;
         assert_eq!(
             ev["message"],
             format!(
@@ -465,13 +444,7 @@ async fn a_pod_whose_claim_cannot_be_used_stays_unscheduled_saying_why() {
             )
         );
     }
-    let ev = wait_for("the FailedScheduling event", async || {
-        events_of(&api, "elsewhere")
-            .await
-            .into_iter()
-            .find(|e| e["reason"] == "FailedScheduling")
-    })
-    .await;
+    let ev = failed_scheduling(&api, "elsewhere").await;
     assert_eq!(
         ev["message"],
         "0/1 nodes are available: 1 node(s) didn't find available persistent volumes to bind. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.."
@@ -553,13 +526,7 @@ async fn a_read_write_once_pod_claim_goes_to_one_pod_at_a_time() {
         }
     })
     .await;
-    let ev = wait_for("the FailedScheduling event", async || {
-        events_of(&api, waiting)
-            .await
-            .into_iter()
-            .find(|e| e["reason"] == "FailedScheduling")
-    })
-    .await;
+    let ev = failed_scheduling(&api, waiting).await;
     assert_eq!(
         ev["message"],
         "0/1 nodes are available: 1 node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.."
@@ -598,13 +565,7 @@ async fn an_ephemeral_volume_needs_the_claim_made_for_its_pod() {
         .await
         .unwrap();
     let (cancel, task) = start(&api);
-    let ev = wait_for("the FailedScheduling event", async || {
-        events_of(&api, "p")
-            .await
-            .into_iter()
-            .find(|e| e["reason"] == "FailedScheduling")
-    })
-    .await;
+    let ev = failed_scheduling(&api, "p").await;
     assert_eq!(
         ev["message"],
         "0/1 nodes are available: PVC default/p-v was not created for pod default/p (pod is not owner). preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.."
