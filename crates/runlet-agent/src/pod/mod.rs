@@ -63,6 +63,9 @@ const MINIMUM_KILL_GRACE_MS: i64 = 1000;
 /// names is missing) waits before the ConfigMaps and Secrets are read again and it is retried:
 /// the kubelet's pod-worker back-off after a failed sync (`backOffPeriod`).
 const CONFIG_ERROR_RETRY_MS: i64 = 10_000;
+/// How often the disk use of size-limited emptyDirs is looked at: the kubelet's eviction
+/// manager's `monitoringInterval`.
+const USAGE_CHECK_INTERVAL_MS: i64 = 10_000;
 
 /// What the worker is doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,6 +141,8 @@ pub struct Worker {
     /// When the pod's volumes of files are next written again (see [`Worker::sync_volumes`]);
     /// `None` for a pod without them.
     next_volume_sync_ms: Option<i64>,
+    /// When the disk use of the pod's size-limited emptyDirs is looked at next.
+    next_usage_check_ms: Option<i64>,
     /// The pod's `/etc/hosts` on the host, once written (see [`etchosts`]).
     hosts_file: Option<PathBuf>,
 }
@@ -220,6 +225,7 @@ impl Worker {
             refs_stale: false,
             claimed_mount_points: Vec::new(),
             next_volume_sync_ms: None,
+            next_usage_check_ms: None,
             hosts_file: None,
         }
     }
@@ -422,6 +428,7 @@ impl Worker {
         }
         if self.runs_containers() {
             due.extend(self.next_volume_sync_ms);
+            due.extend(self.next_usage_check_ms);
         }
         let tick = self.ctx.config.tick;
         match due.into_iter().min() {
@@ -448,6 +455,10 @@ impl Worker {
             match result {
                 Ok(v) => {
                     self.volumes = Some(v);
+                    if !volumes::size_limits(&self.pod).is_empty() {
+                        self.next_usage_check_ms =
+                            Some(self.now_ms().saturating_add(USAGE_CHECK_INTERVAL_MS));
+                    }
                     if volumes::has_files(&self.pod) {
                         self.next_volume_sync_ms =
                             Some(self.now_ms().saturating_add(self.sync_frequency_ms()));
@@ -781,6 +792,28 @@ impl Worker {
         }
     }
 
+    /// Upstream's eviction message for the first size-limited emptyDir past its limit, when a
+    /// look is due (every [`USAGE_CHECK_INTERVAL_MS`]).
+    fn volume_over_limit(&mut self, now: i64) -> Option<String> {
+        let due = self.next_usage_check_ms?;
+        if now < due {
+            return None;
+        }
+        self.next_usage_check_ms = Some(now.saturating_add(USAGE_CHECK_INTERVAL_MS));
+        let paths = &self.volumes.as_ref()?.paths;
+        volumes::size_limits(&self.pod)
+            .into_iter()
+            .find_map(|limit| {
+                let used = volumes::disk_usage(paths.get(&limit.volume)?);
+                (used > limit.bytes).then(|| {
+                    format!(
+                        "Usage of EmptyDir volume {:?} exceeds the limit {:?}. ",
+                        limit.volume, limit.written
+                    )
+                })
+            })
+    }
+
     fn all_stopped(&self) -> bool {
         self.slots.iter().all(|s| !s.is_running()) && self.exits.is_empty()
     }
@@ -823,6 +856,14 @@ impl Worker {
                     .max(0)
                     * 1000;
                 self.begin_kill(grace);
+            } else if let Some(why) = self.volume_over_limit(now) {
+                // Upstream's eviction manager (`emptyDirLimitEviction`): the pod fails, its
+                // containers killed with no grace period beyond the minimum.
+                self.failed = true;
+                self.reason = Some("Evicted".into());
+                self.message = Some(why.clone());
+                self.ctx.events.pod(&self.pod, true, "Evicted", &why, None);
+                self.begin_kill(0);
             }
         }
         self.kill_overdue(now);

@@ -349,6 +349,52 @@ fn holds_files(v: &Volume) -> bool {
         || v.projected.is_some()
 }
 
+/// A disk-backed emptyDir with a `sizeLimit`, which the pod may not outgrow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeLimit {
+    pub volume: String,
+    pub bytes: u64,
+    /// The limit as the pod gives it, for the eviction message.
+    pub written: String,
+}
+
+/// The pod's disk-backed emptyDirs with a `sizeLimit` (a memory-backed one is a tmpfs of
+/// that size, which cannot grow past it).
+pub fn size_limits(pod: &Pod) -> Vec<SizeLimit> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| {
+            let ed = v.empty_dir.as_ref()?;
+            if ed.medium.as_deref() == Some("Memory") {
+                return None;
+            }
+            let limit = ed.size_limit.as_ref()?;
+            let nanos = super::quantity::nanos(&limit.0)?;
+            Some(SizeLimit {
+                volume: v.name.clone(),
+                bytes: u64::try_from(nanos.div_euclid(1_000_000_000)).ok()?,
+                written: limit.0.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The disk space the files under `path` take, as `du` counts it (allocated blocks).
+pub fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    let mut total = meta.blocks().saturating_mul(512);
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            total = total.saturating_add(disk_usage(&entry.path()));
+        }
+    }
+    total
+}
+
 /// Whether `pod` has a volume of files the agent writes, which [`refresh`] brings up to date.
 pub fn has_files(pod: &Pod) -> bool {
     pod.spec
@@ -832,6 +878,29 @@ mod tests {
         assert_eq!(claimed, vec![dir.path().join("mnt/cfg")]);
         points.release(&claimed[0]);
         assert!(!dir.path().join("mnt").exists(), "and taken away again");
+    }
+
+    #[test]
+    fn only_disk_backed_empty_dirs_are_held_to_their_size_limit() {
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {
+        "containers": [], "volumes": [
+            {"name": "disk", "emptyDir": {"sizeLimit": "2Mi"}},
+            {"name": "ram", "emptyDir": {"medium": "Memory", "sizeLimit": "2Mi"}},
+            {"name": "free", "emptyDir": {}}
+        ]}}))
+        .unwrap();
+        assert_eq!(
+            size_limits(&pod),
+            vec![SizeLimit {
+                volume: "disk".into(),
+                bytes: 2 << 20,
+                written: "2Mi".into()
+            }]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/f"), vec![1u8; 100_000]).unwrap();
+        assert!(disk_usage(dir.path()) >= 100_000);
     }
 
     #[test]

@@ -189,6 +189,44 @@ async fn active_deadline_fails_the_pod_with_deadline_exceeded() {
 }
 
 #[tokio::test]
+async fn an_empty_dir_past_its_size_limit_gets_the_pod_evicted() {
+    let env = Env::start().await;
+    let mnt = env.dir.path().join("mnt");
+    let dir = mnt.to_str().unwrap();
+    let pod = env
+        .create(
+            "greedy",
+            json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                "containers": [{"name": "c", "image": "busybox", "env": [{"name": "DIR", "value": dir}],
+                    "command": sh("head -c 3145728 /dev/zero > $DIR/scratch/big; trap 'exit 143' TERM; while true; do sleep 0.1; done"),
+                    "volumeMounts": [{"name": "scratch", "mountPath": format!("{dir}/scratch")}]}],
+                "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Mi"}}]}),
+        )
+        .await;
+    env.wait_phase("greedy", "Running").await;
+    let big = env
+        .dir
+        .path()
+        .join("agent/pod-volumes")
+        .join(pod.metadata.uid.unwrap())
+        .join("volumes/scratch/big");
+    wait_until("the volume filled", || async {
+        std::fs::metadata(&big).is_ok_and(|m| m.len() == 3 << 20)
+    })
+    .await;
+    // The eviction manager's next look, ten seconds on.
+    env.api.clock.advance_millis(10_001);
+    let p = env.wait_phase("greedy", "Failed").await;
+    let s = serde_json::to_value(p.status.unwrap()).unwrap();
+    assert_eq!(s["reason"], "Evicted");
+    assert_eq!(
+        s["message"],
+        "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\". "
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
 async fn stopping_the_agent_leaves_no_process_behind() {
     let mut env = Env::start().await;
     let marker = format!("runlet-stop-{}", std::process::id());
