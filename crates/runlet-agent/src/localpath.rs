@@ -221,6 +221,14 @@ async fn provision(
         .as_ref()
         .and_then(|c| c.reclaim_policy.clone())
         .unwrap_or_else(|| "Delete".into());
+    claim_event(
+        client,
+        pvc,
+        node,
+        "Provisioning",
+        &format!("External provisioner is provisioning volume for claim \"{ns}/{claim}\""),
+    )
+    .await;
     let dir = root.join(format!("pvc-{uid}_{ns}_{claim}"));
     std::fs::create_dir_all(&dir).map_err(|source| LocalPathError::Io {
         path: dir.display().to_string(),
@@ -312,7 +320,47 @@ async fn provision(
         )
         .await
         .map_err(api_err(format!("binding persistentvolumeclaim {claim}")))?;
+    claim_event(
+        client,
+        pvc,
+        node,
+        "ProvisioningSucceeded",
+        &format!("Successfully provisioned volume {pv_name}"),
+    )
+    .await;
     Ok(created)
+}
+
+/// An event about `pvc` from this node's provisioner, as an external provisioner writes its
+/// `Provisioning` and `ProvisioningSucceeded`; best effort.
+async fn claim_event(
+    client: &kube::Client,
+    pvc: &PersistentVolumeClaim,
+    node: &str,
+    reason: &str,
+    message: &str,
+) {
+    let ns = pvc.metadata.namespace.clone().unwrap_or_default();
+    let name = pvc.metadata.name.clone().unwrap_or_default();
+    let now = runlet_api::clock::rfc3339(time::OffsetDateTime::now_utc().unix_timestamp());
+    let component = format!("{PROVISIONER}_{node}");
+    let body = json!({
+        "metadata": {"name": runlet_api::clock::event_name(&name), "namespace": ns},
+        "involvedObject": {"kind": "PersistentVolumeClaim", "apiVersion": "v1",
+            "namespace": ns, "name": name, "uid": pvc.metadata.uid,
+            "resourceVersion": pvc.metadata.resource_version},
+        "reason": reason,
+        "message": message,
+        "type": "Normal",
+        "source": {"component": component},
+        "reportingComponent": component,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    });
+    if let Err(e) = runlet_client::create_event(client, &ns, &body).await {
+        tracing::debug!(claim = %name, error = %e, "writing a provisioning event");
+    }
 }
 
 /// Whether this node made `pv`.
@@ -582,6 +630,22 @@ mod tests {
             Some(format!("pvc-{uid}").as_str())
         );
         assert_eq!(bound.status.unwrap().phase.as_deref(), Some("Bound"));
+        let events: Vec<String> =
+            Api::<k8s_openapi::api::core::v1::Event>::namespaced(api.client.clone(), "default")
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|e| format!("{} {}", e.reason.unwrap(), e.message.unwrap()))
+                .collect();
+        assert_eq!(
+            events,
+            [
+                "Provisioning External provisioner is provisioning volume for claim \"default/data\"".to_string(),
+                format!("ProvisioningSucceeded Successfully provisioned volume pvc-{uid}"),
+            ]
+        );
         // A second pod finds the same directory; another node may not mount it.
         let again = claim_path(&api.client, "n1", dir.path(), "default", "data", None)
             .await
