@@ -6,6 +6,7 @@
 //! [`linux::LinuxOs`] is exercised end to end by the integration tests. `unsafe` is allowed in
 //! [`spawn`] only.
 
+pub mod capabilities;
 pub mod cgroup;
 #[cfg(test)]
 pub mod fake;
@@ -77,6 +78,10 @@ pub struct Credentials {
     /// `readOnlyRootFilesystem`: `/` is read-only in the process's mount namespace (volumes
     /// keep their own mode).
     pub read_only_root: bool,
+    /// The capabilities the process may have ([`capabilities::kept`]), as a mask of their
+    /// numbers: the others are dropped from its bounding set. `None`: left as they are (the
+    /// agent is not root and has none to give).
+    pub capabilities: Option<u64>,
 }
 
 /// Everything needed to start one container process.

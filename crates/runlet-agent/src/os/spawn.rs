@@ -452,6 +452,22 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
     {
         return Err((FailedStep::MountNamespace, e.raw_os_error()));
     }
+    // While still root (dropping needs `CAP_SETPCAP`): what is not kept leaves the bounding
+    // set, from which a root process's capabilities are computed at its `execve`.
+    if let Some(kept) = user.capabilities {
+        for cap in 0..=crate::os::capabilities::LAST {
+            if kept & (1 << cap) == 0 {
+                match rustix::thread::remove_capability_from_bounding_set(
+                    rustix::thread::CapabilitySet::from_bits_retain(1 << cap),
+                ) {
+                    Ok(()) => {}
+                    // An older kernel knows fewer capabilities: none are left to drop.
+                    Err(rustix::io::Errno::INVAL) => break,
+                    Err(e) => return Err(other(e)),
+                }
+            }
+        }
+    }
     if !user.groups.is_empty() || user.uid.is_some() || user.gid.is_some() {
         rustix::thread::set_thread_groups(&setup.groups).map_err(other)?;
     }

@@ -535,6 +535,9 @@ impl Worker {
             no_new_privs: !privileged
                 && sc.and_then(|s| s.allow_privilege_escalation) == Some(false),
             read_only_root: sc.and_then(|s| s.read_only_root_filesystem) == Some(true),
+            capabilities: root.then(|| {
+                crate::os::capabilities::kept(privileged, sc.and_then(|s| s.capabilities.as_ref()))
+            }),
         };
         if root {
             return Ok(credentials);

@@ -856,3 +856,44 @@ async fn what_a_host_pid_container_started_dies_with_it_too() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn containers_keep_the_runtime_s_default_capabilities_changed_as_asked() {
+    if !crate::harness::is_root() {
+        eprintln!("skipped: an agent that is not root has no capabilities to give or take");
+        return;
+    }
+    let env = Env::start().await;
+    let cap = |name: &str, sc: serde_json::Value| {
+        json!({"name": name, "image": "busybox", "securityContext": sc,
+            "command": sh("grep CapEff /proc/self/status | cut -f2")})
+    };
+    env.create(
+        "caps",
+        json!({"restartPolicy": "Never", "containers": [
+            cap("plain", json!({})),
+            cap("none", json!({"capabilities": {"drop": ["ALL"]}})),
+            cap("admin", json!({"capabilities": {"add": ["NET_ADMIN"], "drop": ["CHOWN"]}})),
+            cap("privileged", json!({"privileged": true})),
+        ]}),
+    )
+    .await;
+    env.wait_phase("caps", "Succeeded").await;
+    let of = async |container: &str| {
+        let params = LogParams {
+            container: Some(container.into()),
+            ..Default::default()
+        };
+        env.logs("caps", &params).await
+    };
+    // containerd's default set; a dropped ALL; NET_ADMIN (bit 12) added and CHOWN (bit 0) gone.
+    assert_eq!(of("plain").await, "00000000a80425fb\n");
+    assert_eq!(of("none").await, "0000000000000000\n");
+    assert_eq!(of("admin").await, "00000000a80435fa\n");
+    let all = of("privileged").await;
+    assert!(
+        u64::from_str_radix(all.trim(), 16).unwrap() > 0xa80425fb,
+        "a privileged container keeps everything: {all}"
+    );
+    env.stop().await;
+}

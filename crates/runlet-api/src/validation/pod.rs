@@ -208,6 +208,17 @@ fn validate_pod_security_context(spec: &Value, path: &Path) -> ErrorList {
                 ));
             }
         }
+        for (i, g) in arr(sc, "supplementalGroups").iter().enumerate() {
+            if let Some(v) = g.as_i64()
+                && !(0..=i64::from(i32::MAX)).contains(&v)
+            {
+                errs.push(FieldError::invalid(
+                    &p.child("supplementalGroups").index(i),
+                    v,
+                    format::inclusive_range_error(0, i64::from(i32::MAX)),
+                ));
+            }
+        }
     }
     errs
 }
@@ -489,6 +500,26 @@ fn validate_container_common(c: &Value, vols: &VolumeMap, path: &Path) -> ErrorL
                     v,
                     format::inclusive_range_error(0, i64::from(i32::MAX)),
                 ));
+            }
+        }
+        // Upstream's `ValidateSecurityContext`: no escalation refused while it is granted.
+        if sc.get("allowPrivilegeEscalation") == Some(&Value::Bool(false)) {
+            if sc.get("privileged") == Some(&Value::Bool(true)) {
+                errs.push(FieldError::invalid(
+                    &p,
+                    sc.clone(),
+                    "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
+                ));
+            }
+            let added = sc.pointer("/capabilities/add").and_then(Value::as_array);
+            for cap in added.into_iter().flatten() {
+                if cap.as_str() == Some("CAP_SYS_ADMIN") {
+                    errs.push(FieldError::invalid(
+                        &p,
+                        sc.clone(),
+                        "cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN",
+                    ));
+                }
             }
         }
     }

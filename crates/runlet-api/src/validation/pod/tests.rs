@@ -175,6 +175,31 @@ fn host_path_downward_api_and_projected_volumes_are_checked_as_upstream() {
 }
 
 #[test]
+fn escalation_refused_while_granted_and_groups_out_of_range_are_invalid() {
+    let mut c = container();
+    c["securityContext"] = json!({"allowPrivilegeEscalation": false, "privileged": true,
+        "capabilities": {"add": ["CAP_SYS_ADMIN"]}});
+    let mut spec = spec_with(json!([c]));
+    spec["securityContext"] = json!({"supplementalGroups": [1, -5]});
+    let got = msgs(&validate_pod_spec(&spec, &p()));
+    assert_eq!(got.len(), 3, "{got:?}");
+    let escalation = "cannot set `allowPrivilegeEscalation` to false and";
+    assert!(
+        got[0].starts_with("spec.template.spec.containers[0].securityContext: Invalid value: ")
+            && got[0].ends_with(&format!("{escalation} `privileged` to true")),
+        "{got:?}"
+    );
+    assert!(
+        got[1].ends_with(&format!("{escalation} `capabilities.Add` CAP_SYS_ADMIN")),
+        "{got:?}"
+    );
+    assert_eq!(
+        got[2],
+        "spec.template.spec.securityContext.supplementalGroups[1]: Invalid value: -5: must be between 0 and 2147483647, inclusive"
+    );
+}
+
+#[test]
 fn request_above_limit_is_invalid() {
     let mut c = container();
     c["resources"] = json!({"limits": {"cpu": "500m"}, "requests": {"cpu": "1"}});
