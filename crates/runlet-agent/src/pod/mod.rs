@@ -455,7 +455,9 @@ impl Worker {
             match result {
                 Ok(v) => {
                     self.volumes = Some(v);
-                    if !volumes::size_limits(&self.pod).is_empty() {
+                    if !volumes::size_limits(&self.pod).is_empty()
+                        || volumes::pod_storage_limit(&self.pod).is_some()
+                    {
                         self.next_usage_check_ms =
                             Some(self.now_ms().saturating_add(USAGE_CHECK_INTERVAL_MS));
                     }
@@ -792,26 +794,60 @@ impl Worker {
         }
     }
 
-    /// Upstream's eviction message for the first size-limited emptyDir past its limit, when a
-    /// look is due (every [`USAGE_CHECK_INTERVAL_MS`]).
-    fn volume_over_limit(&mut self, now: i64) -> Option<String> {
+    /// Upstream's eviction message when local storage is past a limit, when a look is due
+    /// (every [`USAGE_CHECK_INTERVAL_MS`]), in upstream's order: a size-limited emptyDir, then
+    /// the pod's ephemeral storage (the sum of its containers' limits) against what it writes
+    /// on the node's disk: its working directory, its disk-backed emptyDirs and its logs.
+    fn storage_over_limit(&mut self, now: i64) -> Option<String> {
         let due = self.next_usage_check_ms?;
         if now < due {
             return None;
         }
         self.next_usage_check_ms = Some(now.saturating_add(USAGE_CHECK_INTERVAL_MS));
         let paths = &self.volumes.as_ref()?.paths;
-        volumes::size_limits(&self.pod)
-            .into_iter()
-            .find_map(|limit| {
-                let used = volumes::disk_usage(paths.get(&limit.volume)?);
-                (used > limit.bytes).then(|| {
-                    format!(
-                        "Usage of EmptyDir volume {:?} exceeds the limit {:?}. ",
-                        limit.volume, limit.written
-                    )
-                })
+        let mut disk_volumes = 0;
+        for limit in volumes::size_limits(&self.pod) {
+            let Some(path) = paths.get(&limit.volume) else {
+                continue;
+            };
+            let used = volumes::disk_usage(path);
+            if used > limit.bytes {
+                return Some(format!(
+                    "Usage of EmptyDir volume {:?} exceeds the limit {:?}. ",
+                    limit.volume, limit.written
+                ));
+            }
+        }
+        let (written, limit) = volumes::pod_storage_limit(&self.pod)?;
+        for v in self
+            .pod
+            .spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+        {
+            if let Some(ed) = &v.empty_dir
+                && ed.medium.as_deref() != Some("Memory")
+                && let Some(path) = paths.get(&v.name)
+            {
+                disk_volumes += volumes::disk_usage(path);
+            }
+        }
+        let logs: u64 = self
+            .slots
+            .iter()
+            .flat_map(|s| (0..=s.attempts).map(move |a| (s.name(), a)))
+            .filter_map(|(container, attempt)| {
+                let file = self
+                    .ctx
+                    .logs
+                    .attempt_file(&self.ns, &self.name, &self.uid, container, attempt);
+                std::fs::metadata(file).ok().map(|m| m.len())
             })
+            .sum();
+        let used = volumes::disk_usage(&self.sandbox) + disk_volumes + logs;
+        (used > limit).then(|| {
+            format!("Pod ephemeral local storage usage exceeds the total limit of containers {written}. ")
+        })
     }
 
     fn all_stopped(&self) -> bool {
@@ -856,8 +892,8 @@ impl Worker {
                     .max(0)
                     * 1000;
                 self.begin_kill(grace);
-            } else if let Some(why) = self.volume_over_limit(now) {
-                // Upstream's eviction manager (`emptyDirLimitEviction`): the pod fails, its
+            } else if let Some(why) = self.storage_over_limit(now) {
+                // Upstream's eviction manager (`localStorageEviction`): the pod fails, its
                 // containers killed with no grace period beyond the minimum.
                 self.failed = true;
                 self.reason = Some("Evicted".into());

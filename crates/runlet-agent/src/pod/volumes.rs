@@ -380,6 +380,50 @@ pub fn size_limits(pod: &Pod) -> Vec<SizeLimit> {
         .collect()
 }
 
+/// The pod's ephemeral storage limit, as upstream's `PodLimits` sums its containers' (the
+/// limit as upstream writes it for the eviction message, and in bytes); `None` when no
+/// container has one.
+pub fn pod_storage_limit(pod: &Pod) -> Option<(String, u64)> {
+    let limits: Vec<&str> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .filter_map(|c| {
+            c.resources
+                .as_ref()?
+                .limits
+                .as_ref()?
+                .get("ephemeral-storage")
+        })
+        .map(|q| q.0.as_str())
+        .collect();
+    let bytes: u64 = limits
+        .iter()
+        .filter_map(|q| super::quantity::nanos(q))
+        .map(|n| u64::try_from(n.div_euclid(1_000_000_000)).unwrap_or(0))
+        .sum();
+    match limits.as_slice() {
+        [] => None,
+        [one] => Some((one.to_string(), bytes)),
+        _ => Some((binary_quantity(bytes), bytes)),
+    }
+}
+
+/// `bytes` as a quantity in the largest binary unit that holds it whole (`15Mi`).
+fn binary_quantity(bytes: u64) -> String {
+    for (unit, size) in [
+        ("Ti", 1u64 << 40),
+        ("Gi", 1 << 30),
+        ("Mi", 1 << 20),
+        ("Ki", 1 << 10),
+    ] {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    bytes.to_string()
+}
+
 /// The disk space the files under `path` take, as `du` counts it (allocated blocks).
 pub fn disk_usage(path: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
@@ -901,6 +945,18 @@ mod tests {
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("sub/f"), vec![1u8; 100_000]).unwrap();
         assert!(disk_usage(dir.path()) >= 100_000);
+        let limited: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {
+        "containers": [
+            {"name": "a", "resources": {"limits": {"ephemeral-storage": "10Mi"}}},
+            {"name": "b", "resources": {"limits": {"ephemeral-storage": "5Mi"}}},
+            {"name": "c"}
+        ]}}))
+        .unwrap();
+        assert_eq!(
+            pod_storage_limit(&limited),
+            Some(("15Mi".to_string(), 15 << 20))
+        );
+        assert_eq!(pod_storage_limit(&pod), None);
     }
 
     #[test]

@@ -227,6 +227,41 @@ async fn an_empty_dir_past_its_size_limit_gets_the_pod_evicted() {
 }
 
 #[tokio::test]
+async fn a_pod_past_its_ephemeral_storage_limit_is_evicted() {
+    let env = Env::start().await;
+    let pod = env
+        .create(
+            "hoarder",
+            // Writes into its working directory, the process runtime's writable layer.
+            json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                "containers": [{"name": "c", "image": "busybox",
+                    "resources": {"limits": {"ephemeral-storage": "1Mi"}},
+                    "command": sh("head -c 3145728 /dev/zero > big; trap 'exit 143' TERM; while true; do sleep 0.1; done")}]}),
+        )
+        .await;
+    env.wait_phase("hoarder", "Running").await;
+    let big = env
+        .dir
+        .path()
+        .join("agent/pods")
+        .join(pod.metadata.uid.unwrap())
+        .join("big");
+    wait_until("the file written", || async {
+        std::fs::metadata(&big).is_ok_and(|m| m.len() == 3 << 20)
+    })
+    .await;
+    env.api.clock.advance_millis(10_001);
+    let p = env.wait_phase("hoarder", "Failed").await;
+    let s = serde_json::to_value(p.status.unwrap()).unwrap();
+    assert_eq!(s["reason"], "Evicted");
+    assert_eq!(
+        s["message"],
+        "Pod ephemeral local storage usage exceeds the total limit of containers 1Mi. "
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
 async fn stopping_the_agent_leaves_no_process_behind() {
     let mut env = Env::start().await;
     let marker = format!("runlet-stop-{}", std::process::id());
