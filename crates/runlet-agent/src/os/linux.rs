@@ -81,6 +81,18 @@ fn resolve_program(
         .ok_or_else(not_found)
 }
 
+/// Why `program` cannot be run, as runc says it (`exec: "x": ...`).
+fn exec_failure(program: &str, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound if !program.contains('/') => {
+            "executable file not found in $PATH".to_string()
+        }
+        std::io::ErrorKind::NotFound => format!("stat {program}: no such file or directory"),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
 impl Default for LinuxOs {
     fn default() -> Self {
         Self::new()
@@ -162,7 +174,11 @@ impl Os for LinuxOs {
                 .collect(),
             user: spec.user,
         };
-        let resolved = resolve_program(&program, &spec.env, &spec.cwd).map_err(spawn_err)?;
+        let resolved =
+            resolve_program(&program, &spec.env, &spec.cwd).map_err(|e| OsError::Exec {
+                why: exec_failure(&program, &e),
+                program: program.clone(),
+            })?;
         let c_program = Program {
             path: cstring(resolved.as_os_str().as_bytes()).map_err(spawn_err)?,
             argv: spec
@@ -333,6 +349,12 @@ mod tests {
         assert_eq!(resolve_program("bin/tool", &[], dir.path()).unwrap(), tool);
         let missing = resolve_program("nope", &env, dir.path()).unwrap_err();
         assert_eq!(missing.raw_os_error(), Some(2), "ENOENT as exec reports it");
+        assert_eq!(
+            exec_failure("nope", &missing),
+            "executable file not found in $PATH"
+        );
+        let plain = resolve_program("bin/plain", &[], dir.path()).unwrap_err();
+        assert_eq!(exec_failure("bin/plain", &plain), "permission denied");
         assert!(
             resolve_program("plain", &env, dir.path()).is_err(),
             "not executable"

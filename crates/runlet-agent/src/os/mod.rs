@@ -22,7 +22,11 @@ use tokio::io::AsyncRead;
 /// A failed system operation.
 #[derive(Debug, thiserror::Error)]
 pub enum OsError {
-    /// The program could not be started (not found, not executable, namespace refused...).
+    /// The program cannot be run: not found or not executable, in runc's words
+    /// (`exec: "x": executable file not found in $PATH`), which `kubectl describe` shows.
+    #[error("exec: {program:?}: {why}")]
+    Exec { program: String, why: String },
+    /// The program could not be started (namespace refused, ...).
     #[error("starting {program:?}: {source}")]
     Spawn {
         program: String,

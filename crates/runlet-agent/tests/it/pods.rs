@@ -233,6 +233,11 @@ async fn a_missing_command_is_a_start_error() {
         (t["exitCode"].as_i64(), t["reason"].as_str()),
         (Some(128), Some("StartError"))
     );
+    // runc's words, which `kubectl describe` shows.
+    assert_eq!(
+        t["message"],
+        "exec: \"/nonexistent/runlet-test-binary\": stat /nonexistent/runlet-test-binary: no such file or directory"
+    );
     assert_eq!(
         env.logs("nocmd", &LogParams::default()).await,
         "",
