@@ -6,7 +6,7 @@
 //! `BackOff`, a retried `Failed`) is not written again: the first one's `count` and
 //! `lastTimestamp` are patched, so `kubectl describe` shows `(x5 over 2m)` instead of a list.
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::Patch;
 use runlet_api::clock::Clock;
 use serde_json::{Value, json};
@@ -189,17 +189,47 @@ impl EventSink {
         if let Some(fp) = field_path {
             involved["fieldPath"] = json!(fp);
         }
-        self.object(involved, &ns, warning, reason, message);
+        self.object(involved, &ns, &self.component, warning, reason, message);
+    }
+
+    /// Records an event about the claim `pvc` from `component` (the local-path provisioner
+    /// names itself, as an external provisioner's events do).
+    pub fn claim(&self, pvc: &PersistentVolumeClaim, component: &str, reason: &str, message: &str) {
+        let ns = pvc.metadata.namespace.clone().unwrap_or_default();
+        let involved = json!({
+            "kind": "PersistentVolumeClaim",
+            "apiVersion": "v1",
+            "namespace": ns,
+            "name": pvc.metadata.name,
+            "uid": pvc.metadata.uid,
+            "resourceVersion": pvc.metadata.resource_version,
+        });
+        self.object(involved, &ns, component, false, reason, message);
     }
 
     /// Records an event about the node `name` (in `default`, with the node's name as its UID,
     /// as the kubelet's node reference has it).
     pub fn node(&self, name: &str, warning: bool, reason: &str, message: &str) {
         let involved = json!({"kind": "Node", "name": name, "uid": name});
-        self.object(involved, "default", warning, reason, message);
+        self.object(
+            involved,
+            "default",
+            &self.component,
+            warning,
+            reason,
+            message,
+        );
     }
 
-    fn object(&self, involved: Value, ns: &str, warning: bool, reason: &str, message: &str) {
+    fn object(
+        &self,
+        involved: Value,
+        ns: &str,
+        component: &str,
+        warning: bool,
+        reason: &str,
+        message: &str,
+    ) {
         let name = involved["name"].as_str().unwrap_or_default();
         let now = runlet_api::clock::rfc3339(self.clock.now_unix());
         let ev = json!({
@@ -208,8 +238,8 @@ impl EventSink {
             "reason": reason,
             "message": message,
             "type": if warning { "Warning" } else { "Normal" },
-            "source": {"component": self.component, "host": self.host},
-            "reportingComponent": self.component,
+            "source": {"component": component, "host": self.host},
+            "reportingComponent": component,
             "reportingInstance": self.host,
             "firstTimestamp": now,
             "lastTimestamp": now,

@@ -20,6 +20,7 @@
 //!
 //! Invariant: only directories under this agent's `local-path` root are ever removed.
 
+use crate::events::EventSink;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -99,6 +100,7 @@ pub struct ClaimMount {
 /// binding a volume first when the claim is unbound and of our class.
 pub async fn claim_path(
     client: &kube::Client,
+    events: &EventSink,
     node: &str,
     root: &Path,
     namespace: &str,
@@ -132,7 +134,7 @@ pub async fn claim_path(
                 volume: name.clone(),
                 why: "not found".into(),
             })?,
-        None => provision(client, node, root, &pvc).await?,
+        None => provision(client, events, node, root, &pvc).await?,
     };
     Ok(ClaimMount {
         path: volume_path(&pv, node)?,
@@ -192,6 +194,7 @@ fn affinity_nodes(pv: &PersistentVolume) -> Option<Vec<String>> {
 /// Makes the directory and the volume for an unbound claim, and binds them.
 async fn provision(
     client: &kube::Client,
+    events: &EventSink,
     node: &str,
     root: &Path,
     pvc: &PersistentVolumeClaim,
@@ -221,14 +224,14 @@ async fn provision(
         .as_ref()
         .and_then(|c| c.reclaim_policy.clone())
         .unwrap_or_else(|| "Delete".into());
-    claim_event(
-        client,
+    // As an external provisioner names itself in its events.
+    let component = format!("{PROVISIONER}_{node}");
+    events.claim(
         pvc,
-        node,
+        &component,
         "Provisioning",
         &format!("External provisioner is provisioning volume for claim \"{ns}/{claim}\""),
-    )
-    .await;
+    );
     let dir = root.join(format!("pvc-{uid}_{ns}_{claim}"));
     std::fs::create_dir_all(&dir).map_err(|source| LocalPathError::Io {
         path: dir.display().to_string(),
@@ -320,47 +323,13 @@ async fn provision(
         )
         .await
         .map_err(api_err(format!("binding persistentvolumeclaim {claim}")))?;
-    claim_event(
-        client,
+    events.claim(
         pvc,
-        node,
+        &component,
         "ProvisioningSucceeded",
         &format!("Successfully provisioned volume {pv_name}"),
-    )
-    .await;
+    );
     Ok(created)
-}
-
-/// An event about `pvc` from this node's provisioner, as an external provisioner writes its
-/// `Provisioning` and `ProvisioningSucceeded`; best effort.
-async fn claim_event(
-    client: &kube::Client,
-    pvc: &PersistentVolumeClaim,
-    node: &str,
-    reason: &str,
-    message: &str,
-) {
-    let ns = pvc.metadata.namespace.clone().unwrap_or_default();
-    let name = pvc.metadata.name.clone().unwrap_or_default();
-    let now = runlet_api::clock::rfc3339(time::OffsetDateTime::now_utc().unix_timestamp());
-    let component = format!("{PROVISIONER}_{node}");
-    let body = json!({
-        "metadata": {"name": runlet_api::clock::event_name(&name), "namespace": ns},
-        "involvedObject": {"kind": "PersistentVolumeClaim", "apiVersion": "v1",
-            "namespace": ns, "name": name, "uid": pvc.metadata.uid,
-            "resourceVersion": pvc.metadata.resource_version},
-        "reason": reason,
-        "message": message,
-        "type": "Normal",
-        "source": {"component": component},
-        "reportingComponent": component,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    });
-    if let Err(e) = runlet_client::create_event(client, &ns, &body).await {
-        tracing::debug!(claim = %name, error = %e, "writing a provisioning event");
-    }
 }
 
 /// Whether this node made `pv`.
@@ -578,6 +547,18 @@ mod tests {
     use super::*;
     use runlet_test::TestApi;
 
+    /// An event sink writing through the test server, as the agent's does.
+    fn sink(api: &TestApi) -> EventSink {
+        EventSink::start(
+            api.client.clone(),
+            api.clock.clone(),
+            "kubelet",
+            "n1",
+            CancellationToken::new(),
+        )
+        .0
+    }
+
     async fn create_claim(api: &TestApi, name: &str, class: Option<&str>) -> PersistentVolumeClaim {
         let mut pvc = json!({
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
@@ -599,11 +580,20 @@ mod tests {
     #[tokio::test]
     async fn an_unbound_claim_is_provisioned_and_bound_on_first_use() {
         let api = TestApi::start().await;
+        let events = sink(&api);
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "data", None).await;
-        let mount = claim_path(&api.client, "n1", dir.path(), "default", "data", None)
-            .await
-            .unwrap();
+        let mount = claim_path(
+            &api.client,
+            &events,
+            "n1",
+            dir.path(),
+            "default",
+            "data",
+            None,
+        )
+        .await
+        .unwrap();
         assert!(!mount.owned_by_fs_group, "a hostPath volume's owner stays");
         let path = mount.path;
         let uid = pvc.metadata.uid.clone().unwrap();
@@ -630,41 +620,85 @@ mod tests {
             Some(format!("pvc-{uid}").as_str())
         );
         assert_eq!(bound.status.unwrap().phase.as_deref(), Some("Bound"));
-        let events: Vec<String> =
-            Api::<k8s_openapi::api::core::v1::Event>::namespaced(api.client.clone(), "default")
-                .list(&Default::default())
-                .await
-                .unwrap()
+        // Written by the agent's event sink, in the background, under the provisioner's name.
+        let written = runlet_test::wait_for("the provisioning events", async || {
+            let list =
+                Api::<k8s_openapi::api::core::v1::Event>::namespaced(api.client.clone(), "default")
+                    .list(&Default::default())
+                    .await
+                    .unwrap();
+            let written: Vec<String> = list
                 .items
                 .into_iter()
-                .map(|e| format!("{} {}", e.reason.unwrap(), e.message.unwrap()))
+                .map(|e| {
+                    let source = e.source.and_then(|s| s.component).unwrap_or_default();
+                    format!("{source} {} {}", e.reason.unwrap(), e.message.unwrap())
+                })
                 .collect();
+            (written.len() == 2).then_some(written)
+        })
+        .await;
         assert_eq!(
-            events,
+            written,
             [
-                "Provisioning External provisioner is provisioning volume for claim \"default/data\"".to_string(),
-                format!("ProvisioningSucceeded Successfully provisioned volume pvc-{uid}"),
+                "runlet.dev/local-path_n1 Provisioning External provisioner is provisioning volume for claim \"default/data\"".to_string(),
+                format!("runlet.dev/local-path_n1 ProvisioningSucceeded Successfully provisioned volume pvc-{uid}"),
             ]
         );
         // A second pod finds the same directory; another node may not mount it.
-        let again = claim_path(&api.client, "n1", dir.path(), "default", "data", None)
-            .await
-            .unwrap();
+        let again = claim_path(
+            &api.client,
+            &events,
+            "n1",
+            dir.path(),
+            "default",
+            "data",
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(again.path, path);
-        let elsewhere = claim_path(&api.client, "n2", dir.path(), "default", "data", None).await;
+        let elsewhere = claim_path(
+            &api.client,
+            &events,
+            "n2",
+            dir.path(),
+            "default",
+            "data",
+            None,
+        )
+        .await;
         assert!(matches!(elsewhere, Err(LocalPathError::Unmountable { .. })));
     }
 
     #[tokio::test]
     async fn a_claim_of_another_class_is_not_provisioned() {
         let api = TestApi::start().await;
+        let events = sink(&api);
         let dir = tempfile::tempdir().unwrap();
         create_claim(&api, "fast", Some("ssd")).await;
-        let err = claim_path(&api.client, "n1", dir.path(), "default", "fast", None)
-            .await
-            .unwrap_err();
+        let err = claim_path(
+            &api.client,
+            &events,
+            "n1",
+            dir.path(),
+            "default",
+            "fast",
+            None,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, LocalPathError::NotOurClass { .. }), "{err}");
-        let missing = claim_path(&api.client, "n1", dir.path(), "default", "nope", None).await;
+        let missing = claim_path(
+            &api.client,
+            &events,
+            "n1",
+            dir.path(),
+            "default",
+            "nope",
+            None,
+        )
+        .await;
         assert!(matches!(missing, Err(LocalPathError::ClaimNotFound(_))));
     }
 
@@ -672,6 +706,7 @@ mod tests {
     #[tokio::test]
     async fn a_class_of_this_provisioner_gives_its_reclaim_policy() {
         let api = TestApi::start().await;
+        let events = sink(&api);
         let dir = tempfile::tempdir().unwrap();
         let class: StorageClass = serde_json::from_value(json!({
             "metadata": {"name": "lp-retain"}, "provisioner": PROVISIONER,
@@ -682,9 +717,17 @@ mod tests {
             .await
             .unwrap();
         let pvc = create_claim(&api, "kept", Some("lp-retain")).await;
-        claim_path(&api.client, "n1", dir.path(), "default", "kept", None)
-            .await
-            .unwrap();
+        claim_path(
+            &api.client,
+            &events,
+            "n1",
+            dir.path(),
+            "default",
+            "kept",
+            None,
+        )
+        .await
+        .unwrap();
         let pv = Api::<PersistentVolume>::all(api.client.clone())
             .get(&format!("pvc-{}", pvc.metadata.uid.unwrap()))
             .await
@@ -710,11 +753,20 @@ mod tests {
     #[tokio::test]
     async fn a_retained_volume_keeps_no_reclaim_finalizer() {
         let api = TestApi::start().await;
+        let events = sink(&api);
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "kept", Some(STORAGE_CLASS)).await;
-        claim_path(&api.client, "n1", dir.path(), "default", "kept", None)
-            .await
-            .unwrap();
+        claim_path(
+            &api.client,
+            &events,
+            "n1",
+            dir.path(),
+            "default",
+            "kept",
+            None,
+        )
+        .await
+        .unwrap();
         let pv_name = format!("pvc-{}", pvc.metadata.uid.unwrap());
         let pvs: Api<PersistentVolume> = Api::all(api.client.clone());
         let pv = pvs.get(&pv_name).await.unwrap();
@@ -749,12 +801,21 @@ mod tests {
 
     async fn claim_deleted_then_volume_and_directory_go(delete_volume_first: bool) {
         let api = TestApi::start().await;
+        let events = sink(&api);
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "scratch", Some(STORAGE_CLASS)).await;
-        let path = claim_path(&api.client, "n1", dir.path(), "default", "scratch", None)
-            .await
-            .unwrap()
-            .path;
+        let path = claim_path(
+            &api.client,
+            &events,
+            "n1",
+            dir.path(),
+            "default",
+            "scratch",
+            None,
+        )
+        .await
+        .unwrap()
+        .path;
         std::fs::write(path.join("dump.sql"), "x").unwrap();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run_reclaimer(

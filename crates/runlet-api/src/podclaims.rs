@@ -57,14 +57,18 @@ pub fn is_for_pod(pod: &Pod, claim: &PersistentVolumeClaim) -> Result<(), String
     if owned {
         Ok(())
     } else {
-        Err(format!(
-            "PVC {}/{} was not created for pod {}/{} (pod is not owner)",
-            claim.metadata.namespace.as_deref().unwrap_or_default(),
-            claim.metadata.name.as_deref().unwrap_or_default(),
+        Err(not_for_pod(
             pod.metadata.namespace.as_deref().unwrap_or_default(),
+            claim.metadata.name.as_deref().unwrap_or_default(),
             pod.metadata.name.as_deref().unwrap_or_default(),
         ))
     }
+}
+
+/// Upstream's words for claim `claim` of namespace `namespace` that was not made for the pod
+/// `pod` there.
+pub fn not_for_pod(namespace: &str, claim: &str, pod: &str) -> String {
+    format!("PVC {namespace}/{claim} was not created for pod {namespace}/{pod} (pod is not owner)")
 }
 
 #[cfg(test)]

@@ -551,6 +551,7 @@ impl Worker {
         for used in runlet_api::podclaims::of_pod(&self.pod) {
             let path = crate::localpath::claim_path(
                 &self.ctx.client,
+                &self.ctx.events,
                 &self.ctx.config.node_name,
                 &root,
                 &self.ns,
@@ -805,33 +806,34 @@ impl Worker {
         }
         self.next_usage_check_ms = Some(now.saturating_add(USAGE_CHECK_INTERVAL_MS));
         let paths = &self.volumes.as_ref()?.paths;
-        let mut disk_volumes = 0;
-        for limit in volumes::size_limits(&self.pod) {
-            let Some(path) = paths.get(&limit.volume) else {
-                continue;
-            };
-            let used = volumes::disk_usage(path);
-            if used > limit.bytes {
+        let size_limits = volumes::size_limits(&self.pod);
+        let pod_limit = volumes::pod_storage_limit(&self.pod);
+        // The use of each disk-backed emptyDir that a limit counts, measured once.
+        let disk_volumes: HashMap<&str, u64> = self
+            .pod
+            .spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .filter(|v| {
+                v.empty_dir
+                    .as_ref()
+                    .is_some_and(|ed| ed.medium.as_deref() != Some("Memory"))
+                    && (pod_limit.is_some() || size_limits.iter().any(|l| l.volume == v.name))
+            })
+            .filter_map(|v| Some((v.name.as_str(), volumes::disk_usage(paths.get(&v.name)?))))
+            .collect();
+        for limit in size_limits {
+            if disk_volumes
+                .get(limit.volume.as_str())
+                .is_some_and(|used| *used > limit.bytes)
+            {
                 return Some(format!(
                     "Usage of EmptyDir volume {:?} exceeds the limit {:?}. ",
                     limit.volume, limit.written
                 ));
             }
         }
-        let (written, limit) = volumes::pod_storage_limit(&self.pod)?;
-        for v in self
-            .pod
-            .spec
-            .iter()
-            .flat_map(|s| s.volumes.iter().flatten())
-        {
-            if let Some(ed) = &v.empty_dir
-                && ed.medium.as_deref() != Some("Memory")
-                && let Some(path) = paths.get(&v.name)
-            {
-                disk_volumes += volumes::disk_usage(path);
-            }
-        }
+        let (written, limit) = pod_limit?;
         let logs: u64 = self
             .slots
             .iter()
@@ -844,7 +846,7 @@ impl Worker {
                 std::fs::metadata(file).ok().map(|m| m.len())
             })
             .sum();
-        let used = volumes::disk_usage(&self.sandbox) + disk_volumes + logs;
+        let used = volumes::disk_usage(&self.sandbox) + disk_volumes.values().sum::<u64>() + logs;
         (used > limit).then(|| {
             format!("Pod ephemeral local storage usage exceeds the total limit of containers {written}. ")
         })

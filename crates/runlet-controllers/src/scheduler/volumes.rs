@@ -156,9 +156,10 @@ impl Volumes {
                 return Some(format!("persistentvolumeclaim {name:?} not found"));
             };
             if used.ephemeral && claim.owner != pod.metadata.uid {
-                return Some(format!(
-                    "PVC {ns}/{name} was not created for pod {ns}/{} (pod is not owner)",
-                    pod.metadata.name.as_deref().unwrap_or_default()
+                return Some(podclaims::not_for_pod(
+                    &ns,
+                    name,
+                    pod.metadata.name.as_deref().unwrap_or_default(),
                 ));
             }
             if claim.deleting {
