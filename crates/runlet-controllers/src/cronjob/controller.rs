@@ -47,7 +47,7 @@ impl CronJobController {
                 recorder: Recorder::new(client.clone(), clock.clone()),
                 client,
                 clock,
-                reported_misses: Mutex::default(),
+                accounted_until: Mutex::default(),
             },
             queue: Mutex::new(DelayQueue::default()),
             failures: Mutex::new(HashMap::new()),
@@ -78,6 +78,27 @@ impl CronJobController {
         let now = self.now_millis();
         self.with_queue(|q| q.add_at(key, now));
         self.wake.notify_one();
+    }
+
+    /// Queues `cj` for a reconcile after a change: now, unless its schedule or time zone
+    /// changed, which upstream's `updateCronJob` answers with a reconcile at the new schedule's
+    /// next time (a reconcile now would start the new schedule's latest past time, late).
+    fn enqueue_changed(&self, cj: &CronJob, key: ObjectKey, schedule_changed: bool) {
+        let now = self.now_millis();
+        let next_slot = schedule_changed
+            .then(|| runlet_api::cronjob::schedule(cj).ok())
+            .flatten()
+            .and_then(|sched| {
+                let now = DateTime::from_timestamp_millis(now)?;
+                runlet_api::cronjob::next_wake(cj, now, &sched)
+            });
+        match next_slot {
+            Some(at) => {
+                self.with_queue(|q| q.add_at(key, at.timestamp_millis()));
+                self.wake.notify_one();
+            }
+            None => self.enqueue(key),
+        }
     }
 
     /// When the controller will next look at `key`, if it is queued.
@@ -189,6 +210,8 @@ impl CronJobController {
         let mut inflight = FuturesUnordered::new();
         let mut busy: HashSet<ObjectKey> = HashSet::new();
         let mut dirty: HashSet<ObjectKey> = HashSet::new();
+        // Each CronJob's schedule and time zone as last seen, to tell a schedule change.
+        let mut schedules: HashMap<ObjectKey, (String, Option<String>)> = HashMap::new();
         tracing::info!("starting cronjob controller");
         loop {
             let now = self.now_millis();
@@ -222,8 +245,13 @@ impl CronJobController {
                 }
                 event = cronjobs.next() => match event {
                     Some(Ok(cj)) => {
-                        if let (Some(ns), Some(name)) = (cj.metadata.namespace, cj.metadata.name) {
-                            self.enqueue(ObjectKey::new(ns, name));
+                        if let (Some(ns), Some(name)) = (&cj.metadata.namespace, &cj.metadata.name) {
+                            let key = ObjectKey::new(ns.clone(), name.clone());
+                            let seen = cj.spec.as_ref().map(|s| (s.schedule.clone(), s.time_zone.clone())).unwrap_or_default();
+                            let changed = schedules
+                                .insert(key.clone(), seen.clone())
+                                .is_some_and(|before| before != seen);
+                            self.enqueue_changed(&cj, key, changed);
                         }
                     }
                     Some(Err(e)) => tracing::warn!(error = %e, "cronjob watch failed; retrying"),

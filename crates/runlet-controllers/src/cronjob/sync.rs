@@ -39,8 +39,10 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// Events about CronJobs.
     pub recorder: Recorder,
-    /// The last missed time reported per CronJob uid.
-    pub reported_misses: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Per CronJob uid, the instant up to which every scheduled time is accounted for: reported
+    /// as missed, skipped by `Forbid` (reported as `JobAlreadyActive`), or passed while the
+    /// CronJob was suspended. None of those is reported as missed again.
+    pub accounted_until: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 /// The Job's controller ownerReference, if it has one.
@@ -156,21 +158,26 @@ fn miss_message(scheduled: DateTime<Utc>) -> String {
 }
 
 impl Context {
-    /// Whether `slot` is a missed time not yet reported for this CronJob (each missed time is
-    /// reported once per controller, not at every reconcile that notices it).
+    /// Whether `slot` is a missed time not yet accounted for (each missed time is reported once
+    /// per controller, not at every reconcile that notices it); it is accounted for after.
     fn first_report_of_miss(&self, cj: &CronJob, slot: DateTime<Utc>) -> bool {
+        self.account_until(cj, slot)
+    }
+
+    /// Marks every scheduled time up to `until` as accounted for; false if it already was.
+    fn account_until(&self, cj: &CronJob, until: DateTime<Utc>) -> bool {
         let uid = cj.metadata.uid.clone().unwrap_or_default();
-        let mut reported = self
-            .reported_misses
+        let mut accounted = self
+            .accounted_until
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if reported.get(&uid) == Some(&slot) {
+        if accounted.get(&uid).is_some_and(|t| *t >= until) {
             return false;
         }
-        if reported.len() >= 4096 {
-            reported.clear();
+        if accounted.len() >= 4096 {
+            accounted.clear();
         }
-        reported.insert(uid, slot);
+        accounted.insert(uid, until);
         true
     }
 
@@ -379,6 +386,8 @@ impl Context {
         }
         if cj.spec.as_ref().and_then(|s| s.suspend) == Some(true) {
             tracing::debug!(cronjob = ?cj.metadata.name, "not starting job: suspended");
+            // A time that passes while suspended is not missed: nothing was meant to run.
+            self.account_until(cj, now);
             return done(None, update_status);
         }
         let (_, tz_in_schedule) = cj_util::format_schedule(cj);
@@ -464,6 +473,8 @@ impl Context {
             let msg = "Not starting job because prior execution is running and concurrency policy is Forbid".to_string();
             self.event(cj, EventType::Normal, "JobAlreadyActive", msg)
                 .await;
+            // Said why this time did not run; it is not reported as missed later.
+            self.account_until(cj, scheduled);
             return done(next(cj), update_status);
         }
         let jobs_api: Api<Job> = Api::namespaced(self.client.clone(), &namespace);

@@ -330,6 +330,54 @@ async fn forbid_skips_while_a_run_is_active() {
 }
 
 #[tokio::test]
+async fn a_time_skipped_by_forbid_or_passed_while_suspended_is_not_reported_missed() {
+    let h = harness().await;
+    let mut s = spec("* * * * *");
+    s.concurrency_policy = Some("Forbid".into());
+    s.starting_deadline_seconds = Some(10);
+    h.create("quiet", s).await;
+    h.ctl.sync_all().await.unwrap();
+    h.advance(60);
+    h.ctl.run_due().await;
+    let first = job_at("quiet", unix(EPOCH + 60));
+    h.advance(60);
+    h.ctl.run_due().await;
+    assert_eq!(h.events("JobAlreadyActive").await.len(), 1);
+    // The run ends 20 s after the 00:02 time it held back: past the deadline, but that time
+    // was accounted for as JobAlreadyActive.
+    h.advance(20);
+    h.finish(&first, true, EPOCH + 61, EPOCH + 140).await;
+    h.ctl.sync_all().await.unwrap();
+    assert_eq!(h.jobs().await, vec![first]);
+    assert!(h.events("MissSchedule").await.is_empty());
+
+    // Suspended over the 00:03 time, resumed 30 s after it: nothing was meant to run then.
+    let suspend = |on: bool| serde_json::json!({"spec": {"suspend": on}});
+    h.cronjobs()
+        .patch(
+            "quiet",
+            &PatchParams::default(),
+            &Patch::Merge(&suspend(true)),
+        )
+        .await
+        .unwrap();
+    h.ctl.sync_all().await.unwrap();
+    h.advance(70);
+    h.ctl.sync_all().await.unwrap();
+    h.cronjobs()
+        .patch(
+            "quiet",
+            &PatchParams::default(),
+            &Patch::Merge(&suspend(false)),
+        )
+        .await
+        .unwrap();
+    h.ctl.sync_all().await.unwrap();
+    assert!(h.events("MissSchedule").await.is_empty());
+    assert_eq!(h.ctl.due_of(&h.key("quiet")), Some(unix(EPOCH + 240)));
+}
+
+#[tokio::test]
 async fn replace_deletes_the_running_job() {
     let h = harness().await;
     let mut s = spec("* * * * *");
@@ -649,6 +697,39 @@ async fn run_loop_creates_the_job_when_the_clock_reaches_the_schedule() {
         h.ctl.wake();
         assert!(eventually(|| async { !h.jobs().await.is_empty() }).await);
         assert_eq!(h.jobs().await, vec![job_at("looped", unix(EPOCH + 60))]);
+        let _ = stop.send(());
+    };
+    let (result, ()) = tokio::join!(run, body);
+    result.unwrap();
+}
+
+#[tokio::test]
+async fn a_schedule_change_waits_for_the_new_schedule_s_next_time() {
+    let h = harness().await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = h.ctl.run(async {
+        let _ = stopped.await;
+    });
+    let body = async {
+        h.create("moved", spec("0 0 1 1 *")).await;
+        let next_year = unix(EPOCH + 365 * 24 * 3600);
+        assert!(eventually(|| async { h.ctl.due_of(&h.key("moved")) == Some(next_year) }).await);
+        h.advance(90);
+        let patch = serde_json::json!({"spec": {"schedule": "* * * * *"}});
+        h.cronjobs()
+            .patch("moved", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+        // As upstream's updateCronJob: the next time of the new schedule (00:02), not a late
+        // run of its latest past time (00:01) now.
+        assert!(
+            eventually(|| async { h.ctl.due_of(&h.key("moved")) == Some(unix(EPOCH + 120)) }).await
+        );
+        assert!(h.jobs().await.is_empty());
+        h.advance(30);
+        h.ctl.wake();
+        assert!(eventually(|| async { !h.jobs().await.is_empty() }).await);
+        assert_eq!(h.jobs().await, vec![job_at("moved", unix(EPOCH + 120))]);
         let _ = stop.send(());
     };
     let (result, ()) = tokio::join!(run, body);
