@@ -21,6 +21,7 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -507,9 +508,10 @@ async fn run_documents(
             ProgressDrawTarget::hidden()
         });
     let started = Instant::now();
+    let stopping = AtomicBool::new(false);
     let follows = jobs
         .iter()
-        .map(|j| follow_job(client, j, &multi, args.quiet));
+        .map(|j| follow_job(client, j, &multi, args.quiet, &stopping));
     let mut follows = std::pin::pin!(futures::future::join_all(follows));
     // One listener each for the whole run: a second signal that comes before a new listener
     // would be made (`tokio::signal::ctrl_c` only sees what comes after it) is not lost.
@@ -518,6 +520,7 @@ async fn run_documents(
         r = &mut follows => r,
         code = signals.next() => {
             eprintln!("interrupted: stopping the Jobs' pods gracefully (interrupt again to stop waiting)");
+            stopping.store(true, Ordering::Relaxed);
             // The Jobs are still followed meanwhile: what their pods print as they stop shows.
             tokio::select! {
                 _ = stop_jobs(client, &jobs) => {
@@ -672,6 +675,7 @@ async fn follow_job(
     job: &Followed,
     multi: &MultiProgress,
     quiet: bool,
+    stopping: &AtomicBool,
 ) -> Result<Outcome, RunError> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
     let pods: Api<Pod> = Api::namespaced(client.clone(), &job.namespace);
@@ -701,7 +705,10 @@ async fn follow_job(
         if let Some(done) = observe(&current, &bar) {
             break 'outer done;
         }
+        // (Suspended by an interrupt of this run, the Job needs no note: the summary says
+        // where it stays and how it goes on.)
         if current.spec.as_ref().and_then(|s| s.suspend) == Some(true)
+            && !stopping.load(Ordering::Relaxed)
             && noted.insert(String::from("suspended"))
         {
             let note = format!(

@@ -137,6 +137,12 @@ async fn wait(args: WaitArgs) -> Result<ExitCode, CliError> {
     let want = parse_for(&args.for_)?;
     let timeout = cli::parse_duration(&args.timeout).map_err(CliError::Usage)?;
     let ctx = Ctx::connect(&args.client, true).await?;
+    if matches!(want, Want::Condition { .. }) {
+        // A condition of an object that does not exist is an error at once, in the API's
+        // words (NotFound), as kubectl's; "deleted while waiting" is for one that goes away.
+        ctx.get(&resource::object_path(refs.info, &ctx.namespace, name))
+            .await?;
+    }
     until(&ctx, &refs, &ctx.namespace, name, timeout, |obj| {
         check(refs.info, name, &want, obj)
     })

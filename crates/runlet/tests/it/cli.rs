@@ -335,6 +335,21 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
     let gone = runlet(&s, &["describe", "job", "hello"]);
     assert_eq!(gone.status.code(), Some(1));
     assert!(text(&gone.stderr).contains("(NotFound)"));
+    let gone = runlet(
+        &s,
+        &[
+            "wait",
+            "job/hello",
+            "--for=condition=complete",
+            "--timeout=5s",
+        ],
+    );
+    assert_eq!(gone.status.code(), Some(1));
+    assert_eq!(
+        text(&gone.stderr),
+        "Error from server (NotFound): jobs.batch \"hello\" not found\n",
+        "waiting for a condition of a missing Job, as kubectl wait"
+    );
 }
 
 const CRONJOB: &str = "apiVersion: batch/v1

@@ -295,6 +295,10 @@ fn run_stopped_by_sigterm_stops_pods_gracefully_shows_their_last_words_and_exits
         stdout.contains("job.batch/sleeper: Interrupted after"),
         "{stdout}"
     );
+    assert!(
+        !stdout.contains("runlet resume") && !stderr.contains("runlet resume"),
+        "no advice to resume a Job whose temporary server is gone: {stdout}\n{stderr}"
+    );
     let left: Vec<_> = std::fs::read_dir(&tmp)
         .unwrap()
         .flatten()
