@@ -221,14 +221,18 @@ fn render_value(v: &Value) -> String {
 /// A list of field errors, with upstream's aggregate message.
 pub type ErrorList = Vec<FieldError>;
 
-/// `[a, b]` when several, `a` when one — upstream's `ToAggregate().Error()`.
+/// `[a, b]` when several, `a` when one — upstream's `ToAggregate().Error()`, which says each
+/// distinct message once.
 pub fn aggregate_message(errors: &[FieldError]) -> String {
-    match errors {
-        [one] => one.to_string(),
-        many => {
-            let parts: Vec<String> = many.iter().map(|e| e.to_string()).collect();
-            format!("[{}]", parts.join(", "))
+    let mut parts: Vec<String> = Vec::with_capacity(errors.len());
+    for message in errors.iter().map(ToString::to_string) {
+        if !parts.contains(&message) {
+            parts.push(message);
         }
+    }
+    match parts.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
     }
 }
 

@@ -97,3 +97,51 @@ mod tests {
         assert!(finalizers(&v).is_empty());
     }
 }
+
+/// Drops the metadata collections that are empty (`labels: {}`, `finalizers: []`, ...), as
+/// upstream's typed objects do: these fields are `omitempty` maps and slices, so an object
+/// whose last label or finalizer was removed is stored, served and watched without the field.
+pub fn omit_empty_collections(obj: &mut Value) {
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for field in [
+        "labels",
+        "annotations",
+        "finalizers",
+        "ownerReferences",
+        "managedFields",
+    ] {
+        let empty = match meta.get(field) {
+            Some(Value::Object(m)) => m.is_empty(),
+            Some(Value::Array(a)) => a.is_empty(),
+            Some(Value::Null) => true,
+            _ => false,
+        };
+        if empty {
+            meta.remove(field);
+        }
+    }
+}
+
+#[cfg(test)]
+mod omit_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn empty_metadata_collections_are_omitted_as_upstream_s_omitempty() {
+        let mut obj = json!({"metadata": {"name": "x", "labels": {}, "annotations": null,
+            "finalizers": [], "ownerReferences": [], "managedFields": [],
+            "generateName": ""}, "spec": {"emptyDir": {}}});
+        omit_empty_collections(&mut obj);
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "x", "generateName": ""}, "spec": {"emptyDir": {}}})
+        );
+        let mut kept = json!({"metadata": {"labels": {"a": "b"}, "finalizers": ["f"]}});
+        let before = kept.clone();
+        omit_empty_collections(&mut kept);
+        assert_eq!(kept, before);
+    }
+}

@@ -8,7 +8,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::json_response;
 use axum::extract::Path;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use runlet_api::resources::{self, RESOURCES, ResourceInfo};
 use runlet_api::status::Status;
@@ -197,6 +197,30 @@ pub async fn openapi_v3_document(Path(path): Path<String>) -> Response {
         Some(d) => json_response(StatusCode::OK, &d),
         None => ApiError::new(Status::path_not_found()).into_response(),
     }
+}
+
+/// `GET /openapi/v2`: gnostic's protobuf when asked for it (client-go, kubectl), else JSON.
+pub async fn openapi_v2(headers: HeaderMap) -> Response {
+    let wants_protobuf = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            runlet_api::openapi::V2_PROTOBUF_ACCEPT
+                .iter()
+                .any(|t| accept.contains(t))
+        });
+    if wants_protobuf {
+        return (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                runlet_api::openapi::V2_PROTOBUF_CONTENT_TYPE,
+            )],
+            runlet_api::openapi::v2_document_protobuf(),
+        )
+            .into_response();
+    }
+    json_response(StatusCode::OK, runlet_api::openapi::v2_document())
 }
 
 pub async fn not_found() -> Response {

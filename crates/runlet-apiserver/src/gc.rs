@@ -64,6 +64,11 @@ pub fn finalize_namespace(state: &AppState, ns: String) {
         {
             tracing::warn!(namespace = %ns, error = %e, "removing namespace failed");
         }
+        if registry::SYSTEM_NAMESPACES.contains(&ns.as_str())
+            && let Err(e) = crate::ensure_namespace(&state, &ns).await
+        {
+            tracing::warn!(namespace = %ns, error = %e.0.message, "creating a system namespace again");
+        }
     });
 }
 

@@ -78,7 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/apis/{group}", get(discovery::api_group))
         .route("/openapi/v3", get(discovery::openapi_v3_index))
         .route("/openapi/v3/{*path}", get(discovery::openapi_v3_document))
-        .route("/openapi/v2", get(discovery::not_found))
+        .route("/openapi/v2", get(discovery::openapi_v2))
         .route(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
             axum::routing::post(reviews::access),
@@ -101,33 +101,39 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Creates namespace `ns` unless it exists (upstream's system namespaces controller, for the
+/// namespaces that always exist).
+pub(crate) async fn ensure_namespace(state: &AppState, ns: &str) -> Result<(), ApiError> {
+    let namespaces = resources::find("", "v1", "namespaces")
+        .ok_or_else(|| ApiError::new(Status::internal("no namespaces")))?;
+    if registry::get(state, namespaces, None, ns).await.is_ok() {
+        return Ok(());
+    }
+    let obj =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    let obj = runlet_api::codec::normalize(namespaces, obj)
+        .map_err(|e| ApiError::new(Status::internal(e.to_string())))?
+        .object;
+    match registry::create(
+        state,
+        namespaces,
+        None,
+        obj,
+        registry::WriteOptions::default(),
+    )
+    .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.0.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Creates the namespaces that always exist and the `local-path` StorageClass, and resumes
 /// unfinished namespace deletions.
 pub async fn bootstrap(state: &AppState) -> Result<(), ApiError> {
-    let namespaces = resources::find("", "v1", "namespaces")
-        .ok_or_else(|| ApiError::new(Status::internal("no namespaces")))?;
     for ns in registry::SYSTEM_NAMESPACES {
-        if registry::get(state, namespaces, None, ns).await.is_ok() {
-            continue;
-        }
-        let obj =
-            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-        let obj = runlet_api::codec::normalize(namespaces, obj)
-            .map_err(|e| ApiError::new(Status::internal(e.to_string())))?
-            .object;
-        match registry::create(
-            state,
-            namespaces,
-            None,
-            obj,
-            registry::WriteOptions::default(),
-        )
-        .await
-        {
-            Ok(_) => {}
-            Err(e) if e.0.code == 409 => {}
-            Err(e) => return Err(e),
-        }
+        ensure_namespace(state, ns).await?;
     }
     // The built-in provisioner's class, the default, unless it is there (or was changed).
     let classes = resources::find("storage.k8s.io", "v1", "storageclasses")

@@ -16,9 +16,12 @@ use runlet_store::{KeyValue, Revision, StoreError};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// Namespaces that always exist.
+/// Namespaces that always exist: created at start, and again when one was deleted.
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Namespaces that may not be deleted (upstream's NamespaceLifecycle admission).
+pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
 /// Decodes a stored value and stamps its resourceVersion.
 pub fn from_stored(kv: &KeyValue) -> ApiResult<Value> {
@@ -358,6 +361,7 @@ pub async fn create(
     assign_default_storage_class(state, info, &mut obj).await?;
     defaulting::apply_defaults(info, &mut obj);
     defaulting::prepare_for_create(info, &mut obj);
+    meta::omit_empty_collections(&mut obj);
 
     let name = meta::name(&obj).unwrap_or_default().to_string();
     let errors = validation::validate_create(info, &obj);
@@ -372,6 +376,7 @@ pub async fn create(
         );
         return Err(ApiError::new(Status::invalid(info, &name, &[e])));
     }
+    defaulting::as_read_back(info, &mut obj);
     if info.namespaced {
         let ns = ns
             .or_else(|| meta::namespace(&obj))
@@ -553,31 +558,35 @@ pub enum UpdateTarget {
     Whole,
 }
 
-/// Replaces the stored object with `new`, given the `old` one it was computed from.
-/// `expected` is the precondition on the stored revision. A no-op changes nothing.
-/// A status update changes the status only: everything else of `new` becomes `old`'s again.
-/// Only the top-level fields that differ are copied back (for a status patch, usually just the
-/// metadata the server owns), instead of cloning the whole stored object for every status write.
-fn keep_only_status(new: &mut Value, old: &Value) {
-    let (Some(map), Some(old_map)) = (new.as_object_mut(), old.as_object()) else {
-        let status = new.get("status").cloned();
+/// What a write through `/status` may not change, taken back from `old`: the spec, as
+/// upstream's status strategies (`PrepareForUpdate`: `newJob.Spec = oldJob.Spec`, and the same
+/// for pods, cronjobs, nodes, namespaces, claims and volumes), and a pod's ownerReferences,
+/// which the kubelet's status writes once corrupted. Labels, annotations and finalizers sent
+/// through `/status` are kept, as upstream keeps them.
+fn keep_only_status(info: &ResourceInfo, new: &mut Value, old: &Value) {
+    let Some(map) = new.as_object_mut() else {
         *new = old.clone();
-        if let Some(map) = new.as_object_mut() {
-            match status {
-                Some(s) => map.insert("status".into(), s),
-                None => map.remove("status"),
-            };
-        }
         return;
     };
-    map.retain(|k, _| k == "status" || old_map.contains_key(k));
-    for (k, v) in old_map {
-        if k != "status" && map.get(k) != Some(v) {
-            map.insert(k.clone(), v.clone());
-        }
+    if map.get("spec") != old.get("spec") {
+        match old.get("spec") {
+            Some(spec) => map.insert("spec".into(), spec.clone()),
+            None => map.remove("spec"),
+        };
+    }
+    if info.kind == "Pod" && info.group.is_empty() {
+        let owners = old.pointer("/metadata/ownerReferences").cloned();
+        let meta = meta::metadata_mut(new);
+        match owners {
+            Some(owners) => meta.insert("ownerReferences".into(), owners),
+            None => meta.remove("ownerReferences"),
+        };
     }
 }
 
+/// Replaces the stored object with `new`, given the `old` one it was computed from.
+/// `expected` is the precondition on the stored revision. A no-op changes nothing.
+/// A status update changes the status and metadata only (see [`keep_only_status`]).
 pub async fn update(
     state: &AppState,
     info: &ResourceInfo,
@@ -625,6 +634,7 @@ pub async fn update(
     }
     m.remove("managedFields");
     m.insert("resourceVersion".into(), json!(old_rv.to_string()));
+    meta::omit_empty_collections(&mut new);
 
     match target {
         UpdateTarget::Main if info.has_status() => {
@@ -639,7 +649,7 @@ pub async fn update(
                 };
             }
         }
-        UpdateTarget::Status => keep_only_status(&mut new, old),
+        UpdateTarget::Status => keep_only_status(info, &mut new, old),
         UpdateTarget::Main | UpdateTarget::Whole => {}
     }
     defaulting::apply_defaults(info, &mut new);
@@ -719,29 +729,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_status_update_keeps_the_stored_object_but_its_status() {
+    fn a_status_update_changes_all_but_the_spec_and_a_pod_s_owners() {
+        let pods = resources::find("", "v1", "pods").unwrap();
+        let jobs = resources::find("batch", "v1", "jobs").unwrap();
+        let owners = json!([{"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "u"}]);
         let old = json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "p", "resourceVersion": "5", "labels": {"a": "b"}},
+            "metadata": {"name": "p", "labels": {"a": "b"}, "ownerReferences": owners},
             "spec": {"nodeName": "n"}, "status": {"phase": "Pending"}});
-        for new in [
-            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "resourceVersion": "5", "labels": {"a": "b"}},
-                "spec": {"nodeName": "n"}, "status": {"phase": "Running"}}),
-            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", "labels": {"c": "d"}},
-                "spec": {"nodeName": "other"}, "extra": 1, "status": {"phase": "Running"}}),
-            json!({"metadata": {"name": "p"}}),
-            json!("not an object"),
-        ] {
-            let mut expected = old.clone();
-            match new.get("status") {
-                Some(s) => expected["status"] = s.clone(),
-                None => {
-                    expected.as_object_mut().unwrap().remove("status");
-                }
-            }
-            let mut got = new.clone();
-            keep_only_status(&mut got, &old);
-            assert_eq!(got, expected, "{new}");
-        }
+        let new = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "labels": {"c": "d"}, "finalizers": ["f"]},
+            "spec": {"nodeName": "other"}, "status": {"phase": "Running"}});
+
+        let mut pod = new.clone();
+        keep_only_status(pods, &mut pod, &old);
+        assert_eq!(pod["spec"], old["spec"]);
+        assert_eq!(pod["status"], new["status"]);
+        assert_eq!(
+            pod["metadata"]["labels"],
+            json!({"c": "d"}),
+            "labels change"
+        );
+        assert_eq!(
+            pod["metadata"]["finalizers"],
+            json!(["f"]),
+            "finalizers change"
+        );
+        assert_eq!(
+            pod["metadata"]["ownerReferences"], owners,
+            "a pod's owners do not"
+        );
+
+        let mut job = new.clone();
+        keep_only_status(jobs, &mut job, &old);
+        assert_eq!(job["spec"], old["spec"]);
+        assert!(job["metadata"].get("ownerReferences").is_none(), "{job}");
+
+        let mut not_an_object = json!("not an object");
+        keep_only_status(jobs, &mut not_an_object, &old);
+        assert_eq!(not_an_object, old);
     }
     use crate::auth::TokenFile;
     use crate::state::SystemClock;

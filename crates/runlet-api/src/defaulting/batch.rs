@@ -103,9 +103,11 @@ pub(super) fn default_cronjob(root: &mut Map<String, Value>) {
 }
 
 /// The Job strategy's `PrepareForCreate`: generate the selector and template labels unless
-/// `manualSelector` is true, and start with an empty status. The Job's own labels are then
-/// defaulted again from the template, as upstream's read-back from storage does, so a Job
-/// created without labels shows the generated ones.
+/// `manualSelector` is true, and start with an empty status.
+///
+/// Upstream's defaulting gives a Job without labels its template's label *map*, the same Go
+/// map, so the labels `generateSelector` adds to the template are the Job's too. Labels equal
+/// to the template's are taken as that shared map here.
 pub(super) fn prepare_job(root: &mut Map<String, Value>) {
     let manual = root
         .get("spec")
@@ -116,10 +118,28 @@ pub(super) fn prepare_job(root: &mut Map<String, Value>) {
         let whole = Value::Object(root.clone());
         let name = meta::str_field(&whole, "name").unwrap_or("").to_string();
         let uid = meta::str_field(&whole, "uid").unwrap_or("").to_string();
+        let labels = whole.pointer("/metadata/labels").filter(|l| l.is_object());
+        let shared =
+            labels.is_some_and(|l| Some(l) == whole.pointer("/spec/template/metadata/labels"));
         generate_selector(root, &name, &uid);
+        if shared
+            && let Some(template_labels) = root
+                .get("spec")
+                .and_then(|s| s.pointer("/template/metadata/labels"))
+                .cloned()
+            && let Some(meta) = ensure_child(root, "metadata")
+        {
+            meta.insert("labels".into(), template_labels);
+        }
     }
-    labels_from_template(root);
     root.insert("status".into(), Value::Object(Map::new()));
+}
+
+/// What a created Job looks like when upstream reads it back from storage, where it is
+/// defaulted again: a Job still without labels shows its template's, the generated ones
+/// included. Applied after validation, which upstream runs before the object is stored.
+pub(super) fn job_as_read_back(root: &mut Map<String, Value>) {
+    labels_from_template(root);
 }
 
 /// `generateSelector`: labels the template with the Job's name and uid (keeping any the user
@@ -152,7 +172,7 @@ fn generate_selector(root: &mut Map<String, Value>, name: &str, uid: &str) {
 
 #[cfg(test)]
 mod tests {
-    use crate::defaulting::{apply_defaults, prepare_for_create};
+    use crate::defaulting::{apply_defaults, as_read_back, prepare_for_create};
     use crate::resources;
     use serde_json::{Value, json};
 
@@ -164,8 +184,45 @@ mod tests {
             apply_defaults(&info, &mut obj);
             obj["metadata"]["uid"] = Value::from(UID);
             prepare_for_create(&info, &mut obj);
+            as_read_back(&info, &mut obj);
         }
         obj
+    }
+
+    fn job_with_labels(job_labels: Value, template_labels: Value) -> Value {
+        create(
+            "jobs",
+            json!({"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "lbl", "labels": job_labels},
+                "spec": {"template": {"metadata": {"labels": template_labels},
+                    "spec": {"restartPolicy": "Never",
+                        "containers": [{"name": "c", "image": "busybox"}]}}}}),
+        )
+    }
+
+    #[test]
+    fn a_job_without_labels_shares_its_template_s_generated_ones() {
+        let generated = |extra: Option<(&str, &str)>| {
+            let mut labels = json!({
+                "batch.kubernetes.io/controller-uid": UID,
+                "batch.kubernetes.io/job-name": "lbl",
+                "controller-uid": UID,
+                "job-name": "lbl",
+            });
+            if let Some((k, v)) = extra {
+                labels[k] = Value::from(v);
+            }
+            labels
+        };
+        let from_template = job_with_labels(Value::Null, json!({"app": "yy"}));
+        assert_eq!(
+            from_template["metadata"]["labels"],
+            generated(Some(("app", "yy")))
+        );
+        let unlabelled = job_with_labels(Value::Null, Value::Null);
+        assert_eq!(unlabelled["metadata"]["labels"], generated(None));
+        let own = job_with_labels(json!({"team": "a"}), json!({"app": "yy"}));
+        assert_eq!(own["metadata"]["labels"], json!({"team": "a"}));
     }
 
     /// The seed `pi` Job of the Kubernetes docs, as `kubectl get job pi -o yaml` shows it on 1.33

@@ -64,6 +64,14 @@ pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     }
 }
 
+/// The defaults upstream applies when it reads a newly created object back from storage (the
+/// object it answers the create with, and every later read), after validating it.
+pub fn as_read_back(info: &ResourceInfo, obj: &mut Value) {
+    if let (("batch", "Job"), Some(root)) = ((info.group, info.kind), obj.as_object_mut()) {
+        batch::job_as_read_back(root);
+    }
+}
+
 /// Whether `m[key]` is absent or `null` (Go's nil pointer).
 fn is_unset(m: &Map<String, Value>, key: &str) -> bool {
     m.get(key).is_none_or(Value::is_null)
@@ -149,6 +157,7 @@ mod tests {
             let mut once = sample.clone();
             apply_defaults(info, &mut once);
             prepare_for_create(info, &mut once);
+            as_read_back(info, &mut once);
             let mut twice = once.clone();
             apply_defaults(info, &mut twice);
             assert_eq!(once, twice, "{}", info.kind);

@@ -9,6 +9,12 @@
 mod extensions;
 mod paths;
 mod schemas;
+mod v2;
+
+pub use v2::{
+    PROTOBUF_ACCEPT as V2_PROTOBUF_ACCEPT, PROTOBUF_CONTENT_TYPE as V2_PROTOBUF_CONTENT_TYPE,
+    v2_document, v2_document_protobuf,
+};
 
 use crate::resources::{RESOURCES, ResourceInfo, group_versions};
 use serde_json::{Map, Value, json};

@@ -2,7 +2,7 @@
 //! graceful pod deletion.
 
 use super::read::list_objects;
-use super::{Query, Target, json_response};
+use super::{Query, Target, json_response, options};
 use crate::error::{ApiError, ApiResult};
 use crate::gc;
 use crate::registry;
@@ -41,20 +41,29 @@ impl DeleteOptions {
         let mut opts = DeleteOptions {
             grace_period_seconds: query.int("gracePeriodSeconds")?,
             propagation: query.get("propagationPolicy").map(str::to_string),
-            dry_run: query.dry_run(),
             ..Default::default()
         };
-        if query.flag("orphanDependents") && opts.propagation.is_none() {
-            opts.propagation = Some("Orphan".into());
-        }
+        let mut dry_run: Vec<String> = query.all("dryRun").to_vec();
+        // Upstream's `OrphanDependents` is a `*bool`: said at all, even false, it conflicts
+        // with a propagation policy.
+        let mut orphan_dependents = query
+            .get("orphanDependents")
+            .map(|_| query.flag("orphanDependents"));
         if let Some(body) = body {
             if let Some(g) = body.get("gracePeriodSeconds").and_then(Value::as_i64) {
                 opts.grace_period_seconds = Some(g);
             }
             if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
                 opts.propagation = Some(p.to_string());
-            } else if body.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
-                opts.propagation = Some("Orphan".into());
+            }
+            if let Some(orphan) = body.get("orphanDependents").and_then(Value::as_bool) {
+                orphan_dependents = Some(orphan);
+            }
+            if let Some(values) = body.get("dryRun").and_then(Value::as_array) {
+                dry_run = values
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_string())
+                    .collect();
             }
             if let Some(uid) = body["preconditions"]["uid"].as_str() {
                 opts.precondition_uid = Some(uid.to_string());
@@ -62,20 +71,14 @@ impl DeleteOptions {
             if let Some(rv) = body["preconditions"]["resourceVersion"].as_str() {
                 opts.precondition_rv = Some(rv.to_string());
             }
-            if body
-                .get("dryRun")
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().any(|v| v == "All"))
-            {
-                opts.dry_run = true;
-            }
         }
-        if let Some(p) = &opts.propagation
-            && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
-        {
-            return Err(ApiError::new(Status::bad_request(format!(
-                "propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
-            ))));
+        let mut errors =
+            options::propagation_errors(opts.propagation.as_deref(), orphan_dependents.is_some());
+        errors.extend(options::dry_run_errors(&dry_run));
+        options::refuse("DeleteOptions", &errors)?;
+        opts.dry_run = !dry_run.is_empty();
+        if orphan_dependents == Some(true) {
+            opts.propagation = Some("Orphan".into());
         }
         Ok(opts)
     }
@@ -133,6 +136,13 @@ pub async fn delete_object(
     name: &str,
     opts: DeleteOptions,
 ) -> ApiResult<(StatusCode, Value)> {
+    if info.kind == "Namespace" && registry::IMMORTAL_NAMESPACES.contains(&name) {
+        return Err(ApiError::new(Status::forbidden(
+            info,
+            name,
+            "this namespace may not be deleted",
+        )));
+    }
     for _ in 0..10 {
         let obj = Value::clone(&*registry::get(state, info, ns, name).await?);
         if let Some(uid) = &opts.precondition_uid

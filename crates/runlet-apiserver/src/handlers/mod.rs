@@ -7,6 +7,7 @@
 pub mod delete;
 pub mod evict;
 pub mod log;
+mod options;
 pub mod read;
 pub mod watch;
 pub mod write;
@@ -38,28 +39,53 @@ pub struct Target {
     pub subresource: Option<String>,
 }
 
-/// Query parameters (last value wins, as Go's `url.Values.Get` returns the first; callers of
-/// Kubernetes never repeat these).
+/// Query parameters: every value of each, in order; [`Query::get`] reads the first, as Go's
+/// `url.Values.Get` does.
 #[derive(Debug, Clone, Default)]
-pub struct Query(pub HashMap<String, String>);
+pub struct Query(HashMap<String, Vec<String>>);
 
 impl Query {
     pub fn parse(raw: Option<&str>) -> Self {
-        let mut map = HashMap::new();
+        let mut query = Query::default();
         for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-            map.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+            query.insert(k.into_owned(), v.into_owned());
         }
-        Query(map)
+        query
+    }
+    /// Adds a value of `key` after those it has.
+    pub fn insert(&mut self, key: String, value: String) {
+        self.0.entry(key).or_default().push(value);
     }
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.0.get(key)?.first().map(String::as_str)
+    }
+    /// Every value of `key`, for the parameters that are lists (`dryRun`).
+    pub fn all(&self, key: &str) -> &[String] {
+        self.0.get(key).map_or(&[], Vec::as_slice)
     }
     /// A boolean parameter, as upstream reads one: false only when absent, `0` or `false`.
     pub fn flag(&self, key: &str) -> bool {
         runlet_api::query::flag(self.get(key))
     }
+    /// Whether the write is a dry run; [`Query::check_write_options`] has refused any value
+    /// but `All` before this is asked.
     pub fn dry_run(&self) -> bool {
-        self.get("dryRun") == Some("All")
+        !self.all("dryRun").is_empty()
+    }
+    /// Refuses the options of a create, update or patch that upstream's
+    /// `ValidateCreateOptions` (and its siblings) refuse: a `dryRun` other than `All`, a
+    /// `fieldManager` too long or not printable, an unknown `fieldValidation`. `kind` names
+    /// the options in the 422 (`CreateOptions`, `UpdateOptions`, `PatchOptions`); they are
+    /// checked before the body is read, so nothing is written.
+    pub fn check_write_options(&self, kind: &str) -> ApiResult<()> {
+        let mut errors = options::dry_run_errors(self.all("dryRun"));
+        if let Some(manager) = self.get("fieldManager") {
+            errors.extend(options::field_manager_errors(manager));
+        }
+        if let Some(mode) = self.get("fieldValidation") {
+            errors.extend(options::field_validation_errors(mode));
+        }
+        options::refuse(kind, &errors)
     }
     pub fn int(&self, key: &str) -> ApiResult<Option<i64>> {
         match self.get(key) {
@@ -163,6 +189,13 @@ async fn dispatch(
     body: Body,
 ) -> ApiResult<Response> {
     let sub = target.subresource.as_deref();
+    let watching = query.flag("watch");
+    if method == Method::GET
+        && sub.is_none_or(|s| s == "status")
+        && (watching || target.name.is_none())
+    {
+        options::refuse("ListOptions", &options::list_errors(query, watching))?;
+    }
     match (method.as_str(), target.name.is_some(), sub) {
         ("GET", false, None) if query.flag("watch") => {
             watch::watch(state, &target, query, headers).await

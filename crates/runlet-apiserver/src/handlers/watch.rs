@@ -493,7 +493,7 @@ mod tests {
             let mut q = Query::default();
             for param in selector.split('&') {
                 let (k, v) = param.split_once('=').unwrap();
-                q.0.insert(k.into(), v.replace("%3D", "="));
+                q.insert(k.into(), v.replace("%3D", "="));
             }
             let filter = Filter::from_query(&target, &q).unwrap();
             let reads = Reads::of(&filter);

@@ -25,14 +25,12 @@ enum FieldValidation {
     Ignore,
 }
 
-fn field_validation(query: &Query) -> ApiResult<FieldValidation> {
-    match query.get("fieldValidation").unwrap_or("Warn") {
-        "Strict" => Ok(FieldValidation::Strict),
-        "Warn" | "" => Ok(FieldValidation::Warn),
-        "Ignore" => Ok(FieldValidation::Ignore),
-        other => Err(ApiError::new(Status::bad_request(format!(
-            "fieldValidation parameter unsupported: {other:?}. Supported values: \"Ignore\", \"Warn\", \"Strict\""
-        )))),
+/// The mode of a write whose options [`Query::check_write_options`] accepted.
+fn field_validation(query: &Query) -> FieldValidation {
+    match query.get("fieldValidation") {
+        Some("Strict") => FieldValidation::Strict,
+        Some("Ignore") => FieldValidation::Ignore,
+        _ => FieldValidation::Warn,
     }
 }
 
@@ -67,7 +65,7 @@ fn admit_decoded(
     current: Option<&Value>,
 ) -> ApiResult<(Value, Vec<String>)> {
     let body = decoded.value;
-    let mode = field_validation(query)?;
+    let mode = field_validation(query);
     if !body.is_object() {
         return Err(ApiError::new(Status::bad_request(
             "the request body must be a JSON or YAML object",
@@ -143,6 +141,7 @@ pub async fn create(
     if target.info.namespaced && target.namespace.is_none() {
         return Err(ApiError::new(Status::path_not_found()));
     }
+    query.check_write_options("CreateOptions")?;
     let body = decode_body_checked(headers, body).await?;
     let (obj, warnings) = admit_decoded(target.info, body, query, None)?;
     check_namespace_matches(target, &obj)?;
@@ -180,6 +179,7 @@ pub async fn update(
     body: Body,
 ) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
+    query.check_write_options("UpdateOptions")?;
     let body = decode_body_checked(headers, body).await?;
     let admit = |body: Decoded, current: Option<&Value>| -> ApiResult<(Value, Vec<String>)> {
         let (new, warnings) = admit_decoded(target.info, body, query, current)?;
@@ -258,6 +258,7 @@ pub async fn patch(
     let Some(patch_type) = PatchType::from_content_type(content_type) else {
         return Err(ApiError::new(Status::unsupported_media_type(content_type)));
     };
+    query.check_write_options("PatchOptions")?;
     let bytes = super::read_body(body).await?;
     let patch_body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(Status::bad_request(format!("error decoding patch: {e}"))))?;
@@ -315,6 +316,7 @@ pub async fn bind(
     body: Body,
 ) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
+    query.check_write_options("CreateOptions")?;
     let body = decode_body(headers, body).await?;
     let binding_info = ResourceInfo {
         kind: "Binding",

@@ -633,13 +633,17 @@ fn status_subresource_and_main_resource_each_ignore_the_other_half() {
         "--subresource=status",
         "--type=merge",
         "-p",
-        r#"{"status":{"lastScheduleTime":"2026-01-01T00:00:00Z"},"spec":{"schedule":"* * * * *"}}"#,
+        r#"{"status":{"lastScheduleTime":"2026-01-01T00:00:00Z"},"spec":{"schedule":"* * * * *"},"metadata":{"labels":{"via":"status"}}}"#,
     ]);
     let cj = json(&s.kubectl_ok(&["get", "cj", "quiet", "-o", "json"]));
     assert_eq!(cj["status"]["lastScheduleTime"], "2026-01-01T00:00:00Z");
     assert_eq!(
         cj["spec"]["schedule"], "0 0 1 1 *",
         "the status subresource ignores spec"
+    );
+    assert_eq!(
+        cj["metadata"]["labels"]["via"], "status",
+        "but not metadata, as upstream's status strategies"
     );
     assert_eq!(
         cj["metadata"]["generation"], 2,
@@ -819,5 +823,93 @@ fn the_local_path_storage_class_is_the_default() {
             "spec.resources.requests.storage: Forbidden: field can not be less than status.capacity"
         ),
         "{shrunk}"
+    );
+}
+
+/// Several objects in one `kind: List` file, as `kubectl get -o yaml` writes them.
+fn list_file(job_spec_field: &str, job_api_version: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: listed
+  data:
+    greeting: hello
+- apiVersion: {job_api_version}
+  kind: Job
+  metadata:
+    name: listed
+  spec:
+    {job_spec_field}: 1
+    template:
+      spec:
+        containers:
+        - name: main
+          image: busybox
+          command: [\"true\"]
+        restartPolicy: Never
+"
+    )
+}
+
+/// kubectl validates a `kind: List` file on the client, against `/openapi/v2` (OpenAPI v3 has
+/// no List): such a file applies with the default validation, a field its schema lacks is
+/// refused before anything is sent, and an unserved version gets the usual "no matches" error.
+#[test]
+fn a_list_file_applies_under_kubectl_s_client_side_validation() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let apply = |contents: String| {
+        let path = dir.path().join("list.yaml");
+        std::fs::write(&path, contents).unwrap();
+        s.kubectl(&["apply", "-f", path.to_str().unwrap()])
+    };
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let typo = apply(list_file("parallelismm", "batch/v1"));
+    assert!(!typo.status.success());
+    assert!(
+        stderr(&typo).contains(r#"unknown field "parallelismm" in io.k8s.api.batch.v1.JobSpec"#),
+        "{}",
+        stderr(&typo)
+    );
+    assert!(
+        s.kubectl(&["get", "configmap", "listed"]).status.code() == Some(1),
+        "nothing of a refused file was applied"
+    );
+
+    // (kubectl goes on with the items it can map, as against any server.)
+    let unserved = apply(list_file("parallelism", "batch/v2"));
+    assert!(!unserved.status.success());
+    assert!(
+        stderr(&unserved).contains(r#"no matches for kind "Job" in version "batch/v2""#),
+        "{}",
+        stderr(&unserved)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&unserved.stdout),
+        "configmap/listed created\n"
+    );
+
+    let good = apply(list_file("parallelism", "batch/v1"));
+    assert!(good.status.success(), "{}", stderr(&good));
+    assert_eq!(
+        String::from_utf8_lossy(&good.stdout),
+        "configmap/listed unchanged\njob.batch/listed created\n"
+    );
+    assert_eq!(
+        s.kubectl_ok(&["get", "job", "listed", "-o", "jsonpath={.spec.parallelism}"]),
+        "1"
+    );
+
+    // The JSON form, for clients that ask for it.
+    let doc = json(&s.kubectl_ok(&["get", "--raw", "/openapi/v2"]));
+    assert_eq!(doc["swagger"], "2.0");
+    assert_eq!(
+        doc["definitions"]["io.k8s.api.batch.v1.Job"]["x-kubernetes-group-version-kind"][0]["kind"],
+        "Job"
     );
 }

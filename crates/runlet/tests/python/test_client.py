@@ -5,6 +5,7 @@ server and sets KUBECONFIG. Every wait is bounded.
 """
 
 import datetime
+import json
 import threading
 import unittest
 
@@ -234,6 +235,78 @@ class ClientTests(unittest.TestCase):
                 return
             threading.Event().wait(0.1)
         self.fail("an unused claim was still there after 30 s")
+
+
+    def test_options_upstream_refuses_are_refused_and_nothing_is_written(self):
+        cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="dry"), data={"a": "1"})
+        with self.assertRaises(ApiException) as ctx:
+            self.core.create_namespaced_config_map(NS, cm, dry_run="true")
+        self.assertEqual(ctx.exception.status, 422)
+        body = json.loads(ctx.exception.body)
+        self.assertEqual(
+            body["message"],
+            'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["true"]: supported values: "All"',
+        )
+        self.assertEqual(body["details"]["causes"][0]["field"], "dryRun")
+        with self.assertRaises(ApiException) as ctx:
+            self.core.read_namespaced_config_map("dry", NS)
+        self.assertEqual(ctx.exception.status, 404, "a refused dry run wrote nothing")
+
+        self.core.create_namespaced_config_map(NS, cm)
+        with self.assertRaises(ApiException) as ctx:
+            self.core.delete_namespaced_config_map("dry", NS, dry_run="true")
+        self.assertEqual(ctx.exception.status, 422)
+        with self.assertRaises(ApiException) as ctx:
+            self.core.delete_namespaced_config_map("dry", NS, propagation_policy="Bogus")
+        self.assertEqual(ctx.exception.status, 422)
+        self.assertIn(
+            'propagationPolicy: Unsupported value: "Bogus": supported values: "Foreground", "Background", "Orphan", "nil"',
+            json.loads(ctx.exception.body)["message"],
+        )
+        self.core.delete_namespaced_config_map("dry", NS, dry_run="All")
+        self.assertEqual(self.core.read_namespaced_config_map("dry", NS).data, {"a": "1"})
+        self.core.delete_namespaced_config_map("dry", NS)
+
+        with self.assertRaises(ApiException) as ctx:
+            self.core.list_namespaced_config_map(NS, resource_version_match="NotOlderThan")
+        self.assertEqual(ctx.exception.status, 422)
+        self.assertEqual(
+            json.loads(ctx.exception.body)["message"],
+            'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided',
+        )
+
+    def test_system_namespaces_may_not_be_deleted(self):
+        for name in ["default", "kube-system", "kube-public"]:
+            for dry_run in [None, "All"]:
+                with self.assertRaises(ApiException) as ctx:
+                    self.core.delete_namespace(name, dry_run=dry_run)
+                self.assertEqual(ctx.exception.status, 403)
+                self.assertEqual(
+                    json.loads(ctx.exception.body)["message"],
+                    f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                )
+            self.assertIsNone(self.core.read_namespace(name).metadata.deletion_timestamp)
+
+    def test_emptied_metadata_collections_are_omitted(self):
+        cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="emptied", labels={"a": "b"}))
+        self.core.create_namespaced_config_map(NS, cm)
+        self.core.patch_namespaced_config_map("emptied", NS, {"metadata": {"labels": {"a": None}}})
+        raw = self.core.read_namespaced_config_map("emptied", NS, _preload_content=False)
+        meta = json.loads(raw.data)["metadata"]
+        self.assertNotIn("labels", meta, "an emptied label map is omitted, as upstream's omitempty")
+        self.core.delete_namespaced_config_map("emptied", NS)
+
+    def test_a_job_labelled_by_its_template_gets_the_generated_labels_too(self):
+        body = job_body("labelled")
+        body.spec.template.metadata = client.V1ObjectMeta(labels={"app": "yy"})
+        created = self.batch.create_namespaced_job(NS, body)
+        labels = created.metadata.labels
+        self.assertEqual(labels["app"], "yy")
+        self.assertEqual(labels["job-name"], "labelled")
+        self.assertEqual(labels["batch.kubernetes.io/controller-uid"], created.metadata.uid)
+        found = self.batch.list_namespaced_job(NS, label_selector="job-name=labelled").items
+        self.assertEqual([j.metadata.name for j in found], ["labelled"])
+        self.batch.delete_namespaced_job("labelled", NS, propagation_policy="Background")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 //! Job status updates: `ValidateJobUpdateStatus` with the options 1.33's status strategy
 //! enables (counters never decrease, terminal conditions stay, finished-Job invariants).
 
-use super::super::metadata::{FIELD_IMMUTABLE, validate_nonnegative, validate_object_meta_update};
+use super::super::metadata::{validate_nonnegative, validate_object_meta_update};
 use super::super::{at, invalid_omit, json_i64, json_str, non_null};
 use super::{arr, is_indexed, meta_path, parse_index_interval, spec_of, validate_indexes_format};
 use crate::field::{ErrorList, FieldError, Path};
@@ -141,7 +141,7 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
         errs.push(FieldError::invalid(
             &sp.child("uncountedTerminatedPods"),
             u.clone(),
-            "must be empty for finished job",
+            "uncountedTerminatedPods needs to be empty for finished job",
         ));
     }
     let completions = json_i64(spec, "completions");
@@ -268,7 +268,7 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
         errs.push(FieldError::invalid(
             &sp.child("completionTime"),
             n.clone(),
-            FIELD_IMMUTABLE,
+            "completionTime cannot be mutated",
         ));
     }
     if let Some(o) = non_null(os.get("startTime"))
