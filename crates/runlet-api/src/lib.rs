@@ -29,3 +29,4 @@ pub mod status;
 pub mod storageclass;
 pub mod table;
 pub mod validation;
+pub mod warnings;

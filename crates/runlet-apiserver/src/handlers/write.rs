@@ -143,7 +143,7 @@ pub async fn create(
     }
     query.check_write_options("CreateOptions")?;
     let body = decode_body_checked(headers, body).await?;
-    let (obj, warnings) = admit_decoded(target.info, body, query, None)?;
+    let (obj, mut warnings) = admit_decoded(target.info, body, query, None)?;
     check_namespace_matches(target, &obj)?;
     let created = registry::create(
         state,
@@ -156,11 +156,24 @@ pub async fn create(
         },
     )
     .await?;
+    warnings.extend(runlet_api::warnings::on_create(
+        target.info,
+        &created.object,
+    ));
     Ok(json_bytes_response(
         StatusCode::CREATED,
         created.json(),
         &warnings,
     ))
+}
+
+/// The strategy's warnings for an update of `old` that wrote `updated` (none through
+/// `/status`, as upstream's status strategies give none).
+fn update_warnings(target: &Target, updated: &Value, old: &Value) -> Vec<String> {
+    match update_target(target) {
+        UpdateTarget::Status => Vec::new(),
+        _ => runlet_api::warnings::on_update(target.info, updated, old),
+    }
 }
 
 fn update_target(target: &Target) -> UpdateTarget {
@@ -202,7 +215,7 @@ pub async fn update(
             return Err(e);
         }
     };
-    let (new, warnings) = admit(body, Some(&stored))?;
+    let (new, mut warnings) = admit(body, Some(&stored))?;
     let opts = WriteOptions {
         dry_run: query.dry_run(),
         trusted: false,
@@ -230,6 +243,7 @@ pub async fn update(
         .await
         {
             Ok(updated) => {
+                warnings.extend(update_warnings(target, &updated.object, &old));
                 return Ok(json_bytes_response(
                     StatusCode::OK,
                     updated.json(),
@@ -280,13 +294,14 @@ pub async fn patch(
                     ApiError::new(s)
                 }
             })?;
-        let (new, warnings) = admit_patched(target.info, patched, &old, query)?;
+        let (new, mut warnings) = admit_patched(target.info, patched, &old, query)?;
         let requested_rv = meta::resource_version(&new).map(str::to_string);
         if requested_rv.as_deref() != meta::resource_version(&old) {
             return Err(ApiError::new(Status::conflict_modified(target.info, name)));
         }
         match registry::update(state, target.info, &old, new, update_target(target), opts).await {
             Ok(updated) => {
+                warnings.extend(update_warnings(target, &updated.object, &old));
                 return Ok(json_bytes_response(
                     StatusCode::OK,
                     updated.json(),

@@ -913,3 +913,39 @@ fn a_list_file_applies_under_kubectl_s_client_side_validation() {
         "Job"
     );
 }
+
+/// kubectl prints the warnings upstream's Job strategy gives: a name that is no DNS label (it
+/// becomes the pods' host names), and a second env var of the same name that apply may drop.
+#[test]
+fn job_create_answers_with_upstream_s_warnings() {
+    let s = Server::start();
+    let job = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: my.job
+spec:
+  template:
+    spec:
+      containers:
+      - name: main
+        image: busybox
+        command: [\"true\"]
+        env:
+        - {name: MODE, value: fast}
+        - {name: MODE, value: slow}
+      restartPolicy: Never
+";
+    let out = s.kubectl_with(&["create", "-f", "-"], Some(job), &[]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "Warning: metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: [must not contain dots]\n\
+         Warning: spec.template.spec.containers[0].env[1]: hides previous definition of \"MODE\", which may be dropped when using apply\n"
+    );
+    let relabel = s.kubectl(&["label", "job", "my.job", "team=a"]);
+    assert!(
+        String::from_utf8_lossy(&relabel.stderr).is_empty(),
+        "no warnings for an update that leaves the spec alone"
+    );
+}
