@@ -7,11 +7,13 @@
 //! here; [`resume`] restarts unfinished namespace finalization after a server restart.
 
 use crate::handlers::delete::{DeleteOptions, delete_object};
-use crate::registry;
+use crate::registry::{self, UpdateTarget};
 use crate::state::AppState;
 use runlet_api::meta;
 use runlet_api::resources::RESOURCES;
 use runlet_store::ListOptions;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub const ORPHAN: &str = "orphan";
@@ -19,38 +21,17 @@ pub const FOREGROUND: &str = "foregroundDeletion";
 /// How long namespace finalization waits for the namespace to empty.
 const WAIT_LIMIT: Duration = Duration::from_secs(600);
 
-/// Empties a terminating namespace, then removes it.
+/// Empties a terminating namespace, then removes it. Meanwhile its status conditions say what
+/// is left, as upstream's namespace deleter's do (`kubectl describe namespace` shows them).
 pub fn finalize_namespace(state: &AppState, ns: String) {
     let state = state.clone();
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
         loop {
-            let mut remaining = 0;
-            for info in RESOURCES.iter().filter(|r| r.namespaced && !r.is_alias()) {
-                let Ok(list) = state
-                    .store
-                    .list(&info.namespace_prefix(&ns), &ListOptions::default())
-                    .await
-                else {
-                    continue;
-                };
-                for kv in list.items {
-                    remaining += 1;
-                    let Ok(obj) = registry::from_stored(&kv) else {
-                        continue;
-                    };
-                    if meta::is_deleting(&obj) {
-                        continue;
-                    }
-                    let name = meta::name(&obj).unwrap_or_default().to_string();
-                    let opts = DeleteOptions {
-                        propagation: Some("Background".into()),
-                        ..Default::default()
-                    };
-                    let _ = delete_object(&state, info, Some(&ns), &name, opts).await;
-                }
-            }
-            if remaining == 0 || tokio::time::Instant::now() >= deadline {
+            delete_content(&state, &ns).await;
+            let remaining = remaining_content(&state, &ns).await;
+            report_remaining(&state, &ns, &remaining).await;
+            if remaining.is_empty() || tokio::time::Instant::now() >= deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -70,6 +51,187 @@ pub fn finalize_namespace(state: &AppState, ns: String) {
             tracing::warn!(namespace = %ns, error = %e.0.message, "creating a system namespace again");
         }
     });
+}
+
+/// Asks every object of namespace `ns` not yet being deleted to go (in the background).
+async fn delete_content(state: &AppState, ns: &str) {
+    for info in RESOURCES.iter().filter(|r| r.namespaced && !r.is_alias()) {
+        let Ok(list) = state
+            .store
+            .list(&info.namespace_prefix(ns), &ListOptions::default())
+            .await
+        else {
+            continue;
+        };
+        for kv in list.items {
+            let Ok(obj) = registry::from_stored(&kv) else {
+                continue;
+            };
+            if meta::is_deleting(&obj) {
+                continue;
+            }
+            let name = meta::name(&obj).unwrap_or_default().to_string();
+            let opts = DeleteOptions {
+                propagation: Some("Background".into()),
+                ..Default::default()
+            };
+            let _ = delete_object(state, info, Some(ns), &name, opts).await;
+        }
+    }
+}
+
+/// What is still in a terminating namespace: objects per resource (`pods.`, `jobs.batch`, as
+/// upstream writes a group-resource there) and per finalizer they still carry.
+#[derive(Debug, Default, PartialEq)]
+struct Remaining {
+    by_resource: BTreeMap<String, usize>,
+    by_finalizer: BTreeMap<String, usize>,
+}
+
+impl Remaining {
+    fn is_empty(&self) -> bool {
+        self.by_resource.is_empty()
+    }
+
+    /// The namespace deleter's five conditions: `(type, status, reason, message)`.
+    fn conditions(&self) -> [(&'static str, &'static str, &'static str, String); 5] {
+        let counts = |map: &BTreeMap<String, usize>, how: &str| -> String {
+            map.iter()
+                .map(|(what, n)| format!("{what}{how}{n} resource instances"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let content = if self.by_resource.is_empty() {
+            (
+                "False",
+                "ContentRemoved",
+                "All content successfully removed".to_string(),
+            )
+        } else {
+            (
+                "True",
+                "SomeResourcesRemain",
+                format!(
+                    "Some resources are remaining: {}",
+                    counts(&self.by_resource, " has ")
+                ),
+            )
+        };
+        let finalizers = if self.by_finalizer.is_empty() {
+            (
+                "False",
+                "ContentRemoved",
+                "All content successfully removed".to_string(),
+            )
+        } else {
+            (
+                "True",
+                "SomeFinalizerRemain",
+                format!(
+                    "Some finalizers are remaining: {}",
+                    counts(&self.by_finalizer, " in ")
+                ),
+            )
+        };
+        [
+            (
+                "NamespaceDeletionDiscoveryFailure",
+                "False",
+                "ResourcesDiscovered",
+                "All resources successfully discovered".to_string(),
+            ),
+            (
+                "NamespaceDeletionGroupVersionParsingFailure",
+                "False",
+                "ParsedGroupVersions",
+                "All legacy kube types successfully parsed".to_string(),
+            ),
+            (
+                "NamespaceDeletionContentFailure",
+                "False",
+                "ContentDeleted",
+                "All content successfully deleted, may be waiting on finalization".to_string(),
+            ),
+            ("NamespaceContentRemaining", content.0, content.1, content.2),
+            (
+                "NamespaceFinalizersRemaining",
+                finalizers.0,
+                finalizers.1,
+                finalizers.2,
+            ),
+        ]
+    }
+}
+
+async fn remaining_content(state: &AppState, ns: &str) -> Remaining {
+    let mut remaining = Remaining::default();
+    for info in RESOURCES.iter().filter(|r| r.namespaced && !r.is_alias()) {
+        let Ok(list) = state
+            .store
+            .list(&info.namespace_prefix(ns), &ListOptions::default())
+            .await
+        else {
+            continue;
+        };
+        if list.items.is_empty() {
+            continue;
+        }
+        remaining
+            .by_resource
+            .insert(format!("{}.{}", info.plural, info.group), list.items.len());
+        for kv in &list.items {
+            let Ok(obj) = registry::from_stored(kv) else {
+                continue;
+            };
+            for finalizer in meta::finalizers(&obj) {
+                *remaining.by_finalizer.entry(finalizer).or_default() += 1;
+            }
+        }
+    }
+    remaining
+}
+
+/// Writes the namespace's deletion conditions when they changed (`updateConditions`: a
+/// condition's transition time moves only when its status does).
+async fn report_remaining(state: &AppState, ns: &str, remaining: &Remaining) {
+    let Some(namespaces) = runlet_api::resources::find("", "v1", "namespaces") else {
+        return;
+    };
+    let Ok(obj) = registry::get(state, namespaces, None, ns).await else {
+        return;
+    };
+    let old = obj["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let now = registry::now_rfc3339(state);
+    let mut conditions = old.clone();
+    for (type_, status, reason, message) in remaining.conditions() {
+        let wanted = json!({"type": type_, "status": status, "lastTransitionTime": now,
+            "reason": reason, "message": message});
+        match conditions.iter_mut().find(|c| c["type"] == type_) {
+            None => conditions.push(wanted),
+            Some(c) if c["status"] != status => *c = wanted,
+            Some(c) => {
+                c["reason"] = json!(reason);
+                c["message"] = json!(message);
+            }
+        }
+    }
+    if conditions == old {
+        return;
+    }
+    let mut new = Value::clone(&obj);
+    new["status"]["conditions"] = Value::Array(conditions);
+    let opts = registry::WriteOptions {
+        dry_run: false,
+        trusted: true,
+    };
+    if let Err(e) = registry::update(state, namespaces, &obj, new, UpdateTarget::Status, opts).await
+        && !registry::is_conflict(&e)
+    {
+        tracing::warn!(namespace = %ns, error = %e.0.message, "reporting what a terminating namespace holds");
+    }
 }
 
 /// After a restart: picks up namespace deletions that were in progress.

@@ -682,7 +682,17 @@ pub async fn update(
         .as_i64()
         .unwrap_or(0)
         == 0;
-    if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && grace_over {
+    // A namespace also waits for its `spec.finalizers` (upstream's
+    // `ShouldDeleteNamespaceDuringUpdate`): its finalization removes it, not a status write.
+    let namespace_finalizing = info.kind == "Namespace"
+        && new["spec"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
+    if meta::is_deleting(&new)
+        && meta::finalizers(&new).is_empty()
+        && grace_over
+        && !namespace_finalizing
+    {
         // The last finalizer is gone: the object goes away now.
         if opts.dry_run {
             return Ok(Written::new(new));

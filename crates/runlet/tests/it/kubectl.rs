@@ -502,6 +502,55 @@ fn namespace_deletion_empties_then_removes_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(r#"namespaces "scratch" not found"#));
 }
 
+/// A namespace held up by a finalizer says so in its conditions, in the namespace deleter's
+/// words, and goes once the finalizer is removed.
+#[test]
+fn a_terminating_namespace_says_what_holds_it() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "ns", "held"]);
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n  namespace: held\n  finalizers: [example.com/hold]\n",
+    );
+    s.kubectl_ok(&["delete", "ns", "held", "--wait=false"]);
+    let condition = |type_: &str| {
+        s.kubectl_ok(&[
+            "get",
+            "ns",
+            "held",
+            "-o",
+            &format!("jsonpath={{.status.conditions[?(@.type==\"{type_}\")].message}}"),
+        ])
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "the namespace's conditions",
+        || {
+            condition("NamespaceFinalizersRemaining")
+                == "Some finalizers are remaining: example.com/hold in 1 resource instances"
+        },
+    );
+    assert_eq!(
+        condition("NamespaceContentRemaining"),
+        "Some resources are remaining: configmaps. has 1 resource instances"
+    );
+    assert_eq!(
+        condition("NamespaceDeletionContentFailure"),
+        "All content successfully deleted, may be waiting on finalization"
+    );
+    s.kubectl_ok(&[
+        "patch",
+        "cm",
+        "kept",
+        "-n",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    s.kubectl_ok(&["wait", "--for=delete", "ns/held", "--timeout=60s"]);
+}
+
 #[test]
 fn unauthenticated_requests_are_refused_but_health_is_public() {
     let s = Server::start();
