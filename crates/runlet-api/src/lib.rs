@@ -8,6 +8,7 @@
 //! `LogSource` trait the API server and the node agents meet at. Nothing here may panic on
 //! input: it is what stands between a hostile request body and the store.
 
+pub mod apply;
 pub mod clock;
 pub mod codec;
 pub mod convert;

@@ -99,6 +99,14 @@ impl Status {
 
     /// 422 for an object of a kind that is not a resource of its own (`PodLogOptions "p" is
     /// invalid: ...`), as upstream's `NewInvalid(Kind(...), ...)`.
+    /// The 409 of a server-side apply that would take fields other managers own
+    /// (`NewApplyConflict`): the conflicts as causes, no object details.
+    pub fn apply_conflict(message: impl Into<String>, causes: Vec<Cause>) -> Self {
+        let mut s = Status::new(409, "Conflict", message);
+        s.causes = causes;
+        s
+    }
+
     pub fn invalid_kind(group: &str, kind: &str, name: &str, errors: &[FieldError]) -> Self {
         let qualified = if group.is_empty() {
             kind.to_string()

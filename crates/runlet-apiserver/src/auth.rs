@@ -3,7 +3,8 @@
 //! Two sources, as the Kubernetes API server has them: a client certificate signed by our CA
 //! (CN is the user name, O entries are groups), checked during the TLS handshake, and bearer
 //! tokens from a static token file in Kubernetes' format (`token,user,uid,"group1,group2"`).
-//! Authorization beyond "authenticated" comes later.
+//! Authorization beyond "authenticated" comes later. A caller may act as another user with the
+//! impersonation headers (`kubectl --as`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -98,6 +99,54 @@ impl TokenFile {
     }
 }
 
+/// Why a request's impersonation headers cannot be honoured.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("requested impersonation of groups, a uid or extra fields without impersonating a user")]
+pub struct ImpersonationError;
+
+/// The user a request acts as when it carries upstream's impersonation headers
+/// (`Impersonate-User`, `Impersonate-Group`, as `kubectl --as=... --as-group=...` sends them):
+/// `None` without them. The caller may impersonate anyone, as runlet lets every authenticated
+/// caller do everything; the user is in `system:authenticated` (and a service account in its
+/// groups) as upstream's impersonation filter adds.
+pub fn impersonated(headers: &axum::http::HeaderMap) -> Result<Option<User>, ImpersonationError> {
+    let text = |v: &axum::http::HeaderValue| v.to_str().ok().map(str::to_string);
+    let name = headers.get("impersonate-user").and_then(text);
+    let mut groups: Vec<String> = headers
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(text)
+        .collect();
+    let others = !groups.is_empty()
+        || headers.contains_key("impersonate-uid")
+        || headers
+            .keys()
+            .any(|k| k.as_str().starts_with("impersonate-extra-"));
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return if others {
+            Err(ImpersonationError)
+        } else {
+            Ok(None)
+        };
+    };
+    if let Some(account) = name.strip_prefix("system:serviceaccount:")
+        && let Some((namespace, _)) = account.split_once(':')
+    {
+        for group in [
+            "system:serviceaccounts".to_string(),
+            format!("system:serviceaccounts:{namespace}"),
+        ] {
+            if !groups.contains(&group) {
+                groups.push(group);
+            }
+        }
+    }
+    if name != "system:anonymous" && !groups.iter().any(|g| g == "system:authenticated") {
+        groups.push("system:authenticated".into());
+    }
+    Ok(Some(User { name, groups }))
+}
+
 /// Splits one CSV line, honouring double quotes.
 fn split_csv(line: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -151,6 +200,35 @@ mod tests {
         );
         assert_eq!(f.lookup("t2").map(|u| u.name.as_str()), Some("bob"));
         assert_eq!(f.lookup("nope"), None);
+    }
+
+    #[test]
+    fn impersonation_headers_name_the_user_and_its_groups() {
+        let mut headers = axum::http::HeaderMap::new();
+        assert_eq!(impersonated(&headers), Ok(None));
+        headers.append("impersonate-group", "devs".parse().expect("header"));
+        assert_eq!(impersonated(&headers), Err(ImpersonationError));
+        headers.insert("impersonate-user", "bob".parse().expect("header"));
+        assert_eq!(
+            impersonated(&headers),
+            Ok(Some(User {
+                name: "bob".into(),
+                groups: vec!["devs".into(), "system:authenticated".into()]
+            }))
+        );
+        let mut sa = axum::http::HeaderMap::new();
+        sa.insert(
+            "impersonate-user",
+            "system:serviceaccount:ci:builder".parse().expect("header"),
+        );
+        assert_eq!(
+            impersonated(&sa).ok().flatten().map(|u| u.groups),
+            Some(vec![
+                "system:serviceaccounts".to_string(),
+                "system:serviceaccounts:ci".to_string(),
+                "system:authenticated".to_string()
+            ])
+        );
     }
 
     #[test]

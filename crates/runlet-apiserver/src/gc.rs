@@ -224,8 +224,8 @@ async fn report_remaining(state: &AppState, ns: &str, remaining: &Remaining) {
     let mut new = Value::clone(&obj);
     new["status"]["conditions"] = Value::Array(conditions);
     let opts = registry::WriteOptions {
-        dry_run: false,
         trusted: true,
+        ..registry::WriteOptions::default()
     };
     if let Err(e) = registry::update(state, namespaces, &obj, new, UpdateTarget::Status, opts).await
         && !registry::is_conflict(&e)

@@ -57,13 +57,15 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         let token = header.strip_prefix("Bearer ")?.trim();
         state.tokens.lookup(token).cloned()
     };
-    match from_cert.or_else(from_token) {
-        Some(user) => {
-            req.extensions_mut().insert(user);
-            next.run(req).await
-        }
-        None => ApiError::new(Status::unauthorized()).into_response(),
-    }
+    let Some(user) = from_cert.or_else(from_token) else {
+        return ApiError::new(Status::unauthorized()).into_response();
+    };
+    let user = match auth::impersonated(req.headers()) {
+        Ok(impersonated) => impersonated.unwrap_or(user),
+        Err(e) => return ApiError::new(Status::internal(e.to_string())).into_response(),
+    };
+    req.extensions_mut().insert(user);
+    next.run(req).await
 }
 
 /// The whole API as one router.

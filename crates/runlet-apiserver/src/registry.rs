@@ -305,6 +305,9 @@ pub struct WriteOptions {
     pub dry_run: bool,
     /// A write by the server itself (binding, finalizers): update validation is skipped.
     pub trusted: bool,
+    /// The caller set `metadata.managedFields` (server-side apply and its tracking): they are
+    /// written as given. Otherwise a create has none and an update keeps the stored ones.
+    pub managed_fields: bool,
 }
 
 /// Creates `obj` (already decoded and normalized) in `ns`.
@@ -325,9 +328,11 @@ pub async fn create(
         "deletionGracePeriodSeconds",
         "generation",
         "selfLink",
-        "managedFields",
     ] {
         m.remove(field);
+    }
+    if !opts.managed_fields {
+        m.remove("managedFields");
     }
     if info.namespaced {
         if let Some(ns) = ns {
@@ -632,7 +637,12 @@ pub async fn update(
             }
         }
     }
-    m.remove("managedFields");
+    if !opts.managed_fields {
+        match old.pointer("/metadata/managedFields") {
+            Some(kept) => m.insert("managedFields".into(), kept.clone()),
+            None => m.remove("managedFields"),
+        };
+    }
     m.insert("resourceVersion".into(), json!(old_rv.to_string()));
     meta::omit_empty_collections(&mut new);
 

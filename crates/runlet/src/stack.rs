@@ -163,7 +163,8 @@ impl Stack {
     }
 }
 
-/// A `kube::Client` calling the router directly, authenticated as an administrator.
+/// A `kube::Client` calling the router directly, authenticated as an administrator, its
+/// writes recorded as field manager `runlet`.
 pub fn in_process_client(state: &AppState) -> kube::Client {
     let identity = PeerIdentity(Some(User {
         name: "system:runlet".into(),
@@ -172,6 +173,10 @@ pub fn in_process_client(state: &AppState) -> kube::Client {
     let service = tower::ServiceBuilder::new()
         .map_request(move |mut req: http::Request<kube::client::Body>| {
             req.extensions_mut().insert(identity.clone());
+            // The field manager of the components' writes to applied objects.
+            req.headers_mut()
+                .entry(http::header::USER_AGENT)
+                .or_insert(http::HeaderValue::from_static("runlet/in-process"));
             req
         })
         .service(runlet_apiserver::router(state.clone()));

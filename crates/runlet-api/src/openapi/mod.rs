@@ -107,6 +107,27 @@ fn find(group: &str, version: &str) -> Option<&'static Document> {
     DOCUMENTS.iter().find(|d| d.path == path)
 }
 
+/// The schema of a served kind, for server-side apply.
+pub fn kind_node(
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Option<crate::apply::schema::Node<'static>> {
+    let components = find(group, version)?
+        .value
+        .pointer("/components/schemas")?
+        .as_object()?;
+    let root = components.values().find(|s| {
+        s.get("x-kubernetes-group-version-kind")
+            .and_then(Value::as_array)
+            .is_some_and(|gvks| {
+                gvks.iter()
+                    .any(|g| g["group"] == group && g["version"] == version && g["kind"] == kind)
+            })
+    })?;
+    Some(crate::apply::schema::Node::root(root, components))
+}
+
 /// `GET /openapi/v3`: the index of group-version documents.
 pub fn v3_index() -> Value {
     let paths: Map<String, Value> = DOCUMENTS

@@ -81,8 +81,8 @@ async fn mark(state: &AppState, target: &Target, ns: Option<&str>, name: &str) -
         list.push(condition);
         status["conditions"] = Value::Array(list);
         let opts = WriteOptions {
-            dry_run: false,
             trusted: true,
+            ..WriteOptions::default()
         };
         match registry::update(state, target.info, &pod, new, UpdateTarget::Status, opts).await {
             Ok(_) => return Ok(()),

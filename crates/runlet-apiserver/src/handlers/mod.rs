@@ -4,6 +4,7 @@
 //! HTTP method picks the verb; each verb lives in its own module. Request bodies are decoded
 //! by [`decode_body`] (JSON, YAML or Kubernetes protobuf) with upstream's 3 MiB limit.
 
+pub mod apply;
 pub mod delete;
 pub mod evict;
 pub mod log;
@@ -78,10 +79,23 @@ impl Query {
     /// the options in the 422 (`CreateOptions`, `UpdateOptions`, `PatchOptions`); they are
     /// checked before the body is read, so nothing is written.
     pub fn check_write_options(&self, kind: &str) -> ApiResult<()> {
-        let mut errors = options::dry_run_errors(self.all("dryRun"));
+        self.check_options(kind, Vec::new())
+    }
+
+    /// [`Query::check_write_options`] for a patch (`apply`: a server-side apply).
+    pub fn check_patch_options(&self, apply: bool) -> ApiResult<()> {
+        self.check_options("PatchOptions", options::patch_errors(self, apply))
+    }
+
+    fn check_options(
+        &self,
+        kind: &str,
+        mut errors: Vec<runlet_api::field::FieldError>,
+    ) -> ApiResult<()> {
         if let Some(manager) = self.get("fieldManager") {
             errors.extend(options::field_manager_errors(manager));
         }
+        errors.extend(options::dry_run_errors(self.all("dryRun")));
         if let Some(mode) = self.get("fieldValidation") {
             errors.extend(options::field_validation_errors(mode));
         }

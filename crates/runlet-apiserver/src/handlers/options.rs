@@ -62,6 +62,26 @@ pub fn field_validation_errors(mode: &str) -> Vec<FieldError> {
     )]
 }
 
+/// What only a patch checks (`ValidatePatchOptions`): an apply names its field manager, and
+/// only an apply may be forced.
+pub fn patch_errors(query: &super::Query, apply: bool) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if apply {
+        if query.get("fieldManager").is_none_or(str::is_empty) {
+            errors.push(FieldError::required(
+                &Path::new("fieldManager"),
+                "is required for apply patch",
+            ));
+        }
+    } else if query.get("force").is_some() {
+        errors.push(FieldError::forbidden(
+            &Path::new("force"),
+            "may not be specified for non-apply patch",
+        ));
+    }
+    errors
+}
+
 /// A delete's `propagationPolicy` and its older spelling (`ValidateDeleteOptions`).
 pub fn propagation_errors(propagation: Option<&str>, orphan_dependents: bool) -> Vec<FieldError> {
     let path = Path::new("propagationPolicy");

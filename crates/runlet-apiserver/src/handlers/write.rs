@@ -37,7 +37,7 @@ fn field_validation(query: &Query) -> FieldValidation {
 /// Checks the body's apiVersion/kind against the URL's resource and decodes it into the
 /// kind's type. Returns the normalized object and the warnings to send.
 /// Admits a patched object: only what the patch changed in `current` is decoded again.
-fn admit_patched(
+pub(super) fn admit_patched(
     info: &ResourceInfo,
     patched: Value,
     current: &Value,
@@ -58,7 +58,7 @@ fn admit_patched(
 /// Checks a request object's apiVersion and kind, decodes it into its type (see
 /// [`codec::normalize`]; against `current` when it replaces a stored object) and applies the
 /// field validation mode to its unknown and duplicate fields.
-fn admit_decoded(
+pub(super) fn admit_decoded(
     info: &ResourceInfo,
     decoded: Decoded,
     query: &Query,
@@ -118,7 +118,7 @@ fn admit_decoded(
     }
 }
 
-fn check_namespace_matches(target: &Target, obj: &Value) -> ApiResult<()> {
+pub(super) fn check_namespace_matches(target: &Target, obj: &Value) -> ApiResult<()> {
     if let (Some(url_ns), Some(body_ns)) = (target.namespace.as_deref(), meta::namespace(obj))
         && target.info.namespaced
         && url_ns != body_ns
@@ -152,7 +152,7 @@ pub async fn create(
         obj,
         WriteOptions {
             dry_run: query.dry_run(),
-            trusted: false,
+            ..WriteOptions::default()
         },
     )
     .await?;
@@ -176,7 +176,7 @@ fn update_warnings(target: &Target, updated: &Value, old: &Value) -> Vec<String>
     }
 }
 
-fn update_target(target: &Target) -> UpdateTarget {
+pub(super) fn update_target(target: &Target) -> UpdateTarget {
     match target.subresource.as_deref() {
         Some("status") => UpdateTarget::Status,
         _ => UpdateTarget::Main,
@@ -219,6 +219,7 @@ pub async fn update(
     let opts = WriteOptions {
         dry_run: query.dry_run(),
         trusted: false,
+        managed_fields: true,
     };
     let requested_rv = meta::resource_version(&new).map(str::to_string);
     let mut first = Some(stored);
@@ -232,16 +233,9 @@ pub async fn update(
         {
             return Err(ApiError::new(Status::conflict_modified(target.info, name)));
         }
-        match registry::update(
-            state,
-            target.info,
-            &old,
-            new.clone(),
-            update_target(target),
-            opts,
-        )
-        .await
-        {
+        let mut new = new.clone();
+        super::apply::track_update(state, target, query, headers, &old, &mut new);
+        match registry::update(state, target.info, &old, new, update_target(target), opts).await {
             Ok(updated) => {
                 warnings.extend(update_warnings(target, &updated.object, &old));
                 return Ok(json_bytes_response(
@@ -269,16 +263,22 @@ pub async fn patch(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if super::apply::is_apply(content_type) {
+        query.check_patch_options(true)?;
+        let bytes = super::read_body(body).await?;
+        return super::apply::apply_patch(state, target, query, &bytes).await;
+    }
     let Some(patch_type) = PatchType::from_content_type(content_type) else {
         return Err(ApiError::new(Status::unsupported_media_type(content_type)));
     };
-    query.check_write_options("PatchOptions")?;
+    query.check_patch_options(false)?;
     let bytes = super::read_body(body).await?;
     let patch_body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(Status::bad_request(format!("error decoding patch: {e}"))))?;
     let opts = WriteOptions {
         dry_run: query.dry_run(),
         trusted: false,
+        managed_fields: true,
     };
     for _ in 0..10 {
         let old = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
@@ -294,7 +294,8 @@ pub async fn patch(
                     ApiError::new(s)
                 }
             })?;
-        let (new, mut warnings) = admit_patched(target.info, patched, &old, query)?;
+        let (mut new, mut warnings) = admit_patched(target.info, patched, &old, query)?;
+        super::apply::track_update(state, target, query, headers, &old, &mut new);
         let requested_rv = meta::resource_version(&new).map(str::to_string);
         if requested_rv.as_deref() != meta::resource_version(&old) {
             return Err(ApiError::new(Status::conflict_modified(target.info, name)));
@@ -412,6 +413,7 @@ pub async fn bind(
             WriteOptions {
                 dry_run: query.dry_run(),
                 trusted: true,
+                ..WriteOptions::default()
             },
         )
         .await;

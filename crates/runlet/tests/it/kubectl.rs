@@ -730,6 +730,21 @@ fn auth_can_i_and_whoami_answer_for_the_caller() {
         resources.contains("selfsubjectaccessreviews"),
         "{resources}"
     );
+    // `--as` impersonates: the request is the named user's, in `system:authenticated`.
+    let bob = s.kubectl_ok(&[
+        "auth",
+        "whoami",
+        "--as=bob",
+        "--as-group=devs",
+        "-o",
+        "jsonpath={.status.userInfo}",
+    ]);
+    let bob: Value = serde_json::from_str(&bob).unwrap();
+    assert_eq!(bob["username"], "bob");
+    assert_eq!(
+        bob["groups"],
+        serde_json::json!(["devs", "system:authenticated"])
+    );
 }
 
 /// Events expire `--event-ttl-seconds` after they were last written (upstream's `--event-ttl`,
@@ -996,5 +1011,107 @@ spec:
     assert!(
         String::from_utf8_lossy(&relabel.stderr).is_empty(),
         "no warnings for an update that leaves the spec alone"
+    );
+}
+
+const APPLIED_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: applied
+  labels: {app: x, tier: batch}
+spec:
+  parallelism: 2
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: busybox
+        command: [\"true\"]
+";
+
+/// `kubectl apply --server-side`: creates, merges, drops what the manager no longer applies,
+/// refuses to take a field another manager set (in upstream's words) unless forced, and
+/// `kubectl diff --server-side` shows nothing once applied.
+#[test]
+fn server_side_apply_owns_merges_and_conflicts_as_upstream() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("job.yaml");
+    let file = file.to_str().unwrap();
+    let apply = |contents: &str, extra: &[&str]| {
+        std::fs::write(file, contents).unwrap();
+        let mut args = vec!["apply", "--server-side", "-f", file];
+        args.extend_from_slice(extra);
+        s.kubectl(&args)
+    };
+    let out = apply(APPLIED_JOB, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "job.batch/applied serverside-applied\n"
+    );
+    let managers = || {
+        s.kubectl_ok(&[
+            "get",
+            "job",
+            "applied",
+            "-o",
+            "jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource} {end}",
+        ])
+    };
+    assert!(managers().starts_with("kubectl/Apply/ "), "{}", managers());
+
+    let changed = APPLIED_JOB
+        .replace("parallelism: 2", "parallelism: 3")
+        .replace("{app: x, tier: batch}", "{app: x}");
+    assert!(apply(&changed, &[]).status.success());
+    assert_eq!(
+        s.kubectl_ok(&[
+            "get",
+            "job",
+            "applied",
+            "-o",
+            "jsonpath={.spec.parallelism} {.metadata.labels}"
+        ]),
+        r#"3 {"app":"x"}"#,
+        "the new value is merged and the label no longer applied is gone"
+    );
+
+    s.kubectl_ok(&[
+        "patch",
+        "job",
+        "applied",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"parallelism":5}}"#,
+    ]);
+    let refused = apply(&changed, &[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: Apply failed with 1 conflict: conflict with \"kubectl-patch\" using batch/v1 at "
+        ) && stderr.contains(": .spec.parallelism\n"),
+        "{stderr}"
+    );
+    assert!(apply(&changed, &["--force-conflicts"]).status.success());
+    assert_eq!(
+        s.kubectl_ok(&[
+            "get",
+            "job",
+            "applied",
+            "-o",
+            "jsonpath={.spec.parallelism}"
+        ]),
+        "3"
+    );
+    std::fs::write(file, &changed).unwrap();
+    let diff = s.kubectl(&["diff", "--server-side", "-f", file]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
     );
 }

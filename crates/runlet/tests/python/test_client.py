@@ -309,5 +309,35 @@ class ClientTests(unittest.TestCase):
         self.batch.delete_namespaced_job("labelled", NS, propagation_policy="Background")
 
 
+    def test_server_side_apply_with_field_managers(self):
+        def apply(manager, data, force=None):
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": data}
+            return self.core.patch_namespaced_config_map(
+                "ssa", NS, body, field_manager=manager, force=force,
+                _content_type="application/apply-patch+yaml")
+
+        created = apply("py-one", {"a": "1", "b": "2"})
+        self.assertEqual(created.data, {"a": "1", "b": "2"})
+        self.assertEqual([(m.manager, m.operation) for m in created.metadata.managed_fields], [("py-one", "Apply")])
+        shrunk = apply("py-one", {"a": "1"})
+        self.assertEqual(shrunk.data, {"a": "1"}, "b is no longer applied, and nobody else owns it")
+        with self.assertRaises(ApiException) as ctx:
+            apply("py-two", {"a": "9"})
+        self.assertEqual(ctx.exception.status, 409)
+        body = json.loads(ctx.exception.body)
+        self.assertEqual(body["reason"], "Conflict")
+        self.assertEqual(body["message"], 'Apply failed with 1 conflict: conflict with "py-one": .data.a')
+        self.assertEqual(body["details"]["causes"], [
+            {"reason": "FieldManagerConflict", "message": 'conflict with "py-one"', "field": ".data.a"}])
+        forced = apply("py-two", {"a": "9"}, force=True)
+        self.assertEqual(forced.data, {"a": "9"})
+        with self.assertRaises(ApiException) as ctx:
+            self.core.patch_namespaced_config_map(
+                "ssa", NS, {"data": {}}, _content_type="application/apply-patch+yaml")
+        self.assertEqual(ctx.exception.status, 422)
+        self.assertIn("fieldManager: Required value: is required for apply patch", json.loads(ctx.exception.body)["message"])
+        self.core.delete_namespaced_config_map("ssa", NS)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,190 @@
+//! Server-side apply against the served Job schema.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::openapi::kind_node;
+
+fn jobs() -> Node<'static> {
+    kind_node("batch", "v1", "Job").unwrap()
+}
+
+fn writer(manager: &'static str) -> Writer<'static> {
+    Writer {
+        manager,
+        api_version: "batch/v1",
+        subresource: "",
+        now: "2026-11-27T03:00:00Z",
+    }
+}
+
+fn config(parallelism: i64, labels: Value, image: &str) -> Value {
+    json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "j", "labels": labels},
+        "spec": {"parallelism": parallelism, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "main", "image": image}]}}}})
+}
+
+fn fields_of(applied: &Applied, manager: &str) -> Value {
+    applied
+        .managed_fields
+        .iter()
+        .find(|e| e["manager"] == manager)
+        .map(|e| e["fieldsV1"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// The stored object after `applied`, as the next apply sees it.
+fn stored(applied: &Applied) -> Value {
+    let mut object = applied.object.clone();
+    set_managed_fields(&mut object, applied.managed_fields.clone());
+    object
+}
+
+#[test]
+fn a_first_apply_owns_what_it_set() {
+    let created = apply(
+        None,
+        &config(2, json!({"app": "x"}), "busybox"),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(created.managed_fields.len(), 1);
+    assert_eq!(created.managed_fields[0]["operation"], "Apply");
+    assert_eq!(
+        fields_of(&created, "kubectl"),
+        json!({
+            "f:metadata": {"f:labels": {"f:app": {}}},
+            "f:spec": {"f:parallelism": {}, "f:template": {"f:spec": {
+                "f:restartPolicy": {},
+                "f:containers": {"k:{\"name\":\"main\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}
+        })
+    );
+}
+
+#[test]
+fn reapplying_changes_merges_and_drops_what_the_manager_no_longer_applies() {
+    let first = apply(
+        None,
+        &config(2, json!({"app": "x", "tier": "batch"}), "busybox"),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    )
+    .unwrap();
+    let mut live = stored(&first);
+    live["spec"]["completions"] = json!(1); // defaulted by the server: nobody's
+    let second = apply(
+        Some(&live),
+        &config(3, json!({"app": "x"}), "alpine"),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    )
+    .unwrap();
+    let job = &second.object;
+    assert_eq!(job["spec"]["parallelism"], 3);
+    assert_eq!(job["spec"]["completions"], 1, "an unowned field stays");
+    assert_eq!(
+        job["metadata"]["labels"],
+        json!({"app": "x"}),
+        "tier was dropped"
+    );
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "alpine"
+    );
+}
+
+#[test]
+fn changing_another_manager_s_field_conflicts_unless_forced() {
+    let first = apply(
+        None,
+        &config(2, json!({"app": "x"}), "busybox"),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    )
+    .unwrap();
+    let live = stored(&first);
+    let mut labelled = live.clone();
+    labelled["metadata"]["labels"]["team"] = json!("a");
+    let tracked = track_update(&live, &labelled, jobs(), &writer("kubectl-label")).unwrap();
+    let mut live = labelled;
+    set_managed_fields(&mut live, tracked);
+
+    let mut wants = config(2, json!({"app": "x", "team": "b"}), "busybox");
+    let refused = apply(Some(&live), &wants, jobs(), &writer("helm"), false).unwrap_err();
+    assert_eq!(
+        refused.message(),
+        "Apply failed with 1 conflict: conflict with \"kubectl-label\" using batch/v1 at 2026-11-27T03:00:00Z: .metadata.labels.team"
+    );
+    // The same value is no conflict: the field is then shared.
+    wants["metadata"]["labels"]["team"] = json!("a");
+    let shared = apply(Some(&live), &wants, jobs(), &writer("helm"), false).unwrap();
+    assert_eq!(shared.object["metadata"]["labels"]["team"], "a");
+
+    wants["metadata"]["labels"]["team"] = json!("b");
+    let forced = apply(Some(&live), &wants, jobs(), &writer("helm"), true).unwrap();
+    assert_eq!(forced.object["metadata"]["labels"]["team"], "b");
+    assert!(
+        fields_of(&forced, "kubectl-label").is_null(),
+        "the forced manager lost its only field: {:?}",
+        forced.managed_fields
+    );
+}
+
+#[test]
+fn an_object_never_applied_is_owned_before_its_first_apply() {
+    let live = json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "j", "uid": "u", "resourceVersion": "5"},
+        "spec": {"parallelism": 1, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "busybox"}]}}}});
+    let refused = apply(
+        Some(&live),
+        &config(4, json!({}), "busybox"),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(
+        refused.causes(),
+        [(
+            "\"before-first-apply\" using batch/v1".to_string(),
+            ".spec.parallelism".to_string()
+        )]
+    );
+    assert!(track_update(&live, &live, jobs(), &writer("x")).is_none());
+}
+
+#[test]
+fn conflicts_with_several_fields_list_them_by_manager() {
+    let conflicts = Conflicts(vec![
+        ("\"b\"".into(), ".spec.x".into()),
+        ("\"a\"".into(), ".spec.y".into()),
+        ("\"b\"".into(), ".spec.z".into()),
+    ]);
+    assert_eq!(
+        conflicts.message(),
+        "Apply failed with 3 conflicts: conflicts with \"a\"\n- .spec.y\nconflicts with \"b\"\n- .spec.x\n- .spec.z"
+    );
+}
+
+#[test]
+fn keyed_list_items_merge_by_key_with_the_key_s_default() {
+    let live = json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "main", "image": "busybox",
+         "ports": [{"containerPort": 80, "protocol": "TCP", "name": "http"}]}]}}}});
+    let config = json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "main", "ports": [{"containerPort": 80, "hostPort": 8080}]},
+        {"name": "side", "image": "alpine"}]}}}});
+    let merged = merge(&live, &config, jobs());
+    assert_eq!(
+        merged["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "main", "image": "busybox",
+                "ports": [{"containerPort": 80, "protocol": "TCP", "name": "http", "hostPort": 8080}]},
+               {"name": "side", "image": "alpine"}])
+    );
+}
