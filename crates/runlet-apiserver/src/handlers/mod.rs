@@ -368,16 +368,42 @@ pub fn json_bytes_response(code: StatusCode, body: bytes::Bytes, warnings: &[Str
     resp
 }
 
-/// Whether the client asked for a `meta.k8s.io/v1` Table.
-pub fn wants_table(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| {
-            a.split(',')
-                .next()
-                .is_some_and(|first| first.contains("as=Table"))
-        })
+/// What a read answers with: the objects, a `meta.k8s.io/v1` Table, or only their metadata
+/// (`PartialObjectMetadata`, what client-go's metadata informers ask for), by the `as=`
+/// parameter of the client's first `Accept` type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rendering {
+    Object,
+    Table,
+    Metadata,
+}
+
+impl Rendering {
+    pub fn of(headers: &HeaderMap) -> Rendering {
+        let first = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| a.split(',').next())
+            .unwrap_or_default();
+        let wanted = first
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("as="))
+            .next();
+        match wanted {
+            Some("Table") => Rendering::Table,
+            Some("PartialObjectMetadata" | "PartialObjectMetadataList") => Rendering::Metadata,
+            _ => Rendering::Object,
+        }
+    }
+}
+
+/// An object's `PartialObjectMetadata`.
+pub fn partial_metadata(obj: &Value) -> Value {
+    serde_json::json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
+    })
 }
 
 #[cfg(test)]

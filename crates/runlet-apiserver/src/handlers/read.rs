@@ -1,6 +1,6 @@
 //! `get` and `list`, with Table output, selectors and `limit`/`continue` pagination.
 
-use super::{Query, Target, json_response, wants_table};
+use super::{Query, Rendering, Target, json_response, partial_metadata};
 use crate::error::{ApiError, ApiResult, store_status};
 use crate::registry::{self, from_stored_as};
 use crate::state::AppState;
@@ -17,13 +17,16 @@ use serde_json::{Value, json};
 pub async fn get(state: &AppState, target: &Target, headers: &HeaderMap) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
     let obj = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
-    if wants_table(headers) {
-        let mut t = table::to_table(target.info, std::slice::from_ref(&obj), state.now_unix());
-        t["metadata"] =
-            json!({"resourceVersion": meta::resource_version(&obj).unwrap_or_default()});
-        return Ok(json_response(StatusCode::OK, &t));
+    match Rendering::of(headers) {
+        Rendering::Table => {
+            let mut t = table::to_table(target.info, std::slice::from_ref(&obj), state.now_unix());
+            t["metadata"] =
+                json!({"resourceVersion": meta::resource_version(&obj).unwrap_or_default()});
+            Ok(json_response(StatusCode::OK, &t))
+        }
+        Rendering::Metadata => Ok(json_response(StatusCode::OK, &partial_metadata(&obj))),
+        Rendering::Object => Ok(json_response(StatusCode::OK, &obj)),
     }
-    Ok(json_response(StatusCode::OK, &obj))
 }
 
 /// The continue token: where a paginated list stopped, and at which revision.
@@ -187,17 +190,39 @@ pub async fn list(
     if let Some(c) = next {
         list_meta["continue"] = json!(c);
     }
-    if wants_table(headers) {
-        let mut t = table::to_table(target.info, &items, state.now_unix());
-        if query.get("includeObject") == Some("Object")
-            && let Some(rows) = t["rows"].as_array_mut()
-        {
-            for (row, obj) in rows.iter_mut().zip(items.iter()) {
-                row["object"] = obj.clone();
+    match Rendering::of(headers) {
+        Rendering::Table => {
+            let mut t = table::to_table(target.info, &items, state.now_unix());
+            if let Some(rows) = t["rows"].as_array_mut() {
+                match query.get("includeObject") {
+                    Some("Object") => {
+                        for (row, obj) in rows.iter_mut().zip(items.iter()) {
+                            row["object"] = obj.clone();
+                        }
+                    }
+                    Some("None") => {
+                        for row in rows.iter_mut() {
+                            if let Some(row) = row.as_object_mut() {
+                                row.remove("object");
+                            }
+                        }
+                    }
+                    _ => {}
+                }
             }
+            t["metadata"] = list_meta;
+            return Ok(json_response(StatusCode::OK, &t));
         }
-        t["metadata"] = list_meta;
-        return Ok(json_response(StatusCode::OK, &t));
+        Rendering::Metadata => {
+            let body = json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": list_meta,
+                "items": items.iter().map(partial_metadata).collect::<Vec<_>>(),
+            });
+            return Ok(json_response(StatusCode::OK, &body));
+        }
+        Rendering::Object => {}
     }
     let body = json!({
         "kind": target.info.list_kind(),

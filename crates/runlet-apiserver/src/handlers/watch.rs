@@ -9,7 +9,7 @@
 //! definitions.
 
 use super::read::{Filter, list_objects, prefix_of};
-use super::{Query, Target, wants_table};
+use super::{Query, Rendering, Target, partial_metadata};
 use crate::error::{ApiResult, store_status};
 use crate::registry;
 use crate::state::AppState;
@@ -256,7 +256,8 @@ pub async fn watch(
     query: &Query,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let tables = wants_table(headers).then(|| state.clone());
+    let rendering = Rendering::of(headers);
+    let tables = (rendering == Rendering::Table).then(|| state.clone());
     let filter = Filter::from_query(target, query)?;
     let rv = query.get("resourceVersion").unwrap_or("");
     let send_initial = query.flag("sendInitialEvents") || rv.is_empty() || rv == "0";
@@ -291,6 +292,9 @@ pub async fn watch(
     tokio::spawn(async move {
         let mut first_table = true;
         let mut encode = |obj: &Value| -> Value {
+            if rendering == Rendering::Metadata {
+                return partial_metadata(obj);
+            }
             let Some(state) = &tables else {
                 return obj.clone();
             };
@@ -330,7 +334,7 @@ pub async fn watch(
             return;
         }
         // The line a store event makes on this watch, if it passes the filter.
-        let raw_ok = !info.is_alias() && tables.is_none();
+        let raw_ok = !info.is_alias() && rendering == Rendering::Object;
         let mut event_line = |event: &runlet_store::Event| {
             let fast = match (raw_ok, match_all) {
                 (true, true) => {

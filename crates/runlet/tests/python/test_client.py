@@ -339,5 +339,40 @@ class ClientTests(unittest.TestCase):
         self.core.delete_namespaced_config_map("ssa", NS)
 
 
+    def test_metadata_only_and_table_renderings(self):
+        cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="meta-only", labels={"a": "b"}), data={"k": "v"})
+        self.core.create_namespaced_config_map(NS, cm)
+
+        def get(path, accept, query=""):
+            api = self.core.api_client
+            resp = api.call_api("GET", api.configuration.host + path + query, header_params={"Accept": accept})
+            self.assertEqual(resp.status, 200)
+            return json.loads(resp.read())
+
+        listed = get(f"/api/v1/namespaces/{NS}/configmaps",
+                     "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json")
+        self.assertEqual((listed["kind"], listed["apiVersion"]), ("PartialObjectMetadataList", "meta.k8s.io/v1"))
+        item = [i for i in listed["items"] if i["metadata"]["name"] == "meta-only"][0]
+        self.assertEqual(item["kind"], "PartialObjectMetadata")
+        self.assertEqual(item["metadata"]["labels"], {"a": "b"})
+        self.assertNotIn("data", item)
+        one = get(f"/api/v1/namespaces/{NS}/configmaps/meta-only",
+                  "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+        self.assertEqual(one["kind"], "PartialObjectMetadata")
+        self.assertNotIn("data", one)
+        table = get(f"/api/v1/namespaces/{NS}/configmaps", "application/json;as=Table;v=v1;g=meta.k8s.io",
+                    "?includeObject=None")
+        self.assertTrue(table["rows"])
+        self.assertTrue(all("object" not in row for row in table["rows"]), "includeObject=None sends no objects")
+        api = self.core.api_client
+        watched = api.call_api(
+            "GET", api.configuration.host + f"/api/v1/namespaces/{NS}/configmaps"
+            "?watch=1&timeoutSeconds=1&fieldSelector=metadata.name%3Dmeta-only",
+            header_params={"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"})
+        event = json.loads(watched.read().splitlines()[0])
+        self.assertEqual((event["type"], event["object"]["kind"]), ("ADDED", "PartialObjectMetadata"))
+        self.core.delete_namespaced_config_map("meta-only", NS)
+
+
 if __name__ == "__main__":
     unittest.main()
