@@ -107,6 +107,12 @@ impl Status {
         s
     }
 
+    /// An apply configuration that cannot be made a typed object (two list items with one
+    /// key): upstream answers it with a bare 500 carrying the message, no reason.
+    pub fn apply_patch_invalid(message: impl Into<String>) -> Self {
+        Status::new(500, "", message)
+    }
+
     pub fn invalid_kind(group: &str, kind: &str, name: &str, errors: &[FieldError]) -> Self {
         let qualified = if group.is_empty() {
             kind.to_string()

@@ -13,6 +13,7 @@
 //! - [`records`]: one `runlet.dev/v1` PodRecord per pod a Job ran, kept until the Job goes.
 //! - [`volumeprotection`]: claims in use and bound volumes are kept until unused (upstream's
 //!   `pvcprotection` and `pvprotection`).
+//! - [`serviceaccounts`]: every namespace has a ServiceAccount `default`.
 //! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
 
 pub mod clockqueue;
@@ -27,6 +28,7 @@ pub mod persistentvolume;
 pub mod podfeed;
 pub mod records;
 pub mod scheduler;
+pub mod serviceaccounts;
 pub mod ttl;
 pub mod volumeprotection;
 
@@ -48,7 +50,7 @@ pub async fn run_controllers(
     let scheduler_pods = pods.subscribe();
     let protection_pods = pods.subscribe();
     let ephemeral_pods = pods.subscribe();
-    let (_, _, _, job, _, cronjob, _, _, _, _, _) = tokio::join!(
+    let (_, _, _, job, _, cronjob, _, _, _, _, _, _) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
@@ -76,6 +78,7 @@ pub async fn run_controllers(
         volumeprotection::run(client.clone(), protection_pods, job_shutdown.clone()),
         persistentvolume::run(client.clone(), clock.clone(), job_shutdown.clone()),
         ephemeral::run(client.clone(), ephemeral_pods, job_shutdown.clone()),
+        serviceaccounts::run(client.clone(), job_shutdown.clone()),
         records::run_with_pods(client, clock, 4, record_pods, job_shutdown.clone()),
         pods.run(job_shutdown),
     );

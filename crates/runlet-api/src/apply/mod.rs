@@ -81,10 +81,12 @@ impl Entry {
             "manager": self.manager,
             "operation": self.operation,
             "apiVersion": self.api_version,
-            "time": self.time,
             "fieldsType": "FieldsV1",
             "fieldsV1": self.fields.to_fields_v1(),
         });
+        if !self.time.is_empty() {
+            v["time"] = json!(self.time);
+        }
         if !self.subresource.is_empty() {
             v["subresource"] = json!(self.subresource);
         }
@@ -141,6 +143,56 @@ impl Conflicts {
             self.0.len(),
             lines.join("\n")
         )
+    }
+}
+
+/// Why an apply is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApplyError {
+    /// It would change fields other managers own.
+    Conflicts(Conflicts),
+    /// The configuration lists two items of a keyed list (or a set) with the same key:
+    /// `.spec.template.spec.containers[name="c"].env: duplicate entries for key [name="A"]`.
+    DuplicateKey(String),
+}
+
+/// The first keyed list item or set value of `value` whose key an earlier one has.
+fn duplicate_key(value: &Value, node: Node<'_>, path: &mut Vec<Element>) -> Option<String> {
+    match (node.shape(), value) {
+        (Shape::Struct | Shape::Map, Value::Object(map)) => map.iter().find_map(|(key, child)| {
+            path.push(format!("f:{key}"));
+            let found = duplicate_key(child, node.field(key), path);
+            path.pop();
+            found
+        }),
+        (shape @ (Shape::KeyedList(_) | Shape::Set), Value::Array(items)) => {
+            let item_node = node.items();
+            let mut seen = Vec::new();
+            for item in items {
+                let element = match &shape {
+                    Shape::KeyedList(keys) => fieldset::key_element(item, keys, item_node),
+                    _ => format!("v:{item}"),
+                };
+                if seen.contains(&element) {
+                    return Some(format!(
+                        "{}: duplicate entries for key {}",
+                        path_string(path),
+                        path_string(std::slice::from_ref(&element))
+                    ));
+                }
+                if let Shape::KeyedList(_) = shape {
+                    path.push(element.clone());
+                    let found = duplicate_key(item, item_node, path);
+                    path.pop();
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+                seen.push(element);
+            }
+            None
+        }
+        _ => None,
     }
 }
 
@@ -209,7 +261,10 @@ pub fn apply(
     node: Node<'_>,
     writer: &Writer<'_>,
     force: bool,
-) -> Result<Applied, Conflicts> {
+) -> Result<Applied, ApplyError> {
+    if let Some(duplicate) = duplicate_key(config, node, &mut Vec::new()) {
+        return Err(ApplyError::DuplicateKey(duplicate));
+    }
     let applied_set = owned_fields(config, node, writer.subresource);
     let applied_entry = |time: &str| Entry {
         manager: writer.manager.to_string(),
@@ -233,7 +288,7 @@ pub fn apply(
             manager: BEFORE_FIRST_APPLY.into(),
             operation: "Update".into(),
             api_version: writer.api_version.to_string(),
-            time: String::new(),
+            time: writer.now.to_string(),
             subresource: String::new(),
             fields: owned_fields(live, node, ""),
         });
@@ -270,7 +325,7 @@ pub fn apply(
         entry.fields = entry.fields.difference(&taken).difference(&changes.removed);
     }
     if !force && !conflicts.is_empty() {
-        return Err(Conflicts(conflicts));
+        return Err(ApplyError::Conflicts(Conflicts(conflicts)));
     }
     Ok(Applied {
         object: merged,
@@ -414,16 +469,72 @@ fn remove_nulls(value: &mut Value) {
     }
 }
 
-/// Removes from `value` the members of `gone` that nobody in `owned` owns at or below.
+/// Removes from `value` the members of `gone` that nobody in `owned` owns at or below: a keyed
+/// list item whole, never its key fields on their own (the item stays while someone owns part
+/// of it, and needs its key).
 fn prune(value: &mut Value, gone: &FieldSet, owned: &FieldSet, node: Node<'_>) {
     let mut paths = gone.members();
-    // Deepest first, so a parent is looked at after what was below it went.
-    paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    // Shallowest first: once an item or field went, what was below it went along.
+    paths.sort_by_key(Vec::len);
+    let mut removed: Vec<Vec<Element>> = Vec::new();
     for path in paths {
-        if !owned.has_at_or_below(&path) {
-            remove_at(value, &path, node);
+        if removed.iter().any(|r| path.starts_with(r))
+            || owned.has_at_or_below(&path)
+            || is_item_key(&path)
+        {
+            continue;
         }
+        remove_at(value, &path, node);
+        drop_emptied(value, &path, node);
+        removed.push(path);
     }
+}
+
+/// Removes the lists and maps that removing `path` left empty, upwards, as a typed object
+/// omits an empty slice or map.
+fn drop_emptied(value: &mut Value, path: &[Element], node: Node<'_>) {
+    let mut parent = path;
+    while let [rest @ .., _] = parent {
+        parent = rest;
+        if parent.is_empty() {
+            return;
+        }
+        let Some(node_at) = node_at(node, parent) else {
+            return;
+        };
+        let emptied = match value_at(value, parent, node) {
+            Some(Value::Array(items)) => items.is_empty(),
+            Some(Value::Object(map)) => map.is_empty() && node_at.shape() == Shape::Map,
+            _ => false,
+        };
+        if !emptied {
+            return;
+        }
+        remove_at(value, parent, node);
+    }
+}
+
+/// The schema at `path` (fields and items; the item's key does not matter for its schema).
+fn node_at<'n>(node: Node<'n>, path: &[Element]) -> Option<Node<'n>> {
+    let mut at = node;
+    for element in path {
+        at = match element.strip_prefix("f:") {
+            Some(name) => at.field(name),
+            None => at.items(),
+        };
+    }
+    Some(at)
+}
+
+/// Whether `path` ends at a key field of a keyed list item (`k:{"name":"c"}` then `f:name`).
+fn is_item_key(path: &[Element]) -> bool {
+    let [.., item, field] = path else {
+        return false;
+    };
+    let (Some(key), Some(name)) = (item.strip_prefix("k:"), field.strip_prefix("f:")) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Map<String, Value>>(key).is_ok_and(|k| k.contains_key(name))
 }
 
 /// The value at `path`, if there is one.

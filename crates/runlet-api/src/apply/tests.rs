@@ -115,7 +115,11 @@ fn changing_another_manager_s_field_conflicts_unless_forced() {
     set_managed_fields(&mut live, tracked);
 
     let mut wants = config(2, json!({"app": "x", "team": "b"}), "busybox");
-    let refused = apply(Some(&live), &wants, jobs(), &writer("helm"), false).unwrap_err();
+    let Err(ApplyError::Conflicts(refused)) =
+        apply(Some(&live), &wants, jobs(), &writer("helm"), false)
+    else {
+        panic!("a conflict")
+    };
     assert_eq!(
         refused.message(),
         "Apply failed with 1 conflict: conflict with \"kubectl-label\" using batch/v1 at 2026-11-27T03:00:00Z: .metadata.labels.team"
@@ -141,18 +145,19 @@ fn an_object_never_applied_is_owned_before_its_first_apply() {
         "metadata": {"name": "j", "uid": "u", "resourceVersion": "5"},
         "spec": {"parallelism": 1, "template": {"spec": {"restartPolicy": "Never",
             "containers": [{"name": "main", "image": "busybox"}]}}}});
-    let refused = apply(
+    let Err(ApplyError::Conflicts(refused)) = apply(
         Some(&live),
         &config(4, json!({}), "busybox"),
         jobs(),
         &writer("kubectl"),
         false,
-    )
-    .unwrap_err();
+    ) else {
+        panic!("a conflict")
+    };
     assert_eq!(
         refused.causes(),
         [(
-            "\"before-first-apply\" using batch/v1".to_string(),
+            "\"before-first-apply\" using batch/v1 at 2026-11-27T03:00:00Z".to_string(),
             ".spec.parallelism".to_string()
         )]
     );
@@ -186,5 +191,52 @@ fn keyed_list_items_merge_by_key_with_the_key_s_default() {
         json!([{"name": "main", "image": "busybox",
                 "ports": [{"containerPort": 80, "protocol": "TCP", "name": "http", "hostPort": 8080}]},
                {"name": "side", "image": "alpine"}])
+    );
+}
+
+#[test]
+fn an_item_no_longer_applied_goes_whole_and_duplicates_are_refused() {
+    let with = |containers: Value| {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": containers}}}})
+    };
+    let first = apply(
+        None,
+        &with(json!([
+            {"name": "c1", "image": "busybox", "env": [{"name": "E1", "value": "1"}, {"name": "E2", "value": "2"}],
+             "ports": [{"containerPort": 80}]},
+            {"name": "c2", "image": "busybox"}])),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    )
+    .unwrap();
+    let mut live = stored(&first);
+    live["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+    let second = apply(
+        Some(&live),
+        &with(json!([{"name": "c1", "image": "busybox", "env": [{"name": "E1", "value": "1"}]}])),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        second.object["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "c1", "image": "busybox", "env": [{"name": "E1", "value": "1"}]}])
+    );
+    let duplicated = apply(
+        None,
+        &with(json!([{"name": "c1", "image": "busybox",
+            "env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}])),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    );
+    assert_eq!(
+        duplicated.err(),
+        Some(ApplyError::DuplicateKey(
+            r#".spec.template.spec.containers[name="c1"].env: duplicate entries for key [name="A"]"#.into()
+        ))
     );
 }

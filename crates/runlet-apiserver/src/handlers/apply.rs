@@ -5,13 +5,13 @@
 //! update, retries on a concurrent write, and the 409 upstream answers conflicts with.
 
 use super::write::{admit_decoded, admit_patched, check_namespace_matches, update_target};
-use super::{Decoded, Query, Target, check_kind, json_bytes_response};
+use super::{Decoded, Query, Target, json_bytes_response};
 use crate::error::{ApiError, ApiResult};
 use crate::registry::{self, UpdateTarget, WriteOptions};
 use crate::state::AppState;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use runlet_api::apply::{self, Conflicts, Writer};
+use runlet_api::apply::{self, ApplyError, Conflicts, Writer};
 use runlet_api::meta;
 use runlet_api::resources::ResourceInfo;
 use runlet_api::status::{Cause, Status};
@@ -78,6 +78,22 @@ pub fn track_update(
     apply::set_managed_fields(new, tracked.unwrap_or_default());
 }
 
+fn api_version_of(info: &ResourceInfo) -> String {
+    info.api_version()
+}
+
+/// A configuration's group, version and kind as Go prints a `GroupVersionKind`:
+/// `batch/v1, Kind=Job`, `/v1, Kind=ConfigMap`, `/, Kind=` for none.
+fn gvk_text(config: &Value) -> String {
+    let api_version = config["apiVersion"].as_str().unwrap_or_default();
+    let kind = config["kind"].as_str().unwrap_or_default();
+    if api_version.contains('/') {
+        format!("{api_version}, Kind={kind}")
+    } else {
+        format!("/{api_version}, Kind={kind}")
+    }
+}
+
 /// The 409 of an apply that would take fields from other managers (`NewApplyConflict`).
 fn conflict_error(conflicts: &Conflicts) -> ApiError {
     let causes = conflicts
@@ -116,7 +132,14 @@ pub async fn apply_patch(
     let info: &'static ResourceInfo = target.info;
     let name = target.name.as_deref().unwrap_or_default();
     let config = decode_config(bytes)?;
-    check_kind(&config, info.kind)?;
+    if config["apiVersion"].as_str() != Some(api_version_of(info).as_str())
+        || config["kind"].as_str() != Some(info.kind)
+    {
+        return Err(ApiError::new(Status::bad_request(format!(
+            "invalid object type: {}",
+            gvk_text(&config)
+        ))));
+    }
     if let Some(body_name) = meta::name(&config)
         && body_name != name
     {
@@ -149,7 +172,15 @@ pub async fn apply_patch(
             now: &now,
         };
         let applied = apply::apply(live.as_deref(), &config, node, &writer, query.flag("force"))
-            .map_err(|c| conflict_error(&c))?;
+            .map_err(|e| match e {
+                ApplyError::Conflicts(c) => conflict_error(&c),
+                ApplyError::DuplicateKey(why) => {
+                    ApiError::new(Status::apply_patch_invalid(format!(
+                        "failed to create typed patch object ({}): {why}",
+                        gvk_text(&config)
+                    )))
+                }
+            })?;
         let Some(old) = live else {
             let decoded = Decoded {
                 value: applied.object,

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod delete;
 pub mod evict;
 pub mod log;
+mod negotiate;
 mod options;
 pub mod read;
 pub mod watch;
@@ -184,14 +185,23 @@ pub async fn handle(
     body: Body,
 ) -> Response {
     let query = Query::parse(uri.query());
+    let mut encoding = negotiate::Encoding::Json;
     let result = async {
         let Some(target) = parse_path(uri.path())? else {
             return crate::discovery::resource_list(uri.path());
         };
+        // A log is text, whatever the client accepts.
+        if target.subresource.as_deref() != Some("log") {
+            encoding = negotiate::encoding(&headers, query.flag("watch"))?;
+        }
         dispatch(&state, &method, target, &query, &headers, body).await
     }
     .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    let response = result.unwrap_or_else(IntoResponse::into_response);
+    match encoding {
+        negotiate::Encoding::Yaml => negotiate::to_yaml(response).await,
+        negotiate::Encoding::Json => response,
+    }
 }
 
 async fn dispatch(

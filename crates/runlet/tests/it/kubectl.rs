@@ -1115,3 +1115,32 @@ fn server_side_apply_owns_merges_and_conflicts_as_upstream() {
         String::from_utf8_lossy(&diff.stdout)
     );
 }
+
+/// An object made without apply gets `before-first-apply` as the owner of what it had at its
+/// first apply, with a time, and stays writable by every means afterwards.
+#[test]
+fn a_created_object_applied_later_stays_writable() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "cm", "made", "--from-literal=k1=orig"]);
+    s.kubectl_stdin(
+        &["apply", "--server-side", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: made}\ndata: {k1: orig, k2: v2}\n",
+    );
+    let times = s.kubectl_ok(&[
+        "get",
+        "cm",
+        "made",
+        "-o",
+        "jsonpath={range .metadata.managedFields[*]}{.manager}={.time} {end}",
+    ]);
+    assert!(
+        times.contains("before-first-apply=20") && times.contains("kubectl=20"),
+        "each entry has its time: {times}"
+    );
+    s.kubectl_ok(&["label", "cm", "made", "team=a"]);
+    s.kubectl_ok(&["patch", "cm", "made", "-p", r#"{"data":{"k3":"v3"}}"#]);
+    assert_eq!(
+        s.kubectl_ok(&["get", "cm", "made", "-o", "jsonpath={.data}"]),
+        r#"{"k1":"orig","k2":"v2","k3":"v3"}"#
+    );
+}

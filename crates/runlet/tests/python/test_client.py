@@ -9,6 +9,8 @@ import json
 import threading
 import unittest
 
+import yaml
+
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
@@ -365,6 +367,18 @@ class ClientTests(unittest.TestCase):
         self.assertTrue(table["rows"])
         self.assertTrue(all("object" not in row for row in table["rows"]), "includeObject=None sends no objects")
         api = self.core.api_client
+        raw = api.call_api("GET", api.configuration.host + f"/api/v1/namespaces/{NS}/configmaps/meta-only",
+                           header_params={"Accept": "application/yaml"})
+        self.assertEqual(raw.getheader("Content-Type"), "application/yaml")
+        text = raw.read().decode()
+        self.assertEqual(yaml.safe_load(text)["data"], {"k": "v"})
+        self.assertLess(text.index("apiVersion:"), text.index("data:"), "keys in order, as upstream's YAML")
+        self.assertLess(text.index("data:"), text.index("kind:"))
+        refused = api.call_api("GET", api.configuration.host + f"/api/v1/namespaces/{NS}/configmaps",
+                               header_params={"Accept": "text/html"})
+        self.assertEqual(refused.status, 406)
+        self.assertEqual(json.loads(refused.read())["message"],
+                         "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf")
         watched = api.call_api(
             "GET", api.configuration.host + f"/api/v1/namespaces/{NS}/configmaps"
             "?watch=1&timeoutSeconds=1&fieldSelector=metadata.name%3Dmeta-only",
