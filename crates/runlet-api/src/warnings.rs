@@ -164,26 +164,29 @@ fn pod_warnings(prefix: Option<&Path>, template: &Value) -> Vec<String> {
         }
     }
     let node_affinity = &spec["affinity"]["nodeAffinity"];
-    let affinity_path = spec_path.child("affinity").child("nodeAffinity");
-    let required = affinity_path
-        .child("requiredDuringSchedulingIgnoredDuringExecution")
-        .child("nodeSelectorTerms");
-    for (i, term) in
-        items(&node_affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"])
-            .iter()
-            .enumerate()
-    {
-        warnings.extend(node_selector_term_warnings(term, &required.index(i)));
-    }
-    let preferred = affinity_path.child("preferredDuringSchedulingIgnoredDuringExecution");
-    for (i, term) in items(&node_affinity["preferredDuringSchedulingIgnoredDuringExecution"])
+    if node_affinity.is_object() {
+        let affinity_path = spec_path.child("affinity").child("nodeAffinity");
+        let required = affinity_path
+            .child("requiredDuringSchedulingIgnoredDuringExecution")
+            .child("nodeSelectorTerms");
+        for (i, term) in items(
+            &node_affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"],
+        )
         .iter()
         .enumerate()
-    {
-        warnings.extend(node_selector_term_warnings(
-            &term["preference"],
-            &preferred.index(i).child("preference"),
-        ));
+        {
+            warnings.extend(node_selector_term_warnings(term, &required.index(i)));
+        }
+        let preferred = affinity_path.child("preferredDuringSchedulingIgnoredDuringExecution");
+        for (i, term) in items(&node_affinity["preferredDuringSchedulingIgnoredDuringExecution"])
+            .iter()
+            .enumerate()
+        {
+            warnings.extend(node_selector_term_warnings(
+                &term["preference"],
+                &preferred.index(i).child("preference"),
+            ));
+        }
     }
     for (i, constraint) in items(&spec["topologySpreadConstraints"]).iter().enumerate() {
         let path = spec_path.child("topologySpreadConstraints").index(i);
@@ -265,13 +268,15 @@ fn pod_warnings(prefix: Option<&Path>, template: &Value) -> Vec<String> {
             ("limits", "ephemeral-storage"),
             ("requests", "ephemeral-storage"),
         ] {
-            let at = path.child("resources").child(kind).key(resource);
-            warnings.extend(fractional_bytes(
-                &container["resources"][kind][resource],
-                &at,
-            ));
+            let value = &container["resources"][kind][resource];
+            if !value.is_null() {
+                let at = path.child("resources").child(kind).key(resource);
+                warnings.extend(fractional_bytes(value, &at));
+            }
         }
-        warnings.extend(env_warnings(&container["env"], &path.child("env")));
+        if items(&container["env"]).len() > 1 {
+            warnings.extend(env_warnings(&container["env"], &path.child("env")));
+        }
     }
     // Ports after every container's other warnings: upstream visits the containers again.
     let mut ports: HashMap<String, Vec<(Path, &Value)>> = HashMap::new();
