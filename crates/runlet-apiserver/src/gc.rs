@@ -95,44 +95,18 @@ impl Remaining {
 
     /// The namespace deleter's five conditions: `(type, status, reason, message)`.
     fn conditions(&self) -> [(&'static str, &'static str, &'static str, String); 5] {
-        let counts = |map: &BTreeMap<String, usize>, how: &str| -> String {
-            map.iter()
-                .map(|(what, n)| format!("{what}{how}{n} resource instances"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let content = if self.by_resource.is_empty() {
-            (
-                "False",
-                "ContentRemoved",
-                "All content successfully removed".to_string(),
-            )
-        } else {
-            (
-                "True",
-                "SomeResourcesRemain",
-                format!(
-                    "Some resources are remaining: {}",
-                    counts(&self.by_resource, " has ")
-                ),
-            )
-        };
-        let finalizers = if self.by_finalizer.is_empty() {
-            (
-                "False",
-                "ContentRemoved",
-                "All content successfully removed".to_string(),
-            )
-        } else {
-            (
-                "True",
-                "SomeFinalizerRemain",
-                format!(
-                    "Some finalizers are remaining: {}",
-                    counts(&self.by_finalizer, " in ")
-                ),
-            )
-        };
+        let content = remaining_condition(
+            &self.by_resource,
+            "SomeResourcesRemain",
+            "Some resources are remaining",
+            " has ",
+        );
+        let finalizers = remaining_condition(
+            &self.by_finalizer,
+            "SomeFinalizerRemain",
+            "Some finalizers are remaining",
+            " in ",
+        );
         [
             (
                 "NamespaceDeletionDiscoveryFailure",
@@ -161,6 +135,28 @@ impl Remaining {
             ),
         ]
     }
+}
+
+/// `ProcessContentTotals`' condition for one count: what is left and how many, or that all
+/// content is gone: `(status, reason, message)`.
+fn remaining_condition(
+    counts: &BTreeMap<String, usize>,
+    reason: &'static str,
+    message: &str,
+    how: &str,
+) -> (&'static str, &'static str, String) {
+    if counts.is_empty() {
+        return (
+            "False",
+            "ContentRemoved",
+            "All content successfully removed".to_string(),
+        );
+    }
+    let listed: Vec<String> = counts
+        .iter()
+        .map(|(what, n)| format!("{what}{how}{n} resource instances"))
+        .collect();
+    ("True", reason, format!("{message}: {}", listed.join(", ")))
 }
 
 async fn remaining_content(state: &AppState, ns: &str) -> Remaining {

@@ -33,6 +33,18 @@ fn fields_of(applied: &Applied, manager: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// A Job of parallelism 2 and `labels` applied by `kubectl` where there was none.
+fn first_apply(labels: Value) -> Applied {
+    apply(
+        None,
+        &config(2, labels, "busybox"),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    )
+    .unwrap()
+}
+
 /// The stored object after `applied`, as the next apply sees it.
 fn stored(applied: &Applied) -> Value {
     let mut object = applied.object.clone();
@@ -42,14 +54,7 @@ fn stored(applied: &Applied) -> Value {
 
 #[test]
 fn a_first_apply_owns_what_it_set() {
-    let created = apply(
-        None,
-        &config(2, json!({"app": "x"}), "busybox"),
-        jobs(),
-        &writer("kubectl"),
-        false,
-    )
-    .unwrap();
+    let created = first_apply(json!({"app": "x"}));
     assert_eq!(created.managed_fields.len(), 1);
     assert_eq!(created.managed_fields[0]["operation"], "Apply");
     assert_eq!(
@@ -65,14 +70,7 @@ fn a_first_apply_owns_what_it_set() {
 
 #[test]
 fn reapplying_changes_merges_and_drops_what_the_manager_no_longer_applies() {
-    let first = apply(
-        None,
-        &config(2, json!({"app": "x", "tier": "batch"}), "busybox"),
-        jobs(),
-        &writer("kubectl"),
-        false,
-    )
-    .unwrap();
+    let first = first_apply(json!({"app": "x", "tier": "batch"}));
     let mut live = stored(&first);
     live["spec"]["completions"] = json!(1); // defaulted by the server: nobody's
     let second = apply(
@@ -99,14 +97,7 @@ fn reapplying_changes_merges_and_drops_what_the_manager_no_longer_applies() {
 
 #[test]
 fn changing_another_manager_s_field_conflicts_unless_forced() {
-    let first = apply(
-        None,
-        &config(2, json!({"app": "x"}), "busybox"),
-        jobs(),
-        &writer("kubectl"),
-        false,
-    )
-    .unwrap();
+    let first = first_apply(json!({"app": "x"}));
     let live = stored(&first);
     let mut labelled = live.clone();
     labelled["metadata"]["labels"]["team"] = json!("a");
