@@ -10,8 +10,8 @@ use crate::handlers::delete::{DeleteOptions, delete_object};
 use crate::registry::{self, UpdateTarget};
 use crate::state::AppState;
 use runlet_api::meta;
-use runlet_api::resources::RESOURCES;
-use runlet_store::ListOptions;
+use runlet_api::resources::{RESOURCES, ResourceInfo};
+use runlet_store::{KeyValue, ListOptions};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,17 +53,29 @@ pub fn finalize_namespace(state: &AppState, ns: String) {
     });
 }
 
-/// Asks every object of namespace `ns` not yet being deleted to go (in the background).
-async fn delete_content(state: &AppState, ns: &str) {
+/// What namespace `ns` holds, per namespaced resource that has something there.
+async fn namespace_content(
+    state: &AppState,
+    ns: &str,
+) -> Vec<(&'static ResourceInfo, Vec<KeyValue>)> {
+    let mut content = Vec::new();
     for info in RESOURCES.iter().filter(|r| r.namespaced && !r.is_alias()) {
-        let Ok(list) = state
+        if let Ok(list) = state
             .store
             .list(&info.namespace_prefix(ns), &ListOptions::default())
             .await
-        else {
-            continue;
-        };
-        for kv in list.items {
+            && !list.items.is_empty()
+        {
+            content.push((info, list.items));
+        }
+    }
+    content
+}
+
+/// Asks every object of namespace `ns` not yet being deleted to go (in the background).
+async fn delete_content(state: &AppState, ns: &str) {
+    for (info, items) in namespace_content(state, ns).await {
+        for kv in items {
             let Ok(obj) = registry::from_stored(&kv) else {
                 continue;
             };
@@ -161,21 +173,11 @@ fn remaining_condition(
 
 async fn remaining_content(state: &AppState, ns: &str) -> Remaining {
     let mut remaining = Remaining::default();
-    for info in RESOURCES.iter().filter(|r| r.namespaced && !r.is_alias()) {
-        let Ok(list) = state
-            .store
-            .list(&info.namespace_prefix(ns), &ListOptions::default())
-            .await
-        else {
-            continue;
-        };
-        if list.items.is_empty() {
-            continue;
-        }
+    for (info, items) in namespace_content(state, ns).await {
         remaining
             .by_resource
-            .insert(format!("{}.{}", info.plural, info.group), list.items.len());
-        for kv in &list.items {
+            .insert(format!("{}.{}", info.plural, info.group), items.len());
+        for kv in &items {
             let Ok(obj) = registry::from_stored(kv) else {
                 continue;
             };
