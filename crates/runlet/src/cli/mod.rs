@@ -141,7 +141,26 @@ impl Ctx {
         if let Ok(v) = http::HeaderValue::from_str(content_type) {
             req.headers_mut().insert(http::header::CONTENT_TYPE, v);
         }
-        self.send(req).await
+        let response = self
+            .client
+            .send(req.map(kube::client::Body::from))
+            .await
+            .map_err(|e| self.err(e))?;
+        print_warnings(response.headers());
+        let code = response.status();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .map_err(|e| CliError::Other(format!("reading the server's answer: {e}")))?
+            .to_bytes();
+        if code.is_client_error() || code.is_server_error() {
+            let status = serde_json::from_slice::<kube::core::Status>(&body).unwrap_or_else(|_| {
+                kube::core::Status::failure(String::from_utf8_lossy(&body).trim(), "")
+                    .with_code(code.as_u16())
+            });
+            return Err(CliError::Api(Box::new(status)));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| CliError::Other(format!("decoding the server's answer: {e}")))
     }
 
     /// DELETEs `path` with a `DeleteOptions` body.
@@ -155,6 +174,22 @@ impl Ctx {
             .request::<Value>(req)
             .await
             .map_err(|e| self.err(e))
+    }
+}
+
+/// Prints the server's warnings of a write as kubectl does (`Warning: ...` on stderr); the
+/// header is `299 - "text"`, the text a quoted string.
+fn print_warnings(headers: &http::HeaderMap) {
+    for value in headers.get_all("warning") {
+        let Ok(value) = value.to_str() else { continue };
+        let text = value
+            .splitn(3, ' ')
+            .nth(2)
+            .map(|quoted| {
+                serde_json::from_str::<String>(quoted).unwrap_or_else(|_| quoted.to_string())
+            })
+            .unwrap_or_else(|| value.to_string());
+        eprintln!("Warning: {text}");
     }
 }
 

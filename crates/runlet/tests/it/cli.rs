@@ -765,3 +765,34 @@ fn kubectl_get_watch_prints_the_servers_table_rows() {
     let _ = watch.kill();
     let _ = watch.wait();
 }
+
+/// `runlet apply` shows the server's warnings as kubectl does, and still applies.
+#[test]
+fn cli_apply_prints_the_server_s_warnings() {
+    let s = Server::start();
+    let job = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: my.job
+spec:
+  suspend: true
+  template:
+    spec:
+      containers:
+      - name: main
+        image: busybox
+        command: [\"true\"]
+        env:
+        - {name: MODE, value: fast}
+        - {name: MODE, value: slow}
+      restartPolicy: Never
+";
+    let out = runlet_with(&s, &["apply", "-f", "-"], Some(job));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "job.batch/my.job created\n");
+    assert_eq!(
+        text(&out.stderr),
+        "Warning: metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: [must not contain dots]\n\
+         Warning: spec.template.spec.containers[0].env[1]: hides previous definition of \"MODE\", which may be dropped when using apply\n"
+    );
+}
