@@ -9,7 +9,8 @@
 //! the per-pod path of a Job free of this bookkeeping. At its first apply such an object's
 //! existing fields belong to `before-first-apply`, upstream's manager for objects without
 //! `managedFields`, so an apply that changes them still conflicts. Later updates of an applied
-//! object are recorded (`Update` entries, by field manager or user agent).
+//! object are recorded (`Update` entries, by field manager or user agent), at most ten of them:
+//! older ones are merged into `ancient-changes`, as upstream does.
 //!
 //! Where upstream differs in detail: an `Update` entry records the fields the write added or
 //! changed, without upstream's `.` markers for nodes the write created; items of a keyed list
@@ -232,9 +233,55 @@ fn parse_entries(live: &Value) -> Vec<Entry> {
         .unwrap_or_default()
 }
 
+/// How many `Update` entries an object keeps; older ones are merged into `ancient-changes`
+/// (upstream's `capManagersManager`).
+const MAX_UPDATE_MANAGERS: usize = 10;
+const ANCIENT_CHANGES: &str = "ancient-changes";
+
+/// Merges the oldest `Update` entries, per API version, into an `ancient-changes` entry until
+/// at most [`MAX_UPDATE_MANAGERS`] are left, as upstream does: the first old entry of a version
+/// is kept until a second one of that version is merged with it.
+fn cap_update_entries(entries: &mut Vec<Entry>) {
+    let mut updates: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].operation == "Update")
+        .collect();
+    if updates.len() <= MAX_UPDATE_MANAGERS {
+        return;
+    }
+    updates.sort_by(|&a, &b| entries[a].time.cmp(&entries[b].time));
+    let mut left = updates.len();
+    let mut first_of_version: Vec<(String, usize)> = Vec::new();
+    let mut merged_away: Vec<usize> = Vec::new();
+    for i in updates {
+        if left <= MAX_UPDATE_MANAGERS {
+            break;
+        }
+        let version = entries[i].api_version.clone();
+        match first_of_version.iter().find(|(v, _)| *v == version) {
+            Some(&(_, bucket)) => {
+                let fields = entries[i].fields.clone();
+                let time = entries[i].time.clone();
+                let bucket = &mut entries[bucket];
+                bucket.manager = ANCIENT_CHANGES.into();
+                bucket.subresource = String::new();
+                bucket.fields = bucket.fields.union(&fields);
+                bucket.time = time;
+                merged_away.push(i);
+                left -= 1;
+            }
+            None => first_of_version.push((version, i)),
+        }
+    }
+    merged_away.sort_unstable();
+    for i in merged_away.into_iter().rev() {
+        entries.remove(i);
+    }
+}
+
 /// Upstream's order of entries: `Apply` before `Update`, then by time, manager, version.
 fn encode(mut entries: Vec<Entry>) -> Vec<Value> {
     entries.retain(|e| !e.fields.is_empty());
+    cap_update_entries(&mut entries);
     entries.sort_by(|a, b| {
         (
             &a.operation,

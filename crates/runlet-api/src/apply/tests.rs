@@ -231,3 +231,43 @@ fn an_item_no_longer_applied_goes_whole_and_duplicates_are_refused() {
         ))
     );
 }
+
+#[test]
+fn more_than_ten_updaters_fold_the_oldest_into_ancient_changes() {
+    let mut live = stored(&first_apply(json!({"app": "x"})));
+    for i in 0..12 {
+        let mut next = live.clone();
+        next["metadata"]["labels"][format!("l{i}")] = json!("v");
+        let now = format!("2026-11-27T03:00:{i:02}Z");
+        let writer = Writer {
+            manager: Box::leak(format!("labeller-{i:02}").into_boxed_str()),
+            api_version: "batch/v1",
+            subresource: "",
+            now: Box::leak(now.into_boxed_str()),
+        };
+        let tracked = track_update(&live, &next, jobs(), &writer).unwrap();
+        set_managed_fields(&mut next, tracked);
+        live = next;
+    }
+    let entries = live["metadata"]["managedFields"].as_array().unwrap();
+    let managers: Vec<&str> = entries
+        .iter()
+        .map(|e| e["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        managers
+            .iter()
+            .filter(|m| m.starts_with("labeller-"))
+            .count(),
+        9
+    );
+    let ancient = entries
+        .iter()
+        .find(|e| e["manager"] == "ancient-changes")
+        .unwrap();
+    assert_eq!(
+        ancient["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {"f:l0": {}, "f:l1": {}, "f:l2": {}}}})
+    );
+    assert_eq!(managers[0], "kubectl", "the apply entry stays first");
+}

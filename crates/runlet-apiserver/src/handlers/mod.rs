@@ -385,7 +385,10 @@ pub fn json_bytes_response(code: StatusCode, body: bytes::Bytes, warnings: &[Str
 pub enum Rendering {
     Object,
     Table,
-    Metadata,
+    /// `list`: `PartialObjectMetadataList` was asked for.
+    Metadata {
+        list: bool,
+    },
 }
 
 impl Rendering {
@@ -401,10 +404,32 @@ impl Rendering {
             .next();
         match wanted {
             Some("Table") => Rendering::Table,
-            Some("PartialObjectMetadata" | "PartialObjectMetadataList") => Rendering::Metadata,
+            Some("PartialObjectMetadata") => Rendering::Metadata { list: false },
+            Some("PartialObjectMetadataList") => Rendering::Metadata { list: true },
             _ => Rendering::Object,
         }
     }
+}
+
+/// The 406 of a metadata-only read that asked for a list of one object, or the reverse, in
+/// upstream's words (its `%T`, the internal Go type, such as `*core.ConfigMap`).
+pub fn metadata_shape_mismatch(info: &runlet_api::resources::ResourceInfo, list: bool) -> ApiError {
+    let package = match info.group {
+        "" | "events.k8s.io" => "core",
+        group => group.split('.').next().unwrap_or(group),
+    };
+    let message = if list {
+        format!(
+            "you requested PartialObjectMetadata, but the requested object is a list (*{package}.{}List)",
+            info.kind
+        )
+    } else {
+        format!(
+            "you requested PartialObjectMetadataList, but the requested object is not a list (*{package}.{})",
+            info.kind
+        )
+    };
+    ApiError::new(Status::not_acceptable(message))
 }
 
 /// An object's `PartialObjectMetadata`.

@@ -1,6 +1,6 @@
 //! `get` and `list`, with Table output, selectors and `limit`/`continue` pagination.
 
-use super::{Query, Rendering, Target, json_response, partial_metadata};
+use super::{Query, Rendering, Target, json_response, metadata_shape_mismatch, partial_metadata};
 use crate::error::{ApiError, ApiResult, store_status};
 use crate::registry::{self, from_stored_as};
 use crate::state::AppState;
@@ -24,7 +24,10 @@ pub async fn get(state: &AppState, target: &Target, headers: &HeaderMap) -> ApiR
                 json!({"resourceVersion": meta::resource_version(&obj).unwrap_or_default()});
             Ok(json_response(StatusCode::OK, &t))
         }
-        Rendering::Metadata => Ok(json_response(StatusCode::OK, &partial_metadata(&obj))),
+        Rendering::Metadata { list: true } => Err(metadata_shape_mismatch(target.info, false)),
+        Rendering::Metadata { list: false } => {
+            Ok(json_response(StatusCode::OK, &partial_metadata(&obj)))
+        }
         Rendering::Object => Ok(json_response(StatusCode::OK, &obj)),
     }
 }
@@ -207,13 +210,21 @@ pub async fn list(
                             }
                         }
                     }
-                    _ => {}
+                    None | Some("" | "Metadata") => {}
+                    Some(other) => {
+                        return Err(ApiError::new(Status::bad_request(format!(
+                            "unrecognized includeObject value: {other:?}"
+                        ))));
+                    }
                 }
             }
             t["metadata"] = list_meta;
             return Ok(json_response(StatusCode::OK, &t));
         }
-        Rendering::Metadata => {
+        Rendering::Metadata { list: false } => {
+            return Err(metadata_shape_mismatch(target.info, true));
+        }
+        Rendering::Metadata { list: true } => {
             let body = json!({
                 "kind": "PartialObjectMetadataList",
                 "apiVersion": "meta.k8s.io/v1",

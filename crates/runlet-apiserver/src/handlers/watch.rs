@@ -292,7 +292,7 @@ pub async fn watch(
     tokio::spawn(async move {
         let mut first_table = true;
         let mut encode = |obj: &Value| -> Value {
-            if rendering == Rendering::Metadata {
+            if let Rendering::Metadata { .. } = rendering {
                 return partial_metadata(obj);
             }
             let Some(state) = &tables else {

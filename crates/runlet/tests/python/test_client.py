@@ -367,6 +367,20 @@ class ClientTests(unittest.TestCase):
         self.assertTrue(table["rows"])
         self.assertTrue(all("object" not in row for row in table["rows"]), "includeObject=None sends no objects")
         api = self.core.api_client
+        for path, accept, message in [
+            (f"/api/v1/namespaces/{NS}/configmaps/meta-only",
+             "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+             "you requested PartialObjectMetadataList, but the requested object is not a list (*core.ConfigMap)"),
+            (f"/api/v1/namespaces/{NS}/configmaps",
+             "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+             "you requested PartialObjectMetadata, but the requested object is a list (*core.ConfigMapList)"),
+        ]:
+            refused = api.call_api("GET", api.configuration.host + path, header_params={"Accept": accept})
+            self.assertEqual((refused.status, json.loads(refused.read())["message"]), (406, message))
+        bogus = api.call_api("GET", api.configuration.host + f"/api/v1/namespaces/{NS}/configmaps?includeObject=Bogus",
+                             header_params={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+        self.assertEqual((bogus.status, json.loads(bogus.read())["message"]),
+                         (400, 'unrecognized includeObject value: "Bogus"'))
         raw = api.call_api("GET", api.configuration.host + f"/api/v1/namespaces/{NS}/configmaps/meta-only",
                            header_params={"Accept": "application/yaml"})
         self.assertEqual(raw.getheader("Content-Type"), "application/yaml")
