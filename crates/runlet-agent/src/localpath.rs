@@ -548,6 +548,17 @@ mod tests {
     use runlet_test::TestApi;
 
     /// An event sink writing through the test server, as the agent's does.
+    /// `claim_path` for claim `claim` of namespace `default` on `node`, for no particular pod.
+    async fn claim_on(
+        api: &TestApi,
+        events: &EventSink,
+        node: &str,
+        root: &Path,
+        claim: &str,
+    ) -> Result<ClaimMount, LocalPathError> {
+        claim_path(&api.client, events, node, root, "default", claim, None).await
+    }
+
     fn sink(api: &TestApi) -> EventSink {
         EventSink::start(
             api.client.clone(),
@@ -583,17 +594,9 @@ mod tests {
         let events = sink(&api);
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "data", None).await;
-        let mount = claim_path(
-            &api.client,
-            &events,
-            "n1",
-            dir.path(),
-            "default",
-            "data",
-            None,
-        )
-        .await
-        .unwrap();
+        let mount = claim_on(&api, &events, "n1", dir.path(), "data")
+            .await
+            .unwrap();
         assert!(!mount.owned_by_fs_group, "a hostPath volume's owner stays");
         let path = mount.path;
         let uid = pvc.metadata.uid.clone().unwrap();
@@ -646,28 +649,11 @@ mod tests {
             ]
         );
         // A second pod finds the same directory; another node may not mount it.
-        let again = claim_path(
-            &api.client,
-            &events,
-            "n1",
-            dir.path(),
-            "default",
-            "data",
-            None,
-        )
-        .await
-        .unwrap();
+        let again = claim_on(&api, &events, "n1", dir.path(), "data")
+            .await
+            .unwrap();
         assert_eq!(again.path, path);
-        let elsewhere = claim_path(
-            &api.client,
-            &events,
-            "n2",
-            dir.path(),
-            "default",
-            "data",
-            None,
-        )
-        .await;
+        let elsewhere = claim_on(&api, &events, "n2", dir.path(), "data").await;
         assert!(matches!(elsewhere, Err(LocalPathError::Unmountable { .. })));
     }
 
@@ -677,28 +663,11 @@ mod tests {
         let events = sink(&api);
         let dir = tempfile::tempdir().unwrap();
         create_claim(&api, "fast", Some("ssd")).await;
-        let err = claim_path(
-            &api.client,
-            &events,
-            "n1",
-            dir.path(),
-            "default",
-            "fast",
-            None,
-        )
-        .await
-        .unwrap_err();
+        let err = claim_on(&api, &events, "n1", dir.path(), "fast")
+            .await
+            .unwrap_err();
         assert!(matches!(err, LocalPathError::NotOurClass { .. }), "{err}");
-        let missing = claim_path(
-            &api.client,
-            &events,
-            "n1",
-            dir.path(),
-            "default",
-            "nope",
-            None,
-        )
-        .await;
+        let missing = claim_on(&api, &events, "n1", dir.path(), "nope").await;
         assert!(matches!(missing, Err(LocalPathError::ClaimNotFound(_))));
     }
 
@@ -717,17 +686,9 @@ mod tests {
             .await
             .unwrap();
         let pvc = create_claim(&api, "kept", Some("lp-retain")).await;
-        claim_path(
-            &api.client,
-            &events,
-            "n1",
-            dir.path(),
-            "default",
-            "kept",
-            None,
-        )
-        .await
-        .unwrap();
+        claim_on(&api, &events, "n1", dir.path(), "kept")
+            .await
+            .unwrap();
         let pv = Api::<PersistentVolume>::all(api.client.clone())
             .get(&format!("pvc-{}", pvc.metadata.uid.unwrap()))
             .await
@@ -756,17 +717,9 @@ mod tests {
         let events = sink(&api);
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "kept", Some(STORAGE_CLASS)).await;
-        claim_path(
-            &api.client,
-            &events,
-            "n1",
-            dir.path(),
-            "default",
-            "kept",
-            None,
-        )
-        .await
-        .unwrap();
+        claim_on(&api, &events, "n1", dir.path(), "kept")
+            .await
+            .unwrap();
         let pv_name = format!("pvc-{}", pvc.metadata.uid.unwrap());
         let pvs: Api<PersistentVolume> = Api::all(api.client.clone());
         let pv = pvs.get(&pv_name).await.unwrap();
@@ -804,18 +757,10 @@ mod tests {
         let events = sink(&api);
         let dir = tempfile::tempdir().unwrap();
         let pvc = create_claim(&api, "scratch", Some(STORAGE_CLASS)).await;
-        let path = claim_path(
-            &api.client,
-            &events,
-            "n1",
-            dir.path(),
-            "default",
-            "scratch",
-            None,
-        )
-        .await
-        .unwrap()
-        .path;
+        let path = claim_on(&api, &events, "n1", dir.path(), "scratch")
+            .await
+            .unwrap()
+            .path;
         std::fs::write(path.join("dump.sql"), "x").unwrap();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run_reclaimer(

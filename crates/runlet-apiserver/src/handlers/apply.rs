@@ -78,10 +78,6 @@ pub fn track_update(
     apply::set_managed_fields(new, tracked.unwrap_or_default());
 }
 
-fn api_version_of(info: &ResourceInfo) -> String {
-    info.api_version()
-}
-
 /// A configuration's group, version and kind as Go prints a `GroupVersionKind`:
 /// `batch/v1, Kind=Job`, `/v1, Kind=ConfigMap`, `/, Kind=` for none.
 fn gvk_text(config: &Value) -> String {
@@ -132,7 +128,8 @@ pub async fn apply_patch(
     let info: &'static ResourceInfo = target.info;
     let name = target.name.as_deref().unwrap_or_default();
     let config = decode_config(bytes)?;
-    if config["apiVersion"].as_str() != Some(api_version_of(info).as_str())
+    let api_version = info.api_version();
+    if config["apiVersion"].as_str() != Some(api_version.as_str())
         || config["kind"].as_str() != Some(info.kind)
     {
         return Err(ApiError::new(Status::bad_request(format!(
@@ -151,7 +148,6 @@ pub async fn apply_patch(
         return Err(ApiError::new(Status::unsupported_media_type(APPLY_PATCH)));
     };
     let manager = query.get("fieldManager").unwrap_or_default().to_string();
-    let api_version = info.api_version();
     let subresource = subresource(target);
     let opts = WriteOptions {
         dry_run: query.dry_run(),

@@ -2,7 +2,9 @@
 //! `resume`, `rerun`, `trigger`, `completion`) against the real server, checked against what
 //! genuine kubectl shows of the same objects.
 
-use crate::harness::{BIN, Server, collect_stdout, run_bounded, wait_until};
+use crate::harness::{
+    BIN, Server, WARNED_JOB, WARNED_JOB_WARNINGS, collect_stdout, run_bounded, wait_until,
+};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -770,29 +772,8 @@ fn kubectl_get_watch_prints_the_servers_table_rows() {
 #[test]
 fn cli_apply_prints_the_server_s_warnings() {
     let s = Server::start();
-    let job = "apiVersion: batch/v1
-kind: Job
-metadata:
-  name: my.job
-spec:
-  suspend: true
-  template:
-    spec:
-      containers:
-      - name: main
-        image: busybox
-        command: [\"true\"]
-        env:
-        - {name: MODE, value: fast}
-        - {name: MODE, value: slow}
-      restartPolicy: Never
-";
-    let out = runlet_with(&s, &["apply", "-f", "-"], Some(job));
+    let out = runlet_with(&s, &["apply", "-f", "-"], Some(WARNED_JOB));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "job.batch/my.job created\n");
-    assert_eq!(
-        text(&out.stderr),
-        "Warning: metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: [must not contain dots]\n\
-         Warning: spec.template.spec.containers[0].env[1]: hides previous definition of \"MODE\", which may be dropped when using apply\n"
-    );
+    assert_eq!(text(&out.stderr), WARNED_JOB_WARNINGS);
 }

@@ -12,6 +12,28 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_runlet");
 
+/// A suspended Job upstream's Job strategy warns about twice: its name is no DNS label, and it
+/// defines an env var twice; [`WARNED_JOB_WARNINGS`] is what kubectl prints of them.
+pub const WARNED_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: my.job
+spec:
+  suspend: true
+  template:
+    spec:
+      containers:
+      - name: main
+        image: busybox
+        command: [\"true\"]
+        env:
+        - {name: MODE, value: fast}
+        - {name: MODE, value: slow}
+      restartPolicy: Never
+";
+pub const WARNED_JOB_WARNINGS: &str = "Warning: metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: [must not contain dots]\n\
+     Warning: spec.template.spec.containers[0].env[1]: hides previous definition of \"MODE\", which may be dropped when using apply\n";
+
 /// A running server.
 pub struct Server {
     child: Option<Child>,

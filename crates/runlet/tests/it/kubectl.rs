@@ -2,7 +2,7 @@
 //! format, patches of all three types, edit, cascading deletes, waits, watches, dry runs and
 //! the protobuf-sending generators.
 
-use crate::harness::{Server, run_bounded, wait_until};
+use crate::harness::{Server, WARNED_JOB, WARNED_JOB_WARNINGS, run_bounded, wait_until};
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
@@ -983,30 +983,9 @@ fn a_list_file_applies_under_kubectl_s_client_side_validation() {
 #[test]
 fn job_create_answers_with_upstream_s_warnings() {
     let s = Server::start();
-    let job = "apiVersion: batch/v1
-kind: Job
-metadata:
-  name: my.job
-spec:
-  template:
-    spec:
-      containers:
-      - name: main
-        image: busybox
-        command: [\"true\"]
-        env:
-        - {name: MODE, value: fast}
-        - {name: MODE, value: slow}
-      restartPolicy: Never
-";
-    let out = s.kubectl_with(&["create", "-f", "-"], Some(job), &[]);
+    let out = s.kubectl_with(&["create", "-f", "-"], Some(WARNED_JOB), &[]);
     assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        stderr,
-        "Warning: metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: [must not contain dots]\n\
-         Warning: spec.template.spec.containers[0].env[1]: hides previous definition of \"MODE\", which may be dropped when using apply\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), WARNED_JOB_WARNINGS);
     let relabel = s.kubectl(&["label", "job", "my.job", "team=a"]);
     assert!(
         String::from_utf8_lossy(&relabel.stderr).is_empty(),
