@@ -12,6 +12,7 @@
 //! still runs are killed then; time is read from a [`Clock`].
 
 pub mod events;
+pub mod exec;
 pub mod localpath;
 pub mod logs;
 pub mod node;
@@ -28,6 +29,7 @@ use logs::{LogError, LogStore, LogStream};
 use node::HostInfo;
 use runlet_api::clock::Clock;
 use runlet_api::logs::{LogBody, LogRequest, LogSource, LogSourceError};
+use runlet_stream::{ExecRequest, ExecSession, ExecSource, ExecSourceError};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -125,6 +127,8 @@ pub struct Ctx {
     pub host: HostInfo,
     /// Host mount points the agent made for pods.
     pub mount_points: pod::mountpoints::MountPoints,
+    /// The running containers, for `kubectl exec`.
+    pub exec_targets: exec::ExecTargets,
 }
 
 /// The node agent.
@@ -135,6 +139,7 @@ pub struct Agent {
     runtime: Arc<dyn runtime::Runtime>,
     logs: LogStore,
     host: HostInfo,
+    exec_targets: exec::ExecTargets,
 }
 
 /// Claims the data directory for this process: `DATA/agent.pid` names the process that runs on
@@ -182,6 +187,8 @@ pub struct AgentHandle {
     logs: LogStore,
     clock: Arc<dyn Clock>,
     node: String,
+    runtime: Arc<dyn runtime::Runtime>,
+    exec_targets: exec::ExecTargets,
 }
 
 impl AgentHandle {
@@ -205,6 +212,15 @@ impl LogSource for AgentHandle {
             return Box::pin(async move { Err(LogSourceError::BadRequest(m)) });
         }
         let result = self.read_logs(&req).map_err(LogSourceError::from);
+        Box::pin(async move { result })
+    }
+}
+
+/// The agent's containers as the API server's [`ExecSource`] for its node (in-process, or
+/// behind the agent's HTTPS endpoint).
+impl ExecSource for AgentHandle {
+    fn exec(&self, req: ExecRequest) -> BoxFuture<'static, Result<ExecSession, ExecSourceError>> {
+        let result = exec::exec(&self.exec_targets, self.runtime.as_ref(), req);
         Box::pin(async move { result })
     }
 }
@@ -246,6 +262,7 @@ impl Agent {
             runtime,
             logs,
             host: HostInfo::detect(),
+            exec_targets: exec::ExecTargets::default(),
         }
     }
 
@@ -264,6 +281,8 @@ impl Agent {
             logs: self.logs.clone(),
             clock: self.clock.clone(),
             node: self.config.node_name.clone(),
+            runtime: self.runtime.clone(),
+            exec_targets: self.exec_targets.clone(),
         }
     }
 
@@ -374,6 +393,7 @@ impl Agent {
             mount_points: pod::mountpoints::MountPoints::recover(
                 self.config.data_dir.join("mount-points"),
             ),
+            exec_targets: self.exec_targets.clone(),
         });
         let mut manager = Manager {
             ctx,

@@ -143,7 +143,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
         ["po"],
         ["all"],
         true,
-        ["status", "binding", "eviction", "log"]
+        ["status", "binding", "eviction", "log", "exec"]
     ),
     resource!("", "v1", "Event", "events", "event", ["ev"], [], true, []),
     resource!(

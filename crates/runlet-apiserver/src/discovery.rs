@@ -127,6 +127,7 @@ fn subresource_entry(r: &ResourceInfo, sub: &str) -> Value {
     let (kind, verbs): (&str, &[&str]) = match sub {
         "status" => (r.kind, &["get", "patch", "update"]),
         "log" => (r.kind, &["get"]),
+        "exec" => ("PodExecOptions", &["create", "get"]),
         "binding" => ("Binding", &["create"]),
         "finalize" => (r.kind, &["update"]),
         // Of another group: `kubectl drain` looks for exactly this entry (`CheckEvictionSupport`).

@@ -5,10 +5,29 @@ use crate::decoded::DecodedCache;
 use crate::logs::LogSource;
 use crate::logs::nodeproxy::NodeClient;
 use runlet_store::Store;
+use runlet_stream::ExecSource;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 pub use runlet_api::clock::{Clock, SystemClock};
+
+/// A node agent in this process, as the API server reaches it (see [`crate::logs`] and
+/// [`crate::handlers::exec`]).
+#[derive(Clone)]
+pub struct LocalAgent {
+    pub logs: Arc<dyn LogSource>,
+    pub exec: Arc<dyn ExecSource>,
+}
+
+impl LocalAgent {
+    pub fn new<A: LogSource + ExecSource>(agent: A) -> LocalAgent {
+        let agent = Arc::new(agent);
+        LocalAgent {
+            logs: agent.clone(),
+            exec: agent,
+        }
+    }
+}
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -20,10 +39,10 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Whether requests must be authenticated (false for the in-process client).
     pub require_auth: bool,
-    /// Container log sources by node name (see [`crate::logs`]).
-    pub log_sources: RwLock<HashMap<String, Arc<dyn LogSource>>>,
-    /// The identity presented to remote node agents for their logs; without one, only
-    /// in-process log sources serve logs.
+    /// The node agents that run in this process, by node name.
+    local_agents: RwLock<HashMap<String, LocalAgent>>,
+    /// The identity presented to remote node agents for their logs and execs; without one,
+    /// only the agents in this process serve them.
     node_client: OnceLock<Arc<NodeClient>>,
     /// Objects as the latest writes left them, decoded (see [`crate::decoded`]).
     pub(crate) decoded: DecodedCache,
@@ -48,22 +67,23 @@ impl AppState {
             tokens,
             clock,
             require_auth,
-            log_sources: RwLock::default(),
+            local_agents: RwLock::default(),
             node_client: OnceLock::new(),
             decoded: DecodedCache::default(),
         }))
     }
 
-    /// Serves logs of pods on `node` from `source` (replacing an earlier one).
-    pub fn register_log_source(&self, node: &str, source: Arc<dyn LogSource>) {
-        if let Ok(mut map) = self.log_sources.write() {
-            map.insert(node.to_string(), source);
+    /// Serves the logs and execs of pods on `node` from `agent`, which runs in this process
+    /// (replacing an earlier one).
+    pub fn register_local_agent(&self, node: &str, agent: LocalAgent) {
+        if let Ok(mut map) = self.local_agents.write() {
+            map.insert(node.to_string(), agent);
         }
     }
 
-    /// The log source of `node`, if any.
-    pub fn log_source(&self, node: &str) -> Option<Arc<dyn LogSource>> {
-        self.log_sources.read().ok()?.get(node).cloned()
+    /// The agent of `node` when it runs in this process.
+    pub fn local_agent(&self, node: &str) -> Option<LocalAgent> {
+        self.local_agents.read().ok()?.get(node).cloned()
     }
 
     /// Lets the server read logs from remote node agents as `client` (set once).

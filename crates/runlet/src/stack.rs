@@ -90,7 +90,10 @@ impl Stack {
                 kubelet.apply(&mut config);
             }
             let agent = Agent::new(client.clone(), clock.clone(), config);
-            state.register_log_source(&name, Arc::new(agent.handle()));
+            state.register_local_agent(
+                &name,
+                runlet_apiserver::state::LocalAgent::new(agent.handle()),
+            );
             let token = cancel.child_token();
             tasks.spawn(async move {
                 if let Err(e) = agent.run(token).await {

@@ -1,6 +1,8 @@
 //! The agent's log endpoint: `GET /containerLogs/{namespace}/{pod}/{container}?podUID=...`
 //! over HTTPS, which the API server calls for `pods/log` and `podrecords/log` of pods on this
-//! node when the agent runs on another machine (upstream's kubelet serves the same path).
+//! node when the agent runs on another machine (upstream's kubelet serves the same path), and
+//! `exec/{namespace}/{pod}/{container}` for `pods/exec`, upgraded to a WebSocket with the
+//! version 5 protocol of [`runlet_stream`].
 //!
 //! Who may read: a TLS client certificate signed by the cluster CA (`client_ca_pem`) is
 //! required during the handshake, so an unauthenticated client never gets an HTTP answer, and
@@ -13,6 +15,7 @@ use crate::AgentHandle;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use runlet_api::logs::{LogRequest, LogSource, LogSourceError};
+use runlet_stream::{ExecRequest, ExecSource, ExecSourceError, Handshake, HandshakeError};
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
 use std::net::SocketAddr;
@@ -151,6 +154,7 @@ impl LogServer {
                 });
                 if let Err(e) = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
+                    .with_upgrades()
                     .await
                 {
                     tracing::debug!(%peer, error = %e, "log connection ended with an error");
@@ -190,6 +194,10 @@ async fn answer<B>(
     if !allowed {
         return text(403, "forbidden: the client certificate may not read logs");
     }
+    if let Some(target) = req.uri().path().strip_prefix(EXEC_PATH) {
+        let target = target.to_string();
+        return exec(logs, &target, req).await;
+    }
     if req.method() != http::Method::GET {
         return text(405, "only GET is served");
     }
@@ -228,4 +236,46 @@ async fn answer<B>(
         Err(LogSourceError::BadRequest(m)) => text(400, &m),
         Err(LogSourceError::Internal(m)) => text(500, &m),
     }
+}
+
+/// Where the endpoint serves `exec/{namespace}/{pod}/{container}`, as the kubelet does.
+const EXEC_PATH: &str = "/exec/";
+
+/// Runs a command for the API server, and serves its streams on the upgraded connection.
+async fn exec<B>(
+    agent: &AgentHandle,
+    target: &str,
+    mut req: http::Request<B>,
+) -> http::Response<axum::body::Body> {
+    let [namespace, pod, container] = match target.split('/').collect::<Vec<_>>()[..] {
+        [n, p, c] if !n.is_empty() && !p.is_empty() && !c.is_empty() => [n, p, c],
+        _ => return text(404, "not found: exec/{namespace}/{pod}/{container}"),
+    };
+    let request = ExecRequest::from_query(
+        namespace,
+        pod,
+        container,
+        req.uri().query().unwrap_or_default(),
+    );
+    let handshake = match Handshake::of(req.headers()) {
+        Ok(h) => h,
+        Err(e @ HandshakeError::NotUpgrade) => return text(400, &e.to_string()),
+        Err(e @ HandshakeError::NoProtocol) => return text(403, &e.to_string()),
+    };
+    let command = request.command.clone();
+    let session = match agent.exec(request).await {
+        Ok(s) => s,
+        Err(ExecSourceError::NotFound(m)) => return text(404, &m),
+        Err(ExecSourceError::BadRequest(m)) => return text(400, &m),
+        Err(ExecSourceError::Internal(m)) => return text(500, &m),
+    };
+    let upgrade = hyper::upgrade::on(&mut req);
+    let protocol = handshake.protocol;
+    tokio::spawn(async move {
+        // Dropping the session, should the upgrade fail, kills the command.
+        let Ok(upgraded) = upgrade.await else { return };
+        let ws = runlet_stream::server_socket(TokioIo::new(upgraded)).await;
+        runlet_stream::serve(ws, protocol, session, &command).await;
+    });
+    handshake.response()
 }

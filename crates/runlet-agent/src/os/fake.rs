@@ -105,8 +105,10 @@ impl Os for FakeOs {
         }
         Ok(Spawned {
             pid,
+            stdin: None,
             stdout: Box::new(std::io::Cursor::new(p.stdout)),
             stderr: Box::new(std::io::Cursor::new(p.stderr)),
+            terminal: None,
             exit: Box::pin(async move {
                 rx.await.unwrap_or(ExitInfo {
                     code: 137,

@@ -6,7 +6,8 @@
 
 use super::cgroup::Cgroups;
 use super::spawn::{ChildSetup, FailedStep, Program};
-use super::{Limits, Os, OsError, Signal, SpawnSpec, Spawned};
+use super::terminal::PseudoTerminal;
+use super::{Limits, Os, OsError, Signal, SpawnSpec, Spawned, Stdio};
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -194,7 +195,7 @@ impl Os for LinuxOs {
                 .collect::<Result<_, _>>()
                 .map_err(spawn_err)?,
         };
-        let child = super::spawn::spawn(&c_program, &setup, dev_null).map_err(|e| {
+        let spawn_error = |e: super::spawn::SpawnError| {
             if e.step == FailedStep::MountNamespace
                 && e.source.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error())
             {
@@ -202,14 +203,38 @@ impl Os for LinuxOs {
             } else {
                 spawn_err(e.source)
             }
-        })?;
+        };
+        if spec.stdio == Stdio::Terminal {
+            let terminal = PseudoTerminal::open().map_err(OsError::Terminal)?;
+            let child = super::spawn::spawn_on_terminal(&c_program, &setup, &terminal.far)
+                .map_err(spawn_error)?;
+            return terminal.attach(child.pid, Box::pin(child.exit.wait()));
+        }
+        let stdin_pipe = match spec.stdio {
+            Stdio::Piped => Some(
+                rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                    .map_err(|e| spawn_err(e.into()))?,
+            ),
+            _ => None,
+        };
+        let stdin = stdin_pipe.as_ref().map_or(dev_null, |(read, _)| read);
+        let child = super::spawn::spawn(&c_program, &setup, stdin).map_err(spawn_error)?;
         let pipe = |fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).map_err(spawn_err);
         let stdout = pipe(child.stdout)?;
         let stderr = pipe(child.stderr)?;
+        let stdin = match stdin_pipe {
+            Some((_, write)) => Some(Box::new(
+                tokio::net::unix::pipe::Sender::from_owned_fd(write).map_err(spawn_err)?,
+            )
+                as Box<dyn tokio::io::AsyncWrite + Send + Unpin>),
+            None => None,
+        };
         Ok(Spawned {
             pid: child.pid,
+            stdin,
             stdout: Box::new(stdout),
             stderr: Box::new(stderr),
+            terminal: None,
             exit: Box::pin(child.exit.wait()),
         })
     }
@@ -329,6 +354,7 @@ fn join_namespaces(join: super::Join) -> std::io::Result<super::spawn::Joined> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::os::TerminalSize;
 
     #[test]
     fn programs_are_found_in_the_containers_path_as_execvp_does() {
@@ -366,6 +392,64 @@ mod tests {
                 .unwrap(),
             "sh",
             "the default PATH"
+        );
+    }
+
+    fn spec(script: &str, stdio: Stdio) -> SpawnSpec {
+        SpawnSpec {
+            argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            cwd: "/".into(),
+            stdio,
+            ..Default::default()
+        }
+    }
+
+    async fn read_all(mut r: Box<dyn tokio::io::AsyncRead + Send + Unpin>) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut out = String::new();
+        r.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn piped_stdin_reaches_the_program_and_ends_when_dropped() {
+        use tokio::io::AsyncWriteExt;
+        let os = LinuxOs::new();
+        let spawned = os.spawn(spec("cat; echo end", Stdio::Piped)).unwrap();
+        let mut stdin = spawned.stdin.unwrap();
+        stdin.write_all(b"typed\n").await.unwrap();
+        drop(stdin);
+        let (out, exit) = tokio::join!(read_all(spawned.stdout), spawned.exit);
+        assert_eq!(out, "typed\nend\n");
+        assert_eq!(exit.code, 0);
+    }
+
+    #[tokio::test]
+    async fn a_terminal_is_the_programs_controlling_terminal_and_can_be_resized() {
+        use tokio::io::AsyncWriteExt;
+        let os = LinuxOs::new();
+        // Reads a line (so the resize below happens before it looks), then reports.
+        let script = "read line; echo \"got $line\"; test -t 0 && test -t 1 && test -t 2 && echo all-tty; \
+                      stty size; sid=$(cut -d' ' -f6 /proc/$$/stat); test \"$sid\" = $$ && echo leader";
+        let spawned = os.spawn(spec(script, Stdio::Terminal)).unwrap();
+        let terminal = spawned.terminal.unwrap();
+        terminal
+            .resize(TerminalSize {
+                width: 91,
+                height: 17,
+            })
+            .unwrap();
+        let mut stdin = spawned.stdin.unwrap();
+        stdin.write_all(b"hello\n").await.unwrap();
+        let (out, exit) = tokio::join!(read_all(spawned.stdout), spawned.exit);
+        assert_eq!(exit.code, 0, "{out}");
+        // The terminal echoes what was typed, with its line endings.
+        assert_eq!(out, "hello\r\ngot hello\r\nall-tty\r\n17 91\r\nleader\r\n");
+        assert_eq!(
+            read_all(spawned.stderr).await,
+            "",
+            "stderr is the terminal too"
         );
     }
 }

@@ -14,10 +14,11 @@ pub mod leftovers;
 pub mod linux;
 pub mod mountinfo;
 pub mod spawn;
+pub mod terminal;
 
 use futures::future::BoxFuture;
 use std::path::PathBuf;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A failed system operation.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,9 @@ pub enum OsError {
         path: String,
         source: std::io::Error,
     },
+    /// A pseudo-terminal could not be made or resized.
+    #[error("terminal: {0}")]
+    Terminal(std::io::Error),
 }
 
 /// A volume bound into a container's private mount namespace.
@@ -114,6 +118,30 @@ pub struct SpawnSpec {
     /// Enter the namespaces of a running container instead of making any (an exec into
     /// it): `mounts`, `hostname` and `pid_namespace` are then not used.
     pub join: Option<Join>,
+    /// How its standard streams are connected.
+    pub stdio: Stdio,
+}
+
+/// How a process's standard streams are connected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stdio {
+    /// stdin from `/dev/null`, stdout and stderr into pipes: a container, a probe, a hook.
+    #[default]
+    Detached,
+    /// stdin from a pipe as well ([`Spawned::stdin`]): `kubectl exec -i`.
+    Piped,
+    /// A new terminal: stdin, stdout and stderr are the far end of a pseudo-terminal whose
+    /// near end is [`Spawned::terminal`], and the process leads a session of its own with it
+    /// as its controlling terminal (so Ctrl-C reaches it as `SIGINT`): `kubectl exec -t`. Its
+    /// output, stdout and stderr together, is read from [`Spawned::stdout`].
+    Terminal,
+}
+
+/// The width and height of a terminal, in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalSize {
+    pub width: u16,
+    pub height: u16,
 }
 
 /// A running container's namespaces to enter: those of its main process `pid`, its mount and
@@ -137,9 +165,20 @@ pub struct ExitInfo {
 /// A started process: its id (also its process group id), its output pipes and its end.
 pub struct Spawned {
     pub pid: u32,
+    /// Its stdin, for [`Stdio::Piped`] and [`Stdio::Terminal`]; dropping it is end of input
+    /// (for a terminal, only once [`Spawned::terminal`] is dropped too).
+    pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
     pub stdout: Box<dyn AsyncRead + Send + Unpin>,
     pub stderr: Box<dyn AsyncRead + Send + Unpin>,
+    /// The terminal of a [`Stdio::Terminal`] process, to resize.
+    pub terminal: Option<Box<dyn Terminal>>,
     pub exit: BoxFuture<'static, ExitInfo>,
+}
+
+/// A pseudo-terminal the agent holds the near end of.
+pub trait Terminal: Send + Sync {
+    /// Sets its size (the process gets `SIGWINCH`).
+    fn resize(&self, size: TerminalSize) -> Result<(), OsError>;
 }
 
 /// Signals the agent sends to a container's process group.

@@ -105,6 +105,12 @@ pub struct Child {
     pub exit: ChildWaiter,
 }
 
+/// A process started on a terminal: its pid (and session) and its end.
+pub struct TerminalChild {
+    pub pid: u32,
+    pub exit: ChildWaiter,
+}
+
 /// Everything the child reads, and the two words it writes back on failure.
 struct ChildArgs<'a> {
     program: &'a Program,
@@ -114,6 +120,8 @@ struct ChildArgs<'a> {
     stdin: &'a OwnedFd,
     stdout: &'a OwnedFd,
     stderr: &'a OwnedFd,
+    /// stdin is a terminal, which the child makes the controlling terminal of a new session.
+    terminal: bool,
     /// The errno of the failed step, 0 while none failed.
     errno: AtomicI32,
     /// Which step failed ([`FailedStep`] as a number).
@@ -136,6 +144,33 @@ pub fn spawn(program: &Program, setup: &ChildSetup, stdin: &OwnedFd) -> Result<C
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
     let (stderr_read, stderr_write) =
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(std::io::Error::from)?;
+    let (pid, exit) = start(program, setup, [stdin, &stdout_write, &stderr_write], false)?;
+    Ok(Child {
+        pid,
+        stdout: stdout_read,
+        stderr: stderr_read,
+        exit,
+    })
+}
+
+/// Starts `program` as the leader of a new session whose controlling terminal is `terminal`
+/// (the far end of a pseudo-terminal), which is also its stdin, stdout and stderr.
+pub fn spawn_on_terminal(
+    program: &Program,
+    setup: &ChildSetup,
+    terminal: &OwnedFd,
+) -> Result<TerminalChild, SpawnError> {
+    let (pid, exit) = start(program, setup, [terminal, terminal, terminal], true)?;
+    Ok(TerminalChild { pid, exit })
+}
+
+/// Clones the child with `stdio` as its descriptors 0, 1 and 2, and waits for its `execve`.
+fn start(
+    program: &Program,
+    setup: &ChildSetup,
+    [stdin, stdout, stderr]: [&OwnedFd; 3],
+    terminal: bool,
+) -> Result<(u32, ChildWaiter), SpawnError> {
     let argv = pointers(&program.argv);
     let envp = pointers(&program.env);
     let args = ChildArgs {
@@ -144,14 +179,15 @@ pub fn spawn(program: &Program, setup: &ChildSetup, stdin: &OwnedFd) -> Result<C
         envp: &envp,
         setup,
         stdin,
-        stdout: &stdout_write,
-        stderr: &stderr_write,
+        stdout,
+        stderr,
+        terminal,
         errno: AtomicI32::new(0),
         step: AtomicI32::new(0),
     };
     CHILD_STACK
         .with_borrow_mut(|stack| clone_child(&args, stack))
-        .and_then(|pid| started(pid, &args, stdout_read, stderr_read))
+        .and_then(|pid| started(pid, &args))
 }
 
 thread_local! {
@@ -218,13 +254,9 @@ fn clone_child(args: &ChildArgs<'_>, stack: &mut Vec<u8>) -> Result<c_int, Spawn
     Ok(pid)
 }
 
-/// What became of a cloned child: an error if its setup or execve failed, else the process.
-fn started(
-    pid: c_int,
-    args: &ChildArgs<'_>,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
-) -> Result<Child, SpawnError> {
+/// What became of a cloned child: an error if its setup or execve failed, else its pid and
+/// its end.
+fn started(pid: c_int, args: &ChildArgs<'_>) -> Result<(u32, ChildWaiter), SpawnError> {
     let errno = args.errno.load(Ordering::Acquire);
     if errno != 0 {
         reap_failed(pid);
@@ -243,12 +275,7 @@ fn started(
     // The child is ours until it is reaped, so its pid cannot be reused before this.
     let pidfd = rustix::process::pidfd_open(raw_pid, rustix::process::PidfdFlags::empty())
         .map_err(std::io::Error::from)?;
-    Ok(Child {
-        pid: pid.unsigned_abs(),
-        stdout,
-        stderr,
-        exit: ChildWaiter::new(pidfd)?,
-    })
+    Ok((pid.unsigned_abs(), ChildWaiter::new(pidfd)?))
 }
 
 /// Waits for (and reaps) a child whose setup failed; it has already exited.
@@ -416,10 +443,18 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
     // Containers die with the agent instead of running on unsupervised.
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
         .map_err(other)?;
-    rustix::process::setpgid(None, None).map_err(other)?;
+    if args.terminal {
+        // A session of its own is a process group of its own too.
+        rustix::process::setsid().map_err(other)?;
+    } else {
+        rustix::process::setpgid(None, None).map_err(other)?;
+    }
     redirect(args.stdin, 0).map_err(other)?;
     redirect(args.stdout, 1).map_err(other)?;
     redirect(args.stderr, 2).map_err(other)?;
+    if args.terminal {
+        rustix::process::ioctl_tiocsctty(rustix::stdio::stdin()).map_err(other)?;
+    }
     let setup = args.setup;
     for f in &setup.cgroup_procs {
         rustix::io::write(f, b"0").map_err(other)?;

@@ -236,15 +236,14 @@ impl Worker {
             log_path,
             join: None,
         };
-        // What an exec probe or hook runs as: the container's own environment, user and
-        // working directory. It enters the container's mount namespace (see `Runtime::exec`),
-        // or, where the agent may make none, the container has no mounts either.
-        let exec_config = probe::has_exec(&container).then(|| {
-            Arc::new(ContainerConfig {
-                argv: Vec::new(),
-                mounts: Vec::new(),
-                ..config.clone()
-            })
+        // What an exec probe, hook or `kubectl exec` runs as: the container's own environment,
+        // user and working directory. It enters the container's mount namespace (see
+        // `Runtime::exec`), or, where the agent may make none, the container has no mounts
+        // either.
+        let exec_config = Arc::new(ContainerConfig {
+            argv: Vec::new(),
+            mounts: Vec::new(),
+            ..config.clone()
         });
         let started = self.ctx.runtime.start(config);
         // The child bound the file before its `execve`, which `start` waits for: the open file
@@ -273,9 +272,19 @@ impl Worker {
                     s.container_id = Some(id);
                     s.termination = term_file.map(Arc::new);
                     s.forget_attempt();
-                    s.attempt_cancel = Some(tokio_util::sync::CancellationToken::new());
+                    let ended = tokio_util::sync::CancellationToken::new();
+                    s.attempt_cancel = Some(ended.clone());
                     s.probes = probe::Prober::for_container(&container, now_ms);
-                    s.exec_config = exec_config;
+                    self.ctx.exec_targets.running(
+                        &self.uid,
+                        &container.name,
+                        crate::exec::ExecTarget {
+                            config: exec_config.clone(),
+                            pid: started.pid,
+                            ended,
+                        },
+                    );
+                    s.exec_config = Some(exec_config);
                 }
                 self.started_since_write = true;
                 if started.limits_unenforced {

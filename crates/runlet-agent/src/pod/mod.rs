@@ -323,6 +323,7 @@ impl Worker {
         for s in &mut self.slots {
             s.forget_attempt();
         }
+        self.ctx.exec_targets.pod_gone(&self.uid);
         let _ = tokio::time::timeout(Duration::from_secs(10), async {
             while self.handlers.join_next().await.is_some() {}
         })

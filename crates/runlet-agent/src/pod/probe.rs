@@ -785,26 +785,6 @@ fn server_name(host: &str) -> rustls::pki_types::ServerName<'static> {
     )
 }
 
-/// Whether any probe or lifecycle hook of `container` runs a command.
-pub fn has_exec(container: &Container) -> bool {
-    let hooks = container.lifecycle.as_ref();
-    [
-        &container.startup_probe,
-        &container.liveness_probe,
-        &container.readiness_probe,
-    ]
-    .into_iter()
-    .flatten()
-    .any(|p| p.exec.is_some())
-        || [
-            hooks.and_then(|l| l.post_start.as_ref()),
-            hooks.and_then(|l| l.pre_stop.as_ref()),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|h| h.exec.is_some())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -7,9 +7,10 @@
 
 pub mod process;
 
-use crate::os::{BindMount, Credentials, Limits, OsError, Signal};
+use crate::os::{BindMount, Credentials, Limits, OsError, Signal, Stdio, Terminal};
 use futures::future::BoxFuture;
 use std::path::PathBuf;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A failure to start a container attempt.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,21 @@ pub enum ExecOutcome {
     Cancelled,
 }
 
+/// A command running in a container with its streams attached ([`Runtime::exec_attached`]):
+/// `kubectl exec`.
+pub struct AttachedExec {
+    /// Its stdin, when asked for; dropping it is the end of its input.
+    pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    pub stdout: Box<dyn AsyncRead + Send + Unpin>,
+    /// Nothing for a command on a terminal, whose stdout carries both.
+    pub stderr: Box<dyn AsyncRead + Send + Unpin>,
+    /// Its terminal, when it runs on one.
+    pub terminal: Option<Box<dyn Terminal>>,
+    /// Its exit code (128 + the signal when one ended it), once it is reaped. Dropping this
+    /// before then (the client went away) kills it, with what it started.
+    pub exit: BoxFuture<'static, i32>,
+}
+
 /// How much of an exec's output is kept (upstream's `maxReadLength`, 10 KiB).
 pub const EXEC_OUTPUT_LIMIT: usize = 10 * 1024;
 
@@ -95,6 +111,15 @@ pub trait Runtime: Send + Sync + 'static {
         timeout: std::time::Duration,
         cancel: tokio_util::sync::CancellationToken,
     ) -> Result<BoxFuture<'static, ExecOutcome>, RuntimeError>;
+    /// Starts `config.argv` as [`Runtime::exec`] does, with its streams connected as `stdio`
+    /// says and handed to the caller; killed once `cancel` fires (the container's attempt
+    /// ended) or its [`AttachedExec::exit`] is dropped.
+    fn exec_attached(
+        &self,
+        config: ContainerConfig,
+        stdio: Stdio,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<AttachedExec, RuntimeError>;
     /// Signals a running attempt (see [`crate::os::Os::signal_container`]: SIGTERM to its main
     /// process, SIGKILL to its whole process group).
     fn signal(&self, pid: u32, signal: Signal);

@@ -8,10 +8,11 @@
 //! elsewhere, the rest of its process group is killed when it ends.
 
 use super::{
-    ContainerConfig, EXEC_OUTPUT_LIMIT, ExecOutcome, Exited, Runtime, RuntimeError, Started,
+    AttachedExec, ContainerConfig, EXEC_OUTPUT_LIMIT, ExecOutcome, Exited, Runtime, RuntimeError,
+    Started,
 };
 use crate::logs::{LogStore, copy_to_cri, open_cri_log};
-use crate::os::{Os, OsError, Signal, SpawnSpec};
+use crate::os::{Os, OsError, Signal, SpawnSpec, Stdio};
 use futures::future::BoxFuture;
 use runlet_api::clock::Clock;
 use std::sync::Arc;
@@ -128,28 +129,7 @@ impl Runtime for ProcessRuntime {
         timeout: std::time::Duration,
         cancel: tokio_util::sync::CancellationToken,
     ) -> Result<BoxFuture<'static, ExecOutcome>, RuntimeError> {
-        // Into the container's own namespaces, where it has them.
-        // An agent that may make namespaces made the container a mount namespace of its own
-        // (and a PID namespace, unless `hostPID`).
-        let join = config
-            .join
-            .filter(|_| self.os.is_root())
-            .map(|pid| crate::os::Join {
-                pid,
-                pid_namespace: config.pid_namespace,
-            });
-        let joined = join.is_some();
-        // And into its cgroup, as runc's exec joins it: what it uses counts against the
-        // container's limits.
-        let cgroup = if joined {
-            self.os.cgroup_procs(&config.id)
-        } else {
-            Vec::new()
-        };
-        let spawned = self
-            .os
-            .spawn(spawn_spec(config, cgroup, join))
-            .map_err(start_error)?;
+        let (spawned, joined) = self.spawn_in_container(config, Stdio::Detached)?;
         let os = self.os.clone();
         let pid = spawned.pid;
         let mut exit = spawned.exit;
@@ -184,6 +164,43 @@ impl Runtime for ProcessRuntime {
         }))
     }
 
+    fn exec_attached(
+        &self,
+        config: ContainerConfig,
+        stdio: Stdio,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<AttachedExec, RuntimeError> {
+        let (spawned, joined) = self.spawn_in_container(config, stdio)?;
+        let pid = spawned.pid;
+        let mut kill = KillOnDrop {
+            os: Some(self.os.clone()),
+            pid,
+        };
+        let exit = spawned.exit;
+        Ok(AttachedExec {
+            stdin: spawned.stdin,
+            stdout: spawned.stdout,
+            stderr: spawned.stderr,
+            terminal: spawned.terminal,
+            exit: Box::pin(async move {
+                tokio::pin!(exit);
+                let code = tokio::select! {
+                    e = &mut exit => e.code,
+                    _ = cancel.cancelled() => {
+                        kill.now();
+                        exit.await.code
+                    }
+                };
+                // As for a probe: inside the container, what it started in the background
+                // stays until the container ends; elsewhere it goes now.
+                if joined {
+                    kill.disarm();
+                }
+                code
+            }),
+        })
+    }
+
     fn signal(&self, pid: u32, signal: Signal) {
         if let Err(e) = self.os.signal_container(pid, signal) {
             tracing::warn!(pid, error = %e, "signalling a container");
@@ -192,6 +209,65 @@ impl Runtime for ProcessRuntime {
 
     fn os(&self) -> &dyn Os {
         self.os.as_ref()
+    }
+}
+
+impl ProcessRuntime {
+    /// Starts `config.argv` as the container `config` describes runs, in its namespaces and
+    /// cgroup where it has them (an agent that may make namespaces made the container a mount
+    /// namespace of its own, and a PID namespace unless `hostPID`); whether it joined them.
+    fn spawn_in_container(
+        &self,
+        config: ContainerConfig,
+        stdio: Stdio,
+    ) -> Result<(crate::os::Spawned, bool), RuntimeError> {
+        let join = config
+            .join
+            .filter(|_| self.os.is_root())
+            .map(|pid| crate::os::Join {
+                pid,
+                pid_namespace: config.pid_namespace,
+            });
+        let joined = join.is_some();
+        // And into its cgroup, as runc's exec joins it: what it uses counts against the
+        // container's limits.
+        let cgroup = if joined {
+            self.os.cgroup_procs(&config.id)
+        } else {
+            Vec::new()
+        };
+        let spec = SpawnSpec {
+            stdio,
+            ..spawn_spec(config, cgroup, join)
+        };
+        let spawned = self.os.spawn(spec).map_err(start_error)?;
+        Ok((spawned, joined))
+    }
+}
+
+/// Kills a process group when dropped, unless disarmed (`os` taken).
+struct KillOnDrop {
+    os: Option<Arc<dyn Os>>,
+    pid: u32,
+}
+
+impl KillOnDrop {
+    fn disarm(&mut self) {
+        self.os = None;
+    }
+
+    fn now(&self) {
+        if let Some(os) = &self.os
+            && let Err(e) = os.signal_container(self.pid, Signal::Kill)
+        {
+            tracing::debug!(pid = self.pid, error = %e, "killing an exec");
+        }
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.now();
     }
 }
 
@@ -211,6 +287,7 @@ fn spawn_spec(
         pid_namespace: config.pid_namespace,
         cgroup_procs,
         join,
+        stdio: crate::os::Stdio::Detached,
     }
 }
 

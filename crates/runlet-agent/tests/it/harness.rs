@@ -4,7 +4,6 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use runlet_agent::{Agent, AgentConfig};
 use runlet_test::TestApi;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -39,9 +38,10 @@ impl Env {
         let mut config = AgentConfig::new(NODE, self.dir.path().join("agent"));
         config.tick = Duration::from_millis(20);
         let agent = Agent::new(self.api.client.clone(), self.api.clock.clone(), config);
-        self.api
-            .state
-            .register_log_source(NODE, Arc::new(agent.handle()));
+        self.api.state.register_local_agent(
+            NODE,
+            runlet_apiserver::state::LocalAgent::new(agent.handle()),
+        );
         self.cancel = CancellationToken::new();
         let token = self.cancel.clone();
         self.task = Some(tokio::spawn(async move {

@@ -20,7 +20,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// The container names of one kind in a pod spec (or a record) at `key`.
-fn names(obj: &Value, key: &str) -> Vec<String> {
+pub(super) fn names(obj: &Value, key: &str) -> Vec<String> {
     obj[key]
         .as_array()
         .map(|a| {
@@ -34,7 +34,7 @@ fn names(obj: &Value, key: &str) -> Vec<String> {
 
 /// Upstream's choice of container: the one asked for (which must exist), else the only one.
 /// `known` is false for a record too old to list its containers: any name asked for is tried.
-fn choose_container(
+pub(super) fn choose_container(
     pod: &str,
     asked: Option<&str>,
     containers: &[String],
@@ -224,12 +224,20 @@ fn container_to_read(
 
 /// How to reach `node`'s logs: the in-process source, else its agent's published endpoint.
 async fn node_source(state: &AppState, node: &str) -> ApiResult<Arc<dyn LogSource>> {
-    if let Some(source) = state.log_source(node) {
-        return Ok(source);
+    if let Some(agent) = state.local_agent(node) {
+        return Ok(agent.logs);
     }
+    Ok(remote_agent(state, node).await?)
+}
+
+/// The agent of `node` on another machine, through the endpoint its Node publishes.
+pub(super) async fn remote_agent(
+    state: &AppState,
+    node: &str,
+) -> ApiResult<Arc<nodeproxy::NodeAgent>> {
     let unserved = || {
         ApiError::new(Status::bad_request(format!(
-            "no node agent serves logs for node {node:?}"
+            "no node agent serves node {node:?}"
         )))
     };
     let Some(identity) = state.node_client() else {
@@ -243,7 +251,7 @@ async fn node_source(state: &AppState, node: &str) -> ApiResult<Arc<dyn LogSourc
         .await
         .map_err(|e| if e.0.code == 404 { e } else { unserved() })?;
     let endpoint = nodeproxy::Endpoint::of_node(&node_obj).ok_or_else(unserved)?;
-    Ok(Arc::new(nodeproxy::NodeLogs::new(identity, endpoint)))
+    Ok(Arc::new(nodeproxy::NodeAgent::new(identity, endpoint)))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod delete;
 pub mod evict;
+mod exec;
 pub mod log;
 mod negotiate;
 mod options;
@@ -16,7 +17,7 @@ pub mod write;
 
 /// The kubelet's streaming subresources of a pod (`kubectl exec`, `attach`, `port-forward`),
 /// which runlet does not serve: they answer with why, instead of a bare 404.
-const STREAMING: &[&str] = &["exec", "attach", "portforward", "proxy"];
+const STREAMING: &[&str] = &["attach", "portforward", "proxy"];
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -153,7 +154,7 @@ pub fn parse_path(path: &str) -> ApiResult<Option<Target>> {
                 }
                 [_, sub] if info.kind == "Pod" && STREAMING.contains(sub) => {
                     return Err(ApiError::new(Status::bad_request(format!(
-                        "pods/{sub} is not supported by runlet: its node agent runs containers as host processes and serves no streams into them (logs are served: pods/log)"
+                        "pods/{sub} is not supported by runlet: its node agent serves logs (pods/log) and commands run in containers (pods/exec), no other streams"
                     ))));
                 }
                 _ => return Err(ApiError::new(Status::path_not_found())),
@@ -182,6 +183,7 @@ pub async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    Upgrade(upgrade): Upgrade,
     body: Body,
 ) -> Response {
     let query = Query::parse(uri.query());
@@ -193,6 +195,12 @@ pub async fn handle(
         // A log is text, whatever the client accepts.
         if target.subresource.as_deref() != Some("log") {
             encoding = negotiate::encoding(&headers, query.flag("watch"))?;
+        }
+        if target.subresource.as_deref() == Some("exec") {
+            if method != Method::GET && method != Method::POST {
+                return Err(not_allowed(&method, &target));
+            }
+            return exec::exec(&state, &target, &query, &headers, upgrade).await;
         }
         dispatch(&state, &method, target, &query, &headers, body).await
     }
@@ -245,10 +253,28 @@ async fn dispatch(
         ("DELETE", false, None) => {
             delete::delete_collection(state, &target, query, headers, body).await
         }
-        _ => Err(ApiError::new(Status::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource ({method} {})",
-            target.info.qualified_plural()
-        )))),
+        _ => Err(not_allowed(method, &target)),
+    }
+}
+
+fn not_allowed(method: &Method, target: &Target) -> ApiError {
+    ApiError::new(Status::method_not_allowed(format!(
+        "the server does not allow this method on the requested resource ({method} {})",
+        target.info.qualified_plural()
+    )))
+}
+
+/// The connection's upgrade, when the request asks for one (`pods/exec`).
+pub struct Upgrade(Option<hyper::upgrade::OnUpgrade>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Upgrade {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Upgrade(parts.extensions.remove()))
     }
 }
 

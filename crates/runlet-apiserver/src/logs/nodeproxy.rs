@@ -1,5 +1,7 @@
-//! Logs of pods on a remote node: the API server proxies the request to the node agent's HTTPS
-//! endpoint, as upstream's API server proxies `pods/log` to the kubelet.
+//! Logs of pods on a remote node, and commands run in its containers: the API server proxies
+//! the request to the node agent's HTTPS endpoint, as upstream's API server proxies `pods/log`
+//! and `pods/exec` to the kubelet. An exec is relayed as a WebSocket of its own (the version 5
+//! protocol) that the API server attaches to ([`runlet_stream::attach`]).
 //!
 //! The endpoint is what the agent published in its Node: the port in
 //! `status.daemonEndpoints.kubeletEndpoint.Port`, the host in `status.addresses` (InternalIP,
@@ -14,6 +16,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use hyper_util::rt::TokioIo;
 use runlet_api::logs::SERVING_CERTIFICATE_ANNOTATION;
+use runlet_stream::{ExecRequest, ExecSession, ExecSource, ExecSourceError};
 use rustls::DigitallySignedStruct;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -21,6 +24,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// How long connecting to an agent (TCP and TLS) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -152,23 +156,76 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-/// One node's logs through its agent's endpoint.
-pub struct NodeLogs {
+/// One node's agent through its endpoint: its logs, and commands run in its containers.
+pub struct NodeAgent {
     client: Arc<NodeClient>,
     endpoint: Endpoint,
 }
 
-impl NodeLogs {
+impl NodeAgent {
     pub fn new(client: Arc<NodeClient>, endpoint: Endpoint) -> Self {
-        NodeLogs { client, endpoint }
+        NodeAgent { client, endpoint }
     }
 }
 
-impl LogSource for NodeLogs {
+impl LogSource for NodeAgent {
     fn logs(&self, req: LogRequest) -> BoxFuture<'static, Result<LogBody, LogSourceError>> {
         let client = self.client.clone();
         let endpoint = self.endpoint.clone();
         Box::pin(async move { fetch(&client, &endpoint, &req).await })
+    }
+}
+
+/// The agent's endpoint serves `exec/{namespace}/{pod}/{container}` with the version 5
+/// protocol, which the API server attaches to and serves its own client from.
+impl ExecSource for NodeAgent {
+    fn exec(&self, req: ExecRequest) -> BoxFuture<'static, Result<ExecSession, ExecSourceError>> {
+        let client = self.client.clone();
+        let endpoint = self.endpoint.clone();
+        Box::pin(async move {
+            let tls = connect(&client, &endpoint)
+                .await
+                .map_err(|e| ExecSourceError::Internal(e.to_string()))?;
+            let url = format!(
+                "wss://{}:{}/exec/{}/{}/{}?{}",
+                endpoint.host,
+                endpoint.port,
+                req.namespace,
+                req.pod,
+                req.container,
+                req.query()
+            );
+            let unreachable =
+                |why: String| ExecSourceError::Internal(unreachable(&endpoint, why).to_string());
+            let mut request = url
+                .into_client_request()
+                .map_err(|e| unreachable(e.to_string()))?;
+            request.headers_mut().insert(
+                http::header::SEC_WEBSOCKET_PROTOCOL,
+                http::HeaderValue::from_static(runlet_stream::V5),
+            );
+            let ws = match tokio_tungstenite::client_async(request, tls).await {
+                Ok((ws, _)) => ws,
+                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                    let message = response
+                        .body()
+                        .as_deref()
+                        .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                        .unwrap_or_default();
+                    return Err(match response.status().as_u16() {
+                        404 => ExecSourceError::NotFound(message),
+                        400 => ExecSourceError::BadRequest(message),
+                        code => unreachable(format!("{code}: {message}")),
+                    });
+                }
+                Err(e) => return Err(unreachable(e.to_string())),
+            };
+            Ok(runlet_stream::attach(
+                ws,
+                runlet_stream::Protocol::V5,
+                [req.stdin, req.stdout, req.stderr, req.tty],
+            ))
+        })
     }
 }
 
@@ -179,11 +236,11 @@ fn unreachable(endpoint: &Endpoint, why: impl std::fmt::Display) -> LogSourceErr
     ))
 }
 
-async fn fetch(
+/// A TLS connection to the agent's endpoint, as the API server's kubelet client.
+async fn connect(
     client: &NodeClient,
     endpoint: &Endpoint,
-    req: &LogRequest,
-) -> Result<LogBody, LogSourceError> {
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, LogSourceError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -204,10 +261,18 @@ async fn fetch(
             .connect(server_name, tcp)
             .await
     };
-    let tls = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+    tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
         .map_err(|_| unreachable(endpoint, "timed out"))?
-        .map_err(|e| unreachable(endpoint, e))?;
+        .map_err(|e| unreachable(endpoint, e))
+}
+
+async fn fetch(
+    client: &NodeClient,
+    endpoint: &Endpoint,
+    req: &LogRequest,
+) -> Result<LogBody, LogSourceError> {
+    let tls = connect(client, endpoint).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .map_err(|e| unreachable(endpoint, e))?;

@@ -311,13 +311,14 @@ fn kubectl_drain_evicts_the_pods_and_uncordon_lets_them_back() {
         running().lines().count() == 2
     });
     let before = running();
-    // No streams into containers: kubectl says why instead of "could not find the resource".
+    // No attach to a container's own streams: kubectl says why instead of "could not find
+    // the resource".
     let first = before.lines().next().unwrap_or_default().to_string();
-    let exec = s.kubectl(&["exec", &first, "--", "true"]);
-    let said = String::from_utf8_lossy(&exec.stderr);
-    assert!(!exec.status.success());
+    let attach = s.kubectl(&["attach", &first]);
+    let said = String::from_utf8_lossy(&attach.stderr);
+    assert!(!attach.status.success());
     assert!(
-        said.contains("pods/exec is not supported by runlet"),
+        said.contains("pods/attach is not supported by runlet"),
         "{said}"
     );
     let out = s.kubectl(&[

@@ -11,6 +11,7 @@ mod crash;
 mod e2e_cron;
 mod e2e_jobs;
 mod examples;
+mod exec;
 mod harness;
 mod kubectl;
 mod logs;

@@ -13,6 +13,7 @@ import yaml
 
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+from kubernetes.stream import stream
 
 NS = "py-tests"
 
@@ -238,6 +239,48 @@ class ClientTests(unittest.TestCase):
             threading.Event().wait(0.1)
         self.fail("an unused claim was still there after 30 s")
 
+
+    def test_exec_streams_a_commands_output_input_and_exit_code(self):
+        pod = client.V1Pod(
+            metadata=client.V1ObjectMeta(name="shell"),
+            spec=client.V1PodSpec(
+                containers=[
+                    client.V1Container(
+                        name="c",
+                        image="busybox",
+                        command=["sleep", "300"],
+                        env=[client.V1EnvVar(name="GREETING", value="hello")],
+                    )
+                ],
+            ),
+        )
+        self.core.create_namespaced_pod(NS, pod)
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=60)
+        while self.core.read_namespaced_pod("shell", NS).status.phase != "Running":
+            self.assertLess(datetime.datetime.now(), deadline, "the pod never ran")
+            threading.Event().wait(0.1)
+        # All output at once: stdout and stderr together, the container's environment.
+        out = stream(
+            self.core.connect_get_namespaced_pod_exec, "shell", NS,
+            command=["sh", "-c", "echo $GREETING; echo oops >&2"],
+            stdout=True, stderr=True, stdin=False, tty=False,
+        )
+        self.assertEqual(out, "hello\noops\n")
+        # Interactive: stdin in, separate streams out, and the exit code.
+        resp = stream(
+            self.core.connect_get_namespaced_pod_exec, "shell", NS,
+            command=["sh", "-c", "read line; echo got $line; echo bad >&2; exit 7"],
+            stdout=True, stderr=True, stdin=True, tty=False, _preload_content=False,
+        )
+        try:
+            resp.write_stdin("typed\n")
+            resp.run_forever(timeout=30)
+            self.assertEqual(resp.read_stdout(), "got typed\n")
+            self.assertEqual(resp.read_stderr(), "bad\n")
+            self.assertEqual(resp.returncode, 7)
+        finally:
+            resp.close()
+        self.core.delete_namespaced_pod("shell", NS, grace_period_seconds=0)
 
     def test_options_upstream_refuses_are_refused_and_nothing_is_written(self):
         cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="dry"), data={"a": "1"})
