@@ -49,6 +49,8 @@ enum Command {
     Describe(cmd::describe::DescribeArgs),
     /// Print (or follow) the logs of a pod, or of every pod of a job.
     Logs(cmd::logs::LogsArgs),
+    /// Run a command in a running container of a pod or job (`-i` stdin, `-t` terminal).
+    Exec(cmd::exec::ExecArgs),
     /// Delete jobs or cronjobs (`--cascade=background|foreground|orphan`).
     Delete(cmd::delete::DeleteArgs),
     /// Wait for a job to complete or fail (`--for=condition=complete`).
@@ -80,6 +82,7 @@ fn main() -> std::process::ExitCode {
         Command::Get(args) => cmd::get::run(args),
         Command::Describe(args) => cmd::describe::run(args),
         Command::Logs(args) => cmd::logs::run(args),
+        Command::Exec(args) => cmd::exec::run(args),
         Command::Delete(args) => cmd::delete::run(args),
         Command::Wait(args) => cmd::wait::run(args),
         Command::Suspend(args) => cmd::suspend::run(args),

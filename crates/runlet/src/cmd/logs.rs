@@ -149,7 +149,7 @@ async fn pod_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, Cl
 
 /// kubectl's choice: the `default-container` annotation, else the first container; says so
 /// on stderr when the pod has several.
-fn default_container(pod: &Value) -> String {
+pub(crate) fn default_container(pod: &Value) -> String {
     let names: Vec<&str> = pod["spec"]["containers"]
         .as_array()
         .into_iter()
@@ -264,7 +264,8 @@ fn started(pod: &Pod, container: &str) -> bool {
         })
 }
 
-async fn job_pods(ctx: &Ctx, job: &Job) -> Result<Vec<Pod>, CliError> {
+/// The pods of `job`, oldest first.
+pub(crate) async fn job_pods(ctx: &Ctx, job: &Job) -> Result<Vec<Pod>, CliError> {
     let selector = selector_string(job.spec.as_ref().and_then(|s| s.selector.as_ref()));
     let path = with_query(
         &format!("/api/v1/namespaces/{}/pods", ctx.namespace),

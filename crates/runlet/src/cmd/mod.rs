@@ -1,4 +1,4 @@
-//! One module per subcommand. `get`, `describe`, `logs`, `apply`, `delete`, `wait`,
+//! One module per subcommand. `get`, `describe`, `logs`, `exec`, `apply`, `delete`, `wait`,
 //! `suspend`, `resume`, `rerun` and `trigger` are API clients sharing `crate::cli`.
 
 pub mod agent;
@@ -8,6 +8,7 @@ pub mod bench_jobs;
 pub mod completion;
 pub mod delete;
 pub mod describe;
+pub mod exec;
 pub mod get;
 pub mod kubectl;
 pub mod logs;

@@ -2,7 +2,7 @@
 //! environment and volumes), with stdin, a terminal of the client's size, the command's exit
 //! code as kubectl's, upstream's errors, and through a remote node agent.
 
-use crate::harness::{AgentProcess, Server, run_bounded, wait_until};
+use crate::harness::{AgentProcess, BIN, Server, run_bounded, wait_until};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -60,6 +60,16 @@ fn exec(s: &Server, args: &[&str], stdin: Option<&str>) -> Output {
     let mut all = vec!["exec"];
     all.extend_from_slice(args);
     s.kubectl_with(&all, stdin, &[])
+}
+
+/// `runlet exec ARGS` (its flags before the `--` of `args`).
+fn runlet_exec(s: &Server, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["exec", "--kubeconfig"])
+        .arg(s.kubeconfig())
+        .args(args)
+        .env_remove("KUBECONFIG");
+    run_bounded(cmd, stdin, Duration::from_secs(60))
 }
 
 #[test]
@@ -134,6 +144,44 @@ fn kubectl_exec_runs_commands_in_the_container_with_its_environment_and_volumes(
     assert_eq!(entry["kind"], "PodExecOptions");
     assert_eq!(entry["verbs"], serde_json::json!(["create", "get"]));
 
+    // runlet's own CLI does the same without kubectl.
+    let out = runlet_exec(
+        &s,
+        &[
+            "job/shell",
+            "--",
+            "sh",
+            "-c",
+            "echo $GREETING; echo e >&2; exit 6",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello\n");
+    assert_eq!(
+        text(&out.stderr),
+        "e\ncommand terminated with exit code 6\n"
+    );
+    let out = runlet_exec(
+        &s,
+        &["-i", &pod, "--", "tr", "a-z", "A-Z"],
+        Some("in put\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "IN PUT\n");
+    let out = runlet_exec(&s, &[&pod, "--", "no-such-program"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: Internal error occurred: "),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = runlet_exec(&s, &["job/nothing", "--", "true"], None);
+    assert_eq!(
+        text(&out.stderr),
+        "Error from server (NotFound): jobs.batch \"nothing\" not found\n"
+    );
+
     // Not a WebSocket upgrade: upstream's 400, and nothing runs.
     let raw = s.kubectl(&[
         "get",
@@ -148,30 +196,32 @@ fn kubectl_exec_runs_commands_in_the_container_with_its_environment_and_volumes(
     );
 }
 
-/// `kubectl exec -it` on a real terminal (`script` gives kubectl one): the command gets a
-/// terminal as its stdin and stdout, of the size of kubectl's.
+/// `kubectl exec -it` and `runlet exec -it` on a real terminal (`script` gives them one): the
+/// command gets a terminal as its stdin and stdout, of the size of the client's.
 #[test]
-fn kubectl_exec_it_gives_the_command_a_terminal_of_the_clients_size() {
+fn exec_it_gives_the_command_a_terminal_of_the_clients_size() {
     let s = Server::start();
     let pod = running_shell(&s);
     // The size arrives over the connection, possibly after the command started: it waits for
     // it (bounded), then reports.
     let remote = "for i in $(seq 100); do [ \"$(stty size)\" = \"17 91\" ] && break; sleep 0.1; done; \
                   stty size; tty; echo TERM=$TERM; exit 4";
-    let inner = format!("stty cols 91 rows 17; kubectl exec -it {pod} -- sh -c '{remote}'");
-    let mut cmd = Command::new("script");
-    cmd.args(["-q", "-e", "-c", &inner, "/dev/null"])
-        .env("KUBECONFIG", s.kubeconfig());
-    let out = run_bounded(cmd, Some(""), Duration::from_secs(60));
-    let shown = text(&out.stdout);
-    assert!(shown.contains("17 91\r\n"), "{shown}");
-    assert!(shown.contains("/dev/pts/"), "a terminal: {shown}");
-    assert!(shown.contains("TERM=xterm"), "{shown}");
-    assert!(
-        shown.contains("command terminated with exit code 4"),
-        "{shown}"
-    );
-    assert_eq!(out.status.code(), Some(4), "{shown}");
+    for client in ["kubectl", BIN] {
+        let inner = format!("stty cols 91 rows 17; {client} exec -it {pod} -- sh -c '{remote}'");
+        let mut cmd = Command::new("script");
+        cmd.args(["-q", "-e", "-c", &inner, "/dev/null"])
+            .env("KUBECONFIG", s.kubeconfig());
+        let out = run_bounded(cmd, Some(""), Duration::from_secs(60));
+        let shown = text(&out.stdout);
+        assert!(shown.contains("17 91\r\n"), "{client}: {shown}");
+        assert!(shown.contains("/dev/pts/"), "{client}: a terminal: {shown}");
+        assert!(shown.contains("TERM=xterm"), "{client}: {shown}");
+        assert!(
+            shown.contains("command terminated with exit code 4"),
+            "{client}: {shown}"
+        );
+        assert_eq!(out.status.code(), Some(4), "{client}: {shown}");
+    }
 }
 
 /// A pod on another machine's agent: the API server relays the exec to the agent's endpoint.
