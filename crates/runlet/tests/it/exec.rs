@@ -1,6 +1,7 @@
-//! `kubectl exec` with genuine kubectl: commands run in a running Job's container (its
-//! environment and volumes), with stdin, a terminal of the client's size, the command's exit
-//! code as kubectl's, upstream's errors, and through a remote node agent.
+//! `kubectl exec` (and `kubectl cp`, which runs `tar` through it) with genuine kubectl, and
+//! `runlet exec`: commands run in a running Job's container (its environment and volumes),
+//! with stdin, a terminal of the client's size, the command's exit code as kubectl's,
+//! upstream's errors, and through a remote node agent.
 
 use crate::harness::{AgentProcess, BIN, Server, run_bounded, wait_until};
 use std::process::{Command, Output};
@@ -116,6 +117,28 @@ fn kubectl_exec_runs_commands_in_the_container_with_its_environment_and_volumes(
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = exec(&s, &[&pod, "--", "cat", "/work/exec-note"], None);
     assert_eq!(text(&out.stdout), "from-exec\n");
+
+    // `kubectl cp` rides on exec (`tar` in the container), both ways, into the volume.
+    let local = tempfile::tempdir().expect("tempdir");
+    let sent = local.path().join("sent.txt");
+    std::fs::write(&sent, "copied in\n").expect("write");
+    s.kubectl_ok(&[
+        "cp",
+        sent.to_str().expect("utf-8 path"),
+        &format!("{pod}:/work/sent.txt"),
+    ]);
+    let out = exec(&s, &[&pod, "--", "cat", "/work/sent.txt"], None);
+    assert_eq!(text(&out.stdout), "copied in\n");
+    let back = local.path().join("note");
+    s.kubectl_ok(&[
+        "cp",
+        &format!("{pod}:/work/note"),
+        back.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&back).expect("copied back"),
+        "written-by-the-container\n"
+    );
 
     // A program that is not there: the runtime's words, kubectl's exit code 1.
     let out = exec(&s, &[&pod, "--", "no-such-program"], None);
