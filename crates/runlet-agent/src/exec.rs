@@ -11,6 +11,8 @@ use futures::future::BoxFuture;
 use runlet_stream::{ExecRequest, ExecSession, ExecSourceError, TerminalSize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// A running container attempt, as an exec into it needs it.
@@ -58,7 +60,7 @@ impl ExecTargets {
 /// Starts `req.command` in its container, if that runs here.
 pub fn exec(
     targets: &ExecTargets,
-    runtime: &dyn Runtime,
+    runtime: &Arc<dyn Runtime>,
     req: ExecRequest,
 ) -> Result<ExecSession, ExecSourceError> {
     if req.command.is_empty() {
@@ -70,13 +72,6 @@ pub fn exec(
     let target = targets.find(&req.uid, &req.container).ok_or_else(|| {
         ExecSourceError::NotFound(format!("container not found ({:?})", req.container))
     })?;
-    let stdio = if req.tty {
-        Stdio::Terminal
-    } else if req.stdin {
-        Stdio::Piped
-    } else {
-        Stdio::Detached
-    };
     let mut config = ContainerConfig {
         argv: req.command.clone(),
         join: Some(target.pid),
@@ -86,14 +81,36 @@ pub fn exec(
     if req.tty && !config.env.iter().any(|(k, _)| k == "TERM") {
         config.env.push(("TERM".into(), "xterm".into()));
     }
-    let running = match runtime.exec_attached(config, stdio, target.ended.clone()) {
+    let ended = target.ended;
+    if req.tty {
+        let runtime = runtime.clone();
+        return Ok(when_sized(req.stdin, move || {
+            start(runtime.as_ref(), config, &req, ended)
+        }));
+    }
+    Ok(start(runtime.as_ref(), config, &req, ended))
+}
+
+/// Starts `config` for `req` at once.
+fn start(
+    runtime: &dyn Runtime,
+    config: ContainerConfig,
+    req: &ExecRequest,
+    ended: CancellationToken,
+) -> ExecSession {
+    let stdio = if req.tty {
+        Stdio::Terminal
+    } else if req.stdin {
+        Stdio::Piped
+    } else {
+        Stdio::Detached
+    };
+    let running = match runtime.exec_attached(config, stdio, ended) {
         Ok(r) => r,
         // As containerd reports a command it could not start: after the upgrade, through the
         // error channel.
         Err(e) => {
-            return Ok(ExecSession::failed(format!(
-                "error executing command in container: {e}"
-            )));
+            return ExecSession::failed(format!("error executing command in container: {e}"));
         }
     };
     // A stream nobody asked for is read and thrown away, so the command never blocks on it
@@ -110,7 +127,7 @@ pub fn exec(
     };
     let terminal = running.terminal;
     let exit = running.exit;
-    Ok(ExecSession {
+    ExecSession {
         stdin: running.stdin.filter(|_| req.stdin),
         stdout: wanted(req.stdout, running.stdout),
         stderr: wanted(req.stderr && !req.tty, running.stderr),
@@ -125,5 +142,75 @@ pub fn exec(
             }) as Box<dyn Fn(TerminalSize) + Send + Sync>
         }),
         exit: Box::pin(async move { Ok(exit.await) }) as BoxFuture<'static, _>,
-    })
+    }
+}
+
+/// How long a command on a terminal waits for its client's size before it starts without it.
+const SIZE_WAIT: Duration = Duration::from_millis(500);
+/// How many bytes of a terminal session's input or output wait for their reader.
+const TERMINAL_BUFFER: usize = 64 * 1024;
+
+/// A session on a terminal whose command is started (by `start`) once the client has said its
+/// terminal's size, or [`SIZE_WAIT`] has passed: kubectl sends the size first thing, but only
+/// after the connection is upgraded, which is after the command would have started, so that a
+/// program asking at once (`stty size`, an editor) would see 80 by 24 instead. What the client
+/// sends meanwhile waits in the session's buffers.
+fn when_sized(stdin: bool, start: impl FnOnce() -> ExecSession + Send + 'static) -> ExecSession {
+    let (size_tx, mut size_rx) = watch::channel(None::<TerminalSize>);
+    let (stdin_near, mut stdin_far) = tokio::io::duplex(TERMINAL_BUFFER);
+    let (stdout_near, mut stdout_far) = tokio::io::duplex(TERMINAL_BUFFER);
+    let (mut exit_tx, exit_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(SIZE_WAIT, size_rx.wait_for(Option::is_some)).await;
+        let started = start();
+        let resizer = started.resize.map(|resize| {
+            tokio::spawn(async move {
+                loop {
+                    if let Some(size) = *size_rx.borrow_and_update() {
+                        resize(size);
+                    }
+                    if size_rx.changed().await.is_err() {
+                        return;
+                    }
+                }
+            })
+        });
+        if let Some(mut input) = started.stdin {
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut stdin_far, &mut input).await;
+            });
+        }
+        let output = started.stdout.map(|mut output| {
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut output, &mut stdout_far).await;
+            })
+        });
+        // The session dropped (its client gone) drops `exit`, which kills the command.
+        let exit = tokio::select! {
+            exit = started.exit => Some(exit),
+            () = exit_tx.closed() => None,
+        };
+        if let Some(exit) = exit {
+            if let Some(output) = output {
+                let _ = output.await;
+            }
+            let _ = exit_tx.send(exit);
+        }
+        if let Some(resizer) = resizer {
+            resizer.abort();
+        }
+    });
+    ExecSession {
+        stdin: stdin.then(|| Box::new(stdin_near) as _),
+        stdout: Some(Box::new(stdout_near)),
+        stderr: None,
+        resize: Some(Box::new(move |size| {
+            let _ = size_tx.send(Some(size));
+        })),
+        exit: Box::pin(async move {
+            exit_rx
+                .await
+                .unwrap_or_else(|_| Err("the command's session ended".into()))
+        }),
+    }
 }

@@ -220,7 +220,7 @@ impl LogSource for AgentHandle {
 /// behind the agent's HTTPS endpoint).
 impl ExecSource for AgentHandle {
     fn exec(&self, req: ExecRequest) -> BoxFuture<'static, Result<ExecSession, ExecSourceError>> {
-        let result = exec::exec(&self.exec_targets, self.runtime.as_ref(), req);
+        let result = exec::exec(&self.exec_targets, &self.runtime, req);
         Box::pin(async move { result })
     }
 }

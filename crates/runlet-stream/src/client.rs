@@ -2,6 +2,7 @@
 //! API server can serve its own client from a command that runs on another machine.
 
 use crate::{ExecExit, ExecSession, Protocol, TerminalSize, channel, exit_of_status};
+use futures::stream::SplitStream;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
@@ -64,79 +65,109 @@ struct Streams {
 }
 
 /// Moves bytes between the connection and the session until the error channel reports the end
-/// (or the connection breaks, or the session is dropped).
+/// (or the connection breaks, or the session is dropped). As in [`crate::serve`], the two
+/// directions run apart, so that output waiting for its reader never holds up stdin, nor the
+/// other way round.
 async fn relay<S>(
     ws: WebSocketStream<S>,
     protocol: Protocol,
-    mut streams: Streams,
+    streams: Streams,
     mut resizes: mpsc::UnboundedReceiver<TerminalSize>,
-    mut exit: oneshot::Sender<ExecExit>,
+    exit: oneshot::Sender<ExecExit>,
 ) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut tx, mut rx) = ws.split();
+    let (mut tx, rx) = ws.split();
+    let (done_tx, mut done) = oneshot::channel();
+    let Streams {
+        stdin,
+        stdout,
+        stderr,
+    } = streams;
+    let reader = tokio::spawn(read_server(rx, stdout, stderr, exit, done_tx));
+    let mut stdin = stdin;
     let mut stdin_buf = vec![0u8; 16 * 1024];
-    let lost = loop {
-        tokio::select! {
-            msg = rx.next() => match msg {
-                Some(Ok(Message::Binary(data))) => {
-                    let Some((&ch, payload)) = data.split_first() else { continue };
-                    let target = match ch {
-                        channel::STDOUT => streams.stdout.as_mut(),
-                        channel::STDERR => streams.stderr.as_mut(),
-                        channel::ERROR => {
-                            let status = serde_json::from_slice(payload).unwrap_or_default();
-                            // Whatever output is still buffered reaches the reader first:
-                            // the streams end here, and their readers drain them.
-                            drop(streams);
-                            let _ = exit.send(exit_of_status(&status));
-                            let _ = tx.close().await;
-                            return;
-                        }
-                        _ => None,
-                    };
-                    if let Some(t) = target {
-                        // An error: nobody reads this stream any more; the others may be read.
-                        let _ = t.write_all(payload).await;
-                    }
+    loop {
+        let message = tokio::select! {
+            n = read_stdin(&mut stdin, &mut stdin_buf), if stdin.is_some() => match n {
+                Some(n) => {
+                    let mut m = vec![channel::STDIN];
+                    m.extend_from_slice(stdin_buf.get(..n).unwrap_or_default());
+                    m
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break true,
-                Some(Ok(_)) => {}
+                None => {
+                    stdin = None;
+                    if protocol != Protocol::V5 {
+                        continue;
+                    }
+                    vec![channel::CLOSE, channel::STDIN]
+                }
             },
-            n = read_stdin(&mut streams.stdin, &mut stdin_buf), if streams.stdin.is_some() => {
-                let message = match n {
-                    Some(n) => {
-                        let mut m = vec![channel::STDIN];
-                        m.extend_from_slice(stdin_buf.get(..n).unwrap_or_default());
-                        m
-                    }
-                    None => {
-                        streams.stdin = None;
-                        if protocol != Protocol::V5 {
-                            continue;
-                        }
-                        vec![channel::CLOSE, channel::STDIN]
-                    }
-                };
-                if tx.send(Message::binary(message)).await.is_err() {
-                    break true;
-                }
-            }
             Some(size) = resizes.recv() => {
                 let mut m = vec![channel::RESIZE];
                 m.extend_from_slice(&serde_json::to_vec(&size).unwrap_or_default());
-                if tx.send(Message::binary(m)).await.is_err() {
-                    break true;
-                }
+                m
             }
-            () = exit.closed() => break false,
+            // The end was reported, the connection broke, or the session was dropped.
+            _ = &mut done => break,
+        };
+        if tx.send(Message::binary(message)).await.is_err() {
+            break;
         }
-    };
-    if lost {
-        let _ = exit.send(Err("the connection to the node agent was lost".into()));
-    } else {
-        let _ = tx.close().await;
     }
+    let _ = tx.close().await;
+    reader.abort();
+}
+
+/// Reads the serving end's messages into the session's output streams until the error channel
+/// reports the end, the connection breaks, or the session is dropped; then fires `done`.
+async fn read_server<S>(
+    mut rx: SplitStream<WebSocketStream<S>>,
+    mut stdout: Option<DuplexStream>,
+    mut stderr: Option<DuplexStream>,
+    mut exit: oneshot::Sender<ExecExit>,
+    done: oneshot::Sender<()>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let lost = || Err("the connection to the node agent was lost".to_string());
+    loop {
+        let msg = tokio::select! {
+            msg = rx.next() => msg,
+            // Nobody waits for the end any more: the session was dropped.
+            () = exit.closed() => break,
+        };
+        let data = match msg {
+            Some(Ok(Message::Binary(data))) => data,
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                let _ = exit.send(lost());
+                break;
+            }
+            Some(Ok(_)) => continue,
+        };
+        let Some((&ch, payload)) = data.split_first() else {
+            continue;
+        };
+        let target = match ch {
+            channel::STDOUT => stdout.as_mut(),
+            channel::STDERR => stderr.as_mut(),
+            channel::ERROR => {
+                let status = serde_json::from_slice(payload).unwrap_or_default();
+                // Whatever output is still buffered reaches the reader first: the streams
+                // end here, and their readers drain them.
+                drop((stdout, stderr));
+                let _ = exit.send(exit_of_status(&status));
+                let _ = done.send(());
+                return;
+            }
+            _ => None,
+        };
+        if let Some(t) = target {
+            // An error: nobody reads this stream any more; the others may be read.
+            let _ = t.write_all(payload).await;
+        }
+    }
+    let _ = done.send(());
 }
 
 async fn read_stdin(stdin: &mut Option<DuplexStream>, buf: &mut [u8]) -> Option<usize> {

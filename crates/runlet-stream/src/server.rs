@@ -1,9 +1,15 @@
 //! The serving end: a command's streams onto a client's WebSocket.
+//!
+//! The two directions run apart: a task of its own reads the client's messages (and may wait
+//! for the command to read its stdin), while the output is pumped to the client. Pumping both
+//! in one loop deadlocks `kubectl exec -i pod -- cat < big-file`: the loop waits for `cat` to
+//! take more input while `cat` waits for its output to be read.
 
 use crate::{ExecSession, Protocol, TerminalSize, channel, exit_status};
+use futures::stream::SplitStream;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -11,8 +17,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// The most bytes of output one message carries.
 const CHUNK: usize = 32 * 1024;
-/// How many stdin messages may wait for the command to read them.
-const STDIN_BACKLOG: usize = 16;
+/// How long the client may take to answer the closing handshake.
+const CLOSE_ANSWER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Serves `session` on `ws` until the command has ended and its output is sent (then the error
 /// channel reports its end and the connection is closed), or until the client goes away (then
@@ -24,9 +30,9 @@ pub async fn serve<S>(
     session: ExecSession,
     command: &[String],
 ) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut tx, mut rx) = ws.split();
+    let (mut tx, rx) = ws.split();
     let ExecSession {
         stdin,
         mut stdout,
@@ -37,11 +43,8 @@ pub async fn serve<S>(
     // Upstream's server sends an empty message on the lowest output channel first; kubectl
     // does not need it, and kubectl 1.33 may find it before its streams are set up and print
     // "Unknown stream id 1, discarding message": it is left out.
-    let mut stdin_tx = stdin.map(|writer| {
-        let (chunks, rx) = mpsc::channel(STDIN_BACKLOG);
-        tokio::spawn(feed_stdin(writer, rx));
-        chunks
-    });
+    let (gone_tx, mut gone) = oneshot::channel();
+    let reader = tokio::spawn(read_client(rx, protocol, stdin, resize, gone_tx));
     let mut exit = exit;
     let mut ended = None;
     let (mut out_buf, mut err_buf) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
@@ -59,31 +62,15 @@ pub async fn serve<S>(
                 ended = Some(e);
                 None
             }
-            msg = rx.next() => {
-                match msg {
-                    Some(Ok(Message::Binary(data))) => {
-                        from_client(&data, protocol, &mut stdin_tx, resize.as_deref()).await;
-                    }
-                    // The Python client sends text frames for `str` data: the same bytes.
-                    Some(Ok(Message::Text(text))) => {
-                        from_client(text.as_bytes(), protocol, &mut stdin_tx, resize.as_deref())
-                            .await;
-                    }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                        // The client is gone: nobody reads the output any more.
-                        return;
-                    }
-                    // Pings are answered by the WebSocket layer.
-                    Some(Ok(_)) => {}
-                }
-                None
-            }
+            // The client is gone: nobody reads the output any more.
+            _ = &mut gone => return,
         };
         if let Some((ch, bytes)) = output {
             let mut message = Vec::with_capacity(bytes.len() + 1);
             message.push(ch);
             message.extend_from_slice(bytes);
             if tx.send(Message::binary(message)).await.is_err() {
+                reader.abort();
                 return;
             }
         }
@@ -99,12 +86,10 @@ pub async fn serve<S>(
                 reason: "".into(),
             })))
             .await;
+        // The client answers the close, which ends the reader: the close is orderly.
+        let _ = tokio::time::timeout(CLOSE_ANSWER, gone).await;
     }
-    // The client answers the close; read until it does (or goes), so the close is orderly.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        while let Some(Ok(_)) = rx.next().await {}
-    })
-    .await;
+    reader.abort();
 }
 
 /// Reads the next bytes of `stream`; `None` at its end (or on an error, which ends it too).
@@ -119,49 +104,56 @@ async fn read_some(
     }
 }
 
-/// One message from the client: stdin, a resize, or (version 5) the close of stdin.
-async fn from_client(
-    data: &[u8],
+/// Takes the client's messages — stdin, resizes and (version 5) the close of stdin — until the
+/// client closes the connection or goes, which it then reports through `gone`.
+async fn read_client<S>(
+    mut rx: SplitStream<WebSocketStream<S>>,
     protocol: Protocol,
-    stdin: &mut Option<mpsc::Sender<Vec<u8>>>,
-    resize: Option<&(dyn Fn(TerminalSize) + Send + Sync)>,
-) {
-    let Some((&ch, payload)) = data.split_first() else {
-        return;
-    };
-    match ch {
-        channel::STDIN => {
-            if let Some(tx) = stdin
-                && !payload.is_empty()
-                && tx.send(payload.to_vec()).await.is_err()
-            {
-                *stdin = None;
+    mut stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    resize: Option<Box<dyn Fn(TerminalSize) + Send + Sync>>,
+    gone: oneshot::Sender<()>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        let data = match rx.next().await {
+            Some(Ok(Message::Binary(data))) => data,
+            // The Python client sends text frames for `str` data: the same bytes.
+            Some(Ok(Message::Text(text))) => text.as_bytes().to_vec().into(),
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+            // Pings are answered by the WebSocket layer.
+            Some(Ok(_)) => continue,
+        };
+        let Some((&ch, payload)) = data.split_first() else {
+            continue;
+        };
+        match ch {
+            channel::STDIN => {
+                if let Some(writer) = stdin.as_mut()
+                    && !payload.is_empty()
+                    && (writer.write_all(payload).await.is_err() || writer.flush().await.is_err())
+                {
+                    // The command closed its stdin: what else comes is not read.
+                    stdin = None;
+                }
             }
-        }
-        channel::RESIZE => {
-            if let (Some(resize), Ok(size)) =
-                (resize, serde_json::from_slice::<TerminalSize>(payload))
-            {
-                resize(size);
+            channel::RESIZE => {
+                if let (Some(resize), Ok(size)) = (
+                    resize.as_deref(),
+                    serde_json::from_slice::<TerminalSize>(payload),
+                ) {
+                    resize(size);
+                }
             }
-        }
-        channel::CLOSE if protocol == Protocol::V5 && payload.first() == Some(&channel::STDIN) => {
-            // Dropping the sender ends the feeding task, which drops the writer: end of input.
-            *stdin = None;
-        }
-        _ => {}
-    }
-}
-
-/// Writes what the client sends to the command's stdin, until the client closes it.
-async fn feed_stdin(
-    mut writer: Box<dyn AsyncWrite + Send + Unpin>,
-    mut rx: mpsc::Receiver<Vec<u8>>,
-) {
-    while let Some(chunk) = rx.recv().await {
-        if writer.write_all(&chunk).await.is_err() || writer.flush().await.is_err() {
-            return;
+            channel::CLOSE
+                if protocol == Protocol::V5 && payload.first() == Some(&channel::STDIN) =>
+            {
+                if let Some(mut writer) = stdin.take() {
+                    let _ = writer.shutdown().await;
+                }
+            }
+            _ => {}
         }
     }
-    let _ = writer.shutdown().await;
+    let _ = gone.send(());
 }

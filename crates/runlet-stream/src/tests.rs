@@ -74,6 +74,35 @@ async fn stdin_reaches_the_command_and_its_output_and_exit_code_come_back() {
 }
 
 #[tokio::test]
+async fn input_and_output_flow_at_once_without_waiting_for_each_other() {
+    // `cat` of more than every buffer on the way holds: its output must be read while its
+    // input is still being written, in both ends of the protocol.
+    let (command, _) = cat(b"", 0);
+    let session = connect(command, Protocol::V5, false);
+    let mut stdin = session.stdin.unwrap();
+    let input: Vec<u8> = (0..8 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let expected = input.clone();
+    let writer = tokio::spawn(async move {
+        stdin.write_all(&input).await.unwrap();
+        drop(stdin);
+    });
+    let read = async {
+        let mut out = Vec::new();
+        session.stdout.unwrap().read_to_end(&mut out).await.unwrap();
+        out
+    };
+    let (out, exit) = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        tokio::join!(read, session.exit)
+    })
+    .await
+    .expect("no deadlock");
+    writer.await.unwrap();
+    assert_eq!(out.len(), expected.len());
+    assert!(out == expected, "the bytes come back as sent");
+    assert_eq!(exit, Ok(0));
+}
+
+#[tokio::test]
 async fn a_client_that_goes_away_ends_the_command() {
     let (command, done) = cat(b"", 0);
     let session = connect(command, Protocol::V4, false);

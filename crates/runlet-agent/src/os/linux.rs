@@ -206,6 +206,15 @@ impl Os for LinuxOs {
         };
         if spec.stdio == Stdio::Terminal {
             let terminal = PseudoTerminal::open().map_err(OsError::Terminal)?;
+            // The process's own terminal, as runc makes a container's console its user's.
+            if setup.user.uid.is_some() || setup.user.gid.is_some() {
+                rustix::fs::fchown(
+                    &terminal.far,
+                    setup.user.uid.map(rustix::fs::Uid::from_raw),
+                    setup.user.gid.map(rustix::fs::Gid::from_raw),
+                )
+                .map_err(|e| OsError::Terminal(e.into()))?;
+            }
             let child = super::spawn::spawn_on_terminal(&c_program, &setup, &terminal.far)
                 .map_err(spawn_error)?;
             return terminal.attach(child.pid, Box::pin(child.exit.wait()));

@@ -63,8 +63,9 @@ async fn exec(args: ExecArgs) -> Result<ExitCode, CliError> {
         .container
         .clone()
         .unwrap_or_else(|| default_container(&pod));
-    let tty = args.tty && std::io::stdin().is_terminal();
-    if args.tty && !tty {
+    // As kubectl's `SetupTTY`: no terminal without input; with input, only on a local one.
+    let tty = args.tty && args.stdin && std::io::stdin().is_terminal();
+    if args.tty && args.stdin && !tty {
         eprintln!("Unable to use a TTY - input is not a terminal or the right kind of file");
     }
     let params = AttachParams {

@@ -225,10 +225,9 @@ fn kubectl_exec_runs_commands_in_the_container_with_its_environment_and_volumes(
 fn exec_it_gives_the_command_a_terminal_of_the_clients_size() {
     let s = Server::start();
     let pod = running_shell(&s);
-    // The size arrives over the connection, possibly after the command started: it waits for
-    // it (bounded), then reports.
-    let remote = "for i in $(seq 100); do [ \"$(stty size)\" = \"17 91\" ] && break; sleep 0.1; done; \
-                  stty size; tty; echo TERM=$TERM; exit 4";
+    // The size comes over the connection after the upgrade; the command starts once it is
+    // there, so it is the first thing the command sees.
+    let remote = "stty size; tty; echo TERM=$TERM; exit 4";
     for client in ["kubectl", BIN] {
         let inner = format!("stty cols 91 rows 17; {client} exec -it {pod} -- sh -c '{remote}'");
         let mut cmd = Command::new("script");
