@@ -1,11 +1,13 @@
 //! `GET|POST .../pods/{name}/exec`: `kubectl exec`, and the client libraries' `stream`.
 //!
-//! The container is chosen and checked as upstream's `ExecLocation` does, the node's agent is
-//! asked to start the command (in this process, or on another machine through its HTTPS
-//! endpoint, [`crate::logs::nodeproxy`]), and only then is the connection upgraded to a
-//! WebSocket (the `channel.k8s.io` protocols of [`runlet_stream`]), so that everything that
-//! keeps the command from starting in its container is an ordinary `Status` error that kubectl
-//! prints. SPDY, which kubectl before 1.30 speaks, is not served.
+//! The container is chosen and checked as upstream's `ExecLocation` does (those refusals are
+//! ordinary `Status` errors), the node's agent is asked to start the command (in this process,
+//! or on another machine through its HTTPS endpoint, [`crate::logs::nodeproxy`]), and only then
+//! is the connection upgraded to a WebSocket (the `channel.k8s.io` protocols of
+//! [`runlet_stream`]). What the agent refuses (a container that does not run, a program that is
+//! not there) is reported after the upgrade, on the error channel, as upstream's version 5
+//! translator reports the kubelet's refusals. SPDY, which kubectl before 1.30 speaks, is not
+//! served.
 
 use super::{Query, Target, log};
 use crate::error::{ApiError, ApiResult};
@@ -42,7 +44,7 @@ pub async fn exec(
         &log::names(spec, "ephemeralContainers"),
         true,
     )?;
-    let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+    let node = spec["nodeName"].as_str().unwrap_or_default();
     if node.is_empty() {
         return Err(bad_request(format!(
             "pod {name} does not have a host assigned"
