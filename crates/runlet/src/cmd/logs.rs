@@ -148,28 +148,52 @@ async fn pod_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, Cl
 }
 
 /// kubectl's choice: the `default-container` annotation, else the first container; says so
-/// on stderr when the pod has several.
+/// on stderr when the pod has others (init and ephemeral ones too), in kubectl's words.
 pub(crate) fn default_container(pod: &Value) -> String {
-    let names: Vec<&str> = pod["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    let annotated = pod["metadata"]["annotations"][DEFAULT_CONTAINER]
-        .as_str()
-        .filter(|a| names.contains(a));
-    let chosen = annotated
-        .or_else(|| names.first().copied())
-        .unwrap_or("")
-        .to_string();
-    if names.len() > 1 && annotated.is_none() {
-        eprintln!(
-            "Defaulted container \"{chosen}\" out of: {}",
-            names.join(", ")
-        );
+    let (chosen, notice) = choose_default_container(pod);
+    if let Some(notice) = notice {
+        eprintln!("{notice}");
     }
     chosen
+}
+
+/// [`default_container`]'s choice, and what it says about it.
+fn choose_default_container(pod: &Value) -> (String, Option<String>) {
+    let names = |key: &str| -> Vec<&str> {
+        pod["spec"][key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect()
+    };
+    let containers = names("containers");
+    let annotated = pod["metadata"]["annotations"][DEFAULT_CONTAINER]
+        .as_str()
+        .filter(|a| containers.contains(a));
+    let chosen = annotated
+        .or_else(|| containers.first().copied())
+        .unwrap_or("")
+        .to_string();
+    // As kubectl's `AllContainerNames`: regular, then ephemeral, then init containers.
+    let mut all: Vec<String> = containers.iter().map(|c| c.to_string()).collect();
+    all.extend(
+        names("ephemeralContainers")
+            .iter()
+            .map(|c| format!("{c} (ephem)")),
+    );
+    all.extend(
+        names("initContainers")
+            .iter()
+            .map(|c| format!("{c} (init)")),
+    );
+    let notice = (all.len() > 1 && annotated.is_none()).then(|| {
+        format!(
+            "Defaulted container \"{chosen}\" out of: {}",
+            all.join(", ")
+        )
+    });
+    (chosen, notice)
 }
 
 /// One container log of a Job to print.
@@ -508,5 +532,17 @@ mod tests {
         assert_eq!(default_container(&v), "b");
         let v = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
         assert_eq!(default_container(&v), "a");
+        let with_init = serde_json::json!({"spec": {
+            "containers": [{"name": "main"}],
+            "initContainers": [{"name": "setup"}, {"name": "side"}],
+        }});
+        assert_eq!(
+            choose_default_container(&with_init),
+            (
+                "main".to_string(),
+                Some("Defaulted container \"main\" out of: main, setup (init), side (init)".into())
+            ),
+            "kubectl's words, init containers counted"
+        );
     }
 }
