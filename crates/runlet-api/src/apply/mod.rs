@@ -323,7 +323,7 @@ pub fn apply(
     };
     let Some(live) = live else {
         let mut object = config.clone();
-        remove_nulls(&mut object);
+        crate::patch::discard_nulls(&mut object);
         return Ok(Applied {
             object,
             managed_fields: encode(vec![applied_entry(writer.now)]),
@@ -499,20 +499,9 @@ fn merge(live: &Value, config: &Value, node: Node<'_>) -> Value {
         }
         _ => {
             let mut out = config.clone();
-            remove_nulls(&mut out);
+            crate::patch::discard_nulls(&mut out);
             out
         }
-    }
-}
-
-fn remove_nulls(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            map.values_mut().for_each(remove_nulls);
-        }
-        Value::Array(items) => items.iter_mut().for_each(remove_nulls),
-        _ => {}
     }
 }
 

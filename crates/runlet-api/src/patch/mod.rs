@@ -6,6 +6,19 @@ pub mod strategic;
 use crate::resources::ResourceInfo;
 use serde_json::Value;
 
+/// `discardNullValuesFromPatch`: drops `null` map values everywhere inside `v` (what a
+/// strategic merge patch and a server-side apply make of an explicit `null`).
+pub(crate) fn discard_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(discard_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(discard_nulls),
+        _ => {}
+    }
+}
+
 /// The patch type named by the request's `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchType {

@@ -30,11 +30,11 @@ mod directives;
 mod list;
 pub mod schema;
 
-use crate::patch::PatchError;
+use crate::patch::{PatchError, discard_nulls};
 use crate::resources::ResourceInfo;
 use directives::{
-    DELETE_FROM_PRIMITIVE_LIST_PREFIX, apply_retain_keys, directive_in_map, discard_nulls,
-    extract_key, merge_set_element_order, remove_directives,
+    DELETE_FROM_PRIMITIVE_LIST_PREFIX, apply_retain_keys, directive_in_map, extract_key,
+    merge_set_element_order, remove_directives,
 };
 pub use schema::{Field, PatchMeta, Schema, Strategy};
 use serde_json::{Map, Value};

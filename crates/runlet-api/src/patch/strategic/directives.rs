@@ -164,18 +164,6 @@ pub(super) fn remove_directives(v: Value) -> Option<Value> {
     }
 }
 
-/// `discardNullValuesFromPatch`: drops `null` map values everywhere inside `v`.
-pub(super) fn discard_nulls(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.retain(|_, v| !v.is_null());
-            m.values_mut().for_each(discard_nulls);
-        }
-        Value::Array(a) => a.iter_mut().for_each(discard_nulls),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::schema::test_support::{check, check_err};
