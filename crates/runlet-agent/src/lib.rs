@@ -94,6 +94,9 @@ pub struct AgentConfig {
     /// node shutdown reports it. `None`: its processes are killed at once (they cannot outlive
     /// the agent, whose children they are).
     pub shutdown_grace: Option<Duration>,
+    /// Where the pods reach the API server (host and port), for the `KUBERNETES_SERVICE_*`
+    /// variables of every container; `None` when it cannot be reached from them.
+    pub api_server: Option<(String, u16)>,
 }
 
 impl AgentConfig {
@@ -112,6 +115,7 @@ impl AgentConfig {
             log_rotation: logs::Rotation::default(),
             log_endpoint: None,
             shutdown_grace: None,
+            api_server: None,
         }
     }
 }
@@ -129,6 +133,8 @@ pub struct Ctx {
     pub mount_points: pod::mountpoints::MountPoints,
     /// The running containers, for `kubectl exec`.
     pub exec_targets: exec::ExecTargets,
+    /// The API server's service variables (see [`pod::env::service_env`]).
+    pub service_env: Vec<(String, String)>,
 }
 
 /// The node agent.
@@ -394,6 +400,12 @@ impl Agent {
                 self.config.data_dir.join("mount-points"),
             ),
             exec_targets: self.exec_targets.clone(),
+            service_env: self
+                .config
+                .api_server
+                .as_ref()
+                .map(|(host, port)| pod::env::service_env(host, *port))
+                .unwrap_or_default(),
         });
         let mut manager = Manager {
             ctx,

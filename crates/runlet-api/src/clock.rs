@@ -72,6 +72,13 @@ pub fn rfc3339(unix_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// An RFC 3339 timestamp (`Time` or `MicroTime`) as Unix seconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+}
+
 /// An Event's name as client-go's recorder makes it: the object's name, a dot, and the wall
 /// clock's Unix nanoseconds in hex (`makeEvent`). Lists come in name order, so an object's
 /// events then come in the order they happened (`kubectl describe` keeps that order among

@@ -167,7 +167,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
         ["sa"],
         [],
         true,
-        []
+        ["token"]
     ),
     resource!(
         "",

@@ -130,15 +130,19 @@ fn subresource_entry(r: &ResourceInfo, sub: &str) -> Value {
         "exec" => ("PodExecOptions", &["create", "get"]),
         "binding" => ("Binding", &["create"]),
         "finalize" => (r.kind, &["update"]),
-        // Of another group: `kubectl drain` looks for exactly this entry (`CheckEvictionSupport`).
-        "eviction" => {
-            return json!({"name": format!("{}/{sub}", r.plural), "singularName": "",
-                "namespaced": r.namespaced, "group": "policy", "version": "v1",
-                "kind": "Eviction", "verbs": ["create"]});
-        }
+        // Of other groups: `kubectl drain` looks for exactly this entry (`CheckEvictionSupport`).
+        "eviction" => return other_group(r, sub, "policy", "Eviction"),
+        "token" => return other_group(r, sub, "authentication.k8s.io", "TokenRequest"),
         _ => (r.kind, &["get"]),
     };
     json!({"name": format!("{}/{sub}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": verbs})
+}
+
+/// A subresource whose kind is of another API group (`v1`), which only `create`s.
+fn other_group(r: &ResourceInfo, sub: &str, group: &str, kind: &str) -> Value {
+    json!({"name": format!("{}/{sub}", r.plural), "singularName": "",
+        "namespaced": r.namespaced, "group": group, "version": "v1",
+        "kind": kind, "verbs": ["create"]})
 }
 
 /// `GET /api/v1` or `/apis/{group}/{version}`.

@@ -22,9 +22,10 @@ mod protobuf;
 pub mod registry;
 pub mod reviews;
 pub mod serve;
+pub mod serviceaccount;
 pub mod state;
 
-use auth::{PeerIdentity, User};
+use auth::PeerIdentity;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -48,16 +49,20 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         .extensions()
         .get::<PeerIdentity>()
         .and_then(|p| p.0.clone());
-    let from_token = || -> Option<User> {
-        let header = req
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)?
-            .to_str()
-            .ok()?;
-        let token = header.strip_prefix("Bearer ")?.trim();
-        state.tokens.lookup(token).cloned()
+    let bearer = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(bearer_token);
+    let user = match (from_cert, bearer) {
+        (Some(user), _) => Some(user),
+        (None, Some(token)) => match state.tokens.lookup(token) {
+            Some(user) => Some(user.clone()),
+            None => serviceaccount::authenticate::user(&state, token).await,
+        },
+        (None, None) => None,
     };
-    let Some(user) = from_cert.or_else(from_token) else {
+    let Some(user) = user else {
         return ApiError::new(Status::unauthorized()).into_response();
     };
     let user = match auth::impersonated(req.headers()) {
@@ -66,6 +71,15 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     };
     req.extensions_mut().insert(user);
     next.run(req).await
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header; the scheme's case does not matter
+/// (the Python client's in-cluster configuration sends `bearer`), as upstream's bearer token
+/// authenticator.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The whole API as one router.
@@ -167,5 +181,16 @@ pub async fn compaction_loop(state: AppState, retain: std::time::Duration) {
             tracing::warn!(error = %e, "compaction failed");
         }
         previous = state.store.current_revision();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bearer_token_is_read_whatever_the_scheme_s_case() {
+        assert_eq!(super::bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(super::bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(super::bearer_token("Basic abc"), None);
+        assert_eq!(super::bearer_token("Bearer "), None);
     }
 }

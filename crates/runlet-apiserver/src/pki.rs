@@ -1,7 +1,8 @@
 //! The server's own PKI: a CA, a serving certificate, an admin client certificate and the
 //! client certificate the server presents to node agents for their logs
-//! (`kube-apiserver-kubelet-client`, as kubeadm names it), generated at first start and kept
-//! under `DIR/tls/`, plus the admin kubeconfig. Agents trust client certificates the CA signed
+//! (`kube-apiserver-kubelet-client`, as kubeadm names it) and the key that signs service
+//! account tokens (kubeadm's `sa.key`), generated at first start and kept under `DIR/tls/`,
+//! plus the admin kubeconfig. Agents trust client certificates the CA signed
 //! in group `system:masters`.
 //!
 //! Certificates are reused on later starts so kubeconfigs handed out stay valid; the serving
@@ -35,6 +36,8 @@ pub struct Pki {
     pub admin_key_pem: String,
     pub kubelet_client_cert_pem: String,
     pub kubelet_client_key_pem: String,
+    /// The private key (PKCS#8, ECDSA P-256) service account tokens are signed with.
+    pub service_account_key_pem: String,
 }
 
 /// The user name of the API server's client certificate towards node agents.
@@ -154,6 +157,14 @@ pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Pki, PkiError> {
     };
     let admin = client("admin", "admin")?;
     let kubelet_client = client("kubelet-client", KUBELET_CLIENT_USER)?;
+    let service_account_key_pem = match read(&paths("sa.key"))? {
+        Some(k) => k,
+        None => {
+            let key = KeyPair::generate()?.serialize_pem();
+            write(&paths("sa.key"), &key, true)?;
+            key
+        }
+    };
 
     Ok(Pki {
         ca_cert_pem,
@@ -163,6 +174,7 @@ pub fn load_or_create(dir: &Path, sans: &[String]) -> Result<Pki, PkiError> {
         admin_key_pem: admin.1,
         kubelet_client_cert_pem: kubelet_client.0,
         kubelet_client_key_pem: kubelet_client.1,
+        service_account_key_pem,
     })
 }
 

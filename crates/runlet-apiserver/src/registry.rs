@@ -365,6 +365,11 @@ pub async fn create(
     protect_storage_in_use(info, &mut obj);
     assign_default_storage_class(state, info, &mut obj).await?;
     defaulting::apply_defaults(info, &mut obj);
+    let shown_name = generate_from
+        .clone()
+        .or_else(|| meta::name(&obj).map(str::to_string))
+        .unwrap_or_default();
+    crate::serviceaccount::admission::admit_pod(state, info, &mut obj, &shown_name).await?;
     defaulting::prepare_for_create(info, &mut obj);
     meta::omit_empty_collections(&mut obj);
 

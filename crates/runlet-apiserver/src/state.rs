@@ -4,6 +4,8 @@ use crate::auth::TokenFile;
 use crate::decoded::DecodedCache;
 use crate::logs::LogSource;
 use crate::logs::nodeproxy::NodeClient;
+use crate::serviceaccount::TokenSigner;
+use crate::serviceaccount::authenticate::AuthCache;
 use runlet_store::Store;
 use runlet_stream::ExecSource;
 use std::collections::HashMap;
@@ -44,6 +46,11 @@ pub struct Inner {
     /// The identity presented to remote node agents for their logs and execs; without one,
     /// only the agents in this process serve them.
     node_client: OnceLock<Arc<NodeClient>>,
+    /// The key service account tokens are signed with; without one, pods get no token and
+    /// no such token is accepted (see [`crate::serviceaccount`]).
+    token_signer: OnceLock<Arc<TokenSigner>>,
+    /// Service account tokens checked recently.
+    pub(crate) token_cache: AuthCache,
     /// Objects as the latest writes left them, decoded (see [`crate::decoded`]).
     pub(crate) decoded: DecodedCache,
 }
@@ -69,6 +76,8 @@ impl AppState {
             require_auth,
             local_agents: RwLock::default(),
             node_client: OnceLock::new(),
+            token_signer: OnceLock::new(),
+            token_cache: AuthCache::default(),
             decoded: DecodedCache::default(),
         }))
     }
@@ -94,6 +103,16 @@ impl AppState {
     /// The identity for remote node agents, if the server has one.
     pub fn node_client(&self) -> Option<Arc<NodeClient>> {
         self.node_client.get().cloned()
+    }
+
+    /// Issues and accepts service account tokens signed by `signer` (set once).
+    pub fn set_token_signer(&self, signer: TokenSigner) {
+        let _ = self.token_signer.set(Arc::new(signer));
+    }
+
+    /// The service account token signer, if the server has one.
+    pub fn token_signer(&self) -> Option<Arc<TokenSigner>> {
+        self.token_signer.get().cloned()
     }
 
     pub fn now_unix(&self) -> i64 {

@@ -14,6 +14,8 @@
 //! - [`volumeprotection`]: claims in use and bound volumes are kept until unused (upstream's
 //!   `pvcprotection` and `pvprotection`).
 //! - [`serviceaccounts`]: every namespace has a ServiceAccount `default`.
+//! - [`rootca`]: every namespace has the ConfigMap `kube-root-ca.crt` with the server's CA.
+//! - [`per_namespace`]: what those two share: keeping one object in every namespace.
 //! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
 
 pub mod clockqueue;
@@ -24,9 +26,11 @@ pub mod gc;
 pub mod job;
 pub mod leader;
 pub mod nodelifecycle;
+pub mod per_namespace;
 pub mod persistentvolume;
 pub mod podfeed;
 pub mod records;
+pub mod rootca;
 pub mod scheduler;
 pub mod serviceaccounts;
 pub mod ttl;
@@ -37,10 +41,13 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Runs every controller of this crate until `shutdown`; all their tasks have stopped when
-/// this returns. `runlet server` calls it under [`leader::run_with_leader_election`].
+/// this returns. `runlet server` calls it under [`leader::run_with_leader_election`]. With
+/// `root_ca` (the PEM of the CA that signed the API server's certificate), [`rootca`]
+/// publishes it in every namespace.
 pub async fn run_controllers(
     client: kube::Client,
     clock: Arc<dyn Clock>,
+    root_ca: Option<String>,
     shutdown: CancellationToken,
 ) {
     let job_shutdown = shutdown.clone();
@@ -50,7 +57,15 @@ pub async fn run_controllers(
     let scheduler_pods = pods.subscribe();
     let protection_pods = pods.subscribe();
     let ephemeral_pods = pods.subscribe();
-    let (_, _, _, job, _, cronjob, _, _, _, _, _, _) = tokio::join!(
+    let publish_ca = {
+        let (client, shutdown) = (client.clone(), shutdown.clone());
+        async move {
+            if let Some(ca) = root_ca {
+                rootca::run(client, ca, shutdown).await;
+            }
+        }
+    };
+    let (_, _, _, job, _, cronjob, _, _, _, _, _, _, _) = tokio::join!(
         gc::run(
             client.clone(),
             clock.clone(),
@@ -79,6 +94,7 @@ pub async fn run_controllers(
         persistentvolume::run(client.clone(), clock.clone(), job_shutdown.clone()),
         ephemeral::run(client.clone(), ephemeral_pods, job_shutdown.clone()),
         serviceaccounts::run(client.clone(), job_shutdown.clone()),
+        publish_ca,
         records::run_with_pods(client, clock, 4, record_pods, job_shutdown.clone()),
         pods.run(job_shutdown),
     );

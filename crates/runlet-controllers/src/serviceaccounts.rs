@@ -1,13 +1,12 @@
 //! The service accounts controller, as upstream's `pkg/controller/serviceaccount`: every
 //! namespace has a ServiceAccount `default`, made when the namespace appears and again when it
 //! is deleted, so `kubectl get serviceaccounts` and the `serviceAccountName: default` every pod
-//! carries name something that exists. (runlet issues no tokens for them.)
+//! carries name something that exists (the API server refuses a pod whose account is not
+//! there).
 
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use crate::per_namespace;
+use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event, watcher};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -16,59 +15,19 @@ pub const DEFAULT: &str = "default";
 
 /// Runs until `shutdown`.
 pub async fn run(client: kube::Client, shutdown: CancellationToken) {
-    let namespaces = watcher(
-        Api::<Namespace>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff();
-    let accounts = watcher(
-        Api::<ServiceAccount>::all(client.clone()),
-        watcher::Config::default().fields(&format!("metadata.name={DEFAULT}")),
-    )
-    .default_backoff();
-    let mut namespaces = std::pin::pin!(namespaces);
-    let mut accounts = std::pin::pin!(accounts);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            event = namespaces.next() => match event {
-                Some(Ok(Event::Apply(ns) | Event::InitApply(ns))) => ensure(&client, &ns).await,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::debug!(error = %e, "service accounts: watching namespaces"),
-                None => return,
-            },
-            event = accounts.next() => match event {
-                Some(Ok(Event::Delete(account))) => {
-                    let Some(ns) = account.metadata.namespace else { continue };
-                    if let Ok(ns) = Api::<Namespace>::all(client.clone()).get(&ns).await {
-                        ensure(&client, &ns).await;
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::debug!(error = %e, "service accounts: watching accounts"),
-                None => return,
-            },
-        }
-    }
+    let ensure: per_namespace::Ensure = Box::new(|client, ns| Box::pin(ensure(client, ns)));
+    per_namespace::run::<ServiceAccount>(client, DEFAULT, ensure, shutdown).await;
 }
 
-/// Makes `default` in `ns` unless it is there or the namespace is going away.
-async fn ensure(client: &kube::Client, ns: &Namespace) {
-    let Some(name) = ns.metadata.name.as_deref() else {
-        return;
-    };
-    let terminating = ns.metadata.deletion_timestamp.is_some()
-        || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
-    if terminating {
-        return;
-    }
-    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), name);
+/// Makes `default` in `ns` unless it is there.
+async fn ensure(client: kube::Client, ns: String) {
+    let api: Api<ServiceAccount> = Api::namespaced(client, &ns);
     if api.get_opt(DEFAULT).await.ok().flatten().is_some() {
         return;
     }
     let account: ServiceAccount = match serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "ServiceAccount",
-        "metadata": {"name": DEFAULT, "namespace": name},
+        "metadata": {"name": DEFAULT, "namespace": ns},
     })) {
         Ok(account) => account,
         Err(_) => return,
@@ -77,7 +36,7 @@ async fn ensure(client: &kube::Client, ns: &Namespace) {
         Ok(_) => {}
         Err(kube::Error::Api(e)) if e.code == 409 || e.code == 403 => {}
         Err(e) => {
-            tracing::warn!(namespace = name, error = %e, "making the default service account")
+            tracing::warn!(namespace = ns, error = %e, "making the default service account")
         }
     }
 }
@@ -85,6 +44,7 @@ async fn ensure(client: &kube::Client, ns: &Namespace) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::Namespace;
     use runlet_test::{TestApi, wait_for};
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use anyhow::Context;
 use runlet_agent::{Agent, AgentConfig};
 use runlet_apiserver::AppState;
 use runlet_apiserver::auth::{PeerIdentity, TokenFile, User};
+use runlet_apiserver::serviceaccount::TokenSigner;
 use runlet_apiserver::state::{Clock, SystemClock};
 use runlet_controllers::leader;
 use runlet_store::sqlite::SqliteStore;
@@ -30,6 +31,30 @@ pub struct StackOptions {
     pub identity: String,
     /// Bearer tokens accepted over HTTPS.
     pub tokens: TokenFile,
+    /// Service account tokens for pods; `None` (an API server only in this process) gives
+    /// pods none.
+    pub service_accounts: Option<ServiceAccounts>,
+}
+
+/// What a pod needs to call the API server as its service account: the key tokens are
+/// signed with, the CA that signed the server's certificate (published in every namespace as
+/// `kube-root-ca.crt`), and where the server listens for the pods' `KUBERNETES_SERVICE_*`
+/// variables (`None`: on no socket the pods could reach).
+pub struct ServiceAccounts {
+    pub signing_key_pem: String,
+    pub ca_pem: String,
+    pub api_server: Option<(String, u16)>,
+}
+
+impl ServiceAccounts {
+    /// From the server's PKI.
+    pub fn of(pki: &runlet_apiserver::pki::Pki, api_server: Option<(String, u16)>) -> Self {
+        ServiceAccounts {
+            signing_key_pem: pki.service_account_key_pem.clone(),
+            ca_pem: pki.ca_cert_pem.clone(),
+            api_server,
+        }
+    }
 }
 
 /// Upstream's `--event-ttl` default.
@@ -55,6 +80,15 @@ impl Stack {
         let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let state = AppState::new(Arc::new(store), opts.tokens, clock.clone(), true);
+        let (root_ca, api_server) = match opts.service_accounts {
+            Some(accounts) => {
+                let signer = TokenSigner::from_pem(&accounts.signing_key_pem)
+                    .context("loading the service account key")?;
+                state.set_token_signer(signer);
+                (Some(accounts.ca_pem), accounts.api_server)
+            }
+            None => (None, None),
+        };
         runlet_apiserver::bootstrap(&state)
             .await
             .map_err(|e| anyhow::anyhow!(e.0.message.clone()))
@@ -80,12 +114,18 @@ impl Stack {
             leader::Config::new(opts.identity),
             clock.clone(),
             move |token| {
-                runlet_controllers::run_controllers(run_client.clone(), run_clock.clone(), token)
+                runlet_controllers::run_controllers(
+                    run_client.clone(),
+                    run_clock.clone(),
+                    root_ca.clone(),
+                    token,
+                )
             },
             cancel.child_token(),
         ));
         if let Some(name) = opts.agent_node {
             let mut config = AgentConfig::new(&name, opts.data_dir.join("agent"));
+            config.api_server = api_server;
             if let Some(kubelet) = &opts.kubelet {
                 kubelet.apply(&mut config);
             }

@@ -44,6 +44,10 @@ pub struct EnvSources<'a> {
     /// Host directories of the pod's PersistentVolumeClaims by claim name, or why the claim
     /// cannot be mounted.
     pub claims: &'a HashMap<String, Result<crate::localpath::ClaimMount, String>>,
+    /// The service account tokens of the pod's projected volumes.
+    pub tokens: &'a super::tokens::Tokens,
+    /// The API server's service variables every container gets (see [`service_env`]).
+    pub service_env: &'a [(String, String)],
 }
 
 static NO_CONFIG_MAPS: std::sync::LazyLock<HashMap<String, ConfigMap>> =
@@ -52,6 +56,8 @@ static NO_SECRETS: std::sync::LazyLock<HashMap<String, Secret>> =
     std::sync::LazyLock::new(HashMap::new);
 type Claims = HashMap<String, Result<crate::localpath::ClaimMount, String>>;
 static NO_CLAIMS: std::sync::LazyLock<Claims> = std::sync::LazyLock::new(HashMap::new);
+static NO_TOKENS: std::sync::LazyLock<super::tokens::Tokens> =
+    std::sync::LazyLock::new(HashMap::new);
 
 impl Default for EnvSources<'_> {
     fn default() -> Self {
@@ -64,6 +70,8 @@ impl Default for EnvSources<'_> {
             config_maps: &NO_CONFIG_MAPS,
             secrets: &NO_SECRETS,
             claims: &NO_CLAIMS,
+            tokens: &NO_TOKENS,
+            service_env: &[],
         }
     }
 }
@@ -360,13 +368,45 @@ pub fn build_env(
             expand(&raw, &|name| {
                 snapshot
                     .iter()
+                    .chain(sources.service_env)
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.clone())
             })
         };
         set(&mut vars, e.name.clone(), value);
     }
+    // The service variables come last, unless the container sets them itself (upstream's
+    // `makeEnvironmentVariables`).
+    for (k, v) in sources.service_env {
+        if !vars.iter().any(|(name, _)| name == k) {
+            vars.push((k.clone(), v.clone()));
+        }
+    }
     Ok(vars)
+}
+
+/// The variables of the `kubernetes` service that the kubelet gives every container, so that
+/// a client's in-cluster configuration finds the API server (`KUBERNETES_SERVICE_HOST` and
+/// `_PORT`, and the Docker-link style ones), for the API server at `host`:`port`.
+pub fn service_env(host: &str, port: u16) -> Vec<(String, String)> {
+    let address = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let port = port.to_string();
+    let tcp = format!("KUBERNETES_PORT_{port}_TCP");
+    [
+        ("KUBERNETES_SERVICE_HOST".to_string(), host.to_string()),
+        ("KUBERNETES_SERVICE_PORT".to_string(), port.clone()),
+        ("KUBERNETES_SERVICE_PORT_HTTPS".to_string(), port.clone()),
+        ("KUBERNETES_PORT".to_string(), format!("tcp://{address}")),
+        (tcp.clone(), format!("tcp://{address}")),
+        (format!("{tcp}_PROTO"), "tcp".to_string()),
+        (format!("{tcp}_PORT"), port),
+        (format!("{tcp}_ADDR"), host.to_string()),
+    ]
+    .into()
 }
 
 /// The argv: `command` then `args`, each expanded with the environment. With only `args`, the

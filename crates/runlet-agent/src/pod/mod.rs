@@ -22,6 +22,7 @@ pub mod probe;
 pub mod quantity;
 pub mod state;
 pub mod status;
+pub mod tokens;
 pub mod volumes;
 
 use crate::Ctx;
@@ -131,6 +132,8 @@ pub struct Worker {
     config_maps: HashMap<String, ConfigMap>,
     secrets: HashMap<String, Secret>,
     claims: HashMap<String, Result<crate::localpath::ClaimMount, String>>,
+    /// The service account tokens of its projected volumes.
+    tokens: tokens::PodTokens,
     /// A container started since the last status write (see [`QUICK_EXIT_WINDOW`]).
     started_since_write: bool,
     /// A container could not be configured from the ConfigMaps and Secrets read so far: read
@@ -221,6 +224,7 @@ impl Worker {
             config_maps: HashMap::new(),
             secrets: HashMap::new(),
             claims: HashMap::new(),
+            tokens: tokens::PodTokens::default(),
             started_since_write: false,
             refs_stale: false,
             claimed_mount_points: Vec::new(),
@@ -497,10 +501,12 @@ impl Worker {
         }
     }
 
-    /// Loads the ConfigMaps and Secrets the pod's env and volumes name, and finds its claims'
-    /// volumes.
+    /// Loads the ConfigMaps and Secrets the pod's env and volumes name, asks for its service
+    /// account tokens, and finds its claims' volumes.
     async fn fetch_refs(&mut self) {
         self.fetch_config_sources().await;
+        let now = self.now_ms();
+        self.tokens.fetch(&self.ctx.client, &self.pod, now).await;
         self.resolve_claims().await;
     }
 
@@ -594,6 +600,8 @@ impl Worker {
         if !self.fetch_config_sources().await {
             return;
         }
+        let now = self.now_ms();
+        self.tokens.fetch(&self.ctx.client, &self.pod, now).await;
         let errors = match &self.volumes {
             Some(v) => volumes::refresh(&self.pod, &self.sources(), v),
             None => Vec::new(),
@@ -656,6 +664,8 @@ impl Worker {
             config_maps: &self.config_maps,
             secrets: &self.secrets,
             claims: &self.claims,
+            tokens: self.tokens.tokens(),
+            service_env: &self.ctx.service_env,
         }
     }
 

@@ -64,6 +64,9 @@ pub enum VolumeError {
     Os(#[from] crate::os::OsError),
     #[error("{0}")]
     Env(#[from] super::env::EnvError),
+    /// No service account token for a projected source (upstream's wording).
+    #[error("failed to fetch token: {0}")]
+    Token(String),
     /// Several sources of a projected volume failed: every one, as upstream's aggregate.
     #[error("[{}]", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
     Several(Vec<VolumeError>),
@@ -578,6 +581,11 @@ fn write_files(
             {
                 failed.push(e);
             }
+            if let Some(t) = &src.service_account_token
+                && let Err(e) = token_file(payload, t, mode, sources)
+            {
+                failed.push(e);
+            }
         }
         match failed.len() {
             0 => {}
@@ -586,6 +594,20 @@ fn write_files(
         }
     }
     Ok(())
+}
+
+/// Writes the token of a projected `serviceAccountToken` source.
+fn token_file(
+    payload: &Path,
+    source: &k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
+    mode: i32,
+    sources: &EnvSources<'_>,
+) -> Result<(), VolumeError> {
+    match sources.tokens.get(&super::tokens::TokenKey::of(source)) {
+        Some(Ok(token)) => write_file(payload, &source.path, token.as_bytes(), mode),
+        Some(Err(why)) => Err(VolumeError::Token(why.clone())),
+        None => Err(VolumeError::Token("no token was requested".into())),
+    }
 }
 
 /// Upstream `host_path.go` `checkType`: the path must be of the declared type, and the

@@ -258,16 +258,11 @@ fn is_deleting(obj: &Value) -> bool {
     at(obj, &["metadata", "deletionTimestamp"]).is_some_and(|t| !t.is_null())
 }
 
-/// An RFC 3339 timestamp (`Time` or `MicroTime`) as Unix seconds.
-fn parse_time(s: &str) -> Option<i64> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(time::OffsetDateTime::unix_timestamp)
-}
-
 /// The timestamp at `path` as Unix seconds, if set and well-formed.
 fn time_at(v: &Value, path: &[&str]) -> Option<i64> {
-    at(v, path).and_then(Value::as_str).and_then(parse_time)
+    at(v, path)
+        .and_then(Value::as_str)
+        .and_then(crate::clock::parse_rfc3339)
 }
 
 /// `translateTimestampSince`: how long ago `ts` was, or `<unknown>` when unset.
@@ -345,7 +340,7 @@ mod tests {
         };
         let ns = json!({"metadata": {"name": "default", "creationTimestamp": "2024-01-01T00:00:00Z"},
             "status": {"phase": "Active"}});
-        let now = parse_time("2024-01-01T00:05:00Z").unwrap_or(0);
+        let now = crate::clock::parse_rfc3339("2024-01-01T00:05:00Z").unwrap_or(0);
         let table = to_table(info, &[ns], now);
         assert_eq!(table["kind"], "Table");
         assert_eq!(table["columnDefinitions"][0]["format"], "name");

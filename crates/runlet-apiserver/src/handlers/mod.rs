@@ -243,6 +243,9 @@ async fn dispatch(
         ("POST", true, Some("eviction")) => {
             evict::evict(state, &target, query, headers, body).await
         }
+        ("POST", true, Some("token")) => {
+            crate::serviceaccount::request::create(state, &target, headers, body).await
+        }
         ("PUT", true, None | Some("status") | Some("finalize")) => {
             write::update(state, &target, query, headers, body).await
         }

@@ -119,6 +119,18 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
 
 async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
     let url = server_url(&args.server)?;
+    let api_server = url.host().map(|host| {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let default_port = if url.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        };
+        (host, url.port_u16().unwrap_or(default_port))
+    });
     let mut config = kube::Config::new(url);
     config.default_namespace = "default".into();
     config.auth_info.token = Some(args.token.clone().into());
@@ -144,6 +156,7 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
         .data_dir
         .unwrap_or_else(|| crate::paths::default_data_dir().join("agent"));
     let mut agent_config = AgentConfig::new(&name, dir);
+    agent_config.api_server = api_server;
     args.kubelet.apply(&mut agent_config);
     let stop_wait = Duration::from_secs(30) + args.kubelet.shutdown_grace();
     agent_config.log_endpoint = ca_pem.map(|client_ca_pem| LogEndpointConfig {

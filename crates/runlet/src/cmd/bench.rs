@@ -504,6 +504,8 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
 
     let tmp = tempfile::tempdir().context("temp dir")?;
     let node = "bench-node".to_string();
+    // Pods get their service account tokens as `runlet server` gives them.
+    let pki = pki::load_or_create(tmp.path(), &["127.0.0.1".into()])?;
     let stack = crate::stack::Stack::start(crate::stack::StackOptions {
         data_dir: tmp.path().to_path_buf(),
         history: Duration::from_secs(300),
@@ -512,6 +514,7 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         kubelet: None,
         identity: format!("runlet-bench-{}", std::process::id()),
         tokens: Default::default(),
+        service_accounts: Some(crate::stack::ServiceAccounts::of(&pki, None)),
     })
     .await?;
     let result = async {

@@ -108,6 +108,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                 kubelet: None,
                 identity: format!("runlet-run-{}", std::process::id()),
                 tokens: Default::default(),
+                service_accounts: None,
             })
             .await?;
             // Pods made before the node takes them would be reported unschedulable at first.

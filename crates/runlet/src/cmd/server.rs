@@ -1,6 +1,6 @@
 //! `runlet server`: the API server over HTTPS with the embedded SQLite store.
 
-use crate::stack::{Stack, StackOptions, hostname, join_token};
+use crate::stack::{ServiceAccounts, Stack, StackOptions, hostname, join_token};
 use anyhow::Context;
 use clap::Args;
 use runlet_apiserver::auth::{TokenFile, User};
@@ -37,6 +37,16 @@ pub struct ServerArgs {
     /// The embedded agent's kubelet settings.
     #[command(flatten)]
     kubelet: super::agent::KubeletArgs,
+}
+
+/// The address this machine reaches the server at: loopback when it listens on every
+/// address.
+fn api_host(local: SocketAddr) -> String {
+    if local.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        local.ip().to_string()
+    }
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -114,6 +124,10 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
             local
         ),
         tokens,
+        service_accounts: Some(ServiceAccounts::of(
+            &pki,
+            Some((api_host(local), local.port())),
+        )),
     })
     .await?;
     stack.state.set_node_client(
@@ -121,12 +135,7 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
             .context("loading the kubelet client certificate")?,
     );
 
-    let host = if local.ip().is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        local.ip().to_string()
-    };
-    let url = format!("https://{host}:{}", local.port());
+    let url = format!("https://{}:{}", api_host(local), local.port());
     let kubeconfig = dir.join("kubeconfig");
     pki::write_kubeconfig(&kubeconfig, &url, &pki)
         .with_context(|| format!("writing {}", kubeconfig.display()))?;

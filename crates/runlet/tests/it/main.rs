@@ -19,4 +19,5 @@ mod probes;
 mod python;
 mod run;
 mod scenarios;
+mod serviceaccounts;
 mod volumes;

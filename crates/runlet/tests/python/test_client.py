@@ -203,6 +203,34 @@ class ClientTests(unittest.TestCase):
         who = client.AuthenticationV1Api().create_self_subject_review(client.V1SelfSubjectReview())
         self.assertIn("system:authenticated", who.status.user_info.groups)
 
+    def test_a_requested_token_authenticates_as_its_service_account(self):
+        self.core.create_namespaced_service_account(
+            NS, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="robot"))
+        )
+        request = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
+        )
+        issued = self.core.create_namespaced_service_account_token("robot", NS, request)
+        self.assertEqual(issued.spec.expiration_seconds, 600)
+        self.assertEqual(issued.spec.audiences, ["https://kubernetes.default.svc.cluster.local"])
+        self.assertTrue(issued.status.token.startswith("eyJ"))
+        as_robot = client.Configuration.get_default_copy()
+        as_robot.cert_file = None
+        as_robot.key_file = None
+        as_robot.api_key = {"authorization": "Bearer " + issued.status.token}
+        with client.ApiClient(as_robot) as api:
+            who = client.AuthenticationV1Api(api).create_self_subject_review(client.V1SelfSubjectReview())
+        self.assertEqual(who.status.user_info.username, f"system:serviceaccount:{NS}:robot")
+        with self.assertRaises(ApiException) as refused:
+            self.core.create_namespaced_service_account_token(
+                "robot", NS, client.AuthenticationV1TokenRequest(
+                    spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=60)
+                )
+            )
+        self.assertEqual(refused.exception.status, 422)
+        body = json.loads(refused.exception.body)
+        self.assertEqual(body["details"]["causes"][0]["field"], "spec.expirationSeconds")
+
     def test_eviction_deletes_the_pod(self):
         pod = client.V1Pod(
             metadata=client.V1ObjectMeta(name="evictee"),

@@ -9,6 +9,7 @@
 //! `EphemeralContainerCommon`, `LocalObjectReference`). A field that is a pointer in Go is left
 //! unmarked: its zero value was sent on purpose.
 
+mod authentication;
 mod authorization;
 mod batch;
 mod coordination;
