@@ -1195,14 +1195,23 @@ impl Worker {
         for target in std::mem::take(&mut self.claimed_mount_points) {
             self.ctx.mount_points.release(&target);
         }
+        let mut unmounted = true;
         if let Some(v) = self.volumes.take() {
             for t in v.tmpfs {
                 if let Err(e) = self.ctx.runtime.os().unmount(&t) {
                     tracing::warn!(path = %t.display(), error = %e, "unmounting an emptyDir");
+                    unmounted = false;
                 }
             }
         }
-        remove_sandbox(&self.private);
+        // What this worker mounted it has unmounted, and nothing else mounts there: no need to
+        // read the mount table (every pod has a volume, its service account token's, and the
+        // kernel formats the whole table for each read).
+        if unmounted {
+            remove_dir(&self.private);
+        } else {
+            remove_sandbox(&self.private);
+        }
     }
 }
 
@@ -1267,10 +1276,15 @@ pub fn remove_sandbox(sandbox: &std::path::Path) {
             tracing::warn!(path = %point.display(), error = %e, "unmounting in a pod sandbox");
         }
     }
-    if let Err(e) = std::fs::remove_dir_all(sandbox)
+    remove_dir(sandbox);
+}
+
+/// Removes a pod's directory in which nothing is mounted.
+fn remove_dir(dir: &std::path::Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir)
         && e.kind() != std::io::ErrorKind::NotFound
     {
-        tracing::warn!(path = %sandbox.display(), error = %e, "removing a pod sandbox");
+        tracing::warn!(path = %dir.display(), error = %e, "removing a pod sandbox");
     }
 }
 

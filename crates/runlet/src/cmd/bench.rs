@@ -53,6 +53,10 @@ struct JobsBenchArgs {
     /// Pods (and baseline processes) running at once.
     #[arg(long, default_value_t = 100)]
     parallelism: usize,
+    /// The Job's pods set `automountServiceAccountToken: false`: no token volume (what a pod
+    /// that never calls the API is spared).
+    #[arg(long)]
+    no_service_account_token: bool,
 }
 
 #[derive(Args)]
@@ -410,6 +414,7 @@ fn fork_exec_floor(n: usize, parallelism: usize) -> anyhow::Result<Duration> {
 fn bench_job(
     completions: usize,
     parallelism: usize,
+    token: bool,
 ) -> anyhow::Result<k8s_openapi::api::batch::v1::Job> {
     let job = serde_json::json!({
         "apiVersion": "batch/v1",
@@ -421,6 +426,7 @@ fn bench_job(
             "backoffLimit": 0,
             "template": {"spec": {
                 "restartPolicy": "Never",
+                "automountServiceAccountToken": token,
                 "containers": [{"name": "c", "image": "busybox", "command": ["true"]}],
             }},
         },
@@ -492,8 +498,14 @@ struct StageState {
 async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
     use k8s_openapi::api::batch::v1::Job;
     println!(
-        "runlet bench jobs: {} completions, parallelism {}",
-        a.completions, a.parallelism
+        "runlet bench jobs: {} completions, parallelism {}{}",
+        a.completions,
+        a.parallelism,
+        if a.no_service_account_token {
+            ", no service account token"
+        } else {
+            ""
+        }
     );
     let parallelism = a.parallelism.max(1);
     let before_floor = CpuTimes::now();
@@ -553,7 +565,7 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         let before_job = CpuTimes::now();
         jobs.create(
             &PostParams::default(),
-            &bench_job(a.completions, parallelism)?,
+            &bench_job(a.completions, parallelism, !a.no_service_account_token)?,
         )
         .await?;
         // uid → when the watch first saw the pod created, bound, started, finished, released.

@@ -139,6 +139,32 @@ fn disable_agent_leaves_pods_pending_and_a_joining_agent_runs_them() {
             ]) == "joined/Succeeded"
         },
     );
+    // Its pods get their service account token too, and the address the agent joined (told
+    // through the termination message: this agent serves no logs).
+    s.kubectl_ok(&[
+        "run",
+        "caller",
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        "echo $(kubectl auth whoami -o jsonpath='{.status.userInfo.username}') $KUBERNETES_SERVICE_PORT > /dev/termination-log",
+    ]);
+    wait_until(Duration::from_secs(60), "the caller to finish", || {
+        s.kubectl_ok(&["get", "pod", "caller", "-o", "jsonpath={.status.phase}"]) == "Succeeded"
+    });
+    let port = s.url.rsplit(':').next().unwrap();
+    assert_eq!(
+        s.kubectl_ok(&[
+            "get",
+            "pod",
+            "caller",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].state.terminated.message}"
+        ]),
+        format!("system:serviceaccount:default:default {port}\n")
+    );
     // A bad token is refused.
     let mut bad = Command::new(BIN);
     bad.args([
