@@ -103,6 +103,14 @@ pub fn router(state: AppState) -> Router {
             "/apis/authentication.k8s.io/v1/selfsubjectreviews",
             axum::routing::post(reviews::whoami),
         )
+        .route(
+            "/.well-known/openid-configuration",
+            get(serviceaccount::issuer::configuration),
+        )
+        .route(
+            serviceaccount::issuer::JWKS_PATH,
+            get(serviceaccount::issuer::key_set),
+        )
         .route("/api/{*rest}", axum::routing::any(handlers::handle))
         .route(
             "/apis/{group}/{version}",

@@ -2,7 +2,7 @@
 //! Kubernetes: what `kubectl` and the client libraries' in-cluster configuration read from
 //! `/var/run/secrets/kubernetes.io/serviceaccount`.
 //!
-//! Three parts, each upstream's:
+//! Its parts, each upstream's:
 //! - [`token`]: the JSON Web Tokens themselves, signed with the server's service account key
 //!   (ES256), with upstream's claims (`sub` `system:serviceaccount:NS:NAME`, the bound pod
 //!   under `kubernetes.io`);
@@ -10,6 +10,7 @@
 //!   `kubectl create token` and the node agent call), which issues them;
 //! - [`authenticate`]: a bearer token that is one of them is the account's identity, for as
 //!   long as it has not expired and the account (and the pod it is bound to) still exist;
+//! - [`issuer`]: the OpenID Connect discovery document and key set, for verifiers outside;
 //! - [`admission`]: every new pod gets the projected `kube-api-access-*` volume at the path
 //!   above in each container (the token, the cluster's CA as `kube-root-ca.crt` publishes
 //!   it, the namespace), unless it or its account opts out.
@@ -19,6 +20,7 @@
 
 pub mod admission;
 pub mod authenticate;
+pub mod issuer;
 pub mod request;
 pub mod token;
 

@@ -67,6 +67,8 @@ pub struct TokenSigner {
     /// The key's ID in each token's header: a digest of the public key, as upstream's
     /// `keyIDFromPublicKey`, so that a verifier with several keys can tell which one signed.
     key_id: String,
+    /// The public key as a JSON Web Key (for [`super::issuer`]).
+    public_jwk: serde_json::Value,
     validation: Validation,
 }
 
@@ -84,7 +86,16 @@ impl TokenSigner {
             &ring::digest::SHA256,
             &rcgen::PublicKeyData::subject_public_key_info(&key),
         );
-        let key_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let key_id = b64(digest.as_ref());
+        // The uncompressed point: 0x04, then X and Y of 32 bytes each.
+        let point = key.public_key_raw();
+        let (x, y) = point
+            .get(1..)
+            .unwrap_or_default()
+            .split_at(point.len().saturating_sub(1) / 2);
+        let public_jwk = serde_json::json!({"use": "sig", "kty": "EC", "kid": key_id,
+            "crv": "P-256", "alg": "ES256", "x": b64(x), "y": b64(y)});
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[ISSUER]);
@@ -95,8 +106,14 @@ impl TokenSigner {
             encoding,
             decoding,
             key_id,
+            public_jwk,
             validation,
         })
+    }
+
+    /// The public key as a JSON Web Key.
+    pub fn public_jwk(&self) -> &serde_json::Value {
+        &self.public_jwk
     }
 
     /// The signed token of `claims`.
@@ -176,6 +193,22 @@ mod tests {
             signer.verify(&token, 10_000 - 3600 - LEEWAY_SECS - 1),
             Err(TokenError::NotYetValid)
         ));
+    }
+
+    #[test]
+    fn the_published_key_checks_the_tokens() {
+        let signer = signer();
+        let token = signer.sign(&claims(10_000)).expect("signed");
+        let jwk = signer.public_jwk();
+        assert_eq!(jwk["kid"], signer.key_id);
+        let key = DecodingKey::from_ec_components(
+            jwk["x"].as_str().expect("x"),
+            jwk["y"].as_str().expect("y"),
+        )
+        .expect("key");
+        let read = jsonwebtoken::decode::<Claims>(&token, &key, &signer.validation).expect("good");
+        assert_eq!(read.claims, claims(10_000));
+        assert_eq!(read.header.kid.as_deref(), Some(signer.key_id.as_str()));
     }
 
     #[test]

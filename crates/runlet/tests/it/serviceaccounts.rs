@@ -171,6 +171,19 @@ fn tokens_are_issued_checked_and_refused_as_upstream() {
         text(&listed.stderr)
     );
 
+    // Issuer discovery names the key set, which has our one key.
+    let config = s.kubectl_ok(&["get", "--raw", "/.well-known/openid-configuration"]);
+    assert!(
+        config.contains(r#""issuer":"https://kubernetes.default.svc.cluster.local""#)
+            && config.contains(&format!(r#""jwks_uri":"{}/openid/v1/jwks""#, s.url)),
+        "{config}"
+    );
+    let keys = s.kubectl_ok(&["get", "--raw", "/openid/v1/jwks"]);
+    assert!(
+        keys.contains(r#""kty":"EC""#) && keys.contains(r#""alg":"ES256""#),
+        "{keys}"
+    );
+
     // Refusals, in upstream's words.
     let short = s.kubectl(&["create", "token", "builder", "-n", "team", "--duration=5m"]);
     assert_eq!(
