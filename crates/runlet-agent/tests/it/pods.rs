@@ -902,3 +902,77 @@ async fn containers_keep_the_runtime_s_default_capabilities_changed_as_asked() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_pod_s_service_account_token_is_requested_bound_to_it_and_refreshed() {
+    use base64::Engine;
+    let env = Env::start().await;
+    // What `runlet server` has and this in-process server lacks: a signing key, the default
+    // account and the published CA.
+    let key = rcgen::KeyPair::generate().unwrap();
+    env.api.state.set_token_signer(
+        runlet_apiserver::serviceaccount::TokenSigner::from_pem(&key.serialize_pem()).unwrap(),
+    );
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::default_namespaced(env.api.client.clone());
+    accounts
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let cms: Api<ConfigMap> = Api::default_namespaced(env.api.client.clone());
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(
+            json!({"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": "PEM"}}),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let pod = env
+        .create(
+            "caller",
+            json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+                "command": ["sleep", "30"]}]}),
+        )
+        .await;
+    let volume = pod.spec.as_ref().unwrap().volumes.as_ref().unwrap()[0]
+        .name
+        .clone();
+    env.wait_phase("caller", "Running").await;
+    let dir = env
+        .dir
+        .path()
+        .join("agent/pod-volumes")
+        .join(pod.metadata.uid.as_deref().unwrap())
+        .join("volumes")
+        .join(&volume);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    assert_eq!(read("ca.crt"), "PEM");
+    assert_eq!(read("namespace"), "default");
+    let claims = |token: &str| -> serde_json::Value {
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or_default()
+    };
+    let first = claims(&read("token"));
+    assert_eq!(first["sub"], "system:serviceaccount:default:default");
+    assert_eq!(first["kubernetes.io"]["pod"]["name"], "caller");
+    assert_eq!(
+        first["exp"].as_i64().unwrap() - first["iat"].as_i64().unwrap(),
+        3607
+    );
+
+    // Four fifths of its lifetime on, the next volume sync writes a new one.
+    env.api.clock.advance_millis(2_900_000);
+    wait_until("a new token in the volume", || async {
+        claims(&read("token"))["iat"].as_i64() > first["iat"].as_i64()
+    })
+    .await;
+    env.stop().await;
+}
