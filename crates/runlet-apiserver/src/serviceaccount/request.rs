@@ -47,49 +47,12 @@ pub async fn create(
             "the body is not a TokenRequest object",
         )));
     }
-    let metadata = Path::new("metadata");
-    for (field, want, what) in [("name", name, "name"), ("namespace", ns, "namespace")] {
-        if let Some(given) = request["metadata"][field]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            && given != want
-        {
-            let detail = format!("must match the service account {what} if specified");
-            let e = FieldError::invalid(&metadata.child(field), given, detail);
-            return Err(ApiError::new(Status::invalid_kind(GROUP, KIND, name, &[e])));
-        }
-    }
+    check_names(&request, name, ns)?;
     let accounts = resource("serviceaccounts")?;
     let account = registry::get(state, accounts, Some(ns), name).await?;
     let account_uid = account["metadata"]["uid"].as_str().unwrap_or_default();
-
     let spec = &mut request["spec"];
-    let audiences: Vec<String> = match spec["audiences"].as_array() {
-        Some(list) if !list.is_empty() => list
-            .iter()
-            .map(|a| a.as_str().unwrap_or_default().to_string())
-            .collect(),
-        _ => vec![ISSUER.to_string()],
-    };
-    let expiration = match &spec["expirationSeconds"] {
-        Value::Null => DEFAULT_EXPIRATION_SECS,
-        v => v.as_i64().ok_or_else(|| {
-            ApiError::new(Status::bad_request(format!(
-                "spec.expirationSeconds: expected an integer, got {v}"
-            )))
-        })?,
-    };
-    let path = Path::new("spec").child("expirationSeconds");
-    let too = |detail: &str| {
-        let e = FieldError::invalid(&path, expiration, detail);
-        ApiError::new(Status::invalid_kind(GROUP, KIND, "", &[e]))
-    };
-    if expiration < MIN_EXPIRATION_SECS {
-        return Err(too("may not specify a duration less than 10 minutes"));
-    }
-    if expiration > MAX_EXPIRATION_SECS {
-        return Err(too("may not specify a duration larger than 2^32 seconds"));
-    }
+    let (audiences, expiration) = audiences_and_expiration(spec)?;
 
     let mut private = KubernetesClaims {
         namespace: ns.to_string(),
@@ -134,6 +97,54 @@ pub async fn create(
             "expirationTimestamp": runlet_api::clock::rfc3339(now + expiration)},
     });
     Ok(json_response(StatusCode::CREATED, &out))
+}
+
+/// A name or namespace in the request's metadata must be the account's.
+fn check_names(request: &Value, name: &str, ns: &str) -> ApiResult<()> {
+    for (field, want) in [("name", name), ("namespace", ns)] {
+        if let Some(given) = request["metadata"][field]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            && given != want
+        {
+            let detail = format!("must match the service account {field} if specified");
+            let e = FieldError::invalid(&Path::new("metadata").child(field), given, detail);
+            return Err(ApiError::new(Status::invalid_kind(GROUP, KIND, name, &[e])));
+        }
+    }
+    Ok(())
+}
+
+/// The audiences the token is for (the API server's when none are named) and its lifetime,
+/// checked as upstream's `ValidateTokenRequest`.
+fn audiences_and_expiration(spec: &Value) -> ApiResult<(Vec<String>, i64)> {
+    let audiences: Vec<String> = match spec["audiences"].as_array() {
+        Some(list) if !list.is_empty() => list
+            .iter()
+            .map(|a| a.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => vec![ISSUER.to_string()],
+    };
+    let expiration = match &spec["expirationSeconds"] {
+        Value::Null => DEFAULT_EXPIRATION_SECS,
+        v => v.as_i64().ok_or_else(|| {
+            ApiError::new(Status::bad_request(format!(
+                "spec.expirationSeconds: expected an integer, got {v}"
+            )))
+        })?,
+    };
+    let path = Path::new("spec").child("expirationSeconds");
+    let too = |detail: &str| {
+        let e = FieldError::invalid(&path, expiration, detail);
+        ApiError::new(Status::invalid_kind(GROUP, KIND, "", &[e]))
+    };
+    if expiration < MIN_EXPIRATION_SECS {
+        return Err(too("may not specify a duration less than 10 minutes"));
+    }
+    if expiration > MAX_EXPIRATION_SECS {
+        return Err(too("may not specify a duration larger than 2^32 seconds"));
+    }
+    Ok((audiences, expiration))
 }
 
 /// Records in `private` the object the token is to be bound to, which must exist (with the

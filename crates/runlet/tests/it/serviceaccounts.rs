@@ -196,6 +196,29 @@ fn tokens_are_issued_checked_and_refused_as_upstream() {
         text(&missing.stderr),
         "error: failed to create token: serviceaccounts \"nobody\" not found\n"
     );
+    let raw = "/api/v1/namespaces/team/serviceaccounts/builder/token";
+    for (body, said) in [
+        (r#"{"spec": 5}"#, "the body is not a TokenRequest object"),
+        (
+            r#"{"spec": {"expirationSeconds": "long"}}"#,
+            r#"spec.expirationSeconds: expected an integer, got "long""#,
+        ),
+        (
+            r#"{"kind": "Pod", "spec": {}}"#,
+            "the kind in the data (Pod) does not match the expected kind (TokenRequest)",
+        ),
+        (
+            r#"{"spec": {"boundObjectRef": {"apiVersion": "batch/v1", "kind": "Job", "name": "j"}}}"#,
+            "cannot bind token to object of type batch/v1, Kind=Job",
+        ),
+    ] {
+        let out = s.kubectl_with(&["create", "--raw", raw, "-f", "-"], Some(body), &[]);
+        assert!(
+            !out.status.success() && text(&out.stderr).contains(said),
+            "{body}: {}",
+            text(&out.stderr)
+        );
+    }
     let forged = kubectl_as(&s, "eyJhbGciOiJFUzI1NiJ9.e30.c2ln", &["get", "pods"]);
     assert!(
         text(&forged.stderr).contains("Unauthorized"),
