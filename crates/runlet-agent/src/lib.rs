@@ -318,6 +318,7 @@ impl Agent {
             "logs",
             pod::TERMINATION_FILES,
             pod::HOSTS_FILES,
+            pod::MEMORY,
         ] {
             let p = self.config.data_dir.join(dir);
             std::fs::create_dir_all(&p).map_err(|source| AgentError::DataDir {
@@ -325,6 +326,7 @@ impl Agent {
                 source,
             })?;
         }
+        let memory = self.mount_memory();
         let log_server = match &self.config.log_endpoint {
             Some(endpoint) => {
                 let names = [
@@ -421,7 +423,34 @@ impl Agent {
         manager.run(&cancel).await;
         cancel.cancel();
         while tasks.join_next().await.is_some() {}
+        if let Some(memory) = memory
+            && let Err(e) = self.runtime.os().unmount(&memory)
+        {
+            tracing::warn!(path = %memory.display(), error = %e, "unmounting the pods' tmpfs");
+        }
         Ok(())
+    }
+
+    /// Mounts the tmpfs of the pods' secret, downwardAPI and projected volumes (see
+    /// [`pod::MEMORY`]), unless an earlier run left it mounted (its pods' directories go as
+    /// stale ones do); its path when it is mounted, for unmounting at the end. A non-root
+    /// agent mounts nothing, and the directory is on the data directory's disk.
+    fn mount_memory(&self) -> Option<PathBuf> {
+        let os = self.runtime.os();
+        if !os.is_root() {
+            return None;
+        }
+        let dir = self.config.data_dir.join(pod::MEMORY);
+        use std::os::unix::fs::MetadataExt;
+        let device = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+        let mounted = device(&dir) != device(&self.config.data_dir);
+        if !mounted && let Err(e) = os.mount_tmpfs(&dir, None) {
+            tracing::warn!(path = %dir.display(), error = %e, "mounting the pods' tmpfs");
+            return None;
+        }
+        // Only the agent reads it; containers see their volumes through bind mounts.
+        let _ = std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        Some(dir)
     }
 }
 
@@ -586,10 +615,8 @@ impl Manager {
 
     fn remove_sandbox(&mut self, uid: &str) {
         let data_dir = &self.ctx.config.data_dir;
-        let dirs = [
-            pod::sandbox_dir(data_dir, uid),
-            pod::private_dir(data_dir, uid),
-        ];
+        let [private, memory] = pod::volume_dirs(data_dir, uid);
+        let dirs = [pod::sandbox_dir(data_dir, uid), private, memory];
         self.helpers.spawn(async move {
             let _ = tokio::task::spawn_blocking(move || {
                 dirs.iter().for_each(|d| pod::remove_sandbox(d))
@@ -601,7 +628,7 @@ impl Manager {
     /// At the first list: sandboxes (and volumes) of pods that went away while the agent was
     /// not running.
     fn remove_stale_sandboxes(&mut self, listed: &HashSet<String>) {
-        for root in [pod::SANDBOXES, pod::PRIVATE] {
+        for root in [pod::SANDBOXES, pod::PRIVATE, pod::MEMORY] {
             let stale: Vec<PathBuf> = std::fs::read_dir(self.ctx.config.data_dir.join(root))
                 .into_iter()
                 .flatten()
@@ -737,9 +764,12 @@ impl Manager {
             self.finished.insert(uid.clone());
             // Its volumes go now, as those of any pod whose containers are done; its sandbox
             // stays with the pod.
-            let volumes = pod::private_dir(&self.ctx.config.data_dir, &uid);
+            let volumes = pod::volume_dirs(&self.ctx.config.data_dir, &uid);
             self.helpers.spawn(async move {
-                let _ = tokio::task::spawn_blocking(move || pod::remove_sandbox(&volumes)).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    volumes.iter().for_each(|d| pod::remove_sandbox(d))
+                })
+                .await;
             });
             let client = self.ctx.client.clone();
             let status = serde_json::to_value(&p.status).unwrap_or_default();

@@ -234,6 +234,15 @@ pub fn hostname() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Gives this process a mount namespace of its own (see
+/// [`runlet_agent::os::spawn::own_mount_namespace`]), so that what its node agent mounts
+/// goes with it. Called by the commands that run an agent, while they have one thread.
+pub fn own_mount_namespace() {
+    if let Err(e) = runlet_agent::os::spawn::own_mount_namespace() {
+        tracing::warn!(error = %e, "no mount namespace of its own: the agent's mounts are the host's");
+    }
+}
+
 /// The agents' join token: `DIR/token`, created (mode 0600) on first start.
 pub fn join_token(dir: &Path) -> anyhow::Result<String> {
     secret_file(&dir.join("token"))

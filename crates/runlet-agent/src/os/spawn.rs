@@ -550,6 +550,25 @@ fn redirect(fd: &OwnedFd, target: c_int) -> rustix::io::Result<()> {
     }
 }
 
+/// Puts this process in a mount namespace of its own, which receives the host's mounts but
+/// sends none back, when it runs as root (whether it did). What the agent mounts (its tmpfs
+/// for the pods' secrets, a memory emptyDir's) then goes with the process however it ends,
+/// never left mounted on the host after a crash; containers' namespaces are copies of this
+/// one. A mount namespace belongs to each thread: call this before any thread starts.
+pub fn own_mount_namespace() -> rustix::io::Result<bool> {
+    if !rustix::process::geteuid().is_root() {
+        return Ok(false);
+    }
+    // SAFETY: only a new mount namespace is requested, while the process has one thread.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS)? };
+    rustix::mount::mount_change(
+        c"/",
+        rustix::mount::MountPropagationFlags::REC
+            | rustix::mount::MountPropagationFlags::DOWNSTREAM,
+    )?;
+    Ok(true)
+}
+
 /// A private mount namespace with the container's volumes bound into it, a `/proc` of its own
 /// PID namespace when `own_proc` (so that `ps` and `/proc/<pid>` show the container's
 /// processes, as in a container), and `/` made read-only when `read_only_root`.

@@ -117,6 +117,9 @@ pub struct Worker {
     /// its containers are done. Apart from `sandbox`, so that a pod without volumes costs one
     /// directory, and so that nothing in the working directory reaches a volume's source.
     private: PathBuf,
+    /// Its secret, downwardAPI and projected volumes: its directory in the agent's tmpfs (see
+    /// [`MEMORY`]).
+    memory: PathBuf,
     /// Pod-level failure reason/message (DeadlineExceeded, mount namespace...).
     reason: Option<String>,
     message: Option<String>,
@@ -199,6 +202,7 @@ impl Worker {
             .unwrap_or_default();
         let sandbox = sandbox_dir(&ctx.config.data_dir, &uid);
         let private = private_dir(&ctx.config.data_dir, &uid);
+        let memory = memory_dir(&ctx.config.data_dir, &uid);
         Worker {
             conditions: status::Conditions::from_existing(&existing),
             ctx,
@@ -215,6 +219,7 @@ impl Worker {
             volumes: None,
             sandbox,
             private,
+            memory,
             reason: None,
             message: None,
             failed: false,
@@ -455,7 +460,13 @@ impl Worker {
         loop {
             let result = {
                 let sources = self.sources();
-                volumes::prepare(self.ctx.runtime.os(), &self.private, &self.pod, &sources)
+                volumes::prepare(
+                    self.ctx.runtime.os(),
+                    &self.private,
+                    &self.memory,
+                    &self.pod,
+                    &sources,
+                )
             };
             match result {
                 Ok(v) => {
@@ -1212,6 +1223,7 @@ impl Worker {
         } else {
             remove_sandbox(&self.private);
         }
+        remove_dir(&self.memory);
     }
 }
 
@@ -1251,9 +1263,23 @@ pub fn private_dir(data_dir: &std::path::Path, uid: &str) -> PathBuf {
     data_dir.join(PRIVATE).join(uid)
 }
 
+/// Where the pod with `uid` keeps its secret, downwardAPI and projected volumes.
+pub fn memory_dir(data_dir: &std::path::Path, uid: &str) -> PathBuf {
+    data_dir.join(MEMORY).join(uid)
+}
+
+/// The directories of a pod that go when its containers are done.
+pub fn volume_dirs(data_dir: &std::path::Path, uid: &str) -> [PathBuf; 2] {
+    [private_dir(data_dir, uid), memory_dir(data_dir, uid)]
+}
+
 /// The directories under the data directory with one entry per pod UID.
 pub const SANDBOXES: &str = "pods";
 pub const PRIVATE: &str = "pod-volumes";
+/// The agent's one tmpfs (when it runs as root) for every pod's secret, downwardAPI and
+/// projected volumes, a directory per pod UID: their data never reaches a disk, as upstream's
+/// memory-backed wrapper keeps it, without a mount per pod.
+pub const MEMORY: &str = "pod-memory";
 /// The directory of the containers' termination-message files, one per attempt
 /// (`<pod uid>-<container>-<attempt>`), each removed when its attempt has been reported: one
 /// directory for all, so that a container costs one file and no directory of its own.

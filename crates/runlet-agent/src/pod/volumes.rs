@@ -4,8 +4,9 @@
 //! the kubelet's volume plugins fill it: emptyDir (mode 0777; tmpfs sized as upstream for
 //! `medium: Memory`), configMap, secret, downwardAPI and projected files with their modes, in
 //! upstream's `AtomicWriter` layout
-//! (secret, downwardAPI and projected on a tmpfs, as upstream wraps them in a memory-backed
-//! emptyDir, and mounted read-only like configMap), hostPath as the host path itself after
+//! (secret, downwardAPI and projected in the pod's directory of the agent's one tmpfs for them,
+//! `<memory>/<name>`, as upstream wraps them in a memory-backed emptyDir, and mounted
+//! read-only like configMap), hostPath as the host path itself after
 //! upstream's type check. The pod's `fsGroup` owns its volumes as upstream's
 //! `SetVolumeOwnership` sets it. Containers see them at their `mountPath` (and `subPath` or
 //! `subPathExpr`) through bind mounts in a private mount namespace.
@@ -231,6 +232,7 @@ fn downward_files(
 pub fn prepare(
     os: &dyn Os,
     sandbox: &Path,
+    memory: &Path,
     pod: &Pod,
     sources: &EnvSources<'_>,
 ) -> Result<PodVolumes, VolumeError> {
@@ -241,7 +243,7 @@ pub fn prepare(
         .and_then(|s| s.volumes.as_deref())
         .unwrap_or_default();
     for v in volumes {
-        if let Err(error) = prepare_volume(os, sandbox, pod, v, sources, &mut out) {
+        if let Err(error) = prepare_volume(os, sandbox, memory, pod, v, sources, &mut out) {
             for t in out.tmpfs.drain(..).rev() {
                 let _ = os.unmount(&t);
             }
@@ -258,6 +260,7 @@ pub fn prepare(
 fn prepare_volume(
     os: &dyn Os,
     sandbox: &Path,
+    memory: &Path,
     pod: &Pod,
     v: &Volume,
     sources: &EnvSources<'_>,
@@ -305,7 +308,19 @@ fn prepare_volume(
         out.paths.insert(v.name.clone(), mount.path.clone());
         return Ok(());
     }
-    let dir = safe_join(&sandbox.join("volumes"), &v.name)?;
+    // Upstream wraps secret, downwardAPI and projected volumes in a memory-backed emptyDir,
+    // so their data never reaches a disk (configMap volumes are on disk): here they are in
+    // the agent's one tmpfs for them (see `Agent::run`), a directory per pod, which spares
+    // every pod a mount of its own (and every container's mount namespace a copy of it).
+    let in_memory = holds_files(v) && v.config_map.is_none();
+    let dir = safe_join(
+        &if in_memory {
+            memory.to_path_buf()
+        } else {
+            sandbox.join("volumes")
+        },
+        &v.name,
+    )?;
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     if let Some(ed) = &v.empty_dir {
         if ed.medium.as_deref() == Some("Memory") {
@@ -322,12 +337,6 @@ fn prepare_volume(
     }
     if !holds_files(v) {
         return Err(VolumeError::Unsupported(v.name.clone()));
-    }
-    // Upstream wraps secret, downwardAPI and projected volumes in a memory-backed emptyDir,
-    // so their data never reaches a disk (configMap volumes are on disk).
-    if v.config_map.is_none() && os.is_root() {
-        os.mount_tmpfs(&dir, None)?;
-        out.tmpfs.push(dir.clone());
     }
     // The emptyDir upstream wraps them in is made by `setupDir`, mode 0777, as above.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).map_err(io(&dir))?;
@@ -896,7 +905,7 @@ mod tests {
             ..Default::default()
         };
         let os = FakeOs::new();
-        let vols = prepare(&os, dir.path(), &pod, &sources).unwrap();
+        let vols = prepare(&os, dir.path(), &dir.path().join("memory"), &pod, &sources).unwrap();
         let cfg = dir.path().join("volumes/cfg/sub/file");
         assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "v");
         // AtomicWriter's layout: `..data` names the payload, the keys link through it.
@@ -912,18 +921,19 @@ mod tests {
             std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777,
             0o600
         );
+        // Secrets and downward API files are in the agent's tmpfs, never on a disk.
         assert_eq!(
-            std::fs::read_to_string(dir.path().join("volumes/sec/pw")).unwrap(),
+            std::fs::read_to_string(dir.path().join("memory/sec/pw")).unwrap(),
             "x"
         );
         assert_eq!(
-            std::fs::read_to_string(dir.path().join("volumes/info/labels")).unwrap(),
+            std::fs::read_to_string(dir.path().join("memory/info/labels")).unwrap(),
             "a=\"b\""
         );
         assert_eq!(
             *os.tmpfs.lock().unwrap(),
-            ["sec", "info", "scratch"].map(|v| dir.path().join("volumes").join(v)),
-            "secrets and downward API files are never written to a disk"
+            [dir.path().join("volumes/scratch")],
+            "a memory emptyDir is a tmpfs of its own, of its size"
         );
         assert_eq!(
             vols.read_only,
@@ -998,10 +1008,16 @@ mod tests {
             config_maps: &cms,
             ..Default::default()
         };
-        let err = prepare(&FakeOs::new(), dir.path(), &pod, &sources)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = prepare(
+            &FakeOs::new(),
+            dir.path(),
+            &dir.path().join("memory"),
+            &pod,
+            &sources,
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert_eq!(
             err,
             "for volume \"all\" : [configmap \"ycm\" not found, secret \"ys\" not found]"
@@ -1025,7 +1041,14 @@ mod tests {
             config_maps: &cms,
             ..Default::default()
         };
-        let vols = prepare(&FakeOs::new(), dir.path(), &pod, &sources).unwrap();
+        let vols = prepare(
+            &FakeOs::new(),
+            dir.path(),
+            &dir.path().join("memory"),
+            &pod,
+            &sources,
+        )
+        .unwrap();
         std::fs::write(dir.path().join("volumes/scratch/mine"), "x").unwrap();
         assert!(refresh(&pod, &sources, &vols).is_empty());
 
@@ -1075,7 +1098,14 @@ mod tests {
             secrets: &nos,
             ..Default::default()
         };
-        let err = prepare(&FakeOs::new(), dir.path(), &pod, &sources).unwrap_err();
+        let err = prepare(
+            &FakeOs::new(),
+            dir.path(),
+            &dir.path().join("memory"),
+            &pod,
+            &sources,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "for volume \"cfg\" : configmap \"gone\" not found"
@@ -1140,7 +1170,14 @@ mod tests {
             ..Default::default()
         };
         if nix_is_root() {
-            prepare(&FakeOs::new(), dir.path(), &pod, &sources).unwrap();
+            prepare(
+                &FakeOs::new(),
+                dir.path(),
+                &dir.path().join("memory"),
+                &pod,
+                &sources,
+            )
+            .unwrap();
             use std::os::unix::fs::MetadataExt;
             let file = std::fs::metadata(dir.path().join("volumes/cfg/k")).unwrap();
             assert_eq!((file.gid(), file.mode() & 0o7777), (2000, 0o440));

@@ -946,9 +946,8 @@ async fn a_pod_s_service_account_token_is_requested_bound_to_it_and_refreshed() 
     let dir = env
         .dir
         .path()
-        .join("agent/pod-volumes")
+        .join("agent/pod-memory")
         .join(pod.metadata.uid.as_deref().unwrap())
-        .join("volumes")
         .join(&volume);
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
     assert_eq!(read("ca.crt"), "PEM");

@@ -108,6 +108,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::stack::own_mount_namespace();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

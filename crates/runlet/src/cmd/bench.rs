@@ -77,6 +77,7 @@ struct ApiBenchArgs {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     crate::stack::init_tracing("warn");
+    crate::stack::own_mount_namespace();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

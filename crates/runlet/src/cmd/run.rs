@@ -58,6 +58,7 @@ enum RunError {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // kube's client logs a refused connection as an error of its own; the run reports it.
     crate::stack::init_tracing("warn,kube_client=off");
+    crate::stack::own_mount_namespace();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

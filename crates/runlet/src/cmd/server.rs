@@ -51,6 +51,7 @@ fn api_host(local: SocketAddr) -> String {
 
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     crate::stack::init_tracing("info");
+    crate::stack::own_mount_namespace();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

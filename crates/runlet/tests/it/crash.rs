@@ -196,20 +196,30 @@ spec:
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The lost pod's volumes are torn down, though no run of the agent remembers mounting
-    // them: its downward API files were on a tmpfs.
+    // The lost pod's volumes are torn down, though no run of the agent remembers making
+    // them, and nothing of the crashed run is still mounted: the agent mounts in a namespace
+    // of its own, which went with it, and the new run has only its tmpfs for the pods' secrets
+    // there.
     let data = dir.path().to_string_lossy().into_owned();
     let mounted = || {
-        std::fs::read_to_string("/proc/self/mountinfo")
+        let table = format!("/proc/{}/mountinfo", server.pid().unwrap());
+        std::fs::read_to_string(table)
             .unwrap()
             .lines()
-            .filter(|l| l.contains(&data))
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|point| point.starts_with(&data))
             .map(str::to_string)
             .collect::<Vec<_>>()
     };
+    let memory = dir.path().join("agent/pod-memory");
     crate::harness::wait_until(
         Duration::from_secs(10),
-        "the lost pod's volumes are unmounted",
-        || mounted().is_empty(),
+        "the lost pod's volumes are gone",
+        || {
+            mounted() == vec![memory.to_string_lossy().into_owned()]
+                && std::fs::read_dir(&memory).is_ok_and(|mut d| d.next().is_none())
+        },
     );
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!host.contains(&data), "the host sees none of it: {host}");
 }
