@@ -20,6 +20,13 @@ const CHUNK: usize = 32 * 1024;
 /// How long the client may take to answer the closing handshake.
 const CLOSE_ANSWER: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How long after the upgrade the first message waits. client-go before 1.34 starts reading
+/// the connection while it still sets up its streams, and drops what comes for a stream not
+/// yet made ("Unknown stream id 3, discarding message"): a command that fails at once would
+/// lose its status, and kubectl would exit 0. Upstream's API server reaches the kubelet only
+/// after the upgrade, which gives the client that time; here the command is started before.
+const CLIENT_SETUP: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Serves `session` on `ws` until the command has ended and its output is sent (then the error
 /// channel reports its end and the connection is closed), or until the client goes away (then
 /// the session is dropped, which kills the command). `command` is named in the report of a
@@ -45,6 +52,7 @@ pub async fn serve<S>(
     // "Unknown stream id 1, discarding message": it is left out.
     let (gone_tx, mut gone) = oneshot::channel();
     let reader = tokio::spawn(read_client(rx, protocol, stdin, resize, gone_tx));
+    let mut first_message_at = Some(tokio::time::Instant::now() + CLIENT_SETUP);
     let mut exit = exit;
     let mut ended = None;
     let (mut out_buf, mut err_buf) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
@@ -66,6 +74,9 @@ pub async fn serve<S>(
             _ = &mut gone => return,
         };
         if let Some((ch, bytes)) = output {
+            if let Some(at) = first_message_at.take() {
+                tokio::time::sleep_until(at).await;
+            }
             let mut message = Vec::with_capacity(bytes.len() + 1);
             message.push(ch);
             message.extend_from_slice(bytes);
@@ -76,6 +87,9 @@ pub async fn serve<S>(
         }
     }
     let Some(ended) = ended else { return };
+    if let Some(at) = first_message_at {
+        tokio::time::sleep_until(at).await;
+    }
     let status = exit_status(&ended, protocol, command).to_string();
     let mut message = vec![channel::ERROR];
     message.extend_from_slice(status.as_bytes());
