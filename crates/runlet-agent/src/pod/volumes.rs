@@ -871,6 +871,16 @@ mod tests {
     use crate::os::fake::FakeOs;
     use serde_json::json;
 
+    /// [`prepare`] with the pod's memory directory under `dir` too.
+    fn prepare_in(
+        os: &dyn Os,
+        dir: &Path,
+        pod: &Pod,
+        sources: &EnvSources<'_>,
+    ) -> Result<PodVolumes, VolumeError> {
+        prepare(os, dir, &dir.join("memory"), pod, sources)
+    }
+
     /// The ConfigMap `cm` with the key `k` = `v`, by name.
     fn config_map_cm() -> HashMap<String, ConfigMap> {
         let cm: ConfigMap =
@@ -905,7 +915,7 @@ mod tests {
             ..Default::default()
         };
         let os = FakeOs::new();
-        let vols = prepare(&os, dir.path(), &dir.path().join("memory"), &pod, &sources).unwrap();
+        let vols = prepare_in(&os, dir.path(), &pod, &sources).unwrap();
         let cfg = dir.path().join("volumes/cfg/sub/file");
         assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "v");
         // AtomicWriter's layout: `..data` names the payload, the keys link through it.
@@ -1008,16 +1018,10 @@ mod tests {
             config_maps: &cms,
             ..Default::default()
         };
-        let err = prepare(
-            &FakeOs::new(),
-            dir.path(),
-            &dir.path().join("memory"),
-            &pod,
-            &sources,
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let err = prepare_in(&FakeOs::new(), dir.path(), &pod, &sources)
+            .err()
+            .unwrap()
+            .to_string();
         assert_eq!(
             err,
             "for volume \"all\" : [configmap \"ycm\" not found, secret \"ys\" not found]"
@@ -1041,14 +1045,7 @@ mod tests {
             config_maps: &cms,
             ..Default::default()
         };
-        let vols = prepare(
-            &FakeOs::new(),
-            dir.path(),
-            &dir.path().join("memory"),
-            &pod,
-            &sources,
-        )
-        .unwrap();
+        let vols = prepare_in(&FakeOs::new(), dir.path(), &pod, &sources).unwrap();
         std::fs::write(dir.path().join("volumes/scratch/mine"), "x").unwrap();
         assert!(refresh(&pod, &sources, &vols).is_empty());
 
@@ -1098,14 +1095,7 @@ mod tests {
             secrets: &nos,
             ..Default::default()
         };
-        let err = prepare(
-            &FakeOs::new(),
-            dir.path(),
-            &dir.path().join("memory"),
-            &pod,
-            &sources,
-        )
-        .unwrap_err();
+        let err = prepare_in(&FakeOs::new(), dir.path(), &pod, &sources).unwrap_err();
         assert_eq!(
             err.to_string(),
             "for volume \"cfg\" : configmap \"gone\" not found"
@@ -1170,14 +1160,7 @@ mod tests {
             ..Default::default()
         };
         if nix_is_root() {
-            prepare(
-                &FakeOs::new(),
-                dir.path(),
-                &dir.path().join("memory"),
-                &pod,
-                &sources,
-            )
-            .unwrap();
+            prepare_in(&FakeOs::new(), dir.path(), &pod, &sources).unwrap();
             use std::os::unix::fs::MetadataExt;
             let file = std::fs::metadata(dir.path().join("volumes/cfg/k")).unwrap();
             assert_eq!((file.gid(), file.mode() & 0o7777), (2000, 0o440));
