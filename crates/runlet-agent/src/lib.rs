@@ -16,6 +16,7 @@ pub mod exec;
 pub mod localpath;
 pub mod logs;
 pub mod node;
+pub mod objects;
 pub mod os;
 pub mod pod;
 pub mod runtime;
@@ -135,6 +136,9 @@ pub struct Ctx {
     pub exec_targets: exec::ExecTargets,
     /// The API server's service variables (see [`pod::env::service_env`]).
     pub service_env: Vec<(String, String)>,
+    /// The ConfigMaps and Secrets running pods name, watched while they do.
+    pub config_maps: objects::ObjectCache<k8s_openapi::api::core::v1::ConfigMap>,
+    pub secrets: objects::ObjectCache<k8s_openapi::api::core::v1::Secret>,
 }
 
 /// The node agent.
@@ -408,6 +412,8 @@ impl Agent {
                 .as_ref()
                 .map(|(host, port)| pod::env::service_env(host, *port))
                 .unwrap_or_default(),
+            config_maps: objects::ObjectCache::new(self.client.clone()),
+            secrets: objects::ObjectCache::new(self.client.clone()),
         });
         let mut manager = Manager {
             ctx,

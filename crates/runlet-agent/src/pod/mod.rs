@@ -134,6 +134,8 @@ pub struct Worker {
     written_rv: u64,
     config_maps: HashMap<String, ConfigMap>,
     secrets: HashMap<String, Secret>,
+    /// The names of the ConfigMaps and Secrets it holds in the agent's watches.
+    held: Option<(Vec<String>, Vec<String>)>,
     claims: HashMap<String, Result<crate::localpath::ClaimMount, String>>,
     /// The service account tokens of its projected volumes.
     tokens: tokens::PodTokens,
@@ -228,6 +230,7 @@ impl Worker {
             written_rv: 0,
             config_maps: HashMap::new(),
             secrets: HashMap::new(),
+            held: None,
             claims: HashMap::new(),
             tokens: tokens::PodTokens::default(),
             started_since_write: false,
@@ -340,6 +343,7 @@ impl Worker {
         // A pod that ran to its end keeps its sandbox (the containers' working directory) until
         // it is deleted, as the kubelet keeps a pod's directory; see `remove_sandbox`.
         self.teardown_volumes();
+        self.release_config_sources();
         if outcome != Outcome::Finished {
             remove_sandbox(&self.sandbox);
         }
@@ -522,43 +526,66 @@ impl Worker {
     }
 
     /// Loads the ConfigMaps and Secrets the pod's env and volumes name (a missing one is left
-    /// out). Whether every one was answered, found or not; when one was not, the ones loaded
-    /// before are kept, so a failed read never looks like a deleted ConfigMap.
+    /// out) from the agent's watches of them, taking hold of them the first time. Whether every
+    /// one was answered, found or not; when one was not, the ones loaded before are kept, so a
+    /// watch that has not listed yet never looks like a deleted ConfigMap.
     async fn fetch_config_sources(&mut self) -> bool {
-        let (mut cms, mut secrets) = volumes::referenced(&self.pod);
-        for s in &self.slots {
-            let (c, sec) = env::referenced(&s.container);
-            cms.extend(c);
-            secrets.extend(sec);
+        if self.held.is_none() {
+            let (mut cms, mut secrets) = volumes::referenced(&self.pod);
+            for s in &self.slots {
+                let (c, sec) = env::referenced(&s.container);
+                cms.extend(c);
+                secrets.extend(sec);
+            }
+            cms.sort();
+            cms.dedup();
+            secrets.sort();
+            secrets.dedup();
+            for name in &cms {
+                self.ctx.config_maps.hold(&self.ns, name);
+            }
+            for name in &secrets {
+                self.ctx.secrets.hold(&self.ns, name);
+            }
+            self.held = Some((cms, secrets));
         }
-        cms.sort();
-        cms.dedup();
-        secrets.sort();
-        secrets.dedup();
-        let cm_api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-        let secret_api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        let Some((cms, secrets)) = &self.held else {
+            return false;
+        };
         let (mut config_maps, mut found_secrets) = (HashMap::new(), HashMap::new());
         for name in cms {
-            match cm_api.get_opt(&name).await {
+            match self.ctx.config_maps.get(&self.ns, name, SOURCE_WAIT).await {
                 Ok(Some(cm)) => {
-                    config_maps.insert(name, cm);
+                    config_maps.insert(name.clone(), ConfigMap::clone(&cm));
                 }
                 Ok(None) => {}
-                Err(_) => return false,
+                Err(()) => return false,
             }
         }
         for name in secrets {
-            match secret_api.get_opt(&name).await {
+            match self.ctx.secrets.get(&self.ns, name, SOURCE_WAIT).await {
                 Ok(Some(s)) => {
-                    found_secrets.insert(name, s);
+                    found_secrets.insert(name.clone(), Secret::clone(&s));
                 }
                 Ok(None) => {}
-                Err(_) => return false,
+                Err(()) => return false,
             }
         }
         self.config_maps = config_maps;
         self.secrets = found_secrets;
         true
+    }
+
+    /// Lets go of the ConfigMaps and Secrets the pod held.
+    fn release_config_sources(&mut self) {
+        if let Some((cms, secrets)) = self.held.take() {
+            for name in &cms {
+                self.ctx.config_maps.release(&self.ns, name);
+            }
+            for name in &secrets {
+                self.ctx.secrets.release(&self.ns, name);
+            }
+        }
     }
 
     /// Finds the host directory of each claim the pod's volumes use (an ephemeral volume's
@@ -1272,6 +1299,9 @@ pub fn memory_dir(data_dir: &std::path::Path, uid: &str) -> PathBuf {
 pub fn volume_dirs(data_dir: &std::path::Path, uid: &str) -> [PathBuf; 2] {
     [private_dir(data_dir, uid), memory_dir(data_dir, uid)]
 }
+
+/// How long a pod waits for the watch of a ConfigMap or Secret it names to list it.
+const SOURCE_WAIT: Duration = Duration::from_secs(30);
 
 /// The directories under the data directory with one entry per pod UID.
 pub const SANDBOXES: &str = "pods";
