@@ -530,30 +530,32 @@ impl Worker {
     /// one was answered, found or not; when one was not, the ones loaded before are kept, so a
     /// watch that has not listed yet never looks like a deleted ConfigMap.
     async fn fetch_config_sources(&mut self) -> bool {
-        if self.held.is_none() {
-            let (mut cms, mut secrets) = volumes::referenced(&self.pod);
-            for s in &self.slots {
-                let (c, sec) = env::referenced(&s.container);
-                cms.extend(c);
-                secrets.extend(sec);
-            }
-            cms.sort();
-            cms.dedup();
-            secrets.sort();
-            secrets.dedup();
-            for name in &cms {
-                self.ctx.config_maps.hold(&self.ns, name);
-            }
-            for name in &secrets {
-                self.ctx.secrets.hold(&self.ns, name);
-            }
-            self.held = Some((cms, secrets));
+        let (mut cms, mut secrets) = volumes::referenced(&self.pod);
+        for s in &self.slots {
+            let (c, sec) = env::referenced(&s.container);
+            cms.extend(c);
+            secrets.extend(sec);
         }
-        let Some((cms, secrets)) = &self.held else {
-            return false;
-        };
+        cms.sort();
+        cms.dedup();
+        secrets.sort();
+        secrets.dedup();
+        // Containers added later (ephemeral ones) may name more.
+        let held = self.held.get_or_insert_default();
+        for name in &cms {
+            if !held.0.contains(name) {
+                self.ctx.config_maps.hold(&self.ns, name);
+                held.0.push(name.clone());
+            }
+        }
+        for name in &secrets {
+            if !held.1.contains(name) {
+                self.ctx.secrets.hold(&self.ns, name);
+                held.1.push(name.clone());
+            }
+        }
         let (mut config_maps, mut found_secrets) = (HashMap::new(), HashMap::new());
-        for name in cms {
+        for name in &cms {
             match self.ctx.config_maps.get(&self.ns, name, SOURCE_WAIT).await {
                 Ok(Some(cm)) => {
                     config_maps.insert(name.clone(), ConfigMap::clone(&cm));
@@ -562,7 +564,7 @@ impl Worker {
                 Err(()) => return false,
             }
         }
-        for name in secrets {
+        for name in &secrets {
             match self.ctx.secrets.get(&self.ns, name, SOURCE_WAIT).await {
                 Ok(Some(s)) => {
                     found_secrets.insert(name.clone(), Secret::clone(&s));
