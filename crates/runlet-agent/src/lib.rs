@@ -412,8 +412,8 @@ impl Agent {
                 .as_ref()
                 .map(|(host, port)| pod::env::service_env(host, *port))
                 .unwrap_or_default(),
-            config_maps: objects::ObjectCache::new(self.client.clone()),
-            secrets: objects::ObjectCache::new(self.client.clone()),
+            config_maps: objects::ObjectCache::new(self.client.clone(), cancel.child_token()),
+            secrets: objects::ObjectCache::new(self.client.clone(), cancel.child_token()),
         });
         let mut manager = Manager {
             ctx,

@@ -37,6 +37,8 @@ type Key = (String, String);
 pub struct ObjectCache<K> {
     client: kube::Client,
     entries: Arc<Mutex<HashMap<Key, Entry<K>>>>,
+    /// Stops every watch (the agent's end).
+    stop: CancellationToken,
 }
 
 impl<K> Clone for ObjectCache<K> {
@@ -44,6 +46,7 @@ impl<K> Clone for ObjectCache<K> {
         ObjectCache {
             client: self.client.clone(),
             entries: self.entries.clone(),
+            stop: self.stop.clone(),
         }
     }
 }
@@ -59,10 +62,12 @@ where
         + 'static,
     K::DynamicType: Default,
 {
-    pub fn new(client: kube::Client) -> Self {
+    /// A cache whose watches all stop with `stop`, as well as with their last holder.
+    pub fn new(client: kube::Client, stop: CancellationToken) -> Self {
         ObjectCache {
             client,
             entries: Arc::default(),
+            stop,
         }
     }
 
@@ -77,7 +82,7 @@ where
             return;
         }
         let (tx, known) = watch::channel(Known::Unknown);
-        let stop = CancellationToken::new();
+        let stop = self.stop.child_token();
         tokio::spawn(follow::<K>(
             Api::namespaced(self.client.clone(), ns),
             name.to_string(),
@@ -187,7 +192,7 @@ mod tests {
     async fn a_held_object_follows_its_changes_until_released() {
         let api = TestApi::start().await;
         let maps: Api<ConfigMap> = Api::default_namespaced(api.client.clone());
-        let cache = ObjectCache::<ConfigMap>::new(api.client.clone());
+        let cache = ObjectCache::<ConfigMap>::new(api.client.clone(), CancellationToken::new());
         let wait = Duration::from_secs(10);
         assert!(cache.get("default", "cfg", wait).await.is_err(), "not held");
         cache.hold("default", "cfg");
