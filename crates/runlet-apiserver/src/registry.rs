@@ -199,7 +199,7 @@ pub fn now_rfc3339(state: &AppState) -> String {
 
 /// A random (version 4) UUID for a new object, from the thread's random generator:
 /// `Uuid::new_v4` asks the kernel (`getrandom`) for every one, a system call per create.
-fn new_uid() -> String {
+pub(crate) fn new_uid() -> String {
     uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
         .to_string()
@@ -365,11 +365,8 @@ pub async fn create(
     protect_storage_in_use(info, &mut obj);
     assign_default_storage_class(state, info, &mut obj).await?;
     defaulting::apply_defaults(info, &mut obj);
-    let shown_name = generate_from
-        .clone()
-        .or_else(|| meta::name(&obj).map(str::to_string))
-        .unwrap_or_default();
-    crate::serviceaccount::admission::admit_pod(state, info, &mut obj, &shown_name).await?;
+    crate::serviceaccount::admission::admit_pod(state, info, &mut obj, generate_from.as_deref())
+        .await?;
     defaulting::prepare_for_create(info, &mut obj);
     meta::omit_empty_collections(&mut obj);
 

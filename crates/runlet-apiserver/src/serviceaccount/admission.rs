@@ -13,6 +13,7 @@ use crate::state::AppState;
 use runlet_api::resources::{self, ResourceInfo};
 use runlet_api::status::Status;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The prefix of the token volume's name.
@@ -24,13 +25,13 @@ const TOKEN_EXPIRATION_SECS: i64 = 3607;
 const DEFAULT_ACCOUNT_ATTEMPTS: usize = 10;
 const DEFAULT_ACCOUNT_RETRY: Duration = Duration::from_millis(150);
 
-/// Admits the new pod `obj` (defaulted, named: `shown_name` is its name or, for a generated
-/// one, the prefix, as upstream's admission errors name it).
+/// Admits the new pod `obj` (defaulted and named; `generate_name` is the prefix of a
+/// generated name, which upstream's admission errors name instead).
 pub async fn admit_pod(
     state: &AppState,
     info: &ResourceInfo,
     obj: &mut Value,
-    shown_name: &str,
+    generate_name: Option<&str>,
 ) -> ApiResult<()> {
     if (info.group, info.kind) != ("", "Pod") || state.token_signer().is_none() {
         return Ok(());
@@ -48,6 +49,9 @@ pub async fn admit_pod(
         .unwrap_or("default")
         .to_string();
     let Some(account) = account(state, &ns, &account_name).await? else {
+        let shown_name = generate_name
+            .or_else(|| obj["metadata"]["name"].as_str())
+            .unwrap_or_default();
         return Err(ApiError::new(Status::forbidden(
             info,
             shown_name,
@@ -82,7 +86,7 @@ pub async fn admit_pod(
 }
 
 /// The account, looked up again for a while when it is `default` and not there yet.
-async fn account(state: &AppState, ns: &str, name: &str) -> ApiResult<Option<Value>> {
+async fn account(state: &AppState, ns: &str, name: &str) -> ApiResult<Option<Arc<Value>>> {
     let accounts = resources::find("", "v1", "serviceaccounts")
         .ok_or_else(|| ApiError::new(Status::internal("no serviceaccounts")))?;
     let attempts = if name == "default" {
@@ -95,7 +99,7 @@ async fn account(state: &AppState, ns: &str, name: &str) -> ApiResult<Option<Val
             tokio::time::sleep(DEFAULT_ACCOUNT_RETRY).await;
         }
         match registry::get(state, accounts, Some(ns), name).await {
-            Ok(account) => return Ok(Some(Value::clone(&account))),
+            Ok(account) => return Ok(Some(account)),
             Err(e) if e.0.code == 404 => {}
             Err(e) => return Err(e),
         }

@@ -76,9 +76,7 @@ pub async fn create(
         exp: now + expiration,
         iat: now,
         nbf: now,
-        jti: uuid::Builder::from_random_bytes(rand::random())
-            .into_uuid()
-            .to_string(),
+        jti: registry::new_uid(),
         kubernetes: private,
     };
     let token = signer
