@@ -255,7 +255,10 @@ impl Status {
         if let Some(secs) = self.retry_after_seconds {
             details.insert("retryAfterSeconds".into(), json!(secs));
         }
-        if !details.is_empty() {
+        // Upstream's `NewNotFound` always carries details, empty ones for a path the server
+        // does not serve; kubectl reads them without looking (`kubectl debug` tells a missing
+        // subresource from a missing pod by `details.name`).
+        if !details.is_empty() || self.reason == "NotFound" {
             body["details"] = Value::Object(details);
         }
         body
@@ -288,6 +291,17 @@ mod tests {
         assert_eq!(s["code"], 404);
         assert_eq!(s["details"]["kind"], "jobs");
         assert_eq!(s["details"]["group"], "batch");
+    }
+
+    #[test]
+    fn a_path_not_served_is_not_found_with_empty_details() {
+        let s = Status::path_not_found().to_json();
+        assert_eq!(
+            s["message"],
+            "the server could not find the requested resource"
+        );
+        assert_eq!(s["details"], json!({}));
+        assert!(Status::bad_request("x").to_json().get("details").is_none());
     }
 
     #[test]

@@ -40,6 +40,15 @@ use runlet_api::clock::Clock;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// The message of an API error, as Go's `%v` of a client-go error prints it (what upstream's
+/// controllers put into their events): the Status message alone, not its debug form.
+pub(crate) fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Runs every controller of this crate until `shutdown`; all their tasks have stopped when
 /// this returns. `runlet server` calls it under [`leader::run_with_leader_election`]. With
 /// `root_ca` (the PEM of the CA that signed the API server's certificate), [`rootca`]

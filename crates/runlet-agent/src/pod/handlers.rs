@@ -335,20 +335,14 @@ impl Worker {
     }
 }
 
-/// An exec probe's result: success on exit code 0, otherwise its output (or, with none, what
-/// became of the command).
+/// An exec probe's result: success on exit code 0, otherwise its output as it is, empty or
+/// not (upstream's `execProber` returns the output alone, and the prober's event is
+/// "<kind> probe failed: <output>"); a command that timed out or was cut short says so.
 fn probe_exec_result(argv: &[String], outcome: ExecOutcome) -> Result<(), String> {
     let command = argv.join(" ");
     match outcome {
         ExecOutcome::Exited { code: 0, .. } => Ok(()),
-        ExecOutcome::Exited { code, output } => {
-            let output = String::from_utf8_lossy(&output).trim_end().to_string();
-            Err(if output.is_empty() {
-                format!("command {command:?} exited with {code}")
-            } else {
-                output
-            })
-        }
+        ExecOutcome::Exited { output, .. } => Err(String::from_utf8_lossy(&output).into_owned()),
         ExecOutcome::TimedOut => Err(format!("command {command:?} timed out")),
         ExecOutcome::Cancelled => Err(format!("command {command:?} ended with its container")),
     }

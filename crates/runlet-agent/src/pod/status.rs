@@ -125,7 +125,7 @@ fn container_status(slot: &Slot, runtime: &str) -> Value {
 /// The `status` object.
 pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Value {
     let now = rfc3339(now_unix);
-    let mains: Vec<&Slot> = view.slots.iter().filter(|s| s.kind == Kind::Main).collect();
+    let mut mains: Vec<&Slot> = view.slots.iter().filter(|s| s.kind == Kind::Main).collect();
     let inits: Vec<&Slot> = view.slots.iter().filter(|s| s.kind != Kind::Main).collect();
     let terminal = matches!(view.phase, "Succeeded" | "Failed");
 
@@ -237,6 +237,10 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
             ),
         );
     }
+    // The kubelet's `convertToAPIContainerStatuses` sorts the statuses of regular containers
+    // by name (init containers keep the spec's order): `kubectl get pods` reads its STATUS
+    // from the first one.
+    mains.sort_by(|a, b| a.name().cmp(b.name()));
     status.insert(
         "containerStatuses".into(),
         Value::Array(
@@ -397,6 +401,32 @@ mod tests {
         );
         assert_eq!(s["startTime"], "1970-01-01T00:00:09Z");
         assert_eq!(s["reason"], Value::Null, "a stale reason is cleared");
+    }
+
+    #[test]
+    fn container_statuses_are_sorted_by_name_and_init_containers_keep_the_spec_order() {
+        let waiting = State::Waiting {
+            reason: "PodInitializing".into(),
+            message: None,
+        };
+        let slots = vec![
+            slot("setup-z", Kind::Init, waiting.clone()),
+            slot("setup-a", Kind::Init, waiting.clone()),
+            slot("zeta", Kind::Main, waiting.clone()),
+            slot("alpha", Kind::Main, waiting.clone()),
+            slot("mid", Kind::Main, waiting),
+        ];
+        let s = render_at("Pending", &slots);
+        let names = |key: &str| -> Vec<String> {
+            s[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(names("containerStatuses"), ["alpha", "mid", "zeta"]);
+        assert_eq!(names("initContainerStatuses"), ["setup-z", "setup-a"]);
     }
 
     #[test]

@@ -137,13 +137,7 @@ pub async fn apply_patch(
             gvk_text(&config)
         ))));
     }
-    if let Some(body_name) = meta::name(&config)
-        && body_name != name
-    {
-        return Err(ApiError::new(Status::bad_request(format!(
-            "the name of the object ({body_name}) does not match the name on the URL ({name})"
-        ))));
-    }
+    super::write::check_name_matches(name, &config)?;
     let Some(node) = runlet_api::openapi::kind_node(info.group, info.version, info.kind) else {
         return Err(ApiError::new(Status::unsupported_media_type(APPLY_PATCH)));
     };

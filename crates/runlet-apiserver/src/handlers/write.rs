@@ -130,6 +130,17 @@ pub(super) fn check_namespace_matches(target: &Target, obj: &Value) -> ApiResult
     Ok(())
 }
 
+/// Upstream's `checkName`: an object written to a URL must carry that URL's name (a body
+/// without a name takes it from the URL).
+pub(super) fn check_name_matches(name: &str, obj: &Value) -> ApiResult<()> {
+    match meta::name(obj) {
+        Some(body_name) if body_name != name => Err(ApiError::new(Status::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )))),
+        _ => Ok(()),
+    }
+}
+
 /// `POST` to a collection.
 pub async fn create(
     state: &AppState,
@@ -197,13 +208,7 @@ pub async fn update(
     let admit = |body: Decoded, current: Option<&Value>| -> ApiResult<(Value, Vec<String>)> {
         let (new, warnings) = admit_decoded(target.info, body, query, current)?;
         check_namespace_matches(target, &new)?;
-        if let Some(body_name) = meta::name(&new)
-            && body_name != name
-        {
-            return Err(ApiError::new(Status::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            ))));
-        }
+        check_name_matches(name, &new)?;
         Ok((new, warnings))
     };
     // The stored object first, so that only the fields the body changes are decoded again; a
@@ -294,6 +299,7 @@ pub async fn patch(
                     ApiError::new(s)
                 }
             })?;
+        check_name_matches(name, &patched)?;
         let (mut new, mut warnings) = admit_patched(target.info, patched, &old, query)?;
         super::apply::track_update(state, target, query, headers, &old, &mut new);
         let requested_rv = meta::resource_version(&new).map(str::to_string);

@@ -11,6 +11,7 @@
 use super::events::{EventType, Recorder};
 use super::queue::ObjectKey;
 use super::{ApiContext, Error};
+use crate::api_message;
 use chrono::{DateTime, TimeDelta, Utc};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -114,14 +115,6 @@ fn uid(job: &Job) -> &str {
 
 fn name(job: &Job) -> &str {
     job.metadata.name.as_deref().unwrap_or("")
-}
-
-/// The message of an API error, as Go's `%v` of a client-go error prints it.
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// Upstream `byJobStartTime`: Jobs with a start time first, oldest first, then by name.

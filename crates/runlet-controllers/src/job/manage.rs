@@ -128,7 +128,7 @@ async fn delete_job_pods(
                         &ctx.job,
                         EventType::Warning,
                         "FailedDelete",
-                        format!("Error deleting: {e}"),
+                        format!("Error deleting: {}", crate::api_message(&e)),
                     );
                     errors.push(e.to_string());
                 }
@@ -159,7 +159,7 @@ pub(super) async fn delete_active_pods(
                     &ctx.job,
                     EventType::Warning,
                     "FailedDelete",
-                    format!("Error deleting: {e}"),
+                    format!("Error deleting: {}", crate::api_message(&e)),
                 );
                 errors.push(e.to_string());
             }
@@ -368,7 +368,7 @@ pub(super) async fn create_pods(
                     {
                         continue;
                     }
-                    Err(e.to_string())
+                    Err(crate::api_message(&e))
                 }
                 Err(panicked) => Err(panicked),
             };

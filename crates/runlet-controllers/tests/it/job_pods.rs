@@ -253,13 +253,10 @@ async fn slow_start_stops_at_the_first_failed_creation_and_retries_after_backoff
         .await;
     let ev = env.wait_event(&job, "FailedCreate").await;
     assert_eq!(ev.type_.as_deref(), Some("Warning"));
-    assert!(
-        ev.message
-            .as_deref()
-            .unwrap()
-            .starts_with("Error creating: "),
-        "{:?}",
-        ev.message
+    // The Status message alone, as Go's `%v` of the error prints it.
+    assert_eq!(
+        ev.message.as_deref(),
+        Some("Error creating: injected fault")
     );
     // One attempt per sync. The first sync's status writes (it creates alongside writing the
     // status) may each sync the Job once more, as runlet has no 1 s syncJobBatchPeriod; then

@@ -225,6 +225,36 @@ fn bad_selectors_and_patches_are_rejected_with_a_reason() {
         Some(patch.as_bytes()),
     );
     assert_eq!(code, 200, "the right UID: {body}");
+
+    // A patch cannot rename the object (upstream's `checkName`), nor does it pass in silence.
+    let (code, body) = curl(
+        &s,
+        "PATCH",
+        &format!("{CMS}/c"),
+        "application/merge-patch+json",
+        Some(br#"{"metadata":{"name":"d"},"data":{"a":"4"}}"#),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        status(&body)["message"],
+        "the name of the object (d) does not match the name on the URL (c)"
+    );
+    assert_eq!(
+        s.kubectl_ok(&["get", "cm", "c", "-o", "jsonpath={.data.a}"]),
+        "3",
+        "unchanged"
+    );
+    // A path the server does not serve is NotFound with (empty) details, which kubectl reads
+    // (`kubectl debug` on a server without ephemeral containers).
+    let (code, body) = curl(
+        &s,
+        "PATCH",
+        &format!("{CMS}/c/nosuchsubresource"),
+        "application/strategic-merge-patch+json",
+        Some(b"{}"),
+    );
+    assert_eq!(code, 404, "{body}");
+    assert_eq!(status(&body)["details"], serde_json::json!({}), "{body}");
 }
 
 #[test]

@@ -25,6 +25,19 @@ fn ready_condition(pod: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The messages of the namespace's `Unhealthy` events, as they are (a probe's output may end
+/// with a newline, or be empty).
+fn unhealthy_messages(ns: &Ns<'_>) -> Vec<String> {
+    let list: Value = serde_json::from_str(&ns.k(&["get", "events", "-o", "json"])).unwrap();
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["reason"] == "Unhealthy")
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect()
+}
+
 fn events(ns: &Ns<'_>) -> String {
     ns.k(&[
         "get",
@@ -48,11 +61,11 @@ fn readiness(s: &Server, dir: &Path) {
             "readinessProbe": {"exec": {"command": ["test", "-e", ready.display().to_string()]},
                 "periodSeconds": 1}}]}),
     ));
+    // The event carries the command's output as it is: none here.
     ns.wait_for(T, "a failed readiness probe", || {
-        events(&ns).contains(&format!(
-            "Readiness probe failed: command \"test -e {}\" exited with 1",
-            ready.display()
-        ))
+        unhealthy_messages(&ns)
+            .iter()
+            .any(|m| m == "Readiness probe failed: ")
     });
     let pod = first_pod(&ns, "job-name=waits").unwrap();
     assert_eq!(pod["status"]["phase"], "Running");
@@ -84,7 +97,8 @@ fn liveness(s: &Server, dir: &Path) {
         &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lively"},
             "spec": {"restartPolicy": "Always", "containers": [{"name": "c", "image": "busybox",
                 "command": ["sleep", "600"],
-                "livenessProbe": {"exec": {"command": ["test", "-e", alive.display().to_string()]},
+                "livenessProbe": {"exec": {"command": ["sh", "-c",
+                        format!("test -e {0} || {{ echo no {0}; exit 1; }}", alive.display())]},
                     "periodSeconds": 1, "failureThreshold": 2,
                     "terminationGracePeriodSeconds": 1}}]}})
         .to_string(),
@@ -108,8 +122,10 @@ fn liveness(s: &Server, dir: &Path) {
     let last = &pod["status"]["containerStatuses"][0]["lastState"]["terminated"];
     assert_eq!(last["exitCode"], 137, "{pod}");
     assert_eq!(last["reason"], "Error", "{pod}");
+    let failed = format!("Liveness probe failed: no {}\n", alive.display());
+    let messages = unhealthy_messages(&ns);
+    assert!(messages.contains(&failed), "{messages:?}");
     let ev = events(&ns);
-    assert!(ev.contains("Liveness probe failed: command"), "{ev}");
     assert!(
         ev.contains("Container c failed liveness probe, will be restarted"),
         "{ev}"
