@@ -62,7 +62,11 @@ pub async fn user(state: &AppState, token: &str) -> Option<User> {
     if let Some(secret) = &private.secret {
         still_there("secrets", true, secret).await?;
     }
-    if let Some(node) = &private.node {
+    // A pod's token names its node for information: only a token bound to the node itself
+    // goes with it.
+    if let Some(node) = &private.node
+        && private.pod.is_none()
+    {
         still_there("nodes", false, node).await?;
     }
     let user = User {

@@ -24,6 +24,15 @@ const DEFAULT_EXPIRATION_SECS: i64 = 3600;
 const MIN_EXPIRATION_SECS: i64 = 600;
 /// The longest.
 const MAX_EXPIRATION_SECS: i64 = 1 << 32;
+/// The lifetime the kubelet asks for its pods' tokens (an hour and seven seconds): upstream's
+/// `WarnOnlyBoundTokenExpirationSeconds`. Such a token bound to a pod, for the API server's
+/// own audience, is made good for [`EXTENDED_EXPIRATION_SECS`] instead and says when it
+/// should have been replaced (`warnafter`), as kube-apiserver does by default
+/// (`--service-account-extend-token-expiration`): a client that reads its token once, as older
+/// client libraries do, keeps working in a Job that runs for hours.
+const KUBELET_EXPIRATION_SECS: i64 = 3607;
+/// A year: upstream's `ExpirationExtensionSeconds`.
+const EXTENDED_EXPIRATION_SECS: i64 = 365 * 24 * 60 * 60;
 
 const GROUP: &str = "authentication.k8s.io";
 const KIND: &str = "TokenRequest";
@@ -63,17 +72,26 @@ pub async fn create(
         pod: None,
         secret: None,
         node: None,
+        warnafter: None,
     };
     if let Some(bound) = spec["boundObjectRef"].as_object() {
         bind(state, ns, name, bound, &mut private).await?;
     }
 
     let now = state.now_unix();
+    let mut lifetime = expiration;
+    if private.pod.is_some()
+        && expiration == KUBELET_EXPIRATION_SECS
+        && audiences.iter().all(|a| a == ISSUER)
+    {
+        private.warnafter = Some(now + expiration);
+        lifetime = EXTENDED_EXPIRATION_SECS;
+    }
     let claims = Claims {
         iss: ISSUER.to_string(),
         sub: user_name(ns, name),
         aud: audiences.clone(),
-        exp: now + expiration,
+        exp: now + lifetime,
         iat: now,
         nbf: now,
         jti: registry::new_uid(),
@@ -146,7 +164,9 @@ fn audiences_and_expiration(spec: &Value) -> ApiResult<(Vec<String>, i64)> {
 }
 
 /// Records in `private` the object the token is to be bound to, which must exist (with the
-/// UID the request names, if it names one); a pod must run as the account.
+/// UID the request names, if it names one); a pod must run as the account. A pod's token also
+/// names the node the pod is bound to, if that node is found (upstream's
+/// `ServiceAccountTokenPodNodeInfo`).
 async fn bind(
     state: &AppState,
     ns: &str,
@@ -195,6 +215,20 @@ async fn bind(
         name: name.to_string(),
         uid: uid.to_string(),
     };
+    if kind == "Pod"
+        && let Some(node_name) = object["spec"]["nodeName"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+        && let Ok(node) = registry::get(state, resource("nodes")?, None, node_name).await
+    {
+        private.node = Some(ObjectRef {
+            name: node_name.to_string(),
+            uid: node["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        });
+    }
     match kind {
         "Pod" => private.pod = Some(reference),
         "Secret" => private.secret = Some(reference),

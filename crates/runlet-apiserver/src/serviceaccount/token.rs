@@ -36,6 +36,10 @@ pub struct KubernetesClaims {
     pub secret: Option<ObjectRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<ObjectRef>,
+    /// When a token whose lifetime the server extended (see [`super::request`]) should have
+    /// been replaced: clients that use it later are stale, not refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnafter: Option<i64>,
 }
 
 /// An object a token names, by name and UID.
@@ -169,6 +173,7 @@ mod tests {
                 }),
                 secret: None,
                 node: None,
+                warnafter: None,
             },
         }
     }

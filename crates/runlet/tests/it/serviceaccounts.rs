@@ -12,6 +12,16 @@ fn text(b: &[u8]) -> String {
 }
 
 /// kubectl with nothing but a bearer token and the server's CA (no kubeconfig).
+/// The claims of a JSON Web Token (its payload, not checked).
+fn claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.trim().split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
 fn kubectl_as(s: &Server, token: &str, args: &[&str]) -> Output {
     let ca = s.data_dir.join("tls/ca.crt");
     let mut cmd = Command::new("kubectl");
@@ -239,6 +249,21 @@ fn tokens_are_issued_checked_and_refused_as_upstream() {
         "sleep",
         "300",
     ]);
+    // Bound to a node first, so that its token names the node.
+    let node_of_holder = || {
+        s.kubectl_ok(&[
+            "get",
+            "pod",
+            "holder",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.spec.nodeName}",
+        ])
+    };
+    wait_until(Duration::from_secs(30), "the pod bound", || {
+        !node_of_holder().is_empty()
+    });
     let bound = s.kubectl_ok(&[
         "create",
         "token",
@@ -248,6 +273,36 @@ fn tokens_are_issued_checked_and_refused_as_upstream() {
         "--bound-object-kind=Pod",
         "--bound-object-name=holder",
     ]);
+    let c = claims(&bound);
+    assert_eq!(c["kubernetes.io"]["pod"]["name"], "holder", "{c}");
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        3600
+    );
+    assert_eq!(
+        c["kubernetes.io"]["node"]["name"],
+        node_of_holder().as_str(),
+        "{c}"
+    );
+    // What the kubelet asks for (3607 s) is made good for a year and says when to replace it.
+    let kubelets = s.kubectl_ok(&[
+        "create",
+        "token",
+        "builder",
+        "-n",
+        "team",
+        "--bound-object-kind=Pod",
+        "--bound-object-name=holder",
+        "--duration=3607s",
+    ]);
+    let c = claims(&kubelets);
+    let iat = c["iat"].as_i64().unwrap();
+    assert_eq!(c["exp"].as_i64().unwrap() - iat, 365 * 24 * 3600, "{c}");
+    assert_eq!(
+        c["kubernetes.io"]["warnafter"].as_i64(),
+        Some(iat + 3607),
+        "{c}"
+    );
     let wrong_account = s.kubectl(&[
         "create",
         "token",
