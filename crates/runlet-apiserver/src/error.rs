@@ -46,6 +46,13 @@ pub fn store_status(e: StoreError) -> Status {
                 "Too large resource version: {requested}, current: {current}"
             ));
             s.retry_after_seconds = Some(1);
+            // Upstream's `NewTooLargeResourceVersionError`: the cause is how client-go's
+            // reflector tells this timeout from others (`IsTooLargeResourceVersion`).
+            s.causes.push(runlet_api::status::Cause {
+                reason: "ResourceVersionTooLarge".into(),
+                message: "Too large resource version".into(),
+                field: String::new(),
+            });
             s
         }
         other => {

@@ -2,7 +2,7 @@
 //! graceful pod deletion.
 
 use super::read::list_objects;
-use super::{Query, Target, json_response, options};
+use super::{Query, Target, json_response_with, options};
 use crate::error::{ApiError, ApiResult};
 use crate::gc;
 use crate::registry;
@@ -23,6 +23,10 @@ pub struct DeleteOptions {
     pub precondition_uid: Option<String>,
     pub precondition_rv: Option<String>,
     pub dry_run: bool,
+    /// The deprecated `orphanDependents: false` was said: a deletion left pending answers 202
+    /// Accepted, as upstream's delete handler answers it only then (pods being terminated and
+    /// namespaces being finalized answer 200, which clients expect).
+    pub accepted_if_pending: bool,
 }
 
 impl DeleteOptions {
@@ -77,8 +81,11 @@ impl DeleteOptions {
         errors.extend(options::dry_run_errors(&dry_run));
         options::refuse("DeleteOptions", &errors)?;
         opts.dry_run = !dry_run.is_empty();
-        if orphan_dependents == Some(true) {
-            opts.propagation = Some("Orphan".into());
+        // Upstream's `shouldOrphanDependents` reads the flag whichever way it is said: false
+        // deletes dependents in the background, even those of a Job.
+        if let Some(orphan) = orphan_dependents {
+            opts.propagation = Some(if orphan { "Orphan" } else { "Background" }.into());
+            opts.accepted_if_pending = !orphan;
         }
         Ok(opts)
     }
@@ -93,6 +100,21 @@ fn default_propagation(info: &ResourceInfo) -> &'static str {
     }
 }
 
+/// Upstream's Job storage warns a deletion that leaves the policy to that default (its
+/// `deleteOptionWarnings`), since the pods stay.
+fn default_policy_warnings(info: &ResourceInfo, opts: &DeleteOptions) -> Vec<String> {
+    if opts.propagation.is_none() && default_propagation(info) == "Orphan" {
+        vec![
+            "child pods are preserved by default when jobs are deleted; set \
+             propagationPolicy=Background to remove them or set propagationPolicy=Orphan to \
+             suppress this warning"
+                .to_string(),
+        ]
+    } else {
+        Vec::new()
+    }
+}
+
 /// `DELETE` on an object.
 pub async fn delete(
     state: &AppState,
@@ -103,16 +125,24 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     let opts = DeleteOptions::from_request(query, headers, body).await?;
     let name = target.name.as_deref().unwrap_or_default();
-    let (code, obj) =
+    let accepted_if_pending = opts.accepted_if_pending;
+    let warnings = default_policy_warnings(target.info, &opts);
+    let (gone, obj) =
         delete_object(state, target.info, target.namespace.as_deref(), name, opts).await?;
-    if code == StatusCode::OK && answers_a_deletion_with_status(target.info) {
+    if gone == Gone::Now && answers_a_deletion_with_status(target.info) {
         let uid = meta::uid(&obj).unwrap_or_default();
-        return Ok(json_response(
-            code,
+        return Ok(json_response_with(
+            StatusCode::OK,
             &runlet_api::status::success(name, target.info, uid),
+            &warnings,
         ));
     }
-    Ok(json_response(code, &obj))
+    let code = if gone == Gone::Pending && accepted_if_pending {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response_with(code, &obj, &warnings))
 }
 
 /// Kinds whose upstream storage answers a delete that removed the object at once with a
@@ -128,14 +158,22 @@ fn answers_a_deletion_with_status(info: &ResourceInfo) -> bool {
     )
 }
 
-/// Deletes one object; 200 with the object either way (gone, or marked for deletion).
+/// Whether a deleted object went at once or is marked for deletion, waiting for its
+/// finalizers or its pod's agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    Now,
+    Pending,
+}
+
+/// Deletes one object: the object as it went, or as marked for deletion.
 pub async fn delete_object(
     state: &AppState,
     info: &'static ResourceInfo,
     ns: Option<&str>,
     name: &str,
     opts: DeleteOptions,
-) -> ApiResult<(StatusCode, Value)> {
+) -> ApiResult<(Gone, Value)> {
     if info.kind == "Namespace" && registry::IMMORTAL_NAMESPACES.contains(&name) {
         return Err(ApiError::new(Status::forbidden(
             info,
@@ -209,10 +247,10 @@ pub async fn delete_object(
         let is_namespace = info.kind == "Namespace" && info.group.is_empty();
         if finalizers.is_empty() && grace == 0 && !is_namespace {
             if opts.dry_run {
-                return Ok((StatusCode::OK, obj));
+                return Ok((Gone::Now, obj));
             }
             match registry::remove(state, info, &obj, rv).await {
-                Ok(_) => return Ok((StatusCode::OK, obj)),
+                Ok(_) => return Ok((Gone::Now, obj)),
                 Err(runlet_store::StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(ApiError::from_store(e, info, name)),
             }
@@ -226,7 +264,7 @@ pub async fn delete_object(
                 .as_i64()
                 .is_some_and(|current| grace < current);
         if meta::is_deleting(&obj) && meta::finalizers(&obj) == finalizers && !shortens {
-            return Ok((StatusCode::ACCEPTED, obj));
+            return Ok((Gone::Pending, obj));
         }
         if !meta::is_deleting(&obj) || shortens {
             let when = time::OffsetDateTime::from_unix_timestamp(state.now_unix() + grace)
@@ -249,14 +287,7 @@ pub async fn delete_object(
         if !opts.dry_run && is_namespace {
             gc::finalize_namespace(state, name.to_string());
         }
-        return Ok((
-            if is_namespace {
-                StatusCode::OK
-            } else {
-                StatusCode::ACCEPTED
-            },
-            updated,
-        ));
+        return Ok((Gone::Pending, updated));
     }
     Err(ApiError::new(Status::conflict_modified(info, name)))
 }
@@ -303,6 +334,7 @@ pub async fn delete_collection(
     body: Body,
 ) -> ApiResult<Response> {
     let opts = DeleteOptions::from_request(query, headers, body).await?;
+    let warnings = default_policy_warnings(target.info, &opts);
     let (items, rev, _) = list_objects(state, target, query).await?;
     let mut deleted = Vec::new();
     for obj in items {
@@ -327,5 +359,5 @@ pub async fn delete_collection(
         "metadata": {"resourceVersion": rev.to_string()},
         "items": deleted,
     });
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(json_response_with(StatusCode::OK, &body, &warnings))
 }

@@ -221,8 +221,18 @@ fn classify_raw(
         }
     };
     match kind {
-        Some(kind) => raw_line(kind, &e.value, e.revision).map(Some),
+        Some(kind) => raw_line(kind, shown_value(e, kind), e.revision).map(Some),
         None => Some(None),
+    }
+}
+
+/// The object an event line shows: an object that stopped matching the selectors leaves the
+/// watch as it was when it last matched, at the new resourceVersion, as upstream's cacher sends
+/// it (`convertToWatchEvent`); a replayed event knows no earlier value and shows the new one.
+fn shown_value<'e>(e: &'e Event, kind: &str) -> &'e bytes::Bytes {
+    match (&e.kind, kind, &e.prev_value) {
+        (EventKind::Updated, "DELETED", Some(prev)) => prev,
+        _ => &e.value,
     }
 }
 
@@ -243,7 +253,10 @@ fn classify(info: &ResourceInfo, e: &Event, filter: &Filter) -> Option<(&'static
         EventKind::Updated => match (before().unwrap_or(now), now) {
             (true, true) => Some(("MODIFIED", obj)),
             (false, true) => Some(("ADDED", obj)),
-            (true, false) => Some(("DELETED", obj)),
+            (true, false) => {
+                let shown = decode_event_value(info, shown_value(e, "DELETED"), &e.key, e.revision);
+                Some(("DELETED", shown.unwrap_or(obj)))
+            }
             (false, false) => None,
         },
     }
@@ -539,6 +552,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_object_that_stops_matching_leaves_as_it_last_matched_at_the_new_revision() {
+        let pod = |app: &str| {
+            bytes::Bytes::from(format!(
+                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"d","labels":{{"app":"{app}"}}}},"spec":{{"containers":[{{"name":"c","image":"i"}}]}}}}"#
+            ))
+        };
+        let info = runlet_api::resources::find("", "v1", "pods").unwrap();
+        let target = Target {
+            info,
+            namespace: None,
+            name: None,
+            subresource: None,
+        };
+        let mut q = Query::default();
+        q.insert("labelSelector".into(), "app=a".into());
+        let filter = Filter::from_query(&target, &q).unwrap();
+        let e = Event {
+            kind: EventKind::Updated,
+            key: "/registry/pods/d/p".into(),
+            value: pod("b"),
+            revision: 9,
+            prev_value: Some(pod("a")),
+        };
+        let (kind, obj) = classify(info, &e, &filter).unwrap();
+        assert_eq!(kind, "DELETED");
+        assert_eq!(obj["metadata"]["labels"]["app"], "a");
+        assert_eq!(obj["metadata"]["resourceVersion"], "9");
+        let raw = classify_raw(&e, &filter, &Reads::of(&filter), &mut HashMap::new());
+        let line: Value = serde_json::from_slice(&raw.unwrap().unwrap()).unwrap();
+        assert_eq!(line["type"], "DELETED");
+        assert_eq!(line["object"], obj);
     }
 
     #[test]

@@ -410,3 +410,64 @@ fn rand_suffix() -> u32 {
     use rand::Rng;
     rand::rng().random()
 }
+
+/// A deletion left pending (finalizers) answers 200 with the object, and 202 only when the
+/// deprecated `orphanDependents: false` was said, as upstream's delete handler; a Job deleted
+/// without a propagation policy keeps its pods and says so in a warning.
+#[test]
+fn pending_deletions_answer_200_and_a_job_deleted_by_default_warns_of_its_pods() {
+    let s = Server::start();
+    for name in ["held", "held-too"] {
+        let cm = format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}","finalizers":["example.com/hold"]}}}}"#
+        );
+        let (code, body) = curl(&s, "POST", CMS, "application/json", Some(cm.as_bytes()));
+        assert_eq!(code, 201, "{body}");
+    }
+    let (code, body) = curl(
+        &s,
+        "DELETE",
+        &format!("{CMS}/held"),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        status(&body)["metadata"]["deletionTimestamp"].is_string(),
+        "{body}"
+    );
+    let (code, body) = curl(
+        &s,
+        "DELETE",
+        &format!("{CMS}/held-too"),
+        "application/json",
+        Some(br#"{"orphanDependents": false}"#),
+    );
+    assert_eq!(code, 202, "{body}");
+
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"kept"},
+            "spec":{"suspend":true,"template":{"spec":{"restartPolicy":"Never",
+            "containers":[{"name":"c","image":"busybox","command":["true"]}]}}}}"#,
+    );
+    let out = s.kubectl(&[
+        "delete",
+        "--raw",
+        "/apis/batch/v1/namespaces/default/jobs/kept",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "Warning: child pods are preserved by default when jobs are deleted; set \
+             propagationPolicy=Background to remove them or set propagationPolicy=Orphan to \
+             suppress this warning"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
