@@ -141,6 +141,9 @@ pub struct Ctx {
     pub secrets: objects::ObjectCache<k8s_openapi::api::core::v1::Secret>,
 }
 
+/// How long a starting agent waits for the process that claims its data directory to end.
+const DATA_DIR_PATIENCE: Duration = Duration::from_secs(10);
+
 /// The node agent.
 pub struct Agent {
     client: kube::Client,
@@ -156,7 +159,7 @@ pub struct Agent {
 /// it (its pid and start time, so a pid used again by another process is not taken for it),
 /// and another live process there is refused. A pid file, not a file lock: a process restarting
 /// its agent in-process, as the tests do, keeps its claim. A process that ended, crashed or
-/// not, leaves a claim nobody holds.
+/// not, leaves a claim nobody holds, even while it is a zombie its parent has not reaped.
 fn claim_data_dir(dir: &std::path::Path) -> Result<(), AgentError> {
     let data_dir_error = |source| AgentError::DataDir {
         path: dir.display().to_string(),
@@ -171,7 +174,7 @@ fn claim_data_dir(dir: &std::path::Path) -> Result<(), AgentError> {
         fields.next().and_then(|p| p.parse::<u32>().ok()),
         fields.next(),
     ) && pid != own
-        && start_time(&pid.to_string()).as_deref() == Some(started)
+        && live_start_time(&pid.to_string()).as_deref() == Some(started)
     {
         return Err(AgentError::DataDirInUse {
             path: dir.display().to_string(),
@@ -185,10 +188,40 @@ fn claim_data_dir(dir: &std::path::Path) -> Result<(), AgentError> {
 /// When a process started (`/proc/<pid>/stat` field 22, clock ticks since boot); `None` for a
 /// process that does not exist.
 fn start_time(pid: &str) -> Option<String> {
+    stat_fields(pid)?.get(19).cloned()
+}
+
+/// [`start_time`] of a process that has not ended: `None` for a zombie (`Z`) or a dead (`X`)
+/// one, which holds nothing any more.
+fn live_start_time(pid: &str) -> Option<String> {
+    let fields = stat_fields(pid)?;
+    let ended = matches!(fields.first().map(String::as_str), Some("Z" | "X"));
+    if ended { None } else { fields.get(19).cloned() }
+}
+
+/// The fields of `/proc/<pid>/stat` from the third (the state) on.
+fn stat_fields(pid: &str) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Field 2, the command, may hold spaces: count from after its closing parenthesis.
     let rest = stat.get(stat.rfind(')')? + 1..)?;
-    rest.split_whitespace().nth(19).map(str::to_string)
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// [`claim_data_dir`], waiting up to `patience` for a process that holds it to end: a server
+/// restarted right after a `kill -9` may start before the killed one has finished exiting.
+async fn claim_data_dir_waiting(
+    dir: &std::path::Path,
+    patience: Duration,
+) -> Result<(), AgentError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match claim_data_dir(dir) {
+            Err(AgentError::DataDirInUse { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            claimed => return claimed,
+        }
+    }
 }
 
 /// Reads the agent's logs; cheap to clone, usable while the agent runs.
@@ -299,7 +332,7 @@ impl Agent {
     /// Runs until `cancel` fires: registers the node, heartbeats, runs bound pods. On return
     /// every process it started has been killed.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), AgentError> {
-        claim_data_dir(&self.config.data_dir)?;
+        claim_data_dir_waiting(&self.config.data_dir, DATA_DIR_PATIENCE).await?;
         // What the containers of an earlier run started outlives them: it goes first.
         let termination_dir = self.config.data_dir.join(pod::TERMINATION_FILES);
         let termination_dir = std::fs::canonicalize(&termination_dir)
@@ -850,5 +883,23 @@ mod tests {
         other.kill().unwrap();
         other.wait().unwrap();
         claim_data_dir(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_zombie_holds_no_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ended = std::process::Command::new("true").spawn().unwrap();
+        let pid = ended.id().to_string();
+        let started = start_time(&pid).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while live_start_time(&pid).is_some() {
+            assert!(std::time::Instant::now() < deadline, "`true` never ended");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Ended, not reaped: a zombie that still has its start time.
+        assert_eq!(start_time(&pid).as_deref(), Some(started.as_str()));
+        std::fs::write(dir.path().join("agent.pid"), format!("{pid} {started}\n")).unwrap();
+        claim_data_dir(dir.path()).unwrap();
+        ended.wait().unwrap();
     }
 }

@@ -210,6 +210,7 @@ fn in_apply_order(mut docs: Vec<Value>) -> Vec<Value> {
 }
 
 /// A Job being followed.
+#[derive(Clone)]
 struct Followed {
     namespace: String,
     name: String,
@@ -524,8 +525,10 @@ async fn run_documents(
             eprintln!("interrupted: stopping the Jobs' pods gracefully (interrupt again to stop waiting)");
             stopping.store(true, Ordering::Relaxed);
             // The Jobs are still followed meanwhile: what their pods print as they stop shows.
+            // A Job already finished is left as it is.
+            let unfinished = unfinished_jobs(client, &jobs).await;
             tokio::select! {
-                _ = stop_jobs(client, &jobs) => {
+                _ = stop_jobs(client, &unfinished) => {
                     let _ = tokio::time::timeout(Duration::from_secs(1), &mut follows).await;
                 }
                 _ = &mut follows => {}
@@ -547,22 +550,7 @@ async fn run_documents(
     for (job, result) in jobs.iter().zip(results) {
         let outcome = result?;
         failed |= !outcome.complete;
-        println!(
-            "job.batch/{}: {} in {:.1}s — {} succeeded, {} failed{}",
-            job.name,
-            if outcome.complete {
-                "Complete"
-            } else {
-                "Failed"
-            },
-            outcome.duration.as_secs_f64(),
-            outcome.succeeded,
-            outcome.failed,
-            outcome
-                .reason
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        );
+        println!("{}", outcome.summary(&job.name));
     }
     tracing::debug!(elapsed = ?started.elapsed(), "all jobs finished");
     Ok(if failed {
@@ -654,6 +642,37 @@ struct Outcome {
     failed: i32,
     reason: Option<String>,
     duration: Duration,
+}
+
+impl Outcome {
+    /// The line the run ends with for the Job `name`.
+    fn summary(&self, name: &str) -> String {
+        format!(
+            "job.batch/{name}: {} in {:.1}s — {} succeeded, {} failed{}",
+            if self.complete { "Complete" } else { "Failed" },
+            self.duration.as_secs_f64(),
+            self.succeeded,
+            self.failed,
+            self.reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// How long a finished Job ran, from its start to its terminal condition, as its status says.
+fn finished_after(job: &Job) -> Option<Duration> {
+    let status = job.status.as_ref()?;
+    let start = status.start_time.as_ref()?.0;
+    let end = status
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|c| matches!(c.type_.as_str(), "Complete" | "Failed") && c.status == "True")
+        .find_map(|c| c.last_transition_time.as_ref())?
+        .0;
+    Duration::try_from(end.duration_since(start)).ok()
 }
 
 fn condition(job: &Job, kind: &str) -> Option<(String, String)> {
@@ -802,14 +821,24 @@ async fn follow_job(
         let _ = tokio::time::timeout(Duration::from_secs(10), tasks.join_all()).await;
     }
     bar.finish();
-    let status = finished.status.clone().unwrap_or_default();
-    let failed_condition = condition(&finished, "Failed");
-    Ok(Outcome {
-        complete: condition(&finished, "Complete").is_some(),
+    outcome_of(&finished, started.elapsed())
+        .ok_or_else(|| anyhow::anyhow!("job.batch/{} has not finished", job.name).into())
+}
+
+/// What a finished Job came to, from its status; `None` while it has not finished.
+fn outcome_of(job: &Job, duration: Duration) -> Option<Outcome> {
+    let complete = condition(job, "Complete").is_some();
+    let failed_condition = condition(job, "Failed");
+    if !complete && failed_condition.is_none() {
+        return None;
+    }
+    let status = job.status.clone().unwrap_or_default();
+    Some(Outcome {
+        complete,
         succeeded: status.succeeded.unwrap_or(0),
         failed: status.failed.unwrap_or(0),
         reason: failed_condition.map(|(reason, message)| format!("{reason}: {message}")),
-        duration: started.elapsed(),
+        duration,
     })
 }
 
@@ -1081,6 +1110,24 @@ impl Signals {
     }
 }
 
+/// The Jobs that have not finished (or could not be read), to be stopped.
+async fn unfinished_jobs(client: &kube::Client, jobs: &[Followed]) -> Vec<Followed> {
+    let mut unfinished = Vec::new();
+    for job in jobs {
+        let api: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
+        let finished = api
+            .get_opt(&job.name)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|j| outcome_of(&j, Duration::ZERO).is_some());
+        if !finished {
+            unfinished.push(job.clone());
+        }
+    }
+    unfinished
+}
+
 /// Suspends the Jobs, which stops their pods as upstream's Job controller does (SIGTERM and
 /// each pod's grace period), and waits, bounded, until no pod of theirs runs. The Jobs stay,
 /// with what their pods did, and can be resumed.
@@ -1129,13 +1176,16 @@ enum Kept {
 async fn print_interrupted(client: &kube::Client, jobs: &[Followed], took: Duration, kept: &Kept) {
     for job in jobs {
         let api: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
-        let status = api
-            .get_opt(&job.name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|j| j.status)
-            .unwrap_or_default();
+        let current = api.get_opt(&job.name).await.ok().flatten();
+        // One that had finished was not stopped: it reads as it would have at the end.
+        if let Some(outcome) = current
+            .as_ref()
+            .and_then(|j| outcome_of(j, finished_after(j).unwrap_or(took)))
+        {
+            println!("{}", outcome.summary(&job.name));
+            continue;
+        }
+        let status = current.and_then(|j| j.status).unwrap_or_default();
         let resume = match kept {
             Kept::OnServer => {
                 format!(

@@ -1,7 +1,7 @@
 //! CronJobs on the real clock with genuine kubectl (issue 6), and `runlet run` interrupted
 //! with Ctrl-C.
 
-use crate::harness::{BIN, Server};
+use crate::harness::{BIN, Server, wait_until};
 use crate::scenarios::Ns;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -101,10 +101,16 @@ impl RunProcess {
 
     /// `runlet run -f FILE` with `TMPDIR` (where its data directory goes) at `tmp`.
     fn start_with_tmpdir(file: &std::path::Path, tmp: &std::path::Path) -> RunProcess {
+        Self::start_with(file, tmp, &[])
+    }
+
+    /// `runlet run -f FILE ARGS...` with `TMPDIR` at `tmp`.
+    fn start_with(file: &std::path::Path, tmp: &std::path::Path, args: &[&str]) -> RunProcess {
         let mut child = Command::new(BIN)
             .env("TMPDIR", tmp)
             .args(["run", "-f"])
             .arg(file)
+            .args(args)
             .env("RUNLET_LOG", "error")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -336,4 +342,49 @@ fn a_second_interrupt_stops_waiting_for_the_grace_period() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// An interrupt stops the Jobs still running and leaves alone one that had finished: it is
+/// reported as it ended, not suspended.
+#[test]
+fn an_interrupt_leaves_a_finished_job_alone() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let sleeper = std::fs::read_to_string(sleeper_job(dir.path(), 10, "exit 0")).unwrap();
+    let file = dir.path().join("mix.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: quick\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"echo\", \"quick done\"]\n---\n{sleeper}"
+        ),
+    )
+    .unwrap();
+    let kubeconfig = s.kubeconfig();
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let run = RunProcess::start_with(&file, &std::env::temp_dir(), &["--kubeconfig", kubeconfig]);
+    run.wait_stdout("pod start", started);
+    let condition = "jsonpath={.status.conditions[?(@.type==\"Complete\")].status}";
+    wait_until(Duration::from_secs(60), "the quick Job complete", || {
+        s.kubectl_ok(&["get", "job", "quick", "-o", condition]) == "True"
+    });
+    run.interrupt();
+    let (code, stderr, lines) = run.finish_within(Duration::from_secs(30));
+    assert_eq!(code, Some(130), "{stderr}");
+    let stdout = lines.join("\n");
+    assert!(
+        stdout.contains("job.batch/quick: Complete in") && stdout.contains("1 succeeded, 0 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("job.batch/sleeper: Interrupted after"),
+        "{stdout}"
+    );
+    let suspended =
+        |job: &str| s.kubectl_ok(&["get", "job", job, "-o", "jsonpath={.spec.suspend}"]);
+    assert_eq!(
+        suspended("quick"),
+        "false",
+        "a finished Job is left as it is"
+    );
+    assert_eq!(suspended("sleeper"), "true");
 }
