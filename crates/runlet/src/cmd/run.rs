@@ -690,6 +690,41 @@ fn condition(job: &Job, kind: &str) -> Option<(String, String)> {
         })
 }
 
+/// How long a followed Job's server may stay out of reach (a restart) before the run gives up.
+const RECONNECT_PATIENCE: Duration = Duration::from_secs(60);
+/// The pause between attempts to reach it again.
+const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
+/// Whether the API server can be reached, for a follower that outlives a restart of it, as
+/// client-go's watchers do: a request that could not reach the server is tried again for up
+/// to [`RECONNECT_PATIENCE`]; an answer of the server, error or not, counts as reached.
+#[derive(Default)]
+struct Connection {
+    lost_at: Option<Instant>,
+}
+
+impl Connection {
+    fn up(&mut self) {
+        self.lost_at = None;
+    }
+
+    /// Whether to try again after `e`; says so the first time the connection is lost.
+    fn may_retry(&mut self, e: &kube::Error, multi: &MultiProgress) -> bool {
+        if !matches!(e, kube::Error::Service(_) | kube::Error::HyperError(_)) {
+            return false;
+        }
+        let lost_at = *self.lost_at.get_or_insert_with(|| {
+            print_line(
+                multi,
+                &format!("lost the connection to the API server ({e}); trying again"),
+                true,
+            );
+            Instant::now()
+        });
+        lost_at.elapsed() < RECONNECT_PATIENCE
+    }
+}
+
 /// Follows one Job to its end: progress bar, pod logs, outcome.
 async fn follow_job(
     client: &kube::Client,
@@ -718,11 +753,19 @@ async fn follow_job(
     let mut rv = "0".to_string();
     let mut pod_rv = "0".to_string();
     let mut event_rv = job.created_at.clone();
+    let mut connection = Connection::default();
     let finished: Job = 'outer: loop {
-        let current = jobs
-            .get(&job.name)
-            .await
-            .map_err(|e| api_error(e, "reading the Job"))?;
+        let current = match jobs.get(&job.name).await {
+            Ok(current) => {
+                connection.up();
+                current
+            }
+            Err(e) if connection.may_retry(&e, multi) => {
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+                continue 'outer;
+            }
+            Err(e) => return Err(api_error(e, "reading the Job")),
+        };
         if let Some(done) = observe(&current, &bar) {
             break 'outer done;
         }
@@ -738,27 +781,35 @@ async fn follow_job(
             );
             print_line(multi, &note, true);
         }
-        let mut warnings = events
-            .watch(
-                &WatchParams::default().fields("type=Warning").timeout(60),
-                &event_rv,
-            )
-            .await
-            .map_err(|e| api_error(e, "watching the Job's events"))?
-            .boxed();
-        let mut job_events = jobs
-            .watch(&WatchParams::default().fields(&fields).timeout(60), &rv)
-            .await
-            .map_err(|e| api_error(e, "watching the Job"))?
-            .boxed();
-        let mut pod_events = pods
-            .watch(
-                &WatchParams::default().labels(&selector).timeout(60),
-                &pod_rv,
-            )
-            .await
-            .map_err(|e| api_error(e, "watching the Job's pods"))?
-            .boxed();
+        let watches = async {
+            let warnings = events
+                .watch(
+                    &WatchParams::default().fields("type=Warning").timeout(60),
+                    &event_rv,
+                )
+                .await
+                .map_err(|e| (e, "watching the Job's events"))?;
+            let job_events = jobs
+                .watch(&WatchParams::default().fields(&fields).timeout(60), &rv)
+                .await
+                .map_err(|e| (e, "watching the Job"))?;
+            let pod_events = pods
+                .watch(
+                    &WatchParams::default().labels(&selector).timeout(60),
+                    &pod_rv,
+                )
+                .await
+                .map_err(|e| (e, "watching the Job's pods"))?;
+            Ok((warnings.boxed(), job_events.boxed(), pod_events.boxed()))
+        };
+        let (mut warnings, mut job_events, mut pod_events) = match watches.await {
+            Ok(w) => w,
+            Err((e, _)) if connection.may_retry(&e, multi) => {
+                tokio::time::sleep(RECONNECT_PAUSE).await;
+                continue 'outer;
+            }
+            Err((e, what)) => return Err(api_error(e, what)),
+        };
         loop {
             tokio::select! {
                 ev = job_events.try_next() => match ev {

@@ -388,3 +388,35 @@ fn an_interrupt_leaves_a_finished_job_alone() {
     );
     assert_eq!(suspended("sleeper"), "true");
 }
+
+/// `runlet run --kubeconfig` follows its Job through a restart of the server (a `kill -9`, then
+/// the server again on the same address): it says it lost the connection, tries again, and
+/// ends with the Job's outcome.
+#[test]
+fn run_with_a_kubeconfig_follows_its_job_through_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start_in(dir.path());
+    let bind = s.url.trim_start_matches("https://").to_string();
+    let file = dir.path().join("rr.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: rr\nspec:\n  completions: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sh\", \"-c\", \"echo started; sleep 2\"]\n",
+    )
+    .unwrap();
+    let kubeconfig = s.kubeconfig();
+    let mut run = RunProcess::start_with(
+        &file,
+        &std::env::temp_dir(),
+        &["--kubeconfig", kubeconfig.to_str().unwrap()],
+    );
+    run.wait_stdout("pod start", |l| {
+        l.starts_with("[rr-") && l.ends_with("started")
+    });
+    s.kill9();
+    run.wait_stderr("lost the connection to the API server");
+    let s = Server::start_bound(dir.path(), &bind, &[]);
+    let (code, stderr, lines) = run.finish_within(Duration::from_secs(90));
+    assert_eq!(code, Some(0), "{stderr}\nserver log:\n{}", s.log());
+    let stdout = lines.join("\n");
+    assert!(stdout.contains("job.batch/rr: Complete in"), "{stdout}");
+}

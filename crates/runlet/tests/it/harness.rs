@@ -65,8 +65,13 @@ impl Server {
 
     /// Starts a server on an existing data directory with extra flags.
     pub fn start_in_with(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_bound(dir, "127.0.0.1:0", extra)
+    }
+
+    /// Starts a server on an existing data directory, listening on `bind`.
+    pub fn start_bound(dir: &Path, bind: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(BIN)
-            .args(["server", "--bind", "127.0.0.1:0", "--data-dir"])
+            .args(["server", "--bind", bind, "--data-dir"])
             .arg(dir)
             .args(extra)
             .env("RUNLET_LOG", "warn")
