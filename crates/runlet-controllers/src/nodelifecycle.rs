@@ -231,8 +231,11 @@ async fn mark_unknown(
         client,
         "default",
         json!({"kind": "Node", "apiVersion": "v1", "name": name, "uid": node.metadata.uid}),
-        "NodeNotReady",
-        &format!("Node {name} status is now: NodeNotReady"),
+        (
+            false,
+            "NodeNotReady",
+            &format!("Node {name} status is now: NodeNotReady"),
+        ),
         &now,
     )
     .await;
@@ -252,11 +255,18 @@ async fn mark_unknown(
         let patch = json!({"status": {"conditions": [
             {"type": "Ready", "status": "False", "lastTransitionTime": now}
         ]}});
-        if let Err(e) = Api::<Pod>::namespaced(client.clone(), ns)
+        match Api::<Pod>::namespaced(client.clone(), ns)
             .patch_status(pod_name, &PatchParams::default(), &Patch::Strategic(patch))
             .await
         {
-            tracing::info!(pod = pod_name, error = %e, "marking a pod not ready");
+            // Upstream's `MarkPodsNotReady` tells each pod why.
+            Ok(_) => {
+                let involved = json!({"kind": "Pod", "apiVersion": "v1", "namespace": ns,
+                    "name": pod_name, "uid": pod.metadata.uid});
+                let what = (true, "NodeNotReady", "Node is not ready");
+                record(client, ns, involved, what, &now).await;
+            }
+            Err(e) => tracing::info!(pod = pod_name, error = %e, "marking a pod not ready"),
         }
     }
     Ok(())
@@ -400,8 +410,11 @@ async fn evict(
                 ns,
                 json!({"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name,
                     "uid": pod.metadata.uid}),
-                "TaintManagerEviction",
-                &format!("Marking for deletion Pod {ns}/{name}"),
+                (
+                    false,
+                    "TaintManagerEviction",
+                    &format!("Marking for deletion Pod {ns}/{name}"),
+                ),
                 &now,
             )
             .await;
@@ -502,8 +515,7 @@ async fn record(
     client: &kube::Client,
     namespace: &str,
     involved: serde_json::Value,
-    reason: &str,
-    message: &str,
+    (warning, reason, message): (bool, &str, &str),
     now: &str,
 ) {
     crate::event::write(
@@ -512,7 +524,7 @@ async fn record(
             component: "node-controller",
             namespace,
             involved,
-            warning: false,
+            warning,
             reason,
             message,
             now,

@@ -214,6 +214,22 @@ async fn an_unheard_node_becomes_unknown_and_tainted_and_its_pods_are_evicted_af
             .any(|e| e.reason.as_deref() == Some("NodeNotReady"))
     })
     .await;
+    // And each pod is told, as upstream's `MarkPodsNotReady` tells it.
+    until("the pod's NodeNotReady warning", || async {
+        events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| {
+                e.involved_object.name.as_deref() == Some("tolerates")
+                    && e.type_.as_deref() == Some("Warning")
+                    && e.reason.as_deref() == Some("NodeNotReady")
+                    && e.message.as_deref() == Some("Node is not ready")
+            })
+    })
+    .await;
 
     // A pod that tolerates the taint for 0 s goes at once; the default 300 s hold the other.
     until("the intolerant pod is evicted", || {
