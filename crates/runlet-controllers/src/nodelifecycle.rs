@@ -330,11 +330,17 @@ async fn set_ready_taints(
         }
     }
     if taints != current {
+        // No taints left: the field goes, as upstream's (omitempty) list does.
+        let written = if taints.is_empty() {
+            serde_json::Value::Null
+        } else {
+            json!(taints)
+        };
         Api::<Node>::all(client.clone())
             .patch(
                 name,
                 &PatchParams::default(),
-                &Patch::Merge(json!({"spec": {"taints": taints}})),
+                &Patch::Merge(json!({"spec": {"taints": written}})),
             )
             .await?;
         tracing::info!(node = name, ready = ?ready, "node taints updated");

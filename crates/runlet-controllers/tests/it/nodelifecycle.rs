@@ -254,6 +254,8 @@ async fn an_unheard_node_becomes_unknown_and_tainted_and_its_pods_are_evicted_af
         taints_of(&env.node_now("n1").await).is_empty()
     })
     .await;
+    let spec = env.node_now("n1").await.spec.unwrap_or_default();
+    assert_eq!(spec.taints, None, "no empty list of taints is left");
     env.stop().await;
 }
 
