@@ -814,17 +814,19 @@ impl Manager {
             let status = serde_json::to_value(&p.status).unwrap_or_default();
             let now = runlet_api::clock::rfc3339(self.ctx.clock.now_unix());
             self.helpers.spawn(async move {
+                // Its last status says how it ended, even when it was being deleted: what
+                // reads it as it goes (the Job controller, the PodRecord) sees it Failed with
+                // its containers lost, not as it was running.
+                let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+                let patch = json!({"status": pod::status::lost(&status, &now)});
+                if let Err(e) = api
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    tracing::warn!(pod = %name, error = %e, "marking a lost pod failed");
+                }
                 if deleting {
                     pod::finish_deletion(&client, &ns, &name, &uid).await;
-                } else {
-                    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-                    let patch = json!({"status": pod::status::lost(&status, &now)});
-                    if let Err(e) = api
-                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                        .await
-                    {
-                        tracing::warn!(pod = %name, error = %e, "marking a lost pod failed");
-                    }
                 }
             });
             return;

@@ -962,10 +962,14 @@ async fn a_pod_s_service_account_token_is_requested_bound_to_it_and_refreshed() 
     let first = claims(&read("token"));
     assert_eq!(first["sub"], "system:serviceaccount:default:default");
     assert_eq!(first["kubernetes.io"]["pod"]["name"], "caller");
+    // The kubelet's 3607 s, which the API server extends to a year and marks to be replaced
+    // after the 3607 s (`warnafter`).
+    let iat = first["iat"].as_i64().unwrap();
     assert_eq!(
-        first["exp"].as_i64().unwrap() - first["iat"].as_i64().unwrap(),
-        3607
+        first["kubernetes.io"]["warnafter"].as_i64(),
+        Some(iat + 3607)
     );
+    assert_eq!(first["exp"].as_i64().unwrap() - iat, 365 * 24 * 3600);
 
     // Four fifths of its lifetime on, the next volume sync writes a new one.
     env.api.clock.advance_millis(2_900_000);
