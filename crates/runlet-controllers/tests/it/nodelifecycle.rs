@@ -204,30 +204,25 @@ async fn an_unheard_node_becomes_unknown_and_tainted_and_its_pods_are_evicted_af
     })
     .await;
     let events: Api<Event> = Api::default_namespaced(env.api.client.clone());
-    until("the NodeNotReady event", || async {
-        events
-            .list(&Default::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .any(|e| e.reason.as_deref() == Some("NodeNotReady"))
+    let any_event = |wanted: fn(&Event) -> bool| {
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.unwrap();
+            list.items.iter().any(wanted)
+        }
+    };
+    until("the NodeNotReady event", || {
+        any_event(|e| e.reason.as_deref() == Some("NodeNotReady"))
     })
     .await;
     // And each pod is told, as upstream's `MarkPodsNotReady` tells it.
-    until("the pod's NodeNotReady warning", || async {
-        events
-            .list(&Default::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .any(|e| {
-                e.involved_object.name.as_deref() == Some("tolerates")
-                    && e.type_.as_deref() == Some("Warning")
-                    && e.reason.as_deref() == Some("NodeNotReady")
-                    && e.message.as_deref() == Some("Node is not ready")
-            })
+    until("the pod's NodeNotReady warning", || {
+        any_event(|e| {
+            e.involved_object.name.as_deref() == Some("tolerates")
+                && e.type_.as_deref() == Some("Warning")
+                && e.reason.as_deref() == Some("NodeNotReady")
+                && e.message.as_deref() == Some("Node is not ready")
+        })
     })
     .await;
 

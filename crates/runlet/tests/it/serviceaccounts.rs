@@ -264,15 +264,20 @@ fn tokens_are_issued_checked_and_refused_as_upstream() {
     wait_until(Duration::from_secs(30), "the pod bound", || {
         !node_of_holder().is_empty()
     });
-    let bound = s.kubectl_ok(&[
-        "create",
-        "token",
-        "builder",
-        "-n",
-        "team",
-        "--bound-object-kind=Pod",
-        "--bound-object-name=holder",
-    ]);
+    let token_of_holder = |extra: &[&str]| {
+        let mut args = vec![
+            "create",
+            "token",
+            "builder",
+            "-n",
+            "team",
+            "--bound-object-kind=Pod",
+            "--bound-object-name=holder",
+        ];
+        args.extend_from_slice(extra);
+        s.kubectl_ok(&args)
+    };
+    let bound = token_of_holder(&[]);
     let c = claims(&bound);
     assert_eq!(c["kubernetes.io"]["pod"]["name"], "holder", "{c}");
     assert_eq!(
@@ -285,16 +290,7 @@ fn tokens_are_issued_checked_and_refused_as_upstream() {
         "{c}"
     );
     // What the kubelet asks for (3607 s) is made good for a year and says when to replace it.
-    let kubelets = s.kubectl_ok(&[
-        "create",
-        "token",
-        "builder",
-        "-n",
-        "team",
-        "--bound-object-kind=Pod",
-        "--bound-object-name=holder",
-        "--duration=3607s",
-    ]);
+    let kubelets = token_of_holder(&["--duration=3607s"]);
     let c = claims(&kubelets);
     let iat = c["iat"].as_i64().unwrap();
     assert_eq!(c["exp"].as_i64().unwrap() - iat, 365 * 24 * 3600, "{c}");
