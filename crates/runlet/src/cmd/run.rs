@@ -101,13 +101,18 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                 }
             };
             let node = super::agent::default_node_name();
+            // Its store is this process's alone (it locks the data directory), so a lease in
+            // it held under this identity was held by an earlier run on the same directory, one
+            // that crashed or was killed: named after the directory, a run takes it back at
+            // once instead of waiting for it to expire.
+            let identity = format!("runlet-run_{}", dir.display());
             let stack = Stack::start(StackOptions {
                 data_dir: dir,
                 history: Duration::from_secs(300),
                 event_ttl: crate::stack::DEFAULT_EVENT_TTL,
                 agent_node: Some(node.clone()),
                 kubelet: None,
-                identity: format!("runlet-run-{}", std::process::id()),
+                identity,
                 tokens: Default::default(),
                 service_accounts: None,
             })
