@@ -1108,6 +1108,7 @@ impl Worker {
 
     fn render(&mut self) -> Value {
         let phase = self.phase();
+        let readiness_gates = self.readiness_gates();
         let view = status::View {
             phase,
             reason: self.reason.as_deref(),
@@ -1117,10 +1118,31 @@ impl Worker {
             host_ip: &self.ctx.host.ip,
             start_time: self.start_time,
             sandbox_ready: self.volumes.is_some(),
-            terminating: self.terminating(),
+            readiness_gates: &readiness_gates,
             runtime: self.ctx.runtime.name(),
         };
         status::render(&view, &mut self.conditions, self.ctx.clock.now_unix())
+    }
+
+    /// The pod's readiness gates, each with the status of its condition on the pod.
+    fn readiness_gates(&self) -> Vec<(String, Option<String>)> {
+        let conditions = self
+            .pod
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten());
+        self.pod
+            .spec
+            .iter()
+            .flat_map(|s| s.readiness_gates.iter().flatten())
+            .map(|gate| {
+                let status = conditions
+                    .clone()
+                    .find(|c| c.type_ == gate.condition_type)
+                    .map(|c| c.status.clone());
+                (gate.condition_type.clone(), status)
+            })
+            .collect()
     }
 
     /// Upstream's status manager `needsReconcile`: when someone else changed the pod's

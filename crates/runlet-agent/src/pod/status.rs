@@ -18,7 +18,9 @@ pub struct View<'a> {
     pub host_ip: &'a str,
     pub start_time: Option<i64>,
     pub sandbox_ready: bool,
-    pub terminating: bool,
+    /// The condition type of each of the pod's readiness gates, with that condition's status
+    /// on the pod (someone else's to set), if it has one.
+    pub readiness_gates: &'a [(String, Option<String>)],
     pub runtime: &'a str,
 }
 
@@ -174,9 +176,34 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
         .filter(|s| s.kind != Kind::Init && !s.is_ready())
         .map(|s| s.name())
         .collect();
-    let ready = unready.is_empty() && !view.terminating && !terminal;
+    // Upstream's `GenerateContainersReadyCondition` reads the containers alone: a pod being
+    // stopped is ready until its containers are not.
+    let ready = unready.is_empty() && !terminal;
+    // `GeneratePodReadyCondition`: ready containers make a ready pod only with every readiness
+    // gate's condition True.
+    let closed_gates: Vec<String> = view
+        .readiness_gates
+        .iter()
+        .filter_map(|(gate, status)| match status.as_deref() {
+            None => Some(format!(
+                "corresponding condition of pod readiness gate {gate:?} does not exist."
+            )),
+            Some("True") => None,
+            Some(other) => Some(format!(
+                "the status of pod readiness gate {gate:?} is not \"True\", but {other}"
+            )),
+        })
+        .collect();
     for kind in ["Ready", "ContainersReady"] {
-        let c = if ready {
+        let c = if ready && kind == "Ready" && !closed_gates.is_empty() {
+            conditions.make(
+                kind,
+                false,
+                Some("ReadinessGatesNotReady"),
+                Some(closed_gates.join(", ")),
+                &now,
+            )
+        } else if ready {
             conditions.make(kind, true, None, None, &now)
         } else if view.phase == "Succeeded" {
             conditions.make(kind, false, Some("PodCompleted"), None, &now)
@@ -326,6 +353,15 @@ mod tests {
 
     /// The status of a running node's pod in `phase` with these containers, at time 12.
     fn render_at(phase: &str, slots: &[Slot]) -> Value {
+        render_gated(phase, slots, &[])
+    }
+
+    /// [`render_at`] with these readiness gates.
+    fn render_gated(
+        phase: &str,
+        slots: &[Slot],
+        readiness_gates: &[(String, Option<String>)],
+    ) -> Value {
         let view = View {
             phase,
             reason: None,
@@ -335,7 +371,7 @@ mod tests {
             host_ip: "192.0.2.1",
             start_time: Some(9),
             sandbox_ready: true,
-            terminating: false,
+            readiness_gates,
             runtime: "process",
         };
         render(&view, &mut Conditions::default(), 12)
@@ -401,6 +437,34 @@ mod tests {
         );
         assert_eq!(s["startTime"], "1970-01-01T00:00:09Z");
         assert_eq!(s["reason"], Value::Null, "a stale reason is cleared");
+    }
+
+    #[test]
+    fn readiness_gates_hold_the_ready_condition_as_upstream_words_it() {
+        let running = State::Running {
+            started_at: 10,
+            pid: 1,
+        };
+        let slots = vec![slot("c", Kind::Main, running)];
+        let gate = |status: Option<&str>| {
+            vec![("example.com/ready".to_string(), status.map(str::to_string))]
+        };
+        let s = render_gated("Running", &slots, &gate(None));
+        assert_eq!(condition(&s, "ContainersReady")["status"], "True");
+        let ready = condition(&s, "Ready");
+        assert_eq!(ready["status"], "False");
+        assert_eq!(ready["reason"], "ReadinessGatesNotReady");
+        assert_eq!(
+            ready["message"],
+            "corresponding condition of pod readiness gate \"example.com/ready\" does not exist."
+        );
+        let s = render_gated("Running", &slots, &gate(Some("False")));
+        assert_eq!(
+            condition(&s, "Ready")["message"],
+            "the status of pod readiness gate \"example.com/ready\" is not \"True\", but False"
+        );
+        let s = render_gated("Running", &slots, &gate(Some("True")));
+        assert_eq!(condition(&s, "Ready")["status"], "True");
     }
 
     #[test]

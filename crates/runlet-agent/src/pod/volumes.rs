@@ -54,6 +54,9 @@ pub enum VolumeError {
     Claim { claim: String, why: String },
     #[error("failed to prepare subPath for volumeMount: missing value for {0}")]
     SubPathExpr(String),
+    /// Upstream's words for a `subPath` that leads out of its volume.
+    #[error("failed to prepare subPath for volumeMount {mount:?} of container {container:?}")]
+    SubPathOutside { mount: String, container: String },
     #[error("invalid path {0:?}")]
     BadPath(String),
     #[error("{path}: {source}")]
@@ -754,6 +757,16 @@ impl FsGroup {
     }
 }
 
+/// `path` with every symbolic link resolved, if it is still inside the volume `base`: a
+/// container can make a link in its volume (`ln -s /etc vol/x`), and a `subPath` through it
+/// must not bind the host's files into the next container (upstream's `doSafeOpen`, the fix of
+/// CVE-2017-1002101). The resolved path, which has no links, is what gets bound.
+fn within_volume(base: &Path, path: &Path) -> Option<PathBuf> {
+    let base = std::fs::canonicalize(base).ok()?;
+    let resolved = std::fs::canonicalize(path).ok()?;
+    resolved.starts_with(&base).then_some(resolved)
+}
+
 /// Makes the missing directories of a `subPath` under a volume with the volume's own mode, not
 /// the agent's umask (upstream's `doSafeMakeDir` sets them with `Fchmod`), so a subdirectory of
 /// an emptyDir is as writable as the emptyDir.
@@ -836,10 +849,17 @@ pub fn container_mounts(
         let source = match sub_path {
             Some(sub) => {
                 let p = safe_join(base, &sub)?;
+                let outside = || VolumeError::SubPathOutside {
+                    mount: m.name.clone(),
+                    container: container.name.clone(),
+                };
                 if !p.exists() {
+                    // What exists of it must be inside before anything is made through it.
+                    let existing = p.ancestors().find(|a| a.exists()).unwrap_or(base);
+                    within_volume(base, existing).ok_or_else(outside)?;
                     make_sub_path(base, &p)?;
                 }
-                p
+                within_volume(base, &p).ok_or_else(outside)?
             }
             None => base.clone(),
         };
@@ -1198,6 +1218,22 @@ mod tests {
                 & 0o7777;
             assert_eq!(mode, 0o777, "{d}");
         }
+    }
+
+    #[test]
+    fn a_sub_path_through_a_link_out_of_its_volume_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("scratch");
+        let outside = dir.path().join("host");
+        std::fs::create_dir_all(base.join("real")).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, base.join("out")).unwrap();
+        std::os::unix::fs::symlink("real", base.join("in")).unwrap();
+        assert_eq!(within_volume(&base, &base.join("out")), None);
+        assert_eq!(within_volume(&base, &base.join("out/deeper")), None);
+        // A link that stays inside is followed, and what is bound has no link left.
+        let inside = within_volume(&base, &base.join("in")).unwrap();
+        assert_eq!(inside, std::fs::canonicalize(base.join("real")).unwrap());
     }
 
     #[test]

@@ -979,3 +979,49 @@ async fn a_pod_s_service_account_token_is_requested_bound_to_it_and_refreshed() 
     .await;
     env.stop().await;
 }
+
+/// A readiness gate holds the pod's Ready condition, in upstream's words, until someone else
+/// sets its condition True; ContainersReady follows the containers alone.
+#[tokio::test]
+async fn a_readiness_gate_holds_ready_until_its_condition_is_true() {
+    let env = Env::start().await;
+    env.create(
+        "gated",
+        json!({"restartPolicy": "Never", "readinessGates": [{"conditionType": "example.com/ready"}],
+            "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "30"]}]}),
+    )
+    .await;
+    let condition = |p: &k8s_openapi::api::core::v1::Pod, kind: &str| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == kind))
+            .cloned()
+    };
+    let pod = env
+        .wait_pod("gated", "its containers ready", |p| {
+            condition(p, "ContainersReady").is_some_and(|c| c.status == "True")
+        })
+        .await;
+    let ready = condition(&pod, "Ready").unwrap();
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason.as_deref(), Some("ReadinessGatesNotReady"));
+    assert_eq!(
+        ready.message.as_deref(),
+        Some("corresponding condition of pod readiness gate \"example.com/ready\" does not exist.")
+    );
+    env.pods
+        .patch_status(
+            "gated",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Strategic(json!({"status": {"conditions": [
+                {"type": "example.com/ready", "status": "True"}]}})),
+        )
+        .await
+        .unwrap();
+    env.wait_pod("gated", "Ready once its gate is open", |p| {
+        condition(p, "Ready").is_some_and(|c| c.status == "True")
+    })
+    .await;
+    env.stop().await;
+}
