@@ -168,7 +168,7 @@ impl Worker {
             None => Vec::new(),
         };
         let (term_host, term_file) = self.termination_mount(&container, attempt, &mut mounts);
-        if self.ctx.runtime.os().is_root() && etchosts::mounted_for(&self.pod, &container) {
+        if self.ctx.runtime.os().is_root() && etchosts::mounted_for(&container) {
             match self.hosts_file(&hostname) {
                 Ok(source) => mounts.push(crate::os::BindMount {
                     source,

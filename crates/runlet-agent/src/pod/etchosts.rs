@@ -2,8 +2,9 @@
 //! pod's own host name (fully qualified under its `subdomain`) at its IP, and its
 //! `hostAliases`. A container has the pod's host name in its UTS namespace; without this file
 //! the name would not resolve (`hostname -f`, Java's `InetAddress.getLocalHost`). A
-//! `hostNetwork` pod keeps the node's file, and so does a container that mounts something of
-//! its own at `/etc/hosts`, as upstream's `shouldMountHostsFile` decides.
+//! `hostNetwork` pod gets the node's file with its `hostAliases` added
+//! (`nodeHostsFileContent`); a container that mounts something of its own at `/etc/hosts`
+//! keeps that.
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 
@@ -12,18 +13,28 @@ pub const PATH: &str = "/etc/hosts";
 /// The cluster domain of fully qualified pod names (the kubelet's `clusterDomain` default).
 const CLUSTER_DOMAIN: &str = "cluster.local";
 
-/// Whether `container` of `pod` gets the pod's own `/etc/hosts`.
-pub fn mounted_for(pod: &Pod, container: &Container) -> bool {
-    let host_network = pod
-        .spec
+/// Whether `container` gets the pod's `/etc/hosts` (one that mounts its own does not).
+pub fn mounted_for(container: &Container) -> bool {
+    !container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .any(|m| m.mount_path.trim_end_matches('/') == PATH)
+}
+
+/// Whether the pod shares the node's network (and with it the node's host names).
+pub fn host_network(pod: &Pod) -> bool {
+    pod.spec
         .as_ref()
-        .is_some_and(|s| s.host_network == Some(true));
-    !host_network
-        && !container
-            .volume_mounts
-            .iter()
-            .flatten()
-            .any(|m| m.mount_path.trim_end_matches('/') == PATH)
+        .is_some_and(|s| s.host_network == Some(true))
+}
+
+/// The file of a `hostNetwork` pod: the node's, marked, with the pod's `hostAliases` after it.
+pub fn host_network_content(pod: &Pod, node_hosts: &str) -> String {
+    let mut out = String::from("# Kubernetes-managed hosts file (host network).\n");
+    out.push_str(node_hosts);
+    push_aliases(&mut out, pod);
+    out
 }
 
 /// The file's content for `pod`, whose host name is `hostname`, at `pod_ip`.
@@ -50,7 +61,15 @@ pub fn content(pod: &Pod, hostname: &str, pod_ip: &str) -> String {
         }
         None => out.push_str(&format!("{pod_ip}\t{hostname}\n")),
     }
-    let aliases = spec
+    push_aliases(&mut out, pod);
+    out
+}
+
+/// Upstream's `hostsEntriesFromHostAliases`.
+fn push_aliases(out: &mut String, pod: &Pod) {
+    let aliases = pod
+        .spec
+        .as_ref()
         .and_then(|s| s.host_aliases.as_deref())
         .unwrap_or_default();
     if !aliases.is_empty() {
@@ -63,7 +82,6 @@ pub fn content(pod: &Pod, hostname: &str, pod_ip: &str) -> String {
             ));
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -97,7 +115,7 @@ mod tests {
     }
 
     #[test]
-    fn host_network_pods_and_own_mounts_keep_their_file() {
+    fn host_network_pods_get_the_node_s_file_and_own_mounts_keep_theirs() {
         let pod = |spec: serde_json::Value| -> Pod {
             serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": spec})).unwrap()
         };
@@ -106,11 +124,15 @@ mod tests {
             json!({"name": "c", "volumeMounts": [{"name": "h", "mountPath": "/etc/hosts"}]}),
         )
         .unwrap();
-        assert!(mounted_for(&pod(json!({"containers": []})), &c));
-        assert!(!mounted_for(
-            &pod(json!({"containers": [], "hostNetwork": true})),
-            &c
-        ));
-        assert!(!mounted_for(&pod(json!({"containers": []})), &own));
+        assert!(mounted_for(&c));
+        let on_host = pod(json!({"containers": [], "hostNetwork": true,
+            "hostAliases": [{"ip": "10.9.9.9", "hostnames": ["a.b", "c.d"]}]}));
+
+        assert_eq!(
+            host_network_content(&on_host, "127.0.0.1\tlocalhost\n"),
+            "# Kubernetes-managed hosts file (host network).\n127.0.0.1\tlocalhost\n\
+             \n# Entries added by HostAliases.\n10.9.9.9\ta.b\tc.d\n"
+        );
+        assert!(!mounted_for(&own));
     }
 }

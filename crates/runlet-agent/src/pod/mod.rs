@@ -678,7 +678,11 @@ impl Worker {
         let path = self.ctx.config.data_dir.join(HOSTS_FILES).join(&self.uid);
         std::fs::write(
             &path,
-            etchosts::content(&self.pod, hostname, &self.ctx.host.ip),
+            if etchosts::host_network(&self.pod) {
+                etchosts::host_network_content(&self.pod, &std::fs::read_to_string(etchosts::PATH)?)
+            } else {
+                etchosts::content(&self.pod, hostname, &self.ctx.host.ip)
+            },
         )?;
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
         self.hosts_file = Some(path.clone());
