@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 pub struct Resources {
     pub cpu_millis: i64,
     pub memory: i64,
+    /// Bytes of `ephemeral-storage`.
+    pub ephemeral_storage: i64,
     pub pods: i64,
     /// What scoring counts (upstream's `GetNonzeroRequests`): a container that requests no
     /// CPU counts as 100m and one that requests no memory as 200Mi, so pods without requests
@@ -33,6 +35,7 @@ impl Resources {
     pub fn add(&mut self, o: Resources) {
         self.cpu_millis += o.cpu_millis;
         self.memory += o.memory;
+        self.ephemeral_storage += o.ephemeral_storage;
         self.pods += o.pods;
         self.scored_cpu_millis += o.scored_cpu_millis;
         self.scored_memory += o.scored_memory;
@@ -41,6 +44,7 @@ impl Resources {
         Resources {
             cpu_millis: self.cpu_millis.max(o.cpu_millis),
             memory: self.memory.max(o.memory),
+            ephemeral_storage: self.ephemeral_storage.max(o.ephemeral_storage),
             pods: self.pods.max(o.pods),
             scored_cpu_millis: self.scored_cpu_millis.max(o.scored_cpu_millis),
             scored_memory: self.scored_memory.max(o.scored_memory),
@@ -86,6 +90,7 @@ fn from_map(
     Resources {
         cpu_millis,
         memory,
+        ephemeral_storage: get("ephemeral-storage", 1_000_000_000),
         pods: 0,
         scored_cpu_millis: cpu_millis,
         scored_memory: memory,
@@ -262,6 +267,11 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
     if req.memory > 0 && used.memory + req.memory > free.memory {
         short.push("Insufficient memory".into());
     }
+    if req.ephemeral_storage > 0
+        && used.ephemeral_storage + req.ephemeral_storage > free.ephemeral_storage
+    {
+        short.push("Insufficient ephemeral-storage".into());
+    }
     (!short.is_empty()).then_some(Misfit {
         reasons: short,
         preemption_may_help: true,
@@ -279,6 +289,12 @@ pub fn admission_failure(pod: &Pod, node: &Node, used: Resources) -> Option<(Str
     let short = [
         ("cpu", req.cpu_millis, used.cpu_millis, free.cpu_millis),
         ("memory", req.memory, used.memory, free.memory),
+        (
+            "ephemeral-storage",
+            req.ephemeral_storage,
+            used.ephemeral_storage,
+            free.ephemeral_storage,
+        ),
         ("pods", req.pods, used.pods, free.pods),
     ]
     .into_iter()
@@ -472,6 +488,40 @@ mod tests {
         assert_eq!(r.cpu_millis, 2100);
         assert_eq!(r.memory, 64 << 20);
         assert_eq!(r.pods, 1);
+    }
+
+    #[test]
+    fn ephemeral_storage_requests_must_fit_the_node_s_allocatable() {
+        let mut n = node("2", true);
+        n.status
+            .as_mut()
+            .unwrap()
+            .allocatable
+            .as_mut()
+            .unwrap()
+            .insert(
+                "ephemeral-storage".into(),
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity("1Gi".into()),
+            );
+        let wants = |size: &str| {
+            pod(json!({"containers": [{"name": "c",
+                "resources": {"requests": {"ephemeral-storage": size}}}]}))
+        };
+        let fits = |p: &Pod| misfit(p, &n, Resources::default(), pod_requests(p));
+        assert!(fits(&wants("512Mi")).is_none());
+        let big = wants("2Gi");
+        assert_eq!(
+            fits(&big).map(|m| m.reasons),
+            Some(vec!["Insufficient ephemeral-storage".to_string()])
+        );
+        assert_eq!(
+            admission_failure(&big, &n, Resources::default()),
+            Some((
+                "OutOfephemeral-storage".into(),
+                "Node didn't have enough resource: ephemeral-storage, requested: 2147483648, used: 0, capacity: 1073741824"
+                    .into()
+            ))
+        );
     }
 
     #[test]
