@@ -144,6 +144,22 @@ impl Env {
     }
 }
 
+impl Drop for Env {
+    /// A test that failed before [`Env::stop`] dropped the agent without its clean-up, and the
+    /// agent runs in this process's mount namespace, the host's: its tmpfs goes here, or it
+    /// would stay mounted on the host.
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            let memory = self
+                .dir
+                .path()
+                .join("agent")
+                .join(runlet_agent::pod::MEMORY);
+            let _ = rustix::mount::unmount(&memory, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+}
+
 pub fn phase_of(p: &Pod) -> &str {
     p.status
         .as_ref()
