@@ -231,11 +231,9 @@ async fn mark_unknown(
         client,
         "default",
         json!({"kind": "Node", "apiVersion": "v1", "name": name, "uid": node.metadata.uid}),
-        (
-            false,
-            "NodeNotReady",
-            &format!("Node {name} status is now: NodeNotReady"),
-        ),
+        Normal,
+        "NodeNotReady",
+        &format!("Node {name} status is now: NodeNotReady"),
         &now,
     )
     .await;
@@ -263,8 +261,8 @@ async fn mark_unknown(
             Ok(_) => {
                 let involved = json!({"kind": "Pod", "apiVersion": "v1", "namespace": ns,
                     "name": pod_name, "uid": pod.metadata.uid});
-                let what = (true, "NodeNotReady", "Node is not ready");
-                record(client, ns, involved, what, &now).await;
+                let (reason, message) = ("NodeNotReady", "Node is not ready");
+                record(client, ns, involved, Warning, reason, message, &now).await;
             }
             Err(e) => tracing::info!(pod = pod_name, error = %e, "marking a pod not ready"),
         }
@@ -416,11 +414,9 @@ async fn evict(
                 ns,
                 json!({"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name,
                     "uid": pod.metadata.uid}),
-                (
-                    false,
-                    "TaintManagerEviction",
-                    &format!("Marking for deletion Pod {ns}/{name}"),
-                ),
+                Normal,
+                "TaintManagerEviction",
+                &format!("Marking for deletion Pod {ns}/{name}"),
                 &now,
             )
             .await;
@@ -516,12 +512,22 @@ async fn collect_orphans(
     Ok(())
 }
 
+/// An event's type.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EventKind {
+    Normal,
+    Warning,
+}
+use EventKind::{Normal, Warning};
+
 /// Writes an event from the node controller (best effort, as upstream's recorder).
 async fn record(
     client: &kube::Client,
     namespace: &str,
     involved: serde_json::Value,
-    (warning, reason, message): (bool, &str, &str),
+    kind: EventKind,
+    reason: &str,
+    message: &str,
     now: &str,
 ) {
     crate::event::write(
@@ -530,7 +536,7 @@ async fn record(
             component: "node-controller",
             namespace,
             involved,
-            warning,
+            warning: kind == Warning,
             reason,
             message,
             now,
