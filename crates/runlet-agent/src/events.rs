@@ -9,6 +9,7 @@
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::Patch;
 use runlet_api::clock::Clock;
+use runlet_api::eventtype::EventType::{self, Normal};
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -172,7 +173,7 @@ impl EventSink {
     pub fn pod(
         &self,
         pod: &Pod,
-        warning: bool,
+        type_: EventType,
         reason: &str,
         message: &str,
         field_path: Option<&str>,
@@ -189,7 +190,7 @@ impl EventSink {
         if let Some(fp) = field_path {
             involved["fieldPath"] = json!(fp);
         }
-        self.object(involved, &ns, &self.component, warning, reason, message);
+        self.object(involved, &ns, &self.component, type_, reason, message);
     }
 
     /// Records an event about the claim `pvc` from `component` (the local-path provisioner
@@ -204,21 +205,14 @@ impl EventSink {
             "uid": pvc.metadata.uid,
             "resourceVersion": pvc.metadata.resource_version,
         });
-        self.object(involved, &ns, component, false, reason, message);
+        self.object(involved, &ns, component, Normal, reason, message);
     }
 
     /// Records an event about the node `name` (in `default`, with the node's name as its UID,
     /// as the kubelet's node reference has it).
-    pub fn node(&self, name: &str, warning: bool, reason: &str, message: &str) {
+    pub fn node(&self, name: &str, type_: EventType, reason: &str, message: &str) {
         let involved = json!({"kind": "Node", "name": name, "uid": name});
-        self.object(
-            involved,
-            "default",
-            &self.component,
-            warning,
-            reason,
-            message,
-        );
+        self.object(involved, "default", &self.component, type_, reason, message);
     }
 
     fn object(
@@ -226,7 +220,7 @@ impl EventSink {
         involved: Value,
         ns: &str,
         component: &str,
-        warning: bool,
+        type_: EventType,
         reason: &str,
         message: &str,
     ) {
@@ -237,7 +231,7 @@ impl EventSink {
             "involvedObject": involved,
             "reason": reason,
             "message": message,
-            "type": if warning { "Warning" } else { "Normal" },
+            "type": type_.as_str(),
             "source": {"component": component, "host": self.host},
             "reportingComponent": component,
             "reportingInstance": self.host,

@@ -29,6 +29,7 @@ use kube::runtime::watcher;
 use logs::{LogError, LogStore, LogStream};
 use node::HostInfo;
 use runlet_api::clock::Clock;
+use runlet_api::eventtype::EventType::Warning;
 use runlet_api::logs::{LogBody, LogRequest, LogSource, LogSourceError};
 use runlet_stream::{ExecRequest, ExecSession, ExecSource, ExecSourceError};
 use serde_json::json;
@@ -753,7 +754,7 @@ impl Manager {
         };
         self.finished.insert(uid);
         let message = format!("Pod was rejected: {message}");
-        self.ctx.events.pod(p, true, reason, &message, None);
+        self.ctx.events.pod(p, Warning, reason, &message, None);
         let client = self.ctx.client.clone();
         let ns = p.metadata.namespace.clone().unwrap_or_default();
         let name = p.metadata.name.clone().unwrap_or_default();

@@ -14,6 +14,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use runlet_api::clock::{Clock, rfc3339};
+use runlet_api::eventtype::EventType::Normal;
 use runlet_api::logs::SERVING_CERTIFICATE_ANNOTATION;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -352,7 +353,7 @@ impl Heartbeat {
         let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
         let nodes: Api<Node> = Api::all(client.clone());
         let name = config.node_name.clone();
-        events.node(&name, false, "Starting", "Starting runlet node agent.");
+        events.node(&name, Normal, "Starting", "Starting runlet node agent.");
         let mut last_status = clock.now_millis();
         let mut was_ready = false;
         let mut was_unschedulable = false;
@@ -425,7 +426,7 @@ impl Heartbeat {
                 };
                 events.node(
                     &name,
-                    false,
+                    Normal,
                     reason,
                     &format!("Node {name} status is now: {reason}"),
                 );
@@ -453,7 +454,7 @@ impl Heartbeat {
                         was_ready = true;
                         events.node(
                             &name,
-                            false,
+                            Normal,
                             "NodeReady",
                             &format!("Node {name} status is now: NodeReady"),
                         );

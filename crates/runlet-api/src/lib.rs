@@ -14,6 +14,7 @@ pub mod codec;
 pub mod convert;
 pub mod cronjob;
 pub mod defaulting;
+pub mod eventtype;
 pub mod field;
 pub mod fit;
 pub mod logs;

@@ -2,6 +2,7 @@
 //! upstream's recorder builds them and written in the background of whoever records them, best
 //! effort. The Job controller's are queued by its own [`crate::job`] recorder.
 
+use runlet_api::eventtype::EventType;
 use serde_json::{Value, json};
 
 /// An Event about one object.
@@ -12,7 +13,7 @@ pub struct Event<'a> {
     pub namespace: &'a str,
     /// `involvedObject`: kind, apiVersion, name, uid (and namespace) of the object.
     pub involved: Value,
-    pub warning: bool,
+    pub type_: EventType,
     pub reason: &'a str,
     pub message: &'a str,
     /// RFC 3339, for `firstTimestamp` and `lastTimestamp`.
@@ -32,7 +33,7 @@ pub async fn write(client: &kube::Client, ev: Event<'_>) {
         "involvedObject": ev.involved,
         "reason": ev.reason,
         "message": ev.message,
-        "type": if ev.warning { "Warning" } else { "Normal" },
+        "type": ev.type_.as_str(),
         "source": {"component": ev.component},
         "reportingComponent": ev.component,
         "firstTimestamp": ev.now,

@@ -34,6 +34,7 @@ use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use runlet_api::clock::{Clock, rfc3339};
+use runlet_api::eventtype::EventType::{self, Normal, Warning};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -512,20 +513,12 @@ async fn collect_orphans(
     Ok(())
 }
 
-/// An event's type.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum EventKind {
-    Normal,
-    Warning,
-}
-use EventKind::{Normal, Warning};
-
 /// Writes an event from the node controller (best effort, as upstream's recorder).
 async fn record(
     client: &kube::Client,
     namespace: &str,
     involved: serde_json::Value,
-    kind: EventKind,
+    type_: EventType,
     reason: &str,
     message: &str,
     now: &str,
@@ -536,7 +529,7 @@ async fn record(
             component: "node-controller",
             namespace,
             involved,
-            warning: kind == Warning,
+            type_,
             reason,
             message,
             now,

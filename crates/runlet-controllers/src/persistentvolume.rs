@@ -29,6 +29,7 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use runlet_api::clock::{Clock, rfc3339};
+use runlet_api::eventtype::EventType::{self, Normal, Warning};
 use runlet_api::storageclass::{ClaimBinding, LOCAL_PATH_PROVISIONER, binding_of, class_of};
 use runlet_api::validation::quantity::Quantity;
 use serde_json::{Value, json};
@@ -275,33 +276,33 @@ fn best_volume<'a>(
         .map(|(_, v)| v.as_ref())
 }
 
-/// Why an unbound claim waits, with upstream's event: (warning, reason, message).
+/// Why an unbound claim waits, with upstream's event: (type, reason, message).
 fn waiting_reason(
     claim: &PersistentVolumeClaim,
     binding: &ClaimBinding,
     used_by: Option<&str>,
-) -> (bool, &'static str, String) {
+) -> (EventType, &'static str, String) {
     let class = class_of(claim).unwrap_or_default();
     match binding {
         ClaimBinding::LocalPath | ClaimBinding::Delayed { .. } => match used_by {
             None => (
-                false,
+                Normal,
                 "WaitForFirstConsumer",
                 "waiting for first consumer to be created before binding".into(),
             ),
             Some(pod) => (
-                false,
+                Normal,
                 "WaitForPodScheduled",
                 format!("waiting for pod {pod} to be scheduled"),
             ),
         },
         ClaimBinding::Immediate if class.is_empty() => (
-            false,
+            Normal,
             "FailedBinding",
             "no persistent volumes available for this claim and no storage class is set".into(),
         ),
         ClaimBinding::Immediate => (
-            true,
+            Warning,
             "ProvisioningFailed",
             format!("storageclass.storage.k8s.io {class:?} not found"),
         ),
@@ -339,7 +340,7 @@ async fn pass(
                         namespace: "default",
                         involved: json!({"kind": "PersistentVolume", "apiVersion": "v1",
                             "name": name, "uid": pv.metadata.uid}),
-                        warning: true,
+                        type_: Warning,
                         reason: "VolumeFailedDelete",
                         message: &why,
                         now: &now,
@@ -400,12 +401,12 @@ async fn pass(
             ClaimBinding::Immediate => None,
             _ => first_user(client, claim).await,
         };
-        let (warning, reason, message) = match (
+        let (type_, reason, message) = match (
             &binding,
             class_by_name.get(class.unwrap_or_default()),
         ) {
             (ClaimBinding::Immediate, Some(c)) if !class.unwrap_or_default().is_empty() => (
-                false,
+                Normal,
                 "ExternalProvisioning",
                 format!(
                     "Waiting for a volume to be created either by the external provisioner '{}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.",
@@ -427,7 +428,7 @@ async fn pass(
                 involved: json!({"kind": "PersistentVolumeClaim", "apiVersion": "v1",
                     "namespace": ns, "name": claim.metadata.name, "uid": claim.metadata.uid,
                     "resourceVersion": claim.metadata.resource_version}),
-                warning,
+                type_,
                 reason,
                 message: &message,
                 now: &now,

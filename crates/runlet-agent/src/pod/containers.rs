@@ -12,6 +12,7 @@ use super::{
 };
 use crate::os::{Credentials, Limits};
 use crate::runtime::{ContainerConfig, Exited, RuntimeError};
+use runlet_api::eventtype::EventType::{Normal, Warning};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -154,7 +155,7 @@ impl Worker {
                 let msg = format!("mounting volumes: {e}");
                 self.ctx.events.pod(
                     &self.pod,
-                    true,
+                    Warning,
                     "FailedMount",
                     &msg,
                     Some(&field_path_of(
@@ -290,7 +291,7 @@ impl Worker {
                 if started.limits_unenforced {
                     self.ctx.events.pod(
                         &self.pod,
-                        true,
+                        Warning,
                         "LimitsNotEnforced",
                         &format!(
                             "the resource limits of container {} are not enforced: the node agent cannot create cgroups here (it does not run as root, or the host has no usable hierarchy)",
@@ -304,7 +305,7 @@ impl Worker {
                 }
                 self.ctx.events.pod(
                     &self.pod,
-                    false,
+                    Normal,
                     "Started",
                     &format!("Started container {}", container.name),
                     Some(&field_path_of(
@@ -324,7 +325,7 @@ impl Worker {
                 let msg = e.to_string();
                 self.ctx.events.pod(
                     &self.pod,
-                    true,
+                    Warning,
                     "Failed",
                     &format!("Error: {msg}"),
                     Some(&field_path_of(
@@ -448,7 +449,7 @@ impl Worker {
         );
         self.ctx
             .events
-            .pod(&self.pod, true, "FailedMount", &msg, None);
+            .pod(&self.pod, Warning, "FailedMount", &msg, None);
         self.failed = true;
         self.reason = Some("MountNamespaceUnavailable".into());
         self.message = Some(msg.clone());
@@ -463,7 +464,7 @@ impl Worker {
         if let Some(name) = self.slots.get(i).map(|s| s.container.name.clone()) {
             self.ctx.events.pod(
                 &self.pod,
-                true,
+                Warning,
                 "Failed",
                 &format!("Error: {msg}"),
                 Some(&field_path_of(&name, kind)),
@@ -670,7 +671,7 @@ impl Worker {
                     let fp = field_path(s);
                     self.ctx
                         .events
-                        .pod(&self.pod, true, "BackOff", &text, Some(&fp));
+                        .pod(&self.pod, Warning, "BackOff", &text, Some(&fp));
                 }
             }
         } else if kind == Kind::Init && code != 0 {

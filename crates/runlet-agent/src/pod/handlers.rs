@@ -14,6 +14,7 @@ use super::probe::{self, Action, Handler, ProbeKind, Verdict};
 use super::{Worker, field_path};
 use crate::os::Signal;
 use crate::runtime::{ContainerConfig, ExecOutcome};
+use runlet_api::eventtype::EventType::{self, Normal, Warning};
 use std::time::Duration;
 
 /// The least time a container gets between its SIGTERM and its SIGKILL after a `preStop` hook
@@ -244,11 +245,11 @@ impl Worker {
                     tracing::warn!(pod = %self.name, namespace = %self.ns, "{msg}");
                     self.container_event(
                         done.i,
-                        true,
+                        Warning,
                         "FailedPostStartHook",
                         "PostStartHook failed",
                     );
-                    self.container_event(done.i, false, "Killing", "FailedPostStartHook");
+                    self.container_event(done.i, Normal, "Killing", "FailedPostStartHook");
                     let grace_s = self.grace_ms() / 1000;
                     self.kill_container(done.i, grace_s);
                 }
@@ -259,7 +260,12 @@ impl Worker {
                 }
                 if let Err(msg) = done.result {
                     tracing::warn!(pod = %self.name, namespace = %self.ns, "{msg}");
-                    self.container_event(done.i, true, "FailedPreStopHook", "PreStopHook failed");
+                    self.container_event(
+                        done.i,
+                        Warning,
+                        "FailedPreStopHook",
+                        "PreStopHook failed",
+                    );
                 }
                 // The SIGTERM gets what is left of the grace period, at least 2 s.
                 let now = self.now_ms();
@@ -295,13 +301,13 @@ impl Worker {
         match &result {
             Err(why) => self.container_event(
                 i,
-                true,
+                Warning,
                 "Unhealthy",
                 &format!("{} probe failed: {why}", kind.label()),
             ),
             Ok(Some(warning)) => self.container_event(
                 i,
-                true,
+                Warning,
                 "ProbeWarning",
                 &format!("{} probe warning: {warning}", kind.label()),
             ),
@@ -314,7 +320,7 @@ impl Worker {
             let name = self.slots.get(i).map(|s| s.name().to_string());
             self.container_event(
                 i,
-                false,
+                Normal,
                 "Killing",
                 &format!(
                     "Container {} failed {} probe, will be restarted",
@@ -326,11 +332,11 @@ impl Worker {
         }
     }
 
-    fn container_event(&self, i: usize, warning: bool, reason: &str, message: &str) {
+    fn container_event(&self, i: usize, type_: EventType, reason: &str, message: &str) {
         if let Some(s) = self.slots.get(i) {
             self.ctx
                 .events
-                .pod(&self.pod, warning, reason, message, Some(&field_path(s)));
+                .pod(&self.pod, type_, reason, message, Some(&field_path(s)));
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::runtime::Exited;
 use env::EnvSources;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, Preconditions};
+use runlet_api::eventtype::EventType::{Normal, Warning};
 use serde_json::{Value, json};
 use state::{Kind, Slot, State, Terminated};
 use std::collections::HashMap;
@@ -492,7 +493,7 @@ impl Worker {
                     tracing::info!(pod = %self.name, namespace = %self.ns, error = %e, "volume setup failed");
                     self.ctx
                         .events
-                        .pod(&self.pod, true, "FailedMount", &msg, None);
+                        .pod(&self.pod, Warning, "FailedMount", &msg, None);
                     self.write_status().await?;
                     // Wait for the pod to change (deleted?) or the backoff, then retry.
                     tokio::select! {
@@ -651,7 +652,7 @@ impl Worker {
             let msg = format!("MountVolume.SetUp failed {e}");
             self.ctx
                 .events
-                .pod(&self.pod, true, "FailedMount", &msg, None);
+                .pod(&self.pod, Warning, "FailedMount", &msg, None);
         }
     }
 
@@ -832,7 +833,7 @@ impl Worker {
             let s = &*s;
             self.ctx.events.pod(
                 &self.pod,
-                false,
+                Normal,
                 "Killing",
                 &format!("Stopping container {}", s.name()),
                 Some(&field_path(s)),
@@ -935,7 +936,7 @@ impl Worker {
                     Some("Pod was active on the node longer than the specified deadline".into());
                 self.ctx.events.pod(
                     &self.pod,
-                    true,
+                    Warning,
                     "DeadlineExceeded",
                     "Pod was active on the node longer than the specified deadline",
                     None,
@@ -955,7 +956,9 @@ impl Worker {
                 self.failed = true;
                 self.reason = Some("Evicted".into());
                 self.message = Some(why.clone());
-                self.ctx.events.pod(&self.pod, true, "Evicted", &why, None);
+                self.ctx
+                    .events
+                    .pod(&self.pod, Warning, "Evicted", &why, None);
                 self.begin_kill(0);
             }
         }

@@ -14,30 +14,13 @@ use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use runlet_api::clock::Clock;
+use runlet_api::eventtype::EventType;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The component name upstream's CronJob controller records events as.
 pub const COMPONENT: &str = "cronjob-controller";
-
-/// `Normal` or `Warning`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventType {
-    /// Expected behaviour.
-    Normal,
-    /// Something a user should look at.
-    Warning,
-}
-
-impl EventType {
-    fn as_str(self) -> &'static str {
-        match self {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        }
-    }
-}
 
 /// Identical-event key: object uid, type, reason, message.
 type Key = (String, EventType, String, String);

@@ -8,7 +8,7 @@
 //! GETs (`UnexpectedJob` for a Job it just created, re-reading the CronJob): a reconcile sees
 //! everything written before it began, which is also what makes tests deterministic.
 
-use super::events::{EventType, Recorder};
+use super::events::Recorder;
 use super::queue::ObjectKey;
 use super::{ApiContext, Error};
 use crate::api_message;
@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use runlet_api::clock::Clock;
 use runlet_api::cronjob::{self as cj_util, Missed};
+use runlet_api::eventtype::EventType;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 

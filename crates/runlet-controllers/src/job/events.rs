@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams};
 use runlet_api::clock::Clock;
+use runlet_api::eventtype::EventType;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -27,22 +28,6 @@ const SIMILAR_MAX: u32 = 10;
 const SIMILAR_WINDOW_MILLIS: i64 = 600_000;
 const SPAM_BURST: f64 = 25.0;
 const SPAM_REFILL_PER_MILLI: f64 = 1.0 / 300_000.0;
-
-/// Event type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventType {
-    Normal,
-    Warning,
-}
-
-impl EventType {
-    fn as_str(self) -> &'static str {
-        match self {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        }
-    }
-}
 
 struct Pending {
     object: ObjectReference,

@@ -3,7 +3,6 @@
 //! creations go in slow-start batches (1, 2, 4, ...) so a failing create stops early.
 
 use super::backoff;
-use super::events::EventType;
 use super::indexed;
 use super::sync::{self, SyncCtx, completions, has_backoff_limit_per_index, is_indexed, spec};
 use super::{Context, Error, is_not_found, pods, remove_finalizer_patch};
@@ -11,6 +10,7 @@ use futures::future::join_all;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
+use runlet_api::eventtype::EventType;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

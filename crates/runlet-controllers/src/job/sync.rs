@@ -5,10 +5,11 @@
 use super::backoff::BackoffRecord;
 use super::indexed::{self, Intervals};
 use super::policy::{self, FailureAction};
-use super::{Context, Error, events::EventType, pods};
+use super::{Context, Error, pods};
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use runlet_api::eventtype::EventType;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 

@@ -11,13 +11,13 @@
 //! condition (`Complete` / `Failed`) is only written once no UID is uncounted and no pod is
 //! terminating, after the interim `SuccessCriteriaMet` / `FailureTarget` condition.
 
-use super::events::EventType;
 use super::indexed;
 use super::sync::{self, SyncCtx, is_indexed, new_condition, spec};
 use super::{Context, Error, is_not_found, pods, remove_finalizer_patch};
 use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
+use runlet_api::eventtype::EventType;
 use std::collections::HashSet;
 use std::sync::Arc;
 

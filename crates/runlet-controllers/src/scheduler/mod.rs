@@ -35,6 +35,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use runlet_api::clock::{Clock, rfc3339};
+use runlet_api::eventtype::EventType::{self, Normal, Warning};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -547,7 +548,7 @@ impl Scheduler {
                         &d.namespace,
                         &d.name,
                         &d.uid,
-                        false,
+                        Normal,
                         "Scheduled",
                         &message,
                         &now,
@@ -604,7 +605,7 @@ async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now: &s
         &ns,
         &name,
         &uid,
-        true,
+        Warning,
         "FailedScheduling",
         msg,
         now,
@@ -635,7 +636,7 @@ async fn record(
     ns: &str,
     name: &str,
     uid: &str,
-    warning: bool,
+    type_: EventType,
     reason: &str,
     message: &str,
     now: &str,
@@ -649,7 +650,7 @@ async fn record(
             component: DEFAULT_SCHEDULER,
             namespace: ns,
             involved,
-            warning,
+            type_,
             reason,
             message,
             now,
