@@ -582,12 +582,6 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
                     c.recorder
                         .event(&ctx.job, EventType::Normal, "Suspended", "Job suspended");
                 }
-                // startTime may only change while suspended (status validation), so it is
-                // cleared now and set afresh when the Job resumes: activeDeadlineSeconds counts
-                // from the resume.
-                if status_mut(&mut ctx.job).start_time.take().is_some() {
-                    suspend_cond_changed = true;
-                }
             } else {
                 let changed = ensure_condition(
                     conds,
@@ -601,7 +595,9 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
                     suspend_cond_changed = true;
                     c.recorder
                         .event(&ctx.job, EventType::Normal, "Resumed", "Job resumed");
-                    // startTime was cleared while suspended and set to now above.
+                    // A resumed Job starts afresh, as one created suspended does:
+                    // activeDeadlineSeconds counts the time it has been running since.
+                    status_mut(&mut ctx.job).start_time = time(now);
                 }
             }
             if status_mut(&mut ctx.job)

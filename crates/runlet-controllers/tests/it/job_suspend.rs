@@ -10,6 +10,8 @@ async fn suspend_deletes_active_pods_and_sets_condition() {
         .create_job("sus", json!({"parallelism": 2, "completions": 4}))
         .await;
     env.wait_active("sus", 2).await;
+    let first_start = env.job("sus").await.status.and_then(|s| s.start_time);
+    assert!(first_start.is_some());
     env.set_spec("sus", json!({"suspend": true})).await;
     let j = env.wait_cond("sus", "Suspended").await;
     let c = cond(&j, "Suspended").unwrap();
@@ -19,9 +21,10 @@ async fn suspend_deletes_active_pods_and_sets_condition() {
     let j = env.wait_job("sus", "active 0", |j| active(j) == 0).await;
     assert_eq!(failed(&j), 0, "pods deleted by suspend are not failures");
     env.wait_event(&job, "Suspended").await;
-    assert!(
-        j.status.unwrap().start_time.is_none(),
-        "startTime cleared while suspended"
+    assert_eq!(
+        j.status.unwrap().start_time,
+        first_start,
+        "startTime kept while suspended, as upstream 1.33"
     );
     env.advance_secs(100);
     env.set_spec("sus", json!({"suspend": false})).await;

@@ -271,9 +271,14 @@ pub fn validate_job_status_update(new: &Value, old: &Value) -> ErrorList {
             "completionTime cannot be mutated",
         ));
     }
+    // startTime changes only while suspended, or as the Job resumes (its Suspended condition
+    // goes from True to False): the Job controller sets it afresh then, as upstream allows
+    // since its fix for resumed Jobs (kubernetes#134769).
+    let resuming = condition_true(old, "Suspended") && !condition_true(new, "Suspended");
     if let Some(o) = non_null(os.get("startTime"))
         && Some(o) != start_time
         && spec.get("suspend").and_then(Value::as_bool) != Some(true)
+        && !resuming
     {
         errs.push(FieldError::required(
             &sp.child("startTime"),

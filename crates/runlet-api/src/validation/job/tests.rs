@@ -482,6 +482,28 @@ fn status_terminal_condition_cannot_be_removed() {
     );
 }
 
+#[test]
+fn status_start_time_changes_only_while_suspended_or_as_the_job_resumes() {
+    let mut old = job();
+    old["status"] = json!({"startTime": "2024-01-01T00:00:00Z"});
+    let mut new = old.clone();
+    new["status"]["startTime"] = json!("2024-01-01T00:05:00Z");
+    assert_eq!(
+        msgs(&validate_status_update(jobs(), &new, &old)),
+        vec!["status.startTime: Required value: startTime cannot be removed for unsuspended job"]
+    );
+    // Resuming: the Suspended condition goes from True to False with the new startTime.
+    old["status"]["conditions"] = json!([{"type": "Suspended", "status": "True"}]);
+    new["status"]["conditions"] = json!([{"type": "Suspended", "status": "False"}]);
+    assert_eq!(
+        msgs(&validate_status_update(jobs(), &new, &old)),
+        Vec::<String>::new()
+    );
+    // Still suspended by its condition while the spec no longer is: not yet resuming.
+    new["status"]["conditions"] = old["status"]["conditions"].clone();
+    assert_eq!(msgs(&validate_status_update(jobs(), &new, &old)).len(), 1);
+}
+
 // ---- CronJob ----
 
 fn cronjob() -> Value {
