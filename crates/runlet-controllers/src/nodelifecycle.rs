@@ -27,6 +27,10 @@
 //!   deleted at once, as nothing will run them. Deleting a dead node is how an operator gives
 //!   up on it, as upstream. Every pod is looked at every `ORPHAN_SCAN_PASSES` passes (upstream
 //!   PodGC lists them all every 20 s), and the pods of a node at once when it disappears.
+//! - *Unscheduled terminating pods* (`gcUnscheduledTerminating`): a pod deleted before it was
+//!   bound has no kubelet to end it, so the same look marks it Failed and deletes it without
+//!   grace. A Job whose pods are replaced only once they failed (`podReplacementPolicy: Failed`,
+//!   implied by a `podFailurePolicy`) waits for that phase, and would wait forever.
 
 use crate::scheduler::fit::matching_toleration;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -425,17 +429,18 @@ async fn evict(
                 "reason": "DeletionByTaintManager",
                 "message": "Taint manager: deleting due to NoExecute taint",
                 "lastTransitionTime": now});
-            dispose(client, &pod, condition, None, DeleteParams::default()).await;
+            dispose(client, &pod, Some(condition), None, DeleteParams::default()).await;
         }
     }
     Ok(())
 }
 
-/// Adds `condition` (and `phase`) to the pod's status, then deletes it with `params`.
+/// Adds `condition` and `phase` (those given) to the pod's status, then deletes it with
+/// `params`.
 async fn dispose(
     client: &kube::Client,
     pod: &Pod,
-    condition: serde_json::Value,
+    condition: Option<serde_json::Value>,
     phase: Option<&str>,
     params: DeleteParams,
 ) {
@@ -443,19 +448,23 @@ async fn dispose(
         return;
     };
     let api = Api::<Pod>::namespaced(client.clone(), ns);
-    let mut status = json!({"conditions": [condition]});
-    if let Some(phase) = phase {
-        status["phase"] = json!(phase);
+    let mut status = serde_json::Map::new();
+    if let Some(condition) = condition {
+        status.insert("conditions".into(), json!([condition]));
     }
-    if let Err(e) = api
-        .patch_status(
-            name,
-            &PatchParams::default(),
-            &Patch::Strategic(json!({"status": status})),
-        )
-        .await
+    if let Some(phase) = phase {
+        status.insert("phase".into(), json!(phase));
+    }
+    if !status.is_empty()
+        && let Err(e) = api
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Strategic(json!({"status": status})),
+            )
+            .await
     {
-        tracing::info!(pod = %name, error = %e, "adding a disruption condition");
+        tracing::info!(pod = %name, error = %e, "marking a pod disrupted or failed");
     }
     match api.delete(name, &params).await {
         Ok(_) => tracing::info!(pod = %name, "pod deleted by the node lifecycle controller"),
@@ -464,7 +473,8 @@ async fn dispose(
 }
 
 /// Upstream PodGC's `gcOrphaned`: pods bound to a node that stayed absent for the quarantine
-/// are failed and deleted without grace.
+/// are failed and deleted without grace; and its `gcUnscheduledTerminating`: so are pods
+/// deleted before they were bound.
 async fn collect_orphans(
     client: &kube::Client,
     now: i64,
@@ -479,10 +489,24 @@ async fn collect_orphans(
             .await?
             .items
         {
-            if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone())
-                && !nodes.contains(&node)
-            {
-                state.missing.entry(node).or_insert(now);
+            match pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
+                Some(node) if !node.is_empty() && !nodes.contains(&node) => {
+                    state.missing.entry(node).or_insert(now);
+                }
+                Some(node) if !node.is_empty() => {}
+                _ if pod.metadata.deletion_timestamp.is_some() => {
+                    tracing::info!(pod = ?pod.metadata.name, "an unscheduled pod is terminating: failed and deleted");
+                    let phase = (!ended(&pod)).then_some("Failed");
+                    dispose(
+                        client,
+                        &pod,
+                        None,
+                        phase,
+                        DeleteParams::default().grace_period(0),
+                    )
+                    .await;
+                }
+                _ => {}
             }
         }
     }
@@ -502,7 +526,7 @@ async fn collect_orphans(
             dispose(
                 client,
                 &pod,
-                condition,
+                Some(condition),
                 phase,
                 DeleteParams::default().grace_period(0),
             )

@@ -1,5 +1,6 @@
 //! The node lifecycle controller against the in-process API server with a fake clock (upstream
-//! `pkg/controller/nodelifecycle`, its taint-based eviction, and PodGC's `gcOrphaned`).
+//! `pkg/controller/nodelifecycle`, its taint-based eviction, and PodGC's `gcOrphaned` and
+//! `gcUnscheduledTerminating`).
 
 use crate::harness::{WAIT, holds, until};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
@@ -285,6 +286,55 @@ async fn pods_of_a_deleted_node_are_failed_and_deleted_after_the_quarantine() {
         env.pods.get_opt("stranded").await.unwrap().is_none()
     })
     .await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_deleted_before_it_was_bound_is_failed_and_deleted() {
+    let env = Env::start().await;
+    // Held by a finalizer, as the Job controller holds its pods, so its phase can be seen.
+    let pending = |name: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "finalizers": ["example.com/hold"]},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+        }))
+        .unwrap()
+    };
+    for name in ["deleted", "waiting"] {
+        env.pods
+            .create(&PostParams::default(), &pending(name))
+            .await
+            .unwrap();
+    }
+    env.pods
+        .delete("deleted", &DeleteParams::default())
+        .await
+        .unwrap();
+    let phase = |pod: Pod| pod.status.and_then(|s| s.phase);
+    env.advance_until("the deleted pod is failed", || async {
+        phase(env.pods.get("deleted").await.unwrap()).as_deref() == Some("Failed")
+    })
+    .await;
+    let waiting = env.pods.get("waiting").await.unwrap();
+    assert!(waiting.metadata.deletion_timestamp.is_none());
+    assert_eq!(
+        phase(waiting).as_deref(),
+        Some("Pending"),
+        "a pod not deleted waits"
+    );
+    let release = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    env.pods
+        .patch("deleted", &PatchParams::default(), &release)
+        .await
+        .unwrap();
+    until("the deleted pod is gone", || async {
+        env.pods.get_opt("deleted").await.unwrap().is_none()
+    })
+    .await;
+    env.pods
+        .patch("waiting", &PatchParams::default(), &release)
+        .await
+        .unwrap();
     env.stop().await;
 }
 
