@@ -11,9 +11,11 @@
 //! partial line cut at [`MAX_LINE`] bytes, `F` a full one whose newline is not stored.
 //!
 //! A file that grows past [`Rotation::max_size`] is rotated as the kubelet's container log
-//! manager rotates it (at most once a second: a burst makes one larger file, as the kubelet,
-//! which looks every 10 s, lets it): renamed to `<file>.<YYYYMMDD-HHMMSS>` and started afresh, with at most
+//! manager rotates it: renamed to `<file>.<YYYYMMDD-HHMMSS>` and started afresh, with at most
 //! [`Rotation::max_files`] files per attempt (the current one included), the oldest removed.
+//! The kubelet looks at the files of running containers every 10 s, so a file is rotated at
+//! most every [`Rotation::interval_ms`], and never in its container's first 10 s: a Job that
+//! prints a large result and exits keeps all of it in the file that `kubectl logs` reads.
 //! Reading serves the current file, as upstream's `ReadLogs` does; a follower moves on to the
 //! new file when the one it reads is rotated. Rotated files are not compressed.
 //!
@@ -36,9 +38,6 @@ use std::sync::{Arc, Mutex};
 
 /// Longest line content written as one CRI entry (containerd's default buffer).
 pub const MAX_LINE: usize = 16 * 1024;
-
-/// A file is rotated at most this often (see [`write::copy_to_cri`]).
-pub const MIN_ROTATION_INTERVAL_MS: i64 = 1000;
 
 /// A failure to serve logs.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +65,7 @@ pub struct PodLogs {
 }
 
 /// When a container's log file is rotated, and how many of its files are kept: the kubelet's
-/// `containerLogMaxSize` and `containerLogMaxFiles`.
+/// `containerLogMaxSize`, `containerLogMaxFiles` and `containerLogMonitorInterval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rotation {
     /// A file is rotated once it holds this many bytes (upstream 10 MiB).
@@ -74,6 +73,9 @@ pub struct Rotation {
     /// Files kept per container attempt, the one being written included (upstream 5; at
     /// least 2, as the kubelet's validation asks).
     pub max_files: u32,
+    /// A file is rotated at most this often, counted from its container's start (upstream
+    /// 10 s; see [`write::copy_to_cri`]).
+    pub interval_ms: i64,
 }
 
 impl Default for Rotation {
@@ -81,6 +83,7 @@ impl Default for Rotation {
         Rotation {
             max_size: 10 * 1024 * 1024,
             max_files: 5,
+            interval_ms: 10_000,
         }
     }
 }
@@ -105,6 +108,7 @@ impl LogStore {
             rotation: Rotation {
                 max_size: rotation.max_size.max(1),
                 max_files: rotation.max_files.max(2),
+                interval_ms: rotation.interval_ms,
             },
             live: Arc::default(),
         }

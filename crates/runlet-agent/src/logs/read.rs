@@ -412,6 +412,7 @@ mod tests {
         let rotation = super::super::Rotation {
             max_size: 1,
             max_files: 5,
+            interval_ms: 10_000,
         };
         let mut writer = std::fs::OpenOptions::new()
             .append(true)

@@ -105,7 +105,8 @@ pub async fn copy_to_cri(
         Err(e) => (None, Some(e)),
     };
     let rotation = store.rotation();
-    let mut last_rotation_ms: Option<i64> = None;
+    // Rotations are counted from the start, as the kubelet's every-10-s look finds a file.
+    let mut last_rotation_ms = clock.now_millis();
     // What the file holds already (an attempt's file is new, but may be opened again).
     let mut size = file
         .as_ref()
@@ -152,13 +153,12 @@ pub async fn copy_to_cri(
                 // A full file is rotated before it is written to, never right after: the
                 // newest output stays in the current file, which is all a reader without
                 // `follow` reads (a container's last line must not go out with a rotation).
-                // At most one rotation a second, as the kubelet's log manager looks at a file
-                // every few seconds: a burst makes one larger file, not a run of rotations that
-                // removes files before a follower has read them.
+                // At most one rotation every 10 s, as the kubelet's log manager looks at a
+                // file every 10 s: a burst makes one larger file, not a run of rotations that
+                // removes output before anyone has read it.
                 let now = (size >= rotation.max_size).then(|| clock.now_millis());
                 if let Some(now) = now
-                    && last_rotation_ms
-                        .is_none_or(|t| now - t >= super::MIN_ROTATION_INTERVAL_MS)
+                    && now - last_rotation_ms >= rotation.interval_ms
                 {
                     // A file that cannot be rotated is written on: the container must not
                     // stop for it. It is tried again after as much more output.
@@ -166,7 +166,7 @@ pub async fn copy_to_cri(
                         tracing::warn!(path = %path.display(), error = %e, "rotating a container log");
                     }
                     size = 0;
-                    last_rotation_ms = Some(now);
+                    last_rotation_ms = now;
                 }
                 file.write_all(&encoded)?;
                 size += encoded.len() as u64;
@@ -337,6 +337,7 @@ mod tests {
         let rotation = super::super::Rotation {
             max_size: 200,
             max_files: 3,
+            interval_ms: 10_000,
         };
         let store = LogStore::with_rotation(dir.to_path_buf(), rotation);
         let path = store.attempt_file("default", "p", "u", "c", 0);
@@ -376,13 +377,13 @@ mod tests {
     async fn a_file_past_its_size_is_rotated_and_the_oldest_files_go() {
         let dir = tempfile::tempdir().unwrap();
         let lines: Vec<String> = (0..40).map(|i| format!("line {i:02}\n")).collect();
-        // A line (48 bytes in the file) every 400 ms: a rotation every 5 lines, 2 s apart.
-        let (store, path) = copy_lines(dir.path(), &lines, 400).await;
+        // A line (48 bytes in the file) every 2 s: a rotation every 5 lines, 10 s apart.
+        let (store, path) = copy_lines(dir.path(), &lines, 2_000).await;
         let mut files = super::super::rotated_files(&path);
         assert_eq!(files.len(), 2, "{files:?}");
         let name = |p: &std::path::PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
-            name(&files[0]).starts_with("default_p_u_c.0.log.20260101-0000"),
+            name(&files[0]).starts_with("default_p_u_c.0.log.20260101-0001"),
             "{files:?}"
         );
         let current = std::fs::read_to_string(&path).unwrap();
@@ -410,11 +411,13 @@ mod tests {
     async fn a_burst_makes_one_larger_file_not_a_run_of_rotations() {
         let dir = tempfile::tempdir().unwrap();
         let lines: Vec<String> = (0..40).map(|i| format!("line {i:02}\n")).collect();
-        // Forty reads within one millisecond: one rotation, then the file grows past the size.
-        let (_store, path) = copy_lines(dir.path(), &lines, 0).await;
-        let mut files = super::super::rotated_files(&path);
-        assert_eq!(files.len(), 1, "{files:?}");
-        files.push(path);
-        assert_eq!(kept(&files), lines, "nothing lost");
+        // Forty reads 100 ms apart, all within the container's first 10 s: no rotation, the
+        // current file holds everything, far past its size.
+        let (_store, path) = copy_lines(dir.path(), &lines, 100).await;
+        assert_eq!(
+            super::super::rotated_files(&path),
+            Vec::<std::path::PathBuf>::new()
+        );
+        assert_eq!(kept(&[path]), lines, "nothing lost");
     }
 }

@@ -52,6 +52,13 @@ pub struct KubeletArgs {
     #[arg(long, env = "RUNLET_CONTAINER_LOG_MAX_FILES", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(2..))]
     container_log_max_files: u32,
+    /// A container's log file is rotated at most this often, counted from the container's
+    /// start (the kubelet's containerLogMonitorInterval, at least 3 s as its validation asks):
+    /// what a container prints in its first interval all stays in the file `kubectl logs`
+    /// reads.
+    #[arg(long, env = "RUNLET_CONTAINER_LOG_MONITOR_INTERVAL_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(3..=86_400))]
+    container_log_monitor_interval_seconds: u64,
     /// When the agent stops (SIGTERM), how long its running pods get to stop gracefully
     /// (preStop hooks, SIGTERM, their grace period cut to this) before they are reported
     /// Failed, as the kubelet's graceful node shutdown (shutdownGracePeriod); 0 kills them at
@@ -75,6 +82,7 @@ impl KubeletArgs {
         config.log_rotation = runlet_agent::logs::Rotation {
             max_size: self.container_log_max_size,
             max_files: self.container_log_max_files,
+            interval_ms: (self.container_log_monitor_interval_seconds * 1000) as i64,
         };
     }
 }

@@ -296,9 +296,11 @@ fn a_remote_agent_serves_its_logs_through_the_server_and_to_no_one_unauthenticat
 }
 
 /// A container's log file is rotated once it reaches `--container-log-max-size`, as the
-/// kubelet's container log manager rotates it, and at most `--container-log-max-files` of its
+/// kubelet's container log manager rotates it (looking every
+/// `--container-log-monitor-interval-seconds`), and at most `--container-log-max-files` of its
 /// files are kept: `kubectl logs -f` goes on from one file to the next and sees every line,
-/// `kubectl logs` afterwards reads the current file only, as upstream's does.
+/// `kubectl logs` afterwards reads the current file only, as upstream's does. A container that
+/// prints many times the size and exits within the interval keeps all its output.
 #[test]
 fn container_logs_are_rotated_and_followed_from_file_to_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -309,6 +311,8 @@ fn container_logs_are_rotated_and_followed_from_file_to_file() {
             "2Ki",
             "--container-log-max-files",
             "2",
+            "--container-log-monitor-interval-seconds",
+            "3",
         ],
     );
     let go = tmp.path().join("go");
@@ -324,7 +328,7 @@ spec:
       containers:
       - name: c
         image: busybox
-        command: [\"sh\", \"-c\", \"echo ready; until [ -e {go} ]; do sleep 0.05; done; for i in $(seq 1 300); do echo line $i of a log that is rotated; sleep 0.02; done\"]
+        command: [\"sh\", \"-c\", \"echo ready; until [ -e {go} ]; do sleep 0.05; done; for i in $(seq 1 300); do echo line $i of a log that is rotated; sleep 0.05; done\"]
 ",
         go = go.display()
     );
@@ -377,7 +381,7 @@ spec:
         "{current}"
     );
     // On disk: the current file and one rotated out of it, each about the size limit (a
-    // file is rotated at most once a second, so one can hold a second's worth more).
+    // file is rotated at most every 3 s, so one can hold 3 s worth more).
     let files: Vec<(String, u64)> = std::fs::read_dir(s.data_dir.join("agent/logs"))
         .unwrap()
         .flatten()
@@ -394,6 +398,33 @@ spec:
         "{files:?}"
     );
     assert!(files.iter().all(|(_, len)| *len < 8192), "{files:?}");
+
+    // A burst of fifty times the size limit, then the container exits: nothing rotated away.
+    let burst = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: burst
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"seq 1 20000\"]
+";
+    s.kubectl_stdin(&["apply", "-f", "-"], burst);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/burst",
+        "--timeout=60s",
+    ]);
+    let all: String = (1..=20000).map(|i| format!("{i}\n")).collect();
+    assert!(
+        s.kubectl_ok(&["logs", "job/burst"]) == all,
+        "every line of the burst"
+    );
 }
 
 const ECHOES_JOB: &str = "apiVersion: batch/v1
