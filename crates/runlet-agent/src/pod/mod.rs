@@ -418,6 +418,8 @@ impl Worker {
     /// How long to sleep: until the next restart or kill deadline is due, at most one tick.
     fn next_wake(&self) -> Duration {
         let now = self.now_ms();
+        // Starts wait for a running postStart hook, whose end wakes the worker.
+        let starts_wait = self.post_start_running();
         let mut due: Vec<i64> = self
             .slots
             .iter()
@@ -429,6 +431,7 @@ impl Worker {
                     .map(|p| p.next_at_ms);
                 let shown = s.backoff_shown_at.as_ref().map(|(at, _)| *at);
                 s.start_at
+                    .filter(|_| !starts_wait)
                     .into_iter()
                     .chain(s.kill_at)
                     .chain(shown.filter(|at| *at < i64::MAX))
@@ -1060,8 +1063,8 @@ impl Worker {
         }
     }
 
-    /// Whether container `i` is due to start now: its start time has come and the stage lets
-    /// it run.
+    /// Whether container `i` is due to start now: its start time has come, the stage lets it
+    /// run, and no `postStart` hook is running.
     fn due(&self, i: usize, now: i64) -> bool {
         let Some(s) = self.slots.get(i) else {
             return false;
@@ -1071,7 +1074,14 @@ impl Worker {
             (Stage::Main, _) => true,
             _ => false,
         };
-        allowed && s.start_at.is_some_and(|t| t <= now)
+        allowed && !self.post_start_running() && s.start_at.is_some_and(|t| t <= now)
+    }
+
+    /// A container's `postStart` hook is running. The kubelet runs the hook within the start
+    /// of its container, one container after another, so no other container of the pod starts
+    /// until it is done: a container can hold the next one back until it is ready to serve.
+    fn post_start_running(&self) -> bool {
+        self.slots.iter().any(|s| s.post_start_pending)
     }
 
     fn start_is_due(&self, now: i64) -> bool {
@@ -1106,7 +1116,12 @@ impl Worker {
         if matches!(self.stage, Stage::Init(_)) {
             return "Pending";
         }
-        if mains.iter().any(|s| s.attempts > 0) {
+        // A container whose first attempt still runs its postStart hook is not yet shown
+        // running (see `status`).
+        if mains
+            .iter()
+            .any(|s| s.attempts > 1 || (s.attempts == 1 && !s.post_start_pending))
+        {
             "Running"
         } else {
             "Pending"

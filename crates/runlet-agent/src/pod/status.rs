@@ -95,6 +95,11 @@ fn terminated_json(t: &Terminated) -> Value {
 
 fn container_status(slot: &Slot, runtime: &str) -> Value {
     let state = match &slot.state {
+        // The kubelet writes no status while it runs a postStart hook, so the container shows
+        // what it showed before it was started until the hook is done.
+        State::Running { .. } if slot.post_start_pending => {
+            json!({"waiting": {"reason": "ContainerCreating"}})
+        }
         State::Waiting { reason, message } => {
             let mut w = json!({"reason": reason});
             if let Some(m) = message {

@@ -213,9 +213,9 @@ fn startup(s: &Server, dir: &Path) {
 }
 
 /// Lifecycle hooks: `postStart` runs right after the start (the container waits for what it
-/// makes), `preStop` before the SIGTERM of a deletion (the container's TERM trap finds what it
-/// wrote), and a failing `postStart` gets the container killed with a `FailedPostStartHook`
-/// event in upstream's words.
+/// makes) and holds the next container back, `preStop` before the SIGTERM of a deletion (the
+/// container's TERM trap finds what it wrote), and a failing `postStart` gets the container
+/// killed with a `FailedPostStartHook` event in upstream's words.
 fn hooks(s: &Server, dir: &Path) {
     let ns = Ns::new(s, "hooks");
     let (made, stopping, saw) = (dir.join("made"), dir.join("stopping"), dir.join("saw"));
@@ -282,6 +282,37 @@ fn hooks(s: &Server, dir: &Path) {
             && log.contains("failed - error: command 'sh -c echo no; exit 3' exited with 3: no"),
         "{log}"
     );
+
+    // A postStart hook holds the pod's next container back, and its own container shows as
+    // being created (the pod Pending), until the hook is done, as the kubelet's start of
+    // one container after another.
+    let (hooking, gate, second) = (dir.join("hooking"), dir.join("gate"), dir.join("second"));
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "inorder"},
+            "spec": {"containers": [
+                {"name": "first", "image": "busybox", "command": ["sleep", "600"],
+                 "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", format!(
+                     "touch {h}; until [ -e {g} ]; do sleep 0.1; done",
+                     h = hooking.display(), g = gate.display())]}}}},
+                {"name": "second", "image": "busybox", "command": ["sh", "-c",
+                    format!("touch {}; sleep 600", second.display())]}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the postStart hook to run", || hooking.exists());
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!second.exists(), "the second container waits for the hook");
+    let pod = ns.json("pod", "inorder");
+    assert_eq!(pod["status"]["phase"], "Pending", "{pod}");
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating",
+        "{pod}"
+    );
+    std::fs::write(&gate, "").unwrap();
+    ns.wait_for(T, "the second container to start", || second.exists());
+    ns.wait_for(T, "the pod to run", || {
+        ns.json("pod", "inorder")["status"]["phase"] == "Running"
+    });
+    ns.k(&["delete", "pod", "inorder", "--grace-period=1"]);
 
     // A preStop hook that takes the whole grace period still leaves the container 2 s between
     // its SIGTERM and its SIGKILL, as the kubelet's minimum grace period does.
