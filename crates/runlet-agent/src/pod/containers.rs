@@ -631,6 +631,10 @@ impl Worker {
 
     /// Applies the restart policy to container `i` that just ended with `code`.
     pub(super) fn after_exit(&mut self, i: usize, now_ms: i64, code: i32) {
+        let hook_failure = self
+            .slots
+            .get_mut(i)
+            .and_then(|s| s.post_start_failure.take());
         if self.terminating() || matches!(self.stage, Stage::StopSidecars { .. }) {
             return;
         }
@@ -649,6 +653,15 @@ impl Worker {
             let pod_desc = format!("{}_{}({})", self.name, self.ns, self.uid);
             if let Some(s) = self.slots.get_mut(i) {
                 let delay = s.schedule_restart(now_ms, initial, max);
+                // The kubelet's reason cache holds the failed start (`PostStartHookError`,
+                // with the hook's error) until a sync meets the back-off.
+                if let Some(message) = hook_failure {
+                    s.retire_ended_attempt();
+                    s.state = State::Waiting {
+                        reason: "PostStartHookError".into(),
+                        message: Some(message),
+                    };
+                }
                 if delay == 0 {
                     s.retire_ended_attempt();
                 } else {

@@ -243,6 +243,9 @@ impl Worker {
                 if let Err(msg) = done.result {
                     // Upstream's event leaves the hook's output out: it may hold secrets.
                     tracing::warn!(pod = %self.name, namespace = %self.ns, "{msg}");
+                    if let Some(s) = self.slots.get_mut(done.i) {
+                        s.post_start_failure = Some(msg);
+                    }
                     self.container_event(
                         done.i,
                         Warning,

@@ -90,6 +90,9 @@ pub struct Slot {
     pub attempt_cancel: Option<tokio_util::sync::CancellationToken>,
     /// The attempt's `postStart` hook is running: not started yet, no probes.
     pub post_start_pending: bool,
+    /// Why the attempt's `postStart` hook failed, which a container to be restarted shows
+    /// (`PostStartHookError`) until its back-off does.
+    pub post_start_failure: Option<String>,
     /// The attempt's `preStop` hook is running: its SIGTERM follows the hook.
     pub pre_stop_pending: bool,
     /// The attempt's `preStop` hook was run (it runs once per attempt).
@@ -126,6 +129,7 @@ impl Slot {
             kill_at: None,
             attempt_cancel: None,
             post_start_pending: false,
+            post_start_failure: None,
             pre_stop_pending: false,
             pre_stop_ran: false,
             stop_sent: false,

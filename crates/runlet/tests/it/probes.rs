@@ -283,6 +283,33 @@ fn hooks(s: &Server, dir: &Path) {
         "{log}"
     );
 
+    // A container to be restarted after its postStart hook failed shows the hook's error
+    // until its back-off does, as the kubelet's reason cache has it.
+    ns.create(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hookerror"},
+            "spec": {"restartPolicy": "OnFailure", "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"],
+                    "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo no; exit 3"]}}}}]}})
+        .to_string(),
+    );
+    ns.wait_for(T, "the hook's error", || {
+        ns.json("pod", "hookerror")["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+            == "PostStartHookError"
+    });
+    let status = &ns.json("pod", "hookerror")["status"]["containerStatuses"][0];
+    let message = status["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.starts_with("Exec lifecycle hook ([sh -c echo no; exit 3]) for Container \"c\" in Pod \"hookerror_hooks("),
+        "{status}"
+    );
+    assert_eq!(
+        status["lastState"]["terminated"]["exitCode"], 137,
+        "{status}"
+    );
+    ns.k(&["delete", "pod", "hookerror", "--grace-period=1"]);
+
     // A postStart hook holds the pod's next container back, and its own container shows as
     // being created (the pod Pending), until the hook is done, as the kubelet's start of
     // one container after another.
