@@ -83,7 +83,7 @@ async fn list_pagination_and_revisions(store: &dyn Store) {
     store.create("/lx", v("outside the prefix")).await.unwrap();
     let all = store.list("/l/", &ListOptions::default()).await.unwrap();
     assert_eq!(all.items.len(), 5);
-    assert!(!all.more);
+    assert!(!all.more());
     let keys: Vec<&str> = all.items.iter().map(|kv| kv.key.as_str()).collect();
     assert_eq!(keys, ["/l/0", "/l/1", "/l/2", "/l/3", "/l/4"]);
 
@@ -98,7 +98,8 @@ async fn list_pagination_and_revisions(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(first.items.len(), 2);
-    assert!(first.more);
+    assert!(first.more());
+    assert_eq!(first.remaining, 3);
     let rest = store
         .list(
             "/l/",
@@ -111,7 +112,7 @@ async fn list_pagination_and_revisions(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(rest.items.len(), 3);
-    assert!(!rest.more);
+    assert!(!rest.more());
 
     // A list at an older revision sees the old state.
     let before = store.current_revision();

@@ -95,8 +95,16 @@ pub struct ListResult {
     pub items: Vec<KeyValue>,
     /// The revision the list reflects.
     pub revision: Revision,
-    /// Whether keys remain after the last item (for `limit`/`continue`).
-    pub more: bool,
+    /// How many keys remain after the last item (for `limit`/`continue`, and a list's
+    /// `remainingItemCount`).
+    pub remaining: usize,
+}
+
+impl ListResult {
+    /// Whether keys remain after the last item.
+    pub fn more(&self) -> bool {
+        self.remaining > 0
+    }
 }
 
 /// How a list is bounded.

@@ -335,7 +335,11 @@ pub async fn delete_collection(
 ) -> ApiResult<Response> {
     let opts = DeleteOptions::from_request(query, headers, body).await?;
     let warnings = default_policy_warnings(target.info, &opts);
-    let (items, rev, _) = list_objects(state, target, query).await?;
+    let super::read::Listed {
+        items,
+        revision: rev,
+        ..
+    } = list_objects(state, target, query).await?;
     let mut deleted = Vec::new();
     for obj in items {
         let name = meta::name(&obj).unwrap_or_default().to_string();

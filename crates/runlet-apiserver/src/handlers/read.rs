@@ -101,12 +101,20 @@ pub fn prefix_of(target: &Target) -> String {
     }
 }
 
-/// Lists matching objects: returns items, the revision and the continue token.
-pub async fn list_objects(
-    state: &AppState,
-    target: &Target,
-    query: &Query,
-) -> ApiResult<(Vec<Value>, Revision, Option<String>)> {
+/// A list's answer.
+pub struct Listed {
+    pub items: Vec<Value>,
+    /// The revision the list reflects.
+    pub revision: Revision,
+    /// Where the next page starts, when `limit` cut the list short.
+    pub continue_token: Option<String>,
+    /// How many objects follow a cut list that selects every object (upstream counts them
+    /// only then: with a selector it would have to read them all).
+    pub remaining: Option<usize>,
+}
+
+/// Lists matching objects.
+pub async fn list_objects(state: &AppState, target: &Target, query: &Query) -> ApiResult<Listed> {
     let filter = Filter::from_query(target, query)?;
     let limit = query
         .int("limit")?
@@ -115,6 +123,14 @@ pub async fn list_objects(
         .unwrap_or(0);
     let mut opts = ListOptions::default();
     if let Some(token) = query.get("continue").filter(|t| !t.is_empty()) {
+        if query
+            .get("resourceVersion")
+            .is_some_and(|rv| !rv.is_empty() && rv != "0")
+        {
+            return Err(ApiError::new(Status::bad_request(
+                "specifying resource version is not allowed when using continue",
+            )));
+        }
         let c = decode_continue(token)?;
         opts.revision = Some(c.rv);
         opts.start_after = Some(c.start);
@@ -160,25 +176,31 @@ pub async fn list_objects(
                 items.push(obj);
                 if limit > 0 && items.len() == limit {
                     // Stop here; more may follow.
-                    let more_in_page =
-                        page.items.last().map(|l| &l.key) != Some(&kv.key) || page.more;
-                    if more_in_page {
+                    let after_in_page = page.items.iter().rev().take_while(|l| l.key != kv.key);
+                    let remaining = after_in_page.count() + page.remaining;
+                    if remaining > 0 {
                         next = Some(encode_continue(rev, &kv.key));
                     }
-                    return Ok((items, rev, next));
+                    return Ok(Listed {
+                        items,
+                        revision: rev,
+                        continue_token: next,
+                        remaining: (remaining > 0 && filter.matches_all()).then_some(remaining),
+                    });
                 }
             }
         }
-        match (page.more, last_key) {
+        match (page.more(), last_key) {
             (true, Some(k)) => opts.start_after = Some(k),
             _ => break,
         }
     }
-    Ok((
+    Ok(Listed {
         items,
-        revision.unwrap_or_else(|| state.store.current_revision()),
-        next,
-    ))
+        revision: revision.unwrap_or_else(|| state.store.current_revision()),
+        continue_token: next,
+        remaining: None,
+    })
 }
 
 /// `GET` on a collection.
@@ -188,10 +210,18 @@ pub async fn list(
     query: &Query,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let (items, rev, next) = list_objects(state, target, query).await?;
+    let Listed {
+        items,
+        revision: rev,
+        continue_token,
+        remaining,
+    } = list_objects(state, target, query).await?;
     let mut list_meta = json!({"resourceVersion": rev.to_string()});
-    if let Some(c) = next {
+    if let Some(c) = continue_token {
         list_meta["continue"] = json!(c);
+    }
+    if let Some(n) = remaining {
+        list_meta["remainingItemCount"] = json!(n);
     }
     match Rendering::of(headers) {
         Rendering::Table => {

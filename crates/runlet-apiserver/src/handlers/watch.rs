@@ -288,8 +288,8 @@ pub async fn watch(
         if !query.flag("sendInitialEvents") {
             q.0.remove("resourceVersion");
         }
-        let (items, rev, _) = list_objects(state, target, &q).await?;
-        (items, rev)
+        let listed = list_objects(state, target, &q).await?;
+        (listed.items, listed.revision)
     } else {
         (Vec::new(), registry::parse_rv(rv)?)
     };

@@ -303,19 +303,22 @@ fn list_at(
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
 
-/// Takes `limit` items after `start_after` from an ordered iterator, noting whether more remain.
-fn page(items: impl Iterator<Item = KeyValue>, opts: &ListOptions) -> (Vec<KeyValue>, bool) {
+/// Takes `limit` items after `start_after` from an ordered iterator, counting those that
+/// remain (without copying them).
+fn page<'a>(
+    items: impl Iterator<Item = &'a KeyValue>,
+    opts: &ListOptions,
+) -> (Vec<KeyValue>, usize) {
     let mut items = items.skip_while(|kv| {
         opts.start_after
             .as_deref()
             .is_some_and(|s| kv.key.as_str() <= s)
     });
     if opts.limit == 0 {
-        return (items.collect(), false);
+        return (items.cloned().collect(), 0);
     }
-    let out: Vec<KeyValue> = items.by_ref().take(opts.limit).collect();
-    let more = items.next().is_some();
-    (out, more)
+    let out: Vec<KeyValue> = items.by_ref().take(opts.limit).cloned().collect();
+    (out, items.count())
 }
 
 #[async_trait::async_trait]
@@ -346,12 +349,12 @@ impl Store for SqliteStore {
                     let range = index
                         .values
                         .range(prefix.to_string()..prefix_end(prefix))
-                        .map(|(_, kv)| kv.clone());
-                    let (items, more) = page(range, opts);
+                        .map(|(_, kv)| kv);
+                    let (items, remaining) = page(range, opts);
                     return Ok(ListResult {
                         items,
                         revision: index.revision,
-                        more,
+                        remaining,
                     });
                 }
             }
@@ -362,11 +365,11 @@ impl Store for SqliteStore {
         let all = tokio::task::spawn_blocking(move || list_at(&reader, &prefix, revision))
             .await
             .map_err(backend)??;
-        let (items, more) = page(all.into_iter(), opts);
+        let (items, remaining) = page(all.iter(), opts);
         Ok(ListResult {
             items,
             revision,
-            more,
+            remaining,
         })
     }
 

@@ -321,6 +321,7 @@ fn chunked_lists_page_through_everything() {
     );
     let page = status(&page);
     assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    assert_eq!(page["metadata"]["remainingItemCount"], 5, "{page}");
     let token = page["metadata"]["continue"]
         .as_str()
         .expect("a continue token");
@@ -334,6 +335,31 @@ fn chunked_lists_page_through_everything() {
     let rest = status(&rest);
     assert_eq!(rest["items"].as_array().unwrap().len(), 5);
     assert!(rest["metadata"].get("continue").is_none());
+    assert!(rest["metadata"].get("remainingItemCount").is_none());
+    // With a selector the remaining objects are not counted, as upstream's.
+    let (_, selected) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?limit=1&fieldSelector=metadata.namespace%3Ddefault"),
+        "application/json",
+        None,
+    );
+    let selected = status(&selected);
+    assert!(selected["metadata"]["continue"].is_string(), "{selected}");
+    assert!(selected["metadata"].get("remainingItemCount").is_none());
+    // A continue token carries its revision: another one is refused.
+    let (code, body) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?limit=10&continue={token}&resourceVersion=1"),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 400);
+    assert_eq!(
+        status(&body)["message"],
+        "specifying resource version is not allowed when using continue"
+    );
 }
 
 #[test]
