@@ -115,6 +115,24 @@ impl Query {
     }
 }
 
+/// The path a deprecated watch path (`/api/v1/watch/namespaces/ns/pods[/name]`, which
+/// upstream still serves) stands for, without its `watch` segment; `None` for any other path.
+fn legacy_watch_path(path: &str) -> Option<String> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let at = match segs.as_slice() {
+        ["api", _, "watch", _, ..] => 2,
+        ["apis", _, _, "watch", _, ..] => 3,
+        _ => return None,
+    };
+    let kept: Vec<&str> = segs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != at)
+        .map(|(_, s)| *s)
+        .collect();
+    Some(format!("/{}", kept.join("/")))
+}
+
 /// Parses `/api/v1/...` or `/apis/g/v/...` into a target; `Ok(None)` for a group-version root.
 pub fn parse_path(path: &str) -> ApiResult<Option<Target>> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -186,10 +204,17 @@ pub async fn handle(
     Upgrade(upgrade): Upgrade,
     body: Body,
 ) -> Response {
-    let query = Query::parse(uri.query());
+    let mut query = Query::parse(uri.query());
+    let legacy_watch = (method == Method::GET)
+        .then(|| legacy_watch_path(uri.path()))
+        .flatten();
+    if legacy_watch.is_some() {
+        query.0.insert("watch".into(), vec!["true".into()]);
+    }
+    let path = legacy_watch.as_deref().unwrap_or(uri.path());
     let mut encoding = negotiate::Encoding::Json;
     let result = async {
-        let Some(target) = parse_path(uri.path())? else {
+        let Some(target) = parse_path(path)? else {
             return crate::discovery::resource_list(uri.path());
         };
         // A log is text, whatever the client accepts.
@@ -476,6 +501,20 @@ mod tests {
 
     fn target(path: &str) -> Target {
         parse_path(path).expect("parses").expect("a target")
+    }
+
+    #[test]
+    fn a_deprecated_watch_path_stands_for_its_resource_path() {
+        assert_eq!(
+            legacy_watch_path("/api/v1/watch/namespaces/default/pods/p").as_deref(),
+            Some("/api/v1/namespaces/default/pods/p")
+        );
+        assert_eq!(
+            legacy_watch_path("/apis/batch/v1/watch/jobs").as_deref(),
+            Some("/apis/batch/v1/jobs")
+        );
+        assert_eq!(legacy_watch_path("/api/v1/watch"), None);
+        assert_eq!(legacy_watch_path("/api/v1/namespaces/watch/pods"), None);
     }
 
     #[test]

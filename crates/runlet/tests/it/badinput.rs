@@ -396,6 +396,35 @@ fn watch_with_initial_events_ends_them_with_a_bookmark() {
     );
 }
 
+/// The deprecated watch paths upstream still serves: a collection, and one object by name.
+#[test]
+fn deprecated_watch_paths_watch() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "cm", "one", "--from-literal=a=1"]);
+    s.kubectl_ok(&["create", "cm", "two", "--from-literal=a=1"]);
+    let watched = |path: &str| -> Vec<String> {
+        let (code, body) = curl(&s, "GET", path, "application/json", None);
+        assert_eq!(code, 200, "{body}");
+        body.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["type"] == "ADDED")
+            .map(|e| {
+                e["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let all = watched("/api/v1/watch/namespaces/default/configmaps?timeoutSeconds=1");
+    assert!(
+        all.contains(&"one".into()) && all.contains(&"two".into()),
+        "{all:?}"
+    );
+    let one = watched("/api/v1/watch/namespaces/default/configmaps/one?timeoutSeconds=1");
+    assert_eq!(one, ["one"]);
+}
+
 #[test]
 fn watch_from_compacted_revision_is_410_expired() {
     let dir = tempfile::tempdir().unwrap();
