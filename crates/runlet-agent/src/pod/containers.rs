@@ -303,15 +303,22 @@ impl Worker {
                         )),
                     );
                 }
+                // The process runtime creates and starts a container in one step; the kubelet
+                // reports the two.
+                let field_path = field_path_of(&container.name, self.slots.get(i).map(|s| s.kind));
+                self.ctx.events.pod(
+                    &self.pod,
+                    Normal,
+                    "Created",
+                    &format!("Created container: {}", container.name),
+                    Some(&field_path),
+                );
                 self.ctx.events.pod(
                     &self.pod,
                     Normal,
                     "Started",
                     &format!("Started container {}", container.name),
-                    Some(&field_path_of(
-                        &container.name,
-                        self.slots.get(i).map(|s| s.kind),
-                    )),
+                    Some(&field_path),
                 );
                 let exited = started.exited;
                 self.exits

@@ -65,10 +65,11 @@ fn a_pod_is_scheduled_run_and_its_logs_served_to_kubectl() {
     // Events are written in the background by the scheduler and the agent: wait for both.
     wait_until(
         Duration::from_secs(30),
-        "the Scheduled and Started events",
+        "the Scheduled, Created and Started events",
         || {
             let describe = s.kubectl_ok(&["describe", "pod", "hello"]);
             describe.contains("Successfully assigned default/hello to")
+                && describe.contains("Created container: c")
                 && describe.contains("Started container c")
         },
     );
@@ -77,7 +78,8 @@ fn a_pod_is_scheduled_run_and_its_logs_served_to_kubectl() {
     let describe = s.kubectl_ok(&["describe", "pod", "hello"]);
     let at = |text: &str| describe.find(text).unwrap_or(usize::MAX);
     assert!(
-        at("Successfully assigned") < at("Started container c"),
+        at("Successfully assigned") < at("Created container: c")
+            && at("Created container: c") < at("Started container c"),
         "{describe}"
     );
     let nodes = s.kubectl_ok(&["get", "nodes"]);
