@@ -48,6 +48,7 @@ impl CronJobController {
                 client,
                 clock,
                 accounted_until: Mutex::default(),
+                seen_suspended: Mutex::default(),
             },
             queue: Mutex::new(DelayQueue::default()),
             failures: Mutex::new(HashMap::new()),

@@ -45,6 +45,10 @@ pub struct Context {
     /// as missed, skipped by `Forbid` (reported as `JobAlreadyActive`), or passed while the
     /// CronJob was suspended. None of those is reported as missed again.
     pub accounted_until: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// The uids of CronJobs last found suspended: the reconcile that finds one resumed
+    /// accounts for the times that passed while it was (a suspended CronJob is not woken at
+    /// its times, so no reconcile saw them pass).
+    pub seen_suspended: Mutex<std::collections::HashSet<String>>,
 }
 
 /// The Job's controller ownerReference, if it has one.
@@ -173,6 +177,24 @@ impl Context {
         }
         accounted.insert(uid, until);
         true
+    }
+
+    /// Notes whether `cj` is suspended; true when it was last found suspended and no longer is.
+    fn note_suspended(&self, cj: &CronJob, suspended: bool) -> bool {
+        let uid = cj.metadata.uid.clone().unwrap_or_default();
+        let mut seen = self
+            .seen_suspended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if suspended {
+            if seen.len() >= 4096 {
+                seen.clear();
+            }
+            seen.insert(uid);
+            false
+        } else {
+            seen.remove(&uid)
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -378,10 +400,13 @@ impl Context {
                 .await;
             return done(None, update_status);
         }
-        if cj.spec.as_ref().and_then(|s| s.suspend) == Some(true) {
-            tracing::debug!(cronjob = ?cj.metadata.name, "not starting job: suspended");
-            // A time that passes while suspended is not missed: nothing was meant to run.
+        let suspended = cj.spec.as_ref().and_then(|s| s.suspend) == Some(true);
+        // A time that passes while suspended is not missed: nothing was meant to run.
+        if self.note_suspended(cj, suspended) || suspended {
             self.account_until(cj, now);
+        }
+        if suspended {
+            tracing::debug!(cronjob = ?cj.metadata.name, "not starting job: suspended");
             return done(None, update_status);
         }
         let (_, tz_in_schedule) = cj_util::format_schedule(cj);
