@@ -250,14 +250,15 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
     if let Some(t) = view.start_time {
         status.insert("startTime".into(), json!(rfc3339(t)));
     }
-    status.insert(
-        "reason".into(),
-        view.reason.map_or(Value::Null, |r| json!(r)),
-    );
-    status.insert(
-        "message".into(),
-        view.message.map_or(Value::Null, |m| json!(m)),
-    );
+    // Why the pod failed shows with its terminal phase, not while its containers are being
+    // stopped: the kubelet's status manager holds a terminal phase, with its reason and
+    // message, until no container can still run (`mergePodStatus`).
+    let why = |text: Option<&str>| match text {
+        Some(t) if terminal => json!(t),
+        _ => Value::Null,
+    };
+    status.insert("reason".into(), why(view.reason));
+    status.insert("message".into(), why(view.message));
     if !inits.is_empty() {
         status.insert(
             "initContainerStatuses".into(),

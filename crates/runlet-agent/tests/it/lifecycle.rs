@@ -167,17 +167,26 @@ async fn graceful_deletion_sends_sigterm_then_sigkill_after_the_grace_period() {
 #[tokio::test]
 async fn active_deadline_fails_the_pod_with_deadline_exceeded() {
     let env = Env::start().await;
+    let termed = env.dir.path().join("termed");
     env.create(
         "slow",
-        // Its grace period of 0 is a second, as the kubelet makes it, on the fake clock: the
-        // container ends at its SIGTERM.
-        json!({"restartPolicy": "Never", "activeDeadlineSeconds": 5, "terminationGracePeriodSeconds": 0,
+        // The container notes its SIGTERM and goes on until its SIGKILL, 30 s later on the
+        // fake clock.
+        json!({"restartPolicy": "Never", "activeDeadlineSeconds": 5, "terminationGracePeriodSeconds": 30,
             "containers": [{"name": "c", "image": "busybox",
-                "command": sh("trap 'exit 143' TERM; while true; do sleep 0.1; done")}]}),
+                "command": sh(&format!("trap 'touch {}' TERM; while true; do sleep 0.1; done", termed.display()))}]}),
     )
     .await;
     env.wait_phase("slow", "Running").await;
     env.api.clock.advance_millis(6_000);
+    wait_until("the SIGTERM", || async { termed.exists() }).await;
+    // While its container may still run, the pod shows no reason yet, as the kubelet's status
+    // manager holds the terminal phase with its reason and message back.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let p = env.pods.get("slow").await.unwrap();
+    assert_eq!(crate::harness::phase_of(&p), "Running");
+    assert_eq!(p.status.and_then(|s| s.reason), None);
+    env.api.clock.advance_millis(31_000);
     let p = env.wait_phase("slow", "Failed").await;
     let s = serde_json::to_value(p.status.unwrap()).unwrap();
     assert_eq!(s["reason"], "DeadlineExceeded");
