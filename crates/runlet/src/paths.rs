@@ -2,8 +2,13 @@
 
 use std::path::PathBuf;
 
-/// `/var/lib/runlet` as root, else `~/.local/share/runlet`.
+/// `RUNLET_DATA_DIR` when set (as `runlet server` and `runlet run` take it, so the client
+/// commands find their server's kubeconfig there), else `/var/lib/runlet` as root, else
+/// `~/.local/share/runlet`.
 pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RUNLET_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     if is_root() {
         return PathBuf::from("/var/lib/runlet");
     }

@@ -19,7 +19,7 @@ pub use error::{CliError, error_chain};
 use clap::Args;
 use http::Request;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -225,16 +225,19 @@ pub fn with_query(path: &str, params: &[(&str, String)]) -> String {
     }
 }
 
+/// Reads the kubeconfig at `path`; an error names the file once, then what is wrong with it.
+pub fn read_kubeconfig(path: &Path) -> Result<kube::config::Kubeconfig, CliError> {
+    let failed = |message: String| CliError::Kubeconfig {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+    kube::config::Kubeconfig::from_yaml(&text).map_err(|e| failed(error_text(&e)))
+}
+
 /// The kubeconfig to use and the path it came from (for messages).
 fn load_kubeconfig(args: &ClientArgs) -> Result<(kube::config::Kubeconfig, PathBuf), CliError> {
-    let read = |path: PathBuf| {
-        kube::config::Kubeconfig::read_from(&path)
-            .map(|k| (k, path.clone()))
-            .map_err(|e| CliError::Kubeconfig {
-                path: path.clone(),
-                message: error_text(&e),
-            })
-    };
+    let read = |path: PathBuf| read_kubeconfig(&path).map(|k| (k, path));
     if let Some(path) = &args.kubeconfig {
         return read(path.clone());
     }

@@ -34,7 +34,8 @@ pub struct RunArgs {
     /// Keep the embedded server's state here instead of a temporary directory.
     #[arg(long, env = "RUNLET_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Submit to a running server through this kubeconfig instead of starting one.
+    /// Submit to a running server through this kubeconfig instead of starting one (no data
+    /// directory is used then).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
     /// Namespace for documents that name none.
@@ -78,10 +79,10 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (client, stack, _tmp) = match &args.kubeconfig {
         Some(path) => {
-            let kubeconfig = match kube::config::Kubeconfig::read_from(path) {
+            let kubeconfig = match crate::cli::read_kubeconfig(path) {
                 Ok(k) => k,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("{e}");
                     return Ok(ExitCode::from(2));
                 }
             };
@@ -221,6 +222,8 @@ struct Followed {
     name: String,
     /// The revision it was created at: its pods' events come after it.
     created_at: String,
+    /// Its `spec.completions` as created (a work queue's 1), the bar's first length.
+    completions: u64,
 }
 
 /// What a document comes to on the server, decided (and dry-run) before anything is written.
@@ -484,6 +487,7 @@ async fn run_documents(
                 namespace: ns,
                 name,
                 created_at: resource_version(&written),
+                completions: written["spec"]["completions"].as_u64().unwrap_or(1),
             }),
             ("batch", "CronJob") => {
                 let cronjob: CronJob =
@@ -495,10 +499,12 @@ async fn run_documents(
                     .await
                     .map_err(|e| api_error(e, "creating the CronJob's Job"))?;
                 eprintln!("job.batch/{job_name} created from cronjob.batch/{name}");
+                let completions = created.spec.as_ref().and_then(|s| s.completions);
                 jobs.push(Followed {
                     namespace: ns,
                     name: job_name,
                     created_at: created.metadata.resource_version.unwrap_or_default(),
+                    completions: completions.map_or(1, |c| c.max(0) as u64),
                 });
             }
             _ => {}
@@ -741,9 +747,10 @@ async fn follow_job(
     let jobs: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
     let pods: Api<Pod> = Api::namespaced(client.clone(), &job.namespace);
     let started = Instant::now();
-    let bar = multi.add(ProgressBar::new(1));
+    let bar = multi.add(ProgressBar::new(job.completions));
+    // Succeeded pods fill the bar; what is left to do is plain, not a colour of failure.
     bar.set_style(
-        ProgressStyle::with_template("{prefix:.bold} [{bar:30.green/red}] {pos}/{len} {msg}")
+        ProgressStyle::with_template("{prefix:.bold} [{bar:30.green/white}] {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_prefix(job.name.clone());
@@ -876,7 +883,12 @@ async fn follow_job(
         let tasks = std::mem::take(&mut *log_tasks.lock().unwrap_or_else(|e| e.into_inner()));
         let _ = tokio::time::timeout(Duration::from_secs(10), tasks.join_all()).await;
     }
-    bar.finish();
+    // A complete Job's bar is full; a failed one's stays where its successes left it.
+    if condition(&finished, "Complete").is_some() {
+        bar.finish();
+    } else {
+        bar.abandon();
+    }
     outcome_of(&finished, started.elapsed())
         .ok_or_else(|| anyhow::anyhow!("job.batch/{} has not finished", job.name).into())
 }
