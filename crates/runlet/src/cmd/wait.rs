@@ -17,7 +17,7 @@ use std::time::Duration;
 
 #[derive(Args)]
 pub struct WaitArgs {
-    /// The object: `job/NAME` (or `TYPE NAME`).
+    /// The objects: `job/NAME...` (or `TYPE NAME...`).
     #[arg(required = true, value_name = "TYPE/NAME")]
     args: Vec<String>,
     /// `condition=complete`, `condition=failed`, `condition=NAME=VALUE`, or `delete`.
@@ -127,27 +127,27 @@ fn check(
     }
 }
 
+/// Waits for each named object in turn, each within the timeout, as kubectl's `wait` does; the
+/// first that fails ends the wait.
 async fn wait(args: WaitArgs) -> Result<ExitCode, CliError> {
     let refs = resource::parse_refs(&args.args)?;
-    let [name] = refs.names.as_slice() else {
-        return Err(CliError::Usage(
-            "name exactly one object to wait for, e.g. job/pi".into(),
-        ));
-    };
     let want = parse_for(&args.for_)?;
     let timeout = cli::parse_duration(&args.timeout).map_err(CliError::Usage)?;
     let ctx = Ctx::connect(&args.client, true).await?;
-    if matches!(want, Want::Condition { .. }) {
-        // A condition of an object that does not exist is an error at once, in the API's
-        // words (NotFound), as kubectl's; "deleted while waiting" is for one that goes away.
-        ctx.get(&resource::object_path(refs.info, &ctx.namespace, name))
-            .await?;
+    for name in &refs.names {
+        if matches!(want, Want::Condition { .. }) {
+            // A condition of an object that does not exist is an error at once, in the API's
+            // words (NotFound), as kubectl's; "deleted while waiting" is for one that goes
+            // away.
+            ctx.get(&resource::object_path(refs.info, &ctx.namespace, name))
+                .await?;
+        }
+        until(&ctx, &refs, &ctx.namespace, name, timeout, |obj| {
+            check(refs.info, name, &want, obj)
+        })
+        .await?;
+        println!("{} condition met", resource::ref_name(refs.info, name));
     }
-    until(&ctx, &refs, &ctx.namespace, name, timeout, |obj| {
-        check(refs.info, name, &want, obj)
-    })
-    .await?;
-    println!("{} condition met", resource::ref_name(refs.info, name));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -438,14 +438,20 @@ fn cli_trigger_rerun_suspend_resume_and_cascades() {
     let rerun = ok(&s, &["rerun", &format!("job/{job}"), "-o", "name"]);
     let again = rerun.trim().trim_start_matches("job.batch/").to_string();
     assert!(again.starts_with(&format!("{job}-rerun-")), "{again}");
-    ok(
+    // Several objects are waited for in turn, as kubectl's wait.
+    let met = ok(
         &s,
         &[
             "wait",
+            &format!("job/{job}"),
             &format!("job/{again}"),
             "--for=condition=complete",
             "--timeout=90s",
         ],
+    );
+    assert_eq!(
+        met,
+        format!("job.batch/{job} condition met\njob.batch/{again} condition met\n")
     );
     let obj: serde_json::Value =
         serde_json::from_str(&s.kubectl_ok(&["get", "job", &again, "-o", "json"])).unwrap();
@@ -701,6 +707,35 @@ current-context: x
         );
     }
     assert!(err.contains("runlet server"), "{err}");
+
+    // RUNLET_DATA_DIR, where `runlet server` and `runlet run` keep their state, is where the
+    // local server's kubeconfig is looked for.
+    let data = dir.path().join("data");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["get", "jobs"])
+        .env_remove("KUBECONFIG")
+        .env("RUNLET_DATA_DIR", &data);
+    let out = run_bounded(cmd, None, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{}/kubeconfig", data.display())),
+        "{err}"
+    );
+
+    // A kubeconfig that cannot be read: its path once, then why.
+    let missing = dir.path().join("missing");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["get", "jobs", "--kubeconfig", missing.to_str().unwrap()]);
+    let out = run_bounded(cmd, None, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: kubeconfig {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
 
     let mut cmd = Command::new(BIN);
     cmd.args(["get", "widgets", "--kubeconfig", &kubeconfig]);
