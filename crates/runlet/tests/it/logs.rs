@@ -4,6 +4,7 @@
 
 use crate::cli::ok as runlet_ok;
 use crate::harness::{AgentProcess, Server, collect_stdout, run_bounded, wait_until};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -400,20 +401,8 @@ spec:
     assert!(files.iter().all(|(_, len)| *len < 8192), "{files:?}");
 
     // A burst of fifty times the size limit, then the container exits: nothing rotated away.
-    let burst = "apiVersion: batch/v1
-kind: Job
-metadata:
-  name: burst
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: c
-        image: busybox
-        command: [\"sh\", \"-c\", \"seq 1 20000\"]
-";
-    s.kubectl_stdin(&["apply", "-f", "-"], burst);
+    let burst = crate::scenarios::job("burst", "seq 1 20000", json!({}), json!({}));
+    s.kubectl_stdin(&["apply", "-f", "-"], &burst);
     s.kubectl_ok(&[
         "wait",
         "--for=condition=complete",
