@@ -118,6 +118,9 @@ impl Query {
 /// The path a deprecated watch path (`/api/v1/watch/namespaces/ns/pods[/name]`, which
 /// upstream still serves) stands for, without its `watch` segment; `None` for any other path.
 fn legacy_watch_path(path: &str) -> Option<String> {
+    if !path.contains("/watch/") {
+        return None;
+    }
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let at = match segs.as_slice() {
         ["api", _, "watch", _, ..] => 2,
