@@ -514,6 +514,9 @@ async fn run_documents(
         eprintln!("no Jobs or CronJobs to run");
         return Ok(ExitCode::SUCCESS);
     }
+    if args.kubeconfig.is_none() && args.data_dir.is_some() {
+        note_earlier_jobs(client, &jobs).await;
+    }
 
     let multi =
         MultiProgress::with_draw_target(if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -1174,6 +1177,31 @@ impl Signals {
         tokio::select! {
             _ = self.interrupt.recv() => 130,
             _ = self.terminate.recv() => 143,
+        }
+    }
+}
+
+/// Says which Jobs of an earlier run in the same data directory run again beside this run's,
+/// unfinished and not suspended (an interrupted run suspends its Jobs; one that was killed
+/// could not), so that their pods and logs are no surprise.
+async fn note_earlier_jobs(client: &kube::Client, jobs: &[Followed]) {
+    let Ok(all) = Api::<Job>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+    else {
+        return;
+    };
+    for job in &all.items {
+        let (Some(ns), Some(name)) = (&job.metadata.namespace, &job.metadata.name) else {
+            continue;
+        };
+        let ours = jobs.iter().any(|f| &f.namespace == ns && &f.name == name);
+        let suspended = job.spec.as_ref().and_then(|s| s.suspend) == Some(true);
+        let finished = condition(job, "Complete").is_some() || condition(job, "Failed").is_some();
+        if !ours && !suspended && !finished {
+            eprintln!(
+                "note: job.batch/{name} (namespace {ns}), left unfinished by an earlier run in this data directory, runs too"
+            );
         }
     }
 }

@@ -309,6 +309,28 @@ fn run_twice_on_one_data_dir_updates_what_jobs_read_and_refuses_the_same_job() {
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("secret/s unchanged"), "{stderr}");
+
+    // A Job left unfinished in the data directory (its server killed) runs again beside the
+    // next run's: the run says so.
+    {
+        let server = crate::harness::Server::start_in(&data);
+        server.kubectl_ok(&[
+            "create",
+            "job",
+            "leftover",
+            "--image=busybox",
+            "--",
+            "sleep",
+            "600",
+        ]);
+    }
+    let out = run(&in_team, true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("note: job.batch/leftover (namespace default), left unfinished by an earlier run in this data directory, runs too"),
+        "{stderr}"
+    );
 }
 
 #[test]
