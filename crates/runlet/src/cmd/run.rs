@@ -536,7 +536,9 @@ async fn run_documents(
     let results = tokio::select! {
         r = &mut follows => r,
         code = signals.next() => {
-            eprintln!("interrupted: stopping the Jobs' pods gracefully (interrupt again to stop waiting)");
+            // 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
+            let stopped = if code == 143 { "terminated" } else { "interrupted" };
+            eprintln!("{stopped}: stopping the Jobs' pods gracefully (signal again to stop waiting)");
             stopping.store(true, Ordering::Relaxed);
             // The Jobs are still followed meanwhile: what their pods print as they stop shows.
             // A Job already finished is left as it is.
@@ -547,7 +549,7 @@ async fn run_documents(
                 }
                 _ = &mut follows => {}
                 _ = signals.next() => {
-                    eprintln!("interrupted again: not waiting for the pods' grace periods");
+                    eprintln!("{stopped} again: not waiting for the pods' grace periods");
                 }
             }
             multi.clear().ok();

@@ -285,6 +285,10 @@ fn run_stopped_by_sigterm_stops_pods_gracefully_shows_their_last_words_and_exits
     run.signal("-TERM");
     let (code, stderr, stdout_lines) = run.finish_within(Duration::from_secs(30));
     assert_eq!(code, Some(143), "{stderr}");
+    assert!(
+        stderr.contains("terminated: stopping the Jobs' pods gracefully"),
+        "{stderr}"
+    );
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap_or_default(),
         "graceful\n",
