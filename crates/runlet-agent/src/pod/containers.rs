@@ -108,11 +108,11 @@ impl Worker {
             pod_hostname(&self.pod)
         };
         let mut full_env = base_env(hostname.clone(), uid);
-        for (k, v) in pod_env {
-            if let Some(slot) = full_env.iter_mut().find(|(n, _)| *n == k) {
-                slot.1 = v;
+        for (k, v) in &pod_env {
+            if let Some(slot) = full_env.iter_mut().find(|(n, _)| n == k) {
+                slot.1.clone_from(v);
             } else {
-                full_env.push((k, v));
+                full_env.push((k.clone(), v.clone()));
             }
         }
         // The attempt's number is the restart count it will show (its log file name).
@@ -141,31 +141,20 @@ impl Worker {
                 "the node agent does not run as root",
             );
         }
+        // A `subPathExpr` sees the pod's environment too, not what the runtime adds; a mount
+        // that cannot be made is the kubelet's `makeMounts` failing: the container waits in
+        // `CreateContainerConfigError` and is tried again, nothing has run.
         let mut mounts = match self.volumes.as_ref().map(|v| {
             volumes::container_mounts(
                 &container,
-                &full_env,
+                &pod_env,
                 v,
                 &self.ctx.mount_points,
                 &mut self.claimed_mount_points,
             )
         }) {
             Some(Ok(m)) => m,
-            Some(Err(e)) => {
-                let msg = format!("mounting volumes: {e}");
-                self.ctx.events.pod(
-                    &self.pod,
-                    Warning,
-                    "FailedMount",
-                    &msg,
-                    Some(&field_path_of(
-                        &container.name,
-                        self.slots.get(i).map(|s| s.kind),
-                    )),
-                );
-                self.fail_start(i, now_ms, 128, "StartError", msg, &id);
-                return;
-            }
+            Some(Err(e)) => return self.config_error(i, now_ms, e.to_string()),
             None => Vec::new(),
         };
         let (term_host, term_file) = self.termination_mount(&container, attempt, &mut mounts);

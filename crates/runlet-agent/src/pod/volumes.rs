@@ -52,8 +52,13 @@ pub enum VolumeError {
     InvalidHostPathType(String),
     #[error("persistentvolumeclaim {claim:?}: {why}")]
     Claim { claim: String, why: String },
-    #[error("failed to prepare subPath for volumeMount: missing value for {0}")]
+    /// Upstream's `ExpandContainerVolumeMounts`: variables of a `subPathExpr` with no value.
+    #[error("missing value for {0}")]
     SubPathExpr(String),
+    #[error("error SubPath `{0}` must not be an absolute path")]
+    SubPathAbsolute(String),
+    #[error("unable to provision SubPath `{0}`: must not contain '..'")]
+    SubPathBacksteps(String),
     /// Upstream's words for a `subPath` that leads out of its volume.
     #[error("failed to prepare subPath for volumeMount {mount:?} of container {container:?}")]
     SubPathOutside { mount: String, container: String },
@@ -848,6 +853,17 @@ pub fn container_mounts(
         };
         let source = match sub_path {
             Some(sub) => {
+                // A `subPathExpr` is checked once expanded, as upstream's `makeMounts` does
+                // (validation has checked a `subPath`).
+                if sub.starts_with('/') {
+                    return Err(VolumeError::SubPathAbsolute(sub));
+                }
+                if Path::new(&sub)
+                    .components()
+                    .any(|c| c == Component::ParentDir)
+                {
+                    return Err(VolumeError::SubPathBacksteps(sub));
+                }
                 let p = safe_join(base, &sub)?;
                 let outside = || VolumeError::SubPathOutside {
                     mount: m.name.clone(),
@@ -1245,7 +1261,7 @@ mod tests {
             expand_sub_path("$(NODE)/$(POD)/$(ZONE)", &env)
                 .unwrap_err()
                 .to_string(),
-            "failed to prepare subPath for volumeMount: missing value for NODE, ZONE"
+            "missing value for NODE, ZONE"
         );
     }
 

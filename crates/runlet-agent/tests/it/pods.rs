@@ -354,6 +354,53 @@ async fn a_missing_secret_waits_with_create_container_config_error() {
     env.stop().await;
 }
 
+/// A mount the kubelet's `makeMounts` cannot make (a `subPathExpr` naming a variable with no
+/// value: the runtime's `HOSTNAME` is not one the kubelet knows, or one that leads out of its
+/// volume) leaves the container waiting in `CreateContainerConfigError`, as upstream; nothing
+/// runs and nothing fails.
+#[tokio::test]
+async fn a_sub_path_expression_that_cannot_be_made_waits_as_a_config_error() {
+    if !crate::harness::root_or_skip("a_sub_path_expression_that_cannot_be_made_waits") {
+        return;
+    }
+    let env = Env::start().await;
+    let mnt = env.dir.path().join("mnt");
+    let waiting = |expr: &str| {
+        json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+            "command": sh("true"), "env": [{"name": "UP", "value": ".."}],
+            "volumeMounts": [{"name": "v", "mountPath": mnt.display().to_string(), "subPathExpr": expr}]}],
+            "volumes": [{"name": "v", "emptyDir": {}}]})
+    };
+    for (name, expr, message) in [
+        (
+            "unset",
+            "$(NOT_SET)/$(HOSTNAME)",
+            "missing value for HOSTNAME, NOT_SET",
+        ),
+        (
+            "upward",
+            "$(UP)/x",
+            "unable to provision SubPath `../x`: must not contain '..'",
+        ),
+    ] {
+        env.create(name, waiting(expr)).await;
+        let p = env
+            .wait_pod(name, "CreateContainerConfigError", |p| {
+                p.status.as_ref().is_some_and(|_| {
+                    cstatus(p, false)[0]["state"]["waiting"]["reason"]
+                        == "CreateContainerConfigError"
+                })
+            })
+            .await;
+        assert_eq!(phase_of(&p), "Pending");
+        assert_eq!(
+            cstatus(&p, false)[0]["state"]["waiting"]["message"],
+            message
+        );
+    }
+    env.stop().await;
+}
+
 #[tokio::test]
 async fn init_containers_run_in_order_and_share_an_empty_dir() {
     let env = Env::start().await;
