@@ -28,7 +28,10 @@ pub fn go_quote(s: &str) -> String {
             c if c < ' ' || c == '\u{7f}' => {
                 let _ = write!(out, "\\x{:02x}", u32::from(c));
             }
-            c if c == ' ' || (!c.is_whitespace() && c.escape_debug().count() == 1) => out.push(c),
+            // Rust's debug escape also escapes `'`, which Go's leaves as it is.
+            c if c == ' ' || c == '\'' || (!c.is_whitespace() && c.escape_debug().count() == 1) => {
+                out.push(c)
+            }
             c if u32::from(c) < 0x10000 => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
@@ -108,6 +111,7 @@ mod tests {
         assert_eq!(go_quote("a\"b"), "\"a\\\"b\"");
         assert_eq!(go_quote("\u{1}\n"), "\"\\x01\\n\"");
         assert_eq!(go_quote("é"), "\"é\"");
+        assert_eq!(go_quote("it's"), "\"it's\"");
         assert_eq!(go_quote("plain é"), "\"plain é\"");
         assert_eq!(go_quote("a\"b\\c\nd\te"), r#""a\"b\\c\nd\te""#);
         assert_eq!(go_quote("\u{1}\u{7f}"), r#""\x01\x7f""#);
