@@ -599,7 +599,7 @@ fn write_files(
                 failed.push(e);
             }
             if let Some(t) = &src.service_account_token
-                && let Err(e) = token_file(payload, t, mode, sources)
+                && let Err(e) = token_file(payload, pod, t, mode, sources)
             {
                 failed.push(e);
             }
@@ -613,18 +613,58 @@ fn write_files(
     Ok(())
 }
 
-/// Writes the token of a projected `serviceAccountToken` source.
+/// Writes the token of a projected `serviceAccountToken` source. As upstream's projected
+/// volume writes it, a pod that names its user or `fsGroup` gets it readable by its owner only
+/// (`fsGroup` then adds its group), owned by the user all its containers run as.
 fn token_file(
     payload: &Path,
+    pod: &Pod,
     source: &k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
     mode: i32,
     sources: &EnvSources<'_>,
 ) -> Result<(), VolumeError> {
-    match sources.tokens.get(&super::tokens::TokenKey::of(source)) {
-        Some(Ok(token)) => write_file(payload, &source.path, token.as_bytes(), mode),
-        Some(Err(why)) => Err(VolumeError::Token(why.clone())),
-        None => Err(VolumeError::Token("no token was requested".into())),
+    let token = match sources.tokens.get(&super::tokens::TokenKey::of(source)) {
+        Some(Ok(token)) => token,
+        Some(Err(why)) => return Err(VolumeError::Token(why.clone())),
+        None => return Err(VolumeError::Token("no token was requested".into())),
+    };
+    let owner = fs_user(pod);
+    let mode = if owner.is_some() || FsGroup::of(pod).is_some() {
+        0o600
+    } else {
+        mode
+    };
+    write_file(payload, &source.path, token.as_bytes(), mode)?;
+    if let Some(uid) = owner {
+        let path = safe_join(payload, &source.path)?;
+        std::os::unix::fs::lchown(&path, Some(uid), None).map_err(io(&path))?;
     }
+    Ok(())
+}
+
+/// Upstream's `FsUserFrom`: the user every container of the pod (init containers too) runs
+/// as, when each names one (itself or through the pod) and they all name the same.
+fn fs_user(pod: &Pod) -> Option<u32> {
+    let spec = pod.spec.as_ref()?;
+    let pod_user = spec.security_context.as_ref().and_then(|s| s.run_as_user);
+    let mut user = None;
+    for c in spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+    {
+        let this = c
+            .security_context
+            .as_ref()
+            .and_then(|s| s.run_as_user)
+            .or(pod_user)?;
+        if user.is_some_and(|u| u != this) {
+            return None;
+        }
+        user = Some(this);
+    }
+    u32::try_from(user?).ok()
 }
 
 /// Upstream `host_path.go` `checkType`: the path must be of the declared type, and the

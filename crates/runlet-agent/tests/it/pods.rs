@@ -1024,6 +1024,35 @@ async fn a_pod_s_service_account_token_is_requested_bound_to_it_and_refreshed() 
         claims(&read("token"))["iat"].as_i64() > first["iat"].as_i64()
     })
     .await;
+
+    // A pod that names its user and fsGroup gets its token readable by that user and group
+    // only, as upstream's projected volume writes it; any other, the volume's mode.
+    use std::os::unix::fs::MetadataExt;
+    let token_of = |pod: &k8s_openapi::api::core::v1::Pod| {
+        let volume = &pod.spec.as_ref().unwrap().volumes.as_ref().unwrap()[0].name;
+        let path = env
+            .dir
+            .path()
+            .join("agent/pod-memory")
+            .join(pod.metadata.uid.as_deref().unwrap())
+            .join(volume)
+            .join("token");
+        let meta = std::fs::metadata(path).unwrap();
+        (meta.mode() & 0o777, meta.uid(), meta.gid())
+    };
+    assert_eq!(token_of(&pod).0, 0o644);
+    if crate::harness::is_root() {
+        let owned = env
+            .create(
+                "owned",
+                json!({"restartPolicy": "Never",
+                    "securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000},
+                    "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "30"]}]}),
+            )
+            .await;
+        env.wait_phase("owned", "Running").await;
+        assert_eq!(token_of(&owned), (0o640, 1000, 2000));
+    }
     env.stop().await;
 }
 
