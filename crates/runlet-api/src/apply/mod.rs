@@ -134,7 +134,7 @@ impl Conflicts {
         managers.dedup();
         let mut lines = Vec::new();
         for manager in managers {
-            lines.push(format!("conflicts with {manager}"));
+            lines.push(format!("conflicts with {manager}:"));
             for (_, path) in self.0.iter().filter(|(m, _)| m == manager) {
                 lines.push(format!("- {path}"));
             }

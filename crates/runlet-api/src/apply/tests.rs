@@ -164,7 +164,7 @@ fn conflicts_with_several_fields_list_them_by_manager() {
     ]);
     assert_eq!(
         conflicts.message(),
-        "Apply failed with 3 conflicts: conflicts with \"a\"\n- .spec.y\nconflicts with \"b\"\n- .spec.x\n- .spec.z"
+        "Apply failed with 3 conflicts: conflicts with \"a\":\n- .spec.y\nconflicts with \"b\":\n- .spec.x\n- .spec.z"
     );
 }
 

@@ -110,9 +110,21 @@ pub(super) fn admit_decoded(
         )
         .collect();
     match mode {
-        FieldValidation::Strict if !unknown.is_empty() => Err(ApiError::new(Status::bad_request(
-            format!("strict decoding error: {}", unknown.join(", ")),
-        ))),
+        FieldValidation::Strict if !unknown.is_empty() => {
+            let strict = format!("strict decoding error: {}", unknown.join(", "));
+            // A created or replaced body's decoding errors go through upstream's
+            // `transformDecodeError`, which names the kind; a patch's come as they are.
+            let message = match decoded.json {
+                Some(_) => codec::DecodeError {
+                    kind: info.kind.to_string(),
+                    version: info.version.to_string(),
+                    detail: strict,
+                }
+                .to_string(),
+                None => strict,
+            };
+            Err(ApiError::new(Status::bad_request(message)))
+        }
         FieldValidation::Warn => Ok((normalized.object, unknown)),
         _ => Ok((normalized.object, Vec::new())),
     }

@@ -278,7 +278,7 @@ fn strict_field_validation_names_unknown_fields() {
     assert_eq!(code, 400);
     assert_eq!(
         status(&body)["message"],
-        r#"strict decoding error: unknown field "bogus""#
+        r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "bogus""#
     );
     let (code, _) = curl(
         &s,
@@ -298,7 +298,7 @@ fn strict_field_validation_names_unknown_fields() {
     assert_eq!(code, 400);
     assert_eq!(
         status(&body)["message"],
-        r#"strict decoding error: duplicate field "metadata.name""#
+        r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: duplicate field "metadata.name""#
     );
 }
 
