@@ -26,6 +26,8 @@ use serde_json::{Value, json};
 /// Upstream's manager for the fields of an object that had no `managedFields` at its first
 /// apply.
 pub const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+/// Where client-side `kubectl apply` keeps the configuration it applied last.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Server-set fields no manager owns (upstream's `stripMetaManager`).
 const STRIPPED: [&[&str]; 11] = [
@@ -367,17 +369,52 @@ pub fn apply(
     {
         let taken = entry.fields.intersection(&changes.changed());
         for path in taken.members() {
-            conflicts.push((entry.printed(), path_string(&path)));
+            conflicts.push((entry.printed(), path));
         }
         entry.fields = entry.fields.difference(&taken).difference(&changes.removed);
     }
     if !force && !conflicts.is_empty() {
-        return Err(ApplyError::Conflicts(Conflicts(conflicts)));
+        // Upstream's `lastAppliedManager`: `kubectl` moving an object from client-side to
+        // server-side apply takes what its last client-side configuration set, unchanged
+        // since, without a conflict (it is forced when nothing else conflicts).
+        if writer.manager == "kubectl"
+            && let Some(allowed) = configured_by_client_side_apply(live, node, writer.subresource)
+        {
+            conflicts.retain(|(_, path)| !allowed.has(path));
+        }
+        if !conflicts.is_empty() {
+            let printed = conflicts
+                .into_iter()
+                .map(|(manager, path)| (manager, path_string(&path)))
+                .collect();
+            return Err(ApplyError::Conflicts(Conflicts(printed)));
+        }
     }
     Ok(Applied {
         object: merged,
         managed_fields: encode(entries),
     })
+}
+
+/// The fields the client-side `kubectl apply` that last wrote `live` set and that still have
+/// the values it set (upstream's `allowedConflictsFromLastApplied`); `None` when no client-side
+/// apply left its configuration.
+fn configured_by_client_side_apply(
+    live: &Value,
+    node: Node<'_>,
+    subresource: &str,
+) -> Option<FieldSet> {
+    let text = live
+        .pointer("/metadata/annotations")?
+        .get(LAST_APPLIED)?
+        .as_str()?;
+    let last: Value = serde_json::from_str(text).ok()?;
+    let since = Changes::between(&last, live, node, subresource);
+    Some(
+        owned_fields(&last, node, subresource)
+            .difference(&since.modified)
+            .difference(&since.removed),
+    )
 }
 
 /// The `managedFields` after a write that is not an apply, by `writer`, of an object that has

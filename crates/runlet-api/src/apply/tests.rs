@@ -271,3 +271,65 @@ fn more_than_ten_updaters_fold_the_oldest_into_ancient_changes() {
     );
     assert_eq!(managers[0], "kubectl", "the apply entry stays first");
 }
+
+/// Upstream's `lastAppliedManager`: `kubectl apply --server-side` after client-side `kubectl
+/// apply` takes the fields the last client-side configuration set, still as it set them,
+/// without a conflict; a field someone changed since, or another manager, still conflicts.
+#[test]
+fn kubectl_takes_over_what_its_client_side_apply_configured() {
+    let client_side = config(2, json!({"app": "x"}), "busybox");
+    let mut live = client_side.clone();
+    live["metadata"]["annotations"] = json!({LAST_APPLIED: client_side.to_string()});
+    live["spec"]["backoffLimit"] = json!(6); // defaulted: in no configuration
+    let server_side = |parallelism, backoff_limit| {
+        let mut c = config(parallelism, json!({"app": "x"}), "busybox");
+        c["spec"]["backoffLimit"] = json!(backoff_limit);
+        c
+    };
+    let applied = apply(
+        Some(&live),
+        &server_side(3, 6),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    );
+    assert_eq!(applied.unwrap().object["spec"]["parallelism"], 3);
+
+    // Another manager, or a field the client-side configuration did not set, conflicts.
+    let other = apply(
+        Some(&live),
+        &server_side(3, 6),
+        jobs(),
+        &writer("tool"),
+        false,
+    );
+    assert!(matches!(other, Err(ApplyError::Conflicts(_))), "{other:?}");
+    let Err(ApplyError::Conflicts(c)) = apply(
+        Some(&live),
+        &server_side(3, 4),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    ) else {
+        panic!("backoffLimit was never applied client-side");
+    };
+    assert_eq!(
+        c.message(),
+        format!(
+            "Apply failed with 1 conflict: conflict with \"{BEFORE_FIRST_APPLY}\" using batch/v1 at 2026-11-27T03:00:00Z: .spec.backoffLimit"
+        )
+    );
+    // Changed since the client-side apply (`kubectl scale`, `kubectl edit`): not its to take.
+    live["spec"]["parallelism"] = json!(5);
+    let changed = apply(
+        Some(&live),
+        &server_side(3, 6),
+        jobs(),
+        &writer("kubectl"),
+        false,
+    );
+    assert!(
+        matches!(changed, Err(ApplyError::Conflicts(_))),
+        "{changed:?}"
+    );
+}

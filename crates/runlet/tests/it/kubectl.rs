@@ -1122,4 +1122,28 @@ fn a_created_object_applied_later_stays_writable() {
         s.kubectl_ok(&["get", "cm", "made", "-o", "jsonpath={.data}"]),
         r#"{"k1":"orig","k2":"v2","k3":"v3"}"#
     );
+
+    // From client-side to server-side apply: what the client-side apply set is kubectl's to
+    // change, as upstream's lastAppliedManager allows.
+    s.kubectl_stdin(&["apply", "-f", "-"], APPLIED_JOB);
+    let moved = s.kubectl_with(
+        &["apply", "--server-side", "-f", "-"],
+        Some(&APPLIED_JOB.replace("parallelism: 2", "parallelism: 3")),
+        &[],
+    );
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    assert_eq!(
+        s.kubectl_ok(&[
+            "get",
+            "job",
+            "applied",
+            "-o",
+            "jsonpath={.spec.parallelism}"
+        ]),
+        "3"
+    );
 }
