@@ -429,9 +429,13 @@ pub async fn create(
 }
 
 /// Kinds whose registry strategy maintains `metadata.generation` (1 on create, bumped on spec
-/// changes): Jobs and CronJobs. (Pods do only behind a 1.33 alpha feature gate.)
+/// changes): Jobs, CronJobs, and Pods (upstream 1.33's pod strategy sets it whatever its
+/// feature gates; only the kubelet's `status.observedGeneration` is behind one).
 fn tracks_generation(info: &ResourceInfo) -> bool {
-    matches!((info.group, info.kind), ("batch", "Job" | "CronJob"))
+    matches!(
+        (info.group, info.kind),
+        ("batch", "Job" | "CronJob") | ("", "Pod")
+    )
 }
 
 fn reset_status_on_create(info: &ResourceInfo, obj: &mut Value) {
@@ -666,9 +670,9 @@ pub async fn update(
     }
     defaulting::apply_defaults(info, &mut new);
 
-    if target != UpdateTarget::Status
-        && tracks_generation(info)
-        && new.get("spec") != old.get("spec")
+    // A change of spec through the main resource; a pod's binding is not one (upstream's
+    // binding storage leaves the generation as it is).
+    if target == UpdateTarget::Main && tracks_generation(info) && new.get("spec") != old.get("spec")
     {
         meta::set(&mut new, "generation", meta::generation(old) + 1);
     }

@@ -526,3 +526,44 @@ fn pending_deletions_answer_200_and_a_job_deleted_by_default_warns_of_its_pods()
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A pod has a `metadata.generation` from its creation, as upstream 1.33's pod strategy sets
+/// it: its binding leaves it, a change of its spec bumps it, and a status write does not.
+#[test]
+fn a_pod_s_generation_counts_changes_of_its_spec() {
+    let s = Server::start();
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: counted}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: busybox, command: [sleep, '30']}]\n",
+    );
+    s.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod/counted",
+        "--timeout=60s",
+    ]);
+    let generation = || {
+        s.kubectl_ok(&[
+            "get",
+            "pod",
+            "counted",
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ])
+    };
+    assert_eq!(
+        generation(),
+        "1",
+        "bound and running: still its first generation"
+    );
+    s.kubectl_ok(&[
+        "patch",
+        "pod",
+        "counted",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"activeDeadlineSeconds":600}}"#,
+    ]);
+    assert_eq!(generation(), "2");
+    s.kubectl_ok(&["delete", "pod", "counted", "--grace-period=1"]);
+}
