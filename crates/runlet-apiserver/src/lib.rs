@@ -100,6 +100,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(reviews::access),
         )
         .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            axum::routing::post(reviews::rules),
+        )
+        .route(
             "/apis/authentication.k8s.io/v1/selfsubjectreviews",
             axum::routing::post(reviews::whoami),
         )

@@ -1,6 +1,7 @@
 //! The caller's own reviews: `authorization.k8s.io/v1` SelfSubjectAccessReview (`kubectl auth
-//! can-i`) and `authentication.k8s.io/v1` SelfSubjectReview (`kubectl auth whoami`). Neither is
-//! stored: the answer is made from the request and who sent it.
+//! can-i`) and SelfSubjectRulesReview (`kubectl auth can-i --list`), and
+//! `authentication.k8s.io/v1` SelfSubjectReview (`kubectl auth whoami`). None is stored: the
+//! answer is made from the request and who sent it.
 //!
 //! runlet authorizes every authenticated caller for everything (see [`crate::auth`]), so an
 //! access review is always allowed and says why; a caller in-process (no authentication) is the
@@ -23,6 +24,12 @@ pub const REVIEWS: &[(&str, &str, &str, &str)] = &[
         "v1",
         "SelfSubjectAccessReview",
         "selfsubjectaccessreviews",
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
     ),
     (
         "authentication.k8s.io",
@@ -55,6 +62,28 @@ async fn access_review(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
         "metadata": {"creationTimestamp": null},
         "spec": spec,
         "status": {"allowed": true, "reason": REASON},
+    }))
+}
+
+/// `POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews`: what the caller may do in a
+/// namespace, which is everything.
+pub async fn rules(headers: HeaderMap, body: Body) -> Response {
+    answer(rules_review(&headers, body).await)
+}
+
+async fn rules_review(headers: &HeaderMap, body: Body) -> ApiResult<Value> {
+    let review = crate::handlers::decode_body(headers, body).await?;
+    crate::handlers::check_kind(&review, "SelfSubjectRulesReview")?;
+    Ok(json!({
+        "kind": "SelfSubjectRulesReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {"creationTimestamp": null},
+        "spec": review["spec"],
+        "status": {
+            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+            "incomplete": false,
+        },
     }))
 }
 

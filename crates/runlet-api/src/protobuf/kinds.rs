@@ -60,6 +60,7 @@ pub(super) fn object_json(
         ("batch/v1", "CronJob") => batch::v1::CronJob,
         ("policy/v1", "Eviction") => policy::v1::Eviction,
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => authorization::v1::SelfSubjectAccessReview,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => authorization::v1::SelfSubjectRulesReview,
         ("authentication.k8s.io/v1", "TokenRequest") => authentication::v1::TokenRequest,
     }?;
     // k8s-openapi writes both already; set them anyway so the envelope is the only source.

@@ -718,6 +718,14 @@ fn auth_can_i_and_whoami_answer_for_the_caller() {
         ]),
         "yes\n"
     );
+    // `--list` (a SelfSubjectRulesReview): everything, on every resource and path.
+    let list = s.kubectl_ok(&["auth", "can-i", "--list"]);
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(rows.contains(&vec!["*.*", "[]", "[]", "[*]"]), "{list}");
+    assert!(rows.contains(&vec!["[*]", "[]", "[*]"]), "{list}");
     let who = s.kubectl_ok(&["auth", "whoami", "-o", "jsonpath={.status.userInfo}"]);
     let who: Value = serde_json::from_str(&who).unwrap();
     assert_eq!(who["username"], "admin");

@@ -1,5 +1,5 @@
-//! Field lists for `authorization.k8s.io/v1` SelfSubjectAccessReview (`kubectl auth can-i`,
-//! which sends it as protobuf).
+//! Field lists for `authorization.k8s.io/v1` SelfSubjectAccessReview (`kubectl auth can-i`)
+//! and SelfSubjectRulesReview (`kubectl auth can-i --list`), which kubectl sends as protobuf.
 //!
 //! Each entry names a `k8s-openapi` struct and all of its fields; see
 //! [`messages!`](crate::protobuf::convert) for how it becomes a conversion.
@@ -33,6 +33,21 @@ messages! { authorization_v1 => authorization_v1_pb;
     }
     SubjectAccessReviewStatus {
         allowed, denied, evaluation_error as omitempty, reason as omitempty,
+    }
+    SelfSubjectRulesReview {
+        metadata, spec, status,
+    }
+    SelfSubjectRulesReviewSpec {
+        namespace as omitempty,
+    }
+    SubjectRulesReviewStatus {
+        evaluation_error as omitempty, incomplete, non_resource_rules, resource_rules,
+    }
+    ResourceRule {
+        api_groups, resource_names, resources, verbs,
+    }
+    NonResourceRule {
+        non_resource_urls = non_resource_ur_ls, verbs,
     }
 }
 
