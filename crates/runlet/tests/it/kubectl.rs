@@ -1018,6 +1018,11 @@ spec:
         command: [\"true\"]
 ";
 
+/// A Job's `spec.parallelism`, as kubectl reads it.
+fn parallelism_of(s: &Server, job: &str) -> String {
+    s.kubectl_ok(&["get", "job", job, "-o", "jsonpath={.spec.parallelism}"])
+}
+
 /// `kubectl apply --server-side`: creates, merges, drops what the manager no longer applies,
 /// refuses to take a field another manager set (in upstream's words) unless forced, and
 /// `kubectl diff --server-side` shows nothing once applied.
@@ -1083,16 +1088,7 @@ fn server_side_apply_owns_merges_and_conflicts_as_upstream() {
         "{stderr}"
     );
     assert!(apply(&changed, &["--force-conflicts"]).status.success());
-    assert_eq!(
-        s.kubectl_ok(&[
-            "get",
-            "job",
-            "applied",
-            "-o",
-            "jsonpath={.spec.parallelism}"
-        ]),
-        "3"
-    );
+    assert_eq!(parallelism_of(&s, "applied"), "3");
     std::fs::write(file, &changed).unwrap();
     let diff = s.kubectl(&["diff", "--server-side", "-f", file]);
     assert_eq!(
@@ -1144,14 +1140,5 @@ fn a_created_object_applied_later_stays_writable() {
         "{}",
         String::from_utf8_lossy(&moved.stderr)
     );
-    assert_eq!(
-        s.kubectl_ok(&[
-            "get",
-            "job",
-            "applied",
-            "-o",
-            "jsonpath={.spec.parallelism}"
-        ]),
-        "3"
-    );
+    assert_eq!(parallelism_of(&s, "applied"), "3");
 }
