@@ -111,6 +111,9 @@ enum OwnerState {
     Dangling,
     /// The owner is being deleted in the foreground.
     Waiting,
+    /// A namespaced owner of a cluster-scoped dependent, which cannot be: upstream's
+    /// `namespacedOwnerOfClusterScopedObjectErr`, for which the dependent is left alone.
+    NamespacedOwnerOfClusterScoped,
 }
 
 /// `isDangling` + `classifyReferences` for one reference of a dependent in `namespace`.
@@ -126,6 +129,11 @@ async fn classify(
         name: r.name.clone(),
         uid: r.uid.clone(),
     };
+    if namespace.is_none()
+        && runlet_api::resources::by_kind(&r.api_version, &r.kind).is_some_and(|i| i.namespaced)
+    {
+        return Ok(OwnerState::NamespacedOwnerOfClusterScoped);
+    }
     if shared.is_known_absent(&id) {
         return Ok(OwnerState::Dangling);
     }
@@ -187,6 +195,12 @@ async fn attempt_to_delete(shared: &Shared, uid: &str) -> Result<Next, Error> {
             OwnerState::Solid => solid.push(r.uid.clone()),
             OwnerState::Dangling => dangling.push(r.uid.clone()),
             OwnerState::Waiting => waiting.push(r.uid.clone()),
+            OwnerState::NamespacedOwnerOfClusterScoped => {
+                // Never a reason to delete it (it could be a whole namespace).
+                tracing::warn!(object = %node.id.name, kind = %node.id.kind, owner = %r.name,
+                    "a cluster-scoped object names a namespaced owner; left alone");
+                return Ok(Next::Done);
+            }
         }
     }
     if !solid.is_empty() {

@@ -110,6 +110,34 @@ async fn orphan_deletion_keeps_pods_without_owner_references_or_tracking_finaliz
 }
 
 /// Waits until the garbage collector has handled every pod event so far.
+/// A cluster-scoped object cannot have a namespaced owner: the collector leaves one that names
+/// such an owner alone when that owner goes (upstream's
+/// `namespacedOwnerOfClusterScopedObjectErr`), where deleting it could take a namespace and
+/// everything in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_scoped_object_naming_a_namespaced_owner_is_left_alone() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let env = Env::start_with_gc_and_ttl().await;
+    let job = env.create_job("owner", json!({"parallelism": 0})).await;
+    let namespaces: Api<Namespace> = Api::all(env.api.client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "kept",
+        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "owner",
+            "uid": job.metadata.uid}]}}))
+    .unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    env.jobs
+        .delete("owner", &policy(PropagationPolicy::Background))
+        .await
+        .unwrap();
+    wait_collector_saw_pods_so_far(&env).await;
+    let kept = namespaces.get("kept").await.unwrap();
+    assert!(kept.metadata.deletion_timestamp.is_none(), "{kept:?}");
+    env.stop().await;
+}
+
 async fn wait_collector_saw_pods_so_far(env: &Env) {
     let sentinel = runlet_test::pod_of_a_missing_owner("gc-sentinel");
     env.pods
