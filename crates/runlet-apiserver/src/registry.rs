@@ -288,13 +288,21 @@ async fn check_namespace_open(
         .ok_or_else(|| ApiError::new(Status::internal("no namespaces")))?;
     let obj = get(state, namespaces, None, ns).await?;
     if meta::is_deleting(&obj) {
-        return Err(ApiError::new(Status::forbidden(
+        // Upstream's NamespaceLifecycle admission, with the cause clients look for
+        // (`NamespaceTerminatingCause`) to tell teardown from a real error.
+        let mut refused = Status::forbidden(
             info,
             name,
             &format!(
                 "unable to create new content in namespace {ns} because it is being terminated"
             ),
-        )));
+        );
+        refused.causes.push(runlet_api::status::Cause {
+            reason: "NamespaceTerminating".into(),
+            message: format!("namespace {ns} is being terminated"),
+            field: "metadata.namespace".into(),
+        });
+        return Err(ApiError::new(refused));
     }
     Ok(())
 }

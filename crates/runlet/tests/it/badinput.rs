@@ -567,3 +567,40 @@ fn a_pod_s_generation_counts_changes_of_its_spec() {
     assert_eq!(generation(), "2");
     s.kubectl_ok(&["delete", "pod", "counted", "--grace-period=1"]);
 }
+
+/// A write into a terminating namespace is refused with upstream's cause, which clients look
+/// for to tell a namespace's teardown from a real failure.
+#[test]
+fn a_terminating_namespace_refuses_new_content_with_its_cause() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "ns", "closing"]);
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: closing\n  finalizers: [example.com/hold]\n",
+    );
+    s.kubectl_ok(&["delete", "ns", "closing", "--wait=false"]);
+    let (code, body) = curl(
+        &s,
+        "POST",
+        "/api/v1/namespaces/closing/configmaps",
+        "application/json",
+        Some(br#"{"metadata":{"name":"late"}}"#),
+    );
+    assert_eq!(code, 403, "{body}");
+    let refused = status(&body);
+    assert_eq!(
+        refused["details"]["causes"],
+        serde_json::json!([{"reason": "NamespaceTerminating",
+            "message": "namespace closing is being terminated", "field": "metadata.namespace"}])
+    );
+    s.kubectl_ok(&[
+        "patch",
+        "cm",
+        "held",
+        "-n",
+        "closing",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+}
