@@ -82,6 +82,11 @@ pub fn is_deleting(obj: &Value) -> bool {
     str_field(obj, "deletionTimestamp").is_some()
 }
 
+/// `metadata.deletionTimestamp` in seconds since the epoch, when set and well formed.
+pub fn deletion_timestamp_unix(obj: &Value) -> Option<i64> {
+    str_field(obj, "deletionTimestamp").and_then(crate::clock::parse_rfc3339)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,6 +92,22 @@ impl Status {
         .about(info, name, info.plural)
     }
 
+    /// 409 as upstream's `BeforeDelete` words a failed delete precondition: the object named
+    /// by its kind (`Operation cannot be fulfilled on Job.batch "x": ...`).
+    pub fn conflict_of_kind(info: &ResourceInfo, name: &str, why: &str) -> Self {
+        let subject = if info.group.is_empty() {
+            info.kind.to_string()
+        } else {
+            format!("{}.{}", info.kind, info.group)
+        };
+        Status::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {subject} {name:?}: {why}"),
+        )
+        .about(info, name, info.kind)
+    }
+
     /// 422 `Job.batch "x" is invalid: ...` with one cause per field error.
     pub fn invalid(info: &ResourceInfo, name: &str, errors: &[FieldError]) -> Self {
         Status::invalid_kind(info.group, info.kind, name, errors)

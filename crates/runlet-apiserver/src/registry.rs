@@ -408,7 +408,7 @@ pub async fn create(
             .map_err(|e| ApiError::new(store_status(e)))?
             .is_some()
         {
-            return Err(ApiError::new(Status::already_exists(info, &name)));
+            return Err(ApiError::new(taken(state, info, &key, &name).await));
         }
         return Ok(Written::new(obj));
     }
@@ -430,10 +430,27 @@ pub async fn create(
                 meta::set(&mut obj, "name", name.clone());
                 key = info.key(meta::namespace(&obj), &name);
             }
+            Err(StoreError::AlreadyExists) => {
+                return Err(ApiError::new(taken(state, info, &key, &name).await));
+            }
             Err(e) => return Err(ApiError::from_store(e, info, &name)),
         }
     };
     Ok(Written::stored(state, obj, &kv, same_version))
+}
+
+/// The 409 for a name already taken; upstream's `Store.Create` says when the object holding
+/// it is being deleted, which a script that deleted and creates again needs to know.
+async fn taken(state: &AppState, info: &ResourceInfo, key: &str, name: &str) -> Status {
+    let mut status = Status::already_exists(info, name);
+    let deleting = match state.store.get(key).await {
+        Ok(Some(kv)) => from_stored(&kv).is_ok_and(|existing| meta::is_deleting(&existing)),
+        _ => false,
+    };
+    if deleting {
+        status.message = format!("object is being deleted: {}", status.message);
+    }
+    status
 }
 
 /// Kinds whose registry strategy maintains `metadata.generation` (1 on create, bumped on spec

@@ -183,14 +183,15 @@ pub async fn delete_object(
     }
     for _ in 0..10 {
         let obj = Value::clone(&*registry::get(state, info, ns, name).await?);
+        // Upstream's `BeforeDelete` checks the preconditions, in its words.
         if let Some(uid) = &opts.precondition_uid
             && Some(uid.as_str()) != meta::uid(&obj)
         {
-            return Err(ApiError::new(Status::conflict(
+            return Err(ApiError::new(Status::conflict_of_kind(
                 info,
                 name,
                 &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
                     meta::uid(&obj).unwrap_or("")
                 ),
             )));
@@ -198,11 +199,11 @@ pub async fn delete_object(
         if let Some(rv) = &opts.precondition_rv
             && Some(rv.as_str()) != meta::resource_version(&obj)
         {
-            return Err(ApiError::new(Status::conflict(
+            return Err(ApiError::new(Status::conflict_of_kind(
                 info,
                 name,
                 &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
                     meta::resource_version(&obj).unwrap_or("")
                 ),
             )));
@@ -236,8 +237,10 @@ pub async fn delete_object(
                 new["status"]["phase"].as_str(),
                 Some("Succeeded" | "Failed")
             );
+        // A negative grace period is taken as 1 s (upstream's `BeforeDelete`).
         let grace = if graceful_pod {
             opts.grace_period_seconds
+                .map(|g| if g < 0 { 1 } else { g })
                 .or_else(|| new["spec"]["terminationGracePeriodSeconds"].as_i64())
                 .unwrap_or(30)
                 .max(0)
@@ -267,12 +270,24 @@ pub async fn delete_object(
             return Ok((Gone::Pending, obj));
         }
         if !meta::is_deleting(&obj) || shortens {
-            let when = time::OffsetDateTime::from_unix_timestamp(state.now_unix() + grace)
+            // A first mark is now plus the grace period; a shorter grace period moves the
+            // mark up by the difference (upstream's `BeforeDelete`), not to now plus it.
+            let due = match obj["metadata"]["deletionGracePeriodSeconds"].as_i64() {
+                Some(current) if shortens => meta::deletion_timestamp_unix(&obj)
+                    .map_or(state.now_unix() + grace, |at| at - current + grace),
+                _ => state.now_unix() + grace,
+            };
+            let when = time::OffsetDateTime::from_unix_timestamp(due)
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default();
             meta::set(&mut new, "deletionTimestamp", when);
             meta::set(&mut new, "deletionGracePeriodSeconds", grace);
+            // Marking an object deleted is a change of what it is meant to be: upstream bumps
+            // the generation of a kind that keeps one.
+            if !meta::is_deleting(&obj) && meta::generation(&obj) > 0 {
+                meta::set(&mut new, "generation", meta::generation(&obj) + 1);
+            }
         }
         meta::set(&mut new, "finalizers", json!(finalizers));
         if is_namespace {

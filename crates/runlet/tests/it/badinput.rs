@@ -604,3 +604,92 @@ fn a_terminating_namespace_refuses_new_content_with_its_cause() {
         r#"{"metadata":{"finalizers":null}}"#,
     ]);
 }
+
+/// Deletion as upstream's `BeforeDelete`: preconditions in its words, a negative grace period
+/// taken as one second, a shorter one moving the deletion up by the difference, the
+/// generation bumped when the object is marked, and a name held by an object being deleted
+/// said to be so.
+#[test]
+fn deletion_follows_upstream_before_delete() {
+    let s = Server::start();
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: slow, finalizers: [example.com/hold]}\nspec:\n  terminationGracePeriodSeconds: 60\n  containers: [{name: c, image: busybox, command: [sh, -c, \"trap '' TERM; sleep 600\"]}]\n",
+    );
+    s.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod/slow",
+        "--timeout=60s",
+    ]);
+    let path = "/api/v1/namespaces/default/pods/slow";
+    let (code, body) = curl(
+        &s,
+        "DELETE",
+        path,
+        "application/json",
+        Some(br#"{"preconditions":{"uid":"nope"}}"#),
+    );
+    assert_eq!(code, 409);
+    let message = status(&body)["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.starts_with("Operation cannot be fulfilled on Pod \"slow\": the UID in the precondition (nope) does not match the UID in record (")
+            && message.ends_with("). The object might have been deleted and then recreated"),
+        "{message}"
+    );
+    let (code, _) = curl(&s, "DELETE", path, "application/json", Some(b"{}"));
+    assert_eq!(code, 200);
+    let pod = |field: &str| {
+        s.kubectl_ok(&[
+            "get",
+            "pod",
+            "slow",
+            "-o",
+            &format!("jsonpath={{.metadata.{field}}}"),
+        ])
+    };
+    assert_eq!(
+        pod("generation"),
+        "2",
+        "marked for deletion: a new generation"
+    );
+    let first = runlet_api::clock::parse_rfc3339(&pod("deletionTimestamp")).unwrap();
+    let (code, _) = curl(
+        &s,
+        "DELETE",
+        path,
+        "application/json",
+        Some(br#"{"gracePeriodSeconds":-5}"#),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        pod("deletionGracePeriodSeconds"),
+        "1",
+        "a negative period is one second"
+    );
+    let moved = runlet_api::clock::parse_rfc3339(&pod("deletionTimestamp")).unwrap();
+    assert_eq!(moved, first - 59, "moved up by the difference");
+    let (code, body) = curl(
+        &s,
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        "application/json",
+        Some(br#"{"metadata":{"name":"slow"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#),
+    );
+    assert_eq!(code, 409);
+    assert_eq!(
+        status(&body)["message"],
+        "object is being deleted: pods \"slow\" already exists"
+    );
+    s.kubectl_ok(&[
+        "patch",
+        "pod",
+        "slow",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+}
