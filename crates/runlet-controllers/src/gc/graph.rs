@@ -24,6 +24,19 @@ pub struct ObjectId {
     pub uid: String,
 }
 
+impl ObjectId {
+    /// Whether `owner`, a reference from a dependent in `namespace`, describes this object
+    /// (upstream's `ownerReferenceMatchesCoordinates`, and a namespaced owner in its
+    /// dependent's namespace).
+    fn matches(&self, owner: &OwnerRef, namespace: Option<&str>) -> bool {
+        let group = |api_version: &str| api_version.rsplit_once('/').map(|(g, _)| g.to_string());
+        self.kind == owner.kind
+            && self.name == owner.name
+            && group(&self.api_version) == group(&owner.api_version)
+            && (self.namespace.is_none() || self.namespace.as_deref() == namespace)
+    }
+}
+
 /// One `metadata.ownerReferences` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnerRef {
@@ -117,6 +130,12 @@ impl Graph {
             match self.nodes.get_mut(&owner.uid) {
                 Some(n) => {
                     n.dependents.insert(dependent.uid.clone());
+                    // The uid names an object the reference does not describe (another name,
+                    // kind or namespace): verify the reference as upstream's graph builder
+                    // does, by looking the owner up as the dependent names it.
+                    if n.observed && !n.id.matches(owner, dependent.namespace.as_deref()) {
+                        work.attempt_to_delete.push(dependent.uid.clone());
+                    }
                 }
                 None => {
                     let mut n = Node {

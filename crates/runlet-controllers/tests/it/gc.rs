@@ -138,6 +138,41 @@ async fn a_cluster_scoped_object_naming_a_namespaced_owner_is_left_alone() {
     env.stop().await;
 }
 
+/// A reference whose uid is an object's but whose name is not is checked as upstream's
+/// graph builder checks it, by the name it gives: no such owner, so the dependent goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_naming_another_object_than_its_uid_is_found_dangling() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let env = Env::start_with_gc_and_ttl().await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(env.api.client.clone());
+    let cm = |value: serde_json::Value| -> ConfigMap { serde_json::from_value(value).unwrap() };
+    let owner = cms
+        .create(
+            &PostParams::default(),
+            &cm(json!({"metadata": {"name": "owner-cm"}})),
+        )
+        .await
+        .unwrap();
+    let owned_as = |name: &str, owner_name: &str| {
+        cm(
+            json!({"metadata": {"name": name, "ownerReferences": [{"apiVersion": "v1",
+            "kind": "ConfigMap", "name": owner_name, "uid": owner.metadata.uid}]}}),
+        )
+    };
+    for (name, owner_name) in [("rightly", "owner-cm"), ("wrongly", "not-owner-cm")] {
+        cms.create(&PostParams::default(), &owned_as(name, owner_name))
+            .await
+            .unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while cms.get_opt("wrongly").await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "not found dangling");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(cms.get_opt("rightly").await.unwrap().is_some());
+    env.stop().await;
+}
+
 async fn wait_collector_saw_pods_so_far(env: &Env) {
     let sentinel = runlet_test::pod_of_a_missing_owner("gc-sentinel");
     env.pods
