@@ -212,22 +212,38 @@ pub async fn delete_object(
             .map(registry::parse_rv)
             .transpose()?
             .unwrap_or(0);
+        let existing = meta::finalizers(&obj);
+        // Upstream's `shouldOrphanDependents` and `shouldDeleteDependents`: the policy asked
+        // for, else the one of a deletion under way, else the kind's default.
         let policy = opts
             .propagation
             .clone()
+            .or_else(|| {
+                existing.iter().find_map(|f| match f.as_str() {
+                    gc::ORPHAN => Some("Orphan".to_string()),
+                    gc::FOREGROUND => Some("Foreground".to_string()),
+                    _ => None,
+                })
+            })
             .unwrap_or_else(|| default_propagation(info).to_string());
 
         let mut new = obj.clone();
-        let mut finalizers = meta::finalizers(&obj);
         let wanted = match policy.as_str() {
             "Orphan" => Some(gc::ORPHAN),
             "Foreground" => Some(gc::FOREGROUND),
             _ => None,
         };
-        if let Some(f) = wanted.filter(|_| can_own(info))
-            && !finalizers.iter().any(|x| x == f)
-        {
-            finalizers.push(f.to_string());
+        // Upstream's `deletionFinalizersForGarbageCollection`: the two propagation finalizers
+        // taken off and the one wanted put back, so a second delete never leaves both.
+        let mut finalizers = existing.clone();
+        if can_own(info) {
+            finalizers.retain(|f| f != gc::ORPHAN && f != gc::FOREGROUND);
+            finalizers.extend(wanted.map(str::to_string));
+            let same = finalizers.len() == existing.len()
+                && finalizers.iter().all(|f| existing.contains(f));
+            if same {
+                finalizers = existing;
+            }
         }
         let graceful_pod = info.kind == "Pod"
             && new["spec"]["nodeName"]

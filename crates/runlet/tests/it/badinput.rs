@@ -693,3 +693,35 @@ fn deletion_follows_upstream_before_delete() {
         r#"{"metadata":{"finalizers":null}}"#,
     ]);
 }
+
+/// A second delete of an object being deleted keeps its propagation, as upstream's
+/// `deletionFinalizersForGarbageCollection`: with no policy it goes on in the foreground (never
+/// both `foregroundDeletion` and `orphan`); a policy asked for replaces the one under way.
+#[test]
+fn deleting_again_keeps_or_replaces_the_propagation_never_both() {
+    let s = Server::start();
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: fg}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 60\n      containers: [{name: c, image: busybox, command: [sh, -c, \"trap '' TERM; sleep 600\"]}]\n",
+    );
+    s.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.ready}=1",
+        "job/fg",
+        "--timeout=60s",
+    ]);
+    let path = "/apis/batch/v1/namespaces/default/jobs/fg";
+    let delete = |body: &[u8]| {
+        let (code, body) = curl(&s, "DELETE", path, "application/json", Some(body));
+        assert_eq!(code, 200, "{body}");
+        status(&body)["metadata"]["finalizers"].clone()
+    };
+    let foreground = serde_json::json!(["foregroundDeletion"]);
+    assert_eq!(delete(br#"{"propagationPolicy":"Foreground"}"#), foreground);
+    assert_eq!(delete(b"{}"), foreground, "no policy: the one under way");
+    assert_eq!(
+        delete(br#"{"propagationPolicy":"Orphan"}"#),
+        serde_json::json!(["orphan"]),
+        "a policy asked for replaces it"
+    );
+}
