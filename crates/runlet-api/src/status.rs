@@ -239,6 +239,12 @@ impl Status {
         Status::new(503, "ServiceUnavailable", message)
     }
 
+    /// 500 with no reason: what upstream's handlers answer for a storage error that is no
+    /// `Status` of its own (`ErrorToAPIStatus`), such as a create that names a resourceVersion.
+    pub fn unknown_failure(message: impl Into<String>) -> Self {
+        Status::new(500, "", message)
+    }
+
     /// The JSON body.
     pub fn to_json(&self) -> Value {
         let mut body = json!({
@@ -247,9 +253,12 @@ impl Status {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code,
         });
+        // `StatusReasonUnknown` is empty, and left out (`omitempty`).
+        if !self.reason.is_empty() {
+            body["reason"] = json!(self.reason);
+        }
         let mut details = serde_json::Map::new();
         if let Some(name) = &self.name {
             details.insert("name".into(), json!(name));
@@ -295,8 +304,17 @@ pub fn success(details_name: &str, info: &ResourceInfo, uid: &str) -> Value {
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {"name": details_name, "group": info.group, "kind": info.plural, "uid": uid},
+        "details": details_of_success(details_name, info, uid),
     })
+}
+
+/// A success's `details`, the group left out when empty (upstream's `omitempty`).
+fn details_of_success(name: &str, info: &ResourceInfo, uid: &str) -> Value {
+    let mut details = json!({"name": name, "kind": info.plural, "uid": uid});
+    if !info.group.is_empty() {
+        details["group"] = json!(info.group);
+    }
+    details
 }
 
 #[cfg(test)]

@@ -64,12 +64,9 @@ pub struct Filter {
 
 impl Filter {
     pub fn from_query(target: &Target, query: &Query) -> ApiResult<Self> {
-        let labels =
-            LabelSelector::parse(query.get("labelSelector").unwrap_or("")).map_err(|e| {
-                ApiError::new(Status::bad_request(format!(
-                    "unable to parse requirement: {e}"
-                )))
-            })?;
+        // The parser's error says "unable to parse requirement" itself, as upstream's.
+        let labels = LabelSelector::parse(query.get("labelSelector").unwrap_or(""))
+            .map_err(|e| ApiError::new(Status::bad_request(e.to_string())))?;
         let mut field_text = query.get("fieldSelector").unwrap_or("").to_string();
         // A named watch (`/jobs/x?watch=true`) is a field selector on the name.
         if let Some(name) = &target.name {

@@ -168,6 +168,13 @@ pub async fn create(
     let body = decode_body_checked(headers, body).await?;
     let (obj, mut warnings) = admit_decoded(target.info, body, query, None)?;
     check_namespace_matches(target, &obj)?;
+    // Upstream's storage refuses it (`ErrResourceVersionSetOnCreate`); its dry run, which
+    // stores nothing, does not look.
+    if !query.dry_run() && meta::resource_version(&obj).is_some_and(|rv| !rv.is_empty()) {
+        return Err(ApiError::new(Status::unknown_failure(
+            "resourceVersion should not be set on objects to be created",
+        )));
+    }
     let created = registry::create(
         state,
         target.info,

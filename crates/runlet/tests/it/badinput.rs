@@ -725,3 +725,68 @@ fn deleting_again_keeps_or_replaces_the_propagation_never_both() {
         "a policy asked for replaces it"
     );
 }
+
+/// A create that names a resourceVersion is refused as upstream's storage refuses it (a 500
+/// with no reason; kubectl says "Error from server"), and nothing is made; its dry run, which
+/// upstream stores nothing for, passes.
+#[test]
+fn a_create_naming_a_resource_version_is_refused() {
+    let s = Server::start();
+    let doc = br#"{"metadata":{"name":"copied","resourceVersion":"12"}}"#;
+    let (code, body) = curl(&s, "POST", CMS, "application/json", Some(doc));
+    assert_eq!(code, 500, "{body}");
+    let refused = status(&body);
+    assert_eq!(
+        refused["message"],
+        "resourceVersion should not be set on objects to be created"
+    );
+    assert!(refused.get("reason").is_none(), "{refused}");
+    let (code, _) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}/copied"),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 404, "nothing was made");
+    let (code, _) = curl(
+        &s,
+        "POST",
+        &format!("{CMS}?dryRun=All"),
+        "application/json",
+        Some(doc),
+    );
+    assert_eq!(code, 201);
+    // A delete's Status names no empty group, as upstream's `omitempty`.
+    s.kubectl_ok(&["create", "cm", "plain"]);
+    let (code, body) = curl(
+        &s,
+        "DELETE",
+        &format!("{CMS}/plain"),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 200);
+    let gone = status(&body);
+    assert_eq!(gone["kind"], "Status", "{gone}");
+    assert_eq!(gone["details"]["name"], "plain");
+    assert!(gone["details"].get("group").is_none(), "{gone}");
+}
+
+/// A label selector that does not parse is refused in the parser's words, said once.
+#[test]
+fn a_bad_label_selector_is_refused_in_upstream_words() {
+    let s = Server::start();
+    let (code, body) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?labelSelector=a%20in%20("),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 400);
+    assert_eq!(
+        status(&body)["message"],
+        "unable to parse requirement: found '', expected: ',', ')' or identifier"
+    );
+}
