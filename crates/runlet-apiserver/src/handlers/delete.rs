@@ -212,39 +212,8 @@ pub async fn delete_object(
             .map(registry::parse_rv)
             .transpose()?
             .unwrap_or(0);
-        let existing = meta::finalizers(&obj);
-        // Upstream's `shouldOrphanDependents` and `shouldDeleteDependents`: the policy asked
-        // for, else the one of a deletion under way, else the kind's default.
-        let policy = opts
-            .propagation
-            .clone()
-            .or_else(|| {
-                existing.iter().find_map(|f| match f.as_str() {
-                    gc::ORPHAN => Some("Orphan".to_string()),
-                    gc::FOREGROUND => Some("Foreground".to_string()),
-                    _ => None,
-                })
-            })
-            .unwrap_or_else(|| default_propagation(info).to_string());
-
         let mut new = obj.clone();
-        let wanted = match policy.as_str() {
-            "Orphan" => Some(gc::ORPHAN),
-            "Foreground" => Some(gc::FOREGROUND),
-            _ => None,
-        };
-        // Upstream's `deletionFinalizersForGarbageCollection`: the two propagation finalizers
-        // taken off and the one wanted put back, so a second delete never leaves both.
-        let mut finalizers = existing.clone();
-        if can_own(info) {
-            finalizers.retain(|f| f != gc::ORPHAN && f != gc::FOREGROUND);
-            finalizers.extend(wanted.map(str::to_string));
-            let same = finalizers.len() == existing.len()
-                && finalizers.iter().all(|f| existing.contains(f));
-            if same {
-                finalizers = existing;
-            }
-        }
+        let finalizers = deletion_finalizers(info, &obj, opts.propagation.as_deref());
         let graceful_pod = info.kind == "Pod"
             && new["spec"]["nodeName"]
                 .as_str()
@@ -323,6 +292,38 @@ pub async fn delete_object(
     Err(ApiError::new(Status::conflict_modified(info, name)))
 }
 
+/// The finalizers `obj` gets from a delete with the propagation `asked` for, as upstream's
+/// `deletionFinalizersForGarbageCollection`: the policy asked for, else the one of a deletion
+/// under way (its finalizer), else the kind's default (`shouldOrphanDependents`,
+/// `shouldDeleteDependents`); the two propagation finalizers are taken off and the one wanted
+/// put back, so a second delete never leaves both. Unchanged as a set, the list is kept as it
+/// was.
+fn deletion_finalizers(info: &ResourceInfo, obj: &Value, asked: Option<&str>) -> Vec<String> {
+    let existing = meta::finalizers(obj);
+    if !can_own(info) {
+        return existing;
+    }
+    let under_way = existing.iter().find_map(|f| match f.as_str() {
+        gc::ORPHAN => Some("Orphan"),
+        gc::FOREGROUND => Some("Foreground"),
+        _ => None,
+    });
+    let wanted = match asked.or(under_way).unwrap_or(default_propagation(info)) {
+        "Orphan" => Some(gc::ORPHAN),
+        "Foreground" => Some(gc::FOREGROUND),
+        _ => None,
+    };
+    let mut finalizers: Vec<String> = existing
+        .iter()
+        .filter(|f| *f != gc::ORPHAN && *f != gc::FOREGROUND)
+        .cloned()
+        .collect();
+    finalizers.extend(wanted.map(str::to_string));
+    let same =
+        finalizers.len() == existing.len() && finalizers.iter().all(|f| existing.contains(f));
+    if same { existing } else { finalizers }
+}
+
 /// Kinds that can own other objects (and so need propagation finalizers).
 fn can_own(info: &ResourceInfo) -> bool {
     !matches!(info.kind, "Event" | "Lease")
@@ -395,4 +396,40 @@ pub async fn delete_collection(
         "items": deleted,
     });
     Ok(json_response_with(StatusCode::OK, &body, &warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delete_keeps_one_propagation_finalizer_as_upstream() {
+        let jobs = runlet_api::resources::find("batch", "v1", "jobs").expect("jobs");
+        let cms = runlet_api::resources::find("", "v1", "configmaps").expect("configmaps");
+        let with = |finalizers: serde_json::Value| json!({"metadata": {"finalizers": finalizers}});
+        let fresh = json!({"metadata": {}});
+        // The kind's default when nothing is asked or under way: a Job orphans.
+        assert_eq!(deletion_finalizers(jobs, &fresh, None), vec!["orphan"]);
+        assert!(deletion_finalizers(cms, &fresh, None).is_empty());
+        // A deletion under way goes on as it is; a policy asked for replaces it.
+        let foreground = with(json!(["example.com/x", "foregroundDeletion"]));
+        assert_eq!(
+            deletion_finalizers(jobs, &foreground, None),
+            vec!["example.com/x", "foregroundDeletion"]
+        );
+        assert_eq!(
+            deletion_finalizers(jobs, &foreground, Some("Orphan")),
+            vec!["example.com/x", "orphan"]
+        );
+        assert_eq!(
+            deletion_finalizers(jobs, &foreground, Some("Background")),
+            vec!["example.com/x"]
+        );
+        // Never both, even when an object was given both.
+        let both = with(json!(["orphan", "foregroundDeletion"]));
+        assert_eq!(
+            deletion_finalizers(cms, &both, Some("Foreground")),
+            vec!["foregroundDeletion"]
+        );
+    }
 }
