@@ -552,6 +552,15 @@ impl Context {
                     // here; runlet keeps the schedule going.)
                     return done(next(cj), update_status);
                 }
+                if finished_condition(&job).is_some() {
+                    // A schedule that fires more than once a minute (`@every 10s`) names the
+                    // same Job again: that run is over, so the time is taken as done rather than
+                    // the finished Job made active again (a loop of status writes, each waking
+                    // the CronJob at once).
+                    let status = status_mut(cj);
+                    status.last_schedule_time = Some(cj_util::to_time(scheduled));
+                    return done(next(cj), true);
+                }
                 tracing::info!(job = %job_name, "job already exists");
                 job
             }

@@ -377,6 +377,37 @@ async fn a_time_skipped_by_forbid_or_passed_while_suspended_is_not_reported_miss
     assert_eq!(h.ctl.due_of(&h.key("quiet")), Some(unix(EPOCH + 240)));
 }
 
+/// A schedule that fires more than once a minute names the same Job for each time within the
+/// minute: a run already over is not made active again (which had the CronJob and its status
+/// writes wake each other without end), and the time counts as scheduled.
+#[tokio::test]
+async fn a_sub_minute_schedule_does_not_revive_a_finished_job() {
+    let h = harness().await;
+    h.create("often", spec("@every 20s")).await;
+    h.ctl.sync_all().await.unwrap();
+    h.advance(20);
+    h.ctl.run_due().await;
+    let first = job_at("often", unix(EPOCH + 20));
+    assert_eq!(h.jobs().await, vec![first.clone()]);
+    h.finish(&first, true, EPOCH + 20, EPOCH + 21).await;
+    h.ctl.sync_all().await.unwrap();
+    assert!(h.active("often").await.is_empty());
+    h.advance(20);
+    h.ctl.run_due().await;
+    assert!(
+        h.active("often").await.is_empty(),
+        "the finished run stays finished"
+    );
+    h.ctl.sync_all().await.unwrap();
+    assert_eq!(
+        h.events("SawCompletedJob").await.len(),
+        1,
+        "seen finishing once"
+    );
+    assert_eq!(h.last_schedule("often").await, Some(unix(EPOCH + 40)));
+    assert_eq!(h.ctl.due_of(&h.key("often")), Some(unix(EPOCH + 60)));
+}
+
 #[tokio::test]
 async fn replace_deletes_the_running_job() {
     let h = harness().await;
