@@ -191,6 +191,11 @@ impl Status {
         Status::new(405, "MethodNotAllowed", message)
     }
 
+    /// 413 RequestEntityTooLarge with its own message (a JSON patch of too many operations).
+    pub fn too_large_because(message: impl Into<String>) -> Self {
+        Status::new(413, "RequestEntityTooLarge", message)
+    }
+
     /// 413 RequestEntityTooLarge.
     pub fn too_large(limit: usize) -> Self {
         Status::new(

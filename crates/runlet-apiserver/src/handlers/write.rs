@@ -309,6 +309,9 @@ pub async fn patch(
         let patched =
             patch::apply(target.info, patch_type, &old, &patch_body).map_err(|e| match e {
                 patch::PatchError::Malformed(m) => ApiError::new(Status::bad_request(m)),
+                e @ patch::PatchError::TooManyOperations(_) => {
+                    ApiError::new(Status::too_large_because(e.to_string()))
+                }
                 patch::PatchError::Conflict(m) => {
                     let mut s = Status::invalid(target.info, name, &[]);
                     s.message = format!(

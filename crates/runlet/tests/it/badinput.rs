@@ -790,3 +790,62 @@ fn a_bad_label_selector_is_refused_in_upstream_words() {
         "unable to parse requirement: found '', expected: ',', ')' or identifier"
     );
 }
+
+/// A JSON patch is held to upstream's limits: copies that would double the object past 3 MiB
+/// are refused (422) instead of taking the server's memory, and more than 10,000 operations
+/// are too large (413). The server goes on, the object as it was.
+#[test]
+fn json_patches_are_held_to_upstream_s_limits() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "cm", "doubled"]);
+    let mut ops = vec![serde_json::json!(
+        {"op": "add", "path": "/metadata/annotations", "value": {"a": "x".repeat(1000)}}
+    )];
+    ops.extend((0..30).map(|i| {
+        serde_json::json!({"op": "copy", "from": "/metadata/annotations",
+            "path": format!("/metadata/annotations/n{i}")})
+    }));
+    let body = serde_json::to_vec(&ops).unwrap();
+    let path = format!("{CMS}/doubled");
+    let (code, reply) = curl(
+        &s,
+        "PATCH",
+        &path,
+        "application/json-patch+json",
+        Some(&body),
+    );
+    assert_eq!(code, 422, "{reply}");
+    assert!(
+        status(&reply)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Unable to complete the copy, the accumulated size increase of copy is "),
+        "{reply}"
+    );
+    let many: Vec<serde_json::Value> =
+        vec![serde_json::json!({"op": "test", "path": "/kind", "value": "ConfigMap"}); 10_001];
+    let body = serde_json::to_vec(&many).unwrap();
+    let (code, reply) = curl(
+        &s,
+        "PATCH",
+        &path,
+        "application/json-patch+json",
+        Some(&body),
+    );
+    assert_eq!(code, 413, "{reply}");
+    assert_eq!(
+        status(&reply)["message"],
+        "The allowed maximum operations in a JSON patch is 10000, got 10001"
+    );
+    assert_eq!(
+        s.kubectl_ok(&[
+            "get",
+            "cm",
+            "doubled",
+            "-o",
+            "jsonpath={.metadata.annotations}"
+        ]),
+        "",
+        "the object as it was"
+    );
+}
