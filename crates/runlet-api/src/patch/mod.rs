@@ -113,6 +113,7 @@ fn json(original: &Value, patch: &Value) -> Result<Value, PatchError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod json_patch_tests {
     use super::*;
     use serde_json::json;
