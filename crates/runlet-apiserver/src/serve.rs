@@ -16,6 +16,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+/// What a request's headers may take, as Go's `http.DefaultMaxHeaderBytes`.
+const MAX_HEADER_BYTES: u32 = 1 << 20;
+
 /// A TLS set-up failure.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -99,7 +102,11 @@ pub async fn serve_tls(
                     req
                 },
             );
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // Go's servers take 1 MiB of request headers (a long label selector is in them);
+            // hyper's defaults refuse a 16 KiB HTTP/2 header list with a bare 431.
+            builder.http2().max_header_list_size(MAX_HEADER_BYTES);
+            builder.http1().max_buf_size(MAX_HEADER_BYTES as usize);
             if let Err(e) = builder
                 .serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc))
                 .await
