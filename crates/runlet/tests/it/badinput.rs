@@ -568,6 +568,14 @@ fn a_pod_s_generation_counts_changes_of_its_spec() {
     s.kubectl_ok(&["delete", "pod", "counted", "--grace-period=1"]);
 }
 
+/// Takes the finalizers off the object `what` names (kind, name and any flags), so it goes.
+fn release(s: &Server, what: &[&str]) {
+    let mut args = vec!["patch"];
+    args.extend_from_slice(what);
+    args.extend(["--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    s.kubectl_ok(&args);
+}
+
 /// A write into a terminating namespace is refused with upstream's cause, which clients look
 /// for to tell a namespace's teardown from a real failure.
 #[test]
@@ -593,16 +601,7 @@ fn a_terminating_namespace_refuses_new_content_with_its_cause() {
         serde_json::json!([{"reason": "NamespaceTerminating",
             "message": "namespace closing is being terminated", "field": "metadata.namespace"}])
     );
-    s.kubectl_ok(&[
-        "patch",
-        "cm",
-        "held",
-        "-n",
-        "closing",
-        "--type=merge",
-        "-p",
-        r#"{"metadata":{"finalizers":null}}"#,
-    ]);
+    release(&s, &["cm", "held", "-n", "closing"]);
 }
 
 /// Deletion as upstream's `BeforeDelete`: preconditions in its words, a negative grace period
@@ -684,14 +683,7 @@ fn deletion_follows_upstream_before_delete() {
         status(&body)["message"],
         "object is being deleted: pods \"slow\" already exists"
     );
-    s.kubectl_ok(&[
-        "patch",
-        "pod",
-        "slow",
-        "--type=merge",
-        "-p",
-        r#"{"metadata":{"finalizers":null}}"#,
-    ]);
+    release(&s, &["pod", "slow"]);
 }
 
 /// A second delete of an object being deleted keeps its propagation, as upstream's
