@@ -29,7 +29,10 @@ impl ObjectId {
     /// (upstream's `ownerReferenceMatchesCoordinates`, and a namespaced owner in its
     /// dependent's namespace).
     fn matches(&self, owner: &OwnerRef, namespace: Option<&str>) -> bool {
-        let group = |api_version: &str| api_version.rsplit_once('/').map(|(g, _)| g.to_string());
+        // Called for every reference of every object the collector sees: no allocation.
+        fn group(api_version: &str) -> Option<&str> {
+            api_version.rsplit_once('/').map(|(g, _)| g)
+        }
         self.kind == owner.kind
             && self.name == owner.name
             && group(&self.api_version) == group(&owner.api_version)
