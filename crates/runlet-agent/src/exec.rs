@@ -145,8 +145,10 @@ fn start(
     }
 }
 
-/// How long a command on a terminal waits for its client's size before it starts without it.
-const SIZE_WAIT: Duration = Duration::from_millis(500);
+/// How long a command on a terminal waits for its client's size before it starts without it
+/// (every client that asks for a terminal sends one; a busy machine can take over half a
+/// second to set up the connection, and the command then saw 80 by 24).
+const SIZE_WAIT: Duration = Duration::from_secs(2);
 /// How many bytes of a terminal session's input or output wait for their reader.
 const TERMINAL_BUFFER: usize = 64 * 1024;
 
