@@ -131,16 +131,27 @@ impl LogStore {
             .join(format!("{namespace}_{pod}_{uid}_{container}.{attempt}.log"))
     }
 
-    /// The attempts of a container that have a log file, oldest first. Each attempt creates
-    /// its file before it starts, and attempts count from 0, so the files are looked up in
-    /// turn rather than by reading the whole directory.
+    /// The attempts of a container that have a log file, oldest first. Only the newest two
+    /// attempts keep theirs (see `pod::containers`), so after two restarts the first attempt
+    /// with a file is not 0: the directory is read. Only a pod record's log, which names no
+    /// attempt, asks.
     pub fn attempts(&self, namespace: &str, pod: &str, uid: &str, container: &str) -> Vec<u32> {
-        (0..)
-            .take_while(|n| {
-                self.attempt_file(namespace, pod, uid, container, *n)
-                    .exists()
+        let prefix = format!("{namespace}_{pod}_{uid}_{container}.");
+        let mut attempts: Vec<u32> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                name.to_str()?
+                    .strip_prefix(&prefix)?
+                    .strip_suffix(".log")?
+                    .parse()
+                    .ok()
             })
-            .collect()
+            .collect();
+        attempts.sort_unstable();
+        attempts
     }
 
     pub(crate) fn set_live(&self, path: &Path, live: bool) {
@@ -447,6 +458,22 @@ mod tests {
         );
         assert_eq!(attempt_of("process://u-1-c-x-12", "u-1", "c-x"), Some(12));
         assert_eq!(attempt_of("process://u-1-c-12", "u-1", "c-x"), None);
+    }
+
+    #[test]
+    fn without_an_id_the_newest_attempts_are_found_after_the_first_ones_went() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path().to_path_buf());
+        // A container that restarted eleven times keeps its last two attempts' files.
+        for n in [10, 11] {
+            let f = store.attempt_file("default", "p", "u", "c", n);
+            std::fs::write(&f, "").unwrap();
+        }
+        let rotated = store.attempt_file("default", "p", "u", "c", 11);
+        std::fs::write(format!("{}.20260101-000000", rotated.display()), "").unwrap();
+        std::fs::write(store.attempt_file("default", "p", "u", "c2", 12), "").unwrap();
+        std::fs::write(store.attempt_file("default", "p2", "u", "c", 13), "").unwrap();
+        assert_eq!(store.attempts("default", "p", "u", "c"), vec![10, 11]);
     }
     #[test]
     fn rotated_files_are_named_by_time_and_listed_oldest_first() {

@@ -376,16 +376,20 @@ async fn gone_pod_records(ctx: &Ctx, job: &Job, pods: &[Pod]) -> Vec<Value> {
 }
 
 /// Prints the logs of the Job's deleted pods from their records; returns how many pods.
-async fn print_gone_pods(ctx: &Ctx, records: &[Value], args: &LogsArgs, color: bool) -> usize {
+/// Prints the logs of the Job's deleted pods from their records; false when one of them could
+/// not be read (said on stderr, the others printed all the same).
+async fn print_gone_pods(ctx: &Ctx, records: &[Value], args: &LogsArgs, color: bool) -> bool {
+    let mut all_read = true;
     for (i, rec) in records.iter().enumerate() {
         for s in record_sources(rec, args.container.as_deref(), i, color) {
             let p = record_log_path(&ctx.namespace, &s.pod, &s.container, args);
             if let Err(e) = stream_log(ctx, &p, &s.prefix).await {
                 eprintln!("pod/{} (deleted): {e}", s.pod);
+                all_read = false;
             }
         }
     }
-    records.len()
+    all_read
 }
 
 async fn job_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, CliError> {
@@ -396,7 +400,13 @@ async fn job_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, Cl
     let color = output::color_stdout();
     let pods = job_pods(ctx, &job).await?;
     let gone = gone_pod_records(ctx, &job, &pods).await;
-    let offset = print_gone_pods(ctx, &gone, args, color).await;
+    let gone_read = print_gone_pods(ctx, &gone, args, color).await;
+    let offset = gone.len();
+    let exit = if gone_read {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
     if !args.follow {
         if pods.is_empty() && gone.is_empty() {
             eprintln!("No pods found for job.batch/{name}");
@@ -414,10 +424,10 @@ async fn job_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, Cl
                 stream_log(ctx, &p, &s.prefix).await?;
             }
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit);
     }
     follow_job(ctx, &path, job, pods, args, color, offset).await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit)
 }
 
 /// Follows every pod of the Job, present and future, until the Job has finished and every
