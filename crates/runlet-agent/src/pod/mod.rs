@@ -128,6 +128,10 @@ pub struct Worker {
     failed: bool,
     /// Why the agent itself stopped the pod (its node shutting down): a `DisruptionTarget`.
     disruption: Option<&'static str>,
+    /// The terminal phase another writer (PodGC, a controller) gave the pod in the API: a pod
+    /// never leaves a terminal phase, so it is kept, and the pod is stopped, as the kubelet's
+    /// `generateAPIPodStatus` keeps it and its pod worker then terminates the pod.
+    terminal_in_api: Option<&'static str>,
     conditions: status::Conditions,
     last_written: Option<Value>,
     /// The resource version `last_written` gave the pod: a pod update at or before it is an
@@ -227,6 +231,7 @@ impl Worker {
             message: None,
             failed: false,
             disruption: None,
+            terminal_in_api: None,
             last_written: None,
             written_rv: 0,
             config_maps: HashMap::new(),
@@ -669,8 +674,26 @@ impl Worker {
         self.pod = pod;
         self.notice_status_written_by_others();
         self.shorten_grace();
+        self.keep_terminal_phase_of_others();
         if metadata_changed {
             self.next_volume_sync_ms = Some(self.now_ms());
+        }
+    }
+
+    /// A terminal phase in the API while the containers still run was written by someone
+    /// else (this worker writes one only when they are done): keep it and stop the pod.
+    fn keep_terminal_phase_of_others(&mut self) {
+        if self.terminal_in_api.is_some() || self.stage == Stage::Done {
+            return;
+        }
+        let phase = match self.pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
+            Some("Failed") => "Failed",
+            Some("Succeeded") => "Succeeded",
+            _ => return,
+        };
+        self.terminal_in_api = Some(phase);
+        if !self.terminating() {
+            self.begin_kill(self.grace_ms());
         }
     }
 
@@ -1102,6 +1125,9 @@ impl Worker {
 
     /// The phase while the pod runs (upstream `getPhase`).
     fn phase(&self) -> &'static str {
+        if let Some(phase) = self.terminal_in_api {
+            return phase;
+        }
         let mains: Vec<&Slot> = self.slots.iter().filter(|s| s.kind == Kind::Main).collect();
         if self.stage == Stage::Done {
             if self.failed {

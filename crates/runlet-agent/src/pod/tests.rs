@@ -190,6 +190,57 @@ async fn deletion_sends_sigterm_then_sigkill_when_the_grace_period_ends() {
     env.stop().await;
 }
 
+/// Upstream's kubelet never moves a pod out of a terminal phase that someone else (PodGC, a
+/// controller) wrote: it keeps the phase and stops the pod's containers.
+#[tokio::test]
+async fn a_terminal_phase_written_by_another_stays_and_stops_the_containers() {
+    let env = Env::start().await;
+    env.os.push(FakeProcess {
+        exit_code: None,
+        ..Default::default()
+    });
+    env.create("p", json!({"restartPolicy": "OnFailure", "terminationGracePeriodSeconds": 5, "containers": [c("main")]})).await;
+    env.phase("p", "Running").await;
+    let patch = json!({"status": {"phase": "Failed", "conditions": [
+        {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByPodGC"}]}});
+    env.pods
+        .patch_status(
+            "p",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    env.wait("SIGTERM", async || {
+        env.os
+            .signals
+            .lock()
+            .unwrap()
+            .contains(&(1000, Signal::Term))
+            .then_some(())
+    })
+    .await;
+    // The container ends of its SIGTERM; the pod's final status keeps the phase.
+    env.wait("the container's end in the status", async || {
+        env.status("p")
+            .await
+            .filter(|s| !s["containerStatuses"][0]["state"]["terminated"].is_null())
+    })
+    .await;
+    let s = env.status("p").await.unwrap();
+    assert_eq!(s["phase"], "Failed", "{s}");
+    assert!(
+        s["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "DisruptionTarget"),
+        "{s}"
+    );
+    assert_eq!(env.os.spawn_count(), 1, "not restarted");
+    env.stop().await;
+}
+
 #[tokio::test]
 async fn refused_mount_namespace_fails_the_pod_with_a_clear_reason() {
     let env = Env::start().await;
