@@ -417,7 +417,6 @@ impl Agent {
             host: self.host.clone(),
             runtime: self.runtime.name(),
             clock: self.clock.clone(),
-            node_uid: node.metadata.uid.clone().unwrap_or_default(),
             events: events.clone(),
             latest: latest_node.clone(),
         };

@@ -208,22 +208,35 @@ pub fn node_status(
         }
     }
     let machine_id = read("/etc/machine-id");
-    let resources = json!({
-        "cpu": format!("{}", host.cpu_millis / 1000),
-        "memory": format!("{}Ki", host.memory_bytes / 1024),
-        "pods": config.max_pods.to_string(),
-        "ephemeral-storage": rustix::fs::statvfs(&config.data_dir)
-            .map(|s| format!("{}Ki", s.f_blocks.saturating_mul(s.f_frsize) / 1024))
-            .unwrap_or_else(|_| "0".into()),
+    let storage_bytes = rustix::fs::statvfs(&config.data_dir)
+        .map(|s| s.f_blocks.saturating_mul(s.f_frsize))
+        .unwrap_or(0);
+    let cpu = format!("{}", host.cpu_millis / 1000);
+    let pods = config.max_pods.to_string();
+    // Allocatable is capacity less the kubelet's default hard eviction thresholds
+    // (`memory.available<100Mi`, `nodefs.available<10%`), with no kube or system
+    // reservation, as upstream's `GetNodeAllocatableReservation` computes it.
+    let memory_kib = host.memory_bytes / 1024;
+    let allocatable = json!({
+        "cpu": cpu,
+        "memory": format!("{}Ki", memory_kib.saturating_sub(100 * 1024)),
+        "pods": pods,
+        "ephemeral-storage": (storage_bytes - storage_bytes / 10).to_string(),
+    });
+    let capacity = json!({
+        "cpu": cpu,
+        "memory": format!("{memory_kib}Ki"),
+        "pods": pods,
+        "ephemeral-storage": format!("{}Ki", storage_bytes / 1024),
     });
     let uname = rustix::system::uname();
     json!({
-        "capacity": resources,
-        "allocatable": resources,
+        "capacity": capacity,
+        "allocatable": allocatable,
         "conditions": conditions,
         "addresses": [
             {"type": "InternalIP", "address": host.ip},
-            {"type": "Hostname", "address": host.hostname},
+            {"type": "Hostname", "address": config.node_name},
         ],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": host.kubelet_port}},
         "nodeInfo": {
@@ -328,7 +341,6 @@ pub struct Heartbeat {
     pub host: HostInfo,
     pub runtime: &'static str,
     pub clock: Arc<dyn Clock>,
-    pub node_uid: String,
     pub events: EventSink,
     /// Where the node last read is kept for the pod admission.
     pub latest: Arc<std::sync::RwLock<Node>>,
@@ -346,7 +358,6 @@ impl Heartbeat {
             host,
             runtime,
             clock,
-            node_uid,
             events,
             latest,
         } = self;
@@ -364,11 +375,7 @@ impl Heartbeat {
             let lease = json!({
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
-                "metadata": {
-                    "name": name,
-                    "namespace": "kube-node-lease",
-                    "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node_uid}],
-                },
+                "metadata": {"name": name, "namespace": "kube-node-lease"},
                 "spec": {
                     "holderIdentity": name,
                     "leaseDurationSeconds": config.lease_duration.as_secs(),
@@ -381,7 +388,15 @@ impl Heartbeat {
             {
                 Ok(_) => {}
                 Err(kube::Error::Api(e)) if e.code == 404 => {
-                    if let Ok(l) = serde_json::from_value::<Lease>(lease.clone())
+                    // Owned by the Node as it is now, and by nothing when it is gone, as the
+                    // kubelet's `setNodeOwnerFunc`: a reference to a deleted Node would have
+                    // the collector delete the Lease again at once.
+                    let mut lease = lease.clone();
+                    if let Ok(Some(node)) = nodes.get_opt(&name).await {
+                        lease["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "Node",
+                            "name": name, "uid": node.metadata.uid}]);
+                    }
+                    if let Ok(l) = serde_json::from_value::<Lease>(lease)
                         && let Err(e) = leases.create(&PostParams::default(), &l).await
                     {
                         tracing::warn!(error = %e, "creating the node lease");
