@@ -6,7 +6,7 @@
 //! correlates and writes them concurrently. Correlation follows client-go's `EventCorrelator`:
 //! an identical event bumps `count` and `lastTimestamp` of the first one; more than 10 similar
 //! events (same object, type, reason) within 10 minutes are combined into one
-//! `(combined from similar events): ...` event; and a token bucket (burst 25, one token per
+//! `(combined from similar events): ...` event, whose message follows the latest of them; and a token bucket (burst 25, one token per
 //! 5 minutes) limits writes. Deviation: the bucket is kept per object *and reason* rather than
 //! per object, so a Job that created thousands of pods still gets its `Completed` event.
 
@@ -106,11 +106,14 @@ const BUCKET_PRUNE_MILLIS: i64 = 60_000;
 
 enum Write {
     Create(Box<Event>),
+    /// A repeat of an event written before: its count, time and message (a combined event's
+    /// names the latest of those it stands for), as client-go's `eventObserve` patches them.
     Bump {
         namespace: String,
         name: String,
         count: i32,
         last_millis: i64,
+        message: String,
     },
 }
 
@@ -175,6 +178,7 @@ async fn write_loop(client: kube::Client, clock: Arc<dyn Clock>, mut rx: mpsc::R
                         name: w.name.clone(),
                         count: w.count,
                         last_millis: p.at_millis,
+                        message,
                     });
                 }
                 _ => {
@@ -243,10 +247,12 @@ async fn write(client: &kube::Client, w: Write) {
             name,
             count,
             last_millis,
+            message,
         } => {
             let patch = serde_json::json!({
                 "count": count,
                 "lastTimestamp": time(last_millis),
+                "message": message,
             });
             Api::<Event>::namespaced(client.clone(), &namespace)
                 .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
