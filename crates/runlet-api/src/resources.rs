@@ -23,6 +23,34 @@ pub struct ResourceInfo {
 }
 
 impl ResourceInfo {
+    /// Whether a collection of this resource can be deleted at once: not namespaces, whose
+    /// upstream storage has no `DeleteCollection` (a 405, and no `deletecollection` verb).
+    pub fn deletes_collections(&self) -> bool {
+        !(self.group.is_empty() && self.plural == "namespaces")
+    }
+
+    /// The verbs discovery lists for the resource itself.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        const ALL: &[&str] = &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ];
+        const NO_COLLECTION_DELETE: &[&str] = &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ];
+        if self.deletes_collections() {
+            ALL
+        } else {
+            NO_COLLECTION_DELETE
+        }
+    }
+
     /// `batch/v1`, or `v1` for the core group.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {

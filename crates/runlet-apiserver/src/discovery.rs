@@ -17,17 +17,6 @@ use serde_json::{Value, json};
 /// The Kubernetes release whose API types runlet serves (k8s-openapi's `v1_33`).
 pub const KUBERNETES_MINOR: &str = "33";
 
-const ALL_VERBS: &[&str] = &[
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
-
 pub async fn version() -> Response {
     json_response(
         StatusCode::OK,
@@ -112,7 +101,7 @@ fn resource_entry(r: &ResourceInfo) -> Value {
         "singularName": r.singular,
         "namespaced": r.namespaced,
         "kind": r.kind,
-        "verbs": ALL_VERBS,
+        "verbs": r.verbs(),
     });
     if !r.short_names.is_empty() {
         entry["shortNames"] = json!(r.short_names);
@@ -175,6 +164,9 @@ pub fn resource_list(path: &str) -> ApiResult<Response> {
     if out.is_empty() {
         return Err(ApiError::new(Status::path_not_found()));
     }
+    // In name order, as upstream's installer sorts its paths: `kubectl get all` lists the
+    // kinds of its category in the order discovery gives them.
+    out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     let gv = if group.is_empty() {
         version.to_string()
     } else {

@@ -281,7 +281,7 @@ async fn dispatch(
             write::patch(state, &target, query, headers, body).await
         }
         ("DELETE", true, None) => delete::delete(state, &target, query, headers, body).await,
-        ("DELETE", false, None) => {
+        ("DELETE", false, None) if target.info.deletes_collections() => {
             delete::delete_collection(state, &target, query, headers, body).await
         }
         _ => Err(not_allowed(method, &target)),
