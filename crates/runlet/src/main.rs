@@ -70,8 +70,29 @@ enum Command {
     Kubectl(cmd::kubectl::KubectlArgs),
 }
 
+impl Command {
+    /// Whether the command is a client that prints and is done: it may be piped into `head`,
+    /// and then dies quietly of SIGPIPE when its reader goes, as kubectl does, rather than
+    /// panicking on the failed write. The long-running ones keep Rust's ignored SIGPIPE,
+    /// which their sockets need.
+    fn is_printing_client(&self) -> bool {
+        !matches!(
+            self,
+            Command::Run(_)
+                | Command::Server(_)
+                | Command::Agent(_)
+                | Command::Kubectl(_)
+                | Command::Bench(_)
+                | Command::Exec(_)
+        )
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if cli.command.is_printing_client() {
+        sigpipe::reset();
+    }
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args),
         Command::Server(args) => cmd::server::run(args),

@@ -51,6 +51,9 @@ pub enum CliError {
     /// A wait ran out of time.
     #[error("error: timed out waiting for the condition on {0}")]
     Timeout(String),
+    /// A wait with `--timeout=0`, which looks once, found the condition unmet.
+    #[error("error: condition not met for {0}")]
+    NotMet(String),
     /// Waiting for a condition that can no longer happen (a failed Job never completes).
     #[error("error: {0}")]
     Impossible(String),

@@ -74,6 +74,37 @@ pub fn run(fut: impl std::future::Future<Output = Result<ExitCode, CliError>>) -
     }
 }
 
+/// The errors of a command that goes on past the objects it cannot handle, as kubectl's
+/// `ContinueOnError` does: `get`, `describe`, `delete`, `suspend` of several names print each
+/// API error when met, do the rest, and exit 1 at the end.
+#[derive(Default)]
+pub struct Failures {
+    any: bool,
+}
+
+impl Failures {
+    /// Prints an error the API gave about one object and carries on; any other (the server is
+    /// gone, a bad answer) ends the command.
+    pub fn note(&mut self, e: CliError) -> Result<(), CliError> {
+        match e {
+            CliError::Api(_) => {
+                eprintln!("{e}");
+                self.any = true;
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        if self.any {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
 impl Ctx {
     /// Builds the client. `streaming` commands (watch, follow) get no read timeout.
     pub async fn connect(args: &ClientArgs, streaming: bool) -> Result<Ctx, CliError> {
@@ -242,13 +273,25 @@ fn load_kubeconfig(args: &ClientArgs) -> Result<(kube::config::Kubeconfig, PathB
         return read(path.clone());
     }
     if let Some(env) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        // As client-go's loading rules: the files of the list merged, the first to set a
+        // value winning, and files that do not exist skipped.
         let shown = PathBuf::from(&env);
-        return match kube::config::Kubeconfig::from_env() {
-            Ok(Some(k)) => Ok((k, shown)),
-            Ok(None) => Err(CliError::NoKubeconfig(shown)),
-            Err(e) => Err(CliError::Kubeconfig {
+        let mut merged: Option<kube::config::Kubeconfig> = None;
+        for path in std::env::split_paths(&env).filter(|p| p.exists()) {
+            let next = read_kubeconfig(&path)?;
+            merged = Some(match merged {
+                None => next,
+                Some(first) => first.merge(next).map_err(|e| CliError::Kubeconfig {
+                    path: path.clone(),
+                    message: error_text(&e),
+                })?,
+            });
+        }
+        return match merged {
+            Some(k) => Ok((k, shown)),
+            None => Err(CliError::Kubeconfig {
                 path: shown,
-                message: error_text(&e),
+                message: "none of the files KUBECONFIG names exists".into(),
             }),
         };
     }
@@ -272,6 +315,17 @@ fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Parses a Go-style duration as kubectl's `--timeout` takes it (`30s`, `5m`, `1h30m`,
 /// `500ms`); a bare number is seconds.
+/// How long kubectl's waits with a negative `--timeout` (and `delete`'s with none) last.
+pub const A_WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A wait's `--timeout`, as kubectl reads it: zero looks once, a negative one waits for a week.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().strip_prefix('-') {
+        Some(magnitude) => parse_duration(magnitude).map(|_| A_WEEK),
+        None => parse_duration(text),
+    }
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if let Ok(secs) = t.parse::<u64>() {
@@ -319,6 +373,9 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("").is_err());
+        assert_eq!(parse_timeout("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_timeout("-1s"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_timeout("-x").is_err());
     }
 
     #[test]

@@ -189,13 +189,21 @@ pub fn print_object(
     fallback: &str,
 ) -> Result<(), CliError> {
     match format {
-        Format::Json => print!("{}", to_json(obj)),
-        Format::Yaml => print!("{}", to_yaml(obj)?),
+        Format::Json | Format::Yaml => print_value(obj, format)?,
         Format::Name => println!(
             "{}",
             super::resource::ref_name(info, obj["metadata"]["name"].as_str().unwrap_or(""))
         ),
         Format::Table | Format::Wide => println!("{fallback}"),
+    }
+    Ok(())
+}
+
+/// Prints a whole object (or list) as JSON, or as YAML for `Format::Yaml`.
+pub fn print_value(value: &Value, format: Format) -> Result<(), CliError> {
+    match format {
+        Format::Yaml => print!("{}", to_yaml(value)?),
+        _ => print!("{}", to_json(value)),
     }
     Ok(())
 }

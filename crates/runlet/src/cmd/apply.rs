@@ -48,11 +48,27 @@ async fn apply(args: ApplyArgs) -> Result<ExitCode, CliError> {
     }
     let ctx = Ctx::connect(&args.client, false).await?;
     let mut failed = false;
+    // As kubectl's `printObjects`: JSON and YAML come once at the end, several objects as a
+    // `List`, so that the output parses; names and messages as each object is applied.
+    let whole_output = matches!(args.output, Format::Json | Format::Yaml);
+    let mut applied = Vec::new();
     for (source, doc) in docs {
-        if let Err(e) = apply_one(&ctx, &source, doc, args.output).await {
-            eprintln!("{e}");
-            failed = true;
+        match apply_one(&ctx, &source, doc, args.client.namespace.as_deref()).await {
+            Ok((info, object, said)) if !whole_output => {
+                output::print_object(info, &object, args.output, &said)?;
+            }
+            Ok((_, object, _)) => applied.push(object),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
         }
+    }
+    if applied.len() > 1 {
+        let list = json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": applied});
+        output::print_value(&list, args.output)?;
+    } else if let Some(object) = applied.first() {
+        output::print_value(object, args.output)?;
     }
     Ok(if failed {
         ExitCode::FAILURE
@@ -126,7 +142,15 @@ pub fn parse_documents(source: &str, text: &str) -> Result<Vec<(String, Value)>,
 /// an error, not silently dropped.
 const STRICT: &str = "fieldValidation=Strict";
 
-async fn apply_one(ctx: &Ctx, source: &str, doc: Value, format: Format) -> Result<(), CliError> {
+/// Applies one document; returns its kind, the object the server has now, and what kubectl
+/// says of it (`job.batch/pi created`). `enforced_namespace` is the `-n` given, which a
+/// document naming another namespace may not contradict, as kubectl's `EnforceNamespace`.
+async fn apply_one(
+    ctx: &Ctx,
+    source: &str,
+    doc: Value,
+    enforced_namespace: Option<&str>,
+) -> Result<(&'static ResourceInfo, Value, String), CliError> {
     let api_version = doc["apiVersion"].as_str().unwrap_or_default();
     let kind = doc["kind"].as_str().unwrap_or_default();
     let info: &ResourceInfo = resources::by_kind(api_version, kind).ok_or_else(|| {
@@ -143,6 +167,11 @@ async fn apply_one(ctx: &Ctx, source: &str, doc: Value, format: Format) -> Resul
         .as_str()
         .unwrap_or(&ctx.namespace)
         .to_string();
+    if let Some(enforced) = enforced_namespace.filter(|n| info.namespaced && *n != namespace) {
+        return Err(CliError::Usage(format!(
+            "the namespace from the provided object \"{namespace}\" does not match the namespace \"{enforced}\". You must pass '--namespace={namespace}' to perform this operation."
+        )));
+    }
     let modified = with_last_applied(&doc, info.namespaced.then_some(namespace.as_str()))?;
     let path = resource::object_path(info, &namespace, &name);
     let shown = resource::ref_name(info, &name);
@@ -192,7 +221,7 @@ async fn apply_one(ctx: &Ctx, source: &str, doc: Value, format: Format) -> Resul
             }
         }
     };
-    output::print_object(info, &result, format, &format!("{shown} {verb}"))
+    Ok((info, result, format!("{shown} {verb}")))
 }
 
 /// The document to send: `status` dropped, the namespace set, and the document itself (without

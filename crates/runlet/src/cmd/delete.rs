@@ -4,7 +4,7 @@
 //! it, `foreground` deletes the pods first, `orphan` leaves them.
 
 use crate::cli::resource;
-use crate::cli::{self, CliError, ClientArgs, Ctx, with_query};
+use crate::cli::{self, CliError, ClientArgs, Ctx, Failures, with_query};
 use clap::Args;
 use serde_json::json;
 use std::process::ExitCode;
@@ -44,8 +44,9 @@ pub struct DeleteArgs {
     /// Wait until the objects are gone.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     wait: bool,
-    /// How long to wait (`60s`, `5m`).
-    #[arg(long, default_value = "60s")]
+    /// How long to wait (`60s`, `5m`): by default, and when zero or negative, a week, as
+    /// kubectl's.
+    #[arg(long, default_value = "0s", allow_hyphen_values = true)]
     timeout: String,
     /// A missing object is not an error.
     #[arg(long)]
@@ -60,7 +61,10 @@ pub fn run(args: DeleteArgs) -> anyhow::Result<ExitCode> {
 
 async fn delete(args: DeleteArgs) -> Result<ExitCode, CliError> {
     let refs = resource::parse_refs(&args.args)?;
-    let timeout = cli::parse_duration(&args.timeout).map_err(CliError::Usage)?;
+    let timeout = match cli::parse_timeout(&args.timeout).map_err(CliError::Usage)? {
+        t if t.is_zero() => cli::A_WEEK,
+        t => t,
+    };
     if refs.names.is_empty() && args.selector.is_none() {
         return Err(CliError::Usage(
             "resource(s) were provided, but no name was specified (name them, or use -l)".into(),
@@ -92,6 +96,7 @@ async fn delete(args: DeleteArgs) -> Result<ExitCode, CliError> {
         "propagationPolicy": args.cascade.policy(),
     });
     let mut deleted = Vec::new();
+    let mut failures = Failures::default();
     for name in &names {
         let path = resource::object_path(refs.info, &ns, name);
         match ctx.delete(&path, &options).await {
@@ -103,7 +108,7 @@ async fn delete(args: DeleteArgs) -> Result<ExitCode, CliError> {
                 deleted.push(name.clone());
             }
             Err(e) if e.is_not_found() && args.ignore_not_found => {}
-            Err(e) => return Err(e),
+            Err(e) => failures.note(e)?,
         }
     }
     if args.wait {
@@ -111,5 +116,5 @@ async fn delete(args: DeleteArgs) -> Result<ExitCode, CliError> {
             super::wait::until(&ctx, &refs, &ns, name, timeout, |obj| Ok(obj.is_none())).await?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(failures.exit_code())
 }

@@ -3,7 +3,7 @@
 
 use crate::cli::describe::{self, Clock};
 use crate::cli::resource;
-use crate::cli::{self, CliError, ClientArgs, Ctx, with_query};
+use crate::cli::{self, CliError, ClientArgs, Ctx, Failures, with_query};
 use clap::Args;
 use k8s_openapi::api::core::v1::Event;
 use serde_json::Value;
@@ -33,6 +33,7 @@ async fn describe_all(args: DescribeArgs) -> Result<ExitCode, CliError> {
     resource::expect_kind(&refs, &["Job", "CronJob", "Pod"], "describe")?;
     let ctx = Ctx::connect(&args.client, false).await?;
     let ns = ctx.namespace.clone();
+    let mut failures = Failures::default();
     let objects: Vec<Value> = if refs.names.is_empty() {
         let path = with_query(
             &resource::collection_path(refs.info, Some(&ns)),
@@ -47,10 +48,10 @@ async fn describe_all(args: DescribeArgs) -> Result<ExitCode, CliError> {
     } else {
         let mut out = Vec::new();
         for name in &refs.names {
-            out.push(
-                ctx.get(&resource::object_path(refs.info, &ns, name))
-                    .await?,
-            );
+            match ctx.get(&resource::object_path(refs.info, &ns, name)).await {
+                Ok(obj) => out.push(obj),
+                Err(e) => failures.note(e)?,
+            }
         }
         out
     };
@@ -67,7 +68,7 @@ async fn describe_all(args: DescribeArgs) -> Result<ExitCode, CliError> {
         }
         print!("{text}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(failures.exit_code())
 }
 
 fn render(

@@ -9,7 +9,7 @@
 use crate::cli::output::{self, Format, TableOptions};
 use crate::cli::resource::{self, Refs};
 use crate::cli::tabwriter::TabWriter;
-use crate::cli::{self, CliError, ClientArgs, Ctx, TABLE_ACCEPT, with_query};
+use crate::cli::{self, CliError, ClientArgs, Ctx, Failures, TABLE_ACCEPT, with_query};
 use clap::Args;
 use futures::{AsyncBufReadExt, StreamExt};
 use runlet_api::resources::ResourceInfo;
@@ -76,7 +76,16 @@ async fn get(args: GetArgs) -> Result<ExitCode, CliError> {
         with_kind: None,
     };
     let mut tw = TabWriter::for_tables();
-    let (objects, rv) = fetch(&ctx, &refs, namespace.as_deref(), &args, table).await?;
+    let mut failures = Failures::default();
+    let (objects, rv) = fetch(
+        &ctx,
+        &refs,
+        namespace.as_deref(),
+        &args,
+        table,
+        &mut failures,
+    )
+    .await?;
     let rows = if table {
         let n = output::write_table(&mut tw, &objects, &opts, true);
         print!("{}", tw.flush());
@@ -102,7 +111,7 @@ async fn get(args: GetArgs) -> Result<ExitCode, CliError> {
         )
         .await?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(failures.exit_code())
 }
 
 /// kubectl's note on stderr when a list is empty.
@@ -135,7 +144,16 @@ async fn get_many(args: &GetArgs, infos: Vec<&'static ResourceInfo>) -> Result<E
             info,
             names: Vec::new(),
         };
-        let (objects, _) = fetch(&ctx, &refs, namespace.as_deref(), args, table).await?;
+        let mut no_names = Failures::default();
+        let (objects, _) = fetch(
+            &ctx,
+            &refs,
+            namespace.as_deref(),
+            args,
+            table,
+            &mut no_names,
+        )
+        .await?;
         if table {
             let opts = TableOptions {
                 wide: args.output == Format::Wide,
@@ -181,6 +199,7 @@ async fn fetch(
     namespace: Option<&str>,
     args: &GetArgs,
     table: bool,
+    failures: &mut Failures,
 ) -> Result<(Value, String), CliError> {
     let mut columns = Value::Null;
     let mut rows: Vec<Value> = Vec::new();
@@ -189,10 +208,17 @@ async fn fetch(
         let ns = namespace.unwrap_or(&ctx.namespace);
         for name in &refs.names {
             let path = resource::object_path(refs.info, ns, name);
-            let v = if table {
-                ctx.get_table(&path).await?
+            let got = if table {
+                ctx.get_table(&path).await
             } else {
-                ctx.get(&path).await?
+                ctx.get(&path).await
+            };
+            let v = match got {
+                Ok(v) => v,
+                Err(e) => {
+                    failures.note(e)?;
+                    continue;
+                }
             };
             if table {
                 if columns.is_null() {
@@ -348,7 +374,9 @@ async fn watch(
                 "ERROR" => {
                     if object["code"].as_u64() == Some(410) {
                         // Compacted past our revision: list again and go on from there.
-                        let (_, fresh) = fetch(ctx, refs, namespace, args, false).await?;
+                        let mut failures = Failures::default();
+                        let (_, fresh) =
+                            fetch(ctx, refs, namespace, args, false, &mut failures).await?;
                         rv = fresh;
                         break;
                     }

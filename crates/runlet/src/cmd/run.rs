@@ -88,7 +88,18 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
             };
             let config =
                 kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-            (kube::Client::try_from(config)?, None, None)
+            let server = config
+                .cluster_url
+                .authority()
+                .map_or_else(|| config.cluster_url.to_string(), |a| a.to_string());
+            let client = kube::Client::try_from(config)?;
+            // A server that cannot be reached is said so once, as the other commands say it,
+            // before anything is planned.
+            if let Err(e) = client.apiserver_version().await {
+                eprintln!("{}", crate::cli::CliError::from_kube(e, &server));
+                return Ok(ExitCode::FAILURE);
+            }
+            (client, None, None)
         }
         None => {
             let (dir, tmp) = match &args.data_dir {
@@ -528,7 +539,7 @@ async fn run_documents(
     let stopping = AtomicBool::new(false);
     let follows = jobs
         .iter()
-        .map(|j| follow_job(client, j, &multi, args.quiet, &stopping));
+        .map(|j| follow_job(client, j, &multi, args, &stopping));
     let mut follows = std::pin::pin!(futures::future::join_all(follows));
     // One listener each for the whole run: a second signal that comes before a new listener
     // would be made (`tokio::signal::ctrl_c` only sees what comes after it) is not lost.
@@ -746,9 +757,10 @@ async fn follow_job(
     client: &kube::Client,
     job: &Followed,
     multi: &MultiProgress,
-    quiet: bool,
+    args: &RunArgs,
     stopping: &AtomicBool,
 ) -> Result<Outcome, RunError> {
+    let quiet = args.quiet;
     let jobs: Api<Job> = Api::namespaced(client.clone(), &job.namespace);
     let pods: Api<Pod> = Api::namespaced(client.clone(), &job.namespace);
     let started = Instant::now();
@@ -792,10 +804,19 @@ async fn follow_job(
             && !stopping.load(Ordering::Relaxed)
             && noted.insert(String::from("suspended"))
         {
-            let note = format!(
-                "job.batch/{0} is suspended: no pod starts until it is resumed (`runlet resume job/{0}`)",
-                job.name
-            );
+            // Only a Job submitted to a running server (`--kubeconfig`) can be resumed by
+            // another client.
+            let note = if args.kubeconfig.is_some() {
+                format!(
+                    "job.batch/{0} is suspended: no pod starts until it is resumed (`runlet resume job/{0}`)",
+                    job.name
+                )
+            } else {
+                format!(
+                    "job.batch/{} is suspended: no pod starts, and nothing reaches this run's own server to resume it (leave out `spec.suspend`, or run with `--kubeconfig` against a `runlet server`); Ctrl-C stops the run",
+                    job.name
+                )
+            };
             print_line(multi, &note, true);
         }
         let watches = async {

@@ -2,8 +2,8 @@
 //! Job's active pods are terminated and none start until it is resumed; a suspended CronJob
 //! starts no new Jobs (running ones go on). `runlet resume` (module `resume`) clears it.
 
-use crate::cli::resource;
-use crate::cli::{self, CliError, ClientArgs, Ctx};
+use crate::cli::resource::{self, Refs};
+use crate::cli::{self, CliError, ClientArgs, Ctx, Failures};
 use clap::Args;
 use serde_json::json;
 use std::process::ExitCode;
@@ -30,29 +30,37 @@ pub async fn set(args: SuspendArgs, suspend: bool) -> Result<ExitCode, CliError>
         return Err(CliError::Usage(format!("name what to {verb}, e.g. job/pi")));
     }
     let ctx = Ctx::connect(&args.client, false).await?;
+    let mut failures = Failures::default();
     for name in &refs.names {
-        let path = resource::object_path(refs.info, &ctx.namespace, name);
-        let current = ctx.get(&path).await?;
-        let shown = resource::ref_name(refs.info, name);
-        if current["spec"]["suspend"].as_bool().unwrap_or(false) == suspend {
-            println!(
-                "{shown} {}",
-                if suspend {
-                    "already suspended"
-                } else {
-                    "is not suspended"
-                }
-            );
-            continue;
+        if let Err(e) = set_one(&ctx, &refs, name, suspend).await {
+            failures.note(e)?;
         }
-        ctx.write(
-            "PATCH",
-            &path,
-            "application/merge-patch+json",
-            &json!({"spec": {"suspend": suspend}}),
-        )
-        .await?;
-        println!("{shown} {}", if suspend { "suspended" } else { "resumed" });
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(failures.exit_code())
+}
+
+async fn set_one(ctx: &Ctx, refs: &Refs, name: &str, suspend: bool) -> Result<(), CliError> {
+    let path = resource::object_path(refs.info, &ctx.namespace, name);
+    let current = ctx.get(&path).await?;
+    let shown = resource::ref_name(refs.info, name);
+    if current["spec"]["suspend"].as_bool().unwrap_or(false) == suspend {
+        println!(
+            "{shown} {}",
+            if suspend {
+                "already suspended"
+            } else {
+                "is not suspended"
+            }
+        );
+        return Ok(());
+    }
+    ctx.write(
+        "PATCH",
+        &path,
+        "application/merge-patch+json",
+        &json!({"spec": {"suspend": suspend}}),
+    )
+    .await?;
+    println!("{shown} {}", if suspend { "suspended" } else { "resumed" });
+    Ok(())
 }

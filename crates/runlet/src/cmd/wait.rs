@@ -23,8 +23,8 @@ pub struct WaitArgs {
     /// `condition=complete`, `condition=failed`, `condition=NAME=VALUE`, or `delete`.
     #[arg(long = "for", value_name = "CONDITION")]
     for_: String,
-    /// How long to wait (`30s`, `5m`, `1h`).
-    #[arg(long, default_value = "30s")]
+    /// How long to wait (`30s`, `5m`, `1h`): zero looks once, a negative one waits a week.
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     timeout: String,
     #[command(flatten)]
     client: ClientArgs,
@@ -132,7 +132,7 @@ fn check(
 async fn wait(args: WaitArgs) -> Result<ExitCode, CliError> {
     let refs = resource::parse_refs(&args.args)?;
     let want = parse_for(&args.for_)?;
-    let timeout = cli::parse_duration(&args.timeout).map_err(CliError::Usage)?;
+    let timeout = cli::parse_timeout(&args.timeout).map_err(CliError::Usage)?;
     let ctx = Ctx::connect(&args.client, true).await?;
     for name in &refs.names {
         if matches!(want, Want::Condition { .. }) {
@@ -152,7 +152,7 @@ async fn wait(args: WaitArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Waits, bounded by `timeout`, until `done` says the object (`None` once it is gone) is as
-/// wanted; `done` may also give up with an error.
+/// wanted; `done` may also give up with an error. A zero timeout looks once, as kubectl's.
 pub async fn until(
     ctx: &Ctx,
     refs: &Refs,
@@ -162,6 +162,18 @@ pub async fn until(
     mut done: impl FnMut(Option<&Value>) -> Result<bool, CliError>,
 ) -> Result<(), CliError> {
     let what = format!("{}/{name}", refs.info.plural);
+    if timeout.is_zero() {
+        let path = resource::object_path(refs.info, namespace, name);
+        let current = match ctx.get(&path).await {
+            Ok(obj) => Some(obj),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        return match done(current.as_ref())? {
+            true => Ok(()),
+            false => Err(CliError::NotMet(what)),
+        };
+    }
     let waited = tokio::time::timeout(timeout, async {
         loop {
             // Read the current state; watch from its revision so nothing is missed.
