@@ -175,6 +175,49 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
         ),
         "job.batch/hello condition met\n"
     );
+    // As kubectl's: a zero timeout looks once.
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "wait",
+                "job/hello",
+                "--for=condition=complete",
+                "--timeout=0"
+            ]
+        ),
+        "job.batch/hello condition met\n"
+    );
+    let unmet = runlet(
+        &s,
+        &["wait", "job/hello", "--for=condition=Suspended", "--timeout=0"],
+    );
+    assert_eq!(unmet.status.code(), Some(1));
+    assert_eq!(
+        text(&unmet.stderr),
+        "error: condition not met for jobs/hello\n"
+    );
+
+    // apply -o json of several objects: one List that parses; a document naming another
+    // namespace than -n is refused, as kubectl's.
+    let two = write(
+        &dir,
+        "two.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: two\n  namespace: kube-system\n",
+    );
+    let applied: serde_json::Value =
+        serde_json::from_str(&ok(&s, &["apply", "-f", &two, "-o", "json"])).unwrap();
+    assert_eq!(applied["kind"], "List", "{applied}");
+    assert_eq!(applied["items"][1]["metadata"]["namespace"], "kube-system");
+    let contradicted = runlet(&s, &["apply", "-n", "default", "-f", &two]);
+    assert_eq!(contradicted.status.code(), Some(1));
+    assert!(
+        text(&contradicted.stderr).contains(
+            "the namespace from the provided object \"kube-system\" does not match the namespace \"default\""
+        ),
+        "{}",
+        text(&contradicted.stderr)
+    );
 
     // get: the same table kubectl prints from the same server.
     for args in [
@@ -318,10 +361,25 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
         text(&out.stderr)
     );
 
-    // delete waits until the Job is gone; background cascade removes its pods.
+    // get, describe and delete go on past a name that is missing, and exit 1, as kubectl's.
+    let some = runlet(&s, &["get", "jobs", "nosuch", "hello"]);
+    assert_eq!(some.status.code(), Some(1));
+    assert!(
+        text(&some.stdout).contains("hello"),
+        "{}",
+        text(&some.stdout)
+    );
     assert_eq!(
-        ok(&s, &["delete", "job", "hello"]),
-        "job.batch \"hello\" deleted\n"
+        text(&some.stderr),
+        "Error from server (NotFound): jobs.batch \"nosuch\" not found\n"
+    );
+    // delete waits until the Job is gone; background cascade removes its pods.
+    let deleted = runlet(&s, &["delete", "job", "nosuch", "hello"]);
+    assert_eq!(deleted.status.code(), Some(1));
+    assert_eq!(text(&deleted.stdout), "job.batch \"hello\" deleted\n");
+    assert_eq!(
+        text(&deleted.stderr),
+        "Error from server (NotFound): jobs.batch \"nosuch\" not found\n"
     );
     wait_until(Duration::from_secs(30), "the Job's pods deleted", || {
         s.kubectl_ok(&["get", "pods", "-o", "name"])
@@ -763,6 +821,23 @@ fn cli_completion_scripts_for_bash_zsh_and_fish() {
             assert!(script.contains(sub), "{shell} completes {sub}");
         }
     }
+    // Piped into a reader that goes away (`| head`), a printing command dies of SIGPIPE as
+    // kubectl does, instead of panicking (exit 101) on the failed write.
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(BIN)
+        .args(["completion", "zsh"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() || out.status.signal() == Some(13),
+        "{:?}: {}",
+        out.status,
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -104,6 +104,51 @@ fn on_failure_restarts(s: &Server) {
     assert_eq!(ns.k(&["logs", pod, "--previous"]), "attempt 1\n");
 }
 
+/// A crash-looping `OnFailure` Job fails at its backoff limit and its pod is deleted; the last
+/// attempts' logs stay readable through the pod's record (`runlet logs job/NAME`), though the
+/// first attempt's file went with the third attempt's start, as the kubelet keeps one dead
+/// container.
+fn crash_loop_logs_outlive_the_pod(s: &Server) {
+    let ns = Ns::new(s, "crashloop");
+    ns.create(&job(
+        "crashy",
+        "echo crashed once more; exit 1",
+        json!({"backoffLimit": 2}),
+        json!({"restartPolicy": "OnFailure"}),
+    ));
+    // Back-offs of 10 and 20 s between the three attempts.
+    ns.wait_job("crashy", "failed", 120);
+    ns.wait_for(T, "the failed Job's pod deleted", || {
+        pods_of(&ns, "crashy").is_empty()
+    });
+    let logs = |extra: &[&str]| {
+        let mut cmd = Command::new(crate::harness::BIN);
+        cmd.args(["logs", "job/crashy", "-n", &ns.name, "--kubeconfig"])
+            .arg(s.kubeconfig())
+            .args(extra)
+            .env("NO_COLOR", "1");
+        let out = run_bounded(cmd, None, T);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(out.status.success(), "{extra:?}: {stdout}\n{stderr}");
+        stdout
+    };
+    // The last attempt may have been stopped before it printed (the Job failed as it
+    // started); the one before it ran to its end.
+    let last = logs(&[]);
+    assert!(
+        last.is_empty() || last.ends_with("] crashed once more\n"),
+        "{last}"
+    );
+    let previous = logs(&["--previous"]);
+    assert!(
+        previous.starts_with("[crashy-") && previous.ends_with("] crashed once more\n"),
+        "{previous}"
+    );
+}
+
 /// `activeDeadlineSeconds`: the Job fails with reason `DeadlineExceeded` and its running pods
 /// are terminated.
 fn active_deadline(s: &Server) {
@@ -242,9 +287,8 @@ fn ttl_cleanup(s: &Server) {
         "the TTL controller to delete the Job and its pods",
         || !ns.try_k(&["get", "job", "shortlived"]).0 && pods_of(&ns, "shortlived").is_empty(),
     );
-    // Logs readable after the Job's deletion need the Job's execution records, which runlet
-    // does not keep yet (ARCHITECTURE.md "Logs and exit codes outlive pods"): that half is
-    // skipped until they exist.
+    // The Job's pod records, and with them its logs, go with the Job, as the issue asks
+    // ("until the Job is deleted"); `crash_loop_logs_outlive_the_pod` reads a deleted pod's.
 }
 
 /// Env from a Secret (`secretKeyRef`) and a ConfigMap (`configMapKeyRef`).
@@ -371,6 +415,10 @@ fn jobs_run_end_to_end_with_kubectl() {
     let scenarios: Vec<Scenario<'_>> = vec![
         ("backoff_limit", Box::new(|| backoff_limit(&s))),
         ("on_failure_restarts", Box::new(|| on_failure_restarts(&s))),
+        (
+            "crash_loop_logs_outlive_the_pod",
+            Box::new(|| crash_loop_logs_outlive_the_pod(&s)),
+        ),
         ("simple", Box::new(|| simple(&s))),
         ("active_deadline", Box::new(|| active_deadline(&s))),
         ("suspend_resume", Box::new(|| suspend_resume(&s))),
