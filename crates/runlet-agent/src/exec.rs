@@ -141,28 +141,35 @@ fn start(
                 }
             }) as Box<dyn Fn(TerminalSize) + Send + Sync>
         }),
+        connected: None,
         exit: Box::pin(async move { Ok(exit.await) }) as BoxFuture<'static, _>,
     }
 }
 
-/// How long a command on a terminal waits for its client's size before it starts without it
-/// (every client that asks for a terminal sends one; a busy machine can take over half a
-/// second to set up the connection, and the command then saw 80 by 24).
+/// How long a command on a terminal waits for its client's size, from when the client is
+/// attached, before it starts without it (every client that asks for a terminal sends one
+/// right after the upgrade; counted from the session's making, before the upgrade, a busy
+/// machine used up two seconds, and the command then saw 80 by 24).
 const SIZE_WAIT: Duration = Duration::from_secs(2);
+/// How long a session waits for its client to be attached at all: the stream server attaches
+/// it at once, so this only bounds a session nobody serves.
+const ATTACH_WAIT: Duration = Duration::from_secs(30);
 /// How many bytes of a terminal session's input or output wait for their reader.
 const TERMINAL_BUFFER: usize = 64 * 1024;
 
 /// A session on a terminal whose command is started (by `start`) once the client has said its
-/// terminal's size, or [`SIZE_WAIT`] has passed: kubectl sends the size first thing, but only
-/// after the connection is upgraded, which is after the command would have started, so that a
-/// program asking at once (`stty size`, an editor) would see 80 by 24 instead. What the client
-/// sends meanwhile waits in the session's buffers.
+/// terminal's size, or [`SIZE_WAIT`] has passed since it was attached: kubectl sends the size
+/// first thing, but only after the connection is upgraded, which is after the command would
+/// have started, so that a program asking at once (`stty size`, an editor) would see 80 by 24
+/// instead. What the client sends meanwhile waits in the session's buffers.
 fn when_sized(stdin: bool, start: impl FnOnce() -> ExecSession + Send + 'static) -> ExecSession {
     let (size_tx, mut size_rx) = watch::channel(None::<TerminalSize>);
+    let (attached_tx, attached_rx) = oneshot::channel::<()>();
     let (stdin_near, mut stdin_far) = tokio::io::duplex(TERMINAL_BUFFER);
     let (stdout_near, mut stdout_far) = tokio::io::duplex(TERMINAL_BUFFER);
     let (mut exit_tx, exit_rx) = oneshot::channel();
     tokio::spawn(async move {
+        let _ = tokio::time::timeout(ATTACH_WAIT, attached_rx).await;
         let _ = tokio::time::timeout(SIZE_WAIT, size_rx.wait_for(Option::is_some)).await;
         let started = start();
         let resizer = started.resize.map(|resize| {
@@ -208,6 +215,9 @@ fn when_sized(stdin: bool, start: impl FnOnce() -> ExecSession + Send + 'static)
         stderr: None,
         resize: Some(Box::new(move |size| {
             let _ = size_tx.send(Some(size));
+        })),
+        connected: Some(Box::new(move || {
+            let _ = attached_tx.send(());
         })),
         exit: Box::pin(async move {
             exit_rx

@@ -49,6 +49,7 @@ where
                 let _ = resize_tx.send(size);
             }) as _
         }),
+        connected: None,
         exit: Box::pin(async move {
             exit_rx
                 .await

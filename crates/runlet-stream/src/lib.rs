@@ -152,6 +152,9 @@ pub struct ExecSession {
     pub stderr: Option<Box<dyn AsyncRead + Send + Unpin>>,
     /// Resizes its terminal, when it runs on one.
     pub resize: Option<Box<dyn Fn(TerminalSize) + Send + Sync>>,
+    /// Called once the client is attached and its messages are read (see `server::serve`):
+    /// a command on a terminal waits from then for the client's size.
+    pub connected: Option<Box<dyn FnOnce() + Send>>,
     pub exit: BoxFuture<'static, ExecExit>,
 }
 
@@ -164,6 +167,7 @@ impl ExecSession {
             stdout: None,
             stderr: None,
             resize: None,
+            connected: None,
             exit: Box::pin(async move { Err(why) }),
         }
     }

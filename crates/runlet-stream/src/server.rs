@@ -45,6 +45,7 @@ pub async fn serve<S>(
         mut stdout,
         mut stderr,
         resize,
+        connected,
         exit,
     } = session;
     // Upstream's server sends an empty message on the lowest output channel first; kubectl
@@ -52,6 +53,9 @@ pub async fn serve<S>(
     // "Unknown stream id 1, discarding message": it is left out.
     let (gone_tx, mut gone) = oneshot::channel();
     let reader = tokio::spawn(read_client(rx, protocol, stdin, resize, gone_tx));
+    if let Some(connected) = connected {
+        connected();
+    }
     let mut first_message_at = Some(tokio::time::Instant::now() + CLIENT_SETUP);
     let mut exit = exit;
     let mut ended = None;

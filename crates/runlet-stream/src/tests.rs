@@ -23,6 +23,7 @@ fn cat(greeting: &'static [u8], code: i32) -> (ExecSession, tokio::sync::oneshot
         stdout: Some(Box::new(stdout_near)),
         stderr: Some(Box::new(stderr_near)),
         resize: None,
+        connected: None,
         exit: Box::pin(async move {
             // Sent only when the end is reached: a dropped session drops `done_tx` unsent.
             run.await.unwrap();
