@@ -43,11 +43,12 @@ where
         version: info.version.to_string(),
         detail: e.to_string(),
     })?;
-    let object = serde_json::to_value(&typed).map_err(|e| DecodeError {
+    let mut object = serde_json::to_value(&typed).map_err(|e| DecodeError {
         kind: info.kind.to_string(),
         version: info.version.to_string(),
         detail: e.to_string(),
     })?;
+    crate::goform::canonicalize(info, &mut object);
     Ok(Normalized {
         object,
         unknown_fields,

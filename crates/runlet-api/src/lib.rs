@@ -17,6 +17,7 @@ pub mod defaulting;
 pub mod eventtype;
 pub mod field;
 pub mod fit;
+pub mod goform;
 pub mod logs;
 pub mod meta;
 pub mod openapi;

@@ -113,19 +113,48 @@ pub fn kind_node(
     version: &str,
     kind: &str,
 ) -> Option<crate::apply::schema::Node<'static>> {
-    let components = find(group, version)?
+    let (root, components) = kind_schema(group, version, kind)?;
+    Some(crate::apply::schema::Node::root(root, components))
+}
+
+/// A served kind's schema and the components of its document it refers to. Looked up once
+/// per kind: every write asks (see [`crate::goform`]).
+pub fn kind_schema(
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Option<(&'static Value, &'static Map<String, Value>)> {
+    type Schemas = Vec<((&'static str, &'static str, &'static str), &'static Value)>;
+    static ROOTS: LazyLock<Schemas> = LazyLock::new(|| {
+        RESOURCES
+            .iter()
+            .filter_map(|r| Some(((r.group, r.version, r.kind), find_root(r)?)))
+            .collect()
+    });
+    let root = ROOTS
+        .iter()
+        .find(|((g, v, k), _)| *g == group && *v == version && *k == kind)?
+        .1;
+    Some((root, components_of(group, version)?))
+}
+
+fn components_of(group: &str, version: &str) -> Option<&'static Map<String, Value>> {
+    find(group, version)?
         .value
         .pointer("/components/schemas")?
-        .as_object()?;
-    let root = components.values().find(|s| {
+        .as_object()
+}
+
+fn find_root(r: &ResourceInfo) -> Option<&'static Value> {
+    components_of(r.group, r.version)?.values().find(|s| {
         s.get("x-kubernetes-group-version-kind")
             .and_then(Value::as_array)
             .is_some_and(|gvks| {
-                gvks.iter()
-                    .any(|g| g["group"] == group && g["version"] == version && g["kind"] == kind)
+                gvks.iter().any(|g| {
+                    g["group"] == r.group && g["version"] == r.version && g["kind"] == r.kind
+                })
             })
-    })?;
-    Some(crate::apply::schema::Node::root(root, components))
+    })
 }
 
 /// `GET /openapi/v3`: the index of group-version documents.
