@@ -617,7 +617,13 @@ fn validate_data_source(source: &Value, path: &Path) -> ErrorList {
 pub fn validate_pvc(pvc: &Value) -> ErrorList {
     let mut errs = validate_object_meta(pvc, true, format::name_is_dns_subdomain, &meta_path());
     let spec = pvc.get("spec").unwrap_or(&Value::Null);
-    let p = Path::new("spec");
+    errs.extend(validate_pvc_spec(spec, &Path::new("spec")));
+    errs
+}
+
+/// `ValidatePersistentVolumeClaimSpec`, for claims and the templates of ephemeral volumes.
+pub(crate) fn validate_pvc_spec(spec: &Value, p: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
     errs.extend(validate_access_modes(
         spec,
         &p,

@@ -132,6 +132,29 @@ pub fn is_dns1123_subdomain(value: &str) -> Vec<String> {
     errs
 }
 
+/// Upstream's `IsDNS1123SubdomainWithUnderscore`, for DNS search domains: each label may start
+/// with `_`, and hold `_` inside.
+pub fn is_dns1123_subdomain_with_underscore(value: &str) -> Vec<String> {
+    const ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '_', '-' or '.', and must start and end with an alphanumeric character";
+    const FMT: &str = r"_?[a-z0-9]([-_a-z0-9]*[a-z0-9])?(\._?[a-z0-9]([-_a-z0-9]*[a-z0-9])?)*";
+    let mut errs = Vec::new();
+    if value.len() > DNS1123_SUBDOMAIN_MAX_LENGTH {
+        errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
+    }
+    let label_ok = |label: &str| {
+        let b = label.strip_prefix('_').unwrap_or(label).as_bytes();
+        let edge = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        edge(b.first())
+            && edge(b.last())
+            && b.iter()
+                .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+    };
+    if !value.split('.').all(label_ok) {
+        errs.push(regex_error(ERR, FMT, &["example.com"]));
+    }
+    errs
+}
+
 /// Upstream's `IsQualifiedName` (label keys, annotation keys, finalizers, condition types).
 pub fn is_qualified_name(value: &str) -> Vec<String> {
     let mut errs = Vec::new();

@@ -3,8 +3,8 @@
 //! probes) and `ValidatePodCreate`/`ValidatePodUpdate`/`ValidatePodStatusUpdate`.
 //!
 //! Works on JSON so it serves both Pods and the templates embedded in Jobs and CronJobs. Rarely
-//! used corners (affinity terms, topology spread, security-context details, most volume plugin
-//! internals) are not checked beyond their shape.
+//! used corners (Windows options, most volume plugin internals) are not checked beyond their
+//! shape.
 
 use super::format::{self, invalid_each};
 use super::metadata::{self, validate_annotations, validate_labels, validate_nonnegative};
@@ -95,6 +95,22 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
         &path.child("nodeSelector"),
     ));
     errs.extend(validate_pod_security_context(spec, path));
+    errs.extend(security::validate_pod_security(spec, path));
+    let host_users = security::host_users(spec);
+    for kind in ["initContainers", "containers"] {
+        for (i, c) in arr(spec, kind).iter().enumerate() {
+            if let Some(sc) = obj(c, "securityContext") {
+                let p = path.child(kind).index(i).child("securityContext");
+                errs.extend(security::validate_container_security(sc, host_users, &p));
+            }
+        }
+    }
+    if let Some(affinity) = obj(spec, "affinity") {
+        errs.extend(scheduling::validate_affinity(
+            affinity,
+            &path.child("affinity"),
+        ));
+    }
     errs.extend(validate_dns_config(
         spec,
         dns_policy,
@@ -117,6 +133,11 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
             errs.push(FieldError::duplicate(&p, n));
         }
     }
+    errs.extend(scheduling::validate_topology_spread_constraints(
+        arr(spec, "topologySpreadConstraints"),
+        &path.child("topologySpreadConstraints"),
+    ));
+    errs.extend(security::validate_host_users(spec, path));
     for (field, name_fn) in [
         (
             "serviceAccountName",
@@ -152,6 +173,18 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
         arr(spec, "tolerations"),
         &path.child("tolerations"),
     ));
+    for (i, alias) in arr(spec, "hostAliases").iter().enumerate() {
+        let p = path.child("hostAliases").index(i);
+        errs.extend(validate_ip(json_str(alias, "ip"), &p.child("ip")));
+        for (j, name) in arr(alias, "hostnames").iter().enumerate() {
+            let name = name.as_str().unwrap_or_default();
+            errs.extend(invalid_each(
+                &p.child("hostnames").index(j),
+                name,
+                format::is_dns1123_subdomain(name),
+            ));
+        }
+    }
     let pcn = json_str(spec, "priorityClassName");
     if !pcn.is_empty() {
         errs.extend(invalid_each(
@@ -181,10 +214,13 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
     if let Some(os) = obj(spec, "os") {
         let name = json_str(os, "name");
         if name.is_empty() {
-            errs.push(FieldError::required(&path.child("os").child("name"), ""));
+            errs.push(FieldError::required(
+                &path.child("os").child("name"),
+                "cannot be empty",
+            ));
         } else if name != "linux" && name != "windows" {
             errs.push(FieldError::not_supported(
-                &path.child("os").child("name"),
+                &path.child("os"),
                 name,
                 &["linux", "windows"],
             ));
@@ -277,6 +313,41 @@ fn validate_dns_config(spec: &Value, dns_policy: &str, path: &Path) -> ErrorList
                 "must not have more than 3 nameservers",
             ));
         }
+        for (i, server) in ns.iter().enumerate() {
+            let server = server.as_str().unwrap_or_default();
+            errs.extend(validate_ip(server, &path.child("nameservers").index(i)));
+        }
+        let searches = arr(cfg, "searches");
+        let joined: Vec<&str> = searches.iter().filter_map(Value::as_str).collect();
+        if searches.len() > MAX_DNS_SEARCH_PATHS {
+            errs.push(FieldError::invalid(
+                &path.child("searches"),
+                Value::from(searches.to_vec()),
+                format!("must not have more than {MAX_DNS_SEARCH_PATHS} search paths"),
+            ));
+        }
+        if joined.join(" ").len() > MAX_DNS_SEARCH_LIST_CHARS {
+            errs.push(FieldError::invalid(
+                &path.child("searches"),
+                Value::from(searches.to_vec()),
+                format!(
+                    "must not have more than {MAX_DNS_SEARCH_LIST_CHARS} characters (including spaces) in the search list"
+                ),
+            ));
+        }
+        for (i, search) in joined.iter().enumerate() {
+            // Upstream's relaxed search validation (on in 1.33): `.` alone is allowed, and a
+            // domain may have a trailing dot and underscores.
+            if *search == "." {
+                continue;
+            }
+            let domain = search.strip_suffix('.').unwrap_or(search);
+            errs.extend(invalid_each(
+                &path.child("searches").index(i),
+                domain,
+                format::is_dns1123_subdomain_with_underscore(domain),
+            ));
+        }
         for (i, o) in arr(cfg, "options").iter().enumerate() {
             if json_str(o, "name").is_empty() {
                 errs.push(FieldError::required(
@@ -287,6 +358,22 @@ fn validate_dns_config(spec: &Value, dns_policy: &str, path: &Path) -> ErrorList
         }
     }
     errs
+}
+
+/// How many search domains, and characters of them, a pod's DNS configuration may have.
+const MAX_DNS_SEARCH_PATHS: usize = 32;
+const MAX_DNS_SEARCH_LIST_CHARS: usize = 2048;
+
+/// `IsValidIP`: an IPv4 or IPv6 address.
+fn validate_ip(value: &str, path: &Path) -> ErrorList {
+    if value.parse::<std::net::IpAddr>().is_ok() {
+        return ErrorList::new();
+    }
+    vec![FieldError::invalid(
+        path,
+        value,
+        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+    )]
 }
 
 /// `ValidateTolerations`.
@@ -1140,6 +1227,8 @@ pub fn validate_pod_create(pod: &Value) -> ErrorList {
 }
 
 mod resources;
+mod scheduling;
+mod security;
 #[cfg(test)]
 mod tests;
 mod update;

@@ -290,3 +290,169 @@ fn pod_status_update_may_not_change_node_name() {
         vec!["status.nodeName: Forbidden: may not be changed directly"]
     );
 }
+
+/// The spec's errors, for a spec made of a valid one and `extra`'s fields.
+fn errors_with(extra: Value) -> Vec<String> {
+    let mut spec = spec_with(json!([container()]));
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    msgs(&validate_pod_spec(&spec, &p()))
+}
+
+#[test]
+fn node_affinity_requirements_are_checked_as_upstream() {
+    let na =
+        "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution";
+    let required = |exprs: Value| {
+        errors_with(
+            json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+            {"nodeSelectorTerms": [{"matchExpressions": exprs}]}}}}),
+        )
+    };
+    assert_eq!(
+        required(json!([{"key": "kubernetes.io/hostname", "operator": "in", "values": ["n"]}])),
+        vec![format!(
+            "{na}.nodeSelectorTerms[0].matchExpressions[0].operator: Invalid value: \"in\": not a valid selector operator"
+        )]
+    );
+    assert_eq!(
+        required(
+            json!([{"key": "k", "operator": "In"}, {"key": "k", "operator": "Gt", "values": ["1", "2"]}])
+        ),
+        vec![
+            format!(
+                "{na}.nodeSelectorTerms[0].matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'"
+            ),
+            format!(
+                "{na}.nodeSelectorTerms[0].matchExpressions[1].values: Required value: must be specified single value when `operator` is 'Lt' or 'Gt'"
+            ),
+        ]
+    );
+    assert_eq!(
+        errors_with(
+            json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+            {"nodeSelectorTerms": []}}}})
+        ),
+        vec![format!(
+            "{na}.nodeSelectorTerms: Required value: must have at least one node selector term"
+        )]
+    );
+    assert_eq!(
+        errors_with(
+            json!({"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution":
+            [{"weight": 0, "preference": {"matchFields": [{"key": "metadata.labels", "operator": "In", "values": ["a"]}]}}]}}})
+        ),
+        vec![
+            "spec.template.spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: Invalid value: 0: must be in the range 1-100",
+            "spec.template.spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchFields[0].key: Invalid value: \"metadata.labels\": not a valid field selector key",
+        ]
+    );
+}
+
+#[test]
+fn pod_anti_affinity_needs_a_topology_key() {
+    let errs = errors_with(
+        json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+        [{"labelSelector": {"matchLabels": {"app": "a"}}}]}}}),
+    );
+    let t = "spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey";
+    assert_eq!(errs[0], format!("{t}: Required value: can not be empty"));
+    assert!(errs[1..].iter().all(|e| e.starts_with(t)), "{errs:?}");
+}
+
+#[test]
+fn topology_spread_constraints_are_checked_as_upstream() {
+    let c = "spec.template.spec.topologySpreadConstraints";
+    assert_eq!(
+        errors_with(json!({"topologySpreadConstraints": [
+            {"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "Bogus"},
+            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "minDomains": 2},
+            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "nodeTaintsPolicy": "Sometimes"}]})),
+        vec![
+            format!("{c}[0].maxSkew: Invalid value: 0: must be greater than zero"),
+            format!(
+                "{c}[0].whenUnsatisfiable: Unsupported value: \"Bogus\": supported values: \"DoNotSchedule\", \"ScheduleAnyway\""
+            ),
+            format!(
+                "{c}[1].{{topologyKey, whenUnsatisfiable}}: Duplicate value: \"{{zone, DoNotSchedule}}\""
+            ),
+            format!(
+                "{c}[2].nodeTaintsPolicy: Unsupported value: \"Sometimes\": supported values: \"Honor\", \"Ignore\""
+            ),
+        ]
+    );
+}
+
+#[test]
+fn security_contexts_host_users_and_addresses_are_checked_as_upstream() {
+    let mut c = container();
+    c["securityContext"] =
+        json!({"procMount": "Unmasked", "seccompProfile": {"type": "Localhost"}});
+    let mut spec = spec_with(json!([c]));
+    spec["shareProcessNamespace"] = json!(true);
+    spec["hostPID"] = json!(true);
+    spec["securityContext"] =
+        json!({"fsGroupChangePolicy": "Sometimes", "appArmorProfile": {"type": "Localhost"}});
+    spec["hostAliases"] = json!([{"ip": "notanip", "hostnames": ["ok.example"]}]);
+    spec["dnsConfig"] = json!({"nameservers": ["1.1.1.1", "x"], "searches": ["ok.example.", ".", "_srv.example", "Bad!"]});
+    let s = "spec.template.spec";
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec, &p())),
+        vec![
+            format!(
+                "{s}.securityContext.shareProcessNamespace: Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled"
+            ),
+            format!(
+                "{s}.securityContext.fsGroupChangePolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnRootMismatch\""
+            ),
+            format!(
+                "{s}.securityContext.appArmorProfile.localhostProfile: Required value: must be set when AppArmor type is Localhost"
+            ),
+            format!(
+                "{s}.containers[0].securityContext.procMount: Invalid value: \"Unmasked\": `hostUsers` must be false to use `Unmasked`"
+            ),
+            format!(
+                "{s}.containers[0].securityContext.seccompProfile.localhostProfile: Required value: must be set when seccomp type is Localhost"
+            ),
+            format!(
+                "{s}.dnsConfig.nameservers[1]: Invalid value: \"x\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+            ),
+            format!(
+                "{s}.dnsConfig.searches[3]: Invalid value: \"Bad!\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '_', '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '_?[a-z0-9]([-_a-z0-9]*[a-z0-9])?(\\._?[a-z0-9]([-_a-z0-9]*[a-z0-9])?)*')"
+            ),
+            format!(
+                "{s}.hostAliases[0].ip: Invalid value: \"notanip\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+            ),
+        ]
+    );
+    let mut user_ns = spec_with(json!([container()]));
+    user_ns["hostUsers"] = json!(false);
+    user_ns["hostNetwork"] = json!(true);
+    assert_eq!(
+        msgs(&validate_pod_spec(&user_ns, &p())),
+        vec![format!(
+            "{s}.hostNetwork: Forbidden: when `pod.Spec.HostUsers` is false"
+        )]
+    );
+}
+
+#[test]
+fn an_ephemeral_volume_needs_a_claim_template() {
+    let v = "spec.template.spec.volumes[0].ephemeral.volumeClaimTemplate";
+    assert_eq!(
+        errors_with(json!({"volumes": [{"name": "e", "ephemeral": {}}]})),
+        vec![format!("{v}: Required value")]
+    );
+    assert_eq!(
+        errors_with(
+            json!({"volumes": [{"name": "e", "ephemeral": {"volumeClaimTemplate":
+            {"metadata": {"name": "x"}, "spec": {}}}}]})
+        ),
+        vec![
+            format!("{v}.metadata.name: Forbidden: cannot be set"),
+            format!("{v}.spec.accessModes: Required value: at least 1 access mode is required"),
+            format!("{v}.spec.resources[storage]: Required value"),
+        ]
+    );
+}

@@ -78,6 +78,39 @@ fn file_mode_ok(v: &Value, key: &str) -> Option<i64> {
     json_i64(v, key).filter(|m| !(0..=0o777).contains(m))
 }
 
+/// `validateEphemeralVolumeSource`: a claim template whose metadata holds only labels and
+/// annotations, and a valid claim spec.
+fn validate_ephemeral(src: &Value, path: &Path) -> ErrorList {
+    let p = path.child("volumeClaimTemplate");
+    let Some(template) = obj(src, "volumeClaimTemplate") else {
+        return vec![FieldError::required(&p, "")];
+    };
+    let mut errs = ErrorList::new();
+    let meta = template.get("metadata").and_then(Value::as_object);
+    for (field, value) in meta.into_iter().flatten() {
+        match field.as_str() {
+            "labels" => errs.extend(crate::validation::metadata::validate_labels(
+                Some(value),
+                &p.child("metadata").child("labels"),
+            )),
+            "annotations" => errs.extend(crate::validation::metadata::validate_annotations(
+                Some(value),
+                &p.child("metadata").child("annotations"),
+            )),
+            other => errs.push(FieldError::forbidden(
+                &p.child("metadata").child(other),
+                "cannot be set",
+            )),
+        }
+    }
+    let spec = template.get("spec").unwrap_or(&Value::Null);
+    errs.extend(crate::validation::core::validate_pvc_spec(
+        spec,
+        &p.child("spec"),
+    ));
+    errs
+}
+
 const FILE_MODE_MSG: &str = "must be a number between 0 and 0777 (octal), both inclusive";
 
 fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
@@ -95,6 +128,7 @@ fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
         first = Some(key);
         let p = path.child(key);
         match *key {
+            "ephemeral" => errs.extend(validate_ephemeral(src, &p)),
             "hostPath" => {
                 let hp = json_str(src, "path");
                 if hp.is_empty() {
