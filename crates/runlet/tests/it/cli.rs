@@ -190,7 +190,12 @@ fn cli_apply_wait_get_describe_logs_delete_round_trip() {
     );
     let unmet = runlet(
         &s,
-        &["wait", "job/hello", "--for=condition=Suspended", "--timeout=0"],
+        &[
+            "wait",
+            "job/hello",
+            "--for=condition=Suspended",
+            "--timeout=0",
+        ],
     );
     assert_eq!(unmet.status.code(), Some(1));
     assert_eq!(

@@ -275,6 +275,78 @@ fn immutable_template_and_invalid_input_get_field_errors() {
     );
 }
 
+/// A Job is stored as upstream's Go types store it: quantities in canonical form, and the
+/// `false`/`""` of `omitempty` fields left out, so that writing the manifest back as it was
+/// written (`kubectl replace` here; a Go controller's read-modify-write the same) does not
+/// change the immutable template. A node affinity runlet's scheduler could not read is
+/// refused at once, as upstream's validation refuses it.
+#[test]
+fn jobs_are_stored_in_upstream_s_form_and_written_back_unchanged() {
+    let s = Server::start();
+    let manifest = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: canonical
+spec:
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      hostNetwork: false
+      containers:
+      - name: c
+        image: busybox
+        command: [\"true\"]
+        stdin: false
+        workingDir: \"\"
+        resources:
+          requests: {cpu: \"0.5\", memory: 1024Mi}
+        volumeMounts: [{name: scratch, mountPath: /scratch, readOnly: false}]
+      volumes: [{name: scratch, emptyDir: {}}]
+";
+    s.kubectl_stdin(&["create", "-f", "-"], manifest);
+    let stored = json(&s.kubectl_ok(&["get", "job", "canonical", "-o", "json"]));
+    let spec = &stored["spec"]["template"]["spec"];
+    let c = &spec["containers"][0];
+    assert_eq!(
+        c["resources"]["requests"],
+        serde_json::json!({"cpu": "500m", "memory": "1Gi"}),
+        "{stored}"
+    );
+    for absent in [
+        &c["stdin"],
+        &c["workingDir"],
+        &c["volumeMounts"][0]["readOnly"],
+        &spec["hostNetwork"],
+    ] {
+        assert!(absent.is_null(), "{stored}");
+    }
+    assert_eq!(spec["volumes"][0]["emptyDir"], serde_json::json!({}));
+    // Resumed by a client that writes the template back as the manifest wrote it: the same
+    // template, as upstream compares it.
+    let mut resumed = stored.clone();
+    resumed["spec"]["suspend"] = serde_json::json!(false);
+    let c = &mut resumed["spec"]["template"]["spec"]["containers"][0];
+    c["stdin"] = serde_json::json!(false);
+    c["resources"]["requests"]["cpu"] = serde_json::json!("0.5");
+    c["volumeMounts"][0]["readOnly"] = serde_json::json!(false);
+    s.kubectl_stdin(&["replace", "-f", "-"], &resumed.to_string());
+    let after = json(&s.kubectl_ok(&["get", "job", "canonical", "-o", "json"]));
+    assert_eq!(after["spec"]["suspend"], false);
+    assert_eq!(after["spec"]["template"], stored["spec"]["template"]);
+    let affinity = PI_JOB.replace("name: pi\n", "name: pinned\n").replace(
+        "      restartPolicy: Never\n",
+        "      restartPolicy: Never\n      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n            - matchExpressions: [{key: kubernetes.io/hostname, operator: in, values: [node-a]}]\n",
+    );
+    let out = s.kubectl_with(&["create", "-f", "-"], Some(&affinity), &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator: Invalid value: \"in\": not a valid selector operator"),
+        "{err}"
+    );
+}
+
 #[test]
 fn kubectl_edit_through_an_editor_script() {
     let s = Server::start();
