@@ -4,10 +4,22 @@
 //! upstream's `k8s.io/api/core/v1/types.go`, `k8s.io/api/batch/v1/types.go` and
 //! `k8s.io/apimachinery/pkg/apis/meta/v1/types.go` (v0.33, which have no `omitzero`).
 
-/// The zero-omitted scalar fields of the Go type `component`, if it has any.
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// The zero-omitted scalar fields of the Go type `component`, if it has any: looked up in a
+/// map built once, since every object of every write asks.
 pub fn zero_omitted(component: &str) -> Option<&'static [&'static str]> {
-    let fields: &[&str] = match component.strip_prefix("io.k8s.")? {
-        "api.core.v1.PodSpec" => &[
+    static BY_COMPONENT: LazyLock<HashMap<&'static str, &'static [&'static str]>> =
+        LazyLock::new(|| ZERO_OMITTED.iter().copied().collect());
+    BY_COMPONENT.get(component).copied()
+}
+
+/// Per Go type (as its OpenAPI component is named), its zero-omitted scalar fields.
+static ZERO_OMITTED: &[(&str, &[&str])] = &[
+    (
+        "io.k8s.api.core.v1.PodSpec",
+        &[
             "restartPolicy",
             "dnsPolicy",
             "serviceAccountName",
@@ -21,7 +33,10 @@ pub fn zero_omitted(component: &str) -> Option<&'static [&'static str]> {
             "schedulerName",
             "priorityClassName",
         ],
-        "apimachinery.pkg.apis.meta.v1.ObjectMeta" => &[
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        &[
             "name",
             "generateName",
             "namespace",
@@ -30,14 +45,20 @@ pub fn zero_omitted(component: &str) -> Option<&'static [&'static str]> {
             "resourceVersion",
             "generation",
         ],
-        "apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry" => &[
+    ),
+    (
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry",
+        &[
             "manager",
             "operation",
             "apiVersion",
             "fieldsType",
             "subresource",
         ],
-        "api.core.v1.Container" => &[
+    ),
+    (
+        "io.k8s.api.core.v1.Container",
+        &[
             "image",
             "workingDir",
             "terminationMessagePath",
@@ -47,7 +68,10 @@ pub fn zero_omitted(component: &str) -> Option<&'static [&'static str]> {
             "stdinOnce",
             "tty",
         ],
-        "api.core.v1.EphemeralContainer" => &[
+    ),
+    (
+        "io.k8s.api.core.v1.EphemeralContainer",
+        &[
             "image",
             "workingDir",
             "terminationMessagePath",
@@ -58,38 +82,80 @@ pub fn zero_omitted(component: &str) -> Option<&'static [&'static str]> {
             "tty",
             "targetContainerName",
         ],
-        "api.core.v1.LocalObjectReference" => &["name"],
-        "api.core.v1.Toleration" => &["key", "operator", "value", "effect"],
-        "api.core.v1.EmptyDirVolumeSource" => &["medium"],
-        "api.core.v1.GCEPersistentDiskVolumeSource" => &["fsType", "partition", "readOnly"],
-        "api.core.v1.AWSElasticBlockStoreVolumeSource" => &["fsType", "partition", "readOnly"],
-        "api.core.v1.GitRepoVolumeSource" => &["revision", "directory"],
-        "api.core.v1.SecretVolumeSource" => &["secretName"],
-        "api.core.v1.NFSVolumeSource" => &["readOnly"],
-        "api.core.v1.ISCSIVolumeSource" => &[
+    ),
+    ("io.k8s.api.core.v1.LocalObjectReference", &["name"]),
+    (
+        "io.k8s.api.core.v1.Toleration",
+        &["key", "operator", "value", "effect"],
+    ),
+    ("io.k8s.api.core.v1.EmptyDirVolumeSource", &["medium"]),
+    (
+        "io.k8s.api.core.v1.GCEPersistentDiskVolumeSource",
+        &["fsType", "partition", "readOnly"],
+    ),
+    (
+        "io.k8s.api.core.v1.AWSElasticBlockStoreVolumeSource",
+        &["fsType", "partition", "readOnly"],
+    ),
+    (
+        "io.k8s.api.core.v1.GitRepoVolumeSource",
+        &["revision", "directory"],
+    ),
+    ("io.k8s.api.core.v1.SecretVolumeSource", &["secretName"]),
+    ("io.k8s.api.core.v1.NFSVolumeSource", &["readOnly"]),
+    (
+        "io.k8s.api.core.v1.ISCSIVolumeSource",
+        &[
             "iscsiInterface",
             "fsType",
             "readOnly",
             "chapAuthDiscovery",
             "chapAuthSession",
         ],
-        "api.core.v1.GlusterfsVolumeSource" => &["readOnly"],
-        "api.core.v1.PersistentVolumeClaimVolumeSource" => &["readOnly"],
-        "api.core.v1.RBDVolumeSource" => &["fsType", "pool", "user", "keyring", "readOnly"],
-        "api.core.v1.FlexVolumeSource" => &["fsType", "readOnly"],
-        "api.core.v1.CinderVolumeSource" => &["fsType", "readOnly"],
-        "api.core.v1.CephFSVolumeSource" => &["path", "user", "secretFile", "readOnly"],
-        "api.core.v1.FlockerVolumeSource" => &["datasetName", "datasetUUID"],
-        "api.core.v1.FCVolumeSource" => &["fsType", "readOnly"],
-        "api.core.v1.AzureFileVolumeSource" => &["readOnly"],
-        "api.core.v1.ConfigMapVolumeSource" => &["name"],
-        "api.core.v1.VsphereVirtualDiskVolumeSource" => {
-            &["fsType", "storagePolicyName", "storagePolicyID"]
-        }
-        "api.core.v1.QuobyteVolumeSource" => &["readOnly", "user", "group", "tenant"],
-        "api.core.v1.PhotonPersistentDiskVolumeSource" => &["fsType"],
-        "api.core.v1.PortworxVolumeSource" => &["fsType", "readOnly"],
-        "api.core.v1.ScaleIOVolumeSource" => &[
+    ),
+    ("io.k8s.api.core.v1.GlusterfsVolumeSource", &["readOnly"]),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeClaimVolumeSource",
+        &["readOnly"],
+    ),
+    (
+        "io.k8s.api.core.v1.RBDVolumeSource",
+        &["fsType", "pool", "user", "keyring", "readOnly"],
+    ),
+    (
+        "io.k8s.api.core.v1.FlexVolumeSource",
+        &["fsType", "readOnly"],
+    ),
+    (
+        "io.k8s.api.core.v1.CinderVolumeSource",
+        &["fsType", "readOnly"],
+    ),
+    (
+        "io.k8s.api.core.v1.CephFSVolumeSource",
+        &["path", "user", "secretFile", "readOnly"],
+    ),
+    (
+        "io.k8s.api.core.v1.FlockerVolumeSource",
+        &["datasetName", "datasetUUID"],
+    ),
+    ("io.k8s.api.core.v1.FCVolumeSource", &["fsType", "readOnly"]),
+    ("io.k8s.api.core.v1.AzureFileVolumeSource", &["readOnly"]),
+    ("io.k8s.api.core.v1.ConfigMapVolumeSource", &["name"]),
+    (
+        "io.k8s.api.core.v1.QuobyteVolumeSource",
+        &["readOnly", "user", "group", "tenant"],
+    ),
+    (
+        "io.k8s.api.core.v1.PhotonPersistentDiskVolumeSource",
+        &["fsType"],
+    ),
+    (
+        "io.k8s.api.core.v1.PortworxVolumeSource",
+        &["fsType", "readOnly"],
+    ),
+    (
+        "io.k8s.api.core.v1.ScaleIOVolumeSource",
+        &[
             "sslEnabled",
             "protectionDomain",
             "storagePool",
@@ -98,39 +164,69 @@ pub fn zero_omitted(component: &str) -> Option<&'static [&'static str]> {
             "fsType",
             "readOnly",
         ],
-        "api.core.v1.StorageOSVolumeSource" => {
-            &["volumeName", "volumeNamespace", "fsType", "readOnly"]
-        }
-        "api.core.v1.ImageVolumeSource" => &["reference", "pullPolicy"],
-        "api.core.v1.ContainerPort" => &["name", "hostPort", "protocol", "hostIP"],
-        "api.core.v1.EnvFromSource" => &["prefix"],
-        "api.core.v1.EnvVar" => &["value"],
-        "api.core.v1.VolumeMount" => &["readOnly", "subPath", "subPathExpr"],
-        "api.core.v1.Probe" => &[
+    ),
+    (
+        "io.k8s.api.core.v1.ImageVolumeSource",
+        &["reference", "pullPolicy"],
+    ),
+    (
+        "io.k8s.api.core.v1.ContainerPort",
+        &["name", "hostPort", "protocol", "hostIP"],
+    ),
+    ("io.k8s.api.core.v1.EnvFromSource", &["prefix"]),
+    ("io.k8s.api.core.v1.EnvVar", &["value"]),
+    (
+        "io.k8s.api.core.v1.VolumeMount",
+        &["readOnly", "subPath", "subPathExpr"],
+    ),
+    (
+        "io.k8s.api.core.v1.Probe",
+        &[
             "initialDelaySeconds",
             "timeoutSeconds",
             "periodSeconds",
             "successThreshold",
             "failureThreshold",
         ],
-        "api.core.v1.SELinuxOptions" => &["user", "role", "type", "level"],
-        "api.core.v1.PodDNSConfigOption" => &["name"],
-        "api.core.v1.ResourceClaim" => &["request"],
-        "api.core.v1.ConfigMapEnvSource" => &["name"],
-        "api.core.v1.SecretEnvSource" => &["name"],
-        "api.core.v1.HTTPGetAction" => &["path", "host", "scheme"],
-        "api.core.v1.TCPSocketAction" => &["host"],
-        "api.core.v1.ObjectFieldSelector" => &["apiVersion"],
-        "api.core.v1.ResourceFieldSelector" => &["containerName"],
-        "api.core.v1.SecretProjection" => &["name"],
-        "api.core.v1.ConfigMapProjection" => &["name"],
-        "api.core.v1.ServiceAccountTokenProjection" => &["audience"],
-        "api.core.v1.PersistentVolumeClaimSpec" => &["volumeName"],
-        "api.core.v1.ConfigMapKeySelector" => &["name"],
-        "api.core.v1.SecretKeySelector" => &["name"],
-        "api.batch.v1.JobStatus" => &["active", "succeeded", "failed", "completedIndexes"],
-        "api.batch.v1.JobCondition" => &["reason", "message"],
-        "api.core.v1.PodStatus" => &[
+    ),
+    (
+        "io.k8s.api.core.v1.SELinuxOptions",
+        &["user", "role", "type", "level"],
+    ),
+    ("io.k8s.api.core.v1.PodDNSConfigOption", &["name"]),
+    ("io.k8s.api.core.v1.ResourceClaim", &["request"]),
+    ("io.k8s.api.core.v1.ConfigMapEnvSource", &["name"]),
+    ("io.k8s.api.core.v1.SecretEnvSource", &["name"]),
+    (
+        "io.k8s.api.core.v1.HTTPGetAction",
+        &["path", "host", "scheme"],
+    ),
+    ("io.k8s.api.core.v1.TCPSocketAction", &["host"]),
+    ("io.k8s.api.core.v1.ObjectFieldSelector", &["apiVersion"]),
+    (
+        "io.k8s.api.core.v1.ResourceFieldSelector",
+        &["containerName"],
+    ),
+    ("io.k8s.api.core.v1.SecretProjection", &["name"]),
+    ("io.k8s.api.core.v1.ConfigMapProjection", &["name"]),
+    (
+        "io.k8s.api.core.v1.ServiceAccountTokenProjection",
+        &["audience"],
+    ),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeClaimSpec",
+        &["volumeName"],
+    ),
+    ("io.k8s.api.core.v1.ConfigMapKeySelector", &["name"]),
+    ("io.k8s.api.core.v1.SecretKeySelector", &["name"]),
+    (
+        "io.k8s.api.batch.v1.JobStatus",
+        &["active", "succeeded", "failed", "completedIndexes"],
+    ),
+    ("io.k8s.api.batch.v1.JobCondition", &["reason", "message"]),
+    (
+        "io.k8s.api.core.v1.PodStatus",
+        &[
             "observedGeneration",
             "phase",
             "message",
@@ -141,15 +237,22 @@ pub fn zero_omitted(component: &str) -> Option<&'static [&'static str]> {
             "qosClass",
             "resize",
         ],
-        "api.core.v1.PodCondition" => &["observedGeneration", "reason", "message"],
-        "api.core.v1.ContainerStatus" => &["containerID"],
-        "api.core.v1.VolumeMountStatus" => &["readOnly"],
-        "api.core.v1.ContainerStateWaiting" => &["reason", "message"],
-        "api.core.v1.ContainerStateTerminated" => &["signal", "reason", "message", "containerID"],
-        _ => return None,
-    };
-    Some(fields)
-}
+    ),
+    (
+        "io.k8s.api.core.v1.PodCondition",
+        &["observedGeneration", "reason", "message"],
+    ),
+    ("io.k8s.api.core.v1.ContainerStatus", &["containerID"]),
+    ("io.k8s.api.core.v1.VolumeMountStatus", &["readOnly"]),
+    (
+        "io.k8s.api.core.v1.ContainerStateWaiting",
+        &["reason", "message"],
+    ),
+    (
+        "io.k8s.api.core.v1.ContainerStateTerminated",
+        &["signal", "reason", "message", "containerID"],
+    ),
+];
 
 /// Whether an empty list or map in field `field` of Go type `component` stays: the few
 /// collections without `omitempty` (every other one is left out when empty). Only Go types
