@@ -6,6 +6,7 @@
 //! ([`paths`]). Documents are built once, on first use, and served from memory; the index
 //! carries a hash of each document so clients cache them by URL, as upstream's does.
 
+mod enums;
 mod extensions;
 mod paths;
 mod schemas;

@@ -184,6 +184,16 @@ fn add_extensions(schemas: &mut BTreeMap<String, Value>) {
             target.insert((*ext).to_string(), value);
         }
     }
+    for (schema, property, values) in super::enums::FIELD_ENUMS {
+        let target = schemas
+            .get_mut(*schema)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(*property))
+            .and_then(Value::as_object_mut);
+        if let Some(target) = target {
+            target.insert("enum".into(), Value::from(values.to_vec()));
+        }
+    }
     for (schema, ext, raw) in SCHEMA_EXTENSIONS {
         let Ok(value) = serde_json::from_str::<Value>(raw) else {
             continue;

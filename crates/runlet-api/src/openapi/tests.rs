@@ -229,3 +229,28 @@ fn required_fields_are_upstream_s() {
     );
     assert!(schema(&core, "io.k8s.apimachinery.pkg.apis.meta.v1.Status")["required"].is_null());
 }
+
+#[test]
+fn enum_fields_list_their_values_for_kubectl_explain() {
+    let batch = doc("batch", "v1");
+    let rule = schema(&batch, "io.k8s.api.batch.v1.PodFailurePolicyRule");
+    assert_eq!(
+        rule.pointer("/properties/action/enum"),
+        Some(&json!(["Count", "FailIndex", "FailJob", "Ignore"]))
+    );
+    let pod = schema(&batch, "io.k8s.api.core.v1.PodSpec");
+    assert_eq!(
+        pod.pointer("/properties/restartPolicy/enum"),
+        Some(&json!(["Always", "Never", "OnFailure"]))
+    );
+    // Every entry of the table names a property that exists.
+    for (name, property, _) in super::enums::FIELD_ENUMS {
+        let in_some_doc = ["batch", ""].iter().any(|g| {
+            let d = doc(g, "v1");
+            schema(&d, name)
+                .pointer(&format!("/properties/{property}/enum"))
+                .is_some()
+        });
+        assert!(in_some_doc, "{name}.{property}");
+    }
+}
