@@ -105,6 +105,13 @@ pub fn validate_pod_spec(spec: &Value, path: &Path) -> ErrorList {
             }
         }
     }
+    for (i, c) in arr(spec, "containers").iter().enumerate() {
+        errs.extend(validate_resize_policy(
+            arr(c, "resizePolicy"),
+            restart_policy,
+            &path.child("containers").index(i).child("resizePolicy"),
+        ));
+    }
     if let Some(affinity) = obj(spec, "affinity") {
         errs.extend(scheduling::validate_affinity(
             affinity,
@@ -360,6 +367,42 @@ fn validate_dns_config(spec: &Value, dns_policy: &str, path: &Path) -> ErrorList
     errs
 }
 
+/// `validateResizePolicy`: CPU and memory once each, and under `restartPolicy: Never` (every
+/// Job but `OnFailure` ones) no restart to resize. Upstream's paths have no index.
+fn validate_resize_policy(policies: &[Value], pod_restart: &str, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let mut seen = BTreeSet::new();
+    for (i, policy) in policies.iter().enumerate() {
+        let resource = json_str(policy, "resourceName");
+        if !seen.insert(resource) {
+            errs.push(FieldError::duplicate(&path.index(i), resource));
+        }
+        match resource {
+            "cpu" | "memory" => {}
+            "" => errs.push(FieldError::required(path, "")),
+            other => errs.push(FieldError::not_supported(path, other, &["cpu", "memory"])),
+        }
+        let restart = json_str(policy, "restartPolicy");
+        match restart {
+            "NotRequired" | "RestartContainer" => {}
+            "" => errs.push(FieldError::required(path, "")),
+            other => errs.push(FieldError::not_supported(
+                path,
+                other,
+                &["NotRequired", "RestartContainer"],
+            )),
+        }
+        if pod_restart == "Never" && restart != "NotRequired" {
+            errs.push(FieldError::invalid(
+                path,
+                restart,
+                "must be 'NotRequired' when `restartPolicy` is 'Never'",
+            ));
+        }
+    }
+    errs
+}
+
 /// How many search domains, and characters of them, a pod's DNS configuration may have.
 const MAX_DNS_SEARCH_PATHS: usize = 32;
 const MAX_DNS_SEARCH_LIST_CHARS: usize = 2048;
@@ -562,6 +605,7 @@ fn validate_container_common(c: &Value, vols: &VolumeMap, path: &Path) -> ErrorL
     errs.extend(validate_volume_mounts(
         arr(c, "volumeMounts"),
         vols,
+        c.pointer("/securityContext/privileged") == Some(&Value::Bool(true)),
         &path.child("volumeMounts"),
     ));
     match json_str(c, "imagePullPolicy") {
@@ -828,7 +872,55 @@ fn validate_resource_field_selector(rr: &Value, p: &Path, volume: bool) -> Error
             RESOURCE_FIELD_PATHS,
         ));
     }
+    errs.extend(validate_resource_divisor(
+        r,
+        rr.get("divisor"),
+        &p.child("divisor"),
+    ));
     errs
+}
+
+/// `validateContainerResourceDivisor`: a divisor that is set is one of the units of its
+/// resource, compared in canonical form (`1000m` is `1`).
+fn validate_resource_divisor(resource: &str, divisor: Option<&Value>, path: &Path) -> ErrorList {
+    const BYTE_UNITS: &[&str] = &[
+        "1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei",
+    ];
+    let written = match divisor {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return ErrorList::new(),
+    };
+    let canonical = crate::goform::canonical_quantity(&written).unwrap_or(written);
+    if canonical == "0" {
+        return ErrorList::new();
+    }
+    let (units, what): (&[&str], &str) = match resource {
+        "limits.cpu" | "requests.cpu" => {
+            (&["1m", "1"], "1m and 1 are supported with the cpu resource")
+        }
+        "limits.memory" | "requests.memory" => (
+            BYTE_UNITS,
+            "1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the memory resource",
+        ),
+        "limits.ephemeral-storage" | "requests.ephemeral-storage" => (
+            BYTE_UNITS,
+            "1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the local ephemeral storage resource",
+        ),
+        r if r.starts_with("requests.hugepages-") || r.starts_with("limits.hugepages-") => (
+            BYTE_UNITS,
+            "1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the hugepages resource",
+        ),
+        _ => return ErrorList::new(),
+    };
+    if units.contains(&canonical.as_str()) {
+        return ErrorList::new();
+    }
+    vec![FieldError::invalid(
+        path,
+        resource,
+        format!("only divisor's values {what}"),
+    )]
 }
 
 /// Upstream's `validateObjectFieldSelector` against the paths `allowed` where it is used.
@@ -947,7 +1039,12 @@ fn validate_env_from(vars: &[Value], path: &Path) -> ErrorList {
     errs
 }
 
-fn validate_volume_mounts(mounts: &[Value], vols: &VolumeMap, path: &Path) -> ErrorList {
+fn validate_volume_mounts(
+    mounts: &[Value],
+    vols: &VolumeMap,
+    privileged: bool,
+    path: &Path,
+) -> ErrorList {
     let mut errs = ErrorList::new();
     let mut points = BTreeSet::new();
     for (i, m) in mounts.iter().enumerate() {
@@ -987,6 +1084,50 @@ fn validate_volume_mounts(mounts: &[Value], vols: &VolumeMap, path: &Path) -> Er
                 expr,
                 &path.child("subPathExpr"),
             ));
+        }
+        // `validateMountPropagation` and `validateMountRecursiveReadOnly`, at upstream's paths
+        // (without the mount's index).
+        let propagation = m.get("mountPropagation").and_then(Value::as_str);
+        if let Some(mode) = propagation {
+            let p = path.child("mountPropagation");
+            if !matches!(mode, "Bidirectional" | "HostToContainer" | "None") {
+                errs.push(FieldError::not_supported(
+                    &p,
+                    mode,
+                    &["Bidirectional", "HostToContainer", "None"],
+                ));
+            }
+            if mode == "Bidirectional" && !privileged {
+                errs.push(FieldError::forbidden(
+                    &p,
+                    "Bidirectional mount propagation is available only to privileged containers",
+                ));
+            }
+        }
+        if let Some(rro) = m.get("recursiveReadOnly").and_then(Value::as_str) {
+            let p = path.child("recursiveReadOnly");
+            match rro {
+                "Disabled" => {}
+                "Enabled" | "IfPossible" => {
+                    if m.get("readOnly").and_then(Value::as_bool) != Some(true) {
+                        errs.push(FieldError::forbidden(
+                            &p,
+                            "may only be specified when readOnly is true",
+                        ));
+                    }
+                    if propagation.is_some_and(|mode| mode != "None") {
+                        errs.push(FieldError::forbidden(
+                            &p,
+                            "may only be specified when mountPropagation is None or not specified",
+                        ));
+                    }
+                }
+                other => errs.push(FieldError::not_supported(
+                    &p,
+                    other,
+                    &["Disabled", "Enabled", "IfPossible"],
+                )),
+            }
         }
     }
     errs

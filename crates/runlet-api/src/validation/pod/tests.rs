@@ -456,3 +456,36 @@ fn an_ephemeral_volume_needs_a_claim_template() {
         ]
     );
 }
+
+#[test]
+fn mounts_divisors_and_resize_policies_are_checked_as_upstream() {
+    let mut c = container();
+    c["volumeMounts"] = json!([{"name": "v", "mountPath": "/v", "mountPropagation": "Bidirectional",
+        "recursiveReadOnly": "Enabled"}]);
+    c["env"] = json!([{"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "2"}}},
+        {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1024Ki"}}}]);
+    c["resizePolicy"] = json!([{"resourceName": "cpu", "restartPolicy": "RestartContainer"}]);
+    let mut spec = spec_with(json!([c]));
+    spec["volumes"] = json!([{"name": "v", "emptyDir": {}}]);
+    let s = "spec.template.spec.containers[0]";
+    assert_eq!(
+        msgs(&validate_pod_spec(&spec, &p())),
+        vec![
+            format!(
+                "{s}.env[0].valueFrom.resourceFieldRef.divisor: Invalid value: \"limits.cpu\": only divisor's values 1m and 1 are supported with the cpu resource"
+            ),
+            format!(
+                "{s}.volumeMounts.mountPropagation: Forbidden: Bidirectional mount propagation is available only to privileged containers"
+            ),
+            format!(
+                "{s}.volumeMounts.recursiveReadOnly: Forbidden: may only be specified when readOnly is true"
+            ),
+            format!(
+                "{s}.volumeMounts.recursiveReadOnly: Forbidden: may only be specified when mountPropagation is None or not specified"
+            ),
+            format!(
+                "{s}.resizePolicy: Invalid value: \"RestartContainer\": must be 'NotRequired' when `restartPolicy` is 'Never'"
+            ),
+        ]
+    );
+}
