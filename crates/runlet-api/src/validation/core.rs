@@ -626,7 +626,7 @@ pub(crate) fn validate_pvc_spec(spec: &Value, p: &Path) -> ErrorList {
     let mut errs = ErrorList::new();
     errs.extend(validate_access_modes(
         spec,
-        &p,
+        p,
         "at least 1 access mode is required",
     ));
     let storage_path = p.child("resources").key("storage");
@@ -672,7 +672,7 @@ pub(crate) fn validate_pvc_spec(spec: &Value, p: &Path) -> ErrorList {
             .any(|k| json_str(source, k) != json_str(reference, k))
     {
         errs.push(FieldError::invalid(
-            &p,
+            p,
             "spec.dataSource",
             "must match dataSourceRef",
         ));

@@ -294,7 +294,7 @@ fn pod_status_update_may_not_change_node_name() {
 /// The spec's errors, for a spec made of a valid one and `extra`'s fields.
 fn errors_with(extra: Value) -> Vec<String> {
     let mut spec = spec_with(json!([container()]));
-    for (k, v) in extra.as_object().unwrap() {
+    for (k, v) in extra.as_object().expect("an object of fields") {
         spec[k] = v.clone();
     }
     msgs(&validate_pod_spec(&spec, &p()))
