@@ -52,6 +52,8 @@ pub(super) fn default_job(root: &mut Map<String, Value>) {
         "TerminatingOrFailed"
     };
     default_value(spec, "podReplacementPolicy", replacement);
+    // Since 1.29 (kubernetes#120206), so that the selector's generation reads a value.
+    default_value(spec, "manualSelector", false);
     if let Some(template) = ensure_child(spec, "template") {
         default_pod_template(template);
     }
@@ -250,6 +252,7 @@ mod tests {
                 "backoffLimit": 4,
                 "completionMode": "NonIndexed",
                 "completions": 1,
+                "manualSelector": false,
                 "parallelism": 1,
                 "podReplacementPolicy": "TerminatingOrFailed",
                 "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": UID}},
@@ -277,7 +280,6 @@ mod tests {
             "status": {},
         });
         assert_eq!(job, expected);
-        assert!(job["spec"].get("manualSelector").is_none());
     }
 
     #[test]
