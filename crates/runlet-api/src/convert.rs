@@ -70,7 +70,11 @@ pub fn to_served_version(info: &ResourceInfo, stored: Value) -> Value {
     if is_served_as_stored(info, &stored) {
         stored
     } else {
-        rename(&stored, "events.k8s.io/v1", false)
+        // In the served version's Go form: core/v1's `reportingInstance: ""` (a field without
+        // `omitempty` there) is left out of events.k8s.io/v1's.
+        let mut served = rename(&stored, "events.k8s.io/v1", false);
+        crate::goform::canonicalize(info, &mut served);
+        served
     }
 }
 
@@ -92,6 +96,11 @@ mod tests {
         assert_eq!(core["reportingComponent"], "job-controller");
         let events = find("events.k8s.io", "v1", "events").expect("served");
         assert_eq!(to_served_version(events, core), new);
+        let unnamed_instance = json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"},
+            "involvedObject": {"kind": "Job", "name": "pi"}, "reportingComponent": "job-controller",
+            "reportingInstance": ""});
+        let served = to_served_version(events, unnamed_instance);
+        assert_eq!(served.get("reportingInstance"), None, "{served}");
     }
 
     #[test]

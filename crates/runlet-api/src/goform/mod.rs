@@ -25,21 +25,32 @@ const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
 /// Puts `object`, an object of `info`'s kind (or part of one: the fields it has), in the form
 /// upstream stores it.
 pub fn canonicalize(info: &ResourceInfo, object: &mut Value) {
-    let Some((root, components)) = crate::openapi::kind_schema(info.group, info.version, info.kind)
-    else {
+    let Some(kind) = crate::openapi::kind_schema(info.group, info.version, info.kind) else {
         return;
     };
-    walk(object, root, components, 0);
+    walk_resolved(object, Some(kind.name), kind.schema, kind.components, 0);
 }
 
 /// Deeper than any served kind nests (a pod template's projected volume items are about 12).
 const MAX_DEPTH: usize = 32;
 
 fn walk(value: &mut Value, schema: &Value, components: &Map<String, Value>, depth: usize) {
+    let (name, schema) = resolve(schema, components);
+    walk_resolved(value, name, schema, components, depth);
+}
+
+/// As [`walk`], for a schema already resolved to its component `name` (`None` for a schema
+/// written in place).
+fn walk_resolved(
+    value: &mut Value,
+    name: Option<&str>,
+    schema: &Value,
+    components: &Map<String, Value>,
+    depth: usize,
+) {
     if depth > MAX_DEPTH {
         return;
     }
-    let (name, schema) = resolve(schema, components);
     if name == Some(QUANTITY) {
         // A number (`cpu: 1` in YAML) is a quantity too, stored as a string.
         let canonical = match &*value {

@@ -17,6 +17,60 @@ pub fn zero_omitted(component: &str) -> Option<&'static [&'static str]> {
 
 /// Per Go type (as its OpenAPI component is named), its zero-omitted scalar fields.
 static ZERO_OMITTED: &[(&str, &[&str])] = &[
+    // Events: core/v1's `reportingComponent` and `reportingInstance` have no `omitempty`.
+    (
+        "io.k8s.api.core.v1.Event",
+        &["reason", "message", "count", "type", "action"],
+    ),
+    ("io.k8s.api.core.v1.EventSource", &["component", "host"]),
+    ("io.k8s.api.core.v1.EventSeries", &["count"]),
+    (
+        "io.k8s.api.core.v1.ObjectReference",
+        &[
+            "kind",
+            "namespace",
+            "name",
+            "uid",
+            "apiVersion",
+            "resourceVersion",
+            "fieldPath",
+        ],
+    ),
+    (
+        "io.k8s.api.events.v1.Event",
+        &[
+            "reportingController",
+            "reportingInstance",
+            "action",
+            "reason",
+            "note",
+            "type",
+            "deprecatedCount",
+        ],
+    ),
+    ("io.k8s.api.batch.v1.CronJobSpec", &["concurrencyPolicy"]),
+    ("io.k8s.api.core.v1.Taint", &["value"]),
+    (
+        "io.k8s.api.core.v1.NodeSpec",
+        &["podCIDR", "providerID", "unschedulable", "externalID"],
+    ),
+    ("io.k8s.api.core.v1.NodeStatus", &["phase"]),
+    ("io.k8s.api.core.v1.NodeCondition", &["reason", "message"]),
+    ("io.k8s.api.core.v1.NamespaceStatus", &["phase"]),
+    (
+        "io.k8s.api.core.v1.NamespaceCondition",
+        &["reason", "message"],
+    ),
+    ("io.k8s.api.core.v1.PersistentVolumeClaimStatus", &["phase"]),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeClaimCondition",
+        &["reason", "message"],
+    ),
+    (
+        "io.k8s.api.core.v1.PersistentVolumeStatus",
+        &["phase", "message", "reason"],
+    ),
+    ("io.k8s.api.core.v1.Secret", &["type"]),
     (
         "io.k8s.api.core.v1.PodSpec",
         &[

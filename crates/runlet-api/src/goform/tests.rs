@@ -103,3 +103,27 @@ fn collections_without_omitempty_keep_being_empty() {
             "status": {"succeeded": 2, "uncountedTerminatedPods": {}}})
     );
 }
+
+#[test]
+fn a_kind_s_own_fields_and_events_are_stored_in_go_s_form_too() {
+    let cm = stored(
+        "configmaps",
+        "",
+        "v1",
+        json!({"metadata": {"name": "c"}, "data": {}, "binaryData": {}}),
+    );
+    assert_eq!(cm, json!({"metadata": {"name": "c"}}));
+    let event = stored(
+        "events",
+        "",
+        "v1",
+        json!({"metadata": {"name": "e"}, "involvedObject": {"kind": "Node", "name": "n", "namespace": ""},
+            "message": "", "count": 0, "action": "", "reportingComponent": "", "reportingInstance": "",
+            "source": {"component": "kubelet", "host": ""}}),
+    );
+    assert_eq!(
+        event,
+        json!({"metadata": {"name": "e"}, "involvedObject": {"kind": "Node", "name": "n"},
+            "reportingComponent": "", "reportingInstance": "", "source": {"component": "kubelet"}})
+    );
+}

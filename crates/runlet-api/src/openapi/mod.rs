@@ -114,29 +114,36 @@ pub fn kind_node(
     version: &str,
     kind: &str,
 ) -> Option<crate::apply::schema::Node<'static>> {
-    let (root, components) = kind_schema(group, version, kind)?;
-    Some(crate::apply::schema::Node::root(root, components))
+    let kind = kind_schema(group, version, kind)?;
+    Some(crate::apply::schema::Node::root(
+        kind.schema,
+        kind.components,
+    ))
 }
 
-/// A served kind's schema and the components of its document it refers to. Looked up once
-/// per kind: every write asks (see [`crate::goform`]).
-pub fn kind_schema(
-    group: &str,
-    version: &str,
-    kind: &str,
-) -> Option<(&'static Value, &'static Map<String, Value>)> {
-    type Schemas = Vec<((&'static str, &'static str, &'static str), &'static Value)>;
+/// A served kind's schema, found in its group-version's document.
+#[derive(Clone, Copy)]
+pub struct KindSchema {
+    /// The component's name, its Go type's (`io.k8s.api.core.v1.ConfigMap`).
+    pub name: &'static str,
+    pub schema: &'static Value,
+    /// The document's components, which the schema refers to.
+    pub components: &'static Map<String, Value>,
+}
+
+/// A served kind's schema. Looked up once per kind: every write asks (see [`crate::goform`]).
+pub fn kind_schema(group: &str, version: &str, kind: &str) -> Option<KindSchema> {
+    type Schemas = Vec<((&'static str, &'static str, &'static str), KindSchema)>;
     static ROOTS: LazyLock<Schemas> = LazyLock::new(|| {
         RESOURCES
             .iter()
             .filter_map(|r| Some(((r.group, r.version, r.kind), find_root(r)?)))
             .collect()
     });
-    let root = ROOTS
+    ROOTS
         .iter()
-        .find(|((g, v, k), _)| *g == group && *v == version && *k == kind)?
-        .1;
-    Some((root, components_of(group, version)?))
+        .find(|((g, v, k), _)| *g == group && *v == version && *k == kind)
+        .map(|(_, schema)| *schema)
 }
 
 fn components_of(group: &str, version: &str) -> Option<&'static Map<String, Value>> {
@@ -146,8 +153,9 @@ fn components_of(group: &str, version: &str) -> Option<&'static Map<String, Valu
         .as_object()
 }
 
-fn find_root(r: &ResourceInfo) -> Option<&'static Value> {
-    components_of(r.group, r.version)?.values().find(|s| {
+fn find_root(r: &ResourceInfo) -> Option<KindSchema> {
+    let components = components_of(r.group, r.version)?;
+    let (name, schema) = components.iter().find(|(_, s)| {
         s.get("x-kubernetes-group-version-kind")
             .and_then(Value::as_array)
             .is_some_and(|gvks| {
@@ -155,6 +163,11 @@ fn find_root(r: &ResourceInfo) -> Option<&'static Value> {
                     g["group"] == r.group && g["version"] == r.version && g["kind"] == r.kind
                 })
             })
+    })?;
+    Some(KindSchema {
+        name,
+        schema,
+        components,
     })
 }
 
