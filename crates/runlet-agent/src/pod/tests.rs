@@ -67,6 +67,19 @@ impl Env {
         .await
     }
 
+    /// Waits until process `pid` got `signal`.
+    async fn signalled(&self, pid: u32, signal: Signal) {
+        self.wait("the signal", async || {
+            self.os
+                .signals
+                .lock()
+                .unwrap()
+                .contains(&(pid, signal))
+                .then_some(())
+        })
+        .await;
+    }
+
     async fn stop(self) {
         self.cancel.cancel();
         tokio::time::timeout(Duration::from_secs(10), self.task)
@@ -157,15 +170,7 @@ async fn deletion_sends_sigterm_then_sigkill_when_the_grace_period_ends() {
         .delete("p", &DeleteParams::default())
         .await
         .unwrap();
-    env.wait("SIGTERM", async || {
-        env.os
-            .signals
-            .lock()
-            .unwrap()
-            .contains(&(1000, Signal::Term))
-            .then_some(())
-    })
-    .await;
+    env.signalled(1000, Signal::Term).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
         !env.os
@@ -211,15 +216,7 @@ async fn a_terminal_phase_written_by_another_stays_and_stops_the_containers() {
         )
         .await
         .unwrap();
-    env.wait("SIGTERM", async || {
-        env.os
-            .signals
-            .lock()
-            .unwrap()
-            .contains(&(1000, Signal::Term))
-            .then_some(())
-    })
-    .await;
+    env.signalled(1000, Signal::Term).await;
     // The container ends of its SIGTERM; the pod's final status keeps the phase.
     env.wait("the container's end in the status", async || {
         env.status("p")

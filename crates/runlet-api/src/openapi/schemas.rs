@@ -171,26 +171,27 @@ fn list_schema(kind_name: &str, kind_schema: &Value, info: &ResourceInfo) -> Val
 
 /// Adds the generated patch/list extensions to the schemas present.
 fn add_extensions(schemas: &mut BTreeMap<String, Value>) {
-    for (schema, property, ext, raw) in FIELD_EXTENSIONS {
+    fn property<'a>(
+        schemas: &'a mut BTreeMap<String, Value>,
+        schema: &str,
+        property: &str,
+    ) -> Option<&'a mut Map<String, Value>> {
+        schemas
+            .get_mut(schema)?
+            .get_mut("properties")?
+            .get_mut(property)?
+            .as_object_mut()
+    }
+    for (schema, name, ext, raw) in FIELD_EXTENSIONS {
         let Ok(value) = serde_json::from_str::<Value>(raw) else {
             continue;
         };
-        let target = schemas
-            .get_mut(*schema)
-            .and_then(|s| s.get_mut("properties"))
-            .and_then(|p| p.get_mut(*property))
-            .and_then(Value::as_object_mut);
-        if let Some(target) = target {
+        if let Some(target) = property(schemas, schema, name) {
             target.insert((*ext).to_string(), value);
         }
     }
-    for (schema, property, values) in super::enums::FIELD_ENUMS {
-        let target = schemas
-            .get_mut(*schema)
-            .and_then(|s| s.get_mut("properties"))
-            .and_then(|p| p.get_mut(*property))
-            .and_then(Value::as_object_mut);
-        if let Some(target) = target {
+    for (schema, name, values) in super::enums::FIELD_ENUMS {
+        if let Some(target) = property(schemas, schema, name) {
             target.insert("enum".into(), Value::from(values.to_vec()));
         }
     }
