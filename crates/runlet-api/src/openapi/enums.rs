@@ -159,16 +159,7 @@ pub(super) static FIELD_ENUMS: &[(&str, &str, &[&str])] = &[
     (
         "io.k8s.api.core.v1.HostPathVolumeSource",
         "type",
-        &[
-            "",
-            "BlockDevice",
-            "CharDevice",
-            "Directory",
-            "DirectoryOrCreate",
-            "File",
-            "FileOrCreate",
-            "Socket",
-        ],
+        crate::validation::pod::HOST_PATH_TYPES,
     ),
     (
         "io.k8s.api.core.v1.PersistentVolumeClaimSpec",

@@ -1377,5 +1377,5 @@ mod volumes;
 
 pub use resources::validate_resource_requirements;
 pub use update::{validate_pod_status_update, validate_pod_update};
+pub(crate) use volumes::{HOST_PATH_TYPES, validate_host_path_type, validate_path_no_backsteps};
 pub use volumes::{VolumeMap, validate_volumes};
-pub(crate) use volumes::{validate_host_path_type, validate_path_no_backsteps};

@@ -207,7 +207,7 @@ fn validate_volume_source(v: &Value, path: &Path) -> (String, ErrorList) {
 }
 
 /// The `hostPath.type` values upstream knows, sorted as its `sets.List` gives them.
-const HOST_PATH_TYPES: &[&str] = &[
+pub(crate) const HOST_PATH_TYPES: &[&str] = &[
     "",
     "BlockDevice",
     "CharDevice",
