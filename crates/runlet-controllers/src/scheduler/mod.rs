@@ -24,6 +24,7 @@
 //! volumes). A fuller scheduler (affinity, spreading, preemption) comes with multi-node work.
 
 pub use runlet_api::fit;
+mod affinity;
 pub mod volumes;
 
 use crate::podfeed::PodSource;
@@ -133,6 +134,10 @@ struct PodIndex {
     running: HashMap<String, (String, Resources)>,
     /// The claims of the running pods that name any, by pod uid.
     claims: HashMap<String, Vec<volumes::ClaimKey>>,
+    /// The running pods themselves, for the terms of pod (anti-)affinity to match, by uid.
+    pods: HashMap<String, Arc<Pod>>,
+    /// The required anti-affinity of the running pods that have any, by uid.
+    anti_affinity: HashMap<String, affinity::Required>,
     /// A relist in progress: the pods it has seen replace the index when it ends.
     relist: Option<Box<PodIndex>>,
 }
@@ -149,10 +154,7 @@ impl PodIndex {
         };
         index.pending.remove(&uid);
         match node_of(&p) {
-            Some(_) if terminal(&p) => {
-                index.running.remove(&uid);
-                index.claims.remove(&uid);
-            }
+            Some(_) if terminal(&p) => index.forget_running(&uid),
             // A bound pod's requests do not change: its status updates and finalizer removal
             // keep the entry its binding made.
             Some(node) => {
@@ -161,14 +163,18 @@ impl PodIndex {
                     if !claims.is_empty() {
                         index.claims.insert(uid.clone(), claims);
                     }
+                    let required = affinity::Required::of(&p);
+                    if required.has_anti_affinity() {
+                        index.anti_affinity.insert(uid.clone(), required);
+                    }
                     index
                         .running
-                        .insert(uid, (node.to_string(), pod_requests(&p)));
+                        .insert(uid.clone(), (node.to_string(), pod_requests(&p)));
+                    index.pods.insert(uid, Arc::clone(&p));
                 }
             }
             None => {
-                index.running.remove(&uid);
-                index.claims.remove(&uid);
+                index.forget_running(&uid);
                 if pending(&p, scheduler) {
                     index.pending.insert(uid, p);
                 }
@@ -178,8 +184,14 @@ impl PodIndex {
 
     fn delete(&mut self, uid: &str) {
         self.pending.remove(uid);
+        self.forget_running(uid);
+    }
+
+    fn forget_running(&mut self, uid: &str) {
         self.running.remove(uid);
         self.claims.remove(uid);
+        self.pods.remove(uid);
+        self.anti_affinity.remove(uid);
     }
 
     fn start_relist(&mut self) {
@@ -191,6 +203,8 @@ impl PodIndex {
             self.pending = relist.pending;
             self.running = relist.running;
             self.claims = relist.claims;
+            self.pods = relist.pods;
+            self.anti_affinity = relist.anti_affinity;
         }
     }
 
@@ -416,6 +430,11 @@ impl Scheduler {
         });
         let mut decisions = Vec::new();
         let mut failures = Vec::new();
+        let node_names: HashMap<&str, &Node> = nodes
+            .iter()
+            .map(|n| (n.metadata.name.as_deref().unwrap_or_default(), &**n))
+            .collect();
+        let no_terms = affinity::Required::default();
         for p in queue {
             let uid = p.metadata.uid.clone().unwrap_or_default();
             if let Some(why) = volumes.unusable(&p) {
@@ -455,6 +474,14 @@ impl Scheduler {
             }
             let req = pod_requests(&p);
             let required = volumes.required(&p);
+            // The pods already placed matter only to a pod with terms of its own, or when a
+            // running pod's anti-affinity may keep it out.
+            let pod_terms = affinity::Required::of(&p);
+            let placed = if pod_terms.is_empty() && pods.anti_affinity.is_empty() {
+                Vec::new()
+            } else {
+                placed_pods(pods, &self.assumed, &node_names, &no_terms)
+            };
             let mut reasons = Vec::new();
             let mut best: Option<(&Node, i64)> = None;
             let mut tied = 0;
@@ -462,7 +489,8 @@ impl Scheduler {
                 let name = n.metadata.name.clone().unwrap_or_default();
                 let u = used.get(&name).copied().unwrap_or_default();
                 let why = misfit(&p, n, u, req)
-                    .or_else(|| volumes::conflict(&required, n).map(Misfit::unresolvable));
+                    .or_else(|| volumes::conflict(&required, n).map(Misfit::unresolvable))
+                    .or_else(|| inter_pod_misfit(&p, &pod_terms, n, &placed));
                 match why {
                     Some(r) => reasons.push(r),
                     None => {
@@ -571,6 +599,55 @@ impl Scheduler {
 }
 
 /// `POST pods/{name}/binding`.
+/// The pods on nodes, for pod (anti-)affinity: the running ones, and those this scheduler has
+/// placed and not yet seen bound (as upstream's scheduler cache counts assumed pods; their own
+/// anti-affinity is read once they are seen bound).
+fn placed_pods<'a>(
+    pods: &'a PodIndex,
+    assumed: &HashMap<String, (String, Resources)>,
+    nodes: &HashMap<&str, &'a Node>,
+    no_terms: &'a affinity::Required,
+) -> Vec<affinity::Placed<'a>> {
+    let running = pods.running.iter().filter_map(|(uid, (node, _))| {
+        Some((
+            pods.pods.get(uid)?,
+            node.as_str(),
+            pods.anti_affinity.get(uid),
+        ))
+    });
+    let assumed = assumed
+        .iter()
+        .filter_map(|(uid, (node, _))| Some((pods.pending.get(uid)?, node.as_str(), None)));
+    running
+        .chain(assumed)
+        .filter_map(|(pod, node, anti_affinity)| {
+            Some(affinity::Placed {
+                pod,
+                node: nodes.get(node)?,
+                anti_affinity: anti_affinity.unwrap_or(no_terms),
+            })
+        })
+        .collect()
+}
+
+/// Upstream's `InterPodAffinity` filter as a misfit: an unmet affinity is unresolvable, an
+/// anti-affinity one preemption may resolve.
+fn inter_pod_misfit(
+    pod: &Pod,
+    terms: &affinity::Required,
+    node: &Node,
+    placed: &[affinity::Placed<'_>],
+) -> Option<Misfit> {
+    if placed.is_empty() && terms.is_empty() {
+        return None;
+    }
+    let reason = affinity::misfit(pod, terms, node, placed)?;
+    Some(Misfit {
+        reasons: vec![reason.to_string()],
+        preemption_may_help: reason != affinity::AFFINITY_NOT_MATCHED,
+    })
+}
+
 async fn bind(client: &kube::Client, d: &Decision) -> Result<(), Error> {
     let api: Api<Pod> = Api::namespaced(client.clone(), &d.namespace);
     let body = json!({

@@ -573,3 +573,67 @@ async fn an_ephemeral_volume_needs_the_claim_made_for_its_pod() {
     assert_eq!(node_name(&api, "p").await, None);
     stop(cancel, task).await;
 }
+
+async fn pod_with_affinity(api: &TestApi, name: &str, app: &str, affinity: Value) {
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let p: Pod = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": app}},
+        "spec": {"restartPolicy": "Never", "affinity": affinity,
+            "containers": [{"name": "c", "image": "busybox"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &p).await.unwrap();
+}
+
+/// Upstream's InterPodAffinity filter: pods with a required anti-affinity to their own kind on
+/// `kubernetes.io/hostname` take one node each, the one left over waits saying why; a pod with
+/// an affinity to them goes where one of them runs.
+#[tokio::test]
+async fn required_pod_anti_affinity_and_affinity_decide_the_node() {
+    let api = TestApi::start().await;
+    for n in ["n1", "n2"] {
+        node(&api, n, "8", true).await;
+        label_hostname(&api, n).await;
+    }
+    let (cancel, task) = start(&api);
+    let apart = json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "spread"}}, "topologyKey": "kubernetes.io/hostname"}]}});
+    for name in ["s1", "s2", "s3"] {
+        pod_with_affinity(&api, name, "spread", apart.clone()).await;
+    }
+    let placed = wait_for("two of the three pods bound", async || {
+        let mut nodes = Vec::new();
+        for name in ["s1", "s2", "s3"] {
+            if let Some(n) = node_name(&api, name).await {
+                nodes.push(n);
+            }
+        }
+        (nodes.len() == 2).then_some(nodes)
+    })
+    .await;
+    assert_ne!(placed[0], placed[1], "one per node");
+    let mut waiting = None;
+    for name in ["s1", "s2", "s3"] {
+        if node_name(&api, name).await.is_none() {
+            waiting = Some(name);
+        }
+    }
+    let event = failed_scheduling(&api, waiting.unwrap()).await;
+    let message = event["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules. preemption:"
+        ),
+        "{message}"
+    );
+    let near = json!({"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "spread"}}, "topologyKey": "kubernetes.io/hostname"}]}});
+    pod_with_affinity(&api, "near", "other", near).await;
+    let node = wait_for("the pod with affinity bound", async || {
+        node_name(&api, "near").await
+    })
+    .await;
+    assert!(
+        placed.contains(&node),
+        "{node} runs a pod it wants to be near"
+    );
+    stop(cancel, task).await;
+}
