@@ -25,6 +25,7 @@
 
 pub use runlet_api::fit;
 mod affinity;
+mod spread;
 pub mod volumes;
 
 use crate::podfeed::PodSource;
@@ -474,14 +475,20 @@ impl Scheduler {
             }
             let req = pod_requests(&p);
             let required = volumes.required(&p);
-            // The pods already placed matter only to a pod with terms of its own, or when a
-            // running pod's anti-affinity may keep it out.
+            // The pods already placed matter only to a pod with terms or spread constraints of
+            // its own, or when a running pod's anti-affinity may keep it out.
             let pod_terms = affinity::Required::of(&p);
-            let placed = if pod_terms.is_empty() && pods.anti_affinity.is_empty() {
-                Vec::new()
-            } else {
-                placed_pods(pods, &self.assumed, &node_names, &no_terms)
-            };
+            let mut spread = spread::Spread::of(&p);
+            let placed =
+                if pod_terms.is_empty() && spread.is_empty() && pods.anti_affinity.is_empty() {
+                    Vec::new()
+                } else {
+                    placed_pods(pods, &self.assumed, &node_names, &no_terms)
+                };
+            if !spread.is_empty() {
+                let all: Vec<&Node> = nodes.iter().map(|n| &**n).collect();
+                spread.count(&p, &all, &placed);
+            }
             let mut reasons = Vec::new();
             let mut best: Option<(&Node, i64)> = None;
             let mut tied = 0;
@@ -490,6 +497,12 @@ impl Scheduler {
                 let u = used.get(&name).copied().unwrap_or_default();
                 let why = misfit(&p, n, u, req)
                     .or_else(|| volumes::conflict(&required, n).map(Misfit::unresolvable))
+                    .or_else(|| {
+                        spread.misfit(n).map(|reason| Misfit {
+                            reasons: vec![reason.to_string()],
+                            preemption_may_help: reason == spread::NOT_MATCHED,
+                        })
+                    })
                     .or_else(|| inter_pod_misfit(&p, &pod_terms, n, &placed));
                 match why {
                     Some(r) => reasons.push(r),

@@ -637,3 +637,39 @@ async fn required_pod_anti_affinity_and_affinity_decide_the_node() {
     );
     stop(cancel, task).await;
 }
+
+/// Upstream's PodTopologySpread filter: with `maxSkew: 1` over `kubernetes.io/hostname`, four
+/// pods of a kind go two to each of two nodes, never three on one; a node without the key's
+/// label takes none.
+#[tokio::test]
+async fn do_not_schedule_spread_constraints_keep_the_skew() {
+    let api = TestApi::start().await;
+    for n in ["n1", "n2"] {
+        node(&api, n, "8", true).await;
+        label_hostname(&api, n).await;
+    }
+    node(&api, "unlabelled", "8", true).await;
+    let (cancel, task) = start(&api);
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let names = ["w1", "w2", "w3", "w4"];
+    for name in names {
+        let p: Pod = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": "w"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}],
+                "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                    "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "w"}}}]}}))
+        .unwrap();
+        pods.create(&PostParams::default(), &p).await.unwrap();
+    }
+    let placed = wait_for("the four pods bound", async || {
+        let mut nodes = Vec::new();
+        for name in names {
+            nodes.push(node_name(&api, name).await?);
+        }
+        Some(nodes)
+    })
+    .await;
+    for n in ["n1", "n2"] {
+        assert_eq!(placed.iter().filter(|p| *p == n).count(), 2, "{placed:?}");
+    }
+    stop(cancel, task).await;
+}
