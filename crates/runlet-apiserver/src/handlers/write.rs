@@ -324,8 +324,14 @@ pub async fn patch(
         check_name_matches(name, &patched)?;
         let (mut new, mut warnings) = admit_patched(target.info, patched, &old, query)?;
         super::apply::track_update(state, target, query, headers, &old, &mut new);
+        // A patch that leaves the resourceVersion as it was is conditional on the version it
+        // was applied to; one that removes it (`kubectl apply`'s three-way patch does, when
+        // the last-applied configuration recorded one) is unconditional, as upstream's store
+        // updates an object whose new resourceVersion is 0.
         let requested_rv = meta::resource_version(&new).map(str::to_string);
-        if requested_rv.as_deref() != meta::resource_version(&old) {
+        if let Some(rv) = requested_rv.as_deref()
+            && Some(rv) != meta::resource_version(&old)
+        {
             return Err(ApiError::new(Status::conflict_modified(target.info, name)));
         }
         match registry::update(state, target.info, &old, new, update_target(target), opts).await {
@@ -337,7 +343,12 @@ pub async fn patch(
                     &warnings,
                 ));
             }
-            Err(e) if registry::is_conflict(&e) && patch_sets_no_rv(&patch_body) => continue,
+            Err(e)
+                if registry::is_conflict(&e)
+                    && (requested_rv.is_none() || patch_sets_no_rv(&patch_body)) =>
+            {
+                continue;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -347,6 +347,24 @@ spec:
     );
 }
 
+/// An object exported with `kubectl get -o yaml`, applied, then changed and applied again:
+/// kubectl's three-way patch sets `resourceVersion` (and `uid`) to null, which upstream takes
+/// as an unconditional update of the object as it is.
+#[test]
+fn applying_an_exported_object_then_a_change_of_it() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "configmap", "exported", "--from-literal=a=1"]);
+    let exported = s.kubectl_ok(&["get", "configmap", "exported", "-o", "yaml"]);
+    s.kubectl_stdin(&["apply", "-f", "-"], &exported);
+    let changed =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: exported\ndata:\n  a: \"2\"\n";
+    s.kubectl_stdin(&["apply", "-f", "-"], changed);
+    assert_eq!(
+        s.kubectl_ok(&["get", "configmap", "exported", "-o", "jsonpath={.data.a}"]),
+        "2"
+    );
+}
+
 #[test]
 fn kubectl_edit_through_an_editor_script() {
     let s = Server::start();
