@@ -399,8 +399,14 @@ fn valid_digest(d: &str) -> bool {
 /// (tolerate `not-ready`/`unreachable` for 300 s) and `ServiceAccount` (the `default` account;
 /// the token volume it also mounts is not added).
 pub(super) fn prepare_pod(root: &mut Map<String, Value>) {
+    let labels = root
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
+        .cloned()
+        .unwrap_or(Value::Null);
     if let Some(spec) = child(root, "spec") {
         admission_defaults(spec);
+        merge_label_keys(spec, &labels);
     }
     let qos_class = root.get("spec").map_or("BestEffort", qos::pod_qos_class);
     let mut status = Map::new();
@@ -425,6 +431,70 @@ pub(super) fn prepare_pod(root: &mut Map<String, Value>) {
     }
     status.insert("qosClass".into(), Value::from(qos_class));
     root.insert("status".into(), Value::Object(status));
+}
+
+/// The strategy's `applyMatchLabelKeysAndMismatchLabelKeys` (1.33's
+/// `MatchLabelKeysInPodAffinity`): each pod affinity and anti-affinity term with a label
+/// selector gets, for each of its `matchLabelKeys` the pod has, `key In (value)`, and for each
+/// of its `mismatchLabelKeys`, `key NotIn (value)`; so the pods of one Job (keyed by
+/// `batch.kubernetes.io/job-name`) repel or attract only each other.
+fn merge_label_keys(spec: &mut Map<String, Value>, labels: &Value) {
+    let Some(affinity) = child(spec, "affinity") else {
+        return;
+    };
+    for kind in ["podAffinity", "podAntiAffinity"] {
+        let Some(terms) = child(affinity, kind) else {
+            continue;
+        };
+        for (list, weighted) in [
+            ("requiredDuringSchedulingIgnoredDuringExecution", false),
+            ("preferredDuringSchedulingIgnoredDuringExecution", true),
+        ] {
+            let Some(Value::Array(items)) = terms.get_mut(list) else {
+                continue;
+            };
+            for item in items {
+                let term = if weighted {
+                    item.get_mut("podAffinityTerm")
+                } else {
+                    Some(item)
+                };
+                if let Some(Value::Object(term)) = term {
+                    merge_term_label_keys(term, labels);
+                }
+            }
+        }
+    }
+}
+
+fn merge_term_label_keys(term: &mut Map<String, Value>, labels: &Value) {
+    let requirement = |key: &Value, operator: &str| {
+        let key = key.as_str()?;
+        let value = labels.get(key)?.as_str()?;
+        Some(json!({"key": key, "operator": operator, "values": [value]}))
+    };
+    let added: Vec<Value> = [("matchLabelKeys", "In"), ("mismatchLabelKeys", "NotIn")]
+        .iter()
+        .flat_map(|(field, operator)| {
+            term.get(*field)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|key| requirement(key, operator))
+        })
+        .collect();
+    let Some(Value::Object(selector)) = term.get_mut("labelSelector") else {
+        return;
+    };
+    if added.is_empty() {
+        return;
+    }
+    let expressions = selector
+        .entry("matchExpressions")
+        .or_insert_with(|| json!([]));
+    if let Value::Array(list) = expressions {
+        list.extend(added);
+    }
 }
 
 fn admission_defaults(spec: &mut Map<String, Value>) {
@@ -486,6 +556,35 @@ mod tests {
             default_pod(root);
         }
         pod
+    }
+
+    #[test]
+    fn match_label_keys_are_merged_into_the_pod_s_affinity_selectors_at_creation() {
+        let term = json!({"labelSelector": {"matchLabels": {"grp": "mk"}},
+            "matchLabelKeys": ["batch.kubernetes.io/job-name", "absent"],
+            "mismatchLabelKeys": ["team"], "topologyKey": "kubernetes.io/hostname"});
+        let mut pod = json!({"metadata": {"name": "p", "labels": {"grp": "mk",
+                "batch.kubernetes.io/job-name": "mka", "team": "a"}},
+            "spec": {"affinity": {"podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [term],
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm":
+                    {"matchLabelKeys": ["team"], "topologyKey": "zone"}}]}}}});
+        if let Some(root) = pod.as_object_mut() {
+            prepare_pod(root);
+        }
+        let anti = &pod["spec"]["affinity"]["podAntiAffinity"];
+        assert_eq!(
+            anti["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"],
+            json!({"matchLabels": {"grp": "mk"}, "matchExpressions": [
+                {"key": "batch.kubernetes.io/job-name", "operator": "In", "values": ["mka"]},
+                {"key": "team", "operator": "NotIn", "values": ["a"]}]})
+        );
+        // A term without a selector selects nothing, and stays so.
+        assert!(
+            anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+                .get("labelSelector")
+                .is_none()
+        );
     }
 
     #[test]
