@@ -144,18 +144,24 @@ struct PodIndex {
 }
 
 impl PodIndex {
-    /// Records a pod's current state (into the relist when one is in progress).
-    fn apply(&mut self, p: Arc<Pod>, scheduler: &str) {
+    /// Records a pod's current state (into the relist when one is in progress). True when a
+    /// pod newly runs on a node or a running pod's labels changed: what may let a pod that
+    /// waits for pod affinity or spread be placed (upstream requeues such pods on an assigned
+    /// pod's add or update).
+    fn apply(&mut self, p: Arc<Pod>, scheduler: &str) -> bool {
         let index = match self.relist.as_deref_mut() {
             Some(relist) => relist,
             None => self,
         };
         let Some(uid) = p.metadata.uid.clone() else {
-            return;
+            return false;
         };
         index.pending.remove(&uid);
         match node_of(&p) {
-            Some(_) if terminal(&p) => index.forget_running(&uid),
+            Some(_) if terminal(&p) => {
+                index.forget_running(&uid);
+                false
+            }
             // A bound pod's requests do not change: its status updates and finalizer removal
             // keep the entry its binding made.
             Some(node) => {
@@ -171,14 +177,23 @@ impl PodIndex {
                     index
                         .running
                         .insert(uid.clone(), (node.to_string(), pod_requests(&p)));
-                    index.pods.insert(uid, Arc::clone(&p));
+                    index.pods.insert(uid, p);
+                    return true;
                 }
+                // Its labels as they are now, for the terms that select it.
+                let relabelled = index
+                    .pods
+                    .get(&uid)
+                    .is_none_or(|known| known.metadata.labels != p.metadata.labels);
+                index.pods.insert(uid, p);
+                relabelled
             }
             None => {
                 index.forget_running(&uid);
                 if pending(&p, scheduler) {
                     index.pending.insert(uid, p);
                 }
+                false
             }
         }
     }
@@ -331,7 +346,10 @@ impl Scheduler {
                                 dirty.get_or_insert_with(Instant::now);
                                 retry = true;
                             }
-                            pods.apply(p, &self.name);
+                            if pods.apply(p, &self.name) && !self.unschedulable.is_empty() {
+                                dirty.get_or_insert_with(Instant::now);
+                                retry = true;
+                            }
                         }
                         watcher::Event::Delete(p) => {
                             if let Some(uid) = &p.metadata.uid {
