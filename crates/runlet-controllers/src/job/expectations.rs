@@ -49,6 +49,16 @@ impl Expectations {
         }
     }
 
+    /// Creations made and not yet observed: pods that exist, or are being made, and that the
+    /// informer has not shown yet.
+    pub fn pending_creations(&self, key: &str) -> i64 {
+        self.map
+            .lock()
+            .ok()
+            .and_then(|map| map.get(key).map(|e| e.add.max(0)))
+            .unwrap_or(0)
+    }
+
     pub fn expect_creations(&self, key: &str, n: i64, now: i64) {
         self.set(key, n, 0, now);
     }

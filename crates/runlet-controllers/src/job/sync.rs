@@ -401,6 +401,12 @@ pub(super) async fn sync_job(c: &Context, key: &str) -> Result<Option<i64>, Erro
         pending_creates: Vec::new(),
     };
     let mut active = ctx.active_pods.len() as i32;
+    // The status written while creations are in flight counted them (see `manage_job`); a
+    // sync before the informer has shown them all counts them too, or `active` would drop
+    // and rise again (3, then 1, then 3) as the pods appear.
+    if !satisfied {
+        active += i32::try_from(c.expectations.pending_creations(key)).unwrap_or(0);
+    }
     tracing::debug!(job = %key, satisfied, active, pods = ctx.pods.len(), "syncing job");
 
     let new_succeeded: Vec<Arc<Pod>> = valid_pods(&ctx, Some(&ctx.uncounted_succeeded), |p| {
