@@ -91,7 +91,7 @@ async fn get(args: GetArgs) -> Result<ExitCode, CliError> {
         print!("{}", tw.flush());
         n
     } else {
-        print_objects(&refs, &objects, args.output, !refs.names.is_empty())?;
+        print_objects(&refs, &objects, args.output, refs.names.len() == 1)?;
         objects["items"].as_array().map_or(0, Vec::len)
     };
     if rows == 0 && refs.names.is_empty() {
@@ -280,11 +280,13 @@ async fn fetch(
     Ok((out, rv))
 }
 
+/// Prints objects as `-o` asks: one object alone when one name was asked for (`single`), a
+/// `List` otherwise, as kubectl.
 fn print_objects(
     refs: &Refs,
     objects: &Value,
     format: Format,
-    named: bool,
+    single: bool,
 ) -> Result<(), CliError> {
     let items: Vec<Value> = objects["items"]
         .as_array()
@@ -304,7 +306,7 @@ fn print_objects(
         }
         Format::Json | Format::Yaml => {
             let doc = match items.as_slice() {
-                [one] if named => one.clone(),
+                [one] if single => one.clone(),
                 _ => output::as_list(items),
             };
             if format == Format::Json {
