@@ -113,8 +113,6 @@ impl Status {
         Status::invalid_kind(info.group, info.kind, name, errors)
     }
 
-    /// 422 for an object of a kind that is not a resource of its own (`PodLogOptions "p" is
-    /// invalid: ...`), as upstream's `NewInvalid(Kind(...), ...)`.
     /// The 409 of a server-side apply that would take fields other managers own
     /// (`NewApplyConflict`): the conflicts as causes, no object details.
     pub fn apply_conflict(message: impl Into<String>, causes: Vec<Cause>) -> Self {
@@ -129,6 +127,25 @@ impl Status {
         Status::new(500, "", message)
     }
 
+    /// 422 that a patch could not be applied (a JSON patch's path missing), as upstream's
+    /// `NewGenericServerResponse(422, ...)`: a fixed message, the reason as the one cause, no
+    /// object details; kubectl prints "The request is invalid" and the cause.
+    pub fn patch_rejected(why: impl Into<String>) -> Self {
+        let mut s = Status::new(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+        );
+        s.causes = vec![Cause {
+            reason: "UnexpectedServerResponse".into(),
+            message: why.into(),
+            field: String::new(),
+        }];
+        s
+    }
+
+    /// 422 for an object of a kind that is not a resource of its own (`PodLogOptions "p" is
+    /// invalid: ...`), as upstream's `NewInvalid(Kind(...), ...)`.
     pub fn invalid_kind(group: &str, kind: &str, name: &str, errors: &[FieldError]) -> Self {
         let qualified = if group.is_empty() {
             kind.to_string()

@@ -312,14 +312,7 @@ pub async fn patch(
                 e @ patch::PatchError::TooManyOperations(_) => {
                     ApiError::new(Status::too_large_because(e.to_string()))
                 }
-                patch::PatchError::Conflict(m) => {
-                    let mut s = Status::invalid(target.info, name, &[]);
-                    s.message = format!(
-                        "the server rejected our request due to an error in our request: {m}"
-                    );
-                    s.causes.clear();
-                    ApiError::new(s)
-                }
+                patch::PatchError::Conflict(m) => ApiError::new(Status::patch_rejected(m)),
             })?;
         check_name_matches(name, &patched)?;
         let (mut new, mut warnings) = admit_patched(target.info, patched, &old, query)?;

@@ -806,13 +806,36 @@ fn json_patches_are_held_to_upstream_s_limits() {
         "application/json-patch+json",
         Some(&body),
     );
+    // Upstream's `NewGenericServerResponse(422, ...)`: a fixed message, the patch's own error
+    // as the cause.
     assert_eq!(code, 422, "{reply}");
+    let rejected = status(&reply);
+    assert_eq!(
+        rejected["message"], "the server rejected our request due to an error in our request",
+        "{reply}"
+    );
     assert!(
-        status(&reply)["message"]
+        rejected["details"]["causes"][0]["message"]
             .as_str()
             .unwrap_or_default()
             .contains("Unable to complete the copy, the accumulated size increase of copy is "),
         "{reply}"
+    );
+    // kubectl shows why a patch does not apply.
+    let out = s.kubectl(&[
+        "patch",
+        "cm",
+        "doubled",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/data/missing","value":"x"}]"#,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("The request is invalid")
+            && err.contains("/data/missing"),
+        "{err}"
     );
     let many: Vec<serde_json::Value> =
         vec![serde_json::json!({"op": "test", "path": "/kind", "value": "ConfigMap"}); 10_001];
