@@ -119,7 +119,8 @@ pub struct Placed<'a> {
     pub anti_affinity: &'a Required,
 }
 
-fn label<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
+/// The value of the node's label `key`: its topology domain for that key.
+pub(super) fn label<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
     node.metadata.labels.as_ref()?.get(key).map(String::as_str)
 }
 

@@ -7,7 +7,7 @@
 //! values of the pod's `matchLabelKeys` select. `ScheduleAnyway` constraints only score
 //! upstream, and are not acted on.
 
-use super::affinity::Placed;
+use super::affinity::{Placed, label};
 use k8s_openapi::api::core::v1::{Node, Pod, TopologySpreadConstraint};
 use runlet_api::fit;
 use runlet_api::selector::LabelSelector;
@@ -172,8 +172,4 @@ impl Spread {
         }
         None
     }
-}
-
-fn label<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
-    node.metadata.labels.as_ref()?.get(key).map(String::as_str)
 }
