@@ -27,6 +27,8 @@ pub struct Status {
     pub kind: Option<String>,
     pub causes: Vec<Cause>,
     pub retry_after_seconds: Option<u32>,
+    /// `metadata.continue`: a token to go on with, in the 410 of an expired one.
+    pub continue_token: Option<String>,
 }
 
 impl Status {
@@ -40,6 +42,7 @@ impl Status {
             kind: None,
             causes: Vec::new(),
             retry_after_seconds: None,
+            continue_token: None,
         }
     }
 
@@ -277,6 +280,9 @@ impl Status {
             "message": self.message,
             "code": self.code,
         });
+        if let Some(token) = &self.continue_token {
+            body["metadata"]["continue"] = json!(token);
+        }
         // `StatusReasonUnknown` is empty, and left out (`omitempty`).
         if !self.reason.is_empty() {
             body["reason"] = json!(self.reason);

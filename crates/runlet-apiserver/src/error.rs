@@ -67,8 +67,9 @@ trait TimeoutStatus {
 }
 
 impl TimeoutStatus for Status {
+    /// Upstream's `NewTimeoutError`, whose message says it is one.
     fn new_timeout(message: String) -> Status {
-        let mut s = Status::unavailable(message);
+        let mut s = Status::unavailable(format!("Timeout: {message}"));
         s.code = 504;
         s.reason = "Timeout";
         s
@@ -85,10 +86,15 @@ impl IntoResponse for ApiError {
         }
         let body = self.0.to_json().to_string();
         let mut resp = (code, body).into_response();
-        resp.headers_mut().insert(
+        let headers = resp.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        // As upstream's `ErrorNegotiated`: client-go waits this long before it retries.
+        if let Some(secs) = self.0.retry_after_seconds.filter(|s| *s > 0) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }

@@ -216,6 +216,17 @@ thread_local! {
         std::cell::RefCell::default();
 }
 
+/// A name generated from `generateName`: the prefix, cut to 58 bytes so that the name fits in
+/// 63 (upstream's `SimpleNameGenerator`, `MaxGeneratedNameLength`), and a random suffix.
+fn generated_name(prefix: &str) -> String {
+    const MAX_PREFIX: usize = 63 - 5;
+    let mut end = prefix.len().min(MAX_PREFIX);
+    while !prefix.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{}", &prefix[..end], random_suffix())
+}
+
 /// `generateName` suffix: 5 characters from upstream's alphabet.
 pub fn random_suffix() -> String {
     #[cfg(test)]
@@ -362,7 +373,7 @@ pub async fn create(
             .map(str::to_string)
     };
     if let Some(prefix) = &generate_from {
-        m.insert("name".into(), json!(format!("{prefix}{}", random_suffix())));
+        m.insert("name".into(), json!(generated_name(prefix)));
     }
     meta::set(&mut obj, "uid", new_uid());
     meta::set(&mut obj, "creationTimestamp", now_rfc3339(state));
@@ -425,8 +436,7 @@ pub async fn create(
                 if attempts < MAX_GENERATE_NAME_ATTEMPTS && generate_from.is_some() =>
             {
                 attempts += 1;
-                let prefix = generate_from.as_deref().unwrap_or_default();
-                name = format!("{prefix}{}", random_suffix());
+                name = generated_name(generate_from.as_deref().unwrap_or_default());
                 meta::set(&mut obj, "name", name.clone());
                 key = info.key(meta::namespace(&obj), &name);
             }
@@ -915,6 +925,20 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!((err.0.code, err.0.reason), (409, "AlreadyExists"));
+    }
+
+    #[tokio::test]
+    async fn a_long_generate_name_is_cut_so_the_name_fits_in_63_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let prefix = "g".repeat(70);
+        let made = create_cm(&state, json!({"generateName": prefix}), &["bcdfg"])
+            .await
+            .unwrap();
+        assert_eq!(
+            meta::name(&made).map(str::to_string),
+            Some(format!("{}bcdfg", "g".repeat(58)))
+        );
     }
 
     #[tokio::test]

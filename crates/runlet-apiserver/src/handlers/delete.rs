@@ -274,7 +274,12 @@ pub async fn delete_object(
                 meta::set(&mut new, "generation", meta::generation(&obj) + 1);
             }
         }
-        meta::set(&mut new, "finalizers", json!(finalizers));
+        if finalizers.is_empty() {
+            // `omitempty`: a deleted object without finalizers shows none, not `[]`.
+            meta::remove(&mut new, "finalizers");
+        } else {
+            meta::set(&mut new, "finalizers", json!(finalizers));
+        }
         if is_namespace {
             new["status"]["phase"] = json!("Terminating");
         }

@@ -12,7 +12,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::logs::{LogOptions, LogOptionsError, LogRequest, LogSource, LogSourceError, nodeproxy};
 use crate::registry;
 use crate::state::AppState;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use runlet_api::meta;
 use runlet_api::resources;
 use runlet_api::status::Status;
@@ -124,8 +125,9 @@ pub async fn log(state: &AppState, target: &Target, query: &Query) -> ApiResult<
                 "pod {pod:?} never ran on a node: it has no logs"
             ))));
         }
-        // Upstream's `LogLocation` has no location for a pod not yet scheduled: an empty log.
-        return Ok(text_response(axum::body::Body::empty()));
+        // Upstream's `LogLocation` has no location for a pod not yet scheduled, and
+        // `StreamObject` answers a missing stream with 204 No Content.
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let container_id = if record {
         None

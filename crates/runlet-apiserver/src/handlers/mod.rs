@@ -264,7 +264,7 @@ async fn dispatch(
         ("GET", true, None | Some("status")) if query.flag("watch") => {
             watch::watch(state, &target, query, headers).await
         }
-        ("GET", true, None | Some("status")) => read::get(state, &target, headers).await,
+        ("GET", true, None | Some("status")) => read::get(state, &target, query, headers).await,
         ("GET", true, Some("log")) => log::log(state, &target, query).await,
         ("POST", false, None) => write::create(state, &target, query, headers, body).await,
         ("POST", true, Some("binding")) => write::bind(state, &target, query, headers, body).await,

@@ -14,8 +14,21 @@ use runlet_store::{ListOptions, Revision};
 use serde_json::{Value, json};
 
 /// `GET .../{name}` (and `/status`).
-pub async fn get(state: &AppState, target: &Target, headers: &HeaderMap) -> ApiResult<Response> {
+pub async fn get(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let name = target.name.as_deref().unwrap_or_default();
+    // Any version at least as new as the one asked for: upstream's watch cache answers one it
+    // has not reached "Too large resource version".
+    if let Some(rv) = query
+        .get("resourceVersion")
+        .filter(|r| !r.is_empty() && *r != "0")
+    {
+        not_ahead_of_store(state, registry::parse_rv(rv)?)?;
+    }
     let obj = registry::get(state, target.info, target.namespace.as_deref(), name).await?;
     match Rendering::of(headers) {
         Rendering::Table => {
@@ -31,6 +44,23 @@ pub async fn get(state: &AppState, target: &Target, headers: &HeaderMap) -> ApiR
         Rendering::Object => Ok(json_response(StatusCode::OK, &obj)),
     }
 }
+
+/// Refuses a read at `rv` when the store has not reached it, as upstream's watch cache does.
+fn not_ahead_of_store(state: &AppState, rv: Revision) -> ApiResult<()> {
+    let current = state.store.current_revision();
+    if rv > current {
+        return Err(ApiError::new(store_status(
+            runlet_store::StoreError::FutureRevision {
+                requested: rv,
+                current,
+            },
+        )));
+    }
+    Ok(())
+}
+
+/// The revision of a continue token that goes on with the latest data, as upstream's `-1`.
+const LATEST: Revision = -1;
 
 /// The continue token: where a paginated list stopped, and at which revision.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -129,22 +159,24 @@ pub async fn list_objects(state: &AppState, target: &Target, query: &Query) -> A
             )));
         }
         let c = decode_continue(token)?;
-        opts.revision = Some(c.rv);
+        opts.revision = (c.rv != LATEST).then_some(c.rv);
         opts.start_after = Some(c.start);
     } else if let Some(rv) = query
         .get("resourceVersion")
         .filter(|r| !r.is_empty() && *r != "0")
     {
         let rv = registry::parse_rv(rv)?;
-        if query.get("resourceVersionMatch") == Some("Exact") {
+        // `Exact`, and the legacy meaning of a resourceVersion with a limit and no match
+        // (upstream's etcd3 `GetList`: the list as it was at that revision).
+        let exact = match query.get("resourceVersionMatch").unwrap_or_default() {
+            "Exact" => true,
+            "" => limit > 0,
+            _ => false,
+        };
+        if exact {
             opts.revision = Some(rv);
-        } else if rv > state.store.current_revision() {
-            return Err(ApiError::new(store_status(
-                runlet_store::StoreError::FutureRevision {
-                    requested: rv,
-                    current: state.store.current_revision(),
-                },
-            )));
+        } else {
+            not_ahead_of_store(state, rv)?;
         }
     }
     let prefix = prefix_of(target);
@@ -157,9 +189,18 @@ pub async fn list_objects(state: &AppState, target: &Target, query: &Query) -> A
             ..opts.clone()
         };
         let page = state.store.list(&prefix, &page_opts).await.map_err(|e| match e {
-            runlet_store::StoreError::Compacted { .. } if query.get("continue").is_some() => ApiError::new(Status::expired(
-                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
-            )),
+            runlet_store::StoreError::Compacted { .. } if query.get("continue").is_some() => {
+                // Upstream's `handleCompactedErrorForPaging`: a token for the rest of the
+                // list as it is now.
+                let mut s = Status::expired(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                );
+                s.continue_token = page_opts
+                    .start_after
+                    .as_deref()
+                    .map(|start| encode_continue(LATEST, start));
+                ApiError::new(s)
+            }
             other => ApiError::new(store_status(other)),
         })?;
         let rev = page.revision;

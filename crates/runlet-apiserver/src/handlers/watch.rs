@@ -273,7 +273,13 @@ pub async fn watch(
     let tables = (rendering == Rendering::Table).then(|| state.clone());
     let filter = Filter::from_query(target, query)?;
     let rv = query.get("resourceVersion").unwrap_or("");
-    let send_initial = query.flag("sendInitialEvents") || rv.is_empty() || rv == "0";
+    let from_now = rv.is_empty() || rv == "0";
+    // `sendInitialEvents=false` (with `resourceVersionMatch=NotOlderThan`, which validation
+    // asks for) starts from now without them, whatever the resourceVersion.
+    let asked_initial = query
+        .get("sendInitialEvents")
+        .map(|_| query.flag("sendInitialEvents"));
+    let send_initial = asked_initial.unwrap_or(from_now);
     let bookmarks = query.flag("allowWatchBookmarks");
     let timeout = query
         .int("timeoutSeconds")?
@@ -290,6 +296,8 @@ pub async fn watch(
         }
         let listed = list_objects(state, target, &q).await?;
         (listed.items, listed.revision)
+    } else if from_now {
+        (Vec::new(), state.store.current_revision())
     } else {
         (Vec::new(), registry::parse_rv(rv)?)
     };

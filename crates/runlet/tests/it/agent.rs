@@ -402,6 +402,14 @@ fn kubectl_drain_evicts_the_pods_and_uncordon_lets_them_back() {
         "jsonpath={.items[0].metadata.name}",
     ]);
     assert_eq!(s.kubectl_ok(&["logs", &pending]), "", "no node yet: no log");
+    // Upstream's `StreamObject` answers a log with no stream (no node) 204 No Content.
+    let raw = format!("/api/v1/namespaces/default/pods/{pending}/log");
+    let out = s.kubectl(&["get", "--raw", &raw, "-v=6"]);
+    let trace = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && trace.contains("204 No Content"),
+        "{trace}"
+    );
     // The agent's node events, as the kubelet's (its status is written every 10 s).
     wait_until(Duration::from_secs(30), "the node's events", || {
         let events = s.kubectl_ok(&[

@@ -17,23 +17,17 @@ fn curl(
 ) -> (u16, String) {
     let tls = s.data_dir.join("tls");
     let body_file = s.data_dir.join("curl-body");
+    let _ = std::fs::remove_file(s.data_dir.join("curl-headers"));
     let mut cmd = Command::new("curl");
-    cmd.args([
-        "-s",
-        "-o",
-        "-",
-        "-w",
-        "\n%{http_code}",
-        "-X",
-        method,
-        "--cacert",
-    ])
-    .arg(tls.join("ca.crt"))
-    .arg("--cert")
-    .arg(tls.join("admin.crt"))
-    .arg("--key")
-    .arg(tls.join("admin.key"))
-    .args(["-H", &format!("Content-Type: {content_type}")]);
+    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-D"])
+        .arg(s.data_dir.join("curl-headers"))
+        .arg("--cacert")
+        .arg(tls.join("ca.crt"))
+        .arg("--cert")
+        .arg(tls.join("admin.crt"))
+        .arg("--key")
+        .arg(tls.join("admin.key"))
+        .args(["-H", &format!("Content-Type: {content_type}")]);
     if let Some(b) = body {
         std::fs::write(&body_file, b).unwrap();
         cmd.arg("--data-binary")
@@ -44,6 +38,16 @@ fn curl(
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// A header of the last [`curl`]'s answer.
+fn last_header(s: &Server, name: &str) -> Option<String> {
+    let headers = std::fs::read_to_string(s.data_dir.join("curl-headers")).unwrap_or_default();
+    headers.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_string())
+    })
 }
 
 fn status(body: &str) -> Value {
@@ -459,6 +463,115 @@ fn watch_from_compacted_revision_is_410_expired() {
         None,
     );
     assert_eq!(code, 410, "{body}");
+    // An expired continue token: upstream's `handleCompactedErrorForPaging` gives a token
+    // for the rest of the list as it is now.
+    let (code, body) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?limit=1"),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let token = status(&body)["metadata"]["continue"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut expired = Value::Null;
+    wait_until(Duration::from_secs(30), "the token to expire", || {
+        s.kubectl_ok(&[
+            "create",
+            "cm",
+            &format!("tick-{}", rand_suffix()),
+            "--from-literal=a=1",
+        ]);
+        let (code, body) = curl(
+            &s,
+            "GET",
+            &format!("{CMS}?limit=1&continue={token}"),
+            "application/json",
+            None,
+        );
+        expired = status(&body);
+        code == 410
+    });
+    assert_eq!(expired["reason"], "Expired", "{expired}");
+    let fresh = expired["metadata"]["continue"].as_str().unwrap();
+    let (code, body) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?limit=1&continue={fresh}"),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(status(&body)["items"].as_array().map(Vec::len), Some(1));
+}
+
+/// Reads at resourceVersions as upstream serves them: one the store has not reached is a 504
+/// "Timeout: Too large resource version" with `Retry-After`, for a list and a get alike; a
+/// list with a resourceVersion and a limit is the list as it was then (the legacy exact
+/// match); a watch with `sendInitialEvents=false` starts from now, with no initial events.
+#[test]
+fn reads_at_resource_versions_answer_as_upstream() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "cm", "early", "--from-literal=a=1"]);
+    let then = s.kubectl_ok(&[
+        "get",
+        "cm",
+        "early",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
+    s.kubectl_ok(&["label", "cm", "early", "changed=yes"]);
+    for path in [
+        format!("{CMS}?resourceVersion=999999"),
+        format!("{CMS}/early?resourceVersion=999999"),
+    ] {
+        let (code, body) = curl(&s, "GET", &path, "application/json", None);
+        assert_eq!(code, 504, "{body}");
+        let status = status(&body);
+        assert!(
+            status["message"].as_str().is_some_and(
+                |m| m.starts_with("Timeout: Too large resource version: 999999, current: ")
+            ),
+            "{status}"
+        );
+        assert_eq!(
+            status["details"]["causes"][0]["reason"],
+            "ResourceVersionTooLarge"
+        );
+        assert_eq!(last_header(&s, "retry-after").as_deref(), Some("1"));
+    }
+    let (code, body) = curl(
+        &s,
+        "GET",
+        &format!("{CMS}?resourceVersion={then}&limit=10"),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let list = status(&body);
+    assert_eq!(list["metadata"]["resourceVersion"], then.as_str(), "{list}");
+    let early = list["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["metadata"]["name"] == "early"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        early["metadata"].get("labels").is_none(),
+        "as it was: {early}"
+    );
+    let (code, body) = curl(
+        &s,
+        "GET",
+        &format!(
+            "{CMS}?watch=1&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"
+        ),
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(!body.contains("early"), "no initial events: {body}");
 }
 
 fn rand_suffix() -> u32 {
@@ -565,7 +678,21 @@ fn a_pod_s_generation_counts_changes_of_its_spec() {
         r#"{"spec":{"activeDeadlineSeconds":600}}"#,
     ]);
     assert_eq!(generation(), "2");
-    s.kubectl_ok(&["delete", "pod", "counted", "--grace-period=1"]);
+    s.kubectl_ok(&[
+        "delete",
+        "pod",
+        "counted",
+        "--grace-period=5",
+        "--wait=false",
+    ]);
+    // Marked deleted: its generation bumped, and no `finalizers: []` (an `omitempty` field).
+    let deleting: serde_json::Value =
+        serde_json::from_str(&s.kubectl_ok(&["get", "pod", "counted", "-o", "json"])).unwrap();
+    let metadata = &deleting["metadata"];
+    assert!(metadata["deletionTimestamp"].is_string(), "{metadata}");
+    assert_eq!(metadata["generation"], 3, "{metadata}");
+    assert!(metadata.get("finalizers").is_none(), "{metadata}");
+    s.kubectl_ok(&["wait", "--for=delete", "pod/counted", "--timeout=60s"]);
 }
 
 /// Takes the finalizers off the object `what` names (kind, name and any flags), so it goes.
