@@ -5,7 +5,7 @@
 use super::etchosts;
 use super::probe;
 use super::quantity;
-use super::state::{Kind, State, Terminated};
+use super::state::{Kind, StartFailure, State, Terminated};
 use super::{
     DEFAULT_TERMINATION_PATH, FALLBACK_BYTES, FALLBACK_LINES, MAX_TERMINATION_MESSAGE, Stage,
     Worker, env, field_path, field_path_of, restart_policy, volumes,
@@ -319,16 +319,29 @@ impl Worker {
             }
             Err(RuntimeError::Start(e)) => {
                 let msg = e.to_string();
+                // The kubelet made the container before its start failed (containerd reports
+                // a missing executable when the task starts): `Created`, then `Failed`.
+                let field_path = field_path_of(&container.name, self.slots.get(i).map(|s| s.kind));
+                self.ctx.events.pod(
+                    &self.pod,
+                    Normal,
+                    "Created",
+                    &format!("Created container: {}", container.name),
+                    Some(&field_path),
+                );
                 self.ctx.events.pod(
                     &self.pod,
                     Warning,
                     "Failed",
                     &format!("Error: {msg}"),
-                    Some(&field_path_of(
-                        &container.name,
-                        self.slots.get(i).map(|s| s.kind),
-                    )),
+                    Some(&field_path),
                 );
+                if let Some(s) = self.slots.get_mut(i) {
+                    s.start_failure = Some(StartFailure {
+                        reason: "RunContainerError",
+                        message: msg.clone(),
+                    });
+                }
                 self.fail_start(i, now_ms, 128, "StartError", msg, &id);
             }
         }
@@ -358,7 +371,9 @@ impl Worker {
                 signal: None,
                 reason: reason.into(),
                 message: Some(message),
-                started_at: now_s,
+                // Never started: containerd reports no start time, which the kubelet shows
+                // as the epoch (kubernetes/kubernetes#120331).
+                started_at: 0,
                 finished_at: now_s,
                 container_id: format!("{}://{id}", self.ctx.runtime.name()),
             };
@@ -627,10 +642,7 @@ impl Worker {
 
     /// Applies the restart policy to container `i` that just ended with `code`.
     pub(super) fn after_exit(&mut self, i: usize, now_ms: i64, code: i32) {
-        let hook_failure = self
-            .slots
-            .get_mut(i)
-            .and_then(|s| s.post_start_failure.take());
+        let start_failure = self.slots.get_mut(i).and_then(|s| s.start_failure.take());
         if self.terminating() || matches!(self.stage, Stage::StopSidecars { .. }) {
             return;
         }
@@ -649,13 +661,13 @@ impl Worker {
             let pod_desc = format!("{}_{}({})", self.name, self.ns, self.uid);
             if let Some(s) = self.slots.get_mut(i) {
                 let delay = s.schedule_restart(now_ms, initial, max);
-                // The kubelet's reason cache holds the failed start (`PostStartHookError`,
-                // with the hook's error) until a sync meets the back-off.
-                if let Some(message) = hook_failure {
+                // The kubelet's reason cache holds the failed start (`RunContainerError` or
+                // `PostStartHookError`, with the error) until a sync meets the back-off.
+                if let Some(failure) = start_failure {
                     s.retire_ended_attempt();
                     s.state = State::Waiting {
-                        reason: "PostStartHookError".into(),
-                        message: Some(message),
+                        reason: failure.reason.into(),
+                        message: Some(failure.message),
                     };
                 }
                 if delay == 0 {

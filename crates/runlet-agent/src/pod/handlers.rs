@@ -11,6 +11,7 @@
 //! messages (the hook's output may hold secrets), the details in the agent's log.
 
 use super::probe::{self, Action, Handler, ProbeKind, Verdict};
+use super::state::StartFailure;
 use super::{Worker, field_path};
 use crate::os::Signal;
 use crate::runtime::{ContainerConfig, ExecOutcome};
@@ -244,7 +245,10 @@ impl Worker {
                     // Upstream's event leaves the hook's output out: it may hold secrets.
                     tracing::warn!(pod = %self.name, namespace = %self.ns, "{msg}");
                     if let Some(s) = self.slots.get_mut(done.i) {
-                        s.post_start_failure = Some(msg);
+                        s.start_failure = Some(StartFailure {
+                            reason: "PostStartHookError",
+                            message: msg,
+                        });
                     }
                     self.container_event(
                         done.i,

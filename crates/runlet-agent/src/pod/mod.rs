@@ -960,9 +960,10 @@ impl Worker {
                 self.reason = Some("DeadlineExceeded".into());
                 self.message =
                     Some("Pod was active on the node longer than the specified deadline".into());
+                // A Normal event, as the kubelet's `activeDeadlineHandler` records it.
                 self.ctx.events.pod(
                     &self.pod,
-                    Warning,
+                    Normal,
                     "DeadlineExceeded",
                     "Pod was active on the node longer than the specified deadline",
                     None,

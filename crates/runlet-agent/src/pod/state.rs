@@ -90,15 +90,24 @@ pub struct Slot {
     pub attempt_cancel: Option<tokio_util::sync::CancellationToken>,
     /// The attempt's `postStart` hook is running: not started yet, no probes.
     pub post_start_pending: bool,
-    /// Why the attempt's `postStart` hook failed, which a container to be restarted shows
-    /// (`PostStartHookError`) until its back-off does.
-    pub post_start_failure: Option<String>,
+    /// Why the attempt did not start, or its `postStart` hook failed: the kubelet's reason
+    /// cache, which a container to be restarted shows as `waiting` (`RunContainerError`,
+    /// `PostStartHookError`, with the error) until its back-off does.
+    pub start_failure: Option<StartFailure>,
     /// The attempt's `preStop` hook is running: its SIGTERM follows the hook.
     pub pre_stop_pending: bool,
     /// The attempt's `preStop` hook was run (it runs once per attempt).
     pub pre_stop_ran: bool,
     /// The attempt was asked to stop (its `Killing` event was made).
     pub stop_sent: bool,
+}
+
+/// A failed start as the kubelet's reason cache holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartFailure {
+    /// `RunContainerError` or `PostStartHookError`.
+    pub reason: &'static str,
+    pub message: String,
 }
 
 impl Slot {
@@ -129,7 +138,7 @@ impl Slot {
             kill_at: None,
             attempt_cancel: None,
             post_start_pending: false,
-            post_start_failure: None,
+            start_failure: None,
             pre_stop_pending: false,
             pre_stop_ran: false,
             stop_sent: false,

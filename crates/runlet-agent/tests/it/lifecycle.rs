@@ -164,6 +164,51 @@ async fn graceful_deletion_sends_sigterm_then_sigkill_after_the_grace_period() {
     env.stop().await;
 }
 
+/// A container whose start fails (no such executable) is `Created` and then `Failed`, as the
+/// kubelet reports a start error of containerd; to be restarted, it waits in
+/// `RunContainerError` with the error (the kubelet's reason cache), the attempt that never
+/// started in `lastState` as `StartError`, 128, started at the epoch.
+#[tokio::test]
+async fn a_start_error_to_be_restarted_waits_in_run_container_error() {
+    let env = Env::start().await;
+    env.create(
+        "missing",
+        json!({"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "busybox",
+            "command": ["no-such-command-here"]}]}),
+    )
+    .await;
+    let p = env
+        .wait_pod("missing", "RunContainerError", |p| {
+            p.status.is_some()
+                && cstatus(p, false)[0]["state"]["waiting"]["reason"] == "RunContainerError"
+        })
+        .await;
+    let cs = cstatus(&p, false)[0].clone();
+    let message = cs["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("no-such-command-here"), "{cs}");
+    let last = &cs["lastState"]["terminated"];
+    assert_eq!(last["reason"], "StartError", "{cs}");
+    assert_eq!(last["exitCode"], 128, "{cs}");
+    assert_eq!(last["startedAt"], "1970-01-01T00:00:00Z", "{cs}");
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::default_namespaced(env.api.client.clone());
+    wait_until("Created, then Failed", || async {
+        let list = events.list(&Default::default()).await.unwrap();
+        let reasons: Vec<&str> = list
+            .items
+            .iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some("missing"))
+            .filter_map(|e| e.reason.as_deref())
+            .collect();
+        let at = |r: &str| reasons.iter().position(|x| *x == r);
+        matches!((at("Created"), at("Failed")), (Some(c), Some(f)) if c < f)
+    })
+    .await;
+    env.stop().await;
+}
+
 #[tokio::test]
 async fn active_deadline_fails_the_pod_with_deadline_exceeded() {
     let env = Env::start().await;
