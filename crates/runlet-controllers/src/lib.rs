@@ -19,6 +19,7 @@
 //! - [`clockqueue`]: the work queue they share, whose timed re-adds follow the `Clock`.
 
 pub mod clockqueue;
+pub mod correlate;
 pub mod cronjob;
 pub mod ephemeral;
 pub mod event;
