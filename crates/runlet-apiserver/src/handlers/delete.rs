@@ -37,11 +37,18 @@ impl DeleteOptions {
         } else {
             Some(super::decode_body(headers, Body::from(bytes)).await?)
         };
-        DeleteOptions::from_parts(query, body.as_ref())
+        match body {
+            // Upstream's delete handler reads the query only when there is no body.
+            Some(body) => DeleteOptions::from_parts(&Query::default(), Some(&body)),
+            None => DeleteOptions::from_parts(query, None),
+        }
     }
 
-    /// The options of the query, overridden by those of a `DeleteOptions` body.
+    /// The options of the query, overridden by those of a `DeleteOptions` body. A body that
+    /// does not decode as one is refused: a deletion must never go ahead with options it
+    /// misread (a `dryRun` of the wrong type would delete for real).
     pub fn from_parts(query: &Query, body: Option<&Value>) -> ApiResult<Self> {
+        let body = body.map(decode_delete_options).transpose()?;
         let mut opts = DeleteOptions {
             grace_period_seconds: query.int("gracePeriodSeconds")?,
             propagation: query.get("propagationPolicy").map(str::to_string),
@@ -54,26 +61,21 @@ impl DeleteOptions {
             .get("orphanDependents")
             .map(|_| query.flag("orphanDependents"));
         if let Some(body) = body {
-            if let Some(g) = body.get("gracePeriodSeconds").and_then(Value::as_i64) {
+            if let Some(g) = body.grace_period_seconds {
                 opts.grace_period_seconds = Some(g);
             }
-            if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
-                opts.propagation = Some(p.to_string());
+            if let Some(p) = body.propagation_policy {
+                opts.propagation = Some(p);
             }
-            if let Some(orphan) = body.get("orphanDependents").and_then(Value::as_bool) {
+            if let Some(orphan) = body.orphan_dependents {
                 orphan_dependents = Some(orphan);
             }
-            if let Some(values) = body.get("dryRun").and_then(Value::as_array) {
-                dry_run = values
-                    .iter()
-                    .map(|v| v.as_str().unwrap_or_default().to_string())
-                    .collect();
+            if let Some(values) = body.dry_run {
+                dry_run = values;
             }
-            if let Some(uid) = body["preconditions"]["uid"].as_str() {
-                opts.precondition_uid = Some(uid.to_string());
-            }
-            if let Some(rv) = body["preconditions"]["resourceVersion"].as_str() {
-                opts.precondition_rv = Some(rv.to_string());
+            if let Some(p) = body.preconditions {
+                opts.precondition_uid = p.uid.or(opts.precondition_uid);
+                opts.precondition_rv = p.resource_version.or(opts.precondition_rv);
             }
         }
         let mut errors =
@@ -89,6 +91,24 @@ impl DeleteOptions {
         }
         Ok(opts)
     }
+}
+
+/// A `DeleteOptions` body as its Go type decodes it: a field of the wrong type, or another
+/// kind, is a 400 before anything is deleted.
+fn decode_delete_options(
+    body: &Value,
+) -> ApiResult<k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions> {
+    let bad = |why: String| {
+        ApiError::new(Status::bad_request(format!(
+            "error decoding DeleteOptions: {why}"
+        )))
+    };
+    if let Some(kind) = body.get("kind").and_then(Value::as_str)
+        && kind != "DeleteOptions"
+    {
+        return Err(bad(format!("a {kind} is not a DeleteOptions")));
+    }
+    serde_json::from_value(body.clone()).map_err(|e| bad(e.to_string()))
 }
 
 /// The propagation policy when the client names none: batch/v1 Jobs orphan (the legacy

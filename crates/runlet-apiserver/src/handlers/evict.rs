@@ -39,7 +39,7 @@ pub async fn evict(
             "name in URL does not match name in Eviction object",
         )));
     }
-    let options = eviction.get("deleteOptions").filter(|o| o.is_object());
+    let options = eviction.get("deleteOptions").filter(|o| !o.is_null());
     let opts = DeleteOptions::from_parts(query, options)?;
     let ns = target.namespace.as_deref();
     if !opts.dry_run {

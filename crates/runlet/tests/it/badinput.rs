@@ -508,6 +508,50 @@ fn watch_from_compacted_revision_is_410_expired() {
     assert_eq!(status(&body)["items"].as_array().map(Vec::len), Some(1));
 }
 
+/// A DeleteOptions that does not decode (a `dryRun` that is no list, another kind) is a 400
+/// and deletes nothing, for a delete and for an eviction alike.
+#[test]
+fn delete_options_that_do_not_decode_delete_nothing() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "cm", "kept", "--from-literal=a=1"]);
+    for body in [
+        r#"{"dryRun":"All"}"#,
+        r#"{"gracePeriodSeconds":"x"}"#,
+        r#"{"preconditions":"x"}"#,
+        "[1]",
+        r#"{"kind":"Job"}"#,
+    ] {
+        let (code, answer) = curl(
+            &s,
+            "DELETE",
+            &format!("{CMS}/kept"),
+            "application/json",
+            Some(body.as_bytes()),
+        );
+        assert_eq!(code, 400, "{body}: {answer}");
+        assert_eq!(status(&answer)["reason"], "BadRequest", "{answer}");
+    }
+    s.kubectl_ok(&["get", "cm", "kept"]);
+    s.kubectl_stdin(
+        &["create", "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: waits}\nspec:\n  schedulerName: nobody\n  containers: [{name: c, image: busybox, command: ['true']}]\n",
+    );
+    let eviction = r#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"waits"},"deleteOptions":{"dryRun":"All"}}"#;
+    let (code, answer) = curl(
+        &s,
+        "POST",
+        "/api/v1/namespaces/default/pods/waits/eviction",
+        "application/json",
+        Some(eviction.as_bytes()),
+    );
+    assert_eq!(code, 400, "{answer}");
+    let pod = s.kubectl_ok(&["get", "pod", "waits", "-o", "json"]);
+    assert!(
+        !pod.contains("deletionTimestamp") && !pod.contains("DisruptionTarget"),
+        "{pod}"
+    );
+}
+
 /// Reads at resourceVersions as upstream serves them: one the store has not reached is a 504
 /// "Timeout: Too large resource version" with `Retry-After`, for a list and a get alike; a
 /// list with a resourceVersion and a limit is the list as it was then (the legacy exact
