@@ -811,7 +811,18 @@ impl Manager {
                 .await;
             });
             let client = self.ctx.client.clone();
-            let status = serde_json::to_value(&p.status).unwrap_or_default();
+            let mut status = serde_json::to_value(&p.status).unwrap_or_default();
+            if let Some(spec) = p.spec.as_ref() {
+                // Lost before its first status write: the containers that started have logs.
+                let runtime = self.ctx.runtime.name();
+                pod::status::with_every_container(&mut status, spec, |container| {
+                    self.ctx
+                        .logs
+                        .attempt_file(&ns, &name, &uid, container, 0)
+                        .exists()
+                        .then(|| format!("{runtime}://{uid}-{container}-0"))
+                });
+            }
             let now = runlet_api::clock::rfc3339(self.ctx.clock.now_unix());
             self.helpers.spawn(async move {
                 // Its last status says how it ended, even when it was being deleted: what

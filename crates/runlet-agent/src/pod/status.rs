@@ -286,6 +286,50 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
     Value::Object(status)
 }
 
+/// Adds to `status` the containers of `spec` it has no status for: a pod lost before its
+/// first status write. Each is waiting as the kubelet's default status has it, with the
+/// container ID `started` gives a container that started (its log file exists), so that
+/// [`lost`] reports it as the others and its log stays readable.
+pub fn with_every_container(
+    status: &mut Value,
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+    started: impl Fn(&str) -> Option<String>,
+) {
+    if !status.is_object() {
+        *status = json!({});
+    }
+    let lists = [
+        (
+            "initContainerStatuses",
+            spec.init_containers.as_deref().unwrap_or_default(),
+        ),
+        ("containerStatuses", spec.containers.as_slice()),
+    ];
+    for (key, containers) in lists {
+        if containers.is_empty() {
+            continue;
+        }
+        if !status[key].is_array() {
+            status[key] = json!([]);
+        }
+        let Some(list) = status[key].as_array_mut() else {
+            continue;
+        };
+        for c in containers {
+            if list.iter().any(|cs| cs["name"] == c.name.as_str()) {
+                continue;
+            }
+            let mut cs = json!({"name": c.name, "image": c.image.clone().unwrap_or_default(),
+                "imageID": "", "ready": false, "restartCount": 0, "started": false,
+                "state": {"waiting": {"reason": "ContainerCreating"}}});
+            if let Some(id) = started(&c.name) {
+                cs["containerID"] = json!(id);
+            }
+            list.push(cs);
+        }
+    }
+}
+
 /// What a container's attempt lost with an earlier run of the agent shows, as the kubelet shows
 /// a container it cannot find (`ContainerStatusUnknown`, exit code 137); its `containerID`
 /// still names the attempt, whose log stays readable.
@@ -530,6 +574,39 @@ mod tests {
         assert_eq!(cond("ContainersReady")["reason"], "PodFailed");
         assert_eq!(cond("Ready")["message"], Value::Null);
         assert_eq!(s["initContainerStatuses"][0]["ready"], false);
+    }
+
+    #[test]
+    fn a_pod_lost_before_its_first_status_gets_every_container_reported_lost() {
+        let spec: k8s_openapi::api::core::v1::PodSpec = serde_json::from_value(json!({
+            "containers": [{"name": "c", "image": "busybox"}, {"name": "d"}]}))
+        .unwrap();
+        let mut status = Value::Null;
+        with_every_container(&mut status, &spec, |name| {
+            (name == "c").then(|| "process://u-c-0".to_string())
+        });
+        let after = lost(&status, "t1");
+        let statuses = after["containerStatuses"].as_array().unwrap();
+        assert_eq!(statuses.len(), 2);
+        for cs in statuses {
+            assert_eq!(
+                cs["state"]["terminated"]["reason"],
+                "ContainerStatusUnknown"
+            );
+        }
+        assert_eq!(
+            statuses[0]["state"]["terminated"]["containerID"], "process://u-c-0",
+            "the attempt that started keeps its log readable"
+        );
+        assert!(
+            statuses[1]["state"]["terminated"]
+                .get("containerID")
+                .is_none()
+        );
+        assert!(
+            after["initContainerStatuses"].is_null(),
+            "no init containers"
+        );
     }
 
     #[test]

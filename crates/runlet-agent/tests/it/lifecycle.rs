@@ -449,7 +449,8 @@ async fn a_never_pod_started_just_before_a_crash_does_not_run_twice() {
     let logs = runlet_agent::logs::LogStore::new(env.dir.path().join("agent/logs"));
     let uid = pod.metadata.uid.unwrap();
     std::fs::create_dir_all(env.dir.path().join("agent/logs")).unwrap();
-    std::fs::write(logs.attempt_file("default", "once", &uid, "c", 0), "").unwrap();
+    let cri_line = "2026-01-01T00:00:00.000000000Z stdout F its last words\n";
+    std::fs::write(logs.attempt_file("default", "once", &uid, "c", 0), cri_line).unwrap();
     env.start_agent().await;
     let lost = env.wait_phase("once", "Failed").await;
     assert_eq!(
@@ -457,6 +458,16 @@ async fn a_never_pod_started_just_before_a_crash_does_not_run_twice() {
         Some("NodeAgentRestarted")
     );
     assert!(!ran.exists(), "the container did not run a second time");
+    // It had no status: its container is reported lost all the same, its log readable.
+    let cs = cstatus(&lost, false)[0].clone();
+    assert_eq!(
+        cs["state"]["terminated"]["reason"], "ContainerStatusUnknown",
+        "{cs}"
+    );
+    assert_eq!(
+        env.logs("once", &LogParams::default()).await,
+        "its last words\n"
+    );
     env.stop().await;
 }
 
