@@ -236,6 +236,16 @@ impl Status {
         )
     }
 
+    /// 415 for a PATCH whose body is none of the patch types, which upstream's patch
+    /// handler lists.
+    pub fn unsupported_patch_type() -> Self {
+        Status::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml",
+        )
+    }
+
     /// 404 for a path that names nothing we serve.
     pub fn path_not_found() -> Self {
         Status::new(

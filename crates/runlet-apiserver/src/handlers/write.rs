@@ -153,6 +153,18 @@ pub(super) fn check_name_matches(name: &str, obj: &Value) -> ApiResult<()> {
     }
 }
 
+/// A patched object must stay in the request's namespace (upstream's `checkName`).
+fn check_patched_namespace(target: &Target, obj: &Value) -> ApiResult<()> {
+    match (target.namespace.as_deref(), meta::namespace(obj)) {
+        (Some(ns), Some(obj_ns)) if !ns.is_empty() && !obj_ns.is_empty() && ns != obj_ns => {
+            Err(ApiError::new(Status::bad_request(format!(
+                "the namespace of the object ({obj_ns}) does not match the namespace on the request ({ns})"
+            ))))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `POST` to a collection.
 pub async fn create(
     state: &AppState,
@@ -257,6 +269,20 @@ pub async fn update(
         {
             return Err(ApiError::new(Status::conflict_modified(target.info, name)));
         }
+        // Upstream's `DefaultUpdatedObjectInfo` makes the body's UID a precondition of the
+        // update: another object of the name is a conflict (a patch's UID is a field change).
+        if let Some(uid) = meta::uid(&new).filter(|u| !u.is_empty())
+            && Some(uid) != meta::uid(&old)
+        {
+            return Err(ApiError::new(Status::conflict(
+                target.info,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta::uid(&old).unwrap_or_default()
+                ),
+            )));
+        }
         let mut new = new.clone();
         super::apply::track_update(state, target, query, headers, &old, &mut new);
         match registry::update(state, target.info, &old, new, update_target(target), opts).await {
@@ -293,7 +319,7 @@ pub async fn patch(
         return super::apply::apply_patch(state, target, query, &bytes).await;
     }
     let Some(patch_type) = PatchType::from_content_type(content_type) else {
-        return Err(ApiError::new(Status::unsupported_media_type(content_type)));
+        return Err(ApiError::new(Status::unsupported_patch_type()));
     };
     query.check_patch_options(false)?;
     let bytes = super::read_body(body).await?;
@@ -315,6 +341,7 @@ pub async fn patch(
                 patch::PatchError::Conflict(m) => ApiError::new(Status::patch_rejected(m)),
             })?;
         check_name_matches(name, &patched)?;
+        check_patched_namespace(target, &patched)?;
         let (mut new, mut warnings) = admit_patched(target.info, patched, &old, query)?;
         super::apply::track_update(state, target, query, headers, &old, &mut new);
         // A patch that leaves the resourceVersion as it was is conditional on the version it

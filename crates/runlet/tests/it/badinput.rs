@@ -552,6 +552,62 @@ fn delete_options_that_do_not_decode_delete_nothing() {
     );
 }
 
+/// Writes that name another object than the one at the URL, as upstream answers them: a PUT
+/// whose UID is not the stored object's is a conflict (the UID is its precondition), a patch
+/// that moves the object to another namespace a 400; a PATCH of no patch type is a 415 that
+/// lists the patch types.
+#[test]
+fn writes_naming_another_object_are_refused_as_upstream() {
+    let s = Server::start();
+    s.kubectl_ok(&["create", "cm", "mine", "--from-literal=a=1"]);
+    let mut cm: Value =
+        serde_json::from_str(&s.kubectl_ok(&["get", "cm", "mine", "-o", "json"])).unwrap();
+    let uid = cm["metadata"]["uid"].as_str().unwrap().to_string();
+    cm["metadata"]["uid"] = "another".into();
+    let body = cm.to_string();
+    let (code, answer) = curl(
+        &s,
+        "PUT",
+        &format!("{CMS}/mine"),
+        "application/json",
+        Some(body.as_bytes()),
+    );
+    assert_eq!(code, 409, "{answer}");
+    assert_eq!(
+        status(&answer)["message"],
+        format!(
+            "Operation cannot be fulfilled on configmaps \"mine\": Precondition failed: UID in precondition: another, UID in object meta: {uid}"
+        )
+    );
+    let moved = br#"{"metadata":{"namespace":"kube-system"}}"#;
+    let (code, answer) = curl(
+        &s,
+        "PATCH",
+        &format!("{CMS}/mine"),
+        "application/merge-patch+json",
+        Some(moved),
+    );
+    assert_eq!(code, 400, "{answer}");
+    assert_eq!(
+        status(&answer)["message"],
+        "the namespace of the object (kube-system) does not match the namespace on the request (default)"
+    );
+    let (code, answer) = curl(
+        &s,
+        "PATCH",
+        &format!("{CMS}/mine"),
+        "application/json",
+        Some(b"{}"),
+    );
+    assert_eq!(code, 415, "{answer}");
+    assert!(
+        status(&answer)["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml")),
+        "{answer}"
+    );
+}
+
 /// Reads at resourceVersions as upstream serves them: one the store has not reached is a 504
 /// "Timeout: Too large resource version" with `Retry-After`, for a list and a get alike; a
 /// list with a resourceVersion and a limit is the list as it was then (the legacy exact
