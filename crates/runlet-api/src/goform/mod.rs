@@ -68,6 +68,15 @@ fn walk_resolved(
             if let Some(fields) = name.and_then(omitted::zero_omitted) {
                 map.retain(|k, v| !fields.contains(&k.as_str()) || !is_zero(v));
             }
+            for (field, zero) in name.map(omitted::always_encoded).unwrap_or_default() {
+                if !map.contains_key(*field) {
+                    let value = match zero {
+                        omitted::ZeroStruct::NullTime => Value::Null,
+                        omitted::ZeroStruct::Empty => Value::Object(Map::new()),
+                    };
+                    map.insert((*field).to_string(), value);
+                }
+            }
             if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
                 if let Some(name) = name {
                     map.retain(|k, v| {

@@ -15,6 +15,52 @@ pub fn zero_omitted(component: &str) -> Option<&'static [&'static str]> {
     BY_COMPONENT.get(component).copied()
 }
 
+/// The non-pointer struct fields of the Go type `component` that Go encodes even when they
+/// are zero (`omitempty` leaves no struct out): a `metav1.Time` as `null`, another struct as
+/// `{}`. An absent one is put in as upstream stores it: every pod condition has its
+/// `lastProbeTime: null`.
+pub fn always_encoded(component: &str) -> &'static [(&'static str, ZeroStruct)] {
+    use ZeroStruct::{Empty, NullTime};
+    match component {
+        "io.k8s.api.core.v1.PodCondition"
+        | "io.k8s.api.batch.v1.JobCondition"
+        | "io.k8s.api.core.v1.PersistentVolumeClaimCondition" => &[
+            ("lastProbeTime", NullTime),
+            ("lastTransitionTime", NullTime),
+        ],
+        "io.k8s.api.core.v1.NodeCondition" => &[
+            ("lastHeartbeatTime", NullTime),
+            ("lastTransitionTime", NullTime),
+        ],
+        "io.k8s.api.core.v1.NamespaceCondition" => &[("lastTransitionTime", NullTime)],
+        "io.k8s.api.core.v1.ContainerStateRunning" => &[("startedAt", NullTime)],
+        "io.k8s.api.core.v1.ContainerStateTerminated" => {
+            &[("startedAt", NullTime), ("finishedAt", NullTime)]
+        }
+        "io.k8s.api.core.v1.Event" => &[
+            ("source", Empty),
+            ("firstTimestamp", NullTime),
+            ("lastTimestamp", NullTime),
+            ("eventTime", NullTime),
+        ],
+        "io.k8s.api.events.v1.Event" => &[
+            ("deprecatedSource", Empty),
+            ("deprecatedFirstTimestamp", NullTime),
+            ("deprecatedLastTimestamp", NullTime),
+        ],
+        _ => &[],
+    }
+}
+
+/// How Go encodes a zero struct.
+#[derive(Debug, Clone, Copy)]
+pub enum ZeroStruct {
+    /// A `metav1.Time` or `MicroTime`, whose zero encodes as `null`.
+    NullTime,
+    /// Any other struct: `{}`.
+    Empty,
+}
+
 /// Per Go type (as its OpenAPI component is named), its zero-omitted scalar fields.
 static ZERO_OMITTED: &[(&str, &[&str])] = &[
     // Events: core/v1's `reportingComponent` and `reportingInstance` have no `omitempty`.

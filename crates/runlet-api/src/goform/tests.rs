@@ -124,6 +124,34 @@ fn a_kind_s_own_fields_and_events_are_stored_in_go_s_form_too() {
     assert_eq!(
         event,
         json!({"metadata": {"name": "e"}, "involvedObject": {"kind": "Node", "name": "n"},
-            "reportingComponent": "", "reportingInstance": "", "source": {"component": "kubelet"}})
+            "reportingComponent": "", "reportingInstance": "", "source": {"component": "kubelet"},
+            "firstTimestamp": null, "lastTimestamp": null, "eventTime": null})
     );
+}
+
+#[test]
+fn zero_structs_go_encodes_anyway_are_put_in() {
+    let pod = stored(
+        "pods",
+        "",
+        "v1",
+        json!({"status": {"conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "c", "state": {"running": {}}}]}}),
+    );
+    assert_eq!(
+        pod["status"]["conditions"][0],
+        json!({"type": "Ready", "status": "True", "lastProbeTime": null, "lastTransitionTime": null})
+    );
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["state"],
+        json!({"running": {"startedAt": null}})
+    );
+    let event = stored(
+        "events",
+        "events.k8s.io",
+        "v1",
+        json!({"metadata": {"name": "e"}, "eventTime": "2026-01-01T00:00:00.000000Z"}),
+    );
+    assert_eq!(event["deprecatedSource"], json!({}));
+    assert_eq!(event["deprecatedFirstTimestamp"], Value::Null);
 }

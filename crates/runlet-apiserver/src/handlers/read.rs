@@ -201,6 +201,10 @@ pub async fn list_objects(state: &AppState, target: &Target, query: &Query) -> A
                     .map(|start| encode_continue(LATEST, start));
                 ApiError::new(s)
             }
+            // Upstream's etcd3 `interpretListError` for a list at a compacted revision.
+            runlet_store::StoreError::Compacted { .. } => ApiError::new(Status::expired(
+                "The resourceVersion for the provided list is too old.",
+            )),
             other => ApiError::new(store_status(other)),
         })?;
         let rev = page.revision;

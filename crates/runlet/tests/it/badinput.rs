@@ -463,6 +463,10 @@ fn watch_from_compacted_revision_is_410_expired() {
         None,
     );
     assert_eq!(code, 410, "{body}");
+    assert_eq!(
+        status(&body)["message"],
+        "The resourceVersion for the provided list is too old."
+    );
     // An expired continue token: upstream's `handleCompactedErrorForPaging` gives a token
     // for the rest of the list as it is now.
     let (code, body) = curl(
