@@ -126,7 +126,26 @@ fn container_status(slot: &Slot, runtime: &str) -> Value {
     if let Some(id) = &slot.container_id {
         v["containerID"] = json!(format!("{runtime}://{id}"));
     }
+    if let Some(mounts) = slot
+        .container
+        .volume_mounts
+        .as_deref()
+        .filter(|m| !m.is_empty())
+    {
+        v["volumeMounts"] = mounts.iter().map(volume_mount_status).collect();
+    }
     v
+}
+
+/// A mount as the kubelet reports it (`RecursiveReadOnlyMounts`, GA in 1.33): a read-only one
+/// says whether it is recursively so, which the process runtime's never are.
+fn volume_mount_status(mount: &k8s_openapi::api::core::v1::VolumeMount) -> Value {
+    let mut status = json!({"name": mount.name, "mountPath": mount.mount_path});
+    if mount.read_only == Some(true) {
+        status["readOnly"] = json!(true);
+        status["recursiveReadOnly"] = json!("Disabled");
+    }
+    status
 }
 
 /// The `status` object.
@@ -449,6 +468,33 @@ mod tests {
         );
         s.state = state;
         s
+    }
+
+    #[test]
+    fn a_container_s_status_lists_its_mounts_as_the_kubelet_s() {
+        let mut s = slot(
+            "c",
+            Kind::Main,
+            State::Running {
+                started_at: 1,
+                pid: 2,
+            },
+        );
+        s.container.volume_mounts = Some(
+            serde_json::from_value(json!([
+                {"name": "token", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true},
+                {"name": "work", "mountPath": "/work"},
+            ]))
+            .unwrap(),
+        );
+        assert_eq!(
+            container_status(&s, "process")["volumeMounts"],
+            json!([
+                {"name": "token", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                    "readOnly": true, "recursiveReadOnly": "Disabled"},
+                {"name": "work", "mountPath": "/work"},
+            ])
+        );
     }
 
     #[test]
