@@ -820,7 +820,7 @@ impl Manager {
                         .logs
                         .attempt_file(&ns, &name, &uid, container, 0)
                         .exists()
-                        .then(|| format!("{runtime}://{uid}-{container}-0"))
+                        .then(|| format!("{runtime}://{}", pod::attempt_id(&uid, container, 0)))
                 });
             }
             let now = runlet_api::clock::rfc3339(self.ctx.clock.now_unix());

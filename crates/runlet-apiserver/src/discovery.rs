@@ -60,7 +60,12 @@ pub async fn api_versions() -> Response {
 /// Every served group version: the resource table's and the reviews'.
 fn group_versions() -> Vec<(&'static str, &'static str)> {
     let mut all = resources::group_versions();
-    all.extend(crate::reviews::REVIEWS.iter().map(|(g, v, _, _)| (*g, *v)));
+    // Several reviews share a group version (`authorization.k8s.io/v1` serves two): once each.
+    for (g, v, _, _) in crate::reviews::REVIEWS {
+        if !all.contains(&(*g, *v)) {
+            all.push((*g, *v));
+        }
+    }
     all
 }
 

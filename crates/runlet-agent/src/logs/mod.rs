@@ -268,7 +268,7 @@ impl LogStore {
 }
 
 /// The attempt a container ID of the process runtime names: `<runtime>://<pod uid>-<container>-
-/// <attempt>` (see `pod::containers`); `None` for any other ID.
+/// <attempt>` (see `pod::attempt_id`); `None` for any other ID.
 fn attempt_of(container_id: &str, uid: &str, container: &str) -> Option<u32> {
     let (_, id) = container_id.split_once("://")?;
     id.strip_prefix(uid)?

@@ -121,7 +121,7 @@ impl Worker {
             .get(i)
             .map(|s| (s.restart_count + i32::from(s.attempts > 0)).max(0) as u32)
             .unwrap_or(0);
-        let id = format!("{}-{}-{}", self.uid, container.name, attempt);
+        let id = super::attempt_id(&self.uid, &container.name, attempt);
         let custom_termination_path = container
             .termination_message_path
             .as_deref()

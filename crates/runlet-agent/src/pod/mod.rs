@@ -1353,6 +1353,12 @@ impl MountRetry {
     }
 }
 
+/// The ID of a container's attempt, without the runtime's scheme: what names its log file
+/// (`logs::attempt_of` reads it back).
+pub fn attempt_id(uid: &str, container: &str, attempt: u32) -> String {
+    format!("{uid}-{container}-{attempt}")
+}
+
 /// Where the pod with `uid` keeps its sandbox under the agent's data directory.
 pub fn sandbox_dir(data_dir: &std::path::Path, uid: &str) -> PathBuf {
     data_dir.join(SANDBOXES).join(uid)

@@ -275,7 +275,7 @@ pub async fn watch(
     let rv = query.get("resourceVersion").unwrap_or("");
     let from_now = rv.is_empty() || rv == "0";
     // `sendInitialEvents=false` (with `resourceVersionMatch=NotOlderThan`, which validation
-    // asks for) starts from now without them, whatever the resourceVersion.
+    // asks for) sends none: the watch starts at the resourceVersion given, or now.
     let asked_initial = query
         .get("sendInitialEvents")
         .map(|_| query.flag("sendInitialEvents"));

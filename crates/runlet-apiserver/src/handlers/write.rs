@@ -153,6 +153,27 @@ pub(super) fn check_name_matches(name: &str, obj: &Value) -> ApiResult<()> {
     }
 }
 
+/// A UID precondition (`asked`, when not empty) against the stored object `current`: another
+/// object of the name is upstream's 409 `Precondition failed`.
+fn check_uid_precondition(
+    info: &ResourceInfo,
+    name: &str,
+    asked: Option<&str>,
+    current: &Value,
+) -> ApiResult<()> {
+    match asked.filter(|u| !u.is_empty()) {
+        Some(uid) if Some(uid) != meta::uid(current) => Err(ApiError::new(Status::conflict(
+            info,
+            name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta::uid(current).unwrap_or_default()
+            ),
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A patched object must stay in the request's namespace (upstream's `checkName`).
 fn check_patched_namespace(target: &Target, obj: &Value) -> ApiResult<()> {
     match (target.namespace.as_deref(), meta::namespace(obj)) {
@@ -271,18 +292,7 @@ pub async fn update(
         }
         // Upstream's `DefaultUpdatedObjectInfo` makes the body's UID a precondition of the
         // update: another object of the name is a conflict (a patch's UID is a field change).
-        if let Some(uid) = meta::uid(&new).filter(|u| !u.is_empty())
-            && Some(uid) != meta::uid(&old)
-        {
-            return Err(ApiError::new(Status::conflict(
-                target.info,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    meta::uid(&old).unwrap_or_default()
-                ),
-            )));
-        }
+        check_uid_precondition(target.info, name, meta::uid(&new), &old)?;
         let mut new = new.clone();
         super::apply::track_update(state, target, query, headers, &old, &mut new);
         match registry::update(state, target.info, &old, new, update_target(target), opts).await {
@@ -439,20 +449,7 @@ pub async fn bind(
                 &format!("pod {name} has non-empty .spec.schedulingGates"),
             )));
         }
-        if let Some(uid) = binding["metadata"]["uid"]
-            .as_str()
-            .filter(|u| !u.is_empty())
-            && Some(uid) != meta::uid(&old)
-        {
-            return Err(ApiError::new(Status::conflict(
-                pods,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    meta::uid(&old).unwrap_or_default()
-                ),
-            )));
-        }
+        check_uid_precondition(pods, name, binding["metadata"]["uid"].as_str(), &old)?;
         let mut new = Value::clone(&old);
         new["spec"]["nodeName"] = json!(node);
         let mut conditions = new["status"]["conditions"]

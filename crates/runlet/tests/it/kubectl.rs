@@ -60,6 +60,11 @@ fn kubectl_version_reports_no_skew_and_lists_resources() {
             .lines()
             .any(|l| l.starts_with("cronjobs") && l.contains(" cj "))
     );
+    // Each group version once (two reviews share `authorization.k8s.io/v1`).
+    let versions = s.kubectl_ok(&["api-versions"]);
+    let mut seen = std::collections::HashSet::new();
+    assert!(versions.lines().all(|v| seen.insert(v)), "{versions}");
+    assert!(seen.contains("authorization.k8s.io/v1"), "{versions}");
     let namespaces = s.kubectl_ok(&["get", "ns", "-o", "name"]);
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         assert!(
