@@ -349,13 +349,16 @@ impl Agent {
         // Termination-message files are read when their attempt ends; none of a previous run
         // will be.
         let _ = std::fs::remove_dir_all(self.config.data_dir.join(pod::TERMINATION_FILES));
-        // Hosts files are written again by the pods that run.
-        let _ = std::fs::remove_dir_all(self.config.data_dir.join(pod::HOSTS_FILES));
+        // Hosts and resolver files are written again by the pods that run.
+        for dir in [pod::HOSTS_FILES, pod::RESOLV_FILES] {
+            let _ = std::fs::remove_dir_all(self.config.data_dir.join(dir));
+        }
         for dir in [
             pod::SANDBOXES,
             "logs",
             pod::TERMINATION_FILES,
             pod::HOSTS_FILES,
+            pod::RESOLV_FILES,
             pod::MEMORY,
         ] {
             let p = self.config.data_dir.join(dir);

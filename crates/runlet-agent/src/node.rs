@@ -41,6 +41,22 @@ pub struct HostInfo {
     pub serving_certificate: Option<String>,
 }
 
+impl HostInfo {
+    /// Allocatable memory: capacity less the kubelet's default hard eviction threshold
+    /// (`memory.available<100Mi`), counted in KiB as the Node reports it. What a container
+    /// without a memory limit may use (the downward API's `limits.memory`, a memory-backed
+    /// emptyDir's size), as upstream's `defaultPodLimitsForDownwardAPI` reads it.
+    pub fn allocatable_memory_bytes(&self) -> i64 {
+        (self.memory_bytes / 1024).saturating_sub(100 * 1024) * 1024
+    }
+}
+
+/// Allocatable ephemeral storage of a file system of `bytes`: less the kubelet's default
+/// `nodefs.available<10%` eviction threshold.
+pub fn allocatable_storage(bytes: u64) -> u64 {
+    bytes - bytes / 10
+}
+
 fn read(path: &str) -> String {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -219,9 +235,9 @@ pub fn node_status(
     let memory_kib = host.memory_bytes / 1024;
     let allocatable = json!({
         "cpu": cpu,
-        "memory": format!("{}Ki", memory_kib.saturating_sub(100 * 1024)),
+        "memory": format!("{}Ki", host.allocatable_memory_bytes() / 1024),
         "pods": pods,
-        "ephemeral-storage": (storage_bytes - storage_bytes / 10).to_string(),
+        "ephemeral-storage": allocatable_storage(storage_bytes).to_string(),
     });
     let capacity = json!({
         "cpu": cpu,

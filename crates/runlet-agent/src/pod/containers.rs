@@ -5,6 +5,7 @@
 use super::etchosts;
 use super::probe;
 use super::quantity;
+use super::resolvconf;
 use super::state::{Kind, StartFailure, State, Terminated};
 use super::{
     DEFAULT_TERMINATION_PATH, FALLBACK_BYTES, FALLBACK_LINES, MAX_TERMINATION_MESSAGE, Stage,
@@ -107,7 +108,14 @@ impl Worker {
         } else {
             pod_hostname(&self.pod)
         };
-        let mut full_env = base_env(hostname.clone(), uid);
+        // The kernel's name (and `HOSTNAME`, which the runtime sets from it) may be the fully
+        // qualified one; `/etc/hosts` names the pod by its host name either way.
+        let kernel_hostname = match etchosts::kernel_hostname(&self.pod, &hostname) {
+            Ok(name) if !host_network => name,
+            Ok(_) => hostname.clone(),
+            Err(e) => return self.config_error(i, now_ms, e),
+        };
+        let mut full_env = base_env(kernel_hostname.clone(), uid);
         for (k, v) in &pod_env {
             if let Some(slot) = full_env.iter_mut().find(|(n, _)| n == k) {
                 slot.1.clone_from(v);
@@ -171,6 +179,22 @@ impl Worker {
                 }
             }
         }
+        if self.ctx.runtime.os().is_root()
+            && resolvconf::wanted(&self.pod)
+            && resolvconf::mounted_for(&container)
+        {
+            match self.resolv_file() {
+                Ok(source) => mounts.push(crate::os::BindMount {
+                    source,
+                    target: PathBuf::from(resolvconf::PATH),
+                    read_only: false,
+                    optional: false,
+                }),
+                Err(e) => {
+                    tracing::warn!(pod = %self.name, error = %e, "writing the pod's /etc/resolv.conf")
+                }
+            }
+        }
         let cwd = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
             Some(d) => {
                 let p = PathBuf::from(d);
@@ -207,7 +231,7 @@ impl Worker {
                 .remove_attempt(&self.ns, &self.name, &self.uid, &container.name, old);
         }
         let may_make_namespaces = self.ctx.runtime.os().is_root();
-        let hostname = (may_make_namespaces && !host_network).then_some(hostname);
+        let hostname = (may_make_namespaces && !host_network).then_some(kernel_hostname);
         let host_pid = self
             .pod
             .spec

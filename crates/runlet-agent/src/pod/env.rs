@@ -34,8 +34,8 @@ pub struct EnvSources<'a> {
     pub host_ip: &'a str,
     pub pod_ip: &'a str,
     /// Node allocatable CPU in millicores and memory in bytes (the default for unset limits).
-    pub node_cpu_millis: i64,
-    pub node_memory_bytes: i64,
+    pub allocatable_cpu_millis: i64,
+    pub allocatable_memory_bytes: i64,
     /// The agent's data directory, whose file system's size is the node's allocatable
     /// `ephemeral-storage` (the default for an unset limit; looked up only then).
     pub data_dir: Option<&'a std::path::Path>,
@@ -64,8 +64,8 @@ impl Default for EnvSources<'_> {
         EnvSources {
             host_ip: "",
             pod_ip: "",
-            node_cpu_millis: 0,
-            node_memory_bytes: 0,
+            allocatable_cpu_millis: 0,
+            allocatable_memory_bytes: 0,
             data_dir: None,
             config_maps: &NO_CONFIG_MAPS,
             secrets: &NO_SECRETS,
@@ -214,16 +214,20 @@ pub fn resource_ref(
         .and_then(|q| quantity_nanos(&q.0));
     let value = match (set, which, name) {
         (Some(v), _, _) => v,
-        (None, "limits", "cpu") => i128::from(sources.node_cpu_millis) * 1_000_000,
-        (None, "limits", "memory") => i128::from(sources.node_memory_bytes) * 1_000_000_000,
+        (None, "limits", "cpu") => i128::from(sources.allocatable_cpu_millis) * 1_000_000,
+        (None, "limits", "memory") => i128::from(sources.allocatable_memory_bytes) * 1_000_000_000,
         (None, "requests", "cpu" | "memory") => 0,
         (None, "requests", "ephemeral-storage") => 0,
         (None, "limits", "ephemeral-storage") => sources
             .data_dir
             .and_then(|d| rustix::fs::statvfs(d).ok())
             .map_or(0, |s| {
-                i128::from(s.f_blocks.saturating_mul(s.f_frsize)) * 1_000_000_000
+                let bytes = crate::node::allocatable_storage(s.f_blocks.saturating_mul(s.f_frsize));
+                i128::from(bytes) * 1_000_000_000
             }),
+        // Huge pages the node has none of: upstream's `ExtractContainerResourceValue` reads
+        // an unset one as 0.
+        (None, "limits" | "requests", name) if name.starts_with("hugepages-") => 0,
         _ => {
             return Err(EnvError::Unsupported(format!(
                 "unsupported resource {resource:?}"
@@ -507,8 +511,8 @@ mod tests {
         let sources = EnvSources {
             host_ip: "10.0.0.1",
             pod_ip: "10.0.0.1",
-            node_cpu_millis: 1500,
-            node_memory_bytes: 1 << 30,
+            allocatable_cpu_millis: 1500,
+            allocatable_memory_bytes: 1 << 30,
             config_maps: &empty_cm,
             secrets: &empty_s,
             ..Default::default()
@@ -583,7 +587,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unset_ephemeral_storage_limit_is_the_size_of_the_agent_s_file_system() {
+    fn an_unset_limit_is_the_node_s_allocatable() {
         let pod: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "p"},
             "spec": {"containers": [{"name": "c"}]}}))
         .unwrap();
@@ -592,11 +596,19 @@ mod tests {
             data_dir: Some(dir.path()),
             ..Default::default()
         };
+        // The agent's file system less the 10 % eviction threshold, as the Node reports it.
         let fs = rustix::fs::statvfs(dir.path()).unwrap();
-        let size = u128::from(fs.f_blocks * fs.f_frsize);
+        let size = fs.f_blocks * fs.f_frsize;
         let limit = resource_ref(&pod, "c", "limits.ephemeral-storage", Some("1"), &sources);
-        assert_eq!(limit.unwrap(), size.to_string());
+        assert_eq!(limit.unwrap(), (size - size / 10).to_string());
         let request = resource_ref(&pod, "c", "requests.ephemeral-storage", None, &sources);
         assert_eq!(request.unwrap(), "0");
+        // Huge pages the node has none of read as 0, as upstream's.
+        for resource in ["limits.hugepages-2Mi", "requests.hugepages-1Gi"] {
+            assert_eq!(
+                resource_ref(&pod, "c", resource, None, &sources).unwrap(),
+                "0"
+            );
+        }
     }
 }

@@ -48,21 +48,47 @@ pub fn content(pod: &Pod, hostname: &str, pod_ip: &str) -> String {
          fe00::1\tip6-allnodes\n\
          fe00::2\tip6-allrouters\n",
     );
-    let spec = pod.spec.as_ref();
-    match spec
-        .and_then(|s| s.subdomain.as_deref())
-        .filter(|s| !s.is_empty())
-    {
-        Some(subdomain) => {
-            let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
-            out.push_str(&format!(
-                "{pod_ip}\t{hostname}.{subdomain}.{namespace}.svc.{CLUSTER_DOMAIN}\t{hostname}\n"
-            ));
-        }
+    match domain(pod) {
+        Some(domain) => out.push_str(&format!("{pod_ip}\t{hostname}.{domain}\t{hostname}\n")),
         None => out.push_str(&format!("{pod_ip}\t{hostname}\n")),
     }
     push_aliases(&mut out, pod);
     out
+}
+
+/// The pod's domain, under its `subdomain` (upstream's `GeneratePodHostNameAndDomain`).
+fn domain(pod: &Pod) -> Option<String> {
+    let subdomain = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.subdomain.as_deref())
+        .filter(|s| !s.is_empty())?;
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+    Some(format!("{subdomain}.{namespace}.svc.{CLUSTER_DOMAIN}"))
+}
+
+/// The host name a container's kernel gets: the fully qualified one when the pod asks for it
+/// with `setHostnameAsFQDN` and has a domain, as upstream's `GetNodenameForKernel`, whose
+/// error says why a name longer than the kernel's 64 characters cannot be.
+pub fn kernel_hostname(pod: &Pod, hostname: &str) -> Result<String, String> {
+    const FQDN_MAX_LEN: usize = 64;
+    let as_fqdn = pod
+        .spec
+        .as_ref()
+        .is_some_and(|s| s.set_hostname_as_fqdn == Some(true));
+    match domain(pod).filter(|_| as_fqdn) {
+        Some(domain) => {
+            let fqdn = format!("{hostname}.{domain}");
+            if fqdn.len() > FQDN_MAX_LEN {
+                return Err(format!(
+                    "failed to construct FQDN from pod hostname and cluster domain, FQDN {fqdn} is too long ({FQDN_MAX_LEN} characters is the max, {} characters requested)",
+                    fqdn.len()
+                ));
+            }
+            Ok(fqdn)
+        }
+        None => Ok(hostname.to_string()),
+    }
 }
 
 /// Upstream's `hostsEntriesFromHostAliases`.
@@ -89,6 +115,33 @@ fn push_aliases(out: &mut String, pod: &Pod) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn set_hostname_as_fqdn_gives_the_kernel_the_full_name_when_it_fits() {
+        let pod = |spec: serde_json::Value| -> Pod {
+            serde_json::from_value(
+                serde_json::json!({"metadata": {"name": "p", "namespace": "ns"},
+                "spec": spec}),
+            )
+            .unwrap()
+        };
+        let fqdn = pod(
+            serde_json::json!({"containers": [], "subdomain": "sd", "setHostnameAsFQDN": true}),
+        );
+        assert_eq!(
+            kernel_hostname(&fqdn, "h1").unwrap(),
+            "h1.sd.ns.svc.cluster.local"
+        );
+        let no_domain = pod(serde_json::json!({"containers": [], "setHostnameAsFQDN": true}));
+        assert_eq!(kernel_hostname(&no_domain, "h1").unwrap(), "h1");
+        let not_asked = pod(serde_json::json!({"containers": [], "subdomain": "sd"}));
+        assert_eq!(kernel_hostname(&not_asked, "h1").unwrap(), "h1");
+        let err = kernel_hostname(&fqdn, &"h".repeat(50)).unwrap_err();
+        assert!(
+            err.contains("is too long (64 characters is the max, 74 characters requested)"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_file_is_the_kubelet_s() {

@@ -20,6 +20,7 @@ mod handlers;
 pub mod mountpoints;
 pub mod probe;
 pub mod quantity;
+pub mod resolvconf;
 pub mod state;
 pub mod status;
 pub mod tokens;
@@ -158,6 +159,8 @@ pub struct Worker {
     next_usage_check_ms: Option<i64>,
     /// The pod's `/etc/hosts` on the host, once written (see [`etchosts`]).
     hosts_file: Option<PathBuf>,
+    /// The pod's `/etc/resolv.conf` on the host, once written (see [`resolvconf`]).
+    resolv_file: Option<PathBuf>,
 }
 
 fn restart_policy(pod: &Pod) -> &str {
@@ -245,6 +248,7 @@ impl Worker {
             next_volume_sync_ms: None,
             next_usage_check_ms: None,
             hosts_file: None,
+            resolv_file: None,
         }
     }
 
@@ -716,6 +720,19 @@ impl Worker {
         Ok(path)
     }
 
+    /// The pod's `/etc/resolv.conf` on the host, written the first time a container needs it.
+    fn resolv_file(&mut self) -> std::io::Result<PathBuf> {
+        if let Some(path) = &self.resolv_file {
+            return Ok(path.clone());
+        }
+        let path = self.ctx.config.data_dir.join(RESOLV_FILES).join(&self.uid);
+        let node = std::fs::read_to_string(resolvconf::PATH).unwrap_or_default();
+        std::fs::write(&path, resolvconf::content(&self.pod, &node))?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        self.resolv_file = Some(path.clone());
+        Ok(path)
+    }
+
     /// The host file bound at the termination-message path of `container`'s `attempt`.
     fn termination_file(&self, container: &str, attempt: u32) -> PathBuf {
         self.ctx
@@ -729,8 +746,8 @@ impl Worker {
         EnvSources {
             host_ip: &self.ctx.host.ip,
             pod_ip: &self.ctx.host.ip,
-            node_cpu_millis: self.ctx.host.cpu_millis,
-            node_memory_bytes: self.ctx.host.memory_bytes,
+            allocatable_cpu_millis: self.ctx.host.cpu_millis,
+            allocatable_memory_bytes: self.ctx.host.allocatable_memory_bytes(),
             data_dir: Some(&self.ctx.config.data_dir),
             config_maps: &self.config_maps,
             secrets: &self.secrets,
@@ -1300,8 +1317,11 @@ impl Worker {
     /// Tears the pod's volumes down once its containers are done, as the kubelet does for a
     /// terminated pod: memory-backed emptyDirs are unmounted and volume data is removed.
     fn teardown_volumes(&mut self) {
-        if let Some(hosts) = self.hosts_file.take() {
-            let _ = std::fs::remove_file(hosts);
+        for file in [self.hosts_file.take(), self.resolv_file.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = std::fs::remove_file(file);
         }
         for target in std::mem::take(&mut self.claimed_mount_points) {
             self.ctx.mount_points.release(&target);
@@ -1396,6 +1416,8 @@ pub const TERMINATION_FILES: &str = "termination-log";
 /// The directory of the pods' `/etc/hosts` files (see [`etchosts`]), one per pod UID, flat for
 /// the same reason.
 pub const HOSTS_FILES: &str = "etc-hosts";
+/// The directory of the pods' own `/etc/resolv.conf` files (see [`resolvconf`]), likewise.
+pub const RESOLV_FILES: &str = "resolv-conf";
 
 /// Removes a pod's directory (its sandbox, or its volumes'), unmounting what is still mounted
 /// in it.

@@ -37,13 +37,10 @@ pub enum VolumeError {
     },
     #[error("{kind} {name:?} not found")]
     NotFound { kind: &'static str, name: String },
-    /// Upstream's wording (`configmap references non-existent config key: k`).
-    #[error("{kind} references non-existent {what} key: {key}")]
-    MissingKey {
-        key: String,
-        kind: &'static str,
-        what: &'static str,
-    },
+    /// Upstream's wording: `configmap references non-existent config key: k` (configmap's
+    /// `MakePayload`), `references non-existent secret key: k` (secret's).
+    #[error("{}references non-existent {what} key: {key}", if *.what == "secret" { "" } else { "configmap " })]
+    MissingKey { key: String, what: &'static str },
     #[error("volume {0:?}: this volume type is not supported by the process runtime")]
     Unsupported(String),
     #[error("hostPath type check failed: {path} is not a {want}")]
@@ -142,7 +139,6 @@ fn write_keys(
                     None => {
                         return Err(VolumeError::MissingKey {
                             key: item.key.clone(),
-                            kind,
                             what: if kind == "secret" { "secret" } else { "config" },
                         });
                     }
@@ -725,7 +721,7 @@ fn memory_volume_size(
             .map(|n| u64::try_from(n.div_euclid(1_000_000_000)).unwrap_or(0))
             .filter(|b| *b > 0)
     };
-    let mut size = u64::try_from(sources.node_memory_bytes).unwrap_or(u64::MAX);
+    let mut size = u64::try_from(sources.allocatable_memory_bytes).unwrap_or(u64::MAX);
     let limit_of = |c: &Container| {
         c.resources
             .as_ref()
@@ -1232,7 +1228,7 @@ mod tests {
         let cms = config_map_cm();
         let sources = EnvSources {
             config_maps: &cms,
-            node_memory_bytes: 1 << 30,
+            allocatable_memory_bytes: 1 << 30,
             ..Default::default()
         };
         if nix_is_root() {

@@ -884,6 +884,34 @@ async fn a_pod_s_etc_hosts_resolves_its_host_name_and_aliases() {
     env.stop().await;
 }
 
+/// `setHostnameAsFQDN` gives the kernel (and `HOSTNAME`) the fully qualified name, and a pod's
+/// DNS settings give it a `/etc/resolv.conf` of its own, as the kubelet's `GetPodDNS` makes it.
+#[tokio::test]
+async fn a_pod_s_dns_settings_and_fqdn_host_name_reach_its_containers() {
+    if !crate::harness::root_or_skip("a_pod_s_dns_settings_and_fqdn_host_name_reach_its_containers")
+    {
+        return;
+    }
+    let env = Env::start().await;
+    env.create(
+        "h1",
+        json!({"restartPolicy": "Never", "hostname": "h1", "subdomain": "sd",
+            "setHostnameAsFQDN": true, "dnsPolicy": "None",
+            "dnsConfig": {"nameservers": ["192.0.2.53"], "searches": ["my.search"],
+                "options": [{"name": "ndots", "value": "2"}]},
+            "containers": [{"name": "c", "image": "busybox",
+                "command": sh("hostname; echo $HOSTNAME; cat /etc/resolv.conf")}]}),
+    )
+    .await;
+    env.wait_phase("h1", "Succeeded").await;
+    assert_eq!(
+        env.logs("h1", &LogParams::default()).await,
+        "h1.sd.default.svc.cluster.local\nh1.sd.default.svc.cluster.local\n\
+         search my.search\nnameserver 192.0.2.53\noptions ndots:2\n"
+    );
+    env.stop().await;
+}
+
 #[tokio::test]
 async fn what_a_host_pid_container_started_dies_with_it_too() {
     if !crate::harness::root_or_skip("what_a_host_pid_container_started_dies_with_it_too") {
