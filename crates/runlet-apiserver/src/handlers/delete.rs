@@ -253,7 +253,31 @@ pub async fn delete_object(
             0
         };
         let is_namespace = info.kind == "Namespace" && info.group.is_empty();
+        let shortens = meta::is_deleting(&obj)
+            && obj["metadata"]["deletionGracePeriodSeconds"]
+                .as_i64()
+                .is_some_and(|current| grace < current);
         if finalizers.is_empty() && grace == 0 && !is_namespace {
+            // Upstream's pod strategy deletes every pod gracefully, at once ones too: the
+            // mark (now, grace period 0) is written, then the pod removed, so watchers see it
+            // marked and the deleted pod says so.
+            let is_pod = info.kind == "Pod" && info.group.is_empty();
+            let (obj, rv) = if is_pod && (!meta::is_deleting(&obj) || shortens) {
+                mark_deleted(state, &obj, &mut new, grace);
+                match write_deletion_mark(state, info, &obj, new, opts.dry_run).await {
+                    Ok(marked) => {
+                        let rv = meta::resource_version(&marked)
+                            .map(registry::parse_rv)
+                            .transpose()?
+                            .unwrap_or(rv);
+                        (marked, rv)
+                    }
+                    Err(e) if registry::is_conflict(&e) => continue,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                (obj, rv)
+            };
             if opts.dry_run {
                 return Ok((Gone::Now, obj));
             }
@@ -267,32 +291,11 @@ pub async fn delete_object(
         // deletion under way may only be hastened (upstream's `BeforeDelete`): a shorter grace
         // period moves it up, so a pod whose agent deletes it at once while a finalizer still
         // holds it goes as soon as the finalizer does.
-        let shortens = meta::is_deleting(&obj)
-            && obj["metadata"]["deletionGracePeriodSeconds"]
-                .as_i64()
-                .is_some_and(|current| grace < current);
         if meta::is_deleting(&obj) && meta::finalizers(&obj) == finalizers && !shortens {
             return Ok((Gone::Pending, obj));
         }
         if !meta::is_deleting(&obj) || shortens {
-            // A first mark is now plus the grace period; a shorter grace period moves the
-            // mark up by the difference (upstream's `BeforeDelete`), not to now plus it.
-            let due = match obj["metadata"]["deletionGracePeriodSeconds"].as_i64() {
-                Some(current) if shortens => meta::deletion_timestamp_unix(&obj)
-                    .map_or(state.now_unix() + grace, |at| at - current + grace),
-                _ => state.now_unix() + grace,
-            };
-            let when = time::OffsetDateTime::from_unix_timestamp(due)
-                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            meta::set(&mut new, "deletionTimestamp", when);
-            meta::set(&mut new, "deletionGracePeriodSeconds", grace);
-            // Marking an object deleted is a change of what it is meant to be: upstream bumps
-            // the generation of a kind that keeps one.
-            if !meta::is_deleting(&obj) && meta::generation(&obj) > 0 {
-                meta::set(&mut new, "generation", meta::generation(&obj) + 1);
-            }
+            mark_deleted(state, &obj, &mut new, grace);
         }
         if finalizers.is_empty() {
             // `omitempty`: a deleted object without finalizers shows none, not `[]`.
@@ -315,6 +318,28 @@ pub async fn delete_object(
         return Ok((Gone::Pending, updated));
     }
     Err(ApiError::new(Status::conflict_modified(info, name)))
+}
+
+/// Marks `new`, the next version of `obj`, deleted with `grace` seconds to go, as upstream's
+/// `BeforeDelete`: a first mark is now plus the grace period; a shorter grace period moves
+/// the mark up by the difference, not to now plus it.
+fn mark_deleted(state: &AppState, obj: &Value, new: &mut Value, grace: i64) {
+    let due = match obj["metadata"]["deletionGracePeriodSeconds"].as_i64() {
+        Some(current) if meta::is_deleting(obj) => meta::deletion_timestamp_unix(obj)
+            .map_or(state.now_unix() + grace, |at| at - current + grace),
+        _ => state.now_unix() + grace,
+    };
+    let when = time::OffsetDateTime::from_unix_timestamp(due)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    meta::set(new, "deletionTimestamp", when);
+    meta::set(new, "deletionGracePeriodSeconds", grace);
+    // Marking an object deleted is a change of what it is meant to be: upstream bumps the
+    // generation of a kind that keeps one.
+    if !meta::is_deleting(obj) && meta::generation(obj) > 0 {
+        meta::set(new, "generation", meta::generation(obj) + 1);
+    }
 }
 
 /// The finalizers `obj` gets from a delete with the propagation `asked` for, as upstream's

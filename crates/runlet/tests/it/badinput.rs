@@ -915,6 +915,25 @@ fn deletion_follows_upstream_before_delete() {
         "object is being deleted: pods \"slow\" already exists"
     );
     release(&s, &["pod", "slow"]);
+    // A pod deleted at once (never scheduled) is marked first, as upstream's pod strategy
+    // deletes every pod gracefully: the answer shows the mark, grace period 0.
+    s.kubectl_stdin(
+        &["create", "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: unplaced}\nspec:\n  schedulerName: nobody\n  containers: [{name: c, image: busybox}]\n",
+    );
+    let (code, body) = curl(
+        &s,
+        "DELETE",
+        "/api/v1/namespaces/default/pods/unplaced",
+        "application/json",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let gone = status(&body);
+    assert!(gone["metadata"]["deletionTimestamp"].is_string(), "{gone}");
+    assert_eq!(gone["metadata"]["deletionGracePeriodSeconds"], 0, "{gone}");
+    let out = s.kubectl(&["get", "pod", "unplaced"]);
+    assert!(!out.status.success(), "deleted");
 }
 
 /// A second delete of an object being deleted keeps its propagation, as upstream's
