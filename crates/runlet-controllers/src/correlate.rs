@@ -1,24 +1,29 @@
 //! client-go's `EventCorrelator`, for the controllers that record many events about one object
 //! (the Job and the CronJob controllers): an identical event bumps `count` and `lastTimestamp`
-//! of the first one; more than 10 similar events (same object, type, reason) within 10 minutes
-//! are combined into one `(combined from similar events): ...` event, whose message follows the
-//! latest of them; and a token bucket (burst 25, one token per 5 minutes) limits writes.
-//! Deviation: the bucket is kept per object *and reason* rather than per object, so a Job that
-//! created thousands of pods still gets its `Completed` event, and a CronJob that ran for days
-//! still tells of a missed schedule.
+//! of the first one (`eventObserve`; made again if it is gone, expired); once similar events
+//! (same object, type, reason), each within 10 minutes of the one before, have said 10
+//! different things, they are combined into one `(combined from similar events): ...` event,
+//! whose message follows the latest of them (`EventAggregate`); and a token bucket (burst 25,
+//! one token per 5 minutes) limits writes. Deviation: the bucket is kept per object *and
+//! reason* rather than per object, so a Job that created thousands of pods still gets its
+//! `Completed` event, and a CronJob that ran for days still tells of a missed schedule.
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams};
 use runlet_api::eventtype::EventType;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-const SIMILAR_MAX: u32 = 10;
+/// How many different messages similar events may say before they are combined
+/// (`defaultAggregateMaxEvents`), and how long a lull forgets them.
+const SIMILAR_MAX: usize = 10;
 const SIMILAR_WINDOW_MILLIS: i64 = 600_000;
 const SPAM_BURST: f64 = 25.0;
 const SPAM_REFILL_PER_MILLI: f64 = 1.0 / 300_000.0;
 /// How often spam-filter buckets are looked through for ones to forget.
 const BUCKET_PRUNE_MILLIS: i64 = 60_000;
+/// How many written events are remembered to bump (client-go's LRU holds 4096).
+const MAX_REMEMBERED: usize = 4096;
 
 /// An event to record.
 pub struct Pending {
@@ -32,28 +37,32 @@ pub struct Pending {
 /// What recording an event takes.
 pub enum Write {
     Create(Box<Event>),
-    /// A repeat of an event written before: its count, time and message (a combined event's
-    /// names the latest of those it stands for), as client-go's `eventObserve` patches them.
-    Bump {
-        namespace: String,
-        name: String,
-        count: i32,
-        last_millis: i64,
-        message: String,
-    },
+    /// A repeat of an event written before, as it is now: its count, time and message (a
+    /// combined event's names the latest of those it stands for) patched, as client-go's
+    /// `eventObserve` patches them, or the whole of it made again when it is gone.
+    Bump(Box<Event>),
 }
 
-/// State of one written event, to bump its count.
+impl Write {
+    /// The name of the Event it writes: the writes of one Event must go in order.
+    pub fn event_name(&self) -> &str {
+        let (Write::Create(e) | Write::Bump(e)) = self;
+        e.metadata.name.as_deref().unwrap_or_default()
+    }
+}
+
+/// One written event, to bump its count.
 struct Written {
     name: String,
-    namespace: String,
     count: i32,
     first_millis: i64,
 }
 
+/// Similar events (client-go's `aggregateRecord`): the different messages they said, and
+/// when the latest came.
 struct Similar {
-    count: u32,
-    first_millis: i64,
+    messages: HashSet<String>,
+    last_millis: i64,
 }
 
 struct Bucket {
@@ -72,6 +81,8 @@ impl Bucket {
 pub struct Correlator {
     component: &'static str,
     written: HashMap<String, Written>,
+    /// How many events it made, which keeps names unique within a millisecond.
+    created: u64,
     similar: HashMap<String, Similar>,
     buckets: HashMap<String, Bucket>,
     last_prune: i64,
@@ -83,6 +94,7 @@ impl Correlator {
         Correlator {
             component,
             written: HashMap::new(),
+            created: 0,
             similar: HashMap::new(),
             buckets: HashMap::new(),
             last_prune: now_millis,
@@ -99,18 +111,7 @@ impl Correlator {
             p.object.uid.as_deref().unwrap_or_default()
         );
         let similar_key = format!("{obj_key}/{}/{}", p.type_.as_str(), p.reason);
-        let s = self.similar.entry(similar_key.clone()).or_insert(Similar {
-            count: 0,
-            first_millis: p.at_millis,
-        });
-        if p.at_millis - s.first_millis > SIMILAR_WINDOW_MILLIS {
-            *s = Similar {
-                count: 0,
-                first_millis: p.at_millis,
-            };
-        }
-        s.count += 1;
-        let (message, exact_key) = if s.count > SIMILAR_MAX {
+        let (message, exact_key) = if self.is_combined(&similar_key, &p) {
             (
                 format!("(combined from similar events): {}", p.message),
                 format!("{similar_key}/combined"),
@@ -128,39 +129,31 @@ impl Correlator {
             return None;
         }
         b.tokens -= 1.0;
-        if let Some(w) = self
-            .written
-            .get_mut(&exact_key)
-            .filter(|w| p.at_millis - w.first_millis <= SIMILAR_WINDOW_MILLIS)
-        {
-            w.count += 1;
-            return Some(Write::Bump {
-                namespace: w.namespace.clone(),
-                name: w.name.clone(),
-                count: w.count,
-                last_millis: p.at_millis,
-                message,
-            });
+        let repeat = self.written.contains_key(&exact_key);
+        if !repeat && self.written.len() >= MAX_REMEMBERED {
+            self.written.clear();
         }
-        let namespace = p.object.namespace.clone().unwrap_or_default();
         let name = format!(
             "{}.{:x}",
             p.object.name.as_deref().unwrap_or_default(),
-            p.at_millis.max(0) as u128 * 1_000_000 + self.written.len() as u128
+            p.at_millis.max(0) as u128 * 1_000_000 + u128::from(self.created)
         );
-        self.written.insert(
-            exact_key,
-            Written {
-                name: name.clone(),
-                namespace: namespace.clone(),
+        let written = self
+            .written
+            .entry(exact_key)
+            .and_modify(|w| w.count += 1)
+            .or_insert_with(|| Written {
+                name,
                 count: 1,
                 first_millis: p.at_millis,
-            },
-        );
-        Some(Write::Create(Box::new(Event {
+            });
+        if !repeat {
+            self.created += 1;
+        }
+        let event = Box::new(Event {
             metadata: ObjectMeta {
-                name: Some(name),
-                namespace: Some(namespace),
+                name: Some(written.name.clone()),
+                namespace: p.object.namespace.clone(),
                 ..Default::default()
             },
             involved_object: p.object,
@@ -170,22 +163,50 @@ impl Correlator {
                 component: Some(self.component.into()),
                 host: None,
             }),
-            first_timestamp: time(p.at_millis),
+            first_timestamp: time(written.first_millis),
             last_timestamp: time(p.at_millis),
-            count: Some(1),
+            count: Some(written.count),
             type_: Some(p.type_.as_str().into()),
             reporting_component: Some(self.component.into()),
             reporting_instance: Some(String::new()),
             ..Default::default()
-        })))
+        });
+        Some(if repeat {
+            Write::Bump(event)
+        } else {
+            Write::Create(event)
+        })
     }
 
-    /// Forgets correlation state older than its window, so memory stays bounded.
+    /// Whether `p` is to be combined with the similar events before it, as `EventAggregate`
+    /// decides: when they have said 10 different things, one of which then leaves the set.
+    fn is_combined(&mut self, similar_key: &str, p: &Pending) -> bool {
+        let s = self
+            .similar
+            .entry(similar_key.to_string())
+            .or_insert_with(|| Similar {
+                messages: HashSet::new(),
+                last_millis: p.at_millis,
+            });
+        if p.at_millis - s.last_millis > SIMILAR_WINDOW_MILLIS {
+            s.messages.clear();
+        }
+        s.last_millis = p.at_millis;
+        s.messages.insert(p.message.clone());
+        if s.messages.len() < SIMILAR_MAX {
+            return false;
+        }
+        if let Some(any) = s.messages.iter().next().cloned() {
+            s.messages.remove(&any);
+        }
+        true
+    }
+
+    /// Forgets similar events past their window and full spam buckets, so memory stays
+    /// bounded.
     pub fn prune(&mut self, now: i64) {
-        self.written
-            .retain(|_, w| now - w.first_millis <= SIMILAR_WINDOW_MILLIS);
         self.similar
-            .retain(|_, s| now - s.first_millis <= SIMILAR_WINDOW_MILLIS);
+            .retain(|_, s| now - s.last_millis <= SIMILAR_WINDOW_MILLIS);
         // A bucket that has refilled is as good as none: forget it, or one would stay for
         // every object there ever was.
         if now - self.last_prune >= BUCKET_PRUNE_MILLIS {
@@ -210,22 +231,26 @@ pub async fn write(client: &kube::Client, w: Write) {
                 .await
                 .map(|_| ())
         }
-        Write::Bump {
-            namespace,
-            name,
-            count,
-            last_millis,
-            message,
-        } => {
+        Write::Bump(ev) => {
+            let ns = ev.metadata.namespace.clone().unwrap_or_default();
+            let name = ev.metadata.name.clone().unwrap_or_default();
             let patch = serde_json::json!({
-                "count": count,
-                "lastTimestamp": time(last_millis),
-                "message": message,
+                "count": ev.count,
+                "lastTimestamp": ev.last_timestamp,
+                "message": ev.message,
             });
-            Api::<Event>::namespaced(client.clone(), &namespace)
+            let patched = Api::<Event>::namespaced(client.clone(), &ns)
                 .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
-                .await
-                .map(|_| ())
+                .await;
+            match patched {
+                // Gone (expired): made again, as client-go's `recordEvent` does.
+                Err(kube::Error::Api(e)) if e.code == 404 => {
+                    runlet_client::create_event(client, &ns, &ev)
+                        .await
+                        .map(|_| ())
+                }
+                other => other.map(|_| ()),
+            }
         }
     };
     if let Err(e) = result {
@@ -268,36 +293,56 @@ mod tests {
     }
 
     #[test]
-    fn similar_events_are_combined_after_ten_and_held_back_after_twenty_five() {
+    fn similar_events_are_combined_at_the_tenth_message_and_held_back_after_twenty_five() {
         let mut c = Correlator::new("cronjob-controller", 0);
         let mut created = Vec::new();
-        let mut bumps = 0;
+        let mut bumps = Vec::new();
         for i in 0..30 {
             match c.observe(
                 pending("SuccessfulCreate", &format!("Created job j{i}"), i),
                 i,
             ) {
                 Some(Write::Create(e)) => created.push(e.message.unwrap_or_default()),
-                Some(Write::Bump { message, .. }) => {
-                    bumps += 1;
-                    assert_eq!(
-                        message,
-                        format!("(combined from similar events): Created job j{i}")
-                    );
-                }
+                Some(Write::Bump(e)) => bumps.push((e.message.unwrap_or_default(), e.count)),
                 None => {}
             }
         }
-        assert_eq!(created.len(), 11, "ten, then the combined one: {created:?}");
         assert_eq!(
-            created[10],
-            "(combined from similar events): Created job j10"
+            created.len(),
+            10,
+            "nine, then the combined one: {created:?}"
         );
-        assert_eq!(bumps, 14, "then bumps until the burst of 25 is spent");
+        assert_eq!(created[9], "(combined from similar events): Created job j9");
+        assert_eq!(bumps.len(), 15, "then bumps until the burst of 25 is spent");
+        assert_eq!(
+            bumps[14],
+            (
+                "(combined from similar events): Created job j24".to_string(),
+                Some(16)
+            )
+        );
         let other = c.observe(pending("SawCompletedJob", "Saw completed job: j0", 40), 40);
         assert!(
             matches!(other, Some(Write::Create(_))),
             "another reason has its own bucket"
         );
+    }
+
+    #[test]
+    fn repeats_of_two_messages_are_counted_never_combined() {
+        let mut c = Correlator::new("cronjob-controller", 0);
+        let mut counts = HashMap::new();
+        for i in 0..20 {
+            let message = if i % 2 == 0 { "m1" } else { "m2" };
+            let at = i * 60_000;
+            if let Some(Write::Create(e) | Write::Bump(e)) =
+                c.observe(pending("UnexpectedJob", message, at), at)
+            {
+                assert_eq!(e.message.as_deref(), Some(message));
+                counts.insert(message, e.count);
+            }
+        }
+        assert_eq!(counts["m1"], Some(10));
+        assert_eq!(counts["m2"], Some(10));
     }
 }

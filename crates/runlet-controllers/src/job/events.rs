@@ -6,7 +6,7 @@
 //! correlates them ([`crate::correlate`], client-go's `EventCorrelator`) and writes them
 //! concurrently.
 
-use crate::correlate::{Correlator, Pending, write};
+use crate::correlate::{Correlator, Pending, Write, write};
 use futures::future::join_all;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -63,11 +63,24 @@ async fn write_loop(client: kube::Client, clock: Arc<dyn Clock>, mut rx: mpsc::R
     let mut buf = Vec::with_capacity(256);
     while rx.recv_many(&mut buf, 256).await > 0 {
         let now = clock.now_millis();
-        let writes: Vec<_> = buf
-            .drain(..)
-            .filter_map(|p| correlator.observe(p, now))
-            .collect();
+        // The writes of one Event go in order (a bump must not pass the create it bumps);
+        // different Events' at once.
+        let mut by_event: Vec<Vec<Write>> = Vec::new();
+        for w in buf.drain(..).filter_map(|p| correlator.observe(p, now)) {
+            match by_event
+                .iter_mut()
+                .find(|ws| ws[0].event_name() == w.event_name())
+            {
+                Some(ws) => ws.push(w),
+                None => by_event.push(vec![w]),
+            }
+        }
         correlator.prune(now);
-        join_all(writes.into_iter().map(|w| write(&client, w))).await;
+        join_all(by_event.into_iter().map(|ws| async {
+            for w in ws {
+                write(&client, w).await;
+            }
+        }))
+        .await;
     }
 }
