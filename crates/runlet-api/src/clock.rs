@@ -72,6 +72,17 @@ pub fn rfc3339(unix_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// RFC 3339 at microsecond precision (`2026-01-02T03:04:05.678000Z`), as Kubernetes writes
+/// `metav1.MicroTime` (an events.k8s.io Event's `eventTime`).
+pub fn rfc3339_micros(unix_millis: i64) -> String {
+    let seconds = rfc3339(unix_millis.div_euclid(1000));
+    let micros = unix_millis.rem_euclid(1000) * 1000;
+    match seconds.strip_suffix('Z') {
+        Some(base) => format!("{base}.{micros:06}Z"),
+        None => seconds,
+    }
+}
+
 /// An RFC 3339 timestamp (`Time` or `MicroTime`) as Unix seconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
@@ -102,6 +113,15 @@ pub fn event_name(object: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn micro_times_have_six_digits_of_fraction() {
+        assert_eq!(
+            rfc3339_micros(1_767_225_600_042),
+            "2026-01-01T00:00:00.042000Z"
+        );
+        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
+    }
 
     #[test]
     fn event_names_follow_each_other_in_time_order() {

@@ -569,7 +569,7 @@ impl Scheduler {
             }
         }
         let client = self.client.clone();
-        let now = rfc3339(self.clock.now_unix());
+        let now_millis = self.clock.now_millis();
         for d in decisions {
             let (client, slots) = (client.clone(), Arc::clone(&self.bind_slots));
             self.binds.spawn(async move {
@@ -584,9 +584,9 @@ impl Scheduler {
             });
         }
         for (p, msg) in failures {
-            let (client, now) = (client.clone(), now.clone());
+            let client = client.clone();
             self.events
-                .spawn(async move { report_unschedulable(&client, &p, &msg, &now).await });
+                .spawn(async move { report_unschedulable(&client, &p, &msg, now_millis).await });
         }
     }
 
@@ -596,24 +596,24 @@ impl Scheduler {
         match bound {
             Ok(Ok(d)) => {
                 let client = self.client.clone();
-                let now = rfc3339(self.clock.now_unix());
+                let now_millis = self.clock.now_millis();
                 self.events.spawn(async move {
-                    let message = format!(
+                    let note = format!(
                         "Successfully assigned {}/{} to {}",
                         d.namespace, d.name, d.node
                     );
-                    record(
-                        &client,
-                        &d.namespace,
-                        &d.name,
-                        &d.uid,
-                        Normal,
-                        "Scheduled",
-                        &message,
-                        &now,
-                        Some(d.event_name),
-                    )
-                    .await
+                    let event = PodEvent {
+                        namespace: &d.namespace,
+                        name: &d.name,
+                        uid: &d.uid,
+                        type_: Normal,
+                        reason: "Scheduled",
+                        action: "Binding",
+                        note: &note,
+                        at_millis: now_millis,
+                        event_name: Some(d.event_name.clone()),
+                    };
+                    record(&client, event).await
                 });
                 true
             }
@@ -703,23 +703,24 @@ async fn bind(client: &kube::Client, d: &Decision) -> Result<(), Error> {
 }
 
 /// The `FailedScheduling` event and the `PodScheduled=False` condition.
-async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now: &str) {
+async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now_millis: i64) {
     let ns = p.metadata.namespace.clone().unwrap_or_default();
     let name = p.metadata.name.clone().unwrap_or_default();
     let uid = p.metadata.uid.clone().unwrap_or_default();
     tracing::debug!(pod = %name, namespace = %ns, reason = %msg, "unschedulable");
-    record(
-        client,
-        &ns,
-        &name,
-        &uid,
-        Warning,
-        "FailedScheduling",
-        msg,
-        now,
-        None,
-    )
-    .await;
+    let event = PodEvent {
+        namespace: &ns,
+        name: &name,
+        uid: &uid,
+        type_: Warning,
+        reason: "FailedScheduling",
+        action: "Scheduling",
+        note: msg,
+        at_millis: now_millis,
+        event_name: None,
+    };
+    record(client, event).await;
+    let now = rfc3339(now_millis.div_euclid(1000));
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let patch = json!({"status": {"conditions": [{
         "type": "PodScheduled",
@@ -737,35 +738,51 @@ async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now: &s
     }
 }
 
-/// An event about pod `ns/name` from the scheduler.
-#[allow(clippy::too_many_arguments)]
-async fn record(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-    uid: &str,
+/// An event about a pod from the scheduler.
+struct PodEvent<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    uid: &'a str,
     type_: EventType,
-    reason: &str,
-    message: &str,
-    now: &str,
+    reason: &'a str,
+    /// What the scheduler did (`Binding`, `Scheduling`).
+    action: &'a str,
+    note: &'a str,
+    at_millis: i64,
+    /// Made when it happened, so it lists before what followed.
     event_name: Option<String>,
-) {
-    let involved =
-        json!({"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name, "uid": uid});
-    crate::event::write(
-        client,
-        crate::event::Event {
-            component: DEFAULT_SCHEDULER,
-            namespace: ns,
-            involved,
-            type_,
-            reason,
-            message,
-            now,
-            name: event_name,
-        },
-    )
-    .await;
+}
+
+/// Writes `ev` as upstream's scheduler records (`events.NewEventBroadcasterAdapter`): an
+/// events.k8s.io/v1 Event with its `eventTime`, `action` and `reportingInstance`, which the
+/// core/v1 view shows with no `firstTimestamp`, `lastTimestamp`, `count` or `source`. Best
+/// effort: a failure is only logged.
+async fn record(client: &kube::Client, ev: PodEvent<'_>) {
+    static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let instance = INSTANCE.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{DEFAULT_SCHEDULER}-{}", host.trim())
+    });
+    let name = ev
+        .event_name
+        .unwrap_or_else(|| runlet_api::clock::event_name(ev.name));
+    let body = json!({
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": ev.namespace},
+        "eventTime": runlet_api::clock::rfc3339_micros(ev.at_millis),
+        "reportingController": DEFAULT_SCHEDULER,
+        "reportingInstance": instance,
+        "action": ev.action,
+        "reason": ev.reason,
+        "regarding": {"kind": "Pod", "apiVersion": "v1", "namespace": ev.namespace,
+            "name": ev.name, "uid": ev.uid},
+        "note": ev.note,
+        "type": ev.type_.as_str(),
+    });
+    if let Err(err) = runlet_client::create_events_v1_event(client, ev.namespace, &body).await {
+        tracing::debug!(error = %err, "scheduler: writing an event");
+    }
 }
 
 /// Runs the scheduler until `cancel` fires.

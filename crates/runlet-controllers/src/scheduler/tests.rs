@@ -92,7 +92,19 @@ async fn binds_a_pending_pod_to_a_ready_node_with_room() {
     })
     .await;
     assert_eq!(ev["message"], "Successfully assigned default/p to big");
-    assert_eq!(ev["source"]["component"], "default-scheduler");
+    // Written as events.k8s.io/v1, as upstream's scheduler records: seen as a core Event, it
+    // has an eventTime and a reporting controller and instance, and no source or timestamps.
+    assert_eq!(ev["reportingComponent"], "default-scheduler");
+    assert_eq!(ev["action"], "Binding");
+    assert!(
+        ev["reportingInstance"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("default-scheduler-")),
+        "{ev}"
+    );
+    assert!(ev["eventTime"].is_string(), "{ev}");
+    assert_eq!(ev["source"], serde_json::json!({}), "{ev}");
+    assert!(ev["firstTimestamp"].is_null(), "{ev}");
     stop(cancel, task).await;
 }
 
