@@ -61,20 +61,6 @@ pub async fn create_event<T: Serialize>(
     .await
 }
 
-/// `POST` an events.k8s.io/v1 Event, as the newer recorders (the scheduler's) write them.
-pub async fn create_events_v1_event<T: Serialize>(
-    client: &kube::Client,
-    namespace: &str,
-    event: &T,
-) -> Result<ObjectMeta, kube::Error> {
-    create(
-        client,
-        &format!("/apis/events.k8s.io/v1/namespaces/{namespace}/events"),
-        event,
-    )
-    .await
-}
-
 /// `PATCH` a core/v1 Event (as the event recorder does to count a repeated event); the
 /// patched event's metadata.
 pub async fn patch_event<P: Serialize + Debug>(

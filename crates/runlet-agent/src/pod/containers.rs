@@ -319,13 +319,7 @@ impl Worker {
                 // The process runtime creates and starts a container in one step; the kubelet
                 // reports the two.
                 let field_path = field_path_of(&container.name, self.slots.get(i).map(|s| s.kind));
-                self.ctx.events.pod(
-                    &self.pod,
-                    Normal,
-                    "Created",
-                    &format!("Created container: {}", container.name),
-                    Some(&field_path),
-                );
+                self.created_event(&container.name, &field_path);
                 self.ctx.events.pod(
                     &self.pod,
                     Normal,
@@ -346,13 +340,7 @@ impl Worker {
                 // The kubelet made the container before its start failed (containerd reports
                 // a missing executable when the task starts): `Created`, then `Failed`.
                 let field_path = field_path_of(&container.name, self.slots.get(i).map(|s| s.kind));
-                self.ctx.events.pod(
-                    &self.pod,
-                    Normal,
-                    "Created",
-                    &format!("Created container: {}", container.name),
-                    Some(&field_path),
-                );
+                self.created_event(&container.name, &field_path);
                 self.ctx.events.pod(
                     &self.pod,
                     Warning,
@@ -369,6 +357,17 @@ impl Worker {
                 self.fail_start(i, now_ms, 128, "StartError", msg, &id);
             }
         }
+    }
+
+    /// The kubelet's `Created` event for `container`, at `field_path`.
+    fn created_event(&self, container: &str, field_path: &str) {
+        self.ctx.events.pod(
+            &self.pod,
+            Normal,
+            "Created",
+            &format!("Created container: {container}"),
+            Some(field_path),
+        );
     }
 
     /// Records an attempt that could not start as a terminated one (as containerd reports

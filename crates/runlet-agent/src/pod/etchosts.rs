@@ -15,11 +15,17 @@ const CLUSTER_DOMAIN: &str = "cluster.local";
 
 /// Whether `container` gets the pod's `/etc/hosts` (one that mounts its own does not).
 pub fn mounted_for(container: &Container) -> bool {
-    !container
+    !mounts_own(container, PATH)
+}
+
+/// Whether `container` mounts a volume of its own at `path` (a file the agent would bind
+/// there otherwise).
+pub fn mounts_own(container: &Container, path: &str) -> bool {
+    container
         .volume_mounts
         .iter()
         .flatten()
-        .any(|m| m.mount_path.trim_end_matches('/') == PATH)
+        .any(|m| m.mount_path.trim_end_matches('/') == path)
 }
 
 /// Whether the pod shares the node's network (and with it the node's host names).

@@ -24,11 +24,7 @@ pub fn wanted(pod: &Pod) -> bool {
 
 /// Whether `container` gets the pod's file (one that mounts its own does not).
 pub fn mounted_for(container: &Container) -> bool {
-    !container
-        .volume_mounts
-        .iter()
-        .flatten()
-        .any(|m| m.mount_path.trim_end_matches('/') == PATH)
+    !super::etchosts::mounts_own(container, PATH)
 }
 
 /// The DNS settings of a `resolv.conf`.

@@ -780,7 +780,8 @@ async fn record(client: &kube::Client, ev: PodEvent<'_>) {
         "note": ev.note,
         "type": ev.type_.as_str(),
     });
-    if let Err(err) = runlet_client::create_events_v1_event(client, ev.namespace, &body).await {
+    let events = format!("/apis/events.k8s.io/v1/namespaces/{}/events", ev.namespace);
+    if let Err(err) = runlet_client::create(client, &events, &body).await {
         tracing::debug!(error = %err, "scheduler: writing an event");
     }
 }
