@@ -359,6 +359,40 @@ impl Worker {
         }
     }
 
+    /// The kubelet's `BackOff` event for container `i`, recorded at each sync of the pod that
+    /// finds it waiting out its back-off (identical ones are counted on the first).
+    fn backoff_event(&self, i: usize) {
+        let Some(s) = self.slots.get(i) else {
+            return;
+        };
+        let text = format!(
+            "Back-off restarting failed container {} in pod {}_{}({})",
+            s.container.name, self.name, self.ns, self.uid
+        );
+        self.ctx
+            .events
+            .pod(&self.pod, Warning, "BackOff", &text, Some(&field_path(s)));
+    }
+
+    /// The `BackOff` events due now for the containers still waiting out their back-off,
+    /// every 10 s until they restart.
+    pub(super) fn repeat_backoff_events(&mut self, now_ms: i64) {
+        for i in 0..self.slots.len() {
+            let Some(s) = self.slots.get_mut(i) else {
+                continue;
+            };
+            let Some(at) = s.next_backoff_event_ms.filter(|at| now_ms >= *at) else {
+                continue;
+            };
+            if s.start_at.is_some_and(|start| start > now_ms) {
+                s.next_backoff_event_ms = Some(at + BACKOFF_SHOWN_AFTER_MS);
+                self.backoff_event(i);
+            } else {
+                s.next_backoff_event_ms = None;
+            }
+        }
+    }
+
     /// The kubelet's `Created` event for `container`, at `field_path`.
     fn created_event(&self, container: &str, field_path: &str) {
         self.ctx.events.pod(
@@ -708,14 +742,8 @@ impl Worker {
                         i64::MAX
                     };
                     s.backoff_shown_at = Some((shown_at, msg));
-                    let text = format!(
-                        "Back-off restarting failed container {} in pod {pod_desc}",
-                        s.container.name
-                    );
-                    let fp = field_path(s);
-                    self.ctx
-                        .events
-                        .pod(&self.pod, Warning, "BackOff", &text, Some(&fp));
+                    s.next_backoff_event_ms = Some(now_ms + BACKOFF_SHOWN_AFTER_MS);
+                    self.backoff_event(i);
                 }
             }
         } else if kind == Kind::Init && code != 0 {

@@ -443,6 +443,7 @@ impl Worker {
                     .filter(|_| !starts_wait)
                     .into_iter()
                     .chain(s.kill_at)
+                    .chain(s.next_backoff_event_ms)
                     .chain(shown.filter(|at| *at < i64::MAX))
                     .chain(probes)
             })
@@ -960,6 +961,9 @@ impl Worker {
         let now = self.now_ms();
         for s in &mut self.slots {
             s.show_backoff(now);
+        }
+        if !self.terminating() {
+            self.repeat_backoff_events(now);
         }
         if !self.terminating() {
             if self.pod.metadata.deletion_timestamp.is_some() {

@@ -64,6 +64,9 @@ pub struct Slot {
     /// this time, then `CrashLoopBackOff` with this message: the kubelet reports the back-off
     /// only from its next sync of the pod.
     pub backoff_shown_at: Option<(i64, String)>,
+    /// When the container, still waiting out its back-off, gets its next `BackOff` event: the
+    /// kubelet's pod worker syncs a pod in back-off again every 10 s, each sync recording one.
+    pub next_backoff_event_ms: Option<i64>,
     /// Attempts started so far (the latest attempt's log file number is `restart_count`).
     pub attempts: u32,
     /// When the container may be (re)started, in clock milliseconds; `None`: not to be started.
@@ -125,6 +128,7 @@ impl Slot {
             last: None,
             earlier: None,
             backoff_shown_at: None,
+            next_backoff_event_ms: None,
             attempts: 0,
             start_at: None,
             backoff: None,

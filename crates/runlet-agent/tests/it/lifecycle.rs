@@ -69,6 +69,20 @@ async fn on_failure_restarts_in_place_with_crash_loop_backoff() {
         .await;
     let cs = cstatus(&p, false)[0].clone();
     assert_eq!(cs["lastState"]["terminated"]["containerID"], ended);
+    // A `BackOff` event at each crash that backs off (the second and the third), and one more
+    // at each sync of the pod while it waits, every 10 s, counted on the first.
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::default_namespaced(env.api.client.clone());
+    wait_until("the third BackOff", || async {
+        let list = events.list(&Default::default()).await.unwrap();
+        list.items
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some("BackOff"))
+            .filter_map(|e| e.count)
+            .sum::<i32>()
+            == 3
+    })
+    .await;
     assert_eq!(
         cs["state"]["waiting"]["message"]
             .as_str()
