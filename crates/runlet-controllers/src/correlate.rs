@@ -133,17 +133,18 @@ impl Correlator {
         if !repeat && self.written.len() >= MAX_REMEMBERED {
             self.written.clear();
         }
-        let name = format!(
-            "{}.{:x}",
-            p.object.name.as_deref().unwrap_or_default(),
-            p.at_millis.max(0) as u128 * 1_000_000 + u128::from(self.created)
-        );
+        let created = self.created;
         let written = self
             .written
             .entry(exact_key)
             .and_modify(|w| w.count += 1)
             .or_insert_with(|| Written {
-                name,
+                // Named only when made: a repeat keeps the first one's name.
+                name: format!(
+                    "{}.{:x}",
+                    p.object.name.as_deref().unwrap_or_default(),
+                    p.at_millis.max(0) as u128 * 1_000_000 + u128::from(created)
+                ),
                 count: 1,
                 first_millis: p.at_millis,
             });
