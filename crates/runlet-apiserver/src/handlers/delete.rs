@@ -201,8 +201,17 @@ pub async fn delete_object(
             "this namespace may not be deleted",
         )));
     }
+    // The mark this delete wrote: once it is there, another deleting the object first (the
+    // agent, for a pod it sees marked) is this delete done, as upstream's `ignoreNotFound`.
+    let mut marked: Option<Value> = None;
     for _ in 0..10 {
-        let obj = Value::clone(&*registry::get(state, info, ns, name).await?);
+        let obj = match registry::get(state, info, ns, name).await {
+            Ok(obj) => Value::clone(&*obj),
+            Err(e) if e.0.code == 404 && marked.is_some() => {
+                return Ok((Gone::Now, marked.unwrap_or_default()));
+            }
+            Err(e) => return Err(e),
+        };
         // Upstream's `BeforeDelete` checks the preconditions, in its words.
         if let Some(uid) = &opts.precondition_uid
             && Some(uid.as_str()) != meta::uid(&obj)
@@ -265,12 +274,13 @@ pub async fn delete_object(
             let (obj, rv) = if is_pod && (!meta::is_deleting(&obj) || shortens) {
                 mark_deleted(state, &obj, &mut new, grace);
                 match write_deletion_mark(state, info, &obj, new, opts.dry_run).await {
-                    Ok(marked) => {
-                        let rv = meta::resource_version(&marked)
+                    Ok(written) => {
+                        let rv = meta::resource_version(&written)
                             .map(registry::parse_rv)
                             .transpose()?
                             .unwrap_or(rv);
-                        (marked, rv)
+                        marked = Some(written.clone());
+                        (written, rv)
                     }
                     Err(e) if registry::is_conflict(&e) => continue,
                     Err(e) => return Err(e),
@@ -284,6 +294,9 @@ pub async fn delete_object(
             match registry::remove(state, info, &obj, rv).await {
                 Ok(_) => return Ok((Gone::Now, obj)),
                 Err(runlet_store::StoreError::Conflict { .. }) => continue,
+                Err(runlet_store::StoreError::NotFound) if marked.is_some() => {
+                    return Ok((Gone::Now, obj));
+                }
                 Err(e) => return Err(ApiError::from_store(e, info, name)),
             }
         }
