@@ -742,10 +742,10 @@ impl Manager {
         }
         let mut used = runlet_api::fit::Resources::default();
         for w in self.workers.values() {
-            used.add(runlet_api::fit::pod_requests(&w.tx.borrow()));
+            used.add(&runlet_api::fit::pod_requests(&w.tx.borrow()));
         }
         let node = self.node.read().ok()?;
-        runlet_api::fit::admission_failure(p, &node, used)
+        runlet_api::fit::admission_failure(p, &node, &used)
     }
 
     /// Fails a pod the node cannot take, as the kubelet's `rejectPod` does: phase `Failed`,

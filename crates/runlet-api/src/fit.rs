@@ -4,7 +4,9 @@
 //!
 //! A subset of upstream's default plugins (`pkg/scheduler/framework/plugins`): NodeUnschedulable,
 //! TaintToleration (NoSchedule/NoExecute), NodeAffinity (`nodeSelector` and required node
-//! affinity), NodeResourcesFit for cpu, memory and pod count, with the pod's effective requests
+//! affinity), NodeResourcesFit for cpu, memory, ephemeral storage, pod count and the scalar
+//! resources (extended resources such as `example.com/gpu`, `hugepages-<size>`), with the pod's
+//! effective requests
 //! computed as `resourcehelper.PodRequests` does (init containers, sidecars, overhead). The
 //! `FailedScheduling` message is worded as upstream's `FitError`.
 
@@ -12,7 +14,7 @@ use k8s_openapi::api::core::v1::{Container, Node, Pod, Taint, Toleration};
 use std::collections::BTreeMap;
 
 /// Requested or free resources: CPU in millicores, memory in bytes, pod slots.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
     pub cpu_millis: i64,
     pub memory: i64,
@@ -24,6 +26,9 @@ pub struct Resources {
     /// still spread over the nodes.
     pub scored_cpu_millis: i64,
     pub scored_memory: i64,
+    /// Upstream's `ScalarResources`: every other resource (extended resources, hugepages), in
+    /// whole units (`Quantity::Value`, rounded up).
+    pub scalar: BTreeMap<String, i64>,
 }
 
 /// CPU a container without a CPU request counts as when nodes are scored.
@@ -32,15 +37,23 @@ const DEFAULT_SCORED_CPU_MILLIS: i64 = 100;
 const DEFAULT_SCORED_MEMORY: i64 = 200 * 1024 * 1024;
 
 impl Resources {
-    pub fn add(&mut self, o: Resources) {
+    pub fn add(&mut self, o: &Resources) {
         self.cpu_millis += o.cpu_millis;
         self.memory += o.memory;
         self.ephemeral_storage += o.ephemeral_storage;
         self.pods += o.pods;
         self.scored_cpu_millis += o.scored_cpu_millis;
         self.scored_memory += o.scored_memory;
+        for (name, n) in &o.scalar {
+            *self.scalar.entry(name.clone()).or_default() += n;
+        }
     }
-    fn max(self, o: Resources) -> Resources {
+    fn max(&self, o: &Resources) -> Resources {
+        let mut scalar = self.scalar.clone();
+        for (name, n) in &o.scalar {
+            let mine = scalar.entry(name.clone()).or_default();
+            *mine = (*mine).max(*n);
+        }
         Resources {
             cpu_millis: self.cpu_millis.max(o.cpu_millis),
             memory: self.memory.max(o.memory),
@@ -48,14 +61,51 @@ impl Resources {
             pods: self.pods.max(o.pods),
             scored_cpu_millis: self.scored_cpu_millis.max(o.scored_cpu_millis),
             scored_memory: self.scored_memory.max(o.scored_memory),
+            scalar,
         }
+    }
+
+    /// The scalar resources requested beyond what `free` has left after `used`: upstream's
+    /// `fitsRequest` loop over `ScalarResources`, a zero request never short.
+    fn short_scalars<'a>(
+        &'a self,
+        used: &'a Resources,
+        free: &'a Resources,
+    ) -> impl Iterator<Item = (&'a str, i64, i64, i64)> + 'a {
+        self.scalar.iter().filter_map(move |(name, &requested)| {
+            let used = used.scalar.get(name).copied().unwrap_or(0);
+            let capacity = free.scalar.get(name).copied().unwrap_or(0);
+            (requested > 0 && used + requested > capacity).then_some((
+                name.as_str(),
+                requested,
+                used,
+                capacity,
+            ))
+        })
+    }
+}
+
+/// The resources [`Resources`] names a field for; every other one is a scalar resource.
+const NAMED_RESOURCES: [&str; 4] = ["cpu", "memory", "ephemeral-storage", "pods"];
+
+/// Upstream's `IsExtendedResourceName`: a resource in a domain of its own, outside
+/// `kubernetes.io` and not a quota's `requests.` name (`example.com/gpu`), as against a native
+/// one (`cpu`, `hugepages-2Mi`).
+pub fn is_extended_resource(name: &str) -> bool {
+    match name.split_once('/') {
+        Some((domain, _)) => {
+            domain != "kubernetes.io"
+                && !domain.ends_with(".kubernetes.io")
+                && !name.starts_with("requests.")
+        }
+        None => false,
     }
 }
 
 /// Upstream's `NodeResourcesFit` score with its default `LeastAllocated` strategy: for CPU and
 /// memory alike, the share of the node's allocatable left once `used` and the pod's `req` are
 /// placed, 0 to 100, averaged. Counts non-zero requests (see [`Resources`]).
-pub fn least_allocated_score(allocatable: Resources, used: Resources, req: Resources) -> i64 {
+pub fn least_allocated_score(allocatable: &Resources, used: &Resources, req: &Resources) -> i64 {
     let share_left = |capacity: i64, requested: i64| {
         if capacity <= 0 {
             0
@@ -87,6 +137,12 @@ fn from_map(
             })
     };
     let (cpu_millis, memory) = (get("cpu", 1_000_000), get("memory", 1_000_000_000));
+    let scalar = map
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| !NAMED_RESOURCES.contains(&name.as_str()))
+        .map(|(name, _)| (name.clone(), get(name, 1_000_000_000)))
+        .collect();
     Resources {
         cpu_millis,
         memory,
@@ -94,6 +150,7 @@ fn from_map(
         pods: 0,
         scored_cpu_millis: cpu_millis,
         scored_memory: memory,
+        scalar,
     }
 }
 
@@ -119,24 +176,24 @@ pub fn pod_requests(pod: &Pod) -> Resources {
     };
     let mut main = Resources::default();
     for c in &spec.containers {
-        main.add(container_requests(c));
+        main.add(&container_requests(c));
     }
     let mut sidecars = Resources::default();
     let mut init_max = Resources::default();
     for c in spec.init_containers.iter().flatten() {
         let r = container_requests(c);
         if c.restart_policy.as_deref() == Some("Always") {
-            sidecars.add(r);
-            init_max = init_max.max(sidecars);
+            sidecars.add(&r);
+            init_max = init_max.max(&sidecars);
         } else {
-            let mut with = sidecars;
-            with.add(r);
-            init_max = init_max.max(with);
+            let mut with = sidecars.clone();
+            with.add(&r);
+            init_max = init_max.max(&with);
         }
     }
-    main.add(sidecars);
-    let mut total = main.max(init_max);
-    total.add(from_map(spec.overhead.as_ref()));
+    main.add(&sidecars);
+    let mut total = main.max(&init_max);
+    total.add(&from_map(spec.overhead.as_ref()));
     total.pods = 1;
     total
 }
@@ -211,7 +268,7 @@ impl Misfit {
 }
 
 /// Why a node does not fit; `None` when it fits.
-pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option<Misfit> {
+pub fn misfit(pod: &Pod, node: &Node, used: &Resources, req: &Resources) -> Option<Misfit> {
     let spec = pod.spec.as_ref();
     let tolerations = spec
         .and_then(|s| s.tolerations.as_deref())
@@ -272,6 +329,9 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
     {
         short.push("Insufficient ephemeral-storage".into());
     }
+    for (name, ..) in req.short_scalars(used, &free) {
+        short.push(format!("Insufficient {name}"));
+    }
     (!short.is_empty()).then_some(Misfit {
         reasons: short,
         preemption_may_help: true,
@@ -283,9 +343,13 @@ pub fn misfit(pod: &Pod, node: &Node, used: Resources, req: Resources) -> Option
 /// `lifecycle.NewPredicateAdmitHandler` with `generalFilter` (NodeResourcesFit, NodeAffinity,
 /// then the node's `NoExecute` taints). The pod's `status.reason` and the message after
 /// "Pod was rejected: "; `None` when it is admitted.
-pub fn admission_failure(pod: &Pod, node: &Node, used: Resources) -> Option<(String, String)> {
-    let req = pod_requests(pod);
+pub fn admission_failure(pod: &Pod, node: &Node, used: &Resources) -> Option<(String, String)> {
+    let mut req = pod_requests(pod);
     let free = allocatable(node);
+    // `removeMissingExtendedResources`: an extended resource the node does not offer at all
+    // is left to a device plugin that may still register.
+    req.scalar
+        .retain(|name, _| !is_extended_resource(name) || free.scalar.contains_key(name));
     let short = [
         ("cpu", req.cpu_millis, used.cpu_millis, free.cpu_millis),
         ("memory", req.memory, used.memory, free.memory),
@@ -298,7 +362,8 @@ pub fn admission_failure(pod: &Pod, node: &Node, used: Resources) -> Option<(Str
         ("pods", req.pods, used.pods, free.pods),
     ]
     .into_iter()
-    .find(|(_, requested, used, capacity)| *requested > 0 && used + requested > *capacity);
+    .find(|(_, requested, used, capacity)| *requested > 0 && used + requested > *capacity)
+    .or_else(|| req.short_scalars(used, &free).next());
     if let Some((resource, requested, used, capacity)) = short {
         return Some((
             format!("OutOf{resource}"),
@@ -457,6 +522,7 @@ pub fn prefilter_error(total: usize, why: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use serde_json::json;
 
     fn node(cpu: &str, ready: bool) -> Node {
@@ -507,7 +573,7 @@ mod tests {
             pod(json!({"containers": [{"name": "c",
                 "resources": {"requests": {"ephemeral-storage": size}}}]}))
         };
-        let fits = |p: &Pod| misfit(p, &n, Resources::default(), pod_requests(p));
+        let fits = |p: &Pod| misfit(p, &n, &Resources::default(), &pod_requests(p));
         assert!(fits(&wants("512Mi")).is_none());
         let big = wants("2Gi");
         assert_eq!(
@@ -515,7 +581,7 @@ mod tests {
             Some(vec!["Insufficient ephemeral-storage".to_string()])
         );
         assert_eq!(
-            admission_failure(&big, &n, Resources::default()),
+            admission_failure(&big, &n, &Resources::default()),
             Some((
                 "OutOfephemeral-storage".into(),
                 "Node didn't have enough resource: ephemeral-storage, requested: 2147483648, used: 0, capacity: 1073741824"
@@ -525,12 +591,65 @@ mod tests {
     }
 
     #[test]
+    fn extended_resources_and_hugepages_must_be_offered_by_the_node() {
+        let mut n = node("2", true);
+        let offered = n.status.as_mut().unwrap().allocatable.as_mut().unwrap();
+        offered.insert("hugepages-2Mi".into(), Quantity("0".into()));
+        offered.insert("example.com/fpga".into(), Quantity("1".into()));
+        let wants = |name: &str, q: &str| {
+            pod(json!({"containers": [{"name": "c",
+                "resources": {"requests": {name: q}, "limits": {name: q}}}]}))
+        };
+        let reasons =
+            |p: &Pod| misfit(p, &n, &Resources::default(), &pod_requests(p)).map(|m| m.reasons);
+        assert_eq!(
+            reasons(&wants("example.com/gpu", "1")),
+            Some(vec!["Insufficient example.com/gpu".to_string()]),
+            "a GPU job does not run without a GPU"
+        );
+        assert_eq!(
+            reasons(&wants("hugepages-2Mi", "4Mi")),
+            Some(vec!["Insufficient hugepages-2Mi".to_string()])
+        );
+        assert_eq!(reasons(&wants("example.com/fpga", "1")), None);
+        let mut used = Resources::default();
+        used.add(&pod_requests(&wants("example.com/fpga", "1")));
+        assert_eq!(
+            misfit(
+                &wants("example.com/fpga", "1"),
+                &n,
+                &used,
+                &pod_requests(&wants("example.com/fpga", "1"))
+            )
+            .map(|m| m.reasons),
+            Some(vec!["Insufficient example.com/fpga".to_string()]),
+            "what running pods use is counted"
+        );
+        // The kubelet leaves an extended resource the node lacks to a device plugin
+        // (`removeMissingExtendedResources`), not hugepages.
+        assert_eq!(
+            admission_failure(&wants("example.com/gpu", "1"), &n, &Resources::default()),
+            None
+        );
+        assert_eq!(
+            admission_failure(&wants("hugepages-2Mi", "4Mi"), &n, &Resources::default()),
+            Some((
+                "OutOfhugepages-2Mi".into(),
+                "Node didn't have enough resource: hugepages-2Mi, requested: 4194304, used: 0, capacity: 0".into()
+            ))
+        );
+        assert!(is_extended_resource("example.com/gpu"));
+        assert!(!is_extended_resource("hugepages-2Mi"));
+        assert!(!is_extended_resource("kubernetes.io/batteries"));
+    }
+
+    #[test]
     fn the_kubelet_admission_names_what_a_pod_bound_without_the_scheduler_lacks() {
         let n = node("2", true);
         let greedy =
             pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "64"}}}]}));
         assert_eq!(
-            admission_failure(&greedy, &n, Resources::default()),
+            admission_failure(&greedy, &n, &Resources::default()),
             Some((
                 "OutOfcpu".into(),
                 "Node didn't have enough resource: cpu, requested: 64000, used: 0, capacity: 2000"
@@ -539,7 +658,7 @@ mod tests {
         );
         let elsewhere = pod(json!({"containers": [], "nodeSelector": {"disk": "hdd"}}));
         assert_eq!(
-            admission_failure(&elsewhere, &n, Resources::default()).map(|r| r.0),
+            admission_failure(&elsewhere, &n, &Resources::default()).map(|r| r.0),
             Some("NodeAffinity".into())
         );
         let mut tainted = node("2", true);
@@ -550,7 +669,7 @@ mod tests {
         );
         let plain = pod(json!({"containers": []}));
         assert_eq!(
-            admission_failure(&plain, &tainted, Resources::default()),
+            admission_failure(&plain, &tainted, &Resources::default()),
             Some((
                 "TaintToleration".into(),
                 "Predicate TaintToleration failed: node(s) had taints that the pod didn't tolerate"
@@ -561,7 +680,7 @@ mod tests {
         let tolerant =
             pod(json!({"containers": [], "tolerations": [{"key": "evict", "operator": "Exists"}]}));
         assert_eq!(
-            admission_failure(&tolerant, &tainted, Resources::default()),
+            admission_failure(&tolerant, &tainted, &Resources::default()),
             None
         );
     }
@@ -619,7 +738,7 @@ mod tests {
         }
         let req = pod_requests(&affine(json!([{}])));
         assert_eq!(
-            misfit(&affine(json!([{}])), &n, Resources::default(), req).map(|m| m.reasons),
+            misfit(&affine(json!([{}])), &n, &Resources::default(), &req).map(|m| m.reasons),
             Some(vec![
                 "node(s) didn't match Pod's node affinity/selector".to_string()
             ])
@@ -632,18 +751,18 @@ mod tests {
             pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "2"}}}]}));
         let req = pod_requests(&p);
         assert_eq!(
-            misfit(&p, &node("1", true), Resources::default(), req),
+            misfit(&p, &node("1", true), &Resources::default(), &req),
             Some(Misfit {
                 reasons: vec!["Insufficient cpu".into()],
                 preemption_may_help: true
             })
         );
         assert_eq!(
-            misfit(&p, &node("4", true), Resources::default(), req),
+            misfit(&p, &node("4", true), &Resources::default(), &req),
             None
         );
         assert_eq!(
-            misfit(&p, &node("4", false), Resources::default(), req),
+            misfit(&p, &node("4", false), &Resources::default(), &req),
             Some(Misfit::unresolvable(
                 "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
             ))
@@ -653,13 +772,13 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            misfit(&p, &node("4", true), full, req).map(|m| m.reasons),
+            misfit(&p, &node("4", true), &full, &req).map(|m| m.reasons),
             Some(vec!["Too many pods".to_string()])
         );
         let huge = pod(json!({"containers": [{"name": "c",
             "resources": {"requests": {"cpu": "8", "memory": "10Gi"}}}]}));
         assert_eq!(
-            misfit(&huge, &node("4", true), full, pod_requests(&huge)).map(|m| m.reasons),
+            misfit(&huge, &node("4", true), &full, &pod_requests(&huge)).map(|m| m.reasons),
             Some(vec![
                 "Too many pods".to_string(),
                 "Insufficient cpu".into(),
@@ -672,8 +791,8 @@ mod tests {
             misfit(
                 &sel,
                 &node("4", true),
-                Resources::default(),
-                pod_requests(&sel)
+                &Resources::default(),
+                &pod_requests(&sel)
             ),
             Some(Misfit::unresolvable(
                 "node(s) didn't match Pod's node affinity/selector"
@@ -684,8 +803,8 @@ mod tests {
             misfit(
                 &tolerant,
                 &node("4", false),
-                Resources::default(),
-                pod_requests(&tolerant)
+                &Resources::default(),
+                &pod_requests(&tolerant)
             ),
             None
         );

@@ -228,7 +228,7 @@ impl PodIndex {
     fn used(&self) -> HashMap<String, Resources> {
         let mut used: HashMap<String, Resources> = HashMap::new();
         for (node, r) in self.running.values() {
-            used.entry(node.clone()).or_default().add(*r);
+            used.entry(node.clone()).or_default().add(r);
         }
         used
     }
@@ -425,7 +425,7 @@ impl Scheduler {
         self.unschedulable
             .retain(|uid, _| pods.pending.contains_key(uid));
         for (node, r) in self.assumed.values() {
-            used.entry(node.clone()).or_default().add(*r);
+            used.entry(node.clone()).or_default().add(r);
         }
         // Claims in use by bound pods and by pods placed but not yet bound.
         let mut claimed: HashSet<&volumes::ClaimKey> = pods.claims.values().flatten().collect();
@@ -512,8 +512,8 @@ impl Scheduler {
             let mut tied = 0;
             for n in &nodes {
                 let name = n.metadata.name.clone().unwrap_or_default();
-                let u = used.get(&name).copied().unwrap_or_default();
-                let why = misfit(&p, n, u, req)
+                let u = used.get(&name).cloned().unwrap_or_default();
+                let why = misfit(&p, n, &u, &req)
                     .or_else(|| volumes::conflict(&required, n).map(Misfit::unresolvable))
                     .or_else(|| {
                         spread.misfit(n).map(|reason| Misfit {
@@ -526,7 +526,7 @@ impl Scheduler {
                     Some(r) => reasons.push(r),
                     None => {
                         // Upstream's `selectHost`: the best score, one of equals at random.
-                        let score = fit::least_allocated_score(fit::allocatable(n), u, req);
+                        let score = fit::least_allocated_score(&fit::allocatable(n), &u, &req);
                         match best {
                             Some((_, top)) if score < top => {}
                             Some((_, top)) if score == top => {
@@ -546,9 +546,10 @@ impl Scheduler {
             match best {
                 Some((n, _)) => {
                     let node = n.metadata.name.clone().unwrap_or_default();
-                    used.entry(node.clone()).or_default().add(req);
+                    used.entry(node.clone()).or_default().add(&req);
                     placed_claims.extend(once_per_pod);
-                    self.assumed.insert(uid.clone(), (node.clone(), req));
+                    self.assumed
+                        .insert(uid.clone(), (node.clone(), req.clone()));
                     self.unschedulable.remove(&uid);
                     let name = p.metadata.name.clone().unwrap_or_default();
                     decisions.push(Decision {

@@ -15,7 +15,7 @@ use crate::cli::output;
 use crate::cli::resource;
 use crate::cli::{self, CliError, ClientArgs, Ctx, with_query};
 use clap::Args;
-use futures::{AsyncBufReadExt, StreamExt};
+use futures::AsyncBufReadExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
@@ -122,14 +122,26 @@ async fn stream_log(ctx: &Ctx, path: &str, prefix: &str) -> Result<(), CliError>
         .request_stream(req)
         .await
         .map_err(|e| ctx.err(e))?;
-    let mut lines = stream.lines();
-    while let Some(line) = lines.next().await {
-        let line = line.map_err(|e| CliError::Other(format!("reading the log: {e}")))?;
+    // Bytes, as kubectl copies them: a line that is not UTF-8 is passed on as it is.
+    let mut stream = std::pin::pin!(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = stream
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| CliError::Other(format!("reading the log: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{prefix}{line}");
+        let _ = out.write_all(prefix.as_bytes());
+        let _ = out.write_all(&line);
+        if !line.ends_with(b"\n") {
+            let _ = out.write_all(b"\n");
+        }
         let _ = out.flush();
     }
-    Ok(())
 }
 
 async fn pod_logs(ctx: &Ctx, name: &str, args: &LogsArgs) -> Result<ExitCode, CliError> {

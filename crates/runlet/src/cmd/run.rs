@@ -5,7 +5,8 @@
 //! shows live progress, streams its pods' logs prefixed with the pod name, and prints a
 //! summary. A CronJob in FILE is created and run once now (as `kubectl create job --from`).
 //! Exit status: 0 when every Job completed, 1 when one failed, 2 on bad input, 130 on Ctrl-C
-//! (after the Jobs' pods were terminated gracefully).
+//! (after the Jobs' pods were terminated gracefully), 141 when standard output's reader went
+//! (`| head`: the pods are stopped the same way).
 
 use crate::cli::resource;
 use crate::stack::{Stack, StackOptions};
@@ -19,9 +20,10 @@ use kube::api::{Api, ListParams, LogParams, PostParams, WatchEvent, WatchParams}
 use runlet_api::resources;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,9 +40,10 @@ pub struct RunArgs {
     /// directory is used then).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// Namespace for documents that name none.
-    #[arg(short, long, default_value = "default")]
-    namespace: String,
+    /// Namespace for documents that name none (default: the kubeconfig context's, or
+    /// `default`).
+    #[arg(short, long)]
+    namespace: Option<String>,
     /// Do not stream the pods' logs.
     #[arg(short, long)]
     quiet: bool,
@@ -77,7 +80,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let (client, stack, _tmp) = match &args.kubeconfig {
+    let (client, stack, _tmp, namespace) = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = match crate::cli::read_kubeconfig(path) {
                 Ok(k) => k,
@@ -92,6 +95,8 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .cluster_url
                 .authority()
                 .map_or_else(|| config.cluster_url.to_string(), |a| a.to_string());
+            // As kubectl: the context's namespace where the command names none.
+            let namespace = config.default_namespace.clone();
             let client = kube::Client::try_from(config)?;
             // A server that cannot be reached is said so once, as the other commands say it,
             // before anything is planned.
@@ -99,7 +104,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("{}", crate::cli::CliError::from_kube(e, &server));
                 return Ok(ExitCode::FAILURE);
             }
-            (client, None, None)
+            (client, None, None, namespace)
         }
         None => {
             let (dir, tmp) = match &args.data_dir {
@@ -137,10 +142,16 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                 stack.stop().await;
                 return Err(e);
             }
-            (stack.client.clone(), Some(stack), tmp)
+            (
+                stack.client.clone(),
+                Some(stack),
+                tmp,
+                "default".to_string(),
+            )
         }
     };
-    let outcome = run_documents(&client, docs, &args).await;
+    let namespace = args.namespace.clone().unwrap_or(namespace);
+    let outcome = run_documents(&client, docs, &namespace, &args).await;
     if let Some(stack) = stack {
         stack.stop().await;
     }
@@ -332,9 +343,14 @@ fn refuse_repeats(planned: Vec<Planned>) -> Result<Vec<Planned>, RunError> {
 
 /// Makes every write with `dryRun=All` first, so that a bad document further down the file
 /// stops the run before anything is written; decides what each document comes to.
-async fn check(client: &kube::Client, planned: &mut [Planned]) -> Result<(), RunError> {
-    // Namespaces the file makes that do not exist yet (they come first in the apply order).
-    let mut new_namespaces: HashSet<String> = HashSet::new();
+async fn check(
+    client: &kube::Client,
+    planned: &mut [Planned],
+    to_make: &[String],
+) -> Result<(), RunError> {
+    // Namespaces the file makes that do not exist yet (they come first in the apply order),
+    // and those the run makes once nothing was refused.
+    let mut new_namespaces: HashSet<String> = to_make.iter().cloned().collect();
     for p in planned.iter_mut() {
         if p.replaceable() {
             // Recorded as `kubectl apply` records it, so a later run or apply can tell what
@@ -433,21 +449,40 @@ async fn send_patch(
     .await
 }
 
-/// With the embedded server, the namespaces the documents name that the file does not make
-/// are made: the server starts with `default` only.
-async fn ensure_namespaces(client: &kube::Client, planned: &[Planned]) -> Result<(), RunError> {
+/// With the embedded server, the namespaces the documents name, that the file does not make
+/// and that do not exist: the server starts with `default` only. They are made only once
+/// every document passed the checks, so input refused leaves nothing behind.
+async fn missing_namespaces(
+    client: &kube::Client,
+    planned: &[Planned],
+) -> Result<Vec<String>, RunError> {
     let declared: HashSet<&str> = planned
         .iter()
-        .filter(|p| p.info.kind == "Namespace" && p.info.group.is_empty())
+        .filter(|p| is_namespace(p.info))
         .map(Planned::name)
         .collect();
-    let wanted: HashSet<&str> = planned
+    let wanted: std::collections::BTreeSet<&str> = planned
         .iter()
         .filter(|p| p.info.namespaced && !declared.contains(p.namespace.as_str()))
         .map(|p| p.namespace.as_str())
         .collect();
     let api: Api<Namespace> = Api::all(client.clone());
+    let mut missing = Vec::new();
     for ns in wanted {
+        let found = api
+            .get_opt(ns)
+            .await
+            .map_err(|e| api_error(e, "reading a namespace"))?;
+        if found.is_none() {
+            missing.push(ns.to_string());
+        }
+    }
+    Ok(missing)
+}
+
+async fn make_namespaces(client: &kube::Client, names: &[String]) -> Result<(), RunError> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    for ns in names {
         let namespace: Namespace =
             serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))
                 .context("building a namespace")?;
@@ -463,13 +498,17 @@ async fn ensure_namespaces(client: &kube::Client, planned: &[Planned]) -> Result
 async fn run_documents(
     client: &kube::Client,
     docs: Vec<Value>,
+    namespace: &str,
     args: &RunArgs,
 ) -> Result<ExitCode, RunError> {
-    let mut planned = plan(docs, &args.namespace)?;
-    if args.kubeconfig.is_none() {
-        ensure_namespaces(client, &planned).await?;
-    }
-    check(client, &mut planned).await?;
+    let mut planned = plan(docs, namespace)?;
+    let to_make = if args.kubeconfig.is_none() {
+        missing_namespaces(client, &planned).await?
+    } else {
+        Vec::new()
+    };
+    check(client, &mut planned, &to_make).await?;
+    make_namespaces(client, &to_make).await?;
     let mut jobs = Vec::new();
     for p in planned {
         let (info, ns) = (p.info, p.namespace.clone());
@@ -547,8 +586,12 @@ async fn run_documents(
     let results = tokio::select! {
         r = &mut follows => r,
         code = signals.next() => {
-            // 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
-            let stopped = if code == 143 { "terminated" } else { "interrupted" };
+            // 130 for SIGINT (Ctrl-C), 143 for SIGTERM, 141 for a closed output.
+            let stopped = match code {
+                143 => "terminated",
+                141 => "output closed",
+                _ => "interrupted",
+            };
             eprintln!("{stopped}: stopping the Jobs' pods gracefully (signal again to stop waiting)");
             stopping.store(true, Ordering::Relaxed);
             // The Jobs are still followed meanwhile: what their pods print as they stop shows.
@@ -573,11 +616,19 @@ async fn run_documents(
             return Ok(ExitCode::from(code));
         }
     };
+    // Every Job's summary, even after one that could not be followed to its end.
     let mut failed = false;
     for (job, result) in jobs.iter().zip(results) {
-        let outcome = result?;
-        failed |= !outcome.complete;
-        println!("{}", outcome.summary(&job.name));
+        match result {
+            Ok(outcome) => {
+                failed |= !outcome.complete;
+                say(&outcome.summary(&job.name));
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("error: job.batch/{}: {e}", job.name);
+            }
+        }
     }
     tracing::debug!(elapsed = ?started.elapsed(), "all jobs finished");
     Ok(if failed {
@@ -744,7 +795,6 @@ impl Connection {
             print_line(
                 multi,
                 &format!("lost the connection to the API server ({e}); trying again"),
-                true,
             );
             Instant::now()
         });
@@ -793,6 +843,11 @@ async fn follow_job(
                 tokio::time::sleep(RECONNECT_PAUSE).await;
                 continue 'outer;
             }
+            // Gone before it was read (a `ttlSecondsAfterFinished: 0` Job that finished at
+            // once): its history says how it ended.
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                break 'outer last_state(&jobs, job).await?;
+            }
             Err(e) => return Err(api_error(e, "reading the Job")),
         };
         if let Some(done) = observe(&current, &bar) {
@@ -817,7 +872,7 @@ async fn follow_job(
                     job.name
                 )
             };
-            print_line(multi, &note, true);
+            print_line(multi, &note);
         }
         let watches = async {
             let warnings = events
@@ -857,9 +912,11 @@ async fn follow_job(
                             break 'outer done;
                         }
                     }
-                    Ok(Some(WatchEvent::Deleted(_))) => {
-                        return Err(RunError::Other(anyhow::anyhow!("job {} was deleted before it finished", job.name)));
-                    }
+                    // The Job's last state: finished, when its TTL took it.
+                    Ok(Some(WatchEvent::Deleted(j))) => match observe(&j, &bar) {
+                        Some(done) => break 'outer done,
+                        None => return Err(deleted_unfinished(job)),
+                    },
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => continue 'outer,
                 },
@@ -869,7 +926,7 @@ async fn follow_job(
                         known_pods.extend(p.metadata.name.clone());
                         for note in troubles(&p) {
                             if noted.insert(note.clone()) {
-                                print_line(multi, &note, true);
+                                print_line(multi, &note);
                             }
                         }
                         if !quiet {
@@ -885,7 +942,7 @@ async fn follow_job(
                         if let Some(note) = warning_note(&e, job, &mut known_pods, &pods).await
                             && noted.insert(note.clone())
                         {
-                            print_line(multi, &note, true);
+                            print_line(multi, &note);
                         }
                     }
                     // Expired: on from the Job's revision, notes already shown are not again.
@@ -907,7 +964,7 @@ async fn follow_job(
             }
         }
         let tasks = std::mem::take(&mut *log_tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        let _ = tokio::time::timeout(Duration::from_secs(10), tasks.join_all()).await;
+        drain_logs(tasks).await;
     }
     // A complete Job's bar is full; a failed one's stays where its successes left it.
     if condition(&finished, "Complete").is_some() {
@@ -915,8 +972,67 @@ async fn follow_job(
     } else {
         bar.abandon();
     }
-    outcome_of(&finished, started.elapsed())
+    // How long the Job ran, not how long its logs took to show.
+    let took = finished_after(&finished).unwrap_or_else(|| started.elapsed());
+    outcome_of(&finished, took)
         .ok_or_else(|| anyhow::anyhow!("job.batch/{} has not finished", job.name).into())
+}
+
+fn deleted_unfinished(job: &Followed) -> RunError {
+    RunError::Other(anyhow::anyhow!(
+        "job.batch/{} was deleted before it finished",
+        job.name
+    ))
+}
+
+/// The last state of a Job deleted before this run read it, from a watch of it since its
+/// creation (whose last event is the deletion, with the Job as it was); an error when it was
+/// deleted unfinished or its history is no longer kept.
+async fn last_state(jobs: &Api<Job>, job: &Followed) -> Result<Job, RunError> {
+    let params = WatchParams::default()
+        .fields(&format!("metadata.name={}", job.name))
+        .timeout(10);
+    let Ok(events) = jobs.watch(&params, &job.created_at).await else {
+        return Err(deleted_unfinished(job));
+    };
+    let mut events = events.boxed();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Ok(Ok(Some(event))) =
+        tokio::time::timeout_at(deadline.into(), events.try_next()).await
+    {
+        match event {
+            WatchEvent::Added(j) | WatchEvent::Modified(j) | WatchEvent::Deleted(j)
+                if outcome_of(&j, Duration::ZERO).is_some() =>
+            {
+                return Ok(j);
+            }
+            WatchEvent::Added(_) | WatchEvent::Modified(_) | WatchEvent::Bookmark(_) => {}
+            WatchEvent::Deleted(_) | WatchEvent::Error(_) => break,
+        }
+    }
+    Err(deleted_unfinished(job))
+}
+
+/// How long the logs of a finished Job may show nothing new before the run stops waiting
+/// for them (a stream that never ends); they are waited for as long as they come.
+const LOG_DRAIN_IDLE: Duration = Duration::from_secs(10);
+
+/// Waits for the log streams of a finished Job while they make progress.
+async fn drain_logs(mut tasks: tokio::task::JoinSet<()>) {
+    let mut lines = LOG_LINES.load(Ordering::Relaxed);
+    loop {
+        match tokio::time::timeout(LOG_DRAIN_IDLE, tasks.join_next()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(_) => {
+                let now = LOG_LINES.load(Ordering::Relaxed);
+                if now == lines {
+                    return;
+                }
+                lines = now;
+            }
+        }
+    }
 }
 
 /// What a finished Job came to, from its status; `None` while it has not finished.
@@ -1047,25 +1163,64 @@ fn start_logs(
                     let Ok(stream) = pods.log_stream(&pod_name, &params).await else {
                         continue;
                     };
-                    let mut lines = stream.lines();
-                    while let Some(Ok(line)) = lines.next().await {
-                        print_line(&multi, &format!("{prefix} {line}"), false);
+                    // Bytes, as kubectl copies them: a line that is not UTF-8 is shown as it is.
+                    let mut stream = std::pin::pin!(stream);
+                    let mut line = Vec::new();
+                    loop {
+                        line.clear();
+                        match stream.read_until(b'\n', &mut line).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => print_log_line(&multi, &prefix, &line),
+                        }
                     }
                 }
             });
     }
 }
 
-/// Prints a line above the progress bars: a log line on stdout (so `> file` keeps the logs),
-/// a note on stderr.
-fn print_line(multi: &MultiProgress, text: &str, note: bool) {
-    multi.suspend(|| {
-        if note {
-            eprintln!("{text}");
-        } else {
-            println!("{text}");
-        }
-    });
+/// Prints a note above the progress bars, on stderr.
+fn print_line(multi: &MultiProgress, text: &str) {
+    multi.suspend(|| eprintln!("{text}"));
+}
+
+/// Prints a log line above the progress bars, on stdout (so `> file` keeps the logs): the
+/// prefix, then the line's bytes as the container wrote them.
+fn print_log_line(multi: &MultiProgress, prefix: &str, line: &[u8]) {
+    let mut out = Vec::with_capacity(prefix.len() + line.len() + 2);
+    out.extend_from_slice(prefix.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(line);
+    if !line.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    multi.suspend(|| write_stdout(&out));
+    LOG_LINES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Log lines shown so far: waiting for a finished Job's logs goes on while the count grows.
+static LOG_LINES: AtomicU64 = AtomicU64::new(0);
+/// Set once standard output's reader has gone: nothing more is written to it.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// Told once standard output's reader has gone: the run stops as on a signal.
+static STDOUT_GONE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Prints a line on stdout.
+fn say(text: &str) {
+    write_stdout(format!("{text}\n").as_bytes());
+}
+
+/// Writes to stdout; a reader that went (`| head`) ends the output and, through
+/// [`Signals::next`], the run, as SIGPIPE would end kubectl, but with the pods stopped
+/// gracefully rather than left behind.
+fn write_stdout(bytes: &[u8]) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    if std::io::stdout().lock().write_all(bytes).is_err()
+        && !STDOUT_CLOSED.swap(true, Ordering::Relaxed)
+    {
+        STDOUT_GONE.notify_one();
+    }
 }
 
 /// Why a pod waits or failed, as lines to show once each: a container waiting for something
@@ -1195,11 +1350,13 @@ impl Signals {
         })
     }
 
-    /// The next signal, as the exit status it gives: 130 for SIGINT, 143 for SIGTERM.
+    /// The next signal, as the exit status it gives: 130 for SIGINT, 143 for SIGTERM, 141
+    /// (SIGPIPE's) when standard output's reader went.
     async fn next(&mut self) -> u8 {
         tokio::select! {
             _ = self.interrupt.recv() => 130,
             _ = self.terminate.recv() => 143,
+            () = STDOUT_GONE.notified() => 141,
         }
     }
 }
@@ -1301,7 +1458,7 @@ async fn print_interrupted(client: &kube::Client, jobs: &[Followed], took: Durat
             .as_ref()
             .and_then(|j| outcome_of(j, finished_after(j).unwrap_or(took)))
         {
-            println!("{}", outcome.summary(&job.name));
+            say(&outcome.summary(&job.name));
             continue;
         }
         let status = current.and_then(|j| j.status).unwrap_or_default();
@@ -1319,13 +1476,13 @@ async fn print_interrupted(client: &kube::Client, jobs: &[Followed], took: Durat
             ),
             Kept::Nowhere => String::new(),
         };
-        println!(
+        say(&format!(
             "job.batch/{}: Interrupted after {:.1}s — {} succeeded, {} failed{resume}",
             job.name,
             took.as_secs_f64(),
             status.succeeded.unwrap_or(0),
             status.failed.unwrap_or(0),
-        );
+        ));
     }
 }
 

@@ -392,3 +392,111 @@ apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: fanout\nspec:\n  completions
         "{stdout}"
     );
 }
+
+#[test]
+fn run_reports_jobs_their_ttl_deleted_at_once_and_passes_log_bytes_on() {
+    // Jobs gone as soon as they finish may be deleted before the run reads them: their
+    // history still says how they ended. A line that is not UTF-8 comes through as it is.
+    let dir = tempfile::tempdir().unwrap();
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: quick-\nspec:\n  ttlSecondsAfterFinished: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sh\", \"-c\", \"printf 'caf\\\\351\\\\n'; echo after\"]\n";
+    let file = write(&dir, "ttl.yaml", &vec![job; 5].join("---\n"));
+    let out = runlet_run(&file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches(": Complete in ").count(), 5, "{stdout}");
+    let raw_lines = out
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| l.ends_with(b" caf\xe9"))
+        .count();
+    assert_eq!(raw_lines, 5, "the byte 0xe9 is passed on: {stdout}");
+    assert_eq!(stdout.matches("] after").count(), 5, "{stdout}");
+}
+
+#[test]
+fn run_stops_the_pods_gracefully_when_its_output_is_closed() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "long.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: long\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 5\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sh\", \"-c\", \"trap 'echo stopping >&2; exit 0' TERM; echo first; sleep 0.5; echo second; while true; do sleep 0.1; done\"]\n",
+    );
+    let mut child = Command::new(BIN)
+        .args(["run", "-f", &file])
+        .env("RUNLET_LOG", "error")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut text);
+        text
+    });
+    // `| head -1`: the reader takes the first line and goes.
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("first"), "{first}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run went on with its output closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = err_reader.join().unwrap();
+    assert_eq!(status.code(), Some(141), "{stderr}");
+    assert!(
+        stderr.contains("output closed: stopping the Jobs' pods gracefully"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn run_refused_leaves_no_namespace_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |file: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "-q", "--data-dir"])
+            .arg(&data)
+            .args(["-f", file])
+            .env("RUNLET_LOG", "error");
+        run_bounded(cmd, None, Duration::from_secs(120))
+    };
+    let bad = write(
+        &dir,
+        "bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: newns\ndata:\n  a: b\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\n  namespace: newns\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"true\"]\n        resources:\n          limits:\n            cpu: banana\n",
+    );
+    let out = run(&bad);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("namespace/newns created"), "{stderr}");
+    // The namespace is made by the run that goes ahead.
+    let good = write(
+        &dir,
+        "good.yaml",
+        &PI_LIKE.replace("name: pi", "name: pi\n  namespace: newns"),
+    );
+    let out = run(&good);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("namespace/newns created"), "{stderr}");
+}
