@@ -454,6 +454,7 @@ impl Agent {
         let mut manager = Manager {
             ctx,
             workers: HashMap::new(),
+            stopping: HashMap::new(),
             finished: HashSet::new(),
             running: JoinSet::new(),
             helpers: JoinSet::new(),
@@ -507,6 +508,9 @@ struct WorkerEntry {
 struct Manager {
     ctx: Arc<Ctx>,
     workers: HashMap<String, WorkerEntry>,
+    /// Workers of pods gone from the API that still stop their containers (see
+    /// [`Manager::forget`]), each ended at once by its token when the agent stops.
+    stopping: HashMap<String, CancellationToken>,
     /// Pods this agent ran to the end (ignored unless they are being deleted).
     finished: HashSet<String>,
     running: JoinSet<(String, pod::Outcome)>,
@@ -545,6 +549,7 @@ impl Manager {
                 },
                 Some(done) = self.running.join_next(), if !self.running.is_empty() => {
                     if let Ok((uid, outcome)) = done {
+                        self.stopping.remove(&uid);
                         let still_there = self.workers.remove(&uid).is_some();
                         if outcome == pod::Outcome::Finished {
                             if still_there {
@@ -564,8 +569,13 @@ impl Manager {
         {
             self.shut_down_gracefully(grace).await;
         }
-        for w in self.workers.values() {
-            w.cancel.cancel();
+        for cancel in self
+            .workers
+            .values()
+            .map(|w| &w.cancel)
+            .chain(self.stopping.values())
+        {
+            cancel.cancel();
         }
         while self.running.join_next().await.is_some() {}
         self.helpers.abort_all();
@@ -645,11 +655,12 @@ impl Manager {
         }
     }
 
-    /// The pod is gone from the API: its processes are killed at once (the worker then
-    /// removes the sandbox), or the sandbox of a pod that ran to its end is removed.
+    /// The pod is gone from the API: a worker still running stops its containers gracefully
+    /// (told by its pod channel closing, as the entry goes) and then removes the sandbox, or
+    /// the sandbox of a pod that ran to its end is removed.
     fn forget(&mut self, uid: &str) {
         if let Some(w) = self.workers.remove(uid) {
-            w.cancel.cancel();
+            self.stopping.insert(uid.to_string(), w.cancel);
         } else if self.finished.remove(uid) {
             self.remove_sandbox(uid);
         }

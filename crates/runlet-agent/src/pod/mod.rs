@@ -59,9 +59,10 @@ const QUICK_EXIT_WINDOW: Duration = Duration::from_millis(10);
 /// Upstream's `nodeShutdownMessage`, for a pod stopped because its node shuts down.
 pub const NODE_SHUTDOWN_MESSAGE: &str = "Pod was terminated in response to imminent node shutdown.";
 
-/// The least grace period a stopping pod gets (the kubelet's "we always supply a grace period
-/// of 1").
-const MINIMUM_KILL_GRACE_MS: i64 = 1000;
+/// The least time a stopping container gets between SIGTERM and SIGKILL: the kubelet's
+/// `killContainer` gives at least `minimumGracePeriodInSeconds`, whatever the pod's grace
+/// period (which `calculateEffectiveGracePeriod` makes at least a second).
+const MINIMUM_KILL_GRACE_MS: i64 = 2000;
 /// How long a container whose configuration failed (a ConfigMap or Secret its environment
 /// names is missing) waits before the ConfigMaps and Secrets are read again and it is retried:
 /// the kubelet's pod-worker back-off after a failed sync (`backOffPeriod`).
@@ -133,6 +134,9 @@ pub struct Worker {
     /// never leaves a terminal phase, so it is kept, and the pod is stopped, as the kubelet's
     /// `generateAPIPodStatus` keeps it and its pod worker then terminates the pod.
     terminal_in_api: Option<&'static str>,
+    /// The pod is gone from the API (a forced deletion, or one with no grace period): its
+    /// containers are stopped all the same, and nothing more is written for it.
+    removed: bool,
     conditions: status::Conditions,
     last_written: Option<Value>,
     /// The resource version `last_written` gave the pod: a pod update at or before it is an
@@ -235,6 +239,7 @@ impl Worker {
             failed: false,
             disruption: None,
             terminal_in_api: None,
+            removed: false,
             last_written: None,
             written_rv: 0,
             config_maps: HashMap::new(),
@@ -412,9 +417,10 @@ impl Worker {
                 Some(Ok(done)) = self.handlers.join_next(), if !self.handlers.is_empty() => {
                     self.on_handler_done(done);
                 }
-                changed = self.rx.changed() => {
+                changed = self.rx.changed(), if !self.removed => {
                     if changed.is_err() {
-                        return Outcome::Gone;
+                        self.on_removed();
+                        continue;
                     }
                     let pod = self.rx.borrow_and_update().clone();
                     self.on_pod_update(pod);
@@ -669,6 +675,19 @@ impl Worker {
         }
     }
 
+    /// The pod is gone from the API, its containers maybe still running: they are stopped as a
+    /// deleted pod's are, SIGTERM (after `preStop`) and SIGKILL at the end of the grace period,
+    /// as the kubelet stops a pod removed from the API; with nothing left to write to, the
+    /// worker then ends.
+    fn on_removed(&mut self) {
+        if std::mem::replace(&mut self.removed, true) {
+            return;
+        }
+        if !self.terminating() {
+            self.begin_kill(self.grace_ms());
+        }
+    }
+
     /// Takes a newer version of the pod from the API. A change of its labels or annotations
     /// reaches its downward API files at once, as the kubelet syncs a pod that changed.
     fn on_pod_update(&mut self, pod: Pod) {
@@ -758,12 +777,15 @@ impl Worker {
         }
     }
 
+    /// The kubelet's `calculateEffectiveGracePeriod`: the deletion's grace period, or where it
+    /// is 0 (`--grace-period=0 --force`, a pod deleted at once) the pod's own
+    /// `terminationGracePeriodSeconds`, so its containers still get SIGTERM and their time.
     fn grace_ms(&self) -> i64 {
         let secs = self
             .pod
             .metadata
             .deletion_grace_period_seconds
-            .filter(|_| self.pod.metadata.deletion_timestamp.is_some())
+            .filter(|g| *g > 0 && self.pod.metadata.deletion_timestamp.is_some())
             .or_else(|| {
                 self.pod
                     .spec
@@ -1274,6 +1296,9 @@ impl Worker {
 
     /// Writes the status if it changed; `Err(Gone)` when the pod no longer exists.
     async fn write_status(&mut self) -> Result<(), Outcome> {
+        if self.removed {
+            return Ok(());
+        }
         let mut status = self.render();
         self.keep_conditions_of_others(&mut status);
         if self.last_written.as_ref() == Some(&status) {
@@ -1297,7 +1322,10 @@ impl Worker {
                     .unwrap_or(0);
                 Ok(())
             }
-            Err(kube::Error::Api(e)) if e.code == 404 => Err(Outcome::Gone),
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                self.on_removed();
+                Ok(())
+            }
             Err(e) => {
                 tracing::warn!(pod = %self.name, namespace = %self.ns, error = %e, "writing pod status");
                 Ok(())
@@ -1309,6 +1337,9 @@ impl Worker {
     async fn finish(&mut self) -> Outcome {
         if let Err(o) = self.write_status().await {
             return o;
+        }
+        if self.removed {
+            return Outcome::Gone;
         }
         let deleting = self.pod.metadata.deletion_timestamp.is_some()
             || self.rx.borrow().metadata.deletion_timestamp.is_some();

@@ -436,3 +436,35 @@ fn kubectl_drain_evicts_the_pods_and_uncordon_lets_them_back() {
         "--timeout=60s",
     ]);
 }
+
+/// A pod forced out of the API (`--grace-period=0 --force`) is still stopped as the kubelet
+/// stops it: its deletion's grace period of 0 falls back to the pod's own
+/// (`calculateEffectiveGracePeriod`), so the container gets SIGTERM and runs its trap.
+#[test]
+fn a_forced_deletion_still_stops_the_container_with_sigterm() {
+    let mut s = Server::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("stopped");
+    let pod = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: forced\nspec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 20\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'sleep 1; echo graceful > {}; exit 0' TERM; echo up; while true; do sleep 0.1; done\"]\n",
+        marker.display()
+    );
+    s.kubectl_stdin(&["apply", "-f", "-"], &pod);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod/forced",
+        "--timeout=60s",
+    ]);
+    wait_until(
+        Duration::from_secs(30),
+        "the container to set its trap",
+        || s.kubectl_ok(&["logs", "forced"]).contains("up"),
+    );
+    s.kubectl_ok(&["delete", "pod", "forced", "--grace-period=0", "--force"]);
+    // The trap takes a second, more than an immediate SIGKILL would have let it have.
+    wait_until(Duration::from_secs(30), "the trap to run", || {
+        std::fs::read_to_string(&marker).unwrap_or_default() == "graceful\n"
+    });
+    assert!(s.terminate(), "the server stops cleanly");
+}

@@ -137,12 +137,14 @@ fn liveness(s: &Server, dir: &Path) {
 /// runs on a named port; a probe of a path the server does not have says its status code.
 fn network(s: &Server) {
     let ns = Ns::new(s, "network");
-    let port = std::net::TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = |name: &str, path: &str| {
+    let free_port = || {
+        std::net::TcpListener::bind("0.0.0.0:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let server = |name: &str, path: &str, port: u16| {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"containers": [{"name": "web", "image": "python",
                 "command": ["python3", "-m", "http.server", port.to_string()],
@@ -151,15 +153,18 @@ fn network(s: &Server) {
                 "livenessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1}}]}})
         .to_string()
     };
-    ns.create(&server("web", "/"));
+    ns.create(&server("web", "/", free_port()));
     ns.wait_for(T, "the server pod to be ready", || {
         ready_condition(&ns.json("pod", "web")).as_deref() == Some("True")
     });
+    // Forced out of the API, the first server still has its grace period on the node (it
+    // ignores SIGTERM as the first process of its PID namespace), as with the kubelet: the
+    // second listens elsewhere.
     ns.k(&["delete", "pod", "web", "--grace-period=0", "--force"]);
     ns.wait_for(T, "the first server to go", || {
         !ns.k(&["get", "pods", "-o", "name"]).contains("pod/web\n")
     });
-    ns.create(&server("lost", "/nowhere"));
+    ns.create(&server("lost", "/nowhere", free_port()));
     ns.wait_for(T, "a failed HTTP probe", || {
         events(&ns).contains("Readiness probe failed: HTTP probe failed with statuscode: 404")
     });
