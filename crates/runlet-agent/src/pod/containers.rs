@@ -152,15 +152,11 @@ impl Worker {
         // A `subPathExpr` sees the pod's environment too, not what the runtime adds; a mount
         // that cannot be made is the kubelet's `makeMounts` failing: the container waits in
         // `CreateContainerConfigError` and is tried again, nothing has run.
-        let mut mounts = match self.volumes.as_ref().map(|v| {
-            volumes::container_mounts(
-                &container,
-                &pod_env,
-                v,
-                &self.ctx.mount_points,
-                &mut self.claimed_mount_points,
-            )
-        }) {
+        let mut mounts = match self
+            .volumes
+            .as_ref()
+            .map(|v| volumes::container_mounts(&container, &pod_env, v))
+        {
             Some(Ok(m)) => m,
             Some(Err(e)) => return self.config_error(i, now_ms, e.to_string()),
             None => Vec::new(),
@@ -195,13 +191,22 @@ impl Worker {
                 }
             }
         }
+        if let Err(e) = volumes::place_mounts(
+            &mut mounts,
+            &self.ctx.mount_points,
+            &mut self.claimed_mount_points,
+        ) {
+            return self.config_error(i, now_ms, e.to_string());
+        }
         let cwd = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
             Some(d) => {
                 let p = PathBuf::from(d);
-                // The runtime makes a missing working directory, as in an image's root; here
-                // it is the host's, so it is made as a mount point is, and taken away again
-                // with the last pod using it if left empty.
-                if mounts.iter().all(|m| !p.starts_with(&m.target))
+                // The runtime makes a missing working directory, as in an image's root: inside
+                // the volume it lies in, or on the host, made as a mount point is, and taken
+                // away again with the last pod using it if left empty.
+                let in_volume = volumes::make_inside(&mounts, &p, true).unwrap_or(false)
+                    || mounts.iter().any(|m| p == m.target);
+                if !in_volume
                     && !self.claimed_mount_points.contains(&p)
                     && self.ctx.mount_points.claim(&p, true).unwrap_or(false)
                 {
@@ -482,21 +487,10 @@ impl Worker {
                     Ok(f)
                 })
                 .ok();
-            // The default path is left in place once made: every pod binds it.
+            // The default path is left in place once made: every pod binds it. Another path's
+            // mount point is made with the volumes' (`volumes::place_mounts`).
             let ok = term_file.is_some()
-                && if default_path {
-                    target.exists() || std::fs::write(&target, b"").is_ok()
-                } else {
-                    self.claimed_mount_points.contains(&target)
-                        || match self.ctx.mount_points.claim(&target, false) {
-                            Ok(true) => {
-                                self.claimed_mount_points.push(target.clone());
-                                true
-                            }
-                            Ok(false) => true,
-                            Err(_) => false,
-                        }
-                };
+                && (!default_path || target.exists() || std::fs::write(&target, b"").is_ok());
             if ok && target.is_absolute() {
                 mounts.push(crate::os::BindMount {
                     source: term_host.clone(),

@@ -874,8 +874,6 @@ pub fn container_mounts(
     container: &Container,
     env: &[(String, String)],
     volumes: &PodVolumes,
-    points: &MountPoints,
-    claimed: &mut Vec<PathBuf>,
 ) -> Result<Vec<BindMount>, VolumeError> {
     let mut out = Vec::new();
     for m in container.volume_mounts.iter().flatten() {
@@ -919,13 +917,6 @@ pub fn container_mounts(
         if !target.is_absolute() {
             return Err(VolumeError::BadPath(m.mount_path.clone()));
         }
-        if !claimed.contains(&target)
-            && points
-                .claim(&target, source.is_dir())
-                .map_err(io(&target))?
-        {
-            claimed.push(target.clone());
-        }
         out.push(BindMount {
             source,
             target,
@@ -934,6 +925,63 @@ pub fn container_mounts(
         });
     }
     Ok(out)
+}
+
+/// Orders a container's `mounts` as containerd does (fewer path components first, so one
+/// inside another comes after it) and makes their mount points. A mount point inside another
+/// mount is made in that mount's source (its volume), as runc makes a missing mount point in
+/// what is already mounted there, and must stay inside it; the others are made on the host and
+/// claimed there (see [`MountPoints`]), `claimed` listing what this pod holds.
+pub fn place_mounts(
+    mounts: &mut [BindMount],
+    points: &MountPoints,
+    claimed: &mut Vec<PathBuf>,
+) -> Result<(), VolumeError> {
+    mounts.sort_by_key(|m| m.target.components().count());
+    for i in 0..mounts.len() {
+        let (outer, rest) = mounts.split_at(i);
+        let Some(m) = rest.first() else {
+            break;
+        };
+        if !make_inside(outer, &m.target, m.source.is_dir())?
+            && !claimed.contains(&m.target)
+            && points
+                .claim(&m.target, m.source.is_dir())
+                .map_err(io(&m.target))?
+        {
+            claimed.push(m.target.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Makes `target` (a directory when `dir`, else an empty file) where it lies inside one of
+/// `mounts`, in that mount's source, if it is not there yet; whether it lies inside one. What
+/// is made stays inside the source, whatever links the container left in it.
+pub fn make_inside(mounts: &[BindMount], target: &Path, dir: bool) -> Result<bool, VolumeError> {
+    let Some(holder) = mounts
+        .iter()
+        .filter(|o| target != o.target && target.starts_with(&o.target))
+        .max_by_key(|o| o.target.components().count())
+    else {
+        return Ok(false);
+    };
+    let base = &holder.source;
+    let point = base.join(target.strip_prefix(&holder.target).unwrap_or(target));
+    let outside = || VolumeError::BadPath(target.display().to_string());
+    if !point.exists() {
+        let parent = point.parent().unwrap_or(base);
+        let existing = parent.ancestors().find(|a| a.exists()).unwrap_or(base);
+        within_volume(base, existing).ok_or_else(outside)?;
+        make_sub_path(base, parent)?;
+        if dir {
+            std::fs::create_dir(&point).map_err(io(&point))?;
+        } else {
+            std::fs::File::create(&point).map_err(io(&point))?;
+        }
+    }
+    within_volume(base, &point).ok_or_else(outside)?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -1026,7 +1074,8 @@ mod tests {
         let c = &pod.spec.as_ref().unwrap().containers[0];
         let points = MountPoints::default();
         let mut claimed = Vec::new();
-        let mounts = container_mounts(c, &[], &vols, &points, &mut claimed).unwrap();
+        let mut mounts = container_mounts(c, &[], &vols).unwrap();
+        place_mounts(&mut mounts, &points, &mut claimed).unwrap();
         assert_eq!(mounts.len(), 1);
         assert!(mounts[0].read_only);
         assert!(

@@ -147,3 +147,55 @@ fn a_volume_made_by_hand_and_an_ephemeral_volume_serve_jobs() {
     });
     assert!(host_dir.join("file").is_file());
 }
+
+/// Mount points inside other mounts, as containerd and runc make them: a volume inside a
+/// volume, a termination-message path and a working directory inside one. Nothing is made on
+/// the host for them.
+#[test]
+fn mounts_inside_mounts_are_made_inside_their_volumes() {
+    let s = Server::start();
+    let base = format!("/runlet-nested-{}", std::process::id());
+    let pod = format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: nested
+spec:
+  restartPolicy: Never
+  volumes:
+  - {{name: outer, emptyDir: {{}}}}
+  - {{name: inner, emptyDir: {{}}}}
+  containers:
+  - name: c
+    image: busybox
+    workingDir: {base}/work/here
+    terminationMessagePath: {base}/msg
+    volumeMounts:
+    - {{name: inner, mountPath: {base}/sub}}
+    - {{name: outer, mountPath: {base}}}
+    command: [sh, -c, \"pwd; echo in-sub > {base}/sub/f; printf done > {base}/msg; exit 2\"]
+"
+    );
+    s.kubectl_stdin(&["apply", "-f", "-"], &pod);
+    s.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Failed",
+        "pod/nested",
+        "--timeout=60s",
+    ]);
+    let terminated = get(
+        &s,
+        &["pod", "nested"],
+        "{.status.containerStatuses[0].state.terminated.exitCode}/{.status.containerStatuses[0].state.terminated.message}",
+    );
+    assert_eq!(terminated, "2/done");
+    assert_eq!(
+        s.kubectl_ok(&["logs", "nested"]),
+        format!("{base}/work/here\n")
+    );
+    s.kubectl_ok(&["delete", "pod", "nested", "--timeout=60s"]);
+    assert!(
+        !std::path::Path::new(&base).exists(),
+        "nothing is left on the host"
+    );
+}
