@@ -31,6 +31,10 @@
 //!   bound has no kubelet to end it, so the same look marks it Failed and deletes it without
 //!   grace. A Job whose pods are replaced only once they failed (`podReplacementPolicy: Failed`,
 //!   implied by a `podFailurePolicy`) waits for that phase, and would wait forever.
+//! - *Terminating pods of out-of-service nodes* (`gcTerminating`): the same look marks Failed
+//!   and deletes without grace the terminating pods of a node that is not Ready and carries
+//!   the `node.kubernetes.io/out-of-service` taint, upstream's non-graceful node shutdown: how
+//!   an operator releases the pods of a dead machine without deleting its Node.
 
 use crate::scheduler::fit::matching_toleration;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -51,6 +55,8 @@ pub const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 /// The taint of a cordoned node.
 pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
+/// The taint an operator puts on a node that is down for good, to release its pods.
+pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
 /// Passes between two looks at every pod for orphans (4 × 5 s: upstream PodGC's 20 s).
 const ORPHAN_SCAN_PASSES: u64 = 4;
 const CONDITIONS: [&str; 4] = ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
@@ -151,6 +157,7 @@ async fn pass(
     state.heard.retain(|n, _| names.contains(n));
     // Pods still on a tainted node; the timers of the others are dropped.
     let mut seen_evicting = HashSet::new();
+    let mut out_of_service = HashSet::new();
     for node in &nodes {
         let Some(name) = node.metadata.name.clone() else {
             continue;
@@ -181,12 +188,20 @@ async fn pass(
             ready = Some("Unknown".into());
         }
         let taints = set_ready_taints(client, clock, node, &name, ready.as_deref()).await?;
+        let tainted_out_of_service = node
+            .spec
+            .iter()
+            .flat_map(|s| s.taints.iter().flatten())
+            .any(|t| t.key == OUT_OF_SERVICE_TAINT);
+        if ready.as_deref() != Some("True") && tainted_out_of_service {
+            out_of_service.insert(name.clone());
+        }
         evict(client, clock, &name, &taints, &mut seen_evicting, state).await?;
     }
     state
         .evicting_since
         .retain(|uid, _| seen_evicting.contains(uid));
-    collect_orphans(client, now, grace, &names, state).await
+    collect_orphans(client, now, grace, &names, &out_of_service, state).await
 }
 
 fn condition<'a>(node: &'a Node, kind: &str) -> Option<&'a NodeCondition> {
@@ -473,13 +488,15 @@ async fn dispose(
 }
 
 /// Upstream PodGC's `gcOrphaned`: pods bound to a node that stayed absent for the quarantine
-/// are failed and deleted without grace; and its `gcUnscheduledTerminating`: so are pods
-/// deleted before they were bound.
+/// are failed and deleted without grace; its `gcUnscheduledTerminating`: so are pods deleted
+/// before they were bound; and its `gcTerminating`: so are terminating pods of the nodes
+/// `out_of_service` names.
 async fn collect_orphans(
     client: &kube::Client,
     now: i64,
     quarantine: i64,
     nodes: &HashSet<String>,
+    out_of_service: &HashSet<String>,
     state: &mut State,
 ) -> Result<(), Error> {
     state.passes += 1;
@@ -492,6 +509,21 @@ async fn collect_orphans(
             match pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
                 Some(node) if !node.is_empty() && !nodes.contains(&node) => {
                     state.missing.entry(node).or_insert(now);
+                }
+                Some(node)
+                    if out_of_service.contains(&node)
+                        && pod.metadata.deletion_timestamp.is_some() =>
+                {
+                    tracing::info!(pod = ?pod.metadata.name, %node, "a terminating pod of an out-of-service node: failed and deleted");
+                    let phase = (!ended(&pod)).then_some("Failed");
+                    dispose(
+                        client,
+                        &pod,
+                        None,
+                        phase,
+                        DeleteParams::default().grace_period(0),
+                    )
+                    .await;
                 }
                 Some(node) if !node.is_empty() => {}
                 _ if pod.metadata.deletion_timestamp.is_some() => {

@@ -1,6 +1,6 @@
 //! The node lifecycle controller against the in-process API server with a fake clock (upstream
 //! `pkg/controller/nodelifecycle`, its taint-based eviction, and PodGC's `gcOrphaned` and
-//! `gcUnscheduledTerminating`).
+//! `gcUnscheduledTerminating`, `gcTerminating`).
 
 use crate::harness::{WAIT, holds, until};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
@@ -442,5 +442,66 @@ async fn a_cordon_a_taint_added_by_hand_and_a_late_orphan_are_handled_as_upstrea
         advanced >= 50_000,
         "collected after {advanced} ms, before its quarantine"
     );
+    env.stop().await;
+}
+
+/// Upstream PodGC's `gcTerminating`: the terminating pods of a node that is not Ready and
+/// carries the `out-of-service` taint are failed and deleted without grace, while those of a
+/// node without the taint wait for their kubelet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminating_pods_of_an_out_of_service_node_are_failed_and_deleted() {
+    let env = Env::start().await;
+    let held = |name: &str, node: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "finalizers": ["example.com/hold"]},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]}
+        }))
+        .unwrap()
+    };
+    for (pod, node) in [("dead-pod", "dead"), ("down-pod", "down")] {
+        env.node(node).await;
+        env.pods
+            .create(&PostParams::default(), &held(pod, node))
+            .await
+            .unwrap();
+        let now = runlet_api::clock::rfc3339(env.api.clock.now_unix());
+        let status = json!({"status": {"conditions": [{"type": "Ready", "status": "False",
+            "reason": "KubeletNotReady", "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
+        env.nodes
+            .patch_status(node, &PatchParams::default(), &Patch::Strategic(status))
+            .await
+            .unwrap();
+        env.pods
+            .delete(pod, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    let taint = json!({"spec": {"taints": [{"key": nodelifecycle::OUT_OF_SERVICE_TAINT,
+        "value": "nodeshutdown", "effect": "NoExecute"}]}});
+    env.nodes
+        .patch("dead", &PatchParams::default(), &Patch::Merge(taint))
+        .await
+        .unwrap();
+    let phase = |pod: Pod| pod.status.and_then(|s| s.phase);
+    env.advance_until("the out-of-service node's pod is failed", || async {
+        phase(env.pods.get("dead-pod").await.unwrap()).as_deref() == Some("Failed")
+    })
+    .await;
+    assert_ne!(
+        phase(env.pods.get("down-pod").await.unwrap()).as_deref(),
+        Some("Failed"),
+        "a node merely not ready keeps its pods for its kubelet"
+    );
+    let release = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    for pod in ["dead-pod", "down-pod"] {
+        env.pods
+            .patch(pod, &PatchParams::default(), &release)
+            .await
+            .unwrap();
+    }
+    until("the failed pod is gone", || async {
+        env.pods.get_opt("dead-pod").await.unwrap().is_none()
+    })
+    .await;
     env.stop().await;
 }
