@@ -66,6 +66,10 @@ pub async fn exec(
             "you must specify at least 1 of stdin, stdout, stderr".into(),
         ));
     }
+    // The node's agent is found before the handshake is looked at, as upstream's
+    // `ExecLocation` comes first: kubectl retries a refused WebSocket over SPDY, and the
+    // second answer, which it shows, must say what is wrong with the node too.
+    let source = node_source(state, node).await?;
     let handshake = Handshake::of(headers).map_err(|e| {
         ApiError::new(match e {
             HandshakeError::NotUpgrade => Status::bad_request(e.to_string()),
@@ -77,7 +81,6 @@ pub async fn exec(
             "the connection cannot be upgraded",
         )));
     };
-    let source = node_source(state, node).await?;
     let command = req.command.clone();
     let session = match source.exec(req).await {
         Ok(session) => session,

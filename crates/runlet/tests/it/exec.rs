@@ -303,4 +303,13 @@ fn kubectl_exec_reaches_a_pod_on_a_remote_agent() {
         "{}",
         text(&out.stderr)
     );
+    // With its node gone from the API, kubectl's retry over SPDY says so too.
+    s.kubectl_ok(&["delete", "node", "remote"]);
+    let out = exec(&s, &[&pod, "--", "true"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("nodes \"remote\" not found"),
+        "{}",
+        text(&out.stderr)
+    );
 }
