@@ -383,6 +383,7 @@ pub async fn create(
     reset_status_on_create(info, &mut obj);
     protect_storage_in_use(info, &mut obj);
     assign_default_storage_class(state, info, &mut obj).await?;
+    defaulting::drop_disabled_fields(info, &mut obj, None);
     defaulting::apply_defaults(info, &mut obj);
     crate::serviceaccount::admission::admit_pod(state, info, &mut obj, generate_from.as_deref())
         .await?;
@@ -701,7 +702,9 @@ pub async fn update(
             }
         }
         UpdateTarget::Status => keep_only_status(info, &mut new, old),
-        UpdateTarget::Main | UpdateTarget::Whole => {}
+        UpdateTarget::Main | UpdateTarget::Whole => {
+            defaulting::drop_disabled_fields(info, &mut new, Some(old));
+        }
     }
     defaulting::apply_defaults(info, &mut new);
 

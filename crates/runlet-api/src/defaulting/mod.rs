@@ -19,6 +19,7 @@
 
 mod batch;
 mod core;
+mod gated;
 mod pod;
 pub mod qos;
 
@@ -62,6 +63,13 @@ pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// Drops the fields of features off by default in Kubernetes 1.33 from `new` where `old` (the
+/// object it replaces; none on create) does not use them, as upstream's strategies'
+/// `dropDisabledFields` do before validation.
+pub fn drop_disabled_fields(info: &ResourceInfo, new: &mut Value, old: Option<&Value>) {
+    gated::drop_disabled(info.group, info.kind, new, old);
 }
 
 /// The defaults upstream applies when it reads a newly created object back from storage (the
