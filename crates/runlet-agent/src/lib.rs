@@ -156,6 +156,15 @@ pub struct Agent {
     exec_targets: exec::ExecTargets,
 }
 
+/// Gives this process, which runs the agent, the kubelet's `oom_score_adj` (`-999`): when the
+/// machine runs out of memory, the kernel kills containers before it (and, the containers
+/// being its children, killing it would end them all). Best effort: it needs root.
+pub fn protect_from_oom_killer() {
+    if let Err(e) = std::fs::write("/proc/self/oom_score_adj", pod::oom::AGENT.to_string()) {
+        tracing::debug!(error = %e, "cannot lower the agent's oom_score_adj");
+    }
+}
+
 /// Claims the data directory for this process: `DATA/agent.pid` names the process that runs on
 /// it (its pid and start time, so a pid used again by another process is not taken for it),
 /// and another live process there is refused. A pid file, not a file lock: a process restarting

@@ -129,6 +129,7 @@ impl Stack {
             if let Some(kubelet) = &opts.kubelet {
                 kubelet.apply(&mut config);
             }
+            runlet_agent::protect_from_oom_killer();
             let agent = Agent::new(client.clone(), clock.clone(), config);
             state.register_local_agent(
                 &name,

@@ -251,6 +251,7 @@ mod tests {
                     memory_bytes: Some(64 << 20),
                     cpu_millis: Some(500),
                     cpu_request_millis: Some(200),
+                    oom_score_adj: None,
                 },
             )
             .unwrap()

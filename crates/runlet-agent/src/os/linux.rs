@@ -158,6 +158,7 @@ impl Os for LinuxOs {
         };
         let setup = ChildSetup {
             cgroup_procs,
+            oom_score_adj: spec.oom_score_adj.map(|a| a.to_string().into_bytes()),
             mounts_optional: spec.mounts.iter().all(|m| m.optional),
             mounts,
             cwd: cstring(spec.cwd.as_os_str().as_bytes()).map_err(spawn_err)?,

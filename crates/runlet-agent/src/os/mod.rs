@@ -115,6 +115,9 @@ pub struct SpawnSpec {
     pub pid_namespace: bool,
     /// `cgroup.procs` files the process joins before it runs the program.
     pub cgroup_procs: Vec<PathBuf>,
+    /// What the process's `oom_score_adj` is set to before it runs the program (best effort:
+    /// lowering it needs `CAP_SYS_RESOURCE`).
+    pub oom_score_adj: Option<i32>,
     /// Enter the namespaces of a running container instead of making any (an exec into
     /// it): `mounts`, `hostname` and `pid_namespace` are then not used.
     pub join: Option<Join>,
@@ -197,6 +200,8 @@ pub struct Limits {
     /// CPU request in millicores: the container's weight against the others when the CPUs are
     /// busy (`cpu.shares`, or `cpu.weight` on v2), as the kubelet sets it.
     pub cpu_request_millis: Option<u64>,
+    /// The process's `oom_score_adj` (see `pod::oom`); not a cgroup's.
+    pub oom_score_adj: Option<i32>,
 }
 
 impl Limits {

@@ -37,6 +37,8 @@ const CHILD_STACK_BYTES: usize = 64 * 1024;
 pub struct ChildSetup {
     /// `cgroup.procs` files to write `0` (this process) into.
     pub cgroup_procs: Vec<std::fs::File>,
+    /// What to write to `/proc/self/oom_score_adj`, if anything.
+    pub oom_score_adj: Option<Vec<u8>>,
     /// Bind mounts (source, target, read-only) in a private mount namespace.
     pub mounts: Vec<(CString, CString, bool)>,
     /// Where the namespace or a mount fails, the program runs without them.
@@ -459,6 +461,17 @@ fn child_setup(args: &ChildArgs<'_>) -> StepResult {
     for f in &setup.cgroup_procs {
         rustix::io::write(f, b"0").map_err(other)?;
     }
+    if let Some(adj) = &setup.oom_score_adj {
+        // Best effort: a score below the agent's needs `CAP_SYS_RESOURCE`, which an agent not
+        // running as root lacks; the container runs all the same.
+        if let Ok(fd) = rustix::fs::open(
+            c"/proc/self/oom_score_adj",
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        ) {
+            let _ = rustix::io::write(&fd, adj);
+        }
+    }
     if let Some(join) = &setup.join {
         // The child does not share the parent's filesystem attributes (no CLONE_FS), so it
         // may change its mount namespace.
@@ -669,6 +682,7 @@ mod tests {
     fn setup(cwd: &str) -> ChildSetup {
         ChildSetup {
             cgroup_procs: Vec::new(),
+            oom_score_adj: None,
             mounts: Vec::new(),
             mounts_optional: false,
             cwd: CString::new(cwd).unwrap(),

@@ -223,6 +223,12 @@ impl Worker {
             memory_bytes: quantity_ceil(limits.and_then(|l| l.get("memory")), 1_000_000_000),
             cpu_millis: quantity_ceil(limits.and_then(|l| l.get("cpu")), 1_000_000),
             cpu_request_millis: quantity_ceil(requests.and_then(|r| r.get("cpu")), 1_000_000),
+            oom_score_adj: Some(super::oom::score_adj(
+                &self.pod,
+                &container,
+                self.slots.get(i).is_some_and(|s| s.kind == Kind::Sidecar),
+                self.ctx.host.memory_bytes,
+            )),
         };
         let log_path =
             self.ctx

@@ -18,6 +18,7 @@ pub mod env;
 pub mod etchosts;
 mod handlers;
 pub mod mountpoints;
+pub mod oom;
 pub mod probe;
 pub mod quantity;
 pub mod resolvconf;

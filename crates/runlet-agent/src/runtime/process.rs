@@ -286,6 +286,7 @@ fn spawn_spec(
         hostname: config.hostname,
         pid_namespace: config.pid_namespace,
         cgroup_procs,
+        oom_score_adj: config.limits.oom_score_adj,
         join,
         stdio: crate::os::Stdio::Detached,
     }

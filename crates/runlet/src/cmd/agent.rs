@@ -173,6 +173,7 @@ async fn agent_until_signal(args: AgentArgs) -> anyhow::Result<()> {
         client_ca_pem,
     });
     let serves_logs = agent_config.log_endpoint.is_some();
+    runlet_agent::protect_from_oom_killer();
     let mut agent = Agent::new(
         client,
         Arc::new(runlet_api::clock::SystemClock),

@@ -468,3 +468,53 @@ fn a_forced_deletion_still_stops_the_container_with_sigterm() {
     });
     assert!(s.terminate(), "the server stops cleanly");
 }
+
+/// Each container's `oom_score_adj` is the kubelet's for its pod's QoS class: the kernel kills
+/// BestEffort containers first and Guaranteed ones last when memory runs out.
+#[test]
+fn containers_get_the_kubelet_s_oom_score_adj_for_their_qos_class() {
+    let mut s = Server::start();
+    let pod = |name: &str, resources: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: busybox\n    command: [cat, /proc/self/oom_score_adj]\n    resources: {resources}\n"
+        )
+    };
+    s.kubectl_stdin(&["apply", "-f", "-"], &pod("besteffort", "{}"));
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &pod("burstable", "{requests: {cpu: 10m}}"),
+    );
+    s.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &pod(
+            "guaranteed",
+            "{limits: {cpu: 100m, memory: 64Mi}, requests: {cpu: 100m, memory: 64Mi}}",
+        ),
+    );
+    for name in ["besteffort", "burstable", "guaranteed"] {
+        s.kubectl_ok(&[
+            "wait",
+            "--for=jsonpath={.status.phase}=Succeeded",
+            &format!("pod/{name}"),
+            "--timeout=60s",
+        ]);
+    }
+    assert_eq!(s.kubectl_ok(&["logs", "besteffort"]), "1000\n");
+    assert_eq!(
+        s.kubectl_ok(&["logs", "burstable"]),
+        "999\n",
+        "no memory request: just below BestEffort"
+    );
+    // A score below the parent's needs CAP_SYS_RESOURCE, which some machines withhold even
+    // from root.
+    let may_lower = std::process::Command::new("sh")
+        .args(["-c", "echo -997 > /proc/self/oom_score_adj"])
+        .status()
+        .is_ok_and(|st| st.success());
+    if may_lower {
+        assert_eq!(s.kubectl_ok(&["logs", "guaranteed"]), "-997\n");
+    } else {
+        eprintln!("skipped the Guaranteed score: this machine withholds CAP_SYS_RESOURCE");
+    }
+    assert!(s.terminate(), "the server stops cleanly");
+}
