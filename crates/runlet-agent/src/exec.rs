@@ -84,22 +84,26 @@ pub fn exec(
     let ended = target.ended;
     if req.tty {
         let runtime = runtime.clone();
-        return Ok(when_sized(req.stdin, move || {
-            start(runtime.as_ref(), config, &req, ended)
+        return Ok(when_sized(req.stdin, move |size| {
+            start(runtime.as_ref(), config, &req, ended, size)
         }));
     }
-    Ok(start(runtime.as_ref(), config, &req, ended))
+    Ok(start(runtime.as_ref(), config, &req, ended, None))
 }
 
-/// Starts `config` for `req` at once.
+/// Starts `config` for `req` at once, on a terminal of `size` if it asks for one.
 fn start(
     runtime: &dyn Runtime,
     config: ContainerConfig,
     req: &ExecRequest,
     ended: CancellationToken,
+    size: Option<TerminalSize>,
 ) -> ExecSession {
     let stdio = if req.tty {
-        Stdio::Terminal
+        Stdio::Terminal(size.map(|s| crate::os::TerminalSize {
+            width: s.width,
+            height: s.height,
+        }))
     } else if req.stdin {
         Stdio::Piped
     } else {
@@ -149,8 +153,7 @@ fn start(
 /// How long a command on a terminal waits for its client's size, from when the client is
 /// attached, before it starts without it. Every client that asks for a terminal sends one
 /// right after the upgrade, so the wait only bounds one that never does; it is long enough
-/// for a busy machine (counted from the session's making, before the upgrade, two seconds
-/// were used up; counted from the attach, a loaded two-core test run still missed two).
+/// for a busy machine.
 const SIZE_WAIT: Duration = Duration::from_secs(5);
 /// How long a session waits for its client to be attached at all: the stream server attaches
 /// it at once, so this only bounds a session nobody serves.
@@ -163,7 +166,10 @@ const TERMINAL_BUFFER: usize = 64 * 1024;
 /// first thing, but only after the connection is upgraded, which is after the command would
 /// have started, so that a program asking at once (`stty size`, an editor) would see 80 by 24
 /// instead. What the client sends meanwhile waits in the session's buffers.
-fn when_sized(stdin: bool, start: impl FnOnce() -> ExecSession + Send + 'static) -> ExecSession {
+fn when_sized(
+    stdin: bool,
+    start: impl FnOnce(Option<TerminalSize>) -> ExecSession + Send + 'static,
+) -> ExecSession {
     let (size_tx, mut size_rx) = watch::channel(None::<TerminalSize>);
     let (attached_tx, attached_rx) = oneshot::channel::<()>();
     let (stdin_near, mut stdin_far) = tokio::io::duplex(TERMINAL_BUFFER);
@@ -172,7 +178,10 @@ fn when_sized(stdin: bool, start: impl FnOnce() -> ExecSession + Send + 'static)
     tokio::spawn(async move {
         let _ = tokio::time::timeout(ATTACH_WAIT, attached_rx).await;
         let _ = tokio::time::timeout(SIZE_WAIT, size_rx.wait_for(Option::is_some)).await;
-        let started = start();
+        // The terminal is made with the size, before the command runs: set afterwards, it
+        // could come after a quick command asked for it.
+        let size = *size_rx.borrow_and_update();
+        let started = start(size);
         let resizer = started.resize.map(|resize| {
             tokio::spawn(async move {
                 loop {

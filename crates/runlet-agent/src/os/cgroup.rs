@@ -1,17 +1,23 @@
-//! Container cgroups: memory and CPU limits, and OOM-kill detection.
+//! Container cgroups: memory and CPU limits, CPU weights, and OOM-kill detection.
 //!
 //! cgroup v2 (the unified hierarchy with the `memory` controller) is preferred; on hosts that
-//! still mount the v1 `memory`/`cpu` hierarchies those are used. Each container attempt gets
-//! `runlet/<id>` in every hierarchy it needs; the child joins by writing `0` to `cgroup.procs`
-//! before it runs the program. Where neither is usable (not root, read-only, absent) limits are
-//! skipped and the reason is logged once.
+//! still mount the v1 `memory`/`cpu` hierarchies those are used. Each container attempt with a
+//! limit or a CPU request gets `runlet/<id>` in every hierarchy it needs, its CPU weight that of
+//! its request (the least, 2 shares, without one), as the kubelet sets every container's; one
+//! with neither joins `runlet/besteffort`, whose weight is the least, as upstream's BestEffort
+//! QoS cgroup: it asked for nothing, and yields to containers that asked for CPU. (A cgroup of
+//! its own would cost such a container a `mkdir` and an `rmdir`.) The child joins by writing `0`
+//! to `cgroup.procs` before it runs the program. Where neither hierarchy is usable (not root,
+//! read-only, absent) limits are skipped and the reason is logged once.
 
-use super::{Limits, OsError};
+use super::{CgroupPlacement, Limits, OsError};
 use std::path::{Path, PathBuf};
 
 const V2_ROOT: &str = "/sys/fs/cgroup";
 const V1_ROOT: &str = "/sys/fs/cgroup";
 const CPU_PERIOD_US: u64 = 100_000;
+/// The group of the containers that have no cgroup of their own.
+const SHARED: &str = "besteffort";
 
 /// Which cgroup hierarchy is used.
 #[derive(Debug)]
@@ -63,7 +69,13 @@ impl Cgroups {
                 let _ = write(&v2.join("cgroup.subtree_control"), "+memory +cpu");
                 mkdir(&root)?;
                 let _ = write(&root.join("cgroup.subtree_control"), "+cpu");
-                write(&root.join("cgroup.subtree_control"), "+memory")
+                write(&root.join("cgroup.subtree_control"), "+memory")?;
+                mkdir(&root.join(SHARED))?;
+                let _ = write(
+                    &root.join(SHARED).join("cpu.weight"),
+                    &cpu_weight(0).to_string(),
+                );
+                Ok(())
             };
             return match setup() {
                 Ok(()) => Cgroups::V2 { root },
@@ -76,20 +88,29 @@ impl Cgroups {
             if let Err(e) = mkdir(&memory) {
                 return Cgroups::Unavailable(format!("cgroup v1 is not writable: {e}"));
             }
-            let cpu = v1.join("cpu");
-            let cpu = (cpu.join("cpu.cfs_quota_us").exists() && mkdir(&cpu.join("runlet")).is_ok())
-                .then(|| cpu.join("runlet"));
+            let cpu = v1.join("cpu").join("runlet");
+            let shared = cpu.join(SHARED);
+            let cpu = (cpu
+                .parent()
+                .is_some_and(|c| c.join("cpu.cfs_quota_us").exists())
+                && mkdir(&shared).is_ok()
+                && write(&shared.join("cpu.shares"), &cpu_shares(0).to_string()).is_ok())
+            .then_some(cpu);
             return Cgroups::V1 { memory, cpu };
         }
         Cgroups::Unavailable("no cgroup hierarchy with the memory controller is mounted".into())
     }
 
-    /// Creates the cgroup(s) for `id` with `limits`; `None` when there is nothing to enforce or
-    /// no usable hierarchy.
-    pub fn create(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError> {
+    /// The cgroup(s) of the attempt `id` with `limits`: its own, made with its limits, or the
+    /// shared one when it has nothing of its own to enforce; `None` with no usable hierarchy.
+    pub fn create(&self, id: &str, limits: Limits) -> Result<Option<CgroupPlacement>, OsError> {
         if !limits.any() {
-            return Ok(None);
+            return Ok(self
+                .shared_procs()
+                .map(|procs| CgroupPlacement { procs, own: false }));
         }
+        let own = |procs| Ok(Some(CgroupPlacement { procs, own: true }));
+        let weight = limits.cpu_request_millis.unwrap_or(0);
         match self {
             Cgroups::Unavailable(_) => Ok(None),
             Cgroups::V2 { root } => {
@@ -97,19 +118,18 @@ impl Cgroups {
                 mkdir(&dir)?;
                 if let Some(m) = limits.memory_bytes {
                     write(&dir.join("memory.max"), &m.to_string())?;
-                    let _ = write(&dir.join("memory.swap.max"), "0");
-                    // The kubelet's default on cgroup v2 (no `singleProcessOOMKill`): an OOM
-                    // kill takes the whole container, not one of its processes.
-                    let _ = write(&dir.join("memory.oom.group"), "1");
                 }
+                // The kubelet's defaults on cgroup v2 for every container: no swap (`NoSwap`),
+                // and no `singleProcessOOMKill`, so an OOM kill takes the whole container, not
+                // one of its processes.
+                let _ = write(&dir.join("memory.swap.max"), "0");
+                let _ = write(&dir.join("memory.oom.group"), "1");
                 if let Some(c) = limits.cpu_millis {
                     let quota = (c * CPU_PERIOD_US / 1000).max(1000);
                     let _ = write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"));
                 }
-                if let Some(r) = limits.cpu_request_millis {
-                    let _ = write(&dir.join("cpu.weight"), &cpu_weight(r).to_string());
-                }
-                Ok(Some(vec![dir.join("cgroup.procs")]))
+                let _ = write(&dir.join("cpu.weight"), &cpu_weight(weight).to_string());
+                own(vec![dir.join("cgroup.procs")])
             }
             Cgroups::V1 { memory, cpu } => {
                 let mut procs = Vec::new();
@@ -120,9 +140,7 @@ impl Cgroups {
                     let _ = write(&dir.join("memory.memsw.limit_in_bytes"), &m.to_string());
                 }
                 procs.push(dir.join("cgroup.procs"));
-                if let Some(cpu) = cpu
-                    && (limits.cpu_millis.is_some() || limits.cpu_request_millis.is_some())
-                {
+                if let Some(cpu) = cpu {
                     let dir = cpu.join(id);
                     mkdir(&dir)?;
                     if let Some(c) = limits.cpu_millis {
@@ -130,14 +148,22 @@ impl Cgroups {
                         write(&dir.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
                         write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
                     }
-                    if let Some(r) = limits.cpu_request_millis {
-                        write(&dir.join("cpu.shares"), &cpu_shares(r).to_string())?;
-                    }
+                    write(&dir.join("cpu.shares"), &cpu_shares(weight).to_string())?;
                     procs.push(dir.join("cgroup.procs"));
                 }
-                Ok(Some(procs))
+                own(procs)
             }
         }
+    }
+
+    /// The `cgroup.procs` of the group shared by the containers without a cgroup of their own.
+    fn shared_procs(&self) -> Option<Vec<PathBuf>> {
+        let dir = match self {
+            Cgroups::V2 { root } => root.join(SHARED),
+            Cgroups::V1 { cpu: Some(cpu), .. } => cpu.join(SHARED),
+            Cgroups::V1 { cpu: None, .. } | Cgroups::Unavailable(_) => return None,
+        };
+        dir.is_dir().then(|| vec![dir.join("cgroup.procs")])
     }
 
     /// Whether the kernel's OOM killer killed a process of cgroup `id`.
@@ -166,14 +192,21 @@ impl Cgroups {
         }
     }
 
-    /// The `cgroup.procs` files of `id`'s cgroups that exist: where a command run in a running
-    /// container (an exec probe or hook) joins it.
+    /// The `cgroup.procs` files of `id`'s cgroups that exist, or of the shared group where it
+    /// has none of its own: where a command run in a running container (an exec probe or
+    /// hook) joins it.
     pub fn procs(&self, id: &str) -> Vec<PathBuf> {
-        self.dirs(id)
+        let own: Vec<PathBuf> = self
+            .dirs(id)
             .into_iter()
             .filter(|d| d.is_dir())
             .map(|d| d.join("cgroup.procs"))
-            .collect()
+            .collect();
+        if own.is_empty() {
+            self.shared_procs().unwrap_or_default()
+        } else {
+            own
+        }
     }
 
     /// Removes `id`'s cgroups (best effort: they are empty once the processes are reaped).
@@ -257,7 +290,8 @@ mod tests {
             .unwrap()
             .unwrap();
         let cg = dir.path().join("runlet/pod-c-0");
-        assert_eq!(procs, vec![cg.join("cgroup.procs")]);
+        assert_eq!(procs.procs, vec![cg.join("cgroup.procs")]);
+        assert!(procs.own);
         assert_eq!(
             std::fs::read_to_string(cg.join("memory.max")).unwrap(),
             "67108864"
@@ -267,6 +301,37 @@ mod tests {
             "50000 100000"
         );
         assert_eq!(std::fs::read_to_string(cg.join("cpu.weight")).unwrap(), "8");
+    }
+
+    #[test]
+    fn containers_without_a_cpu_request_weigh_least() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cgroup.controllers"), "cpu memory pids").unwrap();
+        let c = Cgroups::detect_at(dir.path(), dir.path());
+        let shared = dir.path().join("runlet/besteffort");
+        assert_eq!(
+            std::fs::read_to_string(shared.join("cpu.weight")).unwrap(),
+            "1"
+        );
+        // Nothing of its own to enforce: the shared group, which is not removed after it.
+        let placed = c.create("pod-a-0", Limits::default()).unwrap().unwrap();
+        assert_eq!(placed.procs, vec![shared.join("cgroup.procs")]);
+        assert!(!placed.own);
+        assert_eq!(c.procs("pod-a-0"), vec![shared.join("cgroup.procs")]);
+        // A memory limit alone: a cgroup of its own, weighing least, swap off, OOM kills whole.
+        let limits = Limits {
+            memory_bytes: Some(1 << 20),
+            ..Limits::default()
+        };
+        assert!(c.create("pod-b-0", limits).unwrap().unwrap().own);
+        let own = dir.path().join("runlet/pod-b-0");
+        for (file, value) in [
+            ("cpu.weight", "1"),
+            ("memory.swap.max", "0"),
+            ("memory.oom.group", "1"),
+        ] {
+            assert_eq!(std::fs::read_to_string(own.join(file)).unwrap(), value);
+        }
     }
 
     #[test]

@@ -156,14 +156,19 @@ impl Os for FakeOs {
         Ok(())
     }
 
-    fn create_cgroup(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError> {
+    fn create_cgroup(
+        &self,
+        id: &str,
+        limits: Limits,
+    ) -> Result<Option<super::CgroupPlacement>, OsError> {
         if self.no_cgroups.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(None);
         }
         self.cgroups.lock().unwrap().push((id.to_string(), limits));
-        Ok(Some(vec![PathBuf::from(format!(
-            "/fake/{id}/cgroup.procs"
-        ))]))
+        Ok(Some(super::CgroupPlacement {
+            procs: vec![PathBuf::from(format!("/fake/{id}/cgroup.procs"))],
+            own: true,
+        }))
     }
 
     fn cgroup_oom_killed(&self, id: &str) -> bool {

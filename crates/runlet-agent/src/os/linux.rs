@@ -205,8 +205,8 @@ impl Os for LinuxOs {
                 spawn_err(e.source)
             }
         };
-        if spec.stdio == Stdio::Terminal {
-            let terminal = PseudoTerminal::open().map_err(OsError::Terminal)?;
+        if let Stdio::Terminal(size) = spec.stdio {
+            let terminal = PseudoTerminal::open(size).map_err(OsError::Terminal)?;
             // The process's own terminal, as runc makes a container's console its user's.
             if setup.user.uid.is_some() || setup.user.gid.is_some() {
                 rustix::fs::fchown(
@@ -319,7 +319,11 @@ impl Os for LinuxOs {
             .map_err(|e| err(e.into()))
     }
 
-    fn create_cgroup(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError> {
+    fn create_cgroup(
+        &self,
+        id: &str,
+        limits: Limits,
+    ) -> Result<Option<super::CgroupPlacement>, OsError> {
         self.cgroups.create(id, limits)
     }
 
@@ -442,7 +446,7 @@ mod tests {
         // Reads a line (so the resize below happens before it looks), then reports.
         let script = "read line; echo \"got $line\"; test -t 0 && test -t 1 && test -t 2 && echo all-tty; \
                       stty size; sid=$(cut -d' ' -f6 /proc/$$/stat); test \"$sid\" = $$ && echo leader";
-        let spawned = os.spawn(spec(script, Stdio::Terminal)).unwrap();
+        let spawned = os.spawn(spec(script, Stdio::Terminal(None))).unwrap();
         let terminal = spawned.terminal.unwrap();
         terminal
             .resize(TerminalSize {

@@ -136,8 +136,10 @@ pub enum Stdio {
     /// A new terminal: stdin, stdout and stderr are the far end of a pseudo-terminal whose
     /// near end is [`Spawned::terminal`], and the process leads a session of its own with it
     /// as its controlling terminal (so Ctrl-C reaches it as `SIGINT`): `kubectl exec -t`. Its
-    /// output, stdout and stderr together, is read from [`Spawned::stdout`].
-    Terminal,
+    /// output, stdout and stderr together, is read from [`Spawned::stdout`]. The terminal has
+    /// the size given before the process starts (a program asking at once sees it), else 80
+    /// by 24.
+    Terminal(Option<TerminalSize>),
 }
 
 /// The width and height of a terminal, in characters.
@@ -191,6 +193,16 @@ pub enum Signal {
     Kill,
 }
 
+/// Where a container attempt goes in the cgroup hierarchies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupPlacement {
+    /// The `cgroup.procs` files its process joins.
+    pub procs: Vec<PathBuf>,
+    /// The cgroups are the attempt's own, with its limits (its OOM kills are its own, and they
+    /// go with it), not the group shared by the containers with nothing to enforce.
+    pub own: bool,
+}
+
 /// Resource limits for a container's cgroup.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -237,9 +249,10 @@ pub trait Os: Send + Sync + 'static {
     -> Result<(), OsError>;
     /// Unmounts `target` (lazily).
     fn unmount(&self, target: &std::path::Path) -> Result<(), OsError>;
-    /// Creates a cgroup for one container attempt, returning the `cgroup.procs` files to join;
-    /// `Ok(None)` when this host gives the agent no usable cgroups (the reason is logged once).
-    fn create_cgroup(&self, id: &str, limits: Limits) -> Result<Option<Vec<PathBuf>>, OsError>;
+    /// Places one container attempt in the cgroups: its own, made with its limits, or the
+    /// group shared by those with nothing to enforce; `Ok(None)` when this host gives the agent
+    /// no usable cgroups (the reason is logged once).
+    fn create_cgroup(&self, id: &str, limits: Limits) -> Result<Option<CgroupPlacement>, OsError>;
     /// Whether the kernel OOM-killed a process of that cgroup.
     fn cgroup_oom_killed(&self, id: &str) -> bool;
     /// The `cgroup.procs` files of that cgroup, if it exists (to join a command to it).

@@ -21,7 +21,7 @@ pub struct PseudoTerminal {
 }
 
 impl PseudoTerminal {
-    pub fn open() -> std::io::Result<PseudoTerminal> {
+    pub fn open(size: Option<TerminalSize>) -> std::io::Result<PseudoTerminal> {
         use rustix::pty::OpenptFlags;
         let near =
             rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
@@ -34,10 +34,9 @@ impl PseudoTerminal {
             rustix::fs::Mode::empty(),
         )?;
         rustix::io::ioctl_fionbio(&near, true)?;
-        // The client's size comes over the connection, often after the command has started
-        // (as with upstream's runtimes); until then the terminal is the classic 80 by 24, not
+        // The client's size, when it came before the start; else the classic 80 by 24, not
         // the kernel's 0 by 0, which full-screen programs cannot use.
-        set_size(&near, DEFAULT_SIZE)?;
+        set_size(&near, size.unwrap_or(DEFAULT_SIZE))?;
         Ok(PseudoTerminal { near, far })
     }
 

@@ -20,10 +20,14 @@ pub fn score_adj(pod: &Pod, container: &Container, sidecar: bool, memory_capacit
     if spec.and_then(|s| s.priority_class_name.as_deref()) == Some("system-node-critical") {
         return GUARANTEED;
     }
-    let qos = pod.status.as_ref().and_then(|s| s.qos_class.clone()).unwrap_or_else(|| {
-        let spec = serde_json::to_value(spec).unwrap_or_default();
-        runlet_api::defaulting::qos::pod_qos_class(&spec).to_string()
-    });
+    let qos = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.qos_class.clone())
+        .unwrap_or_else(|| {
+            let spec = serde_json::to_value(spec).unwrap_or_default();
+            runlet_api::defaulting::qos::pod_qos_class(&spec).to_string()
+        });
     match qos.as_str() {
         "Guaranteed" => return GUARANTEED,
         "BestEffort" => return BEST_EFFORT,

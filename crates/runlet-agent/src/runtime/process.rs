@@ -40,7 +40,8 @@ impl Runtime for ProcessRuntime {
             .os
             .create_cgroup(&config.id, config.limits)
             .map_err(RuntimeError::Start)?;
-        let has_cgroup = cgroup.is_some();
+        // Only its own cgroups tell its OOM kills, and go with it.
+        let has_cgroup = cgroup.as_ref().is_some_and(|c| c.own);
         // Limits, not requests: a request only weighs against others, and nothing is lost
         // without it.
         let limited = config.limits.memory_bytes.is_some() || config.limits.cpu_millis.is_some();
@@ -49,7 +50,7 @@ impl Runtime for ProcessRuntime {
             config.log_path.clone(),
             config.pid_namespace,
         );
-        let spec = spawn_spec(config, cgroup.unwrap_or_default(), None);
+        let spec = spawn_spec(config, cgroup.map(|c| c.procs).unwrap_or_default(), None);
         // The log file exists before the process does: an agent that crashes at once after the
         // start still finds it when it comes back, and so knows the attempt ran (a `Never` pod
         // must not run twice).
