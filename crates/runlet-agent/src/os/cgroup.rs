@@ -6,7 +6,9 @@
 //! its request (the least, 2 shares, without one), as the kubelet sets every container's; one
 //! with neither joins `runlet/besteffort`, whose weight is the least, as upstream's BestEffort
 //! QoS cgroup: it asked for nothing, and yields to containers that asked for CPU. (A cgroup of
-//! its own would cost such a container a `mkdir` and an `rmdir`.) The child joins by writing `0`
+//! its own would cost such a container a `mkdir` and an `rmdir`.) `runlet/` itself weighs the
+//! machine's CPUs, as upstream's `kubepods` weighs the node's allocatable CPU against the
+//! system's daemons. The child joins by writing `0`
 //! to `cgroup.procs` before it runs the program. Where neither hierarchy is usable (not root,
 //! read-only, absent) limits are skipped and the reason is logged once.
 
@@ -70,6 +72,10 @@ impl Cgroups {
                 mkdir(&root)?;
                 let _ = write(&root.join("cgroup.subtree_control"), "+cpu");
                 write(&root.join("cgroup.subtree_control"), "+memory")?;
+                let _ = write(
+                    &root.join("cpu.weight"),
+                    &cpu_weight(all_cpus()).to_string(),
+                );
                 mkdir(&root.join(SHARED))?;
                 let _ = write(
                     &root.join(SHARED).join("cpu.weight"),
@@ -94,7 +100,8 @@ impl Cgroups {
                 .parent()
                 .is_some_and(|c| c.join("cpu.cfs_quota_us").exists())
                 && mkdir(&shared).is_ok()
-                && write(&shared.join("cpu.shares"), &cpu_shares(0).to_string()).is_ok())
+                && write(&shared.join("cpu.shares"), &cpu_shares(0).to_string()).is_ok()
+                && write(&cpu.join("cpu.shares"), &cpu_shares(all_cpus()).to_string()).is_ok())
             .then_some(cpu);
             return Cgroups::V1 { memory, cpu };
         }
@@ -220,6 +227,12 @@ impl Cgroups {
             }
         }
     }
+}
+
+/// The machine's CPUs in millicores: what the containers together weigh against the agent
+/// and everything else, as upstream's `kubepods` cgroup weighs the node's allocatable CPU.
+fn all_cpus() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64) * 1000
 }
 
 /// The kubelet's `MilliCPUToShares`: 1024 shares a CPU, at least 2, at most 262144.

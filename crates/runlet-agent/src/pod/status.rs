@@ -78,7 +78,24 @@ impl Conditions {
     }
 }
 
-fn terminated_json(t: &Terminated) -> Value {
+/// What all the termination messages of a pod's statuses may hold together: the kubelet's
+/// `MaxPodTerminationMessageLogLength`, shared evenly by its containers (`normalizeStatus`).
+const POD_TERMINATION_MESSAGES_BYTES: usize = 12 * 1024;
+
+/// `message` cut to its first `budget` bytes (at a character's edge), as the kubelet's
+/// `normalizeStatus` cuts each container's share.
+fn within_budget(message: &str, budget: usize) -> &str {
+    if message.len() <= budget {
+        return message;
+    }
+    let mut end = budget;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}
+
+fn terminated_json(t: &Terminated, budget: usize) -> Value {
     let mut v = json!({
         "exitCode": t.exit_code,
         "reason": t.reason,
@@ -88,12 +105,13 @@ fn terminated_json(t: &Terminated) -> Value {
     });
     // No `signal`: the kubelet never sets it (CRI reports none), so describe shows no line.
     if let Some(m) = &t.message {
-        v["message"] = json!(m);
+        v["message"] = json!(within_budget(m, budget));
     }
     v
 }
 
-fn container_status(slot: &Slot, runtime: &str) -> Value {
+/// A container's status, its termination messages held to `budget` bytes each.
+fn container_status(slot: &Slot, runtime: &str, budget: usize) -> Value {
     let state = match &slot.state {
         // The kubelet writes no status while it runs a postStart hook, so the container shows
         // what it showed before it was started until the hook is done.
@@ -110,7 +128,7 @@ fn container_status(slot: &Slot, runtime: &str) -> Value {
         State::Running { started_at, .. } => {
             json!({"running": {"startedAt": rfc3339(*started_at)}})
         }
-        State::Terminated(t) => json!({"terminated": terminated_json(t)}),
+        State::Terminated(t) => json!({"terminated": terminated_json(t, budget)}),
     };
     let mut v = json!({
         "name": slot.name(),
@@ -121,7 +139,7 @@ fn container_status(slot: &Slot, runtime: &str) -> Value {
         "started": slot.is_started(),
         "restartCount": slot.restart_count,
         "state": state,
-        "lastState": slot.last.as_ref().map(|t| json!({"terminated": terminated_json(t)})).unwrap_or_else(|| json!({})),
+        "lastState": slot.last.as_ref().map(|t| json!({"terminated": terminated_json(t, budget)})).unwrap_or_else(|| json!({})),
     });
     if let Some(id) = &slot.container_id {
         v["containerID"] = json!(format!("{runtime}://{id}"));
@@ -278,13 +296,14 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
     };
     status.insert("reason".into(), why(view.reason));
     status.insert("message".into(), why(view.message));
+    let budget = POD_TERMINATION_MESSAGES_BYTES / view.slots.len().max(1);
     if !inits.is_empty() {
         status.insert(
             "initContainerStatuses".into(),
             Value::Array(
                 inits
                     .iter()
-                    .map(|s| container_status(s, view.runtime))
+                    .map(|s| container_status(s, view.runtime, budget))
                     .collect(),
             ),
         );
@@ -298,7 +317,7 @@ pub fn render(view: &View<'_>, conditions: &mut Conditions, now_unix: i64) -> Va
         Value::Array(
             mains
                 .iter()
-                .map(|s| container_status(s, view.runtime))
+                .map(|s| container_status(s, view.runtime, budget))
                 .collect(),
         ),
     );
@@ -488,7 +507,7 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(
-            container_status(&s, "process")["volumeMounts"],
+            container_status(&s, "process", 4096)["volumeMounts"],
             json!([
                 {"name": "token", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
                     "readOnly": true, "recursiveReadOnly": "Disabled"},
@@ -533,6 +552,39 @@ mod tests {
         );
         assert_eq!(s["startTime"], "1970-01-01T00:00:09Z");
         assert_eq!(s["reason"], Value::Null, "a stale reason is cleared");
+    }
+
+    #[test]
+    fn termination_messages_share_the_pod_s_12_kib_as_the_kubelet_s() {
+        let said = |message: &str| {
+            State::Terminated(Terminated {
+                exit_code: 1,
+                signal: None,
+                reason: "Error".into(),
+                message: Some(message.into()),
+                started_at: 10,
+                finished_at: 11,
+                container_id: "x".into(),
+            })
+        };
+        let long = format!("S{}E", "x".repeat(4094));
+        let slots: Vec<Slot> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| slot(n, Kind::Main, said(&long)))
+            .collect();
+        let s = render_at("Failed", &slots);
+        let kept = s["containerStatuses"][0]["state"]["terminated"]["message"]
+            .as_str()
+            .unwrap();
+        assert_eq!(kept.len(), 3072, "the first 12 KiB / 4 bytes");
+        assert!(kept.starts_with('S'));
+        // One container keeps its 4 KiB whole; a cut never splits a character.
+        let s = render_at("Failed", &[slot("a", Kind::Main, said(&long))]);
+        assert_eq!(
+            s["containerStatuses"][0]["state"]["terminated"]["message"],
+            long
+        );
+        assert_eq!(within_budget("aé", 2), "a");
     }
 
     #[test]

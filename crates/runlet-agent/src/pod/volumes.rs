@@ -396,32 +396,56 @@ pub fn size_limits(pod: &Pod) -> Vec<SizeLimit> {
         .collect()
 }
 
-/// The pod's ephemeral storage limit, as upstream's `PodLimits` sums its containers' (the
-/// limit as upstream writes it for the eviction message, and in bytes); `None` when no
-/// container has one.
+/// The pod's ephemeral storage limit, as upstream's `PodLimits` makes it: its containers' and
+/// sidecars' summed, or an init container's with the sidecars started before it where that is
+/// more (the limit as upstream writes it for the eviction message, and in bytes); `None` when
+/// no container has one.
 pub fn pod_storage_limit(pod: &Pod) -> Option<(String, u64)> {
-    let limits: Vec<&str> = pod
-        .spec
-        .iter()
-        .flat_map(|s| s.containers.iter())
-        .filter_map(|c| {
-            c.resources
-                .as_ref()?
-                .limits
-                .as_ref()?
-                .get("ephemeral-storage")
-        })
-        .map(|q| q.0.as_str())
-        .collect();
-    let bytes: u64 = limits
-        .iter()
-        .filter_map(|q| super::quantity::nanos(q))
-        .map(|n| u64::try_from(n.div_euclid(1_000_000_000)).unwrap_or(0))
-        .sum();
-    match limits.as_slice() {
-        [] => None,
-        [one] => Some((one.to_string(), bytes)),
-        _ => Some((binary_quantity(bytes), bytes)),
+    let spec = pod.spec.as_ref()?;
+    let limit_of = |c: &Container| -> Option<(String, u64)> {
+        let q = c
+            .resources
+            .as_ref()?
+            .limits
+            .as_ref()?
+            .get("ephemeral-storage")?;
+        let bytes = super::quantity::nanos(&q.0).map_or(0, |n| {
+            u64::try_from(n.div_euclid(1_000_000_000)).unwrap_or(0)
+        });
+        Some((q.0.clone(), bytes))
+    };
+    // A sum of one limit keeps its own writing; of several, upstream's sum prints anew.
+    fn sum(limits: &[(String, u64)]) -> Option<(String, u64)> {
+        match limits {
+            [] => None,
+            [one] => Some(one.clone()),
+            _ => {
+                let bytes = limits.iter().map(|(_, b)| b).sum();
+                Some((binary_quantity(bytes), bytes))
+            }
+        }
+    }
+    let mut sidecars: Vec<(String, u64)> = Vec::new();
+    let mut largest_init: Option<(String, u64)> = None;
+    for c in spec.init_containers.iter().flatten() {
+        let own = limit_of(c);
+        if c.restart_policy.as_deref() == Some("Always") {
+            sidecars.extend(own);
+            continue;
+        }
+        let Some(own) = own else { continue };
+        let with_sidecars = sum(&[sidecars.clone(), vec![own]].concat());
+        if with_sidecars.as_ref().map(|(_, b)| *b) > largest_init.as_ref().map(|(_, b)| *b) {
+            largest_init = with_sidecars;
+        }
+    }
+    let mut running: Vec<(String, u64)> = spec.containers.iter().filter_map(limit_of).collect();
+    running.extend(sidecars);
+    let running = sum(&running);
+    match (running, largest_init) {
+        (Some(r), Some(i)) if i.1 > r.1 => Some(i),
+        (Some(r), _) => Some(r),
+        (None, i) => i,
     }
 }
 
@@ -1120,6 +1144,27 @@ mod tests {
             Some(("15Mi".to_string(), 15 << 20))
         );
         assert_eq!(pod_storage_limit(&pod), None);
+        // An init container asking for more than the containers that run after it.
+        let init_heavy: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {
+        "initContainers": [
+            {"name": "side", "restartPolicy": "Always",
+                "resources": {"limits": {"ephemeral-storage": "1Mi"}}},
+            {"name": "fetch", "resources": {"limits": {"ephemeral-storage": "20Mi"}}}
+        ],
+        "containers": [{"name": "a", "resources": {"limits": {"ephemeral-storage": "10Mi"}}}]}}))
+        .unwrap();
+        assert_eq!(
+            pod_storage_limit(&init_heavy),
+            Some(("21Mi".to_string(), 21 << 20))
+        );
+        let only_init: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {
+        "initContainers": [{"name": "fetch", "resources": {"limits": {"ephemeral-storage": "2Gi"}}}],
+        "containers": [{"name": "a"}]}}))
+        .unwrap();
+        assert_eq!(
+            pod_storage_limit(&only_init),
+            Some(("2Gi".to_string(), 2 << 30))
+        );
     }
 
     #[test]
