@@ -29,7 +29,7 @@ pub(super) fn drop_disabled(group: &str, kind: &str, new: &mut Value, old: Optio
     let Some(spec) = new.pointer_mut(pointer).and_then(Value::as_object_mut) else {
         return;
     };
-    if !old_spec.is_some_and(|s| !s["resources"].is_null()) {
+    if old_spec.is_none_or(|s| s["resources"].is_null()) {
         spec.remove("resources");
     }
     if !old_spec.is_some_and(stop_signals_in_use) {

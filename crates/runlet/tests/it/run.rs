@@ -399,7 +399,7 @@ fn run_reports_jobs_their_ttl_deleted_at_once_and_passes_log_bytes_on() {
     // history still says how they ended. A line that is not UTF-8 comes through as it is.
     let dir = tempfile::tempdir().unwrap();
     let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: quick-\nspec:\n  ttlSecondsAfterFinished: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sh\", \"-c\", \"printf 'caf\\\\351\\\\n'; echo after\"]\n";
-    let file = write(&dir, "ttl.yaml", &vec![job; 5].join("---\n"));
+    let file = write(&dir, "ttl.yaml", &[job; 5].join("---\n"));
     let out = runlet_run(&file);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
