@@ -506,40 +506,37 @@ async fn collect_orphans(
             .await?
             .items
         {
-            match pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
-                Some(node) if !node.is_empty() && !nodes.contains(&node) => {
-                    state.missing.entry(node).or_insert(now);
-                }
-                Some(node)
-                    if out_of_service.contains(&node)
-                        && pod.metadata.deletion_timestamp.is_some() =>
-                {
-                    tracing::info!(pod = ?pod.metadata.name, %node, "a terminating pod of an out-of-service node: failed and deleted");
-                    let phase = (!ended(&pod)).then_some("Failed");
-                    dispose(
-                        client,
-                        &pod,
-                        None,
-                        phase,
-                        DeleteParams::default().grace_period(0),
-                    )
-                    .await;
-                }
-                Some(node) if !node.is_empty() => {}
-                _ if pod.metadata.deletion_timestamp.is_some() => {
-                    tracing::info!(pod = ?pod.metadata.name, "an unscheduled pod is terminating: failed and deleted");
-                    let phase = (!ended(&pod)).then_some("Failed");
-                    dispose(
-                        client,
-                        &pod,
-                        None,
-                        phase,
-                        DeleteParams::default().grace_period(0),
-                    )
-                    .await;
-                }
-                _ => {}
+            let node = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .filter(|n| !n.is_empty());
+            if let Some(node) = &node
+                && !nodes.contains(node)
+            {
+                state.missing.entry(node.clone()).or_insert(now);
+                continue;
             }
+            if pod.metadata.deletion_timestamp.is_none() {
+                continue;
+            }
+            let why = match &node {
+                None => "an unscheduled pod is terminating",
+                Some(node) if out_of_service.contains(node) => {
+                    "a terminating pod of an out-of-service node"
+                }
+                Some(_) => continue,
+            };
+            tracing::info!(pod = ?pod.metadata.name, "{why}: failed and deleted");
+            let phase = (!ended(&pod)).then_some("Failed");
+            dispose(
+                client,
+                &pod,
+                None,
+                phase,
+                DeleteParams::default().grace_period(0),
+            )
+            .await;
         }
     }
     let due: Vec<String> = state
