@@ -702,9 +702,10 @@ pub async fn update(
             }
         }
         UpdateTarget::Status => keep_only_status(info, &mut new, old),
-        UpdateTarget::Main | UpdateTarget::Whole => {
-            defaulting::drop_disabled_fields(info, &mut new, Some(old));
-        }
+        UpdateTarget::Main | UpdateTarget::Whole => {}
+    }
+    if target != UpdateTarget::Status {
+        defaulting::drop_disabled_fields(info, &mut new, Some(old));
     }
     defaulting::apply_defaults(info, &mut new);
 

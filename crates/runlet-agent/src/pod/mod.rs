@@ -1118,10 +1118,28 @@ impl Worker {
             }
             _ => None,
         };
-        for s in &mut self.slots {
-            if s.kill_at.or(pod_deadline).is_some_and(|t| t <= now)
-                && !s.pre_stop_pending
-                && !s.killed
+        for i in 0..self.slots.len() {
+            let Some(s) = self.slots.get(i) else {
+                continue;
+            };
+            if !s.kill_at.or(pod_deadline).is_some_and(|t| t <= now)
+                || s.pre_stop_pending
+                || s.killed
+                || s.running_pid().is_none()
+            {
+                continue;
+            }
+            // A sidecar whose turn to stop came only with the pod's deadline (the containers
+            // it served used the grace period up) still gets SIGTERM and the least grace, as
+            // the kubelet's `killContainer` gives it after waiting for its turn.
+            if s.kind == Kind::Sidecar && !s.stop_sent && s.kill_at.is_none() {
+                if let Some(s) = self.slots.get_mut(i) {
+                    s.kill_at = Some(now + MINIMUM_KILL_GRACE_MS);
+                }
+                self.stop_container(i, Signal::Term);
+                continue;
+            }
+            if let Some(s) = self.slots.get_mut(i)
                 && let Some(pid) = s.running_pid()
             {
                 self.ctx.runtime.signal(pid, Signal::Kill);

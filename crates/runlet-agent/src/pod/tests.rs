@@ -195,6 +195,49 @@ async fn deletion_sends_sigterm_then_sigkill_when_the_grace_period_ends() {
     env.stop().await;
 }
 
+/// A sidecar whose turn to stop comes only when the containers it serves used up the grace
+/// period still gets SIGTERM, and SIGKILL the least grace later, as upstream's `killContainer`
+/// after waiting for its turn.
+#[tokio::test]
+async fn a_sidecar_gets_sigterm_even_when_the_main_container_used_up_the_grace() {
+    let env = Env::start().await;
+    for _ in 0..2 {
+        env.os.push(FakeProcess {
+            exit_code: None,
+            ignore_term: true,
+            ..Default::default()
+        });
+    }
+    let mut side = c("side");
+    side["restartPolicy"] = json!("Always");
+    env.create(
+        "p",
+        json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 3,
+            "initContainers": [side], "containers": [c("main")]}),
+    )
+    .await;
+    env.phase("p", "Running").await;
+    env.pods
+        .delete("p", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.signalled(1001, Signal::Term).await;
+    env.api.clock.advance_millis(3_000);
+    env.signalled(1001, Signal::Kill).await;
+    env.signalled(1000, Signal::Term).await;
+    assert!(
+        !env.os
+            .signals
+            .lock()
+            .unwrap()
+            .contains(&(1000, Signal::Kill)),
+        "the sidecar is not killed with the main container"
+    );
+    env.api.clock.advance_millis(2_000);
+    env.signalled(1000, Signal::Kill).await;
+    env.stop().await;
+}
+
 /// Upstream's kubelet never moves a pod out of a terminal phase that someone else (PodGC, a
 /// controller) wrote: it keeps the phase and stops the pod's containers.
 #[tokio::test]

@@ -993,15 +993,23 @@ pub fn make_inside(mounts: &[BindMount], target: &Path, dir: bool) -> Result<boo
     let base = &holder.source;
     let point = base.join(target.strip_prefix(&holder.target).unwrap_or(target));
     let outside = || VolumeError::BadPath(target.display().to_string());
-    if !point.exists() {
+    // A link the container left there counts as there, even one leading nowhere: what it
+    // leads to is checked below, and nothing is made through it.
+    if std::fs::symlink_metadata(&point).is_err() {
         let parent = point.parent().unwrap_or(base);
         let existing = parent.ancestors().find(|a| a.exists()).unwrap_or(base);
         within_volume(base, existing).ok_or_else(outside)?;
         make_sub_path(base, parent)?;
+        within_volume(base, parent).ok_or_else(outside)?;
         if dir {
             std::fs::create_dir(&point).map_err(io(&point))?;
         } else {
-            std::fs::File::create(&point).map_err(io(&point))?;
+            // `create_new`: never through a link put there meanwhile.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&point)
+                .map_err(io(&point))?;
         }
     }
     within_volume(base, &point).ok_or_else(outside)?;
@@ -1109,6 +1117,26 @@ mod tests {
         assert_eq!(claimed, vec![dir.path().join("mnt/cfg")]);
         points.release(&claimed[0]);
         assert!(!dir.path().join("mnt").exists(), "and taken away again");
+    }
+
+    #[test]
+    fn a_mount_point_inside_a_volume_is_never_made_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let volume = dir.path().join("vol");
+        std::fs::create_dir(&volume).unwrap();
+        let outside = dir.path().join("outside-file");
+        std::os::unix::fs::symlink(&outside, volume.join("term")).unwrap();
+        let mounts = vec![BindMount {
+            source: volume.clone(),
+            target: "/data".into(),
+            read_only: false,
+            optional: false,
+        }];
+        assert!(make_inside(&mounts, Path::new("/data/term"), false).is_err());
+        assert!(!outside.exists(), "nothing is made where the link leads");
+        assert!(make_inside(&mounts, Path::new("/data/sub/msg"), false).unwrap());
+        assert!(volume.join("sub/msg").is_file());
+        assert!(!make_inside(&mounts, Path::new("/elsewhere"), true).unwrap());
     }
 
     #[test]

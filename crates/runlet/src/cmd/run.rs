@@ -726,9 +726,9 @@ impl Outcome {
     /// The line the run ends with for the Job `name`.
     fn summary(&self, name: &str) -> String {
         format!(
-            "job.batch/{name}: {} in {:.1}s — {} succeeded, {} failed{}",
+            "job.batch/{name}: {} in {} — {} succeeded, {} failed{}",
             if self.complete { "Complete" } else { "Failed" },
-            self.duration.as_secs_f64(),
+            seconds(self.duration),
             self.succeeded,
             self.failed,
             self.reason
@@ -736,6 +736,16 @@ impl Outcome {
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         )
+    }
+}
+
+/// A duration as the summary shows it: whole seconds when it has no fraction (the Job's
+/// status times are whole seconds, as `kubectl get job` shows its DURATION), else tenths.
+fn seconds(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
     }
 }
 

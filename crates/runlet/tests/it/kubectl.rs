@@ -1237,3 +1237,57 @@ fn a_created_object_applied_later_stays_writable() {
     );
     assert_eq!(parallelism_of(&s, "applied"), "3");
 }
+
+/// The fields of features off by default in 1.33 (a pod's own `resources`, a container's
+/// `lifecycle.stopSignal`) are dropped on every write, so applying a file that sets them twice
+/// is no change the second time, as upstream's `DropDisabledTemplateFields` makes it.
+#[test]
+fn alpha_fields_are_dropped_on_create_and_on_update() {
+    let s = Server::start();
+    let file = "apiVersion: batch/v1
+kind: Job
+metadata: {name: alpha}
+spec:
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      resources: {limits: {cpu: \"1\"}}
+      containers:
+      - name: c
+        image: busybox
+        command: [\"true\"]
+        lifecycle: {stopSignal: SIGUSR1}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: alpha}
+spec:
+  schedule: \"0 3 * * *\"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          resources: {limits: {cpu: \"1\"}}
+          containers:
+          - name: c
+            image: busybox
+            command: [\"true\"]
+            lifecycle: {stopSignal: SIGUSR1}
+";
+    for _ in 0..2 {
+        s.kubectl_stdin(&["apply", "-f", "-"], file);
+    }
+    let job = s.kubectl_ok(&["get", "job", "alpha", "-o", "json"]);
+    let cronjob = s.kubectl_ok(&["get", "cronjob", "alpha", "-o", "json"]);
+    let pod_spec = &json(&job)["spec"]["template"]["spec"];
+    assert!(pod_spec["resources"].is_null(), "{job}");
+    assert!(pod_spec["containers"][0]["lifecycle"].is_null(), "{job}");
+    let pod_spec = &json(&cronjob)["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert!(pod_spec["resources"].is_null(), "{cronjob}");
+    assert!(
+        pod_spec["containers"][0]["lifecycle"].is_null(),
+        "{cronjob}"
+    );
+}
