@@ -1122,7 +1122,7 @@ impl Worker {
             let Some(s) = self.slots.get(i) else {
                 continue;
             };
-            if !s.kill_at.or(pod_deadline).is_some_and(|t| t <= now)
+            if s.kill_at.or(pod_deadline).is_none_or(|t| t > now)
                 || s.pre_stop_pending
                 || s.killed
                 || s.running_pid().is_none()
