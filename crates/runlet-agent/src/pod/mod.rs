@@ -1313,7 +1313,8 @@ impl Worker {
         }
     }
 
-    /// Writes the status if it changed; `Err(Gone)` when the pod no longer exists.
+    /// Writes the status if it changed; a pod found gone from the API is stopped as one
+    /// removed (see [`Worker::on_removed`]), and nothing is written for it any more.
     async fn write_status(&mut self) -> Result<(), Outcome> {
         if self.removed {
             return Ok(());
