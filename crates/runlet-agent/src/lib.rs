@@ -573,9 +573,9 @@ impl Manager {
                 Some(_) = self.helpers.join_next(), if !self.helpers.is_empty() => {}
             }
         }
-        if let Some(grace) = self.ctx.config.shutdown_grace
-            && !self.workers.is_empty()
-        {
+        // With pods or without, the node is marked not ready first: nothing new is bound to
+        // a node whose agent is going, in the 50 s its Lease would take to expire.
+        if let Some(grace) = self.ctx.config.shutdown_grace {
             self.shut_down_gracefully(grace).await;
         }
         for cancel in self

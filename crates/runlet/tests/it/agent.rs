@@ -519,3 +519,27 @@ fn containers_get_the_kubelet_s_oom_score_adj_for_their_qos_class() {
     }
     assert!(s.terminate(), "the server stops cleanly");
 }
+
+/// An agent that stops marks its node not ready even with no pods, so nothing new is bound to
+/// it while its Lease runs out.
+#[test]
+fn a_stopping_agent_without_pods_marks_its_node_not_ready() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Server::start_with(tmp.path(), &["--disable-agent"]);
+    let mut agent = AgentProcess::start(&s, "idle", &tmp.path().join("idle"), &[]);
+    let ready = |s: &Server| {
+        s.kubectl_ok(&[
+            "get",
+            "node",
+            "idle",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}/{.status.conditions[?(@.type==\"Ready\")].message}",
+        ])
+    };
+    wait_until(Duration::from_secs(60), "the node Ready", || {
+        ready(&s).starts_with("True/")
+    });
+    assert!(agent.stop(), "the agent stops cleanly");
+    assert_eq!(ready(&s), "False/node is shutting down");
+    assert!(s.terminate(), "the server stops cleanly");
+}
