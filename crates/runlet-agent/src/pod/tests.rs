@@ -67,17 +67,15 @@ impl Env {
         .await
     }
 
+    /// Whether process `pid` got `signal` so far.
+    fn got(&self, pid: u32, signal: Signal) -> bool {
+        self.os.signals.lock().unwrap().contains(&(pid, signal))
+    }
+
     /// Waits until process `pid` got `signal`.
     async fn signalled(&self, pid: u32, signal: Signal) {
-        self.wait("the signal", async || {
-            self.os
-                .signals
-                .lock()
-                .unwrap()
-                .contains(&(pid, signal))
-                .then_some(())
-        })
-        .await;
+        self.wait("the signal", async || self.got(pid, signal).then_some(()))
+            .await;
     }
 
     async fn stop(self) {
@@ -173,11 +171,7 @@ async fn deletion_sends_sigterm_then_sigkill_when_the_grace_period_ends() {
     env.signalled(1000, Signal::Term).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
-        !env.os
-            .signals
-            .lock()
-            .unwrap()
-            .contains(&(1000, Signal::Kill)),
+        !env.got(1000, Signal::Kill),
         "no SIGKILL within the grace period"
     );
     env.api.clock.advance_millis(20_000);
@@ -185,13 +179,7 @@ async fn deletion_sends_sigterm_then_sigkill_when_the_grace_period_ends() {
         env.pods.get_opt("p").await.unwrap().is_none().then_some(())
     })
     .await;
-    assert!(
-        env.os
-            .signals
-            .lock()
-            .unwrap()
-            .contains(&(1000, Signal::Kill))
-    );
+    assert!(env.got(1000, Signal::Kill));
     env.stop().await;
 }
 
@@ -226,11 +214,7 @@ async fn a_sidecar_gets_sigterm_even_when_the_main_container_used_up_the_grace()
     env.signalled(1001, Signal::Kill).await;
     env.signalled(1000, Signal::Term).await;
     assert!(
-        !env.os
-            .signals
-            .lock()
-            .unwrap()
-            .contains(&(1000, Signal::Kill)),
+        !env.got(1000, Signal::Kill),
         "the sidecar is not killed with the main container"
     );
     env.api.clock.advance_millis(2_000);

@@ -1244,50 +1244,26 @@ fn a_created_object_applied_later_stays_writable() {
 #[test]
 fn alpha_fields_are_dropped_on_create_and_on_update() {
     let s = Server::start();
-    let file = "apiVersion: batch/v1
-kind: Job
-metadata: {name: alpha}
-spec:
-  suspend: true
-  template:
-    spec:
-      restartPolicy: Never
-      resources: {limits: {cpu: \"1\"}}
-      containers:
-      - name: c
-        image: busybox
-        command: [\"true\"]
-        lifecycle: {stopSignal: SIGUSR1}
----
-apiVersion: batch/v1
-kind: CronJob
-metadata: {name: alpha}
-spec:
-  schedule: \"0 3 * * *\"
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          restartPolicy: Never
-          resources: {limits: {cpu: \"1\"}}
-          containers:
-          - name: c
-            image: busybox
-            command: [\"true\"]
-            lifecycle: {stopSignal: SIGUSR1}
-";
+    let template = serde_json::json!({"spec": {"restartPolicy": "Never",
+        "resources": {"limits": {"cpu": "1"}},
+        "containers": [{"name": "c", "image": "busybox", "command": ["true"],
+            "lifecycle": {"stopSignal": "SIGUSR1"}}]}});
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "alpha"},
+            "spec": {"suspend": true, "template": template}},
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "alpha"},
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": template}}}},
+    ]});
     for _ in 0..2 {
-        s.kubectl_stdin(&["apply", "-f", "-"], file);
+        s.kubectl_stdin(&["apply", "-f", "-"], &list.to_string());
     }
-    let job = s.kubectl_ok(&["get", "job", "alpha", "-o", "json"]);
-    let cronjob = s.kubectl_ok(&["get", "cronjob", "alpha", "-o", "json"]);
-    let pod_spec = &json(&job)["spec"]["template"]["spec"];
-    assert!(pod_spec["resources"].is_null(), "{job}");
-    assert!(pod_spec["containers"][0]["lifecycle"].is_null(), "{job}");
-    let pod_spec = &json(&cronjob)["spec"]["jobTemplate"]["spec"]["template"]["spec"];
-    assert!(pod_spec["resources"].is_null(), "{cronjob}");
-    assert!(
-        pod_spec["containers"][0]["lifecycle"].is_null(),
-        "{cronjob}"
-    );
+    for (kind, pointer) in [
+        ("job", "/spec/template/spec"),
+        ("cronjob", "/spec/jobTemplate/spec/template/spec"),
+    ] {
+        let got = s.kubectl_ok(&["get", kind, "alpha", "-o", "json"]);
+        let pod_spec = json(&got).pointer(pointer).cloned().unwrap_or_default();
+        assert!(pod_spec["resources"].is_null(), "{got}");
+        assert!(pod_spec["containers"][0]["lifecycle"].is_null(), "{got}");
+    }
 }

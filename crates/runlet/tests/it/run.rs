@@ -5,8 +5,16 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 fn runlet_run(file: &str) -> Output {
+    runlet_run_with(&[], file)
+}
+
+/// `runlet run` with `options` before `-f file`, bounded.
+fn runlet_run_with(options: &[&std::ffi::OsStr], file: &str) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(["run", "-f", file]).env("RUNLET_LOG", "error");
+    cmd.arg("run")
+        .args(options)
+        .args(["-f", file])
+        .env("RUNLET_LOG", "error");
     run_bounded(cmd, None, Duration::from_secs(120))
 }
 
@@ -473,12 +481,10 @@ fn run_refused_leaves_no_namespace_behind() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let run = |file: &str| {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["run", "-q", "--data-dir"])
-            .arg(&data)
-            .args(["-f", file])
-            .env("RUNLET_LOG", "error");
-        run_bounded(cmd, None, Duration::from_secs(120))
+        runlet_run_with(
+            &["-q".as_ref(), "--data-dir".as_ref(), data.as_os_str()],
+            file,
+        )
     };
     let bad = write(
         &dir,
