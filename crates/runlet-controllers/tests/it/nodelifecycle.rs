@@ -292,17 +292,9 @@ async fn pods_of_a_deleted_node_are_failed_and_deleted_after_the_quarantine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_deleted_before_it_was_bound_is_failed_and_deleted() {
     let env = Env::start().await;
-    // Held by a finalizer, as the Job controller holds its pods, so its phase can be seen.
-    let pending = |name: &str| -> Pod {
-        serde_json::from_value(json!({
-            "metadata": {"name": name, "finalizers": ["example.com/hold"]},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]}
-        }))
-        .unwrap()
-    };
     for name in ["deleted", "waiting"] {
         env.pods
-            .create(&PostParams::default(), &pending(name))
+            .create(&PostParams::default(), &held_pod(name))
             .await
             .unwrap();
     }
@@ -333,6 +325,59 @@ async fn a_pod_deleted_before_it_was_bound_is_failed_and_deleted() {
     .await;
     env.pods
         .patch("waiting", &PatchParams::default(), &release)
+        .await
+        .unwrap();
+    env.stop().await;
+}
+
+/// An unbound pod held by a finalizer, as the Job controller holds its pods, so its phase can
+/// be seen after its deletion.
+fn held_pod(name: &str) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "finalizers": ["example.com/hold"]},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap()
+}
+
+/// The scan for orphans lists every pod a page at a time; a pod on a later page is found too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orphan_scan_reads_every_page_of_pods() {
+    let env = Env::start().await;
+    let plain = |name: String| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+        }))
+        .unwrap()
+    };
+    // More than a page (500) of pods listed before the deleted one, which sorts last.
+    let names: Vec<String> = (0..520).map(|i| format!("a-{i:03}")).collect();
+    for chunk in names.chunks(40) {
+        let creates = chunk.iter().map(|name| {
+            let (pods, pod) = (env.pods.clone(), plain(name.clone()));
+            async move { pods.create(&PostParams::default(), &pod).await }
+        });
+        for created in futures::future::join_all(creates).await {
+            created.unwrap();
+        }
+    }
+    env.pods
+        .create(&PostParams::default(), &held_pod("zz-deleted"))
+        .await
+        .unwrap();
+    env.pods
+        .delete("zz-deleted", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.advance_until("the deleted pod on the second page is failed", || async {
+        let pod = env.pods.get("zz-deleted").await.unwrap();
+        pod.status.and_then(|s| s.phase).as_deref() == Some("Failed")
+    })
+    .await;
+    let release = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    env.pods
+        .patch("zz-deleted", &PatchParams::default(), &release)
         .await
         .unwrap();
     env.stop().await;
