@@ -53,6 +53,9 @@ pub struct Event {
     pub revision: Revision,
     /// The value before this change, when known (live events; not for replays from disk).
     pub prev_value: Option<Bytes>,
+    /// The revision `prev_value` was written at (0 without one): with it, a store can tell a
+    /// key's state before this change from the change alone.
+    pub prev_revision: Revision,
 }
 
 /// A failed store operation.

@@ -96,6 +96,23 @@ impl WatchHub {
         self.ring.read().map(|r| r.compacted).unwrap_or(0)
     }
 
+    /// The events for `prefix` after revision `after`, oldest first, and the revision they
+    /// reach: `None` once the ring no longer holds every event since `after`.
+    pub fn recent(&self, prefix: &str, after: Revision) -> Option<(Vec<Event>, Revision)> {
+        let ring = self.ring.read().ok()?;
+        let ring_start = ring.events.front().map_or(ring.latest + 1, |e| e.revision);
+        if after + 1 < ring_start {
+            return None;
+        }
+        let events = ring
+            .events
+            .iter()
+            .filter(|e| e.revision > after && e.key.starts_with(prefix))
+            .cloned()
+            .collect();
+        Some((events, ring.latest))
+    }
+
     /// Events for `prefix` after revision `after`.
     pub fn watch(
         self: &Arc<Self>,

@@ -532,6 +532,7 @@ mod tests {
                         value: now.clone(),
                         revision: 7,
                         prev_value: prev.map(|i: usize| states[i].clone()),
+                        prev_revision: prev.map_or(0, |_| 6),
                     };
                     let decoded = classify(info, &e, &filter).map(|(kind, obj)| {
                         serde_json::from_slice::<Value>(&line(kind, &obj)).unwrap()
@@ -548,6 +549,7 @@ mod tests {
                             kind: EventKind::Created,
                             value: prev.clone(),
                             prev_value: None,
+                            prev_revision: 0,
                             revision: 6,
                             ..e.clone()
                         };
@@ -585,6 +587,7 @@ mod tests {
             value: pod("b"),
             revision: 9,
             prev_value: Some(pod("a")),
+            prev_revision: 8,
         };
         let (kind, obj) = classify(info, &e, &filter).unwrap();
         assert_eq!(kind, "DELETED");
