@@ -67,6 +67,7 @@ pub async fn run_controllers(
     let scheduler_pods = pods.subscribe();
     let protection_pods = pods.subscribe();
     let ephemeral_pods = pods.subscribe();
+    let lifecycle_pods = pods.subscribe();
     let publish_ca = {
         let (client, shutdown) = (client.clone(), shutdown.clone());
         async move {
@@ -86,6 +87,7 @@ pub async fn run_controllers(
         nodelifecycle::run(
             client.clone(),
             clock.clone(),
+            lifecycle_pods,
             nodelifecycle::Config::default(),
             shutdown
         ),

@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use runlet_api::clock::Clock;
 use runlet_controllers::nodelifecycle::{self, Config, UNREACHABLE_TAINT};
+use runlet_controllers::podfeed::PodSource;
 use runlet_test::TestApi;
 use serde_json::json;
 use std::time::Duration;
@@ -31,6 +32,7 @@ impl Env {
         let task = tokio::spawn(nodelifecycle::run(
             api.client.clone(),
             api.clock.clone(),
+            PodSource::Watch(api.client.clone()),
             config,
             cancel.clone(),
         ));
@@ -340,9 +342,9 @@ fn held_pod(name: &str) -> Pod {
     .unwrap()
 }
 
-/// The scan for orphans lists every pod a page at a time; a pod on a later page is found too.
+/// The scan for orphans looks at every pod, however many there are.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_orphan_scan_reads_every_page_of_pods() {
+async fn the_orphan_scan_finds_one_pod_among_many() {
     let env = Env::start().await;
     let plain = |name: String| -> Pod {
         serde_json::from_value(json!({
@@ -351,7 +353,7 @@ async fn the_orphan_scan_reads_every_page_of_pods() {
         }))
         .unwrap()
     };
-    // More than a page (500) of pods listed before the deleted one, which sorts last.
+    // More pods than a page of a paged list (500) before the deleted one, which sorts last.
     let names: Vec<String> = (0..520).map(|i| format!("a-{i:03}")).collect();
     for chunk in names.chunks(40) {
         let creates = chunk.iter().map(|name| {
@@ -370,7 +372,7 @@ async fn the_orphan_scan_reads_every_page_of_pods() {
         .delete("zz-deleted", &DeleteParams::default())
         .await
         .unwrap();
-    env.advance_until("the deleted pod on the second page is failed", || async {
+    env.advance_until("the deleted pod among many is failed", || async {
         let pod = env.pods.get("zz-deleted").await.unwrap();
         pod.status.and_then(|s| s.phase).as_deref() == Some("Failed")
     })

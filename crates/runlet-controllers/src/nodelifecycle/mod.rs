@@ -26,8 +26,9 @@
 //!   quarantine of `grace_period`, are marked Failed (`DisruptionTarget`, `DeletionByPodGC`) and
 //!   deleted at once, as nothing will run them. Deleting a dead node is how an operator gives
 //!   up on it, as upstream. Every pod is looked at every `ORPHAN_SCAN_PASSES` passes (upstream
-//!   PodGC lists them all every 20 s), listed a page at a time and each decoded only as far as
-//!   the scan reads it, and the pods of a node at once when it disappears.
+//!   PodGC lists them all every 20 s), in a summary of each kept from the shared pod watch
+//!   ([`podindex`]) as PodGC reads its informer, and the pods of a node at once when it
+//!   disappears.
 //! - *Unscheduled terminating pods* (`gcUnscheduledTerminating`): a pod deleted before it was
 //!   bound has no kubelet to end it, so the same look marks it Failed and deletes it without
 //!   grace. A Job whose pods are replaced only once they failed (`podReplacementPolicy: Failed`,
@@ -37,17 +38,20 @@
 //!   the `node.kubernetes.io/out-of-service` taint, upstream's non-graceful node shutdown: how
 //!   an operator releases the pods of a dead machine without deleting its Node.
 
+mod podindex;
+
+use crate::podfeed::PodSource;
 use crate::scheduler::fit::matching_toleration;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use podindex::{PodIndex, PodSummary};
 use runlet_api::clock::{Clock, rfc3339};
 use runlet_api::eventtype::EventType::{self, Normal, Warning};
-use serde::Deserialize;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -61,8 +65,6 @@ pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service";
 /// Passes between two looks at every pod for orphans (4 × 5 s: upstream PodGC's 20 s).
 const ORPHAN_SCAN_PASSES: u64 = 4;
-/// Pods per page of the orphan scan's list, as client-go's reflector pages its lists.
-const SCAN_PAGE: u32 = 500;
 const CONDITIONS: [&str; 4] = ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
 
 /// How often and how patiently nodes are watched.
@@ -105,76 +107,46 @@ struct State {
     heard: HashMap<String, Heard>,
     /// Nodes named by pods but absent, with when they were first found absent.
     missing: HashMap<String, i64>,
-    /// Passes so far; every `ORPHAN_SCAN_PASSES`th looks for orphans among all pods.
-    passes: u64,
+    /// Passes left until the next look for orphans among all pods (the first pass after the
+    /// pod index has its first list looks).
+    passes_to_scan: u64,
     /// When each pod (by UID) was first found on a node with `NoExecute` taints it tolerates
     /// only for a while: its eviction timer's start.
     evicting_since: HashMap<String, i64>,
 }
 
-/// A page of the orphan scan's list of every pod, each decoded to the few fields the scan
-/// reads; the rest is skipped unparsed. Paged and this small, a scan of a cluster's pods holds
-/// one page at a time: decoded whole, a single list of 10,000 pods took half a gigabyte for a
-/// moment, every 20 s.
-#[derive(Deserialize)]
-struct ScannedPage {
-    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
-    items: Vec<ScannedPod>,
-}
-
-#[derive(Deserialize)]
-struct ScannedPod {
-    metadata: ScannedMeta,
-    #[serde(default)]
-    spec: ScannedSpec,
-    #[serde(default)]
-    status: ScannedStatus,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ScannedMeta {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    namespace: String,
-    deletion_timestamp: Option<serde::de::IgnoredAny>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ScannedSpec {
-    node_name: Option<String>,
-}
-
-#[derive(Default, Deserialize)]
-struct ScannedStatus {
-    phase: Option<String>,
-}
-
-/// Runs passes until `cancel` fires.
+/// Runs passes until `cancel` fires, with every pod's summary from `pods`.
 pub async fn run(
     client: kube::Client,
     clock: Arc<dyn Clock>,
+    pods: PodSource,
     config: Config,
     cancel: CancellationToken,
 ) {
-    let mut state = State::default();
-    loop {
-        if let Err(e) = pass(&client, clock.as_ref(), config, &mut state).await {
-            tracing::info!(error = %e, "node lifecycle pass");
+    let index = Arc::new(Mutex::new(PodIndex::default()));
+    let passes = async {
+        let mut state = State::default();
+        loop {
+            if let Err(e) = pass(&client, clock.as_ref(), config, &index, &mut state).await {
+                tracing::info!(error = %e, "node lifecycle pass");
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(config.monitor_period) => {}
+            }
         }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(config.monitor_period) => {}
-        }
-    }
+    };
+    tokio::join!(
+        podindex::follow(index.clone(), pods, cancel.clone()),
+        passes
+    );
 }
 
 async fn pass(
     client: &kube::Client,
     clock: &dyn Clock,
     config: Config,
+    index: &Mutex<PodIndex>,
     state: &mut State,
 ) -> Result<(), Error> {
     let nodes = Api::<Node>::all(client.clone())
@@ -245,7 +217,7 @@ async fn pass(
     state
         .evicting_since
         .retain(|uid, _| seen_evicting.contains(uid));
-    collect_orphans(client, now, grace, &names, &out_of_service, state).await
+    collect_orphans(client, now, grace, &names, &out_of_service, index, state).await
 }
 
 fn condition<'a>(node: &'a Node, kind: &str) -> Option<&'a NodeCondition> {
@@ -536,6 +508,46 @@ async fn dispose(
     }
 }
 
+/// A look at every pod: the nodes they name that do not exist start their quarantine, and the
+/// terminating pods nothing will end are returned, each with why (none before the index has
+/// its first list, and then the next pass looks again).
+fn scan(
+    now: i64,
+    nodes: &HashSet<String>,
+    out_of_service: &HashSet<String>,
+    index: &Mutex<PodIndex>,
+    state: &mut State,
+) -> Vec<(PodSummary, &'static str)> {
+    let Ok(index) = index.lock() else {
+        return Vec::new();
+    };
+    let Some(pods) = index.pods() else {
+        return Vec::new();
+    };
+    state.passes_to_scan = ORPHAN_SCAN_PASSES - 1;
+    let mut doomed = Vec::new();
+    for pod in pods {
+        if let Some(node) = &pod.node
+            && !nodes.contains(node)
+        {
+            state.missing.entry(node.clone()).or_insert(now);
+            continue;
+        }
+        if !pod.deleting {
+            continue;
+        }
+        let why = match &pod.node {
+            None => "an unscheduled pod is terminating",
+            Some(node) if out_of_service.contains(node) => {
+                "a terminating pod of an out-of-service node"
+            }
+            Some(_) => continue,
+        };
+        doomed.push((pod.clone(), why));
+    }
+    doomed
+}
+
 /// Upstream PodGC's `gcOrphaned`: pods bound to a node that stayed absent for the quarantine
 /// are failed and deleted without grace; its `gcUnscheduledTerminating`: so are pods deleted
 /// before they were bound; and its `gcTerminating`: so are terminating pods of the nodes
@@ -546,53 +558,26 @@ async fn collect_orphans(
     quarantine: i64,
     nodes: &HashSet<String>,
     out_of_service: &HashSet<String>,
+    index: &Mutex<PodIndex>,
     state: &mut State,
 ) -> Result<(), Error> {
-    state.passes += 1;
-    if state.passes % ORPHAN_SCAN_PASSES == 1 {
-        let mut doomed = Vec::new();
-        let mut page = ListParams::default().limit(SCAN_PAGE);
-        loop {
-            let request = kube::core::Request::new("/api/v1/pods")
-                .list(&page)
-                .map_err(kube::Error::BuildRequest)?;
-            let list: ScannedPage = client.request(request).await?;
-            for pod in list.items {
-                let node = pod.spec.node_name.filter(|n| !n.is_empty());
-                if let Some(node) = &node
-                    && !nodes.contains(node)
-                {
-                    state.missing.entry(node.clone()).or_insert(now);
-                    continue;
-                }
-                if pod.metadata.deletion_timestamp.is_none() {
-                    continue;
-                }
-                let why = match &node {
-                    None => "an unscheduled pod is terminating",
-                    Some(node) if out_of_service.contains(node) => {
-                        "a terminating pod of an out-of-service node"
-                    }
-                    Some(_) => continue,
-                };
-                doomed.push((pod.metadata, pod.status.phase, why));
-            }
-            match list.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => page = page.continue_token(&token),
-                None => break,
-            }
+    let doomed = match state.passes_to_scan.checked_sub(1) {
+        Some(left) => {
+            state.passes_to_scan = left;
+            Vec::new()
         }
-        for (meta, phase, why) in doomed {
-            tracing::info!(pod = %meta.name, "{why}: failed and deleted");
-            dispose(
-                client,
-                (&meta.namespace, &meta.name),
-                None,
-                (!terminal(phase.as_deref())).then_some("Failed"),
-                DeleteParams::default().grace_period(0),
-            )
-            .await;
-        }
+        None => scan(now, nodes, out_of_service, index, state),
+    };
+    for (pod, why) in doomed {
+        tracing::info!(pod = %pod.name, namespace = %pod.namespace, "{why}: failed and deleted");
+        dispose(
+            client,
+            (&pod.namespace, &pod.name),
+            None,
+            (!pod.ended).then_some("Failed"),
+            DeleteParams::default().grace_period(0),
+        )
+        .await;
     }
     let due: Vec<String> = state
         .missing
