@@ -124,7 +124,7 @@ mod tests {
                 "metadata": {"name": name, "namespace": "d"},
                 "spec": {"nodeName": node, "containers": []}
             }))
-            .unwrap(),
+            .expect("a pod"),
         )
     }
 
@@ -146,25 +146,25 @@ mod tests {
         );
         index.apply(&Event::InitDone);
         index.apply(&Event::Apply(pod("b", "")));
-        assert_eq!(names(&index).unwrap(), ["a", "b"]);
+        assert_eq!(names(&index).expect("synced"), ["a", "b"]);
         let b = index
             .pods()
-            .unwrap()
+            .expect("synced")
             .find(|p| p.name == "b")
-            .unwrap()
+            .expect("b")
             .clone();
         assert_eq!(b.node, None, "an empty node name is none");
         // The watch went down; "a" was deleted meanwhile.
         index.apply(&Event::Init);
         index.apply(&Event::InitApply(pod("b", "n2")));
         assert_eq!(
-            names(&index).unwrap(),
+            names(&index).expect("synced"),
             ["a", "b"],
             "the old state until the list is in"
         );
         index.apply(&Event::InitDone);
-        assert_eq!(names(&index).unwrap(), ["b"]);
+        assert_eq!(names(&index).expect("synced"), ["b"]);
         index.apply(&Event::Delete(pod("b", "n2")));
-        assert_eq!(names(&index).unwrap(), Vec::<String>::new());
+        assert_eq!(names(&index).expect("synced"), Vec::<String>::new());
     }
 }

@@ -113,6 +113,18 @@ impl Env {
         advanced
     }
 
+    /// Creates an unbound [`held_pod`] and deletes it: it stays, terminating, until released.
+    async fn held_and_deleted(&self, name: &str) {
+        self.pods
+            .create(&PostParams::default(), &held_pod(name))
+            .await
+            .unwrap();
+        self.pods
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+
     async fn node_now(&self, name: &str) -> Node {
         self.nodes.get(name).await.unwrap()
     }
@@ -294,16 +306,11 @@ async fn pods_of_a_deleted_node_are_failed_and_deleted_after_the_quarantine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_deleted_before_it_was_bound_is_failed_and_deleted() {
     let env = Env::start().await;
-    for name in ["deleted", "waiting"] {
-        env.pods
-            .create(&PostParams::default(), &held_pod(name))
-            .await
-            .unwrap();
-    }
     env.pods
-        .delete("deleted", &DeleteParams::default())
+        .create(&PostParams::default(), &held_pod("waiting"))
         .await
         .unwrap();
+    env.held_and_deleted("deleted").await;
     let phase = |pod: Pod| pod.status.and_then(|s| s.phase);
     env.advance_until("the deleted pod is failed", || async {
         phase(env.pods.get("deleted").await.unwrap()).as_deref() == Some("Failed")
@@ -364,14 +371,7 @@ async fn the_orphan_scan_finds_one_pod_among_many() {
             created.unwrap();
         }
     }
-    env.pods
-        .create(&PostParams::default(), &held_pod("zz-deleted"))
-        .await
-        .unwrap();
-    env.pods
-        .delete("zz-deleted", &DeleteParams::default())
-        .await
-        .unwrap();
+    env.held_and_deleted("zz-deleted").await;
     env.advance_until("the deleted pod among many is failed", || async {
         let pod = env.pods.get("zz-deleted").await.unwrap();
         pod.status.and_then(|s| s.phase).as_deref() == Some("Failed")
