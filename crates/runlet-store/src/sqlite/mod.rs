@@ -11,10 +11,10 @@
 //! `log` has no index on `key` (stores made by earlier builds have theirs dropped at open):
 //! current values are read from memory, and so are lists at a recent revision (the current
 //! values with the changes since, which the watch ring holds, undone); only startup,
-//! compaction and lists at a revision older than the ring reaches group rows by key, which they
-//! do by scanning (0.1 s for 66,000 rows). An index
-//! cost every insert a write into a random page of its B-tree, and so one more WAL frame per
-//! row: about a quarter of the writer thread's CPU in `runlet bench jobs`.
+//! compaction and lists at a revision older than the ring reaches group rows by key, which
+//! they do by scanning (0.1 s for 66,000 rows). An index cost every insert a write into a
+//! random page of its B-tree, and so one more WAL frame per row: about a quarter of the writer
+//! thread's CPU in `runlet bench jobs`.
 //!
 //! Group commit: one thread owns the write connection. It takes every request waiting in its
 //! queue (up to [`MAX_BATCH`]), applies them in order inside one transaction — checking each
