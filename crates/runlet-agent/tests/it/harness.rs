@@ -114,6 +114,32 @@ impl Env {
         self.wait_pod(name, phase, |p| phase_of(p) == phase).await
     }
 
+    /// Moves the clock on by `step_millis` at a time until `f` holds (bounded): for what the
+    /// agent does at a time on the clock with what its watches have seen by then. A change
+    /// the agent reads from a watch may reach it just after the time it looks, and then it
+    /// looks again a step later, as the kubelet does.
+    pub async fn advance_until<F, Fut>(&self, step_millis: i64, what: &str, f: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            self.api.clock.advance_millis(step_millis);
+            let look = tokio::time::Instant::now() + Duration::from_millis(500);
+            while tokio::time::Instant::now() < look {
+                if f().await {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out advancing the clock until {what}"
+            );
+        }
+    }
+
     pub async fn logs(&self, name: &str, params: &kube::api::LogParams) -> String {
         self.pods.logs(name, params).await.unwrap()
     }

@@ -349,8 +349,15 @@ async fn a_missing_secret_waits_with_create_container_config_error() {
         )
         .await
         .unwrap();
-    env.api.clock.advance_millis(10_001);
-    env.wait_phase("nosecret", "Succeeded").await;
+    env.advance_until(
+        10_001,
+        "the retry reads the Secret and the pod succeeds",
+        || async {
+            let p = env.pods.get("nosecret").await.unwrap();
+            phase_of(&p) == "Succeeded"
+        },
+    )
+    .await;
     env.stop().await;
 }
 
@@ -738,10 +745,11 @@ async fn config_map_and_label_changes_reach_a_running_pod_s_volumes() {
     )
     .await
     .unwrap();
-    env.api.clock.advance_millis(60_001);
-    wait_until("the ConfigMap's new keys reach the volume", || async {
-        read("cfg/a") == "1b" && read("cfg/c") == "3" && !host.join("cfg/b").exists()
-    })
+    env.advance_until(
+        60_001,
+        "the ConfigMap's new keys reach the volume",
+        || async { read("cfg/a") == "1b" && read("cfg/c") == "3" && !host.join("cfg/b").exists() },
+    )
     .await;
     let payloads: Vec<String> = std::fs::read_dir(host.join("cfg"))
         .unwrap()
