@@ -100,17 +100,7 @@ impl WatchHub {
     /// reach: `None` once the ring no longer holds every event since `after`.
     pub fn recent(&self, prefix: &str, after: Revision) -> Option<(Vec<Event>, Revision)> {
         let ring = self.ring.read().ok()?;
-        let ring_start = ring.events.front().map_or(ring.latest + 1, |e| e.revision);
-        if after + 1 < ring_start {
-            return None;
-        }
-        let events = ring
-            .events
-            .iter()
-            .filter(|e| e.revision > after && e.key.starts_with(prefix))
-            .cloned()
-            .collect();
-        Some((events, ring.latest))
+        Some((ring.since(prefix, after)?, ring.latest))
     }
 
     /// Events for `prefix` after revision `after`.
@@ -134,26 +124,12 @@ impl WatchHub {
 
     /// Committed events after `after` up to the latest, from memory or history.
     fn backlog(&self, prefix: &str, after: Revision) -> Result<VecDeque<Event>, StoreError> {
-        let (from_ring, latest, compacted, ring_start) = {
+        let (from_ring, latest, compacted) = {
             let ring = self
                 .ring
                 .read()
                 .map_err(|_| StoreError::Backend("watch ring poisoned".into()))?;
-            let ring_start = ring
-                .events
-                .front()
-                .map(|e| e.revision)
-                .unwrap_or(ring.latest + 1);
-            let events: VecDeque<Event> = if after + 1 >= ring_start {
-                ring.events
-                    .iter()
-                    .filter(|e| e.revision > after && e.key.starts_with(prefix))
-                    .cloned()
-                    .collect()
-            } else {
-                VecDeque::new()
-            };
-            (events, ring.latest, ring.compacted, ring_start)
+            (ring.since(prefix, after), ring.latest, ring.compacted)
         };
         if after < latest && after + 1 < compacted {
             return Err(StoreError::Compacted {
@@ -161,13 +137,28 @@ impl WatchHub {
                 compacted,
             });
         }
-        if after >= latest || after + 1 >= ring_start {
-            return Ok(from_ring);
+        if let Some(events) = from_ring {
+            return Ok(events.into());
         }
         // The ring does not reach back far enough: read the gap from disk. Events newer than
         // `latest` arrive through the live channel.
         let older = (self.history)(after, latest, prefix)?;
         Ok(older.into())
+    }
+}
+
+impl Ring {
+    /// The events for `prefix` after `after`, oldest first, while the ring still holds every
+    /// event since then (always so for `after` at or past the latest).
+    fn since(&self, prefix: &str, after: Revision) -> Option<Vec<Event>> {
+        let start = self.events.front().map_or(self.latest + 1, |e| e.revision);
+        (after + 1 >= start).then(|| {
+            self.events
+                .iter()
+                .filter(|e| e.revision > after && e.key.starts_with(prefix))
+                .cloned()
+                .collect()
+        })
     }
 }
 

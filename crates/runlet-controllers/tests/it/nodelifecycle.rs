@@ -360,7 +360,8 @@ async fn the_orphan_scan_finds_one_pod_among_many() {
         }))
         .unwrap()
     };
-    // More pods than a page of a paged list (500) before the deleted one, which sorts last.
+    // More pods than one page of a list (500) before the deleted one, which sorts last: a look
+    // that read the pods page by page must not stop at the first.
     let names: Vec<String> = (0..520).map(|i| format!("a-{i:03}")).collect();
     for chunk in names.chunks(40) {
         let creates = chunk.iter().map(|name| {
