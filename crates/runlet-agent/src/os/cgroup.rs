@@ -8,8 +8,12 @@
 //! QoS cgroup: it asked for nothing, and yields to containers that asked for CPU. (A cgroup of
 //! its own would cost such a container a `mkdir` and an `rmdir`.) `runlet/` itself weighs the
 //! machine's CPUs, as upstream's `kubepods` weighs the node's allocatable CPU against the
-//! system's daemons. The child joins by writing `0`
-//! to `cgroup.procs` before it runs the program. Where neither hierarchy is usable (not root,
+//! system's daemons. The child joins by writing `0` before it runs the program: to
+//! `cgroup.procs` on v2, and to `tasks` on v1. The child is one thread then, so either moves the
+//! whole process, but a v1 kernel write-locks its global threadgroup semaphore for a write to
+//! `cgroup.procs`, which waits out an RCU grace period (milliseconds, with the agent's thread
+//! suspended by the `vfork`), while moving only the writing thread through `tasks` takes no
+//! such lock. Where neither hierarchy is usable (not root,
 //! read-only, absent) limits are skipped and the reason is logged once.
 
 use super::{CgroupPlacement, Limits, OsError};
@@ -49,6 +53,14 @@ fn mkdir(path: &Path) -> Result<(), OsError> {
 }
 
 impl Cgroups {
+    /// The file of a cgroup directory that a single-threaded child writes `0` to, to join it.
+    fn join_file(&self) -> &'static str {
+        match self {
+            Cgroups::V1 { .. } => "tasks",
+            Cgroups::V2 { .. } | Cgroups::Unavailable(_) => "cgroup.procs",
+        }
+    }
+
     /// Finds a usable hierarchy under `/sys/fs/cgroup`.
     pub fn detect(root: bool) -> Cgroups {
         let found = if !root {
@@ -136,7 +148,7 @@ impl Cgroups {
                     let _ = write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"));
                 }
                 let _ = write(&dir.join("cpu.weight"), &cpu_weight(weight).to_string());
-                own(vec![dir.join("cgroup.procs")])
+                own(vec![dir.join(self.join_file())])
             }
             Cgroups::V1 { memory, cpu } => {
                 let mut procs = Vec::new();
@@ -146,7 +158,7 @@ impl Cgroups {
                     write(&dir.join("memory.limit_in_bytes"), &m.to_string())?;
                     let _ = write(&dir.join("memory.memsw.limit_in_bytes"), &m.to_string());
                 }
-                procs.push(dir.join("cgroup.procs"));
+                procs.push(dir.join(self.join_file()));
                 if let Some(cpu) = cpu {
                     let dir = cpu.join(id);
                     mkdir(&dir)?;
@@ -156,21 +168,21 @@ impl Cgroups {
                         write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
                     }
                     write(&dir.join("cpu.shares"), &cpu_shares(weight).to_string())?;
-                    procs.push(dir.join("cgroup.procs"));
+                    procs.push(dir.join(self.join_file()));
                 }
                 own(procs)
             }
         }
     }
 
-    /// The `cgroup.procs` of the group shared by the containers without a cgroup of their own.
+    /// The file to join the group shared by the containers without a cgroup of their own.
     fn shared_procs(&self) -> Option<Vec<PathBuf>> {
         let dir = match self {
             Cgroups::V2 { root } => root.join(SHARED),
             Cgroups::V1 { cpu: Some(cpu), .. } => cpu.join(SHARED),
             Cgroups::V1 { cpu: None, .. } | Cgroups::Unavailable(_) => return None,
         };
-        dir.is_dir().then(|| vec![dir.join("cgroup.procs")])
+        dir.is_dir().then(|| vec![dir.join(self.join_file())])
     }
 
     /// Whether the kernel's OOM killer killed a process of cgroup `id`.
@@ -199,7 +211,7 @@ impl Cgroups {
         }
     }
 
-    /// The `cgroup.procs` files of `id`'s cgroups that exist, or of the shared group where it
+    /// The files to join `id`'s cgroups that exist, or the shared group where it
     /// has none of its own: where a command run in a running container (an exec probe or
     /// hook) joins it.
     pub fn procs(&self, id: &str) -> Vec<PathBuf> {
@@ -207,7 +219,7 @@ impl Cgroups {
             .dirs(id)
             .into_iter()
             .filter(|d| d.is_dir())
-            .map(|d| d.join("cgroup.procs"))
+            .map(|d| d.join(self.join_file()))
             .collect();
         if own.is_empty() {
             self.shared_procs().unwrap_or_default()
@@ -345,6 +357,38 @@ mod tests {
         ] {
             assert_eq!(std::fs::read_to_string(own.join(file)).unwrap(), value);
         }
+    }
+
+    #[test]
+    fn v1_children_join_through_tasks() {
+        let v2 = tempfile::tempdir().unwrap();
+        let v1 = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(v1.path().join("memory")).unwrap();
+        std::fs::write(v1.path().join("memory/memory.limit_in_bytes"), "0").unwrap();
+        std::fs::create_dir_all(v1.path().join("cpu")).unwrap();
+        std::fs::write(v1.path().join("cpu/cpu.cfs_quota_us"), "-1").unwrap();
+        let c = Cgroups::detect_at(v2.path(), v1.path());
+        assert!(matches!(c, Cgroups::V1 { cpu: Some(_), .. }), "{c:?}");
+        // The shared group: `tasks`, which moves the writing thread without the kernel's
+        // global threadgroup lock (the child is single-threaded, so that is the process).
+        let shared = v1.path().join("cpu/runlet/besteffort");
+        let placed = c.create("pod-a-0", Limits::default()).unwrap().unwrap();
+        assert_eq!(placed.procs, vec![shared.join("tasks")]);
+        assert_eq!(c.procs("pod-a-0"), vec![shared.join("tasks")]);
+        // A cgroup of its own in both hierarchies, joined the same way.
+        let limits = Limits {
+            memory_bytes: Some(1 << 20),
+            ..Limits::default()
+        };
+        let own = c.create("pod-b-0", limits).unwrap().unwrap();
+        assert_eq!(
+            own.procs,
+            vec![
+                v1.path().join("memory/runlet/pod-b-0/tasks"),
+                v1.path().join("cpu/runlet/pod-b-0/tasks"),
+            ]
+        );
+        assert_eq!(c.procs("pod-b-0"), own.procs);
     }
 
     #[test]
