@@ -245,7 +245,10 @@ impl JobController {
 
 async fn worker(ctx: Arc<Context>) {
     while let Some(key) = ctx.queue.get().await {
+        let started = std::time::Instant::now();
         let result = sync::sync_job(&ctx, &key).await;
+        // Upstream's "Finished syncing job" with its duration.
+        tracing::debug!(job = %key, elapsed = ?started.elapsed(), "finished syncing job");
         match result {
             Ok(requeue_after) => {
                 ctx.queue.forget(&key);
