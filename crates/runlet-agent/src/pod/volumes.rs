@@ -108,14 +108,20 @@ fn safe_join(base: &Path, rel: &str) -> Result<PathBuf, VolumeError> {
     Ok(base.join(p))
 }
 
+/// Writes the file `rel` of a volume's payload `base` (which exists) with `mode`. Every pod's
+/// token volume writes three, so each costs what it must: a key without a directory in it
+/// (most are) makes none, and the mode is set through the open file, not its path again.
 fn write_file(base: &Path, rel: &str, data: &[u8], mode: i32) -> Result<(), VolumeError> {
+    use std::io::Write;
     let path = safe_join(base, rel)?;
-    if let Some(parent) = path.parent() {
+    if let Some(parent) = path.parent().filter(|p| *p != base) {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
-    std::fs::write(&path, data).map_err(io(&path))?;
+    let mut file = std::fs::File::create(&path).map_err(io(&path))?;
+    file.write_all(data).map_err(io(&path))?;
     let mode = u32::try_from(mode).unwrap_or(0o644) & 0o777;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(io(&path))?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(io(&path))?;
     Ok(())
 }
 
@@ -967,11 +973,10 @@ pub fn place_mounts(
         let Some(m) = rest.first() else {
             break;
         };
-        if !make_inside(outer, &m.target, m.source.is_dir())?
+        let dir = m.source.is_dir();
+        if !make_inside(outer, &m.target, dir)?
             && !claimed.contains(&m.target)
-            && points
-                .claim(&m.target, m.source.is_dir())
-                .map_err(io(&m.target))?
+            && points.claim(&m.target, dir).map_err(io(&m.target))?
         {
             claimed.push(m.target.clone());
         }
