@@ -68,6 +68,7 @@ pub async fn run_controllers(
     let protection_pods = pods.subscribe();
     let ephemeral_pods = pods.subscribe();
     let lifecycle_pods = pods.subscribe();
+    let gc_pods = pods.subscribe();
     let publish_ca = {
         let (client, shutdown) = (client.clone(), shutdown.clone());
         async move {
@@ -77,10 +78,11 @@ pub async fn run_controllers(
         }
     };
     let (_, _, _, job, _, cronjob, _, _, _, _, _, _, _) = tokio::join!(
-        gc::run(
+        gc::run_with_pods(
             client.clone(),
             clock.clone(),
             gc::Config::default(),
+            Some(gc_pods),
             shutdown.clone()
         ),
         ttl::run(client.clone(), clock.clone(), 2, shutdown.clone()),

@@ -1,6 +1,7 @@
 //! One watch of every pod, decoded once and shared by the controllers that each read every pod
-//! (the Job controller's informer, the records controller and the scheduler), as upstream's
-//! controller manager shares one pod informer among its controllers.
+//! (the Job controller's informer, the records controller, the scheduler, the garbage
+//! collector's pod monitor and others), as upstream's controller manager shares one pod
+//! informer among its controllers.
 //!
 //! Each pod write reaches every watcher, and decoding a pod is most of what receiving it
 //! costs; with one watch per controller the same pod was decoded once per controller. A

@@ -161,6 +161,18 @@ pub async fn run(
     config: Config,
     shutdown: CancellationToken,
 ) {
+    run_with_pods(client, clock, config, None, shutdown).await;
+}
+
+/// As [`run`], following pods through `pods` (a subscription to the shared pod feed) instead
+/// of a watch of their metadata, when given.
+pub async fn run_with_pods(
+    client: Client,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    mut pods: Option<crate::podfeed::PodSource>,
+    shutdown: CancellationToken,
+) {
     let monitored: Vec<Monitored> = RESOURCES
         .iter()
         .filter(|info| !ignored(info))
@@ -181,13 +193,23 @@ pub async fn run(
     let (synced_tx, mut synced_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for (idx, m) in monitored.iter().enumerate() {
-        tasks.spawn(monitor::run(
-            client.clone(),
-            idx,
-            m.clone(),
-            tx.clone(),
-            shutdown.clone(),
-        ));
+        let is_pods = m.ar.group.is_empty() && m.ar.plural == "pods";
+        match pods.take_if(|_| is_pods) {
+            Some(pods) => tasks.spawn(monitor::run_pods(
+                idx,
+                m.clone(),
+                pods,
+                tx.clone(),
+                shutdown.clone(),
+            )),
+            None => tasks.spawn(monitor::run(
+                client.clone(),
+                idx,
+                m.clone(),
+                tx.clone(),
+                shutdown.clone(),
+            )),
+        };
     }
     drop(tx);
     tasks.spawn(build_graph(

@@ -2,11 +2,14 @@
 //! monitors). A (re)list is delivered whole, so objects deleted while the watch was down leave
 //! the graph too. As upstream's monitors are metadata informers, each object is decoded to its
 //! `metadata` only ([`ObjectMetadata`]): the garbage collector watches every pod and PodRecord
-//! written, and reads nothing else of them.
+//! written, and reads nothing else of them. Under [`crate::run_controllers`] the pods come from
+//! the controllers' shared pod feed instead ([`run_pods`]), decoded once for all of them.
 
 use super::graph::{ObjectId, Observed, OwnerRef};
 use super::{GraphEvent, Monitored};
+use crate::podfeed::PodSource;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::{Api, ApiResource};
@@ -15,6 +18,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -95,6 +99,41 @@ pub(super) async fn run(
 ) {
     let api: Api<ObjectMetadata> = Api::all_with(client, &m.ar);
     let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    forward(
+        idx,
+        &m,
+        stream,
+        |o: &ObjectMetadata| &o.metadata,
+        tx,
+        shutdown,
+    )
+    .await;
+}
+
+/// Follows pods through `pods` until `shutdown`: a subscription to the controllers' shared pod
+/// feed, whose pods are decoded already, takes the place of a watch of their metadata.
+pub(super) async fn run_pods(
+    idx: usize,
+    m: Monitored,
+    pods: PodSource,
+    tx: mpsc::Sender<GraphEvent>,
+    shutdown: CancellationToken,
+) {
+    let stream = pods.into_stream();
+    forward(idx, &m, stream, |p: &Arc<Pod>| &p.metadata, tx, shutdown).await;
+}
+
+/// Turns `stream`'s events into graph events until it ends or `shutdown`.
+async fn forward<T, S>(
+    idx: usize,
+    m: &Monitored,
+    stream: S,
+    meta: impl Fn(&T) -> &ObjectMeta,
+    tx: mpsc::Sender<GraphEvent>,
+    shutdown: CancellationToken,
+) where
+    S: futures::Stream<Item = Result<Event<T>, watcher::Error>>,
+{
     futures::pin_mut!(stream);
     let mut buffer: Vec<Observed> = Vec::new();
     loop {
@@ -116,12 +155,12 @@ pub(super) async fn run(
                 None
             }
             Event::InitApply(o) => {
-                buffer.extend(observed(&m, &o.metadata));
+                buffer.extend(observed(m, meta(&o)));
                 None
             }
             Event::InitDone => Some(GraphEvent::Relisted(idx, std::mem::take(&mut buffer))),
-            Event::Apply(o) => observed(&m, &o.metadata).map(|o| GraphEvent::Upsert(idx, o)),
-            Event::Delete(o) => o.metadata.uid.clone().map(GraphEvent::Delete),
+            Event::Apply(o) => observed(m, meta(&o)).map(|o| GraphEvent::Upsert(idx, o)),
+            Event::Delete(o) => meta(&o).uid.clone().map(GraphEvent::Delete),
         };
         if let Some(out) = out {
             tokio::select! {

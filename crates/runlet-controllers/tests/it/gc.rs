@@ -241,3 +241,62 @@ async fn dangling_pods_are_deleted_after_a_server_restart() {
     cancel.cancel();
     tokio::time::timeout(WAIT, gc).await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_followed_through_the_shared_feed_are_collected_with_their_owner() {
+    // Under `run_controllers` the collector reads pods from the shared pod feed instead of a
+    // watch of its own: a pod there that the graph knew before its owner went is deleted
+    // after it, and one made once its owner was gone is found dangling.
+    let api = TestApi::start().await;
+    let jobs: Api<Job> = Api::default_namespaced(api.client.clone());
+    let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "fed"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "busybox"}]}}}
+    }))
+    .unwrap();
+    let job = jobs.create(&PostParams::default(), &job).await.unwrap();
+    let owned = |name: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "Job", "name": "fed",
+                "uid": job.metadata.uid, "controller": true}]},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]}
+        }))
+        .unwrap()
+    };
+    pods.create(&PostParams::default(), &owned("fed-before"))
+        .await
+        .unwrap();
+    let cancel = CancellationToken::new();
+    let mut feed = runlet_controllers::podfeed::PodFeed::new(api.client.clone());
+    let gc_pods = feed.subscribe();
+    let feed = tokio::spawn(feed.run(cancel.clone()));
+    let gc = tokio::spawn(runlet_controllers::gc::run_with_pods(
+        api.client.clone(),
+        api.clock.clone(),
+        runlet_controllers::gc::Config::default(),
+        Some(gc_pods),
+        cancel.clone(),
+    ));
+    jobs.delete("fed", &policy(PropagationPolicy::Background))
+        .await
+        .unwrap();
+    pods.create(&PostParams::default(), &owned("fed-after"))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    for name in ["fed-before", "fed-after"] {
+        while pods.get_opt(name).await.unwrap().is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} was not collected"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    cancel.cancel();
+    tokio::time::timeout(WAIT, gc).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, feed).await.unwrap().unwrap();
+}
