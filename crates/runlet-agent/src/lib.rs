@@ -154,6 +154,31 @@ pub struct Agent {
     logs: LogStore,
     host: HostInfo,
     exec_targets: exec::ExecTargets,
+    /// Where the pods come from, when not from a watch of this node's pods (see
+    /// [`Agent::with_pod_events`]).
+    pod_events: Option<PodSubscription>,
+}
+
+/// Subscribes to every pod's events when called (see [`Agent::with_pod_events`]).
+pub type PodSubscription = Box<dyn FnOnce() -> PodEvents + Send>;
+
+/// Every pod's watch events, each pod decoded once and shared: what the agent embedded in a
+/// server reads from the server's pod feed instead of a watch of its own.
+pub type PodEvents =
+    futures::stream::BoxStream<'static, Result<watcher::Event<Arc<Pod>>, watcher::Error>>;
+
+/// `event` as a watch of the pods bound to `node` (`spec.nodeName=<node>`) would give it: its
+/// pod if bound there, as the agent's own; `None` for another node's pod.
+fn on_node(event: watcher::Event<Arc<Pod>>, node: &str) -> Option<watcher::Event<Pod>> {
+    let ours = |p: &Pod| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node);
+    let own = |p: Arc<Pod>| ours(&p).then(|| Arc::unwrap_or_clone(p));
+    Some(match event {
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitDone => watcher::Event::InitDone,
+        watcher::Event::InitApply(p) => watcher::Event::InitApply(own(p)?),
+        watcher::Event::Apply(p) => watcher::Event::Apply(own(p)?),
+        watcher::Event::Delete(p) => watcher::Event::Delete(own(p)?),
+    })
 }
 
 /// Gives this process, which runs the agent, the kubelet's `oom_score_adj` (`-999`): when the
@@ -316,7 +341,17 @@ impl Agent {
             logs,
             host: HostInfo::detect(),
             exec_targets: exec::ExecTargets::default(),
+            pod_events: None,
         }
+    }
+
+    /// Reads the pods from the events `subscribe` gives (every pod, as a shared pod feed
+    /// gives them; the agent keeps those bound to its node) instead of watching its node's
+    /// pods itself. It subscribes when it starts reading, once its node is registered, so that
+    /// a feed shared with others never waits on an agent that does not read yet.
+    pub fn with_pod_events(mut self, subscribe: PodSubscription) -> Agent {
+        self.pod_events = Some(subscribe);
+        self
     }
 
     /// What was detected about the host.
@@ -471,6 +506,7 @@ impl Agent {
             listed_once: false,
             retention,
             node: latest_node,
+            pod_events: self.pod_events.take(),
         };
         manager.run(&cancel).await;
         cancel.cancel();
@@ -533,6 +569,8 @@ struct Manager {
     retention: tokio::sync::mpsc::UnboundedSender<watcher::Event<logs::retention::PodSeen>>,
     /// The node as the heartbeat last read it (labels, taints, allocatable), for admission.
     node: Arc<std::sync::RwLock<k8s_openapi::api::core::v1::Node>>,
+    /// Every pod's events to read this node's from, instead of a watch of its own.
+    pod_events: Option<PodSubscription>,
 }
 
 fn is_terminal(p: &Pod) -> bool {
@@ -544,10 +582,18 @@ fn is_terminal(p: &Pod) -> bool {
 
 impl Manager {
     async fn run(&mut self, cancel: &CancellationToken) {
-        let api: Api<Pod> = Api::all(self.ctx.client.clone());
-        let selector = format!("spec.nodeName={}", self.ctx.config.node_name);
-        let stream = watcher(api, watcher::Config::default().fields(&selector));
-        let mut stream = std::pin::pin!(kube::runtime::WatchStreamExt::default_backoff(stream));
+        let node = self.ctx.config.node_name.clone();
+        let mut stream = match self.pod_events.take() {
+            Some(subscribe) => subscribe()
+                .filter_map(move |e| std::future::ready(e.map(|e| on_node(e, &node)).transpose()))
+                .boxed(),
+            None => {
+                let api: Api<Pod> = Api::all(self.ctx.client.clone());
+                let selector = format!("spec.nodeName={node}");
+                let stream = watcher(api, watcher::Config::default().fields(&selector));
+                kube::runtime::WatchStreamExt::default_backoff(stream).boxed()
+            }
+        };
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,

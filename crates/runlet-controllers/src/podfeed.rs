@@ -12,6 +12,11 @@
 //! Each subscriber has a bounded queue and the feed waits for room, so a slow subscriber slows
 //! the shared watch (as it would slow its own) instead of losing events or growing without
 //! bound.
+//!
+//! `runlet server` runs one feed for the whole process: its embedded node agent reads it, and
+//! the controllers, which run only while the server leads, subscribe at the start of each term
+//! through a [`PodFeedHandle`]; such a late subscriber first gets the pods listed so far, as
+//! the list a watch of its own would start with.
 
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -19,6 +24,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -68,13 +74,40 @@ fn share(event: Event<Pod>) -> PodEvent {
 pub struct PodFeed {
     client: kube::Client,
     subscribers: Vec<mpsc::Sender<PodEvent>>,
+    late: mpsc::UnboundedReceiver<mpsc::Sender<PodEvent>>,
+    late_tx: mpsc::UnboundedSender<mpsc::Sender<PodEvent>>,
+    /// A handle was made: the listed pods are kept for late subscribers.
+    keep: bool,
+}
+
+/// Subscribes to a running [`PodFeed`] at any time (see [`PodFeedHandle::subscribe`]).
+#[derive(Clone)]
+pub struct PodFeedHandle {
+    late: mpsc::UnboundedSender<mpsc::Sender<PodEvent>>,
+}
+
+impl PodFeedHandle {
+    /// A source that first receives the feed's pods as a list (`Init`, an `InitApply` per pod,
+    /// `InitDone`), as a watch of its own starts, and then every event after them: what a
+    /// component that starts later than the feed (the controllers, when this server becomes
+    /// the leader) needs. Until the feed has listed the pods, the source waits.
+    pub fn subscribe(&self) -> PodSource {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        // A feed that has stopped drops the sender: the source then ends.
+        let _ = self.late.send(tx);
+        PodSource::Feed(rx)
+    }
 }
 
 impl PodFeed {
     pub fn new(client: kube::Client) -> PodFeed {
+        let (late_tx, late) = mpsc::unbounded_channel();
         PodFeed {
             client,
             subscribers: Vec::new(),
+            late,
+            late_tx,
+            keep: false,
         }
     }
 
@@ -85,37 +118,122 @@ impl PodFeed {
         PodSource::Feed(rx)
     }
 
-    /// Watches pods until `shutdown` or until every subscriber is gone.
+    /// A handle to subscribe while the feed runs. The feed then keeps the pods it has listed
+    /// (each shared with the subscribers, so the cost is the map) and runs until `shutdown`
+    /// even with no subscriber.
+    pub fn handle(&mut self) -> PodFeedHandle {
+        self.keep = true;
+        PodFeedHandle {
+            late: self.late_tx.clone(),
+        }
+    }
+
+    /// Watches pods until `shutdown`, or until every subscriber is gone and no
+    /// [`PodFeedHandle`] is left to subscribe another.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut stream = PodSource::Watch(self.client).into_stream();
-        let mut subscribers = self.subscribers;
-        while !subscribers.is_empty() {
+        let PodFeed {
+            client,
+            mut subscribers,
+            mut late,
+            late_tx,
+            keep,
+        } = self;
+        drop(late_tx);
+        let mut stream = PodSource::Watch(client).into_stream();
+        // The pods as last listed and changed since, for late subscribers; `listing` is a list
+        // in progress, which replaces them at its end; `waiting`, late subscribers that come
+        // before a list is complete.
+        let mut pods: Option<HashMap<String, Arc<Pod>>> = None;
+        let mut listing: Option<HashMap<String, Arc<Pod>>> = None;
+        let mut waiting: Vec<mpsc::Sender<PodEvent>> = Vec::new();
+        let mut handles_left = true;
+        while handles_left || !subscribers.is_empty() || !waiting.is_empty() {
             let event = tokio::select! {
                 _ = shutdown.cancelled() => return,
+                tx = late.recv(), if handles_left => {
+                    match tx {
+                        Some(tx) => waiting.push(tx),
+                        None => handles_left = false,
+                    }
+                    None
+                }
                 next = stream.next() => match next {
                     None => return,
-                    Some(Ok(event)) => event,
+                    Some(Ok(event)) => Some(event),
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "shared pod watch failed");
-                        continue;
+                        None
                     }
                 },
             };
-            let mut gone = Vec::new();
-            for (i, tx) in subscribers.iter().enumerate() {
-                let sent = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    sent = tx.send(event.clone()) => sent,
-                };
-                if sent.is_err() {
-                    gone.push(i);
+            if let Some(event) = event {
+                match &event {
+                    _ if !keep => {}
+                    Event::Init => listing = Some(HashMap::new()),
+                    Event::InitApply(p) => {
+                        if let Some(l) = listing.as_mut() {
+                            l.insert(pod_key(p), p.clone());
+                        }
+                    }
+                    Event::InitDone => pods = listing.take().or(pods),
+                    Event::Apply(p) => {
+                        for m in [pods.as_mut(), listing.as_mut()].into_iter().flatten() {
+                            m.insert(pod_key(p), p.clone());
+                        }
+                    }
+                    Event::Delete(p) => {
+                        for m in [pods.as_mut(), listing.as_mut()].into_iter().flatten() {
+                            m.remove(&pod_key(p));
+                        }
+                    }
+                }
+                let mut gone = Vec::new();
+                for (i, tx) in subscribers.iter().enumerate() {
+                    let sent = tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        sent = tx.send(event.clone()) => sent,
+                    };
+                    if sent.is_err() {
+                        gone.push(i);
+                    }
+                }
+                for i in gone.into_iter().rev() {
+                    subscribers.swap_remove(i);
                 }
             }
-            for i in gone.into_iter().rev() {
-                subscribers.swap_remove(i);
+            // Late subscribers join between lists: the listed pods first, as a list.
+            if let (Some(listed), None) = (&pods, &listing) {
+                for tx in std::mem::take(&mut waiting) {
+                    let replay = std::iter::once(Event::Init)
+                        .chain(listed.values().cloned().map(Event::InitApply))
+                        .chain(std::iter::once(Event::InitDone));
+                    let mut joined = true;
+                    for e in replay {
+                        let sent = tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            sent = tx.send(e) => sent,
+                        };
+                        if sent.is_err() {
+                            joined = false;
+                            break;
+                        }
+                    }
+                    if joined {
+                        subscribers.push(tx);
+                    }
+                }
             }
         }
     }
+}
+
+/// A pod's namespace and name.
+fn pod_key(p: &Pod) -> String {
+    format!(
+        "{}/{}",
+        p.metadata.namespace.as_deref().unwrap_or_default(),
+        p.metadata.name.as_deref().unwrap_or_default()
+    )
 }
 
 #[cfg(test)]
@@ -185,6 +303,81 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), task)
             .await
             .expect("the feed stops at shutdown")
+            .expect("the feed task ends cleanly");
+    }
+
+    #[tokio::test]
+    async fn a_late_subscriber_gets_the_pods_as_a_list_then_what_follows() {
+        let api = runlet_test::TestApi::start().await;
+        let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
+        for name in ["a", "b"] {
+            pods.create(&PostParams::default(), &pod(name))
+                .await
+                .expect("create");
+        }
+        let mut feed = PodFeed::new(api.client.clone());
+        let handle = feed.handle();
+        let mut early = feed.subscribe().into_stream();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(feed.run(shutdown.clone()));
+        // The early subscriber sees the list and a deletion; the late one joins after them.
+        for _ in 0..4 {
+            next(&mut early).await;
+        }
+        let now = kube::api::DeleteParams {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        };
+        pods.delete("a", &now).await.expect("delete");
+        while !matches!(next(&mut early).await, Event::Delete(_)) {}
+        let mut late = handle.subscribe().into_stream();
+        assert!(matches!(next(&mut late).await, Event::Init));
+        match next(&mut late).await {
+            Event::InitApply(p) => assert_eq!(p.metadata.name.as_deref(), Some("b")),
+            other => panic!("expected the pod left, got {other:?}"),
+        }
+        assert!(matches!(next(&mut late).await, Event::InitDone));
+        pods.create(&PostParams::default(), &pod("c"))
+            .await
+            .expect("create");
+        for stream in [&mut early, &mut late] {
+            match next(stream).await {
+                Event::Apply(p) => assert_eq!(p.metadata.name.as_deref(), Some("c")),
+                other => panic!("expected the new pod, got {other:?}"),
+            }
+        }
+        // With no subscriber left, a handle keeps the feed running for the next one.
+        drop((early, late));
+        pods.create(&PostParams::default(), &pod("d"))
+            .await
+            .expect("create");
+        let mut again = handle.subscribe().into_stream();
+        assert!(matches!(next(&mut again).await, Event::Init));
+        let mut listed = Vec::new();
+        loop {
+            match next(&mut again).await {
+                Event::InitApply(p) => listed.push(p.metadata.name.clone().unwrap_or_default()),
+                Event::InitDone => break,
+                other => panic!("expected the list, got {other:?}"),
+            }
+        }
+        // "d" is in the list, or follows it when the feed had not read its creation yet.
+        if !listed.iter().any(|n| n == "d") {
+            match next(&mut again).await {
+                Event::Apply(p) => listed.push(p.metadata.name.clone().unwrap_or_default()),
+                other => panic!("expected the new pod, got {other:?}"),
+            }
+        }
+        listed.sort();
+        assert_eq!(listed, ["b", "c", "d"]);
+        // Every handle and subscriber gone: the feed stops on its own.
+        drop((handle, again));
+        pods.create(&PostParams::default(), &pod("e"))
+            .await
+            .expect("create");
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the feed stops with nobody to feed")
             .expect("the feed task ends cleanly");
     }
 }

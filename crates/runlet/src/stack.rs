@@ -9,6 +9,7 @@ use runlet_apiserver::auth::{PeerIdentity, TokenFile, User};
 use runlet_apiserver::serviceaccount::TokenSigner;
 use runlet_apiserver::state::{Clock, SystemClock};
 use runlet_controllers::leader;
+use runlet_controllers::podfeed::PodFeed;
 use runlet_store::sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -108,7 +109,12 @@ impl Stack {
         });
 
         let client = in_process_client(&state);
-        let (run_client, run_clock) = (client.clone(), clock.clone());
+        // One watch of every pod for the whole process: the controllers (while this server
+        // leads) and the embedded agent read it, each pod decoded once.
+        let mut pod_feed = PodFeed::new(client.clone());
+        let pods = pod_feed.handle();
+        tasks.spawn(pod_feed.run(cancel.child_token()));
+        let (run_client, run_clock, run_pods) = (client.clone(), clock.clone(), pods.clone());
         tasks.spawn(leader::run_with_leader_election(
             client.clone(),
             leader::Config::new(opts.identity),
@@ -118,6 +124,7 @@ impl Stack {
                     run_client.clone(),
                     run_clock.clone(),
                     root_ca.clone(),
+                    Some(run_pods.clone()),
                     token,
                 )
             },
@@ -130,7 +137,8 @@ impl Stack {
                 kubelet.apply(&mut config);
             }
             runlet_agent::protect_from_oom_killer();
-            let agent = Agent::new(client.clone(), clock.clone(), config);
+            let agent = Agent::new(client.clone(), clock.clone(), config)
+                .with_pod_events(Box::new(move || pods.subscribe().into_stream()));
             state.register_local_agent(
                 &name,
                 runlet_apiserver::state::LocalAgent::new(agent.handle()),
