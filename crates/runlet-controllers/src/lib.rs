@@ -54,42 +54,22 @@ pub(crate) fn api_message(e: &kube::Error) -> String {
 /// this returns. `runlet server` calls it under [`leader::run_with_leader_election`]. With
 /// `root_ca` (the PEM of the CA that signed the API server's certificate), [`rootca`]
 /// publishes it in every namespace. The controllers that read every pod subscribe to `pods`,
-/// a pod feed that outlives them (the server's, which its node agent reads too), or, without
-/// one, to a feed of their own.
+/// a pod feed that outlives them (the server's, which its node agent reads too).
 pub async fn run_controllers(
     client: kube::Client,
     clock: Arc<dyn Clock>,
     root_ca: Option<String>,
-    pods: Option<podfeed::PodFeedHandle>,
+    pods: podfeed::PodFeedHandle,
     shutdown: CancellationToken,
 ) {
     let job_shutdown = shutdown.clone();
-    let mut own_feed = None;
-    let mut subscribe = {
-        let own_feed = &mut own_feed;
-        let client = client.clone();
-        move || match &pods {
-            Some(handle) => handle.subscribe(),
-            None => own_feed
-                .get_or_insert_with(|| podfeed::PodFeed::new(client.clone()))
-                .subscribe(),
-        }
-    };
-    let job_pods = subscribe();
-    let record_pods = subscribe();
-    let scheduler_pods = subscribe();
-    let protection_pods = subscribe();
-    let ephemeral_pods = subscribe();
-    let lifecycle_pods = subscribe();
-    let gc_pods = subscribe();
-    let run_own_feed = {
-        let shutdown = job_shutdown.clone();
-        async move {
-            if let Some(feed) = own_feed {
-                feed.run(shutdown).await;
-            }
-        }
-    };
+    let job_pods = pods.subscribe();
+    let record_pods = pods.subscribe();
+    let scheduler_pods = pods.subscribe();
+    let protection_pods = pods.subscribe();
+    let ephemeral_pods = pods.subscribe();
+    let lifecycle_pods = pods.subscribe();
+    let gc_pods = pods.subscribe();
     let publish_ca = {
         let (client, shutdown) = (client.clone(), shutdown.clone());
         async move {
@@ -98,7 +78,7 @@ pub async fn run_controllers(
             }
         }
     };
-    let (_, _, _, job, _, cronjob, _, _, _, _, _, _, _) = tokio::join!(
+    let (_, _, _, job, _, cronjob, _, _, _, _, _, _) = tokio::join!(
         gc::run_with_pods(
             client.clone(),
             clock.clone(),
@@ -130,8 +110,7 @@ pub async fn run_controllers(
         ephemeral::run(client.clone(), ephemeral_pods, job_shutdown.clone()),
         serviceaccounts::run(client.clone(), job_shutdown.clone()),
         publish_ca,
-        records::run_with_pods(client, clock, 4, record_pods, job_shutdown.clone()),
-        run_own_feed,
+        records::run_with_pods(client, clock, 4, record_pods, job_shutdown),
     );
     if let Err(e) = job {
         tracing::error!(error = %e, "job controller stopped with an error");

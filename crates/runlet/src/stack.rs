@@ -124,7 +124,7 @@ impl Stack {
                     run_client.clone(),
                     run_clock.clone(),
                     root_ca.clone(),
-                    Some(run_pods.clone()),
+                    run_pods.clone(),
                     token,
                 )
             },
