@@ -1,5 +1,7 @@
 //! Events about pods (`Started`, `Killing`, `BackOff`, `Failed`...), written by one owned task so
-//! recording never blocks a pod and a burst costs at most a bounded queue.
+//! recording never blocks a pod and a burst costs at most a bounded queue. The task writes at
+//! most the kubelet's `--event-qps` a second (bursts of `--event-burst`), and what does not fit
+//! in the queue meanwhile is dropped, as upstream's (see [`runlet_client::rate`]).
 //!
 //! As upstream's event recorder (client-go's `EventCorrelator`), an event identical to one
 //! already written (same source, object, type, reason and message: a crash-looping container's
@@ -10,6 +12,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::Patch;
 use runlet_api::clock::Clock;
 use runlet_api::eventtype::EventType::{self, Normal};
+use runlet_client::rate::Rate;
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Events waiting to be written; more are dropped (and logged) rather than queued without bound.
-const QUEUE: usize = 4096;
+const QUEUE: usize = runlet_client::rate::MAX_QUEUED_EVENTS;
 /// Distinct events remembered for counting repeats (upstream's `maxLruCacheEntries`).
 const REMEMBERED: usize = 4096;
 
@@ -139,22 +142,29 @@ pub struct EventSink {
 }
 
 impl EventSink {
-    /// Starts the writer; it stops when `cancel` fires or every sink is dropped.
+    /// Starts the writer, which writes at most at `rate`; it stops when `cancel` fires or every
+    /// sink is dropped.
     pub fn start(
         client: kube::Client,
         clock: Arc<dyn Clock>,
         component: &str,
         host: &str,
+        rate: Rate,
         cancel: CancellationToken,
     ) -> (EventSink, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<Value>(QUEUE);
         let task = tokio::spawn(async move {
             let mut repeats = Repeats::default();
+            let limiter = rate.limiter();
             loop {
                 let ev = tokio::select! {
                     _ = cancel.cancelled() => return,
                     ev = rx.recv() => match ev { Some(e) => e, None => return },
                 };
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = limiter.ready() => {}
+                }
                 record(&client, &mut repeats, &ev).await;
             }
         });

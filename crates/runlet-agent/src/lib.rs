@@ -99,6 +99,9 @@ pub struct AgentConfig {
     /// Where the pods reach the API server (host and port), for the `KUBERNETES_SERVICE_*`
     /// variables of every container; `None` when it cannot be reached from them.
     pub api_server: Option<(String, u16)>,
+    /// How fast events are written (the kubelet's `eventRecordQPS` and `eventBurst`, upstream
+    /// 50 a second in bursts of 100); what does not fit in the queue meanwhile is dropped.
+    pub event_rate: runlet_client::rate::Rate,
 }
 
 impl AgentConfig {
@@ -118,6 +121,7 @@ impl AgentConfig {
             log_endpoint: None,
             shutdown_grace: None,
             api_server: None,
+            event_rate: runlet_client::rate::Rate::EVENTS,
         }
     }
 }
@@ -453,6 +457,7 @@ impl Agent {
             self.clock.clone(),
             "kubelet",
             &self.config.node_name,
+            self.config.event_rate,
             cancel.child_token(),
         );
         tasks.spawn(async move {

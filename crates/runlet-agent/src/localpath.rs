@@ -565,6 +565,7 @@ mod tests {
             api.clock.clone(),
             "kubelet",
             "n1",
+            runlet_client::rate::Rate::UNLIMITED,
             CancellationToken::new(),
         )
         .0

@@ -5,12 +5,16 @@
 //! the events and execution records written for every pod. These calls send
 //! the same requests through the same client and decode only `metadata`, skipping the rest of
 //! the body; errors are `kube::Error`s as with `kube::Api`.
+//!
+//! [`rate`] holds the client-side limits on event writing that upstream's components have.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::core::Request;
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
+
+pub mod rate;
 
 /// A response object of which only the metadata is decoded.
 #[derive(Deserialize)]

@@ -54,12 +54,14 @@ pub(crate) fn api_message(e: &kube::Error) -> String {
 /// this returns. `runlet server` calls it under [`leader::run_with_leader_election`]. With
 /// `root_ca` (the PEM of the CA that signed the API server's certificate), [`rootca`]
 /// publishes it in every namespace. The controllers that read every pod subscribe to `pods`,
-/// a pod feed that outlives them (the server's, which its node agent reads too).
+/// a pod feed that outlives them (the server's, which its node agent reads too). The scheduler
+/// writes its events at most at `event_rate`.
 pub async fn run_controllers(
     client: kube::Client,
     clock: Arc<dyn Clock>,
     root_ca: Option<String>,
     pods: podfeed::PodFeedHandle,
+    event_rate: runlet_client::rate::Rate,
     shutdown: CancellationToken,
 ) {
     let job_shutdown = shutdown.clone();
@@ -99,6 +101,7 @@ pub async fn run_controllers(
             .run(job_shutdown.clone().cancelled_owned()),
         scheduler::Scheduler::new(client.clone(), clock.clone())
             .with_pods(scheduler_pods)
+            .with_event_rate(event_rate)
             .run(job_shutdown.clone()),
         cronjob::run(
             client.clone(),

@@ -28,6 +28,9 @@ pub struct StackOptions {
     /// The embedded agent's kubelet settings (`None`: the kubelet's defaults, see
     /// [`AgentConfig`]).
     pub kubelet: Option<crate::cmd::agent::KubeletArgs>,
+    /// How fast the embedded agent and the scheduler write events (upstream's 50 a second in
+    /// bursts of 100 by default).
+    pub event_rate: runlet_client::rate::Rate,
     /// This instance's identity in leader election.
     pub identity: String,
     /// Bearer tokens accepted over HTTPS.
@@ -125,6 +128,7 @@ impl Stack {
                     run_clock.clone(),
                     root_ca.clone(),
                     run_pods.clone(),
+                    opts.event_rate,
                     token,
                 )
             },
@@ -136,6 +140,7 @@ impl Stack {
             if let Some(kubelet) = &opts.kubelet {
                 kubelet.apply(&mut config);
             }
+            config.event_rate = opts.event_rate;
             runlet_agent::protect_from_oom_killer();
             let agent = Agent::new(client.clone(), clock.clone(), config)
                 .with_pod_events(Box::new(move || pods.subscribe().into_stream()));

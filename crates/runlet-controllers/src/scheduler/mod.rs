@@ -22,6 +22,10 @@
 //! equals at random as upstream's `selectHost`. Pods whose claims are bound to volumes with node
 //! affinity only go where those volumes are ([`volumes`], from two more reflectors: claims and
 //! volumes). A fuller scheduler (affinity, spreading, preemption) comes with multi-node work.
+//!
+//! Its events (`Scheduled`, `FailedScheduling`) are written by one task from a bounded queue,
+//! at most 50 a second in bursts of 100 by default, as kube-scheduler's event client is limited
+//! by its `clientConnection` (see [`runlet_client::rate`]); the bindings are not limited.
 
 pub use runlet_api::fit;
 mod affinity;
@@ -38,6 +42,7 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use runlet_api::clock::{Clock, rfc3339};
 use runlet_api::eventtype::EventType::{self, Normal, Warning};
+use runlet_client::rate::{MAX_QUEUED_EVENTS, Rate};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -85,8 +90,12 @@ pub struct Scheduler {
     assumed: HashMap<String, (String, Resources)>,
     /// Pods found unschedulable, with the message last reported.
     unschedulable: HashMap<String, String>,
-    /// `Scheduled` events being written; a pass does not wait for them.
-    events: tokio::task::JoinSet<()>,
+    /// Events to write; the writer started by [`Scheduler::run`] takes them, at `event_rate`.
+    events: tokio::sync::mpsc::Sender<PodEvent>,
+    event_queue: Option<tokio::sync::mpsc::Receiver<PodEvent>>,
+    event_rate: Rate,
+    /// `PodScheduled=False` conditions being written; a pass does not wait for them.
+    conditions: tokio::task::JoinSet<()>,
     /// Bindings in flight: each ends with its decision, or the uid of a pod it failed to bind.
     binds: tokio::task::JoinSet<Result<Decision, String>>,
     /// Limits the bindings in flight to [`CONCURRENT_BINDS`].
@@ -236,13 +245,17 @@ impl PodIndex {
 
 impl Scheduler {
     pub fn new(client: kube::Client, clock: Arc<dyn Clock>) -> Self {
+        let (events, event_queue) = tokio::sync::mpsc::channel(MAX_QUEUED_EVENTS);
         Scheduler {
             client,
             clock,
             name: DEFAULT_SCHEDULER.to_string(),
             assumed: HashMap::new(),
             unschedulable: HashMap::new(),
-            events: tokio::task::JoinSet::new(),
+            events,
+            event_queue: Some(event_queue),
+            event_rate: Rate::EVENTS,
+            conditions: tokio::task::JoinSet::new(),
             binds: tokio::task::JoinSet::new(),
             bind_slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_BINDS)),
             pods: None,
@@ -257,8 +270,25 @@ impl Scheduler {
         self
     }
 
+    /// Writes events at most at `rate` (upstream's 50 a second in bursts of 100 by default).
+    pub fn with_event_rate(mut self, rate: Rate) -> Self {
+        self.event_rate = rate;
+        self
+    }
+
     /// Schedules until `cancel` fires.
     pub async fn run(mut self, cancel: CancellationToken) {
+        let stop_writer = cancel.child_token();
+        if let Some(queue) = self.event_queue.take() {
+            let (client, rate) = (self.client.clone(), self.event_rate);
+            tokio::spawn(write_events(client, queue, rate, stop_writer.clone()));
+        }
+        // The writer stops with the scheduler, however it returns.
+        let _stop_writer = stop_writer.drop_guard();
+        self.schedule(cancel).await
+    }
+
+    async fn schedule(mut self, cancel: CancellationToken) {
         let (nodes, node_writer) = reflector::store::<Node>();
         let mut pods = PodIndex::default();
         let node_stream = reflector::reflector(
@@ -379,7 +409,7 @@ impl Scheduler {
                     Some(Err(e)) => tracing::warn!(error = %e, "scheduler: watching volumes"),
                     None => return,
                 },
-                Some(_) = self.events.join_next(), if !self.events.is_empty() => {}
+                Some(_) = self.conditions.join_next(), if !self.conditions.is_empty() => {}
                 Some(bound) = self.binds.join_next(), if !self.binds.is_empty() => {
                     if !self.bound(bound) {
                         dirty.get_or_insert_with(Instant::now);
@@ -585,9 +615,30 @@ impl Scheduler {
             });
         }
         for (p, msg) in failures {
+            tracing::debug!(pod = ?p.metadata.name, namespace = ?p.metadata.namespace,
+                reason = %msg, "unschedulable");
+            self.record(PodEvent {
+                namespace: p.metadata.namespace.clone().unwrap_or_default(),
+                name: p.metadata.name.clone().unwrap_or_default(),
+                uid: p.metadata.uid.clone().unwrap_or_default(),
+                type_: Warning,
+                reason: "FailedScheduling",
+                action: "Scheduling",
+                note: msg.clone(),
+                at_millis: now_millis,
+                event_name: None,
+            });
             let client = client.clone();
-            self.events
-                .spawn(async move { report_unschedulable(&client, &p, &msg, now_millis).await });
+            self.conditions
+                .spawn(async move { mark_unschedulable(&client, &p, &msg, now_millis).await });
+        }
+    }
+
+    /// Queues `ev` for the writer, or drops it when the queue is full (as upstream's event
+    /// broadcaster does).
+    fn record(&self, ev: PodEvent) {
+        if self.events.try_send(ev).is_err() {
+            tracing::debug!("scheduler: event queue full; event dropped");
         }
     }
 
@@ -596,25 +647,20 @@ impl Scheduler {
     fn bound(&mut self, bound: Result<Result<Decision, String>, tokio::task::JoinError>) -> bool {
         match bound {
             Ok(Ok(d)) => {
-                let client = self.client.clone();
-                let now_millis = self.clock.now_millis();
-                self.events.spawn(async move {
-                    let note = format!(
-                        "Successfully assigned {}/{} to {}",
-                        d.namespace, d.name, d.node
-                    );
-                    let event = PodEvent {
-                        namespace: &d.namespace,
-                        name: &d.name,
-                        uid: &d.uid,
-                        type_: Normal,
-                        reason: "Scheduled",
-                        action: "Binding",
-                        note: &note,
-                        at_millis: now_millis,
-                        event_name: Some(d.event_name.clone()),
-                    };
-                    record(&client, event).await
+                let note = format!(
+                    "Successfully assigned {}/{} to {}",
+                    d.namespace, d.name, d.node
+                );
+                self.record(PodEvent {
+                    namespace: d.namespace,
+                    name: d.name,
+                    uid: d.uid,
+                    type_: Normal,
+                    reason: "Scheduled",
+                    action: "Binding",
+                    note,
+                    at_millis: self.clock.now_millis(),
+                    event_name: Some(d.event_name),
                 });
                 true
             }
@@ -703,24 +749,10 @@ async fn bind(client: &kube::Client, d: &Decision) -> Result<(), Error> {
     })
 }
 
-/// The `FailedScheduling` event and the `PodScheduled=False` condition.
-async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now_millis: i64) {
+/// The `PodScheduled=False` condition of a pod found unschedulable.
+async fn mark_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now_millis: i64) {
     let ns = p.metadata.namespace.clone().unwrap_or_default();
     let name = p.metadata.name.clone().unwrap_or_default();
-    let uid = p.metadata.uid.clone().unwrap_or_default();
-    tracing::debug!(pod = %name, namespace = %ns, reason = %msg, "unschedulable");
-    let event = PodEvent {
-        namespace: &ns,
-        name: &name,
-        uid: &uid,
-        type_: Warning,
-        reason: "FailedScheduling",
-        action: "Scheduling",
-        note: msg,
-        at_millis: now_millis,
-        event_name: None,
-    };
-    record(client, event).await;
     let now = rfc3339(now_millis.div_euclid(1000));
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let patch = json!({"status": {"conditions": [{
@@ -740,15 +772,15 @@ async fn report_unschedulable(client: &kube::Client, p: &Pod, msg: &str, now_mil
 }
 
 /// An event about a pod from the scheduler.
-struct PodEvent<'a> {
-    namespace: &'a str,
-    name: &'a str,
-    uid: &'a str,
+struct PodEvent {
+    namespace: String,
+    name: String,
+    uid: String,
     type_: EventType,
-    reason: &'a str,
+    reason: &'static str,
     /// What the scheduler did (`Binding`, `Scheduling`).
-    action: &'a str,
-    note: &'a str,
+    action: &'static str,
+    note: String,
     at_millis: i64,
     /// Made when it happened, so it lists before what followed.
     event_name: Option<String>,
@@ -758,7 +790,7 @@ struct PodEvent<'a> {
 /// events.k8s.io/v1 Event with its `eventTime`, `action` and `reportingInstance`, which the
 /// core/v1 view shows with no `firstTimestamp`, `lastTimestamp`, `count` or `source`. Best
 /// effort: a failure is only logged.
-async fn record(client: &kube::Client, ev: PodEvent<'_>) {
+async fn record(client: &kube::Client, ev: PodEvent) {
     static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let instance = INSTANCE.get_or_init(|| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -766,7 +798,7 @@ async fn record(client: &kube::Client, ev: PodEvent<'_>) {
     });
     let name = ev
         .event_name
-        .unwrap_or_else(|| runlet_api::clock::event_name(ev.name));
+        .unwrap_or_else(|| runlet_api::clock::event_name(&ev.name));
     let body = json!({
         "apiVersion": "events.k8s.io/v1",
         "kind": "Event",
@@ -784,6 +816,28 @@ async fn record(client: &kube::Client, ev: PodEvent<'_>) {
     let events = format!("/apis/events.k8s.io/v1/namespaces/{}/events", ev.namespace);
     if let Err(err) = runlet_client::create(client, &events, &body).await {
         tracing::debug!(error = %err, "scheduler: writing an event");
+    }
+}
+
+/// Writes the events of `queue` one by one, at most at `rate`, until `stop` fires or the
+/// scheduler is gone.
+async fn write_events(
+    client: kube::Client,
+    mut queue: tokio::sync::mpsc::Receiver<PodEvent>,
+    rate: Rate,
+    stop: CancellationToken,
+) {
+    let limiter = rate.limiter();
+    loop {
+        let ev = tokio::select! {
+            _ = stop.cancelled() => return,
+            ev = queue.recv() => match ev { Some(ev) => ev, None => return },
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = limiter.ready() => {}
+        }
+        record(&client, ev).await;
     }
 }
 

@@ -66,6 +66,16 @@ pub struct KubeletArgs {
     #[arg(long, env = "RUNLET_SHUTDOWN_GRACE_PERIOD_SECONDS", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(0..=600))]
     shutdown_grace_period_seconds: u64,
+    /// At most this many events a second are written about pods and the node, 0 for no limit
+    /// (the kubelet's --event-qps; `runlet server` applies it to its scheduler's events too);
+    /// events that cannot be written meanwhile wait in a queue of 1000, and are dropped when it
+    /// is full.
+    #[arg(long, env = "RUNLET_EVENT_QPS", default_value_t = runlet_client::rate::Rate::EVENTS.qps)]
+    event_qps: u32,
+    /// How many events may be written at once before --event-qps applies (the kubelet's
+    /// --event-burst).
+    #[arg(long, env = "RUNLET_EVENT_BURST", default_value_t = runlet_client::rate::Rate::EVENTS.burst)]
+    event_burst: u32,
 }
 
 impl KubeletArgs {
@@ -74,8 +84,17 @@ impl KubeletArgs {
         Duration::from_secs(self.shutdown_grace_period_seconds)
     }
 
+    /// How fast events are written.
+    pub fn event_rate(&self) -> runlet_client::rate::Rate {
+        runlet_client::rate::Rate {
+            qps: self.event_qps,
+            burst: self.event_burst,
+        }
+    }
+
     /// Sets these on an agent's configuration.
     pub fn apply(&self, config: &mut AgentConfig) {
+        config.event_rate = self.event_rate();
         config.shutdown_grace =
             (self.shutdown_grace_period_seconds > 0).then(|| self.shutdown_grace());
         config.sync_frequency = Duration::from_secs(self.sync_frequency_seconds.max(1));

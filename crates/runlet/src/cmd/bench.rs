@@ -57,6 +57,13 @@ struct JobsBenchArgs {
     /// that never calls the API is spared).
     #[arg(long)]
     no_service_account_token: bool,
+    /// Events written a second by the node agent and the scheduler, 0 for no limit (as
+    /// `runlet server --event-qps`).
+    #[arg(long, default_value_t = runlet_client::rate::Rate::EVENTS.qps)]
+    event_qps: u32,
+    /// Events they may write at once before --event-qps applies.
+    #[arg(long, default_value_t = runlet_client::rate::Rate::EVENTS.burst)]
+    event_burst: u32,
 }
 
 #[derive(Args)]
@@ -499,9 +506,13 @@ struct StageState {
 async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
     use k8s_openapi::api::batch::v1::Job;
     println!(
-        "runlet bench jobs: {} completions, parallelism {}{}",
+        "runlet bench jobs: {} completions, parallelism {}, {}{}",
         a.completions,
         a.parallelism,
+        match a.event_qps {
+            0 => "events not rate-limited".to_string(),
+            qps => format!("events at most {qps}/s in bursts of {}", a.event_burst),
+        },
         if a.no_service_account_token {
             ", no service account token"
         } else {
@@ -525,6 +536,10 @@ async fn bench_jobs(a: JobsBenchArgs) -> anyhow::Result<()> {
         event_ttl: crate::stack::DEFAULT_EVENT_TTL,
         agent_node: Some(node.clone()),
         kubelet: None,
+        event_rate: runlet_client::rate::Rate {
+            qps: a.event_qps,
+            burst: a.event_burst,
+        },
         identity: format!("runlet-bench-{}", std::process::id()),
         tokens: Default::default(),
         service_accounts: Some(crate::stack::ServiceAccounts::of(&pki, None)),

@@ -129,6 +129,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                 event_ttl: crate::stack::DEFAULT_EVENT_TTL,
                 agent_node: Some(node.clone()),
                 kubelet: None,
+                event_rate: runlet_client::rate::Rate::EVENTS,
                 identity,
                 tokens: Default::default(),
                 service_accounts: None,

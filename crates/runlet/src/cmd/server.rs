@@ -117,6 +117,7 @@ async fn serve_until_signal(args: ServerArgs) -> anyhow::Result<()> {
         event_ttl: Duration::from_secs(args.event_ttl_seconds.max(1)),
         agent_node: agent_node.clone(),
         kubelet: Some(args.kubelet.clone()),
+        event_rate: args.kubelet.event_rate(),
         // Stable across restarts of this server (so a restart after a crash takes its lease
         // back at once) and distinct between servers on one host (they cannot share an address).
         identity: format!(
