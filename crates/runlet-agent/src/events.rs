@@ -278,6 +278,39 @@ mod tests {
         assert_eq!(r.repeat(&other), None);
     }
 
+    #[tokio::test]
+    async fn events_beyond_the_burst_are_written_at_the_rate() {
+        use k8s_openapi::api::core::v1::Event;
+        let api = runlet_test::TestApi::start().await;
+        let (sink, _writer) = EventSink::start(
+            api.client.clone(),
+            api.clock.clone(),
+            "kubelet",
+            "n1",
+            Rate { qps: 4, burst: 2 },
+            CancellationToken::new(),
+        );
+        let start = std::time::Instant::now();
+        for n in 0..6 {
+            sink.node("n1", Normal, "Tested", &format!("event {n}"));
+        }
+        let events: kube::Api<Event> = kube::Api::namespaced(api.client.clone(), "default");
+        let deadline = start + std::time::Duration::from_secs(20);
+        while events.list(&Default::default()).await.unwrap().items.len() < 6 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "six events not written"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Two at once, then four at four a second: the sixth a second after the first.
+        let took = start.elapsed();
+        assert!(
+            took >= std::time::Duration::from_millis(950),
+            "written in {took:?}"
+        );
+    }
+
     #[test]
     fn the_least_recently_recorded_event_is_forgotten_first() {
         let mut r = Repeats::default();
