@@ -188,55 +188,66 @@ impl EventSink {
         message: &str,
         field_path: Option<&str>,
     ) {
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let mut involved = json!({
-            "kind": "Pod",
-            "apiVersion": "v1",
-            "namespace": ns,
-            "name": name,
-            "uid": pod.metadata.uid.clone().unwrap_or_default(),
-        });
-        if let Some(fp) = field_path {
-            involved["fieldPath"] = json!(fp);
-        }
-        self.object(involved, &ns, &self.component, type_, reason, message);
+        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let involved = || {
+            let mut involved = json!({
+                "kind": "Pod",
+                "apiVersion": "v1",
+                "namespace": ns,
+                "name": pod.metadata.name.as_deref().unwrap_or_default(),
+                "uid": pod.metadata.uid.as_deref().unwrap_or_default(),
+            });
+            if let Some(fp) = field_path {
+                involved["fieldPath"] = json!(fp);
+            }
+            involved
+        };
+        self.object(ns, involved, &self.component, type_, reason, message);
     }
 
     /// Records an event about the claim `pvc` from `component` (the local-path provisioner
     /// names itself, as an external provisioner's events do).
     pub fn claim(&self, pvc: &PersistentVolumeClaim, component: &str, reason: &str, message: &str) {
-        let ns = pvc.metadata.namespace.clone().unwrap_or_default();
-        let involved = json!({
-            "kind": "PersistentVolumeClaim",
-            "apiVersion": "v1",
-            "namespace": ns,
-            "name": pvc.metadata.name,
-            "uid": pvc.metadata.uid,
-            "resourceVersion": pvc.metadata.resource_version,
-        });
-        self.object(involved, &ns, component, Normal, reason, message);
+        let ns = pvc.metadata.namespace.as_deref().unwrap_or_default();
+        let involved = || {
+            json!({
+                "kind": "PersistentVolumeClaim",
+                "apiVersion": "v1",
+                "namespace": ns,
+                "name": pvc.metadata.name,
+                "uid": pvc.metadata.uid,
+                "resourceVersion": pvc.metadata.resource_version,
+            })
+        };
+        self.object(ns, involved, component, Normal, reason, message);
     }
 
     /// Records an event about the node `name` (in `default`, with the node's name as its UID,
     /// as the kubelet's node reference has it).
     pub fn node(&self, name: &str, type_: EventType, reason: &str, message: &str) {
-        let involved = json!({"kind": "Node", "name": name, "uid": name});
-        self.object(involved, "default", &self.component, type_, reason, message);
+        let involved = || json!({"kind": "Node", "name": name, "uid": name});
+        self.object("default", involved, &self.component, type_, reason, message);
     }
 
+    /// Queues an event about the object `involved` makes, or drops it, unmade, when the queue
+    /// is full: a burst of pods past the rate costs no event objects.
     fn object(
         &self,
-        involved: Value,
         ns: &str,
+        involved: impl FnOnce() -> Value,
         component: &str,
         type_: EventType,
         reason: &str,
         message: &str,
     ) {
+        let Ok(slot) = self.tx.try_reserve() else {
+            tracing::debug!(reason, "event queue full; event dropped");
+            return;
+        };
+        let involved = involved();
         let name = involved["name"].as_str().unwrap_or_default();
         let now = runlet_api::clock::rfc3339(self.clock.now_unix());
-        let ev = json!({
+        slot.send(json!({
             "metadata": {"name": runlet_api::clock::event_name(name), "namespace": ns},
             "involvedObject": involved,
             "reason": reason,
@@ -248,10 +259,7 @@ impl EventSink {
             "firstTimestamp": now,
             "lastTimestamp": now,
             "count": 1,
-        });
-        if self.tx.try_send(ev).is_err() {
-            tracing::debug!(reason, "event queue full; event dropped");
-        }
+        }));
     }
 }
 
