@@ -92,6 +92,7 @@ pub struct Scheduler {
     unschedulable: HashMap<String, String>,
     /// Events to write; the writer started by [`Scheduler::run`] takes them, at `event_rate`.
     events: tokio::sync::mpsc::Sender<PodEvent>,
+    /// The writer's end of `events`, until `run` starts the writer.
     event_queue: Option<tokio::sync::mpsc::Receiver<PodEvent>>,
     event_rate: Rate,
     /// `PodScheduled=False` conditions being written; a pass does not wait for them.
