@@ -156,15 +156,7 @@ impl EventSink {
         let task = tokio::spawn(async move {
             let mut repeats = Repeats::default();
             let limiter = rate.limiter();
-            loop {
-                let ev = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    ev = rx.recv() => match ev { Some(e) => e, None => return },
-                };
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = limiter.ready() => {}
-                }
+            while let Some(ev) = limiter.next(&mut rx, &cancel).await {
                 record(&client, &mut repeats, &ev).await;
             }
         });

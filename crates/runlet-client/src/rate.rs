@@ -11,6 +11,8 @@
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota};
 use std::num::NonZeroU32;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// How many events wait to be written before more are dropped (client-go's
 /// `maxQueuedEvents`).
@@ -57,6 +59,23 @@ impl Limiter {
             tokio::time::sleep(not_until.wait_time_from(clock.now())).await;
         }
     }
+
+    /// The next item of `queue`, once this limiter lets it go: what an event writer loops on.
+    /// `None` when `stop` fires or every sender is gone.
+    pub async fn next<T>(
+        &self,
+        queue: &mut mpsc::Receiver<T>,
+        stop: &CancellationToken,
+    ) -> Option<T> {
+        let item = tokio::select! {
+            _ = stop.cancelled() => return None,
+            item = queue.recv() => item?,
+        };
+        tokio::select! {
+            _ = stop.cancelled() => None,
+            _ = self.ready() => Some(item),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +99,23 @@ mod tests {
         let all = start.elapsed();
         assert!(burst < Duration::from_secs(1), "the burst waited {burst:?}");
         assert!(all >= Duration::from_millis(190), "nine took {all:?}");
+    }
+
+    #[tokio::test]
+    async fn next_gives_the_queue_in_order_until_it_closes_or_stops() {
+        let limiter = Rate::UNLIMITED.limiter();
+        let stop = CancellationToken::new();
+        let (tx, mut rx) = mpsc::channel(4);
+        tx.send(1).await.unwrap();
+        tx.send(2).await.unwrap();
+        drop(tx);
+        assert_eq!(limiter.next(&mut rx, &stop).await, Some(1));
+        assert_eq!(limiter.next(&mut rx, &stop).await, Some(2));
+        assert_eq!(limiter.next(&mut rx, &stop).await, None);
+
+        let (_tx, mut rx) = mpsc::channel::<i32>(4);
+        stop.cancel();
+        assert_eq!(limiter.next(&mut rx, &stop).await, None);
     }
 
     #[tokio::test]

@@ -829,15 +829,7 @@ async fn write_events(
     stop: CancellationToken,
 ) {
     let limiter = rate.limiter();
-    loop {
-        let ev = tokio::select! {
-            _ = stop.cancelled() => return,
-            ev = queue.recv() => match ev { Some(ev) => ev, None => return },
-        };
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = limiter.ready() => {}
-        }
+    while let Some(ev) = limiter.next(&mut queue, &stop).await {
         record(&client, ev).await;
     }
 }
