@@ -172,10 +172,10 @@ pub type PodEvents =
     futures::stream::BoxStream<'static, Result<watcher::Event<Arc<Pod>>, watcher::Error>>;
 
 /// `event` as a watch of the pods bound to `node` (`spec.nodeName=<node>`) would give it: its
-/// pod if bound there, as the agent's own; `None` for another node's pod.
-fn on_node(event: watcher::Event<Arc<Pod>>, node: &str) -> Option<watcher::Event<Pod>> {
+/// pod if bound there, shared with the feed's other readers; `None` for another node's pod.
+fn on_node(event: watcher::Event<Arc<Pod>>, node: &str) -> Option<watcher::Event<Arc<Pod>>> {
     let ours = |p: &Pod| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node);
-    let own = |p: Arc<Pod>| ours(&p).then(|| Arc::unwrap_or_clone(p));
+    let own = |p: Arc<Pod>| ours(&p).then_some(p);
     Some(match event {
         watcher::Event::Init => watcher::Event::Init,
         watcher::Event::InitDone => watcher::Event::InitDone,
@@ -183,6 +183,17 @@ fn on_node(event: watcher::Event<Arc<Pod>>, node: &str) -> Option<watcher::Event
         watcher::Event::Apply(p) => watcher::Event::Apply(own(p)?),
         watcher::Event::Delete(p) => watcher::Event::Delete(own(p)?),
     })
+}
+
+/// An event of the agent's own pod watch, its pod in an `Arc` as the shared feed's are.
+fn shared(event: watcher::Event<Pod>) -> watcher::Event<Arc<Pod>> {
+    match event {
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitDone => watcher::Event::InitDone,
+        watcher::Event::InitApply(p) => watcher::Event::InitApply(Arc::new(p)),
+        watcher::Event::Apply(p) => watcher::Event::Apply(Arc::new(p)),
+        watcher::Event::Delete(p) => watcher::Event::Delete(Arc::new(p)),
+    }
 }
 
 /// Gives this process, which runs the agent, the kubelet's `oom_score_adj` (`-999`): when the
@@ -548,7 +559,7 @@ impl Agent {
 }
 
 struct WorkerEntry {
-    tx: watch::Sender<Pod>,
+    tx: watch::Sender<Arc<Pod>>,
     cancel: CancellationToken,
     /// Stops the pod gracefully for the agent's shutdown.
     shutdown: CancellationToken,
@@ -596,7 +607,9 @@ impl Manager {
                 let api: Api<Pod> = Api::all(self.ctx.client.clone());
                 let selector = format!("spec.nodeName={node}");
                 let stream = watcher(api, watcher::Config::default().fields(&selector));
-                kube::runtime::WatchStreamExt::default_backoff(stream).boxed()
+                kube::runtime::WatchStreamExt::default_backoff(stream)
+                    .map(|e| e.map(shared))
+                    .boxed()
             }
         };
         loop {
@@ -670,7 +683,7 @@ impl Manager {
         .await;
     }
 
-    fn on_event(&mut self, ev: watcher::Event<Pod>) {
+    fn on_event(&mut self, ev: watcher::Event<Arc<Pod>>) {
         if let Some(seen) = logs::retention::PodSeen::event(&ev) {
             let _ = self.retention.send(seen);
         }
@@ -843,7 +856,7 @@ impl Manager {
         });
     }
 
-    fn on_apply(&mut self, p: Pod) {
+    fn on_apply(&mut self, p: Arc<Pod>) {
         let Some(uid) = p.metadata.uid.clone() else {
             return;
         };

@@ -60,7 +60,7 @@ impl PodSeen {
     }
 
     /// The same watch event, carrying what retention needs; `None` for a pod without a UID.
-    pub fn event(ev: &Event<Pod>) -> Option<Event<PodSeen>> {
+    pub fn event(ev: &Event<std::sync::Arc<Pod>>) -> Option<Event<PodSeen>> {
         Some(match ev {
             Event::Init => Event::Init,
             Event::InitDone => Event::InitDone,

@@ -103,8 +103,8 @@ pub enum Outcome {
 /// A running pod.
 pub struct Worker {
     ctx: Arc<Ctx>,
-    pod: Pod,
-    rx: watch::Receiver<Pod>,
+    pod: Arc<Pod>,
+    rx: watch::Receiver<Arc<Pod>>,
     ns: String,
     name: String,
     uid: String,
@@ -176,7 +176,7 @@ fn restart_policy(pod: &Pod) -> &str {
 }
 
 impl Worker {
-    pub fn new(ctx: Arc<Ctx>, rx: watch::Receiver<Pod>) -> Worker {
+    pub fn new(ctx: Arc<Ctx>, rx: watch::Receiver<Arc<Pod>>) -> Worker {
         let pod = rx.borrow().clone();
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
@@ -691,7 +691,7 @@ impl Worker {
 
     /// Takes a newer version of the pod from the API. A change of its labels or annotations
     /// reaches its downward API files at once, as the kubelet syncs a pod that changed.
-    fn on_pod_update(&mut self, pod: Pod) {
+    fn on_pod_update(&mut self, pod: Arc<Pod>) {
         let metadata_changed = self.next_volume_sync_ms.is_some()
             && (pod.metadata.labels != self.pod.metadata.labels
                 || pod.metadata.annotations != self.pod.metadata.annotations)
