@@ -182,6 +182,17 @@ async fn wait_collector_saw_pods_so_far(env: &Env) {
     env.wait_pod_gone("gc-sentinel").await;
 }
 
+/// Creates a Job `name` of one busybox container that never restarts.
+async fn create_job(jobs: &Api<Job>, name: &str) -> Job {
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "busybox"}]}}}
+    }))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dangling_pods_are_deleted_after_a_server_restart() {
     // upstream: the graph is rebuilt from lists after a restart; a pod whose owner uid no
@@ -191,13 +202,7 @@ async fn dangling_pods_are_deleted_after_a_server_restart() {
     let api = TestApi::start_in(dir.path(), clock.clone()).await;
     let jobs: Api<Job> = Api::default_namespaced(api.client.clone());
     let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
-    let job: Job = serde_json::from_value(json!({
-        "metadata": {"name": "dang"},
-        "spec": {"template": {"spec": {"restartPolicy": "Never",
-            "containers": [{"name": "main", "image": "busybox"}]}}}
-    }))
-    .unwrap();
-    let job = jobs.create(&PostParams::default(), &job).await.unwrap();
+    let job = create_job(&jobs, "dang").await;
     let pod: Pod = serde_json::from_value(json!({
         "metadata": {"name": "dang-pod", "ownerReferences": [{
             "apiVersion": "batch/v1", "kind": "Job", "name": "dang",
@@ -250,13 +255,7 @@ async fn pods_followed_through_the_shared_feed_are_collected_with_their_owner() 
     let api = TestApi::start().await;
     let jobs: Api<Job> = Api::default_namespaced(api.client.clone());
     let pods: Api<Pod> = Api::default_namespaced(api.client.clone());
-    let job: Job = serde_json::from_value(json!({
-        "metadata": {"name": "fed"},
-        "spec": {"template": {"spec": {"restartPolicy": "Never",
-            "containers": [{"name": "main", "image": "busybox"}]}}}
-    }))
-    .unwrap();
-    let job = jobs.create(&PostParams::default(), &job).await.unwrap();
+    let job = create_job(&jobs, "fed").await;
     let owned = |name: &str| -> Pod {
         serde_json::from_value(json!({
             "metadata": {"name": name, "ownerReferences": [{
