@@ -173,24 +173,63 @@ fn pod_key(p: &Pod) -> String {
     )
 }
 
-/// What a record says, without server-set metadata, to tell whether it must be rewritten.
-fn content(rec: &Value) -> Value {
-    let mut c = rec.clone();
-    if let Some(m) = c.as_object_mut() {
+/// What a record says: the record without its `apiVersion`, `kind` and metadata.
+fn said(rec: &Value) -> Value {
+    let mut said = rec.clone();
+    if let Some(m) = said.as_object_mut() {
         m.remove("metadata");
         m.remove("apiVersion");
         m.remove("kind");
     }
-    c
+    said
+}
+
+/// A SHA-256 digest of what a record says: the controller keeps one for each pod whose record
+/// it wrote, to skip writes that would change nothing, in 32 bytes instead of a copy of the
+/// record. Digests of two records are equal when [`record_for`] made them from pods in the same
+/// state, since it builds their fields in one order; a record read back from the server is
+/// compared as a value instead (see [`write`]).
+type Fingerprint = ring::digest::Digest;
+
+fn fingerprint(rec: &Value) -> Fingerprint {
+    /// The record's own fields, serialized as one JSON object.
+    struct Said<'a>(&'a Map<String, Value>);
+    impl serde::Serialize for Said<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(
+                self.0
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata")),
+            )
+        }
+    }
+    /// Feeds what is serialized into the digest, with no buffer in between.
+    struct Digesting(ring::digest::Context);
+    impl std::io::Write for Digesting {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let empty = Map::new();
+    let fields = rec.as_object().unwrap_or(&empty);
+    let mut digesting = Digesting(ring::digest::Context::new(&ring::digest::SHA256));
+    // Writing to a digest cannot fail, nor serializing a `Value`.
+    let _ = serde_json::to_writer(&mut digesting, &Said(fields));
+    digesting.0.finish()
 }
 
 struct Shared {
     client: kube::Client,
     queue: WorkQueue<String>,
-    /// The record each queued pod should have; removed once written for a deleted pod.
-    desired: Mutex<HashMap<String, (Value, bool)>>,
-    /// What was last written per pod key (its content), to skip no-op writes.
-    written: Mutex<HashMap<String, Value>>,
+    /// The record each queued pod should have (and whether the pod is gone), until written.
+    desired: Mutex<HashMap<String, (Arc<Value>, bool)>>,
+    /// What the record last written for each pod says, to skip writes that change nothing;
+    /// forgotten when the pod is deleted.
+    written: Mutex<HashMap<String, Fingerprint>>,
 }
 
 impl Shared {
@@ -200,7 +239,7 @@ impl Shared {
         };
         let key = pod_key(pod);
         if let Ok(mut d) = self.desired.lock() {
-            d.insert(key.clone(), (rec, deleted));
+            d.insert(key.clone(), (Arc::new(rec), deleted));
         }
         self.queue.add(key);
     }
@@ -210,12 +249,12 @@ impl Shared {
         else {
             return Ok(());
         };
-        let want = content(&rec);
+        let want = fingerprint(&rec);
         let already = self
             .written
             .lock()
             .ok()
-            .is_some_and(|w| w.get(key) == Some(&want));
+            .is_some_and(|w| w.get(key).map(AsRef::as_ref) == Some(want.as_ref()));
         if !already {
             write(&self.client, &rec).await?;
         }
@@ -226,9 +265,10 @@ impl Shared {
                 w.insert(key.to_string(), want);
             }
         }
-        if deleted && let Ok(mut d) = self.desired.lock() {
-            // Keep a newer desire queued meanwhile (a pod re-created under the same name).
-            if d.get(key).is_some_and(|(r, _)| *r == rec) {
+        if let Ok(mut d) = self.desired.lock() {
+            // Keep a desire that came meanwhile (a newer state, or a pod re-created under the
+            // same name): it is queued again.
+            if d.get(key).is_some_and(|(r, _)| Arc::ptr_eq(r, &rec)) {
                 d.remove(key);
             }
         }
@@ -251,13 +291,8 @@ async fn write(client: &kube::Client, rec: &Value) -> Result<(), Error> {
         Err(e) => return Err(e.into()),
     }
     let current = api.get(name).await?;
-    let mut current_content = serde_json::to_value(&current.data).unwrap_or_default();
-    if let Some(m) = current_content.as_object_mut() {
-        m.remove("metadata");
-        m.remove("apiVersion");
-        m.remove("kind");
-    }
-    if current_content == content(rec) {
+    // Compared as values: the server's copy may hold the same fields in another order.
+    if serde_json::to_value(&current.data).is_ok_and(|data| data == said(rec)) {
         return Ok(());
     }
     let mut replacement: DynamicObject =
@@ -330,4 +365,114 @@ pub async fn run_with_pods(
     }
     stop.cancel();
     while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use runlet_test::TestApi;
+
+    /// A pod of Job `j` that ran to its end with `exit_code`.
+    fn finished_pod(exit_code: i32) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {
+                "name": "j-abc", "namespace": "default", "uid": "pod-uid",
+                "labels": {JOB_NAME_LABEL: "j"},
+                "ownerReferences": [{
+                    "apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "job-uid",
+                    "controller": true,
+                }],
+            },
+            "spec": {"nodeName": "n", "containers": [{"name": "c", "image": "busybox"}]},
+            "status": {
+                "phase": if exit_code == 0 { "Succeeded" } else { "Failed" },
+                "containerStatuses": [{
+                    "name": "c", "image": "busybox", "imageID": "", "ready": false,
+                    "restartCount": 0,
+                    "state": {"terminated": {"exitCode": exit_code, "reason": "Completed"}},
+                }],
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_fingerprint_covers_what_a_record_says_and_not_its_metadata() {
+        let rec = record_for(&finished_pod(0), false).unwrap();
+        let mut renamed = rec.clone();
+        renamed["metadata"]["resourceVersion"] = json!("7");
+        assert_eq!(fingerprint(&rec).as_ref(), fingerprint(&renamed).as_ref());
+        let failed = record_for(&finished_pod(3), false).unwrap();
+        assert_ne!(fingerprint(&rec).as_ref(), fingerprint(&failed).as_ref());
+    }
+
+    #[tokio::test]
+    async fn a_written_record_is_remembered_by_its_digest_alone_and_not_written_again() {
+        let api = TestApi::start().await;
+        let shared = Shared {
+            client: api.client.clone(),
+            queue: WorkQueue::new(api.clock.clone()),
+            desired: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
+        };
+        let records: Api<DynamicObject> =
+            Api::namespaced_with(api.client.clone(), "default", &api_resource());
+        let key = "default/j-abc";
+
+        shared.observe(&finished_pod(0), false);
+        shared.sync(key).await.unwrap();
+        let first = records.get("j-abc").await.unwrap();
+        assert_eq!(first.data["exitCode"], 0);
+        assert!(
+            shared.desired.lock().unwrap().is_empty(),
+            "a written record is let go"
+        );
+        assert_eq!(shared.written.lock().unwrap().len(), 1);
+
+        // Another event of the pod (say, its finalizer removed) says nothing new: no write.
+        shared.observe(&finished_pod(0), false);
+        shared.sync(key).await.unwrap();
+        let again = records.get("j-abc").await.unwrap();
+        assert_eq!(
+            again.metadata.resource_version,
+            first.metadata.resource_version
+        );
+
+        // The pod deleted: the record stays as it was, and the controller forgets the pod.
+        shared.observe(&finished_pod(0), true);
+        shared.sync(key).await.unwrap();
+        let kept = records.get("j-abc").await.unwrap();
+        assert_eq!(
+            kept.metadata.resource_version,
+            first.metadata.resource_version
+        );
+        assert!(shared.desired.lock().unwrap().is_empty());
+        assert!(shared.written.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_record_that_says_something_else_is_replaced() {
+        let api = TestApi::start().await;
+        let records: Api<DynamicObject> =
+            Api::namespaced_with(api.client.clone(), "default", &api_resource());
+        let succeeded = record_for(&finished_pod(0), false).unwrap();
+        write(&api.client, &succeeded).await.unwrap();
+        let first = records.get("j-abc").await.unwrap();
+        // The same record again (a controller that restarted and remembers nothing): kept.
+        write(&api.client, &succeeded).await.unwrap();
+        let same = records.get("j-abc").await.unwrap();
+        assert_eq!(
+            same.metadata.resource_version,
+            first.metadata.resource_version
+        );
+        let failed = record_for(&finished_pod(3), false).unwrap();
+        write(&api.client, &failed).await.unwrap();
+        let replaced = records.get("j-abc").await.unwrap();
+        assert_eq!(replaced.data["exitCode"], 3);
+        assert_ne!(
+            replaced.metadata.resource_version,
+            first.metadata.resource_version
+        );
+    }
 }
