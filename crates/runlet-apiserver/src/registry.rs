@@ -53,8 +53,11 @@ fn to_stored_checked(obj: &Value) -> (Bytes, bool) {
     let storage = runlet_api::convert::to_storage_version_if_needed(obj);
     let same_version = storage.is_none();
     let obj = storage.as_ref().unwrap_or(obj);
-    let bytes = Bytes::from(serde_json::to_vec(&WithoutResourceVersion(obj)).unwrap_or_default());
-    (bytes, same_version)
+    let mut json = serde_json::to_vec(&WithoutResourceVersion(obj)).unwrap_or_default();
+    // The store keeps these bytes while the object is current, and the buffer grew by doubling
+    // as it was written: up to half of it would stay allocated and empty.
+    json.shrink_to_fit();
+    (Bytes::from(json), same_version)
 }
 
 /// Appends the object `stored` holds to `out` with its `resourceVersion`, without decoding it:
