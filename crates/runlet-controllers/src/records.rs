@@ -189,7 +189,7 @@ fn said(rec: &Value) -> Value {
 /// record. Digests of two records are equal when [`record_for`] made them from pods in the same
 /// state, since it builds their fields in one order; a record read back from the server is
 /// compared as a value instead (see [`write`]).
-type Fingerprint = ring::digest::Digest;
+type Fingerprint = [u8; 32];
 
 fn fingerprint(rec: &Value) -> Fingerprint {
     /// The record's own fields, serialized as one JSON object.
@@ -219,7 +219,9 @@ fn fingerprint(rec: &Value) -> Fingerprint {
     let mut digesting = Digesting(ring::digest::Context::new(&ring::digest::SHA256));
     // Writing to a digest cannot fail, nor serializing a `Value`.
     let _ = serde_json::to_writer(&mut digesting, &Said(fields));
-    digesting.0.finish()
+    let mut fingerprint = [0; 32];
+    fingerprint.copy_from_slice(digesting.0.finish().as_ref());
+    fingerprint
 }
 
 struct Shared {
@@ -254,7 +256,7 @@ impl Shared {
             .written
             .lock()
             .ok()
-            .is_some_and(|w| w.get(key).map(AsRef::as_ref) == Some(want.as_ref()));
+            .is_some_and(|w| w.get(key) == Some(&want));
         if !already {
             write(&self.client, &rec).await?;
         }
@@ -402,9 +404,9 @@ mod tests {
         let rec = record_for(&finished_pod(0), false).unwrap();
         let mut renamed = rec.clone();
         renamed["metadata"]["resourceVersion"] = json!("7");
-        assert_eq!(fingerprint(&rec).as_ref(), fingerprint(&renamed).as_ref());
+        assert_eq!(fingerprint(&rec), fingerprint(&renamed));
         let failed = record_for(&finished_pod(3), false).unwrap();
-        assert_ne!(fingerprint(&rec).as_ref(), fingerprint(&failed).as_ref());
+        assert_ne!(fingerprint(&rec), fingerprint(&failed));
     }
 
     #[tokio::test]
