@@ -420,11 +420,14 @@ mod tests {
         };
         let records: Api<DynamicObject> =
             Api::namespaced_with(api.client.clone(), "default", &api_resource());
-        let key = "default/j-abc";
+        // The pod of `finished_pod(0)` seen (or seen deleted), and its record after the sync.
+        let sync = async |deleted: bool| {
+            shared.observe(&finished_pod(0), deleted);
+            shared.sync("default/j-abc").await.unwrap();
+            records.get("j-abc").await.unwrap()
+        };
 
-        shared.observe(&finished_pod(0), false);
-        shared.sync(key).await.unwrap();
-        let first = records.get("j-abc").await.unwrap();
+        let first = sync(false).await;
         assert_eq!(first.data["exitCode"], 0);
         assert!(
             shared.desired.lock().unwrap().is_empty(),
@@ -433,18 +436,14 @@ mod tests {
         assert_eq!(shared.written.lock().unwrap().len(), 1);
 
         // Another event of the pod (say, its finalizer removed) says nothing new: no write.
-        shared.observe(&finished_pod(0), false);
-        shared.sync(key).await.unwrap();
-        let again = records.get("j-abc").await.unwrap();
+        let again = sync(false).await;
         assert_eq!(
             again.metadata.resource_version,
             first.metadata.resource_version
         );
 
         // The pod deleted: the record stays as it was, and the controller forgets the pod.
-        shared.observe(&finished_pod(0), true);
-        shared.sync(key).await.unwrap();
-        let kept = records.get("j-abc").await.unwrap();
+        let kept = sync(true).await;
         assert_eq!(
             kept.metadata.resource_version,
             first.metadata.resource_version
