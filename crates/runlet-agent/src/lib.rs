@@ -144,6 +144,8 @@ pub struct Ctx {
     /// The ConfigMaps and Secrets running pods name, watched while they do.
     pub config_maps: objects::ObjectCache<k8s_openapi::api::core::v1::ConfigMap>,
     pub secrets: objects::ObjectCache<k8s_openapi::api::core::v1::Secret>,
+    /// Shared with the heartbeat: the shutdown's mark of the node is its last status write.
+    pub node_status: node::StatusGate,
 }
 
 /// How long a starting agent waits for the process that claims its data directory to end.
@@ -474,6 +476,7 @@ impl Agent {
         tasks.spawn(async move {
             let _ = events_task.await;
         });
+        let node_status = node::StatusGate::default();
         let heartbeat = node::Heartbeat {
             client: self.client.clone(),
             config: Arc::new(self.config.clone()),
@@ -482,6 +485,7 @@ impl Agent {
             clock: self.clock.clone(),
             events: events.clone(),
             latest: latest_node.clone(),
+            status_gate: node_status.clone(),
         };
         tasks.spawn(heartbeat.run(cancel.child_token()));
         tasks.spawn(localpath::run_reclaimer(
@@ -510,6 +514,7 @@ impl Agent {
                 .unwrap_or_default(),
             config_maps: objects::ObjectCache::new(self.client.clone(), cancel.child_token()),
             secrets: objects::ObjectCache::new(self.client.clone(), cancel.child_token()),
+            node_status,
         });
         let mut manager = Manager {
             ctx,
@@ -667,6 +672,7 @@ impl Manager {
             &self.ctx.client,
             &self.ctx.config.node_name,
             &*self.ctx.clock,
+            &self.ctx.node_status,
         )
         .await;
         for w in self.workers.values() {

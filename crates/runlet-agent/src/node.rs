@@ -350,6 +350,17 @@ async fn publish_serving_certificate(
         .map(|_| ())
 }
 
+/// Orders the node status writes of the heartbeat and of the agent's shutdown. Each is made
+/// while holding the gate, and once the shutdown has marked the node not ready the heartbeat
+/// writes no more status (it still renews the Lease, as the kubelet does while its pods stop):
+/// a heartbeat write in flight when the agent begins to stop never lands `Ready` over the mark.
+#[derive(Clone, Default)]
+pub struct StatusGate(Arc<tokio::sync::Mutex<Closed>>);
+
+/// Whether the agent has marked its node as shutting down.
+#[derive(Default)]
+struct Closed(bool);
+
 /// What the heartbeat needs: the agent's settings and the node it keeps alive.
 pub struct Heartbeat {
     pub client: kube::Client,
@@ -360,6 +371,8 @@ pub struct Heartbeat {
     pub events: EventSink,
     /// Where the node last read is kept for the pod admission.
     pub latest: Arc<std::sync::RwLock<Node>>,
+    /// Shared with the shutdown, which writes the node's status last.
+    pub status_gate: StatusGate,
 }
 
 impl Heartbeat {
@@ -376,6 +389,7 @@ impl Heartbeat {
             clock,
             events,
             latest,
+            status_gate,
         } = self;
         let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
         let nodes: Api<Node> = Api::all(client.clone());
@@ -462,7 +476,10 @@ impl Heartbeat {
                     &format!("Node {name} status is now: {reason}"),
                 );
             }
-            if first || now_ms - last_status >= config.status_interval.as_millis() as i64 {
+            let gate = status_gate.0.lock().await;
+            if !gate.0
+                && (first || now_ms - last_status >= config.status_interval.as_millis() as i64)
+            {
                 first = false;
                 last_status = now_ms;
                 let previous = node.and_then(|n| serde_json::to_value(&n.status).ok());
@@ -494,6 +511,7 @@ impl Heartbeat {
                     Err(e) => tracing::warn!(error = %e, "updating node status"),
                 }
             }
+            drop(gate);
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(config.heartbeat) => {}
@@ -504,8 +522,16 @@ impl Heartbeat {
 
 /// Marks the node not ready for its agent's shutdown, as the kubelet's graceful node shutdown
 /// does (`KubeletNotReady`, "node is shutting down"): nothing new is scheduled here, and the
-/// node lifecycle controller taints the node, until the agent runs again.
-pub async fn mark_shutting_down(client: &kube::Client, name: &str, clock: &dyn Clock) {
+/// node lifecycle controller taints the node, until the agent runs again. After it, the
+/// heartbeat writes no status through `gate`.
+pub async fn mark_shutting_down(
+    client: &kube::Client,
+    name: &str,
+    clock: &dyn Clock,
+    gate: &StatusGate,
+) {
+    let mut closed = gate.0.lock().await;
+    closed.0 = true;
     let nodes: Api<Node> = Api::all(client.clone());
     let Ok(node) = nodes.get(name).await else {
         return;
@@ -545,6 +571,8 @@ pub fn micro_time(millis: i64) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use runlet_client::rate::Rate;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn the_serving_certificate_published_is_this_agents_own() {
@@ -608,6 +636,85 @@ mod tests {
         assert_eq!(s["addresses"][0]["address"], "192.0.2.7");
         assert_eq!(s["nodeInfo"]["operatingSystem"], "linux");
         assert_eq!(s["daemonEndpoints"]["kubeletEndpoint"]["Port"], 10250);
+    }
+
+    /// The race the gate closes: a heartbeat that writes the node's status after the shutdown
+    /// marked it (here, one that starts after the mark and so writes its first status at once)
+    /// must not make the node Ready again.
+    #[tokio::test]
+    async fn after_the_shutdown_mark_the_heartbeat_writes_no_status() {
+        let api = runlet_test::TestApi::start().await;
+        let nodes: Api<Node> = Api::all(api.client.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = AgentConfig::new("n1", dir.path().to_path_buf());
+        config.heartbeat = Duration::from_millis(5);
+        let host = HostInfo::detect();
+        let ready = json!({"status": node_status(&config, &host, "process", 0, None)});
+        let node: Node = serde_json::from_value(json!({"metadata": {"name": "n1"}})).unwrap();
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+        nodes
+            .patch_status("n1", &PatchParams::default(), &Patch::Merge(&ready))
+            .await
+            .unwrap();
+        let ready_condition = async || {
+            let n = nodes.get("n1").await.unwrap();
+            let conditions = n.status.unwrap().conditions.unwrap();
+            let c = conditions.into_iter().find(|c| c.type_ == "Ready").unwrap();
+            (c.status, c.message.unwrap_or_default())
+        };
+
+        let gate = StatusGate::default();
+        mark_shutting_down(&api.client, "n1", &*api.clock, &gate).await;
+        assert_eq!(
+            ready_condition().await,
+            ("False".to_string(), "node is shutting down".to_string())
+        );
+
+        let stop = CancellationToken::new();
+        let cancel = CancellationToken::new();
+        let latest = Arc::new(std::sync::RwLock::new(Node::default()));
+        let (events, writer) = EventSink::start(
+            api.client.clone(),
+            api.clock.clone(),
+            "kubelet",
+            "n1",
+            Rate::UNLIMITED,
+            stop.clone(),
+        );
+        let heartbeat = Heartbeat {
+            client: api.client.clone(),
+            config: Arc::new(config),
+            host,
+            runtime: "process",
+            clock: api.clock.clone(),
+            events,
+            latest: latest.clone(),
+            status_gate: gate,
+        };
+        let task = tokio::spawn(heartbeat.run(cancel.clone()));
+        // A label the heartbeat reads back proves a later round of it: the first round, whose
+        // status write is due at once, has passed.
+        let labelled = json!({"metadata": {"labels": {"round": "2"}}});
+        nodes
+            .patch("n1", &PatchParams::default(), &Patch::Merge(&labelled))
+            .await
+            .unwrap();
+        runlet_test::wait_for("a later heartbeat", async || {
+            let n = latest.read().unwrap().clone();
+            n.metadata
+                .labels
+                .is_some_and(|l| l.contains_key("round"))
+                .then_some(())
+        })
+        .await;
+        assert_eq!(
+            ready_condition().await,
+            ("False".to_string(), "node is shutting down".to_string())
+        );
+        cancel.cancel();
+        stop.cancel();
+        task.await.unwrap();
+        writer.await.unwrap();
     }
 
     #[test]
