@@ -354,12 +354,9 @@ async fn publish_serving_certificate(
 /// while holding the gate, and once the shutdown has marked the node not ready the heartbeat
 /// writes no more status (it still renews the Lease, as the kubelet does while its pods stop):
 /// a heartbeat write in flight when the agent begins to stop never lands `Ready` over the mark.
+/// Its value: whether the node has been marked shutting down.
 #[derive(Clone, Default)]
-pub struct StatusGate(Arc<tokio::sync::Mutex<Closed>>);
-
-/// Whether the agent has marked its node as shutting down.
-#[derive(Default)]
-struct Closed(bool);
+pub struct StatusGate(Arc<tokio::sync::Mutex<bool>>);
 
 /// What the heartbeat needs: the agent's settings and the node it keeps alive.
 pub struct Heartbeat {
@@ -476,8 +473,9 @@ impl Heartbeat {
                     &format!("Node {name} status is now: {reason}"),
                 );
             }
-            let gate = status_gate.0.lock().await;
-            if !gate.0
+            // Held through the write: the shutdown's mark comes after it, or it is not made.
+            let shutting_down = status_gate.0.lock().await;
+            if !*shutting_down
                 && (first || now_ms - last_status >= config.status_interval.as_millis() as i64)
             {
                 first = false;
@@ -511,7 +509,7 @@ impl Heartbeat {
                     Err(e) => tracing::warn!(error = %e, "updating node status"),
                 }
             }
-            drop(gate);
+            drop(shutting_down);
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(config.heartbeat) => {}
@@ -530,8 +528,8 @@ pub async fn mark_shutting_down(
     clock: &dyn Clock,
     gate: &StatusGate,
 ) {
-    let mut closed = gate.0.lock().await;
-    closed.0 = true;
+    let mut shutting_down = gate.0.lock().await;
+    *shutting_down = true;
     let nodes: Api<Node> = Api::all(client.clone());
     let Ok(node) = nodes.get(name).await else {
         return;

@@ -192,35 +192,10 @@ fn said(rec: &Value) -> Value {
 type Fingerprint = [u8; 32];
 
 fn fingerprint(rec: &Value) -> Fingerprint {
-    /// The record's own fields, serialized as one JSON object.
-    struct Said<'a>(&'a Map<String, Value>);
-    impl serde::Serialize for Said<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(
-                self.0
-                    .iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata")),
-            )
-        }
-    }
-    /// Feeds what is serialized into the digest, with no buffer in between.
-    struct Digesting(ring::digest::Context);
-    impl std::io::Write for Digesting {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.update(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let empty = Map::new();
-    let fields = rec.as_object().unwrap_or(&empty);
-    let mut digesting = Digesting(ring::digest::Context::new(&ring::digest::SHA256));
-    // Writing to a digest cannot fail, nor serializing a `Value`.
-    let _ = serde_json::to_writer(&mut digesting, &Said(fields));
+    // Serializing a `Value` cannot fail.
+    let said = serde_json::to_vec(&said(rec)).unwrap_or_default();
     let mut fingerprint = [0; 32];
-    fingerprint.copy_from_slice(digesting.0.finish().as_ref());
+    fingerprint.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &said).as_ref());
     fingerprint
 }
 
