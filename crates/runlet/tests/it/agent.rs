@@ -527,19 +527,23 @@ fn a_stopping_agent_without_pods_marks_its_node_not_ready() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = Server::start_with(tmp.path(), &["--disable-agent"]);
     let mut agent = AgentProcess::start(&s, "idle", &tmp.path().join("idle"), &[]);
+    // The node's Ready condition as `status/message`; `None` until the agent registered it.
     let ready = |s: &Server| {
-        s.kubectl_ok(&[
+        let out = s.kubectl(&[
             "get",
             "node",
             "idle",
             "-o",
             "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}/{.status.conditions[?(@.type==\"Ready\")].message}",
-        ])
+        ]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     };
     wait_until(Duration::from_secs(60), "the node Ready", || {
-        ready(&s).starts_with("True/")
+        ready(&s).is_some_and(|r| r.starts_with("True/"))
     });
     assert!(agent.stop(), "the agent stops cleanly");
-    assert_eq!(ready(&s), "False/node is shutting down");
+    assert_eq!(ready(&s).as_deref(), Some("False/node is shutting down"));
     assert!(s.terminate(), "the server stops cleanly");
 }
