@@ -10,48 +10,62 @@
 //!
 //! The walk follows the kind's served OpenAPI schema, whose components are named after the Go
 //! types (`io.k8s.api.core.v1.Container`): a `Quantity` component marks a quantity, and
-//! [`omitted`] lists, per component, the fields whose zero value Go leaves out.
+//! [`omitted`] lists, per component, the fields whose zero value Go leaves out. The schema is
+//! compiled into [`shape`]s at a kind's first write, so the walk looks each field up once.
 
 mod omitted;
 mod quantity;
+mod shape;
 
 pub use quantity::canonical as canonical_quantity;
 
-use crate::resources::ResourceInfo;
+use crate::resources::{RESOURCES, ResourceInfo};
 use serde_json::{Map, Value};
+use shape::{ShapeId, Shapes};
+use std::sync::{LazyLock, OnceLock};
 
 const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
 
 /// Puts `object`, an object of `info`'s kind (or part of one: the fields it has), in the form
 /// upstream stores it.
 pub fn canonicalize(info: &ResourceInfo, object: &mut Value) {
-    let Some(kind) = crate::openapi::kind_schema(info.group, info.version, info.kind) else {
-        return;
-    };
-    walk_resolved(object, Some(kind.name), kind.schema, kind.components, 0);
+    if let Some(shapes) = shapes_of(info) {
+        walk(object, shapes, shapes.root(), 0);
+    }
+}
+
+/// The compiled shapes of `info`'s kind, made at its first write.
+fn shapes_of(info: &ResourceInfo) -> Option<&'static Shapes> {
+    type Kinds = Vec<(
+        (&'static str, &'static str, &'static str),
+        OnceLock<Option<Shapes>>,
+    )>;
+    static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
+        RESOURCES
+            .iter()
+            .map(|r| ((r.group, r.version, r.kind), OnceLock::new()))
+            .collect()
+    });
+    let (_, shapes) = KINDS
+        .iter()
+        .find(|((g, v, k), _)| *g == info.group && *v == info.version && *k == info.kind)?;
+    shapes
+        .get_or_init(|| {
+            crate::openapi::kind_schema(info.group, info.version, info.kind).map(Shapes::compile)
+        })
+        .as_ref()
 }
 
 /// Deeper than any served kind nests (a pod template's projected volume items are about 12).
 const MAX_DEPTH: usize = 32;
 
-fn walk(value: &mut Value, schema: &Value, components: &Map<String, Value>, depth: usize) {
-    let (name, schema) = resolve(schema, components);
-    walk_resolved(value, name, schema, components, depth);
-}
-
-/// As [`walk`], for a schema already resolved to its component `name` (`None` for a schema
-/// written in place).
-fn walk_resolved(
-    value: &mut Value,
-    name: Option<&str>,
-    schema: &Value,
-    components: &Map<String, Value>,
-    depth: usize,
-) {
+/// Puts `value`, of the shape `id`, in upstream's stored form.
+fn walk(value: &mut Value, shapes: &Shapes, id: ShapeId, depth: usize) {
     if depth > MAX_DEPTH {
         return;
     }
-    if name == Some(QUANTITY) {
+    let shape = shapes.get(id);
+    if shape.quantity {
         // A number (`cpu: 1` in YAML) is a quantity too, stored as a string.
         let canonical = match &*value {
             Value::String(s) => canonical_quantity(s),
@@ -65,10 +79,10 @@ fn walk_resolved(
     }
     match value {
         Value::Object(map) => {
-            if let Some(fields) = name.and_then(omitted::zero_omitted) {
-                map.retain(|k, v| !fields.contains(&k.as_str()) || !is_zero(v));
+            if !shape.zero_omitted.is_empty() {
+                map.retain(|k, v| !shape.zero_omitted.contains(&k.as_str()) || !is_zero(v));
             }
-            for (field, zero) in name.map(omitted::always_encoded).unwrap_or_default() {
+            for (field, zero) in shape.always_encoded {
                 if !map.contains_key(*field) {
                     let value = match zero {
                         omitted::ZeroStruct::NullTime => Value::Null,
@@ -77,33 +91,25 @@ fn walk_resolved(
                     map.insert((*field).to_string(), value);
                 }
             }
-            if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-                if let Some(name) = name {
-                    map.retain(|k, v| {
-                        !is_empty_collection(v)
-                            || omitted::keeps_empty(name, k)
-                            || !properties
-                                .get(k)
-                                .is_some_and(|f| is_collection(f, components))
-                    });
-                }
+            if shape.fields.is_some() {
+                map.retain(|k, v| {
+                    !is_empty_collection(v) || !shape.field(k).is_some_and(|f| f.drop_when_empty)
+                });
                 for (k, v) in map.iter_mut() {
-                    if let Some(field) = properties.get(k) {
-                        walk(v, field, components, depth + 1);
+                    if let Some(field) = shape.field(k) {
+                        walk(v, shapes, field.shape, depth + 1);
                     }
                 }
-            } else if let Some(entries) =
-                schema.get("additionalProperties").filter(|s| s.is_object())
-            {
+            } else if let Some(entries) = shape.entries {
                 for v in map.values_mut() {
-                    walk(v, entries, components, depth + 1);
+                    walk(v, shapes, entries, depth + 1);
                 }
             }
         }
         Value::Array(items) => {
-            if let Some(item) = schema.get("items") {
+            if let Some(item) = shape.items {
                 for v in items {
-                    walk(v, item, components, depth + 1);
+                    walk(v, shapes, item, depth + 1);
                 }
             }
         }
@@ -111,49 +117,10 @@ fn walk_resolved(
     }
 }
 
-/// The component a schema refers to (directly or in a one-item `allOf`, as a field with its
-/// own description refers), with its name.
-fn resolve<'a>(
-    schema: &'a Value,
-    components: &'a Map<String, Value>,
-) -> (Option<&'a str>, &'a Value) {
-    let reference = schema.get("$ref").or_else(|| {
-        schema
-            .get("allOf")
-            .and_then(Value::as_array)
-            .filter(|all| all.len() == 1)
-            .and_then(|all| all[0].get("$ref"))
-    });
-    match reference
-        .and_then(Value::as_str)
-        .and_then(|r| r.rsplit('/').next())
-        .and_then(|name| Some((name, components.get(name)?)))
-    {
-        Some((name, component)) => (Some(name), component),
-        None => (None, schema),
-    }
-}
-
 fn is_empty_collection(v: &Value) -> bool {
     match v {
         Value::Array(a) => a.is_empty(),
         Value::Object(m) => m.is_empty(),
-        _ => false,
-    }
-}
-
-/// Whether a field's schema is a Go slice or map (which `omitempty` leaves out when empty),
-/// rather than a struct (which it never leaves out: `resources: {}`, `emptyDir: {}` stay).
-fn is_collection(field: &Value, components: &Map<String, Value>) -> bool {
-    let (_, schema) = resolve(field, components);
-    match schema.get("type").and_then(Value::as_str) {
-        Some("array") => true,
-        Some("object") => {
-            schema.get("properties").is_none()
-                && schema
-                    .get("additionalProperties")
-                    .is_some_and(Value::is_object)
-        }
         _ => false,
     }
 }

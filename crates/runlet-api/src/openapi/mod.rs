@@ -131,7 +131,8 @@ pub struct KindSchema {
     pub components: &'static Map<String, Value>,
 }
 
-/// A served kind's schema. Looked up once per kind: every write asks (see [`crate::goform`]).
+/// A served kind's schema, looked up once per kind: every server-side apply asks, and
+/// [`crate::goform`] compiles it at the kind's first write.
 pub fn kind_schema(group: &str, version: &str, kind: &str) -> Option<KindSchema> {
     type Schemas = Vec<((&'static str, &'static str, &'static str), KindSchema)>;
     static ROOTS: LazyLock<Schemas> = LazyLock::new(|| {
