@@ -13,8 +13,8 @@ use std::collections::HashMap;
 /// An index into [`Shapes::shapes`].
 pub(super) type ShapeId = usize;
 
-/// The shapes of one kind, the root first; a Go type that contains itself (`JSONSchemaProps`)
-/// is one shape that its own fields refer to.
+/// The shapes of one kind, the root first. A Go type reached from several fields is one shape,
+/// and so is one that contains itself, whose fields then refer to their own shape.
 pub(super) struct Shapes {
     shapes: Vec<Shape>,
 }
